@@ -1,0 +1,85 @@
+"""The exceptions newsbot raises, arranged so that callers can act on the branch they catch.
+
+```
+NewsBotError
+├── ConfigError              a setting is missing or malformed; the message names it
+├── DomainError              the request is refused; the message is safe to show the user
+│   ├── NotFound             no such article, comment or destination
+│   ├── PermissionDenied     the actor may not do this
+│   └── InvalidInput         a value is empty, too long, malformed or not allowed
+├── StorageError             the database failed (disk full, read-only, locked, corrupt)
+│   └── SchemaTooNew         the database file was written by a newer newsbot
+└── DeliveryError            a publisher could not deliver; raised by adapters, read by the
+    │                        dispatcher to decide between retrying and giving up
+    ├── RateLimited          the platform said to wait ``retry_after`` seconds
+    └── DestinationGone      the chat is gone, or the bot was removed or forbidden there
+```
+
+Adapters translate SDK exceptions into these at their edge; the core never sees an SDK
+exception. A ``DeliveryError`` that is neither leaf is transient: the dispatcher retries it
+with exponential backoff.
+"""
+
+from __future__ import annotations
+
+
+class NewsBotError(Exception):
+    """The root of every exception newsbot raises on purpose."""
+
+
+class ConfigError(NewsBotError):
+    """A configuration value is missing or malformed."""
+
+
+class DomainError(NewsBotError):
+    """A request was refused. ``str(error)`` is meant for the person who made it."""
+
+
+class NotFound(DomainError):
+    """The article, comment or destination does not exist."""
+
+
+class PermissionDenied(DomainError):
+    """The actor lacks the right to do this."""
+
+
+class InvalidInput(DomainError):
+    """A value is empty, too long, malformed or otherwise not acceptable.
+
+    Attributes:
+        field: the name of the offending field, when there is one.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class StorageError(NewsBotError):
+    """The store failed; what was acknowledged before stays stored."""
+
+
+class SchemaTooNew(StorageError):
+    """The database was created by a newer version of newsbot."""
+
+
+class DeliveryError(NewsBotError):
+    """A publisher failed to deliver. Transient unless it is one of the subclasses."""
+
+
+class RateLimited(DeliveryError):
+    """The platform asked to wait before the next request.
+
+    Attributes:
+        retry_after: seconds to wait before retrying this delivery.
+        scope: ``"chat"`` when only this chat is limited, ``"global"`` when the whole bot is.
+    """
+
+    def __init__(self, retry_after: float, *, scope: str = "chat", message: str = "") -> None:
+        super().__init__(message or f"rate limited: retry after {retry_after:g} s ({scope})")
+        self.retry_after = retry_after
+        self.scope = scope
+
+
+class DestinationGone(DeliveryError):
+    """The chat no longer exists, or the bot may no longer post there. Never retried."""

@@ -1,0 +1,344 @@
+"""The interfaces the core owns and the outside world implements.
+
+``Store`` is the persistence port (``storage.sqlite.SqliteStore`` implements it; any other
+backend must pass ``tests/test_store_contract.py``). ``Publisher`` is what each platform
+adapter implements so the dispatcher can post, edit and delete messages. ``Clock`` lets tests
+control time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+
+from newsbot.models import (
+    Article,
+    ArticleCursor,
+    ArticleDraft,
+    ArticleId,
+    Author,
+    Comment,
+    CommentId,
+    CommentStatus,
+    Delivery,
+    DeliveryStatus,
+    Destination,
+    DestinationId,
+    Job,
+    MessageLink,
+    MessageRef,
+    NewComment,
+    NewDestination,
+    Platform,
+    Posted,
+    ThreadCursor,
+)
+
+
+class Clock(Protocol):
+    """A source of the current time."""
+
+    def now(self) -> datetime:
+        """Return the current time, timezone-aware, in UTC."""
+        ...
+
+
+class SystemClock:
+    """The wall clock."""
+
+    def now(self) -> datetime:
+        """Return ``datetime.now(UTC)``."""
+        return datetime.now(UTC)
+
+
+@runtime_checkable
+class Publisher(Protocol):
+    """Posts, edits and deletes messages on one platform on behalf of the dispatcher.
+
+    Each method receives a ``Job`` that carries the delivery, the destination, the article and,
+    for a mirrored comment, the comment. Implementations render the content natively for their
+    platform and translate every SDK failure into a ``DeliveryError``:
+
+    - ``RateLimited(retry_after, scope=...)`` when the platform (or the publisher's own
+      limiter, to avoid asking) says to wait; the dispatcher reschedules without counting an
+      attempt.
+    - ``DestinationGone`` when the chat is gone or the bot is removed or forbidden; the
+      dispatcher deactivates the destination.
+    - any other ``DeliveryError`` for transient failures (timeouts, 5xx); retried with backoff.
+
+    A publisher must not wait for long inside a call: a per-chat limit that would hold the
+    call up should be raised as ``RateLimited`` so that other chats proceed.
+    """
+
+    @property
+    def platform(self) -> Platform:
+        """The platform this publisher serves."""
+        ...
+
+    async def post(self, job: Job) -> Posted:
+        """Post the article or comment of ``job`` and return the ids of what was posted.
+
+        For a comment, ``job.reply_to`` names the message to reply to in this destination.
+        Use ``job.nonce`` as an idempotency key where the platform supports one.
+        """
+        ...
+
+    async def edit(self, job: Job) -> None:
+        """Replace the content of the message ``job.delivery.message_id`` with current content.
+
+        A platform answer that the content is unchanged counts as success.
+        """
+        ...
+
+    async def delete(self, job: Job) -> None:
+        """Delete the message ``job.delivery.message_id`` (and lock its thread, if any).
+
+        A message that is already gone counts as success.
+        """
+        ...
+
+
+class Store(Protocol):
+    """Persistence for articles, destinations, the delivery outbox, message links and comments.
+
+    Every method is one atomic unit of work: it either happens completely or not at all, and
+    concurrent callers never see each other's half-done work. Times passed in are UTC; times
+    returned are UTC. Methods raise ``StorageError`` when the backend fails and never raise an
+    SDK or driver exception.
+    """
+
+    async def open(self) -> None:
+        """Connect and bring the schema up to date. Raises ``SchemaTooNew`` for newer files."""
+        ...
+
+    async def close(self) -> None:
+        """Release every resource. Safe to call twice."""
+        ...
+
+    # -- articles -------------------------------------------------------------------------
+
+    async def add_article(
+        self,
+        draft: ArticleDraft,
+        author: Author,
+        now: datetime,
+        deliver_to: Sequence[DestinationId],
+    ) -> Article:
+        """Store a published article and enqueue a post delivery to each destination given."""
+        ...
+
+    async def update_article(
+        self, article_id: ArticleId, draft: ArticleDraft, now: datetime
+    ) -> int:
+        """Replace an article's content, bump its revision and enqueue edits.
+
+        Deliveries already sent are re-enqueued as edits; pending ones will post the new
+        content anyway. Returns how many edits were enqueued.
+        """
+        ...
+
+    async def retract_article(self, article_id: ArticleId, now: datetime) -> int:
+        """Mark an article retracted and enqueue the deletion of every posted message.
+
+        Pending posts that never went out are cancelled (``dead``). Also enqueues deletion of
+        the article's mirrored comments. Returns how many deletions were enqueued.
+        """
+        ...
+
+    async def get_article(self, article_id: ArticleId) -> Article | None:
+        """Return the article, whatever its status, or ``None``."""
+        ...
+
+    async def latest_articles(self, limit: int, before: ArticleCursor | None) -> list[Article]:
+        """Return published articles, newest first, strictly after the cursor position."""
+        ...
+
+    async def count_comments(self, article_id: ArticleId) -> int:
+        """Count the article's visible comments."""
+        ...
+
+    # -- destinations ---------------------------------------------------------------------
+
+    async def add_destination(
+        self, new: NewDestination, now: datetime
+    ) -> tuple[Destination, bool]:
+        """Subscribe a chat; reactivate it if it was inactive.
+
+        Returns the destination and whether anything changed (``False`` for a chat that was
+        already subscribed and active).
+        """
+        ...
+
+    async def get_destination(
+        self, platform: Platform, chat_id: str, thread_id: str | None = None
+    ) -> Destination | None:
+        """Return the destination for a chat (and thread), active or not."""
+        ...
+
+    async def deactivate_destination(
+        self, destination_id: DestinationId, reason: str, now: datetime
+    ) -> bool:
+        """Mark a destination inactive and cancel its unsent deliveries.
+
+        Returns ``False`` when it was already inactive.
+        """
+        ...
+
+    async def list_destinations(
+        self, platform: Platform | None = None, *, active_only: bool = True
+    ) -> list[Destination]:
+        """Return destinations, ordered by id."""
+        ...
+
+    # -- the outbox -----------------------------------------------------------------------
+
+    async def claim_deliveries(self, platform: Platform, now: datetime, limit: int) -> list[Job]:
+        """Claim up to ``limit`` due deliveries of a platform, oldest due first.
+
+        Claimed deliveries move to ``sending`` with one more attempt counted, and come back as
+        complete jobs (destination, article, comment, reply target). Deliveries whose
+        destination is inactive are not claimed.
+        """
+        ...
+
+    async def next_due(self, platform: Platform) -> datetime | None:
+        """When the platform's earliest pending or failed delivery is due, or ``None``."""
+        ...
+
+    async def complete_delivery(
+        self, delivery: Delivery, posted: Posted | None, now: datetime
+    ) -> None:
+        """Record a successful post, edit or delete, and link every message id posted.
+
+        If the delivery was re-enqueued while in flight (its generation moved on), it goes
+        back to ``pending`` with the posted message id recorded, so the newer op runs next.
+        """
+        ...
+
+    async def retry_delivery(
+        self,
+        delivery: Delivery,
+        error: str,
+        due_at: datetime,
+        now: datetime,
+        *,
+        count_attempt: bool = True,
+    ) -> None:
+        """Record a transient failure and schedule the next attempt at ``due_at``.
+
+        With ``count_attempt=False`` (a rate limit) the attempt counted by the claim is given
+        back.
+        """
+        ...
+
+    async def fail_delivery(self, delivery: Delivery, error: str, now: datetime) -> None:
+        """Give up on a delivery for good (``dead``)."""
+        ...
+
+    async def release_claims(self, platform: Platform | None = None) -> int:
+        """Return every ``sending`` delivery to ``pending``, giving its attempt back.
+
+        Called when a dispatcher starts (claims left by a crash) and stops. Returns how many
+        were released.
+        """
+        ...
+
+    async def deliveries_for_article(self, article_id: ArticleId) -> list[DeliveryStatus]:
+        """Return the article's own deliveries (not comment mirrors) with their destinations."""
+        ...
+
+    async def deliveries_for_comment(self, comment_id: CommentId) -> list[DeliveryStatus]:
+        """Return the mirror deliveries of one comment with their destinations."""
+        ...
+
+    # -- message links --------------------------------------------------------------------
+
+    async def resolve_message(self, ref: MessageRef) -> MessageLink | None:
+        """Find what a chat message carries: an article post, a mirrored comment, or a comment
+        written as that message. ``None`` for an unknown message."""
+        ...
+
+    async def add_link(self, link: MessageLink) -> bool:
+        """Link one more message (a copy of a post, say) to an article or comment.
+
+        Returns ``False`` if the message was already linked (the old link stays).
+        """
+        ...
+
+    # -- comments -------------------------------------------------------------------------
+
+    async def add_comment(
+        self,
+        new: NewComment,
+        mirror_to: Sequence[DestinationId] = (),
+        mirror_due: datetime | None = None,
+    ) -> tuple[Comment, bool]:
+        """Store a comment unless its source message is stored already.
+
+        When created, a post delivery of the comment is enqueued to each ``mirror_to``
+        destination, due at ``mirror_due`` (now when ``None``). Returns the comment and
+        ``True`` when it was created, or the existing comment and ``False`` when the source
+        message was seen before (nothing is enqueued then).
+        """
+        ...
+
+    async def get_comment(self, comment_id: CommentId) -> Comment | None:
+        """Return a comment by id, whatever its status."""
+        ...
+
+    async def get_comment_by_source(self, source: MessageRef) -> Comment | None:
+        """Return the comment written as a given message."""
+        ...
+
+    async def edit_comment(self, comment_id: CommentId, text: str, now: datetime) -> Comment:
+        """Replace a comment's text, mark it edited and enqueue edits of its mirrors."""
+        ...
+
+    async def set_comment_status(
+        self, comment_id: CommentId, status: CommentStatus, now: datetime
+    ) -> Comment:
+        """Hide, delete or restore a comment.
+
+        Hiding or deleting enqueues the deletion of every mirrored copy.
+        """
+        ...
+
+    async def thread_roots(
+        self,
+        article_id: ArticleId,
+        limit: int,
+        after: ThreadCursor | None,
+        *,
+        newest_first: bool,
+    ) -> list[Comment]:
+        """Return top-level comments in (created_at, id) order after the cursor position."""
+        ...
+
+    async def thread_replies(
+        self, article_id: ArticleId, root_ids: Sequence[CommentId]
+    ) -> list[Comment]:
+        """Return every reply, at any depth, under the given top-level comments, oldest first."""
+        ...
+
+    async def comments_by_author(self, platform: Platform, user_id: str) -> list[Comment]:
+        """Return every visible comment of one author."""
+        ...
+
+    # -- bans and small state -------------------------------------------------------------
+
+    async def set_ban(self, platform: Platform, user_id: str, banned: bool, now: datetime) -> bool:
+        """Ban or unban an author. Returns whether anything changed."""
+        ...
+
+    async def is_banned(self, platform: Platform, user_id: str) -> bool:
+        """Whether comments of this author are refused."""
+        ...
+
+    async def get_state(self, key: str) -> str | None:
+        """Read a small named value (an adapter's update offset, say)."""
+        ...
+
+    async def set_state(self, key: str, value: str) -> None:
+        """Write a small named value."""
+        ...

@@ -1,0 +1,762 @@
+"""The use cases: everything an adapter, the command line or an embedding program may ask.
+
+``NewsService`` validates input, checks permissions, and calls the ``Store``; it never talks
+to a platform. Outgoing messages are enqueued in the store's outbox in the same transaction as
+the change that causes them, and the ``Dispatcher`` sends them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from newsbot.errors import InvalidInput, NotFound, PermissionDenied
+from newsbot.models import (
+    Actor,
+    Article,
+    ArticleCursor,
+    ArticleDraft,
+    ArticleId,
+    ArticlePage,
+    ArticleStatus,
+    Author,
+    Comment,
+    CommentId,
+    CommentNode,
+    CommentStatus,
+    DeliveryStatus,
+    Destination,
+    DestinationId,
+    MessageLink,
+    MessageRef,
+    NewComment,
+    NewDestination,
+    Platform,
+    ThreadCursor,
+    ThreadPage,
+)
+from newsbot.ports import Clock, Store, SystemClock
+from newsbot.text import has_control_chars, one_line, strip_control_chars
+
+log = logging.getLogger("newsbot.service")
+
+TITLE_MAX = 256
+SUMMARY_MAX = 1024
+BODY_MAX = 100_000
+URL_MAX = 2048
+TAG_MAX = 32
+TAGS_MAX = 10
+COMMENT_MAX = 4096
+NAME_MAX = 64
+CHAT_ID_MAX = 128
+PAGE_MAX = 100
+_TAG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """The result of publishing, editing or retracting: the article and the messages queued."""
+
+    article: Article
+    queued: int
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """The result of subscribing: the destination and whether it is new (or reactivated)."""
+
+    destination: Destination
+    created: bool
+
+
+class NewsService:
+    """Every use case of newsbot.
+
+    Args:
+        store: an opened ``Store``.
+        admins: per platform, the user ids allowed to publish, edit, retract and moderate.
+        public_url: where the article pages live; ``article_url`` builds on it.
+        clock: the time source (tests pass a controllable one).
+        mirror: whether comments are copied to the other chats where the article was posted.
+        mirror_delay: seconds to hold a comment before mirroring it, so a moderator can remove
+            spam before it spreads.
+
+    Refusals raise a ``DomainError`` subclass whose message can be shown to the user as is.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        admins: Mapping[Platform, Collection[str]] | None = None,
+        public_url: str = "http://127.0.0.1:8080",
+        clock: Clock | None = None,
+        mirror: bool = True,
+        mirror_delay: float = 0.0,
+    ) -> None:
+        self.store = store
+        self.admins = {p: frozenset(ids) for p, ids in (admins or {}).items()}
+        self.public_url = public_url.rstrip("/")
+        self.clock: Clock = clock or SystemClock()
+        self.mirror = mirror
+        self.mirror_delay = mirror_delay
+        self._listeners: list[Callable[[], None]] = []
+
+    # -- wiring ---------------------------------------------------------------------------
+
+    def on_enqueue(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (synchronously, without arguments) whenever work is enqueued.
+
+        The dispatcher registers here to wake up at once instead of at its next poll.
+        """
+        self._listeners.append(listener)
+
+    def _enqueued(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    def article_url(self, article_id: ArticleId) -> str:
+        """The public web address of an article."""
+        return f"{self.public_url}/articles/{article_id}"
+
+    # -- permissions ----------------------------------------------------------------------
+
+    def is_admin(self, actor: Actor) -> bool:
+        """Whether the actor may publish, edit, retract and moderate."""
+        if actor.platform is Platform.CLI or actor.platform_admin:
+            return True
+        return actor.user_id in self.admins.get(actor.platform, frozenset())
+
+    def require_admin(self, actor: Actor, action: str) -> None:
+        """Raise ``PermissionDenied`` with a helpful message unless the actor is an admin."""
+        if self.is_admin(actor):
+            return
+        log.info(
+            "refused",
+            extra={"action": action, "platform": actor.platform, "user_id": actor.user_id},
+        )
+        variable = f"NEWSBOT_{actor.platform.upper()}_ADMINS"
+        raise PermissionDenied(
+            f"Only newsbot admins can {action}. An operator can add your user id "
+            f"{actor.user_id} to {variable}."
+        )
+
+    # -- articles -------------------------------------------------------------------------
+
+    async def publish(self, actor: Actor, draft: ArticleDraft) -> Change:
+        """Validate and store an article, and enqueue it to every matching active destination.
+
+        Raises:
+            PermissionDenied: the actor is not an admin.
+            InvalidInput: a field is empty, too long or malformed.
+        """
+        self.require_admin(actor, "publish")
+        draft = clean_draft(draft)
+        author = Author(
+            one_line(actor.name)[:NAME_MAX] or actor.user_id, actor.platform, actor.user_id
+        )
+        destinations = await self.store.list_destinations(active_only=True)
+        targets = [d.id for d in destinations if d.accepts(draft.tags)]
+        article = await self.store.add_article(draft, author, self.clock.now(), targets)
+        log.info(
+            "article published",
+            extra={"article_id": article.id, "queued": len(targets), "by": str(actor.platform)},
+        )
+        self._enqueued()
+        return Change(article, len(targets))
+
+    async def edit(self, actor: Actor, article_id: ArticleId, draft: ArticleDraft) -> Change:
+        """Replace an article's content and enqueue an edit of every message already posted.
+
+        Raises:
+            PermissionDenied: the actor is not an admin.
+            NotFound: no such article.
+            InvalidInput: a field is invalid, or the article was retracted.
+        """
+        self.require_admin(actor, "edit articles")
+        current = await self.article(article_id)
+        if current.status is ArticleStatus.RETRACTED:
+            raise InvalidInput(f"Article {article_id} was retracted and can no longer be edited.")
+        draft = clean_draft(draft)
+        queued = await self.store.update_article(article_id, draft, self.clock.now())
+        article = await self.article(article_id)
+        log.info("article edited", extra={"article_id": article_id, "queued": queued})
+        self._enqueued()
+        return Change(article, queued)
+
+    async def retract(self, actor: Actor, article_id: ArticleId) -> Change:
+        """Retract an article and enqueue the deletion of every message posted for it.
+
+        Retracting an article twice is a no-op.
+
+        Raises:
+            PermissionDenied: the actor is not an admin.
+            NotFound: no such article.
+        """
+        self.require_admin(actor, "retract articles")
+        current = await self.article(article_id)
+        if current.status is ArticleStatus.RETRACTED:
+            return Change(current, 0)
+        queued = await self.store.retract_article(article_id, self.clock.now())
+        article = await self.article(article_id)
+        log.info("article retracted", extra={"article_id": article_id, "queued": queued})
+        self._enqueued()
+        return Change(article, queued)
+
+    async def article(self, article_id: ArticleId) -> Article:
+        """Return an article by id.
+
+        Raises:
+            NotFound: no such article.
+        """
+        article = await self.store.get_article(article_id)
+        if article is None:
+            raise NotFound(f"There is no article {article_id}.")
+        return article
+
+    async def latest(self, limit: int = 20, cursor: str | None = None) -> ArticlePage:
+        """Return published articles, newest first, one keyset page at a time.
+
+        Raises:
+            InvalidInput: the cursor is malformed or the limit out of range.
+        """
+        limit = _page_limit(limit)
+        position = decode_article_cursor(cursor) if cursor else None
+        articles = await self.store.latest_articles(limit + 1, position)
+        next_cursor = None
+        if len(articles) > limit:
+            articles = articles[:limit]
+            last = articles[-1]
+            assert last.published_at is not None
+            next_cursor = _encode(last.published_at, last.id)
+        return ArticlePage(articles, next_cursor)
+
+    async def deliveries(self, article_id: ArticleId) -> list[DeliveryStatus]:
+        """Return the state of an article's delivery to each destination.
+
+        Raises:
+            NotFound: no such article.
+        """
+        await self.article(article_id)
+        return await self.store.deliveries_for_article(article_id)
+
+    async def comment_count(self, article_id: ArticleId) -> int:
+        """Count an article's visible comments."""
+        return await self.store.count_comments(article_id)
+
+    # -- destinations ---------------------------------------------------------------------
+
+    async def subscribe(self, actor: Actor, new: NewDestination) -> Subscription:
+        """Subscribe a chat to future articles; subscribing an active chat again is a no-op.
+
+        Admins, and actors the adapter verified as administrators of that chat, may subscribe.
+
+        Raises:
+            PermissionDenied: the actor administers neither newsbot nor the chat.
+            InvalidInput: the chat id or tags are malformed.
+        """
+        if not (actor.chat_admin or self.is_admin(actor)):
+            raise PermissionDenied(
+                "Only an administrator of this chat or a newsbot admin can subscribe it."
+            )
+        chat_id = new.chat_id.strip()
+        if (
+            not chat_id
+            or len(chat_id) > CHAT_ID_MAX
+            or has_control_chars(chat_id, allow_newlines=False)
+        ):
+            raise InvalidInput("The chat id is empty or malformed.", field="chat_id")
+        new = NewDestination(
+            platform=new.platform,
+            chat_id=chat_id,
+            kind=new.kind,
+            title=one_line(new.title)[:TITLE_MAX],
+            thread_id=new.thread_id or None,
+            tags=clean_tags(new.tags),
+        )
+        destination, created = await self.store.add_destination(new, self.clock.now())
+        if created:
+            log.info(
+                "destination subscribed",
+                extra={
+                    "platform": new.platform,
+                    "chat_id": chat_id,
+                    "destination_id": destination.id,
+                },
+            )
+        return Subscription(destination, created)
+
+    async def unsubscribe(
+        self, actor: Actor, platform: Platform, chat_id: str, thread_id: str | None = None
+    ) -> Destination:
+        """Stop sending articles to a chat.
+
+        Raises:
+            PermissionDenied: the actor administers neither newsbot nor the chat.
+            NotFound: the chat is not subscribed.
+        """
+        if not (actor.chat_admin or self.is_admin(actor)):
+            raise PermissionDenied(
+                "Only an administrator of this chat or a newsbot admin can unsubscribe it."
+            )
+        destination = await self.store.get_destination(platform, chat_id.strip(), thread_id)
+        if destination is None or not destination.active:
+            raise NotFound("This chat is not subscribed.")
+        await self.store.deactivate_destination(
+            destination.id, f"unsubscribed by {actor.platform}:{actor.user_id}", self.clock.now()
+        )
+        log.info("destination unsubscribed", extra={"destination_id": destination.id})
+        return destination
+
+    async def destination_gone(self, platform: Platform, chat_id: str, reason: str) -> int:
+        """Deactivate every destination in a chat the bot was removed from. Returns how many."""
+        count = 0
+        for destination in await self.store.list_destinations(platform, active_only=True):
+            if destination.chat_id == chat_id and await self.store.deactivate_destination(
+                destination.id, reason, self.clock.now()
+            ):
+                count += 1
+                log.warning(
+                    "destination deactivated",
+                    extra={"destination_id": destination.id, "chat_id": chat_id, "reason": reason},
+                )
+        return count
+
+    async def destinations(self, platform: Platform | None = None) -> list[Destination]:
+        """Return every destination, active or not."""
+        return await self.store.list_destinations(platform, active_only=False)
+
+    # -- comments -------------------------------------------------------------------------
+
+    async def resolve(self, ref: MessageRef) -> MessageLink | None:
+        """What a chat message carries (an article post, or a comment), if anything."""
+        return await self.store.resolve_message(ref)
+
+    async def link_copy(
+        self, original: MessageRef, copy: MessageRef, destination_id: DestinationId | None = None
+    ) -> bool:
+        """Link a platform-made copy of a posted message (a Telegram channel post forwarded
+        into its discussion group) to what the original carries, so replies to the copy land
+        in the right thread. Returns ``False`` when the original is unknown."""
+        link = await self.store.resolve_message(original)
+        if link is None:
+            return False
+        await self.store.add_link(
+            MessageLink(
+                copy, link.article_id, link.comment_id, destination_id or link.destination_id
+            )
+        )
+        return True
+
+    async def record_reply(
+        self,
+        *,
+        reply_to: MessageRef,
+        source: MessageRef,
+        author: Author,
+        text: str,
+        sent_at: datetime | None = None,
+    ) -> Comment | None:
+        """Store a chat message that replies to an article post or to a comment.
+
+        Returns the stored comment (the existing one when ``source`` was recorded before), or
+        ``None`` when ``reply_to`` carries no article or comment, the article is not
+        published, or the author is banned. The text is cleaned of control characters and cut
+        to ``COMMENT_MAX`` characters; names to ``NAME_MAX``.
+
+        Raises:
+            InvalidInput: the text is empty after cleaning.
+        """
+        link = await self.store.resolve_message(reply_to)
+        if link is None:
+            return None
+        return await self._add_comment(
+            link.article_id,
+            link.comment_id,
+            author,
+            text,
+            source,
+            sent_at,
+            exclude=link.destination_id,
+        )
+
+    async def add_web_comment(
+        self,
+        article_id: ArticleId,
+        name: str,
+        text: str,
+        *,
+        parent_id: CommentId | None = None,
+        client_key: str,
+        user_id: str = "",
+    ) -> Comment:
+        """Store a comment written on the article's web page.
+
+        ``client_key`` identifies the submission (a form token, say) so a double submit stores
+        one comment.
+
+        Raises:
+            NotFound: no such article, or the parent comment is not in its thread.
+            InvalidInput: the name or text is empty or too long, or the article is retracted.
+            PermissionDenied: the author is banned.
+        """
+        article = await self.article(article_id)
+        if article.status is not ArticleStatus.PUBLISHED:
+            raise InvalidInput("This article is not open for comments.")
+        name = one_line(name)
+        text = strip_control_chars(text).strip()
+        if not name:
+            raise InvalidInput("Please enter a name.", field="name")
+        if len(name) > NAME_MAX:
+            raise InvalidInput(f"The name is longer than {NAME_MAX} characters.", field="name")
+        if not text:
+            raise InvalidInput("Please write a comment.", field="text")
+        if parent_id is not None:
+            parent = await self.store.get_comment(parent_id)
+            if parent is None or parent.article_id != article_id:
+                raise NotFound(f"There is no comment {parent_id} in this thread.")
+        author = Author(name, Platform.WEB, user_id or name)
+        if await self.store.is_banned(Platform.WEB, author.user_id):
+            raise PermissionDenied("You can no longer comment here.")
+        comment = await self._add_comment(
+            article_id,
+            parent_id,
+            author,
+            text,
+            MessageRef(Platform.WEB, str(article_id), client_key),
+            None,
+            exclude=None,
+        )
+        if comment is None:  # pragma: no cover - checked above
+            raise InvalidInput("This article is not open for comments.")
+        return comment
+
+    async def _add_comment(
+        self,
+        article_id: ArticleId,
+        parent_id: CommentId | None,
+        author: Author,
+        text: str,
+        source: MessageRef,
+        sent_at: datetime | None,
+        *,
+        exclude: DestinationId | None,
+    ) -> Comment | None:
+        existing = await self.store.get_comment_by_source(source)
+        if existing is not None:
+            return existing
+        if await self.store.is_banned(author.platform, author.user_id):
+            log.info("comment from banned author ignored", extra={"source": str(source)})
+            return None
+        article = await self.store.get_article(article_id)
+        if article is None or article.status is not ArticleStatus.PUBLISHED:
+            return None
+        text = strip_control_chars(text).strip()
+        if not text:
+            raise InvalidInput("The comment is empty.", field="text")
+        if len(text) > COMMENT_MAX:
+            text = text[: COMMENT_MAX - 1] + "…"
+        name = one_line(author.name)[:NAME_MAX] or "anonymous"
+        now = self.clock.now()
+        new = NewComment(
+            article_id=article_id,
+            parent_id=parent_id,
+            author=Author(name, author.platform, author.user_id),
+            text=text,
+            source=source,
+            created_at=sent_at or now,
+        )
+        mirror_to: list[DestinationId] = []
+        if self.mirror:
+            for status in await self.store.deliveries_for_article(article_id):
+                dest = status.destination
+                if (
+                    status.delivery.message_id is None
+                    or not dest.active
+                    or dest.id == exclude
+                    or (dest.platform == source.platform and dest.chat_id == source.chat_id)
+                ):
+                    continue
+                mirror_to.append(dest.id)
+        due = now + timedelta(seconds=self.mirror_delay) if self.mirror_delay else None
+        comment, created = await self.store.add_comment(new, mirror_to, due)
+        if created:
+            log.info(
+                "comment stored",
+                extra={
+                    "comment_id": comment.id,
+                    "article_id": article_id,
+                    "source": str(source),
+                    "mirrors": len(mirror_to),
+                },
+            )
+            if mirror_to:
+                self._enqueued()
+        return comment
+
+    async def edit_comment(self, source: MessageRef, text: str) -> Comment | None:
+        """Update the comment written as ``source`` after its author edited the message.
+
+        Returns ``None`` when no comment was written as that message; an edit to empty text
+        is ignored.
+        """
+        comment = await self.store.get_comment_by_source(source)
+        if comment is None or comment.status is CommentStatus.DELETED:
+            return comment
+        text = strip_control_chars(text).strip()[:COMMENT_MAX]
+        if not text or text == comment.text:
+            return comment
+        updated = await self.store.edit_comment(comment.id, text, self.clock.now())
+        log.info("comment edited", extra={"comment_id": comment.id})
+        self._enqueued()
+        return updated
+
+    async def delete_comment_by_source(self, source: MessageRef) -> Comment | None:
+        """Mark deleted the comment written as ``source`` (its author deleted the message)."""
+        comment = await self.store.get_comment_by_source(source)
+        if comment is None or comment.status is CommentStatus.DELETED:
+            return comment
+        return await self._delete(comment)
+
+    async def delete_comment(self, actor: Actor, comment_id: CommentId) -> Comment:
+        """Delete a comment as a moderator, everywhere it was mirrored.
+
+        Raises:
+            PermissionDenied: the actor is not an admin.
+            NotFound: no such comment.
+        """
+        self.require_admin(actor, "delete comments")
+        comment = await self.store.get_comment(comment_id)
+        if comment is None:
+            raise NotFound(f"There is no comment {comment_id}.")
+        if comment.status is CommentStatus.DELETED:
+            return comment
+        return await self._delete(comment)
+
+    async def _delete(self, comment: Comment) -> Comment:
+        deleted = await self.store.set_comment_status(
+            comment.id, CommentStatus.DELETED, self.clock.now()
+        )
+        log.info("comment deleted", extra={"comment_id": comment.id})
+        self._enqueued()
+        return deleted
+
+    async def ban(self, actor: Actor, platform: Platform, user_id: str) -> int:
+        """Stop storing an author's comments and delete the ones stored. Returns how many.
+
+        Raises:
+            PermissionDenied: the actor is not an admin.
+            InvalidInput: the user id is empty.
+        """
+        self.require_admin(actor, "ban authors")
+        user_id = user_id.strip()
+        if not user_id or len(user_id) > CHAT_ID_MAX:
+            raise InvalidInput("The user id is empty or malformed.", field="user_id")
+        await self.store.set_ban(platform, user_id, True, self.clock.now())
+        comments = await self.store.comments_by_author(platform, user_id)
+        for comment in comments:
+            await self._delete(comment)
+        log.info("author banned", extra={"platform": platform, "user_id": user_id})
+        return len(comments)
+
+    async def unban(self, actor: Actor, platform: Platform, user_id: str) -> bool:
+        """Allow an author to comment again. Returns whether they were banned."""
+        self.require_admin(actor, "unban authors")
+        return await self.store.set_ban(platform, user_id.strip(), False, self.clock.now())
+
+    async def comment(self, comment_id: CommentId) -> Comment:
+        """Return a comment by id.
+
+        Raises:
+            NotFound: no such comment.
+        """
+        comment = await self.store.get_comment(comment_id)
+        if comment is None:
+            raise NotFound(f"There is no comment {comment_id}.")
+        return comment
+
+    async def thread(
+        self,
+        article_id: ArticleId,
+        *,
+        cursor: str | None = None,
+        limit: int = 50,
+        newest_first: bool = False,
+    ) -> ThreadPage:
+        """Return one page of an article's thread: ``limit`` top-level comments, each with all
+        its replies nested under it.
+
+        Deleted and hidden comments are left out, except as empty placeholders where visible
+        replies hang under them.
+
+        Raises:
+            NotFound: no such article.
+            InvalidInput: the cursor is malformed or the limit out of range.
+        """
+        await self.article(article_id)
+        limit = _page_limit(limit)
+        after = decode_thread_cursor(cursor) if cursor else None
+        roots = await self.store.thread_roots(
+            article_id, limit + 1, after, newest_first=newest_first
+        )
+        next_cursor = None
+        if len(roots) > limit:
+            roots = roots[:limit]
+            next_cursor = _encode(roots[-1].created_at, roots[-1].id)
+        replies = await self.store.thread_replies(article_id, [c.id for c in roots])
+        nodes = {c.id: CommentNode(c) for c in [*roots, *replies]}
+        for reply in replies:
+            parent = nodes.get(reply.parent_id) if reply.parent_id is not None else None
+            if parent is not None:
+                parent.replies.append(nodes[reply.id])
+        tree = [_prune(nodes[c.id]) for c in roots]
+        total = await self.store.count_comments(article_id)
+        return ThreadPage(article_id, [n for n in tree if n is not None], next_cursor, total)
+
+    async def last_state(self, key: str) -> str | None:
+        """Read a small named value kept for an adapter (an update offset, say)."""
+        return await self.store.get_state(key)
+
+    async def save_state(self, key: str, value: str) -> None:
+        """Write a small named value kept for an adapter."""
+        await self.store.set_state(key, value)
+
+
+def _prune(node: CommentNode) -> CommentNode | None:
+    node.replies = [r for r in (_prune(child) for child in node.replies) if r is not None]
+    if node.comment.status is CommentStatus.VISIBLE:
+        return node
+    if not node.replies:
+        return None
+    hidden = node.comment
+    node.comment = Comment(
+        id=hidden.id,
+        article_id=hidden.article_id,
+        parent_id=hidden.parent_id,
+        author=Author("", hidden.author.platform, ""),
+        text="",
+        source=hidden.source,
+        status=hidden.status,
+        created_at=hidden.created_at,
+        edited_at=hidden.edited_at,
+        deleted_at=hidden.deleted_at,
+    )
+    return node
+
+
+def _page_limit(limit: int) -> int:
+    if not 1 <= limit <= PAGE_MAX:
+        raise InvalidInput(f"The page size must be between 1 and {PAGE_MAX}.", field="limit")
+    return limit
+
+
+def _encode(at: datetime, item_id: int) -> str:
+    raw = f"{at.isoformat()}|{item_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, _, item = raw.partition("|")
+        when = datetime.fromisoformat(at)
+        number = int(item)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidInput("The page cursor is malformed.", field="cursor") from exc
+    if when.tzinfo is None:
+        raise InvalidInput("The page cursor is malformed.", field="cursor")
+    return when, number
+
+
+def decode_thread_cursor(cursor: str) -> ThreadCursor:
+    """Turn an opaque thread cursor back into a position. Raises ``InvalidInput``."""
+    at, item = _decode(cursor)
+    return ThreadCursor(at, CommentId(item))
+
+
+def decode_article_cursor(cursor: str) -> ArticleCursor:
+    """Turn an opaque article-list cursor back into a position. Raises ``InvalidInput``."""
+    at, item = _decode(cursor)
+    return ArticleCursor(at, ArticleId(item))
+
+
+def clean_tags(tags: Collection[str]) -> tuple[str, ...]:
+    """Lower-case, de-duplicate and validate tags.
+
+    Raises:
+        InvalidInput: a tag is malformed or there are too many.
+    """
+    seen: list[str] = []
+    for raw in tags:
+        tag = raw.strip().lower().lstrip("#")
+        if not tag:
+            continue
+        if len(tag) > TAG_MAX or not _TAG.match(tag):
+            raise InvalidInput(
+                f"Tags are letters, digits, '-' and '_', at most {TAG_MAX} characters.",
+                field="tags",
+            )
+        if tag not in seen:
+            seen.append(tag)
+    if len(seen) > TAGS_MAX:
+        raise InvalidInput(f"At most {TAGS_MAX} tags.", field="tags")
+    return tuple(seen)
+
+
+def _clean_url(value: str | None, field: str) -> str | None:
+    if value is None or not value.strip():
+        return None
+    url = value.strip()
+    parts = urlsplit(url)
+    if (
+        len(url) > URL_MAX
+        or parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or has_control_chars(url, allow_newlines=False)
+        or any(ch.isspace() for ch in url)
+    ):
+        raise InvalidInput(f"The {field} must be an http or https address.", field=field)
+    return url
+
+
+def clean_draft(draft: ArticleDraft) -> ArticleDraft:
+    """Validate and normalise an article draft.
+
+    Raises:
+        InvalidInput: naming the first offending field.
+    """
+    title = draft.title.strip()
+    if not title:
+        raise InvalidInput("The title is empty.", field="title")
+    if has_control_chars(title, allow_newlines=False) or "\n" in title or "\r" in title:
+        raise InvalidInput("The title must be one line without control characters.", field="title")
+    if len(title) > TITLE_MAX:
+        raise InvalidInput(f"The title is longer than {TITLE_MAX} characters.", field="title")
+    body = draft.body.replace("\r\n", "\n").strip()
+    if not body:
+        raise InvalidInput("The body is empty.", field="body")
+    if len(body) > BODY_MAX:
+        raise InvalidInput(f"The body is longer than {BODY_MAX} characters.", field="body")
+    if has_control_chars(body, allow_newlines=True):
+        raise InvalidInput("The body contains NUL or other control characters.", field="body")
+    summary = draft.summary.replace("\r\n", "\n").strip()
+    if len(summary) > SUMMARY_MAX:
+        raise InvalidInput(
+            f"The summary is longer than {SUMMARY_MAX} characters.", field="summary"
+        )
+    if has_control_chars(summary, allow_newlines=True):
+        raise InvalidInput("The summary contains control characters.", field="summary")
+    return ArticleDraft(
+        title=title,
+        body=body,
+        summary=summary,
+        url=_clean_url(draft.url, "url"),
+        image_url=_clean_url(draft.image_url, "image url"),
+        tags=clean_tags(draft.tags),
+    )

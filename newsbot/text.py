@@ -1,0 +1,85 @@
+"""Plain-text helpers shared by the service and the adapters: cleaning, UTF-16 lengths, cutting.
+
+Telegram counts lengths and entity offsets in UTF-16 code units; a character outside the Basic
+Multilingual Plane (most emoji) counts two. Cutting text must never split such a pair, nor a
+word when a word boundary is near.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+ELLIPSIS = "…"
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SPACES = re.compile(r"\s+")
+
+
+def utf16_len(text: str) -> int:
+    """Length of ``text`` in UTF-16 code units."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def has_control_chars(text: str, *, allow_newlines: bool) -> bool:
+    """Whether ``text`` holds NUL or another C0 control character (tabs always allowed)."""
+    for ch in text:
+        if ch in "\t" or (allow_newlines and ch in "\n\r"):
+            continue
+        if unicodedata.category(ch) == "Cc":
+            return True
+    return False
+
+
+def strip_control_chars(text: str) -> str:
+    """Remove control characters except tab and newline, and normalise line ends."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text)
+
+
+def one_line(text: str) -> str:
+    """Collapse every run of whitespace (newlines included) to a single space and strip."""
+    return _SPACES.sub(" ", strip_control_chars(text)).strip()
+
+
+def cut_utf16(text: str, limit: int, *, ellipsis: str = ELLIPSIS) -> str:
+    """Shorten ``text`` to at most ``limit`` UTF-16 units, at a word boundary if one is near.
+
+    The ellipsis is counted within the limit. Text that fits is returned unchanged. The cut
+    never splits a surrogate pair, and falls back to a character boundary when the last word
+    is longer than a fifth of the limit (a URL, say).
+    """
+    if utf16_len(text) <= limit:
+        return text
+    budget = limit - utf16_len(ellipsis)
+    if budget <= 0:
+        return ellipsis[: max(limit, 0)]
+    used = 0
+    end = 0
+    for index, ch in enumerate(text):
+        width = 2 if ord(ch) > 0xFFFF else 1
+        if used + width > budget:
+            break
+        used += width
+        end = index + 1
+    head = text[:end]
+    space = max(head.rfind(" "), head.rfind("\n"))
+    if space > 0 and end - space <= max(budget // 5, 1) and not text[end].isspace():
+        head = head[:space]
+    # A combining mark belongs to the character before it: never leave it dangling alone.
+    while head and unicodedata.combining(head[-1]) and end < len(text):
+        head = head[:-1]
+    return head.rstrip() + ellipsis
+
+
+def cut_chars(text: str, limit: int, *, ellipsis: str = ELLIPSIS) -> str:
+    """Shorten ``text`` to at most ``limit`` code points (Discord counts those), at a word."""
+    if len(text) <= limit:
+        return text
+    budget = limit - len(ellipsis)
+    if budget <= 0:
+        return ellipsis[: max(limit, 0)]
+    head = text[:budget]
+    space = max(head.rfind(" "), head.rfind("\n"))
+    if space > 0 and budget - space <= max(budget // 5, 1) and not text[budget].isspace():
+        head = head[:space]
+    return head.rstrip() + ellipsis
