@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     mirror: bool = True
     mirror_delay: float = Field(0.0, ge=0, le=86400)
 
+    @field_validator(
+        "telegram_token", "discord_token", "telegram_api_url", "discord_guild", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("telegram_admins", "discord_admins", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
@@ -686,6 +693,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except NewsBotError as exc:
             print(f"newsbot: {exc}", file=sys.stderr)
             return 1
+    if settings.log_level.upper() != "DEBUG":
+        # A command prints its result; routine log lines would only clutter it.
+        logging.getLogger().setLevel(logging.WARNING)
     return asyncio.run(run_command(settings, args))
 
 

@@ -214,9 +214,11 @@ class SqliteStore:
                 log.warning("WAL journal unavailable", extra={"journal_mode": mode})
             await db.execute(f"PRAGMA synchronous = {self.synchronous}")
             await self._migrate(db)
-        except BaseException:
+        except BaseException as exc:
             self._db = None
             await db.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StorageError(f"cannot use {self.path} as a newsbot database: {exc}") from exc
             raise
 
     async def _migrate(self, db: aiosqlite.Connection) -> None:

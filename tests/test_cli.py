@@ -1,0 +1,176 @@
+"""The command line and the runnable bot, as a user runs them: in a child process."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot import LogfmtFormatter, Settings, configure_logging
+
+BOT = Path(__file__).resolve().parent.parent / "bot.py"
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
+    env.update({"NEWSBOT_DATABASE": str(tmp_path / "cli.db"), "NEWSBOT_WEB_PORT": "0"})
+    env.update(extra)
+    return env
+
+
+def cli(
+    tmp_path: Path, *args: str, ok: bool = True, **env: str
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, str(BOT), *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=clean_env(tmp_path, **env),
+        timeout=60,
+    )
+    if ok:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_publish_then_deliveries_shows_every_destination(tmp_path: Path) -> None:
+    cli(tmp_path, "subscribe", "telegram", "-1001", "--title", "Channel")
+    cli(tmp_path, "subscribe", "discord", "123456789012345678", "--kind", "forum")
+    again = cli(tmp_path, "subscribe", "telegram", "-1001")
+    assert "already subscribed" in again.stdout
+    body = tmp_path / "body.md"
+    body.write_text("# Heading\n\nSome *text* <b>&</b>", encoding="utf-8")
+    out = cli(tmp_path, "publish", "--title", "Hello, world", "--body-file", str(body), "--json")
+    article = json.loads(out.stdout)
+    assert article["title"] == "Hello, world" and article["status"] == "published"
+    assert article["queued"] == 2 and article["url"].endswith(f"/articles/{article['id']}")
+    rows = json.loads(cli(tmp_path, "deliveries", str(article["id"]), "--json").stdout)
+    assert sorted(r["destination"] for r in rows) == [
+        "discord:123456789012345678",
+        "telegram:-1001",
+    ]
+    assert {r["state"] for r in rows} == {"pending"} and {r["attempts"] for r in rows} == {0}
+    human = cli(tmp_path, "deliveries", str(article["id"])).stdout
+    assert "telegram:-1001" in human and "pending" in human
+    listed = json.loads(cli(tmp_path, "articles", "--json").stdout)
+    assert [a["id"] for a in listed["articles"]] == [article["id"]]
+    shown = cli(tmp_path, "article", str(article["id"])).stdout
+    assert "Hello, world" in shown and "Comments: 0" in shown
+    comments = json.loads(cli(tmp_path, "comments", str(article["id"]), "--json").stdout)
+    assert comments["total"] == 0 and comments["comments"] == []
+    dests = json.loads(cli(tmp_path, "destinations", "--json").stdout)
+    assert {d["kind"] for d in dests} == {"channel", "forum"}
+
+
+def test_edit_retract_unsubscribe(tmp_path: Path) -> None:
+    cli(tmp_path, "subscribe", "telegram", "-1")
+    article = json.loads(cli(tmp_path, "publish", "--title", "T", "--body", "B", "--json").stdout)
+    edited = json.loads(
+        cli(tmp_path, "edit", str(article["id"]), "--title", "T2", "--json").stdout
+    )
+    assert edited["title"] == "T2" and edited["body"] == "B" and edited["revision"] == 2
+    retracted = json.loads(cli(tmp_path, "retract", str(article["id"]), "--json").stdout)
+    assert retracted["status"] == "retracted"
+    assert "Unsubscribed" in cli(tmp_path, "unsubscribe", "telegram", "-1").stdout
+    gone = cli(tmp_path, "unsubscribe", "telegram", "-1", ok=False)
+    assert gone.returncode == 1 and "not subscribed" in gone.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["publish", "--title", "", "--body", "b"], "title is empty"),
+        (["publish", "--title", "t"], "--body"),
+        (["publish", "--title", "t", "--body-file", "/nonexistent/x"], "Cannot read"),
+        (["article", "999"], "no article 999"),
+        (["deliveries", "999"], "no article 999"),
+        (["comments", "1", "--cursor", "bad"], "no article 1|cursor"),
+        (["delete-comment", "5"], "no comment 5"),
+    ],
+)
+def test_errors_are_one_clear_line(tmp_path: Path, args: list[str], message: str) -> None:
+    done = cli(tmp_path, *args, ok=False)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: ")
+    assert __import__("re").search(message, done.stderr), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_setting_names_the_variable(tmp_path: Path) -> None:
+    done = cli(tmp_path, "articles", ok=False, NEWSBOT_WEB_PORT="eighty")
+    assert done.returncode == 2
+    assert "NEWSBOT_WEB_PORT" in done.stderr and "Traceback" not in done.stderr
+    done = cli(tmp_path, "articles", ok=False, NEWSBOT_PUBLIC_URL="news.example")
+    assert done.returncode == 2 and "NEWSBOT_PUBLIC_URL" in done.stderr
+
+
+def test_newer_database_is_refused(tmp_path: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "cli.db") as db:
+        db.execute("PRAGMA user_version = 77")
+    done = cli(tmp_path, "articles", ok=False)
+    assert done.returncode == 1 and "newer than this newsbot" in done.stderr
+
+
+async def test_run_without_tokens_says_what_is_off_and_stops_on_sigterm(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(BOT),
+        cwd=tmp_path,
+        env=clean_env(tmp_path, NEWSBOT_TELEGRAM_TOKEN="", NEWSBOT_DISCORD_TOKEN=""),
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    seen: list[str] = []
+    async with asyncio.timeout(30):
+        while not any("newsbot running" in line for line in seen):
+            line = (await proc.stderr.readline()).decode()
+            assert line, "".join(seen)
+            seen.append(line)
+    text = "".join(seen)
+    assert "telegram: off (NEWSBOT_TELEGRAM_TOKEN is not set)" in text
+    assert "discord: off (NEWSBOT_DISCORD_TOKEN is not set)" in text
+    proc.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(30):
+        rest = (await proc.stderr.read()).decode()
+        assert await proc.wait() == 0, rest
+    assert "newsbot stopping" in rest
+
+
+def test_tokens_never_reach_logs_or_reprs() -> None:
+    token = "123456:AAE-secret-token-value"
+    settings = Settings(telegram_token=token, discord_token="discord.secret.value")  # type: ignore[arg-type]
+    assert token not in repr(settings) and "discord.secret.value" not in str(settings)
+    stream = io.StringIO()
+    configure_logging(settings, stream)
+    try:
+        logging.getLogger("httpx").warning("POST https://api.telegram.org/bot%s/getMe", token)
+        logging.getLogger("newsbot.test").error(
+            "failed", extra={"url": f"https://x/bot{token}/sendMessage"}
+        )
+        try:
+            raise RuntimeError(f"boom discord.secret.value {token}")
+        except RuntimeError:
+            logging.getLogger("newsbot.test").exception("crash")
+    finally:
+        configure_logging(Settings())
+    out = stream.getvalue()
+    assert "***" in out and token not in out and "discord.secret.value" not in out
+    assert "logger=newsbot.test" in out and "level=ERROR" in out
+
+
+def test_logfmt_quotes_values() -> None:
+    record = logging.LogRecord("n", logging.INFO, "f", 1, 'a "quoted" msg', None, None)
+    record.chat_id = "-100 1"
+    line = LogfmtFormatter().format(record)
+    assert 'msg="a \\"quoted\\" msg"' in line and 'chat_id="-100 1"' in line

@@ -1,0 +1,122 @@
+"""SIGKILL a dispatcher in a child process mid fan-out; the restart loses and repeats nothing
+except the sends that were in flight at the kill."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import os
+import signal
+import sqlite3
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from newsbot import Actor, ArticleDraft, DestinationKind, NewDestination, NewsService, Platform
+from storage import SqliteStore
+from tests.fakes.wait import wait_for
+
+CHILD = textwrap.dedent(
+    """
+    import asyncio, sys
+    from pathlib import Path
+    from newsbot import Dispatcher, Platform
+    from storage import SqliteStore
+    from tests.fakes.publisher import RecordingPublisher
+
+    async def main(db, log, delay):
+        async with SqliteStore(db) as store:
+            publisher = RecordingPublisher(Platform.TELEGRAM, log_path=Path(log), delay=delay)
+            dispatcher = Dispatcher(store, {Platform.TELEGRAM: publisher}, concurrency=8,
+                                    poll_interval=0.05)
+            released = await dispatcher.start()
+            print(f"released {released}", flush=True)
+            await dispatcher.drain(max_wait=120)
+            await dispatcher.stop()
+            print("drained", flush=True)
+
+    asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3])))
+    """
+)
+
+
+def sends(log: Path) -> collections.Counter[str]:
+    if not log.exists():
+        return collections.Counter()
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return collections.Counter(entry["chat"] for entry in lines)
+
+
+def sending(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(
+            conn.execute("SELECT COUNT(*) FROM deliveries WHERE state='sending'").fetchone()[0]
+        )
+
+
+async def spawn(db: Path, log: Path, delay: float) -> asyncio.subprocess.Process:
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        CHILD,
+        str(db),
+        str(log),
+        str(delay),
+        stdout=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=root,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("synchronous", ["NORMAL", "FULL"])
+async def test_sigkill_mid_fanout_loses_nothing(tmp_path: Path, synchronous: str) -> None:
+    db, log = tmp_path / "crash.db", tmp_path / "sends.jsonl"
+    destinations = 500
+    async with SqliteStore(db, synchronous=synchronous) as store:
+        service = NewsService(store)
+        for i in range(destinations):
+            await service.subscribe(
+                Actor.operator(),
+                NewDestination(Platform.TELEGRAM, f"-{i}", DestinationKind.CHANNEL),
+            )
+        article = (await service.publish(Actor.operator(), ArticleDraft("Crash", "test"))).article
+
+    in_flight_at_kills = 0
+    kills = 0
+    for kill_after in (60, 200, 330):  # sends seen before each kill
+        child = await spawn(db, log, delay=0.002)
+        await wait_for(
+            lambda n=kill_after: sum(sends(log).values()) >= n, timeout=60, what="sends"
+        )
+        child.send_signal(signal.SIGKILL)
+        await child.wait()
+        kills += 1
+        in_flight_at_kills += sending(db)
+
+    child = await spawn(db, log, delay=0.0)
+    out, _ = await asyncio.wait_for(child.communicate(), timeout=120)
+    assert child.returncode == 0, out
+    assert b"drained" in out
+
+    counts = sends(log)
+    repeated = sum(n - 1 for n in counts.values() if n > 1)
+    assert len(counts) == destinations, "every destination has the article"
+    assert repeated <= in_flight_at_kills, (repeated, in_flight_at_kills)
+    with sqlite3.connect(db) as conn:
+        states = dict(
+            conn.execute(
+                "SELECT state, COUNT(*) FROM deliveries WHERE article_id = ? GROUP BY state",
+                (article.id,),
+            ).fetchall()
+        )
+    assert states == {"sent": destinations}
+    print(
+        f"crash test ({synchronous}): {kills} kills, {destinations} delivered, "
+        f"{repeated} repeated, {in_flight_at_kills} in flight at the kills"
+    )

@@ -1,0 +1,389 @@
+"""Every use case of NewsService on real SQLite with a recording publisher."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsbot import (
+    Actor,
+    ArticleDraft,
+    ArticleStatus,
+    Author,
+    CommentStatus,
+    DeliveryOp,
+    DeliveryState,
+    DestinationKind,
+    Dispatcher,
+    InvalidInput,
+    MessageRef,
+    NewDestination,
+    NewsService,
+    NotFound,
+    PermissionDenied,
+    Platform,
+)
+from storage import SqliteStore
+from tests.conftest import ADMIN, READER, draft, subscribe
+from tests.fakes.publisher import RecordingPublisher
+
+TG = Platform.TELEGRAM
+
+
+def reply_ref(chat: str, message: str) -> MessageRef:
+    return MessageRef(TG, chat, message)
+
+
+async def posted_id(publisher: RecordingPublisher, chat: str) -> str:
+    (call,) = publisher.ops("post", chat)
+    assert call.message_id is not None
+    return call.message_id
+
+
+async def test_publish_fans_out_to_matching_active_destinations(
+    service: NewsService, dispatcher: Dispatcher, publisher: RecordingPublisher
+) -> None:
+    await subscribe(service, "-1")
+    await subscribe(service, "-2", tags=("sport",))
+    await subscribe(service, "-3", tags=("politics", "world"))
+    gone = await subscribe(service, "-4")
+    await service.store.deactivate_destination(gone, "test", service.clock.now())  # type: ignore[arg-type]
+    change = await service.publish(ADMIN, draft(tags=("world",)))
+    assert change.queued == 2
+    await dispatcher.drain()
+    assert sorted(c.job.destination.chat_id for c in publisher.ops("post")) == ["-1", "-3"]
+    job = publisher.ops("post")[0].job
+    assert job.article_url == f"https://news.example/articles/{change.article.id}"
+    assert change.article.author == Author("Ada Admin", TG, "42")
+    statuses = await service.deliveries(change.article.id)
+    assert {s.delivery.state for s in statuses} == {DeliveryState.SENT}
+
+
+async def test_non_admin_is_refused_and_nothing_changes(
+    service: NewsService, store: SqliteStore
+) -> None:
+    await subscribe(service, "-1")
+    with pytest.raises(PermissionDenied, match="NEWSBOT_TELEGRAM_ADMINS"):
+        await service.publish(READER, draft())
+    assert (await service.latest()).articles == []
+    with pytest.raises(PermissionDenied):
+        await service.subscribe(READER, NewDestination(TG, "-5", DestinationKind.GROUP))
+    assert len(await service.destinations()) == 1
+
+
+async def test_chat_admin_may_subscribe_but_not_publish(service: NewsService) -> None:
+    chat_admin = Actor(TG, "7", "Rita", chat_admin=True)
+    result = await service.subscribe(chat_admin, NewDestination(TG, "-5", DestinationKind.GROUP))
+    assert result.created
+    with pytest.raises(PermissionDenied):
+        await service.publish(chat_admin, draft())
+    guild_manager = Actor(Platform.DISCORD, "1", "Mo", platform_admin=True)
+    assert (await service.publish(guild_manager, draft())).article.id > 0
+
+
+async def test_second_subscribe_is_a_noop_and_unsubscribe(service: NewsService) -> None:
+    new = NewDestination(TG, "-9", DestinationKind.CHANNEL, title="Nine")
+    first = await service.subscribe(ADMIN, new)
+    second = await service.subscribe(ADMIN, new)
+    assert first.created and not second.created
+    assert first.destination == second.destination
+    await service.unsubscribe(ADMIN, TG, "-9")
+    with pytest.raises(NotFound, match="not subscribed"):
+        await service.unsubscribe(ADMIN, TG, "-9")
+    assert [d.active for d in await service.destinations()] == [False]
+
+
+async def test_edit_and_retract_reach_every_posted_message(
+    service: NewsService, dispatcher: Dispatcher, publisher: RecordingPublisher
+) -> None:
+    await subscribe(service, "-1")
+    await subscribe(service, "-2")
+    change = await service.publish(ADMIN, draft())
+    await dispatcher.drain()
+    edited = await service.edit(ADMIN, change.article.id, draft("New title", "New body"))
+    assert edited.queued == 2 and edited.article.revision == 2
+    await dispatcher.drain()
+    edits = publisher.ops("edit")
+    assert sorted(c.job.destination.chat_id for c in edits) == ["-1", "-2"]
+    assert all(c.job.article.title == "New title" for c in edits)
+    assert {c.message_id for c in edits} == {c.message_id for c in publisher.ops("post")}
+    retracted = await service.retract(ADMIN, change.article.id)
+    assert retracted.article.status is ArticleStatus.RETRACTED and retracted.queued == 2
+    await dispatcher.drain()
+    assert len(publisher.ops("delete")) == 2
+    again = await service.retract(ADMIN, change.article.id)
+    assert again.queued == 0
+    with pytest.raises(InvalidInput, match="retracted"):
+        await service.edit(ADMIN, change.article.id, draft())
+    assert (await service.latest()).articles == []
+
+
+async def test_retract_before_sending_cancels(service: NewsService) -> None:
+    await subscribe(service, "-1")
+    change = await service.publish(ADMIN, draft())
+    await service.retract(ADMIN, change.article.id)
+    (status,) = await service.deliveries(change.article.id)
+    assert status.delivery.state is DeliveryState.DEAD
+    assert "cancelled" in (status.delivery.last_error or "")
+
+
+async def test_record_reply_threads_and_parents(
+    service: NewsService, dispatcher: Dispatcher, publisher: RecordingPublisher
+) -> None:
+    await subscribe(service, "-1", kind=DestinationKind.GROUP)
+    change = await service.publish(ADMIN, draft())
+    await dispatcher.drain()
+    post = await posted_id(publisher, "-1")
+    bob = Author("Bob", TG, "8")
+    top = await service.record_reply(
+        reply_to=reply_ref("-1", post), source=reply_ref("-1", "500"), author=bob, text="first!"
+    )
+    assert top is not None and top.article_id == change.article.id and top.parent_id is None
+    child = await service.record_reply(
+        reply_to=reply_ref("-1", "500"), source=reply_ref("-1", "501"), author=bob, text="reply"
+    )
+    assert child is not None and child.parent_id == top.id
+    again = await service.record_reply(
+        reply_to=reply_ref("-1", "500"), source=reply_ref("-1", "501"), author=bob, text="reply"
+    )
+    assert again == child
+    unrelated = await service.record_reply(
+        reply_to=reply_ref("-1", "9999"), source=reply_ref("-1", "502"), author=bob, text="?"
+    )
+    assert unrelated is None
+    page = await service.thread(change.article.id)
+    assert page.total == 2
+    assert [n.comment.id for n in page.comments] == [top.id]
+    assert [n.comment.id for n in page.comments[0].replies] == [child.id]
+
+
+async def test_comment_edit_delete_and_tombstone(
+    service: NewsService, dispatcher: Dispatcher, publisher: RecordingPublisher
+) -> None:
+    await subscribe(service, "-1", kind=DestinationKind.GROUP)
+    change = await service.publish(ADMIN, draft())
+    await dispatcher.drain()
+    post = await posted_id(publisher, "-1")
+    bob = Author("Bob", TG, "8")
+    top = await service.record_reply(
+        reply_to=reply_ref("-1", post), source=reply_ref("-1", "10"), author=bob, text="one"
+    )
+    assert top is not None
+    await service.record_reply(
+        reply_to=reply_ref("-1", "10"), source=reply_ref("-1", "11"), author=bob, text="two"
+    )
+    edited = await service.edit_comment(reply_ref("-1", "10"), "one, edited")
+    assert edited is not None and edited.text == "one, edited" and edited.edited_at is not None
+    assert await service.edit_comment(reply_ref("-1", "404"), "x") is None
+    deleted = await service.delete_comment_by_source(reply_ref("-1", "10"))
+    assert deleted is not None and deleted.status is CommentStatus.DELETED
+    page = await service.thread(change.article.id)
+    assert page.total == 1
+    (root,) = page.comments
+    assert root.comment.text == "" and root.comment.author.name == ""  # placeholder
+    assert [r.comment.text for r in root.replies] == ["two"]
+
+
+async def test_discussion_copy_links_to_article(
+    service: NewsService, dispatcher: Dispatcher, publisher: RecordingPublisher
+) -> None:
+    await subscribe(service, "-100")
+    change = await service.publish(ADMIN, draft())
+    await dispatcher.drain()
+    post = await posted_id(publisher, "-100")
+    copy = reply_ref("-200", "3")
+    assert await service.link_copy(reply_ref("-100", post), copy)
+    assert not await service.link_copy(reply_ref("-100", "nope"), reply_ref("-200", "4"))
+    comment = await service.record_reply(
+        reply_to=copy, source=reply_ref("-200", "4"), author=Author("C", TG, "9"), text="hi"
+    )
+    assert comment is not None and comment.article_id == change.article.id
+
+
+async def test_mirroring_skips_source_and_replies_to_parent_copy(
+    service: NewsService, dispatcher: Dispatcher, publisher: RecordingPublisher
+) -> None:
+    await subscribe(service, "-1", kind=DestinationKind.GROUP)
+    await subscribe(service, "-2", kind=DestinationKind.GROUP)
+    await service.publish(ADMIN, draft())
+    await dispatcher.drain()
+    post1 = await posted_id(publisher, "-1")
+    post2 = await posted_id(publisher, "-2")
+    top = await service.record_reply(
+        reply_to=reply_ref("-1", post1),
+        source=reply_ref("-1", "20"),
+        author=Author("Bob", TG, "8"),
+        text="from one",
+    )
+    assert top is not None
+    await dispatcher.drain()
+    (mirror,) = [c for c in publisher.ops("post") if c.job.comment is not None]
+    assert mirror.job.destination.chat_id == "-2" and mirror.job.reply_to == post2
+    assert mirror.message_id is not None
+    # A reply in -2 to the mirrored copy lands under the comment and goes back to -1 only,
+    # as a reply to the original message there.
+    child = await service.record_reply(
+        reply_to=reply_ref("-2", mirror.message_id),
+        source=reply_ref("-2", "30"),
+        author=Author("Eve", TG, "9"),
+        text="answer",
+    )
+    assert child is not None and child.parent_id == top.id
+    await dispatcher.drain()
+    back = [
+        c
+        for c in publisher.ops("post")
+        if c.job.comment is not None and c.job.comment.id == child.id
+    ]
+    assert [(c.job.destination.chat_id, c.job.reply_to) for c in back] == [("-1", "20")]
+    # Deleting the comment deletes its mirrors.
+    await service.delete_comment(ADMIN, top.id)
+    await dispatcher.drain()
+    assert [c.message_id for c in publisher.ops("delete")] == [mirror.message_id]
+
+
+async def test_mirror_off(store: SqliteStore, publisher: RecordingPublisher) -> None:
+    service = NewsService(store, admins={TG: {"42"}}, mirror=False)
+    dispatcher = Dispatcher(store, {TG: publisher}, poll_interval=0.05)
+    service.on_enqueue(dispatcher.wake)
+    async with dispatcher:
+        await subscribe(service, "-1", kind=DestinationKind.GROUP)
+        await subscribe(service, "-2", kind=DestinationKind.GROUP)
+        await service.publish(ADMIN, draft())
+        await dispatcher.drain()
+        post1 = await posted_id(publisher, "-1")
+        await service.record_reply(
+            reply_to=reply_ref("-1", post1),
+            source=reply_ref("-1", "20"),
+            author=Author("Bob", TG, "8"),
+            text="x",
+        )
+        await dispatcher.drain()
+    assert [c.job.comment for c in publisher.calls if c.job.comment is not None] == []
+
+
+async def test_ban_deletes_and_blocks(
+    service: NewsService, dispatcher: Dispatcher, publisher: RecordingPublisher
+) -> None:
+    await subscribe(service, "-1", kind=DestinationKind.GROUP)
+    change = await service.publish(ADMIN, draft())
+    await dispatcher.drain()
+    post = await posted_id(publisher, "-1")
+    spam = Author("Spam", TG, "66")
+    await service.record_reply(
+        reply_to=reply_ref("-1", post), source=reply_ref("-1", "1"), author=spam, text="buy"
+    )
+    with pytest.raises(PermissionDenied):
+        await service.ban(READER, TG, "66")
+    assert await service.ban(ADMIN, TG, "66") == 1
+    blocked = await service.record_reply(
+        reply_to=reply_ref("-1", post), source=reply_ref("-1", "2"), author=spam, text="buy!"
+    )
+    assert blocked is None
+    assert (await service.thread(change.article.id)).total == 0
+    assert await service.unban(ADMIN, TG, "66")
+    assert not await service.unban(ADMIN, TG, "66")
+
+
+async def test_web_comment(service: NewsService) -> None:
+    change = await service.publish(ADMIN, draft())
+    c = await service.add_web_comment(change.article.id, "  Wendy ", "Hello <b>", client_key="t1")
+    assert c.author.name == "Wendy" and c.author.platform is Platform.WEB and c.text == "Hello <b>"
+    same = await service.add_web_comment(change.article.id, "Wendy", "Hello <b>", client_key="t1")
+    assert same.id == c.id
+    reply = await service.add_web_comment(
+        change.article.id, "Will", "Re", parent_id=c.id, client_key="t2"
+    )
+    assert reply.parent_id == c.id
+    with pytest.raises(InvalidInput, match="longer than 64"):
+        await service.add_web_comment(change.article.id, "x" * 65, "t", client_key="t3")
+    with pytest.raises(InvalidInput, match="write a comment"):
+        await service.add_web_comment(change.article.id, "x", "   ", client_key="t4")
+    with pytest.raises(NotFound):
+        await service.add_web_comment(change.article.id, "x", "t", parent_id=999, client_key="t5")  # type: ignore[arg-type]
+
+
+async def test_thread_pagination_cursor(service: NewsService) -> None:
+    change = await service.publish(ADMIN, draft())
+    ids = []
+    for i in range(7):
+        c = await service.add_web_comment(change.article.id, "n", f"c{i}", client_key=f"k{i}")
+        ids.append(c.id)
+    seen: list[int] = []
+    cursor = None
+    while True:
+        page = await service.thread(change.article.id, cursor=cursor, limit=3)
+        seen += [n.comment.id for n in page.comments]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == ids
+    newest = await service.thread(change.article.id, limit=2, newest_first=True)
+    assert [n.comment.id for n in newest.comments] == ids[::-1][:2]
+    with pytest.raises(InvalidInput, match="cursor"):
+        await service.thread(change.article.id, cursor="garbage!!")
+    with pytest.raises(InvalidInput):
+        await service.thread(change.article.id, limit=0)
+
+
+async def test_latest_pagination(service: NewsService) -> None:
+    ids = [(await service.publish(ADMIN, draft(f"t{i}"))).article.id for i in range(5)]
+    first = await service.latest(limit=2)
+    assert [a.id for a in first.articles] == ids[::-1][:2]
+    assert first.next_cursor is not None
+    rest = await service.latest(limit=10, cursor=first.next_cursor)
+    assert [a.id for a in rest.articles] == ids[::-1][2:] and rest.next_cursor is None
+
+
+async def test_destination_gone(service: NewsService) -> None:
+    await subscribe(service, "-1")
+    assert await service.destination_gone(TG, "-1", "bot was kicked") == 1
+    assert await service.destination_gone(TG, "-1", "bot was kicked") == 0
+    (d,) = await service.destinations()
+    assert not d.active and d.deactivated_reason == "bot was kicked"
+
+
+async def test_unknown_ids(service: NewsService) -> None:
+    with pytest.raises(NotFound, match="no article 12345"):
+        await service.article(12345)  # type: ignore[arg-type]
+    with pytest.raises(NotFound):
+        await service.edit(ADMIN, 12345, draft())  # type: ignore[arg-type]
+    with pytest.raises(NotFound):
+        await service.retract(ADMIN, 12345)  # type: ignore[arg-type]
+    with pytest.raises(NotFound):
+        await service.thread(12345)  # type: ignore[arg-type]
+    with pytest.raises(NotFound):
+        await service.deliveries(12345)  # type: ignore[arg-type]
+    with pytest.raises(NotFound):
+        await service.delete_comment(ADMIN, 12345)  # type: ignore[arg-type]
+
+
+async def test_edit_ops_follow_generation(
+    service: NewsService, dispatcher: Dispatcher, publisher: RecordingPublisher
+) -> None:
+    await subscribe(service, "-1")
+    change = await service.publish(ADMIN, draft())
+    await dispatcher.drain()
+    await service.edit(ADMIN, change.article.id, draft("B"))
+    await service.edit(ADMIN, change.article.id, draft("C"))
+    await dispatcher.drain()
+    edits = publisher.ops("edit")
+    assert edits and edits[-1].job.article.title == "C"
+    (status,) = await service.deliveries(change.article.id)
+    assert status.delivery.op is DeliveryOp.EDIT and status.delivery.state is DeliveryState.SENT
+
+
+async def test_validation_normalises_draft(service: NewsService) -> None:
+    change = await service.publish(
+        ADMIN,
+        ArticleDraft(
+            "  Title  ", "Body\r\nline", " s ", " https://x.example/a ", None, ("#World", "world")
+        ),
+    )
+    a = change.article
+    assert (a.title, a.body, a.summary, a.url, a.tags) == (
+        "Title",
+        "Body\nline",
+        "s",
+        "https://x.example/a",
+        ("world",),
+    )

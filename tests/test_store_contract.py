@@ -1,0 +1,321 @@
+"""The Store contract: every backend must pass this suite unchanged.
+
+Add a backend by adding a factory to ``BACKENDS``; the tests only use the ``Store`` protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from newsbot import (
+    ArticleDraft,
+    ArticleId,
+    ArticleStatus,
+    Author,
+    CommentStatus,
+    DeliveryOp,
+    DeliveryState,
+    DestinationKind,
+    MessageLink,
+    MessageRef,
+    NewDestination,
+    Platform,
+    Posted,
+    Store,
+)
+from newsbot.models import ArticleCursor, NewComment, ThreadCursor
+from storage import SqliteStore
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+AUTHOR = Author("Ada", Platform.CLI, "operator")
+
+
+async def _sqlite(tmp_path: Path) -> Store:
+    store = SqliteStore(tmp_path / "contract.db")
+    await store.open()
+    return store
+
+
+BACKENDS: dict[str, Callable[[Path], Awaitable[Store]]] = {"sqlite": _sqlite}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    store = await BACKENDS[request.param](tmp_path)
+    yield store
+    await store.close()
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+async def dest(store: Store, chat: str, platform: Platform = Platform.TELEGRAM) -> int:
+    d, _ = await store.add_destination(
+        NewDestination(platform, chat, DestinationKind.CHANNEL, title=chat), T0
+    )
+    return d.id
+
+
+async def article(store: Store, *destinations: int, when: float = 0) -> ArticleId:
+    a = await store.add_article(
+        ArticleDraft("Title", "Body"), AUTHOR, at(when), list(destinations)
+    )
+    return a.id
+
+
+def comment(
+    article_id: ArticleId, msg: str, parent: int | None = None, when: float = 1
+) -> NewComment:
+    return NewComment(
+        article_id=article_id,
+        parent_id=parent,  # type: ignore[arg-type]
+        author=Author("Rita", Platform.TELEGRAM, "7"),
+        text=f"comment {msg}",
+        source=MessageRef(Platform.TELEGRAM, "-100", msg),
+        created_at=at(when),
+    )
+
+
+async def test_article_round_trip_keeps_every_field(backend: Store) -> None:
+    draft = ArticleDraft(
+        "Tïtle <b>&", "Body\n\n**x** ☃ 🎉 مرحبا", "sum", "https://a.example/x", None, ("a", "b")
+    )
+    created = await backend.add_article(draft, AUTHOR, T0, [])
+    got = await backend.get_article(created.id)
+    assert got == created
+    assert got is not None
+    assert (got.title, got.body, got.summary, got.url, got.tags) == (
+        draft.title,
+        draft.body,
+        "sum",
+        "https://a.example/x",
+        ("a", "b"),
+    )
+    assert got.status is ArticleStatus.PUBLISHED
+    assert got.revision == 1
+    assert got.created_at == T0 and got.created_at.tzinfo is not None
+    assert await backend.get_article(ArticleId(created.id + 1)) is None
+
+
+async def test_publish_enqueues_one_post_per_destination(backend: Store) -> None:
+    a, b = await dest(backend, "-1"), await dest(backend, "-2")
+    article_id = await article(backend, a, b)
+    statuses = await backend.deliveries_for_article(article_id)
+    assert [s.destination.chat_id for s in statuses] == ["-1", "-2"]
+    assert all(s.delivery.state is DeliveryState.PENDING for s in statuses)
+    assert all(s.delivery.op is DeliveryOp.POST for s in statuses)
+    assert await backend.next_due(Platform.TELEGRAM) == T0
+    assert await backend.next_due(Platform.DISCORD) is None
+
+
+async def test_claim_marks_sending_and_is_exclusive(backend: Store) -> None:
+    ids = [await dest(backend, f"-{i}") for i in range(5)]
+    article_id = await article(backend, *ids)
+    first = await backend.claim_deliveries(Platform.TELEGRAM, at(1), 3)
+    second = await backend.claim_deliveries(Platform.TELEGRAM, at(1), 3)
+    assert len(first) == 3 and len(second) == 2
+    claimed = {j.delivery.id for j in first} | {j.delivery.id for j in second}
+    assert len(claimed) == 5
+    assert await backend.claim_deliveries(Platform.TELEGRAM, at(1), 3) == []
+    job = first[0]
+    assert job.article.id == article_id
+    assert job.comment is None and job.delivery.attempts == 1
+    assert len(job.nonce) <= 25
+    assert all(
+        s.delivery.state is DeliveryState.SENDING
+        for s in await backend.deliveries_for_article(article_id)
+    )
+
+
+async def test_claim_respects_due_time_and_platform(backend: Store) -> None:
+    tg, dc = await dest(backend, "-1"), await dest(backend, "c1", Platform.DISCORD)
+    await article(backend, tg, dc, when=10)
+    assert await backend.claim_deliveries(Platform.TELEGRAM, at(5), 10) == []
+    jobs = await backend.claim_deliveries(Platform.TELEGRAM, at(10), 10)
+    assert [j.destination.chat_id for j in jobs] == ["-1"]
+
+
+async def test_complete_records_message_and_links(backend: Store) -> None:
+    d = await dest(backend, "-1")
+    article_id = await article(backend, d)
+    (job,) = await backend.claim_deliveries(Platform.TELEGRAM, at(1), 5)
+    refs = (MessageRef(Platform.TELEGRAM, "-1", "77"), MessageRef(Platform.TELEGRAM, "t", "77"))
+    await backend.complete_delivery(job.delivery, Posted("77", "t9", refs), at(2))
+    (status,) = await backend.deliveries_for_article(article_id)
+    assert status.delivery.state is DeliveryState.SENT
+    assert (status.delivery.message_id, status.delivery.thread_id) == ("77", "t9")
+    for ref in refs:
+        link = await backend.resolve_message(ref)
+        assert link is not None and link.article_id == article_id and link.comment_id is None
+    assert await backend.resolve_message(MessageRef(Platform.TELEGRAM, "-1", "78")) is None
+
+
+async def test_retry_and_fail(backend: Store) -> None:
+    d = await dest(backend, "-1")
+    article_id = await article(backend, d)
+    (job,) = await backend.claim_deliveries(Platform.TELEGRAM, at(1), 5)
+    await backend.retry_delivery(job.delivery, "502", at(30), at(1))
+    (s,) = await backend.deliveries_for_article(article_id)
+    assert s.delivery.state is DeliveryState.FAILED and s.delivery.last_error == "502"
+    assert s.delivery.next_attempt_at == at(30) and s.delivery.attempts == 1
+    assert await backend.claim_deliveries(Platform.TELEGRAM, at(29), 5) == []
+    (job,) = await backend.claim_deliveries(Platform.TELEGRAM, at(30), 5)
+    await backend.retry_delivery(job.delivery, "429", at(31), at(30), count_attempt=False)
+    (s,) = await backend.deliveries_for_article(article_id)
+    assert s.delivery.attempts == 1 and s.delivery.state is DeliveryState.PENDING
+    (job,) = await backend.claim_deliveries(Platform.TELEGRAM, at(31), 5)
+    await backend.fail_delivery(job.delivery, "gone", at(32))
+    (s,) = await backend.deliveries_for_article(article_id)
+    assert s.delivery.state is DeliveryState.DEAD
+    assert await backend.next_due(Platform.TELEGRAM) is None
+
+
+async def test_release_claims_returns_sending_to_pending(backend: Store) -> None:
+    ids = [await dest(backend, f"-{i}") for i in range(3)]
+    await article(backend, *ids)
+    await backend.claim_deliveries(Platform.TELEGRAM, at(1), 2)
+    assert await backend.release_claims() == 2
+    assert len(await backend.claim_deliveries(Platform.TELEGRAM, at(1), 10)) == 3
+
+
+async def test_edit_reenqueues_sent_and_inflight(backend: Store) -> None:
+    a, b, c = await dest(backend, "-1"), await dest(backend, "-2"), await dest(backend, "-3")
+    article_id = await article(backend, a, b, c)
+    jobs = await backend.claim_deliveries(Platform.TELEGRAM, at(1), 2)  # -1, -2 in flight
+    await backend.complete_delivery(jobs[0].delivery, Posted("m1"), at(2))  # -1 sent
+    queued = await backend.update_article(article_id, ArticleDraft("New", "Body 2"), at(3))
+    assert queued == 2  # the sent one and the one in flight; the pending one posts new content
+    await backend.complete_delivery(jobs[1].delivery, Posted("m2"), at(4))
+    by_chat = {
+        s.destination.chat_id: s.delivery for s in await backend.deliveries_for_article(article_id)
+    }
+    assert by_chat["-1"].op is DeliveryOp.EDIT and by_chat["-1"].state is DeliveryState.PENDING
+    # Finished an older generation: back to pending so the edit goes out too.
+    assert by_chat["-2"].state is DeliveryState.PENDING and by_chat["-2"].message_id == "m2"
+    assert by_chat["-3"].op is DeliveryOp.POST and by_chat["-3"].state is DeliveryState.PENDING
+    got = await backend.get_article(article_id)
+    assert got is not None and got.title == "New" and got.revision == 2
+
+
+async def test_retract_deletes_posted_and_cancels_unsent(backend: Store) -> None:
+    a, b = await dest(backend, "-1"), await dest(backend, "-2")
+    article_id = await article(backend, a, b)
+    jobs = await backend.claim_deliveries(Platform.TELEGRAM, at(1), 1)
+    await backend.complete_delivery(jobs[0].delivery, Posted("m1"), at(2))
+    assert await backend.retract_article(article_id, at(3)) == 1
+    by_chat = {
+        s.destination.chat_id: s.delivery for s in await backend.deliveries_for_article(article_id)
+    }
+    assert by_chat["-1"].op is DeliveryOp.DELETE and by_chat["-1"].state is DeliveryState.PENDING
+    assert by_chat["-2"].state is DeliveryState.DEAD
+    got = await backend.get_article(article_id)
+    assert got is not None and got.status is ArticleStatus.RETRACTED
+    assert await backend.latest_articles(10, None) == []
+
+
+async def test_destinations_subscribe_twice_and_deactivate(backend: Store) -> None:
+    new = NewDestination(Platform.DISCORD, "123", DestinationKind.FORUM, title="news", tags=("x",))
+    first, created = await backend.add_destination(new, T0)
+    again, created_again = await backend.add_destination(new, at(1))
+    assert created and not created_again and first == again
+    assert first.kind is DestinationKind.FORUM and first.tags == ("x",)
+    await article(backend, first.id)
+    assert await backend.deactivate_destination(first.id, "kicked", at(2))
+    assert not await backend.deactivate_destination(first.id, "kicked", at(2))
+    assert await backend.list_destinations() == []
+    (inactive,) = await backend.list_destinations(active_only=False)
+    assert not inactive.active and inactive.deactivated_reason == "kicked"
+    assert await backend.claim_deliveries(Platform.DISCORD, at(5), 10) == []
+    back, created = await backend.add_destination(new, at(3))
+    assert created and back.active and back.id == first.id
+    assert await backend.get_destination(Platform.DISCORD, "123") == back
+    assert await backend.get_destination(Platform.DISCORD, "124") is None
+
+
+async def test_comment_insert_is_idempotent_on_source(backend: Store) -> None:
+    article_id = await article(backend)
+    first, created = await backend.add_comment(comment(article_id, "5"))
+    again, created_again = await backend.add_comment(comment(article_id, "5"))
+    assert created and not created_again and first == again
+    assert await backend.count_comments(article_id) == 1
+    assert await backend.get_comment_by_source(MessageRef(Platform.TELEGRAM, "-100", "5")) == first
+    link = await backend.resolve_message(MessageRef(Platform.TELEGRAM, "-100", "5"))
+    assert link == MessageLink(MessageRef(Platform.TELEGRAM, "-100", "5"), article_id, first.id)
+
+
+async def test_comment_mirrors_enqueued_once(backend: Store) -> None:
+    d = await dest(backend, "c", Platform.DISCORD)
+    article_id = await article(backend, d)
+    c, _ = await backend.add_comment(comment(article_id, "1"), [d], None)
+    await backend.add_comment(comment(article_id, "1"), [d], None)
+    statuses = await backend.deliveries_for_comment(c.id)
+    assert len(statuses) == 1 and statuses[0].delivery.comment_id == c.id
+
+
+async def test_thread_keyset_pages_nested_replies(backend: Store) -> None:
+    article_id = await article(backend)
+    roots = []
+    for i in range(5):
+        c, _ = await backend.add_comment(comment(article_id, f"r{i}", when=10 + i))
+        roots.append(c)
+    reply, _ = await backend.add_comment(comment(article_id, "x1", parent=roots[0].id, when=20))
+    deep, _ = await backend.add_comment(comment(article_id, "x2", parent=reply.id, when=21))
+    page1 = await backend.thread_roots(article_id, 2, None, newest_first=False)
+    assert [c.id for c in page1] == [roots[0].id, roots[1].id]
+    cursor = ThreadCursor(page1[-1].created_at, page1[-1].id)
+    page2 = await backend.thread_roots(article_id, 10, cursor, newest_first=False)
+    assert [c.id for c in page2] == [r.id for r in roots[2:]]
+    newest = await backend.thread_roots(article_id, 2, None, newest_first=True)
+    assert [c.id for c in newest] == [roots[4].id, roots[3].id]
+    older = await backend.thread_roots(
+        article_id, 10, ThreadCursor(newest[-1].created_at, newest[-1].id), newest_first=True
+    )
+    assert [c.id for c in older] == [roots[2].id, roots[1].id, roots[0].id]
+    replies = await backend.thread_replies(article_id, [roots[0].id])
+    assert [(c.id, c.parent_id) for c in replies] == [(reply.id, roots[0].id), (deep.id, reply.id)]
+    assert await backend.thread_replies(article_id, [roots[1].id]) == []
+
+
+async def test_comment_edit_and_status(backend: Store) -> None:
+    article_id = await article(backend)
+    c, _ = await backend.add_comment(comment(article_id, "1"))
+    edited = await backend.edit_comment(c.id, "better", at(5))
+    assert edited.text == "better" and edited.edited_at == at(5)
+    deleted = await backend.set_comment_status(c.id, CommentStatus.DELETED, at(6))
+    assert deleted.status is CommentStatus.DELETED and deleted.deleted_at == at(6)
+    assert await backend.count_comments(article_id) == 0
+    assert await backend.comments_by_author(Platform.TELEGRAM, "7") == []
+
+
+async def test_latest_articles_keyset(backend: Store) -> None:
+    ids = [await article(backend, when=i) for i in range(5)]
+    first = await backend.latest_articles(2, None)
+    assert [a.id for a in first] == [ids[4], ids[3]]
+    rest = await backend.latest_articles(
+        10, ArticleCursor(first[-1].published_at or T0, first[-1].id)
+    )
+    assert [a.id for a in rest] == [ids[2], ids[1], ids[0]]
+
+
+async def test_links_bans_and_state(backend: Store) -> None:
+    article_id = await article(backend)
+    copy = MessageRef(Platform.TELEGRAM, "-200", "3")
+    assert await backend.add_link(MessageLink(copy, article_id))
+    assert not await backend.add_link(MessageLink(copy, article_id))
+    link = await backend.resolve_message(copy)
+    assert link is not None and link.article_id == article_id
+    assert not await backend.is_banned(Platform.DISCORD, "5")
+    assert await backend.set_ban(Platform.DISCORD, "5", True, T0)
+    assert not await backend.set_ban(Platform.DISCORD, "5", True, T0)
+    assert await backend.is_banned(Platform.DISCORD, "5")
+    assert await backend.set_ban(Platform.DISCORD, "5", False, T0)
+    assert not await backend.is_banned(Platform.DISCORD, "5")
+    assert await backend.get_state("k") is None
+    await backend.set_state("k", "1")
+    await backend.set_state("k", "2")
+    assert await backend.get_state("k") == "2"
