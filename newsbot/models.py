@@ -188,6 +188,36 @@ class NewComment:
 
 
 @dataclass(frozen=True, slots=True)
+class IncomingComment:
+    """A comment as it arrives, before the store has resolved where it belongs.
+
+    Either ``reply_to`` names the chat message it answers (the store resolves the article and
+    the parent from it), or ``article_id`` (and ``parent_id``) say so directly (the web).
+
+    Attributes:
+        source: the message the comment was written as; storing is idempotent on it.
+        author: who wrote it.
+        text: the cleaned text.
+        created_at: when it was written.
+        reply_to: the message it replies to, if it came from a chat.
+        article_id: the article, when there is no ``reply_to``.
+        parent_id: the parent comment, when there is no ``reply_to``.
+        mirror: whether to enqueue copies to the other chats where the article was posted.
+        mirror_due: when those copies are due (``None``: at once).
+    """
+
+    source: MessageRef
+    author: Author
+    text: str
+    created_at: datetime
+    reply_to: MessageRef | None = None
+    article_id: ArticleId | None = None
+    parent_id: CommentId | None = None
+    mirror: bool = True
+    mirror_due: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Destination:
     """A chat that receives articles.
 

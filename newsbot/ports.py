@@ -25,6 +25,7 @@ from newsbot.models import (
     DeliveryStatus,
     Destination,
     DestinationId,
+    IncomingComment,
     Job,
     MessageLink,
     MessageRef,
@@ -280,6 +281,23 @@ class Store(Protocol):
         destination, due at ``mirror_due`` (now when ``None``). Returns the comment and
         ``True`` when it was created, or the existing comment and ``False`` when the source
         message was seen before (nothing is enqueued then).
+        """
+        ...
+
+    async def ingest_comment(self, incoming: IncomingComment) -> tuple[Comment, bool] | None:
+        """Resolve, check and store one arriving comment as a single unit of work.
+
+        In order: a comment already stored for ``incoming.source`` is returned as
+        ``(existing, False)``; a banned author gives ``None``; ``reply_to`` (when given) is
+        resolved like ``resolve_message`` and gives ``None`` when unknown, its article and
+        comment becoming the article and parent; an article that is not published gives
+        ``None``. Otherwise the comment is stored and returned as ``(comment, True)``, and
+        with ``incoming.mirror`` a post of it is enqueued, due at ``incoming.mirror_due``,
+        to every active destination where the article's own post was delivered, except the
+        destination ``reply_to`` was linked to and any destination in the source's chat.
+
+        Implementations may batch concurrent calls into one transaction (group commit); each
+        call still succeeds or fails on its own.
         """
         ...
 

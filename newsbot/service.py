@@ -33,9 +33,9 @@ from newsbot.models import (
     DeliveryStatus,
     Destination,
     DestinationId,
+    IncomingComment,
     MessageLink,
     MessageRef,
-    NewComment,
     NewDestination,
     Platform,
     ThreadCursor,
@@ -373,17 +373,8 @@ class NewsService:
         Raises:
             InvalidInput: the text is empty after cleaning.
         """
-        link = await self.store.resolve_message(reply_to)
-        if link is None:
-            return None
         return await self._add_comment(
-            link.article_id,
-            link.comment_id,
-            author,
-            text,
-            source,
-            sent_at,
-            exclude=link.destination_id,
+            None, None, author, text, source, sent_at, reply_to=reply_to
         )
 
     async def add_web_comment(
@@ -431,7 +422,7 @@ class NewsService:
             text,
             MessageRef(Platform.WEB, str(article_id), client_key),
             None,
-            exclude=None,
+            reply_to=None,
         )
         if comment is None:  # pragma: no cover - checked above
             raise InvalidInput("This article is not open for comments.")
@@ -439,24 +430,15 @@ class NewsService:
 
     async def _add_comment(
         self,
-        article_id: ArticleId,
+        article_id: ArticleId | None,
         parent_id: CommentId | None,
         author: Author,
         text: str,
         source: MessageRef,
         sent_at: datetime | None,
         *,
-        exclude: DestinationId | None,
+        reply_to: MessageRef | None,
     ) -> Comment | None:
-        existing = await self.store.get_comment_by_source(source)
-        if existing is not None:
-            return existing
-        if await self.store.is_banned(author.platform, author.user_id):
-            log.info("comment from banned author ignored", extra={"source": str(source)})
-            return None
-        article = await self.store.get_article(article_id)
-        if article is None or article.status is not ArticleStatus.PUBLISHED:
-            return None
         text = strip_control_chars(text).strip()
         if not text:
             raise InvalidInput("The comment is empty.", field="text")
@@ -464,39 +446,34 @@ class NewsService:
             text = text[: COMMENT_MAX - 1] + "…"
         name = one_line(author.name)[:NAME_MAX] or "anonymous"
         now = self.clock.now()
-        new = NewComment(
-            article_id=article_id,
-            parent_id=parent_id,
-            author=Author(name, author.platform, author.user_id),
-            text=text,
-            source=source,
-            created_at=sent_at or now,
+        result = await self.store.ingest_comment(
+            IncomingComment(
+                source=source,
+                author=Author(name, author.platform, author.user_id),
+                text=text,
+                created_at=sent_at or now,
+                reply_to=reply_to,
+                article_id=article_id,
+                parent_id=parent_id,
+                mirror=self.mirror,
+                mirror_due=now + timedelta(seconds=self.mirror_delay)
+                if self.mirror_delay
+                else None,
+            )
         )
-        mirror_to: list[DestinationId] = []
-        if self.mirror:
-            for status in await self.store.deliveries_for_article(article_id):
-                dest = status.destination
-                if (
-                    status.delivery.message_id is None
-                    or not dest.active
-                    or dest.id == exclude
-                    or (dest.platform == source.platform and dest.chat_id == source.chat_id)
-                ):
-                    continue
-                mirror_to.append(dest.id)
-        due = now + timedelta(seconds=self.mirror_delay) if self.mirror_delay else None
-        comment, created = await self.store.add_comment(new, mirror_to, due)
+        if result is None:
+            return None
+        comment, created = result
         if created:
             log.info(
                 "comment stored",
                 extra={
                     "comment_id": comment.id,
-                    "article_id": article_id,
+                    "article_id": comment.article_id,
                     "source": str(source),
-                    "mirrors": len(mirror_to),
                 },
             )
-            if mirror_to:
+            if self.mirror:
                 self._enqueued()
         return comment
 

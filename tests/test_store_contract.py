@@ -27,7 +27,7 @@ from newsbot import (
     Posted,
     Store,
 )
-from newsbot.models import ArticleCursor, NewComment, ThreadCursor
+from newsbot.models import ArticleCursor, IncomingComment, NewComment, ThreadCursor
 from storage import SqliteStore
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -319,3 +319,105 @@ async def test_links_bans_and_state(backend: Store) -> None:
     await backend.set_state("k", "1")
     await backend.set_state("k", "2")
     assert await backend.get_state("k") == "2"
+
+
+def incoming(msg: str, reply_to: MessageRef | None = None, **kw: object) -> IncomingComment:
+    return IncomingComment(
+        source=MessageRef(Platform.TELEGRAM, "-100", msg),
+        author=Author("Rita", Platform.TELEGRAM, str(kw.pop("user", "7"))),
+        text=f"text {msg}",
+        created_at=at(5),
+        reply_to=reply_to,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def posted_article(store: Store, *chats: str) -> tuple[ArticleId, dict[str, MessageRef]]:
+    ids = [await dest(store, c) for c in chats]
+    article_id = await article(store, *ids)
+    refs = {}
+    for job in await store.claim_deliveries(Platform.TELEGRAM, at(1), 100):
+        ref = MessageRef(Platform.TELEGRAM, job.destination.chat_id, f"p{job.destination.id}")
+        await store.complete_delivery(job.delivery, Posted(ref.message_id, links=(ref,)), at(2))
+        refs[job.destination.chat_id] = ref
+    return article_id, refs
+
+
+async def test_ingest_resolves_parent_and_is_idempotent(backend: Store) -> None:
+    article_id, refs = await posted_article(backend, "-100")
+    result = await backend.ingest_comment(incoming("1", refs["-100"], mirror=False))
+    assert result is not None
+    top, created = result
+    assert created and top.article_id == article_id and top.parent_id is None
+    again = await backend.ingest_comment(incoming("1", refs["-100"], mirror=False))
+    assert again == (top, False)
+    child = await backend.ingest_comment(incoming("2", top.source, mirror=False))
+    assert child is not None and child[0].parent_id == top.id
+    assert await backend.count_comments(article_id) == 2
+
+
+async def test_ingest_refuses_unknown_banned_and_retracted(backend: Store) -> None:
+    article_id, refs = await posted_article(backend, "-100")
+    unknown = MessageRef(Platform.TELEGRAM, "-100", "nope")
+    assert await backend.ingest_comment(incoming("1", unknown)) is None
+    await backend.set_ban(Platform.TELEGRAM, "66", True, T0)
+    assert await backend.ingest_comment(incoming("2", refs["-100"], user=66)) is None
+    await backend.retract_article(article_id, at(3))
+    assert await backend.ingest_comment(incoming("3", refs["-100"])) is None
+    assert await backend.count_comments(article_id) == 0
+
+
+async def test_ingest_by_article_id_for_the_web(backend: Store) -> None:
+    article_id, _ = await posted_article(backend)
+    result = await backend.ingest_comment(
+        IncomingComment(
+            source=MessageRef(Platform.WEB, str(article_id), "form-1"),
+            author=Author("Wendy", Platform.WEB, "Wendy"),
+            text="hello",
+            created_at=at(5),
+            article_id=article_id,
+        )
+    )
+    assert result is not None and result[1] and result[0].author.platform is Platform.WEB
+
+
+async def test_ingest_mirrors_to_other_posted_chats_only(backend: Store) -> None:
+    article_id, refs = await posted_article(backend, "-1", "-2", "-3")
+    other = await dest(backend, "-4")  # subscribed after the article: never got it
+    del other
+    copy = MessageRef(Platform.TELEGRAM, "-99", "copy")  # a discussion-group copy of -3's post
+    link = await backend.resolve_message(refs["-3"])
+    assert link is not None
+    await backend.add_link(MessageLink(copy, article_id, None, link.destination_id))
+    reply = IncomingComment(
+        source=MessageRef(Platform.TELEGRAM, "-99", "c1"),
+        author=Author("Rita", Platform.TELEGRAM, "7"),
+        text="from the discussion group",
+        created_at=at(5),
+        reply_to=copy,
+        mirror_due=at(60),
+    )
+    result = await backend.ingest_comment(reply)
+    assert result is not None
+    mirrors = await backend.deliveries_for_comment(result[0].id)
+    assert sorted(m.destination.chat_id for m in mirrors) == ["-1", "-2"]
+    assert {m.delivery.next_attempt_at for m in mirrors} == {at(60)}
+    # From -1 itself: mirrored to -2 and -3, never back to -1.
+    result = await backend.ingest_comment(incoming("x", refs["-1"]))
+    assert result is not None
+    mirrors = await backend.deliveries_for_comment(result[0].id)
+    assert sorted(m.destination.chat_id for m in mirrors) == ["-2", "-3"]
+
+
+async def test_concurrent_ingest_is_batched_and_exact(backend: Store) -> None:
+    import asyncio
+
+    _, refs = await posted_article(backend, "-100")
+    results = await asyncio.gather(
+        *(backend.ingest_comment(incoming(str(i % 150), refs["-100"])) for i in range(300))
+    )
+    assert all(r is not None for r in results)
+    created = [r for r in results if r is not None and r[1]]
+    assert len(created) == 150
+    ids = {r[0].id for r in results if r is not None}
+    assert len(ids) == 150
