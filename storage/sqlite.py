@@ -75,7 +75,9 @@ _BATCH_MAX = 2000
 
 
 def _ts(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds")
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -947,49 +949,168 @@ def _insert_comment(
 def _ingest_all(
     conn: Conn, batch: list[tuple[IncomingComment, asyncio.Future[Any]]]
 ) -> list[tuple[Comment, bool] | BaseException | None]:
-    return [_ingest(conn, item) for item, _ in batch]
+    """Store a group-commit batch with set-wise statements instead of several per comment.
 
-
-def _ingest(conn: Conn, item: IncomingComment) -> tuple[Comment, bool] | BaseException | None:
-    """One comment of a group-commit batch; an error fails this item, not the batch."""
-    try:
-        existing = _comment_by_source(conn, item.source)
-        if existing is not None:
-            return existing, False
-        if _banned(conn, str(item.author.platform), item.author.user_id):
-            return None
+    Within one transaction nothing changes under us, and a burst of replies mostly answers a
+    few messages by a few authors about a few articles: each is looked up once per batch.
+    """
+    items = [item for item, _ in batch]
+    keys = [(str(i.source.platform), i.source.chat_id, i.source.message_id) for i in items]
+    existing = _comments_by_sources(conn, keys)
+    links: dict[MessageRef, MessageLink | None] = {}
+    bans: dict[tuple[str, str], bool] = {}
+    posts: dict[int, list[tuple[int, str, str]] | None] = {}
+    roots: dict[int, int | None] = {}
+    results: list[tuple[Comment, bool] | BaseException | None] = [None] * len(items)
+    rows: list[tuple[Any, ...]] = []
+    pending: dict[tuple[str, str, str], list[int]] = {}
+    plans: list[tuple[int, NewComment, list[DestinationId], datetime | None]] = []
+    for index, (item, key) in enumerate(zip(items, keys, strict=True)):
+        if key in existing:
+            results[index] = (existing[key], False)
+            continue
+        if key in pending:  # the same message twice in one batch
+            pending[key].append(index)
+            continue
+        ban_key = (str(item.author.platform), item.author.user_id)
+        if ban_key not in bans:
+            bans[ban_key] = _banned(conn, *ban_key)
+        if bans[ban_key]:
+            continue
         article_id, parent_id, exclude = item.article_id, item.parent_id, None
         if item.reply_to is not None:
-            link = _resolve(conn, item.reply_to)
+            if item.reply_to not in links:
+                links[item.reply_to] = _resolve(conn, item.reply_to)
+            link = links[item.reply_to]
             if link is None:
-                return None
+                continue
             article_id, parent_id, exclude = link.article_id, link.comment_id, link.destination_id
         if article_id is None:
-            return None
-        status = conn.execute("SELECT status FROM articles WHERE id = ?", (article_id,)).fetchone()
-        if status is None or status[0] != "published":
-            return None
-        mirror_to: list[DestinationId] = []
+            continue
+        if article_id not in posts:
+            posts[article_id] = _article_posts(conn, article_id)
+        article_posts = posts[article_id]
+        if article_posts is None:
+            continue
+        root_id = None
+        if parent_id is not None:
+            if parent_id not in roots:
+                row = conn.execute(
+                    "SELECT COALESCE(root_id, id) FROM comments WHERE id = ? AND article_id = ?",
+                    (parent_id, article_id),
+                ).fetchone()
+                roots[parent_id] = None if row is None else row[0]
+            root_id = roots[parent_id]
+            if root_id is None:
+                parent_id = None
+        mirror_to = []
         if item.mirror:
-            rows = conn.execute(
-                "SELECT t.id, t.platform, t.chat_id FROM deliveries d "
-                "JOIN destinations t ON t.id = d.destination_id WHERE d.article_id = ? "
-                "AND d.comment_id IS NULL AND d.message_id IS NOT NULL AND t.active = 1",
-                (article_id,),
-            ).fetchall()
-            source = item.source
             mirror_to = [
                 DestinationId(r[0])
-                for r in rows
-                if r[0] != exclude
-                and not (r[1] == str(source.platform) and r[2] == source.chat_id)
+                for r in article_posts
+                if r[0] != exclude and not (r[1] == key[0] and r[2] == key[1])
             ]
         new = NewComment(
             ArticleId(article_id), parent_id, item.author, item.text, item.source, item.created_at
         )
-        return _insert_comment(conn, new, mirror_to, item.mirror_due)
-    except sqlite3.IntegrityError as exc:
-        return StorageError(f"comment {item.source} refused: {exc}")
+        pending[key] = [index]
+        plans.append((index, new, mirror_to, item.mirror_due))
+        rows.append(
+            (
+                article_id,
+                parent_id,
+                root_id,
+                item.author.name,
+                ban_key[0],
+                item.author.user_id,
+                item.text,
+                *key,
+                _ts(item.created_at),
+            )
+        )
+    if not rows:
+        return results
+    conn.executemany(
+        "INSERT INTO comments (article_id, parent_id, root_id, author_name, author_platform, "
+        "author_user_id, text, source_platform, source_chat_id, source_message_id, status, "
+        "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,'visible',?)",
+        rows,
+    )
+    ids = {key: CommentId(row[0]) for key, row in _ids_by_sources(conn, list(pending)).items()}
+    deliveries = []
+    for index, new, mirror_to, due in plans:
+        key = keys[index]
+        comment = Comment(
+            id=ids[key],
+            article_id=new.article_id,
+            parent_id=new.parent_id,
+            author=new.author,
+            text=new.text,
+            source=new.source,
+            status=CommentStatus.VISIBLE,
+            created_at=new.created_at,
+        )
+        first, *repeats = pending[key]
+        results[first] = (comment, True)
+        for repeat in repeats:
+            results[repeat] = (comment, False)
+        if mirror_to:
+            stamp = _ts(due or new.created_at)
+            deliveries += [(new.article_id, comment.id, stamp, stamp, stamp, d) for d in mirror_to]
+    if deliveries:
+        conn.executemany(
+            "INSERT OR IGNORE INTO deliveries (article_id, comment_id, destination_id, platform, "
+            "op, state, due_at, created_at, updated_at) SELECT ?, ?, id, platform, 'post', "
+            "'pending', ?, ?, ? FROM destinations WHERE id = ? AND active = 1",
+            deliveries,
+        )
+    return results
+
+
+def _article_posts(conn: Conn, article_id: int) -> list[tuple[int, str, str]] | None:
+    """Where a published article was posted (destination id, platform, chat); ``None`` when
+    the article is missing or not published."""
+    row = conn.execute("SELECT status FROM articles WHERE id = ?", (article_id,)).fetchone()
+    if row is None or row[0] != "published":
+        return None
+    return [
+        (r[0], r[1], r[2])
+        for r in conn.execute(
+            "SELECT t.id, t.platform, t.chat_id FROM deliveries d "
+            "JOIN destinations t ON t.id = d.destination_id WHERE d.article_id = ? "
+            "AND d.comment_id IS NULL AND d.message_id IS NOT NULL AND t.active = 1",
+            (article_id,),
+        ).fetchall()
+    ]
+
+
+_SOURCE_MATCH = "(source_platform = ? AND source_chat_id = ? AND source_message_id = ?)"
+
+
+def _comments_by_sources(
+    conn: Conn, keys: Sequence[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], Comment]:
+    found = {}
+    for chunk in _chunks(list(dict.fromkeys(keys)), _SQL_VARIABLES // 3):
+        sql = f"SELECT {_COMMENT} FROM comments WHERE " + " OR ".join([_SOURCE_MATCH] * len(chunk))
+        for row in conn.execute(sql, [v for key in chunk for v in key]).fetchall():
+            comment = _comment(row)
+            found[(row[7], row[8], row[9])] = comment
+    return found
+
+
+def _ids_by_sources(
+    conn: Conn, keys: Sequence[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], tuple[int]]:
+    found = {}
+    for chunk in _chunks(list(keys), _SQL_VARIABLES // 3):
+        sql = (
+            "SELECT id, source_platform, source_chat_id, source_message_id FROM comments WHERE "
+            + " OR ".join([_SOURCE_MATCH] * len(chunk))
+        )
+        for row in conn.execute(sql, [v for key in chunk for v in key]).fetchall():
+            found[(row[1], row[2], row[3])] = (row[0],)
+    return found
 
 
 def _reenqueue(conn: Conn, where: str, key: int, op: DeliveryOp, stamp: str) -> int:
