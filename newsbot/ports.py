@@ -339,6 +339,18 @@ class Store(Protocol):
         """Return every reply, at any depth, under the given top-level comments, oldest first."""
         ...
 
+    async def thread_page(
+        self,
+        article_id: ArticleId,
+        limit: int,
+        after: ThreadCursor | None,
+        *,
+        newest_first: bool,
+    ) -> tuple[list[Comment], list[Comment], int]:
+        """``thread_roots``, their ``thread_replies`` and ``count_comments`` in one unit of
+        work, so that a page is consistent and costs one round trip."""
+        ...
+
     async def comments_by_author(self, platform: Platform, user_id: str) -> list[Comment]:
         """Return every visible comment of one author."""
         ...

@@ -576,24 +576,23 @@ class NewsService:
             NotFound: no such article.
             InvalidInput: the cursor is malformed or the limit out of range.
         """
-        await self.article(article_id)
         limit = _page_limit(limit)
         after = decode_thread_cursor(cursor) if cursor else None
-        roots = await self.store.thread_roots(
+        roots, replies, total = await self.store.thread_page(
             article_id, limit + 1, after, newest_first=newest_first
         )
+        if not roots:
+            await self.article(article_id)  # a thread can be empty; an article must exist
         next_cursor = None
         if len(roots) > limit:
-            roots = roots[:limit]
+            roots = roots[:limit]  # replies of the extra root stay unreachable from the tree
             next_cursor = _encode(roots[-1].created_at, roots[-1].id)
-        replies = await self.store.thread_replies(article_id, [c.id for c in roots])
         nodes = {c.id: CommentNode(c) for c in [*roots, *replies]}
         for reply in replies:
             parent = nodes.get(reply.parent_id) if reply.parent_id is not None else None
             if parent is not None:
                 parent.replies.append(nodes[reply.id])
         tree = [_prune(nodes[c.id]) for c in roots]
-        total = await self.store.count_comments(article_id)
         return ThreadPage(article_id, [n for n in tree if n is not None], next_cursor, total)
 
     async def last_state(self, key: str) -> str | None:

@@ -750,6 +750,26 @@ class SqliteStore:
 
         return await self._tx(body)
 
+    async def thread_page(
+        self,
+        article_id: ArticleId,
+        limit: int,
+        after: ThreadCursor | None,
+        *,
+        newest_first: bool,
+    ) -> tuple[list[Comment], list[Comment], int]:
+        sql, params = _roots_query(article_id, limit, after, newest_first)
+
+        def body(conn: Conn) -> tuple[list[Comment], list[Comment], int]:
+            roots = [_comment(r) for r in conn.execute(sql, params).fetchall()]
+            return (
+                roots,
+                _replies(conn, article_id, [c.id for c in roots]),
+                _count(conn, article_id),
+            )
+
+        return await self._run(body)
+
     async def thread_roots(
         self,
         article_id: ArticleId,
@@ -758,14 +778,7 @@ class SqliteStore:
         *,
         newest_first: bool,
     ) -> list[Comment]:
-        sql = f"SELECT {_COMMENT} FROM comments WHERE article_id = ? AND parent_id IS NULL"
-        params: list[Any] = [article_id]
-        if after is not None:
-            sql += " AND (created_at, id) " + ("<" if newest_first else ">") + " (?, ?)"
-            params += [_ts(after.created_at), after.comment_id]
-        order = "DESC" if newest_first else "ASC"
-        sql += f" ORDER BY created_at {order}, id {order} LIMIT ?"
-        params.append(limit)
+        sql, params = _roots_query(article_id, limit, after, newest_first)
         return await self._run(
             lambda conn: [_comment(r) for r in conn.execute(sql, params).fetchall()]
         )
@@ -773,15 +786,7 @@ class SqliteStore:
     async def thread_replies(
         self, article_id: ArticleId, root_ids: Sequence[CommentId]
     ) -> list[Comment]:
-        def body(conn: Conn) -> list[Comment]:
-            rows = _select_in(
-                conn, f"SELECT {_COMMENT} FROM comments WHERE root_id IN ({{}})", list(root_ids)
-            )
-            found = [_comment(r) for r in rows if r[1] == article_id]
-            found.sort(key=lambda c: (c.created_at, c.id))
-            return found
-
-        return await self._run(body)
+        return await self._run(lambda conn: _replies(conn, article_id, list(root_ids)))
 
     async def comments_by_author(self, platform: Platform, user_id: str) -> list[Comment]:
         return await self._run(
@@ -827,6 +832,29 @@ class SqliteStore:
 
 
 # -- the units of work, run on the connection thread ---------------------------------------
+
+
+def _roots_query(
+    article_id: int, limit: int, after: ThreadCursor | None, newest_first: bool
+) -> tuple[str, list[Any]]:
+    sql = f"SELECT {_COMMENT} FROM comments WHERE article_id = ? AND parent_id IS NULL"
+    params: list[Any] = [article_id]
+    if after is not None:
+        sql += " AND (created_at, id) " + ("<" if newest_first else ">") + " (?, ?)"
+        params += [_ts(after.created_at), after.comment_id]
+    order = "DESC" if newest_first else "ASC"
+    sql += f" ORDER BY created_at {order}, id {order} LIMIT ?"
+    params.append(limit)
+    return sql, params
+
+
+def _replies(conn: Conn, article_id: int, root_ids: list[CommentId]) -> list[Comment]:
+    if not root_ids:
+        return []
+    rows = _select_in(conn, f"SELECT {_COMMENT} FROM comments WHERE root_id IN ({{}})", root_ids)
+    found = [_comment(r) for r in rows if r[1] == article_id]
+    found.sort(key=lambda c: (c.created_at, c.id))
+    return found
 
 
 def _count(conn: Conn, article_id: int) -> int:

@@ -1,0 +1,1 @@
+"""newsbot's benchmarks: `make bench` (full scale) or `python -m bench --quick`."""
