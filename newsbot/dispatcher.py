@@ -115,15 +115,19 @@ class Dispatcher:
         await self.stop()
 
     async def drain(self, max_wait: float = 30.0) -> None:
-        """Wait until the outbox is empty: nothing pending, waiting for a retry, or in flight.
+        """Wait until everything that falls due within ``max_wait`` seconds is delivered.
+
+        Work due later (a retry far in the future, a paced count refresh) does not hold it.
+        For tests and the command line.
 
         Raises:
-            TimeoutError: work remains after ``max_wait`` seconds.
+            TimeoutError: deliveries due within the window remain after ``max_wait`` seconds.
         """
+        deadline = self.clock.now() + timedelta(seconds=max_wait)
         async with asyncio.timeout(max_wait):
             while True:
                 due = [await self.store.next_due(p) for p in self.publishers]
-                if self.in_flight == 0 and all(d is None for d in due):
+                if self.in_flight == 0 and all(d is None or d > deadline for d in due):
                     return
                 self.wake()
                 await asyncio.sleep(0.01)

@@ -188,6 +188,19 @@ class NewComment:
 
 
 @dataclass(frozen=True, slots=True)
+class CountRefresh:
+    """How often posts are edited to show a new comment count.
+
+    One post is edited at most every ``min_interval`` seconds, and an article's posts all
+    together at most ``per_second`` times a second on average (so a post in 10,000 chats is
+    refreshed about once an hour at 3 a second), leaving the platforms' budgets to new posts.
+    """
+
+    min_interval: float = 300.0
+    per_second: float = 3.0
+
+
+@dataclass(frozen=True, slots=True)
 class IncomingComment:
     """A comment as it arrives, before the store has resolved where it belongs.
 
@@ -204,6 +217,8 @@ class IncomingComment:
         parent_id: the parent comment, when there is no ``reply_to``.
         mirror: whether to enqueue copies to the other chats where the article was posted.
         mirror_due: when those copies are due (``None``: at once).
+        count_refresh: when set, the article's posts are re-enqueued as edits (showing the
+            new comment count) at the pace it allows.
     """
 
     source: MessageRef
@@ -215,6 +230,7 @@ class IncomingComment:
     parent_id: CommentId | None = None
     mirror: bool = True
     mirror_due: datetime | None = None
+    count_refresh: CountRefresh | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +318,9 @@ class Job:
         reply_to: the message id in this destination that a mirrored comment should reply to.
         thread_id: the thread started on the article's post in this destination, if any; a
             mirrored comment goes there.
+        discussion: a copy of the article's post that the platform made in another chat
+            where readers comment (a Telegram channel's discussion group); a mirrored comment
+            goes there, and ``reply_to`` is then a message of that chat.
         comment_count: visible comments on the article, for the post's footer.
         article_url: the article's web page.
         nonce: a deterministic idempotency key (at most 25 characters) for platforms that
@@ -318,6 +337,7 @@ class Job:
     comment_count: int
     article_url: str
     nonce: str
+    discussion: MessageRef | None = None
 
 
 @dataclass(frozen=True, slots=True)

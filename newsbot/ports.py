@@ -295,6 +295,8 @@ class Store(Protocol):
         with ``incoming.mirror`` a post of it is enqueued, due at ``incoming.mirror_due``,
         to every active destination where the article's own post was delivered, except the
         destination ``reply_to`` was linked to and any destination in the source's chat.
+        With ``incoming.count_refresh``, the article's sent posts are re-enqueued as edits,
+        each due no sooner than allowed since that post was last sent or edited.
 
         Implementations may batch concurrent calls into one transaction (group commit); each
         call still succeeds or fails on its own.

@@ -30,6 +30,7 @@ from newsbot.models import (
     CommentId,
     CommentNode,
     CommentStatus,
+    CountRefresh,
     DeliveryStatus,
     Destination,
     DestinationId,
@@ -86,6 +87,7 @@ class NewsService:
         mirror: whether comments are copied to the other chats where the article was posted.
         mirror_delay: seconds to hold a comment before mirroring it, so a moderator can remove
             spam before it spreads.
+        count_refresh: how often posts are edited to show a new comment count.
 
     Refusals raise a ``DomainError`` subclass whose message can be shown to the user as is.
     """
@@ -99,6 +101,7 @@ class NewsService:
         clock: Clock | None = None,
         mirror: bool = True,
         mirror_delay: float = 0.0,
+        count_refresh: CountRefresh | None = None,
     ) -> None:
         self.store = store
         self.admins = {p: frozenset(ids) for p, ids in (admins or {}).items()}
@@ -106,6 +109,7 @@ class NewsService:
         self.clock: Clock = clock or SystemClock()
         self.mirror = mirror
         self.mirror_delay = mirror_delay
+        self.count_refresh = count_refresh if count_refresh is not None else CountRefresh()
         self._listeners: list[Callable[[], None]] = []
 
     # -- wiring ---------------------------------------------------------------------------
@@ -459,6 +463,7 @@ class NewsService:
                 mirror_due=now + timedelta(seconds=self.mirror_delay)
                 if self.mirror_delay
                 else None,
+                count_refresh=self.count_refresh,
             )
         )
         if result is None:
@@ -473,8 +478,7 @@ class NewsService:
                     "source": str(source),
                 },
             )
-            if self.mirror:
-                self._enqueued()
+            self._enqueued()
         return comment
 
     async def edit_comment(self, source: MessageRef, text: str) -> Comment | None:

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from importlib import resources
 from pathlib import Path
@@ -32,6 +32,7 @@ from newsbot.models import (
     Comment,
     CommentId,
     CommentStatus,
+    CountRefresh,
     Delivery,
     DeliveryId,
     DeliveryOp,
@@ -1092,7 +1093,38 @@ def _ingest_all(
             "'pending', ?, ?, ? FROM destinations WHERE id = ? AND active = 1",
             deliveries,
         )
+    refreshed: set[int] = set()
+    for index, new, _mirror, _due in plans:
+        item = items[index]
+        if item.count_refresh is not None and new.article_id not in refreshed:
+            refreshed.add(new.article_id)
+            _refresh_counts(conn, new.article_id, item.count_refresh, item.created_at)
     return results
+
+
+def _refresh_counts(conn: Conn, article_id: int, pace: CountRefresh, now: datetime) -> None:
+    """Re-enqueue the article's sent posts as edits so they show the new comment count."""
+    rows = conn.execute(
+        "SELECT id, updated_at FROM deliveries WHERE article_id = ? AND comment_id IS NULL "
+        "AND state = 'sent' AND message_id IS NOT NULL AND op != 'delete'",
+        (article_id,),
+    ).fetchall()
+    if not rows:
+        return
+    total = conn.execute(
+        "SELECT COUNT(*) FROM deliveries WHERE article_id = ? AND comment_id IS NULL",
+        (article_id,),
+    ).fetchone()[0]
+    interval = timedelta(seconds=max(pace.min_interval, total / max(pace.per_second, 0.001)))
+    stamp = _ts(now)
+    conn.executemany(
+        "UPDATE deliveries SET op = 'edit', state = 'pending', due_at = ?, attempts = 0, "
+        "generation = generation + 1, updated_at = ? WHERE id = ? AND state = 'sent'",
+        [
+            (_ts(max(now, datetime.fromisoformat(updated) + interval)), stamp, delivery_id)
+            for delivery_id, updated in rows
+        ],
+    )
 
 
 def _article_posts(conn: Conn, article_id: int) -> list[tuple[int, str, str]] | None:
@@ -1205,8 +1237,10 @@ def _jobs(conn: Conn, ids: list[int]) -> list[Job]:
             article_ids,
         )
     }
-    # The article's own post in each destination: where mirrored comments go.
+    # The article's own post in each destination, and any copy of it in another chat (a
+    # discussion group): where mirrored comments go.
     posts: dict[tuple[int, int], tuple[str | None, str | None]] = {}
+    copies: dict[tuple[int, int], MessageRef] = {}
     if any(d.comment_id is not None for d in deliveries):
         posts = {
             (r[0], r[1]): (r[2], r[3])
@@ -1217,19 +1251,36 @@ def _jobs(conn: Conn, ids: list[int]) -> list[Job]:
                 article_ids,
             )
         }
+        for r in _select_in(
+            conn,
+            "SELECT article_id, destination_id, platform, chat_id, message_id FROM message_links "
+            "WHERE comment_id IS NULL AND destination_id IS NOT NULL AND article_id IN ({})",
+            article_ids,
+        ):
+            key = (r[0], r[1])
+            destination = destinations.get(DestinationId(r[1]))
+            if destination is None or r[2] != destination.platform:
+                continue
+            if r[3] not in (destination.chat_id, posts.get(key, (None, None))[1]):
+                copies.setdefault(key, MessageRef(Platform(r[2]), r[3], r[4]))
     jobs = []
     for delivery in deliveries:
         destination = destinations[delivery.destination_id]
         article = articles[delivery.article_id]
-        post_message, post_thread = posts.get((article.id, destination.id), (None, None))
+        key = (article.id, destination.id)
+        post_message, post_thread = posts.get(key, (None, None))
+        discussion = copies.get(key)
         comment = parent = None
         reply_to = None
         if delivery.comment_id is not None:
             comment = _get_comment(conn, delivery.comment_id)
-            reply_to = post_message
+            reply_to = discussion.message_id if discussion else post_message
             if comment is not None and comment.parent_id is not None:
                 parent = _get_comment(conn, comment.parent_id)
-                reply_to = _reply_target(conn, parent, destination) or post_message
+                chats = {destination.chat_id, destination.thread_id, post_thread}
+                if discussion is not None:
+                    chats = {discussion.chat_id}
+                reply_to = _reply_target(conn, parent, destination, chats) or reply_to
         kind, number = ("a", article.id) if comment is None else ("c", comment.id)
         jobs.append(
             Job(
@@ -1243,20 +1294,20 @@ def _jobs(conn: Conn, ids: list[int]) -> list[Job]:
                 comment_count=counts.get(article.id, 0),
                 article_url="",
                 nonce=f"nb{kind}{number}d{destination.id}"[:25],
+                discussion=discussion,
             )
         )
     return jobs
 
 
-def _reply_target(conn: Conn, parent: Comment | None, destination: Destination) -> str | None:
+def _reply_target(
+    conn: Conn, parent: Comment | None, destination: Destination, chats: set[str | None]
+) -> str | None:
     """The message a mirrored reply should answer in ``destination``: the parent itself if it
-    was written there, else the parent's mirrored copy there."""
+    was written in one of the destination's ``chats``, else the parent's mirrored copy there."""
     if parent is None:
         return None
-    if parent.source.platform is destination.platform and parent.source.chat_id in (
-        destination.chat_id,
-        destination.thread_id,
-    ):
+    if parent.source.platform is destination.platform and parent.source.chat_id in chats:
         return parent.source.message_id
     row = conn.execute(
         "SELECT message_id FROM deliveries WHERE comment_id = ? AND destination_id = ?",

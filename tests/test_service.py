@@ -387,3 +387,35 @@ async def test_validation_normalises_draft(service: NewsService) -> None:
         "https://x.example/a",
         ("world",),
     )
+
+
+async def test_comment_count_refresh_is_paced(
+    store: SqliteStore, publisher: RecordingPublisher
+) -> None:
+    from newsbot import CountRefresh
+
+    service = NewsService(
+        store, admins={TG: {"42"}}, count_refresh=CountRefresh(min_interval=0.3, per_second=1000)
+    )
+    dispatcher = Dispatcher(store, {TG: publisher}, poll_interval=0.02)
+    service.on_enqueue(dispatcher.wake)
+    async with dispatcher:
+        await subscribe(service, "-1", kind=DestinationKind.GROUP)
+        change = await service.publish(ADMIN, draft())
+        await dispatcher.drain()
+        post = await posted_id(publisher, "-1")
+        for n in range(5):
+            await service.record_reply(
+                reply_to=reply_ref("-1", post),
+                source=reply_ref("-1", f"r{n}"),
+                author=Author("Bob", TG, "8"),
+                text=f"comment {n}",
+            )
+        (status,) = await service.deliveries(change.article.id)
+        assert status.delivery.op is DeliveryOp.EDIT
+        assert status.delivery.state is DeliveryState.PENDING
+        assert publisher.ops("edit") == []  # not before min_interval has passed
+        await dispatcher.drain()
+    edits = publisher.ops("edit")
+    assert len(edits) == 1  # five comments, one edit
+    assert edits[0].job.comment_count == 5

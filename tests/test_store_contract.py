@@ -421,3 +421,63 @@ async def test_concurrent_ingest_is_batched_and_exact(backend: Store) -> None:
     assert len(created) == 150
     ids = {r[0].id for r in results if r is not None}
     assert len(ids) == 150
+
+
+async def test_mirror_jobs_point_at_the_discussion_copy(backend: Store) -> None:
+    channel = await dest(backend, "-100")
+    discord = await dest(backend, "c1", Platform.DISCORD)
+    article_id = await article(backend, channel, discord)
+    for platform in (Platform.TELEGRAM, Platform.DISCORD):
+        for job in await backend.claim_deliveries(platform, at(1), 10):
+            chat = job.destination.chat_id
+            ref = MessageRef(platform, chat, f"post-{chat}")
+            await backend.complete_delivery(
+                job.delivery, Posted(ref.message_id, links=(ref,)), at(2)
+            )
+    copy = MessageRef(Platform.TELEGRAM, "-200", "77")  # the channel post's discussion copy
+    await backend.add_link(MessageLink(copy, article_id, None, channel))  # type: ignore[arg-type]
+    group_comment = await backend.ingest_comment(
+        IncomingComment(
+            source=MessageRef(Platform.TELEGRAM, "-200", "78"),
+            author=Author("Tom", Platform.TELEGRAM, "5"),
+            text="in the group",
+            created_at=at(3),
+            reply_to=copy,
+        )
+    )
+    assert group_comment is not None
+    discord_reply = await backend.ingest_comment(
+        IncomingComment(
+            source=MessageRef(Platform.DISCORD, "c1", "900"),
+            author=Author("Dee", Platform.DISCORD, "6"),
+            text="from discord",
+            created_at=at(4),
+            reply_to=MessageRef(Platform.DISCORD, "c1", "post-c1"),
+        )
+    )
+    assert discord_reply is not None
+    # A reply on Discord to the mirrored copy of the group comment.
+    jobs = await backend.claim_deliveries(Platform.DISCORD, at(5), 10)
+    (to_discord,) = [j for j in jobs if j.comment is not None]
+    await backend.complete_delivery(
+        to_discord.delivery,
+        Posted("901", links=(MessageRef(Platform.DISCORD, "c1", "901"),)),
+        at(6),
+    )
+    child = await backend.ingest_comment(
+        IncomingComment(
+            source=MessageRef(Platform.DISCORD, "c1", "902"),
+            author=Author("Dee", Platform.DISCORD, "6"),
+            text="answering Tom",
+            created_at=at(7),
+            reply_to=MessageRef(Platform.DISCORD, "c1", "901"),
+        )
+    )
+    assert child is not None and child[0].parent_id == group_comment[0].id
+    jobs = await backend.claim_deliveries(Platform.TELEGRAM, at(8), 10)
+    by_comment = {j.comment.id: j for j in jobs if j.comment is not None}
+    top = by_comment[discord_reply[0].id]
+    assert top.discussion == copy and top.reply_to == "77"  # under the post's copy
+    answer = by_comment[child[0].id]
+    assert answer.discussion == copy and answer.reply_to == "78"  # natively under Tom's message
+    assert answer.parent is not None and answer.parent.text == "in the group"
