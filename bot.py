@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     web: bool = True
     web_host: str = "127.0.0.1"
     web_port: int = Field(8080, ge=0, le=65535)
+    web_admin_token: SecretStr | None = None
 
     mirror: bool = True
     mirror_delay: float = Field(0.0, ge=0, le=86400)
@@ -112,7 +113,7 @@ class Settings(BaseSettings):
         """Every secret value, for redaction from logs."""
         return [
             s.get_secret_value()
-            for s in (self.telegram_token, self.discord_token)
+            for s in (self.telegram_token, self.discord_token, self.web_admin_token)
             if s is not None and s.get_secret_value()
         ]
 
@@ -254,13 +255,20 @@ def build_adapters(settings: Settings, service: NewsService) -> tuple[list[Adapt
     else:
         report.append("discord: off (NEWSBOT_DISCORD_TOKEN is not set)")
     if settings.web:
-        try:
-            from adapters.web import WebAdapter
-        except ImportError:
-            report.append("web: off (the web adapter is not built yet)")
-        else:
-            adapters.append(WebAdapter(service, host=settings.web_host, port=settings.web_port))
-            report.append(f"web: on at http://{settings.web_host}:{settings.web_port}")
+        from adapters.web import WebAdapter
+
+        admin = settings.web_admin_token
+        adapters.append(
+            WebAdapter(
+                service,
+                host=settings.web_host,
+                port=settings.web_port,
+                admin_token=admin.get_secret_value() if admin else None,
+            )
+        )
+        where = f"http://{settings.web_host}:{settings.web_port}"
+        note = "" if admin else "; admin page off (NEWSBOT_WEB_ADMIN_TOKEN is not set)"
+        report.append(f"web: on at {where}{note}")
     else:
         report.append("web: off (NEWSBOT_WEB is false)")
     return adapters, report

@@ -1,0 +1,139 @@
+"""The JSON API: articles and threads, one keyset page at a time.
+
+Errors are ``{"error": "..."}`` with the matching status; the error middleware in ``app``
+produces them for every path under ``/api/``. Field names follow the command line's
+``--json`` output (``url`` is the article's page here, ``canonical_url`` its original).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from adapters.web.context import Gone, path_id, site
+from adapters.web.render import article_path, markdown_html
+from newsbot import NewsService
+from newsbot.errors import InvalidInput, NotFound
+from newsbot.models import Article, ArticleId, ArticleStatus, CommentNode, CommentStatus
+
+API_CACHE = "no-cache"
+_ORDERS = {"oldest": False, "newest": True}
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def article_json(service: NewsService, article: Article, *, full: bool) -> dict[str, Any]:
+    """An article as the API shows it; ``full`` adds the body (Markdown and HTML)."""
+    path = article_path(article)
+    data: dict[str, Any] = {
+        "id": article.id,
+        "title": article.title,
+        "summary": article.summary,
+        "url": service.public_url + path,
+        "path": path,
+        "canonical_url": article.url,
+        "image_url": article.image_url,
+        "tags": list(article.tags),
+        "author": {"name": article.author.name, "platform": str(article.author.platform)},
+        "published_at": _iso(article.published_at),
+        "updated_at": _iso(article.updated_at),
+        "revision": article.revision,
+    }
+    if full:
+        data["body"] = article.body
+        data["body_html"] = markdown_html(article.body)
+    return data
+
+
+def comment_json(node: CommentNode) -> dict[str, Any]:
+    """A comment with its replies nested; a removed comment keeps only its place and replies."""
+    c = node.comment
+    visible = c.status is CommentStatus.VISIBLE
+    return {
+        "id": c.id,
+        "parent_id": c.parent_id,
+        "author": (
+            {"name": c.author.name, "platform": str(c.author.platform)} if visible else None
+        ),
+        "text": c.text if visible else "",
+        "status": "visible" if visible else "removed",
+        "created_at": c.created_at.isoformat(),
+        "edited_at": _iso(c.edited_at),
+        "replies": [comment_json(r) for r in node.replies],
+    }
+
+
+def _limit(request: web.Request, default: int) -> int:
+    raw = request.query.get("limit")
+    if raw is None:
+        return default
+    if not raw.isdigit() or len(raw) > 6:
+        raise InvalidInput("The limit must be a whole number between 1 and 100.", field="limit")
+    return int(raw)
+
+
+async def _article(request: web.Request) -> Article:
+    article = await site(request).service.article(ArticleId(path_id(request)))
+    if article.status is ArticleStatus.DRAFT:
+        raise NotFound(f"There is no article {article.id}.")
+    if article.status is ArticleStatus.RETRACTED:
+        raise Gone(f"Article {article.id} was retracted.")
+    return article
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    response = web.json_response(data, status=status)
+    response.headers["Cache-Control"] = API_CACHE
+    return response
+
+
+async def articles(request: web.Request) -> web.Response:
+    """``GET /api/articles?cursor=&limit=``: published articles, newest first."""
+    s = site(request)
+    page = await s.service.latest(
+        _limit(request, s.articles_per_page), request.query.get("cursor") or None
+    )
+    return _json(
+        {
+            "articles": [article_json(s.service, a, full=False) for a in page.articles],
+            "next_cursor": page.next_cursor,
+        }
+    )
+
+
+async def article(request: web.Request) -> web.Response:
+    """``GET /api/articles/ID``: one article with its body and comment count."""
+    s = site(request)
+    found = await _article(request)
+    data = article_json(s.service, found, full=True)
+    data["comment_count"] = await s.service.comment_count(found.id)
+    return _json(data)
+
+
+async def comments(request: web.Request) -> web.Response:
+    """``GET /api/articles/ID/comments?cursor=&limit=&order=oldest|newest``.
+
+    A page holds ``limit`` top-level comments, each with every reply nested under it.
+    """
+    s = site(request)
+    found = await _article(request)
+    order = request.query.get("order", "oldest")
+    if order not in _ORDERS:
+        raise InvalidInput("The order must be 'oldest' or 'newest'.", field="order")
+    page = await s.service.thread(
+        found.id,
+        cursor=request.query.get("cursor") or None,
+        limit=_limit(request, s.comments_per_page),
+        newest_first=_ORDERS[order],
+    )
+    return _json(
+        {
+            "article_id": found.id,
+            "total": page.total,
+            "comments": [comment_json(n) for n in page.comments],
+            "next_cursor": page.next_cursor,
+        }
+    )

@@ -1,0 +1,226 @@
+"""The HTML pages: the article list, the article with its thread, and the comment form."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from adapters.web.context import (
+    SESSION_COOKIE,
+    client_address,
+    form_token,
+    log,
+    path_id,
+    render,
+    site,
+)
+from adapters.web.guard import FormTokenError
+from adapters.web.render import article_path, comments_label, flatten
+from newsbot.errors import InvalidInput, NotFound, PermissionDenied
+from newsbot.models import Article, ArticleId, ArticleStatus, CommentId, CommentStatus
+from newsbot.service import NAME_MAX
+from newsbot.text import one_line
+
+TEXT_MAX = 4000
+HONEYPOT = "website"
+
+
+@dataclass(slots=True)
+class FormState:
+    """What the comment form shows: the input kept after an error, and the errors by field."""
+
+    name: str = ""
+    text: str = ""
+    parent_id: int | None = None
+    parent_name: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+async def index(request: web.Request) -> web.Response:
+    """``/``: the latest articles, newest first, with a link to the next page."""
+    s = site(request)
+    cursor = request.query.get("cursor") or None
+    page = await s.service.latest(s.articles_per_page, cursor)
+    counts = {a.id: await s.service.comment_count(a.id) for a in page.articles}
+    return render(
+        request,
+        "index.html",
+        articles=page.articles,
+        counts=counts,
+        next_cursor=page.next_cursor,
+        first_page=cursor is None,
+    )
+
+
+async def _published(request: web.Request) -> Article:
+    article = await site(request).service.article(ArticleId(path_id(request)))
+    if article.status is ArticleStatus.DRAFT:
+        raise NotFound(f"There is no article {article.id}.")
+    return article
+
+
+def _retracted(request: web.Request) -> web.Response:
+    return render(
+        request,
+        "message.html",
+        status=410,
+        title="Article retracted",
+        message="This article was retracted by its publisher.",
+    )
+
+
+async def article_page(request: web.Request) -> web.Response:
+    """``/articles/ID`` and ``/articles/ID-any-slug``: the article, its thread and the form."""
+    article = await _published(request)
+    if article.status is ArticleStatus.RETRACTED:
+        return _retracted(request)
+    form = FormState()
+    reply = request.query.get("reply", "")
+    if reply.isdigit() and len(reply) <= 18:
+        try:
+            parent = await site(request).service.comment(CommentId(int(reply)))
+        except NotFound:
+            pass  # a stale reply link: show the plain form
+        else:
+            if parent.article_id == article.id and parent.status is CommentStatus.VISIBLE:
+                form.parent_id, form.parent_name = parent.id, parent.author.name
+    return await _article_response(request, article, form)
+
+
+async def _article_response(
+    request: web.Request, article: Article, form: FormState, status: int = 200
+) -> web.Response:
+    s = site(request)
+    cursor = request.query.get("comments") or None
+    thread = await s.service.thread(article.id, cursor=cursor, limit=s.comments_per_page)
+    path = article_path(article)
+    return render(
+        request,
+        "article.html",
+        status=status,
+        article=article,
+        path=path,
+        canonical=s.service.public_url + path,
+        rows=flatten(thread.comments),
+        total=thread.total,
+        count_label=comments_label(thread.total),
+        next_cursor=thread.next_cursor,
+        cursor=cursor,
+        form=form,
+        token=form_token(request),
+        name_max=NAME_MAX,
+        text_max=TEXT_MAX,
+        honeypot=HONEYPOT,
+        refresh=s.refresh_seconds,
+    )
+
+
+def _field(data: Mapping[str, object], key: str) -> str:
+    value = data.get(key)
+    return value if isinstance(value, str) else ""  # a file upload counts as empty
+
+
+def _validate(form: FormState) -> None:
+    name = one_line(form.name)
+    text = form.text.replace("\r\n", "\n").strip()
+    if not name:
+        form.errors["name"] = "Please enter your name."
+    elif len(name) > NAME_MAX:
+        form.errors["name"] = (
+            f"The name is too long: {len(name)} characters, at most {NAME_MAX} are allowed."
+        )
+    if not text:
+        form.errors["text"] = "Please write a comment."
+    elif len(text) > TEXT_MAX:
+        form.errors["text"] = (
+            f"The comment is too long: {len(text)} characters, at most {TEXT_MAX} are allowed."
+        )
+
+
+async def post_comment(request: web.Request) -> web.Response:
+    """``POST /articles/ID/comments``: store a comment from the form, then show it (303).
+
+    Checks, in order: the form token (403), the per-address rate limit (429), the honeypot
+    (a filled one gets a pretend success), the fields (400 with the form re-shown).
+    """
+    s = site(request)
+    article = await _published(request)
+    if article.status is ArticleStatus.RETRACTED:
+        return _retracted(request)
+    data = await request.post()
+    remote = client_address(request)
+    extra: dict[str, object] = {"article_id": article.id, "remote": remote}
+    try:
+        nonce = s.tokens.check(request.cookies.get(SESSION_COOKIE), _field(data, "csrf") or None)
+    except FormTokenError as exc:
+        log.info("comment refused: form token", extra={**extra, "reason": str(exc)})
+        return render(
+            request,
+            "message.html",
+            status=403,
+            title="Form refused",
+            message=str(exc),
+            back=article_path(article),
+        )
+    wait = s.limiter.retry_after(remote)
+    if wait:
+        log.info("comment refused: rate limit", extra={**extra, "retry_after": wait})
+        response = render(
+            request,
+            "message.html",
+            status=429,
+            title="Too many comments",
+            message=(
+                f"You have posted {s.limiter.limit} comments in the last "
+                f"{s.limiter.window:g} seconds. Please wait {wait} seconds and try again."
+            ),
+            back=article_path(article),
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    if _field(data, HONEYPOT):
+        # Answer like a success so a bot learns nothing; store nothing.
+        s.limiter.record(remote)
+        log.info("comment dropped: honeypot filled", extra=extra)
+        raise web.HTTPSeeOther(f"{article_path(article)}#comments")
+    form = FormState(name=_field(data, "name"), text=_field(data, "text"))
+    parent = _field(data, "parent")
+    if parent:
+        if parent.isdigit() and len(parent) <= 18:
+            form.parent_id = int(parent)
+            # An unknown parent is refused below by add_web_comment, with its own message.
+            with contextlib.suppress(NotFound):
+                replied = await s.service.comment(CommentId(form.parent_id))
+                form.parent_name = replied.author.name
+        else:
+            form.errors["parent"] = "The comment you are replying to does not exist."
+    _validate(form)
+    if form.errors:
+        return await _article_response(request, article, form, status=400)
+    try:
+        comment = await s.service.add_web_comment(
+            article.id,
+            form.name,
+            form.text.replace("\r\n", "\n"),
+            parent_id=CommentId(form.parent_id) if form.parent_id is not None else None,
+            client_key=nonce,
+        )
+    except InvalidInput as exc:
+        form.errors[exc.field or "form"] = str(exc)
+        return await _article_response(request, article, form, status=400)
+    except NotFound as exc:  # the parent comment is not in this thread
+        form.parent_id, form.parent_name = None, ""
+        form.errors["parent"] = str(exc)
+        return await _article_response(request, article, form, status=400)
+    except PermissionDenied as exc:
+        form.errors["form"] = str(exc)
+        return await _article_response(request, article, form, status=403)
+    s.limiter.record(remote)
+    log.debug(  # the service logs the stored comment at INFO
+        "web comment stored",
+        extra={"article_id": article.id, "comment_id": comment.id, "parent_id": comment.parent_id},
+    )
+    raise web.HTTPSeeOther(f"{article_path(article)}#comment-{comment.id}")

@@ -1,0 +1,178 @@
+"""How the pages show things: Markdown with raw HTML off, slugs, times, thread rows, templates."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
+from markupsafe import Markup
+
+from newsbot.models import Article, Comment, CommentNode, CommentStatus, Platform
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+TEMPLATE_DIR = HERE / "templates"
+
+# Beyond this depth replies stop moving right, so a long back-and-forth stays readable on a
+# phone; such a reply names its parent instead.
+MAX_DEPTH = 5
+SLUG_MAX = 60
+
+_SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):", re.IGNORECASE)
+_URL_NOISE = re.compile(r"[\x00-\x20\x7f]")
+# Characters XML 1.0 forbids (and lone surrogates, which no encoder accepts): a feed holding
+# one would not parse, so they are dropped from every value a template prints.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_BADGES = {
+    Platform.TELEGRAM: "Telegram",
+    Platform.DISCORD: "Discord",
+    Platform.WEB: "Web",
+    Platform.CLI: "Editor",
+}
+
+
+class _SafeMarkdown(MarkdownIt):
+    """CommonMark without raw HTML, where links may only use http, https or mailto."""
+
+    def validateLink(self, url: str) -> bool:
+        # Browsers drop whitespace and control characters inside a scheme ("java\tscript:").
+        match = _SCHEME.match(_URL_NOISE.sub("", url))
+        return match is None or match.group(1).lower() in _SAFE_SCHEMES
+
+
+def _link_open(
+    renderer: RendererHTML,
+    tokens: Sequence[Token],
+    idx: int,
+    options: OptionsDict,
+    env: EnvType,
+) -> str:
+    tokens[idx].attrSet("rel", "nofollow ugc")
+    return renderer.renderToken(tokens, idx, options, env)
+
+
+_markdown = _SafeMarkdown("commonmark", {"html": False})
+_markdown.add_render_rule("link_open", _link_open)
+
+
+def markdown_html(source: str) -> str:
+    """Render article Markdown to HTML: raw HTML is shown as text, unsafe links as text."""
+    html: str = _markdown.render(source)
+    return html
+
+
+def slugify(title: str) -> str:
+    """An ASCII slug for a title ("Café au lait!" becomes "cafe-au-lait"), possibly empty."""
+    folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")
+    if len(slug) > SLUG_MAX:
+        cut = slug[:SLUG_MAX]
+        if slug[SLUG_MAX] != "-" and "-" in cut:
+            cut = cut.rsplit("-", 1)[0]
+        slug = cut.strip("-")
+    return slug
+
+
+def article_path(article: Article) -> str:
+    """The article's canonical path: ``/articles/ID-slug`` (``/articles/ID`` without a slug)."""
+    slug = slugify(article.title)
+    return f"/articles/{article.id}-{slug}" if slug else f"/articles/{article.id}"
+
+
+def comments_label(count: int) -> str:
+    """ "0 Comments", "1 Comment", "2 Comments"."""
+    return "1 Comment" if count == 1 else f"{count} Comments"
+
+
+def human_time(at: datetime) -> str:
+    """A short readable UTC time, e.g. "2 Jan 2026, 03:04 UTC"."""
+    return f"{at.day} {at:%b %Y, %H:%M} UTC"
+
+
+def badge(platform: Platform) -> str:
+    """The label shown next to a comment's author name."""
+    return _BADGES.get(platform, str(platform).title())
+
+
+def xml_safe(value: Any) -> Any:
+    """Drop characters XML cannot carry from a template value, keeping ``Markup`` as it is."""
+    if isinstance(value, Markup):
+        return Markup(_NOT_XML.sub("", str(value)))
+    if isinstance(value, str):
+        return _NOT_XML.sub("", value)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One comment as the page lists it: flat, with how far to indent it.
+
+    ``parent`` is set when the indentation was capped, so the row can say whom it answers.
+    """
+
+    comment: Comment
+    depth: int
+    parent: Comment | None
+
+    @property
+    def deleted(self) -> bool:
+        """A placeholder for a removed comment that still has visible replies."""
+        return self.comment.status is not CommentStatus.VISIBLE
+
+
+def flatten(nodes: Sequence[CommentNode], max_depth: int = MAX_DEPTH) -> list[Row]:
+    """Turn a nested thread into display rows, depth first, without recursion.
+
+    Reply chains can be arbitrarily deep; an explicit stack keeps a long chain from hitting
+    Python's or Jinja's recursion limits.
+    """
+    rows: list[Row] = []
+    stack: list[tuple[CommentNode, int, Comment | None]] = [
+        (node, 0, None) for node in reversed(nodes)
+    ]
+    while stack:
+        node, depth, parent = stack.pop()
+        capped = depth > max_depth
+        rows.append(Row(node.comment, min(depth, max_depth), parent if capped else None))
+        for child in reversed(node.replies):
+            stack.append((child, depth + 1, node.comment))
+    return rows
+
+
+def file_version(path: Path) -> str:
+    """A short content hash, appended to static URLs so they can be cached for a year."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+
+
+def environment(static_versions: dict[str, str]) -> Environment:
+    """The Jinja environment: autoescape for .html and .xml, strict undefined, helpers."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=select_autoescape(["html", "xml"]),
+        undefined=StrictUndefined,
+        finalize=xml_safe,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters["markdown"] = lambda source: Markup(markdown_html(source))
+    env.filters["markdown_text"] = markdown_html
+    env.filters["human_time"] = human_time
+    env.filters["iso"] = lambda at: at.isoformat(timespec="seconds")
+    env.filters["comments_label"] = comments_label
+    env.filters["badge"] = badge
+    env.globals["article_path"] = article_path
+    env.globals["static_url"] = lambda name: f"/static/{name}?v={static_versions.get(name, '')}"
+    return env

@@ -1,0 +1,83 @@
+// Optional: refresh the comment count and the first page of the thread every little while
+// (data-refresh seconds) when the tab is visible. The page works the same without it.
+(function () {
+  "use strict";
+  var section = document.getElementById("comments");
+  if (!section || !window.fetch || section.hasAttribute("data-paged")) return;
+  var api = section.getAttribute("data-api");
+  var shown = Number(section.getAttribute("data-total"));
+  var count = document.getElementById("comment-count");
+  var list = section.querySelector(".thread");
+  var names = { telegram: "Telegram", discord: "Discord", web: "Web" };
+  var months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  var MAX_DEPTH = 5;
+
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+  function when(iso) {
+    var d = new Date(iso);
+    return d.getUTCDate() + " " + months[d.getUTCMonth()] + " " + d.getUTCFullYear() + ", " +
+      two(d.getUTCHours()) + ":" + two(d.getUTCMinutes()) + " UTC";
+  }
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text) node.textContent = text;
+    return node;
+  }
+  function item(c, depth, parent) {
+    var li = el("li", "comment d" + Math.min(depth, MAX_DEPTH));
+    li.id = "comment-" + c.id;
+    if (c.status !== "visible") {
+      li.appendChild(el("p", "removed", "This comment was removed."));
+      return li;
+    }
+    var meta = el("p", "meta");
+    meta.appendChild(el("b", "name", c.author.name));
+    meta.appendChild(document.createTextNode(" "));
+    meta.appendChild(el("span", "badge " + c.author.platform, names[c.author.platform] || c.author.platform));
+    meta.appendChild(document.createTextNode(" "));
+    var link = el("a", "when");
+    link.href = "#comment-" + c.id;
+    var time = el("time", "", when(c.created_at));
+    time.setAttribute("datetime", c.created_at);
+    link.appendChild(time);
+    meta.appendChild(link);
+    if (depth > MAX_DEPTH && parent) {
+      var to = el("a", "to", "\u21a9 " + (parent.author ? parent.author.name : "a removed comment"));
+      to.href = "#comment-" + parent.id;
+      meta.appendChild(document.createTextNode(" "));
+      meta.appendChild(to);
+    }
+    li.appendChild(meta);
+    li.appendChild(el("p", "text", c.text));
+    var reply = el("a", "reply", "Reply");
+    reply.href = "?reply=" + c.id + "#comment-form";
+    li.appendChild(reply);
+    return li;
+  }
+  function rebuild(comments) {
+    var fresh = el("ol", "thread");
+    var stack = comments.slice().reverse().map(function (c) { return [c, 0, null]; });
+    while (stack.length) {
+      var top = stack.pop();
+      fresh.appendChild(item(top[0], top[1], top[2]));
+      for (var i = top[0].replies.length - 1; i >= 0; i--) stack.push([top[0].replies[i], top[1] + 1, top[0]]);
+    }
+    list.replaceWith(fresh);
+    list = fresh;
+  }
+  function refresh() {
+    if (document.hidden) return;
+    fetch(api + "?limit=100", { headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (!data || data.total === shown) return;
+        shown = data.total;
+        count.textContent = shown === 1 ? "1 Comment" : shown + " Comments";
+        if (!data.next_cursor) rebuild(data.comments);
+      })
+      .catch(function () { /* offline or restarting: try again next time */ });
+  }
+  setInterval(refresh, (Number(section.getAttribute("data-refresh")) || 30) * 1000);
+  document.addEventListener("visibilitychange", refresh);
+})();
