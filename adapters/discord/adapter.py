@@ -1,0 +1,520 @@
+"""``DiscordAdapter``: connects discord.py, turns chat messages into comments, and publishes.
+
+The adapter owns the client's life: it points discord.py at the configured REST and gateway
+URLs, logs in, runs the gateway in a task of its own (never ``Client.run``, which takes the
+event loop over), syncs the slash commands, and backfills what it missed while it was down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from datetime import UTC, datetime
+from typing import Any
+
+import discord
+import discord.gateway
+import discord.http
+import yarl
+
+from adapters.discord.client import NewsClient
+from adapters.discord.commands import install_commands
+from adapters.discord.pacing import ChannelPacer, RequestPacer
+from adapters.discord.publisher import NO_MENTIONS, DiscordPublisher
+from newsbot.errors import ConfigError, DomainError, NewsBotError, StorageError
+from newsbot.models import ArticleId, Author, Comment, MessageRef, Platform
+from newsbot.service import NewsService
+
+log = logging.getLogger("newsbot.discord")
+
+INTENT_HELP = (
+    "Discord refused the privileged Message Content intent (gateway close code 4014); "
+    "enable it in the Discord Developer Portal under Applications > your app > Bot > "
+    "Privileged Gateway Intents > Message Content Intent, then restart newsbot. Running "
+    "without it: slash commands work, but chat messages arrive without text, so replies "
+    "become comments only as attachment placeholders."
+)
+_COMMENT_TYPES = (discord.MessageType.default, discord.MessageType.reply)
+
+
+def message_text(message: discord.Message) -> str:
+    """The text a comment stores for a message: its clean content, or placeholders for what
+    carries no text (an image, a file, a sticker)."""
+    # clean_content shows user, role and channel mentions by name; it also puts a zero-width
+    # space into @everyone and @here, which every renderer neutralises anyway: store the text.
+    text = message.clean_content.replace("@\u200beveryone", "@everyone")
+    text = text.replace("@\u200bhere", "@here").strip()
+    if text:
+        return text
+    parts = []
+    for attachment in message.attachments:
+        kind = (attachment.content_type or "").split("/")[0]
+        if kind in ("image", "video", "audio"):
+            parts.append(f"[{kind}]")
+        else:
+            parts.append(f"[file: {attachment.filename}]")
+    parts += [f"[sticker: {sticker.name}]" for sticker in message.stickers]
+    if message.poll is not None:
+        parts.append("[poll]")
+    return " ".join(parts)
+
+
+class DiscordAdapter:
+    """The Discord adapter: slash commands, comments from chat, and the publisher.
+
+    Args:
+        service: the service every command and event goes through.
+        token: the bot token (never logged).
+        api_url: the REST base including the version path.
+        gateway_url: the gateway WebSocket URL.
+        guild_id: sync the commands to this guild (instantly available) instead of globally.
+        guild_ready_timeout: seconds discord.py waits after the last GUILD_CREATE before
+            ``on_ready``.
+        ready_timeout: seconds ``start`` waits for the gateway to become ready.
+        message_content: request the privileged Message Content intent (falls back without it
+            when Discord refuses).
+        global_rate: REST requests allowed per ``global_period`` (Discord: 50 per second).
+        global_period: the global window in seconds.
+        channel_rate: message writes allowed per channel per ``channel_period``.
+        channel_period: the per-channel window in seconds.
+        backfill_articles: how many of the latest articles' threads to backfill at start.
+    """
+
+    name = "discord"
+
+    def __init__(
+        self,
+        service: NewsService,
+        *,
+        token: str,
+        api_url: str = "https://discord.com/api/v10",
+        gateway_url: str = "wss://gateway.discord.gg/",
+        guild_id: int | None = None,
+        guild_ready_timeout: float = 2.0,
+        ready_timeout: float = 60.0,
+        message_content: bool = True,
+        global_rate: int = 49,
+        global_period: float = 1.0,
+        channel_rate: int = 5,
+        channel_period: float = 5.0,
+        backfill_articles: int = 50,
+    ) -> None:
+        self.service = service
+        self._token = token
+        self.api_url = api_url.rstrip("/")
+        self.gateway_url = gateway_url
+        self.guild_id = guild_id
+        self.guild_ready_timeout = guild_ready_timeout
+        self.ready_timeout = ready_timeout
+        self.message_content = message_content
+        self.backfill_articles = backfill_articles
+        self.pacer = RequestPacer(self.api_url, limit=global_rate, period=global_period)
+        self._publisher = DiscordPublisher(
+            lambda: self._client,
+            service,
+            channel_pacer=ChannelPacer(channel_rate, channel_period),
+        )
+        self._client: NewsClient | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        self._backfill: asyncio.Task[int] | None = None
+        self._saved_urls: tuple[str, yarl.URL] | None = None
+        self.backfilled = 0
+        # discord.py runs each event in a task of its own; a lock per channel keeps a reply,
+        # an edit or a deletion from overtaking the message it is about.
+        self._channel_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def __repr__(self) -> str:  # never show the token
+        return f"DiscordAdapter(api_url={self.api_url!r}, guild_id={self.guild_id!r})"
+
+    @property
+    def publisher(self) -> DiscordPublisher:
+        """The Discord publisher the dispatcher delivers through."""
+        return self._publisher
+
+    @property
+    def client(self) -> NewsClient | None:
+        """The running discord.py client, if started."""
+        return self._client
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Log in, connect the gateway, wait until ready and sync the slash commands.
+
+        Raises:
+            ConfigError: Discord rejected the token.
+            NewsBotError: Discord cannot be reached, or the gateway did not become ready
+                within ``ready_timeout``.
+        """
+        self._saved_urls = (
+            discord.http.Route.BASE,
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
+        )
+        # discord.py builds every REST URL from Route.BASE and connects a plain Client to
+        # DEFAULT_GATEWAY: the two settings it offers no option for.
+        discord.http.Route.BASE = self.api_url
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
+        self._ready.clear()
+        try:
+            await self._connect()
+        except BaseException:
+            await self.stop()
+            raise
+        await self._sync_commands()
+        assert self._client is not None
+        log.info(
+            "discord ready",
+            extra={"guilds": len(self._client.guilds), "message_content": self.message_content},
+        )
+
+    async def _connect(self) -> None:
+        self._client = await self._login(self._make_client())
+        runner = self._runner = asyncio.create_task(self._run(), name="discord-gateway")
+        ready = asyncio.create_task(self._ready.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {ready, runner}, timeout=self.ready_timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            ready.cancel()
+        if runner in done:
+            error = runner.exception()
+            if isinstance(error, NewsBotError):
+                raise error
+            raise NewsBotError(f"Discord gateway connection failed: {error!r}") from error
+        if not done:
+            raise NewsBotError(
+                f"Discord gateway did not become ready within {self.ready_timeout:g} s"
+            )
+        runner.add_done_callback(self._gateway_ended)
+
+    @staticmethod
+    def _gateway_ended(task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        # discord.py reconnects by itself; it gives up only on states it cannot fix (a reset
+        # token, refused intents). Say so: the rest of newsbot keeps running without Discord.
+        log.error("discord gateway stopped for good", extra={"error": repr(task.exception())})
+
+    async def stop(self) -> None:
+        """Stop the backfill, close the client and restore discord.py's URLs."""
+        if self._backfill is not None:
+            self._backfill.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._backfill
+            self._backfill = None
+        if self._client is not None:
+            await self._client.close()
+        if self._runner is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._runner
+            self._runner = None
+        if self._saved_urls is not None:
+            discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = (
+                self._saved_urls
+            )
+            self._saved_urls = None
+
+    def _make_client(self) -> NewsClient:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        intents.guild_messages = True
+        intents.message_content = self.message_content
+        client = NewsClient(
+            self.service,
+            self._publisher,
+            self,
+            intents=intents,
+            allowed_mentions=NO_MENTIONS,
+            guild_ready_timeout=self.guild_ready_timeout,
+            http_trace=self.pacer.trace_config(),
+            max_ratelimit_timeout=30.0,
+            member_cache_flags=discord.MemberCacheFlags.none(),
+            chunk_guilds_at_startup=False,
+            max_messages=200,
+        )
+        install_commands(client.tree)
+        return client
+
+    async def _login(self, client: NewsClient) -> NewsClient:
+        try:
+            await client.login(self._token)
+        except discord.LoginFailure as exc:
+            await client.close()
+            raise ConfigError("NEWSBOT_DISCORD_TOKEN was rejected by Discord") from exc
+        except (discord.HTTPException, OSError) as exc:
+            await client.close()
+            raise NewsBotError(f"cannot reach Discord at {self.api_url}: {exc}") from exc
+        return client
+
+    async def _run(self) -> None:
+        """Run the gateway; reconnect once without the message content intent on 4014."""
+        while True:
+            client = self._client
+            assert client is not None
+            refused = False
+            try:
+                await client.connect(reconnect=True)
+            except discord.PrivilegedIntentsRequired:
+                if not self.message_content:
+                    raise
+                refused = True
+            if not refused:
+                return
+            log.error(INTENT_HELP)
+            self.message_content = False
+            await client.close()
+            self._client = await self._login(self._make_client())
+
+    async def _sync_commands(self) -> None:
+        client = self._client
+        assert client is not None
+        try:
+            if self.guild_id is not None:
+                guild = discord.Object(id=self.guild_id)
+                client.tree.copy_global_to(guild=guild)
+                synced = await client.tree.sync(guild=guild)
+            else:
+                synced = await client.tree.sync()
+        except (TimeoutError, discord.HTTPException, OSError) as exc:
+            failure: BaseException = exc
+        else:
+            log.info(
+                "slash commands synced",
+                extra={"count": len(synced), "guild_id": self.guild_id or "global"},
+            )
+            return
+        hint = ""
+        if isinstance(failure, discord.Forbidden):
+            hint = ": invite the bot with the applications.commands scope (see docs/discord.md)"
+        log.error(
+            "cannot sync slash commands" + hint,
+            extra={"guild_id": self.guild_id, "error": str(failure)},
+        )
+
+    # -- gateway events -------------------------------------------------------------------
+
+    async def ready(self, client: NewsClient) -> None:
+        if client is not self._client:
+            return
+        self._ready.set()
+        # A fresh session (not a resume) may have missed messages: catch up in the background.
+        if self._backfill is None or self._backfill.done():
+            self._backfill = asyncio.create_task(self._backfill_safely(), name="discord-backfill")
+
+    def _lock(self, channel_id: int) -> asyncio.Lock:
+        lock = self._channel_locks.get(channel_id)
+        if lock is None:
+            lock = self._channel_locks[channel_id] = asyncio.Lock()
+        return lock
+
+    async def message(self, message: discord.Message) -> None:
+        try:
+            async with self._lock(message.channel.id):
+                await self.ingest(message)
+        except Exception:
+            log.exception(
+                "cannot store a discord message",
+                extra={"channel_id": message.channel.id, "message_id": message.id},
+            )
+
+    async def message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        message = payload.message
+        if message.author.bot or "content" not in payload.data:
+            return
+        source = MessageRef(Platform.DISCORD, str(payload.channel_id), str(payload.message_id))
+        try:
+            text = message_text(message)
+            if text:
+                async with self._lock(payload.channel_id):
+                    await self.service.edit_comment(source, text)
+        except Exception:
+            log.exception("cannot apply a discord edit", extra={"source": str(source)})
+
+    async def message_delete(self, channel_id: int, message_id: int) -> None:
+        source = MessageRef(Platform.DISCORD, str(channel_id), str(message_id))
+        try:
+            async with self._lock(channel_id):
+                await self.service.delete_comment_by_source(source)
+        except Exception:
+            log.exception("cannot apply a discord deletion", extra={"source": str(source)})
+
+    # -- comments -------------------------------------------------------------------------
+
+    async def ingest(self, message: discord.Message) -> Comment | None:
+        """Store a chat message as a comment if it answers an article or a comment.
+
+        A message counts when it is in an article's thread or forum post, or replies to an
+        article post or to a comment. Bots (this one included) and system messages are
+        ignored. Storing is idempotent on the message, so live events and the backfill may
+        both see it.
+        """
+        if message.author.bot or message.webhook_id is not None:
+            return None
+        if message.type not in _COMMENT_TYPES:
+            return None
+        channel = message.channel
+        channel_id = str(channel.id)
+        targets: list[MessageRef] = []
+        reference = message.reference
+        if (
+            reference is not None
+            and reference.message_id is not None
+            and reference.type is discord.MessageReferenceType.reply
+        ):
+            parent_channel = str(reference.channel_id or channel.id)
+            targets.append(MessageRef(Platform.DISCORD, parent_channel, str(reference.message_id)))
+        # Threads the bot started are linked under (thread id, thread id); a channel the cache
+        # does not know yet may be one of them.
+        in_thread = not isinstance(channel, discord.TextChannel | discord.DMChannel)
+        if in_thread:
+            targets.append(MessageRef(Platform.DISCORD, channel_id, channel_id))
+        if not targets:
+            return None
+        text = message_text(message)
+        if not text:
+            return None
+        source = MessageRef(Platform.DISCORD, channel_id, str(message.id))
+        author = Author(message.author.display_name, Platform.DISCORD, str(message.author.id))
+        for target in targets:
+            try:
+                comment = await self.service.record_reply(
+                    reply_to=target,
+                    source=source,
+                    author=author,
+                    text=text,
+                    sent_at=_utc(message.created_at),
+                )
+            except DomainError as exc:
+                log.info("message not stored", extra={"source": str(source), "why": str(exc)})
+                return None
+            if comment is not None:
+                if in_thread:
+                    await self._link_in_thread(source, channel_id)
+                return comment
+        return None
+
+    async def _link_in_thread(self, source: MessageRef, channel_id: str) -> None:
+        """Tie a comment written in an article's thread to that thread's destination, so
+        replies to it are not mirrored back into the very channel they were written in."""
+        thread = await self.service.resolve(MessageRef(Platform.DISCORD, channel_id, channel_id))
+        if thread is not None and thread.destination_id is not None:
+            await self.service.link_copy(source, source, thread.destination_id)
+
+    # -- backfill -------------------------------------------------------------------------
+
+    async def _backfill_safely(self) -> int:
+        try:
+            count = await self.backfill()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("discord backfill failed")
+            return 0
+        self.backfilled += count
+        if count:
+            log.info("discord backfill stored messages", extra={"count": count})
+        return count
+
+    async def wait_backfill(self) -> int:
+        """Wait for the backfill started at the last ready; returns how many messages it
+        stored (for tests and the command line)."""
+        if self._backfill is None:
+            return 0
+        return await self._backfill
+
+    async def backfill(self) -> int:
+        """Store what was written in the latest articles' threads while the bot was away.
+
+        For each thread, history is read after the newest message already stored from it
+        (pages of 100) and every message goes through ``ingest``. Returns how many messages
+        were looked at and stored (or found stored).
+        """
+        client = self._client
+        if client is None:
+            return 0
+        stored = 0
+        seen = 0
+        cursor: str | None = None
+        while seen < self.backfill_articles:
+            page = await self.service.latest(
+                limit=min(50, self.backfill_articles - seen), cursor=cursor
+            )
+            for article in page.articles:
+                threads = [
+                    s.delivery.thread_id
+                    for s in await self.service.deliveries(article.id)
+                    if s.destination.platform is Platform.DISCORD
+                    and s.destination.active
+                    and s.delivery.thread_id is not None
+                ]
+                if threads:
+                    last = await self._last_sources(article.id)
+                    for thread_id in threads:
+                        assert thread_id is not None
+                        after = max(int(thread_id), last.get(thread_id, 0))
+                        stored += await self._backfill_thread(client, thread_id, after)
+            seen += len(page.articles)
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        return stored
+
+    async def _last_sources(self, article_id: ArticleId) -> dict[str, int]:
+        """The newest stored Discord message id per channel among an article's comments."""
+        newest: dict[str, int] = {}
+        cursor: str | None = None
+        while True:
+            page = await self.service.thread(article_id, cursor=cursor, limit=100)
+            stack = list(page.comments)
+            while stack:
+                node = stack.pop()
+                stack.extend(node.replies)
+                source = node.comment.source
+                if source.platform is Platform.DISCORD and source.message_id.isdigit():
+                    newest[source.chat_id] = max(
+                        newest.get(source.chat_id, 0), int(source.message_id)
+                    )
+            if page.next_cursor is None:
+                return newest
+            cursor = page.next_cursor
+
+    async def _backfill_thread(self, client: NewsClient, thread_id: str, after: int) -> int:
+        stored = 0
+        try:
+            channel: Any = client.get_channel(int(thread_id)) or await client.fetch_channel(
+                int(thread_id)
+            )
+            if not isinstance(channel, discord.Thread):
+                return 0
+            async for message in channel.history(
+                limit=None, after=discord.Object(id=after), oldest_first=True
+            ):
+                try:
+                    async with self._lock(channel.id):
+                        comment = await self.ingest(message)
+                    if comment is not None:
+                        stored += 1
+                except StorageError:
+                    raise
+                except Exception:
+                    log.exception(
+                        "cannot backfill a message",
+                        extra={"thread_id": thread_id, "message_id": message.id},
+                    )
+        except (discord.NotFound, discord.Forbidden) as exc:
+            log.info("thread not backfilled", extra={"thread_id": thread_id, "error": str(exc)})
+        except (TimeoutError, discord.HTTPException, OSError) as exc:
+            log.warning(
+                "thread backfill interrupted", extra={"thread_id": thread_id, "error": str(exc)}
+            )
+        return stored
+
+
+def _utc(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

@@ -1,0 +1,691 @@
+"""Slash commands, message context menus, the publish form and the comment pager.
+
+Every command goes through ``_guarded``: a ``DomainError`` (a refusal, a bad value, an unknown
+article) is shown to the user as is, ephemerally; anything else is logged with its context and
+the user gets a short apology. Admin rights are decided by the service: the user is in
+``NEWSBOT_DISCORD_ADMINS``, or the adapter verified Manage Server (``platform_admin``);
+subscribing also accepts Manage Channels in that channel (``chat_admin``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from adapters.discord.client import NewsClient
+from adapters.discord.publisher import NO_MENTIONS
+from adapters.discord.render import (
+    article_embed,
+    escape_name,
+    latest_embed,
+    neutralise_mentions,
+    thread_embed,
+)
+from newsbot.errors import DomainError, InvalidInput, NotFound, PermissionDenied
+from newsbot.models import (
+    Actor,
+    Article,
+    ArticleDraft,
+    ArticleId,
+    ArticleStatus,
+    DestinationKind,
+    MessageRef,
+    NewDestination,
+    Platform,
+)
+from newsbot.service import NewsService
+from newsbot.text import cut_chars
+
+log = logging.getLogger("newsbot.discord")
+
+APOLOGY = "Sorry, something went wrong on newsbot's side. The error was logged; please try again."
+ADMIN_HINT = "Members with the Manage Server permission may do this too."
+CHANNEL_HINT = "On Discord that is the Manage Channels permission in that channel."
+MODAL_TEXT_MAX = 4000
+COMMENTS_PAGE = 10
+CLEAR = ("-", "none")
+"""Option values that remove an article's url, image or tags in /edit."""
+
+_KINDS = {
+    discord.ChannelType.text: DestinationKind.CHANNEL,
+    discord.ChannelType.news: DestinationKind.ANNOUNCEMENT,
+    discord.ChannelType.forum: DestinationKind.FORUM,
+}
+
+
+# -- plumbing -----------------------------------------------------------------------------
+
+
+def _client(interaction: discord.Interaction) -> NewsClient:
+    client = interaction.client
+    if not isinstance(client, NewsClient):  # pragma: no cover - wiring error
+        raise TypeError("newsbot commands need a NewsClient")
+    return client
+
+
+def _service(interaction: discord.Interaction) -> NewsService:
+    return _client(interaction).service
+
+
+def actor_of(interaction: discord.Interaction) -> Actor:
+    """Who runs a command, with the Discord rights the service takes into account."""
+    user = interaction.user
+    in_guild = interaction.guild_id is not None
+    permissions = interaction.permissions
+    return Actor(
+        Platform.DISCORD,
+        str(user.id),
+        user.display_name,
+        platform_admin=in_guild and permissions.manage_guild,
+        chat_admin=in_guild and permissions.manage_channels,
+    )
+
+
+async def reply(
+    interaction: discord.Interaction,
+    content: str | None = None,
+    *,
+    embed: discord.Embed | None = None,
+    view: discord.ui.View | None = None,
+) -> None:
+    """Answer ephemerally: the first response, or a follow-up once one was sent."""
+    kwargs: dict[str, Any] = {"ephemeral": True, "allowed_mentions": NO_MENTIONS}
+    if content is not None:
+        kwargs["content"] = cut_chars(neutralise_mentions(content), 2000)
+    if embed is not None:
+        kwargs["embed"] = embed
+    if view is not None:
+        kwargs["view"] = view
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(**kwargs)
+        else:
+            await interaction.response.send_message(**kwargs)
+    except discord.HTTPException as exc:
+        # Typically the interaction expired (3 s for the first answer): nothing to tell.
+        log.warning(
+            "cannot answer an interaction",
+            extra={"interaction_id": interaction.id, "error": str(exc)},
+        )
+
+
+async def _guarded(
+    interaction: discord.Interaction,
+    command: str,
+    action: Callable[[], Awaitable[None]],
+    *,
+    hint: str = ADMIN_HINT,
+) -> None:
+    try:
+        await action()
+    except PermissionDenied as exc:
+        await reply(interaction, f"{exc} {hint}")
+    except DomainError as exc:
+        await reply(interaction, str(exc))
+    except Exception:
+        log.exception(
+            "discord command failed",
+            extra={
+                "command": command,
+                "interaction_id": interaction.id,
+                "user_id": interaction.user.id,
+                "guild_id": interaction.guild_id,
+                "channel_id": interaction.channel_id,
+            },
+        )
+        await reply(interaction, APOLOGY)
+
+
+def _tags(value: str | None) -> tuple[str, ...]:
+    if value is None or value.strip().lower() in CLEAR:
+        return ()
+    return tuple(t for t in value.replace(",", " ").split() if t)
+
+
+def _optional(value: str | None, current: str | None) -> str | None:
+    if value is None:
+        return current
+    return None if value.strip().lower() in CLEAR else value
+
+
+async def _tree_error(
+    interaction: discord.Interaction, error: app_commands.AppCommandError
+) -> None:
+    log.error(
+        "discord command error",
+        exc_info=error,
+        extra={
+            "interaction_id": interaction.id,
+            "command": getattr(interaction.command, "name", ""),
+        },
+    )
+    await reply(interaction, APOLOGY)
+
+
+# -- the article form ---------------------------------------------------------------------
+
+ArticleSubmit = Callable[[discord.Interaction, str, str, str], Awaitable[None]]
+
+
+class ArticleModal(discord.ui.Modal):
+    """A form with Title, Summary and Body; ``submit`` receives the three values.
+
+    Args:
+        heading: the form's title (at most 45 characters).
+        custom_id: unique per form shown (discord.py looks submitted forms up by it).
+        submit: called with the interaction and the title, summary and body.
+        title: the Title field's starting value.
+        summary: the Summary field's starting value.
+        body: the Body field's starting value.
+    """
+
+    def __init__(
+        self,
+        *,
+        heading: str,
+        custom_id: str,
+        submit: ArticleSubmit,
+        title: str = "",
+        summary: str = "",
+        body: str = "",
+    ) -> None:
+        super().__init__(title=heading, custom_id=custom_id, timeout=30 * 60)
+        self._submit = submit
+        self.headline: discord.ui.TextInput[ArticleModal] = discord.ui.TextInput(
+            label="Title", custom_id="title", max_length=256, default=title or None
+        )
+        self.summary: discord.ui.TextInput[ArticleModal] = discord.ui.TextInput(
+            label="Summary",
+            custom_id="summary",
+            style=discord.TextStyle.paragraph,
+            required=False,
+            max_length=1024,
+            default=summary or None,
+        )
+        self.body: discord.ui.TextInput[ArticleModal] = discord.ui.TextInput(
+            label="Body (Markdown)",
+            custom_id="body",
+            style=discord.TextStyle.paragraph,
+            max_length=MODAL_TEXT_MAX,
+            default=body or None,
+        )
+        for item in (self.headline, self.summary, self.body):
+            self.add_item(item)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await _guarded(
+            interaction,
+            "form",
+            lambda: self._submit(
+                interaction, self.headline.value, self.summary.value, self.body.value
+            ),
+        )
+
+    async def on_error(  # type: ignore[override]  # Modal's own signature
+        self, interaction: discord.Interaction, error: Exception, /
+    ) -> None:
+        log.error("discord form failed", exc_info=error, extra={"interaction_id": interaction.id})
+        await reply(interaction, APOLOGY)
+
+
+# -- articles -----------------------------------------------------------------------------
+
+
+async def _published(interaction: discord.Interaction, article: Article, queued: int) -> None:
+    url = _service(interaction).article_url(article.id)
+    await reply(
+        interaction,
+        f"Published article {article.id}: {escape_name(article.title)}\n"
+        f"Queued for {queued} channel(s). Page: {url}",
+    )
+
+
+@app_commands.describe(
+    title="The headline (opens a form when there is no body)",
+    body="The article in Markdown; leave out to write it in a form",
+    summary="A short summary shown in the post",
+    url="The original article's address",
+    image="An image address shown in the post",
+    tags="Tags, separated by spaces or commas",
+)
+async def publish(
+    interaction: discord.Interaction,
+    title: str | None = None,
+    body: str | None = None,
+    summary: str | None = None,
+    url: str | None = None,
+    image: str | None = None,
+    tags: str | None = None,
+) -> None:
+    """Publish an article to every subscribed channel."""
+    service = _service(interaction)
+
+    async def submit(done: discord.Interaction, title: str, summary: str, body: str) -> None:
+        draft = ArticleDraft(title, body, summary, url, image, _tags(tags))
+        change = await service.publish(actor_of(done), draft)
+        await _published(done, change.article, change.queued)
+
+    async def run() -> None:
+        actor = actor_of(interaction)
+        if body is None:
+            service.require_admin(actor, "publish")  # refuse before the form is filled in
+            modal = ArticleModal(
+                heading="Publish an article",
+                custom_id=f"newsbot:publish:{interaction.id}",
+                submit=submit,
+                title=title or "",
+                summary=summary or "",
+            )
+            await interaction.response.send_modal(modal)
+            return
+        await submit(interaction, title or "", summary or "", body)
+
+    await _guarded(interaction, "publish", run)
+
+
+@app_commands.describe(
+    article="The article's number",
+    title="A new headline",
+    body="A new body in Markdown (leave every option out to edit in a form)",
+    summary="A new summary ('-' removes it)",
+    url="A new original address ('-' removes it)",
+    image="A new image address ('-' removes it)",
+    tags="New tags ('-' removes them)",
+)
+async def edit(
+    interaction: discord.Interaction,
+    article: app_commands.Range[int, 1],
+    title: str | None = None,
+    body: str | None = None,
+    summary: str | None = None,
+    url: str | None = None,
+    image: str | None = None,
+    tags: str | None = None,
+) -> None:
+    """Change an article; every post of it is updated."""
+    service = _service(interaction)
+    article_id = ArticleId(article)
+
+    async def apply(done: discord.Interaction, draft: ArticleDraft) -> None:
+        change = await service.edit(actor_of(done), article_id, draft)
+        await reply(
+            done,
+            f"Edited article {article_id} (revision {change.article.revision}); "
+            f"{change.queued} post(s) will be updated.",
+        )
+
+    async def run() -> None:
+        actor = actor_of(interaction)
+        service.require_admin(actor, "edit articles")
+        current = await service.article(article_id)
+        if all(v is None for v in (title, body, summary, url, image, tags)):
+            if len(current.body) > MODAL_TEXT_MAX:
+                raise InvalidInput(
+                    f"The body is longer than a Discord form holds ({MODAL_TEXT_MAX} "
+                    "characters); give the new text with the body option instead."
+                )
+
+            async def submit(
+                done: discord.Interaction, title: str, summary: str, body: str
+            ) -> None:
+                await apply(
+                    done,
+                    ArticleDraft(
+                        title, body, summary, current.url, current.image_url, current.tags
+                    ),
+                )
+
+            modal = ArticleModal(
+                heading=f"Edit article {article_id}",
+                custom_id=f"newsbot:edit:{interaction.id}",
+                submit=submit,
+                title=current.title,
+                summary=current.summary,
+                body=current.body,
+            )
+            await interaction.response.send_modal(modal)
+            return
+        summary_text = _optional(summary, current.summary)
+        draft = ArticleDraft(
+            title=title if title is not None else current.title,
+            body=body if body is not None else current.body,
+            summary=summary_text or "",
+            url=_optional(url, current.url),
+            image_url=_optional(image, current.image_url),
+            tags=_tags(tags) if tags is not None else current.tags,
+        )
+        await apply(interaction, draft)
+
+    await _guarded(interaction, "edit", run)
+
+
+@app_commands.describe(article="The article's number")
+async def retract(interaction: discord.Interaction, article: app_commands.Range[int, 1]) -> None:
+    """Retract an article: its posts are deleted and its threads locked."""
+
+    async def run() -> None:
+        change = await _service(interaction).retract(actor_of(interaction), ArticleId(article))
+        await reply(
+            interaction, f"Retracted article {article}; {change.queued} deletion(s) queued."
+        )
+
+    await _guarded(interaction, "retract", run)
+
+
+# -- subscriptions ------------------------------------------------------------------------
+
+_NEEDED = {
+    DestinationKind.CHANNEL: (
+        "view_channel",
+        "send_messages",
+        "embed_links",
+        "create_public_threads",
+        "send_messages_in_threads",
+        "read_message_history",
+    ),
+    DestinationKind.FORUM: (
+        "view_channel",
+        "send_messages",
+        "embed_links",
+        "send_messages_in_threads",
+        "read_message_history",
+    ),
+}
+_NEEDED[DestinationKind.ANNOUNCEMENT] = _NEEDED[DestinationKind.CHANNEL]
+
+
+def _target_channel(
+    interaction: discord.Interaction, option: app_commands.AppCommandChannel | None
+) -> tuple[discord.abc.GuildChannel, DestinationKind, discord.Permissions, discord.Permissions]:
+    """The channel a subscription command is about, its kind, and the user's and the bot's
+    permissions there."""
+    guild = interaction.guild
+    if guild is None or interaction.channel is None:
+        raise InvalidInput("Run this in a server channel.")
+    if option is None:
+        channel: Any = interaction.channel
+        user_perms, bot_perms = interaction.permissions, interaction.app_permissions
+    else:
+        channel = guild.get_channel(option.id)
+        if channel is None:
+            raise NotFound("I cannot see that channel.")
+        member = interaction.user
+        if not isinstance(member, discord.Member):
+            raise InvalidInput("Run this in a server channel.")
+        user_perms = channel.permissions_for(member)
+        bot_perms = channel.permissions_for(guild.me)
+    kind = _KINDS.get(channel.type)
+    if kind is None:
+        where = "a thread" if isinstance(channel, discord.Thread) else "this kind of channel"
+        raise InvalidInput(
+            f"newsbot cannot post in {where}. Run this in a text or announcement channel, or "
+            "name a text, announcement or forum channel with the channel option."
+        )
+    return channel, kind, user_perms, bot_perms
+
+
+def _missing(kind: DestinationKind, permissions: discord.Permissions) -> list[str]:
+    return [
+        name.replace("_", " ").title() for name in _NEEDED[kind] if not getattr(permissions, name)
+    ]
+
+
+def _subscriber(interaction: discord.Interaction, user_perms: discord.Permissions) -> Actor:
+    actor = actor_of(interaction)
+    return Actor(
+        actor.platform,
+        actor.user_id,
+        actor.name,
+        platform_admin=actor.platform_admin,
+        chat_admin=user_perms.manage_channels,
+    )
+
+
+@app_commands.describe(
+    channel="The channel to subscribe (default: this one; forums must be named here)",
+    tags="Only articles with one of these tags (spaces or commas)",
+)
+async def subscribe(
+    interaction: discord.Interaction,
+    channel: app_commands.AppCommandChannel | None = None,
+    tags: str | None = None,
+) -> None:
+    """Post future articles in this channel (or the one named)."""
+
+    async def run() -> None:
+        target, kind, user_perms, bot_perms = _target_channel(interaction, channel)
+        guild_name = interaction.guild.name if interaction.guild else ""
+        result = await _service(interaction).subscribe(
+            _subscriber(interaction, user_perms),
+            NewDestination(
+                Platform.DISCORD,
+                str(target.id),
+                kind,
+                title=f"#{target.name} ({guild_name})",
+                tags=_tags(tags),
+            ),
+        )
+        if result.created:
+            text = f"Subscribed #{target.name}: new articles will be posted there as {kind}."
+        else:
+            text = f"#{target.name} is already subscribed."
+        missing = _missing(kind, bot_perms)
+        if missing:
+            text += f"\nI am missing these permissions there: {', '.join(missing)}."
+        await reply(interaction, text)
+
+    await _guarded(interaction, "subscribe", run, hint=CHANNEL_HINT)
+
+
+@app_commands.describe(channel="The channel to unsubscribe (default: this one)")
+async def unsubscribe(
+    interaction: discord.Interaction, channel: app_commands.AppCommandChannel | None = None
+) -> None:
+    """Stop posting articles in this channel (or the one named)."""
+
+    async def run() -> None:
+        target, _kind, user_perms, _bot = _target_channel(interaction, channel)
+        await _service(interaction).unsubscribe(
+            _subscriber(interaction, user_perms), Platform.DISCORD, str(target.id)
+        )
+        await reply(interaction, f"Unsubscribed #{target.name}: no more articles there.")
+
+    await _guarded(interaction, "unsubscribe", run, hint=CHANNEL_HINT)
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+@app_commands.describe(count="How many articles (1 to 10)")
+async def latest(
+    interaction: discord.Interaction, count: app_commands.Range[int, 1, 10] = 5
+) -> None:
+    """The latest articles."""
+
+    async def run() -> None:
+        service = _service(interaction)
+        page = await service.latest(limit=count)
+        urls = {int(a.id): service.article_url(a.id) for a in page.articles}
+        await reply(interaction, embed=latest_embed(page, urls))
+
+    await _guarded(interaction, "latest", run)
+
+
+@app_commands.describe(article="The article's number")
+async def article(interaction: discord.Interaction, article: app_commands.Range[int, 1]) -> None:
+    """Show one article."""
+
+    async def run() -> None:
+        service = _service(interaction)
+        found = await service.article(ArticleId(article))
+        if found.status is not ArticleStatus.PUBLISHED and not service.is_admin(
+            actor_of(interaction)
+        ):
+            raise NotFound(f"There is no article {article}.")
+        count = await service.comment_count(found.id)
+        embed = article_embed(found, url=service.article_url(found.id), comment_count=count)
+        note = None if found.status is ArticleStatus.PUBLISHED else f"(status: {found.status})"
+        await reply(interaction, note, embed=embed)
+
+    await _guarded(interaction, "article", run)
+
+
+class CommentsView(discord.ui.View):
+    """Previous / Next buttons over an article's thread, one page of top-level comments each.
+
+    Args:
+        service: where pages come from.
+        article: the article whose thread is shown.
+        cursors: the cursor of every page shown so far (``None`` for the first).
+        next_cursor: the cursor of the page after the current one, if any.
+    """
+
+    def __init__(
+        self,
+        service: NewsService,
+        article: Article,
+        cursors: list[str | None],
+        next_cursor: str | None,
+    ) -> None:
+        super().__init__(timeout=15 * 60)
+        self.service = service
+        self.article = article
+        self.cursors = cursors
+        self.next_cursor = next_cursor
+        self.previous_page.disabled = len(cursors) <= 1
+        self.next_page.disabled = next_cursor is None
+
+    @classmethod
+    async def first(
+        cls, service: NewsService, article: Article
+    ) -> tuple[discord.Embed, CommentsView]:
+        """The first page of an article's thread and a view to page through it."""
+        return await cls._page(service, article, [None])
+
+    @classmethod
+    async def _page(
+        cls, service: NewsService, article: Article, cursors: list[str | None]
+    ) -> tuple[discord.Embed, CommentsView]:
+        page = await service.thread(article.id, cursor=cursors[-1], limit=COMMENTS_PAGE)
+        embed = thread_embed(
+            article, page, url=service.article_url(article.id), page_number=len(cursors)
+        )
+        return embed, cls(service, article, cursors, page.next_cursor)
+
+    async def _show(self, interaction: discord.Interaction, cursors: list[str | None]) -> None:
+        async def run() -> None:
+            embed, view = await self._page(self.service, self.article, cursors)
+            self.stop()
+            await interaction.response.edit_message(
+                embed=embed, view=view, allowed_mentions=NO_MENTIONS
+            )
+
+        await _guarded(interaction, "comments page", run)
+
+    @discord.ui.button(label="◀ Previous", custom_id="newsbot:comments:previous")
+    async def previous_page(
+        self, interaction: discord.Interaction, _button: discord.ui.Button[CommentsView]
+    ) -> None:
+        """Show the page before."""
+        await self._show(interaction, self.cursors[:-1] or [None])
+
+    @discord.ui.button(label="Next ▶", custom_id="newsbot:comments:next")
+    async def next_page(
+        self, interaction: discord.Interaction, _button: discord.ui.Button[CommentsView]
+    ) -> None:
+        """Show the page after."""
+        await self._show(interaction, [*self.cursors, self.next_cursor])
+
+
+@app_commands.describe(article="The article's number")
+async def comments(interaction: discord.Interaction, article: app_commands.Range[int, 1]) -> None:
+    """Read an article's comment thread."""
+
+    async def run() -> None:
+        service = _service(interaction)
+        found = await service.article(ArticleId(article))
+        embed, view = await CommentsView.first(service, found)
+        await reply(interaction, embed=embed, view=view)
+
+    await _guarded(interaction, "comments", run)
+
+
+# -- moderation (message context menus) ---------------------------------------------------
+
+
+def _ref(message: discord.Message) -> MessageRef:
+    return MessageRef(Platform.DISCORD, str(message.channel.id), str(message.id))
+
+
+async def delete_comment(interaction: discord.Interaction, message: discord.Message) -> None:
+    """Delete the comment a message carries, everywhere it was mirrored."""
+
+    async def run() -> None:
+        service = _service(interaction)
+        actor = actor_of(interaction)
+        service.require_admin(actor, "delete comments")
+        ref = _ref(message)
+        link = await service.resolve(ref)
+        if link is None or link.comment_id is None:
+            raise NotFound("That message is not a stored comment.")
+        comment = await service.delete_comment(actor, link.comment_id)
+        text = f"Comment {comment.id} deleted everywhere."
+        if comment.source == ref:
+            # A comment written here: its own message goes too (its mirrors are queued).
+            try:
+                await message.delete()
+            except discord.HTTPException as exc:
+                text += f" I could not remove this message itself ({exc.text or exc.status})."
+        await reply(interaction, text)
+
+    await _guarded(interaction, "delete comment", run)
+
+
+async def ban_author(interaction: discord.Interaction, message: discord.Message) -> None:
+    """Ban the author of a comment (from any platform) and delete their comments."""
+
+    async def run() -> None:
+        service = _service(interaction)
+        actor = actor_of(interaction)
+        service.require_admin(actor, "ban authors")
+        link = await service.resolve(_ref(message))
+        if link is not None and link.comment_id is not None:
+            author = (await service.comment(link.comment_id)).author
+            platform, user_id, name = author.platform, author.user_id, author.name
+        elif not message.author.bot:
+            platform, user_id = Platform.DISCORD, str(message.author.id)
+            name = message.author.display_name
+        else:
+            raise NotFound("That message is not a comment.")
+        count = await service.ban(actor, platform, user_id)
+        await reply(
+            interaction,
+            f"Banned {escape_name(name)} ({platform}); {count} comment(s) deleted.",
+        )
+
+    await _guarded(interaction, "ban author", run)
+
+
+def install_commands(tree: app_commands.CommandTree[Any]) -> None:
+    """Add every newsbot command to a command tree (one tree per client)."""
+    for name, callback in (
+        ("publish", publish),
+        ("edit", edit),
+        ("retract", retract),
+        ("subscribe", subscribe),
+        ("unsubscribe", unsubscribe),
+        ("latest", latest),
+        ("article", article),
+        ("comments", comments),
+    ):
+        description = (callback.__doc__ or name).strip().splitlines()[0]
+        tree.add_command(
+            app_commands.Command(name=name, description=description, callback=callback)
+        )
+    tree.add_command(app_commands.ContextMenu(name="Delete comment", callback=delete_comment))
+    tree.add_command(app_commands.ContextMenu(name="Ban author", callback=ban_author))
+    tree.error(_tree_error)

@@ -1,0 +1,195 @@
+"""Pure rendering of articles, comments and lists into Discord messages and embeds.
+
+Discord renders Markdown natively, so article text keeps its Markdown. What must never get
+through is a mention: every text here passes ``neutralise_mentions`` (a zero-width space after
+the ``@``), and every send also carries ``AllowedMentions.none()``. Lengths are Discord's, in
+code points: content 2000; embed title 256, description 4096, footer 2048, author 256, and 6000
+across all embeds of a message.
+"""
+
+from __future__ import annotations
+
+import re
+
+import discord
+
+from newsbot.models import Article, ArticlePage, Comment, CommentNode, Platform, ThreadPage
+from newsbot.text import cut_chars, one_line
+
+CONTENT_MAX = 2000
+TITLE_MAX = 256
+DESCRIPTION_MAX = 4096
+FOOTER_MAX = 2048
+AUTHOR_MAX = 256
+EMBEDS_TOTAL_MAX = 6000
+THREAD_NAME_MAX = 100
+OPENING_MAX = 1500
+"""How much of a body without a summary the post shows; the title links to the full text."""
+QUOTE_MAX = 120
+LIST_COMMENT_MAX = 300
+
+_ZWSP = "\u200b"
+# Discord parses @everyone, @here, <@id>, <@!id> and <@&id>; a zero-width space after the @
+# turns each into plain text. Case-insensitive and any digit count, to be safe rather than exact.
+_MENTION = re.compile(r"@(?=everyone|here|[!&]?\d)", re.IGNORECASE)
+_FENCE = "```"
+
+PLATFORM_LABELS = {
+    Platform.TELEGRAM: "Telegram",
+    Platform.DISCORD: "Discord",
+    Platform.WEB: "Web",
+    Platform.CLI: "newsbot",
+}
+
+
+def neutralise_mentions(text: str) -> str:
+    """Make every user, role, @everyone and @here mention in ``text`` inert plain text."""
+    return _MENTION.sub("@" + _ZWSP, text)
+
+
+def escape_name(name: str) -> str:
+    """A display name as literal text: Markdown escaped, mentions neutralised, one line."""
+    return neutralise_mentions(discord.utils.escape_markdown(one_line(name)))
+
+
+def _safe(text: str, limit: int) -> str:
+    """Neutralise mentions, then cut to ``limit`` (cutting only drops a tail, so it cannot
+    rebuild a mention)."""
+    return cut_chars(neutralise_mentions(text), limit)
+
+
+def _markdown_opening(text: str, limit: int) -> str:
+    """The first ``limit`` characters of Markdown, with a code fence the cut left open closed."""
+    text = neutralise_mentions(text.strip())
+    if len(text) <= limit:
+        return text
+    head = cut_chars(text, limit - len(_FENCE) - 1)
+    if head.count(_FENCE) % 2:
+        head += "\n" + _FENCE
+    return head
+
+
+def thread_name(article: Article) -> str:
+    """The name of the thread started on an article's post (1 to 100 characters)."""
+    name = cut_chars(one_line(article.title), THREAD_NAME_MAX)
+    return name or f"Article {article.id}"
+
+
+def article_embed(article: Article, *, url: str, comment_count: int) -> discord.Embed:
+    """The one embed that carries an article.
+
+    Args:
+        article: the article.
+        url: the article's web page, linked from the title.
+        comment_count: visible comments, shown in the footer.
+    """
+    title = _safe(one_line(article.title), TITLE_MAX) or f"Article {article.id}"
+    if article.summary.strip():
+        description = _markdown_opening(article.summary, min(OPENING_MAX, DESCRIPTION_MAX))
+    else:
+        description = _markdown_opening(article.body, OPENING_MAX)
+    embed = discord.Embed(
+        title=title,
+        url=url or None,
+        description=description or None,
+        colour=discord.Colour.blurple(),
+        timestamp=article.published_at,
+    )
+    if article.image_url:
+        embed.set_image(url=article.image_url)
+    author = _safe(one_line(article.author.name), AUTHOR_MAX)
+    if author:
+        embed.set_author(name=author)
+    noun = "comment" if comment_count == 1 else "comments"
+    footer = f"💬 {comment_count} {noun}"
+    if article.tags:
+        footer += " · " + " ".join(f"#{tag}" for tag in article.tags)
+    embed.set_footer(text=_safe(footer, FOOTER_MAX))
+    return fit_embed(embed)
+
+
+def fit_embed(embed: discord.Embed, total: int = EMBEDS_TOTAL_MAX) -> discord.Embed:
+    """Shorten the description (then the author, then the footer) until ``len(embed)`` fits."""
+    excess = len(embed) - total
+    if excess > 0 and embed.description:
+        keep = max(len(embed.description) - excess, 0)
+        embed.description = cut_chars(embed.description, keep) or None
+        excess = len(embed) - total
+    if excess > 0 and embed.author.name:
+        embed.remove_author()
+        excess = len(embed) - total
+    if excess > 0 and embed.footer.text:
+        embed.remove_footer()
+    return embed
+
+
+def platform_label(platform: Platform) -> str:
+    """How a platform is named next to an author: Telegram, Discord, Web."""
+    return PLATFORM_LABELS.get(platform, str(platform).capitalize())
+
+
+def comment_content(comment: Comment, *, quote: Comment | None = None) -> str:
+    """The content of a mirrored comment: ``**Name** (Telegram): text``, at most 2000 chars.
+
+    Args:
+        comment: the comment to mirror.
+        quote: the parent comment, quoted on a first line when a native reply is impossible.
+    """
+    head = f"**{escape_name(comment.author.name) or 'anonymous'}** "
+    head += f"({platform_label(comment.author.platform)}): "
+    prefix = ""
+    if quote is not None and quote.text:
+        snippet = discord.utils.escape_markdown(cut_chars(one_line(quote.text), QUOTE_MAX))
+        prefix = f"> ↪ **{escape_name(quote.author.name) or 'anonymous'}**: {snippet}\n"
+    return _safe(prefix + head + comment.text.strip(), CONTENT_MAX)
+
+
+def _comment_line(node: CommentNode, depth: int) -> str:
+    comment = node.comment
+    indent = "\u2003" * depth + ("↳ " if depth else "")
+    if not comment.text:
+        return f"{indent}*[deleted]*"
+    text = cut_chars(one_line(comment.text), LIST_COMMENT_MAX)
+    name = escape_name(comment.author.name) or "anonymous"
+    return f"{indent}**{name}** ({platform_label(comment.author.platform)}): {text}"
+
+
+def thread_embed(
+    article: Article, page: ThreadPage, *, url: str, page_number: int
+) -> discord.Embed:
+    """One page of an article's comment thread, for ``/comments``."""
+    lines: list[str] = []
+
+    def walk(node: CommentNode, depth: int) -> None:
+        lines.append(_comment_line(node, depth))
+        for reply in node.replies:
+            walk(reply, min(depth + 1, 4))
+
+    for node in page.comments:
+        walk(node, 0)
+    body = "\n".join(lines) if lines else "*No comments yet.*"
+    embed = discord.Embed(
+        title=_safe(f"Comments: {one_line(article.title)}", TITLE_MAX),
+        url=url or None,
+        description=_safe(body, DESCRIPTION_MAX),
+        colour=discord.Colour.blurple(),
+    )
+    noun = "comment" if page.total == 1 else "comments"
+    embed.set_footer(text=f"Page {page_number} · {page.total} {noun}")
+    return fit_embed(embed)
+
+
+def latest_embed(page: ArticlePage, url_of: dict[int, str]) -> discord.Embed:
+    """The latest articles as a list of linked titles, for ``/latest``."""
+    lines = []
+    for article in page.articles:
+        title = discord.utils.escape_markdown(cut_chars(one_line(article.title), 200))
+        title = title.replace("]", "\\]")
+        when = article.published_at.strftime("%Y-%m-%d") if article.published_at else ""
+        lines.append(f"`#{article.id}` [{title}]({url_of.get(article.id, '')}) {when}".rstrip())
+    embed = discord.Embed(
+        title="Latest articles",
+        description=_safe("\n".join(lines) or "*Nothing published yet.*", DESCRIPTION_MAX),
+        colour=discord.Colour.blurple(),
+    )
+    return fit_embed(embed)
