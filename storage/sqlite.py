@@ -988,7 +988,7 @@ def _ingest_all(
     existing = _comments_by_sources(conn, keys)
     links: dict[MessageRef, MessageLink | None] = {}
     bans: dict[tuple[str, str], bool] = {}
-    posts: dict[int, list[tuple[int, str, str]] | None] = {}
+    posts: dict[int, list[tuple[int, str, str, str | None]] | None] = {}
     roots: dict[int, int | None] = {}
     results: list[tuple[Comment, bool] | BaseException | None] = [None] * len(items)
     rows: list[tuple[Any, ...]] = []
@@ -1034,10 +1034,11 @@ def _ingest_all(
                 parent_id = None
         mirror_to = []
         if item.mirror:
+            # Never back to where it was written: the chat, or the thread on the post there.
             mirror_to = [
                 DestinationId(r[0])
                 for r in article_posts
-                if r[0] != exclude and not (r[1] == key[0] and r[2] == key[1])
+                if r[0] != exclude and not (r[1] == key[0] and key[1] in (r[2], r[3]))
             ]
         new = NewComment(
             ArticleId(article_id), parent_id, item.author, item.text, item.source, item.created_at
@@ -1127,16 +1128,16 @@ def _refresh_counts(conn: Conn, article_id: int, pace: CountRefresh, now: dateti
     )
 
 
-def _article_posts(conn: Conn, article_id: int) -> list[tuple[int, str, str]] | None:
-    """Where a published article was posted (destination id, platform, chat); ``None`` when
-    the article is missing or not published."""
+def _article_posts(conn: Conn, article_id: int) -> list[tuple[int, str, str, str | None]] | None:
+    """Where a published article was posted (destination id, platform, chat, thread on the
+    post); ``None`` when the article is missing or not published."""
     row = conn.execute("SELECT status FROM articles WHERE id = ?", (article_id,)).fetchone()
     if row is None or row[0] != "published":
         return None
     return [
-        (r[0], r[1], r[2])
+        (r[0], r[1], r[2], r[3])
         for r in conn.execute(
-            "SELECT t.id, t.platform, t.chat_id FROM deliveries d "
+            "SELECT t.id, t.platform, t.chat_id, d.thread_id FROM deliveries d "
             "JOIN destinations t ON t.id = d.destination_id WHERE d.article_id = ? "
             "AND d.comment_id IS NULL AND d.message_id IS NOT NULL AND t.active = 1",
             (article_id,),

@@ -481,3 +481,42 @@ async def test_mirror_jobs_point_at_the_discussion_copy(backend: Store) -> None:
     answer = by_comment[child[0].id]
     assert answer.discussion == copy and answer.reply_to == "78"  # natively under Tom's message
     assert answer.parent is not None and answer.parent.text == "in the group"
+
+
+async def test_comment_in_a_posts_thread_is_not_mirrored_back_there(backend: Store) -> None:
+    text = await dest(backend, "chan", Platform.DISCORD)
+    other = await dest(backend, "-5")
+    await article(backend, text, other)
+    for platform in (Platform.DISCORD, Platform.TELEGRAM):
+        for job in await backend.claim_deliveries(platform, at(1), 10):
+            chat = job.destination.chat_id
+            thread = "th1" if platform is Platform.DISCORD else None
+            links = [MessageRef(platform, chat, "m1")]
+            if thread:
+                links.append(MessageRef(platform, thread, thread))
+            await backend.complete_delivery(
+                job.delivery, Posted("m1", thread, tuple(links)), at(2)
+            )
+    first = await backend.ingest_comment(
+        IncomingComment(
+            source=MessageRef(Platform.DISCORD, "th1", "c1"),
+            author=Author("Dee", Platform.DISCORD, "6"),
+            text="in the thread",
+            created_at=at(3),
+            reply_to=MessageRef(Platform.DISCORD, "th1", "th1"),
+        )
+    )
+    assert first is not None
+    reply = await backend.ingest_comment(
+        IncomingComment(
+            source=MessageRef(Platform.DISCORD, "th1", "c2"),
+            author=Author("Eve", Platform.DISCORD, "7"),
+            text="reply in the thread",
+            created_at=at(4),
+            reply_to=first[0].source,
+        )
+    )
+    assert reply is not None and reply[0].parent_id == first[0].id
+    for created in (first, reply):
+        mirrors = await backend.deliveries_for_comment(created[0].id)
+        assert [m.destination.id for m in mirrors] == [other]
