@@ -196,13 +196,16 @@ class Dispatcher:
                     posted = await publisher.post(job)
                 else:
                     await publisher.edit(job)
-            await self.store.complete_delivery(delivery, posted, self.clock.now())
+            await self._record(
+                lambda: self.store.complete_delivery(delivery, posted, self.clock.now())
+            )
             log.debug("delivered", extra=fields)
         except RateLimited as exc:
             due = self.clock.now() + timedelta(seconds=max(exc.retry_after, 0.0))
+            message = str(exc)
             await self._record(
-                self.store.retry_delivery(
-                    delivery, str(exc), due, self.clock.now(), count_attempt=False
+                lambda: self.store.retry_delivery(
+                    delivery, message, due, self.clock.now(), count_attempt=False
                 )
             )
             log.info(
@@ -210,11 +213,16 @@ class Dispatcher:
                 extra={**fields, "retry_after": exc.retry_after, "scope": exc.scope},
             )
         except DestinationGone as exc:
+            reason = str(exc)
             await self._record(
-                self.store.fail_delivery(delivery, f"destination gone: {exc}", self.clock.now())
+                lambda: self.store.fail_delivery(
+                    delivery, f"destination gone: {reason}", self.clock.now()
+                )
             )
             await self._record(
-                self.store.deactivate_destination(job.destination.id, str(exc), self.clock.now())
+                lambda: self.store.deactivate_destination(
+                    job.destination.id, reason, self.clock.now()
+                )
             )
             log.warning("destination gone, deactivated", extra={**fields, "error": str(exc)})
         except (DeliveryError, TimeoutError, OSError) as exc:
@@ -231,26 +239,38 @@ class Dispatcher:
         delivery = job.delivery
         now = self.clock.now()
         if delivery.attempts >= self.max_attempts:
-            await self._record(self.store.fail_delivery(delivery, f"gave up: {error}", now))
+            await self._record(
+                lambda: self.store.fail_delivery(delivery, f"gave up: {error}", now)
+            )
             log.error("delivery given up", extra={**fields, "error": error})
             return
         delay = min(self.backoff_cap, self.backoff_base * 2 ** (delivery.attempts - 1))
         delay *= random.uniform(0.5, 1.0)  # jitter spreads retries of a fan-out
-        await self._record(
-            self.store.retry_delivery(delivery, error, now + timedelta(seconds=delay), now)
-        )
+        due = now + timedelta(seconds=delay)
+        await self._record(lambda: self.store.retry_delivery(delivery, error, due, now))
         log.warning(
             "delivery failed, will retry",
             extra={**fields, "error": error, "retry_in": round(delay, 1)},
         )
 
-    @staticmethod
-    async def _record(operation: Awaitable[object]) -> None:
-        try:
-            await operation
-        except StorageError:
-            # The claim stays "sending" and is released at the next start: sent again at worst.
-            log.exception("cannot record a delivery outcome")
+    async def _record(self, operation: Callable[[], Awaitable[object]]) -> None:
+        """Record an outcome, retrying while the store fails (a full disk, a locked file).
+
+        The platform has already acted: giving up would leave the claim ``sending`` and the
+        next start would send again. Only a stop abandons the record, with that same result.
+        """
+        delay = 0.1
+        while True:
+            try:
+                await operation()
+            except StorageError:
+                log.exception("cannot record a delivery outcome; retrying", extra={"in": delay})
+                if self._stopping.is_set():
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            else:
+                return
 
 
 def _describe(exc: BaseException) -> str:

@@ -185,3 +185,38 @@ async def test_stop_leaves_unsent_work_pending(
         await again.drain()
     chats = [c.job.destination.chat_id for c in publisher.ops("post")]
     assert len(chats) == 20 and len(set(chats)) == 20
+
+
+class FlakyStore(SqliteStore):
+    """A real SqliteStore whose outcome records fail while ``broken`` is set, as a full or
+    locked disk would make them fail."""
+
+    broken = False
+
+    async def complete_delivery(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.broken:
+            from newsbot import StorageError
+
+            raise StorageError("database or disk is full")
+        return await super().complete_delivery(*args, **kwargs)
+
+
+async def test_outcome_is_recorded_once_the_store_recovers(
+    db_path: Path, publisher: RecordingPublisher
+) -> None:
+    async with FlakyStore(db_path) as store:
+        service = NewsService(store)
+        dispatcher = make_dispatcher(store, publisher)
+        service.on_enqueue(dispatcher.wake)
+        async with dispatcher:
+            await subscribe(service, "-1")
+            store.broken = True
+            change = await service.publish(Actor.operator(), draft())
+            await wait_for(lambda: len(publisher.ops("post")) == 1, what="the send")
+            (status,) = await service.deliveries(change.article.id)
+            assert status.delivery.state is DeliveryState.SENDING  # sent, not yet recorded
+            store.broken = False
+            await dispatcher.drain()
+        (status,) = await service.deliveries(change.article.id)
+        assert status.delivery.state is DeliveryState.SENT
+        assert len(publisher.ops("post")) == 1  # recorded, not sent again
