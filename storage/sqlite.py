@@ -682,6 +682,8 @@ class SqliteStore:
         return await self._tx(body)
 
     async def ingest_comment(self, incoming: IncomingComment) -> tuple[Comment, bool] | None:
+        if self._writer is None or self._writer.done():
+            raise StorageError("the store is not open")
         future: asyncio.Future[tuple[Comment, bool] | None]
         future = asyncio.get_running_loop().create_future()
         self._incoming.append((incoming, future))

@@ -520,3 +520,14 @@ async def test_comment_in_a_posts_thread_is_not_mirrored_back_there(backend: Sto
     for created in (first, reply):
         mirrors = await backend.deliveries_for_comment(created[0].id)
         assert [m.destination.id for m in mirrors] == [other]
+
+
+async def test_calls_after_close_fail_clearly(tmp_path: Path) -> None:
+    from newsbot import StorageError
+
+    store = await BACKENDS["sqlite"](tmp_path)
+    await store.close()
+    with pytest.raises(StorageError, match="not open"):
+        await store.ingest_comment(incoming("1", MessageRef(Platform.TELEGRAM, "-1", "1")))
+    with pytest.raises(StorageError, match="not open"):
+        await store.get_article(ArticleId(1))
