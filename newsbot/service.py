@@ -43,7 +43,7 @@ from newsbot.models import (
     ThreadPage,
 )
 from newsbot.ports import Clock, Store, SystemClock
-from newsbot.text import has_control_chars, one_line, strip_control_chars
+from newsbot.text import has_control_chars, one_line, strip_control_chars, valid_unicode
 
 log = logging.getLogger("newsbot.service")
 
@@ -269,7 +269,7 @@ class NewsService:
             raise PermissionDenied(
                 "Only an administrator of this chat or a newsbot admin can subscribe it."
             )
-        chat_id = new.chat_id.strip()
+        chat_id = valid_unicode(new.chat_id).strip()
         if (
             not chat_id
             or len(chat_id) > CHAT_ID_MAX
@@ -536,7 +536,7 @@ class NewsService:
             InvalidInput: the user id is empty.
         """
         self.require_admin(actor, "ban authors")
-        user_id = user_id.strip()
+        user_id = valid_unicode(user_id).strip()
         if not user_id or len(user_id) > CHAT_ID_MAX:
             raise InvalidInput("The user id is empty or malformed.", field="user_id")
         await self.store.set_ban(platform, user_id, True, self.clock.now())
@@ -711,6 +711,14 @@ def clean_draft(draft: ArticleDraft) -> ArticleDraft:
     Raises:
         InvalidInput: naming the first offending field.
     """
+    draft = ArticleDraft(
+        title=valid_unicode(draft.title),
+        body=valid_unicode(draft.body),
+        summary=valid_unicode(draft.summary),
+        url=draft.url,
+        image_url=draft.image_url,
+        tags=draft.tags,
+    )
     title = draft.title.strip()
     if not title:
         raise InvalidInput("The title is empty.", field="title")

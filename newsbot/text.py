@@ -12,6 +12,7 @@ import unicodedata
 
 ELLIPSIS = "…"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _SPACES = re.compile(r"\s+")
 
 
@@ -30,9 +31,21 @@ def has_control_chars(text: str, *, allow_newlines: bool) -> bool:
     return False
 
 
+def valid_unicode(text: str) -> str:
+    """Replace lone UTF-16 surrogates with U+FFFD.
+
+    JSON may carry them (``"\\ud83d"``) and undecodable command-line bytes become them; no
+    UTF-8 store or platform accepts them.
+    """
+    if _SURROGATE.search(text) is None:
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def strip_control_chars(text: str) -> str:
-    """Remove control characters except tab and newline, and normalise line ends."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    """Remove control characters except tab and newline, normalise line ends, and replace
+    lone surrogates."""
+    text = valid_unicode(text).replace("\r\n", "\n").replace("\r", "\n")
     return _CONTROL.sub("", text)
 
 

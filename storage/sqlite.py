@@ -306,6 +306,10 @@ class SqliteStore:
                 result: T = await db._execute(lambda: fn(db._conn))  # type: ignore[no-untyped-call]
             except sqlite3.Error as exc:
                 raise StorageError(f"database error on {self.path}: {exc}") from exc
+            except UnicodeEncodeError as exc:
+                raise StorageError(
+                    f"text that is not valid Unicode cannot be stored: {exc}"
+                ) from exc
             except ValueError as exc:  # aiosqlite: "Connection closed"
                 raise StorageError(f"database {self.path} is closed: {exc}") from exc
             return result
