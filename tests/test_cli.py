@@ -174,3 +174,18 @@ def test_logfmt_quotes_values() -> None:
     record.chat_id = "-100 1"
     line = LogfmtFormatter().format(record)
     assert 'msg="a \\"quoted\\" msg"' in line and 'chat_id="-100 1"' in line
+
+
+def test_the_installed_newsbot_command_runs(tmp_path: Path) -> None:
+    script = Path(sys.executable).parent / "newsbot"
+    assert script.exists(), "pip install -e . installs the newsbot console script"
+    done = subprocess.run(
+        [str(script), "articles", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=clean_env(tmp_path),
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"articles": [], "next_cursor": None}
