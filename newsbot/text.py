@@ -54,18 +54,29 @@ def one_line(text: str) -> str:
     return _SPACES.sub(" ", strip_control_chars(text)).strip()
 
 
-def cut_utf16(text: str, limit: int, *, ellipsis: str = ELLIPSIS) -> str:
-    """Shorten ``text`` to at most ``limit`` UTF-16 units, at a word boundary if one is near.
+def _regional(ch: str) -> bool:
+    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
 
-    The ellipsis is counted within the limit. Text that fits is returned unchanged. The cut
-    never splits a surrogate pair, and falls back to a character boundary when the last word
-    is longer than a fifth of the limit (a URL, say).
+
+def _joined(text: str, index: int) -> bool:
+    """Whether characters ``index - 1`` and ``index`` belong to one visible character."""
+    before, after = text[index - 1], text[index]
+    if unicodedata.combining(after) or after in "\u200d\ufe0e\ufe0f" or before == "\u200d":
+        return True
+    if 0x1F3FB <= ord(after) <= 0x1F3FF or 0xE0020 <= ord(after) <= 0xE007F:
+        return True  # skin tones and flag tag sequences modify the character before
+    return _regional(before) and _regional(after)
+
+
+def cut_point(text: str, budget: int) -> int:
+    """The character index at which to cut ``text`` so the head fits ``budget`` UTF-16 units.
+
+    Prefers the last whitespace when it is within a fifth of the budget (never cutting inside a
+    word unless the word is longer than that), and never splits a surrogate pair, a base
+    character from its combining marks, or an emoji sequence.
     """
-    if utf16_len(text) <= limit:
-        return text
-    budget = limit - utf16_len(ellipsis)
-    if budget <= 0:
-        return ellipsis[: max(limit, 0)]
+    if utf16_len(text) <= budget:
+        return len(text)
     used = 0
     end = 0
     for index, ch in enumerate(text):
@@ -74,14 +85,25 @@ def cut_utf16(text: str, limit: int, *, ellipsis: str = ELLIPSIS) -> str:
             break
         used += width
         end = index + 1
-    head = text[:end]
-    space = max(head.rfind(" "), head.rfind("\n"))
-    if space > 0 and end - space <= max(budget // 5, 1) and not text[end].isspace():
-        head = head[:space]
-    # A combining mark belongs to the character before it: never leave it dangling alone.
-    while head and unicodedata.combining(head[-1]) and end < len(text):
-        head = head[:-1]
-    return head.rstrip() + ellipsis
+    if end < len(text) and not text[end].isspace():
+        head = text[:end]
+        space = max(head.rfind(" "), head.rfind("\n"), head.rfind("\t"))
+        if space > 0 and end - space <= max(budget // 5, 1):
+            return space
+    while 0 < end < len(text) and _joined(text, end):
+        end -= 1
+    return end
+
+
+def cut_utf16(text: str, limit: int, *, ellipsis: str = ELLIPSIS) -> str:
+    """Shorten ``text`` to at most ``limit`` UTF-16 units at a ``cut_point``, ending with the
+    ellipsis (counted within the limit). Text that fits is returned unchanged."""
+    if utf16_len(text) <= limit:
+        return text
+    budget = limit - utf16_len(ellipsis)
+    if budget <= 0:
+        return ellipsis[: max(limit, 0)]
+    return text[: cut_point(text, budget)].rstrip() + ellipsis
 
 
 def cut_chars(text: str, limit: int, *, ellipsis: str = ELLIPSIS) -> str:

@@ -23,7 +23,7 @@ from markdown_it.token import Token
 from telegram import MessageEntity
 
 from newsbot.models import Article, Comment, CommentNode, Platform
-from newsbot.text import strip_control_chars, utf16_len
+from newsbot.text import cut_point, strip_control_chars, utf16_len
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -126,47 +126,6 @@ def _unit_offsets(text: str) -> list[int]:
         units += 2 if ord(ch) > 0xFFFF else 1
     offsets[len(text)] = units
     return offsets
-
-
-def _joined(text: str, index: int) -> bool:
-    """Whether characters ``index - 1`` and ``index`` belong to one visible character."""
-    before, after = text[index - 1], text[index]
-    if unicodedata.combining(after) or after in "\u200d\ufe0e\ufe0f" or before == "\u200d":
-        return True
-    if 0x1F3FB <= ord(after) <= 0x1F3FF or 0xE0020 <= ord(after) <= 0xE007F:
-        return True  # skin tones and flag tag sequences modify the character before
-    return _regional(before) and _regional(after)
-
-
-def _regional(ch: str) -> bool:
-    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
-
-
-def cut_point(text: str, budget: int) -> int:
-    """The character index at which to cut ``text`` so the head fits ``budget`` UTF-16 units.
-
-    Prefers the last whitespace when it is within a fifth of the budget (never cutting inside a
-    word unless the word is longer than that), and never splits a surrogate pair, a base
-    character from its combining marks, or an emoji sequence.
-    """
-    if utf16_len(text) <= budget:
-        return len(text)
-    used = 0
-    end = 0
-    for index, ch in enumerate(text):
-        width = 2 if ord(ch) > 0xFFFF else 1
-        if used + width > budget:
-            break
-        used += width
-        end = index + 1
-    if end < len(text) and not text[end].isspace():
-        head = text[:end]
-        space = max(head.rfind(" "), head.rfind("\n"), head.rfind("\t"))
-        if space > 0 and end - space <= max(budget // 5, 1):
-            return space
-    while 0 < end < len(text) and _joined(text, end):
-        end -= 1
-    return end
 
 
 # -- Markdown ----------------------------------------------------------------------------------
