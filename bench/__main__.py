@@ -1,72 +1,144 @@
 """Run the benchmarks, print the table and write BENCHMARKS.md.
 
-`python -m bench` runs at full scale (as `make bench` does); `--quick` at a small scale, which
-checks that every benchmark still runs; `--only NAME` runs one group.
+`python -m bench` runs every group at full scale (as `make bench` does); `--quick` at a small
+scale, which checks that every benchmark still runs; `--only GROUP` runs one group. A full-scale
+run saves each group's rows in bench/results/GROUP.json, and BENCHMARKS.md is rebuilt from all
+saved groups, so one group can be measured again without repeating the others.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import core
-from bench.report import Result, table, write_markdown
+from bench.report import Result, machine, table, versions, write_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
-
+RESULTS = Path(__file__).parent / "results"
 ANALYSIS = Path(__file__).parent / "ANALYSIS.md"
+GROUPS = ["fanout", "ingest", "reads", "restart", "memory", "chaos"]
+
+
+def _ingest(quick: bool) -> list[Result]:
+    return [
+        core.raw_executemany(20_000 if quick else 500_000),
+        asyncio.run(core.ingestion_capacity(5_000 if quick else 200_000)),
+        *asyncio.run(core.ingestion(2 if quick else 60, 20_000)),
+    ]
+
+
+def _big(quick: bool, measure: Callable[[Path, int], list[Result]]) -> list[Result]:
+    articles, per_article = (200, 100) if quick else (10_000, 100)
+    destinations = 500 if quick else 10_000
+    with tempfile.TemporaryDirectory() as tmp:
+        big = Path(tmp) / "big.db"
+        print(f"building {articles * per_article:,} comments ...", file=sys.stderr)
+        core.build_big_database(big, articles, per_article, destinations)
+        return measure(big, destinations)
+
+
+def _reads(quick: bool) -> list[Result]:
+    return _big(
+        quick, lambda big, _: asyncio.run(core.thread_reads(big, 200 if quick else 2000, 1000))
+    )
+
+
+def _restart(quick: bool) -> list[Result]:
+    return _big(quick, lambda big, destinations: [core.restart(big, destinations)])
+
+
+def _memory(quick: bool) -> list[Result]:
+    return core.memory(2_000 if quick else 10_000)
+
+
+def _optional(module: str) -> Callable[[bool], list[Result]]:
+    def run(quick: bool) -> list[Result]:
+        try:
+            imported = __import__(f"bench.{module}", fromlist=["run"])
+        except ImportError as exc:
+            print(f"bench.{module} is not available: {exc}", file=sys.stderr)
+            return []
+        results: list[Result] = imported.run(quick)
+        return results
+
+    return run
+
+
+RUNNERS: dict[str, Callable[[bool], list[Result]]] = {
+    "fanout": _optional("fanout"),
+    "ingest": _ingest,
+    "reads": _reads,
+    "restart": _restart,
+    "memory": _memory,
+    "chaos": _optional("chaos"),
+}
+
+
+def _save(group: str, results: list[Result], command: str) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{group}.json").write_text(
+        json.dumps(
+            {
+                "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                "command": command,
+                "machine": machine(),
+                "software": versions(),
+                "results": [dataclasses.asdict(r) for r in results],
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+
+
+def _saved() -> tuple[list[Result], list[str]]:
+    results: list[Result] = []
+    notes: list[str] = []
+    for group in GROUPS:
+        path = RESULTS / f"{group}.json"
+        if not path.exists():
+            notes.append(f"- {group}: not measured yet")
+            continue
+        data = json.loads(path.read_text(encoding="utf-8"))
+        results += [Result(**r) for r in data["results"]]
+        notes.append(f"- {group}: {data['measured']}, `{data['command']}`, {data['machine']}")
+    return results, notes
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="small scale, for a smoke run")
-    parser.add_argument("--only", choices=["ingest", "reads", "memory", "restart", "fanout"])
-    parser.add_argument("--output", type=Path, default=None, help="where to write the table")
+    parser.add_argument("--only", choices=GROUPS, action="append", help="run only these groups")
+    parser.add_argument("--output", type=Path, help="write this run's table here instead")
     args = parser.parse_args()
-    quick = args.quick
-    results: list[Result] = []
-
-    def run(group: str) -> bool:
-        return args.only in (None, group)
-
+    groups = args.only or GROUPS
     started = time.time()
-    if run("ingest"):
-        results.append(core.raw_executemany(20_000 if quick else 500_000))
-        results.append(asyncio.run(core.ingestion_capacity(5_000 if quick else 200_000)))
-        results += asyncio.run(core.ingestion(2 if quick else 60, 20_000))
-    if run("reads") or run("restart"):
-        articles, per_article = (200, 100) if quick else (10_000, 100)
-        destinations = 500 if quick else 10_000
-        with tempfile.TemporaryDirectory() as tmp:
-            big = Path(tmp) / "big.db"
-            print(f"building {articles * per_article:,} comments ...", file=sys.stderr)
-            core.build_big_database(big, articles, per_article, destinations)
-            if run("reads"):
-                results += asyncio.run(core.thread_reads(big, 200 if quick else 2000, 1000))
-            if run("restart"):
-                results.append(core.restart(big, destinations))
-    if run("memory"):
-        results += core.memory(2_000 if quick else 10_000)
-    if run("fanout"):
-        try:
-            from bench import fanout
-        except ImportError:
-            print("fan-out benchmarks are not built yet", file=sys.stderr)
-        else:
-            results += fanout.run(quick)
+    results: list[Result] = []
+    for group in groups:
+        print(f"== {group}", file=sys.stderr)
+        rows = RUNNERS[group](args.quick)
+        results += rows
+        command = f"python -m bench --only {group}" + (" --quick" if args.quick else "")
+        if not args.quick and args.output is None and rows:
+            _save(group, rows, "make bench" if args.only is None else command)
     print(table(results))
-    command = "make bench" if not quick else "python -m bench --quick"
-    if args.only:
-        command += f" --only {args.only}"
-    output = args.output or (None if quick else ROOT / "BENCHMARKS.md")
-    if output is not None:
-        analysis = ANALYSIS.read_text(encoding="utf-8") if ANALYSIS.exists() else ""
-        write_markdown(output, results, command, analysis)
-        print(f"wrote {output} in {time.time() - started:.0f} s", file=sys.stderr)
+    analysis = ANALYSIS.read_text(encoding="utf-8") if ANALYSIS.exists() else ""
+    if args.output is not None:
+        write_markdown(args.output, results, " ".join(sys.argv), "", analysis)
+    elif not args.quick:
+        saved, notes = _saved()
+        write_markdown(ROOT / "BENCHMARKS.md", saved, "make bench", "\n".join(notes), analysis)
+        print(f"wrote BENCHMARKS.md in {time.time() - started:.0f} s", file=sys.stderr)
     return 0
 
 

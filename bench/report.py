@@ -84,12 +84,15 @@ def commit() -> str:
         return "unknown"
 
 
-def write_markdown(path: Path, results: list[Result], command: str, analysis: str) -> None:
+def write_markdown(
+    path: Path, results: list[Result], command: str, provenance: str, analysis: str
+) -> None:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    where = provenance or f"- Machine: {machine()}\n- Software: {versions()}"
     path.write_text(
         "# Benchmarks\n\n"
-        f"Measured {when} at commit {commit()} with `{command}`.\n\n"
-        f"- Machine: {machine()}\n- Software: {versions()}\n\n"
-        f"{table(results)}\n\n{analysis}\n",
+        f"Written {when} at commit {commit()} by `{command}`; run it again to refresh. "
+        "Each group was measured as follows:\n\n"
+        f"{where}\n\n{table(results)}\n\n{analysis}\n",
         encoding="utf-8",
     )
