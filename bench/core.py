@@ -82,17 +82,18 @@ async def ingestion(duration: float, rate: int, synchronous: str = "NORMAL") -> 
                 link = await store.resolve_message(ref)
                 stored += await store.count_comments(link.article_id) if link else 0
     done = len(latencies)
+    at = f" at {rate:,}/s offered"
     return [
         Result(
-            "4. ingestion through the service",
+            "4. ingestion through the service" + at,
             f"{done / elapsed:,.0f}/s",
-            ">= 20,000/s",
-            done / elapsed >= 20_000,
+            ">= 20,000/s" if rate >= 20_000 else "sustains the offer",
+            done / elapsed >= 20_000 if rate >= 20_000 else done / elapsed >= 0.98 * rate,
             f"offered {rate:,}/s for {duration:.0f} s, synchronous={synchronous}; "
             f"{stored:,} stored, {done:,} answered",
         ),
         Result(
-            "4. ingestion p99, call to committed",
+            "4. ingestion p99, call to committed" + at,
             f"{percentile(latencies, 99) * 1000:.1f} ms",
             "<= 10 ms",
             percentile(latencies, 99) <= 0.010,
