@@ -63,7 +63,9 @@ class Settings(BaseSettings):
     )
 
     database: Path = Path("newsbot.db")
-    sqlite_synchronous: str = Field("NORMAL", pattern=r"(?i)^(NORMAL|FULL|EXTRA)$")
+    # FULL: a commit is on disk before newsbot acts on it (a post recorded as sent, a comment
+    # acknowledged). NORMAL is faster but a power loss or a failing disk can undo commits.
+    sqlite_synchronous: str = Field("FULL", pattern=r"(?i)^(NORMAL|FULL|EXTRA)$")
     public_url: str = ""
     log_level: str = Field("INFO", pattern=r"(?i)^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
 

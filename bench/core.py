@@ -45,7 +45,7 @@ async def _posted_articles(store: SqliteStore, count: int) -> list[MessageRef]:
     return refs
 
 
-async def ingestion(duration: float, rate: int, synchronous: str = "NORMAL") -> list[Result]:
+async def ingestion(duration: float, rate: int, synchronous: str = "FULL") -> list[Result]:
     """Offer ``rate`` replies per second through NewsService.record_reply for ``duration`` s."""
     with tempfile.TemporaryDirectory() as tmp:
         async with SqliteStore(Path(tmp) / "ingest.db", synchronous=synchronous) as store:

@@ -206,7 +206,7 @@ class SqliteStore:
         self,
         path: str | Path,
         *,
-        synchronous: str = "NORMAL",
+        synchronous: str = "FULL",
         busy_timeout_ms: int = 5000,
     ) -> None:
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):

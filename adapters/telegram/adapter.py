@@ -58,6 +58,7 @@ class TelegramAdapter:
         retry_cap: the longest wait between failed polls.
         check_visibility: at start, check in the background that the bot can see comments in
             each subscribed channel's discussion group, and log a warning where it cannot.
+        read_timeout: seconds to wait for the Bot API's answer to a request.
     """
 
     name = "telegram"
@@ -73,6 +74,7 @@ class TelegramAdapter:
         retry_delay: float = 1.0,
         retry_cap: float = 60.0,
         check_visibility: bool = True,
+        read_timeout: float = 40.0,
     ) -> None:
         if not token:
             raise ConfigError("NEWSBOT_TELEGRAM_TOKEN is empty")
@@ -83,7 +85,18 @@ class TelegramAdapter:
         self.retry_cap = retry_cap
         self.check_visibility = check_visibility
         self.limiter = limiter or SendLimiter()
-        builder = ApplicationBuilder().token(token).updater(None).rate_limiter(self.limiter)
+        # A send answered after PTB's default 5 s read timeout has usually been posted all the
+        # same; counting it as failed would post it again on every retry. Wait long enough
+        # for a slow server (the dispatcher's own limit is 60 s).
+        builder = (
+            ApplicationBuilder()
+            .token(token)
+            .updater(None)
+            .rate_limiter(self.limiter)
+            .read_timeout(read_timeout)
+            .write_timeout(read_timeout)
+            .media_write_timeout(read_timeout)
+        )
         if api_url:
             base = api_url.rstrip("/")
             builder = builder.base_url(base)
