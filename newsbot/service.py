@@ -358,6 +358,33 @@ class NewsService:
         )
         return True
 
+    def article_in_url(self, url: str) -> ArticleId | None:
+        """The article whose page ``url`` is (``article_url``, any slug), or ``None``."""
+        prefix = self.public_url + "/articles/"
+        if not url.startswith(prefix):
+            return None
+        digits = re.match(r"\d+", url[len(prefix) :])
+        return ArticleId(int(digits.group())) if digits else None
+
+    async def link_article_copy(
+        self, copy: MessageRef, article_id: ArticleId, chat_id: str
+    ) -> bool:
+        """Link a platform-made copy of an article's post in chat ``chat_id`` to the article,
+        when the copy's original cannot be resolved (a post sent but never recorded because
+        the bot crashed), so that replies to the copy still land in the thread.
+
+        Returns ``False`` unless the article is published and ``chat_id`` is an active
+        destination on the copy's platform.
+        """
+        article = await self.store.get_article(article_id)
+        if article is None or article.status is not ArticleStatus.PUBLISHED:
+            return False
+        destination = await self.store.get_destination(copy.platform, chat_id)
+        if destination is None or not destination.active:
+            return False
+        await self.store.add_link(MessageLink(copy, article_id, None, destination.id))
+        return True
+
     async def record_reply(
         self,
         *,

@@ -419,3 +419,21 @@ async def test_comment_count_refresh_is_paced(
     edits = publisher.ops("edit")
     assert len(edits) == 1  # five comments, one edit
     assert edits[0].job.comment_count == 5
+
+
+async def test_copy_linked_by_the_article_address_it_carries(service: NewsService) -> None:
+    await subscribe(service, "-100")
+    article = (await service.publish(ADMIN, draft())).article
+    url = service.article_url(article.id)
+    assert service.article_in_url(url) == article.id
+    assert service.article_in_url(url + "-a-slug?x=1") == article.id
+    assert service.article_in_url("https://elsewhere.example/articles/1") is None
+    copy = reply_ref("-200", "5")
+    assert not await service.link_article_copy(copy, article.id, "-999")  # not a destination
+    assert await service.link_article_copy(copy, article.id, "-100")
+    comment = await service.record_reply(
+        reply_to=copy, source=reply_ref("-200", "6"), author=Author("R", TG, "7"), text="hi"
+    )
+    assert comment is not None and comment.article_id == article.id
+    await service.retract(ADMIN, article.id)
+    assert not await service.link_article_copy(reply_ref("-200", "9"), article.id, "-100")

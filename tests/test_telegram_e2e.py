@@ -27,6 +27,7 @@ from tests.telegram_helpers import (
     GROUP,
     IGNORE_RETRY_AFTER_WARNING,
     OTHER,
+    PUBLIC_URL,
     READER,
     World,
     world,
@@ -265,8 +266,15 @@ async def test_titles_and_bodies_arrive_intact(world: World) -> None:
     for chat in (CHANNEL_A, CHANNEL_B, GROUP):
         post = post_in(world, chat)
         assert post["text"] == f"{title}\n\n{expected_body}\n\n💬 No comments yet"
-        bold = post["entities"][0]
-        assert bold == {"type": "bold", "offset": 0, "length": len(title.encode("utf-16-le")) // 2}
+        units = len(title.encode("utf-16-le")) // 2
+        on_title = [e for e in post["entities"] if e["offset"] == 0]
+        assert {"type": "bold", "offset": 0, "length": units} in on_title
+        assert {
+            "type": "text_link",
+            "offset": 0,
+            "length": units,
+            "url": PUBLIC_URL + "/articles/1",
+        } in on_title
     article = await world.service.article(ArticleId(1))
     assert article.title == title
 

@@ -112,7 +112,9 @@ def test_post_layout_short_body() -> None:
     )
     assert rendered.text == "Hello & <you>\n\nSome bold text.\n\n💬 2 comments"
     found = {(e.type, entity_text(rendered.text, e)) for e in rendered.entities}
-    assert found == {("bold", "Hello & <you>"), ("bold", "bold")}
+    assert found == {("bold", "Hello & <you>"), ("text_link", "Hello & <you>"), ("bold", "bold")}
+    (link,) = [e for e in rendered.entities if e.type == "text_link"]
+    assert link.url == URL  # the title links to the page, so every post names its article
     assert not rendered.truncated
 
 
@@ -126,7 +128,10 @@ def test_long_body_is_cut_at_a_word_with_a_read_more_link() -> None:
     assert head.split()[-1].startswith("word")
     assert body.startswith(head.split("\n\n", 1)[1])  # a whole number of words
     link = [e for e in rendered.entities if e.type == "text_link"]
-    assert [(entity_text(rendered.text, e), e.url) for e in link] == [("Read more", URL)]
+    assert [(entity_text(rendered.text, e), e.url) for e in link] == [
+        ("Long", URL),
+        ("Read more", URL),
+    ]
 
 
 def test_summary_replaces_the_body_and_links_to_the_page() -> None:

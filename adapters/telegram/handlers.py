@@ -989,6 +989,11 @@ class Handlers:
             return
         post = str(origin.message_id)
         copy = MessageRef(Platform.TELEGRAM, str(message.chat.id), str(message.message_id))
+        if await self.link_copy(origin.chat, post, copy) or await self.link_by_address(
+            message, origin.chat, copy
+        ):
+            log.debug("discussion copy linked", extra={"channel": origin.chat.id, "post": post})
+            return
         deadline = time.monotonic() + LINK_WAIT
         while not await self.link_copy(origin.chat, post, copy):
             # The bot's own post may still be being recorded by the dispatcher; anything
@@ -998,6 +1003,21 @@ class Handlers:
                 return
             await asyncio.sleep(0.05)
         log.debug("discussion copy linked", extra={"channel": origin.chat.id, "post": post})
+
+    async def link_by_address(self, message: Message, channel: Chat, copy: MessageRef) -> bool:
+        """Link a copy by the article address its title links to.
+
+        A post sent just before a crash is never recorded and is sent again after the restart;
+        readers still see and answer the first one, whose copy names its article this way.
+        """
+        for entity in (*(message.entities or ()), *(message.caption_entities or ())):
+            article_id = self.service.article_in_url(entity.url or "")
+            if article_id is None:
+                continue
+            for name in chat_names(channel):
+                if await self.service.link_article_copy(copy, article_id, name):
+                    return True
+        return False
 
     async def link_copy(self, channel: Chat, post: str, copy: MessageRef) -> bool:
         for name in chat_names(channel):

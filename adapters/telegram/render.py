@@ -488,8 +488,12 @@ def render_post(
     out = _Piece()
     title = " ".join(strip_control_chars(title).split()) or "Untitled"
     title_text, _, _ = fit(title, [], min(TITLE_LIMIT, max(limit // 4, 16)))
-    out.write(title_text, MessageEntity.BOLD)
     link_url = _safe_url(article_url)
+    out.write(title_text, MessageEntity.BOLD)
+    if link_url:
+        # The title links to the page. Every post (and the copy Telegram makes of a channel
+        # post in its discussion group) thus names its article, even one never recorded.
+        out.spans.append(Span(MessageEntity.TEXT_LINK, 0, out.units, url=link_url))
     count_line = comment_count_line(comment_count)
     read_more = "Read more"
     footer_plain = "\n\n" + count_line
