@@ -95,7 +95,7 @@ class DiscordAdapter:
         guild_ready_timeout: float = 2.0,
         ready_timeout: float = 60.0,
         message_content: bool = True,
-        global_rate: int = 49,
+        global_rate: int = 50,
         global_period: float = 1.0,
         channel_rate: int = 5,
         channel_period: float = 5.0,

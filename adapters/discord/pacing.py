@@ -105,11 +105,12 @@ class RequestPacer:
 
     Args:
         api_url: the REST base URL (``Route.BASE``); only requests under it are paced.
-        limit: requests per ``period``; 49 leaves one request of slack under Discord's 50.
+        limit: requests per ``period`` (Discord allows 50); each slot is held until a period after
+            its answer arrives, so the server never counts more than ``limit`` in any window.
         period: the window in seconds.
     """
 
-    def __init__(self, api_url: str, *, limit: int = 49, period: float = 1.0) -> None:
+    def __init__(self, api_url: str, *, limit: int = 50, period: float = 1.0) -> None:
         self.api_url = api_url.rstrip("/")
         self.window = SlidingWindow(limit, period)
         self.paced = 0
