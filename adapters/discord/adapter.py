@@ -24,7 +24,7 @@ from adapters.discord.commands import install_commands
 from adapters.discord.pacing import ChannelPacer, RequestPacer
 from adapters.discord.publisher import NO_MENTIONS, DiscordPublisher
 from newsbot.errors import ConfigError, DomainError, NewsBotError, StorageError
-from newsbot.models import ArticleId, Author, Comment, MessageRef, Platform
+from newsbot.models import Author, Comment, MessageRef, Platform
 from newsbot.service import NewsService
 
 log = logging.getLogger("newsbot.discord")
@@ -79,7 +79,9 @@ class DiscordAdapter:
         global_period: the global window in seconds.
         channel_rate: message writes allowed per channel per ``channel_period``.
         channel_period: the per-channel window in seconds.
-        backfill_articles: how many of the latest articles' threads to backfill at start.
+        backfill_articles: how many of the latest articles' threads and channels to backfill.
+        backfill_interval: seconds between backfills after the first (at each ready); a
+            store failure while receiving asks for one sooner.
     """
 
     name = "discord"
@@ -100,6 +102,7 @@ class DiscordAdapter:
         channel_rate: int = 5,
         channel_period: float = 5.0,
         backfill_articles: int = 50,
+        backfill_interval: float = 300.0,
     ) -> None:
         self.service = service
         self._token = token
@@ -110,6 +113,7 @@ class DiscordAdapter:
         self.ready_timeout = ready_timeout
         self.message_content = message_content
         self.backfill_articles = backfill_articles
+        self.backfill_interval = backfill_interval
         self.pacer = RequestPacer(self.api_url, limit=global_rate, period=global_period)
         self._publisher = DiscordPublisher(
             lambda: self._client,
@@ -119,7 +123,11 @@ class DiscordAdapter:
         self._client: NewsClient | None = None
         self._runner: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
-        self._backfill: asyncio.Task[int] | None = None
+        self._backfill: asyncio.Task[None] | None = None
+        self._backfill_again = asyncio.Event()
+        self._first_backfill: asyncio.Future[int] | None = None
+        self._catch_ups: set[asyncio.Task[None]] = set()
+        self._publisher.on_resent_thread = self._after_resend
         self._saved_urls: tuple[str, yarl.URL] | None = None
         self.backfilled = 0
         # discord.py runs each event in a task of its own; a lock per channel keeps a reply,
@@ -208,6 +216,9 @@ class DiscordAdapter:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._backfill
             self._backfill = None
+        for task in list(self._catch_ups):
+            task.cancel()
+        await asyncio.gather(*self._catch_ups, return_exceptions=True)
         if self._client is not None:
             await self._client.close()
         if self._runner is not None:
@@ -304,8 +315,11 @@ class DiscordAdapter:
             return
         self._ready.set()
         # A fresh session (not a resume) may have missed messages: catch up in the background.
+        self._first_backfill = asyncio.get_running_loop().create_future()
         if self._backfill is None or self._backfill.done():
             self._backfill = asyncio.create_task(self._backfill_safely(), name="discord-backfill")
+        else:
+            self._backfill_again.set()
 
     def _lock(self, channel_id: int) -> asyncio.Lock:
         lock = self._channel_locks.get(channel_id)
@@ -317,6 +331,14 @@ class DiscordAdapter:
         try:
             async with self._lock(message.channel.id):
                 await self.ingest(message)
+        except StorageError:
+            # The backfill's watermark has not passed this message: the next backfill, which
+            # this asks for, reads it again once the store works.
+            log.exception(
+                "cannot store a discord message; the backfill will fetch it again",
+                extra={"channel_id": message.channel.id, "message_id": message.id},
+            )
+            self._backfill_again.set()
         except Exception:
             log.exception(
                 "cannot store a discord message",
@@ -408,37 +430,81 @@ class DiscordAdapter:
 
     # -- backfill -------------------------------------------------------------------------
 
-    async def _backfill_safely(self) -> int:
-        try:
-            count = await self.backfill()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("discord backfill failed")
-            return 0
-        self.backfilled += count
-        if count:
-            log.info("discord backfill stored messages", extra={"count": count})
-        return count
+    async def _backfill_safely(self) -> None:
+        """Backfill now, then again every ``backfill_interval`` seconds or when asked (after a
+        store failure), until the client goes."""
+        delay = 5.0
+        while True:
+            try:
+                count = await self.backfill()
+            except asyncio.CancelledError:
+                raise
+            except StorageError:
+                log.exception(
+                    "discord backfill stopped by the store; retrying", extra={"in": delay}
+                )
+                count = 0
+                self._backfill_again.set()
+            except Exception:
+                log.exception("discord backfill failed")
+                count = 0
+            else:
+                delay = 5.0
+            self.backfilled += count
+            if count:
+                log.info("discord backfill stored messages", extra={"count": count})
+            if self._first_backfill is not None and not self._first_backfill.done():
+                self._first_backfill.set_result(count)
+            wait = delay if self._backfill_again.is_set() else self.backfill_interval
+            self._backfill_again.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._backfill_again.wait(), wait)
+            delay = min(delay * 2, 300.0)
 
     async def wait_backfill(self) -> int:
-        """Wait for the backfill started at the last ready; returns how many messages it
+        """Wait for the first backfill after the last ready; returns how many messages it
         stored (for tests and the command line)."""
-        if self._backfill is None:
+        if self._first_backfill is None:
             return 0
-        return await self._backfill
+        return await self._first_backfill
+
+    def _after_resend(self, thread_id: str, channel_id: str) -> None:
+        task = asyncio.create_task(self._catch_up(thread_id, channel_id))
+        self._catch_ups.add(task)
+        task.add_done_callback(self._catch_ups.discard)
+
+    async def _catch_up(self, thread_id: str, channel_id: str) -> None:
+        """Read a resent post's thread and channel once the dispatcher has recorded the post."""
+        ref = MessageRef(Platform.DISCORD, thread_id, thread_id)
+        for _ in range(600):
+            if await self.service.resolve(ref) is not None:
+                break
+            await asyncio.sleep(0.2)
+        else:
+            return
+        client = self._client
+        if client is None:
+            return
+        try:
+            await self._backfill_channel(client, thread_id, int(thread_id))
+            await self._backfill_channel(client, channel_id, int(thread_id))
+        except StorageError:
+            self._backfill_again.set()
 
     async def backfill(self) -> int:
-        """Store what was written in the latest articles' threads while the bot was away.
+        """Store what was written in the latest articles' threads and channels while the bot
+        was away (or could not store it).
 
-        For each thread, history is read after the newest message already stored from it
-        (pages of 100) and every message goes through ``ingest``. Returns how many messages
-        were looked at and stored (or found stored).
+        Each thread, and each channel holding a post, is read from a watermark only the
+        backfill moves, message by message in order: messages stored live meanwhile never
+        make it skip earlier ones. Every message goes through ``ingest``, which stores each
+        once. Returns how many were stored (or found stored).
         """
         client = self._client
         if client is None:
             return 0
-        stored = 0
+        # channel -> the oldest post there among the latest articles: read from it on.
+        places: dict[str, int] = {}
         seen = 0
         cursor: str | None = None
         while seen < self.backfill_articles:
@@ -446,57 +512,43 @@ class DiscordAdapter:
                 limit=min(50, self.backfill_articles - seen), cursor=cursor
             )
             for article in page.articles:
-                threads = [
-                    s.delivery.thread_id
-                    for s in await self.service.deliveries(article.id)
-                    if s.destination.platform is Platform.DISCORD
-                    and s.destination.active
-                    and s.delivery.thread_id is not None
-                ]
-                if threads:
-                    last = await self._last_sources(article.id)
-                    for thread_id in threads:
-                        assert thread_id is not None
-                        after = max(int(thread_id), last.get(thread_id, 0))
-                        stored += await self._backfill_thread(client, thread_id, after)
+                for status in await self.service.deliveries(article.id):
+                    delivery, destination = status.delivery, status.destination
+                    if destination.platform is not Platform.DISCORD or not destination.active:
+                        continue
+                    if delivery.thread_id is not None:
+                        places[delivery.thread_id] = int(delivery.thread_id)
+                    if delivery.message_id is not None and delivery.message_id.isdigit():
+                        channel = destination.thread_id or destination.chat_id
+                        post = int(delivery.message_id)
+                        places[channel] = min(places.get(channel, post), post)
             seen += len(page.articles)
             if page.next_cursor is None:
                 break
             cursor = page.next_cursor
+        stored = 0
+        for channel_id, after in places.items():
+            stored += await self._backfill_channel(client, channel_id, after)
         return stored
 
-    async def _last_sources(self, article_id: ArticleId) -> dict[str, int]:
-        """The newest stored Discord message id per channel among an article's comments."""
-        newest: dict[str, int] = {}
-        cursor: str | None = None
-        while True:
-            page = await self.service.thread(article_id, cursor=cursor, limit=100)
-            stack = list(page.comments)
-            while stack:
-                node = stack.pop()
-                stack.extend(node.replies)
-                source = node.comment.source
-                if source.platform is Platform.DISCORD and source.message_id.isdigit():
-                    newest[source.chat_id] = max(
-                        newest.get(source.chat_id, 0), int(source.message_id)
-                    )
-            if page.next_cursor is None:
-                return newest
-            cursor = page.next_cursor
-
-    async def _backfill_thread(self, client: NewsClient, thread_id: str, after: int) -> int:
+    async def _backfill_channel(self, client: NewsClient, channel_id: str, after: int) -> int:
+        """Ingest a channel's or thread's history after ``after`` and after its watermark."""
+        key = f"discord.backfill.{channel_id}"
+        mark = await self.service.last_state(key)
+        start = max(after, int(mark) if mark and mark.isdigit() else 0)
         stored = 0
+        last = start
         try:
-            channel: Any = client.get_channel(int(thread_id)) or await client.fetch_channel(
-                int(thread_id)
+            channel: Any = client.get_channel(int(channel_id)) or await client.fetch_channel(
+                int(channel_id)
             )
-            if not isinstance(channel, discord.Thread):
+            if not isinstance(channel, discord.abc.Messageable):
                 return 0
             async for message in channel.history(
-                limit=None, after=discord.Object(id=after), oldest_first=True
+                limit=None, after=discord.Object(id=start), oldest_first=True
             ):
                 try:
-                    async with self._lock(channel.id):
+                    async with self._lock(message.channel.id):
                         comment = await self.ingest(message)
                     if comment is not None:
                         stored += 1
@@ -505,14 +557,21 @@ class DiscordAdapter:
                 except Exception:
                     log.exception(
                         "cannot backfill a message",
-                        extra={"thread_id": thread_id, "message_id": message.id},
+                        extra={"channel_id": channel_id, "message_id": message.id},
                     )
+                last = message.id
+                if stored and stored % 100 == 0:
+                    await self.service.save_state(key, str(last))
         except (discord.NotFound, discord.Forbidden) as exc:
-            log.info("thread not backfilled", extra={"thread_id": thread_id, "error": str(exc)})
+            log.info("channel not backfilled", extra={"channel_id": channel_id, "error": str(exc)})
         except (TimeoutError, discord.HTTPException, OSError) as exc:
             log.warning(
-                "thread backfill interrupted", extra={"thread_id": thread_id, "error": str(exc)}
+                "channel backfill interrupted", extra={"channel_id": channel_id, "error": str(exc)}
             )
+        finally:
+            if last > start:
+                with contextlib.suppress(StorageError):
+                    await self.service.save_state(key, str(last))
         return stored
 
 

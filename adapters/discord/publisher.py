@@ -97,6 +97,8 @@ class DiscordPublisher:
         # Posts whose thread could not be started yet, by nonce: a retry starts the thread
         # without sending the post again.
         self._unthreaded: dict[str, str] = {}
+        # Called with (thread id, channel id) when a resend finds its thread already made.
+        self.on_resent_thread: Callable[[str, str], None] | None = None
 
     @property
     def platform(self) -> Platform:
@@ -209,7 +211,12 @@ class DiscordPublisher:
             )
         except discord.HTTPException as exc:
             if exc.code == THREAD_EXISTS:
+                # A resend after a crash: the post and its thread were made, never recorded.
+                # Readers may have written there meanwhile; the adapter reads it back once
+                # the dispatcher has recorded the post.
                 thread_id: str | None = message_id
+                if self.on_resent_thread is not None:
+                    self.on_resent_thread(message_id, job.destination.chat_id)
             elif exc.status in (400, 403, 404):
                 # A permanent refusal (Create Public Threads missing, say): keep the post,
                 # without a thread; replies to the post still become comments.
