@@ -80,8 +80,11 @@ class DiscordAdapter:
         channel_rate: message writes allowed per channel per ``channel_period``.
         channel_period: the per-channel window in seconds.
         backfill_articles: how many of the latest articles' threads and channels to backfill.
-        backfill_interval: seconds between backfills after the first (at each ready); a
-            store failure while receiving asks for one sooner.
+        backfill_interval: seconds between backfills after the first (at each ready); 0 (the
+            default) backfills only at each ready and after a store failure.
+        backfill_reads: the most threads and channels one backfill reads, newest articles
+            first: with thousands of destinations a full round would take the whole request
+            budget for many minutes.
     """
 
     name = "discord"
@@ -102,7 +105,8 @@ class DiscordAdapter:
         channel_rate: int = 5,
         channel_period: float = 5.0,
         backfill_articles: int = 50,
-        backfill_interval: float = 300.0,
+        backfill_interval: float = 0.0,
+        backfill_reads: int = 1000,
     ) -> None:
         self.service = service
         self._token = token
@@ -114,6 +118,7 @@ class DiscordAdapter:
         self.message_content = message_content
         self.backfill_articles = backfill_articles
         self.backfill_interval = backfill_interval
+        self.backfill_reads = backfill_reads
         self.pacer = RequestPacer(self.api_url, limit=global_rate, period=global_period)
         self._publisher = DiscordPublisher(
             lambda: self._client,
@@ -455,10 +460,14 @@ class DiscordAdapter:
                 log.info("discord backfill stored messages", extra={"count": count})
             if self._first_backfill is not None and not self._first_backfill.done():
                 self._first_backfill.set_result(count)
-            wait = delay if self._backfill_again.is_set() else self.backfill_interval
-            self._backfill_again.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._backfill_again.wait(), wait)
+            if self._backfill_again.is_set():
+                self._backfill_again.clear()
+                await asyncio.sleep(delay)
+            elif self.backfill_interval > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._backfill_again.wait(), self.backfill_interval)
+            else:
+                await self._backfill_again.wait()
             delay = min(delay * 2, 300.0)
 
     async def wait_backfill(self) -> int:
@@ -495,10 +504,11 @@ class DiscordAdapter:
         """Store what was written in the latest articles' threads and channels while the bot
         was away (or could not store it).
 
-        Each thread, and each channel holding a post, is read from a watermark only the
-        backfill moves, message by message in order: messages stored live meanwhile never
-        make it skip earlier ones. Every message goes through ``ingest``, which stores each
-        once. Returns how many were stored (or found stored).
+        Each thread, and each channel holding a post (at most ``backfill_reads``, newest
+        articles first), is read from a watermark only the backfill moves, message by message
+        in order: messages stored live meanwhile never make it skip earlier ones. Every message
+        goes through ``ingest``, which stores each once. Returns how many were stored (or found
+        stored).
         """
         client = self._client
         if client is None:
@@ -527,8 +537,14 @@ class DiscordAdapter:
                 break
             cursor = page.next_cursor
         stored = 0
-        for channel_id, after in places.items():
+        # places holds the newest articles' threads and channels first.
+        for channel_id, after in list(places.items())[: self.backfill_reads]:
             stored += await self._backfill_channel(client, channel_id, after)
+        if len(places) > self.backfill_reads:
+            log.info(
+                "discord backfill skipped older threads",
+                extra={"read": self.backfill_reads, "skipped": len(places) - self.backfill_reads},
+            )
         return stored
 
     async def _backfill_channel(self, client: NewsClient, channel_id: str, after: int) -> int:
