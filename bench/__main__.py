@@ -122,7 +122,15 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small scale, for a smoke run")
     parser.add_argument("--only", choices=GROUPS, action="append", help="run only these groups")
     parser.add_argument("--output", type=Path, help="write this run's table here instead")
+    parser.add_argument(
+        "--rebuild", action="store_true", help="only rebuild BENCHMARKS.md from saved groups"
+    )
     args = parser.parse_args()
+    if args.rebuild:
+        saved, notes = _saved()
+        analysis = ANALYSIS.read_text(encoding="utf-8") if ANALYSIS.exists() else ""
+        write_markdown(ROOT / "BENCHMARKS.md", saved, "make bench", "\n".join(notes), analysis)
+        return 0
     groups = args.only or GROUPS
     started = time.time()
     results: list[Result] = []
