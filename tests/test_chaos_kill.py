@@ -9,7 +9,6 @@ Small by default (100 destinations per platform, 5 kills); NEWSBOT_CHAOS_SCALE=f
 
 from __future__ import annotations
 
-import asyncio
 import random
 from pathlib import Path
 
@@ -119,7 +118,7 @@ async def test_discord_reply_in_the_thread_of_a_post_in_flight_at_a_kill_is_stor
         await chaos.discord.post("/fault", {"delay": 2.0})
         await chaos.publish()
         await wait_for(lambda: _discord_posted(chaos), 30, "the post")
-        await asyncio.sleep(0.7)
+        await wait_for(lambda: _thread_requested(chaos), 10, "the thread request in flight")
         await bots[-1].kill()
         await wait_for(lambda: _discord_threads(chaos, channel), 10, "the thread")
         assert sending_chats(chaos.db, "discord") == {channel}, "the kill beat the record"
@@ -139,6 +138,10 @@ async def test_discord_reply_in_the_thread_of_a_post_in_flight_at_a_kill_is_stor
 
 async def _discord_posted(chaos: Chaos) -> bool:
     return any((await chaos.posts()).values())
+
+
+async def _thread_requested(chaos: Chaos) -> bool:
+    return int((await chaos.discord.get("/stats"))["thread_requests"]) >= 1
 
 
 async def _discord_threads(chaos: Chaos, channel: str) -> bool:

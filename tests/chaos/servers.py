@@ -305,6 +305,12 @@ class ChaosDiscord(FakeDiscord):
             "threads": {str(c): threads[c] for c in self.chaos_channels},
             "count_429": self.count_429,
             "requests": len(self.requests),
+            # Recorded when a request arrives, before any injected delay answers it.
+            "thread_requests": sum(
+                1
+                for method, path, _ in self.requests
+                if method == "POST" and path.endswith("/threads")
+            ),
             "connected": self.connected,
             "identify_count": self.identify_count,
         }
