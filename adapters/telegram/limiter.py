@@ -143,7 +143,6 @@ class SendLimiter(BaseRateLimiter[Mapping[str, Any]]):
         self._chat_paused: dict[str, float] = {}
         self._paused_until = 0.0
         self._interactive_waiting = 0
-        self._last_interactive = float("-inf")
         self._recent_429: deque[tuple[float, str | None]] = deque(maxlen=16)
         self.sent = 0
         self.limited = 0
@@ -222,8 +221,6 @@ class SendLimiter(BaseRateLimiter[Mapping[str, Any]]):
                     if chat is not None:
                         window = self._chat_window(chat)[0]
                         window.begin()
-                    if interactive:
-                        self._last_interactive = now
                     self.sent += 1
                     return window
                 if now + wait > deadline:
