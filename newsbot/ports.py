@@ -324,23 +324,6 @@ class Store(Protocol):
         """
         ...
 
-    async def thread_roots(
-        self,
-        article_id: ArticleId,
-        limit: int,
-        after: ThreadCursor | None,
-        *,
-        newest_first: bool,
-    ) -> list[Comment]:
-        """Return top-level comments in (created_at, id) order after the cursor position."""
-        ...
-
-    async def thread_replies(
-        self, article_id: ArticleId, root_ids: Sequence[CommentId]
-    ) -> list[Comment]:
-        """Return every reply, at any depth, under the given top-level comments, oldest first."""
-        ...
-
     async def thread_page(
         self,
         article_id: ArticleId,
@@ -349,8 +332,12 @@ class Store(Protocol):
         *,
         newest_first: bool,
     ) -> tuple[list[Comment], list[Comment], int]:
-        """``thread_roots``, their ``thread_replies`` and ``count_comments`` in one unit of
-        work, so that a page is consistent and costs one round trip."""
+        """One page of a thread in one unit of work, consistent and in one round trip.
+
+        Returns the top-level comments in (created_at, id) order (descending with
+        ``newest_first``) strictly after the cursor position, at most ``limit`` of them; every
+        reply at any depth under those comments, oldest first; and ``count_comments``.
+        """
         ...
 
     async def comments_by_author(self, platform: Platform, user_id: str) -> list[Comment]:

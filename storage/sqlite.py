@@ -777,24 +777,6 @@ class SqliteStore:
 
         return await self._run(body)
 
-    async def thread_roots(
-        self,
-        article_id: ArticleId,
-        limit: int,
-        after: ThreadCursor | None,
-        *,
-        newest_first: bool,
-    ) -> list[Comment]:
-        sql, params = _roots_query(article_id, limit, after, newest_first)
-        return await self._run(
-            lambda conn: [_comment(r) for r in conn.execute(sql, params).fetchall()]
-        )
-
-    async def thread_replies(
-        self, article_id: ArticleId, root_ids: Sequence[CommentId]
-    ) -> list[Comment]:
-        return await self._run(lambda conn: _replies(conn, article_id, list(root_ids)))
-
     async def comments_by_author(self, platform: Platform, user_id: str) -> list[Comment]:
         return await self._run(
             lambda conn: [

@@ -265,20 +265,29 @@ async def test_thread_keyset_pages_nested_replies(backend: Store) -> None:
         roots.append(c)
     reply, _ = await backend.add_comment(comment(article_id, "x1", parent=roots[0].id, when=20))
     deep, _ = await backend.add_comment(comment(article_id, "x2", parent=reply.id, when=21))
-    page1 = await backend.thread_roots(article_id, 2, None, newest_first=False)
+    page1, replies1, total = await backend.thread_page(article_id, 2, None, newest_first=False)
     assert [c.id for c in page1] == [roots[0].id, roots[1].id]
+    assert total == 7
+    # Replies at any depth under the page's roots, oldest first.
+    assert [(c.id, c.parent_id) for c in replies1] == [
+        (reply.id, roots[0].id),
+        (deep.id, reply.id),
+    ]
     cursor = ThreadCursor(page1[-1].created_at, page1[-1].id)
-    page2 = await backend.thread_roots(article_id, 10, cursor, newest_first=False)
+    page2, replies2, _ = await backend.thread_page(article_id, 10, cursor, newest_first=False)
     assert [c.id for c in page2] == [r.id for r in roots[2:]]
-    newest = await backend.thread_roots(article_id, 2, None, newest_first=True)
+    assert replies2 == []
+    newest, _, _ = await backend.thread_page(article_id, 2, None, newest_first=True)
     assert [c.id for c in newest] == [roots[4].id, roots[3].id]
-    older = await backend.thread_roots(
+    older, _, _ = await backend.thread_page(
         article_id, 10, ThreadCursor(newest[-1].created_at, newest[-1].id), newest_first=True
     )
     assert [c.id for c in older] == [roots[2].id, roots[1].id, roots[0].id]
-    replies = await backend.thread_replies(article_id, [roots[0].id])
-    assert [(c.id, c.parent_id) for c in replies] == [(reply.id, roots[0].id), (deep.id, reply.id)]
-    assert await backend.thread_replies(article_id, [roots[1].id]) == []
+    second, replies_of_second, _ = await backend.thread_page(
+        article_id, 1, ThreadCursor(roots[0].created_at, roots[0].id), newest_first=False
+    )
+    assert [c.id for c in second] == [roots[1].id]
+    assert replies_of_second == []
 
 
 async def test_comment_edit_and_status(backend: Store) -> None:
