@@ -45,39 +45,45 @@ async def _posted_articles(store: SqliteStore, count: int) -> list[MessageRef]:
     return refs
 
 
-async def ingestion(duration: float, rate: int, synchronous: str = "FULL") -> list[Result]:
-    """Offer ``rate`` replies per second through NewsService.record_reply for ``duration`` s."""
+async def ingestion(
+    duration: float, rate: int, synchronous: str = "FULL", callers: int = 1000
+) -> list[Result]:
+    """Offer ``rate`` replies per second through NewsService.record_reply for ``duration`` s.
+
+    Open loop without a task per reply: reply ``n`` is due at ``n / rate`` seconds, and a pool
+    of ``callers`` coroutines each takes the next reply, waits until it is due and stores it.
+    Latency counts from when the reply was due, so a backlog (all callers busy) shows in it
+    instead of slowing the offer (no coordinated omission).
+    """
     with tempfile.TemporaryDirectory() as tmp:
         async with SqliteStore(Path(tmp) / "ingest.db", synchronous=synchronous) as store:
             refs = await _posted_articles(store, 10)
             service = NewsService(store, mirror=False)
             latencies: list[float] = []
             author = Author("Reader", TG, "7")
-            pending: set[asyncio.Task[None]] = set()
-
-            async def one(n: int) -> None:
-                start = time.perf_counter()
-                await service.record_reply(
-                    reply_to=refs[n % len(refs)],
-                    source=MessageRef(TG, "-100", f"m{n}"),
-                    author=author,
-                    text=f"comment number {n}",
-                )
-                latencies.append(time.perf_counter() - start)
-
+            # Start the ingest process before the clock starts, as a running bot has.
+            await service.record_reply(
+                reply_to=refs[0], source=MessageRef(TG, "-100", "warm"), author=author, text="w"
+            )
             started = time.perf_counter()
-            issued = 0
-            while (now := time.perf_counter()) - started < duration:
-                due = int((now - started) * rate)
-                for n in range(issued, due):
-                    task = asyncio.create_task(one(n))
-                    pending.add(task)
-                    task.add_done_callback(pending.discard)
-                issued = due
-                await asyncio.sleep(0.001)
-            await asyncio.gather(*pending)
+            numbers = iter(range(int(duration * rate)))
+
+            async def caller() -> None:
+                for n in numbers:
+                    due = started + n / rate
+                    if (wait := due - time.perf_counter()) > 0:
+                        await asyncio.sleep(wait)
+                    await service.record_reply(
+                        reply_to=refs[n % len(refs)],
+                        source=MessageRef(TG, "-100", f"m{n}"),
+                        author=author,
+                        text=f"comment number {n}",
+                    )
+                    latencies.append(time.perf_counter() - due)
+
+            await asyncio.gather(*(caller() for _ in range(callers)))
             elapsed = time.perf_counter() - started
-            stored = 0
+            stored = -1  # the warm-up reply
             for ref in refs:
                 link = await store.resolve_message(ref)
                 stored += await store.count_comments(link.article_id) if link else 0

@@ -497,14 +497,15 @@ class NewsService:
             return None
         comment, created = result
         if created:
-            log.info(
-                "comment stored",
-                extra={
-                    "comment_id": comment.id,
-                    "article_id": comment.article_id,
-                    "source": str(source),
-                },
-            )
+            if log.isEnabledFor(logging.INFO):  # skip building the record at full ingest rates
+                log.info(
+                    "comment stored",
+                    extra={
+                        "comment_id": comment.id,
+                        "article_id": comment.article_id,
+                        "source": str(source),
+                    },
+                )
             self._enqueued()
         return comment
 

@@ -3,7 +3,8 @@
 Each store method is one unit of work run as a single function on aiosqlite's connection
 thread: one thread hand-off per method instead of one per statement (each hand-off costs
 0.1 to 0.3 ms, more than the SQL). Comments arriving together are written by one writer in
-batched transactions (group commit), so a burst of replies costs one fsync per batch.
+batched transactions (group commit), so a burst of replies costs one fsync per batch; that
+writer runs in a child process (``storage.ingest``) so its Python does not share our GIL.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -51,6 +51,7 @@ from newsbot.models import (
     Posted,
     ThreadCursor,
 )
+from storage.ingest import IngestProcess
 
 log = logging.getLogger("newsbot.storage")
 
@@ -199,7 +200,9 @@ class SqliteStore:
 
     One aiosqlite connection serves every call; an ``asyncio.Lock`` makes each method one unit
     of work, and writes run in ``BEGIN IMMEDIATE`` transactions so that readers and the command
-    line in other processes never meet a half-done change.
+    line in other processes never meet a half-done change. Incoming comments are the exception:
+    they are batched and written by the ingest process (``storage.ingest``), its batches queued
+    with this connection's writes behind one write lock.
     """
 
     def __init__(
@@ -219,6 +222,8 @@ class SqliteStore:
         self._incoming: list[tuple[IncomingComment, asyncio.Future[Any]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._incoming_ready = asyncio.Event()
+        self._write_lock = asyncio.Lock()
+        self._ingester = IngestProcess(self.path, self.synchronous, busy_timeout_ms)
 
     async def __aenter__(self) -> SqliteStore:
         await self.open()
@@ -284,6 +289,7 @@ class SqliteStore:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
+        await self._ingester.stop()
         for _, future in self._incoming:
             if not future.done():
                 future.set_exception(StorageError("the store was closed"))
@@ -315,7 +321,10 @@ class SqliteStore:
             return result
 
     async def _tx(self, body: Callable[[Conn], T]) -> T:
-        return await self._run(lambda conn: _write(conn, body))
+        # Writes queue here, first come first served, with the ingest writer's batches, rather
+        # than in SQLite's busy handler where they would hold up the reads on this connection.
+        async with self._write_lock:
+            return await self._run(lambda conn: _write(conn, body))
 
     # -- articles -------------------------------------------------------------------------
 
@@ -695,7 +704,8 @@ class SqliteStore:
         return await future
 
     async def _write_incoming(self) -> None:
-        """The group-commit writer: every comment queued meanwhile goes in one transaction."""
+        """The group-commit writer: every comment queued meanwhile goes in one transaction,
+        written by the ingest process (see ``storage.ingest``)."""
         while True:
             await self._incoming_ready.wait()
             self._incoming_ready.clear()
@@ -703,7 +713,8 @@ class SqliteStore:
                 batch = self._incoming[:_BATCH_MAX]
                 del self._incoming[:_BATCH_MAX]
                 try:
-                    results = await self._tx(partial(_ingest_all, batch=batch))
+                    async with self._write_lock:
+                        outcomes = await self._ingester.write([_wire(i) for i, _ in batch])
                 except StorageError as exc:
                     for _, future in batch:
                         if not future.done():
@@ -714,13 +725,13 @@ class SqliteStore:
                         if not future.done():
                             future.set_exception(StorageError("the store was closed"))
                     raise
-                for (_, future), result in zip(batch, results, strict=True):
-                    if future.done():
-                        continue
-                    if isinstance(result, BaseException):
-                        future.set_exception(result)
-                    else:
+                results: list[tuple[Comment, bool] | None] = []
+                for (item, future), outcome in zip(batch, outcomes, strict=True):
+                    result = _outcome(item, outcome, results)
+                    results.append(result)
+                    if not future.done():
                         future.set_result(result)
+                log.debug("comments written", extra={"batch": len(batch)})
 
     async def get_comment(self, comment_id: CommentId) -> Comment | None:
         return await self._run(lambda conn: _get_comment(conn, comment_id))
@@ -882,25 +893,35 @@ def _comment_by_source(conn: Conn, source: MessageRef) -> Comment | None:
 
 
 def _resolve(conn: Conn, ref: MessageRef) -> MessageLink | None:
-    key = (str(ref.platform), ref.chat_id, ref.message_id)
+    found = _resolve_key(conn, (str(ref.platform), ref.chat_id, ref.message_id))
+    if found is None:
+        return None
+    article_id, comment_id, destination_id = found
+    return MessageLink(
+        ref,
+        ArticleId(article_id),
+        None if comment_id is None else CommentId(comment_id),
+        None if destination_id is None else DestinationId(destination_id),
+    )
+
+
+def _resolve_key(
+    conn: Conn, key: tuple[str, str, str]
+) -> tuple[int, int | None, int | None] | None:
+    """(article_id, comment_id, destination_id) of a chat message we know."""
     row = conn.execute(
         "SELECT article_id, comment_id, destination_id FROM message_links "
         "WHERE platform = ? AND chat_id = ? AND message_id = ?",
         key,
     ).fetchone()
     if row is not None:
-        return MessageLink(
-            ref,
-            ArticleId(row[0]),
-            None if row[1] is None else CommentId(row[1]),
-            None if row[2] is None else DestinationId(row[2]),
-        )
+        return row[0], row[1], row[2]
     row = conn.execute(
         "SELECT article_id, id FROM comments WHERE source_platform = ? "
         "AND source_chat_id = ? AND source_message_id = ?",
         key,
     ).fetchone()
-    return None if row is None else MessageLink(ref, ArticleId(row[0]), CommentId(row[1]))
+    return None if row is None else (row[0], row[1], None)
 
 
 def _insert_comment(
@@ -963,45 +984,106 @@ def _insert_comment(
     )
 
 
-def _ingest_all(
-    conn: Conn, batch: list[tuple[IncomingComment, asyncio.Future[Any]]]
-) -> list[tuple[Comment, bool] | BaseException | None]:
+# One incoming comment as plain values, for the pipe to the ingest process:
+# (source platform, chat, message, author name, author platform, author user id, text,
+#  created_at, reply_to (platform, chat, message) or None, article_id, parent_id, mirror,
+#  mirror_due or None, count refresh (min_interval, per_second) or None)
+Wire = tuple[Any, ...]
+# What became of it: None (dropped: no article, not published, banned author), ("n", id,
+# article_id, parent_id) stored now, ("s", index) the same message as an earlier one in the
+# batch, ("o", row) stored before (a _COMMENT row).
+Outcome = tuple[Any, ...] | None
+
+
+def _wire(item: IncomingComment) -> Wire:
+    source, author, reply = item.source, item.author, item.reply_to
+    refresh = item.count_refresh
+    return (
+        str(source.platform),
+        source.chat_id,
+        source.message_id,
+        author.name,
+        str(author.platform),
+        author.user_id,
+        item.text,
+        _ts(item.created_at),
+        None if reply is None else (str(reply.platform), reply.chat_id, reply.message_id),
+        item.article_id,
+        item.parent_id,
+        item.mirror,
+        None if item.mirror_due is None else _ts(item.mirror_due),
+        None if refresh is None else (refresh.min_interval, refresh.per_second),
+    )
+
+
+def _outcome(
+    item: IncomingComment, outcome: Outcome, earlier: list[tuple[Comment, bool] | None]
+) -> tuple[Comment, bool] | None:
+    if outcome is None:
+        return None
+    if outcome[0] == "n":
+        comment = Comment(
+            id=CommentId(outcome[1]),
+            article_id=ArticleId(outcome[2]),
+            parent_id=None if outcome[3] is None else CommentId(outcome[3]),
+            author=item.author,
+            text=item.text,
+            source=item.source,
+            status=CommentStatus.VISIBLE,
+            created_at=item.created_at,
+        )
+        return comment, True
+    if outcome[0] == "s":
+        first = earlier[outcome[1]]
+        return None if first is None else (first[0], False)
+    return _comment(outcome[1]), False
+
+
+def ingest_rows(conn: Conn, wires: Sequence[Wire]) -> list[Outcome]:
     """Store a group-commit batch with set-wise statements instead of several per comment.
 
-    Within one transaction nothing changes under us, and a burst of replies mostly answers a
-    few messages by a few authors about a few articles: each is looked up once per batch.
+    Runs inside one write transaction (in the ingest process). Nothing changes under us
+    meanwhile, and a burst of replies mostly answers a few messages by a few authors about a
+    few articles: each is looked up once per batch, and the new rows get their ids here.
     """
-    items = [item for item, _ in batch]
-    keys = [(str(i.source.platform), i.source.chat_id, i.source.message_id) for i in items]
-    existing = _comments_by_sources(conn, keys)
-    links: dict[MessageRef, MessageLink | None] = {}
+    keys = [(w[0], w[1], w[2]) for w in wires]
+    existing = _rows_by_sources(conn, keys)
+    links: dict[tuple[str, str, str], tuple[int, int | None, int | None] | None] = {}
     bans: dict[tuple[str, str], bool] = {}
     posts: dict[int, list[tuple[int, str, str, str | None]] | None] = {}
     roots: dict[int, int | None] = {}
-    results: list[tuple[Comment, bool] | BaseException | None] = [None] * len(items)
+    results: list[Outcome] = [None] * len(wires)
+    first: dict[tuple[str, str, str], int] = {}
     rows: list[tuple[Any, ...]] = []
-    pending: dict[tuple[str, str, str], list[int]] = {}
-    plans: list[tuple[int, NewComment, list[DestinationId], datetime | None]] = []
-    for index, (item, key) in enumerate(zip(items, keys, strict=True)):
-        if key in existing:
-            results[index] = (existing[key], False)
+    deliveries: list[tuple[Any, ...]] = []
+    refresh: dict[int, tuple[tuple[float, float], str]] = {}
+    next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM comments").fetchone()[0])
+    for index, (wire, key) in enumerate(zip(wires, keys, strict=True)):
+        row = existing.get(key)
+        if row is not None:
+            results[index] = ("o", row)
             continue
-        if key in pending:  # the same message twice in one batch
-            pending[key].append(index)
+        if key in first:  # the same message twice in one batch
+            results[index] = ("s", first[key])
             continue
-        ban_key = (str(item.author.platform), item.author.user_id)
+        ban_key = (wire[4], wire[5])
         if ban_key not in bans:
             bans[ban_key] = _banned(conn, *ban_key)
         if bans[ban_key]:
             continue
-        article_id, parent_id, exclude = item.article_id, item.parent_id, None
-        if item.reply_to is not None:
-            if item.reply_to not in links:
-                links[item.reply_to] = _resolve(conn, item.reply_to)
-            link = links[item.reply_to]
+        article_id, parent_id, exclude = wire[9], wire[10], None
+        reply_to = wire[8]
+        if reply_to is not None:
+            if reply_to in first:  # a reply to a message earlier in this very batch
+                earlier = results[first[reply_to]]
+                assert earlier is not None
+                links[reply_to] = (earlier[2], earlier[1], None)
+            elif reply_to not in links:
+                links[reply_to] = _resolve_key(conn, reply_to)
+            link = links[reply_to]
             if link is None:
                 continue
-            article_id, parent_id, exclude = link.article_id, link.comment_id, link.destination_id
+            article_id, parent_id, exclude = link
         if article_id is None:
             continue
         if article_id not in posts:
@@ -1012,69 +1094,37 @@ def _ingest_all(
         root_id = None
         if parent_id is not None:
             if parent_id not in roots:
-                row = conn.execute(
+                found = conn.execute(
                     "SELECT COALESCE(root_id, id) FROM comments WHERE id = ? AND article_id = ?",
                     (parent_id, article_id),
                 ).fetchone()
-                roots[parent_id] = None if row is None else row[0]
+                roots[parent_id] = None if found is None else found[0]
             root_id = roots[parent_id]
             if root_id is None:
                 parent_id = None
-        mirror_to = []
-        if item.mirror:
+        next_id += 1
+        first[key] = index
+        roots[next_id] = root_id or next_id
+        results[index] = ("n", next_id, article_id, parent_id)
+        rows.append((next_id, article_id, parent_id, root_id, *wire[3:7], *key, wire[7]))
+        if wire[11]:
             # Never back to where it was written: the chat, or the thread on the post there.
-            mirror_to = [
-                DestinationId(r[0])
+            stamp = wire[12] or wire[7]
+            deliveries += [
+                (article_id, next_id, stamp, stamp, stamp, r[0])
                 for r in article_posts
                 if r[0] != exclude and not (r[1] == key[0] and key[1] in (r[2], r[3]))
             ]
-        new = NewComment(
-            ArticleId(article_id), parent_id, item.author, item.text, item.source, item.created_at
-        )
-        pending[key] = [index]
-        plans.append((index, new, mirror_to, item.mirror_due))
-        rows.append(
-            (
-                article_id,
-                parent_id,
-                root_id,
-                item.author.name,
-                ban_key[0],
-                item.author.user_id,
-                item.text,
-                *key,
-                _ts(item.created_at),
-            )
-        )
+        if wire[13] is not None and article_id not in refresh:
+            refresh[article_id] = (wire[13], wire[7])
     if not rows:
         return results
     conn.executemany(
-        "INSERT INTO comments (article_id, parent_id, root_id, author_name, author_platform, "
+        "INSERT INTO comments (id, article_id, parent_id, root_id, author_name, author_platform, "
         "author_user_id, text, source_platform, source_chat_id, source_message_id, status, "
-        "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,'visible',?)",
+        "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,'visible',?)",
         rows,
     )
-    ids = {key: CommentId(row[0]) for key, row in _ids_by_sources(conn, list(pending)).items()}
-    deliveries = []
-    for index, new, mirror_to, due in plans:
-        key = keys[index]
-        comment = Comment(
-            id=ids[key],
-            article_id=new.article_id,
-            parent_id=new.parent_id,
-            author=new.author,
-            text=new.text,
-            source=new.source,
-            status=CommentStatus.VISIBLE,
-            created_at=new.created_at,
-        )
-        first, *repeats = pending[key]
-        results[first] = (comment, True)
-        for repeat in repeats:
-            results[repeat] = (comment, False)
-        if mirror_to:
-            stamp = _ts(due or new.created_at)
-            deliveries += [(new.article_id, comment.id, stamp, stamp, stamp, d) for d in mirror_to]
     if deliveries:
         conn.executemany(
             "INSERT OR IGNORE INTO deliveries (article_id, comment_id, destination_id, platform, "
@@ -1082,12 +1132,8 @@ def _ingest_all(
             "'pending', ?, ?, ? FROM destinations WHERE id = ? AND active = 1",
             deliveries,
         )
-    refreshed: set[int] = set()
-    for index, new, _mirror, _due in plans:
-        item = items[index]
-        if item.count_refresh is not None and new.article_id not in refreshed:
-            refreshed.add(new.article_id)
-            _refresh_counts(conn, new.article_id, item.count_refresh, item.created_at)
+    for article_id, (pace, stamp) in refresh.items():
+        _refresh_counts(conn, article_id, CountRefresh(*pace), datetime.fromisoformat(stamp))
     return results
 
 
@@ -1136,29 +1182,15 @@ def _article_posts(conn: Conn, article_id: int) -> list[tuple[int, str, str, str
 _SOURCE_MATCH = "(source_platform = ? AND source_chat_id = ? AND source_message_id = ?)"
 
 
-def _comments_by_sources(
+def _rows_by_sources(
     conn: Conn, keys: Sequence[tuple[str, str, str]]
-) -> dict[tuple[str, str, str], Comment]:
+) -> dict[tuple[str, str, str], tuple[Any, ...]]:
+    """The stored comments (``_COMMENT`` rows) written as these source messages."""
     found = {}
     for chunk in _chunks(list(dict.fromkeys(keys)), _SQL_VARIABLES // 3):
         sql = f"SELECT {_COMMENT} FROM comments WHERE " + " OR ".join([_SOURCE_MATCH] * len(chunk))
         for row in conn.execute(sql, [v for key in chunk for v in key]).fetchall():
-            comment = _comment(row)
-            found[(row[7], row[8], row[9])] = comment
-    return found
-
-
-def _ids_by_sources(
-    conn: Conn, keys: Sequence[tuple[str, str, str]]
-) -> dict[tuple[str, str, str], tuple[int]]:
-    found = {}
-    for chunk in _chunks(list(keys), _SQL_VARIABLES // 3):
-        sql = (
-            "SELECT id, source_platform, source_chat_id, source_message_id FROM comments WHERE "
-            + " OR ".join([_SOURCE_MATCH] * len(chunk))
-        )
-        for row in conn.execute(sql, [v for key in chunk for v in key]).fetchall():
-            found[(row[1], row[2], row[3])] = (row[0],)
+            found[(row[7], row[8], row[9])] = row
     return found
 
 
