@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import json
 import logging
 import signal
@@ -301,6 +302,10 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
         for adapter in adapters:
             await adapter.start()
             started.append(adapter)
+        # Everything loaded so far lives as long as the bot: out of the collector's way, so
+        # its full collections stop walking the libraries' objects (p99 of a thread page read
+        # fell from 2.3 to 1.8 ms at 1M comments, bench/ANALYSIS.md).
+        gc.freeze()
         log.info(
             "newsbot running",
             extra={

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import random
 import sqlite3
@@ -232,6 +233,7 @@ def build_big_database(path: Path, articles: int, per_article: int, destinations
 
 async def thread_reads(path: Path, samples: int, ingest_rate: int) -> list[Result]:
     """p99 of the newest 50 top-level comments (with replies) and the next page."""
+    gc.freeze()  # as bot.py does once it is running
     async with SqliteStore(path) as store:
         service = NewsService(store, mirror=False)
         articles = [a[0] for a in sqlite3.connect(path).execute("SELECT id FROM articles")]

@@ -44,6 +44,7 @@ JSON = dict[str, Any]
 
 TELEGRAM_CHANNEL_BASE = -1002000000000
 TELEGRAM_USER_BASE = 5_000_000
+TELEGRAM_GROUP_BASE = -1003000000000
 
 
 # --------------------------------------------------------------------------------------------
@@ -82,12 +83,15 @@ class BenchTelegram(FakeTelegram):
         return result
 
 
-def _telegram_world(fake: BenchTelegram, channels: int, users: int) -> None:
+def _telegram_world(fake: BenchTelegram, channels: int, users: int, groups: int = 0) -> None:
     owner = TELEGRAM_USER_BASE - 1
     fake.add_user(owner, "Olga", "olga_owner")
     for n in range(channels):
         chat_id = TELEGRAM_CHANNEL_BASE - n
         fake.add_chat(chat_id, "channel", f"News channel {n}", admins=[owner], owner=owner)
+    for n in range(groups):
+        chat_id = TELEGRAM_GROUP_BASE - n
+        fake.add_chat(chat_id, "supergroup", f"Readers {n}", admins=[owner], owner=owner)
     for n in range(users):
         user_id = TELEGRAM_USER_BASE + n
         fake.add_user(user_id, f"Reader{n}", f"reader_{n}")
@@ -103,6 +107,7 @@ def _telegram_sidecar(fake: BenchTelegram) -> web.Application:
                 "count_429": fake.count_429,
                 "active_polls": fake.active_polls,
                 "answers": len(fake.answer_at),
+                "pending": fake.pending_updates(),
             }
         )
 
@@ -127,9 +132,29 @@ def _telegram_sidecar(fake: BenchTelegram) -> web.Application:
             }
         )
 
+    async def replies(request: web.Request) -> web.Response:
+        """Readers answer the bot's last post in each group: ``count`` replies, round robin
+        over the groups and the users, all queued before the response (one loop step)."""
+        body = await request.json()
+        groups = [int(g) for g in body["groups"]]
+        users = [int(u) for u in body["users"]]
+        posts = {}
+        for group in groups:
+            mine = [m for m in fake.messages(group) if m.get("from", {}).get("is_bot")]
+            if not mine:
+                return web.json_response({"error": f"no bot post in {group}"}, status=409)
+            posts[group] = mine[-1]["message_id"]
+        for n in range(int(body["count"])):
+            group = groups[n % len(groups)]
+            fake.user_sends(
+                group, users[n % len(users)], f"Reply {n}: thanks!", reply_to=posts[group]
+            )
+        return web.json_response({"queued": fake.pending_updates()})
+
     app = web.Application()
     app.router.add_get("/progress", progress)
     app.router.add_post("/command", command)
+    app.router.add_post("/replies", replies)
     app.router.add_get("/stats", stats)
     return app
 
@@ -294,7 +319,7 @@ async def _serve(args: argparse.Namespace) -> None:
     fake: BenchTelegram | BenchDiscord
     if args.platform == "telegram":
         fake = BenchTelegram(token=args.token, enforce_rate_limits=True)
-        _telegram_world(fake, args.channels, args.users)
+        _telegram_world(fake, args.channels, args.users, args.groups)
         await fake.start()
         sidecar_app = _telegram_sidecar(fake)
         ready = {"url": fake.url, "base_url": fake.base_url}
@@ -326,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", default="123456:BENCH")
     parser.add_argument("--channels", type=int, default=300)
     parser.add_argument("--users", type=int, default=0, help="Telegram private chats")
+    parser.add_argument("--groups", type=int, default=0, help="Telegram supergroups")
     parser.add_argument("--per-guild", type=int, default=500, help="Discord channels per guild")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

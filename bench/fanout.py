@@ -46,7 +46,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.fake_servers import TELEGRAM_CHANNEL_BASE, TELEGRAM_USER_BASE
+from bench.fake_servers import TELEGRAM_CHANNEL_BASE, TELEGRAM_GROUP_BASE, TELEGRAM_USER_BASE
 from bench.report import Result, percentile, rss_mib
 from newsbot import (
     Actor,
@@ -421,6 +421,66 @@ async def telegram_fanout(channels: int, commands: int, **adapter_options: Any) 
             f"process used {memory.cpu / memory.wall:.0%} of a core meanwhile",
         ),
     ]
+
+
+async def telegram_ingestion(groups: int, replies: int, users: int = 1000) -> Result:
+    """Benchmark 4, end to end: ``replies`` readers' replies to the article's post in
+    ``groups`` groups, all waiting at the fake, fetched by the real adapter through getUpdates
+    (100 a batch, PTB's default and Telegram's maximum) and stored as comments."""
+    from adapters.telegram import TelegramAdapter
+
+    group_ids = [TELEGRAM_GROUP_BASE - n for n in range(groups)]
+    user_ids = [TELEGRAM_USER_BASE + n for n in range(users)]
+    async with running_fake(
+        "telegram", "--channels", "0", "--groups", str(groups), "--users", str(users)
+    ) as fake:
+        with tempfile.TemporaryDirectory() as tmp, quiet_loggers("newsbot", "telegram"):
+            async with SqliteStore(Path(tmp) / "telegram.db") as store:
+                service = NewsService(store, public_url=PUBLIC_URL, mirror=False)
+                await subscribe_all(service, Platform.TELEGRAM, [str(g) for g in group_ids], "G")
+                adapter = TelegramAdapter(service, token=TOKEN, api_url=fake.info["base_url"])
+                dispatcher = Dispatcher(
+                    store, {Platform.TELEGRAM: adapter.publisher}, article_url=service.article_url
+                )
+                service.on_enqueue(dispatcher.wake)
+                try:
+                    await adapter.start()
+                    await dispatcher.start()
+                    article = (await service.publish(Actor.operator(), ARTICLE)).article
+
+                    async def posted() -> bool:
+                        return bool((await fake.get("/progress"))["fanout_sends"] >= groups)
+
+                    await until(posted, groups / TELEGRAM_RATE * 3 + 60, "the posts")
+                    await dispatcher.drain(60)
+                    print(
+                        f"  Telegram ingestion: {replies:,} replies in {groups} groups ...",
+                        file=sys.stderr,
+                    )
+                    await fake.post(
+                        "/replies", {"count": replies, "groups": group_ids, "users": user_ids}
+                    )
+                    started = time.monotonic()
+
+                    async def stored() -> bool:
+                        return await store.count_comments(article.id) >= replies
+
+                    await until(stored, 600, "the replies to be stored", interval=0.02)
+                    elapsed = time.monotonic() - started
+                    count = await store.count_comments(article.id)
+                    left = (await fake.get("/progress"))["pending"]
+                finally:
+                    await dispatcher.stop()
+                    await adapter.stop()
+    rate = replies / elapsed
+    return Result(
+        f"4. Telegram ingestion end to end, {groups} group{'s' if groups != 1 else ''}",
+        f"{rate:,.0f}/s",
+        ">= 1,500/s",
+        rate >= 1500 and count == replies,
+        f"{replies:,} replies waiting at the fake, stored in {elapsed:.1f} s by the real "
+        f"adapter (getUpdates, 100 a batch); {count:,} stored; {left} updates left unconfirmed",
+    )
 
 
 async def telegram_baseline(channels: int) -> Result:

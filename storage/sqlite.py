@@ -108,18 +108,25 @@ def _article(row: Sequence[Any]) -> Article:
     )
 
 
+# Enum lookups by value through a dict: a page builds ~70 comments, and Enum(value) costs
+# more than the rest of a row together.
+_PLATFORMS = {str(p): p for p in Platform}
+_STATUSES = {str(s): s for s in CommentStatus}
+
+
 def _comment(row: Sequence[Any]) -> Comment:
+    edited, deleted = row[12], row[13]
     return Comment(
-        id=CommentId(row[0]),
-        article_id=ArticleId(row[1]),
-        parent_id=None if row[2] is None else CommentId(row[2]),
-        author=Author(row[3], Platform(row[4]), row[5]),
-        text=row[6],
-        source=MessageRef(Platform(row[7]), row[8], row[9]),
-        status=CommentStatus(row[10]),
-        created_at=datetime.fromisoformat(row[11]),
-        edited_at=_dt(row[12]),
-        deleted_at=_dt(row[13]),
+        row[0],
+        row[1],
+        row[2],
+        Author(row[3], _PLATFORMS[row[4]], row[5]),
+        row[6],
+        MessageRef(_PLATFORMS[row[7]], row[8], row[9]),
+        _STATUSES[row[10]],
+        datetime.fromisoformat(row[11]),
+        None if edited is None else datetime.fromisoformat(edited),
+        None if deleted is None else datetime.fromisoformat(deleted),
     )
 
 

@@ -23,6 +23,7 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
+from adapters.telegram.fastpath import PlainReply, UpdatesRequest
 from adapters.telegram.handlers import Handlers
 from adapters.telegram.limiter import SendLimiter, retry_seconds
 from adapters.telegram.publisher import TelegramPublisher, redact
@@ -88,10 +89,12 @@ class TelegramAdapter:
         # A send answered after PTB's default 5 s read timeout has usually been posted all the
         # same; counting it as failed would post it again on every retry. Wait long enough
         # for a slow server (the dispatcher's own limit is 60 s).
+        self._updates_request = UpdatesRequest()
         builder = (
             ApplicationBuilder()
             .token(token)
             .updater(None)
+            .get_updates_request(self._updates_request)
             .rate_limiter(self.limiter)
             .read_timeout(read_timeout)
             .write_timeout(read_timeout)
@@ -344,8 +347,9 @@ class TelegramAdapter:
             await asyncio.wait_for(self._stopping.wait(), seconds)
         return self._stopping.is_set()
 
-    async def _fetch(self) -> list[Update] | None:
+    async def _fetch(self) -> list[Update | PlainReply] | None:
         """One long poll; ``None`` when the adapter stops while waiting."""
+        self._updates_request.take()  # left by a poll that failed or was cancelled late
         fetch = asyncio.ensure_future(
             self.application.bot.get_updates(
                 offset=self._offset or None,
@@ -365,33 +369,44 @@ class TelegramAdapter:
             with contextlib.suppress(asyncio.CancelledError, TelegramError):
                 await fetch
             return None
-        return list(fetch.result())
+        updates: list[Update | PlainReply] = list(fetch.result())
+        return updates + self._updates_request.take()
 
-    async def _process(self, updates: list[Update]) -> bool:
+    async def _process(self, updates: list[Update | PlainReply]) -> bool:
         """Process one batch; returns whether every update's effects were committed."""
         updates = sorted(updates, key=lambda u: u.update_id)
         self._batch = [u.update_id for u in updates]
         self._done = set()
-        chains: dict[object, list[Update]] = {}
+        chains: dict[object, list[Update | PlainReply]] = {}
         for update in updates:
             chains.setdefault(_chain_key(update), []).append(update)
         results = await asyncio.gather(*(self._run_chain(chain) for chain in chains.values()))
         await self._advance()
         return all(results)
 
-    async def _run_chain(self, chain: list[Update]) -> bool:
-        for update in chain:
-            if update.update_id not in self._seen and not await self._process_one(update):
-                return False  # later updates of this chat wait for this one
-            self._remember(update.update_id)
-            self._done.add(update.update_id)
+    async def _run_chain(self, chain: list[Update | PlainReply]) -> bool:
+        for run in _runs(chain):
+            todo = [u for u in run if u.update_id not in self._seen]
+            # Plain replies in a row go side by side: started in order, they reach the store's
+            # group commit in order and are written together, a reply to an earlier one of
+            # them included. Anything else goes alone (a run of one).
+            results = await asyncio.gather(*(self._process_one(u) for u in todo))
+            failed = {u.update_id for u, ok in zip(todo, results, strict=True) if not ok}
+            for update in run:
+                if update.update_id in failed:
+                    return False  # later updates of this chat wait for this one
+                self._remember(update.update_id)
+                self._done.add(update.update_id)
             await self._advance()
         return True
 
-    async def _process_one(self, update: Update) -> bool:
+    async def _process_one(self, update: Update | PlainReply) -> bool:
         self.failed.discard(update.update_id)
         try:
-            await self.application.process_update(update)
+            if isinstance(update, PlainReply):
+                await self.handlers.plain_reply(update)
+            else:
+                await self.application.process_update(update)
         except Exception:  # a library failure: logged, and the update is not retried
             log.exception("update processing failed", extra={"update_id": update.update_id})
         if update.update_id in self.failed:
@@ -424,8 +439,21 @@ class TelegramAdapter:
             self._saving = False
 
 
-def _chain_key(update: Update) -> object:
+def _runs(chain: list[Update | PlainReply]) -> list[list[Update | PlainReply]]:
+    """The chain cut into runs: consecutive plain replies together, anything else alone."""
+    runs: list[list[Update | PlainReply]] = []
+    for update in chain:
+        if isinstance(update, PlainReply) and runs and isinstance(runs[-1][-1], PlainReply):
+            runs[-1].append(update)
+        else:
+            runs.append([update])
+    return runs
+
+
+def _chain_key(update: Update | PlainReply) -> object:
     """Updates with the same key are processed in order; different keys side by side."""
+    if isinstance(update, PlainReply):
+        return update.chat_id
     chat = update.effective_chat
     if chat is not None:
         return chat.id

@@ -10,6 +10,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from telegram import (
@@ -39,6 +40,7 @@ from telegram.ext import (
     filters,
 )
 
+from adapters.telegram.fastpath import PlainReply
 from adapters.telegram.publisher import NO_PREVIEW, chat_key, photo_key, redact
 from adapters.telegram.render import (
     Rendered,
@@ -959,13 +961,58 @@ class Handlers:
         author = author_of(message)
         if author is None:
             return
-        for chat_name in chat_names(chat):
+        await self.store_reply(
+            chat_names(chat),
+            MessageRef(Platform.TELEGRAM, str(chat.id), str(message.message_id)),
+            str(replied.message_id),
+            author,
+            message_text(message),
+            message.date,
+        )
+
+    async def plain_reply(self, reply: PlainReply) -> None:
+        """``reply`` for a reply read straight from the JSON (``fastpath``), guarded alike."""
+        fields = {"update_id": reply.update_id, "chat_id": reply.chat_id}
+        try:
+            await self.store_reply(
+                reply.chat_names,
+                MessageRef(Platform.TELEGRAM, str(reply.chat_id), str(reply.message_id)),
+                str(reply.replied_id),
+                reply.author,
+                reply.text,
+                reply.sent_at,
+            )
+        except DomainError as error:
+            log.debug("refused", extra={**fields, "error": str(error)})
+        except StorageError:
+            self.failed.add(reply.update_id)
+            log.exception(
+                "storage failed; the update will be processed again",
+                extra={**fields, "action": "comment"},
+            )
+        except Exception as error:  # the bot must outlive any single update
+            log.exception(
+                "handler failed",
+                extra={**fields, "action": "comment", "error": redact(str(error), self.token)},
+            )
+
+    async def store_reply(
+        self,
+        names: list[str],
+        source: MessageRef,
+        replied_id: str,
+        author: Author,
+        text: str,
+        sent_at: datetime,
+    ) -> None:
+        """Store a group message as a comment if it answers a post or comment we know."""
+        for chat_name in names:
             stored = await self.service.record_reply(
-                reply_to=MessageRef(Platform.TELEGRAM, chat_name, str(replied.message_id)),
-                source=MessageRef(Platform.TELEGRAM, str(chat.id), str(message.message_id)),
+                reply_to=MessageRef(Platform.TELEGRAM, chat_name, replied_id),
+                source=source,
                 author=author,
-                text=message_text(message),
-                sent_at=message.date,
+                text=text,
+                sent_at=sent_at,
             )
             if stored is not None:
                 return
