@@ -29,12 +29,20 @@ GROUPS = ["fanout", "ingest", "reads", "restart", "memory", "chaos"]
 
 
 def _ingest(quick: bool) -> list[Result]:
+    from bench import fanout
+
+    seconds = 2 if quick else 60
+    replies = 1_000 if quick else 30_000
     return [
         core.raw_executemany(20_000 if quick else 500_000),
         asyncio.run(core.ingestion_capacity(5_000 if quick else 200_000)),
-        *asyncio.run(core.ingestion(2 if quick else 60, 20_000)),
+        *asyncio.run(core.ingestion(seconds, 20_000)),
+        *asyncio.run(core.ingestion(seconds, 20_000, "NORMAL")),
         # Past capacity the backlog only grows; latency is meaningful at a rate it sustains.
-        *asyncio.run(core.ingestion(2 if quick else 60, 5_000)),
+        *asyncio.run(core.ingestion(seconds, 10_000)),
+        *asyncio.run(core.ingestion(seconds, 5_000)),
+        asyncio.run(fanout.telegram_ingestion(100, replies)),
+        asyncio.run(fanout.telegram_ingestion(1, replies)),
     ]
 
 

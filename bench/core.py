@@ -89,7 +89,7 @@ async def ingestion(
                 link = await store.resolve_message(ref)
                 stored += await store.count_comments(link.article_id) if link else 0
     done = len(latencies)
-    at = f" at {rate:,}/s offered"
+    at = f" at {rate:,}/s offered" + ("" if synchronous == "FULL" else f", {synchronous}")
     return [
         Result(
             "4. ingestion through the service" + at,
@@ -128,10 +128,10 @@ async def ingestion_capacity(count: int) -> Result:
                     )
 
             started = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(256)))
+            await asyncio.gather(*(worker() for _ in range(1000)))
             elapsed = time.perf_counter() - started
     return Result(
-        "4. ingestion capacity (256 callers)",
+        "4. ingestion capacity (1,000 callers)",
         f"{count / elapsed:,.0f}/s",
         "(ceiling of the service path)",
         None,

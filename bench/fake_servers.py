@@ -62,6 +62,7 @@ class BenchTelegram(FakeTelegram):
         self.answer_at: dict[int, float] = {}
         self.fanout_sends = 0
         self.service_times: list[float] = []
+        self.poll_times: list[float] = []
 
     async def _handle_api(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
@@ -70,6 +71,8 @@ class BenchTelegram(FakeTelegram):
         finally:
             if not request.match_info.get("method", "").lower().startswith("getupdates"):
                 self.service_times.append(time.perf_counter() - started)
+            else:
+                self.poll_times.append(time.perf_counter() - started)
 
     def _finish_bot_send(self, chat: Any, message: JSON) -> JSON:
         result = super()._finish_bot_send(chat, message)
@@ -129,6 +132,7 @@ def _telegram_sidecar(fake: BenchTelegram) -> web.Application:
                 "commands": {str(k): v for k, v in fake.command_at.items()},
                 "answers": {str(k): v for k, v in fake.answer_at.items()},
                 "service_times": fake.service_times,
+                "poll_times": fake.poll_times,
             }
         )
 

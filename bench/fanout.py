@@ -472,6 +472,7 @@ async def telegram_ingestion(groups: int, replies: int, users: int = 1000) -> Re
                 finally:
                     await dispatcher.stop()
                     await adapter.stop()
+        polls = [t for t in (await fake.get("/stats"))["poll_times"] if t < 1]
     rate = replies / elapsed
     return Result(
         f"4. Telegram ingestion end to end, {groups} group{'s' if groups != 1 else ''}",
@@ -479,7 +480,8 @@ async def telegram_ingestion(groups: int, replies: int, users: int = 1000) -> Re
         ">= 1,500/s",
         rate >= 1500 and count == replies,
         f"{replies:,} replies waiting at the fake, stored in {elapsed:.1f} s by the real "
-        f"adapter (getUpdates, 100 a batch); {count:,} stored; {left} updates left unconfirmed",
+        f"adapter (getUpdates, 100 a batch); {count:,} stored; {left} updates left unconfirmed; "
+        f"the fake answered a poll in p50 {percentile(polls, 50) * 1000:.1f} ms",
     )
 
 

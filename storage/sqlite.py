@@ -74,6 +74,7 @@ _DELIVERY = (
 )
 _SQL_VARIABLES = 500
 _BATCH_MAX = 2000
+_READ_CACHE_KIB = 16 * 1024
 
 
 def _ts(value: datetime) -> str:
@@ -205,11 +206,12 @@ def _write(conn: Conn, body: Callable[[Conn], T]) -> T:
 class SqliteStore:
     """A ``Store`` in one SQLite file.
 
-    One aiosqlite connection serves every call; an ``asyncio.Lock`` makes each method one unit
-    of work, and writes run in ``BEGIN IMMEDIATE`` transactions so that readers and the command
-    line in other processes never meet a half-done change. Incoming comments are the exception:
-    they are batched and written by the ingest process (``storage.ingest``), its batches queued
-    with this connection's writes behind one write lock.
+    Two aiosqlite connections: one writes, one reads (``query_only``), so that a read never
+    waits behind a write, nor behind a database another process holds locked. Each method is
+    one unit of work on one of them, and writes run in ``BEGIN IMMEDIATE`` transactions so that
+    readers and the command line in other processes never meet a half-done change. Incoming
+    comments are batched and written by the ingest process (``storage.ingest``), its batches
+    queued with this connection's writes behind one write lock.
     """
 
     def __init__(
@@ -226,6 +228,8 @@ class SqliteStore:
         self.busy_timeout_ms = busy_timeout_ms
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._reader: aiosqlite.Connection | None = None
+        self._read_lock = asyncio.Lock()
         self._incoming: list[tuple[IncomingComment, asyncio.Future[Any]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._incoming_ready = asyncio.Event()
@@ -258,7 +262,26 @@ class SqliteStore:
             self._db = None
             await db.close()
             raise
+        try:
+            reader = await aiosqlite.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:
+            self._db = None
+            await db.close()
+            raise StorageError(f"cannot open database {self.path}: {exc}") from exc
+        self._reader = reader
+        try:
+            await self._read(self._prepare_reader)
+        except BaseException:
+            self._db = self._reader = None
+            await reader.close()
+            await db.close()
+            raise
         self._writer = asyncio.create_task(self._write_incoming(), name="sqlite-group-commit")
+
+    def _prepare_reader(self, conn: Conn) -> None:
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        conn.execute("PRAGMA query_only = ON")
+        conn.execute(f"PRAGMA cache_size = {-_READ_CACHE_KIB}")
 
     def _prepare(self, conn: Conn) -> None:
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
@@ -302,16 +325,28 @@ class SqliteStore:
                 future.set_exception(StorageError("the store was closed"))
         self._incoming.clear()
         db, self._db = self._db, None
-        if db is not None:
-            with contextlib.suppress(sqlite3.Error, ValueError):
-                await db.close()
+        reader, self._reader = self._reader, None
+        for connection in (reader, db):
+            if connection is not None:
+                with contextlib.suppress(sqlite3.Error, ValueError):
+                    await connection.close()
 
     # -- running work on the connection thread --------------------------------------------
 
     async def _run(self, fn: Callable[[Conn], T]) -> T:
-        async with self._lock:
-            db = self._db
-            if db is None:
+        """Run ``fn`` on the writing connection's thread."""
+        return await self._call(self._db, self._lock, fn)
+
+    async def _read(self, fn: Callable[[Conn], T]) -> T:
+        """Run ``fn`` on the reading connection's thread: reads never queue behind a write
+        (in WAL mode they read the last commit while a write is under way)."""
+        return await self._call(self._reader, self._read_lock, fn)
+
+    async def _call(
+        self, db: aiosqlite.Connection | None, lock: asyncio.Lock, fn: Callable[[Conn], T]
+    ) -> T:
+        async with lock:
+            if db is None or self._db is None:
                 raise StorageError("the store is not open")
             try:
                 # aiosqlite has no public way to run a function on its connection thread;
@@ -421,7 +456,7 @@ class SqliteStore:
             ).fetchone()
             return None if row is None else _article(row)
 
-        return await self._run(body)
+        return await self._read(body)
 
     async def latest_articles(self, limit: int, before: ArticleCursor | None) -> list[Article]:
         sql = f"SELECT {_ARTICLE} FROM articles WHERE status = 'published'"
@@ -431,12 +466,12 @@ class SqliteStore:
             params += [_ts(before.published_at), before.article_id]
         sql += " ORDER BY published_at DESC, id DESC LIMIT ?"
         params.append(limit)
-        return await self._run(
+        return await self._read(
             lambda conn: [_article(r) for r in conn.execute(sql, params).fetchall()]
         )
 
     async def count_comments(self, article_id: ArticleId) -> int:
-        return await self._run(lambda conn: _count(conn, article_id))
+        return await self._read(lambda conn: _count(conn, article_id))
 
     # -- destinations ---------------------------------------------------------------------
 
@@ -477,7 +512,7 @@ class SqliteStore:
             ).fetchone()
             return None if row is None else _destination(row)
 
-        return await self._run(body)
+        return await self._read(body)
 
     async def deactivate_destination(
         self, destination_id: DestinationId, reason: str, now: datetime
@@ -510,7 +545,7 @@ class SqliteStore:
             sql += " AND platform = ?"
             params.append(str(platform))
         sql += " ORDER BY id"
-        return await self._run(
+        return await self._read(
             lambda conn: [_destination(r) for r in conn.execute(sql, params).fetchall()]
         )
 
@@ -548,7 +583,7 @@ class SqliteStore:
             ).fetchone()
             return _dt(row[0]) if row else None
 
-        return await self._run(body)
+        return await self._read(body)
 
     async def complete_delivery(
         self, delivery: Delivery, posted: Posted | None, now: datetime
@@ -650,7 +685,7 @@ class SqliteStore:
             f"SELECT {columns}, {dest_columns} FROM deliveries d "
             f"JOIN destinations t ON t.id = d.destination_id WHERE {where} ORDER BY d.id"
         )
-        return await self._run(
+        return await self._read(
             lambda conn: [
                 DeliveryStatus(_delivery(r[:width]), _destination(r[width:]))
                 for r in conn.execute(sql, (key,)).fetchall()
@@ -666,7 +701,7 @@ class SqliteStore:
     # -- message links --------------------------------------------------------------------
 
     async def resolve_message(self, ref: MessageRef) -> MessageLink | None:
-        return await self._run(lambda conn: _resolve(conn, ref))
+        return await self._read(lambda conn: _resolve(conn, ref))
 
     async def add_link(self, link: MessageLink) -> bool:
         params = (
@@ -741,10 +776,10 @@ class SqliteStore:
                 log.debug("comments written", extra={"batch": len(batch)})
 
     async def get_comment(self, comment_id: CommentId) -> Comment | None:
-        return await self._run(lambda conn: _get_comment(conn, comment_id))
+        return await self._read(lambda conn: _get_comment(conn, comment_id))
 
     async def get_comment_by_source(self, source: MessageRef) -> Comment | None:
-        return await self._run(lambda conn: _comment_by_source(conn, source))
+        return await self._read(lambda conn: _comment_by_source(conn, source))
 
     async def edit_comment(self, comment_id: CommentId, text: str, now: datetime) -> Comment:
         stamp = _ts(now)
@@ -793,10 +828,10 @@ class SqliteStore:
                 _count(conn, article_id),
             )
 
-        return await self._run(body)
+        return await self._read(body)
 
     async def comments_by_author(self, platform: Platform, user_id: str) -> list[Comment]:
-        return await self._run(
+        return await self._read(
             lambda conn: [
                 _comment(r)
                 for r in conn.execute(
@@ -819,14 +854,14 @@ class SqliteStore:
         return await self._tx(lambda conn: conn.execute(sql, params).rowcount > 0)
 
     async def is_banned(self, platform: Platform, user_id: str) -> bool:
-        return await self._run(lambda conn: _banned(conn, str(platform), user_id))
+        return await self._read(lambda conn: _banned(conn, str(platform), user_id))
 
     async def get_state(self, key: str) -> str | None:
         def body(conn: Conn) -> str | None:
             row = conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
             return None if row is None else str(row[0])
 
-        return await self._run(body)
+        return await self._read(body)
 
     async def set_state(self, key: str, value: str) -> None:
         await self._tx(
