@@ -703,6 +703,32 @@ async def test_an_update_that_hit_a_storage_failure_is_processed_again(
     assert world.tg.token not in caplog.text
 
 
+async def test_a_storage_failure_keeps_the_polls_frequent(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Telegram is fine, only the database is not: the pauses stop growing at
+    STORE_RETRY_CAP instead of the minute an outage earns, so commands are not kept waiting."""
+    from adapters.telegram.adapter import STORE_RETRY_CAP
+
+    await world.start(retry_delay=0.25, retry_cap=60)
+    with caplog.at_level(logging.WARNING, logger="newsbot.telegram"):
+        await world.store.close()
+        world.tg.user_sends(READER, READER, "/latest")
+
+        def pauses() -> list[float]:
+            return [
+                r.retry_in  # type: ignore[attr-defined]
+                for r in caplog.records
+                if r.getMessage().startswith("an update could not be stored")
+            ]
+
+        await wait_for(lambda: len(pauses()) >= 5, 30, "five failed rounds")
+        await world.store.open()
+        await wait_for(lambda: bool(world.bot_messages(READER)), 10, "the answer")
+    assert pauses()[:4] == [0.25, 0.5, 1.0, STORE_RETRY_CAP]
+    assert max(pauses()) == STORE_RETRY_CAP
+
+
 async def test_a_failing_handler_is_logged_and_answered_with_an_apology(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -43,6 +43,7 @@ ALLOWED_UPDATES = [
     "callback_query",
 ]
 SEEN_MAX = 10_000
+STORE_RETRY_CAP = 2.0  # the longest pause after an update could not be stored
 
 
 class TelegramAdapter:
@@ -313,6 +314,7 @@ class TelegramAdapter:
         log.info("polling for updates", extra={"offset": self._offset})
         delay = self.retry_delay
         while not self._stopping.is_set():
+            cap = self.retry_cap
             try:
                 updates = await self._fetch()
                 if updates is None:
@@ -320,8 +322,12 @@ class TelegramAdapter:
                 if not updates or await self._process(updates):
                     delay = self.retry_delay
                     continue
-                # Something could not be stored: poll again from it after a pause.
+                # Something could not be stored: poll again from it after a pause. Telegram is
+                # fine, so keep the pause short: commands (which may still be answered from
+                # the database) wait for the next poll.
                 problem = "an update could not be stored; it will be processed again"
+                cap = min(cap, STORE_RETRY_CAP)
+                delay = min(delay, cap)
             except RetryAfter as error:
                 delay = max(delay, retry_seconds(error))
                 problem = "getUpdates was rate limited"
@@ -339,7 +345,7 @@ class TelegramAdapter:
             log.warning(problem, extra={"retry_in": delay})
             if await self._pause(delay):
                 return
-            delay = min(delay * 2, self.retry_cap)
+            delay = min(delay * 2, cap)
 
     async def _pause(self, seconds: float) -> bool:
         """Sleep unless asked to stop; returns whether the adapter is stopping."""
