@@ -139,6 +139,7 @@ class Dispatcher:
 
         def finished(task: asyncio.Task[None]) -> None:
             tasks.discard(task)
+            self.in_flight -= 1
             slot_free.set()
 
         try:
@@ -146,10 +147,15 @@ class Dispatcher:
                 jobs: list[Job] = []
                 free = self.concurrency - len(tasks)
                 if free > 0:
+                    # A claim in progress counts as in flight: its deliveries are no longer due
+                    # in the store, and drain() must not take that for done.
+                    self.in_flight += 1
                     try:
                         jobs = await self.store.claim_deliveries(platform, self.clock.now(), free)
                     except StorageError:
                         log.exception("cannot claim deliveries", extra={"platform": platform})
+                    finally:
+                        self.in_flight += len(jobs) - 1
                 for job in jobs:
                     job = dataclasses.replace(job, article_url=self.article_url(job.article.id))
                     task = asyncio.create_task(self._deliver(publisher, job))
@@ -175,7 +181,6 @@ class Dispatcher:
                 await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _deliver(self, publisher: Publisher, job: Job) -> None:
-        self.in_flight += 1
         delivery = job.delivery
         fields = {
             "delivery_id": delivery.id,
@@ -232,8 +237,6 @@ class Dispatcher:
         except Exception as exc:  # a publisher bug must not kill the loop
             log.exception("publisher raised an unexpected error", extra=fields)
             await self._failed(job, _describe(exc), fields)
-        finally:
-            self.in_flight -= 1
 
     async def _failed(self, job: Job, error: str, fields: Mapping[str, object]) -> None:
         delivery = job.delivery
