@@ -121,7 +121,7 @@ class TelegramAdapter:
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._offset = 0
         self._saved = 0
-        self._saving = False
+        self._saver: asyncio.Task[None] | None = None
         self._batch: list[int] = []
         self._done: set[int] = set()
         self._started = False
@@ -170,17 +170,21 @@ class TelegramAdapter:
             except Exception:
                 log.exception("the update loop had failed")
             self._task = None
+        if self._saver is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._saver), timeout=10.0)
         await self._close()
 
     async def abort(self) -> None:
         """Stop at once, as a crash would: the batch in progress is abandoned and no offset
         is saved beyond what is already stored. Connections are closed."""
         self._stopping.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._saver):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._saver = None
         await self._close()
 
     async def __aenter__(self) -> TelegramAdapter:
@@ -426,14 +430,21 @@ class TelegramAdapter:
             self._seen.popitem(last=False)
 
     async def _advance(self) -> None:
-        """Move the offset past every update done so far and save it (one write at a time)."""
+        """Move the offset past every update done so far, and have it saved.
+
+        The save runs beside the processing (one write at a time): while the database is
+        locked it can wait the whole busy timeout, and commands must not wait with it. Saving
+        late loses nothing: every update before the offset is already committed, and one
+        processed again after a crash is recognised.
+        """
         for update_id in self._batch:
             if update_id not in self._done:
                 break
             self._offset = max(self._offset, update_id + 1)
-        if self._saving:
-            return  # the save in progress picks the new offset up
-        self._saving = True
+        if self._saved < self._offset and (self._saver is None or self._saver.done()):
+            self._saver = asyncio.create_task(self._save_offset(), name="telegram-offset")
+
+    async def _save_offset(self) -> None:
         try:
             while self._saved < self._offset:
                 target = self._offset
@@ -441,8 +452,6 @@ class TelegramAdapter:
                 self._saved = target
         except StorageError:
             log.exception("cannot save the update offset; updates may be redelivered")
-        finally:
-            self._saving = False
 
 
 def _runs(chain: list[Update | PlainReply]) -> list[list[Update | PlainReply]]:
