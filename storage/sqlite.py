@@ -363,8 +363,8 @@ class SqliteStore:
             return result
 
     async def _tx(self, body: Callable[[Conn], T]) -> T:
-        # Writes queue here, first come first served, with the ingest writer's batches, rather
-        # than in SQLite's busy handler where they would hold up the reads on this connection.
+        # Writes queue here, first come first served, with the ingest process's batches,
+        # rather than in SQLite's busy handler, where each would poll for the other's lock.
         async with self._write_lock:
             return await self._run(lambda conn: _write(conn, body))
 
