@@ -3,8 +3,9 @@
 ``python -m bench.fake_servers telegram --channels N --users U`` or
 ``python -m bench.fake_servers discord --channels N --per-guild 500`` builds the world inside
 the fake (no thousands of control calls), enforces the platform limits, starts the server and
-prints one line ``BENCH_FAKE_READY {json}`` with its addresses. The process exits when its
-standard input closes, so a benchmark that dies never leaves a server behind.
+prints one line ``FAKE_READY {json}`` with its addresses (``tests.fakes.process``). The
+process exits when its standard input closes, so a benchmark that dies never leaves a server
+behind.
 
 Next to each fake runs a small *sidecar* HTTP server (same process, same event loop) with what
 the benchmarks need and the fakes' control APIs do not offer: server-side timestamps of every
@@ -24,12 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import logging
-import signal
-import sys
-import threading
 import time
 from collections import Counter, deque
 from typing import Any
@@ -38,6 +34,7 @@ from aiohttp import web
 
 from tests.fakes import discord as fake_discord
 from tests.fakes.discord import FakeDiscord
+from tests.fakes.process import serve
 from tests.fakes.telegram import FakeTelegram
 
 JSON = dict[str, Any]
@@ -302,23 +299,7 @@ def _discord_sidecar(fake: BenchDiscord) -> web.Application:
 # --------------------------------------------------------------------------------------------
 
 
-def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-    """Stop when the parent closes our standard input (or dies)."""
-
-    def read() -> None:
-        with contextlib.suppress(Exception):
-            sys.stdin.buffer.read()
-        loop.call_soon_threadsafe(stop.set)
-
-    threading.Thread(target=read, daemon=True).start()
-
-
 async def _serve(args: argparse.Namespace) -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    _watch_stdin(loop, stop)
     ready: JSON
     fake: BenchTelegram | BenchDiscord
     if args.platform == "telegram":
@@ -335,18 +316,7 @@ async def _serve(args: argparse.Namespace) -> None:
         await fake.start()
         sidecar_app = _discord_sidecar(fake)
         ready = {"api_url": fake.api_url, "gateway_url": fake.gateway_url}
-    runner = web.AppRunner(sidecar_app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    ready["sidecar"] = f"http://127.0.0.1:{port}"
-    print("BENCH_FAKE_READY " + json.dumps(ready), flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-        await fake.stop()
+    await serve(fake, sidecar_app, ready)
 
 
 def main(argv: list[str] | None = None) -> int:

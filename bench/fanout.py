@@ -29,10 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
-import selectors
 import subprocess
 import sys
 import tempfile
@@ -59,6 +57,7 @@ from newsbot import (
 )
 from newsbot.models import Article, ArticleId, ArticleStatus, Author
 from storage import SqliteStore
+from tests.fakes.process import read_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:BENCH"
@@ -118,23 +117,12 @@ class FakeProcess:
             stdout=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"},
         )
-        assert process.stdout is not None
-        deadline = time.monotonic() + timeout
         try:
-            with selectors.DefaultSelector() as selector:
-                selector.register(process.stdout, selectors.EVENT_READ)
-                while True:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0 or not selector.select(remaining):
-                        raise RuntimeError(f"the fake {platform} server did not start in time")
-                    line = process.stdout.readline().decode()
-                    if not line:
-                        raise RuntimeError(f"the fake {platform} server exited at start")
-                    if line.startswith("BENCH_FAKE_READY "):
-                        return cls(process, json.loads(line.split(" ", 1)[1]))
+            ready = read_ready(process, timeout, f"the fake {platform} server")
         except BaseException:
             cls(process, {}).stop()
             raise
+        return cls(process, ready)
 
     async def get(self, path: str) -> Any:
         assert self.http is not None

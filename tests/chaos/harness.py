@@ -19,7 +19,6 @@ import json
 import os
 import random
 import re
-import selectors
 import signal
 import sqlite3
 import subprocess
@@ -41,6 +40,7 @@ from newsbot import (
     Platform,
 )
 from storage import SqliteStore
+from tests.fakes.process import read_ready
 from tests.fakes.wait import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,13 +152,13 @@ class FakeProcess:
                 start_new_session=True,
             )
         try:
-            line = await asyncio.to_thread(_read_ready, process, 60.0)
+            ready = await asyncio.to_thread(read_ready, process, 60.0, "the chaos fake")
         except BaseException:
             _killpg(process)
             process.wait()
             _close_pipes(process)
             raise
-        return cls(platform, process, json.loads(line.split(" ", 1)[1]))
+        return cls(platform, process, ready)
 
     @property
     def http(self) -> aiohttp.ClientSession:
@@ -203,22 +203,6 @@ class FakeProcess:
             await asyncio.to_thread(self.process.wait)
         _killpg(self.process)  # anything the server started
         _close_pipes(self.process)
-
-
-def _read_ready(process: subprocess.Popen[bytes], timeout: float) -> str:
-    assert process.stdout is not None
-    deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not selector.select(remaining):
-                raise RuntimeError("the chaos fake did not start in time")
-            line = process.stdout.readline().decode()
-            if not line:
-                raise RuntimeError(f"the chaos fake exited with {process.wait()}")
-            if line.startswith("CHAOS_FAKE_READY "):
-                return line.strip()
 
 
 def _close_pipes(process: subprocess.Popen[Any]) -> None:

@@ -2,7 +2,7 @@
 
 ``python -m tests.chaos.servers telegram --destinations N`` or
 ``python -m tests.chaos.servers discord --destinations N`` builds the world inside the fake
-(no thousands of control calls), starts it, and prints one line ``CHAOS_FAKE_READY {json}``
+(no thousands of control calls), starts it, and prints one line ``FAKE_READY {json}``
 with its addresses. It exits on SIGTERM or when its standard input closes, so a test that
 dies never leaves a server behind.
 
@@ -36,12 +36,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import random
-import signal
-import sys
-import threading
 import time
 from collections import Counter
 from typing import Any
@@ -49,6 +45,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.discord import FakeDiscord
+from tests.fakes.process import serve
 from tests.fakes.telegram import FakeTelegram
 
 JSON = dict[str, Any]
@@ -377,23 +374,7 @@ def _discord_sidecar(fake: ChaosDiscord, rng: random.Random) -> web.Application:
 # --------------------------------------------------------------------------------------------
 
 
-def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-    """Stop when the parent closes our standard input (or dies)."""
-
-    def read() -> None:
-        with contextlib.suppress(Exception):
-            sys.stdin.buffer.read()
-        loop.call_soon_threadsafe(stop.set)
-
-    threading.Thread(target=read, daemon=True).start()
-
-
 async def _serve(args: argparse.Namespace) -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    _watch_stdin(loop, stop)
     rng = random.Random(args.seed)
     ready: JSON
     fake: ChaosTelegram | ChaosDiscord
@@ -409,17 +390,7 @@ async def _serve(args: argparse.Namespace) -> None:
         await fake.start()
         sidecar_app = _discord_sidecar(fake, rng)
         ready = {"url": fake.base_url, "api_url": fake.api_url, "gateway_url": fake.gateway_url}
-    runner = web.AppRunner(sidecar_app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    ready["sidecar"] = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    print("CHAOS_FAKE_READY " + json.dumps(ready), flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-        await fake.stop()
+    await serve(fake, sidecar_app, ready)
 
 
 def main(argv: list[str] | None = None) -> int:
