@@ -755,12 +755,18 @@ class SqliteStore:
                 batch = self._incoming[:_BATCH_MAX]
                 del self._incoming[:_BATCH_MAX]
                 try:
+                    rows = [_wire(i) for i, _ in batch]  # before the lock: others write meanwhile
                     async with self._write_lock:
-                        outcomes = await self._ingester.write([_wire(i) for i, _ in batch])
-                except StorageError as exc:
+                        outcomes = await self._ingester.write(rows)
+                except Exception as exc:  # the writer must outlive any one batch
+                    failure = (
+                        exc
+                        if isinstance(exc, StorageError)
+                        else StorageError(f"the comments could not be stored: {exc!r}")
+                    )
                     for _, future in batch:
                         if not future.done():
-                            future.set_exception(exc)
+                            future.set_exception(failure)
                     continue
                 except asyncio.CancelledError:
                     for _, future in batch:

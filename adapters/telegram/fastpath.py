@@ -78,10 +78,12 @@ class PlainReply:
     @property
     def chat_names(self) -> list[str]:
         """As ``handlers.chat_names``: the id, and ``@username`` for a public chat."""
-        names = [str(self.chat_id)]
-        if self.chat_username:
-            names.append(f"@{self.chat_username}")
-        return names
+        return names_of(self.chat_id, self.chat_username)
+
+
+def names_of(chat_id: int, username: str | None) -> list[str]:
+    """How a chat may be named in a subscription: its id, and its ``@username`` if public."""
+    return [str(chat_id), f"@{username}"] if username else [str(chat_id)]
 
 
 def _author(message: dict[str, Any]) -> Author | None:

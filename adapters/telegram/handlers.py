@@ -40,7 +40,7 @@ from telegram.ext import (
     filters,
 )
 
-from adapters.telegram.fastpath import PlainReply
+from adapters.telegram.fastpath import PlainReply, names_of
 from adapters.telegram.publisher import NO_PREVIEW, chat_key, photo_key, redact
 from adapters.telegram.render import (
     Rendered,
@@ -144,6 +144,42 @@ class Dialogue:
     image_url: str | None = None
 
 
+async def run_guarded(
+    handlers: Handlers,
+    action: str,
+    update_id: int,
+    fields: dict[str, Any],
+    call: Callable[[], Awaitable[None]],
+    answer: Callable[[str], Awaitable[None]] | None,
+) -> None:
+    """Run one update's handling so that it cannot crash the bot (see ``guarded``); with no
+    ``answer``, refusals and failures are only logged."""
+    try:
+        await call()
+    except DomainError as error:
+        if answer is not None:
+            await answer(str(error))
+        else:
+            log.debug("refused", extra={**fields, "error": str(error)})
+    except StorageError:
+        handlers.failed.add(update_id)
+        log.exception(
+            "storage failed; the update will be processed again",
+            extra={**fields, "action": action},
+        )
+    except DeliveryError as error:
+        # Our own answer could not be sent (flood control, a gone chat): nothing to tell the
+        # user through the same channel.
+        log.warning("could not answer", extra={**fields, "error": str(error)})
+    except Exception as error:  # the bot must outlive any single update
+        log.exception(
+            "handler failed",
+            extra={**fields, "action": action, "error": redact(str(error), handlers.token)},
+        )
+        if answer is not None:
+            await answer(APOLOGY)
+
+
 def guarded(
     action: str, *, answer_errors: bool = True
 ) -> Callable[[Callable[[Any, Update, Context], Awaitable[None]]], Callable[..., Any]]:
@@ -159,34 +195,17 @@ def guarded(
     ) -> Callable[..., Any]:
         @functools.wraps(handler)
         async def wrapper(self: Handlers, update: Update, context: Context) -> None:
-            try:
-                await handler(self, update, context)
-            except DomainError as error:
-                if answer_errors:
-                    await self.answer_quietly(update, str(error))
-                else:
-                    log.debug("refused", extra={**describe(update), "error": str(error)})
-            except StorageError:
-                self.failed.add(update.update_id)
-                log.exception(
-                    "storage failed; the update will be processed again",
-                    extra={**describe(update), "action": action},
-                )
-            except DeliveryError as error:
-                # Our own answer could not be sent (flood control, a gone chat): nothing to
-                # tell the user through the same channel.
-                log.warning("could not answer", extra={**describe(update), "error": str(error)})
-            except Exception as error:  # the bot must outlive any single update
-                log.exception(
-                    "handler failed",
-                    extra={
-                        **describe(update),
-                        "action": action,
-                        "error": redact(str(error), self.token),
-                    },
-                )
-                if answer_errors:
-                    await self.answer_quietly(update, APOLOGY)
+            async def answer(text: str) -> None:
+                await self.answer_quietly(update, text)
+
+            await run_guarded(
+                self,
+                action,
+                update.update_id,
+                describe(update),
+                lambda: handler(self, update, context),
+                answer if answer_errors else None,
+            )
 
         return wrapper
 
@@ -972,29 +991,21 @@ class Handlers:
 
     async def plain_reply(self, reply: PlainReply) -> None:
         """``reply`` for a reply read straight from the JSON (``fastpath``), guarded alike."""
-        fields = {"update_id": reply.update_id, "chat_id": reply.chat_id}
-        try:
-            await self.store_reply(
+        await run_guarded(
+            self,
+            "comment",
+            reply.update_id,
+            {"update_id": reply.update_id, "chat_id": reply.chat_id},
+            lambda: self.store_reply(
                 reply.chat_names,
                 MessageRef(Platform.TELEGRAM, str(reply.chat_id), str(reply.message_id)),
                 str(reply.replied_id),
                 reply.author,
                 reply.text,
                 reply.sent_at,
-            )
-        except DomainError as error:
-            log.debug("refused", extra={**fields, "error": str(error)})
-        except StorageError:
-            self.failed.add(reply.update_id)
-            log.exception(
-                "storage failed; the update will be processed again",
-                extra={**fields, "action": "comment"},
-            )
-        except Exception as error:  # the bot must outlive any single update
-            log.exception(
-                "handler failed",
-                extra={**fields, "action": "comment", "error": redact(str(error), self.token)},
-            )
+            ),
+            None,
+        )
 
     async def store_reply(
         self,
@@ -1141,10 +1152,7 @@ class Handlers:
 
 def chat_names(chat: Chat) -> list[str]:
     """How a chat may be named in a subscription: its id, and its ``@username`` if public."""
-    names = [str(chat.id)]
-    if chat.username:
-        names.append(f"@{chat.username}")
-    return names
+    return names_of(chat.id, chat.username)
 
 
 def destination_kind(chat: Chat) -> DestinationKind:
