@@ -29,11 +29,16 @@ def check(report: FaultReport) -> None:
     assert report.lost_comments == [], "every reply is stored"
 
 
+# The issue asks for every fault run under both durability settings.
+BOTH_MODES = pytest.mark.parametrize("synchronous", ["NORMAL", "FULL"])
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-async def test_burst_of_5xx_and_429(tmp_path: Path) -> None:
+@BOTH_MODES
+async def test_burst_of_5xx_and_429(tmp_path: Path, synchronous: str) -> None:
     s = scale()
-    chaos = await Chaos.start(tmp_path, s.fault_destinations)
+    chaos = await Chaos.start(tmp_path, s.fault_destinations, synchronous=synchronous)
     try:
         report = await faults.burst(chaos, s)
     finally:
@@ -47,9 +52,10 @@ async def test_burst_of_5xx_and_429(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-async def test_platform_down_for_a_while(tmp_path: Path) -> None:
+@BOTH_MODES
+async def test_platform_down_for_a_while(tmp_path: Path, synchronous: str) -> None:
     s = scale()
-    chaos = await Chaos.start(tmp_path, s.fault_destinations)
+    chaos = await Chaos.start(tmp_path, s.fault_destinations, synchronous=synchronous)
     try:
         report = await faults.outage(chaos, s)
     finally:
@@ -65,9 +71,10 @@ async def test_platform_down_for_a_while(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-async def test_slow_server(tmp_path: Path) -> None:
+@BOTH_MODES
+async def test_slow_server(tmp_path: Path, synchronous: str) -> None:
     s = scale()
-    chaos = await Chaos.start(tmp_path, s.fault_destinations)
+    chaos = await Chaos.start(tmp_path, s.fault_destinations, synchronous=synchronous)
     try:
         report = await faults.slow(chaos, s)
     finally:

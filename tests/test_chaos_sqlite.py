@@ -52,8 +52,9 @@ def check(report: StorageReport, error: str) -> None:
 @needs_mount
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-async def test_full_disk(tmp_path: Path) -> None:
-    report = await storage.full_disk(tmp_path, scale(), "FULL")
+@pytest.mark.parametrize("synchronous", ["NORMAL", "FULL"])
+async def test_full_disk(tmp_path: Path, synchronous: str) -> None:
+    report = await storage.full_disk(tmp_path, scale(), synchronous)
     check(report, "database or disk is full")
     assert report.exit_codes == [0]
     assert report.telegram_repeated == 0, "sends in flight at the fault were recorded, not resent"
@@ -62,8 +63,9 @@ async def test_full_disk(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-async def test_locked_database(tmp_path: Path) -> None:
-    report = await storage.locked(tmp_path, scale(), "FULL")
+@pytest.mark.parametrize("synchronous", ["NORMAL", "FULL"])
+async def test_locked_database(tmp_path: Path, synchronous: str) -> None:
+    report = await storage.locked(tmp_path, scale(), synchronous)
     check(report, "database is locked")
     assert report.exit_codes == [0]
     assert report.telegram_repeated == 0, "sends in flight at the fault were recorded, not resent"
