@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -36,6 +36,7 @@ from newsbot import (
     DestinationKind,
     Dispatcher,
     DomainError,
+    IntakeLimits,
     NewDestination,
     NewsBotError,
     NewsService,
@@ -87,6 +88,12 @@ class Settings(BaseSettings):
 
     mirror: bool = True
     mirror_delay: float = Field(0.0, ge=0, le=86400)
+    # Who may subscribe a chat: "approval" (a chat admin's request waits for a newsbot admin)
+    # or "open" (any chat admin).
+    subscriptions: Literal["approval", "open"] = "approval"
+    # Comments per minute; over that they are stored hidden and not mirrored. 0: no limit.
+    comments_per_author: int = Field(5, ge=0)
+    comments_per_chat: int = Field(60, ge=0)
 
     @field_validator(
         "telegram_token", "discord_token", "telegram_api_url", "discord_guild", mode="before"
@@ -222,6 +229,8 @@ def build_service(settings: Settings, store: SqliteStore) -> NewsService:
         public_url=settings.site_url,
         mirror=settings.mirror,
         mirror_delay=settings.mirror_delay,
+        open_subscriptions=settings.subscriptions == "open",
+        intake=IntakeLimits(settings.comments_per_author, settings.comments_per_chat),
     )
 
 
@@ -298,7 +307,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
         }
         dispatcher = Dispatcher(store, publishers, article_url=service.article_url)
         service.on_enqueue(dispatcher.wake)
-        released = await dispatcher.start()
+        await dispatcher.start()
         for adapter in adapters:
             await adapter.start()
             started.append(adapter)
@@ -311,7 +320,6 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
             extra={
                 "database": str(settings.database),
                 "platforms": ",".join(str(p) for p in publishers) or "none",
-                "released": released,
             },
         )
         if not publishers:
@@ -482,7 +490,11 @@ def _thread_lines(nodes: list[CommentNode], depth: int = 0) -> list[str]:
 
 async def _comments(service: NewsService, args: argparse.Namespace) -> Any:
     page = await service.thread(
-        ArticleId(args.id), cursor=args.cursor, limit=args.limit, newest_first=args.newest
+        ArticleId(args.id),
+        cursor=args.cursor,
+        limit=args.limit,
+        newest_first=args.newest,
+        viewer=Actor.operator(),
     )
     if args.json:
         return {
@@ -516,6 +528,13 @@ async def _subscribe(service: NewsService, args: argparse.Namespace) -> Any:
     return f"{d.platform} chat {d.chat_id} was already subscribed (destination {d.id})."
 
 
+async def _approve(service: NewsService, args: argparse.Namespace) -> Any:
+    d = await service.approve(Actor.operator(), Platform(args.platform), args.chat_id, args.thread)
+    if args.json:
+        return _plain(d)
+    return f"Approved {d.platform} chat {d.chat_id} (destination {d.id}): articles go there now."
+
+
 async def _unsubscribe(service: NewsService, args: argparse.Namespace) -> Any:
     d = await service.unsubscribe(
         Actor.operator(), Platform(args.platform), args.chat_id, args.thread
@@ -529,13 +548,15 @@ async def _destinations(service: NewsService, args: argparse.Namespace) -> Any:
     found = await service.destinations()
     if args.json:
         return [_plain(d) for d in found]
-    lines = [f"{'ID':>5}  {'PLATFORM':<9} {'KIND':<12} {'ACTIVE':<6}  CHAT"]
+    lines = [f"{'ID':>5}  {'PLATFORM':<9} {'KIND':<12} {'ACTIVE':<7}  CHAT"]
     for d in found:
         chat = d.chat_id + (f"/{d.thread_id}" if d.thread_id else "")
         title = f" {d.title}" if d.title else ""
         note = f"  ({d.deactivated_reason})" if not d.active and d.deactivated_reason else ""
-        active = "yes" if d.active else "no"
-        lines.append(f"{d.id:>5}  {d.platform:<9} {d.kind:<12} {active:<6}  {chat}{title}{note}")
+        if d.pending:
+            note = f"  (approve with: bot.py approve {d.platform} {d.chat_id})"
+        active = "yes" if d.active else "pending" if d.pending else "no"
+        lines.append(f"{d.id:>5}  {d.platform:<9} {d.kind:<12} {active:<7}  {chat}{title}{note}")
     if not found:
         lines.append("(no destinations yet: python bot.py subscribe PLATFORM CHAT_ID)")
     return "\n".join(lines)
@@ -650,6 +671,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--thread", help="a topic or thread id inside the chat")
     p.add_argument("--tags", help="only articles with one of these tags")
     p.set_defaults(handler=_subscribe)
+    p = sub.add_parser(
+        "approve", parents=[common], help="approve a chat admin's pending subscription"
+    )
+    p.add_argument("platform", choices=platforms)
+    p.add_argument("chat_id")
+    p.add_argument("--thread")
+    p.set_defaults(handler=_approve)
     p = sub.add_parser("unsubscribe", parents=[common], help="stop sending to a chat")
     p.add_argument("platform", choices=platforms)
     p.add_argument("chat_id")

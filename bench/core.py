@@ -178,7 +178,10 @@ def build_big_database(path: Path, articles: int, per_article: int, destinations
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = OFF")
-    db.executescript(migrations()[0][1] + f"\nPRAGMA user_version = {migrations()[-1][0]};")
+    db.executescript(
+        "\n".join(script for _, script in migrations())
+        + f"\nPRAGMA user_version = {migrations()[-1][0]};"
+    )
     base = datetime(2026, 1, 1, tzinfo=UTC)
     db.execute("BEGIN")
     db.executemany(

@@ -5,7 +5,7 @@ outbox through a ``Publisher`` per platform, and a ``Store`` persists everything
 storage live outside this package and depend on it, never the other way round.
 """
 
-from newsbot.dispatcher import Dispatcher
+from newsbot.dispatcher import Dispatcher, new_worker_id
 from newsbot.errors import (
     ConfigError,
     DeliveryError,
@@ -19,6 +19,7 @@ from newsbot.errors import (
     SchemaTooNew,
     StorageError,
 )
+from newsbot.limits import IntakeLimits
 from newsbot.models import (
     Actor,
     Article,
@@ -46,10 +47,13 @@ from newsbot.models import (
     NewDestination,
     Platform,
     Posted,
+    RoleLease,
     ThreadPage,
+    WorkerInfo,
 )
 from newsbot.ports import Clock, Publisher, Store, SystemClock
-from newsbot.service import Change, NewsService, Subscription
+from newsbot.service import Change, NewsService, Subscription, web_identity
+from newsbot.workers import Roles
 
 __all__ = [
     "Actor",
@@ -79,6 +83,7 @@ __all__ = [
     "Dispatcher",
     "DomainError",
     "IncomingComment",
+    "IntakeLimits",
     "InvalidInput",
     "Job",
     "MessageLink",
@@ -92,10 +97,15 @@ __all__ = [
     "Posted",
     "Publisher",
     "RateLimited",
+    "RoleLease",
+    "Roles",
     "SchemaTooNew",
     "StorageError",
     "Store",
     "Subscription",
     "SystemClock",
     "ThreadPage",
+    "WorkerInfo",
+    "new_worker_id",
+    "web_identity",
 ]

@@ -1,11 +1,15 @@
 """The outbox worker: claims due deliveries, hands them to publishers, records the outcome.
 
 One loop per platform keeps at most ``concurrency`` deliveries in flight (never a task per
-destination). A delivery is claimed in the store before it is sent and completed after, so a
-crash leaves it ``sending``; the next start returns such claims to ``pending`` and they are
-sent again: only a send in flight at a crash can be repeated. Deliveries enqueued by another
-process are found by polling every ``poll_interval`` seconds; the service wakes the loop at
-once for its own.
+destination). A delivery is claimed in the store before it is sent and completed after. The
+claim is a lease owned by this dispatcher's ``worker`` id and renewed while the send runs, so
+a crash (or a stall) leaves it ``sending`` only until the lease expires; then any dispatcher
+takes it over and sends it again: only a send in flight at a crash can be repeated. Starting
+never touches other workers' claims. Deliveries enqueued elsewhere are found by ``wake``
+(the service's, and the store's ``watch``) or by polling every ``poll_interval`` seconds.
+
+A platform can be attached and detached while running: with several workers only the holder
+of a platform's role sends for it (``may_send`` is asked before each claim and each send).
 """
 
 from __future__ import annotations
@@ -14,7 +18,11 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import random
+import secrets
+import socket
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 
@@ -23,6 +31,11 @@ from newsbot.models import ArticleId, DeliveryOp, Job, Platform
 from newsbot.ports import Clock, Publisher, Store, SystemClock
 
 log = logging.getLogger("newsbot.dispatcher")
+
+
+def new_worker_id() -> str:
+    """A worker id unique to this process life: ``host-pid-random``."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 class Dispatcher:
@@ -40,6 +53,11 @@ class Dispatcher:
         backoff_cap: the longest retry delay in seconds.
         send_timeout: seconds after which a publisher call counts as a transient failure.
         article_url: builds an article's web address for the jobs (``NewsService.article_url``).
+        worker: the id that owns this dispatcher's claims (``new_worker_id()`` by default).
+        lease: seconds a claim stays ours without renewal; renewed every third of it while
+            sends run, so a dead worker's claims are taken over this long after its death.
+        may_send: asked before each claim and each send; ``False`` (the platform's role was
+            lost) gives the claim back untouched instead of sending.
     """
 
     def __init__(
@@ -55,6 +73,9 @@ class Dispatcher:
         backoff_cap: float = 900.0,
         send_timeout: float = 60.0,
         article_url: Callable[[ArticleId], str] | None = None,
+        worker: str | None = None,
+        lease: float = 30.0,
+        may_send: Callable[[Platform], bool] | None = None,
     ) -> None:
         self.article_url = article_url or (lambda article_id: f"/articles/{article_id}")
         self.store = store
@@ -66,46 +87,99 @@ class Dispatcher:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.send_timeout = send_timeout
-        self._wake = {platform: asyncio.Event() for platform in self.publishers}
+        self.worker = worker or new_worker_id()
+        self.lease = lease
+        self.may_send = may_send or (lambda _platform: True)
+        self._wake: dict[Platform, asyncio.Event] = {}
         self._stopping = asyncio.Event()
-        self._loops: list[asyncio.Task[None]] = []
+        self._detaching: dict[Platform, asyncio.Event] = {}
+        self._loops: dict[Platform, asyncio.Task[None]] = {}
+        self._renewer: asyncio.Task[None] | None = None
+        self._running = False
         self.in_flight = 0
+        # Outcomes by (platform, "sent" | "rate_limited" | "failed" | "gone"), for metrics.
+        self.outcomes: Counter[tuple[str, str]] = Counter()
 
     def wake(self) -> None:
         """Look at the outbox now instead of at the next poll."""
         for event in self._wake.values():
             event.set()
 
-    async def start(self) -> int:
-        """Release claims left by a previous run and start one loop per platform.
-
-        Returns how many claims were released: sends that were in flight at a crash, which
-        will be sent again.
-        """
-        released = await self.store.release_claims()
-        if released:
-            log.warning("released deliveries in flight at last stop", extra={"count": released})
+    async def start(self) -> None:
+        """Start one loop per platform attached so far, and the lease renewal."""
         self._stopping.clear()
-        for platform, publisher in self.publishers.items():
-            task = asyncio.create_task(
-                self._loop(platform, publisher), name=f"dispatch-{platform}"
-            )
-            self._loops.append(task)
+        self._running = True
+        for platform in list(self.publishers):
+            self._start_loop(platform)
+        self._renewer = asyncio.create_task(self._renew(), name="dispatch-leases")
+
+    def attach(self, publisher: Publisher) -> None:
+        """Deliver for ``publisher.platform`` from now on (at once if running)."""
+        platform = publisher.platform
+        self.publishers[platform] = publisher
+        if self._running and platform not in self._loops:
+            self._start_loop(platform)
+
+    async def detach(self, platform: Platform, grace: float = 10.0) -> int:
+        """Stop delivering for ``platform``: no more claims, sends in flight get ``grace``
+        seconds to finish, and the claims left are given back. Returns how many were."""
+        self.publishers.pop(platform, None)
+        task = self._loops.pop(platform, None)
+        if task is not None:
+            self._detaching.setdefault(platform, asyncio.Event()).set()
+            self._wake.get(platform, asyncio.Event()).set()
+            _done, pending = await asyncio.wait({task}, timeout=grace)
+            for late in pending:
+                late.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self._detaching.pop(platform, None)
+        try:
+            released = await self.store.release_claims(self.worker, platform)
+        except StorageError:
+            log.exception("cannot give claims back; they expire with their lease")
+            return 0
+        if released:
+            log.info("claims given back", extra={"platform": str(platform), "count": released})
         return released
+
+    def _start_loop(self, platform: Platform) -> None:
+        self._wake[platform] = asyncio.Event()
+        self._detaching[platform] = asyncio.Event()
+        self._loops[platform] = asyncio.create_task(
+            self._loop(platform, self.publishers[platform]), name=f"dispatch-{platform}"
+        )
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop claiming, let sends in flight finish for up to ``grace`` seconds, then cancel
-        the rest; their deliveries go back to ``pending`` for the next start."""
+        the rest; their deliveries go back to ``pending`` for whoever sends next."""
         self._stopping.set()
+        self._running = False
         self.wake()
-        if self._loops:
-            _done, pending = await asyncio.wait(self._loops, timeout=grace)
+        loops = list(self._loops.values())
+        if loops:
+            _done, pending = await asyncio.wait(loops, timeout=grace)
             for task in pending:
                 task.cancel()
-            await asyncio.gather(*self._loops, return_exceptions=True)
+            await asyncio.gather(*loops, return_exceptions=True)
         self._loops.clear()
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+            self._renewer = None
         with contextlib.suppress(StorageError):
-            await self.store.release_claims()
+            await self.store.release_claims(self.worker)
+
+    async def _renew(self) -> None:
+        """Renew our claims' leases while sends run, every third of the lease."""
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            if self.in_flight <= 0:
+                continue
+            try:
+                await self.store.renew_claims(self.worker, self.clock.now(), self.lease)
+            except StorageError:
+                log.warning("cannot renew delivery leases", exc_info=True)
 
     async def __aenter__(self) -> Dispatcher:
         await self.start()
@@ -135,6 +209,7 @@ class Dispatcher:
     async def _loop(self, platform: Platform, publisher: Publisher) -> None:
         tasks: set[asyncio.Task[None]] = set()
         wake = self._wake[platform]
+        detaching = self._detaching[platform]
         slot_free = asyncio.Event()
 
         def finished(task: asyncio.Task[None]) -> None:
@@ -143,15 +218,21 @@ class Dispatcher:
             slot_free.set()
 
         try:
-            while not self._stopping.is_set():
+            while not (self._stopping.is_set() or detaching.is_set()):
                 jobs: list[Job] = []
                 free = self.concurrency - len(tasks)
-                if free > 0:
+                if free > 0 and self.may_send(platform):
                     # A claim in progress counts as in flight: its deliveries are no longer due
                     # in the store, and drain() must not take that for done.
                     self.in_flight += 1
                     try:
-                        jobs = await self.store.claim_deliveries(platform, self.clock.now(), free)
+                        jobs = await self.store.claim_deliveries(
+                            platform,
+                            self.clock.now(),
+                            free,
+                            worker=self.worker,
+                            lease=self.lease,
+                        )
                     except StorageError:
                         log.exception("cannot claim deliveries", extra={"platform": platform})
                     finally:
@@ -191,6 +272,15 @@ class Dispatcher:
             "op": str(delivery.op),
             "attempt": delivery.attempts,
         }
+        if not self.may_send(delivery.platform):
+            # The platform's role moved to another worker while this job waited: hand it over.
+            await self._record(
+                lambda: self.store.retry_delivery(
+                    delivery, "role lost", self.clock.now(), self.clock.now(), count_attempt=False
+                )
+            )
+            log.info("claim given back: not the sender any more", extra=fields)
+            return
         try:
             posted = None
             async with asyncio.timeout(self.send_timeout):
@@ -204,8 +294,10 @@ class Dispatcher:
             await self._record(
                 lambda: self.store.complete_delivery(delivery, posted, self.clock.now())
             )
+            self.outcomes[(str(delivery.platform), "sent")] += 1
             log.debug("delivered", extra=fields)
         except RateLimited as exc:
+            self.outcomes[(str(delivery.platform), "rate_limited")] += 1
             due = self.clock.now() + timedelta(seconds=max(exc.retry_after, 0.0))
             message = str(exc)
             await self._record(
@@ -218,6 +310,7 @@ class Dispatcher:
                 extra={**fields, "retry_after": exc.retry_after, "scope": exc.scope},
             )
         except DestinationGone as exc:
+            self.outcomes[(str(delivery.platform), "gone")] += 1
             reason = str(exc)
             await self._record(
                 lambda: self.store.fail_delivery(
@@ -240,6 +333,7 @@ class Dispatcher:
 
     async def _failed(self, job: Job, error: str, fields: Mapping[str, object]) -> None:
         delivery = job.delivery
+        self.outcomes[(str(delivery.platform), "failed")] += 1
         now = self.clock.now()
         if delivery.attempts >= self.max_attempts:
             await self._record(

@@ -107,9 +107,11 @@ class Actor:
         user_id: the platform user id, compared with the configured admin lists.
         name: a display name, for logs and refusals.
         platform_admin: the adapter verified a platform-level right that grants publishing
-            (Discord's Manage Server in the guild).
+            (Discord's Manage Server in a server the operator named); rights from a place the
+            operator did not name must never set it.
         chat_admin: the adapter verified that the actor administers the chat being
-            subscribed or unsubscribed.
+            subscribed or unsubscribed. It lets them ask for a subscription, which waits for
+            a newsbot admin's approval unless subscriptions are open.
     """
 
     platform: Platform
@@ -219,6 +221,8 @@ class IncomingComment:
         mirror_due: when those copies are due (``None``: at once).
         count_refresh: when set, the article's posts are re-enqueued as edits (showing the
             new comment count) at the pace it allows.
+        hidden: store the comment hidden (over an intake limit, say): it is kept for
+            moderators, counted nowhere, never mirrored and never refreshes a count.
     """
 
     source: MessageRef
@@ -231,6 +235,7 @@ class IncomingComment:
     mirror: bool = True
     mirror_due: datetime | None = None
     count_refresh: CountRefresh | None = None
+    hidden: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +244,8 @@ class Destination:
 
     ``tags`` filters what it receives: empty means every article, otherwise articles sharing at
     least one tag. ``thread_id`` names a topic or thread inside the chat when there is one.
+    A ``pending`` destination was asked for by a chat admin who is not a newsbot admin: it is
+    inactive (receives nothing) until a newsbot admin approves it.
     """
 
     id: DestinationId
@@ -250,6 +257,7 @@ class Destination:
     active: bool
     tags: tuple[str, ...] = ()
     deactivated_reason: str | None = None
+    pending: bool = False
 
     def accepts(self, tags: tuple[str, ...]) -> bool:
         """Whether an article with these tags should go to this destination."""
@@ -274,6 +282,8 @@ class Delivery:
 
     ``generation`` grows each time the delivery is re-enqueued (an edit or a retraction while
     it was in flight), so a dispatcher finishing an older generation leaves it pending.
+    ``claimed_by`` names the worker holding the claim while it is ``sending``; the claim is a
+    lease, and ``next_attempt_at`` is then when it expires and others may take it over.
     """
 
     id: DeliveryId
@@ -290,6 +300,7 @@ class Delivery:
     thread_id: str | None
     generation: int
     updated_at: datetime
+    claimed_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,3 +413,38 @@ class DeliveryStatus:
 
     delivery: Delivery
     destination: Destination
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """One running newsbot process, as it announces itself to the others.
+
+    Attributes:
+        id: unique per process life (``host-pid-random`` by default).
+        host: the machine's name.
+        pid: the process id on that machine.
+        started_at: when the process started.
+        heartbeat_at: the last time it said it was alive.
+        roles: the roles it held at that heartbeat (``send:telegram``, say).
+    """
+
+    id: str
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+    roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RoleLease:
+    """Who holds a role (the right to send for one platform) and until when.
+
+    ``epoch`` grows at every change of holder, so a holder can tell that it lost the role
+    and took it back in between.
+    """
+
+    role: str
+    holder: str
+    lease_until: datetime
+    epoch: int

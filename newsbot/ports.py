@@ -8,7 +8,7 @@ control time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
@@ -33,7 +33,9 @@ from newsbot.models import (
     NewDestination,
     Platform,
     Posted,
+    RoleLease,
     ThreadCursor,
+    WorkerInfo,
 )
 
 
@@ -107,6 +109,10 @@ class Store(Protocol):
     concurrent callers never see each other's half-done work. Times passed in are UTC; times
     returned are UTC. Methods raise ``StorageError`` when the backend fails and never raise an
     SDK or driver exception.
+
+    Several processes (workers) may share one store. What one of them claims (a delivery, a
+    role) is a lease with an owner and an expiry: the owner renews it while it works, and
+    others take it over only once it has expired, never because they started.
     """
 
     async def open(self) -> None:
@@ -125,17 +131,30 @@ class Store(Protocol):
         author: Author,
         now: datetime,
         deliver_to: Sequence[DestinationId],
-    ) -> Article:
-        """Store a published article and enqueue a post delivery to each destination given."""
+        *,
+        request: str | None = None,
+    ) -> tuple[Article, bool]:
+        """Store a published article and enqueue a post delivery to each destination given.
+
+        ``request`` identifies the command that asks (a chat message, an interaction): when an
+        article was already published for the same request, nothing happens and that article
+        is returned. Returns the article and whether it was created now.
+        """
         ...
 
     async def update_article(
-        self, article_id: ArticleId, draft: ArticleDraft, now: datetime
-    ) -> int:
+        self,
+        article_id: ArticleId,
+        draft: ArticleDraft,
+        now: datetime,
+        *,
+        request: str | None = None,
+    ) -> int | None:
         """Replace an article's content, bump its revision and enqueue edits.
 
         Deliveries already sent are re-enqueued as edits; pending ones will post the new
-        content anyway. Returns how many edits were enqueued.
+        content anyway. Returns how many edits were enqueued, or ``None`` (and changes
+        nothing) when ``request`` was carried out before.
         """
         ...
 
@@ -162,13 +181,18 @@ class Store(Protocol):
     # -- destinations ---------------------------------------------------------------------
 
     async def add_destination(
-        self, new: NewDestination, now: datetime
+        self, new: NewDestination, now: datetime, *, pending: bool = False
     ) -> tuple[Destination, bool]:
         """Subscribe a chat; reactivate it if it was inactive.
 
-        Returns the destination and whether anything changed (``False`` for a chat that was
-        already subscribed and active).
+        With ``pending`` a chat that is not active is stored (or left) inactive and marked
+        pending, waiting for ``approve_destination``. Returns the destination and whether
+        anything changed (``False`` for a chat that was already active, or already pending).
         """
+        ...
+
+    async def approve_destination(self, destination_id: DestinationId, now: datetime) -> bool:
+        """Activate a pending destination. Returns ``False`` when it was not pending."""
         ...
 
     async def get_destination(
@@ -194,12 +218,29 @@ class Store(Protocol):
 
     # -- the outbox -----------------------------------------------------------------------
 
-    async def claim_deliveries(self, platform: Platform, now: datetime, limit: int) -> list[Job]:
+    async def claim_deliveries(
+        self,
+        platform: Platform,
+        now: datetime,
+        limit: int,
+        *,
+        worker: str = "",
+        lease: float = 30.0,
+    ) -> list[Job]:
         """Claim up to ``limit`` due deliveries of a platform, oldest due first.
 
-        Claimed deliveries move to ``sending`` with one more attempt counted, and come back as
-        complete jobs (destination, article, comment, reply target). Deliveries whose
-        destination is inactive are not claimed.
+        Claimed deliveries move to ``sending`` with one more attempt counted, owned by
+        ``worker`` for ``lease`` seconds (their ``next_attempt_at`` is the lease's expiry), and
+        come back as complete jobs (destination, article, comment, reply target). A delivery
+        whose lease expired (its worker died or stalled) is due again and claimed like any
+        other. Concurrent claims by several workers never return the same delivery.
+        """
+        ...
+
+    async def renew_claims(self, worker: str, now: datetime, lease: float) -> int:
+        """Extend the lease of every delivery ``worker`` holds to ``now + lease``.
+
+        Returns how many it still holds; a claim that expired and was taken over is lost.
         """
         ...
 
@@ -229,18 +270,23 @@ class Store(Protocol):
         """Record a transient failure and schedule the next attempt at ``due_at``.
 
         With ``count_attempt=False`` (a rate limit) the attempt counted by the claim is given
-        back.
+        back. Nothing happens unless the delivery is still claimed by ``delivery.claimed_by``.
         """
         ...
 
     async def fail_delivery(self, delivery: Delivery, error: str, now: datetime) -> None:
-        """Give up on a delivery for good (``dead``)."""
+        """Give up on a delivery for good (``dead``).
+
+        Like ``retry_delivery``, it does nothing once another worker has taken the claim over.
+        """
         ...
 
-    async def release_claims(self, platform: Platform | None = None) -> int:
-        """Return every ``sending`` delivery to ``pending``, giving its attempt back.
+    async def release_claims(self, worker: str, platform: Platform | None = None) -> int:
+        """Return the ``sending`` deliveries ``worker`` holds to ``pending``, due at once, giving
+        their attempt back.
 
-        Called when a dispatcher starts (claims left by a crash) and stops. Returns how many
+        Called when a dispatcher stops (or gives up a platform). Claims of other workers are
+        never touched: they expire by themselves if their worker is gone. Returns how many
         were released.
         """
         ...
@@ -360,4 +406,65 @@ class Store(Protocol):
 
     async def set_state(self, key: str, value: str) -> None:
         """Write a small named value."""
+        ...
+
+    async def setdefault_state(self, key: str, value: str) -> str:
+        """Store ``value`` under ``key`` unless a value is there; return the stored value.
+
+        Workers starting together agree on one value (the web form secret, say).
+        """
+        ...
+
+    async def take_slot(self, key: str, limit: int, window: float, now: datetime) -> float:
+        """Take one slot of a sliding-window rate limit shared by every worker.
+
+        At most ``limit`` slots of ``key`` are taken in any ``window`` seconds. Checking and
+        taking are one atomic step, so concurrent requests cannot both take the last slot.
+        Returns 0.0 when a slot was taken, or the seconds until one frees up (nothing taken).
+        """
+        ...
+
+    # -- workers and roles ----------------------------------------------------------------
+
+    async def heartbeat(self, worker: WorkerInfo) -> None:
+        """Record that a worker is alive (at ``worker.heartbeat_at``) and what it holds."""
+        ...
+
+    async def remove_worker(self, worker_id: str) -> None:
+        """Forget a worker that stopped cleanly."""
+        ...
+
+    async def list_workers(self, since: datetime) -> list[WorkerInfo]:
+        """The workers whose last heartbeat is at or after ``since``, oldest first."""
+        ...
+
+    async def acquire_role(
+        self, role: str, worker: str, now: datetime, lease: float
+    ) -> RoleLease | None:
+        """Take or renew a role for ``lease`` seconds.
+
+        Succeeds when the role is free, its lease expired, or ``worker`` holds it; the epoch
+        grows when the holder changes. Returns the lease, or ``None`` when another worker
+        holds it.
+        """
+        ...
+
+    async def release_role(self, role: str, worker: str) -> bool:
+        """Give a role up at once if ``worker`` holds it (a clean stop). Returns whether it
+        did."""
+        ...
+
+    async def list_roles(self) -> list[RoleLease]:
+        """Every role with its last holder and lease, expired or not, by name."""
+        ...
+
+    def watch(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener`` when another process changed something the listener may care
+        about.
+
+        The argument names what changed: ``"outbox"`` (deliveries were enqueued),
+        ``"article:ID"`` (an article or its thread changed), or ``"*"`` (something did; a
+        backend that cannot tell says this). Listeners run on the event loop and must not
+        block. Changes made through this very store may be reported too.
+        """
         ...

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import logging
 import re
 from collections.abc import Callable, Collection, Mapping
@@ -17,6 +19,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
+from newsbot.limits import IntakeLimits, SlidingCounter
 from newsbot.models import (
     Actor,
     Article,
@@ -43,7 +46,13 @@ from newsbot.models import (
     ThreadPage,
 )
 from newsbot.ports import Clock, Store, SystemClock
-from newsbot.text import has_control_chars, one_line, strip_control_chars, valid_unicode
+from newsbot.text import (
+    clean_name,
+    has_control_chars,
+    name_key,
+    strip_control_chars,
+    valid_unicode,
+)
 
 log = logging.getLogger("newsbot.service")
 
@@ -58,19 +67,38 @@ NAME_MAX = 64
 CHAT_ID_MAX = 128
 PAGE_MAX = 100
 _TAG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+WEB_IDENTITY = "w:"
+"""The prefix of a web commenter's user id: a keyed hash of their browser session."""
+NAME_BAN = "name:"
+"""The prefix of a ban on a web name, compared by ``newsbot.text.name_key``."""
+
+
+def web_identity(key: bytes, session: str) -> str:
+    """A web commenter's user id: a keyed hash of their session, so the id cannot be guessed
+    or claimed by typing a name, and the session itself is never stored."""
+    digest = hmac.new(key, f"web-identity|{session}".encode(), hashlib.sha256).digest()
+    return WEB_IDENTITY + base64.urlsafe_b64encode(digest[:15]).decode()
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """The result of publishing, editing or retracting: the article and the messages queued."""
+    """The result of publishing, editing or retracting: the article and the messages queued.
+
+    ``repeated`` is true when the same request (a chat message, an interaction) had been
+    carried out before: nothing was done again, and ``article`` is what it did then.
+    """
 
     article: Article
     queued: int
+    repeated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
-    """The result of subscribing: the destination and whether it is new (or reactivated)."""
+    """The result of subscribing: the destination and whether it is new (or reactivated).
+
+    A ``destination.pending`` subscription waits for a newsbot admin's approval.
+    """
 
     destination: Destination
     created: bool
@@ -88,6 +116,11 @@ class NewsService:
         mirror_delay: seconds to hold a comment before mirroring it, so a moderator can remove
             spam before it spreads.
         count_refresh: how often posts are edited to show a new comment count.
+        open_subscriptions: let chat admins subscribe their chats without a newsbot admin's
+            approval (by default their subscriptions wait, pending).
+        intake: comments allowed per author and per chat; those over a limit are stored
+            hidden and never mirrored. ``None`` (the library's default; the bot sets
+            ``IntakeLimits()``) turns the limits off.
 
     Refusals raise a ``DomainError`` subclass whose message can be shown to the user as is.
     """
@@ -102,6 +135,8 @@ class NewsService:
         mirror: bool = True,
         mirror_delay: float = 0.0,
         count_refresh: CountRefresh | None = None,
+        open_subscriptions: bool = False,
+        intake: IntakeLimits | None = None,
     ) -> None:
         self.store = store
         self.admins = {p: frozenset(ids) for p, ids in (admins or {}).items()}
@@ -110,6 +145,10 @@ class NewsService:
         self.mirror = mirror
         self.mirror_delay = mirror_delay
         self.count_refresh = count_refresh if count_refresh is not None else CountRefresh()
+        self.open_subscriptions = open_subscriptions
+        self.intake = intake
+        self._per_author = SlidingCounter(intake.per_author if intake else 0, _window(intake))
+        self._per_chat = SlidingCounter(intake.per_chat if intake else 0, _window(intake))
         self._listeners: list[Callable[[], None]] = []
 
     # -- wiring ---------------------------------------------------------------------------
@@ -153,8 +192,15 @@ class NewsService:
 
     # -- articles -------------------------------------------------------------------------
 
-    async def publish(self, actor: Actor, draft: ArticleDraft) -> Change:
+    async def publish(
+        self, actor: Actor, draft: ArticleDraft, *, request: str | None = None
+    ) -> Change:
         """Validate and store an article, and enqueue it to every matching active destination.
+
+        ``request`` names what asked (``telegram:CHAT:MESSAGE``, ``discord:interaction:ID``):
+        the same request is carried out once, however often it arrives (a redelivered update,
+        a retried interaction, a restart in between); again, it returns the first article
+        with ``repeated`` set.
 
         Raises:
             PermissionDenied: the actor is not an admin.
@@ -163,20 +209,42 @@ class NewsService:
         self.require_admin(actor, "publish")
         draft = clean_draft(draft)
         author = Author(
-            one_line(actor.name)[:NAME_MAX] or actor.user_id, actor.platform, actor.user_id
+            clean_name(actor.name)[:NAME_MAX] or actor.user_id, actor.platform, actor.user_id
         )
         destinations = await self.store.list_destinations(active_only=True)
         targets = [d.id for d in destinations if d.accepts(draft.tags)]
-        article = await self.store.add_article(draft, author, self.clock.now(), targets)
+        article, created = await self.store.add_article(
+            draft, author, self.clock.now(), targets, request=request
+        )
+        if not created:
+            log.info(
+                "publish request seen before; nothing done",
+                extra={"article_id": article.id, "request": request},
+            )
+            return Change(article, 0, repeated=True)
         log.info(
             "article published",
-            extra={"article_id": article.id, "queued": len(targets), "by": str(actor.platform)},
+            extra={
+                "article_id": article.id,
+                "queued": len(targets),
+                "by": str(actor.platform),
+                "request": request,
+            },
         )
         self._enqueued()
         return Change(article, len(targets))
 
-    async def edit(self, actor: Actor, article_id: ArticleId, draft: ArticleDraft) -> Change:
+    async def edit(
+        self,
+        actor: Actor,
+        article_id: ArticleId,
+        draft: ArticleDraft,
+        *,
+        request: str | None = None,
+    ) -> Change:
         """Replace an article's content and enqueue an edit of every message already posted.
+
+        Like ``publish``, one ``request`` is carried out once (``repeated`` after that).
 
         Raises:
             PermissionDenied: the actor is not an admin.
@@ -188,9 +256,20 @@ class NewsService:
         if current.status is ArticleStatus.RETRACTED:
             raise InvalidInput(f"Article {article_id} was retracted and can no longer be edited.")
         draft = clean_draft(draft)
-        queued = await self.store.update_article(article_id, draft, self.clock.now())
+        queued = await self.store.update_article(
+            article_id, draft, self.clock.now(), request=request
+        )
         article = await self.article(article_id)
-        log.info("article edited", extra={"article_id": article_id, "queued": queued})
+        if queued is None:
+            log.info(
+                "edit request seen before; nothing done",
+                extra={"article_id": article_id, "request": request},
+            )
+            return Change(article, 0, repeated=True)
+        log.info(
+            "article edited",
+            extra={"article_id": article_id, "queued": queued, "request": request},
+        )
         self._enqueued()
         return Change(article, queued)
 
@@ -214,7 +293,7 @@ class NewsService:
         return Change(article, queued)
 
     async def article(self, article_id: ArticleId) -> Article:
-        """Return an article by id.
+        """Return an article by id, whatever its status (for admins and internal use).
 
         Raises:
             NotFound: no such article.
@@ -223,6 +302,23 @@ class NewsService:
         if article is None:
             raise NotFound(f"There is no article {article_id}.")
         return article
+
+    async def readable_article(self, article_id: ArticleId, viewer: Actor | None) -> Article:
+        """Return an article as ``viewer`` may read it: a draft or retracted article is gone
+        for everyone but newsbot admins.
+
+        Raises:
+            NotFound: no such article, or not one the viewer may read.
+        """
+        article = await self.store.get_article(article_id)
+        if article is None or not self._readable(article, viewer):
+            raise NotFound(f"There is no article {article_id}.")
+        return article
+
+    def _readable(self, article: Article, viewer: Actor | None) -> bool:
+        if article.status is ArticleStatus.PUBLISHED:
+            return True
+        return viewer is not None and self.is_admin(viewer)
 
     async def latest(self, limit: int = 20, cursor: str | None = None) -> ArticlePage:
         """Return published articles, newest first, one keyset page at a time.
@@ -260,6 +356,8 @@ class NewsService:
         """Subscribe a chat to future articles; subscribing an active chat again is a no-op.
 
         Admins, and actors the adapter verified as administrators of that chat, may subscribe.
+        A chat admin who is not a newsbot admin gets a pending subscription (the chat receives
+        nothing until a newsbot admin approves it), unless subscriptions are open.
 
         Raises:
             PermissionDenied: the actor administers neither newsbot nor the chat.
@@ -280,21 +378,53 @@ class NewsService:
             platform=new.platform,
             chat_id=chat_id,
             kind=new.kind,
-            title=one_line(new.title)[:TITLE_MAX],
+            title=clean_name(new.title)[:TITLE_MAX],
             thread_id=new.thread_id or None,
             tags=clean_tags(new.tags),
         )
-        destination, created = await self.store.add_destination(new, self.clock.now())
+        pending = not (self.open_subscriptions or self.is_admin(actor))
+        destination, created = await self.store.add_destination(
+            new, self.clock.now(), pending=pending
+        )
         if created:
             log.info(
-                "destination subscribed",
+                "subscription waiting for approval"
+                if destination.pending
+                else "destination subscribed",
                 extra={
                     "platform": new.platform,
                     "chat_id": chat_id,
                     "destination_id": destination.id,
+                    "by": f"{actor.platform}:{actor.user_id}",
                 },
             )
         return Subscription(destination, created)
+
+    async def approve(
+        self, actor: Actor, platform: Platform, chat_id: str, thread_id: str | None = None
+    ) -> Destination:
+        """Approve a pending subscription: the chat receives articles from now on.
+
+        Raises:
+            PermissionDenied: the actor is not a newsbot admin.
+            NotFound: no subscription of that chat waits for approval.
+        """
+        self.require_admin(actor, "approve subscriptions")
+        destination = await self.store.get_destination(platform, chat_id.strip(), thread_id)
+        if destination is None or not destination.pending:
+            raise NotFound("No subscription of that chat is waiting for approval.")
+        await self.store.approve_destination(destination.id, self.clock.now())
+        log.info(
+            "subscription approved",
+            extra={"destination_id": destination.id, "by": f"{actor.platform}:{actor.user_id}"},
+        )
+        approved = await self.store.get_destination(platform, destination.chat_id, thread_id)
+        assert approved is not None
+        return approved
+
+    async def pending_destinations(self) -> list[Destination]:
+        """Subscriptions waiting for a newsbot admin's approval, oldest first."""
+        return [d for d in await self.store.list_destinations(active_only=False) if d.pending]
 
     async def unsubscribe(
         self, actor: Actor, platform: Platform, chat_id: str, thread_id: str | None = None
@@ -310,7 +440,7 @@ class NewsService:
                 "Only an administrator of this chat or a newsbot admin can unsubscribe it."
             )
         destination = await self.store.get_destination(platform, chat_id.strip(), thread_id)
-        if destination is None or not destination.active:
+        if destination is None or not (destination.active or destination.pending):
             raise NotFound("This chat is not subscribed.")
         await self.store.deactivate_destination(
             destination.id, f"unsubscribed by {actor.platform}:{actor.user_id}", self.clock.now()
@@ -421,17 +551,19 @@ class NewsService:
         """Store a comment written on the article's web page.
 
         ``client_key`` identifies the submission (a form token, say) so a double submit stores
-        one comment.
+        one comment. ``user_id`` is who wrote it: ``web_identity`` of their session. A name
+        is only what they typed; bans on names (``ban_name``) compare ``name_key`` forms, so
+        "Nina." or a Cyrillic "Nіna" is the banned "Nina".
 
         Raises:
             NotFound: no such article, or the parent comment is not in its thread.
             InvalidInput: the name or text is empty or too long, or the article is retracted.
-            PermissionDenied: the author is banned.
+            PermissionDenied: the author (their identity or their name) is banned.
         """
         article = await self.article(article_id)
         if article.status is not ArticleStatus.PUBLISHED:
             raise InvalidInput("This article is not open for comments.")
-        name = one_line(name)
+        name = clean_name(name)
         text = strip_control_chars(text).strip()
         if not name:
             raise InvalidInput("Please enter a name.", field="name")
@@ -444,7 +576,11 @@ class NewsService:
             if parent is None or parent.article_id != article_id:
                 raise NotFound(f"There is no comment {parent_id} in this thread.")
         author = Author(name, Platform.WEB, user_id or name)
-        if await self.store.is_banned(Platform.WEB, author.user_id):
+        key = name_key(name)
+        if await self.store.is_banned(Platform.WEB, author.user_id) or (
+            key and await self.store.is_banned(Platform.WEB, NAME_BAN + key)
+        ):
+            log.info("web comment refused: banned", extra={"user_id": author.user_id})
             raise PermissionDenied("You can no longer comment here.")
         comment = await self._add_comment(
             article_id,
@@ -458,6 +594,11 @@ class NewsService:
         if comment is None:  # pragma: no cover - checked above
             raise InvalidInput("This article is not open for comments.")
         return comment
+
+    async def rate_slot(self, key: str, limit: int, window: float) -> float:
+        """Take one of ``limit`` slots per ``window`` seconds for ``key``, shared by every
+        worker of this store. Returns 0.0 when taken, else the seconds to wait."""
+        return await self.store.take_slot(key, limit, window, self.clock.now())
 
     async def _add_comment(
         self,
@@ -475,8 +616,9 @@ class NewsService:
             raise InvalidInput("The comment is empty.", field="text")
         if len(text) > COMMENT_MAX:
             text = text[: COMMENT_MAX - 1] + "…"
-        name = one_line(author.name)[:NAME_MAX] or "anonymous"
+        name = clean_name(author.name)[:NAME_MAX] or "anonymous"
         now = self.clock.now()
+        hidden = self._over_intake(author, source, now)
         result = await self.store.ingest_comment(
             IncomingComment(
                 source=source,
@@ -486,11 +628,12 @@ class NewsService:
                 reply_to=reply_to,
                 article_id=article_id,
                 parent_id=parent_id,
-                mirror=self.mirror,
+                mirror=self.mirror and not hidden,
                 mirror_due=now + timedelta(seconds=self.mirror_delay)
                 if self.mirror_delay
                 else None,
-                count_refresh=self.count_refresh,
+                count_refresh=None if hidden else self.count_refresh,
+                hidden=hidden,
             )
         )
         if result is None:
@@ -508,6 +651,25 @@ class NewsService:
                 )
             self._enqueued()
         return comment
+
+    def _over_intake(self, author: Author, source: MessageRef, now: datetime) -> bool:
+        """Count a comment against its author's and its chat's limits; whether it is over."""
+        if self.intake is None:
+            return False
+        at = now.timestamp()
+        over_author = self._per_author.hit((author.platform, author.user_id), at)
+        over_chat = self._per_chat.hit((source.platform, source.chat_id), at)
+        if (over_author or over_chat) and log.isEnabledFor(logging.INFO):
+            log.info(
+                "comment over the intake limit; stored hidden, not mirrored",
+                extra={
+                    "platform": str(author.platform),
+                    "user_id": author.user_id,
+                    "chat_id": source.chat_id,
+                    "limit": "author" if over_author else "chat",
+                },
+            )
+        return over_author or over_chat
 
     async def edit_comment(self, source: MessageRef, text: str) -> Comment | None:
         """Update the comment written as ``source`` after its author edited the message.
@@ -559,6 +721,10 @@ class NewsService:
     async def ban(self, actor: Actor, platform: Platform, user_id: str) -> int:
         """Stop storing an author's comments and delete the ones stored. Returns how many.
 
+        Banning twice is harmless: the second ban finds nothing left to delete. On the web a
+        user id that is not a ``web_identity`` (a name, as older comments were keyed) is
+        banned as a name too (see ``ban_name``).
+
         Raises:
             PermissionDenied: the actor is not an admin.
             InvalidInput: the user id is empty.
@@ -567,17 +733,54 @@ class NewsService:
         user_id = valid_unicode(user_id).strip()
         if not user_id or len(user_id) > CHAT_ID_MAX:
             raise InvalidInput("The user id is empty or malformed.", field="user_id")
-        await self.store.set_ban(platform, user_id, True, self.clock.now())
+        now = self.clock.now()
+        await self.store.set_ban(platform, user_id, True, now)
+        if platform is Platform.WEB and not user_id.startswith((WEB_IDENTITY, NAME_BAN)):
+            key = name_key(user_id)
+            if key:
+                await self.store.set_ban(platform, NAME_BAN + key, True, now)
         comments = await self.store.comments_by_author(platform, user_id)
         for comment in comments:
             await self._delete(comment)
-        log.info("author banned", extra={"platform": platform, "user_id": user_id})
+        log.info(
+            "author banned",
+            extra={
+                "platform": platform,
+                "user_id": user_id,
+                "deleted": len(comments),
+                "by": f"{actor.platform}:{actor.user_id}",
+            },
+        )
         return len(comments)
+
+    async def ban_name(self, actor: Actor, name: str) -> str:
+        """Refuse web comments under a name and every name that looks like it. Returns the
+        name's key (``name_key``).
+
+        Raises:
+            PermissionDenied: the actor is not an admin.
+            InvalidInput: the name has no letters or digits.
+        """
+        self.require_admin(actor, "ban names")
+        key = name_key(valid_unicode(name))
+        if not key:
+            raise InvalidInput("The name has no letters or digits to ban.", field="name")
+        await self.store.set_ban(Platform.WEB, NAME_BAN + key, True, self.clock.now())
+        log.info("web name banned", extra={"key": key, "by": f"{actor.platform}:{actor.user_id}"})
+        return key
 
     async def unban(self, actor: Actor, platform: Platform, user_id: str) -> bool:
         """Allow an author to comment again. Returns whether they were banned."""
         self.require_admin(actor, "unban authors")
-        return await self.store.set_ban(platform, user_id.strip(), False, self.clock.now())
+        user_id = user_id.strip()
+        changed = await self.store.set_ban(platform, user_id, False, self.clock.now())
+        if platform is Platform.WEB and not user_id.startswith((WEB_IDENTITY, NAME_BAN)):
+            key = name_key(user_id)
+            if key:
+                changed |= await self.store.set_ban(
+                    platform, NAME_BAN + key, False, self.clock.now()
+                )
+        return changed
 
     async def comment(self, comment_id: CommentId) -> Comment:
         """Return a comment by id.
@@ -597,24 +800,25 @@ class NewsService:
         cursor: str | None = None,
         limit: int = 50,
         newest_first: bool = False,
+        viewer: Actor | None = None,
     ) -> ThreadPage:
         """Return one page of an article's thread: ``limit`` top-level comments, each with all
         its replies nested under it.
 
         Deleted and hidden comments are left out, except as empty placeholders where visible
-        replies hang under them.
+        replies hang under them. The thread of a retracted (or draft) article is gone, as the
+        article is, for every viewer but newsbot admins (``readable_article``).
 
         Raises:
-            NotFound: no such article.
+            NotFound: no such article, or not one the viewer may read.
             InvalidInput: the cursor is malformed or the limit out of range.
         """
         limit = _page_limit(limit)
         after = decode_thread_cursor(cursor) if cursor else None
+        await self.readable_article(article_id, viewer)
         roots, replies, total = await self.store.thread_page(
             article_id, limit + 1, after, newest_first=newest_first
         )
-        if not roots:
-            await self.article(article_id)  # a thread can be empty; an article must exist
         next_cursor = None
         if len(roots) > limit:
             roots = roots[:limit]  # replies of the extra root stay unreachable from the tree
@@ -634,6 +838,10 @@ class NewsService:
     async def save_state(self, key: str, value: str) -> None:
         """Write a small named value kept for an adapter."""
         await self.store.set_state(key, value)
+
+
+def _window(intake: IntakeLimits | None) -> float:
+    return intake.window if intake is not None else 60.0
 
 
 def _prune(node: CommentNode) -> CommentNode | None:

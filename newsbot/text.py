@@ -7,10 +7,16 @@ word when a word boundary is near.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
 ELLIPSIS = "…"
+# Embeddings, overrides and isolates: in a name they reorder the text around it ("Editor"
+# shown after a comment that is not theirs). Marks (U+200E/F, U+061C) only nudge and stay.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# ASCII characters that pass for one another in a name: folded before comparing.
+_ASCII_FOLD = str.maketrans({"0": "o", "1": "l", "i": "l", "|": "l"})
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SPACES = re.compile(r"\s+")
@@ -52,6 +58,54 @@ def strip_control_chars(text: str) -> str:
 def one_line(text: str) -> str:
     """Collapse every run of whitespace (newlines included) to a single space and strip."""
     return _SPACES.sub(" ", strip_control_chars(text)).strip()
+
+
+def strip_bidi(text: str) -> str:
+    """Remove bidirectional embeddings, overrides and isolates (U+202A–202E, U+2066–2069)."""
+    return _BIDI.sub("", text)
+
+
+def clean_name(text: str) -> str:
+    """A display name as stored: one line, without control or bidi control characters."""
+    return one_line(strip_bidi(text))
+
+
+@functools.cache
+def _latin_lookalikes() -> dict[int, str]:
+    """Each non-ASCII character that looks like one ASCII letter or digit, mapped to it.
+
+    Built once from the Unicode confusables table that confusable_homoglyphs ships (TR39);
+    only this small map stays in memory.
+    """
+    # Imported here: the table is 10 MB as the library loads it, and most bots never need it.
+    from confusable_homoglyphs import utils  # type: ignore[import-untyped]
+
+    table: dict[int, str] = {}
+    for char, glyphs in utils.load("confusables.json").items():
+        if len(char) != 1 or char.isascii():
+            continue
+        for glyph in glyphs:
+            target = glyph.get("c", "")
+            if len(target) == 1 and target.isascii() and target.isalnum():
+                table[ord(char)] = target.lower()
+                break
+    return table
+
+
+def name_key(name: str) -> str:
+    """What two names that look alike have in common, for comparing names with bans.
+
+    NFKC (full-width and styled letters become plain), case folding, look-alikes from other
+    scripts mapped to the ASCII letter they imitate (Cyrillic "і" is "i"), ASCII look-alikes
+    folded together ("1", "i" and "l"), and everything but letters and digits dropped ("Nina."
+    is "Nina"). Linear in the length of the name.
+    """
+    # Look-alikes before and after folding: capital Cyrillic "Т" imitates "T", its small
+    # form does not imitate "t".
+    lookalikes = _latin_lookalikes()
+    text = unicodedata.normalize("NFKC", strip_bidi(name)).translate(lookalikes)
+    text = text.casefold().translate(lookalikes).translate(_ASCII_FOLD)
+    return "".join(ch for ch in text if ch.isalnum())
 
 
 def _regional(ch: str) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -49,7 +50,9 @@ from newsbot.models import (
     NewDestination,
     Platform,
     Posted,
+    RoleLease,
     ThreadCursor,
+    WorkerInfo,
 )
 from storage.ingest import IngestProcess
 
@@ -67,11 +70,15 @@ _COMMENT = (
     "source_platform, source_chat_id, source_message_id, status, created_at, edited_at, "
     "deleted_at"
 )
-_DESTINATION = "id, platform, chat_id, thread_id, title, kind, active, tags, deactivated_reason"
+_DESTINATION = (
+    "id, platform, chat_id, thread_id, title, kind, active, tags, deactivated_reason, pending"
+)
 _DELIVERY = (
     "id, article_id, comment_id, destination_id, platform, op, state, attempts, due_at, "
-    "last_error, message_id, thread_id, generation, updated_at"
+    "last_error, message_id, thread_id, generation, updated_at, claimed_by"
 )
+PENDING_REASON = "waiting for a newsbot admin's approval"
+_WATCH_INTERVAL = 0.05
 _SQL_VARIABLES = 500
 _BATCH_MAX = 2000
 _READ_CACHE_KIB = 16 * 1024
@@ -142,6 +149,7 @@ def _destination(row: Sequence[Any]) -> Destination:
         active=bool(row[6]),
         tags=_tags(row[7]),
         deactivated_reason=row[8],
+        pending=bool(row[9]),
     )
 
 
@@ -161,6 +169,7 @@ def _delivery(row: Sequence[Any]) -> Delivery:
         thread_id=row[11],
         generation=row[12],
         updated_at=datetime.fromisoformat(row[13]),
+        claimed_by=row[14],
     )
 
 
@@ -189,6 +198,27 @@ def migrations() -> list[tuple[int, str]]:
         if name.endswith(".sql") and name[:4].isdigit():
             found.append((int(name[:4]), entry.read_text(encoding="utf-8")))
     return sorted(found)
+
+
+def _private_files(path: Path) -> None:
+    """Create the database file readable by its owner only, and take group and other rights
+    away from an existing one and from its WAL and shared-memory files (SQLite creates those
+    with the database file's mode).
+
+    The file is opened only when it does not exist yet: closing any descriptor of a database
+    file drops every POSIX lock this process holds on it, SQLite's included.
+    """
+    if not path.exists():
+        with contextlib.suppress(OSError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = name.stat().st_mode & 0o777
+            if mode & 0o077:
+                name.chmod(mode & 0o700)
+                log.info("database file made private", extra={"path": str(name)})
+        except OSError:
+            continue
 
 
 def _write(conn: Conn, body: Callable[[Conn], T]) -> T:
@@ -235,6 +265,8 @@ class SqliteStore:
         self._incoming_ready = asyncio.Event()
         self._write_lock = asyncio.Lock()
         self._ingester = IngestProcess(self.path, self.synchronous, busy_timeout_ms)
+        self._listeners: list[Callable[[str], None]] = []
+        self._watcher: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> SqliteStore:
         await self.open()
@@ -251,6 +283,7 @@ class SqliteStore:
     async def open(self) -> None:
         if self._db is not None:
             return
+        _private_files(self.path)
         try:
             db = await aiosqlite.connect(self.path, isolation_level=None)
         except sqlite3.Error as exc:
@@ -277,6 +310,8 @@ class SqliteStore:
             await db.close()
             raise
         self._writer = asyncio.create_task(self._write_incoming(), name="sqlite-group-commit")
+        if self._listeners:
+            self._start_watching()
 
     def _prepare_reader(self, conn: Conn) -> None:
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
@@ -312,8 +347,14 @@ class SqliteStore:
                         conn.execute("ROLLBACK")
                     raise
                 log.info("database migrated", extra={"version": version, "path": str(self.path)})
+        _private_files(self.path)  # the WAL and its index exist now
 
     async def close(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.cancel()
@@ -376,10 +417,17 @@ class SqliteStore:
         author: Author,
         now: datetime,
         deliver_to: Sequence[DestinationId],
-    ) -> Article:
+        *,
+        request: str | None = None,
+    ) -> tuple[Article, bool]:
         stamp = _ts(now)
 
-        def body(conn: Conn) -> Article:
+        def body(conn: Conn) -> tuple[Article, bool]:
+            if request is not None:
+                done = _request(conn, request)
+                if done is not None:
+                    row = conn.execute(f"SELECT {_ARTICLE} FROM articles WHERE id = ?", (done,))
+                    return _article(row.fetchone()), False
             cursor = conn.execute(
                 "INSERT INTO articles (title, body, summary, url, image_url, author_name, "
                 "author_platform, author_user_id, tags, status, created_at, published_at, "
@@ -406,17 +454,34 @@ class SqliteStore:
                 "?, ?, ? FROM destinations WHERE id = ? AND active = 1",
                 ((article_id, stamp, stamp, stamp, d) for d in deliver_to),
             )
+            if request is not None:
+                conn.execute(
+                    "INSERT INTO requests (key, kind, article_id, created_at) VALUES (?,?,?,?)",
+                    (request, "publish", article_id, stamp),
+                )
             row = conn.execute(f"SELECT {_ARTICLE} FROM articles WHERE id = ?", (article_id,))
-            return _article(row.fetchone())
+            return _article(row.fetchone()), True
 
         return await self._tx(body)
 
     async def update_article(
-        self, article_id: ArticleId, draft: ArticleDraft, now: datetime
-    ) -> int:
+        self,
+        article_id: ArticleId,
+        draft: ArticleDraft,
+        now: datetime,
+        *,
+        request: str | None = None,
+    ) -> int | None:
         stamp = _ts(now)
 
-        def body(conn: Conn) -> int:
+        def body(conn: Conn) -> int | None:
+            if request is not None:
+                if _request(conn, request) is not None:
+                    return None
+                conn.execute(
+                    "INSERT INTO requests (key, kind, article_id, created_at) VALUES (?,?,?,?)",
+                    (request, "edit", article_id, stamp),
+                )
             conn.execute(
                 "UPDATE articles SET title = ?, body = ?, summary = ?, url = ?, image_url = ?, "
                 "tags = ?, updated_at = ?, revision = revision + 1 WHERE id = ?",
@@ -476,7 +541,7 @@ class SqliteStore:
     # -- destinations ---------------------------------------------------------------------
 
     async def add_destination(
-        self, new: NewDestination, now: datetime
+        self, new: NewDestination, now: datetime, *, pending: bool = False
     ) -> tuple[Destination, bool]:
         stamp = _ts(now)
         key = (str(new.platform), new.chat_id, new.thread_id or "")
@@ -484,22 +549,49 @@ class SqliteStore:
             f"SELECT {_DESTINATION} FROM destinations "
             "WHERE platform = ? AND chat_id = ? AND thread_id = ?"
         )
+        active, reason = (0, PENDING_REASON) if pending else (1, None)
 
         def body(conn: Conn) -> tuple[Destination, bool]:
             row = conn.execute(select, key).fetchone()
-            if row is not None and row[6]:
+            if row is not None and (row[6] or (pending and row[9])):
                 return _destination(row), False
             conn.execute(
                 "INSERT INTO destinations (platform, chat_id, thread_id, title, kind, active, "
-                "tags, created_at, updated_at) VALUES (?,?,?,?,?,1,?,?,?) "
-                "ON CONFLICT (platform, chat_id, thread_id) DO UPDATE SET active = 1, "
+                "pending, deactivated_reason, tags, created_at, updated_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (platform, chat_id, thread_id) DO UPDATE SET "
+                "active = excluded.active, pending = excluded.pending, "
                 "title = excluded.title, kind = excluded.kind, tags = excluded.tags, "
-                "updated_at = excluded.updated_at, deactivated_reason = NULL",
-                (*key, new.title, str(new.kind), " ".join(new.tags), stamp, stamp),
+                "updated_at = excluded.updated_at, "
+                "deactivated_reason = excluded.deactivated_reason",
+                (
+                    *key,
+                    new.title,
+                    str(new.kind),
+                    active,
+                    1 - active,
+                    reason,
+                    " ".join(new.tags),
+                    stamp,
+                    stamp,
+                ),
             )
             return _destination(conn.execute(select, key).fetchone()), True
 
         return await self._tx(body)
+
+    async def approve_destination(self, destination_id: DestinationId, now: datetime) -> bool:
+        params = (_ts(now), destination_id)
+        return await self._tx(
+            lambda conn: (
+                conn.execute(
+                    "UPDATE destinations SET active = 1, pending = 0, deactivated_reason = NULL, "
+                    "updated_at = ? WHERE id = ? AND pending = 1",
+                    params,
+                ).rowcount
+                > 0
+            )
+        )
 
     async def get_destination(
         self, platform: Platform, chat_id: str, thread_id: str | None = None
@@ -521,8 +613,8 @@ class SqliteStore:
 
         def body(conn: Conn) -> bool:
             cursor = conn.execute(
-                "UPDATE destinations SET active = 0, deactivated_reason = ?, updated_at = ? "
-                "WHERE id = ? AND active = 1",
+                "UPDATE destinations SET active = 0, pending = 0, deactivated_reason = ?, "
+                "updated_at = ? WHERE id = ? AND (active = 1 OR pending = 1)",
                 (reason, stamp, destination_id),
             )
             conn.execute(
@@ -551,10 +643,20 @@ class SqliteStore:
 
     # -- the outbox -----------------------------------------------------------------------
 
-    async def claim_deliveries(self, platform: Platform, now: datetime, limit: int) -> list[Job]:
+    async def claim_deliveries(
+        self,
+        platform: Platform,
+        now: datetime,
+        limit: int,
+        *,
+        worker: str = "",
+        lease: float = 30.0,
+    ) -> list[Job]:
         stamp = _ts(now)
+        expiry = _ts(now + timedelta(seconds=lease))
 
         def body(conn: Conn) -> list[Job]:
+            # A 'sending' delivery's due_at is its lease expiry: an expired claim is due again.
             ids = [
                 r[0]
                 for r in conn.execute(
@@ -568,12 +670,24 @@ class SqliteStore:
             for chunk in _chunks(ids):
                 conn.execute(
                     "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, "
-                    f"due_at = NULL, updated_at = ? WHERE id IN ({_marks(len(chunk))})",
-                    (stamp, *chunk),
+                    "due_at = ?, claimed_by = ?, updated_at = ? "
+                    f"WHERE id IN ({_marks(len(chunk))})",
+                    (expiry, worker, stamp, *chunk),
                 )
             return _jobs(conn, ids)
 
         return await self._tx(body)
+
+    async def renew_claims(self, worker: str, now: datetime, lease: float) -> int:
+        params = (_ts(now + timedelta(seconds=lease)), worker)
+        return await self._tx(
+            lambda conn: (
+                conn.execute(
+                    "UPDATE deliveries SET due_at = ? WHERE claimed_by = ? AND state = 'sending'",
+                    params,
+                ).rowcount
+            )
+        )
 
     async def next_due(self, platform: Platform) -> datetime | None:
         def body(conn: Conn) -> datetime | None:
@@ -591,9 +705,11 @@ class SqliteStore:
         stamp = _ts(now)
 
         def body(conn: Conn) -> None:
+            # Recorded even if another worker took the claim over meanwhile: the message exists.
             conn.execute(
                 "UPDATE deliveries SET message_id = COALESCE(?, message_id), "
                 "thread_id = COALESCE(?, thread_id), last_error = NULL, updated_at = ?, "
+                "claimed_by = NULL, "
                 "state = CASE WHEN generation = ? THEN 'sent' ELSE 'pending' END, "
                 "due_at = CASE WHEN generation = ? THEN NULL ELSE ? END WHERE id = ?",
                 (
@@ -648,33 +764,37 @@ class SqliteStore:
             _ts(now),
             0 if count_attempt else 1,
             delivery.id,
+            delivery.claimed_by or "",
         )
         await self._tx(
             lambda conn: conn.execute(
                 "UPDATE deliveries SET state = ?, due_at = ?, last_error = ?, updated_at = ?, "
-                "attempts = attempts - ? WHERE id = ? AND state = 'sending'",
+                "attempts = attempts - ?, claimed_by = NULL "
+                "WHERE id = ? AND state = 'sending' AND claimed_by = ?",
                 params,
             )
         )
 
     async def fail_delivery(self, delivery: Delivery, error: str, now: datetime) -> None:
-        params = (error, _ts(now), delivery.id)
+        params = (error, _ts(now), delivery.id, delivery.claimed_by or "")
         await self._tx(
             lambda conn: conn.execute(
                 "UPDATE deliveries SET state = 'dead', due_at = NULL, last_error = ?, "
-                "updated_at = ? WHERE id = ?",
+                "updated_at = ?, claimed_by = NULL "
+                "WHERE id = ? AND state = 'sending' AND claimed_by = ?",
                 params,
             )
         )
 
-    async def release_claims(self, platform: Platform | None = None) -> int:
+    async def release_claims(self, worker: str, platform: Platform | None = None) -> int:
         sql = (
-            "UPDATE deliveries SET state = 'pending', due_at = updated_at WHERE state = 'sending'"
+            "UPDATE deliveries SET state = 'pending', due_at = updated_at, claimed_by = NULL, "
+            "attempts = MAX(attempts - 1, 0) WHERE state = 'sending' AND claimed_by = ?"
         )
-        params: tuple[str, ...] = ()
+        params: tuple[str, ...] = (worker,)
         if platform is not None:
             sql += " AND platform = ?"
-            params = (str(platform),)
+            params = (worker, str(platform))
         return await self._tx(lambda conn: conn.execute(sql, params).rowcount)
 
     async def _statuses(self, where: str, key: int) -> list[DeliveryStatus]:
@@ -878,6 +998,157 @@ class SqliteStore:
             )
         )
 
+    async def setdefault_state(self, key: str, value: str) -> str:
+        def body(conn: Conn) -> str:
+            conn.execute("INSERT OR IGNORE INTO state (key, value) VALUES (?, ?)", (key, value))
+            return str(conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()[0])
+
+        return await self._tx(body)
+
+    async def take_slot(self, key: str, limit: int, window: float, now: datetime) -> float:
+        stamp, horizon = _ts(now), _ts(now - timedelta(seconds=window))
+
+        def body(conn: Conn) -> float:
+            conn.execute("DELETE FROM rate_slots WHERE key = ? AND taken_at <= ?", (key, horizon))
+            taken = conn.execute(
+                "SELECT taken_at FROM rate_slots WHERE key = ? ORDER BY taken_at LIMIT ?",
+                (key, max(limit, 1)),
+            ).fetchall()
+            if len(taken) < limit:
+                conn.execute("INSERT INTO rate_slots (key, taken_at) VALUES (?, ?)", (key, stamp))
+                return 0.0
+            oldest = datetime.fromisoformat(taken[0][0])
+            return max((oldest - now).total_seconds() + window, 0.001)
+
+        return await self._tx(body)
+
+    # -- workers and roles ----------------------------------------------------------------
+
+    async def heartbeat(self, worker: WorkerInfo) -> None:
+        params = (
+            worker.id,
+            worker.host,
+            worker.pid,
+            _ts(worker.started_at),
+            _ts(worker.heartbeat_at),
+            " ".join(worker.roles),
+        )
+        await self._tx(
+            lambda conn: conn.execute(
+                "INSERT INTO workers (id, host, pid, started_at, heartbeat_at, roles) "
+                "VALUES (?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET "
+                "heartbeat_at = excluded.heartbeat_at, roles = excluded.roles",
+                params,
+            )
+        )
+
+    async def remove_worker(self, worker_id: str) -> None:
+        await self._tx(lambda conn: conn.execute("DELETE FROM workers WHERE id = ?", (worker_id,)))
+
+    async def list_workers(self, since: datetime) -> list[WorkerInfo]:
+        def body(conn: Conn) -> list[WorkerInfo]:
+            rows = conn.execute(
+                "SELECT id, host, pid, started_at, heartbeat_at, roles FROM workers "
+                "WHERE heartbeat_at >= ? ORDER BY started_at, id",
+                (_ts(since),),
+            ).fetchall()
+            return [
+                WorkerInfo(
+                    r[0],
+                    r[1],
+                    r[2],
+                    datetime.fromisoformat(r[3]),
+                    datetime.fromisoformat(r[4]),
+                    _tags(r[5]),
+                )
+                for r in rows
+            ]
+
+        return await self._read(body)
+
+    async def acquire_role(
+        self, role: str, worker: str, now: datetime, lease: float
+    ) -> RoleLease | None:
+        stamp, until = _ts(now), _ts(now + timedelta(seconds=lease))
+
+        def body(conn: Conn) -> RoleLease | None:
+            row = conn.execute(
+                "SELECT holder, lease_until, epoch FROM roles WHERE role = ?", (role,)
+            ).fetchone()
+            if row is None:
+                epoch = 1
+                conn.execute(
+                    "INSERT INTO roles (role, holder, lease_until, epoch) VALUES (?,?,?,?)",
+                    (role, worker, until, epoch),
+                )
+            elif row[0] == worker or row[1] < stamp:
+                epoch = row[2] if row[0] == worker else row[2] + 1
+                conn.execute(
+                    "UPDATE roles SET holder = ?, lease_until = ?, epoch = ? WHERE role = ?",
+                    (worker, until, epoch, role),
+                )
+            else:
+                return None
+            return RoleLease(role, worker, datetime.fromisoformat(until), epoch)
+
+        return await self._tx(body)
+
+    async def release_role(self, role: str, worker: str) -> bool:
+        # Expired, not deleted: the epoch keeps growing across holders.
+        return await self._tx(
+            lambda conn: (
+                conn.execute(
+                    "UPDATE roles SET lease_until = ? WHERE role = ? AND holder = ?",
+                    (_ts(datetime.min.replace(tzinfo=UTC)), role, worker),
+                ).rowcount
+                > 0
+            )
+        )
+
+    async def list_roles(self) -> list[RoleLease]:
+        def body(conn: Conn) -> list[RoleLease]:
+            return [
+                RoleLease(r[0], r[1], datetime.fromisoformat(r[2]), r[3])
+                for r in conn.execute(
+                    "SELECT role, holder, lease_until, epoch FROM roles ORDER BY role"
+                ).fetchall()
+            ]
+
+        return await self._read(body)
+
+    # -- changes made by other processes --------------------------------------------------
+
+    def watch(self, listener: Callable[[str], None]) -> None:
+        self._listeners.append(listener)
+        if self._db is not None:
+            self._start_watching()
+
+    def _start_watching(self) -> None:
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.create_task(self._watch(), name="sqlite-watch")
+
+    async def _watch(self) -> None:
+        """Poll ``PRAGMA data_version``, which changes when another connection (the command
+        line, another worker, our own writer or ingest process) commits: a change is seen
+        within ``_WATCH_INTERVAL`` at the cost of one cheap read."""
+        last: int | None = None
+        while True:
+            version: int | None
+            try:
+                version = await self._read(
+                    lambda conn: int(conn.execute("PRAGMA data_version").fetchone()[0])
+                )
+            except StorageError:
+                version = last
+            if last is not None and version != last:
+                for listener in list(self._listeners):
+                    try:
+                        listener("*")
+                    except Exception:
+                        log.exception("a change listener failed")
+            last = version
+            await asyncio.sleep(_WATCH_INTERVAL)
+
 
 # -- the units of work, run on the connection thread ---------------------------------------
 
@@ -910,6 +1181,12 @@ def _count(conn: Conn, article_id: int) -> int:
         "SELECT COUNT(*) FROM comments WHERE article_id = ? AND status = 'visible'", (article_id,)
     ).fetchone()
     return int(row[0])
+
+
+def _request(conn: Conn, key: str) -> int | None:
+    """The article a request (a command carried out once) was about, if it was carried out."""
+    row = conn.execute("SELECT article_id FROM requests WHERE key = ?", (key,)).fetchone()
+    return None if row is None else int(row[0])
 
 
 def _banned(conn: Conn, platform: str, user_id: str) -> bool:
@@ -1061,6 +1338,7 @@ def _wire(item: IncomingComment) -> Wire:
         item.mirror,
         None if item.mirror_due is None else _ts(item.mirror_due),
         None if refresh is None else (refresh.min_interval, refresh.per_second),
+        item.hidden,
     )
 
 
@@ -1077,7 +1355,7 @@ def _outcome(
             author=item.author,
             text=item.text,
             source=item.source,
-            status=CommentStatus.VISIBLE,
+            status=CommentStatus.HIDDEN if item.hidden else CommentStatus.VISIBLE,
             created_at=item.created_at,
         )
         return comment, True
@@ -1154,8 +1432,20 @@ def ingest_rows(conn: Conn, wires: Sequence[Wire]) -> list[Outcome]:
         first[key] = index
         roots[next_id] = root_id or next_id
         results[index] = ("n", next_id, article_id, parent_id)
-        rows.append((next_id, article_id, parent_id, root_id, *wire[3:7], *key, wire[7]))
-        if wire[11]:
+        hidden = wire[14]
+        rows.append(
+            (
+                next_id,
+                article_id,
+                parent_id,
+                root_id,
+                *wire[3:7],
+                *key,
+                "hidden" if hidden else "visible",
+                wire[7],
+            )
+        )
+        if wire[11] and not hidden:
             # Never back to where it was written: the chat, or the thread on the post there.
             stamp = wire[12] or wire[7]
             deliveries += [
@@ -1163,14 +1453,14 @@ def ingest_rows(conn: Conn, wires: Sequence[Wire]) -> list[Outcome]:
                 for r in article_posts
                 if r[0] != exclude and not (r[1] == key[0] and key[1] in (r[2], r[3]))
             ]
-        if wire[13] is not None and article_id not in refresh:
+        if wire[13] is not None and not hidden and article_id not in refresh:
             refresh[article_id] = (wire[13], wire[7])
     if not rows:
         return results
     conn.executemany(
         "INSERT INTO comments (id, article_id, parent_id, root_id, author_name, author_platform, "
         "author_user_id, text, source_platform, source_chat_id, source_message_id, status, "
-        "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,'visible',?)",
+        "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         rows,
     )
     if deliveries:

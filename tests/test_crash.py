@@ -30,10 +30,10 @@ CHILD = textwrap.dedent(
     async def main(db, log, delay):
         async with SqliteStore(db) as store:
             publisher = RecordingPublisher(Platform.TELEGRAM, log_path=Path(log), delay=delay)
+            # A short lease: the claims of the killed life are taken over 2 s after the kill.
             dispatcher = Dispatcher(store, {Platform.TELEGRAM: publisher}, concurrency=8,
-                                    poll_interval=0.05)
-            released = await dispatcher.start()
-            print(f"released {released}", flush=True)
+                                    poll_interval=0.05, lease=2.0)
+            await dispatcher.start()
             await dispatcher.drain(max_wait=120)
             await dispatcher.stop()
             print("drained", flush=True)

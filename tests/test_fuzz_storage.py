@@ -54,7 +54,7 @@ async def test_store_round_trips_every_string_exactly(
     fuzz_store: SqliteStore, title: str, body: str, name: str, text: str, tag: str
 ) -> None:
     draft = ArticleDraft(title, body, summary=text, tags=(tag,) if tag and " " not in tag else ())
-    article = await fuzz_store.add_article(draft, Author(name, Platform.CLI, name), NOW, [])
+    article, _ = await fuzz_store.add_article(draft, Author(name, Platform.CLI, name), NOW, [])
     got = await fuzz_store.get_article(article.id)
     assert got is not None
     assert (got.title, got.body, got.summary, got.author.name) == (title, body, text, name)

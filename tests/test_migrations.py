@@ -32,7 +32,7 @@ async def test_reopening_keeps_data_and_runs_nothing_twice(tmp_path: Path) -> No
     path = tmp_path / "again.db"
     clock = FakeClock()
     async with SqliteStore(path) as store:
-        article = await store.add_article(
+        article, _ = await store.add_article(
             ArticleDraft("t", "b"), Author("a", Platform.CLI, "op"), clock.now(), []
         )
     async with SqliteStore(path) as store:

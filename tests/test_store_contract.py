@@ -50,6 +50,18 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     await store.close()
 
 
+@pytest.fixture(params=sorted(BACKENDS))
+async def two_handles(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[Store, Store]]:
+    """Two stores on one database, as two workers (or a worker and the command line) have."""
+    first = await BACKENDS[request.param](tmp_path)
+    second = await BACKENDS[request.param](tmp_path)
+    yield first, second
+    await second.close()
+    await first.close()
+
+
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
@@ -62,7 +74,7 @@ async def dest(store: Store, chat: str, platform: Platform = Platform.TELEGRAM) 
 
 
 async def article(store: Store, *destinations: int, when: float = 0) -> ArticleId:
-    a = await store.add_article(
+    a, _ = await store.add_article(
         ArticleDraft("Title", "Body"), AUTHOR, at(when), list(destinations)
     )
     return a.id
@@ -85,7 +97,8 @@ async def test_article_round_trip_keeps_every_field(backend: Store) -> None:
     draft = ArticleDraft(
         "Tïtle <b>&", "Body\n\n**x** ☃ 🎉 مرحبا", "sum", "https://a.example/x", None, ("a", "b")
     )
-    created = await backend.add_article(draft, AUTHOR, T0, [])
+    created, fresh = await backend.add_article(draft, AUTHOR, T0, [])
+    assert fresh
     got = await backend.get_article(created.id)
     assert got == created
     assert got is not None
@@ -178,8 +191,9 @@ async def test_retry_and_fail(backend: Store) -> None:
 async def test_release_claims_returns_sending_to_pending(backend: Store) -> None:
     ids = [await dest(backend, f"-{i}") for i in range(3)]
     await article(backend, *ids)
-    await backend.claim_deliveries(Platform.TELEGRAM, at(1), 2)
-    assert await backend.release_claims() == 2
+    await backend.claim_deliveries(Platform.TELEGRAM, at(1), 2, worker="w1")
+    assert await backend.release_claims("w2") == 0  # another worker's claims are not ours
+    assert await backend.release_claims("w1") == 2
     assert len(await backend.claim_deliveries(Platform.TELEGRAM, at(1), 10)) == 3
 
 
@@ -540,3 +554,195 @@ async def test_calls_after_close_fail_clearly(tmp_path: Path) -> None:
         await store.ingest_comment(incoming("1", MessageRef(Platform.TELEGRAM, "-1", "1")))
     with pytest.raises(StorageError, match="not open"):
         await store.get_article(ArticleId(1))
+
+
+# -- requests carried out once, approval, hidden intake ------------------------------------
+
+
+async def test_a_request_publishes_and_edits_once(backend: Store) -> None:
+    d = await dest(backend, "-1")
+    first, created = await backend.add_article(
+        ArticleDraft("T", "B"), AUTHOR, T0, [d], request="telegram:42:7"
+    )
+    again, created_again = await backend.add_article(
+        ArticleDraft("T", "B"), AUTHOR, at(5), [d], request="telegram:42:7"
+    )
+    assert created and not created_again and again == first
+    assert await backend.latest_articles(10, None) == [first]
+    assert len(await backend.deliveries_for_article(first.id)) == 1
+    other, created_other = await backend.add_article(
+        ArticleDraft("T", "B"), AUTHOR, at(6), [d], request="telegram:42:8"
+    )
+    assert created_other and other.id != first.id
+    (job,) = [
+        j
+        for j in await backend.claim_deliveries(Platform.TELEGRAM, at(7), 10)
+        if j.article.id == first.id
+    ]
+    await backend.complete_delivery(job.delivery, Posted("m1"), at(8))
+    draft = ArticleDraft("T2", "B2")
+    assert await backend.update_article(first.id, draft, at(9), request="edit:1") == 1
+    assert await backend.update_article(first.id, draft, at(10), request="edit:1") is None
+    got = await backend.get_article(first.id)
+    assert got is not None and got.revision == 2 and got.title == "T2"
+    # The same key names one command: an edit cannot reuse a publish's key either.
+    assert await backend.update_article(first.id, draft, at(11), request="telegram:42:7") is None
+
+
+async def test_pending_destination_waits_for_approval(backend: Store) -> None:
+    new = NewDestination(Platform.TELEGRAM, "-5", DestinationKind.GROUP, title="g")
+    pending, created = await backend.add_destination(new, T0, pending=True)
+    assert created and pending.pending and not pending.active
+    again, created_again = await backend.add_destination(new, at(1), pending=True)
+    assert not created_again and again.pending
+    assert await backend.list_destinations() == []
+    (listed,) = await backend.list_destinations(active_only=False)
+    assert listed.pending and listed.deactivated_reason
+    # An article published meanwhile is not enqueued to it, even if asked.
+    article_id = await article(backend, pending.id)
+    assert await backend.deliveries_for_article(article_id) == []
+    assert await backend.approve_destination(pending.id, at(2))
+    assert not await backend.approve_destination(pending.id, at(3))
+    approved = await backend.get_destination(Platform.TELEGRAM, "-5")
+    assert approved is not None and approved.active and not approved.pending
+    assert approved.deactivated_reason is None
+    # Asking again for an active chat changes nothing; an admin's subscription is active.
+    assert (await backend.add_destination(new, at(4), pending=True))[1] is False
+    other = NewDestination(Platform.TELEGRAM, "-6", DestinationKind.GROUP)
+    waiting, _ = await backend.add_destination(other, at(5), pending=True)
+    assert await backend.deactivate_destination(waiting.id, "withdrawn", at(6))
+    gone = await backend.get_destination(Platform.TELEGRAM, "-6")
+    assert gone is not None and not gone.pending and not gone.active
+    direct, _ = await backend.add_destination(other, at(7))
+    assert direct.active and not direct.pending
+
+
+async def test_hidden_comment_is_kept_but_not_counted_or_mirrored(backend: Store) -> None:
+    article_id, refs = await posted_article(backend, "-1", "-2")
+    result = await backend.ingest_comment(incoming("h", refs["-1"], hidden=True))
+    assert result is not None
+    comment, created = result
+    assert created and comment.status is CommentStatus.HIDDEN
+    stored = await backend.get_comment(comment.id)
+    assert stored is not None and stored.status is CommentStatus.HIDDEN
+    assert await backend.deliveries_for_comment(comment.id) == []
+    assert await backend.count_comments(article_id) == 0
+
+
+# -- leases: claims, roles, workers ---------------------------------------------------------
+
+
+async def test_claims_are_leases_taken_over_only_after_expiry(backend: Store) -> None:
+    ids = [await dest(backend, f"-{i}") for i in range(3)]
+    await article(backend, *ids)
+    mine = await backend.claim_deliveries(Platform.TELEGRAM, at(1), 2, worker="a", lease=10)
+    assert {j.delivery.claimed_by for j in mine} == {"a"}
+    assert all(j.delivery.next_attempt_at == at(11) for j in mine)
+    # Another worker starting now finds only the unclaimed one, and cannot release a's.
+    theirs = await backend.claim_deliveries(Platform.TELEGRAM, at(2), 10, worker="b", lease=10)
+    assert len(theirs) == 1
+    assert await backend.release_claims("b", Platform.DISCORD) == 0
+    await backend.complete_delivery(theirs[0].delivery, Posted("b1"), at(3))
+    # a renews its leases (renewal is per worker)...
+    assert await backend.renew_claims("a", at(9), 10) == 2
+    assert await backend.claim_deliveries(Platform.TELEGRAM, at(12), 10, worker="b") == []
+    # ...then stalls: at expiry b takes both over, with one more attempt counted.
+    taken = await backend.claim_deliveries(Platform.TELEGRAM, at(19), 10, worker="b", lease=10)
+    assert sorted(j.delivery.id for j in taken) == sorted(j.delivery.id for j in mine)
+    assert all(j.delivery.attempts == 2 and j.delivery.claimed_by == "b" for j in taken)
+    assert await backend.renew_claims("a", at(20), 10) == 0
+    # a wakes up and reports a failure: it no longer owns the claim, so nothing changes.
+    await backend.retry_delivery(mine[0].delivery, "late", at(40), at(20))
+    await backend.fail_delivery(mine[1].delivery, "late", at(20))
+    by_id = {s.delivery.id: s.delivery for s in await backend.deliveries_for_article(1)}  # type: ignore[arg-type]
+    assert all(by_id[j.delivery.id].state is DeliveryState.SENDING for j in taken)
+    # But a post a made is still recorded: the message exists.
+    await backend.complete_delivery(mine[0].delivery, Posted("late-post"), at(21))
+    assert await backend.resolve_message(MessageRef(Platform.TELEGRAM, "-0", "late-post"))
+    assert await backend.release_claims("b") == 1  # the one a finished is done, not b's
+    assert await backend.next_due(Platform.TELEGRAM) is not None
+
+
+async def test_roles_have_one_holder_until_the_lease_ends(backend: Store) -> None:
+    first = await backend.acquire_role("send:telegram", "a", T0, 5)
+    assert first is not None and first.holder == "a" and first.lease_until == at(5)
+    assert await backend.acquire_role("send:telegram", "b", at(1), 5) is None
+    renewed = await backend.acquire_role("send:telegram", "a", at(4), 5)
+    assert renewed is not None and renewed.epoch == first.epoch and renewed.lease_until == at(9)
+    assert await backend.acquire_role("send:telegram", "b", at(8.9), 5) is None
+    taken = await backend.acquire_role("send:telegram", "b", at(9.1), 5)
+    assert taken is not None and taken.holder == "b" and taken.epoch == first.epoch + 1
+    assert await backend.acquire_role("send:discord", "a", at(9.1), 5) is not None
+    assert not await backend.release_role("send:telegram", "a")
+    assert await backend.release_role("send:telegram", "b")
+    back = await backend.acquire_role("send:telegram", "a", at(9.2), 5)
+    assert back is not None and back.epoch == first.epoch + 2
+    roles = await backend.list_roles()
+    assert [(r.role, r.holder) for r in roles] == [("send:discord", "a"), ("send:telegram", "a")]
+
+
+async def test_concurrent_role_claims_have_one_winner(backend: Store) -> None:
+    import asyncio
+
+    results = await asyncio.gather(
+        *(backend.acquire_role("send:discord", f"w{i}", T0, 5) for i in range(8))
+    )
+    assert len([r for r in results if r is not None]) == 1
+
+
+async def test_workers_heartbeat_and_leave(backend: Store) -> None:
+    from newsbot import WorkerInfo
+
+    a = WorkerInfo("a", "host1", 11, T0, at(1), ("send:telegram",))
+    b = WorkerInfo("b", "host2", 22, at(1), at(2))
+    await backend.heartbeat(a)
+    await backend.heartbeat(b)
+    assert await backend.list_workers(T0) == [a, b]
+    await backend.heartbeat(WorkerInfo("a", "host1", 11, T0, at(30), ()))
+    (alive,) = await backend.list_workers(at(20))
+    assert alive.id == "a" and alive.heartbeat_at == at(30) and alive.roles == ()
+    await backend.remove_worker("a")
+    assert await backend.list_workers(T0) == [b]
+
+
+async def test_rate_slots_are_atomic_and_slide(backend: Store) -> None:
+    import asyncio
+
+    waits = await asyncio.gather(*(backend.take_slot("web:1.2.3.4", 5, 60, T0) for _ in range(25)))
+    assert sorted(waits)[:5] == [0.0] * 5
+    assert all(w > 0 for w in sorted(waits)[5:])
+    assert 59 < max(waits) <= 60
+    assert await backend.take_slot("web:5.6.7.8", 5, 60, T0) == 0.0
+    assert await backend.take_slot("web:1.2.3.4", 5, 60, at(30)) == pytest.approx(30)
+    assert await backend.take_slot("web:1.2.3.4", 5, 60, at(60.5)) == 0.0
+
+
+async def test_setdefault_state_keeps_the_first_value(backend: Store) -> None:
+    import asyncio
+
+    values = await asyncio.gather(
+        *(backend.setdefault_state("web.form_secret", f"s{i}") for i in range(5))
+    )
+    assert len(set(values)) == 1
+    assert await backend.get_state("web.form_secret") == values[0]
+
+
+async def test_watch_hears_changes_made_by_another_handle(
+    two_handles: tuple[Store, Store],
+) -> None:
+    import asyncio
+
+    watcher, writer = two_handles
+    heard: list[str] = []
+    changed = asyncio.Event()
+
+    def listener(topic: str) -> None:
+        heard.append(topic)
+        changed.set()
+
+    watcher.watch(listener)
+    await asyncio.sleep(0.2)  # let the watch settle before the change it must report
+    d = await dest(writer, "-1")
+    await article(writer, d)
+    await asyncio.wait_for(changed.wait(), 2)
+    assert set(heard) <= {"*", "outbox"} | {f"article:{i}" for i in range(1, 3)}

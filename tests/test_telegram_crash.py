@@ -122,6 +122,9 @@ def bot_process(w: World, db_path: Path) -> subprocess.Popen[bytes]:
         "NEWSBOT_DATABASE": str(db_path),
         "NEWSBOT_WEB": "false",
         "NEWSBOT_LOG_LEVEL": "WARNING",
+        # Two readers send 200 replies in seconds: far over the anti-flood limits.
+        "NEWSBOT_COMMENTS_PER_AUTHOR": "0",
+        "NEWSBOT_COMMENTS_PER_CHAT": "0",
     }
     env.pop("NEWSBOT_DISCORD_TOKEN", None)
     return subprocess.Popen(

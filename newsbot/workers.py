@@ -1,0 +1,202 @@
+"""Several workers on one store: heartbeats, and roles held as leases.
+
+A platform's rate budget belongs to its bot token, Telegram lets one process poll for updates
+and Discord one process hold the gateway session: so exactly one worker at a time sends and
+receives for a platform. It holds that platform's *role*, a lease in the store (``Store.
+acquire_role``) renewed every ``renew_every`` seconds. The others try to take it at the same
+pace and succeed only once the lease has expired: at most ``lease + renew_every`` seconds after
+the holder died.
+
+A holder never acts on a role it may have lost. It counts the lease from its own monotonic
+clock *before* asking the store, so its idea of the expiry is never later than the store's,
+and it stops ``margin`` seconds before that: a worker that was paused (SIGSTOP, a long GC, a
+frozen VM) past its lease finds on waking that it no longer holds the role, before it can
+send anything. The margin also lets the platform's rate windows (a second for the global
+limits) empty before the next holder starts, so two holders together never exceed them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable, Collection
+from datetime import datetime, timedelta
+
+from newsbot.errors import StorageError
+from newsbot.models import WorkerInfo
+from newsbot.ports import Clock, Store, SystemClock
+
+log = logging.getLogger("newsbot.workers")
+
+RoleListener = Callable[[str, bool], Awaitable[None]]
+
+
+class Roles:
+    """Takes, renews and gives up this worker's roles, and heartbeats the worker.
+
+    Args:
+        store: the shared store.
+        worker: this worker's id (unique per process life).
+        wanted: the roles to hold when possible (``send:telegram``, ...).
+        lease: seconds a role is held without renewal.
+        renew_every: seconds between renewals (and between tries by workers standing by).
+        margin: seconds before the lease's expiry at which the holder stops acting.
+        clock: the wall clock (heartbeat times, lease times passed to the store).
+        monotonic: the clock that measures validity; it must keep counting while the
+            process is paused.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        worker: str,
+        wanted: Collection[str],
+        *,
+        lease: float = 5.0,
+        renew_every: float = 1.0,
+        margin: float = 1.5,
+        clock: Clock | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not 0 < margin < lease or renew_every >= lease - margin:
+            raise ValueError("need 0 < margin < lease and renew_every < lease - margin")
+        self.store = store
+        self.worker = worker
+        self.wanted = tuple(wanted)
+        self.lease = lease
+        self.renew_every = renew_every
+        self.margin = margin
+        self.clock: Clock = clock or SystemClock()
+        self.monotonic = monotonic
+        self.started_at = self.clock.now()
+        self._valid_until: dict[str, float] = {}
+        self._epochs: dict[str, int] = {}
+        self._listeners: list[RoleListener] = []
+        self._task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+        self.takeovers: dict[str, int] = dict.fromkeys(self.wanted, 0)
+
+    def on_change(self, listener: RoleListener) -> None:
+        """Await ``listener(role, held)`` when a role is gained (``True``) or lost."""
+        self._listeners.append(listener)
+
+    def holds(self, role: str) -> bool:
+        """Whether this worker may act on ``role`` now (it holds a lease not about to end)."""
+        return self.monotonic() < self._valid_until.get(role, 0.0)
+
+    @property
+    def held(self) -> tuple[str, ...]:
+        """The roles this worker holds now."""
+        return tuple(r for r in self.wanted if self.holds(r))
+
+    def info(self) -> WorkerInfo:
+        """How this worker announces itself in its heartbeat."""
+        return WorkerInfo(
+            id=self.worker,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            started_at=self.started_at,
+            heartbeat_at=self.clock.now(),
+            roles=self.held,
+        )
+
+    async def start(self) -> None:
+        """Try for every role once now, then keep trying and renewing in the background."""
+        await self._round()
+        self._task = asyncio.create_task(self._run(), name="roles")
+
+    async def stop(self) -> None:
+        """Stop renewing, give every held role up (the others take over at once) and remove
+        this worker from the list. Listeners hear of each role lost."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for role in self.held:
+            await self._lose(role, "stopping")
+            with contextlib.suppress(StorageError):
+                await self.store.release_role(role, self.worker)
+        with contextlib.suppress(StorageError):
+            await self.store.remove_worker(self.worker)
+
+    async def wait_for(self, role: str, within: float) -> bool:
+        """Wait up to ``within`` seconds until ``role`` is held (for tests and tools); returns
+        whether it is."""
+        deadline = self.monotonic() + within
+        while not self.holds(role):
+            remaining = deadline - self.monotonic()
+            if remaining <= 0:
+                return False
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+        return True
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._next_wait())
+            await self._round()
+
+    def _next_wait(self) -> float:
+        # Wake in time to notice a lease running out even when the store stops answering.
+        now = self.monotonic()
+        ends = [until - now for until in self._valid_until.values() if until > now]
+        return max(0.05, min([self.renew_every, *ends]))
+
+    async def _round(self) -> None:
+        for role in self.wanted:
+            asked = self.monotonic()
+            try:
+                lease = await self.store.acquire_role(
+                    role, self.worker, self.clock.now(), self.lease
+                )
+            except StorageError as exc:
+                log.warning("cannot renew a role", extra={"role": role, "error": str(exc)})
+                lease = None
+                if self.holds(role):
+                    continue  # still ours until its local expiry; try again next round
+            if lease is None:
+                if role in self._valid_until:
+                    await self._lose(role, "taken over or expired")
+                continue
+            previous = self._epochs.get(role)
+            self._epochs[role] = lease.epoch
+            gained = not self.holds(role) or previous != lease.epoch
+            if gained and role in self._valid_until:
+                await self._lose(role, "lease expired before renewal")
+            self._valid_until[role] = asked + self.lease - self.margin
+            if gained:
+                self.takeovers[role] = self.takeovers.get(role, 0) + 1
+                log.info("role taken", extra={"role": role, "epoch": lease.epoch})
+                await self._tell(role, True)
+        for role, until in list(self._valid_until.items()):
+            if self.monotonic() >= until:
+                await self._lose(role, "lease ran out")
+        try:
+            await self.store.heartbeat(self.info())
+        except StorageError as exc:
+            log.warning("cannot write the heartbeat", extra={"error": str(exc)})
+
+    async def _lose(self, role: str, why: str) -> None:
+        if self._valid_until.pop(role, None) is None:
+            return
+        log.warning("role lost", extra={"role": role, "why": why})
+        await self._tell(role, False)
+
+    async def _tell(self, role: str, held: bool) -> None:
+        self._changed.set()
+        for listener in list(self._listeners):
+            try:
+                await listener(role, held)
+            except Exception:
+                log.exception("a role listener failed", extra={"role": role, "held": held})
+
+
+async def live_workers(store: Store, now: datetime, horizon: float = 15.0) -> list[WorkerInfo]:
+    """Workers that sent a heartbeat in the last ``horizon`` seconds."""
+    return await store.list_workers(now - timedelta(seconds=horizon))

@@ -1,0 +1,193 @@
+"""The service's rules against strangers and repeats: requests carried out once, subscriptions
+waiting for approval, intake limits, web identities and name bans, retracted threads, names
+that cannot reorder the text around them. Real SQLite, no platform."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsbot import (
+    Actor,
+    ArticleId,
+    Author,
+    CommentStatus,
+    DestinationKind,
+    IntakeLimits,
+    MessageRef,
+    NewDestination,
+    NewsService,
+    NotFound,
+    PermissionDenied,
+    Platform,
+    Posted,
+    web_identity,
+)
+from newsbot.text import clean_name, name_key
+from storage import SqliteStore
+from tests.conftest import ADMIN, READER, FakeClock, draft
+
+GROUP_ADMIN = Actor(Platform.TELEGRAM, "77", "Group Admin", chat_admin=True)
+
+
+async def test_one_request_publishes_once(service: NewsService, store: SqliteStore) -> None:
+    await service.subscribe(
+        ADMIN, NewDestination(Platform.TELEGRAM, "-1", DestinationKind.CHANNEL)
+    )
+    first = await service.publish(ADMIN, draft(), request="telegram:42:100")
+    again = await service.publish(ADMIN, draft(), request="telegram:42:100")
+    assert not first.repeated and first.queued == 1
+    assert again.repeated and again.article == first.article and again.queued == 0
+    assert [a.id for a in (await service.latest()).articles] == [first.article.id]
+    assert len(await service.deliveries(first.article.id)) == 1
+    # A new message is a new request.
+    other = await service.publish(ADMIN, draft(), request="telegram:42:101")
+    assert not other.repeated and other.article.id != first.article.id
+
+
+async def test_one_request_edits_once(service: NewsService) -> None:
+    article = (await service.publish(ADMIN, draft())).article
+    edited = await service.edit(ADMIN, article.id, draft("New"), request="discord:i:5")
+    again = await service.edit(ADMIN, article.id, draft("Newer"), request="discord:i:5")
+    assert not edited.repeated and edited.article.revision == 2
+    assert again.repeated and again.article.revision == 2 and again.article.title == "New"
+
+
+async def test_chat_admin_subscription_waits_for_approval(service: NewsService) -> None:
+    result = await service.subscribe(
+        GROUP_ADMIN, NewDestination(Platform.TELEGRAM, "-9", DestinationKind.GROUP)
+    )
+    assert result.created and result.destination.pending and not result.destination.active
+    change = await service.publish(ADMIN, draft())
+    assert change.queued == 0
+    assert [d.chat_id for d in await service.pending_destinations()] == ["-9"]
+    with pytest.raises(PermissionDenied):
+        await service.approve(GROUP_ADMIN, Platform.TELEGRAM, "-9")
+    approved = await service.approve(ADMIN, Platform.TELEGRAM, "-9")
+    assert approved.active and not approved.pending
+    assert (await service.publish(ADMIN, draft("Second"))).queued == 1
+    with pytest.raises(NotFound):
+        await service.approve(ADMIN, Platform.TELEGRAM, "-9")
+    # The newsbot admin's own subscription needs no approval.
+    own = await service.subscribe(
+        ADMIN, NewDestination(Platform.TELEGRAM, "-10", DestinationKind.GROUP)
+    )
+    assert own.destination.active
+
+
+async def test_open_subscriptions_need_no_approval(store: SqliteStore) -> None:
+    service = NewsService(store, open_subscriptions=True)
+    result = await service.subscribe(
+        GROUP_ADMIN, NewDestination(Platform.TELEGRAM, "-9", DestinationKind.GROUP)
+    )
+    assert result.destination.active and not result.destination.pending
+
+
+async def test_a_pending_request_can_be_withdrawn(service: NewsService) -> None:
+    await service.subscribe(
+        GROUP_ADMIN, NewDestination(Platform.TELEGRAM, "-9", DestinationKind.GROUP)
+    )
+    await service.unsubscribe(GROUP_ADMIN, Platform.TELEGRAM, "-9")
+    assert await service.pending_destinations() == []
+
+
+async def test_intake_limits_hide_floods_and_never_mirror_them(store: SqliteStore) -> None:
+    clock = FakeClock()
+    service = NewsService(
+        store,
+        admins={Platform.TELEGRAM: {"42"}},
+        clock=clock,
+        intake=IntakeLimits(per_author=3, per_chat=5, window=60),
+    )
+    for chat in ("-1", "-2"):
+        await service.subscribe(
+            ADMIN, NewDestination(Platform.TELEGRAM, chat, DestinationKind.GROUP)
+        )
+    article = (await service.publish(ADMIN, draft())).article
+    for job in await store.claim_deliveries(Platform.TELEGRAM, clock.now(), 10):
+        ref = MessageRef(Platform.TELEGRAM, job.destination.chat_id, "post")
+        await store.complete_delivery(job.delivery, Posted("post", links=(ref,)), clock.now())
+    post = MessageRef(Platform.TELEGRAM, "-1", "post")
+
+    async def by(n: int, user: str) -> tuple[CommentStatus, int]:
+        comment = await service.record_reply(
+            reply_to=post,
+            source=MessageRef(Platform.TELEGRAM, "-1", f"m{n}"),
+            author=Author(f"user {user}", Platform.TELEGRAM, user),
+            text=f"reply {n}",
+        )
+        assert comment is not None
+        return comment.status, len(await store.deliveries_for_comment(comment.id))
+
+    # One author: 3 a minute, then hidden and not mirrored to -2.
+    got = [await by(n, "7") for n in range(4)]
+    assert got[:3] == [(CommentStatus.VISIBLE, 1)] * 3
+    assert got[3] == (CommentStatus.HIDDEN, 0)
+    # The chat: 5 a minute across authors (4 counted so far).
+    assert await by(10, "8") == (CommentStatus.VISIBLE, 1)
+    assert await by(11, "9") == (CommentStatus.HIDDEN, 0)
+    assert await service.comment_count(article.id) == 4
+    clock.advance(61)
+    assert await by(12, "7") == (CommentStatus.VISIBLE, 1)
+
+
+async def test_web_identity_is_keyed_and_stable() -> None:
+    a = web_identity(b"k1", "session-1")
+    assert a == web_identity(b"k1", "session-1")
+    assert a != web_identity(b"k2", "session-1") != web_identity(b"k1", "session-2")
+    assert a.startswith("w:") and "session-1" not in a
+
+
+def test_name_keys_see_through_look_alikes() -> None:
+    nina = name_key("Nina")
+    for look_alike in ("Nina.", "NINA", "Nіna", "Ｎｉｎａ", "N i n a", "N1na", "\u202eNina"):
+        assert name_key(look_alike) == nina, look_alike
+    assert name_key("Nino") != nina
+    assert name_key("l1I|" * 16) == "l" * 64  # linear, not every combination
+
+
+def test_names_lose_bidi_controls() -> None:
+    assert clean_name("Eve\u202e (Editor)\u202c") == "Eve (Editor)"
+    assert clean_name("a\u2066b\u2069") == "ab"
+
+
+async def test_web_bans_follow_identity_and_name(service: NewsService) -> None:
+    article = (await service.publish(ADMIN, draft())).article
+    nina, impostor = web_identity(b"k", "nina"), web_identity(b"k", "impostor")
+    await service.add_web_comment(article.id, "Nina", "hi", client_key="1", user_id=nina)
+    fake = await service.add_web_comment(
+        article.id, "Nina", "spam", client_key="2", user_id=impostor
+    )
+    # Banning the impostor's comment bans the impostor, not the real Nina.
+    await service.ban(Actor.operator(), Platform.WEB, fake.author.user_id)
+    with pytest.raises(PermissionDenied):
+        await service.add_web_comment(article.id, "Bob", "x", client_key="3", user_id=impostor)
+    await service.add_web_comment(article.id, "Nina", "still me", client_key="4", user_id=nina)
+    # A banned name catches its look-alikes, whoever types them.
+    await service.ban_name(Actor.operator(), "Troll")
+    for n, name in enumerate(("Troll.", "TROLL", "Тroll")):
+        with pytest.raises(PermissionDenied):
+            await service.add_web_comment(
+                article.id, name, "x", client_key=f"t{n}", user_id=web_identity(b"k", name)
+            )
+    # Older comments were keyed by name: banning such an id bans the name too.
+    await service.ban(Actor.operator(), Platform.WEB, "Olga")
+    with pytest.raises(PermissionDenied):
+        await service.add_web_comment(
+            article.id, "Olga!", "x", client_key="o", user_id=web_identity(b"k", "o")
+        )
+
+
+async def test_retracted_thread_is_gone_except_for_admins(service: NewsService) -> None:
+    article = (await service.publish(ADMIN, draft())).article
+    await service.add_web_comment(article.id, "Wendy", "hi", client_key="1")
+    await service.retract(ADMIN, article.id)
+    with pytest.raises(NotFound):
+        await service.thread(article.id)
+    with pytest.raises(NotFound):
+        await service.thread(article.id, viewer=READER)
+    with pytest.raises(NotFound):
+        await service.readable_article(article.id, READER)
+    assert (await service.thread(article.id, viewer=ADMIN)).total == 1
+    assert (await service.readable_article(article.id, Actor.operator())).id == article.id
+    with pytest.raises(NotFound):
+        await service.thread(ArticleId(999), viewer=ADMIN)
