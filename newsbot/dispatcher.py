@@ -281,6 +281,8 @@ class Dispatcher:
             )
             log.info("claim given back: not the sender any more", extra=fields)
             return
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("sending", extra=fields)
         try:
             posted = None
             async with asyncio.timeout(self.send_timeout):

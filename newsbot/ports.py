@@ -22,6 +22,7 @@ from newsbot.models import (
     CommentId,
     CommentStatus,
     Delivery,
+    DeliveryState,
     DeliveryStatus,
     Destination,
     DestinationId,
@@ -289,6 +290,10 @@ class Store(Protocol):
         never touched: they expire by themselves if their worker is gone. Returns how many
         were released.
         """
+        ...
+
+    async def delivery_counts(self) -> dict[tuple[Platform, DeliveryState], int]:
+        """How many deliveries are in each state, per platform (for monitoring)."""
         ...
 
     async def deliveries_for_article(self, article_id: ArticleId) -> list[DeliveryStatus]:

@@ -150,6 +150,7 @@ class NewsService:
         self._per_author = SlidingCounter(intake.per_author if intake else 0, _window(intake))
         self._per_chat = SlidingCounter(intake.per_chat if intake else 0, _window(intake))
         self._listeners: list[Callable[[], None]] = []
+        self.comments_stored = 0  # comments created by this process, for monitoring
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -640,6 +641,7 @@ class NewsService:
             return None
         comment, created = result
         if created:
+            self.comments_stored += 1
             if log.isEnabledFor(logging.INFO):  # skip building the record at full ingest rates
                 log.info(
                     "comment stored",

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -267,6 +268,9 @@ class SqliteStore:
         self._ingester = IngestProcess(self.path, self.synchronous, busy_timeout_ms)
         self._listeners: list[Callable[[str], None]] = []
         self._watcher: asyncio.Task[None] | None = None
+        # For monitoring: failures raised as StorageError, and each comment batch's time.
+        self.errors = 0
+        self.observe_batch: Callable[[float, int], None] | None = None
 
     async def __aenter__(self) -> SqliteStore:
         await self.open()
@@ -394,6 +398,7 @@ class SqliteStore:
                 # _execute and _conn are the calls its own methods are built on.
                 result: T = await db._execute(lambda: fn(db._conn))  # type: ignore[no-untyped-call]
             except sqlite3.Error as exc:
+                self.errors += 1
                 raise StorageError(f"database error on {self.path}: {exc}") from exc
             except UnicodeEncodeError as exc:
                 raise StorageError(
@@ -812,6 +817,15 @@ class SqliteStore:
             ]
         )
 
+    async def delivery_counts(self) -> dict[tuple[Platform, DeliveryState], int]:
+        def body(conn: Conn) -> dict[tuple[Platform, DeliveryState], int]:
+            rows = conn.execute(
+                "SELECT platform, state, COUNT(*) FROM deliveries GROUP BY platform, state"
+            ).fetchall()
+            return {(Platform(r[0]), DeliveryState(r[1])): int(r[2]) for r in rows}
+
+        return await self._read(body)
+
     async def deliveries_for_article(self, article_id: ArticleId) -> list[DeliveryStatus]:
         return await self._statuses("d.article_id = ? AND d.comment_id IS NULL", article_id)
 
@@ -874,11 +888,13 @@ class SqliteStore:
             while self._incoming:
                 batch = self._incoming[:_BATCH_MAX]
                 del self._incoming[:_BATCH_MAX]
+                started = time.perf_counter()
                 try:
                     rows = [_wire(i) for i, _ in batch]  # before the lock: others write meanwhile
                     async with self._write_lock:
                         outcomes = await self._ingester.write(rows)
                 except Exception as exc:  # the writer must outlive any one batch
+                    self.errors += 1
                     failure = (
                         exc
                         if isinstance(exc, StorageError)
@@ -899,6 +915,8 @@ class SqliteStore:
                     results.append(result)
                     if not future.done():
                         future.set_result(result)
+                if self.observe_batch is not None:
+                    self.observe_batch(time.perf_counter() - started, len(batch))
                 log.debug("comments written", extra={"batch": len(batch)})
 
     async def get_comment(self, comment_id: CommentId) -> Comment | None:

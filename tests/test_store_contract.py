@@ -746,3 +746,17 @@ async def test_watch_hears_changes_made_by_another_handle(
     await article(writer, d)
     await asyncio.wait_for(changed.wait(), 2)
     assert set(heard) <= {"*", "outbox"} | {f"article:{i}" for i in range(1, 3)}
+
+
+async def test_delivery_counts_by_platform_and_state(backend: Store) -> None:
+    ids = [await dest(backend, f"-{i}") for i in range(3)]
+    ids.append(await dest(backend, "c1", Platform.DISCORD))
+    await article(backend, *ids)
+    (job,) = await backend.claim_deliveries(Platform.DISCORD, at(1), 5)
+    await backend.complete_delivery(job.delivery, Posted("m"), at(2))
+    await backend.claim_deliveries(Platform.TELEGRAM, at(1), 1)
+    assert await backend.delivery_counts() == {
+        (Platform.TELEGRAM, DeliveryState.PENDING): 2,
+        (Platform.TELEGRAM, DeliveryState.SENDING): 1,
+        (Platform.DISCORD, DeliveryState.SENT): 1,
+    }

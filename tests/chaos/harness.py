@@ -64,6 +64,7 @@ class Scale:
     outage: float  # seconds a platform is down
     slow: float  # seconds per answer of a slow server
     burst: int  # injected 5xx and 429 answers per platform
+    worker_kills: int  # SIGKILLs of one of three workers, in the failover test
 
 
 SMALL = Scale(
@@ -75,6 +76,7 @@ SMALL = Scale(
     outage=3.0,
     slow=2.0,
     burst=8,
+    worker_kills=4,
 )
 FULL = Scale(
     True,
@@ -85,6 +87,7 @@ FULL = Scale(
     outage=60.0,
     slow=10.0,
     burst=40,
+    worker_kills=20,
 )
 
 
@@ -384,16 +387,26 @@ class Chaos:
         synchronous: str = "FULL",
         db_dir: Path | None = None,
         platforms: tuple[str, ...] = ("telegram", "discord"),
+        enforce_rate_limits: bool = False,
         **extra_env: str,
     ) -> Chaos:
         started: list[FakeProcess] = []
+        limits = enforce_rate_limits
         try:
             telegram, discord = await asyncio.gather(
                 FakeProcess.start(
-                    "telegram", destinations, token=TELEGRAM_TOKEN, log=tmp / "telegram.log"
+                    "telegram",
+                    destinations,
+                    token=TELEGRAM_TOKEN,
+                    log=tmp / "telegram.log",
+                    enforce_rate_limits=limits,
                 ),
                 FakeProcess.start(
-                    "discord", destinations, token=DISCORD_TOKEN, log=tmp / "discord.log"
+                    "discord",
+                    destinations,
+                    token=DISCORD_TOKEN,
+                    log=tmp / "discord.log",
+                    enforce_rate_limits=limits,
                 ),
             )
             started += [telegram, discord]
@@ -461,8 +474,10 @@ class Chaos:
         env.update(overrides)
         return env
 
-    def bot(self, **popen: Any) -> BotProcess:
-        return BotProcess(self.env(), self.log, self.tmp, **popen)
+    def bot(
+        self, log: Path | None = None, env: dict[str, str] | None = None, **popen: Any
+    ) -> BotProcess:
+        return BotProcess({**self.env(), **(env or {})}, log or self.log, self.tmp, **popen)
 
     async def running_bot(self, timeout: float = 60.0) -> BotProcess:
         """A new life of the bot, once it logged that it runs."""

@@ -46,7 +46,7 @@ from aiohttp import web
 
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.process import serve
-from tests.fakes.telegram import FakeTelegram
+from tests.fakes.telegram import ApiError, FakeTelegram
 
 JSON = dict[str, Any]
 
@@ -96,6 +96,14 @@ class ChaosTelegram(FakeTelegram):
         self.pending_command: int | None = None
         self.commands_sent = 0
         self.replies_sent = 0
+        self.count_409 = 0  # getUpdates refused because another poll started meanwhile
+
+    async def _m_get_updates(self, params: Any) -> list[JSON]:
+        try:
+            return await super()._m_get_updates(params)
+        except ApiError as error:
+            self.count_409 += error.status == 409
+            raise
 
     def _finish_bot_send(self, chat: Any, message: JSON) -> JSON:
         result = super()._finish_bot_send(chat, message)
@@ -168,6 +176,7 @@ class ChaosTelegram(FakeTelegram):
             "pending_updates": self.pending_updates(),
             "confirmed_offset": self.confirmed_offset,
             "count_429": self.count_429,
+            "count_409": self.count_409,
             "bot_sends": len(self.sent),
             "calls": dict(Counter(name for name, _ in self.calls)),
         }

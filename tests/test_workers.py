@@ -1,0 +1,166 @@
+"""Several workers on one store: roles change hands only when a lease ends, a paused holder
+stops acting before anyone replaces it, and dispatchers send only while they hold the role.
+
+Real SQLite files shared by several store handles (as several processes share them); the
+clocks are real except where a test pauses a worker by moving its monotonic clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from newsbot import (
+    Actor,
+    ArticleDraft,
+    DestinationKind,
+    Dispatcher,
+    NewDestination,
+    NewsService,
+    Platform,
+    Roles,
+)
+from storage import SqliteStore
+from tests.fakes.publisher import RecordingPublisher
+from tests.fakes.wait import wait_for
+
+ROLE = "send:telegram"
+
+
+@pytest.fixture
+async def stores(tmp_path: Path) -> AsyncIterator[list[SqliteStore]]:
+    opened = [SqliteStore(tmp_path / "shared.db") for _ in range(3)]
+    for store in opened:
+        await store.open()
+    yield opened
+    for store in opened:
+        await store.close()
+
+
+class PausableClock:
+    """A monotonic clock a test can jump forward, as a SIGSTOP (or a frozen VM) does."""
+
+    def __init__(self) -> None:
+        self.skew = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.skew
+
+
+async def test_one_holder_and_a_takeover_after_the_lease(stores: list[SqliteStore]) -> None:
+    a = Roles(stores[0], "a", [ROLE], lease=3.0, renew_every=0.5, margin=1.0)
+    b = Roles(stores[1], "b", [ROLE], lease=3.0, renew_every=0.5, margin=1.0)
+    await a.start()
+    await b.start()
+    try:
+        assert a.holds(ROLE) and not b.holds(ROLE)
+        await asyncio.sleep(0.6)  # a few renewals: still a's
+        assert a.holds(ROLE) and not b.holds(ROLE)
+        assert {w.id for w in await stores[2].list_workers(a.started_at)} == {"a", "b"}
+        # a dies without a word (its task is gone, nothing released).
+        assert a._task is not None
+        a._task.cancel()
+        died = time.monotonic()
+        assert await b.wait_for(ROLE, 6.0)
+        took = time.monotonic() - died
+        assert took <= 3.0 + 0.5 + 0.5, took
+        assert b.takeovers[ROLE] == 1
+    finally:
+        await b.stop()
+
+
+async def test_a_clean_stop_hands_over_at_once(stores: list[SqliteStore]) -> None:
+    a = Roles(stores[0], "a", [ROLE], lease=5.0, renew_every=0.5, margin=1.0)
+    b = Roles(stores[1], "b", [ROLE], lease=5.0, renew_every=0.5, margin=1.0)
+    await a.start()
+    await b.start()
+    try:
+        stopped = time.monotonic()
+        await a.stop()
+        assert await b.wait_for(ROLE, 3.0)
+        assert time.monotonic() - stopped < 1.5  # the next try, not the lease's end
+        assert [w.id for w in await stores[2].list_workers(a.started_at)] == ["b"]
+    finally:
+        await b.stop()
+
+
+async def test_a_paused_holder_knows_it_lost_the_role_on_waking(
+    stores: list[SqliteStore],
+) -> None:
+    clock = PausableClock()
+    heard: list[tuple[str, bool]] = []
+    a = Roles(stores[0], "a", [ROLE], lease=3.0, renew_every=0.5, margin=1.0, monotonic=clock)
+
+    async def listener(role: str, held: bool) -> None:
+        heard.append((role, held))
+
+    a.on_change(listener)
+    await a.start()
+    b = Roles(stores[1], "b", [ROLE], lease=3.0, renew_every=0.5, margin=1.0)
+    try:
+        assert a.holds(ROLE) and heard == [(ROLE, True)]
+        # The process is stopped: no renewal runs, and its clock moves on when it wakes.
+        assert a._task is not None
+        a._task.cancel()
+        await b.start()
+        assert await b.wait_for(ROLE, 6.0), "the lease ends in the store too"
+        clock.skew = 10.0
+        # The moment a runs again it must not act on the role, before any renewal...
+        assert not a.holds(ROLE)
+        # ...and its next round tells its listeners.
+        a._task = asyncio.create_task(a._run())
+        await wait_for(lambda: (ROLE, False) in heard, 3.0, "a to hear it lost the role")
+        assert not a.holds(ROLE) and b.holds(ROLE)
+    finally:
+        await b.stop()
+        await a.stop()
+
+
+async def test_only_the_holder_dispatches_and_the_other_finishes_after_it(
+    stores: list[SqliteStore], tmp_path: Path
+) -> None:
+    service = NewsService(stores[2])
+    for i in range(40):
+        await service.subscribe(
+            Actor.operator(),
+            NewDestination(Platform.TELEGRAM, f"-{i}", DestinationKind.CHANNEL),
+        )
+    workers = []
+    for name, store in (("a", stores[0]), ("b", stores[1])):
+        roles = Roles(store, name, [ROLE], lease=3.0, renew_every=0.5, margin=1.0)
+        publisher = RecordingPublisher(Platform.TELEGRAM, delay=0.05)
+        dispatcher = Dispatcher(
+            store,
+            {Platform.TELEGRAM: publisher},
+            worker=name,
+            lease=3.0,
+            concurrency=4,
+            poll_interval=0.05,
+            may_send=lambda _p, r=roles: r.holds(ROLE),
+        )
+        await roles.start()
+        await dispatcher.start()
+        workers.append((roles, dispatcher, publisher))
+    (roles_a, _, pub_a), (roles_b, disp_b, pub_b) = workers
+    try:
+        await service.publish(Actor.operator(), ArticleDraft("Once", "each"))
+        await wait_for(lambda: len(pub_a.calls) >= 10, 10, "a to send some")
+        assert pub_b.calls == []
+        # a freezes: it stops renewing and may no longer send; b takes over.
+        assert roles_a._task is not None
+        roles_a._task.cancel()
+        roles_a._valid_until.clear()
+        await wait_for(lambda: roles_b.wait_for(ROLE, 0.5), 8, "b to take the role")
+        await disp_b.drain(30)
+        chats = [c.job.destination.chat_id for c in pub_a.calls + pub_b.calls if c.op == "post"]
+        assert sorted(set(chats)) == sorted(f"-{i}" for i in range(40))
+        # Only a send a had in flight when it froze can be repeated.
+        assert len(chats) - 40 <= 4
+    finally:
+        for roles, dispatcher, _ in workers:
+            await dispatcher.stop(grace=1.0)
+            await roles.stop()
