@@ -248,7 +248,7 @@ AdapterFactory = Callable[[], Adapter]
 
 
 def build_adapters(
-    settings: Settings, service: NewsService
+    settings: Settings, service: NewsService, *, extra_routes: Sequence[Any] = ()
 ) -> tuple[dict[Platform, AdapterFactory], Adapter | None, list[str]]:
     """The chat platforms that are configured (each as a factory: its adapter is built each
     time this worker takes the platform's role), the web adapter, and why each other one is
@@ -295,6 +295,7 @@ def build_adapters(
             host=settings.web_host,
             port=settings.web_port,
             admin_token=admin.get_secret_value() if admin else None,
+            extra_routes=extra_routes,
         )
         where = f"http://{settings.web_host}:{settings.web_port}"
         note = "" if admin else "; admin page off (NEWSBOT_WEB_ADMIN_TOKEN is not set)"
@@ -330,6 +331,7 @@ class Senders:
         self.running: dict[Platform, Adapter] = {}
         self._locks = {p: asyncio.Lock() for p in factories}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._past_429s: dict[str, int] = {}
 
     async def changed(self, role: str, held: bool) -> None:
         """The ``Roles`` listener."""
@@ -362,12 +364,22 @@ class Senders:
                 log.info("sending and receiving", extra={"platform": str(platform)})
             elif not held and platform in self.running:
                 adapter = self.running.pop(platform)
+                key = str(platform)
+                self._past_429s[key] = self._past_429s.get(key, 0) + _answers_429(adapter)
                 await self.dispatcher.detach(platform, grace=5.0)
                 try:
                     await adapter.stop()
                 except Exception:
                     log.exception("adapter failed to stop", extra={"adapter": adapter.name})
                 log.info("standing by", extra={"platform": str(platform)})
+
+    def rate_limit_answers(self) -> dict[str, int]:
+        """Answers of 429 the platforms gave this worker's publishers, for ``/metrics``
+        (adapters come and go with the roles; the count goes on)."""
+        counts = dict(self._past_429s)
+        for platform, adapter in self.running.items():
+            counts[str(platform)] = counts.get(str(platform), 0) + _answers_429(adapter)
+        return counts
 
     async def settle(self) -> None:
         """Wait for the starts and stops under way."""
@@ -381,6 +393,10 @@ class Senders:
                 await task
         for platform in list(self.running):
             await self._apply(platform, False)
+
+
+def _answers_429(adapter: Adapter) -> int:
+    return int(getattr(adapter.publisher, "rate_limit_answers", 0))
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
@@ -409,7 +425,14 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
     senders: Senders | None = None
     try:
         service = build_service(settings, store)
-        factories, web_adapter, report = build_adapters(settings, service)
+        ops = None
+        if settings.web:
+            from adapters.web.ops import Operations, Sources
+
+            ops = Operations(Sources(service, worker))
+        factories, web_adapter, report = build_adapters(
+            settings, service, extra_routes=ops.routes() if ops else ()
+        )
         for line in report:
             print(f"newsbot: {line}", file=sys.stderr)
         roles = Roles(store, worker, [role_of(p) for p in factories], lease=settings.role_lease)
@@ -425,6 +448,9 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
         store.watch(lambda _topic: dispatcher.wake() if dispatcher else None)
         senders = Senders(factories, dispatcher, on_fatal)
         roles.on_change(senders.changed)
+        if ops is not None:
+            ops.sources.dispatcher, ops.sources.roles = dispatcher, roles
+            ops.sources.rate_limit_answers = senders.rate_limit_answers
         await dispatcher.start()
         if web_adapter is not None:
             await web_adapter.start()

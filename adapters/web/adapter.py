@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 
 from aiohttp import web
 
@@ -24,6 +25,7 @@ class WebAdapter:
         host: the address to listen on.
         port: the TCP port; 0 picks a free one (see ``url`` after ``start``).
         admin_token: turns on the ``/admin`` moderation page for this token.
+        extra_routes: more routes to serve (the operations endpoints, ``adapters.web.ops``).
     """
 
     name = "web"
@@ -35,11 +37,13 @@ class WebAdapter:
         host: str = "127.0.0.1",
         port: int = 8080,
         admin_token: str | None = None,
+        extra_routes: Sequence[web.RouteDef] = (),
     ) -> None:
         self.service = service
         self.host = host
         self.port = port
         self.admin_token = admin_token
+        self.extra_routes = list(extra_routes)
         self._runner: web.AppRunner | None = None
 
     @property
@@ -65,6 +69,7 @@ class WebAdapter:
         app = create_app(
             self.service, admin_token=self.admin_token, secret=await self._form_secret()
         )
+        app.router.add_routes(self.extra_routes)
         runner = web.AppRunner(app, shutdown_timeout=5.0)
         await runner.setup()
         try:

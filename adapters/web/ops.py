@@ -1,0 +1,187 @@
+"""Operations endpoints every worker serves: ``/healthz`` and ``/metrics`` (Prometheus).
+
+``/healthz`` answers 200 once the database answers (ready), 503 while it does not (the
+process is alive either way; ``/healthz/live`` says only that). ``/metrics`` is the
+Prometheus text format through prometheus-client: what the outbox holds, what this worker
+sent, the roles it holds, comments stored, ingestion batch latency, database errors.
+Block both at the reverse proxy if the site is public (docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from newsbot import Dispatcher, NewsService, Platform, Roles
+from newsbot.errors import StorageError
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+HEALTH_TIMEOUT = 2.0
+
+
+@dataclass
+class Sources:
+    """Where the figures come from; bot.py fills it in as the parts start.
+
+    Attributes:
+        service: the service (its store answers the outbox queries).
+        worker: this worker's id.
+        dispatcher: the outbox worker, for sends by outcome.
+        roles: the role holder, for the roles held.
+        rate_limit_answers: per platform, how many 429 answers the platform gave this worker.
+    """
+
+    service: NewsService
+    worker: str = ""
+    dispatcher: Dispatcher | None = None
+    roles: Roles | None = None
+    rate_limit_answers: Callable[[], Mapping[str, int]] = field(default=lambda: {})
+
+
+class _Snapshot(Collector):
+    """The figures read for one scrape (the outbox needs awaited queries, which a
+    prometheus-client collector cannot make)."""
+
+    def __init__(self) -> None:
+        self.metrics: list[Metric] = []
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.metrics
+
+
+class Operations:
+    """The two endpoints and the registry behind ``/metrics``."""
+
+    def __init__(self, sources: Sources) -> None:
+        self.sources = sources
+        self.registry = CollectorRegistry(auto_describe=False)
+        self._snapshot = _Snapshot()
+        self.registry.register(self._snapshot)
+        self.batches = Histogram(
+            "newsbot_ingest_batch_seconds",
+            "Time to store one group-commit batch of incoming comments.",
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=self.registry,
+        )
+        store: Any = sources.service.store
+        if hasattr(store, "observe_batch"):
+            store.observe_batch = lambda seconds, _size: self.batches.observe(seconds)
+        self._lock = asyncio.Lock()
+
+    def routes(self) -> list[web.RouteDef]:
+        """The routes to add to the site."""
+        return [
+            web.get("/healthz", self.health),
+            web.get("/healthz/live", self.live),
+            web.get("/metrics", self.metrics),
+        ]
+
+    async def live(self, request: web.Request) -> web.Response:
+        """``GET /healthz/live``: the process answers."""
+        return web.json_response({"alive": True}, headers={"Cache-Control": "no-store"})
+
+    async def health(self, request: web.Request) -> web.Response:
+        """``GET /healthz``: 200 when the database answers within two seconds, else 503."""
+        started = time.perf_counter()
+        body: dict[str, Any] = {"alive": True, "worker": self.sources.worker}
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT):
+                await self.sources.service.store.get_state("health")
+        except (StorageError, TimeoutError) as exc:
+            body.update(ready=False, error=str(exc) or "the database did not answer in time")
+            status = 503
+        else:
+            body["ready"] = True
+            status = 200
+        body["database_seconds"] = round(time.perf_counter() - started, 4)
+        if self.sources.roles is not None:
+            body["roles"] = list(self.sources.roles.held)
+        return web.json_response(body, status=status, headers={"Cache-Control": "no-store"})
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """``GET /metrics``: the Prometheus text format."""
+        async with self._lock:  # one scrape at a time shares the snapshot
+            self._snapshot.metrics = await self._read()
+            text = generate_latest(self.registry)
+        return web.Response(
+            body=text, headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"}
+        )
+
+    async def _read(self) -> list[Metric]:
+        sources = self.sources
+        service = sources.service
+        store = service.store
+        metrics: list[Metric] = []
+        errors = GaugeMetricFamily(
+            "newsbot_database_up", "1 when the database answered this scrape's queries."
+        )
+        try:
+            counts = await store.delivery_counts()
+            due = {p: await store.next_due(p) for p in (Platform.TELEGRAM, Platform.DISCORD)}
+        except StorageError:
+            errors.add_metric([], 0)
+            counts, due = {}, {}
+        else:
+            errors.add_metric([], 1)
+        metrics.append(errors)
+        deliveries = GaugeMetricFamily(
+            "newsbot_deliveries",
+            "Deliveries in the outbox by platform and state.",
+            labels=["platform", "state"],
+        )
+        for (platform, state), count in sorted(counts.items()):
+            deliveries.add_metric([str(platform), str(state)], count)
+        metrics.append(deliveries)
+        oldest = GaugeMetricFamily(
+            "newsbot_oldest_due_delivery_age_seconds",
+            "How long the earliest due delivery has been waiting (0 when none is due).",
+            labels=["platform"],
+        )
+        now = service.clock.now()
+        for platform, when in due.items():
+            age = 0.0 if when is None else max((now - when).total_seconds(), 0.0)
+            oldest.add_metric([str(platform)], age)
+        metrics.append(oldest)
+        sends = CounterMetricFamily(
+            "newsbot_sends",
+            "Deliveries this worker attempted, by platform and outcome.",
+            labels=["platform", "outcome"],
+        )
+        if sources.dispatcher is not None:
+            for (platform, outcome), count in sorted(sources.dispatcher.outcomes.items()):
+                sends.add_metric([platform, outcome], count)
+        metrics.append(sends)
+        answers = CounterMetricFamily(
+            "newsbot_platform_rate_limited",
+            "Answers of 429 (rate limited) the platforms gave this worker.",
+            labels=["platform"],
+        )
+        for platform, count in sorted(sources.rate_limit_answers().items()):
+            answers.add_metric([platform], count)
+        metrics.append(answers)
+        stored = CounterMetricFamily(
+            "newsbot_comments_stored", "Comments this worker stored (created, not repeats)."
+        )
+        stored.add_metric([], service.comments_stored)
+        metrics.append(stored)
+        db_errors = CounterMetricFamily(
+            "newsbot_database_errors", "Database operations that failed in this worker."
+        )
+        db_errors.add_metric([], float(getattr(store, "errors", 0)))
+        metrics.append(db_errors)
+        roles = GaugeMetricFamily(
+            "newsbot_role_held", "1 for each role this worker holds.", labels=["role", "worker"]
+        )
+        if sources.roles is not None:
+            for role in sources.roles.wanted:
+                roles.add_metric([role, sources.worker], 1 if sources.roles.holds(role) else 0)
+        metrics.append(roles)
+        return metrics
