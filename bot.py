@@ -24,7 +24,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from newsbot import (
@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     discord_api_url: str = "https://discord.com/api/v10"
     discord_gateway_url: str = "wss://gateway.discord.gg/"
     discord_admins: Annotated[frozenset[str], NoDecode] = frozenset()
+    # The servers whose Manage Server / Manage Channels count as newsbot rights and whose
+    # members' commands are taken; discord_guild is the older single-server form (both count).
+    discord_guilds: Annotated[frozenset[int], NoDecode] = frozenset()
     discord_guild: int | None = None
 
     web: bool = True
@@ -105,9 +108,7 @@ class Settings(BaseSettings):
     role_lease: float = Field(5.0, ge=3.0, le=60.0)
     claim_lease: float = Field(30.0, ge=5.0, le=600.0)
 
-    @field_validator(
-        "telegram_token", "discord_token", "telegram_api_url", "discord_guild", mode="before"
-    )
+    @field_validator("telegram_token", "discord_token", "telegram_api_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -116,6 +117,27 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_ids(value)
+
+    @field_validator("discord_guilds", "discord_guild", mode="before")
+    @classmethod
+    def _server_ids(cls, value: object, info: ValidationInfo) -> object:
+        # ASCII digits only: int() would also take other scripts' digits ("١٢").
+        if not isinstance(value, str):
+            return value
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        if not all(part.isascii() and part.isdigit() for part in parts):
+            raise ValueError("must be Discord server ids (digits), separated by commas")
+        if info.field_name == "discord_guild":
+            if len(parts) > 1:
+                raise ValueError("one server id; name several in NEWSBOT_DISCORD_GUILDS")
+            return int(parts[0]) if parts else None
+        return frozenset(int(part) for part in parts)
+
+    @property
+    def discord_guild_ids(self) -> frozenset[int]:
+        """Every named Discord server: NEWSBOT_DISCORD_GUILDS and NEWSBOT_DISCORD_GUILD."""
+        single = frozenset() if self.discord_guild is None else {self.discord_guild}
+        return self.discord_guilds | single
 
     @field_validator("public_url")
     @classmethod
@@ -278,7 +300,7 @@ def build_adapters(
                 token=discord_token,
                 api_url=settings.discord_api_url,
                 gateway_url=settings.discord_gateway_url,
-                guild_id=settings.discord_guild,
+                guild_ids=settings.discord_guild_ids,
             )
 
         platforms[Platform.DISCORD] = discord

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,22 +17,28 @@ from newsbot import (
     ArticleId,
     CommentStatus,
     ConfigError,
-    DeliveryState,
     DestinationKind,
-    Dispatcher,
     MessageRef,
-    NewDestination,
     NewsService,
     Platform,
 )
-from storage import SqliteStore
+from tests.discord_helpers import (
+    BOT_PERMISSIONS,
+    LISTED_ADMIN,
+    TOKEN,
+    World,
+    WorldFactory,
+    content,
+    ephemeral,
+    fake,
+    make_adapter,
+    make_world,
+    world,
+)
 from tests.fakes.discord import (
     CREATE_PUBLIC_THREADS,
     EMBED_LINKS,
-    GUILD_ANNOUNCEMENT,
-    GUILD_FORUM,
     GUILD_TEXT,
-    MANAGE_CHANNELS,
     MANAGE_MESSAGES,
     MANAGE_THREADS,
     READ_MESSAGE_HISTORY,
@@ -45,11 +49,8 @@ from tests.fakes.discord import (
 )
 from tests.fakes.wait import wait_for
 
-TOKEN = "fake-discord-token"
-EPHEMERAL = 1 << 6
-MANAGE_GUILD = 1 << 5
-LISTED_ADMIN = 99  # in the service's Discord admin list (tests/conftest.py)
-BOT_PERMISSIONS = 326417607680  # what docs/discord.md's invite link grants
+# TOKEN and BOT_PERMISSIONS are imported from here by tests/test_mirror_e2e.py.
+__all__ = ["BOT_PERMISSIONS", "TOKEN", "fake", "make_world", "world"]
 
 
 def test_the_documented_permission_integer_is_what_the_bot_needs() -> None:
@@ -65,161 +66,6 @@ def test_the_documented_permission_integer_is_what_the_bot_needs() -> None:
     )
 
 
-@dataclass
-class World:
-    fake: FakeDiscord
-    service: NewsService
-    store: SqliteStore
-    adapter: DiscordAdapter
-    dispatcher: Dispatcher
-    guild: int
-    text: int
-    news: int
-    forum: int
-    owner: int
-    moderator: int
-    manager: int
-    reader: int
-    role: int
-
-    async def slash(
-        self, name: str, user: int, where: int | None = None, **options: Any
-    ) -> dict[str, Any]:
-        """Run a slash command in ``where`` and return the bot's first response."""
-        payload = await self.fake.slash_command(
-            self.guild, where or self.text, user, name, options
-        )
-        return await self.fake.wait_for_response(payload["id"])
-
-    async def menu(self, name: str, user: int, channel: int, message: int) -> dict[str, Any]:
-        payload = await self.fake.slash_command(
-            self.guild, channel, user, name, command_type=3, target_id=message
-        )
-        return await self.fake.wait_for_response(payload["id"])
-
-    async def publish(self, title: str = "Hello", body: str = "World **bold**", **kw: Any) -> int:
-        change = await self.service.publish(
-            Actor.operator(), ArticleDraft(title=title, body=body, **kw)
-        )
-        await self.dispatcher.drain()
-        return int(change.article.id)
-
-    async def subscribe(
-        self, channel: int, kind: DestinationKind = DestinationKind.CHANNEL
-    ) -> int:
-        result = await self.service.subscribe(
-            Actor.operator(), NewDestination(Platform.DISCORD, str(channel), kind)
-        )
-        return int(result.destination.id)
-
-    def bot_messages(self, channel: int) -> list[dict[str, Any]]:
-        return [m for m in self.fake.messages(channel) if m["_author_id"] == self.fake.bot_id]
-
-    async def post_of(self, article_id: int, channel: int) -> tuple[str, str | None]:
-        for status in await self.service.deliveries(ArticleId(article_id)):
-            if status.destination.chat_id == str(channel):
-                assert status.delivery.state is DeliveryState.SENT, status.delivery
-                assert status.delivery.message_id is not None
-                return status.delivery.message_id, status.delivery.thread_id
-        raise AssertionError(f"article {article_id} has no delivery to {channel}")
-
-
-def ephemeral(response: dict[str, Any]) -> bool:
-    return bool(int(response["data"].get("flags") or 0) & EPHEMERAL)
-
-
-def content(response: dict[str, Any]) -> str:
-    return str(response["data"].get("content") or "")
-
-
-def make_adapter(service: NewsService, fake: FakeDiscord, **kw: Any) -> DiscordAdapter:
-    return DiscordAdapter(
-        service,
-        token=TOKEN,
-        api_url=fake.api_url,
-        gateway_url=fake.gateway_url,
-        guild_id=kw.pop("guild_id", None),
-        guild_ready_timeout=0.05,
-        ready_timeout=10.0,
-        **kw,
-    )
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord(token=TOKEN) as dc:
-        yield dc
-
-
-WorldFactory = Callable[..., Awaitable[World]]
-
-
-@pytest.fixture
-async def make_world(
-    fake: FakeDiscord, service: NewsService, store: SqliteStore
-) -> AsyncIterator[WorldFactory]:
-    started: list[tuple[DiscordAdapter, Dispatcher]] = []
-
-    async def build(**adapter_options: Any) -> World:
-        owner = fake.add_user(fake.new_id(), "Olga Owner")
-        gid = fake.add_guild("Newsroom", owner_id=owner, bot_permissions=BOT_PERMISSIONS)
-        moderator = fake.add_member(
-            gid, fake.new_id(), "Mo Moderator", roles=[fake.add_role(gid, "mods", MANAGE_GUILD)]
-        )
-        manager = fake.add_member(
-            gid,
-            fake.new_id(),
-            "Manny Manager",
-            roles=[fake.add_role(gid, "channel managers", MANAGE_CHANNELS)],
-        )
-        reader = fake.add_member(gid, fake.new_id(), "Rita Reader")
-        fake.add_member(gid, LISTED_ADMIN, "Lee Listed")
-        role = fake.add_role(gid, "subscribers", 0, mentionable=True)
-        text = fake.add_channel(gid, "news", GUILD_TEXT)
-        news = fake.add_channel(gid, "announcements", GUILD_ANNOUNCEMENT)
-        forum = fake.add_channel(gid, "discussions", GUILD_FORUM, tags=["article", "meta"])
-        adapter_options.setdefault("guild_id", gid)
-        adapter = make_adapter(service, fake, **adapter_options)
-        await adapter.start()
-        dispatcher = Dispatcher(
-            store,
-            {Platform.DISCORD: adapter.publisher},
-            poll_interval=0.05,
-            backoff_base=0.01,
-            backoff_cap=0.05,
-            article_url=service.article_url,
-        )
-        service.on_enqueue(dispatcher.wake)
-        await dispatcher.start()
-        started.append((adapter, dispatcher))
-        return World(
-            fake,
-            service,
-            store,
-            adapter,
-            dispatcher,
-            gid,
-            text,
-            news,
-            forum,
-            owner,
-            moderator,
-            manager,
-            reader,
-            role,
-        )
-
-    yield build
-    for adapter, dispatcher in reversed(started):
-        await dispatcher.stop()
-        await adapter.stop()
-
-
-@pytest.fixture
-async def world(make_world: WorldFactory) -> World:
-    return await make_world()
-
-
 async def test_the_docs_cover_the_invite_and_every_synced_command(world: World) -> None:
     docs = (Path(__file__).parent.parent / "docs" / "discord.md").read_text()
     assert f"permissions={BOT_PERMISSIONS}" in docs
@@ -230,6 +76,7 @@ async def test_the_docs_cover_the_invite_and_every_synced_command(world: World) 
         "retract",
         "subscribe",
         "unsubscribe",
+        "approve",
         "latest",
         "article",
         "comments",
@@ -253,7 +100,8 @@ async def test_a_rejected_token_is_a_config_error(fake: FakeDiscord, service: Ne
 
 
 async def test_publish_in_a_text_channel_posts_an_embed_and_opens_a_thread(world: World) -> None:
-    answer = await world.slash("subscribe", world.manager, world.text)
+    # Manage Server in a named server makes a newsbot admin: the subscription is active.
+    answer = await world.slash("subscribe", world.moderator, world.text)
     assert ephemeral(answer) and "Subscribed #news" in content(answer)
 
     answer = await world.slash(
@@ -282,7 +130,7 @@ async def test_publish_in_a_text_channel_posts_an_embed_and_opens_a_thread(world
 
 
 async def test_publish_crossposts_in_an_announcement_channel(world: World) -> None:
-    answer = await world.slash("subscribe", world.manager, world.news)
+    answer = await world.slash("subscribe", world.moderator, world.news)
     assert "as announcement" in content(answer)
     await world.slash("publish", world.moderator, world.text, title="Big news", body="Read it.")
     await world.dispatcher.drain()
@@ -293,7 +141,7 @@ async def test_publish_crossposts_in_an_announcement_channel(world: World) -> No
 
 
 async def test_publish_to_a_forum_creates_a_post_with_matching_tags(world: World) -> None:
-    answer = await world.slash("subscribe", world.manager, world.text, channel=world.forum)
+    answer = await world.slash("subscribe", world.moderator, world.text, channel=world.forum)
     assert "Subscribed #discussions" in content(answer), content(answer)
     answer = await world.slash(
         "publish", world.owner, world.text, title="Forum topic", body="Discuss.", tags="article"
@@ -688,7 +536,9 @@ async def test_without_the_message_content_intent_commands_keep_working(
     assert not world.adapter.message_content
 
     answer = await world.slash("subscribe", world.manager, world.text)
-    assert "Subscribed #news" in content(answer)
+    assert "a newsbot admin must approve it" in content(answer)
+    answer = await world.slash("approve", world.owner, world.text, chat=f"discord:{world.text}")
+    assert content(answer).startswith("Approved \\#news (Newsroom) (Discord)")
     await world.slash("publish", world.owner, world.text, title="Still works", body="Yes.")
     await world.dispatcher.drain()
     [post] = world.bot_messages(world.text)
@@ -786,7 +636,7 @@ async def test_moderators_delete_comments_and_ban_authors_from_the_menu(world: W
 
 
 async def test_unsubscribe_stops_posting(world: World) -> None:
-    await world.slash("subscribe", world.manager, world.text)
+    await world.slash("subscribe", world.moderator, world.text)
     answer = await world.slash("subscribe", world.manager, world.text)
     assert "already subscribed" in content(answer)
     answer = await world.slash("unsubscribe", world.manager, world.text)
@@ -795,6 +645,20 @@ async def test_unsubscribe_stops_posting(world: World) -> None:
     assert world.bot_messages(world.text) == []
     answer = await world.slash("unsubscribe", world.manager, world.text)
     assert content(answer) == "This chat is not subscribed."
+
+
+async def test_a_channel_manager_asks_and_unsubscribing_withdraws_the_request(
+    world: World,
+) -> None:
+    answer = await world.slash("subscribe", world.manager, world.text)
+    assert "a newsbot admin must approve it" in content(answer)
+    answer = await world.slash("subscribe", world.manager, world.text)
+    assert content(answer) == "#news is already waiting for a newsbot admin's approval."
+    answer = await world.slash("unsubscribe", world.manager, world.text)
+    assert content(answer) == "Withdrew the request to subscribe #news."
+    assert await world.service.pending_destinations() == []
+    await world.publish()
+    assert world.bot_messages(world.text) == []
 
 
 async def test_a_thread_cannot_be_subscribed(world: World) -> None:

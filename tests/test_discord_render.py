@@ -17,6 +17,7 @@ from adapters.discord.render import (
     TITLE_MAX,
     article_embed,
     comment_content,
+    escape_text,
     latest_embed,
     neutralise_mentions,
     thread_embed,
@@ -36,6 +37,29 @@ from newsbot.models import (
     Platform,
     ThreadPage,
 )
+
+_LINK = re.compile(r"(?:https?|steam)://[^\s<]+[^<.,:;\"'\]\s]")
+
+
+def unescaped_markdown(text: str) -> list[str]:
+    """What Discord would render as formatting in ``text``, by a deliberately strict reading:
+    any unescaped emphasis, code, spoiler, strike, bracket or ``<`` outside links, and any line
+    that starts (after spaces) with an unescaped heading, subtext, list or quote marker."""
+    found: list[str] = []
+    for line in _LINK.sub("", text).split("\n"):
+        stripped = line.lstrip(" \t\u2003")
+        if re.match(r"(#|-|\+|>|[0-9]+[.)])", stripped):
+            found.append(f"line start: {line[:20]!r}")
+        escaped = False
+        for ch in line:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch in "*_~|`[]<":
+                found.append(ch)
+    return found
+
 
 # What Discord would parse as a ping (checked case-insensitively, stricter than Discord).
 PING = re.compile(r"@(everyone|here)|<@[!&]?\d+>", re.IGNORECASE)
@@ -193,10 +217,39 @@ def test_summary_is_preferred_and_the_footer_counts_comments() -> None:
     assert embed.timestamp == NOW
 
 
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(text=hostile | st.text(alphabet=" \n#->*+_~|`[]()<:@.!\\0123456789ab", max_size=80))
+def test_a_readers_text_renders_as_written(text: str) -> None:
+    assert unescaped_markdown(escape_text(text)) == []
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(text=hostile, name=hostile, quoted=hostile, quoted_name=hostile)
+def test_only_the_author_line_is_bold(text: str, name: str, quoted: str, quoted_name: str) -> None:
+    for quote in (None, make_comment(quoted, quoted_name, Platform.WEB)):
+        rendered = comment_content(make_comment(text, name), quote=quote)
+        if quote is not None and quote.text:
+            first, _, rendered = rendered.partition("\n")
+            assert first.startswith("> ↪ **")
+            assert unescaped_markdown(first[len("> ↪ **") :].replace("**: ", "", 1)) == []
+        head, _, body = rendered.partition("** (Telegram): ")
+        assert head.startswith("**") and unescaped_markdown(head[2:]) == []
+        assert unescaped_markdown(body) == []
+
+
+def test_masked_links_headings_and_forged_author_lines_are_literal() -> None:
+    text = "[x](http://evil.example)\n# big\n**Editor** (Telegram): fake"
+    assert escape_text(text) == (
+        "\\[x\\](http://evil.example)\n\\# big\n\\*\\*Editor\\*\\* (Telegram): fake"
+    )
+    assert escape_text("see https://a_b.example/x_y ok") == "see https://a_b.example/x_y ok"
+
+
 def test_a_mirrored_comment_names_author_and_platform() -> None:
     comment = make_comment("Nice *article*", name="Bob_the **Builder**")
     assert (
-        comment_content(comment) == "**Bob\\_the \\*\\*Builder\\*\\*** (Telegram): Nice *article*"
+        comment_content(comment)
+        == "**Bob\\_the \\*\\*Builder\\*\\*** (Telegram): Nice \\*article\\*"
     )
     parent = make_comment("the question", name="Ann", platform=Platform.WEB)
     quoted = comment_content(comment, quote=parent)

@@ -678,3 +678,80 @@ async def test_control_api(dc: FakeDiscord, world: DemoWorld) -> None:
     assert [m["id"] for m in listed] == [created["id"]]
     names = {c["name"] for c in state["guilds"][0]["channels"]}
     assert names == {"news", "announcements", "discussions"}
+
+
+async def test_a_redelivered_interaction_is_answered_once_like_discord(
+    dc: FakeDiscord, world: DemoWorld, bot: commands.Bot
+) -> None:
+    guild = discord.Object(world.guild_id)
+    errors: list[int | None] = []
+
+    @bot.tree.command(name="once", description="Answers each delivery", guild=guild)
+    async def once(interaction: discord.Interaction) -> None:
+        try:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        except discord.HTTPException as exc:
+            errors.append(exc.code)
+            await interaction.followup.send("seen before", ephemeral=True)
+            return
+        await interaction.followup.send("first: see https://example.com/x")
+
+    await bot.tree.sync(guild=guild)
+    call = await dc.slash_command(world.guild_id, world.text_channel_id, world.user_id, "once")
+    answer = await dc.wait_for_answer(call["id"])
+    # The first follow-up took the place of "thinking", ephemeral like the acknowledgement.
+    assert answer["data"]["content"] == "first: see https://example.com/x"
+    assert answer["data"]["flags"] & 64 and not answer["data"]["flags"] & 128
+    assert dc.message(int(answer["data"]["id"]))["_link_previews"] == ["https://example.com/x"]
+
+    await dc.redeliver_interaction(call["id"])
+    await wait_for(lambda: errors == [40060], what="already acknowledged")
+    iid = int(call["id"])
+    await wait_for(lambda: len(dc.followups[iid]) == 2, what="second follow-up")
+    assert dc.followups[iid][1]["content"] == "seen before"
+
+
+async def test_suppressed_embeds_unfurl_nothing(
+    dc: FakeDiscord, world: DemoWorld, bot: commands.Bot
+) -> None:
+    channel = text_channel(bot, world)
+    plain = await channel.send("look https://a.example/1 and <https://b.example/2>")
+    quiet = await channel.send("look https://a.example/1", suppress_embeds=True)
+    assert dc.message(plain.id)["_link_previews"] == ["https://a.example/1"]
+    assert dc.message(quiet.id)["_link_previews"] == []
+    assert dc.message(quiet.id)["flags"] & 4
+
+
+async def test_a_slow_answer_is_carried_out_at_once(
+    dc: FakeDiscord, world: DemoWorld, bot: commands.Bot
+) -> None:
+    channel = text_channel(bot, world)
+    dc.slow_next("POST", rf"/channels/{world.text_channel_id}/messages$", 0.5)
+    task = asyncio.create_task(channel.send("slow"))
+    await wait_for(lambda: len(dc.messages(world.text_channel_id)) == 1, what="stored")
+    assert not task.done()  # stored on arrival, answered later
+    sent = await task
+    assert dc.message(sent.id)["content"] == "slow"
+
+
+async def test_autocomplete_choices_are_validated(
+    dc: FakeDiscord, world: DemoWorld, bot: commands.Bot
+) -> None:
+    guild = discord.Object(world.guild_id)
+
+    async def suggest(
+        interaction: discord.Interaction, current: str
+    ) -> list[discord.app_commands.Choice[str]]:
+        return [discord.app_commands.Choice(name=f"{current}!", value=current)]
+
+    @bot.tree.command(name="pick", description="Pick one", guild=guild)
+    @discord.app_commands.autocomplete(item=suggest)
+    async def pick(interaction: discord.Interaction, item: str) -> None:
+        await interaction.response.send_message(item)
+
+    await bot.tree.sync(guild=guild)
+    call = await dc.autocomplete(
+        world.guild_id, world.text_channel_id, world.user_id, "pick", {"item": "ab"}, "item"
+    )
+    answer = await dc.wait_for_response(call["id"])
+    assert answer == {"type": 8, "data": {"choices": [{"name": "ab!", "value": "ab"}]}}

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import weakref
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,8 +20,10 @@ import discord.gateway
 import discord.http
 import yarl
 
+from adapters.discord._sdk import guard_discord_loggers
 from adapters.discord.client import NewsClient
 from adapters.discord.commands import install_commands
+from adapters.discord.ids import snowflake
 from adapters.discord.pacing import ChannelPacer, RequestPacer
 from adapters.discord.publisher import NO_MENTIONS, DiscordPublisher
 from newsbot.errors import ConfigError, DomainError, NewsBotError, StorageError
@@ -69,7 +72,12 @@ class DiscordAdapter:
         token: the bot token (never logged).
         api_url: the REST base including the version path.
         gateway_url: the gateway WebSocket URL.
-        guild_id: sync the commands to this guild (instantly available) instead of globally.
+        guild_ids: the servers the operator names (``NEWSBOT_DISCORD_GUILDS``): only there do
+            Manage Server and Manage Channels count as newsbot rights, only there are commands
+            taken (from anyone else but ``NEWSBOT_DISCORD_ADMINS``), and the commands are
+            synced to each of them (instantly available) while global commands are cleared.
+            With none, commands are synced globally and Discord permissions count nowhere.
+        guild_id: one more server for ``guild_ids`` (the older, single-server setting).
         guild_ready_timeout: seconds discord.py waits after the last GUILD_CREATE before
             ``on_ready``.
         ready_timeout: seconds ``start`` waits for the gateway to become ready.
@@ -96,6 +104,7 @@ class DiscordAdapter:
         token: str,
         api_url: str = "https://discord.com/api/v10",
         gateway_url: str = "wss://gateway.discord.gg/",
+        guild_ids: Iterable[int] = (),
         guild_id: int | None = None,
         guild_ready_timeout: float = 2.0,
         ready_timeout: float = 60.0,
@@ -112,7 +121,7 @@ class DiscordAdapter:
         self._token = token
         self.api_url = api_url.rstrip("/")
         self.gateway_url = gateway_url
-        self.guild_id = guild_id
+        self.guild_ids = frozenset(guild_ids) | (frozenset() if guild_id is None else {guild_id})
         self.guild_ready_timeout = guild_ready_timeout
         self.ready_timeout = ready_timeout
         self.message_content = message_content
@@ -142,7 +151,7 @@ class DiscordAdapter:
         )
 
     def __repr__(self) -> str:  # never show the token
-        return f"DiscordAdapter(api_url={self.api_url!r}, guild_id={self.guild_id!r})"
+        return f"DiscordAdapter(api_url={self.api_url!r}, guild_ids={sorted(self.guild_ids)!r})"
 
     @property
     def publisher(self) -> DiscordPublisher:
@@ -172,6 +181,7 @@ class DiscordAdapter:
         # DEFAULT_GATEWAY: the two settings it offers no option for.
         discord.http.Route.BASE = self.api_url
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
+        guard_discord_loggers()
         self._ready.clear()
         try:
             await self._connect()
@@ -184,6 +194,27 @@ class DiscordAdapter:
             "discord ready",
             extra={"guilds": len(self._client.guilds), "message_content": self.message_content},
         )
+        self._report_servers(self._client)
+
+    def _report_servers(self, client: NewsClient) -> None:
+        """Say which servers' permissions count, and which servers the bot is in unnamed."""
+        if not self.guild_ids:
+            log.warning(
+                "no Discord server is named in NEWSBOT_DISCORD_GUILDS: Manage Server and Manage "
+                "Channels grant nothing anywhere, only NEWSBOT_DISCORD_ADMINS may publish, "
+                "moderate and subscribe; name your server's id there (Developer Mode, right "
+                "click the server, Copy Server ID)",
+                extra={"guilds": len(client.guilds)},
+            )
+            return
+        for guild in client.guilds:
+            if guild.id not in self.guild_ids:
+                log.warning(
+                    "the bot is in a Discord server not named in NEWSBOT_DISCORD_GUILDS; its "
+                    "members' commands are refused (turn Public Bot off in the developer portal "
+                    "to keep the bot out of servers you do not run)",
+                    extra={"guild_id": guild.id, "guild": guild.name},
+                )
 
     async def _connect(self) -> None:
         self._client = await self._login(self._make_client())
@@ -248,6 +279,7 @@ class DiscordAdapter:
             intents=intents,
             allowed_mentions=NO_MENTIONS,
             guild_ready_timeout=self.guild_ready_timeout,
+            guild_ids=self.guild_ids,
             http_trace=self.pacer.trace_config(),
             max_ratelimit_timeout=30.0,
             member_cache_flags=discord.MemberCacheFlags.none(),
@@ -288,29 +320,49 @@ class DiscordAdapter:
             self._client = await self._login(self._make_client())
 
     async def _sync_commands(self) -> None:
+        """Sync the commands to each named server and clear the global ones (stale commands
+        from an earlier global sync would otherwise show in every server); with no server
+        named, sync them globally."""
         client = self._client
         assert client is not None
+        tree = client.tree
+        if not self.guild_ids:
+            await self._sync(tree, None)
+            return
+        for guild_id in sorted(self.guild_ids):
+            tree.copy_global_to(guild=discord.Object(id=guild_id))
+        known = tree.get_commands()
+        tree.clear_commands(guild=None)
+        for guild_id in sorted(self.guild_ids):
+            await self._sync(tree, guild_id)
+        await self._sync(tree, None)
+        # Still answered where Discord shows them anyway (a global command left by an earlier
+        # run): admission refuses strangers, NEWSBOT_DISCORD_ADMINS may use them.
+        for command in known:
+            tree.add_command(command)
+
+    @staticmethod
+    async def _sync(tree: Any, guild_id: int | None) -> None:
+        guild = discord.Object(id=guild_id) if guild_id is not None else None
         try:
-            if self.guild_id is not None:
-                guild = discord.Object(id=self.guild_id)
-                client.tree.copy_global_to(guild=guild)
-                synced = await client.tree.sync(guild=guild)
-            else:
-                synced = await client.tree.sync()
+            synced = await tree.sync(guild=guild)
         except (TimeoutError, discord.HTTPException, OSError) as exc:
             failure: BaseException = exc
         else:
             log.info(
                 "slash commands synced",
-                extra={"count": len(synced), "guild_id": self.guild_id or "global"},
+                extra={"count": len(synced), "guild_id": guild_id or "global"},
             )
             return
         hint = ""
         if isinstance(failure, discord.Forbidden):
-            hint = ": invite the bot with the applications.commands scope (see docs/discord.md)"
+            hint = (
+                ": invite the bot to that server with the applications.commands scope "
+                "(see docs/discord.md)"
+            )
         log.error(
             "cannot sync slash commands" + hint,
-            extra={"guild_id": self.guild_id, "error": str(failure)},
+            extra={"guild_id": guild_id or "global", "error": str(failure)},
         )
 
     # -- gateway events -------------------------------------------------------------------
@@ -526,11 +578,12 @@ class DiscordAdapter:
                     delivery, destination = status.delivery, status.destination
                     if destination.platform is not Platform.DISCORD or not destination.active:
                         continue
-                    if delivery.thread_id is not None:
-                        places[delivery.thread_id] = int(delivery.thread_id)
-                    if delivery.message_id is not None and delivery.message_id.isdigit():
+                    thread = snowflake(delivery.thread_id)
+                    if thread is not None:
+                        places[str(thread)] = thread
+                    post = snowflake(delivery.message_id)
+                    if post is not None:
                         channel = destination.thread_id or destination.chat_id
-                        post = int(delivery.message_id)
                         places[channel] = min(places.get(channel, post), post)
             seen += len(page.articles)
             if page.next_cursor is None:
@@ -550,14 +603,15 @@ class DiscordAdapter:
     async def _backfill_channel(self, client: NewsClient, channel_id: str, after: int) -> int:
         """Ingest a channel's or thread's history after ``after`` and after its watermark."""
         key = f"discord.backfill.{channel_id}"
-        mark = await self.service.last_state(key)
-        start = max(after, int(mark) if mark and mark.isdigit() else 0)
+        start = max(after, snowflake(await self.service.last_state(key)) or 0)
         stored = 0
         last = start
+        where = snowflake(channel_id)
+        if where is None:  # a destination subscribed by hand with a malformed id
+            log.info("channel not backfilled: not a channel id", extra={"channel_id": channel_id})
+            return 0
         try:
-            channel: Any = client.get_channel(int(channel_id)) or await client.fetch_channel(
-                int(channel_id)
-            )
+            channel: Any = client.get_channel(where) or await client.fetch_channel(where)
             if not isinstance(channel, discord.abc.Messageable):
                 return 0
             async for message in channel.history(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Collection
 from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
@@ -36,6 +38,22 @@ class Events(Protocol):
         ...
 
 
+SEEN_INTERACTIONS = 4096
+"""How many interaction ids a client remembers to drop a second delivery of one."""
+
+Admission = Callable[[discord.Interaction], Awaitable[bool]]
+
+
+class NewsTree(app_commands.CommandTree["NewsClient"]):
+    """The command tree; ``admission`` decides, before any command is looked up, whether an
+    interaction is carried out (it answers the ones it refuses)."""
+
+    admission: Admission | None = None
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        return self.admission is None or await self.admission(interaction)
+
+
 class NewsClient(discord.Client):
     """A ``discord.Client`` with newsbot's command tree and the service commands run against.
 
@@ -43,6 +61,7 @@ class NewsClient(discord.Client):
         service: the service commands and events call.
         publisher: the publisher, for rendering and for moderation deletes.
         events: the receiver of gateway events.
+        guild_ids: the servers whose Discord permissions count as newsbot rights.
         options: passed on to ``discord.Client``.
     """
 
@@ -51,13 +70,27 @@ class NewsClient(discord.Client):
         service: NewsService,
         publisher: DiscordPublisher,
         events: Events,
+        *,
+        guild_ids: Collection[int] = (),
         **options: Any,
     ) -> None:
         super().__init__(**options)
         self.service = service
         self.publisher = publisher
         self.events = events
-        self.tree: app_commands.CommandTree[NewsClient] = app_commands.CommandTree(self)
+        self.guild_ids = frozenset(guild_ids)
+        self.tree: NewsTree = NewsTree(self)
+        self._seen: OrderedDict[int, None] = OrderedDict()
+
+    def first_delivery(self, interaction_id: int) -> bool:
+        """Whether this client sees ``interaction_id`` for the first time (a gateway replay
+        or a duplicate delivery brings one again)."""
+        if interaction_id in self._seen:
+            return False
+        self._seen[interaction_id] = None
+        if len(self._seen) > SEEN_INTERACTIONS:
+            self._seen.popitem(last=False)
+        return True
 
     async def on_ready(self) -> None:
         await self.events.ready(self)

@@ -1,28 +1,40 @@
 """Slash commands, message context menus, the publish form and the comment pager.
 
-Every command goes through ``_guarded``: a ``DomainError`` (a refusal, a bad value, an unknown
-article) is shown to the user as is, ephemerally; anything else is logged with its context and
-the user gets a short apology. Admin rights are decided by the service: the user is in
-``NEWSBOT_DISCORD_ADMINS``, or the adapter verified Manage Server (``platform_admin``);
-subscribing also accepts Manage Channels in that channel (``chat_admin``).
+Every interaction is first admitted (``admit``): a second delivery of one this client already
+saw is dropped, and one from a server the operator did not name (``NEWSBOT_DISCORD_GUILDS``) is
+refused with a log line, unless its user is in ``NEWSBOT_DISCORD_ADMINS``. Discord permissions
+count as newsbot rights only in named servers: Manage Server makes a newsbot admin
+(``platform_admin``), Manage Channels lets a member ask for their channel's subscription
+(``chat_admin``; it waits for a newsbot admin's ``/approve``).
+
+Every command then goes through ``_guarded``: a ``DomainError`` (a refusal, a bad value, an
+unknown article) is shown to the user as is, ephemerally; anything else is logged with its
+context and the user gets a short apology. A command with an effect acknowledges first
+(``_acknowledge``: Discord's ephemeral "thinking") and answers by replacing it, so a slow store
+never costs the answer and the user never has a reason to run the command again; publishing and
+editing carry the command's interaction id as the request, so a redelivered interaction (after
+a restart too) publishes or edits once.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
 from discord import app_commands
 
-from adapters.discord.client import NewsClient
+from adapters.discord.client import NewsClient, NewsTree
+from adapters.discord.ids import snowflake
 from adapters.discord.publisher import NO_MENTIONS
 from adapters.discord.render import (
     article_embed,
     escape_name,
     latest_embed,
     neutralise_mentions,
+    platform_label,
     thread_embed,
 )
 from newsbot.errors import DomainError, InvalidInput, NotFound, PermissionDenied
@@ -32,20 +44,32 @@ from newsbot.models import (
     ArticleDraft,
     ArticleId,
     ArticleStatus,
+    CommentStatus,
+    Destination,
     DestinationKind,
     MessageRef,
     NewDestination,
     Platform,
 )
-from newsbot.service import NewsService
+from newsbot.service import Change, NewsService
 from newsbot.text import cut_chars
 
 log = logging.getLogger("newsbot.discord")
 
 APOLOGY = "Sorry, something went wrong on newsbot's side. The error was logged; please try again."
-ADMIN_HINT = "Members with the Manage Server permission may do this too."
+ADMIN_HINT = "Members with the Manage Server permission in this server may do this too."
 CHANNEL_HINT = "On Discord that is the Manage Channels permission in that channel."
+UNNAMED_HINT = (
+    "Discord permissions count only in the servers the operator names in NEWSBOT_DISCORD_GUILDS."
+)
+STRANGER = (
+    "newsbot does not take commands in this server: its operator has not named it (server id "
+    "{guild_id}, for NEWSBOT_DISCORD_GUILDS)."
+)
 MODAL_TEXT_MAX = 4000
+ALREADY_ACKNOWLEDGED = 40060
+UNKNOWN_INTERACTION = 10062
+CHOICES_MAX = 25
 COMMENTS_PAGE = 10
 CLEAR = ("-", "none")
 """Option values that remove an article's url, image or tags in /edit."""
@@ -71,18 +95,107 @@ def _service(interaction: discord.Interaction) -> NewsService:
     return _client(interaction).service
 
 
+def rights_count(interaction: discord.Interaction) -> bool:
+    """Whether the interaction comes from a server whose Discord permissions are newsbot
+    rights: one the operator named."""
+    guild_id = interaction.guild_id
+    return guild_id is not None and guild_id in _client(interaction).guild_ids
+
+
 def actor_of(interaction: discord.Interaction) -> Actor:
-    """Who runs a command, with the Discord rights the service takes into account."""
+    """Who runs a command, with the Discord rights the service takes into account: Manage
+    Server and Manage Channels, in a named server only."""
     user = interaction.user
-    in_guild = interaction.guild_id is not None
+    counts = rights_count(interaction)
     permissions = interaction.permissions
     return Actor(
         Platform.DISCORD,
         str(user.id),
         user.display_name,
-        platform_admin=in_guild and permissions.manage_guild,
-        chat_admin=in_guild and permissions.manage_channels,
+        platform_admin=counts and permissions.manage_guild,
+        chat_admin=counts and permissions.manage_channels,
     )
+
+
+def _listed(interaction: discord.Interaction) -> bool:
+    admins = _service(interaction).admins.get(Platform.DISCORD, frozenset())
+    return str(interaction.user.id) in admins
+
+
+def _command_name(interaction: discord.Interaction) -> str:
+    data: Any = interaction.data or {}
+    return str(data.get("name") or data.get("custom_id") or interaction.type.name)
+
+
+_ADMITTED = "newsbot.admitted"
+_ANSWERED_ELSEWHERE = "newsbot.answered_elsewhere"
+_FILLED = "newsbot.filled"
+
+
+async def admit(interaction: discord.Interaction) -> bool:
+    """Whether to carry out an interaction: not one this client saw before, and from a named
+    server (or a DM, or from anyone in ``NEWSBOT_DISCORD_ADMINS``). With no server named, none
+    is refused: there Discord permissions simply count nowhere. Answers the ones it refuses."""
+    if interaction.extras.get(_ADMITTED):
+        return True
+    client = _client(interaction)
+    if not client.first_delivery(interaction.id):
+        log.info(
+            "discord interaction delivered again; dropped",
+            extra={"interaction_id": interaction.id, "command": _command_name(interaction)},
+        )
+        return False
+    guild_id = interaction.guild_id
+    if (
+        guild_id is None
+        or not client.guild_ids
+        or guild_id in client.guild_ids
+        or _listed(interaction)
+    ):
+        interaction.extras[_ADMITTED] = True
+        return True
+    log.warning(
+        "discord interaction refused: its server is not named in NEWSBOT_DISCORD_GUILDS",
+        extra={
+            "guild_id": guild_id,
+            "user_id": interaction.user.id,
+            "command": _command_name(interaction),
+            "interaction_id": interaction.id,
+        },
+    )
+    if interaction.type is discord.InteractionType.autocomplete:
+        try:
+            await interaction.response.autocomplete([])
+        except discord.HTTPException as exc:
+            log.info("cannot answer an autocomplete", extra={"error": str(exc)})
+    else:
+        await reply(interaction, STRANGER.format(guild_id=guild_id))
+    return False
+
+
+async def _acknowledge(interaction: discord.Interaction) -> bool:
+    """Acknowledge before an effect (an ephemeral "thinking"); whether to carry it out.
+
+    Discord wants the first answer within 3 seconds; after the acknowledgement the answer may
+    take 15 minutes. Too late for it (Unknown Interaction), the user was shown a failure, so the
+    command is not carried out (they may run it again). Already acknowledged means an earlier
+    delivery of this interaction, perhaps before a restart, took it: it is carried out (by its
+    request key, once) and answered with a follow-up.
+    """
+    try:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+    except discord.HTTPException as exc:
+        fields = {"interaction_id": interaction.id, "command": _command_name(interaction)}
+        if exc.code == ALREADY_ACKNOWLEDGED:
+            log.info("discord interaction acknowledged by an earlier delivery", extra=fields)
+            interaction.extras[_ANSWERED_ELSEWHERE] = True
+            return True
+        log.warning(
+            "cannot acknowledge a discord interaction; not carried out",
+            extra={**fields, "error": str(exc)},
+        )
+        return False
+    return True
 
 
 async def reply(
@@ -92,25 +205,37 @@ async def reply(
     embed: discord.Embed | None = None,
     view: discord.ui.View | None = None,
 ) -> None:
-    """Answer ephemerally: the first response, or a follow-up once one was sent."""
-    kwargs: dict[str, Any] = {"ephemeral": True, "allowed_mentions": NO_MENTIONS}
+    """Answer ephemerally: the first response, the message that replaces "thinking" after an
+    acknowledgement, or a follow-up after that."""
+    kwargs: dict[str, Any] = {"allowed_mentions": NO_MENTIONS}
     if content is not None:
         kwargs["content"] = cut_chars(neutralise_mentions(content), 2000)
     if embed is not None:
         kwargs["embed"] = embed
     if view is not None:
         kwargs["view"] = view
+    response = interaction.response
+    thinking = response.type is discord.InteractionResponseType.deferred_channel_message
     try:
-        if interaction.response.is_done():
-            await interaction.followup.send(**kwargs)
+        if interaction.extras.get(_ANSWERED_ELSEWHERE) or (
+            response.is_done() and not (thinking and not interaction.extras.get(_FILLED))
+        ):
+            await interaction.followup.send(ephemeral=True, **kwargs)
+        elif thinking:
+            interaction.extras[_FILLED] = True
+            await interaction.edit_original_response(**kwargs)
         else:
-            await interaction.response.send_message(**kwargs)
+            await response.send_message(ephemeral=True, **kwargs)
     except discord.HTTPException as exc:
         # Typically the interaction expired (3 s for the first answer): nothing to tell.
         log.warning(
             "cannot answer an interaction",
             extra={"interaction_id": interaction.id, "error": str(exc)},
         )
+
+
+def _hint(interaction: discord.Interaction, hint: str) -> str:
+    return hint if rights_count(interaction) else UNNAMED_HINT
 
 
 async def _guarded(
@@ -120,10 +245,12 @@ async def _guarded(
     *,
     hint: str = ADMIN_HINT,
 ) -> None:
+    if not await admit(interaction):
+        return
     try:
         await action()
     except PermissionDenied as exc:
-        await reply(interaction, f"{exc} {hint}")
+        await reply(interaction, f"{exc} {_hint(interaction, hint)}")
     except DomainError as exc:
         await reply(interaction, str(exc))
     except Exception:
@@ -235,13 +362,25 @@ class ArticleModal(discord.ui.Modal):
 # -- articles -----------------------------------------------------------------------------
 
 
-async def _published(interaction: discord.Interaction, article: Article, queued: int) -> None:
+def _request(interaction: discord.Interaction) -> str:
+    """The idempotency key of a command: its interaction's id. A form's submission is keyed
+    on the command that opened the form, so one command makes one article (or one edit) even
+    when the form is sent twice or its submission delivered twice."""
+    return f"discord:interaction:{interaction.id}"
+
+
+async def _published(interaction: discord.Interaction, change: Change) -> None:
+    article = change.article
     url = _service(interaction).article_url(article.id)
-    await reply(
-        interaction,
-        f"Published article {article.id}: {escape_name(article.title)}\n"
-        f"Queued for {queued} channel(s). Page: {url}",
-    )
+    title = escape_name(article.title)
+    if change.repeated:
+        text = f"Article {article.id} was already published by this command: {title}\nPage: {url}"
+    else:
+        text = (
+            f"Published article {article.id}: {title}\n"
+            f"Queued for {change.queued} channel(s). Page: {url}"
+        )
+    await reply(interaction, text)
 
 
 @app_commands.describe(
@@ -263,16 +402,18 @@ async def publish(
 ) -> None:
     """Publish an article to every subscribed channel."""
     service = _service(interaction)
+    request = _request(interaction)
 
     async def submit(done: discord.Interaction, title: str, summary: str, body: str) -> None:
+        if not await _acknowledge(done):
+            return
         draft = ArticleDraft(title, body, summary, url, image, _tags(tags))
-        change = await service.publish(actor_of(done), draft)
-        await _published(done, change.article, change.queued)
+        change = await service.publish(actor_of(done), draft, request=request)
+        await _published(done, change)
 
     async def run() -> None:
-        actor = actor_of(interaction)
+        service.require_admin(actor_of(interaction), "publish")  # before any form or wait
         if body is None:
-            service.require_admin(actor, "publish")  # refuse before the form is filled in
             modal = ArticleModal(
                 heading="Publish an article",
                 custom_id=f"newsbot:publish:{interaction.id}",
@@ -309,20 +450,26 @@ async def edit(
     """Change an article; every post of it is updated."""
     service = _service(interaction)
     article_id = ArticleId(article)
+    request = _request(interaction)
 
     async def apply(done: discord.Interaction, draft: ArticleDraft) -> None:
-        change = await service.edit(actor_of(done), article_id, draft)
-        await reply(
-            done,
-            f"Edited article {article_id} (revision {change.article.revision}); "
-            f"{change.queued} post(s) will be updated.",
-        )
+        change = await service.edit(actor_of(done), article_id, draft, request=request)
+        if change.repeated:
+            text = (
+                f"This command had already edited article {article_id} "
+                f"(now revision {change.article.revision}); nothing more was changed."
+            )
+        else:
+            text = (
+                f"Edited article {article_id} (revision {change.article.revision}); "
+                f"{change.queued} post(s) will be updated."
+            )
+        await reply(done, text)
 
     async def run() -> None:
-        actor = actor_of(interaction)
-        service.require_admin(actor, "edit articles")
-        current = await service.article(article_id)
+        service.require_admin(actor_of(interaction), "edit articles")
         if all(v is None for v in (title, body, summary, url, image, tags)):
+            current = await service.article(article_id)
             if len(current.body) > MODAL_TEXT_MAX:
                 raise InvalidInput(
                     f"The body is longer than a Discord form holds ({MODAL_TEXT_MAX} "
@@ -332,6 +479,8 @@ async def edit(
             async def submit(
                 done: discord.Interaction, title: str, summary: str, body: str
             ) -> None:
+                if not await _acknowledge(done):
+                    return
                 await apply(
                     done,
                     ArticleDraft(
@@ -349,6 +498,9 @@ async def edit(
             )
             await interaction.response.send_modal(modal)
             return
+        if not await _acknowledge(interaction):
+            return
+        current = await service.article(article_id)
         summary_text = _optional(summary, current.summary)
         draft = ArticleDraft(
             title=title if title is not None else current.title,
@@ -368,7 +520,11 @@ async def retract(interaction: discord.Interaction, article: app_commands.Range[
     """Retract an article: its posts are deleted and its threads locked."""
 
     async def run() -> None:
-        change = await _service(interaction).retract(actor_of(interaction), ArticleId(article))
+        service = _service(interaction)
+        service.require_admin(actor_of(interaction), "retract articles")
+        if not await _acknowledge(interaction):
+            return
+        change = await service.retract(actor_of(interaction), ArticleId(article))
         await reply(
             interaction, f"Retracted article {article}; {change.queued} deletion(s) queued."
         )
@@ -441,8 +597,23 @@ def _subscriber(interaction: discord.Interaction, user_perms: discord.Permission
         actor.user_id,
         actor.name,
         platform_admin=actor.platform_admin,
-        chat_admin=user_perms.manage_channels,
+        chat_admin=rights_count(interaction) and user_perms.manage_channels,
     )
+
+
+def _subscribed_text(
+    name: str, kind: DestinationKind, destination: Destination, created: bool
+) -> str:
+    if destination.pending:
+        if created:
+            return (
+                f"Asked to subscribe #{name}: a newsbot admin must approve it (/approve) "
+                "before articles are posted there."
+            )
+        return f"#{name} is already waiting for a newsbot admin's approval."
+    if created:
+        return f"Subscribed #{name}: new articles will be posted there as {kind}."
+    return f"#{name} is already subscribed."
 
 
 @app_commands.describe(
@@ -458,6 +629,8 @@ async def subscribe(
 
     async def run() -> None:
         target, kind, user_perms, bot_perms = _target_channel(interaction, channel)
+        if not await _acknowledge(interaction):
+            return
         guild_name = interaction.guild.name if interaction.guild else ""
         result = await _service(interaction).subscribe(
             _subscriber(interaction, user_perms),
@@ -469,10 +642,7 @@ async def subscribe(
                 tags=_tags(tags),
             ),
         )
-        if result.created:
-            text = f"Subscribed #{target.name}: new articles will be posted there as {kind}."
-        else:
-            text = f"#{target.name} is already subscribed."
+        text = _subscribed_text(target.name, kind, result.destination, result.created)
         missing = _missing(kind, bot_perms)
         if missing:
             text += f"\nI am missing these permissions there: {', '.join(missing)}."
@@ -489,12 +659,88 @@ async def unsubscribe(
 
     async def run() -> None:
         target, _kind, user_perms, _bot = _target_channel(interaction, channel)
-        await _service(interaction).unsubscribe(
+        if not await _acknowledge(interaction):
+            return
+        gone = await _service(interaction).unsubscribe(
             _subscriber(interaction, user_perms), Platform.DISCORD, str(target.id)
         )
-        await reply(interaction, f"Unsubscribed #{target.name}: no more articles there.")
+        if gone.pending:
+            text = f"Withdrew the request to subscribe #{target.name}."
+        else:
+            text = f"Unsubscribed #{target.name}: no more articles there."
+        await reply(interaction, text)
 
     await _guarded(interaction, "unsubscribe", run, hint=CHANNEL_HINT)
+
+
+_CHOICE = re.compile(r"(telegram|discord):([^:\s]{1,64})(?::([^:\s]{1,64}))?")
+_CHANNEL_MENTION = re.compile(r"<#([0-9]{1,20})>")
+
+
+def _choice_value(destination: Destination) -> str:
+    value = f"{destination.platform}:{destination.chat_id}"
+    return value + (f":{destination.thread_id}" if destination.thread_id else "")
+
+
+def _pending_chat(value: str) -> tuple[Platform, str, str | None]:
+    """The chat an ``/approve`` option names: a choice from the list (``PLATFORM:CHAT`` or
+    ``PLATFORM:CHAT:THREAD``), a Discord channel id, or a channel mention."""
+    value = value.strip()
+    choice = _CHOICE.fullmatch(value)
+    if choice is not None:
+        platform = Platform(choice.group(1))
+        if platform is Platform.DISCORD and snowflake(choice.group(2)) is None:
+            raise InvalidInput("That is not a Discord channel id.")
+        return platform, choice.group(2), choice.group(3)
+    mention = _CHANNEL_MENTION.fullmatch(value)
+    channel_id = snowflake(mention.group(1) if mention else value)
+    if channel_id is None:
+        raise InvalidInput(
+            "Pick a chat from the list, or give a Discord channel id (digits) or #channel."
+        )
+    return Platform.DISCORD, str(channel_id), None
+
+
+@app_commands.describe(chat="A chat waiting for approval: pick it from the list")
+async def approve(interaction: discord.Interaction, chat: str) -> None:
+    """Approve a channel manager's subscription (newsbot admins)."""
+
+    async def run() -> None:
+        service = _service(interaction)
+        actor = actor_of(interaction)
+        service.require_admin(actor, "approve subscriptions")
+        platform, chat_id, thread_id = _pending_chat(chat)
+        if not await _acknowledge(interaction):
+            return
+        approved = await service.approve(actor, platform, chat_id, thread_id)
+        where = escape_name(approved.title or approved.chat_id)
+        await reply(
+            interaction,
+            f"Approved {where} ({platform_label(platform)}): articles are posted there now.",
+        )
+
+    await _guarded(interaction, "approve", run)
+
+
+async def _pending_choices(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """The pending subscriptions matching what was typed, for newsbot admins only."""
+    service = _service(interaction)
+    if not service.is_admin(actor_of(interaction)):
+        return []
+    typed = current.casefold().strip()
+    choices = []
+    for destination in await service.pending_destinations():
+        label = f"{platform_label(destination.platform)}: {destination.title or ''}".strip()
+        name = cut_chars(f"{label} {destination.chat_id}".strip(), 100)
+        value = _choice_value(destination)
+        if len(value) > 100 or (typed and typed not in name.casefold()):
+            continue
+        choices.append(app_commands.Choice(name=name, value=value))
+        if len(choices) == CHOICES_MAX:
+            break
+    return choices
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -521,11 +767,7 @@ async def article(interaction: discord.Interaction, article: app_commands.Range[
 
     async def run() -> None:
         service = _service(interaction)
-        found = await service.article(ArticleId(article))
-        if found.status is not ArticleStatus.PUBLISHED and not service.is_admin(
-            actor_of(interaction)
-        ):
-            raise NotFound(f"There is no article {article}.")
+        found = await service.readable_article(ArticleId(article), actor_of(interaction))
         count = await service.comment_count(found.id)
         embed = article_embed(found, url=service.article_url(found.id), comment_count=count)
         note = None if found.status is ArticleStatus.PUBLISHED else f"(status: {found.status})"
@@ -561,16 +803,20 @@ class CommentsView(discord.ui.View):
 
     @classmethod
     async def first(
-        cls, service: NewsService, article: Article
+        cls, service: NewsService, article: Article, viewer: Actor
     ) -> tuple[discord.Embed, CommentsView]:
-        """The first page of an article's thread and a view to page through it."""
-        return await cls._page(service, article, [None])
+        """The first page of an article's thread as ``viewer`` may read it, and a view to
+        page through it."""
+        return await cls._page(service, article, [None], viewer)
 
     @classmethod
     async def _page(
-        cls, service: NewsService, article: Article, cursors: list[str | None]
+        cls, service: NewsService, article: Article, cursors: list[str | None], viewer: Actor
     ) -> tuple[discord.Embed, CommentsView]:
-        page = await service.thread(article.id, cursor=cursors[-1], limit=COMMENTS_PAGE)
+        # Each page asks again: an article retracted meanwhile is gone for non-admins.
+        page = await service.thread(
+            article.id, cursor=cursors[-1], limit=COMMENTS_PAGE, viewer=viewer
+        )
         embed = thread_embed(
             article, page, url=service.article_url(article.id), page_number=len(cursors)
         )
@@ -578,7 +824,8 @@ class CommentsView(discord.ui.View):
 
     async def _show(self, interaction: discord.Interaction, cursors: list[str | None]) -> None:
         async def run() -> None:
-            embed, view = await self._page(self.service, self.article, cursors)
+            viewer = actor_of(interaction)
+            embed, view = await self._page(self.service, self.article, cursors, viewer)
             self.stop()
             await interaction.response.edit_message(
                 embed=embed, view=view, allowed_mentions=NO_MENTIONS
@@ -607,8 +854,9 @@ async def comments(interaction: discord.Interaction, article: app_commands.Range
 
     async def run() -> None:
         service = _service(interaction)
-        found = await service.article(ArticleId(article))
-        embed, view = await CommentsView.first(service, found)
+        viewer = actor_of(interaction)
+        found = await service.readable_article(ArticleId(article), viewer)
+        embed, view = await CommentsView.first(service, found, viewer)
         await reply(interaction, embed=embed, view=view)
 
     await _guarded(interaction, "comments", run)
@@ -628,10 +876,16 @@ async def delete_comment(interaction: discord.Interaction, message: discord.Mess
         service = _service(interaction)
         actor = actor_of(interaction)
         service.require_admin(actor, "delete comments")
+        if not await _acknowledge(interaction):
+            return
         ref = _ref(message)
         link = await service.resolve(ref)
         if link is None or link.comment_id is None:
             raise NotFound("That message is not a stored comment.")
+        if (await service.comment(link.comment_id)).status is CommentStatus.DELETED:
+            # Deleted before (by its author, or by this very command delivered again).
+            await reply(interaction, f"Comment {link.comment_id} was already deleted.")
+            return
         comment = await service.delete_comment(actor, link.comment_id)
         text = f"Comment {comment.id} deleted everywhere."
         if comment.source == ref:
@@ -652,6 +906,8 @@ async def ban_author(interaction: discord.Interaction, message: discord.Message)
         service = _service(interaction)
         actor = actor_of(interaction)
         service.require_admin(actor, "ban authors")
+        if not await _acknowledge(interaction):
+            return
         link = await service.resolve(_ref(message))
         if link is not None and link.comment_id is not None:
             author = (await service.comment(link.comment_id)).author
@@ -670,22 +926,27 @@ async def ban_author(interaction: discord.Interaction, message: discord.Message)
     await _guarded(interaction, "ban author", run)
 
 
-def install_commands(tree: app_commands.CommandTree[Any]) -> None:
-    """Add every newsbot command to a command tree (one tree per client)."""
+def install_commands(tree: NewsTree) -> None:
+    """Add every newsbot command to a command tree (one tree per client), behind ``admit``."""
+    tree.admission = admit
     for name, callback in (
         ("publish", publish),
         ("edit", edit),
         ("retract", retract),
         ("subscribe", subscribe),
         ("unsubscribe", unsubscribe),
+        ("approve", approve),
         ("latest", latest),
         ("article", article),
         ("comments", comments),
     ):
         description = (callback.__doc__ or name).strip().splitlines()[0]
-        tree.add_command(
-            app_commands.Command(name=name, description=description, callback=callback)
+        command: app_commands.Command[Any, ..., None] = app_commands.Command(
+            name=name, description=description, callback=callback
         )
+        if name == "approve":
+            command.autocomplete("chat")(_pending_choices)
+        tree.add_command(command)
     tree.add_command(app_commands.ContextMenu(name="Delete comment", callback=delete_comment))
     tree.add_command(app_commands.ContextMenu(name="Ban author", callback=ban_author))
     tree.error(_tree_error)

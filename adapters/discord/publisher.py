@@ -3,8 +3,10 @@
 An article goes out as one embed. In a text channel a public thread is started on the post
 (the thread id equals the post's id) and, in an announcement channel, the post is also
 published to followers; in a forum channel the article opens a forum post. Mirrored comments go
-into the article's thread. Every message creation carries the job's nonce with
-``enforce_nonce``, so a resend after a crash returns the message already posted.
+into the article's thread, with link previews suppressed (a reader's link must not unfurl
+into an embed of someone else's choosing under the bot's name). Every message creation
+carries the job's nonce with ``enforce_nonce``, so a resend after a crash returns the message
+already posted.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Final, Literal
 import aiohttp
 import discord
 
+from adapters.discord.ids import snowflake
 from adapters.discord.pacing import ChannelPacer
 from adapters.discord.render import article_embed, comment_content, thread_name
 from newsbot.errors import DeliveryError, DestinationGone, RateLimited
@@ -108,12 +111,14 @@ class DiscordPublisher:
 
     async def post(self, job: Job) -> Posted:
         client = self._ready_client()
+        _check_ids(job)
         if job.comment is None:
             return await self._post_article(client, job)
         return await self._post_comment(client, job)
 
     async def edit(self, job: Job) -> None:
         client = self._ready_client()
+        _check_ids(job)
         message_id = job.delivery.message_id
         if message_id is None:
             return
@@ -141,6 +146,7 @@ class DiscordPublisher:
 
     async def delete(self, job: Job) -> None:
         client = self._ready_client()
+        _check_ids(job)
         message_id = job.delivery.message_id
         if message_id is None:
             return
@@ -290,11 +296,18 @@ class DiscordPublisher:
             try:
                 if reference is None:
                     message = await channel.send(
-                        content, nonce=job.nonce, allowed_mentions=NO_MENTIONS
+                        content,
+                        nonce=job.nonce,
+                        allowed_mentions=NO_MENTIONS,
+                        suppress_embeds=True,
                     )
                 else:
                     message = await channel.send(
-                        content, nonce=job.nonce, allowed_mentions=NO_MENTIONS, reference=reference
+                        content,
+                        nonce=job.nonce,
+                        allowed_mentions=NO_MENTIONS,
+                        suppress_embeds=True,
+                        reference=reference,
                     )
             except (discord.HTTPException, *_NETWORK_ERRORS) as exc:
                 raise translate(exc, destination=where == job.destination.chat_id) from exc
@@ -371,6 +384,16 @@ class DiscordPublisher:
             yield
         finally:
             self.pacer.release(op, channel_id)
+
+
+def _check_ids(job: Job) -> None:
+    """Refuse a destination whose chat or thread id is not a Discord id (one subscribed by
+    hand with a typo): it can never receive anything."""
+    destination = job.destination
+    if snowflake(destination.chat_id) is None or (
+        destination.thread_id is not None and snowflake(destination.thread_id) is None
+    ):
+        raise DestinationGone(f"not a Discord channel id: {destination.chat_id[:40]!r}")
 
 
 def _fields(job: Job, **extra: object) -> dict[str, object]:

@@ -1,10 +1,12 @@
 """Pure rendering of articles, comments and lists into Discord messages and embeds.
 
-Discord renders Markdown natively, so article text keeps its Markdown. What must never get
-through is a mention: every text here passes ``neutralise_mentions`` (a zero-width space after
-the ``@``), and every send also carries ``AllowedMentions.none()``. Lengths are Discord's, in
-code points: content 2000; embed title 256, description 4096, footer 2048, author 256, and 6000
-across all embeds of a message.
+Discord renders Markdown natively, so article text (written by newsbot admins) keeps its
+Markdown. Readers' comments and every name are shown as literal text (``escape_text``): a
+comment cannot make a masked link, a heading, a block quote or a bold line that passes for the
+author line of another comment. What must never get through is a mention: every text here
+passes ``neutralise_mentions`` (a zero-width space after the ``@``), and every send also carries
+``AllowedMentions.none()``. Lengths are Discord's, in code points: content 2000; embed title
+256, description 4096, footer 2048, author 256, and 6000 across all embeds of a message.
 """
 
 from __future__ import annotations
@@ -33,6 +35,15 @@ _ZWSP = "\u200b"
 # turns each into plain text. Case-insensitive and any digit count, to be safe rather than exact.
 _MENTION = re.compile(r"@(?=everyone|here|[!&]?\d)", re.IGNORECASE)
 _FENCE = "```"
+# Links stay as they are (escaping inside one would change where it points); Discord shows a
+# bare link as itself, never masked. The same shape discord.utils.escape_markdown keeps.
+_URL = re.compile(r"(?:https?|steam)://[^\s<]+[^<.,:;\"'\]\s]")
+# Characters with an inline meaning anywhere: emphasis, code, spoilers, strike, masked links,
+# and < which starts a mention, channel, emoji, timestamp or command pill.
+_INLINE = re.compile(r"([\\*_~|`\[\]<>])")
+# What a line may start with to become a heading (#), subtext (-#), a list (-, *, +, 1.) or a
+# block quote (>): escape its first character (or the dot of a number).
+_LINE_START = re.compile(r"^(\s*)(?:([#>+-])|([0-9]+)([.)]))", re.MULTILINE)
 
 PLATFORM_LABELS = {
     Platform.TELEGRAM: "Telegram",
@@ -47,9 +58,34 @@ def neutralise_mentions(text: str) -> str:
     return _MENTION.sub("@" + _ZWSP, text)
 
 
+def escape_text(text: str) -> str:
+    """Text a reader wrote, shown by Discord exactly as written: every Markdown character
+    escaped outside links, line starts that would make a heading, list or quote escaped, and
+    mentions neutralised."""
+    parts: list[str] = []
+    position = 0
+    for link in _URL.finditer(text):
+        parts.append(_escape_plain(text[position : link.start()]))
+        parts.append(link.group())
+        position = link.end()
+    parts.append(_escape_plain(text[position:]))
+    return _LINE_START.sub(_escape_line_start, neutralise_mentions("".join(parts)))
+
+
+def _escape_plain(text: str) -> str:
+    return _INLINE.sub(r"\\\1", text)
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    indent, marker, number, dot = match.groups()
+    if marker is not None:
+        return f"{indent}\\{marker}"
+    return f"{indent}{number}\\{dot}"
+
+
 def escape_name(name: str) -> str:
-    """A display name as literal text: Markdown escaped, mentions neutralised, one line."""
-    return neutralise_mentions(discord.utils.escape_markdown(one_line(name)))
+    """A display name as literal text: one line, Markdown escaped, mentions neutralised."""
+    return escape_text(one_line(name))
 
 
 def _safe(text: str, limit: int) -> str:
@@ -139,9 +175,12 @@ def comment_content(comment: Comment, *, quote: Comment | None = None) -> str:
     head += f"({platform_label(comment.author.platform)}): "
     prefix = ""
     if quote is not None and quote.text:
-        snippet = discord.utils.escape_markdown(cut_chars(one_line(quote.text), QUOTE_MAX))
+        snippet = escape_text(cut_chars(one_line(quote.text), QUOTE_MAX))
         prefix = f"> ↪ **{escape_name(quote.author.name) or 'anonymous'}**: {snippet}\n"
-    return _safe(prefix + head + comment.text.strip(), CONTENT_MAX)
+    # Escaping may lengthen the text, so the whole is cut after it: a cut drops a tail only,
+    # so at worst an escape loses the character after it, never the other way round.
+    text = escape_text(cut_chars(comment.text.strip(), CONTENT_MAX))
+    return _safe(prefix + head + text, CONTENT_MAX)
 
 
 def _comment_line(node: CommentNode, depth: int) -> str:
@@ -149,7 +188,7 @@ def _comment_line(node: CommentNode, depth: int) -> str:
     indent = "\u2003" * depth + ("↳ " if depth else "")
     if not comment.text:
         return f"{indent}*[deleted]*"
-    text = cut_chars(one_line(comment.text), LIST_COMMENT_MAX)
+    text = escape_text(cut_chars(one_line(comment.text), LIST_COMMENT_MAX))
     name = escape_name(comment.author.name) or "anonymous"
     return f"{indent}**{name}** ({platform_label(comment.author.platform)}): {text}"
 

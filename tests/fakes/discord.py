@@ -82,9 +82,18 @@ a pressed ``custom_id``. Archived threads are unarchived by a send unless locked
 need MANAGE_THREADS, answered 403 50013 here). Starting a thread without a message in a text
 channel posts the type-18 "thread created" system message in the parent, like Discord.
 
+* Link previews: a message without SUPPRESS_EMBEDS gets the http(s) links of its content
+  (not wrapped in ``<...>``) recorded in ``msg["_link_previews"]``, the links Discord would
+  unfurl into embeds (after the send, so they are not added to ``embeds``).
+* Follow-ups: the first follow-up to a deferred answer (type 5) takes the place of the
+  "thinking" message, as Discord documents; later ones are new messages.
+
 Simulating users (each stores the message and dispatches to every gateway session):
-``user_message``, ``user_edit``, ``user_delete``, ``slash_command``, ``press_button``,
-``submit_modal``. Ids in payloads and stored message dicts are strings (as on the wire); ids
+``user_message``, ``user_edit``, ``user_delete``, ``slash_command``, ``autocomplete``,
+``press_button``, ``submit_modal``; ``redeliver_interaction`` dispatches an interaction again
+(a gateway replay). ``wait_for_answer`` returns what the user is shown (the message that
+replaced "thinking" for a deferred answer). ``slow_next`` carries a request out at once but
+holds its answer. Ids in payloads and stored message dicts are strings (as on the wire); ids
 given to and returned by the Python API (``add_*``, ``interaction_responses`` keys, ...) are
 ints.
 
@@ -115,6 +124,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import math
@@ -213,6 +223,8 @@ RATE_LIMIT_BODY_MESSAGE = "You are being rate limited."
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 _MENTION_RE = re.compile(r"<@(!?|&)(\d{1,20})>")
 _COMMAND_NAME_RE = re.compile(r"^[-_\w]{1,32}$")
+# A link Discord unfurls into a preview: any http(s) URL in the content not wrapped in <...>.
+_PREVIEWED_URL_RE = re.compile(r"(?<![<\\])https?://[^\s<>]+")
 
 
 def _now_iso() -> str:
@@ -464,6 +476,7 @@ class FakeDiscord:
 
         # Failure / latency hooks and rate limits.
         self._injections: list[_Injection] = []
+        self._slow: list[_Injection] = []
         self._down = False
         self._delay = 0.0
         self._enforce = enforce_rate_limits
@@ -800,6 +813,23 @@ class FakeDiscord:
             )
         )
 
+    def slow_next(self, method: str, path_regex: str, seconds: float, *, count: int = 1) -> None:
+        """Carry out the next ``count`` requests matching ``method`` and ``path_regex`` at once
+        (an interaction callback counts as acknowledged when it arrives) but hold each answer
+        ``seconds`` before sending it: a slow answer, not a slow server."""
+        self._slow.append(
+            _Injection(method.upper(), re.compile(path_regex), 200, count, seconds, None, "")
+        )
+
+    def _slow_answer(self, method: str, path: str) -> float:
+        for slow in self._slow:
+            if slow.method in ("*", method) and slow.pattern.search(path):
+                slow.count -= 1
+                if slow.count <= 0:
+                    self._slow.remove(slow)
+                return slow.retry_after or 0.0
+        return 0.0
+
     def set_down(self, down: bool) -> None:
         """While down, every REST call answers 502 and gateway connections are refused.
         Open gateway sessions are not dropped: use ``disconnect_gateway`` for that."""
@@ -896,6 +926,29 @@ class FakeDiscord:
             lambda: iid in self.interaction_responses, timeout, f"response to {iid}"
         )
         return self.interaction_responses[iid]
+
+    async def wait_for_answer(self, interaction_id: int | str, timeout: float = 10.0) -> JSON:
+        """What the user sees in answer to an interaction, once it is there: the first
+        response, or for a deferred one (type 5) the message that replaced "thinking",
+        returned as ``{"type": 4, "data": <the message>}``."""
+        iid = int(interaction_id)
+
+        def shown() -> bool:
+            response = self.interaction_responses.get(iid)
+            if response is None:
+                return False
+            if response["type"] != 5:
+                return True
+            inter = self.interactions[iid]
+            message = self._all_messages.get(inter.original_message_id or 0)
+            return message is not None and not message["flags"] & FLAG_LOADING
+
+        await self.wait_until(shown, timeout, f"answer to {iid}")
+        response = self.interaction_responses[iid]
+        if response["type"] != 5:
+            return response
+        message = self._all_messages[self.interactions[iid].original_message_id or 0]
+        return {"type": 4, "data": _public(message)}
 
     def _notify(self) -> None:
         self._changed.set()
@@ -1412,6 +1465,7 @@ class FakeDiscord:
                     replied_author = None
         if self._is_empty(msg) and not allow_empty:
             raise ApiError(400, 50006, "Cannot send an empty message")
+        msg["_link_previews"] = self._link_previews(msg)
         pings = self._compute_mentions(
             msg, author_id, cid, body.get("allowed_mentions"), replied_author
         )
@@ -1422,6 +1476,14 @@ class FakeDiscord:
         else:
             self._all_messages[mid] = msg
         return msg, pings
+
+    @staticmethod
+    def _link_previews(msg: JSON) -> list[str]:
+        """The links Discord would unfurl into preview embeds (it does so after the send, so
+        they are kept here rather than added to ``embeds``)."""
+        if msg["flags"] & FLAG_SUPPRESS_EMBEDS:
+            return []
+        return _PREVIEWED_URL_RE.findall(msg.get("content") or "")
 
     def _record_bot_message(self, msg: JSON, pings: list[str]) -> None:
         self.created.append(msg)
@@ -1455,6 +1517,7 @@ class FakeDiscord:
             updated["_allowed_mentions"] = body["allowed_mentions"]
         if self._is_empty(updated):
             raise ApiError(400, 50006, "Cannot send an empty message")
+        updated["_link_previews"] = self._link_previews(updated)
         if "content" in body or "allowed_mentions" in body:
             replied = None
             ref = updated.get("message_reference")
@@ -1887,6 +1950,17 @@ class FakeDiscord:
         await self._dispatch("INTERACTION_CREATE", payload)
         return payload
 
+    async def redeliver_interaction(self, interaction_id: int | str) -> JSON:
+        """Dispatch an INTERACTION_CREATE again, byte for byte, to every session (live or
+        resumable): what a client sees when a gateway RESUME replays events it had already
+        received but whose sequence it had not yet recorded, or when it starts again and
+        Discord delivers what it was sent before. Answering it counts against the same
+        interaction: a second first answer gets 400 40060, as on Discord."""
+        iid = int(interaction_id)
+        payload = self.interaction_payloads[iid]
+        await self._dispatch("INTERACTION_CREATE", payload)
+        return payload
+
     def _option_payloads(
         self, defs: list[JSON], values: dict[str, Any], guild: _Guild, resolved: JSON
     ) -> list[JSON]:
@@ -1986,6 +2060,38 @@ class FakeDiscord:
         if resolved:
             data["resolved"] = resolved
         payload["data"] = data
+        return await self._fire_interaction(inter, payload)
+
+    async def autocomplete(
+        self,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        name: str,
+        options: dict[str, Any],
+        focused: str,
+    ) -> JSON:
+        """A user types into option ``focused`` of a synced command (INTERACTION type 4, the
+        partly typed ``options`` so far); the answer (type 8) carries ``data.choices``."""
+        cmd = self._find_command(guild_id, name, 1)
+        definitions = {d["name"]: d for d in cmd.get("options") or []}
+        if not definitions.get(focused, {}).get("autocomplete"):
+            raise ValueError(f"option {focused!r} of /{name} has no autocomplete")
+        inter, payload = self._interaction_base(4, guild_id, channel_id, user_id)
+        inter.name = name
+        typed = []
+        for option, value in options.items():
+            definition = definitions.get(option)
+            if definition is None:
+                raise ValueError(f"unknown option {option!r}")
+            # Discord sends what is typed as a string, whatever the option's type.
+            entry: JSON = {"name": option, "type": definition["type"], "value": str(value)}
+            if option == focused:
+                entry["focused"] = True
+            typed.append(entry)
+        payload["data"] = {"id": cmd["id"], "name": name, "type": 1, "options": typed}
+        if cmd.get("guild_id"):
+            payload["data"]["guild_id"] = cmd["guild_id"]
         return await self._fire_interaction(inter, payload)
 
     @staticmethod
@@ -2467,10 +2573,15 @@ class FakeDiscord:
             json=body,
             files=files,
         )
+        hold = self._slow_answer(method, path)
         try:
             result = await route.handler(req)
         except ApiError as exc:
+            if hold:
+                await asyncio.sleep(hold)
             return self._json_response(exc.status, exc.body(), headers)
+        if hold:
+            await asyncio.sleep(hold)
         if isinstance(result, _Result):
             return self._json_response(result.status, result.body, headers)
         return self._json_response(200, result, headers)
@@ -3139,8 +3250,24 @@ class FakeDiscord:
                 message = target
             else:
                 resource = None
-        elif rtype == 9:
+        elif rtype == 8:
+            choices = data.get("choices")
             errors: JSON = {}
+            if not isinstance(choices, list) or len(choices) > 25:
+                errors["choices"] = _err("BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+            else:
+                for i, choice in enumerate(choices):
+                    name = str(choice.get("name") or "")
+                    value = choice.get("value")
+                    if not 1 <= len(name) <= 100 or (isinstance(value, str) and len(value) > 100):
+                        errors.setdefault("choices", {})[str(i)] = _err(
+                            "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
+                        )
+            if errors:
+                raise _form_error({"data": errors})
+            resource = None
+        elif rtype == 9:
+            errors = {}
             if not data.get("custom_id"):
                 errors["custom_id"] = _err("BASE_TYPE_REQUIRED", "This field is required")
             if not 1 <= len(str(data.get("title") or "")) <= 45:
@@ -3189,6 +3316,23 @@ class FakeDiscord:
     async def _r_webhook_execute(self, req: _Request) -> Any:
         inter = self._interaction_by_token(req.params["webhook_id"], req.params["webhook_token"])
         body = self._json_body(req)
+        loading = self._all_messages.get(inter.original_message_id or 0)
+        if (
+            inter.response_type == 5
+            and not inter.followup_ids
+            and loading is not None
+            and loading["flags"] & FLAG_LOADING
+        ):
+            # Discord: the first follow-up to a deferred answer takes the place of "thinking"
+            # (its ephemeral flag ignored for the acknowledgement's).
+            await self._r_webhook_edit(
+                dataclasses.replace(req, params={**req.params, "target": "@original"})
+            )
+            inter.followup_ids.append(int(loading["id"]))
+            self.followups.setdefault(inter.id, []).append(loading)
+            if req.query.get("wait") in ("1", "true", "True"):
+                return self._out_message(loading)
+            return _Result(204)
         message, pings = self._interaction_message(inter, body, req.files)
         inter.followup_ids.append(int(message["id"]))
         self.followups.setdefault(inter.id, []).append(message)
