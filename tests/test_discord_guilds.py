@@ -91,6 +91,40 @@ async def test_commands_go_to_each_named_server_and_stale_global_ones_are_cleare
         await adapter.stop()
 
 
+async def test_a_takeover_syncs_no_commands_when_nothing_changed(
+    make_world: WorldFactory, fake: FakeDiscord, service: NewsService
+) -> None:
+    """Every worker that takes the Discord role starts the adapter: the same commands for
+    the same servers are synced once, not at every takeover."""
+    world = await make_world()
+    await world.adapter.stop()
+
+    def syncs() -> int:
+        return sum(
+            1 for method, path, _ in fake.requests if method == "PUT" and "commands" in path
+        )
+
+    before = syncs()
+    assert before >= 1
+    again = make_adapter(service, fake, guild_ids=[world.guild])
+    await again.start()
+    try:
+        assert syncs() == before
+        names = {c["name"] for c in fake.guild_commands[world.guild].values()}
+        assert names == EXPECTED_COMMANDS
+    finally:
+        await again.stop()
+    # A new server named: synced again.
+    other = fake.add_guild("Second newsroom", owner_id=world.owner)
+    third = make_adapter(service, fake, guild_ids=[world.guild, other])
+    await third.start()
+    try:
+        assert syncs() > before
+        assert {c["name"] for c in fake.guild_commands[other].values()} == EXPECTED_COMMANDS
+    finally:
+        await third.stop()
+
+
 async def test_a_strangers_server_is_refused_and_logged(
     make_world: WorldFactory, fake: FakeDiscord, caplog: pytest.LogCaptureFixture
 ) -> None:
