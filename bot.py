@@ -277,12 +277,14 @@ def build_adapters(
     off."""
     platforms: dict[Platform, AdapterFactory] = {}
     report: list[str] = []
+    # The adapters are imported now, not at the first takeover: a standby that takes a role
+    # over must not spend the import (a third of a second for discord.py) on the way.
     if settings.telegram_token is not None:
+        from adapters.telegram import TelegramAdapter
+
         token = settings.telegram_token.get_secret_value()
 
         def telegram() -> Adapter:
-            from adapters.telegram import TelegramAdapter
-
             return TelegramAdapter(service, token=token, api_url=settings.telegram_api_url)
 
         platforms[Platform.TELEGRAM] = telegram
@@ -290,17 +292,21 @@ def build_adapters(
     else:
         report.append("telegram: off (NEWSBOT_TELEGRAM_TOKEN is not set)")
     if settings.discord_token is not None:
+        from adapters.discord import DiscordAdapter
+
         discord_token = settings.discord_token.get_secret_value()
 
         def discord() -> Adapter:
-            from adapters.discord import DiscordAdapter
-
             return DiscordAdapter(
                 service,
                 token=discord_token,
                 api_url=settings.discord_api_url,
                 gateway_url=settings.discord_gateway_url,
                 guild_ids=settings.discord_guild_ids,
+                # discord.py waits this long after the last server arrives before "ready";
+                # its 2 s default is most of a takeover. Discord streams the servers of a
+                # session back to back, so 0.5 s of silence means they are all in.
+                guild_ready_timeout=0.5,
             )
 
         platforms[Platform.DISCORD] = discord

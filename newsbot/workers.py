@@ -166,9 +166,13 @@ class Roles:
                 continue
             previous = self._epochs.get(role)
             self._epochs[role] = lease.epoch
-            gained = not self.holds(role) or previous != lease.epoch
+            # The same epoch means nobody else held the role meanwhile: a renewal that came
+            # late (a slow database) continues the tenure; we only stopped acting while our
+            # own idea of the lease had run out.
+            continued = role in self._valid_until and previous == lease.epoch
+            gained = not continued
             if gained and role in self._valid_until:
-                await self._lose(role, "lease expired before renewal")
+                await self._lose(role, "another worker held the role meanwhile")
             self._valid_until[role] = asked + self.lease - self.margin
             if gained:
                 self.takeovers[role] = self.takeovers.get(role, 0) + 1

@@ -164,3 +164,27 @@ async def test_only_the_holder_dispatches_and_the_other_finishes_after_it(
         for roles, dispatcher, _ in workers:
             await dispatcher.stop(grace=1.0)
             await roles.stop()
+
+
+async def test_a_late_renewal_nobody_else_saw_keeps_the_tenure(
+    stores: list[SqliteStore],
+) -> None:
+    """A slow database (or a short pause) lets the holder's own idea of its lease run out, but
+    nobody took the role meanwhile (same epoch): it stops acting until it renews, and then
+    goes on without restarting what it runs."""
+    clock = PausableClock()
+    heard: list[tuple[str, bool]] = []
+    a = Roles(stores[0], "a", [ROLE], lease=3.0, renew_every=0.5, margin=1.0, monotonic=clock)
+
+    async def listener(role: str, held: bool) -> None:
+        heard.append((role, held))
+
+    a.on_change(listener)
+    await a.start()
+    try:
+        clock.skew = 2.5  # past its local validity (lease - margin = 2 s), not the store's
+        assert not a.holds(ROLE)
+        await wait_for(lambda: a.holds(ROLE), 3.0, "the next renewal")
+        assert heard == [(ROLE, True)], "no loss and regain for a tenure nobody interrupted"
+    finally:
+        await a.stop()
