@@ -45,6 +45,25 @@ class World:
     adapter: TelegramAdapter | None = None
     dispatcher: Dispatcher | None = None
 
+    def configure(self, **options: Any) -> NewsService:
+        """Rebuild the service (same store, admins and public URL) with other options, such
+        as ``intake=IntakeLimits(...)`` or ``open_subscriptions=True``; before ``start``."""
+        assert self.adapter is None, "configure the service before starting the adapter"
+        self.service = NewsService(
+            self.store, admins={Platform.TELEGRAM: {str(ADMIN)}}, public_url=PUBLIC_URL, **options
+        )
+        return self.service
+
+    async def crash(self) -> None:
+        """Stop as a crash would: the adapter abandons its batch (no offset saved beyond what
+        is stored); the dispatcher stops so that a new one can take over its deliveries."""
+        if self.adapter is not None:
+            await self.adapter.abort()
+            self.adapter = None
+        if self.dispatcher is not None:
+            await self.dispatcher.stop(grace=1.0)
+            self.dispatcher = None
+
     async def start(self, **options: Any) -> TelegramAdapter:
         """Start an adapter and a dispatcher delivering through its publisher."""
         options.setdefault("limiter", fast_limiter())

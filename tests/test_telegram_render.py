@@ -29,6 +29,7 @@ from adapters.telegram.render import (
     render_thread,
     split_article,
     split_command,
+    unmention,
 )
 from newsbot.models import (
     ArticleId,
@@ -41,6 +42,7 @@ from newsbot.models import (
     Platform,
 )
 from newsbot.text import utf16_len
+from tests.fakes.telegram import _autodetect
 
 URL = "https://news.example/articles/1"
 NOW = datetime(2026, 1, 2, tzinfo=UTC)
@@ -53,6 +55,7 @@ SPICY = (
     "e\u0301a\u0308\u0338"  # combining marks
     " \n\t\n\n"
     "abc xyz 123"
+    "@@_ab"  # would-be mentions
 )
 text_strategy = st.text(alphabet=st.sampled_from(SPICY), max_size=600) | st.text(max_size=300)
 markdown_fragment = st.sampled_from(
@@ -219,6 +222,25 @@ def test_comment_mirror() -> None:
     assert not check_entities(quoted.text, quoted.entities, TEXT_LIMIT)
 
 
+def test_mentions_and_bidi_controls_are_neutralised() -> None:
+    rendered = render_comment(comment("hi @rita, mail a@b.co", "Eve @omar\u202e\u2066"))
+    assert rendered.text == "Eve @\u2060omar (Discord): hi @\u2060rita, mail a@\u2060b.co"
+    assert [(e.type, e.offset, e.length) for e in rendered.entities] == [("bold", 0, 10)]
+    parent = comment("cc @omar", "@rita")
+    quoted = render_comment(comment("ok"), parent).text.split("\n")[0]
+    assert quoted == "↩ @\u2060rita: cc @\u2060omar"
+    assert unmention("@ alone, @@x, e@") == "@ alone, @@\u2060x, e@"
+
+
+def mentions(text: str) -> list[str]:
+    """What Telegram would make a mention of, as the fake detects them (tdlib's rule)."""
+    return [e["type"] for e in _autodetect(text, []) if e["type"] == "mention"]
+
+
+def test_the_detection_used_below_finds_plain_mentions() -> None:
+    assert mentions("hi @rita and @omar_2") == ["mention", "mention"]
+
+
 def test_thread_nesting() -> None:
     root = CommentNode(comment("root text", "Ann", Platform.TELEGRAM))
     root.replies.append(CommentNode(comment("reply text", "Ben", Platform.WEB)))
@@ -297,6 +319,19 @@ def test_fit_always_fits(source: str, budget: int) -> None:
 def test_comments_always_fit(text: str, name: str, parent: str) -> None:
     rendered = render_comment(comment(text, name), comment(parent, name))
     assert_valid(rendered.text, rendered.entities, TEXT_LIMIT)
+
+
+@COMMON
+@given(text=text_strategy, name=text_strategy, parent=text_strategy)
+def test_mirrored_comments_never_mention_anyone(text: str, name: str, parent: str) -> None:
+    rendered = render_comment(comment(text, name), comment(parent, name))
+    assert mentions(rendered.text) == []
+    # Names lose them (bidi controls in a name can make it pass for another); a comment's
+    # own text keeps what its author wrote.
+    bidi = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    assert set(rendered.text) & bidi <= set(text + parent)
+    thread = render_thread("T", [CommentNode(comment(text, name))], total=1, article_url=URL)
+    assert mentions(thread.text.partition("\n")[2]) == []
 
 
 @COMMON

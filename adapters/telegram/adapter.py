@@ -314,7 +314,8 @@ class TelegramAdapter:
         except StorageError:
             log.exception("cannot read the saved update offset; starting from Telegram's")
             stored = None
-        self._offset = self._saved = int(stored) if stored and stored.isdigit() else 0
+        valid = stored is not None and stored.isascii() and stored.isdigit()
+        self._offset = self._saved = int(stored) if valid else 0
         log.info("polling for updates", extra={"offset": self._offset})
         delay = self.retry_delay
         while not self._stopping.is_set():

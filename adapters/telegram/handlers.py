@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 import secrets
 import time
 from collections import OrderedDict
@@ -50,6 +51,7 @@ from adapters.telegram.render import (
     render_list,
     render_post,
     render_thread,
+    shown_name,
     split_article,
     split_command,
     tail,
@@ -67,8 +69,11 @@ from newsbot.models import (
     Actor,
     ArticleDraft,
     ArticleId,
+    ArticleStatus,
     Author,
     CommentId,
+    CommentStatus,
+    Destination,
     DestinationKind,
     MessageRef,
     NewDestination,
@@ -84,9 +89,22 @@ Callback = Callable[[Update, Context], Coroutine[Any, Any, None]]
 ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
 GONE_STATUSES = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
 APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
+TRY_AGAIN = (
+    "Sorry, my database is not answering right now, so I could not do that. "
+    "Please send it again in a minute."
+)
+STALE_BUTTON = "This button no longer works. Send the command again."
 THREAD_PAGE = 8
 DIALOGUE_TTL = 3600.0
 LINK_WAIT = 10.0
+NOTICES_PER_HOUR = 10  # approval notices to admins, in all
+PENDING_SHOWN = 30
+# Telegram's own service message moves a subscription to a supergroup's new id: nobody can
+# forge it, so the move carries the operator's earlier approval (or the pending request).
+MIGRATION = Actor(Platform.CLI, "telegram-migration", "Telegram group migration")
+MIGRATION_REQUEST = Actor(
+    Platform.TELEGRAM, "telegram-migration", "Telegram group migration", chat_admin=True
+)
 
 PUBLIC_COMMANDS = (
     ("latest", "The latest articles"),
@@ -103,6 +121,7 @@ ADMIN_COMMANDS = (
     ("cancel", "Cancel the article being written"),
     ("delete", "Reply to a comment with /delete to remove it"),
     ("ban", "Reply to a comment with /ban to stop storing its author's comments"),
+    ("approve", "Subscriptions waiting for approval; /approve CHAT_ID approves one"),
 )
 
 HELP = """I publish the news here and collect your replies as comments.
@@ -110,8 +129,8 @@ HELP = """I publish the news here and collect your replies as comments.
 /latest — the latest articles
 /article ID — one article
 /comments ID — its comments
-/subscribe — send new articles to this group (group admins); for a channel, send me \
-/subscribe @channel in private
+/subscribe — send new articles to this group (group admins; a newsbot admin approves it); \
+for a channel, send me /subscribe @channel in private
 /unsubscribe — stop sending them
 
 Reply to an article's post to comment on it; reply to a comment to answer it."""
@@ -122,7 +141,9 @@ For newsbot admins:
 /publish Title, then the body (Markdown) on the next lines; send a photo with a /publish \
 caption for an article with an image; /publish alone starts a short dialogue (/cancel ends it)
 /edit ID Title, then the new body · /retract ID
-Reply to a comment with /delete to remove it, or /ban to stop storing its author's comments."""
+Reply to a comment with /delete to remove it, or /ban to stop storing its author's comments.
+/approve lists the chats waiting for approval to receive articles; /approve CHAT_ID \
+approves one."""
 
 
 class Sightings(Protocol):
@@ -162,11 +183,22 @@ async def run_guarded(
         else:
             log.debug("refused", extra={**fields, "error": str(error)})
     except StorageError:
-        handlers.failed.add(update_id)
+        if answer is None:
+            # Nobody waits for a comment: fetch it again until it is stored.
+            handlers.failed.add(update_id)
+            log.exception(
+                "storage failed; the update will be processed again",
+                extra={**fields, "action": action},
+            )
+            return
+        # Someone waits for this answer. Carried out later, unannounced, a command would
+        # surprise its sender (who may have sent it again, or changed their mind); they
+        # are told at once instead, and the chat's next updates do not wait behind it.
         log.exception(
-            "storage failed; the update will be processed again",
+            "storage failed; the sender was asked to try again",
             extra={**fields, "action": action},
         )
+        await answer(TRY_AGAIN)
     except DeliveryError as error:
         # Our own answer could not be sent (flood control, a gone chat): nothing to tell the
         # user through the same channel.
@@ -185,9 +217,10 @@ def guarded(
 ) -> Callable[[Callable[[Any, Update, Context], Awaitable[None]]], Callable[..., Any]]:
     """Wrap a handler so that no update can crash the bot.
 
-    Refusals (``DomainError``) are shown to the user; a storage failure marks the update for
-    redelivery (its offset is not saved); anything else is logged with context and answered
-    with a short apology.
+    Refusals (``DomainError``) are shown to the user; a storage failure is answered with a
+    request to try again or, when nobody waits for an answer (``answer_errors=False``: comments,
+    membership), marks the update for redelivery (its offset is not saved); anything else is
+    logged with context and answered with a short apology.
     """
 
     def decorate(
@@ -270,14 +303,69 @@ def author_of(message: Message) -> Author | None:
     return Author(user.full_name or user.username or str(user.id), Platform.TELEGRAM, str(user.id))
 
 
+# ASCII digits only: str.isdigit() accepts "²" and other digits that int() refuses.
+_ID = re.compile(r"#?([0-9]{1,12})")
+_CHAT = re.compile(r"-?[0-9]{1,19}|@[A-Za-z][A-Za-z0-9_]{2,31}")
+_TOPIC = re.compile(r"[0-9]{1,12}")
+_USER = re.compile(r"[0-9]{1,19}")
+_THREAD_BUTTON = re.compile(r"cm:([0-9]{1,12}):(~[A-Za-z0-9_-]{1,16}|[A-Za-z0-9_-]{0,60})")
+_PUBLISH_BUTTONS = {"pub:yes": True, "pub:no": False}
+
+
 def parse_id(args: Sequence[str], usage: str) -> int:
-    """The numeric id that must follow a command."""
+    """The numeric id that must follow a command (``5`` or ``#5``).
+
+    Raises:
+        InvalidInput: ``usage``, when the argument is missing or not ASCII digits.
+    """
+    match = _ID.fullmatch(args[0]) if args else None
+    if match is None:
+        raise InvalidInput(usage)
+    return int(match.group(1))
+
+
+def parse_chat(raw: str, usage: str) -> str:
+    """A chat named by its numeric id or ``@username``, as typed after a command.
+
+    Raises:
+        InvalidInput: ``usage``, when it is neither.
+    """
+    name = raw.strip()
+    if _CHAT.fullmatch(name) is None:
+        raise InvalidInput(usage)
+    return name
+
+
+def parse_topic(args: Sequence[str], usage: str) -> str | None:
+    """An optional forum topic id after a chat id."""
     if not args:
+        return None
+    if _TOPIC.fullmatch(args[0]) is None:
         raise InvalidInput(usage)
-    raw = args[0].lstrip("#")
-    if not raw.isdigit() or len(raw) > 12:
-        raise InvalidInput(usage)
-    return int(raw)
+    return args[0]
+
+
+def parse_button(data: str) -> tuple[ArticleId, str] | bool | None:
+    """What an inline button asks: a thread page (article id and cursor), the publishing
+    dialogue's answer (``True``/``False``), or ``None`` for data this bot never made."""
+    if data in _PUBLISH_BUTTONS:
+        return _PUBLISH_BUTTONS[data]
+    match = _THREAD_BUTTON.fullmatch(data)
+    if match is None:
+        return None
+    return ArticleId(int(match.group(1))), match.group(2)
+
+
+def request_key(update: Update) -> str:
+    """The idempotency key of the command an update carries: its chat and message, or the
+    callback query of a button. Telegram delivers the same update with the same ids."""
+    if update.callback_query is not None:
+        return f"telegram:callback:{update.callback_query.id}"
+    chat = update.effective_chat
+    message = update.effective_message
+    if chat is None or message is None:
+        raise InvalidInput("I cannot tell which message this is.")
+    return f"telegram:{chat.id}:{message.message_id}"
 
 
 def parse_tags(words: Sequence[str]) -> tuple[str, ...]:
@@ -326,6 +414,7 @@ class Handlers:
             ("unsubscribe", self.unsubscribe),
             ("delete", self.delete),
             ("ban", self.ban),
+            ("approve", self.approve),
         ]
         for name, callback in commands:
             application.add_handler(CommandHandler(name, callback, filters=new))
@@ -367,17 +456,20 @@ class Handlers:
         public = [BotCommand(name, text) for name, text in PUBLIC_COMMANDS]
         await bot.set_my_commands(public, scope=BotCommandScopeDefault())
         admin = public + [BotCommand(name, text) for name, text in ADMIN_COMMANDS]
-        for user_id in sorted(self.service.admins.get(Platform.TELEGRAM, ())):
-            if not user_id.isdigit():
-                continue
+        for user_id in self.admin_ids():
             try:
-                await bot.set_my_commands(admin, scope=BotCommandScopeChat(int(user_id)))
+                await bot.set_my_commands(admin, scope=BotCommandScopeChat(user_id))
             except TelegramError as error:
                 # An admin who never wrote to the bot has no chat with it yet.
                 log.info(
                     "admin commands not registered for a user",
                     extra={"user_id": user_id, "error": str(error)},
                 )
+
+    def admin_ids(self) -> list[int]:
+        """The configured newsbot admins' Telegram user ids (their private chats' ids)."""
+        ids = self.service.admins.get(Platform.TELEGRAM, ())
+        return [int(u) for u in sorted(ids) if _USER.fullmatch(u)]
 
     # -- answering ------------------------------------------------------------------------
 
@@ -487,17 +579,30 @@ class Handlers:
     async def comments(self, update: Update, context: Context) -> None:
         """``/comments ID``: the thread, nested, with buttons for the next pages."""
         article_id = ArticleId(parse_id(context.args or [], "Usage: /comments ID"))
-        rendered, markup = await self.thread_page(article_id, None)
+        rendered, markup = await self.thread_page(article_id, None, self.viewer(update))
         await self.send(update, rendered, markup=markup)
 
+    def viewer(self, update: Update) -> Actor | None:
+        """Who reads a thread; a retracted article's thread is gone for all but admins."""
+        return self.actor(update) if update.effective_user is not None else None
+
     async def thread_page(
-        self, article_id: ArticleId, cursor: str | None
+        self, article_id: ArticleId, cursor: str | None, viewer: Actor | None
     ) -> tuple[Rendered, InlineKeyboardMarkup | None]:
-        """One page of a thread and the buttons to move on."""
-        article = await self.service.article(article_id)
-        page = await self.service.thread(article_id, cursor=cursor, limit=THREAD_PAGE)
+        """One page of a thread and the buttons to move on.
+
+        Raises:
+            NotFound: no such article, or one ``viewer`` may not read (retracted).
+        """
+        article = await self.service.readable_article(article_id, viewer)
+        page = await self.service.thread(
+            article_id, cursor=cursor, limit=THREAD_PAGE, viewer=viewer
+        )
+        title = article.title
+        if article.status is not ArticleStatus.PUBLISHED:
+            title = f"[{article.status}] {title}"  # only admins get this far
         rendered = render_thread(
-            article.title,
+            title,
             page.comments,
             total=page.total,
             article_url=self.service.article_url(article_id),
@@ -525,35 +630,36 @@ class Handlers:
         """Inline buttons: thread pages and the publishing dialogue's confirmation."""
         query = update.callback_query
         assert query is not None
-        data = query.data or ""
-        if data.startswith("cm:"):
-            _, raw_id, cursor = data.split(":", 2)
-            if cursor.startswith("~"):
-                remembered = self._cursors.get(cursor[1:])
-                if remembered is None:
-                    await query.answer("This list has expired; send /comments again.")
-                    return
-                cursor = remembered[1]
-            article_id = ArticleId(int(raw_id))
-            rendered, markup = await self.thread_page(article_id, cursor or None)
-            await query.answer()
-            if query.message is not None and isinstance(query.message, Message):
-                try:
-                    await query.message.edit_text(
-                        rendered.text,
-                        entities=rendered.entities,
-                        link_preview_options=NO_PREVIEW,
-                        reply_markup=markup,
-                    )
-                except BadRequest as error:
-                    if "not modified" not in str(error).lower():
-                        raise
+        wanted = parse_button(query.data or "")
+        if wanted is None:
+            # An old bot's buttons, or data made up by a client: nothing to do.
+            log.info("unknown button data", extra=describe(update))
+            await query.answer(STALE_BUTTON)
             return
-        if data in ("pub:yes", "pub:no"):
+        if isinstance(wanted, bool):
             await query.answer()
-            await self.confirm(update, data == "pub:yes")
+            await self.confirm(update, wanted)
             return
+        article_id, cursor = wanted
+        if cursor.startswith("~"):
+            remembered = self._cursors.get(cursor[1:])
+            if remembered is None or remembered[0] != article_id:
+                await query.answer("This list has expired; send /comments again.")
+                return
+            cursor = remembered[1]
+        rendered, markup = await self.thread_page(article_id, cursor or None, self.viewer(update))
         await query.answer()
+        if query.message is not None and isinstance(query.message, Message):
+            try:
+                await query.message.edit_text(
+                    rendered.text,
+                    entities=rendered.entities,
+                    link_preview_options=NO_PREVIEW,
+                    reply_markup=markup,
+                )
+            except BadRequest as error:
+                if "not modified" not in str(error).lower():
+                    raise
 
     # -- admins: articles -----------------------------------------------------------------
 
@@ -586,10 +692,20 @@ class Handlers:
         await self.do_publish(update, ArticleDraft(title=title, body=body))
 
     async def do_publish(self, update: Update, draft: ArticleDraft) -> None:
+        """Publish once per command: the same update (fetched again after a restart, say)
+        finds its article instead of publishing another."""
         actor = self.actor(update)
-        change = await self.service.publish(actor, draft)
+        change = await self.service.publish(actor, draft, request=request_key(update))
         self.dialogues.pop(int(actor.user_id), None)
         article = change.article
+        if change.repeated:
+            where = "button" if update.callback_query is not None else "message"
+            await self.send(
+                update,
+                f"Article {article.id} was already published from this {where}: "
+                f"{article.title}\nPage: {self.service.article_url(article.id)}",
+            )
+            return
         await self.send(
             update,
             f"Published article {article.id}: {article.title}\n"
@@ -692,10 +808,12 @@ class Handlers:
         if user is None or state is None or state.step != "confirm":
             await self.send(update, "There is no article waiting to be published.")
             return
-        del self.dialogues[user.id]
         if not publish:
+            del self.dialogues[user.id]
             await self.send(update, "Cancelled; nothing was published.")
             return
+        # The dialogue ends once the article is stored (do_publish): after a storage failure
+        # the admin can confirm again.
         await self.do_publish(
             update, ArticleDraft(title=state.title, body=state.body, image_url=state.image_url)
         )
@@ -744,7 +862,12 @@ class Handlers:
             image_url=image_url or current.image_url,
             tags=current.tags,
         )
-        change = await self.service.edit(self.actor(update), article_id, draft)
+        change = await self.service.edit(
+            self.actor(update), article_id, draft, request=request_key(update)
+        )
+        if change.repeated:
+            await self.send(update, f"This edit of article {article_id} was already made.")
+            return
         await self.send(
             update,
             f"Edited article {article_id} (revision {change.article.revision}); "
@@ -757,7 +880,13 @@ class Handlers:
         if not await self.private_only(update, "/retract"):
             return
         article_id = ArticleId(parse_id(context.args or [], "Usage: /retract ID"))
-        change = await self.service.retract(self.actor(update), article_id)
+        actor = self.actor(update)
+        self.service.require_admin(actor, "retract articles")
+        # Retracting again changes nothing; say so rather than "0 messages will be deleted".
+        if (await self.service.article(article_id)).status is ArticleStatus.RETRACTED:
+            await self.send(update, f"Article {article_id} was already retracted.")
+            return
+        change = await self.service.retract(actor, article_id)
         await self.send(
             update,
             f"Retracted article {article_id}; {change.queued} message(s) will be deleted.",
@@ -801,20 +930,68 @@ class Handlers:
                 tags=tags,
             ),
         )
-        name = target.title or str(target.id)
-        text = (
-            f"Subscribed {name}: new articles will be posted there."
-            if result.created
-            else f"{name} was already subscribed."
-        )
+        destination = result.destination
+        name = shown_name(target.title or "") or str(target.id)
+        if destination.pending:
+            text = (
+                f"{name} is waiting for a newsbot admin's approval; new articles will be "
+                "posted there once it is approved."
+                if result.created
+                else f"{name} is still waiting for a newsbot admin's approval."
+            )
+        elif result.created:
+            text = f"Subscribed {name}: new articles will be posted there."
+        else:
+            text = f"{name} was already subscribed."
         warning = await self.visibility_warning(update, target)
         await self.send(update, text + (f"\n\n{warning}" if warning else ""))
+        if result.created and destination.pending:
+            await self.tell_admins(update, destination)
+
+    async def tell_admins(self, update: Update, destination: Destination) -> None:
+        """Tell the newsbot admins, in their private chats, that a chat waits for approval.
+
+        At most one notice per chat per hour and ``NOTICES_PER_HOUR`` in all, so a chat
+        admin subscribing and unsubscribing in a loop cannot flood them. Best effort: the
+        subscription is stored whatever happens here.
+        """
+        admins = self.admin_ids()
+        if not admins:
+            return
+        try:
+            if await self.service.rate_slot(
+                f"telegram.approval-notice:{destination.chat_id}", 1, 3600
+            ) or await self.service.rate_slot("telegram.approval-notices", NOTICES_PER_HOUR, 3600):
+                log.info("approval notice skipped: too many", extra=describe(update))
+                return
+        except StorageError:
+            log.warning("approval notice skipped: storage failed", extra=describe(update))
+            return
+        user = update.effective_user
+        who = f"{shown_name(user.full_name)} ({user.id})" if user is not None else "someone"
+        name = shown_name(destination.title) or destination.chat_id
+        topic = destination.thread_id
+        target = f"{destination.chat_id} {topic}" if topic else destination.chat_id
+        where = f", topic {topic}" if topic else ""
+        text = (
+            f"{name} ({destination.chat_id}{where}) asks to receive articles: {who} sent "
+            f"/subscribe. Approve it with /approve {target}, or see every chat waiting with "
+            "/approve."
+        )
+        bot = update.get_bot()
+        for admin in admins:
+            try:
+                await bot.send_message(admin, plain(text).text, link_preview_options=NO_PREVIEW)
+            except (TelegramError, DeliveryError) as error:
+                # An admin who never wrote to the bot has no private chat with it yet.
+                log.info(
+                    "could not tell an admin about a subscription",
+                    extra={"user_id": admin, "error": redact(str(error), self.token)},
+                )
 
     async def resolve_chat(self, update: Update, raw: str) -> Chat:
         """The chat named by ``@username`` or a numeric id, as the bot can see it."""
-        name = raw.strip()
-        if not (name.startswith("@") or name.lstrip("-").isdigit()):
-            raise InvalidInput("Name the chat as @username or by its numeric id (-100…).")
+        name = parse_chat(raw, "Name the chat as @username or by its numeric id (-100…).")
         try:
             found = await update.get_bot().get_chat(chat_key(name))
         except (BadRequest, Forbidden) as error:
@@ -896,13 +1073,10 @@ class Handlers:
         args = list(context.args or [])
         thread = None
         if chat.type == ChatType.PRIVATE:
-            if not args:
-                raise InvalidInput("Usage: /unsubscribe @channel (or its -100… id).")
-            raw = args[0].strip()
-            if raw.lstrip("-").isdigit():
-                chat_id = raw
-            else:
-                chat_id = str((await self.resolve_chat(update, raw)).id)
+            usage = "Usage: /unsubscribe @channel (or its -100… id)."
+            chat_id = parse_chat(args[0] if args else "", usage)
+            if chat_id.startswith("@"):
+                chat_id = str((await self.resolve_chat(update, chat_id)).id)
             chat_admin = await self.is_chat_admin(update, chat_key(chat_id))
         else:
             chat_id = str(chat.id)
@@ -913,9 +1087,43 @@ class Handlers:
         destination = await self.service.unsubscribe(
             self.actor(update, chat_admin=chat_admin), Platform.TELEGRAM, chat_id, thread
         )
-        await self.send(
-            update, f"Unsubscribed {destination.title or destination.chat_id}: no more articles."
-        )
+        name = shown_name(destination.title) or destination.chat_id
+        await self.send(update, f"Unsubscribed {name}: no more articles.")
+
+    @guarded("approve")
+    async def approve(self, update: Update, context: Context) -> None:
+        """``/approve`` lists the subscriptions waiting; ``/approve CHAT_ID [TOPIC]`` approves
+        one (newsbot admins, in private)."""
+        if not await self.private_only(update, "/approve"):
+            return
+        actor = self.actor(update)
+        self.service.require_admin(actor, "approve subscriptions")
+        args = list(context.args or [])
+        usage = "Usage: /approve CHAT_ID (and the topic id for a forum topic), or /approve alone."
+        if not args:
+            await self.send(update, await self.pending_list())
+            return
+        chat_id = parse_chat(args[0], usage)
+        thread = parse_topic(args[1:], usage)
+        destination = await self.service.approve(actor, Platform.TELEGRAM, chat_id, thread)
+        name = shown_name(destination.title) or destination.chat_id
+        await self.send(update, f"Approved {name}: new articles will be posted there.")
+
+    async def pending_list(self) -> str:
+        """The Telegram subscriptions waiting for approval, as the answer to ``/approve``."""
+        pending = [
+            d for d in await self.service.pending_destinations() if d.platform is Platform.TELEGRAM
+        ]
+        if not pending:
+            return "No subscription is waiting for approval."
+        lines = ["Waiting for approval:"]
+        for destination in pending[:PENDING_SHOWN]:
+            topic = f" {destination.thread_id}" if destination.thread_id else ""
+            name = shown_name(destination.title) or destination.chat_id
+            lines.append(f"• {name}: /approve {destination.chat_id}{topic}")
+        if len(pending) > PENDING_SHOWN:
+            lines.append(f"… and {len(pending) - PENDING_SHOWN} more (python bot.py destinations)")
+        return "\n".join(lines)
 
     # -- moderation -----------------------------------------------------------------------
 
@@ -940,7 +1148,14 @@ class Handlers:
     async def delete(self, update: Update, context: Context) -> None:
         """``/delete`` as a reply to a comment: remove it from the thread, everywhere."""
         comment_id = await self.replied_comment(update, "/delete")
-        comment = await self.service.delete_comment(self.actor(update), comment_id)
+        actor = self.actor(update)
+        self.service.require_admin(actor, "delete comments")
+        if (await self.service.comment(comment_id)).status is CommentStatus.DELETED:
+            # Done before (this very command, fetched again after a restart, say): the
+            # reader's message is gone too, or could not be deleted then either.
+            await self.send(update, f"Comment {comment_id} was already deleted.")
+            return
+        comment = await self.service.delete_comment(actor, comment_id)
         message = update.effective_message
         assert message is not None
         assert message.reply_to_message is not None
@@ -961,9 +1176,8 @@ class Handlers:
         comment = await self.service.comment(comment_id)
         author = comment.author
         count = await self.service.ban(self.actor(update), author.platform, author.user_id)
-        await self.send(
-            update, f"Banned {author.name or author.user_id}; deleted {count} comment(s)."
-        )
+        name = shown_name(author.name) or author.user_id
+        await self.send(update, f"Banned {name}; deleted {count} comment(s).")
 
     # -- comments -------------------------------------------------------------------------
 
@@ -1131,19 +1345,25 @@ class Handlers:
         if message.migrate_to_chat_id is None:
             return
         old, new = str(message.chat.id), str(message.migrate_to_chat_id)
-        system = Actor(Platform.TELEGRAM, "telegram", "Telegram", chat_admin=True)
         for destination in await self.service.destinations(Platform.TELEGRAM):
-            if destination.chat_id == old and destination.active:
-                await self.service.subscribe(
-                    system,
-                    NewDestination(
-                        Platform.TELEGRAM,
-                        new,
-                        destination.kind,
-                        destination.title,
-                        destination.thread_id,
-                        destination.tags,
-                    ),
+            if destination.chat_id != old or not (destination.active or destination.pending):
+                continue
+            moved = NewDestination(
+                Platform.TELEGRAM,
+                new,
+                destination.kind,
+                destination.title,
+                destination.thread_id,
+                destination.tags,
+            )
+            if destination.active:
+                # Approved before, under the chat's old id: no new approval is needed.
+                await self.service.subscribe(MIGRATION, moved)
+            else:
+                # Still a request: it keeps waiting, under the new id only.
+                await self.service.subscribe(MIGRATION_REQUEST, moved)
+                await self.service.unsubscribe(
+                    MIGRATION_REQUEST, Platform.TELEGRAM, old, destination.thread_id
                 )
         await self.service.destination_gone(
             Platform.TELEGRAM, old, f"the group became supergroup {new}"

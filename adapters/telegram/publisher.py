@@ -73,12 +73,14 @@ _NOT_MODIFIED = "message is not modified"
 _EDIT_GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
 _DELETE_GONE = "message to delete not found"
 _CANT_DELETE = "message can't be deleted"
-_NUMERIC = re.compile(r"^-?\d+$")
+# ASCII digits: "\d" and str.isdigit() accept digits such as "²" that int() refuses.
+_NUMERIC = re.compile(r"-?[0-9]{1,19}")
+_MESSAGE_ID = re.compile(r"[0-9]{1,19}")
 
 
 def chat_key(chat_id: str) -> int | str:
     """A chat id as the Bot API wants it: an integer, or an ``@username``."""
-    return int(chat_id) if _NUMERIC.match(chat_id) else chat_id
+    return int(chat_id) if _NUMERIC.fullmatch(chat_id) else chat_id
 
 
 def translate(error: Exception, *, token: str = "") -> DeliveryError:
@@ -231,7 +233,7 @@ class TelegramPublisher:
 
     def _thread(self, job: Job) -> int | None:
         thread = job.destination.thread_id
-        return int(thread) if thread and thread.isdigit() else None
+        return int(thread) if thread and _MESSAGE_ID.fullmatch(thread) else None
 
     def _article_text(self, job: Job, limit: int = 4096) -> Rendered:
         return render_article(
@@ -303,7 +305,7 @@ class TelegramPublisher:
         rendered = render_comment(job.comment, None if reply_to else job.parent)
         reply = (
             ReplyParameters(int(reply_to), allow_sending_without_reply=True)
-            if reply_to and reply_to.isdigit()
+            if reply_to and _MESSAGE_ID.fullmatch(reply_to)
             else None
         )
         message = await self.bot.send_message(

@@ -23,7 +23,7 @@ from markdown_it.token import Token
 from telegram import MessageEntity
 
 from newsbot.models import Article, Comment, CommentNode, Platform
-from newsbot.text import cut_point, strip_control_chars, utf16_len
+from newsbot.text import clean_name, cut_point, strip_control_chars, utf16_len
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -57,6 +57,10 @@ PLATFORM_NAMES = {
 }
 
 _LANGUAGE = re.compile(r"^[A-Za-z0-9_+#.-]{1,32}$")
+# Telegram turns "@" followed by a username character into a mention (tdlib's
+# match_mentions), whatever entities a bot sends, and a mention notifies that member.
+_MENTION = re.compile(r"@(?=[A-Za-z0-9_])")
+WORD_JOINER = "\u2060"  # invisible; it ends the match without showing anything
 _MD = MarkdownIt("commonmark", {"html": False}).enable(["strikethrough", "table"])
 
 
@@ -255,7 +259,8 @@ class _MarkdownRenderer:
             self._block_break(2)
         elif kind in ("bullet_list_open", "ordered_list_open"):
             start = token.attrGet("start")
-            number = int(start) if isinstance(start, int | str) and str(start).isdigit() else 1
+            raw = str(start) if isinstance(start, int | str) else ""
+            number = int(raw) if raw.isascii() and raw.isdigit() else 1
             self.lists.append([number if kind == "ordered_list_open" else -1])
             self._block_break(1 if len(self.lists) > 1 else 2)
         elif kind in ("bullet_list_close", "ordered_list_close"):
@@ -537,6 +542,19 @@ def platform_name(platform: Platform | str) -> str:
         return str(platform).capitalize()
 
 
+def unmention(text: str) -> str:
+    """``text`` with every would-be ``@username`` mention broken by an invisible word joiner,
+    so that text written by readers elsewhere notifies nobody on Telegram."""
+    return _MENTION.sub("@" + WORD_JOINER, text)
+
+
+def shown_name(name: str) -> str:
+    """A name from outside as shown in a message: one line, no control or bidi control
+    characters (names stored before the service cleaned them may still hold some), and no
+    mention."""
+    return unmention(clean_name(name))
+
+
 def render_comment(
     comment: Comment, parent: Comment | None = None, *, limit: int = TEXT_LIMIT
 ) -> Rendered:
@@ -548,15 +566,15 @@ def render_comment(
     out = _Piece()
     if parent is not None:
         quoted = " ".join(parent.text.split()) if parent.text else "(deleted comment)"
-        who = parent.author.name or "someone"
-        line, _, _ = fit(f"↩ {who}: {quoted}", [], QUOTE_LIMIT)
+        who = shown_name(parent.author.name) or "someone"
+        line, _, _ = fit(f"↩ {who}: {unmention(strip_control_chars(quoted))}", [], QUOTE_LIMIT)
         out.write(line, MessageEntity.BLOCKQUOTE)
         out.write("\n")
-    name = " ".join(strip_control_chars(comment.author.name).split()) or "anonymous"
+    name = shown_name(comment.author.name) or "anonymous"
     name, _, _ = fit(name, [], 64)
     out.write(name, MessageEntity.BOLD)
     out.write(f" ({platform_name(comment.author.platform)}): ")
-    text = strip_control_chars(comment.text).strip() or "…"
+    text = unmention(strip_control_chars(comment.text).strip()) or "…"
     body, _, _ = fit(text, [], limit - out.units)
     out.write(body)
     return Rendered(out.text, tuple(s.entity() for s in out.spans))
@@ -586,8 +604,9 @@ def render_thread(
             c = node.comment
             indent = "    " * min(depth, 6) + ("↳ " if depth else "")
             if c.text:
-                who = f"{c.author.name or 'anonymous'} ({platform_name(c.author.platform)})"
-                text = " ".join(strip_control_chars(c.text).split())
+                name = shown_name(c.author.name) or "anonymous"
+                who = f"{name} ({platform_name(c.author.platform)})"
+                text = unmention(" ".join(strip_control_chars(c.text).split()))
             else:
                 who, text = "", "(deleted)"
             lines.append((indent, who, text))

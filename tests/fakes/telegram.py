@@ -86,8 +86,11 @@ What it approximates or omits
 * Edits of a channel post are not propagated to its discussion-group copy; no forum topics,
   no group-to-supergroup migration, no webhooks (deleteWebhook/getWebhookInfo are minimal),
   no inline mode, no time limits on editing/deleting old messages.
-* ``fail_next`` injects JSON errors; ``set_down(True)`` answers 502 with an nginx-like HTML
-  body for every Bot API request, as a reverse proxy would.
+* ``fail_next`` injects JSON errors; ``delay_next`` answers chosen calls late (carrying them
+  out when answered, as a slow Telegram does); ``set_down(True)`` answers 502 with an
+  nginx-like HTML body for every Bot API request, as a reverse proxy would.
+* Notifications are not modelled beyond ``mentioned_users(message)``: whom a message's
+  ``mention`` and ``text_mention`` entities (auto-detected ones included) would notify.
 * All state lives on the event loop that runs the server: call the test API (``user_sends``
   etc.) from that loop's thread. ``loopback_request()`` builds a PTB request object that skips
   loading the CA bundle (plain HTTP on loopback), which makes creating a Bot ~0.1 s faster. ``run_in_subprocess`` runs the server in its own OS process,
@@ -1153,6 +1156,14 @@ class _Injection:
 
 
 @dataclass
+class _Delay:
+    method: str  # lower-case method name or "*"
+    seconds: float
+    remaining: int
+    chat_id: int | str | None
+
+
+@dataclass
 class _Poll:
     conflict: bool = False
 
@@ -1373,6 +1384,7 @@ class FakeTelegram:
         self._updates_changed = asyncio.Event()
         self._polls: list[_Poll] = []
         self._injections: list[_Injection] = []
+        self._delays: list[_Delay] = []
         self._delay = 0.0
         self._down = False
         self._closing = False
@@ -1610,6 +1622,28 @@ class FakeTelegram:
     def commands(self, scope: JSONDict | None = None, language_code: str = "") -> list[JSONDict]:
         return copy.deepcopy(self._commands.get(self._commands_key(scope, language_code), []))
 
+    def mentioned_users(self, message: JSONDict) -> set[int]:
+        """The users a message notifies by mentioning them: known users named by its
+        ``mention`` entities (``@username``, compared case-insensitively, as Telegram does)
+        and those of its ``text_mention`` entities. The entities are the ones stored, auto-
+        detected ones included, so a plain ``@username`` in a bot's text counts."""
+        text = message.get("text") or message.get("caption") or ""
+        entities = message.get("entities") or message.get("caption_entities") or []
+        by_name = {
+            str(u["username"]).lower(): user_id
+            for user_id, u in self._users.items()
+            if u.get("username")
+        }
+        found: set[int] = set()
+        for entity in entities:
+            if entity["type"] == "mention":
+                user_id = by_name.get(entity_text(text, entity)[1:].lower())
+                if user_id is not None:
+                    found.add(user_id)
+            elif entity["type"] == "text_mention":
+                found.add(int(entity["user"]["id"]))
+        return found
+
     def calls_to(self, method: str) -> list[JSONDict]:
         """Parameters of every call of ``method`` (case-insensitive)."""
         return [params for name, params in self.calls if name.lower() == method.lower()]
@@ -1808,6 +1842,24 @@ class FakeTelegram:
         self._injections.append(
             _Injection(method.lower(), status, retry_after, description, count, chat_id)
         )
+
+    def delay_next(
+        self,
+        method: str,
+        seconds: float,
+        *,
+        count: int = 1,
+        chat_id: int | str | None = None,
+    ) -> None:
+        """Answer the next ``count`` calls of ``method`` ("*" = any) ``seconds`` late.
+
+        The call takes effect when it is answered, as a slow Telegram would carry it out: a
+        client that gave up waiting (or crashed) meanwhile still finds the message sent.
+        ``chat_id`` restricts the match.
+        """
+        if count < 1:
+            raise ValueError("count must be >= 1")
+        self._delays.append(_Delay(method.lower(), max(0.0, seconds), count, chat_id))
 
     def set_delay(self, seconds: float) -> None:
         """Answer every Bot API request ``seconds`` late."""
@@ -2128,8 +2180,9 @@ class FakeTelegram:
                 "content_type": content_type,
             }
         self.calls.append((found[0] if found else method, recorded))
-        if self._delay:
-            await asyncio.sleep(self._delay)
+        delay = self._delay + self._take_delay(found[0] if found else method, params)
+        if delay:
+            await asyncio.sleep(delay)
         if found is None:
             return self._json(404, ApiError(404, "Not Found").payload())
         name, handler = found
@@ -2146,6 +2199,18 @@ class FakeTelegram:
                     self.count_429_by_chat[chat_key] = self.count_429_by_chat.get(chat_key, 0) + 1
             return self._json(error.status, error.payload())
         return self._json(200, {"ok": True, "result": result})
+
+    def _take_delay(self, method: str, params: _Params) -> float:
+        for delay in self._delays:
+            if delay.method not in ("*", method.lower()):
+                continue
+            if delay.chat_id is not None and params.values.get("chat_id") != delay.chat_id:
+                continue
+            delay.remaining -= 1
+            if delay.remaining <= 0:
+                self._delays.remove(delay)
+            return delay.seconds
+        return 0.0
 
     def _take_injection(self, method: str, params: _Params) -> ApiError | None:
         for injection in self._injections:
