@@ -270,11 +270,15 @@ AdapterFactory = Callable[[], Adapter]
 
 
 def build_adapters(
-    settings: Settings, service: NewsService, *, extra_routes: Sequence[Any] = ()
+    settings: Settings,
+    service: NewsService,
+    *,
+    extra_routes: Sequence[Any] = (),
+    may_act: Callable[[Platform], bool] = lambda _platform: True,
 ) -> tuple[dict[Platform, AdapterFactory], Adapter | None, list[str]]:
     """The chat platforms that are configured (each as a factory: its adapter is built each
     time this worker takes the platform's role), the web adapter, and why each other one is
-    off."""
+    off. ``may_act`` says whether this worker still holds a platform's role."""
     platforms: dict[Platform, AdapterFactory] = {}
     report: list[str] = []
     # The adapters are imported now, not at the first takeover: a standby that takes a role
@@ -285,7 +289,12 @@ def build_adapters(
         token = settings.telegram_token.get_secret_value()
 
         def telegram() -> Adapter:
-            return TelegramAdapter(service, token=token, api_url=settings.telegram_api_url)
+            return TelegramAdapter(
+                service,
+                token=token,
+                api_url=settings.telegram_api_url,
+                may_poll=lambda: may_act(Platform.TELEGRAM),
+            )
 
         platforms[Platform.TELEGRAM] = telegram
         report.append("telegram: on")
@@ -424,7 +433,7 @@ class Senders:
 
 
 def _answers_429(adapter: Adapter) -> int:
-    return int(getattr(adapter.publisher, "rate_limit_answers", 0))
+    return int(getattr(adapter, "rate_limit_answers", 0))
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
@@ -459,7 +468,10 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
 
             ops = Operations(Sources(service, worker))
         factories, web_adapter, report = build_adapters(
-            settings, service, extra_routes=ops.routes() if ops else ()
+            settings,
+            service,
+            extra_routes=ops.routes() if ops else (),
+            may_act=lambda platform: roles is not None and roles.holds(role_of(platform)),
         )
         for line in report:
             print(f"newsbot: {line}", file=sys.stderr)

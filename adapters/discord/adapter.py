@@ -157,6 +157,11 @@ class DiscordAdapter:
         return f"DiscordAdapter(api_url={self.api_url!r}, guild_ids={sorted(self.guild_ids)!r})"
 
     @property
+    def rate_limit_answers(self) -> int:
+        """How many answers of 429 Discord gave this adapter (for ``/metrics``)."""
+        return self.pacer.answers_429
+
+    @property
     def publisher(self) -> DiscordPublisher:
         """The Discord publisher the dispatcher delivers through."""
         return self._publisher

@@ -114,6 +114,7 @@ class RequestPacer:
         self.api_url = api_url.rstrip("/")
         self.window = SlidingWindow(limit, period)
         self.paced = 0
+        self.answers_429 = 0  # for monitoring: answers of 429 Discord gave anyway
 
     def exempt(self, url: str) -> bool:
         """Whether a request to ``url`` is outside the global limit."""
@@ -128,8 +129,15 @@ class RequestPacer:
         config = aiohttp.TraceConfig()
         config.on_request_start.append(self._on_start)
         config.on_request_end.append(self._on_done)
+        config.on_request_end.append(self._on_answer)
         config.on_request_exception.append(self._on_done)
         return config
+
+    async def _on_answer(
+        self, _session: aiohttp.ClientSession, _ctx: SimpleNamespace, params: Any
+    ) -> None:
+        if params.response.status == 429:
+            self.answers_429 += 1
 
     async def _on_start(
         self, _session: aiohttp.ClientSession, ctx: SimpleNamespace, params: Any

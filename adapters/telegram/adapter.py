@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -44,6 +45,7 @@ ALLOWED_UPDATES = [
 ]
 SEEN_MAX = 10_000
 STORE_RETRY_CAP = 2.0  # the longest pause after an update could not be stored
+STANDBY_PAUSE = 0.2  # between looks at may_poll while it says no
 
 
 class TelegramAdapter:
@@ -61,6 +63,9 @@ class TelegramAdapter:
         check_visibility: at start, check in the background that the bot can see comments in
             each subscribed channel's discussion group, and log a warning where it cannot.
         read_timeout: seconds to wait for the Bot API's answer to a request.
+        may_poll: asked before each poll and before handling what a poll brought; ``False``
+            (this worker may have lost the platform's role, say after a pause) skips both, so
+            a stale worker neither takes the poll from the new one nor acts on updates.
     """
 
     name = "telegram"
@@ -77,6 +82,7 @@ class TelegramAdapter:
         retry_cap: float = 60.0,
         check_visibility: bool = True,
         read_timeout: float = 40.0,
+        may_poll: Callable[[], bool] | None = None,
     ) -> None:
         if not token:
             raise ConfigError("NEWSBOT_TELEGRAM_TOKEN is empty")
@@ -86,6 +92,7 @@ class TelegramAdapter:
         self.retry_delay = retry_delay
         self.retry_cap = retry_cap
         self.check_visibility = check_visibility
+        self.may_poll = may_poll or (lambda: True)
         self.limiter = limiter or SendLimiter()
         # A send answered after PTB's default 5 s read timeout has usually been posted all the
         # same; counting it as failed would post it again on every retry. Wait long enough
@@ -130,6 +137,11 @@ class TelegramAdapter:
     def publisher(self) -> TelegramPublisher:
         """The ``Publisher`` for Telegram destinations."""
         return self._publisher
+
+    @property
+    def rate_limit_answers(self) -> int:
+        """How many answers of 429 Telegram gave this adapter (for ``/metrics``)."""
+        return self.limiter.answers_429
 
     @property
     def offset(self) -> int:
@@ -320,10 +332,18 @@ class TelegramAdapter:
         delay = self.retry_delay
         while not self._stopping.is_set():
             cap = self.retry_cap
+            if not self.may_poll():
+                # Whoever holds the role now polls; the updates stay unconfirmed for them.
+                if await self._pause(STANDBY_PAUSE):
+                    return
+                continue
             try:
                 updates = await self._fetch()
                 if updates is None:
                     return
+                if updates and not self.may_poll():
+                    log.info("updates left to the new holder", extra={"count": len(updates)})
+                    continue
                 if not updates or await self._process(updates):
                     delay = self.retry_delay
                     continue

@@ -146,6 +146,7 @@ class SendLimiter(BaseRateLimiter[Mapping[str, Any]]):
         self._recent_429: deque[tuple[float, str | None]] = deque(maxlen=16)
         self.sent = 0
         self.limited = 0
+        self.answers_429 = 0  # answers of 429 Telegram gave anyway, for monitoring
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -243,6 +244,7 @@ class SendLimiter(BaseRateLimiter[Mapping[str, Any]]):
     def record_429(self, chat: str | None, retry_after: float) -> str:
         """Pause after Telegram answered 429; returns the scope paused ("chat" or "global")."""
         now = self.clock()
+        self.answers_429 += 1
         until = now + max(retry_after, 0.0)
         self._recent_429.append((now, chat))
         recent = {c for t, c in self._recent_429 if now - t < 2.0}
