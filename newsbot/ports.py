@@ -511,8 +511,9 @@ class Store(Protocol):
         """Follow a feed, due for its first poll at ``now``.
 
         A feed with the same URL is returned as it is when active (``False``); an inactive
-        one is reactivated with ``new``'s tags, interval and backfill, its error count and
-        reason cleared, due at ``now`` (``True``). Returns the feed and whether anything
+        one is reactivated with ``new``'s tags, interval and backfill, due at ``now``, its
+        error count, reason, ``etag``, ``last_modified`` and ``last_success_at`` cleared, so
+        that its next poll is a first poll again (``True``). Returns the feed and whether anything
         changed.
         """
         ...
@@ -536,7 +537,7 @@ class Store(Protocol):
         """The items of a feed recorded under any of ``keys``, by key."""
         ...
 
-    async def save_feed_item(self, item: FeedItem) -> None:
-        """Record an item, replacing what was recorded under its (feed, key). Nothing is
-        recorded for a feed removed meanwhile."""
+    async def save_feed_items(self, items: Sequence[FeedItem]) -> None:
+        """Record items (in one unit of work), each replacing what was recorded under its
+        (feed, key). Nothing is recorded for a feed removed meanwhile."""
         ...

@@ -1187,8 +1187,9 @@ class SqliteStore:
             elif not row[6]:
                 conn.execute(
                     "UPDATE feeds SET active = 1, tags = ?, interval_s = ?, backfill = ?, "
-                    "errors = 0, last_error = NULL, deactivated_reason = NULL, "
-                    "next_poll_at = ? WHERE id = ?",
+                    "errors = 0, last_error = NULL, deactivated_reason = NULL, etag = NULL, "
+                    "last_modified = NULL, last_success_at = NULL, next_poll_at = ? "
+                    "WHERE id = ?",
                     (" ".join(new.tags), new.interval, new.backfill, stamp, row[0]),
                 )
             else:
@@ -1269,23 +1270,28 @@ class SqliteStore:
 
         return await self._read(body)
 
-    async def save_feed_item(self, item: FeedItem) -> None:
-        params = (
-            item.feed_id,
-            item.key,
-            item.article_id,
-            item.fingerprint,
-            _ts(item.seen_at),
-            _opt_ts(item.edited_at),
-            item.feed_id,
-        )
+    async def save_feed_items(self, items: Sequence[FeedItem]) -> None:
+        rows = [
+            (
+                i.feed_id,
+                i.key,
+                i.article_id,
+                i.fingerprint,
+                _ts(i.seen_at),
+                _opt_ts(i.edited_at),
+                i.feed_id,
+            )
+            for i in items
+        ]
+        if not rows:
+            return
         await self._tx(
-            lambda conn: conn.execute(
+            lambda conn: conn.executemany(
                 "INSERT INTO feed_items (feed_id, key, article_id, fingerprint, seen_at, "
                 "edited_at) SELECT ?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM feeds WHERE id = ?) "
                 "ON CONFLICT (feed_id, key) DO UPDATE SET article_id = excluded.article_id, "
                 "fingerprint = excluded.fingerprint, edited_at = excluded.edited_at",
-                params,
+                rows,
             )
         )
 
