@@ -100,7 +100,8 @@ def _entry(raw: Mapping[str, Any], url: str, base: str) -> FeedEntry:
         author=to_text(str(author)),
         categories=categories,
         image_url=image,
-        published=_when(raw.get("published_parsed") or raw.get("updated_parsed")),
+        # dict.get: feedparser's own lookup of a missing updated_parsed warns (issue 310).
+        published=_when(dict.get(raw, "published_parsed") or dict.get(raw, "updated_parsed")),
         fingerprint=_fingerprint(
             str(raw.get("title") or ""), content_html, summary_raw, link, image
         ),
