@@ -95,6 +95,8 @@ class PollResult:
         published: items published as new articles.
         edited: articles edited because their item changed.
         recorded: items recorded as seen without publishing (the first poll, stale ones).
+        deferred: work was left for a later poll (items over ``PUBLISH_MAX``, an edit within
+            its pause); that poll then asks unconditionally, so a 304 cannot hide it.
         problems: what could not be read of a malformed feed.
         error: why the poll failed, or ``None``.
     """
@@ -104,6 +106,7 @@ class PollResult:
     published: int = 0
     edited: int = 0
     recorded: int = 0
+    deferred: bool = False
     problems: tuple[str, ...] = ()
     error: str | None = None
 
@@ -407,6 +410,7 @@ class FeedService:
     ) -> PollResult:
         now = self._now()
         due = self._next_slot(feed, started)
+        keep = not result.deferred
         if fetched.max_age:
             due = max(due, now + timedelta(seconds=min(fetched.max_age, WAIT_CAP)))
         feed = replace(
@@ -416,12 +420,16 @@ class FeedService:
             last_poll_at=started,
             last_success_at=started,
             last_status=fetched.status,
-            etag=fetched.etag if fetched.status == 200 else (fetched.etag or feed.etag),
+            etag=(fetched.etag if fetched.status == 200 else fetched.etag or feed.etag)
+            if keep
+            else None,
             last_modified=(
                 fetched.last_modified
                 if fetched.status == 200
                 else (fetched.last_modified or feed.last_modified)
-            ),
+            )
+            if keep
+            else None,
             errors=0,
             last_error=None,
         )
@@ -512,6 +520,7 @@ class FeedService:
         fresh = [(k, e) for k, e in keyed.items() if k not in known]
         now = self._now()
         published = edited = 0
+        deferred = False
         seen: list[FeedItem] = []
         oldest_first = list(reversed(_newest_first(fresh)))
         if feed.last_success_at is None:
@@ -537,6 +546,7 @@ class FeedService:
                     extra={"feed_id": feed.id, "new": len(publish), "now": PUBLISH_MAX},
                 )
                 publish = publish[:PUBLISH_MAX]
+                deferred = True
         await self.store.save_feed_items(seen)
         for key, entry in publish:
             if await self._publish(feed, key, entry):
@@ -547,9 +557,11 @@ class FeedService:
         for key, entry in keyed.items():
             item = known.get(key)
             if item is not None and item.article_id is not None:
-                edited += await self._maybe_edit(feed, item, entry)
+                outcome = await self._maybe_edit(feed, item, entry)
+                edited += outcome > 0
+                deferred |= outcome < 0
         return PollResult(
-            feed, 200, published, edited, len(seen), problems=tuple(fetched.problems)
+            feed, 200, published, edited, len(seen), deferred, tuple(fetched.problems)
         )
 
     def _actor(self, feed: Feed, entry: FeedEntry) -> Actor:
@@ -575,12 +587,14 @@ class FeedService:
         return True
 
     async def _maybe_edit(self, feed: Feed, item: FeedItem, entry: FeedEntry) -> int:
+        """1 when the article was edited, 0 when there was nothing to do, -1 when the edit
+        waits for its pause to end."""
         mark = fingerprint(entry)
         if mark == item.fingerprint or item.article_id is None:
             return 0
         now = self._now()
         if item.edited_at is not None and (now - item.edited_at).total_seconds() < self.edit_pace:
-            return 0  # edited lately: the change is taken up at a poll after the pause
+            return -1
         self._check()
         article = await self.store.get_article(item.article_id)
         done = replace(item, fingerprint=mark)

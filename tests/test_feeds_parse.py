@@ -39,8 +39,9 @@ def test_wordpress() -> None:
     assert first.published == datetime(2026, 3, 2, 9, 15, 22, tzinfo=UTC)
     assert "**Mill Street bridge**" in first.body
     assert "## What changes for drivers" in first.body
-    assert "- A diversion via [Station Road](https://riverside-gazette.example/tag/station-road/)" in (
-        first.body
+    assert (
+        "- A diversion via [Station Road](https://riverside-gazette.example/tag/station-road/)"
+        in (first.body)
     )  # relative links made absolute against the item
     assert "wp-content/uploads/2026/03/bridge-1024x683.jpg" in first.body
     assert "_wpemojiSettings" not in first.body and "<script" not in first.body
@@ -51,7 +52,7 @@ def test_ghost_substack_medium() -> None:
     _, ghost, _ = read("ghost.xml")
     assert ghost[0].guid == "67c5a1e2f0b4d80001a3c9e1"
     assert ghost[0].image_url == "https://harbourledger.example/content/images/2026/03/docks.jpg"
-    assert "> \"We have waited three years" in ghost[0].body
+    assert '> "We have waited three years' in ghost[0].body
     assert ghost[0].categories == ("Labour", "Port")
     _, substack, _ = read("substack.xml")
     assert substack[0].image_url and substack[0].image_url.endswith("rent-chart_1456x816.png")
