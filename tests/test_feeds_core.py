@@ -8,7 +8,7 @@ import dataclasses
 import itertools
 import statistics
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -129,7 +129,7 @@ async def titles(store: SqliteStore) -> list[str]:
 async def test_adding_a_feed_publishes_nothing_old(
     feeds: FeedService, source: ScriptedSource, store: SqliteStore
 ) -> None:
-    feed = await add(feeds, source, newest_first(1, 2, 3, 4, 5))
+    await add(feeds, source, newest_first(1, 2, 3, 4, 5))
     assert await titles(store) == []
     listed = await feeds.feeds()
     assert listed[0].items_seen == 5 and listed[0].title == "The Site"
@@ -433,7 +433,7 @@ async def test_only_admins_manage_feeds_and_inputs_are_checked(
     with pytest.raises(InvalidInput, match="answered HTTP 404; no feed was added"):
         await feeds.add(admin, NewFeed("https://site.example/missing"))
     source.answers["https://site.example/page"] = FeedError("not a feed (no RSS or Atom found)")
-    with pytest.raises(InvalidInput, match="Could not read a feed .*not a feed"):
+    with pytest.raises(InvalidInput, match=r"Could not read a feed .*not a feed"):
         await feeds.add(admin, NewFeed("https://site.example/page"))
     assert await feeds.feeds() == []
     feed, first = await feeds.add(admin, NewFeed(URL, tags=("#Local",)))
@@ -489,8 +489,8 @@ async def test_feed_tags_reach_tag_filtered_destinations(
 
 
 @pytest.fixture
-async def fast(news: NewsService, source: ScriptedSource) -> AsyncIterator[FeedService]:
-    yield FeedService(news, source, min_interval=0.2, poll_timeout=5.0)
+def fast(news: NewsService, source: ScriptedSource) -> FeedService:
+    return FeedService(news, source, min_interval=0.2, poll_timeout=5.0)
 
 
 async def test_the_poller_polls_due_feeds_and_a_hanging_one_delays_no_other(
