@@ -60,11 +60,12 @@ def sanitise(fragment: str, base: str) -> str:
     )
 
 
-class _Converter(MarkdownConverter):  # type: ignore[misc]  # markdownify ships no types
+class _Converter(MarkdownConverter):
     def convert_img(self, el: Any, text: str, parent_tags: Any = None) -> str:
         src = el.attrs.get("src") or ""
         alt = " ".join((el.attrs.get("alt") or "").split())
-        return f"[{self.escape(alt, parent_tags)}]({src})" if src and alt else ""
+        alt = alt.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+        return f"[{alt}]({src})" if src and alt else ""
 
 
 # escape_misc: text stays text ("[x](javascript:...)" written in a paragraph is no link).

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import feedparser
+import feedparser  # type: ignore[import-untyped]
 
 from adapters.feeds.convert import absolute, plain_to_html, to_markdown, to_text
 from newsbot.errors import FeedError
@@ -67,7 +67,7 @@ def parse_feed(
     return to_text(str(feed.get("title") or "")), entries, problems
 
 
-def _entry(raw: Mapping[str, Any], url: str, base: str) -> FeedEntry:
+def _entry(raw: Any, url: str, base: str) -> FeedEntry:
     link = _absolute(url, raw.get("link"))
     item_base = link or base
     content_html = ""
