@@ -52,6 +52,7 @@ from newsbot.feeds import (
     FeedService,
     PollResult,
     parse_interval,
+    poll_summary,
 )
 from newsbot.models import Feed, NewFeed
 from storage import SqliteStore
@@ -908,17 +909,6 @@ def poll_json(result: PollResult) -> dict[str, Any]:
     }
 
 
-def poll_line(result: PollResult) -> str:
-    """One line saying what a poll did."""
-    if result.error:
-        return f"Polling {result.feed.url} failed: {result.error}."
-    unreadable = f"; {len(result.problems)} part(s) unreadable" if result.problems else ""
-    return (
-        f"Polled {result.feed.url} (HTTP {result.status}): {result.published} published, "
-        f"{result.edited} edited, {result.recorded} recorded as seen{unreadable}."
-    )
-
-
 def _feeds(service: NewsService) -> FeedService:
     if service.feeds is None:  # pragma: no cover - build_service always sets it
         raise DomainError("Feeds are not available.")
@@ -975,7 +965,7 @@ async def _feed_remove(service: NewsService, args: argparse.Namespace) -> Any:
 
 async def _feed_poll(service: NewsService, args: argparse.Namespace) -> Any:
     result = await _feeds(service).poll_now(Actor.operator(), args.url)
-    return poll_json(result) if args.json else poll_line(result)
+    return poll_json(result) if args.json else poll_summary(result)
 
 
 def _parser() -> argparse.ArgumentParser:

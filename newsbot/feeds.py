@@ -456,7 +456,8 @@ class FeedService:
         retry_after: float | None,
         started: datetime,
     ) -> PollResult:
-        errors = feed.errors + 1
+        # A 404 streak counts on its own, so that "three 404s in a row" means just that.
+        errors = 1 if status == 404 and feed.last_status != 404 else feed.errors + 1
         wait = min(feed.interval * 2 ** min(errors - 1, 20), BACKOFF_CAP)
         wait *= 1.0 + 0.5 * self.random()
         if retry_after:
@@ -732,3 +733,37 @@ class FeedPoller:
         finally:
             self._running.pop(feed.id, None)
             self._wake.set()
+
+
+def _minutes(seconds: float) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    return f"{seconds / 60:g} min" if seconds % 60 == 0 else f"{seconds:g} s"
+
+
+def feed_summary(feed: Feed, quote: Callable[[str], str] = str) -> str:
+    """A feed in one line of plain text, for chat commands; ``quote`` escapes what came from
+    the feed (its title, an error) for the platform's markup."""
+    title = f" ({quote(feed.title)})" if feed.title else ""
+    last = feed.last_poll_at.strftime("%Y-%m-%d %H:%M") if feed.last_poll_at else "never"
+    status = f" HTTP {feed.last_status}" if feed.last_status is not None else ""
+    if not feed.active:
+        state = f"stopped: {quote(feed.deactivated_reason or 'inactive')}"
+    else:
+        nxt = feed.next_poll_at.strftime("%Y-%m-%d %H:%M")
+        state = f"every {_minutes(feed.interval)}, next {nxt} UTC"
+        if feed.last_error:
+            state += f", last error: {quote(feed.last_error)}"
+    return f"{feed.url}{title}: {feed.items_seen} items seen, last poll {last}{status}; {state}"
+
+
+def poll_summary(result: PollResult, quote: Callable[[str], str] = str) -> str:
+    """What a poll did, in one sentence of plain text (``quote`` as in ``feed_summary``)."""
+    url = result.feed.url
+    if result.error:
+        return f"Polling {url} failed: {quote(result.error)}."
+    unreadable = f"; {len(result.problems)} part(s) unreadable" if result.problems else ""
+    return (
+        f"Polled {url} (HTTP {result.status}): {result.published} published, "
+        f"{result.edited} edited, {result.recorded} recorded as seen{unreadable}."
+    )

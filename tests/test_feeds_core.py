@@ -384,7 +384,9 @@ async def test_410_or_three_404s_deactivate_the_feed(
     feeds: FeedService, source: ScriptedSource, clock: FakeClock
 ) -> None:
     await add(feeds, source, [])
-    source.status(URL, 404)
+    source.status(URL, 500)
+    await poll(feeds, clock)
+    source.status(URL, 404)  # a failure before the 404s does not count as one of them
     for _ in range(2):
         assert (await poll(feeds, clock)).feed.active
     result = await poll(feeds, clock)

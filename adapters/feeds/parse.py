@@ -64,7 +64,14 @@ def parse_feed(
             entries.append(_entry(raw, url, base))
         except Exception as exc:  # one unreadable item must not cost the others
             problems.append(f"item {index + 1}: {type(exc).__name__}: {exc}")
-    return to_text(str(feed.get("title") or "")), entries, problems
+    return _plain(feed, "title"), entries, problems
+
+
+def _plain(raw: Any, name: str) -> str:
+    """A title as plain text: feedparser says whether the feed wrote it as HTML."""
+    value = str(raw.get(name) or "")
+    kind = str((raw.get(f"{name}_detail") or {}).get("type") or "text/plain")
+    return to_text(value) if kind in _HTML_TYPES else " ".join(value.split())
 
 
 def _entry(raw: Any, url: str, base: str) -> FeedEntry:
@@ -90,7 +97,7 @@ def _entry(raw: Any, url: str, base: str) -> FeedEntry:
         if (t.get("term") or t.get("label"))
     )
     image = _image(raw, item_base)
-    title = to_text(str(raw.get("title") or ""))
+    title = _plain(raw, "title")
     return FeedEntry(
         guid=str(raw.get("id") or "").strip() or None,
         link=link,
