@@ -25,7 +25,7 @@ from bench.report import Result, machine, table, versions, write_markdown
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).parent / "results"
 ANALYSIS = Path(__file__).parent / "ANALYSIS.md"
-GROUPS = ["fanout", "ingest", "reads", "restart", "memory", "chaos"]
+GROUPS = ["fanout", "ingest", "reads", "restart", "memory", "chaos", "feeds"]
 
 
 def _ingest(quick: bool) -> list[Result]:
@@ -90,6 +90,7 @@ RUNNERS: dict[str, Callable[[bool], list[Result]]] = {
     "restart": _restart,
     "memory": _memory,
     "chaos": _optional("chaos"),
+    "feeds": _optional("feeds"),
 }
 
 

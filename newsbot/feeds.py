@@ -156,7 +156,7 @@ def item_key(entry: FeedEntry) -> str:
     elif entry.link and entry.link.strip():
         identity = "link:" + entry.link.strip()
     else:
-        identity = "text:" + entry.title + "\n" + entry.body
+        identity = "text:" + entry.title + "\n" + entry.text()[0]
     return hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
@@ -164,7 +164,7 @@ def fingerprint(entry: FeedEntry) -> str:
     """What tells that an item changed: the source's fingerprint, or a hash of the content."""
     if entry.fingerprint:
         return entry.fingerprint
-    text = "\x1f".join((entry.title, entry.body, entry.summary, entry.link or ""))
+    text = "\x1f".join((entry.title, *entry.text(), entry.link or ""))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
@@ -192,8 +192,9 @@ def _url(value: str | None) -> str | None:
 def entry_draft(feed: Feed, entry: FeedEntry) -> ArticleDraft:
     """The article an item becomes: within every limit the service enforces, whatever the
     feed holds."""
-    summary = cut_chars(_text(entry.summary).strip(), SUMMARY_MAX)
-    body = _text(entry.body).strip()
+    raw_body, raw_summary = entry.text()
+    summary = cut_chars(_text(raw_summary).strip(), SUMMARY_MAX)
+    body = _text(raw_body).strip()
     title = one_line(_text(entry.title))
     link = _url(entry.link)
     if not title:
@@ -693,6 +694,14 @@ class FeedPoller:
                 else:
                     self._known = {f.id: f for f in listed if f.active}
                     self._loaded_at = loop.time()
+            may_poll = self.feeds.may_poll
+            if may_poll is not None and not may_poll():
+                # The role is being lost: the listener stops this poller in a moment.
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.refresh):
+                        await self._wake.wait()
+                continue
             now = self.feeds._now()
             due = sorted(
                 (f for f in self._known.values() if f.id not in self._running),

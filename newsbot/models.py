@@ -7,6 +7,7 @@ Timestamps are timezone-aware UTC.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -557,6 +558,9 @@ class FeedEntry:
         published: when the item says it was published (or last updated).
         fingerprint: a hash of the item's content as the feed gave it (title, content,
             summary, link, image): when it changes, the item was edited.
+        convert: when given, computes ``(body, summary)`` on demand instead of the two
+            fields: a source can leave the conversion of items the core will not publish or
+            edit (most of them, at most polls) undone. Use ``text()``.
     """
 
     guid: str | None
@@ -569,6 +573,11 @@ class FeedEntry:
     image_url: str | None = None
     published: datetime | None = None
     fingerprint: str = ""
+    convert: Callable[[], tuple[str, str]] | None = field(default=None, compare=False, repr=False)
+
+    def text(self) -> tuple[str, str]:
+        """The body (Markdown) and the summary (plain text)."""
+        return (self.body, self.summary) if self.convert is None else self.convert()
 
 
 @dataclass(frozen=True, slots=True)

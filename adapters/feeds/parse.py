@@ -88,8 +88,9 @@ def _entry(raw: Any, url: str, base: str) -> FeedEntry:
     summary_raw = str(raw.get("summary") or "")
     summary_type = str((raw.get("summary_detail") or {}).get("type") or "text/html")
     summary_html = summary_raw if summary_type in _HTML_TYPES else plain_to_html(summary_raw)
-    body = to_markdown(content_html or summary_html, item_base)
-    summary = to_text(summary_html) if content_html else ""
+    convert = _Convert(
+        content_html or summary_html, summary_html if content_html else "", item_base
+    )
     author = _author(raw)
     categories = tuple(
         html.unescape(str(t.get("term") or t.get("label") or "")).strip()
@@ -102,8 +103,7 @@ def _entry(raw: Any, url: str, base: str) -> FeedEntry:
         guid=str(raw.get("id") or "").strip() or None,
         link=link,
         title=title,
-        body=body,
-        summary=summary,
+        body="",
         author=to_text(str(author)),
         categories=categories,
         image_url=image,
@@ -112,7 +112,24 @@ def _entry(raw: Any, url: str, base: str) -> FeedEntry:
         fingerprint=_fingerprint(
             str(raw.get("title") or ""), content_html, summary_raw, link, image
         ),
+        convert=convert,
     )
+
+
+class _Convert:
+    """An item's body and summary, converted on first use only: most items of most polls are
+    known and unchanged, and need no conversion."""
+
+    def __init__(self, body_html: str, summary_html: str, base: str) -> None:
+        self.source: tuple[str, str, str] | None = (body_html, summary_html, base)
+        self.result = ("", "")
+
+    def __call__(self) -> tuple[str, str]:
+        if self.source is not None:
+            body_html, summary_html, base = self.source
+            self.result = (to_markdown(body_html, base), to_text(summary_html))
+            self.source = None
+        return self.result
 
 
 def _author(raw: Mapping[str, Any]) -> str:
@@ -215,8 +232,8 @@ def _json_item(item: object, url: str, base: str) -> FeedEntry:
         guid=str(item.get("id") or "").strip() or None,
         link=link,
         title=to_text(_str(item.get("title"))),
-        body=to_markdown(html_source, link or base),
-        summary=to_text(summary),
+        body="",
+        convert=_Convert(html_source, summary, link or base),
         author=to_text(author),
         categories=tuple(_categories(tags if isinstance(tags, list) else ())),
         image_url=image,
