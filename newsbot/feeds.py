@@ -16,7 +16,8 @@ The rules live here; the HTTP and the parsing are a ``FeedSource``'s (``adapters
   posted message, at most once per ``edit_pace`` seconds per item. An item gone from the feed
   is left alone; a retracted article is never brought back.
 - **Politeness.** Polls of one feed are ``interval`` seconds apart (never less than a minute),
-  each feed at its own phase of the interval so that many feeds spread over it;
+  each feed at its own phase of the interval so that many feeds spread over it (a poll that
+  started late keeps the phase, so the next one may come a little sooner);
   ``Cache-Control: max-age`` and ``Retry-After`` push the next poll later; failures back off
   exponentially with jitter; 410, or 404 on ``GONE_AFTER`` polls in a row, deactivates it.
 """
@@ -74,7 +75,6 @@ GONE_AFTER = 3
 STALE_AFTER = timedelta(days=2)
 BACKOFF_CAP = 6 * 3600.0
 WAIT_CAP = 86400.0
-_GRACE_MAX = 10.0
 _PHASE = (math.sqrt(5) - 1) / 2  # golden-ratio steps spread ids evenly over the interval
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
@@ -504,11 +504,15 @@ class FeedService:
         return PollResult(feed, status, error=reason)
 
     def _next_slot(self, feed: Feed, started: datetime) -> datetime:
-        """The next time of this feed's phase at least an interval (less a small grace, so
-        that a poll started a little late keeps its phase) after ``started``."""
+        """The next time of this feed's phase at least half an interval after ``started``.
+
+        A poll that started on time is followed by the next one an interval later; one that
+        started late (polls queued behind others) keeps its phase rather than skipping a
+        whole interval, so an item waits at most about an interval whatever the load.
+        """
         interval = feed.interval
         phase = (feed.id * _PHASE) % 1.0 * interval
-        earliest = started.timestamp() + interval - min(interval * 0.1, _GRACE_MAX)
+        earliest = started.timestamp() + interval / 2
         slot = math.ceil((earliest - phase) / interval) * interval + phase
         return datetime.fromtimestamp(slot, UTC)
 
