@@ -310,7 +310,8 @@ class FeedService:
             extra={"feed_id": feed.id, "url": feed.url, "by": f"{actor.platform}:{actor.user_id}"},
         )
         result = await self._handle(feed, fetched, self._now())
-        return result.feed, result
+        counted = await self._find(result.feed.url)  # with the items it has now
+        return (counted or result.feed), replace(result, feed=counted or result.feed)
 
     async def feeds(self) -> list[Feed]:
         """Every feed, active or not, by id."""

@@ -129,8 +129,9 @@ async def titles(store: SqliteStore) -> list[str]:
 async def test_adding_a_feed_publishes_nothing_old(
     feeds: FeedService, source: ScriptedSource, store: SqliteStore
 ) -> None:
-    await add(feeds, source, newest_first(1, 2, 3, 4, 5))
+    feed = await add(feeds, source, newest_first(1, 2, 3, 4, 5))
     assert await titles(store) == []
+    assert feed.items_seen == 5
     listed = await feeds.feeds()
     assert listed[0].items_seen == 5 and listed[0].title == "The Site"
     assert listed[0].last_success_at is not None and listed[0].last_status == 200
