@@ -46,6 +46,15 @@ from newsbot import (
     new_worker_id,
 )
 from newsbot.errors import ConfigError
+from newsbot.feeds import (
+    DEFAULT_INTERVAL,
+    FeedPoller,
+    FeedService,
+    PollResult,
+    parse_interval,
+    poll_summary,
+)
+from newsbot.models import Feed, NewFeed
 from storage import SqliteStore
 
 log = logging.getLogger("newsbot")
@@ -107,6 +116,11 @@ class Settings(BaseSettings):
     worker_id: str = ""
     role_lease: float = Field(5.0, ge=3.0, le=60.0)
     claim_lease: float = Field(30.0, ge=5.0, le=600.0)
+
+    # Following sites' feeds: fetch loopback, private and link-local addresses too (tests,
+    # an intranet CMS), and how many feeds are fetched at a time.
+    feeds_allow_private: bool = False
+    feeds_concurrency: int = Field(16, ge=1, le=256)
 
     @field_validator("telegram_token", "discord_token", "telegram_api_url", mode="before")
     @classmethod
@@ -251,8 +265,8 @@ class Adapter(Protocol):
 
 
 def build_service(settings: Settings, store: SqliteStore) -> NewsService:
-    """The service as configured."""
-    return NewsService(
+    """The service as configured, with its feed use cases (``service.feeds``)."""
+    service = NewsService(
         store,
         admins={
             Platform.TELEGRAM: settings.telegram_admins,
@@ -264,6 +278,48 @@ def build_service(settings: Settings, store: SqliteStore) -> NewsService:
         open_subscriptions=settings.subscriptions == "open",
         intake=IntakeLimits(settings.comments_per_author, settings.comments_per_chat),
     )
+    service.feeds = build_feeds(settings, service)
+    return service
+
+
+def build_feeds(settings: Settings, service: NewsService) -> FeedService:
+    """The feed use cases, fetching over HTTP as configured."""
+    from adapters.feeds import HttpFeedSource
+
+    source = HttpFeedSource(site_url=settings.site_url, allow_private=settings.feeds_allow_private)
+    return FeedService(service, source)
+
+
+FEEDS_ROLE = "poll:feeds"
+"""The role of the one worker that polls every feed."""
+
+
+class FeedPolling:
+    """Runs the feed poller while this worker holds ``FEEDS_ROLE``; a poll cut short by a
+    lost role is redone by the next holder, and its request keys publish nothing twice."""
+
+    def __init__(self, feeds: FeedService, concurrency: int) -> None:
+        self.feeds = feeds
+        self.concurrency = concurrency
+        self.poller: FeedPoller | None = None
+
+    async def changed(self, role: str, held: bool) -> None:
+        """The ``Roles`` listener."""
+        if role != FEEDS_ROLE:
+            return
+        if held and self.poller is None:
+            self.poller = FeedPoller(self.feeds, concurrency=self.concurrency)
+            await self.poller.start()
+            log.info("polling feeds")
+        elif not held and self.poller is not None:
+            poller, self.poller = self.poller, None
+            await poller.stop()
+            log.info("feeds: standing by")
+
+    async def stop(self) -> None:
+        """Stop polling and close the HTTP client."""
+        await self.changed(FEEDS_ROLE, False)
+        await self.feeds.source.close()
 
 
 AdapterFactory = Callable[[], Adapter]
@@ -372,6 +428,8 @@ class Senders:
 
     async def changed(self, role: str, held: bool) -> None:
         """The ``Roles`` listener."""
+        if not role.startswith("send:"):
+            return
         platform = Platform(role.split(":", 1)[1])
         if platform not in self.factories:
             return
@@ -460,6 +518,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
     roles: Roles | None = None
     dispatcher: Dispatcher | None = None
     senders: Senders | None = None
+    polling: FeedPolling | None = None
     try:
         service = build_service(settings, store)
         ops = None
@@ -475,7 +534,15 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
         )
         for line in report:
             print(f"newsbot: {line}", file=sys.stderr)
-        roles = Roles(store, worker, [role_of(p) for p in factories], lease=settings.role_lease)
+        roles = Roles(
+            store,
+            worker,
+            [*(role_of(p) for p in factories), FEEDS_ROLE],
+            lease=settings.role_lease,
+        )
+        assert service.feeds is not None
+        service.feeds.may_poll = lambda: roles is not None and roles.holds(FEEDS_ROLE)
+        polling = FeedPolling(service.feeds, settings.feeds_concurrency)
         dispatcher = Dispatcher(
             store,
             {},
@@ -488,6 +555,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
         store.watch(lambda _topic: dispatcher.wake() if dispatcher else None)
         senders = Senders(factories, dispatcher, on_fatal)
         roles.on_change(senders.changed)
+        roles.on_change(polling.changed)
         if ops is not None:
             ops.sources.dispatcher, ops.sources.roles = dispatcher, roles
             ops.sources.rate_limit_answers = senders.rate_limit_answers
@@ -522,6 +590,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
             await roles.stop()
         if senders is not None:
             await senders.stop()
+        if polling is not None:
+            await polling.stop()
         if web_adapter is not None:
             try:
                 await web_adapter.stop()
@@ -855,6 +925,89 @@ async def _workers(service: NewsService, args: argparse.Namespace) -> Any:
     return "\n".join(lines)
 
 
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def feed_json(feed: Feed) -> dict[str, Any]:
+    """A feed as ``feed list --json`` prints it."""
+    data: dict[str, Any] = _plain(feed)
+    data["state"] = "active" if feed.active else "inactive"
+    return data
+
+
+def poll_json(result: PollResult) -> dict[str, Any]:
+    """A poll as ``feed poll --json`` prints it."""
+    return {
+        "feed": feed_json(result.feed),
+        "status": result.status,
+        "published": result.published,
+        "edited": result.edited,
+        "recorded": result.recorded,
+        "problems": list(result.problems),
+        "error": result.error,
+    }
+
+
+def _feeds(service: NewsService) -> FeedService:
+    if service.feeds is None:  # pragma: no cover - build_service always sets it
+        raise DomainError("Feeds are not available.")
+    return service.feeds
+
+
+async def _feed_add(service: NewsService, args: argparse.Namespace) -> Any:
+    interval = parse_interval(args.every) if args.every else DEFAULT_INTERVAL
+    new = NewFeed(args.url, _tags(args.tags), interval, args.backfill)
+    feed, result = await _feeds(service).add(Actor.operator(), new)
+    if args.json:
+        return {
+            **feed_json(feed),
+            "added": result is not None,
+            "published": (result.published if result else 0),
+        }
+    if result is None:
+        return f"{feed.url} is already followed (feed {feed.id})."
+    return (
+        f"Following {feed.url} ({feed.title or 'untitled'}), every {feed.interval:g} s: "
+        f"{result.recorded} item(s) recorded as seen, {result.published} published."
+    )
+
+
+async def _feed_list(service: NewsService, args: argparse.Namespace) -> Any:
+    found = await _feeds(service).feeds()
+    if args.json:
+        return [feed_json(f) for f in found]
+    lines = [
+        f"{'ID':>4}  {'STATE':<8} {'LAST POLL':<16} {'STATUS':>6} {'NEXT POLL':<16} "
+        f"{'ITEMS':>5}  URL (TITLE)  ERROR"
+    ]
+    for f in found:
+        state = "active" if f.active else "inactive"
+        status = str(f.last_status) if f.last_status is not None else "-"
+        error = f"  {f.deactivated_reason or f.last_error}" if f.last_error or not f.active else ""
+        nxt = _when(f.next_poll_at) if f.active else "never"
+        title = f" ({f.title})" if f.title else ""
+        lines.append(
+            f"{f.id:>4}  {state:<8} {_when(f.last_poll_at):<16} {status:>6} {nxt:<16} "
+            f"{f.items_seen:>5}  {f.url}{title}{error}"
+        )
+    if not found:
+        lines.append("(no feeds yet: python bot.py feed add URL)")
+    return "\n".join(lines)
+
+
+async def _feed_remove(service: NewsService, args: argparse.Namespace) -> Any:
+    feed = await _feeds(service).remove(Actor.operator(), args.url)
+    if args.json:
+        return {"id": feed.id, "url": feed.url, "removed": True}
+    return f"No longer following {feed.url}; its articles stay published."
+
+
+async def _feed_poll(service: NewsService, args: argparse.Namespace) -> Any:
+    result = await _feeds(service).poll_now(Actor.operator(), args.url)
+    return poll_json(result) if args.json else poll_summary(result)
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON for scripts")
@@ -930,6 +1083,26 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("delete-comment", parents=[common], help="delete a comment everywhere")
     p.add_argument("id", type=int)
     p.set_defaults(handler=_delete_comment)
+    p = sub.add_parser("feed", help="follow sites' RSS, Atom and JSON feeds")
+    feed_sub = p.add_subparsers(dest="feed_command", metavar="ACTION", required=True)
+    f = feed_sub.add_parser(
+        "add", parents=[common], help="follow a feed (publishes nothing old by default)"
+    )
+    f.add_argument("url")
+    f.add_argument("--tags", help="added to every article of this feed")
+    f.add_argument("--every", help="poll interval: 10m (default), 90s, 1h; at least 1m")
+    f.add_argument(
+        "--backfill", type=int, default=0, help="publish the newest N items already there"
+    )
+    f.set_defaults(handler=_feed_add)
+    f = feed_sub.add_parser("list", parents=[common], help="followed feeds and their state")
+    f.set_defaults(handler=_feed_list)
+    f = feed_sub.add_parser("remove", parents=[common], help="stop following a feed")
+    f.add_argument("url")
+    f.set_defaults(handler=_feed_remove)
+    f = feed_sub.add_parser("poll", parents=[common], help="poll a feed now")
+    f.add_argument("url")
+    f.set_defaults(handler=_feed_poll)
     all_platforms = [str(p) for p in Platform if p is not Platform.CLI]
     for name, handler, text in (
         ("ban", _ban, "stop storing an author's comments and delete theirs"),
@@ -946,9 +1119,11 @@ async def run_command(settings: Settings, args: argparse.Namespace) -> int:
     """Run one admin subcommand against the database; print its result."""
     handler: Command = args.handler
     store = SqliteStore(settings.database, synchronous=settings.sqlite_synchronous)
+    service: NewsService | None = None
     try:
         await store.open()
-        result = await handler(build_service(settings, store), args)
+        service = build_service(settings, store)
+        result = await handler(service, args)
     except DomainError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -956,6 +1131,8 @@ async def run_command(settings: Settings, args: argparse.Namespace) -> int:
         print(f"newsbot: {exc}", file=sys.stderr)
         return 1
     finally:
+        if service is not None and service.feeds is not None:
+            await service.feeds.source.close()
         await store.close()
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))

@@ -9,10 +9,12 @@ NewsBotError
 │   └── InvalidInput         a value is empty, too long, malformed or not allowed
 ├── StorageError             the database failed (disk full, read-only, locked, corrupt)
 │   └── SchemaTooNew         the database file was written by a newer newsbot
-└── DeliveryError            a publisher could not deliver; raised by adapters, read by the
-    │                        dispatcher to decide between retrying and giving up
-    ├── RateLimited          the platform said to wait ``retry_after`` seconds
-    └── DestinationGone      the chat is gone, or the bot was removed or forbidden there
+├── DeliveryError            a publisher could not deliver; raised by adapters, read by the
+│   │                        dispatcher to decide between retrying and giving up
+│   ├── RateLimited          the platform said to wait ``retry_after`` seconds
+│   └── DestinationGone      the chat is gone, or the bot was removed or forbidden there
+└── FeedError                a feed gave no usable answer (no connection, a timeout, a
+                             refused address, too big, not a feed); the poller backs off
 ```
 
 Adapters translate SDK exceptions into these at their edge; the core never sees an SDK
@@ -83,3 +85,12 @@ class RateLimited(DeliveryError):
 
 class DestinationGone(DeliveryError):
     """The chat no longer exists, or the bot may no longer post there. Never retried."""
+
+
+class FeedError(NewsBotError):
+    """A feed could not be fetched or read; the poller backs off and tries again.
+
+    Raised by a ``FeedSource`` for anything short of an HTTP answer (no connection, a
+    timeout, an address that is not allowed, too many redirects, a body over the size cap)
+    and for an answer that is not a feed. The message is safe to show an admin.
+    """

@@ -26,12 +26,17 @@ from newsbot.models import (
     DeliveryStatus,
     Destination,
     DestinationId,
+    Feed,
+    FeedId,
+    FeedItem,
+    Fetched,
     IncomingComment,
     Job,
     MessageLink,
     MessageRef,
     NewComment,
     NewDestination,
+    NewFeed,
     Platform,
     Posted,
     RoleLease,
@@ -100,6 +105,32 @@ class Publisher(Protocol):
 
         A message that is already gone counts as success.
         """
+        ...
+
+
+class FeedSource(Protocol):
+    """Fetches and reads feeds over HTTP for the feed poller (``adapters.feeds`` implements it).
+
+    The source does the HTTP (conditional GET, redirects, size and time limits, which
+    addresses may be reached) and the parsing (RSS, Atom, JSON Feed; HTML sanitised and turned
+    into Markdown). Identity, dedup, edits and scheduling are the core's (``newsbot.feeds``).
+    """
+
+    async def fetch(self, url: str, *, etag: str | None, last_modified: str | None) -> Fetched:
+        """Fetch ``url``, conditionally when ``etag`` or ``last_modified`` is given.
+
+        Returns whatever HTTP status came (304, 404, 429, ...), with the entries read on a
+        200. A malformed feed gives the entries that could be read and names the rest in
+        ``Fetched.problems``.
+
+        Raises:
+            FeedError: no HTTP answer (connection, timeout, a refused address, too many
+                redirects, too big), or a 200 that is not a feed.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
         ...
 
 
@@ -472,4 +503,41 @@ class Store(Protocol):
         backend that cannot tell says this). Listeners run on the event loop and must not
         block. Changes made through this very store may be reported too.
         """
+        ...
+
+    # -- feeds ----------------------------------------------------------------------------
+
+    async def add_feed(self, new: NewFeed, now: datetime) -> tuple[Feed, bool]:
+        """Follow a feed, due for its first poll at ``now``.
+
+        A feed with the same URL is returned as it is when active (``False``); an inactive
+        one is reactivated with ``new``'s tags, interval and backfill, due at ``now``, its
+        error count, reason, ``etag``, ``last_modified`` and ``last_success_at`` cleared, so
+        that its next poll is a first poll again (``True``). Returns the feed and whether anything
+        changed.
+        """
+        ...
+
+    async def list_feeds(self) -> list[Feed]:
+        """Every feed, active or not, by id, each with ``items_seen`` counted."""
+        ...
+
+    async def save_feed(self, feed: Feed) -> None:
+        """Write a feed's fields back (its poll state, URL, title, activity); ``id``,
+        ``created_at`` and ``items_seen`` are not written. A feed removed meanwhile stays
+        removed."""
+        ...
+
+    async def remove_feed(self, feed_id: FeedId) -> bool:
+        """Stop following a feed and forget its items (their articles stay). Returns
+        whether it existed."""
+        ...
+
+    async def feed_items(self, feed_id: FeedId, keys: Sequence[str]) -> dict[str, FeedItem]:
+        """The items of a feed recorded under any of ``keys``, by key."""
+        ...
+
+    async def save_feed_items(self, items: Sequence[FeedItem]) -> None:
+        """Record items (in one unit of work), each replacing what was recorded under its
+        (feed, key). Nothing is recorded for a feed removed meanwhile."""
         ...

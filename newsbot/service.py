@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
@@ -53,6 +54,9 @@ from newsbot.text import (
     strip_control_chars,
     valid_unicode,
 )
+
+if TYPE_CHECKING:
+    from newsbot.feeds import FeedService
 
 log = logging.getLogger("newsbot.service")
 
@@ -151,6 +155,8 @@ class NewsService:
         self._per_chat = SlidingCounter(intake.per_chat if intake else 0, _window(intake))
         self._listeners: list[Callable[[], None]] = []
         self.comments_stored = 0  # comments created by this process, for monitoring
+        # The feed use cases, when the program follows feeds: chat adapters reach /feed here.
+        self.feeds: FeedService | None = None
 
     # -- wiring ---------------------------------------------------------------------------
 

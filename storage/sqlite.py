@@ -43,12 +43,16 @@ from newsbot.models import (
     Destination,
     DestinationId,
     DestinationKind,
+    Feed,
+    FeedId,
+    FeedItem,
     IncomingComment,
     Job,
     MessageLink,
     MessageRef,
     NewComment,
     NewDestination,
+    NewFeed,
     Platform,
     Posted,
     RoleLease,
@@ -77,6 +81,11 @@ _DESTINATION = (
 _DELIVERY = (
     "id, article_id, comment_id, destination_id, platform, op, state, attempts, due_at, "
     "last_error, message_id, thread_id, generation, updated_at, claimed_by"
+)
+_FEED = (
+    "id, url, title, tags, interval_s, backfill, active, created_at, next_poll_at, "
+    "last_poll_at, last_success_at, last_status, etag, last_modified, errors, last_error, "
+    "deactivated_reason"
 )
 PENDING_REASON = "waiting for a newsbot admin's approval"
 _WATCH_INTERVAL = 0.05
@@ -172,6 +181,33 @@ def _delivery(row: Sequence[Any]) -> Delivery:
         updated_at=datetime.fromisoformat(row[13]),
         claimed_by=row[14],
     )
+
+
+def _feed(row: Sequence[Any], items_seen: int = 0) -> Feed:
+    return Feed(
+        id=FeedId(row[0]),
+        url=row[1],
+        title=row[2],
+        tags=_tags(row[3]),
+        interval=float(row[4]),
+        backfill=row[5],
+        active=bool(row[6]),
+        created_at=datetime.fromisoformat(row[7]),
+        next_poll_at=datetime.fromisoformat(row[8]),
+        last_poll_at=_dt(row[9]),
+        last_success_at=_dt(row[10]),
+        last_status=row[11],
+        etag=row[12],
+        last_modified=row[13],
+        errors=row[14],
+        last_error=row[15],
+        deactivated_reason=row[16],
+        items_seen=items_seen,
+    )
+
+
+def _opt_ts(value: datetime | None) -> str | None:
+    return None if value is None else _ts(value)
 
 
 def _chunks(items: Sequence[Any], size: int = _SQL_VARIABLES) -> Iterable[Sequence[Any]]:
@@ -1133,6 +1169,131 @@ class SqliteStore:
             ]
 
         return await self._read(body)
+
+    # -- feeds ----------------------------------------------------------------------------
+
+    async def add_feed(self, new: NewFeed, now: datetime) -> tuple[Feed, bool]:
+        stamp = _ts(now)
+
+        def body(conn: Conn) -> tuple[Feed, bool]:
+            row = conn.execute(f"SELECT {_FEED} FROM feeds WHERE url = ?", (new.url,)).fetchone()
+            changed = True
+            if row is None:
+                conn.execute(
+                    "INSERT INTO feeds (url, tags, interval_s, backfill, created_at, "
+                    "next_poll_at) VALUES (?,?,?,?,?,?)",
+                    (new.url, " ".join(new.tags), new.interval, new.backfill, stamp, stamp),
+                )
+            elif not row[6]:
+                conn.execute(
+                    "UPDATE feeds SET active = 1, tags = ?, interval_s = ?, backfill = ?, "
+                    "errors = 0, last_error = NULL, deactivated_reason = NULL, etag = NULL, "
+                    "last_modified = NULL, last_success_at = NULL, next_poll_at = ? "
+                    "WHERE id = ?",
+                    (" ".join(new.tags), new.interval, new.backfill, stamp, row[0]),
+                )
+            else:
+                changed = False
+            row = conn.execute(f"SELECT {_FEED} FROM feeds WHERE url = ?", (new.url,)).fetchone()
+            seen = conn.execute(
+                "SELECT COUNT(*) FROM feed_items WHERE feed_id = ?", (row[0],)
+            ).fetchone()[0]
+            return _feed(row, int(seen)), changed
+
+        return await self._tx(body)
+
+    async def list_feeds(self) -> list[Feed]:
+        def body(conn: Conn) -> list[Feed]:
+            counts = dict(
+                conn.execute("SELECT feed_id, COUNT(*) FROM feed_items GROUP BY feed_id")
+            )
+            rows = conn.execute(f"SELECT {_FEED} FROM feeds ORDER BY id").fetchall()
+            return [_feed(r, int(counts.get(r[0], 0))) for r in rows]
+
+        return await self._read(body)
+
+    async def save_feed(self, feed: Feed) -> None:
+        params = (
+            feed.url,
+            feed.title,
+            " ".join(feed.tags),
+            feed.interval,
+            feed.backfill,
+            int(feed.active),
+            _ts(feed.next_poll_at),
+            _opt_ts(feed.last_poll_at),
+            _opt_ts(feed.last_success_at),
+            feed.last_status,
+            feed.etag,
+            feed.last_modified,
+            feed.errors,
+            feed.last_error,
+            feed.deactivated_reason,
+            feed.id,
+        )
+        await self._tx(
+            lambda conn: conn.execute(
+                "UPDATE feeds SET url = ?, title = ?, tags = ?, interval_s = ?, backfill = ?, "
+                "active = ?, next_poll_at = ?, last_poll_at = ?, last_success_at = ?, "
+                "last_status = ?, etag = ?, last_modified = ?, errors = ?, last_error = ?, "
+                "deactivated_reason = ? WHERE id = ?",
+                params,
+            )
+        )
+
+    async def remove_feed(self, feed_id: FeedId) -> bool:
+        def body(conn: Conn) -> bool:
+            conn.execute("DELETE FROM feed_items WHERE feed_id = ?", (feed_id,))
+            return conn.execute("DELETE FROM feeds WHERE id = ?", (feed_id,)).rowcount > 0
+
+        return await self._tx(body)
+
+    async def feed_items(self, feed_id: FeedId, keys: Sequence[str]) -> dict[str, FeedItem]:
+        def body(conn: Conn) -> dict[str, FeedItem]:
+            found: dict[str, FeedItem] = {}
+            for chunk in _chunks(list(keys)):
+                rows = conn.execute(
+                    "SELECT key, article_id, fingerprint, seen_at, edited_at FROM feed_items "
+                    f"WHERE feed_id = ? AND key IN ({_marks(len(chunk))})",
+                    (feed_id, *chunk),
+                ).fetchall()
+                for r in rows:
+                    found[r[0]] = FeedItem(
+                        feed_id,
+                        r[0],
+                        None if r[1] is None else ArticleId(r[1]),
+                        r[2],
+                        datetime.fromisoformat(r[3]),
+                        _dt(r[4]),
+                    )
+            return found
+
+        return await self._read(body)
+
+    async def save_feed_items(self, items: Sequence[FeedItem]) -> None:
+        rows = [
+            (
+                i.feed_id,
+                i.key,
+                i.article_id,
+                i.fingerprint,
+                _ts(i.seen_at),
+                _opt_ts(i.edited_at),
+                i.feed_id,
+            )
+            for i in items
+        ]
+        if not rows:
+            return
+        await self._tx(
+            lambda conn: conn.executemany(
+                "INSERT INTO feed_items (feed_id, key, article_id, fingerprint, seen_at, "
+                "edited_at) SELECT ?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM feeds WHERE id = ?) "
+                "ON CONFLICT (feed_id, key) DO UPDATE SET article_id = excluded.article_id, "
+                "fingerprint = excluded.fingerprint, edited_at = excluded.edited_at",
+                rows,
+            )
+        )
 
     # -- changes made by other processes --------------------------------------------------
 

@@ -17,12 +17,17 @@ FORBIDDEN = (
     "httpx",
     "storage",
     "adapters",
+    "feedparser",
+    "nh3",
+    "markdownify",
+    "bs4",
 )
 
 
 def test_importing_newsbot_loads_no_sdk_or_driver() -> None:
     code = (
-        "import json, sys, newsbot, newsbot.service, newsbot.dispatcher, newsbot.text; "
+        "import json, sys, newsbot, newsbot.service, newsbot.dispatcher, newsbot.text, "
+        "newsbot.feeds; "
         "print(json.dumps(sorted(sys.modules)))"
     )
     root = Path(__file__).resolve().parent.parent

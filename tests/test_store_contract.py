@@ -5,6 +5,7 @@ Add a backend by adding a factory to ``BACKENDS``; the tests only use the ``Stor
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +28,14 @@ from newsbot import (
     Posted,
     Store,
 )
-from newsbot.models import ArticleCursor, IncomingComment, NewComment, ThreadCursor
+from newsbot.models import (
+    ArticleCursor,
+    FeedItem,
+    IncomingComment,
+    NewComment,
+    NewFeed,
+    ThreadCursor,
+)
 from storage import SqliteStore
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -760,3 +768,94 @@ async def test_delivery_counts_by_platform_and_state(backend: Store) -> None:
         (Platform.TELEGRAM, DeliveryState.SENDING): 1,
         (Platform.DISCORD, DeliveryState.SENT): 1,
     }
+
+
+# -- feeds ----------------------------------------------------------------------------------
+
+
+async def test_feeds_are_added_once_listed_saved_and_removed(backend: Store) -> None:
+    feed, created = await backend.add_feed(
+        NewFeed("https://site.example/feed", ("local", "news"), 900.0, 3), T0
+    )
+    assert created and feed.active and feed.items_seen == 0
+    assert (feed.url, feed.tags, feed.interval, feed.backfill) == (
+        "https://site.example/feed",
+        ("local", "news"),
+        900.0,
+        3,
+    )
+    assert feed.next_poll_at == T0 and feed.last_success_at is None and feed.errors == 0
+    again, created_again = await backend.add_feed(NewFeed("https://site.example/feed"), at(5))
+    assert not created_again and again == feed
+    other, _ = await backend.add_feed(NewFeed("https://other.example/rss"), T0)
+    assert [f.id for f in await backend.list_feeds()] == [feed.id, other.id]
+
+    polled = dataclasses.replace(
+        feed,
+        url="https://site.example/feed/",
+        title="Site — news",
+        next_poll_at=at(900),
+        last_poll_at=at(1),
+        last_success_at=at(1),
+        last_status=200,
+        etag='W/"abc"',
+        last_modified="Sun, 01 Mar 2026 12:00:00 GMT",
+        errors=0,
+        last_error=None,
+    )
+    await backend.save_feed(polled)
+    stored = (await backend.list_feeds())[0]
+    assert stored == polled
+
+    gone = dataclasses.replace(
+        polled, active=False, errors=3, last_status=410, deactivated_reason="410 Gone"
+    )
+    await backend.save_feed(gone)
+    assert (await backend.list_feeds())[0] == gone
+    # Adding an inactive feed again reactivates it with the new settings, due at once.
+    back, changed = await backend.add_feed(
+        NewFeed("https://site.example/feed/", ("sport",), 120.0, 0), at(50)
+    )
+    assert changed and back.active and back.id == feed.id
+    assert (back.tags, back.interval, back.errors, back.deactivated_reason) == (
+        ("sport",),
+        120.0,
+        0,
+        None,
+    )
+    assert back.next_poll_at == at(50)
+    # ... and its next poll is a first poll again: nothing old gets published.
+    assert (back.etag, back.last_modified, back.last_success_at) == (None, None, None)
+
+    assert await backend.remove_feed(feed.id)
+    assert not await backend.remove_feed(feed.id)
+    assert [f.id for f in await backend.list_feeds()] == [other.id]
+
+
+async def test_feed_items_are_recorded_per_feed_and_replaced(backend: Store) -> None:
+    one, _ = await backend.add_feed(NewFeed("https://a.example/feed"), T0)
+    two, _ = await backend.add_feed(NewFeed("https://b.example/feed"), T0)
+    article_id = await article(backend)
+    seen = FeedItem(one.id, "k1", None, "f1", at(1))
+    posted = FeedItem(one.id, "k2", article_id, "f2", at(2))
+    await backend.save_feed_items([seen, posted, FeedItem(two.id, "k1", None, "other", at(3))])
+    await backend.save_feed_items([])
+    assert await backend.feed_items(one.id, ["k1", "k2", "k3"]) == {"k1": seen, "k2": posted}
+    assert await backend.feed_items(one.id, []) == {}
+    assert (await backend.feed_items(two.id, ["k1"]))["k1"].fingerprint == "other"
+
+    edited = dataclasses.replace(posted, fingerprint="f2b", edited_at=at(700))
+    await backend.save_feed_items([edited])
+    assert (await backend.feed_items(one.id, ["k2"]))["k2"] == edited
+    counts = {f.id: f.items_seen for f in await backend.list_feeds()}
+    assert counts == {one.id: 2, two.id: 1}
+
+    many = [f"key{i}" for i in range(1200)]  # more keys than one statement binds
+    await backend.save_feed_items([FeedItem(two.id, k, None, "x", at(4)) for k in many[::100]])
+    assert len(await backend.feed_items(two.id, many)) == 12
+
+    # The articles stay when a feed goes; a late item of a removed feed is not recorded.
+    assert await backend.remove_feed(one.id)
+    assert await backend.get_article(article_id) is not None
+    await backend.save_feed_items([FeedItem(one.id, "k9", None, "late", at(5))])
+    assert await backend.feed_items(one.id, ["k1", "k2", "k9"]) == {}

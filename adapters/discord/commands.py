@@ -38,6 +38,13 @@ from adapters.discord.render import (
     thread_embed,
 )
 from newsbot.errors import DomainError, InvalidInput, NotFound, PermissionDenied
+from newsbot.feeds import (
+    DEFAULT_INTERVAL,
+    FeedService,
+    feed_summary,
+    parse_interval,
+    poll_summary,
+)
 from newsbot.models import (
     Actor,
     Article,
@@ -49,6 +56,7 @@ from newsbot.models import (
     DestinationKind,
     MessageRef,
     NewDestination,
+    NewFeed,
     Platform,
 )
 from newsbot.service import Change, NewsService
@@ -926,6 +934,96 @@ async def ban_author(interaction: discord.Interaction, message: discord.Message)
     await _guarded(interaction, "ban author", run)
 
 
+# -- feeds --------------------------------------------------------------------------------
+
+feed_group = app_commands.Group(name="feed", description="Publish a site's RSS or Atom feed")
+
+
+def _feeds(interaction: discord.Interaction) -> FeedService:
+    service = _service(interaction)
+    service.require_admin(actor_of(interaction), "manage feeds")
+    if service.feeds is None:
+        raise InvalidInput("Feeds are not available in this newsbot.")
+    return service.feeds
+
+
+def _quote(text: str) -> str:
+    return discord.utils.escape_markdown(text)
+
+
+@feed_group.command(name="add", description="Follow a feed: its new items become articles")
+@app_commands.describe(
+    url="The feed's address (http or https)",
+    tags="Tags added to its articles (spaces or commas)",
+    every="How often to poll: 10m (default), 1h; at least 1m",
+    backfill="Publish the newest N items already in the feed (default 0)",
+)
+async def feed_add(
+    interaction: discord.Interaction,
+    url: str,
+    tags: str | None = None,
+    every: str | None = None,
+    backfill: app_commands.Range[int, 0, 50] = 0,
+) -> None:
+    """``/feed add``: read the feed once, record what is there, publish what comes next."""
+
+    async def run() -> None:
+        feeds = _feeds(interaction)
+        interval = parse_interval(every) if every else DEFAULT_INTERVAL
+        await interaction.response.defer(ephemeral=True, thinking=True)  # the fetch takes time
+        feed, result = await feeds.add(
+            actor_of(interaction), NewFeed(url, _tags(tags), interval, backfill)
+        )
+        if result is None:
+            await reply(interaction, f"<{feed.url}> is already followed.")
+            return
+        await reply(
+            interaction,
+            f"Following <{feed.url}> ({_quote(feed.title or 'untitled')}): "
+            f"{result.published} published now, {result.recorded} recorded as seen.",
+        )
+
+    await _guarded(interaction, "feed add", run)
+
+
+@feed_group.command(name="list", description="The feeds newsbot follows and how they fare")
+async def feed_list(interaction: discord.Interaction) -> None:
+    """``/feed list``: each feed with its last poll, status, next poll, items and error."""
+
+    async def run() -> None:
+        found = await _feeds(interaction).feeds()
+        lines = [feed_summary(f, _quote) for f in found] or ["No feeds yet: /feed add"]
+        await reply(interaction, "\n".join(f"- {line}" for line in lines))
+
+    await _guarded(interaction, "feed list", run)
+
+
+@feed_group.command(name="remove", description="Stop following a feed (its articles stay)")
+@app_commands.describe(url="The feed's address, as /feed list shows it")
+async def feed_remove(interaction: discord.Interaction, url: str) -> None:
+    """``/feed remove``."""
+
+    async def run() -> None:
+        feed = await _feeds(interaction).remove(actor_of(interaction), url)
+        await reply(interaction, f"No longer following <{feed.url}>; its articles stay.")
+
+    await _guarded(interaction, "feed remove", run)
+
+
+@feed_group.command(name="poll", description="Poll a feed now")
+@app_commands.describe(url="The feed's address, as /feed list shows it")
+async def feed_poll(interaction: discord.Interaction, url: str) -> None:
+    """``/feed poll``: now, whatever its schedule."""
+
+    async def run() -> None:
+        feeds = _feeds(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        result = await feeds.poll_now(actor_of(interaction), url)
+        await reply(interaction, poll_summary(result, _quote))
+
+    await _guarded(interaction, "feed poll", run)
+
+
 def install_commands(tree: NewsTree) -> None:
     """Add every newsbot command to a command tree (one tree per client), behind ``admit``."""
     tree.admission = admit
@@ -947,6 +1045,7 @@ def install_commands(tree: NewsTree) -> None:
         if name == "approve":
             command.autocomplete("chat")(_pending_choices)
         tree.add_command(command)
+    tree.add_command(feed_group)
     tree.add_command(app_commands.ContextMenu(name="Delete comment", callback=delete_comment))
     tree.add_command(app_commands.ContextMenu(name="Ban author", callback=ban_author))
     tree.error(_tree_error)

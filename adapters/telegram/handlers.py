@@ -65,6 +65,7 @@ from newsbot.errors import (
     PermissionDenied,
     StorageError,
 )
+from newsbot.feeds import feed_summary, poll_summary
 from newsbot.models import (
     Actor,
     ArticleDraft,
@@ -77,9 +78,11 @@ from newsbot.models import (
     DestinationKind,
     MessageRef,
     NewDestination,
+    NewFeed,
     Platform,
 )
 from newsbot.service import NewsService, clean_draft
+from newsbot.text import cut_utf16
 
 log = logging.getLogger("newsbot.telegram")
 
@@ -122,6 +125,7 @@ ADMIN_COMMANDS = (
     ("delete", "Reply to a comment with /delete to remove it"),
     ("ban", "Reply to a comment with /ban to stop storing its author's comments"),
     ("approve", "Subscriptions waiting for approval; /approve CHAT_ID approves one"),
+    ("feed", "Follow a site's feed: /feed add URL [tags], list, remove URL, poll URL"),
 )
 
 HELP = """I publish the news here and collect your replies as comments.
@@ -143,7 +147,8 @@ caption for an article with an image; /publish alone starts a short dialogue (/c
 /edit ID Title, then the new body · /retract ID
 Reply to a comment with /delete to remove it, or /ban to stop storing its author's comments.
 /approve lists the chats waiting for approval to receive articles; /approve CHAT_ID \
-approves one."""
+approves one.
+/feed add URL [tags] · /feed list · /feed remove URL · /feed poll URL — publish a site's feed"""
 
 
 class Sightings(Protocol):
@@ -415,6 +420,7 @@ class Handlers:
             ("delete", self.delete),
             ("ban", self.ban),
             ("approve", self.approve),
+            ("feed", self.feed),
         ]
         for name, callback in commands:
             application.add_handler(CommandHandler(name, callback, filters=new))
@@ -891,6 +897,44 @@ class Handlers:
             update,
             f"Retracted article {article_id}; {change.queued} message(s) will be deleted.",
         )
+
+    # -- feeds ----------------------------------------------------------------------------
+
+    @guarded("feed")
+    async def feed(self, update: Update, context: Context) -> None:
+        """``/feed add URL [tags]``, ``/feed list``, ``/feed remove URL``, ``/feed poll URL``."""
+        if not await self.private_only(update, "/feed"):
+            return
+        actor = self.actor(update)
+        self.service.require_admin(actor, "manage feeds")
+        feeds = self.service.feeds
+        if feeds is None:
+            raise InvalidInput("Feeds are not available in this newsbot.")
+        args = list(context.args or [])
+        action = args.pop(0).lower() if args else ""
+        if action == "list":
+            found = await feeds.feeds()
+            lines = [feed_summary(f) for f in found] or ["No feeds yet: /feed add URL"]
+            await self.send(update, cut_utf16("\n\n".join(lines), 4000))
+        elif action == "add" and args:
+            feed, result = await feeds.add(actor, NewFeed(args[0], parse_tags(args[1:])))
+            if result is None:
+                await self.send(update, f"{feed.url} is already followed.")
+            else:
+                await self.send(
+                    update,
+                    f"Following {feed.url} ({feed.title or 'untitled'}): new items will be "
+                    f"published; {result.recorded} already there were recorded as seen.",
+                )
+        elif action == "remove" and args:
+            feed = await feeds.remove(actor, args[0])
+            await self.send(update, f"No longer following {feed.url}; its articles stay.")
+        elif action == "poll" and args:
+            await self.send(update, poll_summary(await feeds.poll_now(actor, args[0])))
+        else:
+            raise InvalidInput(
+                "Usage: /feed add URL [tags], /feed list, /feed remove URL, /feed poll URL"
+            )
 
     # -- subscriptions --------------------------------------------------------------------
 

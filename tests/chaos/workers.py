@@ -125,7 +125,8 @@ def holders(db: Path) -> dict[str, str]:
         rows = conn.execute(
             "SELECT role, holder FROM roles WHERE lease_until > ?", (now,)
         ).fetchall()
-    return {role.split(":", 1)[1]: holder for role, holder in rows}
+    # Only the platforms' roles: the feed poller's (poll:feeds) is not a platform.
+    return {role.split(":", 1)[1]: holder for role, holder in rows if role.startswith("send:")}
 
 
 def taken_since(logs: str, platform: str, since: float) -> float | None:

@@ -1,0 +1,96 @@
+"""An item's HTML as article Markdown: sanitised by nh3, converted by markdownify.
+
+nh3 (the Rust ammonia sanitiser) keeps only the tags below and http, https and mailto links,
+drops scripts, styles and event handlers, and makes relative links absolute against the
+item's address. markdownify (MIT; html2text is GPL-3.0) turns the rest into Markdown without
+re-wrapping lines. Inline images become links: a post carries one image (the item's), and
+pages should not load pictures from every site a feed points at.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import nh3
+from markdownify import MarkdownConverter
+
+_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "figcaption", "figure", "h1",
+    "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "s", "strong",
+    "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "u", "ul",
+}  # fmt: skip
+_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt"}}
+_DROPPED = {"script", "style", "iframe", "object", "embed", "noscript", "template", "svg"}
+_SCHEMES = {"http", "https", "mailto"}
+_BLANK_LINES = re.compile(r"\n{3,}")
+_SPACE_LINES = re.compile(r"[ \t]+\n")
+
+
+def absolute(base: str, value: str) -> str | None:
+    """``value`` made absolute against ``base``; ``None`` unless it is http, https or
+    mailto."""
+    try:
+        joined = urljoin(base, value.strip())
+        scheme = urlsplit(joined).scheme.lower()
+    except ValueError:
+        return None
+    return joined if scheme in _SCHEMES else None
+
+
+def sanitise(fragment: str, base: str) -> str:
+    """Only harmless tags and attributes, links absolute."""
+
+    def keep(tag: str, attribute: str, value: str) -> str | None:
+        if attribute in ("href", "src"):
+            return absolute(base, value)
+        return value
+
+    return nh3.clean(
+        fragment,
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        clean_content_tags=_DROPPED,
+        url_schemes=_SCHEMES,
+        link_rel=None,
+        strip_comments=True,
+        attribute_filter=keep,
+    )
+
+
+class _Converter(MarkdownConverter):
+    def convert_img(self, el: Any, text: str, parent_tags: Any = None) -> str:
+        src = el.attrs.get("src") or ""
+        alt = " ".join((el.attrs.get("alt") or "").split())
+        alt = alt.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+        return f"[{alt}]({src})" if src and alt else ""
+
+
+# escape_misc: text stays text ("[x](javascript:...)" written in a paragraph is no link).
+_CONVERTER = _Converter(heading_style="ATX", bullets="-", escape_misc=True, autolinks=True)
+_BLOCK = re.compile(
+    r"<(/?(?:p|div|br|li|h[1-6]|blockquote|tr|td|th|figure|figcaption|ul|ol|hr|pre)\b)",
+    re.IGNORECASE,
+)
+
+
+def to_markdown(fragment: str, base: str) -> str:
+    """A feed's HTML as Markdown."""
+    if not fragment.strip():
+        return ""
+    markdown = _CONVERTER.convert(sanitise(fragment, base))
+    return _BLANK_LINES.sub("\n\n", _SPACE_LINES.sub("\n", markdown)).strip()
+
+
+def plain_to_html(text: str) -> str:
+    """Plain text as the HTML ``to_markdown`` takes, its line breaks kept."""
+    return "<p>" + html.escape(text).replace("\n\n", "</p><p>").replace("\n", "<br>") + "</p>"
+
+
+def to_text(fragment: str) -> str:
+    """A feed's HTML (a title, a summary) as one line of plain text."""
+    spaced = _BLOCK.sub(r" <\1", fragment)  # blocks end words: "</p><p>" is a space
+    text = html.unescape(nh3.clean(spaced, tags=set(), clean_content_tags=_DROPPED))
+    return " ".join(text.split())
