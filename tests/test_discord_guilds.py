@@ -46,6 +46,7 @@ EXPECTED_COMMANDS = {
     "latest",
     "article",
     "comments",
+    "feed",
     "Delete comment",
     "Ban author",
 }

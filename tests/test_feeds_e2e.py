@@ -123,20 +123,11 @@ async def test_telegram_admin_follows_a_feed_and_every_channel_gets_each_item_on
 # -- Discord ------------------------------------------------------------------------------
 
 
-def followup(dc: DiscordWorld, response: dict[str, Any], interaction: int) -> str:
-    if response["type"] == 5:  # deferred: the answer is the follow-up message
-        return str(dc.fake.followups[interaction][0]["content"])
-    return str(response["data"].get("content") or "")
-
-
 async def slash(dc: DiscordWorld, user: int, **options: Any) -> str:
+    """Run ``/feed`` and return what the user sees (a deferred answer's replacement)."""
     payload = await dc.fake.slash_command(dc.guild, dc.text, user, "feed", options)
-    response = await dc.fake.wait_for_response(payload["id"], 10)
-    if response["type"] == 5:
-        await dc.fake.wait_until(
-            lambda: bool(dc.fake.followups.get(int(payload["id"]))), 15, "the follow-up"
-        )
-    return followup(dc, response, int(payload["id"]))
+    answer = await dc.fake.wait_for_answer(payload["id"], 20)
+    return str(answer["data"].get("content") or "")
 
 
 async def test_discord_feed_commands_and_the_poller_post_new_items_once(
