@@ -144,3 +144,78 @@ class Server:
 
 
 SERVER = Server()
+
+
+def through(url: str, port: int) -> str:
+    """``url`` with its server replaced by 127.0.0.1:``port`` (a ``Proxy`` in front of it)."""
+    parts = urlsplit(url)
+    user = f"{parts.username}@" if parts.username else ""
+    return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{port}"))
+
+
+class Proxy:
+    """A TCP relay in front of the PostgreSQL server that can fail the way networks and
+    servers do: ``refuse()`` drops every connection and refuses new ones (a server down or
+    restarting), ``hang()`` stops relaying bytes and leaves connections open (a network
+    partition), ``restore()`` ends either."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.target = (parts.hostname or "127.0.0.1", parts.port or 5432)
+        self.mode = "up"
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        self._drop()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def refuse(self) -> None:
+        self.mode = "refused"
+        self._drop()
+
+    def hang(self) -> None:
+        self.mode = "hung"
+        self._flowing.clear()
+
+    def restore(self) -> None:
+        self.mode = "up"
+        self._flowing.set()
+
+    def _drop(self) -> None:
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.mode == "refused":
+            writer.transport.abort()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers |= {writer, up_writer}
+        await asyncio.gather(
+            self._relay(reader, up_writer), self._relay(up_reader, writer), return_exceptions=True
+        )
+        for w in (writer, up_writer):
+            self._writers.discard(w)
+            w.transport.abort()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            await self._flowing.wait()
+            writer.write(data)
+            await writer.drain()
+        writer.transport.abort()
