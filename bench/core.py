@@ -1,8 +1,15 @@
-"""Benchmarks of the core on real SQLite: comment ingestion, thread reads, memory, restart."""
+"""Benchmarks of the core on real SQLite and PostgreSQL: comment ingestion, thread reads,
+memory, restart.
+
+PostgreSQL rows need a server: ``NEWSBOT_BENCH_POSTGRES`` (else ``NEWSBOT_TEST_POSTGRES``, else
+the local default) names one; each run gets a database of its own, dropped afterwards. Without
+a server the PostgreSQL rows are left out with a line saying why.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import random
@@ -13,8 +20,10 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from bench.report import Result, percentile, rss_mib  # noqa: F401 - used by child scripts
 from newsbot import (
@@ -27,15 +36,77 @@ from newsbot import (
     NewsService,
     Platform,
     Posted,
+    Store,
 )
-from storage import SqliteStore
+from storage import SqliteStore, open_store
 from storage.sqlite import migrations
 
 ROOT = Path(__file__).resolve().parent.parent
 TG = Platform.TELEGRAM
+POSTGRES_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-async def _posted_articles(store: SqliteStore, count: int) -> list[MessageRef]:
+def postgres_server() -> str | None:
+    """The URL of a PostgreSQL server that answers, or ``None`` (and a line saying why)."""
+    url = (
+        os.environ.get("NEWSBOT_BENCH_POSTGRES")
+        or os.environ.get("NEWSBOT_TEST_POSTGRES")
+        or POSTGRES_DEFAULT
+    )
+    try:
+        import asyncpg
+
+        async def probe() -> None:
+            conn = await asyncpg.connect(url, timeout=3)
+            await conn.close()
+
+        asyncio.run(probe())
+    except Exception as exc:
+        print(f"PostgreSQL rows left out: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return None
+    return url
+
+
+@contextlib.contextmanager
+def postgres_database(server: str) -> Iterator[str]:
+    """A new empty database on ``server`` for one benchmark; dropped afterwards."""
+    import asyncpg
+
+    name = f"newsbot_bench_{os.getpid()}_{random.randrange(16**6):06x}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(server, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.asynccontextmanager
+async def bench_store(
+    postgres: str | None, name: str, synchronous: str = "FULL"
+) -> AsyncIterator[Store]:
+    """A store in a temporary SQLite file, or in the PostgreSQL database ``postgres``."""
+    if postgres is not None:
+        async with open_store(postgres, synchronous=synchronous) as store:
+            yield store
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        async with SqliteStore(Path(tmp) / name, synchronous=synchronous) as store:
+            yield store
+
+
+def _label(postgres: str | None) -> str:
+    return ", PostgreSQL" if postgres else ""
+
+
+async def _posted_articles(store: Store, count: int) -> list[MessageRef]:
     service = NewsService(store, mirror=False)
     refs = []
     for i in range(count):
@@ -47,7 +118,11 @@ async def _posted_articles(store: SqliteStore, count: int) -> list[MessageRef]:
 
 
 async def ingestion(
-    duration: float, rate: int, synchronous: str = "FULL", callers: int = 1000
+    duration: float,
+    rate: int,
+    synchronous: str = "FULL",
+    callers: int = 1000,
+    postgres: str | None = None,
 ) -> list[Result]:
     """Offer ``rate`` replies per second through NewsService.record_reply for ``duration`` s.
 
@@ -56,40 +131,40 @@ async def ingestion(
     Latency counts from when the reply was due, so a backlog (all callers busy) shows in it
     instead of slowing the offer (no coordinated omission).
     """
-    with tempfile.TemporaryDirectory() as tmp:
-        async with SqliteStore(Path(tmp) / "ingest.db", synchronous=synchronous) as store:
-            refs = await _posted_articles(store, 10)
-            service = NewsService(store, mirror=False)
-            latencies: list[float] = []
-            author = Author("Reader", TG, "7")
-            # Start the ingest process before the clock starts, as a running bot has.
-            await service.record_reply(
-                reply_to=refs[0], source=MessageRef(TG, "-100", "warm"), author=author, text="w"
-            )
-            started = time.perf_counter()
-            numbers = iter(range(int(duration * rate)))
+    async with bench_store(postgres, "ingest.db", synchronous) as store:
+        refs = await _posted_articles(store, 10)
+        service = NewsService(store, mirror=False)
+        latencies: list[float] = []
+        author = Author("Reader", TG, "7")
+        # Start the ingest process before the clock starts, as a running bot has.
+        await service.record_reply(
+            reply_to=refs[0], source=MessageRef(TG, "-100", "warm"), author=author, text="w"
+        )
+        started = time.perf_counter()
+        numbers = iter(range(int(duration * rate)))
 
-            async def caller() -> None:
-                for n in numbers:
-                    due = started + n / rate
-                    if (wait := due - time.perf_counter()) > 0:
-                        await asyncio.sleep(wait)
-                    await service.record_reply(
-                        reply_to=refs[n % len(refs)],
-                        source=MessageRef(TG, "-100", f"m{n}"),
-                        author=author,
-                        text=f"comment number {n}",
-                    )
-                    latencies.append(time.perf_counter() - due)
+        async def caller() -> None:
+            for n in numbers:
+                due = started + n / rate
+                if (wait := due - time.perf_counter()) > 0:
+                    await asyncio.sleep(wait)
+                await service.record_reply(
+                    reply_to=refs[n % len(refs)],
+                    source=MessageRef(TG, "-100", f"m{n}"),
+                    author=author,
+                    text=f"comment number {n}",
+                )
+                latencies.append(time.perf_counter() - due)
 
-            await asyncio.gather(*(caller() for _ in range(callers)))
-            elapsed = time.perf_counter() - started
-            stored = -1  # the warm-up reply
-            for ref in refs:
-                link = await store.resolve_message(ref)
-                stored += await store.count_comments(link.article_id) if link else 0
+        await asyncio.gather(*(caller() for _ in range(callers)))
+        elapsed = time.perf_counter() - started
+        stored = -1  # the warm-up reply
+        for ref in refs:
+            link = await store.resolve_message(ref)
+            stored += await store.count_comments(link.article_id) if link else 0
     done = len(latencies)
     at = f" at {rate:,}/s offered" + ("" if synchronous == "FULL" else f", {synchronous}")
+    at += _label(postgres)
     return [
         Result(
             "4. ingestion through the service" + at,
@@ -109,29 +184,28 @@ async def ingestion(
     ]
 
 
-async def ingestion_capacity(count: int) -> Result:
+async def ingestion_capacity(count: int, postgres: str | None = None) -> Result:
     """Closed loop: how fast the service stores replies when callers never wait for a tick."""
-    with tempfile.TemporaryDirectory() as tmp:
-        async with SqliteStore(Path(tmp) / "cap.db") as store:
-            refs = await _posted_articles(store, 10)
-            service = NewsService(store, mirror=False)
-            author = Author("Reader", TG, "7")
-            queue = iter(range(count))
+    async with bench_store(postgres, "cap.db") as store:
+        refs = await _posted_articles(store, 10)
+        service = NewsService(store, mirror=False)
+        author = Author("Reader", TG, "7")
+        queue = iter(range(count))
 
-            async def worker() -> None:
-                for n in queue:
-                    await service.record_reply(
-                        reply_to=refs[n % 10],
-                        source=MessageRef(TG, "-100", f"m{n}"),
-                        author=author,
-                        text=f"comment number {n}",
-                    )
+        async def worker() -> None:
+            for n in queue:
+                await service.record_reply(
+                    reply_to=refs[n % 10],
+                    source=MessageRef(TG, "-100", f"m{n}"),
+                    author=author,
+                    text=f"comment number {n}",
+                )
 
-            started = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(1000)))
-            elapsed = time.perf_counter() - started
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(1000)))
+        elapsed = time.perf_counter() - started
     return Result(
-        "4. ingestion capacity (1,000 callers)",
+        f"4. ingestion capacity (1,000 callers){_label(postgres)}",
         f"{count / elapsed:,.0f}/s",
         "(ceiling of the service path)",
         None,
