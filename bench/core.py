@@ -308,12 +308,94 @@ def build_big_database(path: Path, articles: int, per_article: int, destinations
     db.close()
 
 
-async def thread_reads(path: Path, samples: int, ingest_rate: int) -> list[Result]:
+async def build_big_postgres(url: str, articles: int, per_article: int, destinations: int) -> None:
+    """``build_big_database`` in a PostgreSQL database, through COPY."""
+    import asyncpg
+
+    async with open_store(url):  # the schema
+        pass
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.copy_records_to_table(
+            "articles",
+            columns=[
+                *("id", "title", "body", "author_name", "author_platform", "author_user_id"),
+                *("status", "created_at", "published_at", "updated_at"),
+            ],
+            records=[
+                (a, f"Article {a}", "body", "a", "cli", "op", "published", s, s, s)
+                for a in range(1, articles + 1)
+                for s in [base + timedelta(minutes=a)]
+            ],
+        )
+        await conn.copy_records_to_table(
+            "destinations",
+            columns=["platform", "chat_id", "kind", "created_at", "updated_at"],
+            records=[("telegram", f"-100{n}", "channel", base, base) for n in range(destinations)],
+        )
+
+        def rows():  # type: ignore[no-untyped-def]
+            cid = 0
+            for a in range(1, articles + 1):
+                first = cid + 1
+                for k in range(per_article):
+                    cid += 1
+                    reply = k % 5 == 4
+                    yield (
+                        cid,
+                        a,
+                        first if reply else None,
+                        first if reply else None,
+                        f"user{k}",
+                        "telegram",
+                        str(k),
+                        f"comment {cid}",
+                        "telegram",
+                        "-100",
+                        str(cid),
+                        "visible",
+                        base + timedelta(minutes=a, seconds=k),
+                    )
+
+        await conn.copy_records_to_table(
+            "comments",
+            columns=[
+                "id",
+                "article_id",
+                "parent_id",
+                "root_id",
+                "author_name",
+                "author_platform",
+                "author_user_id",
+                "text",
+                "source_platform",
+                "source_chat_id",
+                "source_message_id",
+                "status",
+                "created_at",
+            ],
+            records=rows(),
+        )
+        for table in ("articles", "comments"):
+            await conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}"
+            )
+        await conn.execute("VACUUM ANALYZE")  # as autovacuum would have by then
+    finally:
+        await conn.close()
+
+
+async def thread_reads(
+    path: Path | str, samples: int, ingest_rate: int, articles: list[int] | None = None
+) -> list[Result]:
     """p99 of the newest 50 top-level comments (with replies) and the next page."""
     gc.freeze()  # as bot.py does once it is running
-    async with SqliteStore(path) as store:
+    postgres = isinstance(path, str) and path.startswith("postgresql://")
+    async with open_store(str(path)) as store:
         service = NewsService(store, mirror=False)
-        articles = [a[0] for a in sqlite3.connect(path).execute("SELECT id FROM articles")]
+        if articles is None:
+            articles = [a[0] for a in sqlite3.connect(path).execute("SELECT id FROM articles")]
         ref = MessageRef(TG, "-100", "bench-post")
         await store.add_link(MessageLink(ref, articles[0]))  # type: ignore[arg-type]
         results = []
@@ -363,7 +445,7 @@ async def thread_reads(path: Path, samples: int, ingest_rate: int) -> list[Resul
                 p99 = percentile(values, 99)
                 results.append(
                     Result(
-                        f"5. thread read, {name}, {label}",
+                        f"5. thread read, {name}, {label}" + (", PostgreSQL" if postgres else ""),
                         f"{p99 * 1000:.2f} ms",
                         f"<= {limit * 1000:.0f} ms",
                         p99 <= limit,
