@@ -320,3 +320,23 @@ async def _works(store: PostgresStore) -> bool:
     except StorageError:
         return False
     return True
+
+
+async def test_a_failed_unit_of_work_leaves_no_transaction_open(pg_url: str) -> None:
+    async with PostgresStore(pg_url, pool_size=1) as store:
+        with pytest.raises(StorageError, match="comment 99 vanished"):
+            await store.edit_comment(99, "x", T0)  # type: ignore[arg-type]
+        with pytest.raises(StorageError, match=r"invalid byte sequence|null|0x00"):
+            await store.set_state("k", "nul \x00 inside")
+        # The pool's one connection is back, outside any transaction, and works.
+        await store.set_state("k", "v")
+        assert await store.get_state("k") == "v"
+        conn = await asyncpg.connect(pg_url)
+        try:
+            states = await conn.fetch(
+                "SELECT state FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name = 'newsbot'"
+            )
+        finally:
+            await conn.close()
+        assert [r[0] for r in states] == ["idle"]
