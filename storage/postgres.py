@@ -78,6 +78,7 @@ _REQUEST_CLASS = 0x6E62_02
 _BATCH_MAX = 2000
 _IN_FLIGHT = 1  # group-commit batches under way at once
 _PING_INTERVAL = 5.0
+_MIGRATION_TIMEOUT = 3600.0
 _RETRIES = 3  # of a transaction that lost a deadlock or a serialisation conflict
 
 _ARTICLE = (
@@ -321,7 +322,10 @@ class PostgresStore:
         newest = known[-1][0]
         async with self._connection() as conn:
             # Workers starting together: one migrates, the others wait and find it done.
-            await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+            # Migrating a big database takes what it takes: no command timeout here.
+            await conn.execute(
+                "SELECT pg_advisory_lock($1)", _MIGRATION_LOCK, timeout=_MIGRATION_TIMEOUT
+            )
             try:
                 await conn.execute(
                     "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, "
@@ -339,7 +343,7 @@ class PostgresStore:
                 for version, script in known:
                     if version > current:
                         async with conn.transaction():
-                            await conn.execute(script)
+                            await conn.execute(script, timeout=_MIGRATION_TIMEOUT)
                             await conn.execute(
                                 "INSERT INTO schema_migrations (version) VALUES ($1)", version
                             )
