@@ -1478,16 +1478,19 @@ _LOOKUP = (
 )
 # Then, once the articles are known: which are published, where each was posted, the
 # (article, root) of each parent, and ids for the new comments (every comment writer holds
-# the lock, so the range is ours; ids of comments refused later are left unused).
+# the lock, so the range is ours; ids of comments refused later are left unused). Lookups by
+# key again go through LATERAL: "id = ANY($1)" got a sequential scan in the generic plan
+# cached while the table was empty, and each batch then read the whole growing table.
 _ARTICLES = (
-    "SELECT ARRAY(SELECT id FROM articles WHERE id = ANY($1::bigint[]) "
-    "AND status = 'published'), "
+    "SELECT ARRAY(SELECT a.id FROM unnest($1::bigint[]) AS k(id) CROSS JOIN LATERAL ("
+    "SELECT id FROM articles WHERE id = k.id AND status = 'published' LIMIT 1) AS a), "
     "ARRAY(SELECT ROW(d.article_id, t.id, t.platform, t.chat_id, d.thread_id) "
     "FROM deliveries d JOIN destinations t ON t.id = d.destination_id "
     "WHERE d.article_id = ANY($1::bigint[]) AND d.comment_id IS NULL "
     "AND d.message_id IS NOT NULL AND t.active ORDER BY d.id), "
-    "ARRAY(SELECT ROW(id, article_id, COALESCE(root_id, id)) FROM comments "
-    "WHERE id = ANY($2::bigint[])), "
+    "ARRAY(SELECT ROW(c.*) FROM unnest($2::bigint[]) AS k(id) CROSS JOIN LATERAL ("
+    "SELECT id, article_id, COALESCE(root_id, id) FROM comments WHERE id = k.id LIMIT 1) "
+    "AS c), "
     "CASE WHEN $3 > 0 THEN setval(pg_get_serial_sequence('comments', 'id'), "
     "nextval(pg_get_serial_sequence('comments', 'id')) + $3 - 1) END"
 )
@@ -1498,7 +1501,8 @@ _ENQUEUE = (
     "op, state, due_at, created_at, updated_at) "
     "SELECT u.a, u.c, t.id, t.platform, 'post', 'pending', u.due, u.due, u.due "
     "FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::bigint[]) "
-    "WITH ORDINALITY AS u(a, c, due, d, n) JOIN destinations t ON t.id = u.d AND t.active "
+    "WITH ORDINALITY AS u(a, c, due, d, n) CROSS JOIN LATERAL (SELECT id, platform "
+    "FROM destinations WHERE id = u.d AND active LIMIT 1) AS t "
     "ORDER BY u.n ON CONFLICT DO NOTHING RETURNING 1), "
     "totals AS (SELECT article_id, count(*) AS total FROM deliveries "
     "WHERE article_id = ANY($5::bigint[]) AND comment_id IS NULL GROUP BY article_id), "
@@ -1722,22 +1726,24 @@ def _columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
     return columns
 
 
+def _by_ids(table: str, columns: str) -> str:
+    """Rows of ``table`` by the ids in ``$1``, one primary-key probe each: a plain
+    ``id = ANY($1)`` may keep the sequential scan its generic plan got on an empty table."""
+    return (
+        f"SELECT r.* FROM unnest($1::bigint[]) AS k(id) CROSS JOIN LATERAL "
+        f"(SELECT {columns} FROM {table} WHERE id = k.id LIMIT 1) AS r"
+    )
+
+
 async def _jobs(conn: Conn, ids: list[int]) -> list[Job]:
-    deliveries = [
-        _delivery(r)
-        for r in await conn.fetch(
-            f"SELECT {_DELIVERY} FROM deliveries WHERE id = ANY($1::bigint[])", ids
-        )
-    ]
+    deliveries = [_delivery(r) for r in await conn.fetch(_by_ids("deliveries", _DELIVERY), ids)]
     deliveries.sort(key=lambda d: (d.next_attempt_at or d.updated_at, d.id))
     dest_ids = sorted({d.destination_id for d in deliveries})
     destinations = {
         d.id: d
         for d in map(
             _destination,
-            await conn.fetch(
-                f"SELECT {_DESTINATION} FROM destinations WHERE id = ANY($1::bigint[])", dest_ids
-            ),
+            await conn.fetch(_by_ids("destinations", _DESTINATION), dest_ids),
         )
     }
     article_ids = sorted({d.article_id for d in deliveries})
@@ -1745,9 +1751,7 @@ async def _jobs(conn: Conn, ids: list[int]) -> list[Job]:
         a.id: a
         for a in map(
             _article,
-            await conn.fetch(
-                f"SELECT {_ARTICLE} FROM articles WHERE id = ANY($1::bigint[])", article_ids
-            ),
+            await conn.fetch(_by_ids("articles", _ARTICLE), article_ids),
         )
     }
     counts = {
@@ -1789,16 +1793,14 @@ async def _jobs(conn: Conn, ids: list[int]) -> list[Job]:
         wanted = {d.comment_id for d in mirrors if d.comment_id is not None}
         comments = {
             r[0]: _comment(r)
-            for r in await conn.fetch(
-                f"SELECT {_COMMENT} FROM comments WHERE id = ANY($1::bigint[])", sorted(wanted)
-            )
+            for r in await conn.fetch(_by_ids("comments", _COMMENT), sorted(wanted))
         }
         missing = {c.parent_id for c in comments.values() if c.parent_id is not None}
         if missing - comments.keys():
             comments |= {
                 r[0]: _comment(r)
                 for r in await conn.fetch(
-                    f"SELECT {_COMMENT} FROM comments WHERE id = ANY($1::bigint[])",
+                    _by_ids("comments", _COMMENT),
                     sorted(missing - comments.keys()),
                 )
             }
