@@ -773,9 +773,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = load_settings()
     configure_logging(settings)
-    if (
-        getattr(args, "tool", None) is not None
-    ):  # works on databases it is given, not the setting's
+    # A tool works on the databases it is given, not on the setting's.
+    if getattr(args, "tool", None) is not None:
         logging.getLogger().setLevel(logging.WARNING)
         return int(asyncio.run(args.tool(args)))
     if getattr(args, "handler", None) is None:
