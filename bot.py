@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -43,6 +44,7 @@ from newsbot import (
     Platform,
     Publisher,
     Roles,
+    Store,
     new_worker_id,
 )
 from newsbot.errors import ConfigError
@@ -55,7 +57,7 @@ from newsbot.feeds import (
     poll_summary,
 )
 from newsbot.models import Feed, NewFeed
-from storage import SqliteStore
+from storage import describe_database, is_postgres, open_store
 
 log = logging.getLogger("newsbot")
 
@@ -76,7 +78,8 @@ class Settings(BaseSettings):
         env_prefix="NEWSBOT_", env_file=".env", extra="ignore", validate_default=True
     )
 
-    database: Path = Path("newsbot.db")
+    # An SQLite file's path, or a PostgreSQL URL (postgresql://user@host:port/db).
+    database: str = "newsbot.db"
     # FULL: a commit is on disk before newsbot acts on it (a post recorded as sent, a comment
     # acknowledged). NORMAL is faster but a power loss or a failing disk can undo commits.
     sqlite_synchronous: str = Field("FULL", pattern=r"(?i)^(NORMAL|FULL|EXTRA)$")
@@ -167,11 +170,16 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every secret value, for redaction from logs."""
-        return [
+        found = [
             s.get_secret_value()
             for s in (self.telegram_token, self.discord_token, self.web_admin_token)
             if s is not None and s.get_secret_value()
         ]
+        if is_postgres(self.database):
+            password = urlsplit(self.database.strip()).password
+            if password:
+                found.append(password)
+        return found
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -264,7 +272,7 @@ class Adapter(Protocol):
         ...
 
 
-def build_service(settings: Settings, store: SqliteStore) -> NewsService:
+def build_service(settings: Settings, store: Store) -> NewsService:
     """The service as configured, with its feed use cases (``service.feeds``)."""
     service = NewsService(
         store,
@@ -505,7 +513,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    store = SqliteStore(settings.database, synchronous=settings.sqlite_synchronous)
+    store = open_store(settings.database, synchronous=settings.sqlite_synchronous)
     await store.open()
     fatal: list[BaseException] = []
 
@@ -571,7 +579,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
         log.info(
             "newsbot running",
             extra={
-                "database": str(settings.database),
+                "database": describe_database(settings.database),
                 "worker": worker,
                 "platforms": ",".join(str(p) for p in factories) or "none",
                 "roles": ",".join(roles.held) or "none yet",
@@ -1008,6 +1016,33 @@ async def _feed_poll(service: NewsService, args: argparse.Namespace) -> Any:
     return poll_json(result) if args.json else poll_summary(result)
 
 
+async def copy_database(args: argparse.Namespace) -> int:
+    """``copy-database SQLITE_PATH POSTGRES_URL``: move to PostgreSQL (see the README)."""
+    if not is_postgres(args.postgres_url):
+        print("error: POSTGRES_URL must start with postgresql://", file=sys.stderr)
+        return 1
+    try:
+        from storage.copy import copy_database as copy
+    except ImportError:
+        print(
+            "newsbot: PostgreSQL needs asyncpg: pip install 'newsbot[postgres]'", file=sys.stderr
+        )
+        return 1
+    try:
+        counts = await copy(args.sqlite_path, args.postgres_url)
+    except NewsBotError as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return 1
+    target = describe_database(args.postgres_url)
+    if args.json:
+        print(json.dumps({"target": target, "copied": counts}, indent=2))
+    else:
+        rows = ", ".join(f"{n} {table}" for table, n in counts.items())
+        print(f"Copied {args.sqlite_path} into {target}; every count checked: {rows}.")
+        print(f"Now run newsbot with NEWSBOT_DATABASE={target}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON for scripts")
@@ -1112,13 +1147,21 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("platform", choices=all_platforms)
         p.add_argument("user_id")
         p.set_defaults(handler=handler)
+    p = sub.add_parser(
+        "copy-database",
+        parents=[common],
+        help="copy an SQLite database into an empty PostgreSQL database",
+    )
+    p.add_argument("sqlite_path")
+    p.add_argument("postgres_url")
+    p.set_defaults(tool=copy_database)
     return parser
 
 
 async def run_command(settings: Settings, args: argparse.Namespace) -> int:
     """Run one admin subcommand against the database; print its result."""
     handler: Command = args.handler
-    store = SqliteStore(settings.database, synchronous=settings.sqlite_synchronous)
+    store = open_store(settings.database, synchronous=settings.sqlite_synchronous)
     service: NewsService | None = None
     try:
         await store.open()
@@ -1146,6 +1189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = load_settings()
     configure_logging(settings)
+    # A tool works on the databases it is given, not on the setting's.
+    if getattr(args, "tool", None) is not None:
+        logging.getLogger().setLevel(logging.WARNING)
+        return int(asyncio.run(args.tool(args)))
     if getattr(args, "handler", None) is None:
         try:
             return asyncio.run(serve(settings))

@@ -43,7 +43,22 @@ def _ingest(quick: bool) -> list[Result]:
         *asyncio.run(core.ingestion(seconds, 5_000)),
         asyncio.run(fanout.telegram_ingestion(100, replies)),
         asyncio.run(fanout.telegram_ingestion(1, replies)),
+        *_postgres_ingest(quick, seconds),
     ]
+
+
+def _postgres_ingest(quick: bool, seconds: float) -> list[Result]:
+    """The same through the service on PostgreSQL (the local server, or none: no rows)."""
+    server = core.postgres_server()
+    if server is None:
+        return []
+    results: list[Result] = []
+    with core.postgres_database(server) as url:
+        results.append(asyncio.run(core.ingestion_capacity(5_000 if quick else 200_000, url)))
+    for rate in (20_000, 5_000):
+        with core.postgres_database(server) as url:
+            results += asyncio.run(core.ingestion(seconds, rate, postgres=url))
+    return results
 
 
 def _big(quick: bool, measure: Callable[[Path, int], list[Result]]) -> list[Result]:
@@ -57,9 +72,19 @@ def _big(quick: bool, measure: Callable[[Path, int], list[Result]]) -> list[Resu
 
 
 def _reads(quick: bool) -> list[Result]:
-    return _big(
-        quick, lambda big, _: asyncio.run(core.thread_reads(big, 200 if quick else 2000, 1000))
-    )
+    samples = 200 if quick else 2000
+    results = _big(quick, lambda big, _: asyncio.run(core.thread_reads(big, samples, 1000)))
+    server = core.postgres_server()
+    if server is not None:
+        articles, per_article = (200, 100) if quick else (10_000, 100)
+        with core.postgres_database(server) as url:
+            print(
+                f"building {articles * per_article:,} comments in PostgreSQL ...", file=sys.stderr
+            )
+            asyncio.run(core.build_big_postgres(url, articles, per_article, 500))
+            ids = list(range(1, articles + 1))
+            results += asyncio.run(core.thread_reads(url, samples, 1000, ids))
+    return results
 
 
 def _restart(quick: bool) -> list[Result]:

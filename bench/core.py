@@ -1,8 +1,15 @@
-"""Benchmarks of the core on real SQLite: comment ingestion, thread reads, memory, restart."""
+"""Benchmarks of the core on real SQLite and PostgreSQL: comment ingestion, thread reads,
+memory, restart.
+
+PostgreSQL rows need a server: ``NEWSBOT_BENCH_POSTGRES`` (else ``NEWSBOT_TEST_POSTGRES``, else
+the local default) names one; each run gets a database of its own, dropped afterwards. Without
+a server the PostgreSQL rows are left out with a line saying why.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import random
@@ -13,8 +20,10 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from bench.report import Result, percentile, rss_mib  # noqa: F401 - used by child scripts
 from newsbot import (
@@ -27,15 +36,77 @@ from newsbot import (
     NewsService,
     Platform,
     Posted,
+    Store,
 )
-from storage import SqliteStore
+from storage import SqliteStore, open_store
 from storage.sqlite import migrations
 
 ROOT = Path(__file__).resolve().parent.parent
 TG = Platform.TELEGRAM
+POSTGRES_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-async def _posted_articles(store: SqliteStore, count: int) -> list[MessageRef]:
+def postgres_server() -> str | None:
+    """The URL of a PostgreSQL server that answers, or ``None`` (and a line saying why)."""
+    url = (
+        os.environ.get("NEWSBOT_BENCH_POSTGRES")
+        or os.environ.get("NEWSBOT_TEST_POSTGRES")
+        or POSTGRES_DEFAULT
+    )
+    try:
+        import asyncpg
+
+        async def probe() -> None:
+            conn = await asyncpg.connect(url, timeout=3)
+            await conn.close()
+
+        asyncio.run(probe())
+    except Exception as exc:
+        print(f"PostgreSQL rows left out: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return None
+    return url
+
+
+@contextlib.contextmanager
+def postgres_database(server: str) -> Iterator[str]:
+    """A new empty database on ``server`` for one benchmark; dropped afterwards."""
+    import asyncpg
+
+    name = f"newsbot_bench_{os.getpid()}_{random.randrange(16**6):06x}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(server, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.asynccontextmanager
+async def bench_store(
+    postgres: str | None, name: str, synchronous: str = "FULL"
+) -> AsyncIterator[Store]:
+    """A store in a temporary SQLite file, or in the PostgreSQL database ``postgres``."""
+    if postgres is not None:
+        async with open_store(postgres, synchronous=synchronous) as store:
+            yield store
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        async with SqliteStore(Path(tmp) / name, synchronous=synchronous) as store:
+            yield store
+
+
+def _label(postgres: str | None) -> str:
+    return ", PostgreSQL" if postgres else ""
+
+
+async def _posted_articles(store: Store, count: int) -> list[MessageRef]:
     service = NewsService(store, mirror=False)
     refs = []
     for i in range(count):
@@ -47,7 +118,11 @@ async def _posted_articles(store: SqliteStore, count: int) -> list[MessageRef]:
 
 
 async def ingestion(
-    duration: float, rate: int, synchronous: str = "FULL", callers: int = 1000
+    duration: float,
+    rate: int,
+    synchronous: str = "FULL",
+    callers: int = 1000,
+    postgres: str | None = None,
 ) -> list[Result]:
     """Offer ``rate`` replies per second through NewsService.record_reply for ``duration`` s.
 
@@ -56,40 +131,40 @@ async def ingestion(
     Latency counts from when the reply was due, so a backlog (all callers busy) shows in it
     instead of slowing the offer (no coordinated omission).
     """
-    with tempfile.TemporaryDirectory() as tmp:
-        async with SqliteStore(Path(tmp) / "ingest.db", synchronous=synchronous) as store:
-            refs = await _posted_articles(store, 10)
-            service = NewsService(store, mirror=False)
-            latencies: list[float] = []
-            author = Author("Reader", TG, "7")
-            # Start the ingest process before the clock starts, as a running bot has.
-            await service.record_reply(
-                reply_to=refs[0], source=MessageRef(TG, "-100", "warm"), author=author, text="w"
-            )
-            started = time.perf_counter()
-            numbers = iter(range(int(duration * rate)))
+    async with bench_store(postgres, "ingest.db", synchronous) as store:
+        refs = await _posted_articles(store, 10)
+        service = NewsService(store, mirror=False)
+        latencies: list[float] = []
+        author = Author("Reader", TG, "7")
+        # Start the ingest process before the clock starts, as a running bot has.
+        await service.record_reply(
+            reply_to=refs[0], source=MessageRef(TG, "-100", "warm"), author=author, text="w"
+        )
+        started = time.perf_counter()
+        numbers = iter(range(int(duration * rate)))
 
-            async def caller() -> None:
-                for n in numbers:
-                    due = started + n / rate
-                    if (wait := due - time.perf_counter()) > 0:
-                        await asyncio.sleep(wait)
-                    await service.record_reply(
-                        reply_to=refs[n % len(refs)],
-                        source=MessageRef(TG, "-100", f"m{n}"),
-                        author=author,
-                        text=f"comment number {n}",
-                    )
-                    latencies.append(time.perf_counter() - due)
+        async def caller() -> None:
+            for n in numbers:
+                due = started + n / rate
+                if (wait := due - time.perf_counter()) > 0:
+                    await asyncio.sleep(wait)
+                await service.record_reply(
+                    reply_to=refs[n % len(refs)],
+                    source=MessageRef(TG, "-100", f"m{n}"),
+                    author=author,
+                    text=f"comment number {n}",
+                )
+                latencies.append(time.perf_counter() - due)
 
-            await asyncio.gather(*(caller() for _ in range(callers)))
-            elapsed = time.perf_counter() - started
-            stored = -1  # the warm-up reply
-            for ref in refs:
-                link = await store.resolve_message(ref)
-                stored += await store.count_comments(link.article_id) if link else 0
+        await asyncio.gather(*(caller() for _ in range(callers)))
+        elapsed = time.perf_counter() - started
+        stored = -1  # the warm-up reply
+        for ref in refs:
+            link = await store.resolve_message(ref)
+            stored += await store.count_comments(link.article_id) if link else 0
     done = len(latencies)
     at = f" at {rate:,}/s offered" + ("" if synchronous == "FULL" else f", {synchronous}")
+    at += _label(postgres)
     return [
         Result(
             "4. ingestion through the service" + at,
@@ -109,29 +184,28 @@ async def ingestion(
     ]
 
 
-async def ingestion_capacity(count: int) -> Result:
+async def ingestion_capacity(count: int, postgres: str | None = None) -> Result:
     """Closed loop: how fast the service stores replies when callers never wait for a tick."""
-    with tempfile.TemporaryDirectory() as tmp:
-        async with SqliteStore(Path(tmp) / "cap.db") as store:
-            refs = await _posted_articles(store, 10)
-            service = NewsService(store, mirror=False)
-            author = Author("Reader", TG, "7")
-            queue = iter(range(count))
+    async with bench_store(postgres, "cap.db") as store:
+        refs = await _posted_articles(store, 10)
+        service = NewsService(store, mirror=False)
+        author = Author("Reader", TG, "7")
+        queue = iter(range(count))
 
-            async def worker() -> None:
-                for n in queue:
-                    await service.record_reply(
-                        reply_to=refs[n % 10],
-                        source=MessageRef(TG, "-100", f"m{n}"),
-                        author=author,
-                        text=f"comment number {n}",
-                    )
+        async def worker() -> None:
+            for n in queue:
+                await service.record_reply(
+                    reply_to=refs[n % 10],
+                    source=MessageRef(TG, "-100", f"m{n}"),
+                    author=author,
+                    text=f"comment number {n}",
+                )
 
-            started = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(1000)))
-            elapsed = time.perf_counter() - started
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(1000)))
+        elapsed = time.perf_counter() - started
     return Result(
-        "4. ingestion capacity (1,000 callers)",
+        f"4. ingestion capacity (1,000 callers){_label(postgres)}",
         f"{count / elapsed:,.0f}/s",
         "(ceiling of the service path)",
         None,
@@ -234,12 +308,94 @@ def build_big_database(path: Path, articles: int, per_article: int, destinations
     db.close()
 
 
-async def thread_reads(path: Path, samples: int, ingest_rate: int) -> list[Result]:
+async def build_big_postgres(url: str, articles: int, per_article: int, destinations: int) -> None:
+    """``build_big_database`` in a PostgreSQL database, through COPY."""
+    import asyncpg
+
+    async with open_store(url):  # the schema
+        pass
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.copy_records_to_table(
+            "articles",
+            columns=[
+                *("id", "title", "body", "author_name", "author_platform", "author_user_id"),
+                *("status", "created_at", "published_at", "updated_at"),
+            ],
+            records=[
+                (a, f"Article {a}", "body", "a", "cli", "op", "published", s, s, s)
+                for a in range(1, articles + 1)
+                for s in [base + timedelta(minutes=a)]
+            ],
+        )
+        await conn.copy_records_to_table(
+            "destinations",
+            columns=["platform", "chat_id", "kind", "created_at", "updated_at"],
+            records=[("telegram", f"-100{n}", "channel", base, base) for n in range(destinations)],
+        )
+
+        def rows():  # type: ignore[no-untyped-def]
+            cid = 0
+            for a in range(1, articles + 1):
+                first = cid + 1
+                for k in range(per_article):
+                    cid += 1
+                    reply = k % 5 == 4
+                    yield (
+                        cid,
+                        a,
+                        first if reply else None,
+                        first if reply else None,
+                        f"user{k}",
+                        "telegram",
+                        str(k),
+                        f"comment {cid}",
+                        "telegram",
+                        "-100",
+                        str(cid),
+                        "visible",
+                        base + timedelta(minutes=a, seconds=k),
+                    )
+
+        await conn.copy_records_to_table(
+            "comments",
+            columns=[
+                "id",
+                "article_id",
+                "parent_id",
+                "root_id",
+                "author_name",
+                "author_platform",
+                "author_user_id",
+                "text",
+                "source_platform",
+                "source_chat_id",
+                "source_message_id",
+                "status",
+                "created_at",
+            ],
+            records=rows(),
+        )
+        for table in ("articles", "comments"):
+            await conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}"
+            )
+        await conn.execute("VACUUM ANALYZE")  # as autovacuum would have by then
+    finally:
+        await conn.close()
+
+
+async def thread_reads(
+    path: Path | str, samples: int, ingest_rate: int, articles: list[int] | None = None
+) -> list[Result]:
     """p99 of the newest 50 top-level comments (with replies) and the next page."""
     gc.freeze()  # as bot.py does once it is running
-    async with SqliteStore(path) as store:
+    postgres = isinstance(path, str) and path.startswith("postgresql://")
+    async with open_store(str(path)) as store:
         service = NewsService(store, mirror=False)
-        articles = [a[0] for a in sqlite3.connect(path).execute("SELECT id FROM articles")]
+        if articles is None:
+            articles = [a[0] for a in sqlite3.connect(path).execute("SELECT id FROM articles")]
         ref = MessageRef(TG, "-100", "bench-post")
         await store.add_link(MessageLink(ref, articles[0]))  # type: ignore[arg-type]
         results = []
@@ -289,7 +445,7 @@ async def thread_reads(path: Path, samples: int, ingest_rate: int) -> list[Resul
                 p99 = percentile(values, 99)
                 results.append(
                     Result(
-                        f"5. thread read, {name}, {label}",
+                        f"5. thread read, {name}, {label}" + (", PostgreSQL" if postgres else ""),
                         f"{p99 * 1000:.2f} ms",
                         f"<= {limit * 1000:.0f} ms",
                         p99 <= limit,

@@ -15,8 +15,68 @@ from newsbot import (
     NewsService,
     Platform,
 )
-from storage import SqliteStore
+from newsbot.ports import Store
+from storage import open_store
 from tests.fakes.publisher import RecordingPublisher
+from tests.pg import SERVER
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run a module's store-backed tests on every backend it names in ``STORE_BACKENDS``."""
+    names = getattr(metafunc.module, "STORE_BACKENDS", None)
+    if names and "backend_name" in metafunc.fixturenames:
+        metafunc.parametrize("backend_name", names)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    SERVER.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if SERVER.skipped:
+        terminalreporter.write_line(
+            f"PostgreSQL: {SERVER.skipped} test(s) skipped: {SERVER.reason}", yellow=True
+        )
+
+
+def _pg_server() -> str:
+    """The session's PostgreSQL database (created on first use, dropped at the end)."""
+    if SERVER.url is None and SERVER.reason is None:
+        SERVER.start()
+    if SERVER.url is None:
+        if SERVER.required:
+            pytest.fail(f"PostgreSQL is required here but unavailable: {SERVER.reason}")
+        SERVER.skipped += 1
+        pytest.skip(f"PostgreSQL unavailable: {SERVER.reason}")
+    return SERVER.url
+
+
+@pytest.fixture
+def pg_url() -> str:
+    """An empty newsbot database on PostgreSQL for this test."""
+    _pg_server()
+    return SERVER.empty()
+
+
+@pytest.fixture
+def pg_schema_url() -> str:
+    """A PostgreSQL URL whose search path starts with a new empty schema (no tables)."""
+    _pg_server()
+    return SERVER.fresh_schema()
+
+
+@pytest.fixture
+def backend_name() -> str:
+    """The store backend of a test; modules opt into more with ``STORE_BACKENDS``."""
+    return "sqlite"
+
+
+@pytest.fixture
+def database(backend_name: str, db_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where the test's store lives: an SQLite path or a PostgreSQL URL."""
+    if backend_name == "postgres":
+        return str(request.getfixturevalue("pg_url"))
+    return str(db_path)
 
 
 class FakeClock:
@@ -46,8 +106,8 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
-    async with SqliteStore(db_path) as s:
+async def store(database: str) -> AsyncIterator[Store]:
+    async with open_store(database) as s:
         yield s
 
 
@@ -57,7 +117,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def service(store: SqliteStore) -> NewsService:
+def service(store: Store) -> NewsService:
     return NewsService(
         store,
         admins={Platform.TELEGRAM: {"42"}, Platform.DISCORD: {"99"}},
@@ -72,7 +132,7 @@ def publisher() -> RecordingPublisher:
 
 @pytest.fixture
 async def dispatcher(
-    store: SqliteStore, service: NewsService, publisher: RecordingPublisher
+    store: Store, service: NewsService, publisher: RecordingPublisher
 ) -> AsyncIterator[Dispatcher]:
     d = Dispatcher(
         store,

@@ -26,3 +26,20 @@ def test_core_benchmarks_run_at_small_scale(tmp_path: Path) -> None:
     assert memory[1].note.endswith("(no task per destination)")
     restart = core.restart(big, 50)
     assert restart.value.endswith(" s")
+
+
+def test_postgres_benchmarks_run_at_small_scale(pg_url: str) -> None:  # pg_url: skip without one
+    server = core.postgres_server()
+    assert server is not None
+    with core.postgres_database(server) as url:
+        results = asyncio.run(core.ingestion(0.3, 500, postgres=url))
+    assert results[0].name.endswith("PostgreSQL")
+    stored, answered = (
+        int(part.split()[0].replace(",", ""))
+        for part in results[0].note.split("; ")[1].split(", ")
+    )
+    assert stored == answered > 0
+    with core.postgres_database(server) as url:
+        asyncio.run(core.build_big_postgres(url, articles=20, per_article=30, destinations=5))
+        reads = asyncio.run(core.thread_reads(url, 5, 100, list(range(1, 21))))
+    assert len(reads) == 4 and all(r.name.endswith("PostgreSQL") for r in reads)

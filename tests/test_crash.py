@@ -1,5 +1,5 @@
-"""SIGKILL a dispatcher in a child process mid fan-out; the restart loses and repeats nothing
-except the sends that were in flight at the kill."""
+"""SIGKILL a dispatcher in a child process mid fan-out, on SQLite and PostgreSQL; the restart
+loses and repeats nothing except the sends that were in flight at the kill."""
 
 from __future__ import annotations
 
@@ -8,15 +8,22 @@ import collections
 import json
 import os
 import signal
-import sqlite3
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from newsbot import Actor, ArticleDraft, DestinationKind, NewDestination, NewsService, Platform
-from storage import SqliteStore
+from newsbot import (
+    Actor,
+    ArticleDraft,
+    ArticleId,
+    DestinationKind,
+    NewDestination,
+    NewsService,
+    Platform,
+)
+from storage import open_store
 from tests.fakes.wait import wait_for
 
 CHILD = textwrap.dedent(
@@ -24,11 +31,11 @@ CHILD = textwrap.dedent(
     import asyncio, sys
     from pathlib import Path
     from newsbot import Dispatcher, Platform
-    from storage import SqliteStore
+    from storage import open_store
     from tests.fakes.publisher import RecordingPublisher
 
     async def main(db, log, delay):
-        async with SqliteStore(db) as store:
+        async with open_store(db) as store:
             publisher = RecordingPublisher(Platform.TELEGRAM, log_path=Path(log), delay=delay)
             # A short lease: the claims of the killed life are taken over 2 s after the kill.
             dispatcher = Dispatcher(store, {Platform.TELEGRAM: publisher}, concurrency=8,
@@ -50,14 +57,14 @@ def sends(log: Path) -> collections.Counter[str]:
     return collections.Counter(entry["chat"] for entry in lines)
 
 
-def sending(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
-        return int(
-            conn.execute("SELECT COUNT(*) FROM deliveries WHERE state='sending'").fetchone()[0]
+async def states(db: str, article_id: ArticleId) -> collections.Counter[str]:
+    async with open_store(db) as store:
+        return collections.Counter(
+            str(s.delivery.state) for s in await store.deliveries_for_article(article_id)
         )
 
 
-async def spawn(db: Path, log: Path, delay: float) -> asyncio.subprocess.Process:
+async def spawn(db: str, log: Path, delay: float) -> asyncio.subprocess.Process:
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": str(root)}
     return await asyncio.create_subprocess_exec(
@@ -74,11 +81,18 @@ async def spawn(db: Path, log: Path, delay: float) -> asyncio.subprocess.Process
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("synchronous", ["NORMAL", "FULL"])
-async def test_sigkill_mid_fanout_loses_nothing(tmp_path: Path, synchronous: str) -> None:
-    db, log = tmp_path / "crash.db", tmp_path / "sends.jsonl"
+@pytest.mark.parametrize(
+    ("backend", "synchronous"), [("sqlite", "NORMAL"), ("sqlite", "FULL"), ("postgres", "FULL")]
+)
+async def test_sigkill_mid_fanout_loses_nothing(
+    tmp_path: Path, backend: str, synchronous: str, request: pytest.FixtureRequest
+) -> None:
+    log = tmp_path / "sends.jsonl"
+    db = str(tmp_path / "crash.db")
+    if backend == "postgres":
+        db = str(request.getfixturevalue("pg_url"))
     destinations = 500
-    async with SqliteStore(db, synchronous=synchronous) as store:
+    async with open_store(db, synchronous=synchronous) as store:
         service = NewsService(store)
         for i in range(destinations):
             await service.subscribe(
@@ -97,7 +111,7 @@ async def test_sigkill_mid_fanout_loses_nothing(tmp_path: Path, synchronous: str
         child.send_signal(signal.SIGKILL)
         await child.wait()
         kills += 1
-        in_flight_at_kills += sending(db)
+        in_flight_at_kills += (await states(db, article.id))["sending"]
 
     child = await spawn(db, log, delay=0.0)
     out, _ = await asyncio.wait_for(child.communicate(), timeout=120)
@@ -108,15 +122,8 @@ async def test_sigkill_mid_fanout_loses_nothing(tmp_path: Path, synchronous: str
     repeated = sum(n - 1 for n in counts.values() if n > 1)
     assert len(counts) == destinations, "every destination has the article"
     assert repeated <= in_flight_at_kills, (repeated, in_flight_at_kills)
-    with sqlite3.connect(db) as conn:
-        states = dict(
-            conn.execute(
-                "SELECT state, COUNT(*) FROM deliveries WHERE article_id = ? GROUP BY state",
-                (article.id,),
-            ).fetchall()
-        )
-    assert states == {"sent": destinations}
+    assert await states(db, article.id) == {"sent": destinations}
     print(
-        f"crash test ({synchronous}): {kills} kills, {destinations} delivered, "
+        f"crash test ({backend}, {synchronous}): {kills} kills, {destinations} delivered, "
         f"{repeated} repeated, {in_flight_at_kills} in flight at the kills"
     )

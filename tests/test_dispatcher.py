@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from newsbot import (
     Actor,
     ArticleDraft,
@@ -12,15 +10,18 @@ from newsbot import (
     NewsService,
     Platform,
 )
-from storage import SqliteStore
+from newsbot.ports import Store
+from storage import open_store
 from tests.conftest import ADMIN, draft, subscribe
 from tests.fakes.publisher import RecordingPublisher
 from tests.fakes.wait import wait_for
+from tests.pg import BOTH
 
+STORE_BACKENDS = BOTH
 TG = Platform.TELEGRAM
 
 
-def make_dispatcher(store: SqliteStore, publisher: RecordingPublisher, **kw: float) -> Dispatcher:
+def make_dispatcher(store: Store, publisher: RecordingPublisher, **kw: float) -> Dispatcher:
     options: dict[str, float] = {"poll_interval": 0.05, "backoff_base": 0.01, "backoff_cap": 0.05}
     options.update(kw)
     return Dispatcher(store, {TG: publisher}, **options)  # type: ignore[arg-type]
@@ -86,7 +87,7 @@ async def test_rate_limit_reschedules_without_counting_an_attempt(
 
 
 async def test_hanging_send_times_out_and_is_retried(
-    store: SqliteStore, service: NewsService, publisher: RecordingPublisher
+    store: Store, service: NewsService, publisher: RecordingPublisher
 ) -> None:
     dispatcher = make_dispatcher(store, publisher, send_timeout=0.2)
     service.on_enqueue(dispatcher.wake)
@@ -111,7 +112,7 @@ async def test_publisher_bug_does_not_kill_the_loop(
 
 
 async def test_gives_up_after_max_attempts(
-    store: SqliteStore, service: NewsService, publisher: RecordingPublisher
+    store: Store, service: NewsService, publisher: RecordingPublisher
 ) -> None:
     dispatcher = make_dispatcher(store, publisher, max_attempts=3)
     service.on_enqueue(dispatcher.wake)
@@ -127,11 +128,11 @@ async def test_gives_up_after_max_attempts(
 
 
 async def test_work_from_another_process_is_picked_up(
-    db_path: Path, service: NewsService, dispatcher: Dispatcher, publisher: RecordingPublisher
+    database: str, service: NewsService, dispatcher: Dispatcher, publisher: RecordingPublisher
 ) -> None:
     """A second connection (as the command line uses) enqueues; no wake-up reaches us."""
     await subscribe(service, "-1")
-    async with SqliteStore(db_path) as other:
+    async with open_store(database) as other:
         cli = NewsService(other)
         await cli.publish(Actor.operator(), ArticleDraft("From the CLI", "body"))
     await wait_for(lambda: len(publisher.ops("post")) == 1, timeout=3, what="the CLI's article")
@@ -139,7 +140,7 @@ async def test_work_from_another_process_is_picked_up(
 
 
 async def test_concurrency_is_bounded(
-    store: SqliteStore, service: NewsService, publisher: RecordingPublisher
+    store: Store, service: NewsService, publisher: RecordingPublisher
 ) -> None:
     publisher.delay = 0.01
     peak = 0
@@ -164,7 +165,7 @@ async def test_concurrency_is_bounded(
 
 
 async def test_stop_leaves_unsent_work_pending(
-    store: SqliteStore, service: NewsService, publisher: RecordingPublisher
+    store: Store, service: NewsService, publisher: RecordingPublisher
 ) -> None:
     publisher.delay = 0.05
     dispatcher = make_dispatcher(store, publisher, concurrency=2)
@@ -187,36 +188,43 @@ async def test_stop_leaves_unsent_work_pending(
     assert len(chats) == 20 and len(set(chats)) == 20
 
 
-class FlakyStore(SqliteStore):
-    """A real SqliteStore whose outcome records fail while ``broken`` is set, as a full or
-    locked disk would make them fail."""
+class FlakyStore:
+    """A real store whose outcome records fail while ``broken`` is set, as a full or locked
+    disk, or a database server gone, would make them fail. Everything else is the real
+    store's."""
 
     broken = False
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
 
     async def complete_delivery(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         if self.broken:
             from newsbot import StorageError
 
             raise StorageError("database or disk is full")
-        return await super().complete_delivery(*args, **kwargs)
+        return await self.inner.complete_delivery(*args, **kwargs)
 
 
 async def test_outcome_is_recorded_once_the_store_recovers(
-    db_path: Path, publisher: RecordingPublisher
+    store: Store, publisher: RecordingPublisher
 ) -> None:
-    async with FlakyStore(db_path) as store:
-        service = NewsService(store)
-        dispatcher = make_dispatcher(store, publisher)
-        service.on_enqueue(dispatcher.wake)
-        async with dispatcher:
-            await subscribe(service, "-1")
-            store.broken = True
-            change = await service.publish(Actor.operator(), draft())
-            await wait_for(lambda: len(publisher.ops("post")) == 1, what="the send")
-            (status,) = await service.deliveries(change.article.id)
-            assert status.delivery.state is DeliveryState.SENDING  # sent, not yet recorded
-            store.broken = False
-            await dispatcher.drain()
+    flaky = FlakyStore(store)
+    service = NewsService(flaky)  # type: ignore[arg-type]
+    dispatcher = make_dispatcher(flaky, publisher)  # type: ignore[arg-type]
+    service.on_enqueue(dispatcher.wake)
+    async with dispatcher:
+        await subscribe(service, "-1")
+        flaky.broken = True
+        change = await service.publish(Actor.operator(), draft())
+        await wait_for(lambda: len(publisher.ops("post")) == 1, what="the send")
         (status,) = await service.deliveries(change.article.id)
-        assert status.delivery.state is DeliveryState.SENT
-        assert len(publisher.ops("post")) == 1  # recorded, not sent again
+        assert status.delivery.state is DeliveryState.SENDING  # sent, not yet recorded
+        flaky.broken = False
+        await dispatcher.drain()
+    (status,) = await service.deliveries(change.article.id)
+    assert status.delivery.state is DeliveryState.SENT
+    assert len(publisher.ops("post")) == 1  # recorded, not sent again

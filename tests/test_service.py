@@ -1,4 +1,5 @@
-"""Every use case of NewsService on real SQLite with a recording publisher."""
+"""Every use case of NewsService on a real store (SQLite and PostgreSQL) with a recording
+publisher."""
 
 from __future__ import annotations
 
@@ -22,10 +23,12 @@ from newsbot import (
     PermissionDenied,
     Platform,
 )
-from storage import SqliteStore
+from newsbot.ports import Store
 from tests.conftest import ADMIN, READER, draft, subscribe
 from tests.fakes.publisher import RecordingPublisher
+from tests.pg import BOTH
 
+STORE_BACKENDS = BOTH
 TG = Platform.TELEGRAM
 
 
@@ -59,7 +62,7 @@ async def test_publish_fans_out_to_matching_active_destinations(
 
 
 async def test_non_admin_is_refused_and_nothing_changes(
-    service: NewsService, store: SqliteStore
+    service: NewsService, store: Store
 ) -> None:
     await subscribe(service, "-1")
     with pytest.raises(PermissionDenied, match="NEWSBOT_TELEGRAM_ADMINS"):
@@ -241,7 +244,7 @@ async def test_mirroring_skips_source_and_replies_to_parent_copy(
     assert [c.message_id for c in publisher.ops("delete")] == [mirror.message_id]
 
 
-async def test_mirror_off(store: SqliteStore, publisher: RecordingPublisher) -> None:
+async def test_mirror_off(store: Store, publisher: RecordingPublisher) -> None:
     service = NewsService(store, admins={TG: {"42"}}, mirror=False)
     dispatcher = Dispatcher(store, {TG: publisher}, poll_interval=0.05)
     service.on_enqueue(dispatcher.wake)
@@ -389,9 +392,7 @@ async def test_validation_normalises_draft(service: NewsService) -> None:
     )
 
 
-async def test_comment_count_refresh_is_paced(
-    store: SqliteStore, publisher: RecordingPublisher
-) -> None:
+async def test_comment_count_refresh_is_paced(store: Store, publisher: RecordingPublisher) -> None:
     from newsbot import CountRefresh
 
     service = NewsService(

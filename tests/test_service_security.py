@@ -22,14 +22,17 @@ from newsbot import (
     Posted,
     web_identity,
 )
+from newsbot.ports import Store
 from newsbot.text import clean_name, name_key
-from storage import SqliteStore
 from tests.conftest import ADMIN, READER, FakeClock, draft
+from tests.pg import BOTH
+
+STORE_BACKENDS = BOTH
 
 GROUP_ADMIN = Actor(Platform.TELEGRAM, "77", "Group Admin", chat_admin=True)
 
 
-async def test_one_request_publishes_once(service: NewsService, store: SqliteStore) -> None:
+async def test_one_request_publishes_once(service: NewsService, store: Store) -> None:
     await service.subscribe(
         ADMIN, NewDestination(Platform.TELEGRAM, "-1", DestinationKind.CHANNEL)
     )
@@ -74,7 +77,7 @@ async def test_chat_admin_subscription_waits_for_approval(service: NewsService) 
     assert own.destination.active
 
 
-async def test_open_subscriptions_need_no_approval(store: SqliteStore) -> None:
+async def test_open_subscriptions_need_no_approval(store: Store) -> None:
     service = NewsService(store, open_subscriptions=True)
     result = await service.subscribe(
         GROUP_ADMIN, NewDestination(Platform.TELEGRAM, "-9", DestinationKind.GROUP)
@@ -90,7 +93,7 @@ async def test_a_pending_request_can_be_withdrawn(service: NewsService) -> None:
     assert await service.pending_destinations() == []
 
 
-async def test_intake_limits_hide_floods_and_never_mirror_them(store: SqliteStore) -> None:
+async def test_intake_limits_hide_floods_and_never_mirror_them(store: Store) -> None:
     clock = FakeClock()
     service = NewsService(
         store,

@@ -42,18 +42,36 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 AUTHOR = Author("Ada", Platform.CLI, "operator")
 
 
-async def _sqlite(tmp_path: Path) -> Store:
-    store = SqliteStore(tmp_path / "contract.db")
+async def _sqlite(database: str) -> Store:
+    store = SqliteStore(database)
     await store.open()
     return store
 
 
-BACKENDS: dict[str, Callable[[Path], Awaitable[Store]]] = {"sqlite": _sqlite}
+async def _postgres(database: str) -> Store:
+    from storage.postgres import PostgresStore
+
+    store = PostgresStore(database)
+    await store.open()
+    return store
+
+
+# Each backend opens a store on a database location: a file path, or a server's URL.
+BACKENDS: dict[str, Callable[[str], Awaitable[Store]]] = {
+    "sqlite": _sqlite,
+    "postgres": _postgres,
+}
+
+
+def _location(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if name == "postgres":
+        return str(request.getfixturevalue("pg_url"))
+    return str(tmp_path / "contract.db")
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    store = await BACKENDS[request.param](tmp_path)
+    store = await BACKENDS[request.param](_location(request.param, request, tmp_path))
     yield store
     await store.close()
 
@@ -63,8 +81,9 @@ async def two_handles(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[tuple[Store, Store]]:
     """Two stores on one database, as two workers (or a worker and the command line) have."""
-    first = await BACKENDS[request.param](tmp_path)
-    second = await BACKENDS[request.param](tmp_path)
+    where = _location(request.param, request, tmp_path)
+    first = await BACKENDS[request.param](where)
+    second = await BACKENDS[request.param](where)
     yield first, second
     await second.close()
     await first.close()
@@ -553,10 +572,13 @@ async def test_comment_in_a_posts_thread_is_not_mirrored_back_there(backend: Sto
         assert [m.destination.id for m in mirrors] == [other]
 
 
-async def test_calls_after_close_fail_clearly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", sorted(BACKENDS))
+async def test_calls_after_close_fail_clearly(
+    name: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     from newsbot import StorageError
 
-    store = await BACKENDS["sqlite"](tmp_path)
+    store = await BACKENDS[name](_location(name, request, tmp_path))
     await store.close()
     with pytest.raises(StorageError, match="not open"):
         await store.ingest_comment(incoming("1", MessageRef(Platform.TELEGRAM, "-1", "1")))

@@ -1,0 +1,161 @@
+"""Moving up: copy an SQLite database into an empty PostgreSQL database.
+
+The SQLite file is first brought to the current schema (as the bot would on start), then
+every table is streamed with ``COPY`` into the PostgreSQL database, ids included, in one
+transaction that also moves the id sequences past the copied ids and compares every table's
+row count with the source's before it commits. A target that holds any newsbot row is
+refused untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from newsbot.errors import StorageError
+from storage.postgres import PostgresStore, describe
+from storage.sqlite import SqliteStore
+
+log = logging.getLogger("newsbot.storage")
+
+# In an order that satisfies the foreign keys.
+TABLES = (
+    "articles",
+    "destinations",
+    "comments",
+    "deliveries",
+    "message_links",
+    "bans",
+    "state",
+    "requests",
+    "rate_slots",
+    "workers",
+    "roles",
+)
+_WITH_IDS = ("articles", "destinations", "comments", "deliveries")
+_CHUNK = 5000
+
+
+class TargetNotEmpty(StorageError):
+    """The PostgreSQL database already holds newsbot data; nothing was copied."""
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(str(value))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+def _converter(data_type: str) -> Callable[[Any], Any]:
+    if data_type == "timestamp with time zone":
+        return _timestamp
+    if data_type == "boolean":
+        return lambda v: None if v is None else bool(v)
+    if data_type in ("integer", "bigint"):
+        return lambda v: None if v is None else int(v)
+    return lambda v: v
+
+
+def _source(sqlite_path: str | Path) -> tuple[Path, str]:
+    """The SQLite file (which must exist: opening it would create it) and its read-only URI."""
+    path = Path(sqlite_path)
+    if not path.is_file():
+        raise StorageError(f"{path} does not exist: nothing to copy")
+    return path, f"{path.resolve().as_uri()}?mode=ro"
+
+
+async def copy_database(sqlite_path: str | Path, postgres_url: str) -> dict[str, int]:
+    """Copy every table of ``sqlite_path`` into the empty database at ``postgres_url``.
+
+    Returns the number of rows copied per table (each checked against the source).
+
+    Raises:
+        TargetNotEmpty: the PostgreSQL database already holds newsbot rows.
+        StorageError: either database failed; nothing is committed then.
+    """
+    path, uri = _source(sqlite_path)
+    async with SqliteStore(path):  # the source at the current schema, as the bot would have it
+        pass
+    async with PostgresStore(postgres_url):  # the target's schema
+        pass
+    source = sqlite3.connect(uri, uri=True)
+    try:
+        conn = await asyncpg.connect(postgres_url, timeout=10)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        source.close()
+        raise StorageError(f"cannot open database {describe(postgres_url)}: {exc}") from exc
+    try:
+        async with conn.transaction():
+            counts = await _copy(source, conn, describe(postgres_url))
+        await conn.execute(f"ANALYZE {', '.join(TABLES)}")  # plans for the new row counts
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        raise StorageError(f"the copy into {describe(postgres_url)} failed: {exc}") from exc
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot read {path}: {exc}") from exc
+    finally:
+        source.close()
+        await conn.close()
+    return counts
+
+
+async def _copy(
+    source: sqlite3.Connection, conn: asyncpg.Connection[asyncpg.Record], target: str
+) -> dict[str, int]:
+    # Nobody writes into the target until this transaction ends (readers may read).
+    await conn.execute(f"LOCK TABLE {', '.join(TABLES)} IN EXCLUSIVE MODE")
+    used = [t for t in TABLES if await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {t})")]
+    if used:
+        raise TargetNotEmpty(
+            f"{target} is not empty ({', '.join(used)} hold rows); copy-database only fills "
+            "an empty database. Create a new one (createdb) or empty this one first."
+        )
+    counts: dict[str, int] = {}
+    for table in TABLES:
+        types = {
+            r[0]: r[1]
+            for r in await conn.fetch(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = $1 AND table_schema = current_schema()",
+                table,
+            )
+        }
+        columns = [r[1] for r in source.execute(f"PRAGMA table_info({table})")]
+        missing = [c for c in columns if c not in types]
+        if missing:
+            raise StorageError(f"{target} has no column {table}.{missing[0]}")
+        convert = [_converter(types[c]) for c in columns]
+        order = " ORDER BY id" if table in _WITH_IDS else ""
+        cursor = source.execute(f"SELECT {', '.join(columns)} FROM {table}{order}")
+
+        async def records(
+            cursor: sqlite3.Cursor = cursor,
+            convert: list[Callable[[Any], Any]] = convert,
+        ) -> AsyncIterator[tuple[Any, ...]]:
+            while rows := cursor.fetchmany(_CHUNK):
+                for row in rows:
+                    yield tuple(f(v) for f, v in zip(convert, row, strict=True))
+
+        await conn.copy_records_to_table(table, records=records(), columns=columns)
+        expected = source.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+        copied = await conn.fetchval(f"SELECT count(*) FROM {table}")
+        if copied != expected:
+            raise StorageError(
+                f"{table}: {copied} rows arrived in {target} but the source has {expected}; "
+                "nothing was committed"
+            )
+        counts[table] = copied
+        if table in _WITH_IDS:
+            # New rows must not take the ids of copied ones.
+            await conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"GREATEST(max(id), 1), max(id) IS NOT NULL) FROM {table}"
+            )
+        log.info("table copied", extra={"table": table, "rows": copied})
+    return counts
