@@ -37,8 +37,10 @@ TABLES = (
     "rate_slots",
     "workers",
     "roles",
+    "feeds",
+    "feed_items",
 )
-_WITH_IDS = ("articles", "destinations", "comments", "deliveries")
+_WITH_IDS = ("articles", "destinations", "comments", "deliveries", "feeds")
 _CHUNK = 5000
 
 

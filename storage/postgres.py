@@ -45,12 +45,16 @@ from newsbot.models import (
     Destination,
     DestinationId,
     DestinationKind,
+    Feed,
+    FeedId,
+    FeedItem,
     IncomingComment,
     Job,
     MessageLink,
     MessageRef,
     NewComment,
     NewDestination,
+    NewFeed,
     Platform,
     Posted,
     RoleLease,
@@ -96,6 +100,11 @@ _DESTINATION = (
 _DELIVERY = (
     "id, article_id, comment_id, destination_id, platform, op, state, attempts, due_at, "
     "last_error, message_id, thread_id, generation, updated_at, claimed_by"
+)
+_FEED = (
+    "id, url, title, tags, interval_s, backfill, active, created_at, next_poll_at, "
+    "last_poll_at, last_success_at, last_status, etag, last_modified, errors, last_error, "
+    "deactivated_reason"
 )
 _FAILURES = (
     asyncpg.PostgresError,
@@ -191,6 +200,29 @@ def _destination(row: Row | Sequence[Any]) -> Destination:
         tags=_tags(row[7]),
         deactivated_reason=row[8],
         pending=bool(row[9]),
+    )
+
+
+def _feed(row: Row | Sequence[Any], items_seen: int = 0) -> Feed:
+    return Feed(
+        id=FeedId(row[0]),
+        url=row[1],
+        title=row[2],
+        tags=_tags(row[3]),
+        interval=float(row[4]),
+        backfill=row[5],
+        active=bool(row[6]),
+        created_at=row[7],
+        next_poll_at=row[8],
+        last_poll_at=row[9],
+        last_success_at=row[10],
+        last_status=row[11],
+        etag=row[12],
+        last_modified=row[13],
+        errors=row[14],
+        last_error=row[15],
+        deactivated_reason=row[16],
+        items_seen=items_seen,
     )
 
 
@@ -856,6 +888,15 @@ class PostgresStore:
 
         return await self._read(body)
 
+    async def delivery_counts(self) -> dict[tuple[Platform, DeliveryState], int]:
+        async def body(conn: Conn) -> dict[tuple[Platform, DeliveryState], int]:
+            rows = await conn.fetch(
+                "SELECT platform, state, count(*) FROM deliveries GROUP BY platform, state"
+            )
+            return {(Platform(r[0]), DeliveryState(r[1])): int(r[2]) for r in rows}
+
+        return await self._read(body)
+
     async def deliveries_for_article(self, article_id: ArticleId) -> list[DeliveryStatus]:
         return await self._statuses("d.article_id = $1 AND d.comment_id IS NULL", article_id)
 
@@ -1173,6 +1214,131 @@ class PostgresStore:
             return row is not None
 
         return await self._read(body)
+
+    # -- feeds ----------------------------------------------------------------------------
+
+    async def add_feed(self, new: NewFeed, now: datetime) -> tuple[Feed, bool]:
+        async def body(conn: Conn) -> tuple[Feed, bool]:
+            tags = " ".join(new.tags)
+            row = await conn.fetchrow(
+                "INSERT INTO feeds (url, tags, interval_s, backfill, created_at, next_poll_at) "
+                "VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (url) DO NOTHING "
+                f"RETURNING {_FEED}",
+                new.url,
+                tags,
+                new.interval,
+                new.backfill,
+                now,
+            )
+            changed = row is not None
+            if row is None:
+                row = await conn.fetchrow(
+                    "UPDATE feeds SET active = true, tags = $2, interval_s = $3, "
+                    "backfill = $4, errors = 0, last_error = NULL, deactivated_reason = NULL, "
+                    "etag = NULL, last_modified = NULL, last_success_at = NULL, "
+                    f"next_poll_at = $5 WHERE url = $1 AND NOT active RETURNING {_FEED}",
+                    new.url,
+                    tags,
+                    new.interval,
+                    new.backfill,
+                    now,
+                )
+                changed = row is not None
+            if row is None:
+                row = await conn.fetchrow(f"SELECT {_FEED} FROM feeds WHERE url = $1", new.url)
+            assert row is not None
+            seen = await conn.fetchval(
+                "SELECT count(*) FROM feed_items WHERE feed_id = $1", row[0]
+            )
+            return _feed(row, int(seen)), changed
+
+        return await self._tx(body)
+
+    async def list_feeds(self) -> list[Feed]:
+        async def body(conn: Conn) -> list[Feed]:
+            rows = await conn.fetch(
+                f"SELECT {_FEED}, (SELECT count(*) FROM feed_items i WHERE i.feed_id = f.id) "
+                "FROM feeds f ORDER BY id"
+            )
+            return [_feed(r, int(r[17])) for r in rows]
+
+        return await self._read(body)
+
+    async def save_feed(self, feed: Feed) -> None:
+        async def body(conn: Conn) -> None:
+            await conn.execute(
+                "UPDATE feeds SET url = $1, title = $2, tags = $3, interval_s = $4, "
+                "backfill = $5, active = $6, next_poll_at = $7, last_poll_at = $8, "
+                "last_success_at = $9, last_status = $10, etag = $11, last_modified = $12, "
+                "errors = $13, last_error = $14, deactivated_reason = $15 WHERE id = $16",
+                feed.url,
+                feed.title,
+                " ".join(feed.tags),
+                feed.interval,
+                feed.backfill,
+                feed.active,
+                feed.next_poll_at,
+                feed.last_poll_at,
+                feed.last_success_at,
+                feed.last_status,
+                feed.etag,
+                feed.last_modified,
+                feed.errors,
+                feed.last_error,
+                feed.deactivated_reason,
+                feed.id,
+            )
+
+        await self._tx(body)
+
+    async def remove_feed(self, feed_id: FeedId) -> bool:
+        async def body(conn: Conn) -> bool:
+            await conn.execute("DELETE FROM feed_items WHERE feed_id = $1", feed_id)
+            done = await conn.execute("DELETE FROM feeds WHERE id = $1", feed_id)
+            return str(done) != "DELETE 0"
+
+        return await self._tx(body)
+
+    async def feed_items(self, feed_id: FeedId, keys: Sequence[str]) -> dict[str, FeedItem]:
+        async def body(conn: Conn) -> dict[str, FeedItem]:
+            rows = await conn.fetch(
+                "SELECT key, article_id, fingerprint, seen_at, edited_at FROM feed_items "
+                "WHERE feed_id = $1 AND key = ANY($2::text[])",
+                feed_id,
+                list(keys),
+            )
+            return {
+                r[0]: FeedItem(
+                    feed_id,
+                    r[0],
+                    None if r[1] is None else ArticleId(r[1]),
+                    r[2],
+                    r[3],
+                    r[4],
+                )
+                for r in rows
+            }
+
+        return await self._read(body)
+
+    async def save_feed_items(self, items: Sequence[FeedItem]) -> None:
+        if not items:
+            return
+
+        async def body(conn: Conn) -> None:
+            await conn.executemany(
+                "INSERT INTO feed_items (feed_id, key, article_id, fingerprint, seen_at, "
+                "edited_at) SELECT $1, $2, $3, $4, $5, $6 "
+                "WHERE EXISTS (SELECT 1 FROM feeds WHERE id = $1) "
+                "ON CONFLICT (feed_id, key) DO UPDATE SET article_id = excluded.article_id, "
+                "fingerprint = excluded.fingerprint, edited_at = excluded.edited_at",
+                [
+                    (i.feed_id, i.key, i.article_id, i.fingerprint, i.seen_at, i.edited_at)
+                    for i in items
+                ],
+            )
+
+        await self._tx(body)
 
     async def get_state(self, key: str) -> str | None:
         async def body(conn: Conn) -> str | None:

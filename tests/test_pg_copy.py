@@ -27,7 +27,7 @@ from newsbot import (
     Store,
     WorkerInfo,
 )
-from newsbot.models import IncomingComment, NewComment
+from newsbot.models import FeedId, FeedItem, IncomingComment, NewComment, NewFeed
 from storage import SqliteStore
 from storage.postgres import PostgresStore
 
@@ -101,6 +101,13 @@ async def fill(store: Store) -> None:
     await store.acquire_role("send:telegram", "w1", at(14), 30)
     await store.heartbeat(WorkerInfo("w1", "host", 11, T0, at(15), ("send:telegram",)))
     assert await store.take_slot("web:1.2.3.4", 5, 60, at(16)) == 0.0
+    feed, _ = await store.add_feed(NewFeed("https://site.example/feed", ("local",), 600.0), at(17))
+    await store.save_feed_items(
+        [
+            FeedItem(feed.id, "k1", first.id, "fp1", at(18), at(19)),
+            FeedItem(feed.id, "k2", None, "fp2", at(18), None),
+        ]
+    )
 
 
 async def snapshot(store: Store) -> dict[str, Any]:
@@ -123,6 +130,8 @@ async def snapshot(store: Store) -> dict[str, Any]:
         "roles": await store.list_roles(),
         "workers": await store.list_workers(T0),
         "slot": await store.take_slot("web:1.2.3.4", 1, 60, at(17)),  # the copied slot counts
+        "feeds": await store.list_feeds(),
+        "feed_items": await store.feed_items(FeedId(1), ["k1", "k2", "k3"]),
         "requests": await store.update_article(
             ArticleId(1), ArticleDraft("x", "y"), at(18), request="e1"
         ),
