@@ -315,8 +315,9 @@ class PostgresStore:
     def _settings(self) -> dict[str, str]:
         settings = {
             "application_name": "newsbot",
-            # A process frozen inside a transaction must not hold its locks for ever.
-            "idle_in_transaction_session_timeout": "60000",
+            # A process frozen inside a transaction (SIGSTOP, a frozen VM) must not hold its
+            # locks, the comment writers' one included, for longer than a role's lease or two.
+            "idle_in_transaction_session_timeout": "10000",
         }
         if self.synchronous in ("OFF", "NORMAL"):
             settings["synchronous_commit"] = "off"

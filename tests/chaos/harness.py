@@ -26,6 +26,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from newsbot import (
     NewsService,
     Platform,
 )
-from storage import SqliteStore
+from storage import open_store
 from tests.fakes.process import read_ready
 from tests.fakes.wait import wait_for
 
@@ -283,16 +284,73 @@ class BotProcess:
 # -- the database, as an operator reads it ------------------------------------------------
 
 
+Database = Path | str
+"""An SQLite file, or a PostgreSQL URL (the suites run on both)."""
+
+
+class _PgCursor:
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self.rows = rows
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.rows
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self.rows)
+
+
+_ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00$")
+
+
+class _PgConnection:
+    """Just enough of sqlite3's connection for the queries here, on PostgreSQL: ``?``
+    placeholders become ``$n``, and ISO times become timestamps."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> _PgCursor:
+        import asyncpg
+
+        from tests.pg import run_sync
+
+        parts = sql.split("?")
+        query = parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], 1))
+        values = [
+            datetime.fromisoformat(v) if isinstance(v, str) and _ISO.match(v) else v
+            for v in params
+        ]
+
+        async def fetch() -> list[tuple[Any, ...]]:
+            conn = await asyncpg.connect(self.url, timeout=10)
+            try:
+                return [tuple(r) for r in await conn.fetch(query, *values)]
+            finally:
+                await conn.close()
+
+        return _PgCursor(run_sync(fetch()))
+
+    def close(self) -> None:
+        pass
+
+
+def is_postgres(db: Database) -> bool:
+    return str(db).startswith(("postgresql://", "postgres://"))
+
+
 @contextlib.contextmanager
-def connect(db: Path) -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(db, timeout=30)
+def connect(db: Database) -> Iterator[Any]:
+    conn: Any = _PgConnection(str(db)) if is_postgres(db) else sqlite3.connect(db, timeout=30)
     try:
         yield conn
     finally:
         conn.close()
 
 
-def sending(db: Path, platform: str | None = None) -> int:
+def sending(db: Database, platform: str | None = None) -> int:
     """Article posts claimed and not yet recorded: sends that may be in flight."""
     sql = (
         "SELECT COUNT(*) FROM deliveries WHERE state = 'sending' AND comment_id IS NULL "
@@ -306,7 +364,7 @@ def sending(db: Path, platform: str | None = None) -> int:
         return int(conn.execute(sql, params).fetchone()[0])
 
 
-def sending_chats(db: Path, platform: str) -> set[str]:
+def sending_chats(db: Database, platform: str) -> set[str]:
     """Chats of the article posts claimed and not yet recorded on one platform."""
     with connect(db) as conn:
         rows = conn.execute(
@@ -318,7 +376,7 @@ def sending_chats(db: Path, platform: str) -> set[str]:
     return {r[0] for r in rows}
 
 
-def recorded_posts(db: Path, article_id: int = 1) -> dict[tuple[str, str], str | None]:
+def recorded_posts(db: Database, article_id: int = 1) -> dict[tuple[str, str], str | None]:
     """(platform, chat id) -> the message id recorded for the article's post there."""
     with connect(db) as conn:
         rows = conn.execute(
@@ -330,7 +388,7 @@ def recorded_posts(db: Path, article_id: int = 1) -> dict[tuple[str, str], str |
     return {(r[0], r[1]): r[2] for r in rows}
 
 
-def recorded_count(db: Path, article_id: int, platform: str | None = None) -> int:
+def recorded_count(db: Database, article_id: int, platform: str | None = None) -> int:
     """How many of the article's posts are recorded (on one platform, or on all)."""
     sql = (
         "SELECT COUNT(*) FROM deliveries WHERE comment_id IS NULL AND article_id = ? "
@@ -344,7 +402,7 @@ def recorded_count(db: Path, article_id: int, platform: str | None = None) -> in
         return int(conn.execute(sql, params).fetchone()[0])
 
 
-def comments(db: Path) -> list[tuple[str, str, str, str]]:
+def comments(db: Database) -> list[tuple[str, str, str, str]]:
     """Every stored comment as (platform, chat id, message id, text)."""
     with connect(db) as conn:
         return [
@@ -371,11 +429,12 @@ class Chaos:
     extra_env: dict[str, str] = field(default_factory=dict)
     db_dir: Path | None = None
     platforms: tuple[str, ...] = ("telegram", "discord")
-    db: Path = field(init=False)
+    database_url: str | None = None  # PostgreSQL instead of an SQLite file in db_dir or tmp
+    db: Database = field(init=False)
     log: Path = field(init=False)
 
     def __post_init__(self) -> None:
-        self.db = (self.db_dir or self.tmp) / "newsbot.db"
+        self.db = self.database_url or (self.db_dir or self.tmp) / "newsbot.db"
         self.log = self.tmp / "bot.log"
 
     @classmethod
@@ -388,6 +447,7 @@ class Chaos:
         db_dir: Path | None = None,
         platforms: tuple[str, ...] = ("telegram", "discord"),
         enforce_rate_limits: bool = False,
+        database_url: str | None = None,
         **extra_env: str,
     ) -> Chaos:
         started: list[FakeProcess] = []
@@ -427,6 +487,7 @@ class Chaos:
             dict(extra_env),
             db_dir,
             platforms,
+            database_url,
         )
 
     async def stop(self) -> None:
@@ -510,7 +571,7 @@ class Chaos:
         return dict(reply)
 
     async def subscribe_all(self) -> None:
-        async with SqliteStore(self.db, synchronous=self.synchronous) as store:
+        async with open_store(str(self.db), synchronous=self.synchronous) as store:
             service = NewsService(store)
             for platform, chat in self.destinations:
                 await service.subscribe(
@@ -521,7 +582,7 @@ class Chaos:
     async def publish(self, title: str = "Chaos", body: str = "The news.") -> int:
         """Publish from another connection to the database (the bot finds it within its poll
         interval, as it finds what ``python bot.py publish`` enqueues); returns the id."""
-        async with SqliteStore(self.db, synchronous=self.synchronous) as store:
+        async with open_store(str(self.db), synchronous=self.synchronous) as store:
             change = await NewsService(store).publish(
                 Actor.operator(), ArticleDraft(title=title, body=body)
             )
@@ -614,7 +675,7 @@ class ReplyStream:
                 await asyncio.wait_for(self._stop.wait(), self.interval)
 
 
-def classify(db: Path, sent: list[JSON]) -> tuple[list[JSON], list[JSON]]:
+def classify(db: Database, sent: list[JSON]) -> tuple[list[JSON], list[JSON]]:
     """Replies to posts the bot recorded, and replies to the lost twin of a repeated post."""
     recorded: dict[tuple[str, str], set[str]] = {}
     with connect(db) as conn:
@@ -656,7 +717,7 @@ async def wait_comments(
         await asyncio.sleep(0.2)
 
 
-def lost_replies(db: Path, sent: list[JSON]) -> list[JSON]:
+def lost_replies(db: Database, sent: list[JSON]) -> list[JSON]:
     """Replies to recorded posts that are not stored."""
     known, _ = classify(db, sent)
     have = {c[:3] for c in comments(db)}

@@ -21,12 +21,12 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 from tests.chaos import kill
 from tests.chaos.harness import (
     BotProcess,
     Chaos,
+    Database,
     ReplyStream,
     Scale,
     connect,
@@ -118,7 +118,7 @@ class Workers:
         )
 
 
-def holders(db: Path) -> dict[str, str]:
+def holders(db: Database) -> dict[str, str]:
     """platform -> the worker whose role lease is live now (as the database says)."""
     now = datetime.now(UTC).isoformat(timespec="microseconds")
     with connect(db) as conn:
