@@ -342,7 +342,8 @@ def build_adapters(
 ) -> tuple[dict[Platform, AdapterFactory], Adapter | None, list[str]]:
     """The chat platforms that are configured (each as a factory: its adapter is built each
     time this worker takes the platform's role), the web adapter, and why each other one is
-    off. ``may_act`` says whether this worker still holds a platform's role."""
+    off. ``may_act`` says whether this worker still keeps a platform's role (``Roles.keeps``:
+    held, or suspended while the store does not answer)."""
     platforms: dict[Platform, AdapterFactory] = {}
     report: list[str] = []
     # The adapters are imported now, not at the first takeover: a standby that takes a role
@@ -538,7 +539,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
             settings,
             service,
             extra_routes=ops.routes() if ops else (),
-            may_act=lambda platform: roles is not None and roles.holds(role_of(platform)),
+            may_act=lambda platform: roles is not None and roles.keeps(role_of(platform)),
         )
         for line in report:
             print(f"newsbot: {line}", file=sys.stderr)

@@ -74,6 +74,10 @@ class Roles:
         self.monotonic = monotonic
         self.started_at = self.clock.now()
         self._valid_until: dict[str, float] = {}
+        # Roles whose last renewal failed because the store did not answer, and those of them
+        # whose lease ran out meanwhile (kept, not acted on: see ``keeps``).
+        self._unreachable: set[str] = set()
+        self._suspended: set[str] = set()
         self._epochs: dict[str, int] = {}
         self._listeners: list[RoleListener] = []
         self._task: asyncio.Task[None] | None = None
@@ -87,6 +91,14 @@ class Roles:
     def holds(self, role: str) -> bool:
         """Whether this worker may act on ``role`` now (it holds a lease not about to end)."""
         return self.monotonic() < self._valid_until.get(role, 0.0)
+
+    def keeps(self, role: str) -> bool:
+        """Whether this worker holds ``role`` or keeps it suspended: its lease ran out while
+        the store did not answer, so nobody can have taken it. What needs the store (sending)
+        waits for ``holds``; what answers people (a poll for commands, to say "try again")
+        may go on. The role is lost for good as soon as the store answers that someone else
+        holds it."""
+        return self.holds(role) or role in self._suspended
 
     @property
     def held(self) -> tuple[str, ...]:
@@ -117,7 +129,7 @@ class Roles:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        for role in self.held:
+        for role in list(self._valid_until):
             await self._lose(role, "stopping")
             with contextlib.suppress(StorageError):
                 await self.store.release_role(role, self.worker)
@@ -157,9 +169,10 @@ class Roles:
                 )
             except StorageError as exc:
                 log.warning("cannot renew a role", extra={"role": role, "error": str(exc)})
-                lease = None
-                if self.holds(role):
-                    continue  # still ours until its local expiry; try again next round
+                if role in self._valid_until:
+                    self._unreachable.add(role)
+                continue  # ours until its local expiry, then suspended; try again next round
+            self._unreachable.discard(role)
             if lease is None:
                 if role in self._valid_until:
                     await self._lose(role, "taken over or expired")
@@ -174,19 +187,35 @@ class Roles:
             if gained and role in self._valid_until:
                 await self._lose(role, "another worker held the role meanwhile")
             self._valid_until[role] = asked + self.lease - self.margin
+            if role in self._suspended:
+                self._suspended.discard(role)
+                log.info("role resumed: the store answers again", extra={"role": role})
             if gained:
                 self.takeovers[role] = self.takeovers.get(role, 0) + 1
                 log.info("role taken", extra={"role": role, "epoch": lease.epoch})
                 await self._tell(role, True)
         for role, until in list(self._valid_until.items()):
-            if self.monotonic() >= until:
-                await self._lose(role, "lease ran out")
+            if self.monotonic() < until:
+                continue
+            if role in self._unreachable:
+                # The store does not answer, so nobody can take the role either: this worker
+                # stops acting on it (no sends) but keeps what it runs, to answer people.
+                if role not in self._suspended:
+                    self._suspended.add(role)
+                    log.warning(
+                        "role suspended: the store does not answer; not sending until it does",
+                        extra={"role": role},
+                    )
+                continue
+            await self._lose(role, "lease ran out")
         try:
             await self.store.heartbeat(self.info())
         except StorageError as exc:
             log.warning("cannot write the heartbeat", extra={"error": str(exc)})
 
     async def _lose(self, role: str, why: str) -> None:
+        self._suspended.discard(role)
+        self._unreachable.discard(role)
         if self._valid_until.pop(role, None) is None:
             return
         log.warning("role lost", extra={"role": role, "why": why})

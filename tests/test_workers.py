@@ -188,3 +188,64 @@ async def test_a_late_renewal_nobody_else_saw_keeps_the_tenure(
         assert heard == [(ROLE, True)], "no loss and regain for a tenure nobody interrupted"
     finally:
         await a.stop()
+
+
+class Unreachable:
+    """A store that stops answering on request (a database restarting), as a proxy to a
+    real one; only what ``Roles`` calls."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+        self.down = False
+
+    def __getattr__(self, name: str) -> object:
+        real = getattr(self.store, name)
+        if not callable(real):
+            return real
+
+        async def call(*args: object, **kwargs: object) -> object:
+            if self.down:
+                from newsbot import StorageError
+
+                raise StorageError("the database does not answer (test)")
+            return await real(*args, **kwargs)
+
+        return call
+
+
+async def test_an_unreachable_store_suspends_the_role_without_losing_it(
+    stores: list[SqliteStore],
+) -> None:
+    """While the store does not answer nobody can take the role: the holder stops sending
+    (``holds`` is false) but keeps what answers people (``keeps``); when the store answers
+    again the tenure goes on, and if someone else took the role meanwhile it is lost."""
+    flaky = Unreachable(stores[0])
+    heard: list[tuple[str, bool]] = []
+    a = Roles(flaky, "a", [ROLE], lease=3.0, renew_every=0.5, margin=1.0)  # type: ignore[arg-type]
+
+    async def listener(role: str, held: bool) -> None:
+        heard.append((role, held))
+
+    a.on_change(listener)
+    await a.start()
+    try:
+        flaky.down = True
+        await wait_for(lambda: not a.holds(ROLE), 5.0, "the local lease to run out")
+        assert a.keeps(ROLE) and heard == [(ROLE, True)]
+        flaky.down = False
+        await wait_for(lambda: a.holds(ROLE), 3.0, "the role resumed")
+        assert heard == [(ROLE, True)]
+        # Down again, and this time another worker (that can reach the store) takes over.
+        flaky.down = True
+        await wait_for(lambda: not a.holds(ROLE), 5.0, "the local lease to run out")
+        b = Roles(stores[1], "b", [ROLE], lease=3.0, renew_every=0.5, margin=1.0)
+        await b.start()
+        assert await b.wait_for(ROLE, 6.0)
+        assert a.keeps(ROLE), "a cannot know yet"
+        flaky.down = False
+        await wait_for(lambda: (ROLE, False) in heard, 3.0, "a to hear it lost the role")
+        assert not a.keeps(ROLE)
+        await b.stop()
+    finally:
+        flaky.down = False
+        await a.stop()

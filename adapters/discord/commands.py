@@ -37,7 +37,7 @@ from adapters.discord.render import (
     platform_label,
     thread_embed,
 )
-from newsbot.errors import DomainError, InvalidInput, NotFound, PermissionDenied
+from newsbot.errors import DomainError, InvalidInput, NotFound, PermissionDenied, StorageError
 from newsbot.feeds import (
     DEFAULT_INTERVAL,
     FeedService,
@@ -65,6 +65,10 @@ from newsbot.text import cut_chars
 log = logging.getLogger("newsbot.discord")
 
 APOLOGY = "Sorry, something went wrong on newsbot's side. The error was logged; please try again."
+TRY_AGAIN = (
+    "Sorry, newsbot's database is not answering right now, so nothing was done. "
+    "Please try again in a minute."
+)
 ADMIN_HINT = "Members with the Manage Server permission in this server may do this too."
 CHANNEL_HINT = "On Discord that is the Manage Channels permission in that channel."
 UNNAMED_HINT = (
@@ -261,6 +265,13 @@ async def _guarded(
         await reply(interaction, f"{exc} {_hint(interaction, hint)}")
     except DomainError as exc:
         await reply(interaction, str(exc))
+    except StorageError as exc:
+        # The database is away (a restart, a network cut): say so, and to try again.
+        log.warning(
+            "discord command failed: the store does not answer",
+            extra={"command": command, "interaction_id": interaction.id, "error": str(exc)},
+        )
+        await reply(interaction, TRY_AGAIN)
     except Exception:
         log.exception(
             "discord command failed",

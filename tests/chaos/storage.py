@@ -34,6 +34,7 @@ from tests.chaos.harness import (
     classify,
     comments,
     connect,
+    is_postgres,
     lost_replies,
     recorded_posts,
     sending,
@@ -203,6 +204,9 @@ async def _finish(
         elif extra:
             report.discord_doubled.append(chat)
     report.storage_errors = _STORAGE_ERROR.findall(chaos.log.read_text(errors="replace"))
+    if is_postgres(chaos.db):
+        report.integrity = "ok"  # the server's own business; nothing newsbot can check
+        return
     with connect(chaos.db) as conn:
         report.integrity = str(conn.execute("PRAGMA integrity_check").fetchone()[0])
 
@@ -322,4 +326,86 @@ async def read_only(tmp: Path, scale: Scale, synchronous: str) -> StorageReport:
             bot.cleanup()
         await chaos.stop()
         fs.umount()
+    return report
+
+
+# -- PostgreSQL: the server goes away ------------------------------------------------------
+
+
+async def _through_proxy(tmp: Path, url: str, synchronous: str) -> tuple[Chaos, Any]:
+    """Both fakes, and the bot on PostgreSQL through a relay the test can cut (the test's own
+    reads go to the server directly)."""
+    from tests.pg import Proxy, through
+
+    proxy = Proxy(url)
+    await proxy.start()
+    chaos = await Chaos.start(
+        tmp,
+        DESTINATIONS,
+        synchronous=synchronous,
+        database_url=url,
+        NEWSBOT_DATABASE=through(url, proxy.port),
+    )
+    return chaos, proxy
+
+
+async def pg_outage(tmp: Path, scale: Scale, url: str, synchronous: str = "FULL") -> StorageReport:
+    """The PostgreSQL server refuses every connection for a while (down, or restarting),
+    with a fan-out in flight, readers writing and users asking ``/latest``."""
+    seconds = 30.0 if scale.full else 8.0
+    report = StorageReport("PostgreSQL unreachable", synchronous, seconds)
+    chaos, proxy = await _through_proxy(tmp, url, synchronous)
+    bot = None
+    try:
+        await chaos.subscribe_all()
+        bot = await chaos.running_bot()
+        async with ReplyStream(chaos, 4.0) as replies:
+            acknowledged = await _acknowledge(chaos, replies, report)
+            await _second_article_in_flight(chaos)
+            proxy.refuse()
+            await chaos.telegram.control("delay", {"seconds": 0})
+            async with _probes(chaos, report, "while PostgreSQL is unreachable"):
+                await asyncio.sleep(seconds)  # the fault itself
+            report.bot_alive_during_fault = bot.alive
+            proxy.restore()
+            back = time.monotonic()
+            report.acknowledged_lost = acknowledged.missing(chaos.db)
+            await _finish(chaos, bot, replies, report, back)
+    finally:
+        if bot is not None:
+            bot.cleanup()
+        await chaos.stop()
+        await proxy.stop()
+    return report
+
+
+async def pg_restart(
+    tmp: Path, scale: Scale, url: str, synchronous: str = "FULL"
+) -> StorageReport:
+    """Every connection of the bot is terminated by the server (as a restart does) three
+    times in a row, a second apart, while it sends and stores."""
+    report = StorageReport("PostgreSQL restarted", synchronous, 3.0)
+    chaos, proxy = await _through_proxy(tmp, url, synchronous)
+    bot = None
+    try:
+        await chaos.subscribe_all()
+        bot = await chaos.running_bot()
+        async with ReplyStream(chaos, 4.0) as replies:
+            acknowledged = await _acknowledge(chaos, replies, report)
+            await _second_article_in_flight(chaos)
+            await chaos.telegram.control("delay", {"seconds": 0})
+            async with _probes(chaos, report, "while PostgreSQL restarts"):
+                for _ in range(3):
+                    proxy.refuse()  # every connection dropped mid-flight...
+                    proxy.restore()  # ...and the server answers again at once
+                    await asyncio.sleep(1.0)  # between the restarts, not a wait
+            report.bot_alive_during_fault = bot.alive
+            back = time.monotonic()
+            report.acknowledged_lost = acknowledged.missing(chaos.db)
+            await _finish(chaos, bot, replies, report, back)
+    finally:
+        if bot is not None:
+            bot.cleanup()
+        await chaos.stop()
+        await proxy.stop()
     return report

@@ -1,0 +1,40 @@
+"""PostgreSQL faults under the real bot (``python bot.py`` on PostgreSQL through a relay the
+test cuts): the server unreachable for a while, and every connection terminated as a server
+restart does. Nothing acknowledged is lost, commands keep being answered (with "try again"
+while the server is away), and the bot recovers by itself.
+
+Small by default (8 s away); NEWSBOT_CHAOS_SCALE=full holds the outage for 30 s.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.chaos import storage
+from tests.chaos.harness import scale
+from tests.test_chaos_sqlite import check
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+async def test_postgres_unreachable_for_a_while(tmp_path: Path, pg_url: str) -> None:
+    report = await storage.pg_outage(tmp_path, scale(), pg_url)
+    check(report, "unavailable")
+    assert report.exit_codes == [0]
+    answered, asked, slowest = report.probe("telegram /latest while PostgreSQL is unreachable")
+    assert asked >= 2 and answered == asked, "commands are answered while the server is away"
+    assert slowest < 10.0, "a clear 'try again' within seconds, not a hang"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+async def test_postgres_restarted_under_load(tmp_path: Path, pg_url: str) -> None:
+    report = await storage.pg_restart(tmp_path, scale(), pg_url)
+    print(report.summary())
+    assert report.bot_alive_during_fault
+    assert report.acknowledged_lost == []
+    assert report.lost_posts == [] and report.discord_doubled == []
+    assert report.lost_comments == []
+    assert report.exit_codes == [0]
