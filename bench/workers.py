@@ -43,10 +43,9 @@ CHANNELS_PER_GUILD = 500
 
 
 def _open(database: str) -> Any:
-    import storage
+    from storage import open_store
 
-    opener = getattr(storage, "open_store", None)
-    return opener(database) if opener else storage.SqliteStore(database)
+    return open_store(database)
 
 
 class Worker:
@@ -271,13 +270,21 @@ async def failover(channels: int, database: str, label: str, kills: int) -> list
 
 
 def run(quick: bool) -> list[Result]:
+    """2,000 chats per platform and 20 kills of the holder (300 and 4 when quick), on
+    PostgreSQL (the scale-out store) and, for comparison, three workers on one SQLite file."""
+    from bench.core import postgres_database, postgres_server
+
     channels = 300 if quick else 2_000
     kills = 4 if quick else 20
     results: list[Result] = []
+    server = postgres_server()
+    if server is not None:
+        with postgres_database(server) as database:
+            results += asyncio.run(fanout(channels, database, "PostgreSQL"))
+        with postgres_database(server) as database:
+            results += asyncio.run(failover(50, database, "PostgreSQL", kills))
     with tempfile.TemporaryDirectory() as tmp:
-        database = str(Path(tmp) / "workers.db")
-        results += asyncio.run(fanout(channels, database, "SQLite"))
+        results += asyncio.run(fanout(channels, str(Path(tmp) / "workers.db"), "SQLite"))
     with tempfile.TemporaryDirectory() as tmp:
-        database = str(Path(tmp) / "failover.db")
-        results += asyncio.run(failover(50, database, "SQLite", kills))
+        results += asyncio.run(failover(50, str(Path(tmp) / "failover.db"), "SQLite", kills))
     return results
