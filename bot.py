@@ -15,6 +15,7 @@ import dataclasses
 import gc
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -129,6 +130,12 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("database", mode="before")
+    @classmethod
+    def _path_is_text(cls, value: object) -> object:
+        # A library user may pass a pathlib.Path for the SQLite file.
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
     @field_validator("telegram_admins", "discord_admins", mode="before")
     @classmethod
