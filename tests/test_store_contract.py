@@ -5,6 +5,8 @@ Add a backend by adding a factory to ``BACKENDS``; the tests only use the ``Stor
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -460,7 +462,6 @@ async def test_ingest_mirrors_to_other_posted_chats_only(backend: Store) -> None
 
 
 async def test_concurrent_ingest_is_batched_and_exact(backend: Store) -> None:
-    import asyncio
 
     _, refs = await posted_article(backend, "-100")
     results = await asyncio.gather(
@@ -712,7 +713,6 @@ async def test_roles_have_one_holder_until_the_lease_ends(backend: Store) -> Non
 
 
 async def test_concurrent_role_claims_have_one_winner(backend: Store) -> None:
-    import asyncio
 
     results = await asyncio.gather(
         *(backend.acquire_role("send:discord", f"w{i}", T0, 5) for i in range(8))
@@ -736,7 +736,6 @@ async def test_workers_heartbeat_and_leave(backend: Store) -> None:
 
 
 async def test_rate_slots_are_atomic_and_slide(backend: Store) -> None:
-    import asyncio
 
     waits = await asyncio.gather(*(backend.take_slot("web:1.2.3.4", 5, 60, T0) for _ in range(25)))
     assert sorted(waits)[:5] == [0.0] * 5
@@ -748,7 +747,6 @@ async def test_rate_slots_are_atomic_and_slide(backend: Store) -> None:
 
 
 async def test_setdefault_state_keeps_the_first_value(backend: Store) -> None:
-    import asyncio
 
     values = await asyncio.gather(
         *(backend.setdefault_state("web.form_secret", f"s{i}") for i in range(5))
@@ -760,7 +758,6 @@ async def test_setdefault_state_keeps_the_first_value(backend: Store) -> None:
 async def test_watch_hears_changes_made_by_another_handle(
     two_handles: tuple[Store, Store],
 ) -> None:
-    import asyncio
 
     watcher, writer = two_handles
     heard: list[str] = []
@@ -771,11 +768,18 @@ async def test_watch_hears_changes_made_by_another_handle(
         changed.set()
 
     watcher.watch(listener)
-    await asyncio.sleep(0.2)  # let the watch settle before the change it must report
     d = await dest(writer, "-1")
-    await article(writer, d)
-    await asyncio.wait_for(changed.wait(), 2)
-    assert set(heard) <= {"*", "outbox"} | {f"article:{i}" for i in range(1, 3)}
+    # The watch starts listening in the background, so a change made at once may come before
+    # it: write until one is heard (each write is one it must report once it listens).
+    written = 0
+    deadline = asyncio.get_running_loop().time() + 5
+    while not changed.is_set():
+        assert asyncio.get_running_loop().time() < deadline, "no change was reported in 5 s"
+        await article(writer, d)
+        written += 1
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), 0.5)
+    assert set(heard) <= {"*", "outbox"} | {f"article:{i}" for i in range(1, written + 1)}
 
 
 async def test_delivery_counts_by_platform_and_state(backend: Store) -> None:
