@@ -124,11 +124,16 @@ async def _world(channels: int, database: str) -> AsyncIterator[tuple[Any, Any, 
 
 
 async def _roles_held(database: str) -> dict[str, str]:
+    """The platforms' sending roles held now (``poll:feeds`` is a role too, not counted)."""
     store = _open(database)
     await store.open()
     try:
         now = NewsService(store).clock.now()
-        return {r.role: r.holder for r in await store.list_roles() if r.lease_until > now}
+        return {
+            r.role: r.holder
+            for r in await store.list_roles()
+            if r.role.startswith("send:") and r.lease_until > now
+        }
     finally:
         await store.close()
 
