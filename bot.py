@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import gc
+import ipaddress
 import json
 import logging
 import os
@@ -72,6 +73,9 @@ def _split_ids(value: object) -> object:
     return value
 
 
+ADMIN_TOKEN_MIN = 32
+
+
 class Settings(BaseSettings):
     """Configuration from ``NEWSBOT_*`` environment variables and an optional ``.env`` file."""
 
@@ -104,6 +108,13 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(8080, ge=0, le=65535)
     web_admin_token: SecretStr | None = None
+    # Reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For names
+    # the client; the header is ignored from any other peer.
+    web_trust_proxy: Annotated[tuple[str, ...], NoDecode] = ()
+    # Slowloris: seconds a connection may take to send its request headers (and stay idle
+    # between requests), and the most connections open at once.
+    web_header_timeout: float = Field(10.0, gt=0, le=300)
+    web_max_connections: int = Field(1000, ge=1, le=1_000_000)
 
     mirror: bool = True
     mirror_delay: float = Field(0.0, ge=0, le=86400)
@@ -136,6 +147,35 @@ class Settings(BaseSettings):
     def _path_is_text(cls, value: object) -> object:
         # A library user may pass a pathlib.Path for the SQLite file.
         return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+    @field_validator("web_admin_token", mode="before")
+    @classmethod
+    def _admin_token(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str) and len(text) < ADMIN_TOKEN_MIN:
+            raise ValueError(
+                f"must be at least {ADMIN_TOKEN_MIN} characters (it is {len(text)}); "
+                "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return value
+
+    @field_validator("web_trust_proxy", mode="before")
+    @classmethod
+    def _proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = tuple(part.strip() for part in value.split(",") if part.strip())
+            for part in parts:
+                try:
+                    ipaddress.ip_network(part, strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"{part!r} is not an IP address or CIDR range; name the reverse "
+                        "proxies, comma-separated (e.g. 127.0.0.1 or 10.0.0.0/8)"
+                    ) from None
+            return parts
+        return value
 
     @field_validator("telegram_admins", "discord_admins", mode="before")
     @classmethod
@@ -404,6 +444,9 @@ def build_adapters(
             host=settings.web_host,
             port=settings.web_port,
             admin_token=admin.get_secret_value() if admin else None,
+            trust_proxy=settings.web_trust_proxy,
+            header_timeout=settings.web_header_timeout,
+            max_connections=settings.web_max_connections,
             extra_routes=extra_routes,
         )
         where = f"http://{settings.web_host}:{settings.web_port}"

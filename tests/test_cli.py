@@ -113,6 +113,27 @@ def test_bad_setting_names_the_variable(tmp_path: Path) -> None:
     assert done.returncode == 2 and "NEWSBOT_PUBLIC_URL" in done.stderr
 
 
+def test_a_short_admin_token_is_a_clear_configuration_error(tmp_path: Path) -> None:
+    short = "only-31-characters-long-secret!"
+    done = cli(tmp_path, "articles", ok=False, NEWSBOT_WEB_ADMIN_TOKEN=short)
+    assert done.returncode == 2
+    assert "NEWSBOT_WEB_ADMIN_TOKEN" in done.stderr
+    assert "at least 32 characters (it is 31)" in done.stderr
+    assert short not in done.stderr and "Traceback" not in done.stderr
+    assert Settings(web_admin_token="x" * 32).web_admin_token is not None  # type: ignore[arg-type]
+    assert Settings(web_admin_token=" ").web_admin_token is None  # type: ignore[arg-type]
+
+
+def test_trusted_proxies_are_addresses_or_ranges(tmp_path: Path) -> None:
+    settings = Settings(web_trust_proxy="127.0.0.1, 10.0.0.0/8,::1")  # type: ignore[arg-type]
+    assert settings.web_trust_proxy == ("127.0.0.1", "10.0.0.0/8", "::1")
+    assert Settings().web_trust_proxy == ()
+    for bad in ("true", "10.0.0.0/33", "proxy.local"):
+        done = cli(tmp_path, "articles", ok=False, NEWSBOT_WEB_TRUST_PROXY=bad)
+        assert done.returncode == 2, bad
+        assert "NEWSBOT_WEB_TRUST_PROXY" in done.stderr and "not an IP address" in done.stderr
+
+
 def test_newer_database_is_refused(tmp_path: Path) -> None:
     import sqlite3
 

@@ -31,3 +31,22 @@ def test_quick_start_is_the_two_commands() -> None:
     quick = readme.split("## Quick start", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
     commands = [line.split("#")[0].strip() for line in quick.strip().splitlines()]
     assert commands == ["make run", "make test"]
+
+
+def test_the_security_section_has_the_trust_model_and_what_to_configure() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    security = readme.split("## Security", 1)[1].split("\n## ", 1)[0]
+    table = [line for line in security.splitlines() if line.startswith("| ")]
+    assert table[0].startswith("| Who | From where | Can |")
+    assert len(table) >= 8  # header and the seven kinds of people
+    for name in (
+        "NEWSBOT_TELEGRAM_ADMINS",
+        "NEWSBOT_DISCORD_ADMINS",
+        "NEWSBOT_DISCORD_GUILDS",
+        "NEWSBOT_WEB_ADMIN_TOKEN",
+        "NEWSBOT_WEB_TRUST_PROXY",
+        "Public Bot",
+        "0600",
+        "32 characters",
+    ):
+        assert name in security, name

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import asyncio
 import socket
+import time
 
 import aiohttp
 import pytest
 
 from adapters.web import WebAdapter
 from newsbot import ConfigError, NewsService
-from tests.test_web_helpers import form_fields, publish
+from tests.test_web_helpers import publish
 
 
 async def test_the_adapter_serves_on_a_real_port_and_stops(service: NewsService) -> None:
@@ -33,31 +35,108 @@ async def test_the_adapter_serves_on_a_real_port_and_stops(service: NewsService)
             await http.get(adapter.url + "/")
 
 
-async def test_open_forms_survive_a_restart(service: NewsService) -> None:
+async def test_workers_share_the_secret_so_a_session_is_one_identity_everywhere(
+    service: NewsService,
+) -> None:
+    """Two workers (started together) and a restart: the same cookie, the same user id."""
     article = await publish(service)
+    first, second = WebAdapter(service, port=0), WebAdapter(service, port=0)
+    await asyncio.gather(first.start(), second.start())
     jar = aiohttp.CookieJar(unsafe=True)
-    first = WebAdapter(service, port=0)
-    await first.start()
+    try:
+        async with aiohttp.ClientSession(cookie_jar=jar) as http:
+            for n, adapter in enumerate((first, second, first)):
+                async with http.post(
+                    f"{adapter.url}/articles/{article.id}/comments",
+                    data={"name": "Nina", "text": f"comment {n}"},
+                    allow_redirects=False,
+                ) as response:
+                    assert response.status == 303
+    finally:
+        await asyncio.gather(first.stop(), second.stop())
+    third = WebAdapter(service, port=0)
+    await third.start()
     try:
         async with (
             aiohttp.ClientSession(cookie_jar=jar) as http,
-            http.get(f"{first.url}/articles/{article.id}") as response,
+            http.post(
+                f"{third.url}/articles/{article.id}/comments",
+                data={"name": "Nina", "text": "after a restart"},
+                allow_redirects=False,
+            ) as response,
         ):
-            form = form_fields(await response.text())
+            assert response.status == 303
     finally:
-        await first.stop()
-    second = WebAdapter(service, port=0)
-    await second.start()
+        await third.stop()
+    comments = [n.comment for n in (await service.thread(article.id)).comments]
+    assert len(comments) == 4
+    assert len({c.author.user_id for c in comments}) == 1
+
+
+async def _closed(reader: asyncio.StreamReader) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    data = b""
+    while chunk := await reader.read(4096):
+        data += chunk
+    return data
+
+
+async def test_idle_and_half_sent_connections_are_closed_after_the_header_timeout(
+    service: NewsService,
+) -> None:
+    adapter = WebAdapter(service, port=0, header_timeout=1.0)
+    await adapter.start()
+    host, port = "127.0.0.1", int(adapter.url.rsplit(":", 1)[1])
+    sockets = [await asyncio.open_connection(host, port) for _ in range(100)]
     try:
-        async with aiohttp.ClientSession(cookie_jar=jar) as http:
-            form.update(name="Nina", text="Written before the restart")
-            async with http.post(
-                f"{second.url}/articles/{article.id}/comments", data=form, allow_redirects=False
-            ) as response:
-                assert response.status == 303
+        for n, (_, writer) in enumerate(sockets):
+            if n % 2:
+                writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: a")  # never finished
+        await asyncio.gather(*(w.drain() for _, w in sockets))
+        started = time.monotonic()
+        async with aiohttp.ClientSession() as http, http.get(adapter.url + "/") as response:
+            assert response.status == 200  # served meanwhile
+        closed = await asyncio.wait_for(
+            asyncio.gather(*(_closed(r) for r, _ in sockets)), timeout=10
+        )
+        assert all(not data.startswith(b"HTTP/1.1 2") for data in closed)
+        assert time.monotonic() - started < 5
     finally:
-        await second.stop()
-    assert await service.comment_count(article.id) == 1
+        for _, writer in sockets:
+            writer.close()
+        await adapter.stop()
+
+
+async def test_connections_beyond_the_cap_are_answered_503_and_closed(
+    service: NewsService,
+) -> None:
+    adapter = WebAdapter(service, port=0, header_timeout=30.0, max_connections=10)
+    await adapter.start()
+    host, port = "127.0.0.1", int(adapter.url.rsplit(":", 1)[1])
+    idle = [await asyncio.open_connection(host, port) for _ in range(10)]
+    try:
+        reader, writer = await asyncio.open_connection(host, port)
+        answer = await asyncio.wait_for(_closed(reader), timeout=5)
+        assert answer.startswith(b"HTTP/1.1 503 ")
+        writer.close()
+        for _, w in idle[:3]:
+            w.close()
+        # Once the server has seen them close, normal requests are served again.
+        deadline = time.monotonic() + 5
+        async with aiohttp.ClientSession() as http:
+            while True:
+                try:
+                    async with http.get(adapter.url + "/") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                assert time.monotonic() < deadline, "never served again"
+                await asyncio.sleep(0.05)
+    finally:
+        for _, w in idle:
+            w.close()
+        await adapter.stop()
 
 
 async def test_a_taken_port_is_a_config_error_naming_the_setting(service: NewsService) -> None:

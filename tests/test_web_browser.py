@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import test_utils
+from aiohttp import test_utils, web
 
 from adapters.web import WebAdapter, create_app
 from newsbot import NewsService
@@ -159,3 +159,31 @@ async def test_screenshot_narrow_screen_with_100_comments(
     await page.screenshot(path="/tmp/newsbot-narrow-full.png", full_page=True)
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, "nothing should scroll sideways"
+
+
+async def test_a_form_on_another_site_cannot_post_a_comment(
+    service: NewsService, site: WebAdapter, browser: object
+) -> None:
+    """CSRF end to end: chromium posts a form from another origin; the site refuses it."""
+    article = await publish(service, title="Target")
+    evil = web.Application()
+    form = (
+        f'<form method="post" action="{site.url}/articles/{article.id}/comments">'
+        '<input name="name" value="Mallory"><input name="text" value="forged">'
+        '<button type="submit">Win a prize</button></form>'
+    )
+
+    async def page_handler(request: web.Request) -> web.Response:
+        return web.Response(text=form, content_type="text/html")
+
+    evil.router.add_get("/", page_handler)
+    server = test_utils.TestServer(evil, host="localhost")  # another site than 127.0.0.1
+    await server.start_server()
+    try:
+        page = await browser.new_page()  # type: ignore[attr-defined]
+        await page.goto(str(server.make_url("/")))
+        await page.get_by_role("button", name="Win a prize").click()
+        await playwright.expect(page.get_by_text("sent from another site")).to_be_visible()
+    finally:
+        await server.close()
+    assert await service.comment_count(article.id) == 0

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import asyncio
 import io
-from html import unescape
 from urllib.parse import urlencode
 
+from adapters.web.guard import SUBMIT_WINDOW
 from newsbot import Actor, NewsService, Platform
+from storage import SqliteStore
+from tests.conftest import FakeClock
 from tests.test_web_helpers import (
     comment_form,
     comment_ids,
@@ -13,16 +16,6 @@ from tests.test_web_helpers import (
     publish,
     web_client,
 )
-
-
-class Ticks:
-    """A monotonic clock for the rate limiter that moves only when told."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def visible_count(service: NewsService, article_id: int) -> int:
@@ -50,70 +43,37 @@ async def test_a_comment_is_stored_and_the_browser_is_sent_to_it(service: NewsSe
         assert '<span class="badge web">Web</span>' in html
 
 
-async def test_missing_form_token_is_refused_with_403(service: NewsService) -> None:
-    article = await publish(service)
-    async with web_client(service) as client:
-        form = await comment_form(client, article.id)
-        del form["csrf"]
-        form.update(name="Nina", text="Hi")
-        response = await client.post(f"/articles/{article.id}/comments", data=form)
-        assert response.status == 403
-        assert "The form is missing its security token." in await response.text()
-    assert await visible_count(service, article.id) == 0
-
-
-async def test_forged_or_altered_form_tokens_are_refused_with_403(service: NewsService) -> None:
-    article = await publish(service)
-    async with web_client(service) as client:
-        form = await comment_form(client, article.id)
-        issued, nonce, mac = form["csrf"].split(".")
-        forged = [
-            "x",
-            "1.2.3",
-            f"{issued}.{nonce}.{mac[:-2]}AA",
-            f"{int(issued) + 1}.{nonce}.{mac}",
-            f"{issued}.other.{mac}",
-        ]
-        for token in forged:
-            data = {**form, "csrf": token, "name": "Nina", "text": "Hi"}
-            response = await client.post(f"/articles/{article.id}/comments", data=data)
-            assert response.status == 403, token
-            assert "The form's security token is not valid." in unescape(await response.text())
-    assert await visible_count(service, article.id) == 0
-
-
-async def test_a_token_only_works_with_the_cookie_of_the_browser_it_was_shown_to(
+async def test_the_session_cookie_is_set_on_the_post_never_on_a_get(
     service: NewsService,
 ) -> None:
     article = await publish(service)
-    async with web_client(service) as victim, web_client(service) as attacker:
-        stolen = await comment_form(attacker, article.id)  # the attacker's own token
-        await comment_form(victim, article.id)  # the victim has a session cookie of its own
-        data = {**stolen, "name": "Mallory", "text": "forged"}
-        response = await victim.post(f"/articles/{article.id}/comments", data=data)
-        assert response.status == 403
-        assert "not valid" in await response.text()
-    # A cross-site post carries no cookie at all under SameSite=Lax.
-    async with web_client(service) as fresh:
-        fresh.session.cookie_jar.clear()
-        response = await fresh.post(
-            f"/articles/{article.id}/comments", data={**stolen, "name": "M", "text": "x"}
-        )
-        assert response.status == 403
-        assert "did not send this site's cookie" in unescape(await response.text())
-    assert await visible_count(service, article.id) == 0
-
-
-async def test_the_session_cookie_is_httponly_and_samesite(service: NewsService) -> None:
-    article = await publish(service)
     async with web_client(service) as client:
-        response = await client.get(f"/articles/{article.id}")
+        page = await client.get(f"/articles/{article.id}")
+        assert "Set-Cookie" not in page.headers  # the page is the same for everyone
+        assert "csrf" not in await page.text()
+        response = await post_comment(client, article.id, "Nina", "first")
+        assert response.status == 303
         cookie = response.headers["Set-Cookie"]
         assert cookie.startswith("newsbot_session=")
         assert "HttpOnly" in cookie
         assert "SameSite=Lax" in cookie
-        again = await client.get(f"/articles/{article.id}")
+        assert "Secure" not in cookie  # plain http on 127.0.0.1
+        again = await post_comment(client, article.id, "Nina", "second")
+        assert again.status == 303
         assert "Set-Cookie" not in again.headers  # one session per browser
+    first, second = [n.comment for n in (await service.thread(article.id)).comments]
+    assert first.author.user_id == second.author.user_id
+    assert first.author.user_id.startswith("w:")  # web_identity of the session, not the name
+
+
+async def test_the_session_cookie_is_secure_under_https(service: NewsService) -> None:
+    article = await publish(service)  # the service's public URL is https://news.example
+    async with web_client(service, trust_proxy=["127.0.0.1"]) as client:
+        for headers in ({"Host": "news.example"}, {"X-Forwarded-Proto": "https"}):
+            client.session.cookie_jar.clear()
+            response = await post_comment(client, article.id, headers=headers)
+            assert response.status == 303
+            assert "; Secure" in response.headers["Set-Cookie"], headers
 
 
 async def test_over_long_name_and_text_are_refused_with_clear_messages_and_input_kept(
@@ -134,7 +94,6 @@ async def test_over_long_name_and_text_are_refused_with_clear_messages_and_input
         f'maxlength="4000" required aria-invalid="true">&lt;b&gt;long&lt;/b&gt; {"x" * 3995}</textarea>'
         in html
     )
-    assert fields["csrf"]  # a fresh token, ready to submit again
     assert await visible_count(service, article.id) == 0
 
 
@@ -215,15 +174,16 @@ async def test_the_honeypot_is_hidden_from_people(service: NewsService) -> None:
 
 
 async def test_the_rate_limit_answers_429_with_retry_after_then_recovers(
-    service: NewsService,
+    store: SqliteStore,
 ) -> None:
+    clock = FakeClock()
+    service = NewsService(store, public_url="https://news.example", clock=clock)
     article = await publish(service)
-    ticks = Ticks()
-    async with web_client(service, rate_limit=3, rate_window=60, monotonic=ticks) as client:
+    async with web_client(service, rate_limit=3, rate_window=60) as client:
         for n in range(3):
             response = await post_comment(client, article.id, "Nina", f"comment {n}")
             assert response.status == 303
-            ticks.now += 10
+            clock.advance(10)
         response = await post_comment(client, article.id, "Nina", "one too many")
         assert response.status == 429
         assert response.headers["Retry-After"] == "30"
@@ -231,33 +191,80 @@ async def test_the_rate_limit_answers_429_with_retry_after_then_recovers(
         assert "You have posted 3 comments in the last 60 seconds." in html
         assert "Please wait 30 seconds" in html
         assert await visible_count(service, article.id) == 3
-        ticks.now += 30
+        clock.advance(30)
         response = await post_comment(client, article.id, "Nina", "after waiting")
         assert response.status == 303
     assert await visible_count(service, article.id) == 4
 
 
-async def test_the_rate_limit_counts_per_address(service: NewsService) -> None:
+async def test_the_rate_limit_cannot_be_raced(service: NewsService) -> None:
+    """25 comments at the same moment from one address: 5 stored, 20 refused with 429."""
     article = await publish(service)
-    async with web_client(service, rate_limit=1, trust_proxy=True) as client:
-        first = await post_comment(client, article.id, "A", "one")
+    path = f"/articles/{article.id}/comments"
+    async with web_client(service) as client:
+        responses = await asyncio.gather(
+            *(
+                client.post(path, data={"name": "Nina", "text": f"c{n}"}, allow_redirects=False)
+                for n in range(25)
+            )
+        )
+        statuses = sorted(r.status for r in responses)
+        assert statuses == [303] * 5 + [429] * 20
+        assert all(int(r.headers["Retry-After"]) >= 1 for r in responses if r.status == 429)
+    assert await visible_count(service, article.id) == 5
+
+
+async def test_a_honeypot_hit_takes_a_slot(service: NewsService) -> None:
+    article = await publish(service)
+    async with web_client(service, rate_limit=2) as client:
+        bot = await post_comment(client, article.id, "Bot", "spam", website="http://x")
+        assert bot.status == 303
+        assert (await post_comment(client, article.id, "Nina", "one")).status == 303
+        assert (await post_comment(client, article.id, "Nina", "two")).status == 429
+    assert await visible_count(service, article.id) == 1
+
+
+async def test_the_rate_limit_counts_per_address_behind_a_trusted_proxy(
+    service: NewsService,
+) -> None:
+    article = await publish(service)
+    path = f"/articles/{article.id}/comments"
+    async with web_client(service, rate_limit=1, trust_proxy=["127.0.0.1"]) as client:
+
+        async def send(text: str, forwarded: str | None) -> int:
+            headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+            data = {"name": "A", "text": text}
+            response = await client.post(path, data=data, headers=headers, allow_redirects=False)
+            return response.status
+
+        assert await send("one", None) == 303  # the proxy itself
+        assert await send("two", "203.0.113.9") == 303
+        # The client wrote the left hop; the proxy appended what it saw: 203.0.113.9 again.
+        assert await send("three", "198.51.100.1, 203.0.113.9") == 429
+        assert await send("four", "198.51.100.7") == 303
+        # A hop that is itself a trusted proxy is skipped.
+        assert await send("five", "198.51.100.8, 127.0.0.1") == 303
+        assert await send("six", "10.9.9.9, 198.51.100.8, 127.0.0.1") == 429
+    assert await visible_count(service, article.id) == 4
+
+
+async def test_a_spoofed_forwarded_header_from_an_untrusted_peer_is_ignored(
+    service: NewsService,
+) -> None:
+    article = await publish(service)
+    path = f"/articles/{article.id}/comments"
+    async with web_client(service, rate_limit=1, trust_proxy=["10.0.0.0/8"]) as client:
+        first = await client.post(path, data={"name": "A", "text": "one"}, allow_redirects=False)
         assert first.status == 303
-        form = await comment_form(client, article.id)
-        data = {**form, "name": "B", "text": "two"}
-        path = f"/articles/{article.id}/comments"
-        other = await client.post(
-            path, data=data, headers={"X-Forwarded-For": "203.0.113.9"}, allow_redirects=False
-        )
-        assert other.status == 303
-        form = await comment_form(client, article.id)
-        again = await client.post(
-            path,
-            data={**form, "name": "B", "text": "three"},
-            headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.9"},
-            allow_redirects=False,
-        )
-        assert again.status == 429  # the last hop is what the proxy saw
-    assert await visible_count(service, article.id) == 2
+        for n, spoof in enumerate(("203.0.113.1", "203.0.113.2, 203.0.113.3")):
+            response = await client.post(
+                path,
+                data={"name": "A", "text": f"spoof {n}"},
+                headers={"X-Forwarded-For": spoof},
+                allow_redirects=False,
+            )
+            assert response.status == 429, spoof  # still counted as 127.0.0.1
+    assert await visible_count(service, article.id) == 1
 
 
 async def test_replying_through_the_form_sets_the_parent(service: NewsService) -> None:
@@ -303,9 +310,43 @@ async def test_a_double_submit_stores_one_comment(service: NewsService) -> None:
         path = f"/articles/{article.id}/comments"
         first = await client.post(path, data=form, allow_redirects=False)
         second = await client.post(path, data=form, allow_redirects=False)
+        together = await asyncio.gather(
+            *(client.post(path, data={**form, "text": "Twice"}, allow_redirects=False)
+              for _ in range(2))
+        )  # fmt: skip
     assert first.status == second.status == 303
     assert first.headers["Location"] == second.headers["Location"]
-    assert await visible_count(service, article.id) == 1
+    assert together[0].headers["Location"] == together[1].headers["Location"]
+    assert await visible_count(service, article.id) == 2
+
+
+async def test_a_double_submit_across_a_time_bucket_boundary_stores_one_comment(
+    store: SqliteStore,
+) -> None:
+    clock = FakeClock()
+    clock.current = clock.current.replace(minute=4, second=59)  # 1 s before a 5-minute mark
+    service = NewsService(store, public_url="https://news.example", clock=clock)
+    article = await publish(service)
+    async with web_client(service) as client:
+        first = await post_comment(client, article.id, "Nina", "Same")
+        clock.advance(2)
+        second = await post_comment(client, article.id, "Nina", "Same")
+        clock.advance(SUBMIT_WINDOW * 2)
+        later = await post_comment(client, article.id, "Nina", "Same")
+    assert first.headers["Location"] == second.headers["Location"]
+    assert later.headers["Location"] != first.headers["Location"]  # a new comment, later on
+    assert await visible_count(service, article.id) == 2
+
+
+async def test_the_same_text_under_another_name_or_parent_is_another_comment(
+    service: NewsService,
+) -> None:
+    article = await publish(service)
+    async with web_client(service) as client:
+        a = await post_comment(client, article.id, "Nina", "+1")
+        b = await post_comment(client, article.id, "Ben", "+1")
+    assert a.headers["Location"] != b.headers["Location"]
+    assert await visible_count(service, article.id) == 2
 
 
 async def test_a_banned_author_is_refused_with_403(service: NewsService) -> None:
@@ -352,3 +393,62 @@ async def test_an_oversized_request_body_is_refused(service: NewsService) -> Non
         )
         assert response.status == 413
     assert await visible_count(service, article.id) == 0
+
+
+# -- CSRF: the post must come from this site -----------------------------------------------
+
+
+async def test_a_cross_site_post_is_refused_with_403(service: NewsService) -> None:
+    article = await publish(service)
+    path = f"/articles/{article.id}/comments"
+    refused = [
+        {"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"},
+        {"Origin": "http://evil.example"},  # a browser without Fetch Metadata
+        {"Sec-Fetch-Site": "cross-site"},  # Origin stripped
+        {"Origin": "https://blog.news.example", "Sec-Fetch-Site": "same-site"},  # a sibling
+        {"Origin": "null", "Sec-Fetch-Site": "cross-site"},  # a sandboxed frame
+    ]
+    async with web_client(service) as client:
+        for headers in refused:
+            data = {"name": "Mallory", "text": "forged"}
+            response = await client.post(path, data=data, headers=headers, allow_redirects=False)
+            assert response.status == 403, headers
+            assert "sent from another site" in await response.text()
+            assert "Set-Cookie" not in response.headers
+    assert await visible_count(service, article.id) == 0
+
+
+async def test_same_origin_and_same_site_posts_from_this_site_are_accepted(
+    service: NewsService,
+) -> None:
+    article = await publish(service)
+    path = f"/articles/{article.id}/comments"
+    async with web_client(service, rate_limit=10) as client:
+        own = f"http://{client.host}:{client.port}"
+        accepted = [
+            {"Origin": own, "Sec-Fetch-Site": "same-origin"},
+            {"Sec-Fetch-Site": "same-origin"},
+            {"Sec-Fetch-Site": "none"},  # typed or bookmarked by the user
+            # Behind a proxy the browser's origin is the public URL, and a proxy on a
+            # sibling host may make the browser say same-site.
+            {"Origin": "https://news.example", "Sec-Fetch-Site": "same-site"},
+            {"Origin": own},
+            {},  # not a browser: curl or a script, which CSRF cannot use
+        ]
+        for n, headers in enumerate(accepted):
+            data = {"name": "Nina", "text": f"ok {n}"}
+            response = await client.post(path, data=data, headers=headers, allow_redirects=False)
+            assert response.status == 303, headers
+    assert await visible_count(service, article.id) == len(accepted)
+
+
+async def test_a_refused_cross_site_post_takes_no_rate_limit_slot(service: NewsService) -> None:
+    article = await publish(service)
+    path = f"/articles/{article.id}/comments"
+    async with web_client(service, rate_limit=1) as client:
+        for _ in range(3):
+            response = await client.post(
+                path, data={"name": "M", "text": "x"}, headers={"Origin": "http://evil.example"}
+            )
+            assert response.status == 403
+        assert (await post_comment(client, article.id)).status == 303

@@ -73,7 +73,7 @@ def form_fields(html: str, action: str = "/comments") -> dict[str, str]:
 
 
 async def comment_form(client: Client, article_id: int) -> dict[str, str]:
-    """Open the article page (which sets the session cookie) and return its form's fields."""
+    """Open the article page and return its comment form's fields."""
     response = await client.get(f"/articles/{article_id}")
     assert response.status == 200
     return form_fields(await response.text())
@@ -84,12 +84,15 @@ async def post_comment(
     article_id: int,
     name: str = "Nina",
     text: str = "Nice article.",
+    headers: dict[str, str] | None = None,
     **fields: str,
 ) -> Any:
     """Fill the article's comment form like a browser would and submit it (no redirects)."""
     form = await comment_form(client, article_id)
     form.update(name=name, text=text, **fields)
-    return await client.post(f"/articles/{article_id}/comments", data=form, allow_redirects=False)
+    return await client.post(
+        f"/articles/{article_id}/comments", data=form, headers=headers, allow_redirects=False
+    )
 
 
 def comment_ids(html: str) -> list[int]:

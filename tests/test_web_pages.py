@@ -3,6 +3,8 @@ from __future__ import annotations
 import gzip
 import re
 
+import pytest
+
 from newsbot import Actor, ArticleId, Author, CommentId, MessageLink, MessageRef, NewsService
 from newsbot.models import Platform
 from storage import SqliteStore
@@ -81,7 +83,7 @@ async def test_article_page_shows_title_image_time_body_count_and_form(
     assert '<h2 id="comment-count">0 Comments</h2>' in html
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
     fields = form_fields(html)
-    assert set(fields) == {"csrf", "name", "website", "text"}
+    assert set(fields) == {"name", "website", "text"}  # nothing per visitor
     assert '<label for="name">Name</label>' in html
     assert '<label for="text">Comment Text</label>' in html
 
@@ -173,7 +175,7 @@ async def test_a_long_reply_chain_stops_indenting_and_names_the_parent(
         html = await (await client.get(f"/articles/{article.id}")).text()
     assert comment_ids(html) == [c.id for c in chain]
     assert f'<li class="comment d5" id="comment-{chain[8].id}">' in html
-    assert f'<a class="to" href="#comment-{chain[7].id}">↩ P7</a>' in html
+    assert f'<a class="to" href="#comment-{chain[7].id}">↩ <bdi>P7</bdi></a>' in html
     assert 'class="comment d6"' not in html
 
 
@@ -198,7 +200,7 @@ async def test_reply_link_prefills_the_forms_parent(service: NewsService) -> Non
     async with web_client(service) as client:
         html = await (await client.get(f"/articles/{article.id}?reply={root.id}")).text()
         assert form_fields(html)["parent"] == str(root.id)
-        assert "<h2>Reply to Ann &lt;x&gt;</h2>" in html
+        assert "<h2>Reply to <bdi>Ann &lt;x&gt;</bdi></h2>" in html
         for bad in (str(elsewhere.id), "999", "abc"):
             html = await (await client.get(f"/articles/{article.id}?reply={bad}")).text()
             assert "parent" not in form_fields(html), bad
@@ -318,3 +320,65 @@ async def test_an_article_with_100_comments_stays_light(
         assert wire.headers["Content-Encoding"] == "gzip"
     assert sum(sizes) < 100_000, sizes
     assert len(gzip.compress(html)) < 25_000
+
+
+async def test_every_name_is_isolated_in_bdi_and_stripped_of_bidi_controls(
+    service: NewsService,
+) -> None:
+    """A right-to-left or bidi-control name cannot reorder the text around it."""
+    article = await publish(service)
+    rtl = "\u202eevil\u202c"  # RIGHT-TO-LEFT OVERRIDE ... POP
+    root = await service.add_web_comment(article.id, rtl, "first", client_key="a")
+    arabic = await service.add_web_comment(
+        article.id, "نينا", "reply", parent_id=root.id, client_key="b"
+    )
+    for n in range(5):  # deep enough for the "↩ parent" link
+        arabic = await service.add_web_comment(
+            article.id, "نينا", f"r{n}", parent_id=arabic.id, client_key=f"c{n}"
+        )
+    async with web_client(service) as client:
+        html = await (await client.get(f"/articles/{article.id}?reply={root.id}")).text()
+    assert "\u202e" not in html and "\u202c" not in html
+    assert '<b class="name"><bdi>evil</bdi></b>' in html
+    assert '<b class="name"><bdi>نينا</bdi></b>' in html
+    assert "↩ <bdi>نينا</bdi></a>" in html
+    assert "<h2>Reply to <bdi>evil</bdi></h2>" in html
+    assert f'Replying to <a href="#comment-{root.id}"><bdi>evil</bdi></a>' in html
+
+
+@pytest.mark.parametrize("digit", ["²", "١", "1²", "١٢"])
+async def test_non_ascii_digits_are_refused_or_ignored_never_an_error_500(
+    service: NewsService, digit: str
+) -> None:
+    """``'²'.isdigit()`` is true and ``int('²')`` raises: numbers are ASCII digits only."""
+    article = await publish(service)
+    root = await service.add_web_comment(article.id, "Ann", "hi", client_key="a")
+    async with web_client(service, rate_limit=50) as client:
+        page = await client.get(f"/articles/{article.id}", params={"reply": digit})
+        assert page.status == 200  # the reply is ignored: the plain form
+        assert "parent" not in form_fields(await page.text())
+        for path, params in (
+            (f"/articles/{article.id}", {"comments": digit}),
+            ("/", {"cursor": digit}),
+            ("/api/articles", {"limit": digit}),
+            ("/api/articles", {"cursor": digit}),
+            (f"/api/articles/{article.id}/comments", {"limit": digit}),
+            (f"/api/articles/{article.id}/comments", {"cursor": digit}),
+        ):
+            response = await client.get(path, params=params)
+            assert response.status == 400, (path, params)
+        for path in (
+            f"/articles/{digit}",
+            f"/api/articles/{digit}",
+            f"/articles/{digit}/comments",
+        ):
+            response = await client.get(path)
+            assert response.status in (404, 405), path
+        response = await client.post(
+            f"/articles/{article.id}/comments",
+            data={"name": "Ben", "text": "reply", "parent": digit},
+        )
+        assert response.status == 400
+        assert "does not exist" in await response.text()
+    assert await service.comment_count(article.id) == 1
+    assert root.id == 1

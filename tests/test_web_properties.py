@@ -56,7 +56,7 @@ ALLOWED_TAGS = {
     "html", "head", "meta", "title", "link", "script", "body", "header", "main", "article",
     "section", "nav", "h1", "h2", "h3", "h4", "h5", "h6", "p", "time", "img", "div", "a", "ol",
     "ul", "li", "b", "span", "form", "input", "textarea", "label", "button", "code", "strong",
-    "em", "pre", "blockquote", "hr", "br",
+    "em", "pre", "blockquote", "hr", "br", "bdi",
 }  # fmt: skip
 UNSAFE_URL = re.compile(r"^(javascript|vbscript|data):", re.IGNORECASE)
 
@@ -159,7 +159,7 @@ async def _check(world: World, draft: ArticleDraft, name: str, text: str) -> Non
     assert_inert(html)
     assert f"<h1>{escape(xml_safe(article.title))}</h1>" in html
     if comment is not None:
-        assert f'<b class="name">{escape(xml_safe(comment.author.name))}</b>' in html
+        assert f'<b class="name"><bdi>{escape(xml_safe(comment.author.name))}</bdi></b>' in html
         assert f'<p class="text">{escape(xml_safe(comment.text))}</p>' in html
 
     # The form shown again after an error keeps the input, escaped, in its fields.

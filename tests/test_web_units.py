@@ -1,4 +1,5 @@
-"""Unit tests of the web adapter's pure parts: form tokens, the rate limiter, rendering."""
+"""Unit tests of the web adapter's pure parts: origin checks, admin sessions, the
+double-submit key, trusted proxies, ASCII numbers, rendering."""
 
 from __future__ import annotations
 
@@ -6,89 +7,110 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.web.guard import FormTokenError, FormTokens, RateLimiter
+from adapters.web.guard import (
+    SUBMIT_WINDOW,
+    AdminSessions,
+    ascii_number,
+    parse_networks,
+    real_client,
+    same_origin,
+    site_origins,
+    submission_keys,
+)
 from adapters.web.render import comments_label, flatten, human_time, markdown_html, slugify
 from newsbot import ArticleId, Author, Comment, CommentId, CommentNode, MessageRef, Platform
 from newsbot.models import CommentStatus
 
-
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_a_form_token_passes_with_its_session_and_yields_its_nonce() -> None:
-    tokens = FormTokens(b"k" * 32)
-    token = tokens.issue("session-a")
-    nonce = tokens.check("session-a", token)
-    assert token.split(".")[1] == nonce
-    assert tokens.issue("session-a") != token  # a fresh nonce per form
+SITE_ORIGINS = frozenset({"http://127.0.0.1:8080", "https://news.example"})
 
 
 @pytest.mark.parametrize(
-    ("session", "token", "message"),
+    ("fetch_site", "origin", "accepted"),
     [
-        ("s", None, "missing its security token"),
-        ("s", "", "missing its security token"),
-        (None, "1.a.b", "did not send this site's cookie"),
-        ("s", "garbage", "not valid"),
-        ("s", "1.2", "not valid"),
-        ("s", "-1.a.b", "not valid"),
-        ("other", "VALID", "not valid"),
+        ("same-origin", None, True),
+        ("same-origin", "http://127.0.0.1:8080", True),
+        ("none", None, True),
+        (None, None, True),  # not a browser
+        (None, "https://news.example", True),
+        ("same-site", "https://news.example", True),
+        ("cross-site", "http://evil.example", False),
+        ("cross-site", None, False),
+        ("same-site", "https://blog.news.example", False),
+        (None, "http://evil.example", False),
+        (None, "null", False),
+        ("cross-site", "https://news.example.evil.example", False),
     ],
 )
-def test_bad_form_tokens_are_refused_with_their_reason(
-    session: str | None, token: str | None, message: str
-) -> None:
-    tokens = FormTokens(b"k" * 32)
-    if token == "VALID":
-        token = tokens.issue("s")
-    with pytest.raises(FormTokenError, match=message):
-        tokens.check(session, token)
+def test_same_origin(fetch_site: str | None, origin: str | None, accepted: bool) -> None:
+    assert same_origin(fetch_site, origin, SITE_ORIGINS) is accepted
 
 
-def test_a_token_signed_with_another_secret_is_refused() -> None:
-    token = FormTokens(b"a" * 32).issue("s")
-    with pytest.raises(FormTokenError, match="not valid"):
-        FormTokens(b"b" * 32).check("s", token)
+def test_site_origins_are_the_host_and_the_public_url() -> None:
+    assert site_origins("Example.org:8080", "https://news.example/path") == {
+        "http://example.org:8080",
+        "https://example.org:8080",
+        "https://news.example",
+    }
 
 
-def test_form_tokens_expire() -> None:
-    clock = Clock()
-    tokens = FormTokens(b"k" * 32, max_age=3600, clock=clock)
-    token = tokens.issue("s")
-    clock.now += 3600
-    tokens.check("s", token)
-    clock.now += 1
-    with pytest.raises(FormTokenError, match="The form has expired"):
-        tokens.check("s", token)
+@pytest.mark.parametrize("raw", ["²", "١", "1²", "٣٤", "-1", "+1", " 1", "1.0", "", "1" * 19])
+def test_ascii_number_refuses_what_isdigit_takes(raw: str) -> None:
+    assert ascii_number(raw) is None
 
 
-def test_the_rate_limiter_slides_its_window() -> None:
-    clock = Clock()
-    limiter = RateLimiter(2, 60, clock=clock)
-    assert limiter.retry_after("a") == 0
-    limiter.record("a")
-    clock.now += 20
-    limiter.record("a")
-    assert limiter.retry_after("a") == 40
-    assert limiter.retry_after("b") == 0
-    clock.now += 40
-    assert limiter.retry_after("a") == 0  # the first event left the window
-    limiter.record("a")
-    assert limiter.retry_after("a") == 20
+def test_ascii_number_reads_ascii_digits() -> None:
+    assert ascii_number("0042") == 42
+    assert ascii_number("9" * 18) == int("9" * 18)
+    assert ascii_number("1234567", digits=6) is None
 
 
-def test_the_rate_limiter_remembers_a_bounded_number_of_addresses() -> None:
-    clock = Clock()
-    limiter = RateLimiter(1, 60, clock=clock, max_keys=3)
-    for key in "abcd":
-        limiter.record(key)
-    assert limiter.retry_after("a") == 0  # evicted, oldest first
-    assert all(limiter.retry_after(k) == 60 for k in "bcd")
+def test_admin_sessions_are_signed_expire_and_end_with_the_token() -> None:
+    sessions = AdminSessions(b"k" * 32, "t" * 32, max_age=3600)
+    cookie = sessions.issue(1000.0)
+    assert sessions.valid(cookie, 1000.0)
+    assert sessions.valid(cookie, 4599.0)
+    assert not sessions.valid(cookie, 4600.0)  # expired
+    expires, nonce, mac = cookie.split(".")
+    for forged in (
+        None,
+        "",
+        f"{int(expires) + 1000}.{nonce}.{mac}",
+        f"{expires}.other.{mac}",
+        f"{expires}.{nonce}.{mac[:-2]}AA",
+        f"²{expires}.{nonce}.{mac}",
+        "x.y",
+    ):
+        assert not sessions.valid(forged, 1000.0), forged
+    assert not AdminSessions(b"k" * 32, "u" * 32, 3600).valid(cookie, 1000.0)  # new token
+    assert not AdminSessions(b"j" * 32, "t" * 32, 3600).valid(cookie, 1000.0)  # new secret
+
+
+def test_submission_keys_depend_on_everything_but_a_few_seconds() -> None:
+    base = {"address": "a", "article_id": 1, "parent_id": None, "name": "N", "text": "T"}
+    key = b"k" * 32
+    now = 1_000_000.0 - 1_000_000.0 % SUBMIT_WINDOW + 10
+    current, previous = submission_keys(key, **base, now=now)  # type: ignore[arg-type]
+    assert submission_keys(key, **base, now=now + 5) == (current, previous)  # type: ignore[arg-type]
+    assert submission_keys(key, **base, now=now + SUBMIT_WINDOW)[1] == current  # type: ignore[arg-type]
+    for change in ({"address": "b"}, {"article_id": 2}, {"parent_id": 3}, {"name": "M"},
+                   {"text": "U"}):  # fmt: skip
+        assert submission_keys(key, **{**base, **change}, now=now)[0] != current  # type: ignore[arg-type]
+    assert submission_keys(b"j" * 32, **base, now=now)[0] != current  # type: ignore[arg-type]
+
+
+def test_the_client_is_the_rightmost_untrusted_hop_and_only_behind_a_trusted_proxy() -> None:
+    proxies = parse_networks(["10.0.0.0/8", "::1"])
+    assert real_client("203.0.113.5", ["1.2.3.4"], proxies) == "203.0.113.5"  # spoofed
+    assert real_client("10.0.0.2", [], proxies) == "10.0.0.2"
+    assert real_client("10.0.0.2", ["1.2.3.4, 5.6.7.8"], proxies) == "5.6.7.8"
+    assert real_client("10.0.0.2", ["1.2.3.4, 5.6.7.8, 10.1.1.1"], proxies) == "5.6.7.8"
+    assert real_client("10.0.0.2", ["1.2.3.4", "5.6.7.8"], proxies) == "5.6.7.8"
+    assert real_client("::1", ["2001:db8::7"], proxies) == "2001:db8::7"
+    assert real_client("::ffff:10.0.0.3", ["9.9.9.9"], proxies) == "9.9.9.9"
+    assert real_client("10.0.0.2", ["junk"], proxies) == "junk"  # a proxy wrote it: its word
+    assert real_client("10.0.0.2", ["1.1.1.1"], ()) == "10.0.0.2"
+    with pytest.raises(ValueError, match="'true' is not an IP address"):
+        parse_networks(["true"])
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import secrets
+import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 from aiohttp import web
 
@@ -12,7 +13,50 @@ from adapters.web.context import log
 from newsbot import NewsService, Publisher
 from newsbot.errors import ConfigError
 
-SECRET_STATE_KEY = "web.form_secret"
+HEADER_TIMEOUT = 10.0
+MAX_CONNECTIONS = 1000
+_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+
+
+class _Refused(asyncio.Protocol):
+    """A connection over the cap: answered 503 and closed at once."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(_BUSY)
+        transport.close()
+
+
+class _CappedServer(web.Server):
+    """aiohttp's server with a cap on open connections (slowloris: idle sockets pile up)."""
+
+    max_connections = MAX_CONNECTIONS
+    open_connections = 0
+
+    def __call__(self) -> Any:
+        if self.open_connections >= self.max_connections:
+            log.warning("connection refused: too many open", extra={"open": self.open_connections})
+            return _Refused()
+        self.open_connections += 1
+        return super().__call__()
+
+    def connection_lost(self, handler: Any, exc: BaseException | None = None) -> None:
+        self.open_connections -= 1
+        super().connection_lost(handler, exc)
+
+
+class _Runner(web.AppRunner):
+    def __init__(self, app: web.Application, *, max_connections: int, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self._max_connections = max_connections
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        # aiohttp builds its Server inside Application; give that instance the cap.
+        server.__class__ = _CappedServer
+        assert isinstance(server, _CappedServer)
+        server.max_connections = self._max_connections
+        return server
 
 
 class WebAdapter:
@@ -25,6 +69,11 @@ class WebAdapter:
         host: the address to listen on.
         port: the TCP port; 0 picks a free one (see ``url`` after ``start``).
         admin_token: turns on the ``/admin`` moderation page for this token.
+        trust_proxy: reverse proxies (addresses, CIDR ranges) whose ``X-Forwarded-For`` is
+            believed.
+        header_timeout: seconds a connection may take to send a complete request (headers)
+            and may then stay idle between requests; slower ones are closed.
+        max_connections: open connections at most; more are answered 503 and closed.
         extra_routes: more routes to serve (the operations endpoints, ``adapters.web.ops``).
     """
 
@@ -37,12 +86,18 @@ class WebAdapter:
         host: str = "127.0.0.1",
         port: int = 8080,
         admin_token: str | None = None,
+        trust_proxy: Sequence[str] = (),
+        header_timeout: float = HEADER_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
         extra_routes: Sequence[web.RouteDef] = (),
     ) -> None:
         self.service = service
         self.host = host
         self.port = port
         self.admin_token = admin_token
+        self.trust_proxy = list(trust_proxy)
+        self.header_timeout = header_timeout
+        self.max_connections = max_connections
         self.extra_routes = list(extra_routes)
         self._runner: web.AppRunner | None = None
 
@@ -66,11 +121,17 @@ class WebAdapter:
         Raises:
             ConfigError: the address cannot be listened on (the port is taken, say).
         """
-        app = create_app(
-            self.service, admin_token=self.admin_token, secret=await self._form_secret()
-        )
+        app = create_app(self.service, admin_token=self.admin_token, trust_proxy=self.trust_proxy)
         app.router.add_routes(self.extra_routes)
-        runner = web.AppRunner(app, shutdown_timeout=5.0)
+        # aiohttp's keep-alive timer starts when a connection opens and closes it if no
+        # complete request has arrived by then (a request line sent byte by byte included):
+        # the header read timeout. After a response it is the idle keep-alive timeout.
+        runner = _Runner(
+            app,
+            shutdown_timeout=5.0,
+            keepalive_timeout=self.header_timeout,
+            max_connections=self.max_connections,
+        )
         await runner.setup()
         try:
             await web.TCPSite(runner, self.host, self.port).start()
@@ -89,15 +150,3 @@ class WebAdapter:
             await self._runner.cleanup()
             self._runner = None
             log.info("web site stopped")
-
-    async def _form_secret(self) -> bytes:
-        # Kept in the database so forms opened before a restart can still be submitted.
-        stored = await self.service.last_state(SECRET_STATE_KEY)
-        if stored:
-            try:
-                return bytes.fromhex(stored)
-            except ValueError:
-                log.warning("stored form secret is malformed; making a new one")
-        secret = secrets.token_bytes(32)
-        await self.service.save_state(SECRET_STATE_KEY, secret.hex())
-        return secret

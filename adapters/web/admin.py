@@ -1,94 +1,188 @@
 """A small moderation page, on only when an admin token is configured.
 
-``/admin?token=T`` lists the latest articles; ``/admin?token=T&article=ID`` lists that
-article's comments, newest first, each with Delete and Ban buttons. The buttons post the
-token and a form token back, and act as the local operator, so moderation reaches every
-platform the comment was mirrored to.
+``GET /admin`` shows a login form until the browser holds an admin session; ``POST
+/admin/login`` with the token sets it (a signed, HttpOnly, SameSite=Strict cookie that
+expires), ``POST /admin/logout`` ends it. The token never travels in a URL. With a session,
+``/admin`` lists the latest articles and ``/admin?article=ID`` that article's comments,
+newest first, each with Delete, Ban and (for web comments) Ban name buttons. The buttons act
+as the local operator, so moderation reaches every platform the comment was mirrored to.
+Every POST here must come from this site (``guard.same_origin``).
 """
 
 from __future__ import annotations
 
-import hmac
+import math
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
-from adapters.web.context import SESSION_COOKIE, form_token, log, path_id, render, site
-from adapters.web.guard import FormTokenError
+from adapters.web.context import (
+    ADMIN_COOKIE,
+    client_address,
+    cross_site_refusal,
+    from_this_site,
+    https,
+    log,
+    path_id,
+    render,
+    site,
+)
+from adapters.web.guard import ascii_number, token_matches
 from adapters.web.render import flatten
-from newsbot.models import Actor, ArticleId, CommentId
+from newsbot.errors import InvalidInput
+from newsbot.models import Actor, ArticleId, CommentId, Platform
 
 ADMIN_CACHE = "no-store"
+ADMIN_MAX_AGE = 8 * 3600
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _authorised(request: web.Request, token: str | None) -> None:
-    expected = site(request).admin_token
-    if not expected or not token or not hmac.compare_digest(token.encode(), expected.encode()):
-        raise web.HTTPForbidden(reason="Wrong or missing admin token.")
+def _private(response: web.Response) -> web.Response:
+    response.headers["Cache-Control"] = ADMIN_CACHE
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
-def _admin_url(token: str, article_id: int | None = None, done: str = "") -> str:
-    query: dict[str, str] = {"token": token}
+def _signed_in(request: web.Request) -> bool:
+    sessions = site(request).keys.admin
+    return sessions is not None and sessions.valid(request.cookies.get(ADMIN_COOKIE), time.time())
+
+
+def _admin_url(article_id: int | None = None, done: str = "") -> str:
+    query: dict[str, str] = {}
     if article_id is not None:
         query["article"] = str(article_id)
     if done:
         query["done"] = done
-    return f"/admin?{urlencode(query)}"
+    return f"/admin?{urlencode(query)}" if query else "/admin"
+
+
+def _login_page(request: web.Request, status: int = 200, error: str = "") -> web.Response:
+    return _private(
+        render(request, "admin_login.html", status=status, error=error, cache=ADMIN_CACHE)
+    )
 
 
 async def admin_page(request: web.Request) -> web.Response:
-    """``GET /admin?token=T[&article=ID]``: articles, or one article's comments to moderate."""
-    token = request.query.get("token", "")
-    _authorised(request, token)
+    """``GET /admin[?article=ID]``: the login form, or articles / one article's comments."""
+    if not _signed_in(request):
+        return _login_page(request)
     service = site(request).service
-    raw = request.query.get("article", "")
-    context: dict[str, Any] = {
-        "admin_token": token,
-        "done": request.query.get("done", ""),
-        "token": form_token(request),
-    }
-    if raw.isdigit() and len(raw) <= 18:
-        article = await service.article(ArticleId(int(raw)))
+    context: dict[str, Any] = {"done": request.query.get("done", "")}
+    article_id = ascii_number(request.query.get("article"))
+    if article_id is not None:
+        article = await service.article(ArticleId(article_id))
         thread = await service.thread(article.id, limit=100, newest_first=True)
         context.update(article=article, rows=flatten(thread.comments), total=thread.total)
     else:
         page = await service.latest(50)
         context.update(article=None, articles=page.articles)
-    response = render(request, "admin.html", cache=ADMIN_CACHE, **context)
-    response.headers["Referrer-Policy"] = "no-referrer"  # the URL holds the admin token
-    return response
+    return _private(render(request, "admin.html", cache=ADMIN_CACHE, **context))
 
 
-async def _checked_form(request: web.Request) -> tuple[str, int | None]:
+async def login(request: web.Request) -> web.StreamResponse:
+    """``POST /admin/login``: check the token and start an admin session (303 to /admin).
+
+    Every attempt takes one of ``login_limit`` slots per ``login_window`` per address
+    before the token is compared, so guesses cannot outrun the limit (429 with Retry-After).
+    """
+    s = site(request)
+    if not from_this_site(request):
+        return _private(cross_site_refusal(request, back="/admin"))
+    remote = client_address(request)
+    wait = await s.service.rate_slot(f"web-admin-login:{remote}", s.login_limit, s.login_window)
+    if wait:
+        seconds = max(1, math.ceil(wait))
+        log.warning("admin login refused: too many attempts", extra={"remote": remote})
+        response = _private(
+            render(
+                request,
+                "message.html",
+                status=429,
+                title="Too many attempts",
+                message=f"Too many login attempts. Please wait {seconds} seconds.",
+                back="/admin",
+            )
+        )
+        response.headers["Retry-After"] = str(seconds)
+        return response
     data = await request.post()
     token = data.get("token")
-    _authorised(request, token if isinstance(token, str) else None)
-    csrf = data.get("csrf")
-    try:
-        site(request).tokens.check(
-            request.cookies.get(SESSION_COOKIE), csrf if isinstance(csrf, str) else None
-        )
-    except FormTokenError as exc:
-        raise web.HTTPForbidden(reason=str(exc)) from exc
+    expected = s.admin_token or ""
+    sessions = s.keys.admin
+    if sessions is None or not isinstance(token, str) or not token_matches(token, expected):
+        log.warning("admin login failed", extra={"remote": remote})
+        return _login_page(request, status=403, error="Wrong admin token.")
+    log.info("admin logged in", extra={"remote": remote})
+    response = web.Response(status=303, headers={"Location": "/admin"})
+    response.set_cookie(
+        ADMIN_COOKIE,
+        sessions.issue(time.time()),
+        max_age=sessions.max_age,
+        path="/admin",
+        httponly=True,
+        samesite="Strict",
+        secure=https(request),
+    )
+    return _private(response)
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    """``POST /admin/logout``: forget the admin session (303 to the login form)."""
+    if not from_this_site(request):
+        return _private(cross_site_refusal(request, back="/admin"))
+    response = web.Response(status=303, headers={"Location": "/admin"})
+    response.del_cookie(ADMIN_COOKIE, path="/admin")
+    return _private(response)
+
+
+def moderation(handler: Handler) -> Handler:
+    """A moderation POST: from this site, with an admin session, else refused (403)."""
+
+    async def checked(request: web.Request) -> web.StreamResponse:
+        if not from_this_site(request):
+            return _private(cross_site_refusal(request, back="/admin"))
+        if not _signed_in(request):
+            log.warning(
+                "moderation refused: not signed in",
+                extra={"path": request.path, "remote": client_address(request)},
+            )
+            return _login_page(request, status=403, error="Please log in again.")
+        return await handler(request)
+
+    checked.__doc__ = handler.__doc__
+    return checked
+
+
+async def _article_field(request: web.Request) -> int | None:
+    data = await request.post()
     article = data.get("article")
-    article_id = int(article) if isinstance(article, str) and article.isdigit() else None
-    return str(token), article_id
+    return ascii_number(article) if isinstance(article, str) else None
 
 
-async def delete_comment(request: web.Request) -> web.Response:
+@moderation
+async def delete_comment(request: web.Request) -> web.StreamResponse:
     """``POST /admin/comments/ID/delete``: delete a comment everywhere it was mirrored."""
-    token, article_id = await _checked_form(request)
+    article_id = await _article_field(request)
     comment = await site(request).service.delete_comment(
         Actor.operator(), CommentId(path_id(request))
     )
     log.info("comment deleted from the admin page", extra={"comment_id": comment.id})
-    raise web.HTTPSeeOther(_admin_url(token, article_id, f"Deleted comment {comment.id}."))
+    raise web.HTTPSeeOther(_admin_url(article_id, f"Deleted comment {comment.id}."))
 
 
-async def ban_author(request: web.Request) -> web.Response:
-    """``POST /admin/comments/ID/ban``: ban the comment's author and delete their comments."""
-    token, article_id = await _checked_form(request)
+@moderation
+async def ban_author(request: web.Request) -> web.StreamResponse:
+    """``POST /admin/comments/ID/ban``: ban the comment's author and delete their comments.
+
+    A web comment's author is its writer's identity (a keyed hash of their session), not
+    the name they typed: someone typing another reader's name gets only themselves banned.
+    """
+    article_id = await _article_field(request)
     service = site(request).service
     comment = await service.comment(CommentId(path_id(request)))
     author = comment.author
@@ -98,4 +192,31 @@ async def ban_author(request: web.Request) -> web.Response:
         extra={"platform": str(author.platform), "user_id": author.user_id, "deleted": count},
     )
     done = f"Banned {author.name} ({author.platform}); deleted {count} comment(s)."
-    raise web.HTTPSeeOther(_admin_url(token, article_id, done))
+    raise web.HTTPSeeOther(_admin_url(article_id, done))
+
+
+@moderation
+async def ban_comment_name(request: web.Request) -> web.StreamResponse:
+    """``POST /admin/comments/ID/ban-name``: refuse web comments under this comment's name
+    and every name that looks like it ("Nina.", a Cyrillic "Nіna")."""
+    article_id = await _article_field(request)
+    service = site(request).service
+    comment = await service.comment(CommentId(path_id(request)))
+    if comment.author.platform is not Platform.WEB:
+        raise InvalidInput("Only web comments are banned by name.")
+    await service.ban_name(Actor.operator(), comment.author.name)
+    log.info("web name banned from the admin page", extra={"comment_id": comment.id})
+    done = f"Banned the name {comment.author.name} and names that look like it."
+    raise web.HTTPSeeOther(_admin_url(article_id, done))
+
+
+@moderation
+async def ban_name(request: web.Request) -> web.StreamResponse:
+    """``POST /admin/names/ban`` with ``name``: refuse web comments under that name and
+    every name that looks like it."""
+    data = await request.post()
+    name = data.get("name")
+    name = name if isinstance(name, str) else ""
+    await site(request).service.ban_name(Actor.operator(), name)
+    log.info("web name banned from the admin page")
+    raise web.HTTPSeeOther(_admin_url(None, f"Banned the name {name} and names like it."))

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.web.context import Gone, path_id, site
+from adapters.web.guard import ascii_number
 from adapters.web.render import article_path, markdown_html
 from newsbot import NewsService
 from newsbot.errors import InvalidInput, NotFound
@@ -70,9 +71,10 @@ def _limit(request: web.Request, default: int) -> int:
     raw = request.query.get("limit")
     if raw is None:
         return default
-    if not raw.isdigit() or len(raw) > 6:
+    limit = ascii_number(raw, digits=6)
+    if limit is None:
         raise InvalidInput("The limit must be a whole number between 1 and 100.", field="limit")
-    return int(raw)
+    return limit
 
 
 async def _article(request: web.Request) -> Article:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
 from adapters.web import admin, api, feeds, pages
-from adapters.web.context import ID_PATTERN, SITE, Gone, Site, log, render
-from adapters.web.guard import FormTokens, RateLimiter
+from adapters.web.context import ID_PATTERN, SITE, Gone, Keys, Site, load_keys, log, render
+from adapters.web.guard import parse_networks
 from adapters.web.render import STATIC_DIR, environment, file_version
 from newsbot import NewsService
 from newsbot.errors import DomainError, InvalidInput, NotFound, PermissionDenied
@@ -39,41 +37,55 @@ def create_app(
     secret: bytes | None = None,
     rate_limit: int = 5,
     rate_window: float = 60.0,
-    trust_proxy: bool = False,
+    trust_proxy: Sequence[str] = (),
+    login_limit: int = 5,
+    login_window: float = 900.0,
+    admin_max_age: int = admin.ADMIN_MAX_AGE,
     articles_per_page: int = 20,
     comments_per_page: int = 100,
     refresh_seconds: int = 30,
-    monotonic: Callable[[], float] = time.monotonic,
 ) -> web.Application:
     """Build the web application for ``service``.
 
     Args:
         service: the news service the pages read and the form writes through.
-        admin_token: enables ``/admin`` for whoever presents this token; ``None`` leaves
-            the admin page off.
-        secret: the key that signs form tokens; random per process when ``None``.
-        rate_limit: comments one address may post per ``rate_window`` seconds.
+        admin_token: enables ``/admin`` (a login form) for whoever presents this token;
+            ``None`` leaves the admin page off.
+        secret: the key commenter identities, the double-submit key and admin sessions are
+            derived from; ``None`` (the default) reads the one all workers share from the
+            store (state ``web.secret``, written by the first worker) at startup.
+        rate_limit: comments one address may post per ``rate_window`` seconds (a slot in
+            the store, shared by every worker).
         rate_window: the rate limit's sliding window, in seconds.
-        trust_proxy: count the rate limit per the last ``X-Forwarded-For`` hop (only behind
-            a reverse proxy that sets it).
+        trust_proxy: addresses or CIDR ranges of reverse proxies whose ``X-Forwarded-For``
+            names the client; from any other peer the header is ignored.
+        login_limit: admin login attempts per address per ``login_window`` seconds.
+        login_window: the login limit's window, in seconds.
+        admin_max_age: seconds an admin session lasts.
         articles_per_page: articles on each page of ``/``.
         comments_per_page: top-level comments (with their replies) on each article page.
         refresh_seconds: how often the optional script on article pages checks for new
             comments.
-        monotonic: the rate limiter's clock (tests pass a controllable one).
 
     Returns:
         An ``aiohttp.web.Application``, ready for ``AppRunner`` or a test server.
+
+    Raises:
+        ValueError: a ``trust_proxy`` entry is not an address or range.
     """
     versions = {p.name: file_version(p) for p in STATIC_DIR.iterdir() if p.is_file()}
     app = web.Application(middlewares=[_errors])
     app[SITE] = Site(
         service=service,
         templates=environment(versions),
-        tokens=FormTokens(secret or secrets.token_bytes(32)),
-        limiter=RateLimiter(rate_limit, rate_window, clock=monotonic),
+        keys=Keys(),
         admin_token=admin_token or None,
-        trust_proxy=trust_proxy,
+        admin_max_age=admin_max_age,
+        rate_limit=rate_limit,
+        rate_window=rate_window,
+        login_limit=login_limit,
+        login_window=login_window,
+        trusted_proxies=parse_networks(trust_proxy),
         articles_per_page=articles_per_page,
         comments_per_page=comments_per_page,
         refresh_seconds=refresh_seconds,
@@ -88,12 +100,22 @@ def create_app(
     app.router.add_get(f"/api{article}", api.article)
     app.router.add_get(f"/api{article}/comments", api.comments)
     if admin_token:
+        comment = f"/admin/comments/{{id:{ID_PATTERN}}}"
         app.router.add_get("/admin", admin.admin_page)
-        app.router.add_post(f"/admin/comments/{{id:{ID_PATTERN}}}/delete", admin.delete_comment)
-        app.router.add_post(f"/admin/comments/{{id:{ID_PATTERN}}}/ban", admin.ban_author)
+        app.router.add_post("/admin/login", admin.login)
+        app.router.add_post("/admin/logout", admin.logout)
+        app.router.add_post(f"{comment}/delete", admin.delete_comment)
+        app.router.add_post(f"{comment}/ban", admin.ban_author)
+        app.router.add_post(f"{comment}/ban-name", admin.ban_comment_name)
+        app.router.add_post("/admin/names/ban", admin.ban_name)
     app.router.add_get("/favicon.ico", _no_icon)
     app.router.add_static("/static", STATIC_DIR)
     app.on_response_prepare.append(_headers)
+
+    async def _load_keys(app: web.Application) -> None:
+        await load_keys(app[SITE], secret)
+
+    app.on_startup.append(_load_keys)
     return app
 
 

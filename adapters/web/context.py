@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from jinja2 import Environment
 
-from adapters.web.guard import FormTokens, RateLimiter
+from adapters.web.guard import (
+    AdminSessions,
+    IPNetwork,
+    derive_key,
+    origin_of,
+    real_client,
+    same_origin,
+    site_origins,
+    trusted,
+)
 from newsbot import NewsService
 from newsbot.errors import NotFound
 
 log = logging.getLogger("newsbot.web")
 
 SESSION_COOKIE = "newsbot_session"
-SESSION_MAX_AGE = 30 * 24 * 3600
-# Pages carry a per-browser form token: a shared cache must never keep them.
+SESSION_MAX_AGE = 365 * 24 * 3600
+ADMIN_COOKIE = "newsbot_admin"
+SECRET_STATE_KEY = "web.secret"
+# Pages carry nothing per visitor: no form token, no cookie set on a GET.
 PAGE_CACHE = "private, no-cache"
 ID_PATTERN = r"[0-9]{1,18}"  # fits SQLite's 64-bit integers
 
@@ -26,23 +38,36 @@ class Gone(Exception):
     """The article was retracted: answered with HTTP 410."""
 
 
+@dataclass(slots=True)
+class Keys:
+    """The secret every worker shares (from the store), and what is derived from it."""
+
+    secret: bytes = b""
+    identity: bytes = b""  # web_identity's key
+    submit: bytes = b""  # the double-submit key
+    admin: AdminSessions | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Site:
     """The web adapter's state, one per application."""
 
     service: NewsService
     templates: Environment
-    tokens: FormTokens
-    limiter: RateLimiter
+    keys: Keys
     admin_token: str | None
-    trust_proxy: bool
+    admin_max_age: int
+    rate_limit: int
+    rate_window: float
+    login_limit: int
+    login_window: float
+    trusted_proxies: tuple[IPNetwork, ...]
     articles_per_page: int
     comments_per_page: int
     refresh_seconds: int
 
 
 SITE = web.AppKey("site", Site)
-_NEW_SESSION = web.RequestKey("newsbot_new_session", str)
 
 
 def site(request: web.Request) -> Site:
@@ -50,13 +75,36 @@ def site(request: web.Request) -> Site:
     return request.app[SITE]
 
 
-def form_token(request: web.Request) -> str:
-    """A fresh form token for this browser, starting a session (a cookie) if it has none."""
-    session = request.cookies.get(SESSION_COOKIE) or request.get(_NEW_SESSION)
-    if not session:
-        session = FormTokens.new_session()
-        request[_NEW_SESSION] = session
-    return site(request).tokens.issue(session)
+async def load_keys(s: Site, secret: bytes | None = None) -> None:
+    """Fill ``s.keys`` from ``secret``, or from the store's shared ``web.secret`` (the first
+    worker to start writes it; the others read the same value)."""
+    if secret is None:
+        stored = await s.service.store.setdefault_state(SECRET_STATE_KEY, secrets.token_hex(32))
+        try:
+            secret = bytes.fromhex(stored)
+        except ValueError:
+            log.warning("stored web secret is malformed; replacing it")
+            secret = secrets.token_bytes(32)
+            await s.service.save_state(SECRET_STATE_KEY, secret.hex())
+    s.keys.secret = secret
+    s.keys.identity = derive_key(secret, "identity")
+    s.keys.submit = derive_key(secret, "submit")
+    if s.admin_token:
+        s.keys.admin = AdminSessions(secret, s.admin_token, s.admin_max_age)
+
+
+def https(request: web.Request) -> bool:
+    """Whether the visitor reached the site over TLS, so cookies get ``Secure``: directly, or
+    through a trusted proxy that says ``X-Forwarded-Proto: https``, or under the host of an
+    ``https://`` public URL (a TLS proxy passing the Host on)."""
+    if request.secure:
+        return True
+    s = site(request)
+    proto = request.headers.get("X-Forwarded-Proto", "").strip().lower()
+    if proto == "https" and trusted(request.remote or "", s.trusted_proxies):
+        return True
+    public = origin_of(s.service.public_url)
+    return public.startswith("https://") and public == f"https://{request.host}".lower()
 
 
 def render(
@@ -68,34 +116,56 @@ def render(
     content_type: str = "text/html",
     **context: Any,
 ) -> web.Response:
-    """Render a template into a compressed response, setting the session cookie if new."""
+    """Render a template into a (compressed when large) response."""
     text = site(request).templates.get_template(template).render(**context)
     response = web.Response(text=text, status=status, content_type=content_type, charset="utf-8")
     response.headers["Cache-Control"] = cache
-    new_session = request.get(_NEW_SESSION)
-    if new_session:
-        response.set_cookie(
-            SESSION_COOKIE,
-            new_session,
-            max_age=SESSION_MAX_AGE,
-            path="/",
-            httponly=True,
-            samesite="Lax",
-            secure=request.secure,
-        )
     if len(text) > 1024:
         response.enable_compression()
     return response
 
 
 def client_address(request: web.Request) -> str:
-    """The address the rate limit counts: the peer, or the proxy's last hop when trusted."""
-    if site(request).trust_proxy:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        if hops:
-            return hops[-1]
-    return request.remote or "unknown"
+    """The address rate limits count: the peer, or behind a trusted proxy the rightmost
+    ``X-Forwarded-For`` hop that is not a trusted proxy."""
+    return real_client(
+        request.remote,
+        request.headers.getall("X-Forwarded-For", []),
+        site(request).trusted_proxies,
+    )
+
+
+def from_this_site(request: web.Request) -> bool:
+    """Whether a POST comes from this site's pages or a non-browser client (see
+    ``guard.same_origin``)."""
+    allowed = site_origins(request.host, site(request).service.public_url)
+    return same_origin(
+        request.headers.get("Sec-Fetch-Site"), request.headers.get("Origin"), allowed
+    )
+
+
+def cross_site_refusal(request: web.Request, back: str = "") -> web.Response:
+    """The 403 page for a POST from another site."""
+    log.info(
+        "post refused: cross-site",
+        extra={
+            "path": request.path,
+            "origin": request.headers.get("Origin", ""),
+            "fetch_site": request.headers.get("Sec-Fetch-Site", ""),
+            "remote": client_address(request),
+        },
+    )
+    return render(
+        request,
+        "message.html",
+        status=403,
+        title="Form refused",
+        message=(
+            "This form was sent from another site, so it was refused. "
+            "Open the page on this site and submit again."
+        ),
+        back=back,
+    )
 
 
 def path_id(request: web.Request, key: str = "id") -> int:

@@ -1,134 +1,208 @@
-"""The comment form's protections: signed form tokens bound to a cookie, and a rate limiter."""
+"""The web's protections that need no request: origin checks, signed admin sessions, the
+double-submit key, trusted proxies and ASCII-only numbers.
+
+The pages carry nothing per visitor (no form token), so a shared cache may keep them. A
+forged cross-site POST is refused by ``same_origin`` instead, from the ``Sec-Fetch-Site`` and
+``Origin`` headers every current browser sends with a form POST.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-import math
+import ipaddress
+import re
 import secrets
-import time
-from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Collection, Iterable, Sequence
+from urllib.parse import urlsplit
 
-TOKEN_MAX_AGE = 2 * 24 * 3600.0
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-
-class FormTokenError(Exception):
-    """A form token is missing, forged, expired, or lacks its cookie; the message says which."""
+_ASCII_NUMBER = re.compile(r"[0-9]{1,18}")  # fits SQLite's 64-bit integers
 
 
-class FormTokens:
-    """Issues and checks form tokens (CSRF protection).
+def ascii_number(raw: str | None, *, digits: int = 18) -> int | None:
+    """``raw`` as an integer when it is 1 to ``digits`` ASCII digits, else ``None``.
 
-    A browser gets a random session id in an HttpOnly cookie; each form carries
-    ``issued.nonce.mac``, where the MAC signs the session id, the time and the nonce with a
-    server secret. A cross-site page can neither read the cookie nor compute the MAC, so it
-    cannot produce a token that passes. The nonce is fresh per page view and doubles as the
-    submission's idempotency key.
+    ``str.isdigit`` also takes "²" and "١" (which ``int`` then refuses or reads), so user
+    input goes through this instead.
+    """
+    if raw is None or len(raw) > digits or not _ASCII_NUMBER.fullmatch(raw):
+        return None
+    return int(raw)
+
+
+def derive_key(secret: bytes, purpose: str) -> bytes:
+    """A key for one purpose, derived from the secret all workers share."""
+    return hmac.new(secret, f"newsbot-web|{purpose}".encode(), hashlib.sha256).digest()
+
+
+def new_session() -> str:
+    """A fresh random session id for a commenter's cookie."""
+    return secrets.token_urlsafe(24)
+
+
+# -- same origin (CSRF) --------------------------------------------------------------------
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, lower-cased; ``""`` when it has none."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def site_origins(host: str | None, public_url: str) -> frozenset[str]:
+    """The origins a POST may come from: the request's own host (either scheme, so a TLS
+    proxy in front changes nothing) and the configured public address."""
+    origins = set()
+    if host:
+        origins |= {f"http://{host}".lower(), f"https://{host}".lower()}
+    public = origin_of(public_url)
+    if public:
+        origins.add(public)
+    return frozenset(origins)
+
+
+def same_origin(fetch_site: str | None, origin: str | None, allowed: Collection[str]) -> bool:
+    """Whether a POST comes from this site's own pages (or from a non-browser client).
+
+    * ``Sec-Fetch-Site: same-origin`` (a form on this site) or ``none`` (typed by the user):
+      accepted; browsers set this header and pages cannot.
+    * Otherwise an ``Origin`` header must name this site: a ``cross-site`` or ``same-site``
+      POST (another host, or a sibling subdomain) is accepted only then.
+    * Neither header: not a browser (curl, a script). CSRF needs a victim's browser, so this
+      is accepted, as Django's and Rails' origin checks do.
+    """
+    fetch_site = (fetch_site or "").strip().lower()
+    if fetch_site in ("same-origin", "none"):
+        return True
+    if origin is not None:
+        return origin.strip().lower() in allowed
+    return not fetch_site
+
+
+# -- admin sessions ------------------------------------------------------------------------
+
+
+class AdminSessions:
+    """Signed admin session cookies: ``expires.nonce.mac``.
+
+    The MAC (HMAC-SHA256 with a key derived from the shared secret) covers the expiry, the
+    nonce and a hash of the admin token, so changing ``NEWSBOT_WEB_ADMIN_TOKEN`` ends every
+    session. Nothing is kept on the server: every worker can check a cookie.
     """
 
-    def __init__(
-        self,
-        secret: bytes,
-        *,
-        max_age: float = TOKEN_MAX_AGE,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._secret = secret
-        self._max_age = max_age
-        self._clock = clock
+    def __init__(self, secret: bytes, admin_token: str, max_age: int) -> None:
+        self._key = derive_key(secret, "admin-session")
+        self._token_hash = hashlib.sha256(admin_token.encode()).hexdigest()
+        self.max_age = max_age
 
-    @staticmethod
-    def new_session() -> str:
-        """A fresh random session id for the cookie."""
-        return secrets.token_urlsafe(18)
-
-    def issue(self, session: str) -> str:
-        """A token for one form shown to the browser holding ``session``."""
-        issued = int(self._clock())
+    def issue(self, now: float) -> str:
+        """A cookie value valid for ``max_age`` seconds from ``now``."""
+        expires = int(now) + self.max_age
         nonce = secrets.token_urlsafe(12)
-        return f"{issued}.{nonce}.{self._mac(session, issued, nonce)}"
+        return f"{expires}.{nonce}.{self._mac(expires, nonce)}"
 
-    def check(self, session: str | None, token: str | None) -> str:
-        """Verify a submitted token against the browser's cookie and return its nonce.
-
-        Raises:
-            FormTokenError: with a message for the person who submitted the form.
-        """
-        if not token:
-            raise FormTokenError(
-                "The form is missing its security token. Reload the page and submit again."
-            )
-        if not session:
-            raise FormTokenError(
-                "Your browser did not send this site's cookie, which the form needs. "
-                "Allow cookies for this site, reload the page and submit again."
-            )
-        issued_text, _, rest = token.partition(".")
+    def valid(self, cookie: str | None, now: float) -> bool:
+        """Whether ``cookie`` was issued here, for the current token, and has not expired."""
+        if not cookie:
+            return False
+        expires_text, _, rest = cookie.partition(".")
         nonce, _, mac = rest.partition(".")
-        if not (issued_text.isdigit() and nonce and mac) or not hmac.compare_digest(
-            mac.encode(), self._mac(session, int(issued_text), nonce).encode()
-        ):
-            raise FormTokenError(
-                "The form's security token is not valid. Reload the page and submit again."
-            )
-        if self._clock() - int(issued_text) > self._max_age:
-            raise FormTokenError("The form has expired. Reload the page and submit again.")
-        return nonce
+        expires = ascii_number(expires_text, digits=12)
+        if expires is None or not nonce or not mac:
+            return False
+        if not hmac.compare_digest(mac.encode(), self._mac(expires, nonce).encode()):
+            return False
+        return now < expires
 
-    def _mac(self, session: str, issued: int, nonce: str) -> str:
-        message = f"{session}|{issued}|{nonce}".encode()
-        digest = hmac.new(self._secret, message, hashlib.sha256).digest()
+    def _mac(self, expires: int, nonce: str) -> str:
+        message = f"admin|{expires}|{nonce}|{self._token_hash}".encode()
+        digest = hmac.new(self._key, message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-class RateLimiter:
-    """A sliding-window limit per key (a remote address): ``limit`` events per ``window`` s.
+def token_matches(given: str, expected: str) -> bool:
+    """Constant-time comparison of an admin token."""
+    return hmac.compare_digest(given.encode(), expected.encode())
 
-    Only the most recently active ``max_keys`` keys are remembered, so a flood of addresses
-    cannot grow memory without bound.
+
+# -- double submits ------------------------------------------------------------------------
+
+SUBMIT_WINDOW = 300  # seconds: the same comment sent twice within this is stored once
+
+
+def submission_keys(
+    key: bytes, *, address: str, article_id: int, parent_id: int | None, name: str, text: str,
+    now: float,
+) -> tuple[str, str]:  # fmt: skip
+    """The idempotency keys of a comment submission: this time bucket's and the previous's.
+
+    A keyed hash of (address, article, parent, name, text) in a ``SUBMIT_WINDOW`` bucket:
+    the same comment submitted twice (a double click, a resent form) gets the same key, so it
+    is stored once. The caller uses the previous bucket's key when a comment under it exists,
+    so a double submit across a bucket boundary is caught too. The address, not the session,
+    is hashed: a first-time poster has no cookie yet on either submission.
     """
+    bucket = int(now) // SUBMIT_WINDOW
+    base = f"{address}|{article_id}|{parent_id or ''}|{name}|{text}"
 
-    def __init__(
-        self,
-        limit: int,
-        window: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        max_keys: int = 10_000,
-    ) -> None:
-        self.limit = limit
-        self.window = window
-        self._clock = clock
-        self._max_keys = max_keys
-        self._events: OrderedDict[str, deque[float]] = OrderedDict()
+    def one(b: int) -> str:
+        digest = hmac.new(key, f"{base}|{b}".encode(), hashlib.sha256).digest()
+        return "f" + base64.urlsafe_b64encode(digest[:18]).decode()
 
-    def retry_after(self, key: str) -> int:
-        """Seconds until ``key`` may act again; 0 when it may act now."""
-        events = self._recent(key)
-        if events is None or len(events) < self.limit:
-            return 0
-        return max(1, math.ceil(events[0] + self.window - self._clock()))
+    return one(bucket), one(bucket - 1)
 
-    def record(self, key: str) -> None:
-        """Count one event for ``key``."""
-        events = self._recent(key)
-        if events is None:
-            events = self._events[key] = deque()
-        events.append(self._clock())
-        self._events.move_to_end(key)
-        while len(self._events) > self._max_keys:
-            self._events.popitem(last=False)
 
-    def _recent(self, key: str) -> deque[float] | None:
-        events = self._events.get(key)
-        if events is None:
-            return None
-        horizon = self._clock() - self.window
-        while events and events[0] <= horizon:
-            events.popleft()
-        if not events:
-            del self._events[key]
-            return None
-        return events
+# -- trusted proxies -----------------------------------------------------------------------
+
+
+def parse_networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:
+    """Addresses and CIDR ranges (``10.0.0.1``, ``10.0.0.0/8``, ``::1``).
+
+    Raises:
+        ValueError: one is not an address or range, naming it.
+    """
+    networks = []
+    for value in values:
+        value = value.strip()
+        if not value:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not an IP address or CIDR range (e.g. 127.0.0.1 or 10.0.0.0/8)"
+            ) from None
+    return tuple(networks)
+
+
+def trusted(address: str, proxies: Sequence[IPNetwork]) -> bool:
+    """Whether ``address`` is one of the trusted proxies."""
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip.version == net.version and ip in net for net in proxies)
+
+
+def real_client(
+    peer: str | None, forwarded_for: Sequence[str], proxies: Sequence[IPNetwork]
+) -> str:
+    """The client's address: the peer, unless the peer is a trusted proxy; then the rightmost
+    ``X-Forwarded-For`` hop that is not a trusted proxy (hops to its left are written by the
+    client and can be anything)."""
+    address = peer or "unknown"
+    if not proxies or not trusted(address, proxies):
+        return address
+    hops = [hop.strip() for header in forwarded_for for hop in header.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        address = hop
+        if not trusted(hop, proxies):
+            break
+    return address

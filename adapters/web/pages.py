@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -10,18 +11,29 @@ from aiohttp import web
 
 from adapters.web.context import (
     SESSION_COOKIE,
+    SESSION_MAX_AGE,
     client_address,
-    form_token,
+    cross_site_refusal,
+    from_this_site,
+    https,
     log,
     path_id,
     render,
     site,
 )
-from adapters.web.guard import FormTokenError
+from adapters.web.guard import ascii_number, new_session, submission_keys
 from adapters.web.render import article_path, comments_label, flatten
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
-from newsbot.models import Article, ArticleId, ArticleStatus, CommentId, CommentStatus
-from newsbot.service import NAME_MAX
+from newsbot.models import (
+    Article,
+    ArticleId,
+    ArticleStatus,
+    CommentId,
+    CommentStatus,
+    MessageRef,
+    Platform,
+)
+from newsbot.service import NAME_MAX, web_identity
 from newsbot.text import one_line
 
 TEXT_MAX = 4000
@@ -78,10 +90,10 @@ async def article_page(request: web.Request) -> web.Response:
     if article.status is ArticleStatus.RETRACTED:
         return _retracted(request)
     form = FormState()
-    reply = request.query.get("reply", "")
-    if reply.isdigit() and len(reply) <= 18:
+    reply = ascii_number(request.query.get("reply"))
+    if reply is not None:
         try:
-            parent = await site(request).service.comment(CommentId(int(reply)))
+            parent = await site(request).service.comment(CommentId(reply))
         except NotFound:
             pass  # a stale reply link: show the plain form
         else:
@@ -110,7 +122,6 @@ async def _article_response(
         next_cursor=thread.next_cursor,
         cursor=cursor,
         form=form,
-        token=form_token(request),
         name_max=NAME_MAX,
         text_max=TEXT_MAX,
         honeypot=HONEYPOT,
@@ -140,57 +151,50 @@ def _validate(form: FormState) -> None:
         )
 
 
-async def post_comment(request: web.Request) -> web.Response:
+async def post_comment(request: web.Request) -> web.StreamResponse:
     """``POST /articles/ID/comments``: store a comment from the form, then show it (303).
 
-    Checks, in order: the form token (403), the per-address rate limit (429), the honeypot
-    (a filled one gets a pretend success), the fields (400 with the form re-shown).
+    Checks, in order: the post comes from this site (403), a rate-limit slot for the address
+    (429; taken before anything else is awaited, atomically in the store, so concurrent posts
+    and other workers cannot share a slot), the honeypot (a filled one gets a pretend
+    success), the fields (400 with the form re-shown). The commenter is identified by their
+    session cookie (``web_identity``), issued on this response when they have none.
     """
     s = site(request)
+    remote = client_address(request)
+    if not from_this_site(request):
+        return cross_site_refusal(request)
+    wait = await s.service.rate_slot(f"web-comment:{remote}", s.rate_limit, s.rate_window)
     article = await _published(request)
     if article.status is ArticleStatus.RETRACTED:
         return _retracted(request)
-    data = await request.post()
-    remote = client_address(request)
     extra: dict[str, object] = {"article_id": article.id, "remote": remote}
-    try:
-        nonce = s.tokens.check(request.cookies.get(SESSION_COOKIE), _field(data, "csrf") or None)
-    except FormTokenError as exc:
-        log.info("comment refused: form token", extra={**extra, "reason": str(exc)})
-        return render(
-            request,
-            "message.html",
-            status=403,
-            title="Form refused",
-            message=str(exc),
-            back=article_path(article),
-        )
-    wait = s.limiter.retry_after(remote)
     if wait:
-        log.info("comment refused: rate limit", extra={**extra, "retry_after": wait})
+        seconds = max(1, math.ceil(wait))
+        log.info("comment refused: rate limit", extra={**extra, "retry_after": seconds})
         response = render(
             request,
             "message.html",
             status=429,
             title="Too many comments",
             message=(
-                f"You have posted {s.limiter.limit} comments in the last "
-                f"{s.limiter.window:g} seconds. Please wait {wait} seconds and try again."
+                f"You have posted {s.rate_limit} comments in the last "
+                f"{s.rate_window:g} seconds. Please wait {seconds} seconds and try again."
             ),
             back=article_path(article),
         )
-        response.headers["Retry-After"] = str(wait)
+        response.headers["Retry-After"] = str(seconds)
         return response
+    data = await request.post()
     if _field(data, HONEYPOT):
-        # Answer like a success so a bot learns nothing; store nothing.
-        s.limiter.record(remote)
+        # Answer like a success so a bot learns nothing; store nothing (the slot is spent).
         log.info("comment dropped: honeypot filled", extra=extra)
         raise web.HTTPSeeOther(f"{article_path(article)}#comments")
     form = FormState(name=_field(data, "name"), text=_field(data, "text"))
     parent = _field(data, "parent")
     if parent:
-        if parent.isdigit() and len(parent) <= 18:
-            form.parent_id = int(parent)
+        form.parent_id = ascii_number(parent)
+        if form.parent_id is not None:
             # An unknown parent is refused below by add_web_comment, with its own message.
             with contextlib.suppress(NotFound):
                 replied = await s.service.comment(CommentId(form.parent_id))
@@ -200,13 +204,19 @@ async def post_comment(request: web.Request) -> web.Response:
     _validate(form)
     if form.errors:
         return await _article_response(request, article, form, status=400)
+    text = form.text.replace("\r\n", "\n")
+    session = request.cookies.get(SESSION_COOKIE, "")
+    fresh = not (0 < len(session) <= 64)
+    if fresh:
+        session = new_session()
     try:
         comment = await s.service.add_web_comment(
             article.id,
             form.name,
-            form.text.replace("\r\n", "\n"),
+            text,
             parent_id=CommentId(form.parent_id) if form.parent_id is not None else None,
-            client_key=nonce,
+            client_key=await _submission_key(request, article, form, text, remote),
+            user_id=web_identity(s.keys.identity, session),
         )
     except InvalidInput as exc:
         form.errors[exc.field or "form"] = str(exc)
@@ -218,9 +228,42 @@ async def post_comment(request: web.Request) -> web.Response:
     except PermissionDenied as exc:
         form.errors["form"] = str(exc)
         return await _article_response(request, article, form, status=403)
-    s.limiter.record(remote)
     log.debug(  # the service logs the stored comment at INFO
         "web comment stored",
         extra={"article_id": article.id, "comment_id": comment.id, "parent_id": comment.parent_id},
     )
-    raise web.HTTPSeeOther(f"{article_path(article)}#comment-{comment.id}")
+    response = web.Response(
+        status=303, headers={"Location": f"{article_path(article)}#comment-{comment.id}"}
+    )
+    if fresh:
+        response.set_cookie(
+            SESSION_COOKIE,
+            session,
+            max_age=SESSION_MAX_AGE,
+            path="/",
+            httponly=True,
+            samesite="Lax",
+            secure=https(request),
+        )
+    return response
+
+
+async def _submission_key(
+    request: web.Request, article: Article, form: FormState, text: str, remote: str
+) -> str:
+    """The double-submit key (``guard.submission_keys``): the previous time bucket's when
+    this comment was stored under it, else this bucket's."""
+    s = site(request)
+    current, previous = submission_keys(
+        s.keys.submit,
+        address=remote,
+        article_id=article.id,
+        parent_id=form.parent_id,
+        name=form.name,
+        text=text,
+        now=s.service.clock.now().timestamp(),
+    )
+    earlier = MessageRef(Platform.WEB, str(article.id), previous)
+    if await s.service.store.get_comment_by_source(earlier) is not None:
+        return previous
+    return current

@@ -32,7 +32,9 @@
       return li;
     }
     var meta = el("p", "meta");
-    meta.appendChild(el("b", "name", c.author.name));
+    var name = el("b", "name");
+    name.appendChild(el("bdi", "", c.author.name));
+    meta.appendChild(name);
     meta.appendChild(document.createTextNode(" "));
     meta.appendChild(el("span", "badge " + c.author.platform, names[c.author.platform] || c.author.platform));
     meta.appendChild(document.createTextNode(" "));
@@ -43,7 +45,8 @@
     link.appendChild(time);
     meta.appendChild(link);
     if (depth > MAX_DEPTH && parent) {
-      var to = el("a", "to", "\u21a9 " + (parent.author ? parent.author.name : "a removed comment"));
+      var to = el("a", "to", "\u21a9 " + (parent.author ? "" : "a removed comment"));
+      if (parent.author) to.appendChild(el("bdi", "", parent.author.name));
       to.href = "#comment-" + parent.id;
       meta.appendChild(document.createTextNode(" "));
       meta.appendChild(to);
