@@ -4,10 +4,13 @@ import asyncio
 import io
 from urllib.parse import urlencode
 
+import pytest
+
 from adapters.web.guard import SUBMIT_WINDOW
 from newsbot import Actor, NewsService, Platform
-from storage import SqliteStore
+from storage import SqliteStore, open_store
 from tests.conftest import FakeClock
+from tests.pg import BOTH
 from tests.test_web_helpers import (
     comment_form,
     comment_ids,
@@ -212,6 +215,30 @@ async def test_the_rate_limit_cannot_be_raced(service: NewsService) -> None:
         assert statuses == [303] * 5 + [429] * 20
         assert all(int(r.headers["Retry-After"]) >= 1 for r in responses if r.status == 429)
     assert await visible_count(service, article.id) == 5
+
+
+@pytest.mark.parametrize("backend_name", BOTH)
+async def test_two_workers_share_one_rate_limit(database: str, backend_name: str) -> None:
+    """Two workers on one database, 24 comments from one address split between them at the
+    same moment: 5 stored in all, not 5 per worker."""
+    async with open_store(database) as first, open_store(database) as second:
+        services = [NewsService(s, public_url="https://news.example/") for s in (first, second)]
+        article = await publish(services[0])
+        path = f"/articles/{article.id}/comments"
+        async with web_client(services[0]) as a, web_client(services[1]) as b:
+            responses = await asyncio.gather(
+                *(
+                    client.post(
+                        path, data={"name": "Nina", "text": f"c{n}"}, allow_redirects=False
+                    )
+                    for n in range(12)
+                    for client in (a, b)
+                )
+            )
+        statuses = sorted(r.status for r in responses)
+        assert statuses == [303] * 5 + [429] * 19
+        # The thread itself, not the article's comment count (refreshed at a pace).
+        assert (await services[1].thread(article.id)).total == 5
 
 
 async def test_a_honeypot_hit_takes_a_slot(service: NewsService) -> None:
