@@ -229,10 +229,10 @@ async def test_two_workers_share_one_rate_limit(database: str, backend_name: str
             responses = await asyncio.gather(
                 *(
                     client.post(
-                        path, data={"name": "Nina", "text": f"c{n}"}, allow_redirects=False
+                        path, data={"name": "Nina", "text": f"c{n} {w}"}, allow_redirects=False
                     )
                     for n in range(12)
-                    for client in (a, b)
+                    for w, client in enumerate((a, b))
                 )
             )
         statuses = sorted(r.status for r in responses)
