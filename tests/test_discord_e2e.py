@@ -465,6 +465,49 @@ async def test_a_busy_channel_waits_its_turn_without_429(
 # -- restarts -----------------------------------------------------------------------------
 
 
+async def test_a_backfill_reads_only_where_something_was_written(
+    world: World, service: NewsService
+) -> None:
+    """Twelve channels with a post and a thread each, a backfill allowed 3 reads: the
+    replies written while down in three places are all stored, and the quiet places (their
+    last message, as the gateway says, is the post) cost no request."""
+    channels = [world.fake.add_channel(world.guild, f"b{i}", GUILD_TEXT) for i in range(12)]
+    for channel in channels:
+        await world.subscribe(channel)
+    article_id = await world.publish()
+    posts = [await world.post_of(article_id, c) for c in channels]
+    threads = [int(thread or 0) for _, thread in posts]
+    await world.dispatcher.stop()
+    await world.adapter.stop()
+
+    await world.fake.user_message(threads[0], world.reader, "in the first thread")
+    await world.fake.user_message(threads[7], world.reader, "in the eighth thread")
+    await world.fake.user_message(
+        channels[11], world.reader, "in the last channel", reply_to=int(posts[11][0])
+    )
+    before = len(world.fake.requests)
+    adapter = make_adapter(service, world.fake, guild_id=world.guild, backfill_reads=3)
+    await adapter.start()
+    try:
+        assert await adapter.wait_backfill() == 3
+    finally:
+        await adapter.stop()
+    reads = [
+        path
+        for method, path, _ in world.fake.requests[before:]
+        if method == "GET" and path.endswith("/messages")
+    ]
+    assert sorted(reads) == sorted(
+        f"/channels/{c}/messages" for c in (threads[0], threads[7], channels[11])
+    )
+    page = await service.thread(ArticleId(article_id), limit=100)
+    assert sorted(node.comment.text for node in page.comments) == [
+        "in the eighth thread",
+        "in the first thread",
+        "in the last channel",
+    ]
+
+
 async def test_messages_posted_while_down_are_backfilled_once(
     world: World, service: NewsService
 ) -> None:

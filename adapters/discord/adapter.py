@@ -627,14 +627,28 @@ class DiscordAdapter:
             if page.next_cursor is None:
                 break
             cursor = page.next_cursor
-        stored = 0
-        # places holds the newest articles' threads and channels first.
-        for channel_id, after in list(places.items())[: self.backfill_reads]:
+        stored = reads = quiet = skipped = 0
+        # places holds the newest articles' threads and channels first. A place whose last
+        # message (as the gateway told us, kept current by live events) is not after where
+        # reading would start has nothing to read: only the others cost a request and count
+        # against backfill_reads, so a fan-out to thousands of channels is backfilled in full.
+        for channel_id, after in places.items():
+            if _nothing_after(client, channel_id, after):
+                quiet += 1
+                continue
+            if reads >= self.backfill_reads:
+                skipped += 1
+                continue
+            reads += 1
             stored += await self._backfill_channel(client, channel_id, after)
-        if len(places) > self.backfill_reads:
-            log.info(
+        log.info(
+            "discord backfill done",
+            extra={"places": len(places), "read": reads, "quiet": quiet, "stored": stored},
+        )
+        if skipped:
+            log.warning(
                 "discord backfill skipped older threads",
-                extra={"read": self.backfill_reads, "skipped": len(places) - self.backfill_reads},
+                extra={"read": reads, "skipped": skipped},
             )
         return stored
 
@@ -681,6 +695,25 @@ class DiscordAdapter:
                 with contextlib.suppress(StorageError):
                     await self.service.save_state(key, str(last))
         return stored
+
+
+def _nothing_after(client: NewsClient, channel_id: str, after: int) -> bool:
+    """Whether the gateway's view of a channel or thread shows no message after ``after``.
+
+    Unknown channels (an archived thread, one not cached) and channels without a last message
+    id (except a cached thread that never had a message) are read: only a certain "nothing
+    new" skips a read.
+    """
+    where = snowflake(channel_id)
+    if where is None:
+        return False
+    channel = client.get_channel(where)
+    if channel is None:
+        return False
+    last = getattr(channel, "last_message_id", None)
+    if last is None:
+        return isinstance(channel, discord.Thread) and not channel.message_count
+    return int(last) <= after
 
 
 def _utc(when: datetime) -> datetime:
