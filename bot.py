@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(8080, ge=0, le=65535)
     web_admin_token: SecretStr | None = None
+    # Public pages' Cache-Control: seconds browsers (max-age) and shared caches (s-maxage)
+    # reuse a page, and may serve it stale while refreshing it.
+    web_max_age: int = Field(5, ge=0, le=86400)
+    web_s_maxage: int = Field(10, ge=0, le=86400)
+    web_stale: int = Field(30, ge=0, le=86400)
 
     mirror: bool = True
     mirror_delay: float = Field(0.0, ge=0, le=86400)
@@ -398,6 +403,9 @@ def build_adapters(
             port=settings.web_port,
             admin_token=admin.get_secret_value() if admin else None,
             extra_routes=extra_routes,
+            max_age=settings.web_max_age,
+            s_maxage=settings.web_s_maxage,
+            stale=settings.web_stale,
         )
         where = f"http://{settings.web_host}:{settings.web_port}"
         note = "" if admin else "; admin page off (NEWSBOT_WEB_ADMIN_TOKEN is not set)"

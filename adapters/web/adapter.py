@@ -26,6 +26,7 @@ class WebAdapter:
         port: the TCP port; 0 picks a free one (see ``url`` after ``start``).
         admin_token: turns on the ``/admin`` moderation page for this token.
         extra_routes: more routes to serve (the operations endpoints, ``adapters.web.ops``).
+        max_age, s_maxage, stale: the public pages' ``Cache-Control`` (see ``create_app``).
     """
 
     name = "web"
@@ -38,12 +39,16 @@ class WebAdapter:
         port: int = 8080,
         admin_token: str | None = None,
         extra_routes: Sequence[web.RouteDef] = (),
+        max_age: int = 5,
+        s_maxage: int = 10,
+        stale: int = 30,
     ) -> None:
         self.service = service
         self.host = host
         self.port = port
         self.admin_token = admin_token
         self.extra_routes = list(extra_routes)
+        self.cache_seconds = (max_age, s_maxage, stale)
         self._runner: web.AppRunner | None = None
 
     @property
@@ -66,8 +71,14 @@ class WebAdapter:
         Raises:
             ConfigError: the address cannot be listened on (the port is taken, say).
         """
+        max_age, s_maxage, stale = self.cache_seconds
         app = create_app(
-            self.service, admin_token=self.admin_token, secret=await self._form_secret()
+            self.service,
+            admin_token=self.admin_token,
+            secret=await self._form_secret(),
+            max_age=max_age,
+            s_maxage=s_maxage,
+            stale=stale,
         )
         app.router.add_routes(self.extra_routes)
         runner = web.AppRunner(app, shutdown_timeout=5.0)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from jinja2 import Environment
 
+from adapters.web.cache import Load, PageCache, respond
 from adapters.web.guard import FormTokens, RateLimiter
 from newsbot import NewsService
 from newsbot.errors import NotFound
@@ -17,8 +19,10 @@ log = logging.getLogger("newsbot.web")
 
 SESSION_COOKIE = "newsbot_session"
 SESSION_MAX_AGE = 30 * 24 * 3600
-# Pages carry a per-browser form token: a shared cache must never keep them.
+# Pages rendered for one request (a form re-shown with its errors): no shared cache.
 PAGE_CACHE = "private, no-cache"
+# Error pages: any cache must ask again.
+ERROR_CACHE = "no-cache"
 ID_PATTERN = r"[0-9]{1,18}"  # fits SQLite's 64-bit integers
 
 
@@ -39,6 +43,9 @@ class Site:
     articles_per_page: int
     comments_per_page: int
     refresh_seconds: int
+    cache: PageCache
+    public_cache: str  # the Cache-Control of public pages (see cache.public_cache_control)
+    gone_cache: str  # the Cache-Control of a retracted article's 410
 
 
 SITE = web.AppKey("site", Site)
@@ -57,6 +64,20 @@ def form_token(request: web.Request) -> str:
         session = FormTokens.new_session()
         request[_NEW_SESSION] = session
     return site(request).tokens.issue(session)
+
+
+def render_text(request: web.Request, template: str, **context: Any) -> str:
+    """A template rendered to text."""
+    return site(request).templates.get_template(template).render(**context)
+
+
+async def cached(
+    request: web.Request, key: Hashable, scope: int | None, load: Load
+) -> web.Response:
+    """Answer a public GET page from the page cache (``load`` runs when it is not current):
+    304 on matching validators, the stored gzip body when accepted; no cookie."""
+    entry = await site(request).cache.get(key, scope, load)
+    return respond(request, entry)
 
 
 def render(

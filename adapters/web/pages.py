@@ -3,24 +3,33 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from adapters.web.cache import Page
 from adapters.web.context import (
-    SESSION_COOKIE,
+    PAGE_CACHE,
+    cached,
     client_address,
-    form_token,
     log,
     path_id,
     render,
+    render_text,
     site,
 )
-from adapters.web.guard import FormTokenError
 from adapters.web.render import article_path, comments_label, flatten
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
-from newsbot.models import Article, ArticleId, ArticleStatus, CommentId, CommentStatus
+from newsbot.models import (
+    Article,
+    ArticleId,
+    ArticleStatus,
+    CommentId,
+    CommentStatus,
+    ThreadPage,
+)
 from newsbot.service import NAME_MAX
 from newsbot.text import one_line
 
@@ -43,16 +52,24 @@ async def index(request: web.Request) -> web.Response:
     """``/``: the latest articles, newest first, with a link to the next page."""
     s = site(request)
     cursor = request.query.get("cursor") or None
-    page = await s.service.latest(s.articles_per_page, cursor)
-    counts = {a.id: await s.service.comment_count(a.id) for a in page.articles}
-    return render(
-        request,
-        "index.html",
-        articles=page.articles,
-        counts=counts,
-        next_cursor=page.next_cursor,
-        first_page=cursor is None,
-    )
+
+    async def load() -> Page:
+        page = await s.service.latest(s.articles_per_page, cursor)
+        counts = {a.id: await s.service.comment_count(a.id) for a in page.articles}
+        return Page(
+            data=(page, counts),
+            make=lambda: render_text(
+                request,
+                "index.html",
+                articles=page.articles,
+                counts=counts,
+                next_cursor=page.next_cursor,
+                first_page=cursor is None,
+            ),
+            cache_control=s.public_cache,
+        )
+
+    return await cached(request, ("index", cursor), None, load)
 
 
 async def _published(request: web.Request) -> Article:
@@ -62,60 +79,111 @@ async def _published(request: web.Request) -> Article:
     return article
 
 
+GONE_TITLE = "Article retracted"
+GONE_MESSAGE = "This article was retracted by its publisher."
+
+
 def _retracted(request: web.Request) -> web.Response:
     return render(
         request,
         "message.html",
         status=410,
-        title="Article retracted",
-        message="This article was retracted by its publisher.",
+        cache=site(request).gone_cache,
+        title=GONE_TITLE,
+        message=GONE_MESSAGE,
     )
 
 
 async def article_page(request: web.Request) -> web.Response:
-    """``/articles/ID`` and ``/articles/ID-any-slug``: the article, its thread and the form."""
-    article = await _published(request)
-    if article.status is ArticleStatus.RETRACTED:
-        return _retracted(request)
-    form = FormState()
-    reply = request.query.get("reply", "")
-    if reply.isdigit() and len(reply) <= 18:
-        try:
-            parent = await site(request).service.comment(CommentId(int(reply)))
-        except NotFound:
-            pass  # a stale reply link: show the plain form
-        else:
-            if parent.article_id == article.id and parent.status is CommentStatus.VISIBLE:
-                form.parent_id, form.parent_name = parent.id, parent.author.name
-    return await _article_response(request, article, form)
+    """``/articles/ID`` and ``/articles/ID-any-slug``: the article, the newest page of its
+    thread (``?comments=CURSOR`` for older ones) and the form (``?reply=ID`` to answer one).
 
-
-async def _article_response(
-    request: web.Request, article: Article, form: FormState, status: int = 200
-) -> web.Response:
+    Served from the page cache: rendered once per change of the article or its thread.
+    """
     s = site(request)
+    article_id = path_id(request)
     cursor = request.query.get("comments") or None
-    thread = await s.service.thread(article.id, cursor=cursor, limit=s.comments_per_page)
+    reply = request.query.get("reply", "")
+    if not (reply.isdigit() and len(reply) <= 18):
+        reply = ""
+
+    async def load() -> Page:
+        article = await _published(request)
+        if article.status is ArticleStatus.RETRACTED:
+            return Page(
+                data=("retracted", article.id),
+                make=lambda: render_text(
+                    request, "message.html", title=GONE_TITLE, message=GONE_MESSAGE
+                ),
+                status=410,
+                cache_control=s.gone_cache,
+            )
+        form = FormState()
+        if reply:
+            try:
+                parent = await s.service.comment(CommentId(int(reply)))
+            except NotFound:
+                pass  # a stale reply link: show the plain form
+            else:
+                if parent.article_id == article.id and parent.status is CommentStatus.VISIBLE:
+                    form.parent_id, form.parent_name = parent.id, parent.author.name
+        thread = await _thread(request, article, cursor)
+        return Page(
+            data=(article, thread, form.parent_id, form.parent_name),
+            make=lambda: _article_text(request, article, form, thread, cursor),
+            cache_control=s.public_cache,
+        )
+
+    return await cached(request, ("article", article_id, cursor, reply), article_id, load)
+
+
+async def _thread(request: web.Request, article: Article, cursor: str | None) -> ThreadPage:
+    """A page of the thread, newest top-level comments first (shown oldest first)."""
+    s = site(request)
+    return await s.service.thread(
+        article.id, cursor=cursor, limit=s.comments_per_page, newest_first=True
+    )
+
+
+def _article_text(
+    request: web.Request,
+    article: Article,
+    form: FormState,
+    thread: ThreadPage,
+    cursor: str | None,
+) -> str:
+    s = site(request)
     path = article_path(article)
-    return render(
+    return render_text(
         request,
         "article.html",
-        status=status,
         article=article,
         path=path,
         canonical=s.service.public_url + path,
-        rows=flatten(thread.comments),
+        rows=flatten(list(reversed(thread.comments))),
         total=thread.total,
         count_label=comments_label(thread.total),
         next_cursor=thread.next_cursor,
         cursor=cursor,
         form=form,
-        token=form_token(request),
         name_max=NAME_MAX,
         text_max=TEXT_MAX,
         honeypot=HONEYPOT,
         refresh=s.refresh_seconds,
     )
+
+
+async def _article_response(
+    request: web.Request, article: Article, form: FormState, status: int = 200
+) -> web.Response:
+    """The article page rendered for this request only (the form with its errors)."""
+    cursor = request.query.get("comments") or None
+    thread = await _thread(request, article, cursor)
+    text = _article_text(request, article, form, thread, cursor)
+    response = web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+    response.headers["Cache-Control"] = PAGE_CACHE
+    response.enable_compression()
+    return response
 
 
 def _field(data: Mapping[str, object], key: str) -> str:
@@ -153,18 +221,10 @@ async def post_comment(request: web.Request) -> web.Response:
     data = await request.post()
     remote = client_address(request)
     extra: dict[str, object] = {"article_id": article.id, "remote": remote}
-    try:
-        nonce = s.tokens.check(request.cookies.get(SESSION_COOKIE), _field(data, "csrf") or None)
-    except FormTokenError as exc:
-        log.info("comment refused: form token", extra={**extra, "reason": str(exc)})
-        return render(
-            request,
-            "message.html",
-            status=403,
-            title="Form refused",
-            message=str(exc),
-            back=article_path(article),
-        )
+    # The page no longer carries a per-visitor form token (shared caches keep it); the
+    # request's origin is checked instead (the web security branch). The key only tells
+    # one submission from another.
+    nonce = secrets.token_urlsafe(16)
     wait = s.limiter.retry_after(remote)
     if wait:
         log.info("comment refused: rate limit", extra={**extra, "retry_after": wait})
