@@ -77,6 +77,8 @@ class Entry:
     fingerprint: bytes
     stamp: tuple[int, int]
     tags: frozenset[str] = field(default_factory=frozenset)
+    not_modified: dict[str, str] = field(default_factory=dict)
+    gzip_not_modified: dict[str, str] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -225,6 +227,8 @@ class PageCache:
             fingerprint=fingerprint,
             stamp=stamp,
             tags=frozenset({f'"{etag}"', f'"{etag}-gz"'}),
+            not_modified={k: v for k, v in headers.items() if k != "Content-Type"},
+            gzip_not_modified={k: v for k, v in gzip_headers.items() if k != "Content-Type"},
         )
 
     def _keep(self, key: Hashable, entry: Entry) -> None:
@@ -243,8 +247,23 @@ class PageCache:
 # -- answering ---------------------------------------------------------------------------
 
 
+_GZIP_ANSWERS: dict[str, bool] = {}
+
+
 def accepts_gzip(accept_encoding: str) -> bool:
-    """Whether an ``Accept-Encoding`` value allows gzip (``gzip;q=0`` does not)."""
+    """Whether an ``Accept-Encoding`` value allows gzip (``gzip;q=0`` does not).
+
+    Browsers send a handful of distinct values: the answers are remembered (a few hundred).
+    """
+    known = _GZIP_ANSWERS.get(accept_encoding)
+    if known is None:
+        known = _accepts_gzip(accept_encoding)
+        if len(_GZIP_ANSWERS) < 256:
+            _GZIP_ANSWERS[accept_encoding] = known
+    return known
+
+
+def _accepts_gzip(accept_encoding: str) -> bool:
     if "gzip" not in accept_encoding:
         return False
     for part in accept_encoding.split(","):
@@ -295,7 +314,7 @@ def respond(request: web.Request, entry: Entry) -> web.Response:
             fresh = since is not None and _not_modified_since(since, entry)
         if fresh:
             return web.Response(
-                status=304, headers={k: v for k, v in headers.items() if k != "Content-Type"}
+                status=304, headers=entry.gzip_not_modified if gz else entry.not_modified
             )
     body = entry.gzipped if gz and entry.gzipped is not None else entry.body
     return web.Response(status=entry.status, body=body, headers=headers)
