@@ -277,3 +277,17 @@ async def test_the_cache_is_bounded_by_entries_and_bytes() -> None:
     assert size <= 10_000 and entries < 4  # the oldest small pages made room
     await cache.get("huge", None, page("y" * 20_000))  # answered, too big to keep
     assert cache.size[1] <= 10_000 and cache.renders == 7
+
+
+async def test_pages_named_by_a_query_cannot_push_the_plain_pages_out(
+    service: NewsService,
+) -> None:
+    article = await publish(service)
+    async with web_client(service, cache_entries=4) as client:
+        cache = _site(client)
+        await client.get(f"/articles/{article.id}")
+        for n in range(20):  # a crawler (or worse) asking for every reply form there may be
+            assert (await client.get(f"/articles/{article.id}?reply={n}")).status == 200
+        await client.get(f"/articles/{article.id}")
+        assert cache.renders == 1 and cache.hits == 1
+        assert client.server.app[SITE].variants.size[0] == 1  # a quarter of 4

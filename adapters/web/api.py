@@ -110,7 +110,8 @@ async def articles(request: web.Request) -> web.Response:
             cache_control=s.public_cache,
         )
 
-    return await cached(request, ("api-articles", cursor, limit), None, load)
+    variant = cursor is not None or "limit" in request.query
+    return await cached(request, ("api-articles", cursor, limit), None, load, variant=variant)
 
 
 async def article(request: web.Request) -> web.Response:
@@ -167,4 +168,5 @@ async def comments(request: web.Request) -> web.Response:
         )
 
     key = ("api-comments", article_id, cursor, limit, order)
-    return await cached(request, key, article_id, load)
+    variant = cursor is not None or len(request.query) > 0
+    return await cached(request, key, article_id, load, variant=variant)

@@ -71,8 +71,9 @@ def create_app(
             API) without asking again.
         s_maxage: the same for shared caches (a reverse proxy, a CDN).
         stale: seconds either may serve a page past those while it fetches a fresh one.
-        cache_entries: rendered pages kept in this process at most.
-        cache_bytes: bytes of rendered pages (identity and gzip) kept at most.
+        cache_entries: rendered pages kept in this process at most (and a quarter of that
+            more for pages named by a query: older comments, a reply form, API pages).
+        cache_bytes: bytes of rendered pages (identity and gzip) kept at most (the same).
 
     Returns:
         An ``aiohttp.web.Application``, ready for ``AppRunner`` or a test server.
@@ -80,10 +81,14 @@ def create_app(
     versions = {p.name: file_version(p) for p in STATIC_DIR.iterdir() if p.is_file()}
     app = web.Application(middlewares=[_errors])
     cache = PageCache(cache_entries, cache_bytes)
-    # In this process at once (after every stored, edited or deleted comment and every
-    # article change), in other workers through the store (see adapters.web.cache).
-    service.on_enqueue(cache.changed)
-    service.store.watch(cache.heard)
+    # Pages named by a query (?comments=, ?reply=, ?cursor=, ?limit=) have a pool of their
+    # own: however many of them are asked for, the plain pages stay kept.
+    variants = PageCache(max(cache_entries // 4, 1), max(cache_bytes // 4, 1))
+    for kept in (cache, variants):
+        # In this process at once (after every stored, edited or deleted comment and every
+        # article change), in other workers through the store (see adapters.web.cache).
+        service.on_enqueue(kept.changed)
+        service.store.watch(kept.heard)
     app[SITE] = Site(
         service=service,
         templates=environment(versions),
@@ -95,6 +100,7 @@ def create_app(
         comments_per_page=comments_per_page,
         refresh_seconds=refresh_seconds,
         cache=cache,
+        variants=variants,
         public_cache=public_cache_control(max_age, s_maxage, stale),
         # Retraction is final, but a 410 is kept briefly and never served stale.
         gone_cache=f"public, max-age={max_age}, s-maxage={s_maxage}",

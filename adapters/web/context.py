@@ -44,6 +44,7 @@ class Site:
     comments_per_page: int
     refresh_seconds: int
     cache: PageCache
+    variants: PageCache  # pages named by a query, kept apart
     public_cache: str  # the Cache-Control of public pages (see cache.public_cache_control)
     gone_cache: str  # the Cache-Control of a retracted article's 410
 
@@ -72,11 +73,13 @@ def render_text(request: web.Request, template: str, **context: Any) -> str:
 
 
 async def cached(
-    request: web.Request, key: Hashable, scope: int | None, load: Load
+    request: web.Request, key: Hashable, scope: int | None, load: Load, *, variant: bool = False
 ) -> web.Response:
     """Answer a public GET page from the page cache (``load`` runs when it is not current):
-    304 on matching validators, the stored gzip body when accepted; no cookie."""
-    entry = await site(request).cache.get(key, scope, load)
+    304 on matching validators, the stored gzip body when accepted; no cookie. A
+    ``variant`` (a page named by a query) is kept in a pool of its own."""
+    s = site(request)
+    entry = await (s.variants if variant else s.cache).get(key, scope, load)
     return respond(request, entry)
 
 

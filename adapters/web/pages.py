@@ -69,7 +69,7 @@ async def index(request: web.Request) -> web.Response:
             cache_control=s.public_cache,
         )
 
-    return await cached(request, ("index", cursor), None, load)
+    return await cached(request, ("index", cursor), None, load, variant=cursor is not None)
 
 
 async def _published(request: web.Request) -> Article:
@@ -134,7 +134,8 @@ async def article_page(request: web.Request) -> web.Response:
             cache_control=s.public_cache,
         )
 
-    return await cached(request, ("article", article_id, cursor, reply), article_id, load)
+    key = ("article", article_id, cursor, reply)
+    return await cached(request, key, article_id, load, variant=bool(cursor or reply))
 
 
 async def _thread(request: web.Request, article: Article, cursor: str | None) -> ThreadPage:
