@@ -15,7 +15,6 @@ import dataclasses
 import gc
 import json
 import logging
-import os
 import signal
 import sys
 import time
@@ -109,10 +108,6 @@ class Settings(BaseSettings):
     web_max_age: int = Field(5, ge=0, le=86400)
     web_s_maxage: int = Field(10, ge=0, le=86400)
     web_stale: int = Field(30, ge=0, le=86400)
-    # 0: this process serves the site. N: N processes of its own serve it on the same port
-    # (SO_REUSEPORT), started and stopped with this one, so page views never wait on (nor
-    # delay) the chat senders' event loop.
-    web_processes: int = Field(0, ge=0, le=32)
 
     mirror: bool = True
     mirror_delay: float = Field(0.0, ge=0, le=86400)
@@ -516,105 +511,6 @@ def _answers_429(adapter: Adapter) -> int:
     return int(getattr(adapter, "rate_limit_answers", 0))
 
 
-BOT_PY = str(Path(__file__).resolve())
-
-
-class WebProcesses:
-    """``NEWSBOT_WEB_PROCESSES``: processes that serve only the site (``bot.py serve-web``),
-    on one port through SO_REUSEPORT; one that exits is started again a second later."""
-
-    def __init__(self, count: int, worker: str) -> None:
-        self.count = count
-        self.worker = worker
-        self._processes: list[asyncio.subprocess.Process | None] = [None] * count
-        self._watch: asyncio.Task[None] | None = None
-        self._stopping = False
-
-    def describe(self) -> str:
-        """What to print at start."""
-        pids = ", ".join(str(p.pid) for p in self._processes if p is not None)
-        return f"web: served by {self.count} processes of its own (pids {pids})"
-
-    async def _spawn(self, n: int) -> None:
-        env = {**os.environ, "NEWSBOT_WORKER_ID": f"{self.worker}-web{n}"}
-        self._processes[n] = await asyncio.create_subprocess_exec(
-            sys.executable, BOT_PY, "serve-web", env=env
-        )
-
-    async def start(self) -> None:
-        """Start the processes and keep them running."""
-        for n in range(self.count):
-            await self._spawn(n)
-        self._watch = asyncio.create_task(self._keep(), name="web-processes")
-
-    async def _keep(self) -> None:
-        while not self._stopping:
-            await asyncio.sleep(1.0)
-            for n, process in enumerate(self._processes):
-                if process is not None and process.returncode is not None and not self._stopping:
-                    log.warning(
-                        "web process exited; starting it again",
-                        extra={"pid": process.pid, "status": process.returncode},
-                    )
-                    await self._spawn(n)
-
-    async def stop(self) -> None:
-        """Stop them (SIGTERM; SIGKILL after 10 s)."""
-        self._stopping = True
-        if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
-        for process in self._processes:
-            if process is not None and process.returncode is None:
-                process.terminate()
-        for process in self._processes:
-            if process is None:
-                continue
-            try:
-                await asyncio.wait_for(process.wait(), 10)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-
-
-async def serve_web(settings: Settings) -> int:
-    """``bot.py serve-web``: the site alone (one of ``NEWSBOT_WEB_PROCESSES``), sharing its
-    port with the others; page caches stay current through ``Store.watch``."""
-    from adapters.web import WebAdapter
-    from adapters.web.ops import Operations, Sources
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    store = open_store(settings.database, synchronous=settings.sqlite_synchronous)
-    await store.open()
-    try:
-        service = build_service(settings, store)
-        worker = settings.worker_id or new_worker_id()
-        admin = settings.web_admin_token
-        adapter = WebAdapter(
-            service,
-            host=settings.web_host,
-            port=settings.web_port,
-            admin_token=admin.get_secret_value() if admin else None,
-            extra_routes=Operations(Sources(service, worker)).routes(),
-            max_age=settings.web_max_age,
-            s_maxage=settings.web_s_maxage,
-            stale=settings.web_stale,
-            reuse_port=True,
-        )
-        await adapter.start()
-        gc.freeze()
-        await stop.wait()
-        await adapter.stop()
-    finally:
-        await store.close()
-    return 0
-
-
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
     """Run the bot until ``stop`` is set or SIGINT/SIGTERM arrives. Returns an exit status.
 
@@ -635,10 +531,6 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
         stop.set()
 
     worker = settings.worker_id or new_worker_id()
-    web_processes: WebProcesses | None = None
-    if settings.web and settings.web_processes:
-        web_processes = WebProcesses(settings.web_processes, worker)
-        settings = settings.model_copy(update={"web": False})
     web_adapter: Adapter | None = None
     roles: Roles | None = None
     dispatcher: Dispatcher | None = None
@@ -687,9 +579,6 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
         await dispatcher.start()
         if web_adapter is not None:
             await web_adapter.start()
-        if web_processes is not None:
-            await web_processes.start()
-            print(f"newsbot: {web_processes.describe()}", file=sys.stderr)
         await roles.start()
         await senders.settle()  # the platforms whose roles were free are up before we say so
         # Everything loaded so far lives as long as the bot: out of the collector's way, so
@@ -725,8 +614,6 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
                 await web_adapter.stop()
             except Exception:
                 log.exception("adapter failed to stop", extra={"adapter": web_adapter.name})
-        if web_processes is not None:
-            await web_processes.stop()
         if dispatcher is not None:
             await dispatcher.stop()
         await store.close()
@@ -1174,7 +1061,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("run", help="run the bot (the default)")
-    sub.add_parser("serve-web", help="serve only the site (what NEWSBOT_WEB_PROCESSES starts)")
 
     def content(p: argparse.ArgumentParser, required: bool) -> None:
         p.add_argument("--title", required=required)
@@ -1316,12 +1202,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "tool", None) is not None:
         logging.getLogger().setLevel(logging.WARNING)
         return int(asyncio.run(args.tool(args)))
-    if args.command == "serve-web":
-        try:
-            return asyncio.run(serve_web(settings))
-        except NewsBotError as exc:
-            print(f"newsbot: {exc}", file=sys.stderr)
-            return 1
     if getattr(args, "handler", None) is None:
         try:
             return asyncio.run(serve(settings))

@@ -337,11 +337,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def fanout_under_load(
-    channels: int, views: float = 1000, web_processes: int = 0
-) -> list[Result]:
+async def fanout_under_load(channels: int, views: float = 1000) -> list[Result]:
     """A ``bot.py`` fanning an article out to ``channels`` while ``views`` page views a second
-    ask for it (0: none, the control); ``web_processes`` is ``NEWSBOT_WEB_PROCESSES``."""
+    ask for it (0: none, the control)."""
     from bench.fake_servers import TELEGRAM_CHANNEL_BASE
     from bench.fanout import (
         TELEGRAM_RATE,
@@ -379,7 +377,6 @@ async def fanout_under_load(
                     "NEWSBOT_MIRROR": "false",
                     "NEWSBOT_TELEGRAM_TOKEN": TOKEN,
                     "NEWSBOT_TELEGRAM_API_URL": tg.info["base_url"],
-                    "NEWSBOT_WEB_PROCESSES": str(web_processes),
                 }
             )
             bot = Worker(env, Path(tmp) / "bot.log")
@@ -469,11 +466,9 @@ async def fanout_under_load(
             )
         ]
     worst = max(delays.values())
-    where = f", site in {web_processes} processes of its own" if web_processes else ""
     return [
         Result(
-            f"12. Telegram fan-out to {channels:,} while the site serves ~{views:,.0f} views/s"
-            + where,
+            f"12. Telegram fan-out to {channels:,} while the site serves ~{views:,.0f} views/s",
             f"{efficiency:.3f}",
             ">= 0.97",
             efficiency >= 0.97 and stats["count_429"] == 0,
@@ -481,7 +476,7 @@ async def fanout_under_load(
             f"p99 {seen['p99_ms']:.1f} ms",
         ),
         Result(
-            "12. A comment shows on the page (cache included), during that spike" + where,
+            "12. A comment shows on the page (cache included), during that spike",
             f"{worst * 1000:.0f} ms",
             "<= 1 s",
             worst <= 1.0,
@@ -495,7 +490,6 @@ def run(quick: bool) -> list[Result]:
     """The page runs, then the fan-out to 10,000 channels (300 when quick) under page views."""
     results = asyncio.run(pages(quick))
     results += asyncio.run(fanout_under_load(300 if quick else 10_000))
-    results += asyncio.run(fanout_under_load(300 if quick else 10_000, web_processes=2))
     # The control: the same fan-out without page views, to tell the site's share of a loss
     # from the machine's (other sessions share its two cores).
     results += asyncio.run(fanout_under_load(300 if quick else 3_000, views=0))

@@ -27,8 +27,6 @@ class WebAdapter:
         admin_token: turns on the ``/admin`` moderation page for this token.
         extra_routes: more routes to serve (the operations endpoints, ``adapters.web.ops``).
         max_age, s_maxage, stale: the public pages' ``Cache-Control`` (see ``create_app``).
-        reuse_port: share the port with other processes (SO_REUSEPORT), as the processes of
-            ``NEWSBOT_WEB_PROCESSES`` do.
     """
 
     name = "web"
@@ -44,7 +42,6 @@ class WebAdapter:
         max_age: int = 5,
         s_maxage: int = 10,
         stale: int = 30,
-        reuse_port: bool = False,
     ) -> None:
         self.service = service
         self.host = host
@@ -52,7 +49,6 @@ class WebAdapter:
         self.admin_token = admin_token
         self.extra_routes = list(extra_routes)
         self.cache_seconds = (max_age, s_maxage, stale)
-        self.reuse_port = reuse_port
         self._runner: web.AppRunner | None = None
 
     @property
@@ -88,9 +84,7 @@ class WebAdapter:
         runner = web.AppRunner(app, shutdown_timeout=5.0)
         await runner.setup()
         try:
-            await web.TCPSite(
-                runner, self.host, self.port, reuse_port=self.reuse_port or None
-            ).start()
+            await web.TCPSite(runner, self.host, self.port).start()
         except OSError as exc:
             await runner.cleanup()
             raise ConfigError(
