@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     # between requests), and the most connections open at once.
     web_header_timeout: float = Field(10.0, gt=0, le=300)
     web_max_connections: int = Field(1000, ge=1, le=1_000_000)
+    # Public pages' Cache-Control: seconds browsers (max-age) and shared caches (s-maxage)
+    # reuse a page, and may serve it stale while refreshing it.
+    web_max_age: int = Field(5, ge=0, le=86400)
+    web_s_maxage: int = Field(10, ge=0, le=86400)
+    web_stale: int = Field(30, ge=0, le=86400)
 
     mirror: bool = True
     mirror_delay: float = Field(0.0, ge=0, le=86400)
@@ -448,6 +453,9 @@ def build_adapters(
             header_timeout=settings.web_header_timeout,
             max_connections=settings.web_max_connections,
             extra_routes=extra_routes,
+            max_age=settings.web_max_age,
+            s_maxage=settings.web_s_maxage,
+            stale=settings.web_stale,
         )
         where = f"http://{settings.web_host}:{settings.web_port}"
         note = "" if admin else "; admin page off (NEWSBOT_WEB_ADMIN_TOKEN is not set)"

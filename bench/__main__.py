@@ -25,7 +25,7 @@ from bench.report import Result, machine, table, versions, write_markdown
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).parent / "results"
 ANALYSIS = Path(__file__).parent / "ANALYSIS.md"
-GROUPS = ["fanout", "ingest", "reads", "restart", "memory", "chaos", "workers", "feeds"]
+GROUPS = ["fanout", "ingest", "reads", "restart", "memory", "chaos", "workers", "feeds", "web"]
 
 
 def _ingest(quick: bool) -> list[Result]:
@@ -117,6 +117,7 @@ RUNNERS: dict[str, Callable[[bool], list[Result]]] = {
     "chaos": _optional("chaos"),
     "workers": _optional("workers"),
     "feeds": _optional("feeds"),
+    "web": _optional("web"),
 }
 
 

@@ -43,3 +43,13 @@ def test_postgres_benchmarks_run_at_small_scale(pg_url: str) -> None:  # pg_url:
         asyncio.run(core.build_big_postgres(url, articles=20, per_article=30, destinations=5))
         reads = asyncio.run(core.thread_reads(url, 5, 100, list(range(1, 21))))
     assert len(reads) == 4 and all(r.name.endswith("PostgreSQL") for r in reads)
+
+
+def test_web_benchmark_runs_at_small_scale() -> None:
+    from bench import web
+
+    results = asyncio.run(web.pages(True, seconds=0.2, connections_list=(8,), open_loop=False))
+    names = [r.name for r in results]
+    assert names[0].startswith("12. Web ceiling") and len(results) == 7
+    assert all(r.value.endswith(("of the ceiling", "req/s")) for r in results[:-1])
+    assert "errors" not in " ".join(r.note for r in results)

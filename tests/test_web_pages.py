@@ -207,24 +207,29 @@ async def test_reply_link_prefills_the_forms_parent(service: NewsService) -> Non
             assert "<h2>Leave a comment</h2>" in html
 
 
-async def test_long_threads_are_paged_with_cursor_links(service: NewsService) -> None:
+async def test_long_threads_show_the_newest_page_and_link_to_older_ones(
+    service: NewsService,
+) -> None:
     article = await publish(service)
     ids = [
         (await service.add_web_comment(article.id, "A", f"c{n}", client_key=f"k{n}")).id
         for n in range(7)
     ]
     async with web_client(service, comments_per_page=3) as client:
-        seen: list[int] = []
+        pages: list[list[int]] = []
         path: str | None = f"/articles/{article.id}"
         while path:
             html = await (await client.get(path)).text()
             assert '<h2 id="comment-count">7 Comments</h2>' in html
-            seen += comment_ids(html)
-            nxt = re.search(r'<a href="([^"]+)#comments" rel="next">More comments</a>', html)
+            pages.append(comment_ids(html))
+            if len(pages) > 1:
+                assert '#comments">Newest comments</a>' in html
+            nxt = re.search(r'<a href="([^"]+)#comments" rel="next">Older comments</a>', html)
             path = nxt.group(1).replace("&amp;", "&") if nxt else None
         bad = await client.get(f"/articles/{article.id}?comments=zzz")
         assert bad.status == 400
-    assert seen == ids
+    # The newest three first, each page in the order they were written.
+    assert pages == [ids[4:], ids[1:4], ids[:1]]
 
 
 async def test_markdown_body_is_rendered_without_raw_html_or_unsafe_links(

@@ -75,6 +75,7 @@ class WebAdapter:
             and may then stay idle between requests; slower ones are closed.
         max_connections: open connections at most; more are answered 503 and closed.
         extra_routes: more routes to serve (the operations endpoints, ``adapters.web.ops``).
+        max_age, s_maxage, stale: the public pages' ``Cache-Control`` (see ``create_app``).
     """
 
     name = "web"
@@ -90,6 +91,9 @@ class WebAdapter:
         header_timeout: float = HEADER_TIMEOUT,
         max_connections: int = MAX_CONNECTIONS,
         extra_routes: Sequence[web.RouteDef] = (),
+        max_age: int = 5,
+        s_maxage: int = 10,
+        stale: int = 30,
     ) -> None:
         self.service = service
         self.host = host
@@ -99,6 +103,7 @@ class WebAdapter:
         self.header_timeout = header_timeout
         self.max_connections = max_connections
         self.extra_routes = list(extra_routes)
+        self.cache_seconds = (max_age, s_maxage, stale)
         self._runner: web.AppRunner | None = None
 
     @property
@@ -121,7 +126,15 @@ class WebAdapter:
         Raises:
             ConfigError: the address cannot be listened on (the port is taken, say).
         """
-        app = create_app(self.service, admin_token=self.admin_token, trust_proxy=self.trust_proxy)
+        max_age, s_maxage, stale = self.cache_seconds
+        app = create_app(
+            self.service,
+            admin_token=self.admin_token,
+            trust_proxy=self.trust_proxy,
+            max_age=max_age,
+            s_maxage=s_maxage,
+            stale=stale,
+        )
         app.router.add_routes(self.extra_routes)
         # aiohttp's keep-alive timer starts when a connection opens and closes it if no
         # complete request has arrived by then (a request line sent byte by byte included):

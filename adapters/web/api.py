@@ -7,18 +7,20 @@ produces them for every path under ``/api/``. Field names follow the command lin
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp import web
 
-from adapters.web.context import Gone, path_id, site
+from adapters.web.cache import Page
+from adapters.web.context import Gone, cached, path_id, site
 from adapters.web.guard import ascii_number
 from adapters.web.render import article_path, markdown_html
 from newsbot import NewsService
 from newsbot.errors import InvalidInput, NotFound
 from newsbot.models import Article, ArticleId, ArticleStatus, CommentNode, CommentStatus
 
-API_CACHE = "no-cache"
+JSON = "application/json"
 _ORDERS = {"oldest": False, "newest": True}
 
 
@@ -86,33 +88,53 @@ async def _article(request: web.Request) -> Article:
     return article
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
-    response = web.json_response(data, status=status)
-    response.headers["Cache-Control"] = API_CACHE
-    return response
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 async def articles(request: web.Request) -> web.Response:
     """``GET /api/articles?cursor=&limit=``: published articles, newest first."""
     s = site(request)
-    page = await s.service.latest(
-        _limit(request, s.articles_per_page), request.query.get("cursor") or None
-    )
-    return _json(
-        {
-            "articles": [article_json(s.service, a, full=False) for a in page.articles],
-            "next_cursor": page.next_cursor,
-        }
-    )
+    limit = _limit(request, s.articles_per_page)
+    cursor = request.query.get("cursor") or None
+
+    async def load() -> Page:
+        page = await s.service.latest(limit, cursor)
+        return Page(
+            data=page,
+            make=lambda: _dumps(
+                {
+                    "articles": [article_json(s.service, a, full=False) for a in page.articles],
+                    "next_cursor": page.next_cursor,
+                }
+            ),
+            content_type=JSON,
+            cache_control=s.public_cache,
+        )
+
+    variant = cursor is not None or "limit" in request.query
+    return await cached(request, ("api-articles", cursor, limit), None, load, variant=variant)
 
 
 async def article(request: web.Request) -> web.Response:
     """``GET /api/articles/ID``: one article with its body and comment count."""
     s = site(request)
-    found = await _article(request)
-    data = article_json(s.service, found, full=True)
-    data["comment_count"] = await s.service.comment_count(found.id)
-    return _json(data)
+    article_id = path_id(request)
+
+    async def load() -> Page:
+        found = await _article(request)
+        count = await s.service.comment_count(found.id)
+
+        def make() -> str:
+            data = article_json(s.service, found, full=True)
+            data["comment_count"] = count
+            return _dumps(data)
+
+        return Page(
+            data=(found, count), make=make, content_type=JSON, cache_control=s.public_cache
+        )
+
+    return await cached(request, ("api-article", article_id), article_id, load)
 
 
 async def comments(request: web.Request) -> web.Response:
@@ -121,21 +143,32 @@ async def comments(request: web.Request) -> web.Response:
     A page holds ``limit`` top-level comments, each with every reply nested under it.
     """
     s = site(request)
-    found = await _article(request)
+    article_id = path_id(request)
     order = request.query.get("order", "oldest")
     if order not in _ORDERS:
         raise InvalidInput("The order must be 'oldest' or 'newest'.", field="order")
-    page = await s.service.thread(
-        found.id,
-        cursor=request.query.get("cursor") or None,
-        limit=_limit(request, s.comments_per_page),
-        newest_first=_ORDERS[order],
-    )
-    return _json(
-        {
-            "article_id": found.id,
-            "total": page.total,
-            "comments": [comment_json(n) for n in page.comments],
-            "next_cursor": page.next_cursor,
-        }
-    )
+    cursor = request.query.get("cursor") or None
+    limit = _limit(request, s.comments_per_page)
+
+    async def load() -> Page:
+        found = await _article(request)
+        page = await s.service.thread(
+            found.id, cursor=cursor, limit=limit, newest_first=_ORDERS[order]
+        )
+        return Page(
+            data=page,
+            make=lambda: _dumps(
+                {
+                    "article_id": found.id,
+                    "total": page.total,
+                    "comments": [comment_json(n) for n in page.comments],
+                    "next_cursor": page.next_cursor,
+                }
+            ),
+            content_type=JSON,
+            cache_control=s.public_cache,
+        )
+
+    key = ("api-comments", article_id, cursor, limit, order)
+    variant = cursor is not None or len(request.query) > 0
+    return await cached(request, key, article_id, load, variant=variant)

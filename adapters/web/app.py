@@ -7,7 +7,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiohttp import web
 
 from adapters.web import admin, api, feeds, pages
-from adapters.web.context import ID_PATTERN, SITE, Gone, Keys, Site, load_keys, log, render
+from adapters.web.cache import PageCache, public_cache_control
+from adapters.web.context import (
+    ERROR_CACHE,
+    ID_PATTERN,
+    SITE,
+    Gone,
+    Keys,
+    Site,
+    load_keys,
+    log,
+    render,
+)
 from adapters.web.guard import parse_networks
 from adapters.web.render import STATIC_DIR, environment, file_version
 from newsbot import NewsService
@@ -44,6 +55,11 @@ def create_app(
     articles_per_page: int = 20,
     comments_per_page: int = 100,
     refresh_seconds: int = 30,
+    max_age: int = 5,
+    s_maxage: int = 10,
+    stale: int = 30,
+    cache_entries: int = 1024,
+    cache_bytes: int = 64 * 1024 * 1024,
 ) -> web.Application:
     """Build the web application for ``service``.
 
@@ -66,6 +82,13 @@ def create_app(
         comments_per_page: top-level comments (with their replies) on each article page.
         refresh_seconds: how often the optional script on article pages checks for new
             comments.
+        max_age: seconds a browser may reuse a public page (article, front page, feeds,
+            API) without asking again.
+        s_maxage: the same for shared caches (a reverse proxy, a CDN).
+        stale: seconds either may serve a page past those while it fetches a fresh one.
+        cache_entries: rendered pages kept in this process at most (and a quarter of that
+            more for pages named by a query: older comments, a reply form, API pages).
+        cache_bytes: bytes of rendered pages (identity and gzip) kept at most (the same).
 
     Returns:
         An ``aiohttp.web.Application``, ready for ``AppRunner`` or a test server.
@@ -75,6 +98,15 @@ def create_app(
     """
     versions = {p.name: file_version(p) for p in STATIC_DIR.iterdir() if p.is_file()}
     app = web.Application(middlewares=[_errors])
+    cache = PageCache(cache_entries, cache_bytes)
+    # Pages named by a query (?comments=, ?reply=, ?cursor=, ?limit=) have a pool of their
+    # own: however many of them are asked for, the plain pages stay kept.
+    variants = PageCache(max(cache_entries // 4, 1), max(cache_bytes // 4, 1))
+    for kept in (cache, variants):
+        # In this process at once (after every stored, edited or deleted comment and every
+        # article change), in other workers through the store (see adapters.web.cache).
+        service.on_enqueue(kept.changed)
+        service.store.watch(kept.heard)
     app[SITE] = Site(
         service=service,
         templates=environment(versions),
@@ -89,6 +121,11 @@ def create_app(
         articles_per_page=articles_per_page,
         comments_per_page=comments_per_page,
         refresh_seconds=refresh_seconds,
+        cache=cache,
+        variants=variants,
+        public_cache=public_cache_control(max_age, s_maxage, stale),
+        # Retraction is final, but a 410 is kept briefly and never served stale.
+        gone_cache=f"public, max-age={max_age}, s-maxage={s_maxage}",
     )
     article = f"/articles/{{id:{ID_PATTERN}}}"
     app.router.add_get("/", pages.index)
@@ -168,9 +205,12 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         message = "There is no such page."
     if request.path.startswith("/api/"):
         response = web.json_response({"error": message}, status=status)
+        response.headers["Cache-Control"] = ERROR_CACHE
     else:
         title = _TITLES.get(status, "Error")
-        response = render(request, "message.html", status=status, title=title, message=message)
+        response = render(
+            request, "message.html", status=status, cache=ERROR_CACHE, title=title, message=message
+        )
     response.headers.update(headers)
     return response
 

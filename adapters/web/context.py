@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from jinja2 import Environment
 
+from adapters.web.cache import Load, PageCache, respond
 from adapters.web.guard import (
     AdminSessions,
     IPNetwork,
@@ -29,8 +31,11 @@ SESSION_COOKIE = "newsbot_session"
 SESSION_MAX_AGE = 365 * 24 * 3600
 ADMIN_COOKIE = "newsbot_admin"
 SECRET_STATE_KEY = "web.secret"
-# Pages carry nothing per visitor: no form token, no cookie set on a GET.
+# Pages carry nothing per visitor: no form token, no cookie set on a GET. Pages rendered
+# for one request (a form re-shown with its errors) are kept by no shared cache.
 PAGE_CACHE = "private, no-cache"
+# Error pages: any cache must ask again.
+ERROR_CACHE = "no-cache"
 ID_PATTERN = r"[0-9]{1,18}"  # fits SQLite's 64-bit integers
 
 
@@ -65,6 +70,10 @@ class Site:
     articles_per_page: int
     comments_per_page: int
     refresh_seconds: int
+    cache: PageCache
+    variants: PageCache  # pages named by a query, kept apart
+    public_cache: str  # the Cache-Control of public pages (see cache.public_cache_control)
+    gone_cache: str  # the Cache-Control of a retracted article's 410
 
 
 SITE = web.AppKey("site", Site)
@@ -105,6 +114,22 @@ def https(request: web.Request) -> bool:
         return True
     public = origin_of(s.service.public_url)
     return public.startswith("https://") and public == f"https://{request.host}".lower()
+
+
+def render_text(request: web.Request, template: str, **context: Any) -> str:
+    """A template rendered to text."""
+    return site(request).templates.get_template(template).render(**context)
+
+
+async def cached(
+    request: web.Request, key: Hashable, scope: int | None, load: Load, *, variant: bool = False
+) -> web.Response:
+    """Answer a public GET page from the page cache (``load`` runs when it is not current):
+    304 on matching validators, the stored gzip body when accepted; no cookie. A
+    ``variant`` (a page named by a query) is kept in a pool of its own."""
+    s = site(request)
+    entry = await (s.variants if variant else s.cache).get(key, scope, load)
+    return respond(request, entry)
 
 
 def render(

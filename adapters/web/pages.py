@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from adapters.web.cache import Page
 from adapters.web.context import (
+    PAGE_CACHE,
     SESSION_COOKIE,
     SESSION_MAX_AGE,
+    cached,
     client_address,
     cross_site_refusal,
     from_this_site,
@@ -19,6 +22,7 @@ from adapters.web.context import (
     log,
     path_id,
     render,
+    render_text,
     site,
 )
 from adapters.web.guard import ascii_number, new_session, submission_keys
@@ -32,6 +36,7 @@ from newsbot.models import (
     CommentStatus,
     MessageRef,
     Platform,
+    ThreadPage,
 )
 from newsbot.service import NAME_MAX, web_identity
 from newsbot.text import one_line
@@ -55,16 +60,24 @@ async def index(request: web.Request) -> web.Response:
     """``/``: the latest articles, newest first, with a link to the next page."""
     s = site(request)
     cursor = request.query.get("cursor") or None
-    page = await s.service.latest(s.articles_per_page, cursor)
-    counts = {a.id: await s.service.comment_count(a.id) for a in page.articles}
-    return render(
-        request,
-        "index.html",
-        articles=page.articles,
-        counts=counts,
-        next_cursor=page.next_cursor,
-        first_page=cursor is None,
-    )
+
+    async def load() -> Page:
+        page = await s.service.latest(s.articles_per_page, cursor)
+        counts = {a.id: await s.service.comment_count(a.id) for a in page.articles}
+        return Page(
+            data=(page, counts),
+            make=lambda: render_text(
+                request,
+                "index.html",
+                articles=page.articles,
+                counts=counts,
+                next_cursor=page.next_cursor,
+                first_page=cursor is None,
+            ),
+            cache_control=s.public_cache,
+        )
+
+    return await cached(request, ("index", cursor), None, load, variant=cursor is not None)
 
 
 async def _published(request: web.Request) -> Article:
@@ -74,49 +87,87 @@ async def _published(request: web.Request) -> Article:
     return article
 
 
+GONE_TITLE = "Article retracted"
+GONE_MESSAGE = "This article was retracted by its publisher."
+
+
 def _retracted(request: web.Request) -> web.Response:
     return render(
         request,
         "message.html",
         status=410,
-        title="Article retracted",
-        message="This article was retracted by its publisher.",
+        cache=site(request).gone_cache,
+        title=GONE_TITLE,
+        message=GONE_MESSAGE,
     )
 
 
 async def article_page(request: web.Request) -> web.Response:
-    """``/articles/ID`` and ``/articles/ID-any-slug``: the article, its thread and the form."""
-    article = await _published(request)
-    if article.status is ArticleStatus.RETRACTED:
-        return _retracted(request)
-    form = FormState()
-    reply = ascii_number(request.query.get("reply"))
-    if reply is not None:
-        try:
-            parent = await site(request).service.comment(CommentId(reply))
-        except NotFound:
-            pass  # a stale reply link: show the plain form
-        else:
-            if parent.article_id == article.id and parent.status is CommentStatus.VISIBLE:
-                form.parent_id, form.parent_name = parent.id, parent.author.name
-    return await _article_response(request, article, form)
+    """``/articles/ID`` and ``/articles/ID-any-slug``: the article, the newest page of its
+    thread (``?comments=CURSOR`` for older ones) and the form (``?reply=ID`` to answer one).
 
-
-async def _article_response(
-    request: web.Request, article: Article, form: FormState, status: int = 200
-) -> web.Response:
+    Served from the page cache: rendered once per change of the article or its thread.
+    """
     s = site(request)
+    article_id = path_id(request)
     cursor = request.query.get("comments") or None
-    thread = await s.service.thread(article.id, cursor=cursor, limit=s.comments_per_page)
+    reply = ascii_number(request.query.get("reply"))
+
+    async def load() -> Page:
+        article = await _published(request)
+        if article.status is ArticleStatus.RETRACTED:
+            return Page(
+                data=("retracted", article.id),
+                make=lambda: render_text(
+                    request, "message.html", title=GONE_TITLE, message=GONE_MESSAGE
+                ),
+                status=410,
+                cache_control=s.gone_cache,
+            )
+        form = FormState()
+        if reply is not None:
+            try:
+                parent = await s.service.comment(CommentId(reply))
+            except NotFound:
+                pass  # a stale reply link: show the plain form
+            else:
+                if parent.article_id == article.id and parent.status is CommentStatus.VISIBLE:
+                    form.parent_id, form.parent_name = parent.id, parent.author.name
+        thread = await _thread(request, article, cursor)
+        return Page(
+            data=(article, thread, form.parent_id, form.parent_name),
+            make=lambda: _article_text(request, article, form, thread, cursor),
+            cache_control=s.public_cache,
+        )
+
+    key = ("article", article_id, cursor, reply)
+    return await cached(request, key, article_id, load, variant=bool(cursor or reply is not None))
+
+
+async def _thread(request: web.Request, article: Article, cursor: str | None) -> ThreadPage:
+    """A page of the thread, newest top-level comments first (shown oldest first)."""
+    s = site(request)
+    return await s.service.thread(
+        article.id, cursor=cursor, limit=s.comments_per_page, newest_first=True
+    )
+
+
+def _article_text(
+    request: web.Request,
+    article: Article,
+    form: FormState,
+    thread: ThreadPage,
+    cursor: str | None,
+) -> str:
+    s = site(request)
     path = article_path(article)
-    return render(
+    return render_text(
         request,
         "article.html",
-        status=status,
         article=article,
         path=path,
         canonical=s.service.public_url + path,
-        rows=flatten(thread.comments),
+        rows=flatten(list(reversed(thread.comments))),
         total=thread.total,
         count_label=comments_label(thread.total),
         next_cursor=thread.next_cursor,
@@ -127,6 +178,19 @@ async def _article_response(
         honeypot=HONEYPOT,
         refresh=s.refresh_seconds,
     )
+
+
+async def _article_response(
+    request: web.Request, article: Article, form: FormState, status: int = 200
+) -> web.Response:
+    """The article page rendered for this request only (the form with its errors)."""
+    cursor = request.query.get("comments") or None
+    thread = await _thread(request, article, cursor)
+    text = _article_text(request, article, form, thread, cursor)
+    response = web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+    response.headers["Cache-Control"] = PAGE_CACHE
+    response.enable_compression()
+    return response
 
 
 def _field(data: Mapping[str, object], key: str) -> str:
