@@ -289,5 +289,7 @@ async def test_pages_named_by_a_query_cannot_push_the_plain_pages_out(
         for n in range(20):  # a crawler (or worse) asking for every reply form there may be
             assert (await client.get(f"/articles/{article.id}?reply={n}")).status == 200
         await client.get(f"/articles/{article.id}")
-        assert cache.renders == 1 and cache.hits == 1
+        # Still kept: not rendered again. (A hit, or a check of its data when SQLite's
+        # change poll saw the publish's commit late and marked every page stale meanwhile.)
+        assert cache.renders == 1 and cache.hits + cache.checks == 1
         assert client.server.app[SITE].variants.size[0] == 1  # a quarter of 4

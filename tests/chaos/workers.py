@@ -194,6 +194,9 @@ async def run(chaos: Chaos, scale: Scale, rng: random.Random, seed: int) -> Fail
             counts.fanout_seconds = time.monotonic() - fanout_started
         await wait_comments(chaos, replies.sent, timeout=60 + counts.destinations / 10)
         for bot in list(workers.lives.values()):
+            # A worker spawned after the last kill may still be starting (a SIGTERM while
+            # Python imports is a death by signal, not a clean stop): let it finish first.
+            await bot.wait_log("newsbot running", 60)
             code = await bot.terminate()
             assert code == 0, bot.output()[-3000:]
     finally:
