@@ -396,7 +396,7 @@ async def test_comment_count_refresh_is_paced(store: Store, publisher: Recording
     from newsbot import CountRefresh
 
     service = NewsService(
-        store, admins={TG: {"42"}}, count_refresh=CountRefresh(min_interval=0.3, per_second=1000)
+        store, admins={TG: {"42"}}, count_refresh=CountRefresh(min_interval=2.0, per_second=1000)
     )
     dispatcher = Dispatcher(store, {TG: publisher}, poll_interval=0.02)
     service.on_enqueue(dispatcher.wake)
