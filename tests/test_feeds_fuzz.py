@@ -3,6 +3,7 @@ feed, and whatever is read becomes a draft the service accepts."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from html import escape
 
@@ -13,7 +14,7 @@ from adapters.feeds import parse_feed
 from newsbot.errors import FeedError, InvalidInput
 from newsbot.feeds import entry_draft, item_key
 from newsbot.models import Feed, FeedId
-from newsbot.service import clean_draft
+from newsbot.service import TITLE_MAX, clean_draft
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 FEED = Feed(FeedId(1), "https://f.example/feed", "F", ("t",), 600.0, 0, True, NOW, NOW)
@@ -50,11 +51,16 @@ def check(body: bytes) -> None:
     except FeedError:
         return
     for entry in entries:
-        item_key(entry)
+        key = item_key(entry)
+        assert re.fullmatch(r"[0-9a-f]{32}", key) and item_key(entry) == key
         try:
-            clean_draft(entry_draft(FEED, entry))
+            draft = clean_draft(entry_draft(FEED, entry))
         except InvalidInput as exc:  # only for tags no feed can produce; none expected
             raise AssertionError(f"a feed item gave an invalid draft: {exc}") from exc
+        assert draft.title.strip() and "\n" not in draft.title and len(draft.title) <= TITLE_MAX
+        assert "t" in draft.tags  # the feed's own tags are always added
+        for address in (draft.url, draft.image_url):
+            assert not address or address.startswith(("http://", "https://")), address
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

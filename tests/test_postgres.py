@@ -277,7 +277,7 @@ async def calls_answer_quickly(store: PostgresStore, seconds: float, limit: floa
             await store.ingest_comment(comment(10_000 + calls, MessageRef(TG, "-0", "post")))
         assert time.monotonic() - started < 2 * limit
         calls += 2
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.5)  # paces the calls while the server is away, not a wait
     return calls
 
 
