@@ -28,6 +28,8 @@ log = logging.getLogger("newsbot.feeds")
 
 _EMAIL_NAME = re.compile(r"^\s*[^\s@()]+@[^\s()]+\s*\((.+)\)\s*$")
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
+# JSON Feed 1.0's own value is http://jsonfeed.org/version/1; 1.1 wrote https.
+_JSON_FEED = re.compile(r"https?://jsonfeed\.org/version/", re.IGNORECASE)
 
 
 def parse_feed(
@@ -191,9 +193,7 @@ def _json_feed(body: bytes, url: str) -> tuple[str, list[FeedEntry], list[str]]:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise FeedError(f"not a feed (invalid JSON: {exc})") from exc
-    if not isinstance(data, dict) or not str(data.get("version", "")).startswith(
-        "https://jsonfeed.org/version/"
-    ):
+    if not isinstance(data, dict) or not _JSON_FEED.match(str(data.get("version", ""))):
         raise FeedError("not a feed (JSON without a JSON Feed version)")
     base = _absolute(url, data.get("home_page_url")) or url
     entries: list[FeedEntry] = []

@@ -1,0 +1,57 @@
+"""Real publishers' feeds, as they serve them: the files of ../shared/feeds (their provenance is
+in its SOURCES.md; they are read from there, never copied into this repository).
+
+Each test is a defect found by pointing newsbot at real feeds (issue 23), on a feed of the kind
+that showed it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from adapters.feeds import parse_feed
+from newsbot.errors import FeedError
+from newsbot.feeds import entry_draft
+from newsbot.models import Feed, FeedEntry, FeedId
+
+REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "feeds"
+pytestmark = pytest.mark.skipif(
+    not REAL.is_dir(), reason=f"the real feeds are not here ({REAL} is absent)"
+)
+URL = "https://feeds.example/feed"
+
+
+def read(name: str, url: str = URL) -> tuple[str, list[FeedEntry], list[str]]:
+    title, entries, problems = parse_feed((REAL / name).read_bytes(), url)
+    converted = []
+    for entry in entries:
+        body, summary = entry.text()
+        converted.append(dataclasses.replace(entry, body=body, summary=summary, convert=None))
+    return title, converted, problems
+
+
+def feed() -> Feed:
+    now = datetime(2026, 3, 5, tzinfo=UTC)
+    return Feed(FeedId(1), URL, "Sample", (), 600.0, 0, True, now, now)
+
+
+def test_json_feed_1_0_with_its_http_version_is_read() -> None:
+    # Pixel Envy writes "http://jsonfeed.org/version/1", the JSON Feed 1.0 spec's own value.
+    assert b'"version": "http://jsonfeed.org/version/1"' in (REAL / "pixelenvy.json").read_bytes()
+    title, entries, problems = read("pixelenvy.json")
+    assert (title, len(entries), problems) == ("Pixel Envy", 20, [])
+    first = entries[0]
+    assert first.title == "Uber Lost $4.5 Billion in 2017"
+    assert first.link == "https://pxlnv.com/linklog/uber-losses-2017/"
+    assert first.author == "Nick Heer" and "Eric Newcomer" in first.body
+    assert entry_draft(feed(), first).url == first.link
+    # The https 1.0 and 1.1 values still are feeds; JSON naming another version is not.
+    assert read("inessential.json")[0] == "inessential.com"
+    assert len(read("fboes_3960.json")[1]) == 20
+    for version in ("http://example.org/version/1", "jsonfeed.org/version/1", ""):
+        with pytest.raises(FeedError, match="JSON without a JSON Feed version"):
+            parse_feed(b'{"version": "%s", "items": []}' % version.encode(), URL)
