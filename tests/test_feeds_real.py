@@ -8,6 +8,7 @@ that showed it.
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.skipif(
     not REAL.is_dir(), reason=f"the real feeds are not here ({REAL} is absent)"
 )
 URL = "https://feeds.example/feed"
+_TAG = re.compile(r"</?[A-Za-z][^>]*>")
 
 
 def read(name: str, url: str = URL) -> tuple[str, list[FeedEntry], list[str]]:
@@ -55,3 +57,36 @@ def test_json_feed_1_0_with_its_http_version_is_read() -> None:
     for version in ("http://example.org/version/1", "jsonfeed.org/version/1", ""):
         with pytest.raises(FeedError, match="JSON without a JSON Feed version"):
             parse_feed(b'{"version": "%s", "items": []}' % version.encode(), URL)
+
+
+def test_html_is_removed_from_titles_whatever_the_parser_calls_them() -> None:
+    # feedparser calls "<b>Hostile</b> <script>...</script>..." plain text: it does not know
+    # <script> as HTML. The title must still reach the chats without tags.
+    _, entries, _ = read("medium_hodlhodl_hostile.rss")
+    assert entries[0].title == "Hostile Hodl Hodl’s upcoming features"
+    assert entry_draft(feed(), entries[0]).title == "Hostile Hodl Hodl’s upcoming features"
+    assert entries[1].title == "Highlights of Baltic Honeybadger 2018"
+    # HTML the parser did recognise, and entities, come out as before: decoded once.
+    _, rupee, _ = read("livemint_htmltitle.xml")
+    assert rupee[0].title == "SmartCity Kochi to raise ₹4,000 crore from investors"
+    _, quotes, _ = read("onefoottsunami_entities.atom")
+    assert quotes[0].title == "Link: That’s Not What Dolphins Do"
+    _, amp, _ = read("rosemaryorchard.json")
+    assert amp[0].title == "Workflow: Add Task & Sub Tasks To OmniFocus"
+    # No title of any real feed keeps a tag.
+    for path in sorted(REAL.iterdir()):
+        if path.suffix in (".md",) or path.name == "reuters_broken.rss":
+            continue
+        for entry in read(path.name)[1]:
+            assert _TAG.search(entry.title) is None, (path.name, entry.title)
+
+
+def test_a_title_written_as_text_is_decoded_once() -> None:
+    # Atom type="text": the parser decodes the XML once; "&amp;amp;" is the text "&amp;".
+    atom = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><entry><id>urn:x</id>'
+        b'<title type="text">AT&amp;amp;T &lt;script&gt;x()&lt;/script&gt;fibre 1 &lt; 2'
+        b"</title></entry></feed>"
+    )
+    _, (entry,), _ = parse_feed(atom, URL)
+    assert entry.title == "AT&amp;T fibre 1 < 2"

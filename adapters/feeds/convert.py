@@ -94,3 +94,9 @@ def to_text(fragment: str) -> str:
     spaced = _BLOCK.sub(r" <\1", fragment)  # blocks end words: "</p><p>" is a space
     text = html.unescape(nh3.clean(spaced, tags=set(), clean_content_tags=_DROPPED))
     return " ".join(text.split())
+
+
+def untag(text: str) -> str:
+    """Text that may still hold tags (a title the parser took for plain text) as one line:
+    tags removed, entities left as they are (the parser decoded them already)."""
+    return to_text(text.replace("&", "&amp;"))

@@ -20,7 +20,7 @@ from typing import Any
 
 import feedparser  # type: ignore[import-untyped]
 
-from adapters.feeds.convert import absolute, plain_to_html, to_markdown, to_text
+from adapters.feeds.convert import absolute, plain_to_html, to_markdown, to_text, untag
 from newsbot.errors import FeedError
 from newsbot.models import FeedEntry
 
@@ -28,6 +28,8 @@ log = logging.getLogger("newsbot.feeds")
 
 _EMAIL_NAME = re.compile(r"^\s*[^\s@()]+@[^\s()]+\s*\((.+)\)\s*$")
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
+# JSON Feed 1.0's own value is http://jsonfeed.org/version/1; 1.1 wrote https.
+_JSON_FEED = re.compile(r"https?://jsonfeed\.org/version/", re.IGNORECASE)
 # JSON Feed 1.0's own value is http://jsonfeed.org/version/1; 1.1 wrote https.
 _JSON_FEED = re.compile(r"https?://jsonfeed\.org/version/", re.IGNORECASE)
 
@@ -70,10 +72,11 @@ def parse_feed(
 
 
 def _plain(raw: Any, name: str) -> str:
-    """A title as plain text: feedparser says whether the feed wrote it as HTML."""
+    """A title as plain text, without tags whatever feedparser took it for (it calls a title
+    holding a tag it does not know, ``<script>`` say, plain text), entities decoded once."""
     value = str(raw.get(name) or "")
     kind = str((raw.get(f"{name}_detail") or {}).get("type") or "text/plain")
-    return to_text(value) if kind in _HTML_TYPES else " ".join(value.split())
+    return to_text(value) if kind in _HTML_TYPES else untag(value)
 
 
 def _entry(raw: Any, url: str, base: str) -> FeedEntry:
