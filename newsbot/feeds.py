@@ -61,7 +61,7 @@ from newsbot.service import (
     NewsService,
     clean_tags,
 )
-from newsbot.text import cut_chars, one_line, valid_unicode
+from newsbot.text import ELLIPSIS, cut_chars, one_line, valid_unicode
 
 log = logging.getLogger("newsbot.feeds")
 
@@ -72,6 +72,7 @@ EDIT_PACE = 600.0
 BACKFILL_MAX = 50
 PUBLISH_MAX = 20
 GONE_AFTER = 3
+MADE_UP_TITLE_MAX = 80
 STALE_AFTER = timedelta(days=2)
 BACKOFF_CAP = 6 * 3600.0
 WAIT_CAP = 86400.0
@@ -189,6 +190,16 @@ def _url(value: str | None) -> str | None:
         return None
 
 
+def made_up_title(text: str) -> str:
+    """A title for an item that has none: the first words of its plain text, at most
+    ``MADE_UP_TITLE_MAX`` characters, cut at a word with "…"."""
+    text = one_line(_text(text))
+    title = cut_chars(text, MADE_UP_TITLE_MAX)
+    if title != text:  # "iPhones…", not "iPhones,…"
+        title = title.removesuffix(ELLIPSIS).rstrip(" ,;:.-–—") + ELLIPSIS
+    return title
+
+
 def entry_draft(feed: Feed, entry: FeedEntry) -> ArticleDraft:
     """The article an item becomes: within every limit the service enforces, whatever the
     feed holds."""
@@ -198,7 +209,7 @@ def entry_draft(feed: Feed, entry: FeedEntry) -> ArticleDraft:
     title = one_line(_text(entry.title))
     link = _url(entry.link)
     if not title:
-        title = one_line(summary or body)[:80] or link or feed.title or "Untitled"
+        title = made_up_title(summary or entry.lead) or link or feed.title or "Untitled"
     title = cut_chars(title, TITLE_MAX)
     if not body:
         body = summary or title

@@ -16,7 +16,7 @@ import pytest
 
 from adapters.feeds import parse_feed
 from newsbot.errors import FeedError
-from newsbot.feeds import entry_draft
+from newsbot.feeds import MADE_UP_TITLE_MAX, entry_draft
 from newsbot.models import Feed, FeedEntry, FeedId
 
 REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "feeds"
@@ -24,6 +24,7 @@ pytestmark = pytest.mark.skipif(
     not REAL.is_dir(), reason=f"the real feeds are not here ({REAL} is absent)"
 )
 URL = "https://feeds.example/feed"
+_MARKDOWN = re.compile(r"\]\(|\*\*|__|^#|`")
 _TAG = re.compile(r"</?[A-Za-z][^>]*>")
 
 
@@ -90,3 +91,35 @@ def test_a_title_written_as_text_is_decoded_once() -> None:
     )
     _, (entry,), _ = parse_feed(atom, URL)
     assert entry.title == "AT&amp;T fibre 1 < 2"
+
+
+def test_made_up_titles_are_plain_text_cut_at_a_word() -> None:
+    # Scripting News items have no title, only an HTML description with links.
+    _, entries, _ = read("scriptingnews.rss")
+    untitled = [e for e in entries if not e.title]
+    drafts = [entry_draft(feed(), e) for e in untitled]
+    assert (len(entries), len(drafts)) == (50, 39)
+    assert drafts[1].title == "This is the human side of Health care is socialist."
+    assert drafts[2].title == (
+        "Interesting Politico piece posits that Trump acts as if he's mayor of the…"
+    )
+    for entry, draft in zip(untitled, drafts, strict=True):
+        assert _MARKDOWN.search(draft.title) is None, draft.title
+        assert 0 < len(draft.title) <= MADE_UP_TITLE_MAX
+        if draft.title.endswith("…"):  # cut between two words of the plain text
+            kept = draft.title.removesuffix("…")
+            assert entry.lead.startswith(kept), (kept, entry.lead)
+            assert entry.lead[len(kept)] in " ,;:.-–—", (kept, entry.lead)
+        else:
+            assert draft.title == entry.lead
+    # micro.blog (and Mastodon's RSS): items without a title, a description and the content.
+    _, manton, _ = read("microblog_manton.rss")
+    titles = [entry_draft(feed(), e).title for e in manton]
+    assert titles[0] == (
+        "This week’s Core Intuition is out with a discussion about new and old iPhones…"
+    )
+    assert titles[1] == (
+        "I probably shouldn’t have started installing watchOS 2.0 right before needing…"
+    )
+    assert titles[2] == "Looking forward to NSDrinking tonight, 8pm at Radio Coffee & Beer."
+    assert titles[3] == "Instagram hits 400 million users"  # its own title

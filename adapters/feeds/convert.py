@@ -100,3 +100,16 @@ def untag(text: str) -> str:
     """Text that may still hold tags (a title the parser took for plain text) as one line:
     tags removed, entities left as they are (the parser decoded them already)."""
     return to_text(text.replace("&", "&amp;"))
+
+
+LEAD_SOURCE_MAX = 16_384
+
+
+def lead(fragment: str) -> str:
+    """The opening of a feed's HTML as one line of plain text, for a title where an item has
+    none; only the first ``LEAD_SOURCE_MAX`` characters are read (a title needs a few words)."""
+    if len(fragment) <= LEAD_SOURCE_MAX:
+        return to_text(fragment)
+    text = to_text(fragment[:LEAD_SOURCE_MAX])
+    head, space, _ = text.rpartition(" ")  # the last word may be cut
+    return f"{head if space else text} …" if text else ""

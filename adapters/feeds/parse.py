@@ -20,7 +20,7 @@ from typing import Any
 
 import feedparser  # type: ignore[import-untyped]
 
-from adapters.feeds.convert import absolute, plain_to_html, to_markdown, to_text, untag
+from adapters.feeds.convert import absolute, lead, plain_to_html, to_markdown, to_text, untag
 from newsbot.errors import FeedError
 from newsbot.models import FeedEntry
 
@@ -28,6 +28,8 @@ log = logging.getLogger("newsbot.feeds")
 
 _EMAIL_NAME = re.compile(r"^\s*[^\s@()]+@[^\s()]+\s*\((.+)\)\s*$")
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
+# JSON Feed 1.0's own value is http://jsonfeed.org/version/1; 1.1 wrote https.
+_JSON_FEED = re.compile(r"https?://jsonfeed\.org/version/", re.IGNORECASE)
 # JSON Feed 1.0's own value is http://jsonfeed.org/version/1; 1.1 wrote https.
 _JSON_FEED = re.compile(r"https?://jsonfeed\.org/version/", re.IGNORECASE)
 # JSON Feed 1.0's own value is http://jsonfeed.org/version/1; 1.1 wrote https.
@@ -109,6 +111,7 @@ def _entry(raw: Any, url: str, base: str) -> FeedEntry:
         link=link,
         title=title,
         body="",
+        lead="" if title else lead(content_html or summary_html),
         author=to_text(str(author)),
         categories=categories,
         image_url=image,
@@ -231,11 +234,13 @@ def _json_item(item: object, url: str, base: str) -> FeedEntry:
     )
     tags = item.get("tags")
     published = _iso(item.get("date_published")) or _iso(item.get("date_modified"))
+    title = to_text(_str(item.get("title")))
     return FeedEntry(
         guid=str(item.get("id") or "").strip() or None,
         link=link,
-        title=to_text(_str(item.get("title"))),
+        title=title,
         body="",
+        lead="" if title else lead(html_source),
         convert=_Convert(html_source, summary, link or base),
         author=to_text(author),
         categories=tuple(_categories(tags if isinstance(tags, list) else ())),
