@@ -123,3 +123,19 @@ def test_made_up_titles_are_plain_text_cut_at_a_word() -> None:
     )
     assert titles[2] == "Looking forward to NSDrinking tonight, 8pm at Radio Coffee & Beer."
     assert titles[3] == "Instagram hits 400 million users"  # its own title
+
+
+def test_an_atom_entry_whose_only_alternate_is_not_html_links_to_it() -> None:
+    # Andrea Pappacoda's thesis entry: a tag: id and one alternate link, to a PDF.
+    base = "https://andrea.pappacoda.it/blog/feed.xml"
+    _, entries, _ = read("pappacoda_xmlbase.atom", base)
+    thesis = entries[1]
+    assert thesis.guid == "tag:andrea.pappacoda.it,2024-12-12:tesi"
+    assert thesis.link == "https://andrea.pappacoda.it/blog/tesi.pdf"
+    assert entry_draft(feed(), thesis).url == "https://andrea.pappacoda.it/blog/tesi.pdf"
+    # Entries with an HTML (here XHTML) alternate keep it.
+    assert entries[0].link == "https://andrea.pappacoda.it/blog/favicon_2026/"
+    assert entries[2].link == "https://andrea.pappacoda.it/blog/c_su_windows/"
+    # Where an HTML alternate exists beside others, it stays the link.
+    _, youtube, _ = read("youtube_pbsspacetime.atom")
+    assert youtube[0].link is not None and youtube[0].link.startswith("https://www.youtube.com/")

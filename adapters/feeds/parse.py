@@ -30,10 +30,6 @@ _EMAIL_NAME = re.compile(r"^\s*[^\s@()]+@[^\s()]+\s*\((.+)\)\s*$")
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
 # JSON Feed 1.0's own value is http://jsonfeed.org/version/1; 1.1 wrote https.
 _JSON_FEED = re.compile(r"https?://jsonfeed\.org/version/", re.IGNORECASE)
-# JSON Feed 1.0's own value is http://jsonfeed.org/version/1; 1.1 wrote https.
-_JSON_FEED = re.compile(r"https?://jsonfeed\.org/version/", re.IGNORECASE)
-# JSON Feed 1.0's own value is http://jsonfeed.org/version/1; 1.1 wrote https.
-_JSON_FEED = re.compile(r"https?://jsonfeed\.org/version/", re.IGNORECASE)
 
 
 def parse_feed(
@@ -81,8 +77,21 @@ def _plain(raw: Any, name: str) -> str:
     return to_text(value) if kind in _HTML_TYPES else untag(value)
 
 
+def _link(raw: Mapping[str, Any], url: str) -> str | None:
+    """The item's link: feedparser's (an HTML alternate, else the guid), except that an Atom
+    entry whose alternates are all of another type (a PDF) links to the first of them."""
+    alternates = [
+        link
+        for link in raw.get("links") or ()
+        if link.get("rel", "alternate") == "alternate" and link.get("href")
+    ]
+    if alternates and not any(link.get("type", "text/html") in _HTML_TYPES for link in alternates):
+        return _absolute(url, alternates[0].get("href"))
+    return _absolute(url, raw.get("link"))
+
+
 def _entry(raw: Any, url: str, base: str) -> FeedEntry:
-    link = _absolute(url, raw.get("link"))
+    link = _link(raw, url)
     item_base = link or base
     content_html = ""
     for content in raw.get("content") or ():
