@@ -91,6 +91,13 @@ def test_a_title_written_as_text_is_decoded_once() -> None:
     )
     _, (entry,), _ = parse_feed(atom, URL)
     assert entry.title == "AT&amp;T fibre 1 < 2"
+    # Angle brackets around a word that is no HTML element are text, as written.
+    rss = (
+        b'<rss version="2.0"><channel><title>T</title><item><guid>g</guid>'
+        b"<title>Bridge opens &lt;today&gt; &amp; x&lt;y</title></item></channel></rss>"
+    )
+    _, (entry,), _ = parse_feed(rss, URL)
+    assert entry.title == "Bridge opens <today> & x<y"
 
 
 def test_made_up_titles_are_plain_text_cut_at_a_word() -> None:

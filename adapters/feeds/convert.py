@@ -96,10 +96,33 @@ def to_text(fragment: str) -> str:
     return " ".join(text.split())
 
 
+# HTML's elements (WHATWG, with the obsolete ones feeds still carry): a title holding one of
+# these as a tag holds HTML, whatever the parser made of it; "<today>" is text.
+_HTML_ELEMENTS = frozenset({
+    "a", "abbr", "acronym", "address", "area", "article", "aside", "audio", "b", "base", "bdi",
+    "bdo", "big", "blink", "blockquote", "body", "br", "button", "canvas", "caption", "center",
+    "cite", "code", "col", "colgroup", "data", "datalist", "dd", "del", "details", "dfn", "dialog",
+    "dir", "div", "dl", "dt", "em", "embed", "fieldset", "figcaption", "figure", "font", "footer",
+    "form", "frame", "frameset", "h1", "h2", "h3", "h4", "h5", "h6", "head", "header", "hgroup",
+    "hr", "html", "i", "iframe", "img", "input", "ins", "kbd", "label", "legend", "li", "link",
+    "main", "map", "mark", "marquee", "math", "menu", "meta", "meter", "nav", "nobr", "noscript",
+    "object", "ol", "optgroup", "option", "output", "p", "param", "picture", "pre", "progress",
+    "q", "rp", "rt", "ruby", "s", "samp", "script", "search", "section", "select", "slot", "small",
+    "source", "span", "strike", "strong", "style", "sub", "summary", "sup", "svg", "table",
+    "tbody", "td", "template", "textarea", "tfoot", "th", "thead", "time", "title", "tr", "track",
+    "tt", "u", "ul", "var", "video", "wbr"
+})  # fmt: skip
+_TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)(?:\s[^<>]*)?/?>")
+
+
 def untag(text: str) -> str:
-    """Text that may still hold tags (a title the parser took for plain text) as one line:
-    tags removed, entities left as they are (the parser decoded them already)."""
-    return to_text(text.replace("&", "&amp;"))
+    """Text the parser took for plain text (a title) as one line: when it holds HTML tags
+    (a ``<script>`` beside a ``<b>``), they are removed with the content of those that
+    ``to_text`` drops, and entities are left as they are (the parser decoded them already);
+    angle brackets that are no HTML (``opens <today>``) stay."""
+    if any(m.group(1).lower() in _HTML_ELEMENTS for m in _TAG_NAME.finditer(text)):
+        return to_text(text.replace("&", "&amp;"))
+    return " ".join(text.split())
 
 
 LEAD_SOURCE_MAX = 16_384
