@@ -28,7 +28,7 @@ log = logging.getLogger("newsbot.feeds")
 
 _EMAIL_NAME = re.compile(r"^\s*[^\s@()]+@[^\s()]+\s*\((.+)\)\s*$")
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
-# JSON Feed 1.0's own value is http://jsonfeed.org/version/1; 1.1 wrote https.
+# The spec writes https://jsonfeed.org/version/1 (and /1.1); some generators wrote http.
 _JSON_FEED = re.compile(r"https?://jsonfeed\.org/version/", re.IGNORECASE)
 
 
