@@ -61,7 +61,7 @@ from newsbot.service import (
     NewsService,
     clean_tags,
 )
-from newsbot.text import cut_chars, one_line, valid_unicode
+from newsbot.text import ELLIPSIS, cut_chars, cut_utf16, one_line, utf16_len, valid_unicode
 
 log = logging.getLogger("newsbot.feeds")
 
@@ -72,6 +72,8 @@ EDIT_PACE = 600.0
 BACKFILL_MAX = 50
 PUBLISH_MAX = 20
 GONE_AFTER = 3
+MADE_UP_TITLE_MAX = 80
+FEED_PAGE = 10
 STALE_AFTER = timedelta(days=2)
 BACKOFF_CAP = 6 * 3600.0
 WAIT_CAP = 86400.0
@@ -189,6 +191,16 @@ def _url(value: str | None) -> str | None:
         return None
 
 
+def made_up_title(text: str) -> str:
+    """A title for an item that has none: the first words of its plain text, at most
+    ``MADE_UP_TITLE_MAX`` characters, cut at a word with "…"."""
+    text = one_line(_text(text))
+    title = cut_chars(text, MADE_UP_TITLE_MAX)
+    if title != text:  # "iPhones…", not "iPhones,…"
+        title = title.removesuffix(ELLIPSIS).rstrip(" ,;:.-–—") + ELLIPSIS
+    return title
+
+
 def entry_draft(feed: Feed, entry: FeedEntry) -> ArticleDraft:
     """The article an item becomes: within every limit the service enforces, whatever the
     feed holds."""
@@ -198,7 +210,7 @@ def entry_draft(feed: Feed, entry: FeedEntry) -> ArticleDraft:
     title = one_line(_text(entry.title))
     link = _url(entry.link)
     if not title:
-        title = one_line(summary or body)[:80] or link or feed.title or "Untitled"
+        title = made_up_title(summary or entry.lead) or link or feed.title or "Untitled"
     title = cut_chars(title, TITLE_MAX)
     if not body:
         body = summary or title
@@ -769,6 +781,69 @@ def feed_summary(feed: Feed, quote: Callable[[str], str] = str) -> str:
         if feed.last_error:
             state += f", last error: {quote(feed.last_error)}"
     return f"{feed.url}{title}: {feed.items_seen} items seen, last poll {last}{status}; {state}"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    """One page of the feed list, for chat commands that page with buttons.
+
+    Attributes:
+        lines: one ``feed_summary`` per feed shown, in id order.
+        first: the position (from 1) of the first feed shown; 0 when none is.
+        total: how many feeds there are in all.
+        next_after: the id to ask the next page after, or ``None`` on the last page.
+    """
+
+    lines: tuple[str, ...]
+    first: int
+    total: int
+    next_after: FeedId | None
+
+    @property
+    def heading(self) -> str:
+        """``Feeds 11–20 of 57``, ``3 feeds`` when all are shown, or ``No feeds yet.``"""
+        if not self.lines:
+            return f"No more feeds ({self.total} in all)." if self.total else "No feeds yet."
+        last = self.first + len(self.lines) - 1
+        if self.first == 1 and last == self.total:
+            return f"{self.total} feed{'s' if self.total > 1 else ''}"
+        if last == self.first:
+            return f"Feed {last} of {self.total}"
+        return f"Feeds {self.first}–{last} of {self.total}"
+
+
+def feed_page(
+    feeds: Sequence[Feed],
+    after: int = 0,
+    *,
+    budget: int,
+    quote: Callable[[str], str] = str,
+    separator: int = 2,
+    per_page: int = FEED_PAGE,
+) -> FeedPage:
+    """The feeds whose id is above ``after``, by id, as many as fit: at most ``per_page``,
+    their lines together (``separator`` UTF-16 units between two) within ``budget`` UTF-16
+    units; a first line longer than that alone is cut. Keyed by id, a page stays right when
+    feeds are added or removed between two presses of a button."""
+    ordered = sorted(feeds, key=lambda f: f.id)
+    rest = [f for f in ordered if f.id > after]
+    lines: list[str] = []
+    used = 0
+    for feed in rest[:per_page]:
+        line = feed_summary(feed, quote)
+        if not lines:
+            line = cut_utf16(line, budget)
+        elif used + separator + utf16_len(line) > budget:
+            break
+        used += utf16_len(line) + (separator if lines else 0)
+        lines.append(line)
+    more = len(rest) > len(lines)
+    return FeedPage(
+        tuple(lines),
+        len(ordered) - len(rest) + 1 if lines else 0,
+        len(ordered),
+        rest[len(lines) - 1].id if more and lines else None,
+    )
 
 
 def poll_summary(result: PollResult, quote: Callable[[str], str] = str) -> str:

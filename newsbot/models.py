@@ -561,6 +561,8 @@ class FeedEntry:
         convert: when given, computes ``(body, summary)`` on demand instead of the two
             fields: a source can leave the conversion of items the core will not publish or
             edit (most of them, at most polls) undone. Use ``text()``.
+        lead: for an item without a title, the opening of its text as plain text (the body
+            is Markdown): the core makes the article's title of its first words.
     """
 
     guid: str | None
@@ -574,6 +576,7 @@ class FeedEntry:
     published: datetime | None = None
     fingerprint: str = ""
     convert: Callable[[], tuple[str, str]] | None = field(default=None, compare=False, repr=False)
+    lead: str = ""
 
     def text(self) -> tuple[str, str]:
         """The body (Markdown) and the summary (plain text)."""

@@ -515,6 +515,10 @@ class Store(Protocol):
         error count, reason, ``etag``, ``last_modified`` and ``last_success_at`` cleared, so
         that its next poll is a first poll again (``True``). Returns the feed and whether anything
         changed.
+
+        A new feed gets an id never given before, not even to a feed since removed: the
+        request keys of a feed's publishes (``feed:ID:ITEM``) and its articles' author name
+        its id, and must never be taken for another feed's.
         """
         ...
 

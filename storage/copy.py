@@ -73,6 +73,16 @@ def _source(sqlite_path: str | Path) -> tuple[Path, str]:
     return path, f"{path.resolve().as_uri()}?mode=ro"
 
 
+def _given(source: sqlite3.Connection, table: str) -> int:
+    """The largest id an AUTOINCREMENT table of the source ever gave (0 when none)."""
+    if not source.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"
+    ).fetchone():
+        return 0
+    row = source.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
+    return int(row[0]) if row else 0
+
+
 async def copy_database(sqlite_path: str | Path, postgres_url: str) -> dict[str, int]:
     """Copy every table of ``sqlite_path`` into the empty database at ``postgres_url``.
 
@@ -154,10 +164,13 @@ async def _copy(
             )
         counts[table] = copied
         if table in _WITH_IDS:
-            # New rows must not take the ids of copied ones.
+            # New rows must not take the ids of copied ones, nor (AUTOINCREMENT) of removed
+            # ones: a removed feed's id still names its request keys.
+            given = _given(source, table)
             await conn.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"GREATEST(max(id), 1), max(id) IS NOT NULL) FROM {table}"
+                f"GREATEST(max(id), $1, 1), max(id) IS NOT NULL OR $1 > 0) FROM {table}",
+                given,
             )
         log.info("table copied", extra={"table": table, "rows": copied})
     return counts

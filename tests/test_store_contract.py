@@ -885,3 +885,21 @@ async def test_feed_items_are_recorded_per_feed_and_replaced(backend: Store) -> 
     assert await backend.get_article(article_id) is not None
     await backend.save_feed_items([FeedItem(one.id, "k9", None, "late", at(5))])
     assert await backend.feed_items(one.id, ["k1", "k2", "k9"]) == {}
+
+
+async def test_a_removed_feeds_id_is_never_given_again(backend: Store) -> None:
+    # Its request keys (feed:ID:ITEM) and its articles' author name the id: a new feed
+    # under it would take the removed feed's articles over.
+    first, _ = await backend.add_feed(NewFeed("https://a.example/feed"), T0)
+    last, _ = await backend.add_feed(NewFeed("https://b.example/feed"), T0)
+    assert await backend.remove_feed(last.id)
+    given = {first.id, last.id}
+    for n in range(3):
+        new, created = await backend.add_feed(NewFeed(f"https://c{n}.example/feed"), at(n))
+        assert created and new.id not in given and new.id > max(given)
+        given.add(new.id)
+        assert await backend.remove_feed(new.id)
+    # Every feed gone (an empty table) changes nothing either; nor does re-adding a URL.
+    assert await backend.remove_feed(first.id)
+    again, _ = await backend.add_feed(NewFeed("https://a.example/feed"), at(9))
+    assert again.id > max(given)

@@ -1,4 +1,4 @@
-"""Slash commands, message context menus, the publish form and the comment pager.
+"""Slash commands, message context menus, the publish form, and the comment and feed pagers.
 
 Every interaction is first admitted (``admit``): a second delivery of one this client already
 saw is dropped, and one from a server the operator did not name (``NEWSBOT_DISCORD_GUILDS``) is
@@ -41,7 +41,7 @@ from newsbot.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from newsbot.feeds import (
     DEFAULT_INTERVAL,
     FeedService,
-    feed_summary,
+    feed_page,
     parse_interval,
     poll_summary,
 )
@@ -83,6 +83,7 @@ ALREADY_ACKNOWLEDGED = 40060
 UNKNOWN_INTERACTION = 10062
 CHOICES_MAX = 25
 COMMENTS_PAGE = 10
+FEED_LIST_BUDGET = 1800  # of a message's 2000 characters, the rest for the heading and mentions
 CLEAR = ("-", "none")
 """Option values that remove an article's url, image or tags in /edit."""
 
@@ -997,14 +998,76 @@ async def feed_add(
     await _guarded(interaction, "feed add", run)
 
 
+class FeedsView(discord.ui.View):
+    """Previous / Next buttons over ``/feed list``, as many feeds a page as fit a message.
+
+    Args:
+        starts: the id each page shown so far starts after (0 for the first page).
+        next_after: the id the page after the current one starts after, if any.
+    """
+
+    def __init__(self, starts: list[int], next_after: int | None) -> None:
+        super().__init__(timeout=15 * 60)
+        self.starts = starts
+        self.next_after = next_after
+        self.previous_page.disabled = len(starts) <= 1
+        self.next_page.disabled = next_after is None
+
+    @classmethod
+    async def page(
+        cls, interaction: discord.Interaction, starts: list[int]
+    ) -> tuple[str, FeedsView | None]:
+        """The page after ``starts[-1]`` as its text, and a view to page on (``None`` when
+        every feed fits one page). Each page asks again: the asker must still be an admin."""
+        page = feed_page(
+            await _feeds(interaction).feeds(),
+            starts[-1],
+            budget=FEED_LIST_BUDGET,
+            quote=_quote,
+            separator=3,
+        )
+        if not page.total:
+            return "No feeds yet: /feed add", None
+        text = "\n".join((f"{page.heading}:", *(f"- {line}" for line in page.lines)))
+        if len(starts) == 1 and page.next_after is None:
+            return text, None
+        return text, cls(starts, page.next_after)
+
+    async def _show(self, interaction: discord.Interaction, starts: list[int]) -> None:
+        async def run() -> None:
+            text, view = await self.page(interaction, starts)
+            self.stop()
+            await interaction.response.edit_message(
+                content=cut_chars(neutralise_mentions(text), 2000),
+                view=view,
+                allowed_mentions=NO_MENTIONS,
+            )
+
+        await _guarded(interaction, "feed list page", run)
+
+    @discord.ui.button(label="◀ Previous", custom_id="newsbot:feeds:previous")
+    async def previous_page(
+        self, interaction: discord.Interaction, _button: discord.ui.Button[FeedsView]
+    ) -> None:
+        """Show the page before."""
+        await self._show(interaction, self.starts[:-1] or [0])
+
+    @discord.ui.button(label="Next ▶", custom_id="newsbot:feeds:next")
+    async def next_page(
+        self, interaction: discord.Interaction, _button: discord.ui.Button[FeedsView]
+    ) -> None:
+        """Show the page after."""
+        await self._show(interaction, [*self.starts, self.next_after or 0])
+
+
 @feed_group.command(name="list", description="The feeds newsbot follows and how they fare")
 async def feed_list(interaction: discord.Interaction) -> None:
-    """``/feed list``: each feed with its last poll, status, next poll, items and error."""
+    """``/feed list``: how many feeds there are, and each with its last poll, status, next
+    poll, items and error, a page at a time."""
 
     async def run() -> None:
-        found = await _feeds(interaction).feeds()
-        lines = [feed_summary(f, _quote) for f in found] or ["No feeds yet: /feed add"]
-        await reply(interaction, "\n".join(f"- {line}" for line in lines))
+        text, view = await FeedsView.page(interaction, [0])
+        await reply(interaction, text, view=view)
 
     await _guarded(interaction, "feed list", run)
 

@@ -94,3 +94,45 @@ def to_text(fragment: str) -> str:
     spaced = _BLOCK.sub(r" <\1", fragment)  # blocks end words: "</p><p>" is a space
     text = html.unescape(nh3.clean(spaced, tags=set(), clean_content_tags=_DROPPED))
     return " ".join(text.split())
+
+
+# HTML's elements (WHATWG, with the obsolete ones feeds still carry): a title holding one of
+# these as a tag holds HTML, whatever the parser made of it; "<today>" is text.
+_HTML_ELEMENTS = frozenset({
+    "a", "abbr", "acronym", "address", "area", "article", "aside", "audio", "b", "base", "bdi",
+    "bdo", "big", "blink", "blockquote", "body", "br", "button", "canvas", "caption", "center",
+    "cite", "code", "col", "colgroup", "data", "datalist", "dd", "del", "details", "dfn", "dialog",
+    "dir", "div", "dl", "dt", "em", "embed", "fieldset", "figcaption", "figure", "font", "footer",
+    "form", "frame", "frameset", "h1", "h2", "h3", "h4", "h5", "h6", "head", "header", "hgroup",
+    "hr", "html", "i", "iframe", "img", "input", "ins", "kbd", "label", "legend", "li", "link",
+    "main", "map", "mark", "marquee", "math", "menu", "meta", "meter", "nav", "nobr", "noscript",
+    "object", "ol", "optgroup", "option", "output", "p", "param", "picture", "pre", "progress",
+    "q", "rp", "rt", "ruby", "s", "samp", "script", "search", "section", "select", "slot", "small",
+    "source", "span", "strike", "strong", "style", "sub", "summary", "sup", "svg", "table",
+    "tbody", "td", "template", "textarea", "tfoot", "th", "thead", "time", "title", "tr", "track",
+    "tt", "u", "ul", "var", "video", "wbr"
+})  # fmt: skip
+_TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)(?:\s[^<>]*)?/?>")
+
+
+def untag(text: str) -> str:
+    """Text the parser took for plain text (a title) as one line: when it holds HTML tags
+    (a ``<script>`` beside a ``<b>``), they are removed with the content of those that
+    ``to_text`` drops, and entities are left as they are (the parser decoded them already);
+    angle brackets that are no HTML (``opens <today>``) stay."""
+    if any(m.group(1).lower() in _HTML_ELEMENTS for m in _TAG_NAME.finditer(text)):
+        return to_text(text.replace("&", "&amp;"))
+    return " ".join(text.split())
+
+
+LEAD_SOURCE_MAX = 16_384
+
+
+def lead(fragment: str) -> str:
+    """The opening of a feed's HTML as one line of plain text, for a title where an item has
+    none; only the first ``LEAD_SOURCE_MAX`` characters are read (a title needs a few words)."""
+    if len(fragment) <= LEAD_SOURCE_MAX:
+        return to_text(fragment)
+    text = to_text(fragment[:LEAD_SOURCE_MAX])
+    head, space, _ = text.rpartition(" ")  # the last word may be cut
+    return f"{head if space else text} …" if text else ""

@@ -20,7 +20,7 @@ from typing import Any
 
 import feedparser  # type: ignore[import-untyped]
 
-from adapters.feeds.convert import absolute, plain_to_html, to_markdown, to_text
+from adapters.feeds.convert import absolute, lead, plain_to_html, to_markdown, to_text, untag
 from newsbot.errors import FeedError
 from newsbot.models import FeedEntry
 
@@ -28,6 +28,8 @@ log = logging.getLogger("newsbot.feeds")
 
 _EMAIL_NAME = re.compile(r"^\s*[^\s@()]+@[^\s()]+\s*\((.+)\)\s*$")
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
+# The spec writes https://jsonfeed.org/version/1 (and /1.1); some generators wrote http.
+_JSON_FEED = re.compile(r"https?://jsonfeed\.org/version/", re.IGNORECASE)
 
 
 def parse_feed(
@@ -68,14 +70,28 @@ def parse_feed(
 
 
 def _plain(raw: Any, name: str) -> str:
-    """A title as plain text: feedparser says whether the feed wrote it as HTML."""
+    """A title as plain text, without tags whatever feedparser took it for (it calls a title
+    holding a tag it does not know, ``<script>`` say, plain text), entities decoded once."""
     value = str(raw.get(name) or "")
     kind = str((raw.get(f"{name}_detail") or {}).get("type") or "text/plain")
-    return to_text(value) if kind in _HTML_TYPES else " ".join(value.split())
+    return to_text(value) if kind in _HTML_TYPES else untag(value)
+
+
+def _link(raw: Mapping[str, Any], url: str) -> str | None:
+    """The item's link: feedparser's (an HTML alternate, else the guid), except that an Atom
+    entry whose alternates are all of another type (a PDF) links to the first of them."""
+    alternates = [
+        link
+        for link in raw.get("links") or ()
+        if link.get("rel", "alternate") == "alternate" and link.get("href")
+    ]
+    if alternates and not any(link.get("type", "text/html") in _HTML_TYPES for link in alternates):
+        return _absolute(url, alternates[0].get("href"))
+    return _absolute(url, raw.get("link"))
 
 
 def _entry(raw: Any, url: str, base: str) -> FeedEntry:
-    link = _absolute(url, raw.get("link"))
+    link = _link(raw, url)
     item_base = link or base
     content_html = ""
     for content in raw.get("content") or ():
@@ -104,6 +120,7 @@ def _entry(raw: Any, url: str, base: str) -> FeedEntry:
         link=link,
         title=title,
         body="",
+        lead="" if title else lead(content_html or summary_html),
         author=to_text(str(author)),
         categories=categories,
         image_url=image,
@@ -191,9 +208,7 @@ def _json_feed(body: bytes, url: str) -> tuple[str, list[FeedEntry], list[str]]:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise FeedError(f"not a feed (invalid JSON: {exc})") from exc
-    if not isinstance(data, dict) or not str(data.get("version", "")).startswith(
-        "https://jsonfeed.org/version/"
-    ):
+    if not isinstance(data, dict) or not _JSON_FEED.match(str(data.get("version", ""))):
         raise FeedError("not a feed (JSON without a JSON Feed version)")
     base = _absolute(url, data.get("home_page_url")) or url
     entries: list[FeedEntry] = []
@@ -228,11 +243,13 @@ def _json_item(item: object, url: str, base: str) -> FeedEntry:
     )
     tags = item.get("tags")
     published = _iso(item.get("date_published")) or _iso(item.get("date_modified"))
+    title = to_text(_str(item.get("title")))
     return FeedEntry(
         guid=str(item.get("id") or "").strip() or None,
         link=link,
-        title=to_text(_str(item.get("title"))),
+        title=title,
         body="",
+        lead="" if title else lead(html_source),
         convert=_Convert(html_source, summary, link or base),
         author=to_text(author),
         categories=tuple(_categories(tags if isinstance(tags, list) else ())),

@@ -65,7 +65,7 @@ from newsbot.errors import (
     PermissionDenied,
     StorageError,
 )
-from newsbot.feeds import feed_summary, poll_summary
+from newsbot.feeds import FeedService, feed_page, poll_summary
 from newsbot.models import (
     Actor,
     ArticleDraft,
@@ -82,7 +82,6 @@ from newsbot.models import (
     Platform,
 )
 from newsbot.service import NewsService, clean_draft
-from newsbot.text import cut_utf16
 
 log = logging.getLogger("newsbot.telegram")
 
@@ -98,6 +97,7 @@ TRY_AGAIN = (
 )
 STALE_BUTTON = "This button no longer works. Send the command again."
 THREAD_PAGE = 8
+FEED_LIST_BUDGET = 3900  # of a message's 4096 UTF-16 units, the rest for the heading
 DIALOGUE_TTL = 3600.0
 LINK_WAIT = 10.0
 NOTICES_PER_HOUR = 10  # approval notices to admins, in all
@@ -315,6 +315,7 @@ _TOPIC = re.compile(r"[0-9]{1,12}")
 _USER = re.compile(r"[0-9]{1,19}")
 _THREAD_BUTTON = re.compile(r"cm:([0-9]{1,12}):(~[A-Za-z0-9_-]{1,16}|[A-Za-z0-9_-]{0,60})")
 _PUBLISH_BUTTONS = {"pub:yes": True, "pub:no": False}
+_FEED_LIST_BUTTON = re.compile(r"fl:([0-9]{1,18})")
 
 
 def parse_id(args: Sequence[str], usage: str) -> int:
@@ -359,6 +360,13 @@ def parse_button(data: str) -> tuple[ArticleId, str] | bool | None:
     if match is None:
         return None
     return ArticleId(int(match.group(1))), match.group(2)
+
+
+def parse_feed_list_button(data: str) -> int | None:
+    """The feed id after which a ``/feed list`` button's page starts (0 for the first page),
+    or ``None`` when the data is not such a button's."""
+    match = _FEED_LIST_BUTTON.fullmatch(data)
+    return None if match is None else int(match.group(1))
 
 
 def request_key(update: Update) -> str:
@@ -633,9 +641,14 @@ class Handlers:
 
     @guarded("button")
     async def button(self, update: Update, context: Context) -> None:
-        """Inline buttons: thread pages and the publishing dialogue's confirmation."""
+        """Inline buttons: thread pages, feed list pages and the publishing dialogue's
+        confirmation."""
         query = update.callback_query
         assert query is not None
+        feed_list = parse_feed_list_button(query.data or "")
+        if feed_list is not None:
+            await self.feed_list_button(update, feed_list)
+            return
         wanted = parse_button(query.data or "")
         if wanted is None:
             # An old bot's buttons, or data made up by a client: nothing to do.
@@ -913,9 +926,8 @@ class Handlers:
         args = list(context.args or [])
         action = args.pop(0).lower() if args else ""
         if action == "list":
-            found = await feeds.feeds()
-            lines = [feed_summary(f) for f in found] or ["No feeds yet: /feed add URL"]
-            await self.send(update, cut_utf16("\n\n".join(lines), 4000))
+            text, markup = await self.feed_list_page(feeds, 0)
+            await self.send(update, text, markup=markup)
         elif action == "add" and args:
             feed, result = await feeds.add(actor, NewFeed(args[0], parse_tags(args[1:])))
             if result is None:
@@ -935,6 +947,47 @@ class Handlers:
             raise InvalidInput(
                 "Usage: /feed add URL [tags], /feed list, /feed remove URL, /feed poll URL"
             )
+
+    async def feed_list_page(
+        self, feeds: FeedService, after: int
+    ) -> tuple[str, InlineKeyboardMarkup | None]:
+        """A page of ``/feed list``, saying how many feeds there are, and its buttons."""
+        page = feed_page(await feeds.feeds(), after, budget=FEED_LIST_BUDGET)
+        if not page.total:
+            return "No feeds yet: /feed add URL", None
+        text = "\n\n".join((f"{page.heading}:", *page.lines))
+        buttons = []
+        if after:
+            buttons.append(InlineKeyboardButton("« First", callback_data="fl:0"))
+        if page.next_after is not None:
+            buttons.append(InlineKeyboardButton("Next ›", callback_data=f"fl:{page.next_after}"))
+        return text, InlineKeyboardMarkup([buttons]) if buttons else None
+
+    async def feed_list_button(self, update: Update, after: int) -> None:
+        """A ``/feed list`` button: the page it asks for, in place of the one shown."""
+        query = update.callback_query
+        assert query is not None
+        message = query.message
+        if not isinstance(message, Message) or message.chat.type != ChatType.PRIVATE:
+            await query.answer(STALE_BUTTON)
+            return
+        self.service.require_admin(self.actor(update), "manage feeds")
+        feeds = self.service.feeds
+        if feeds is None:
+            raise InvalidInput("Feeds are not available in this newsbot.")
+        text, markup = await self.feed_list_page(feeds, after)
+        await query.answer()
+        rendered = plain(text)
+        try:
+            await message.edit_text(
+                rendered.text,
+                entities=rendered.entities,
+                link_preview_options=NO_PREVIEW,
+                reply_markup=markup,
+            )
+        except BadRequest as error:
+            if "not modified" not in str(error).lower():
+                raise
 
     # -- subscriptions --------------------------------------------------------------------
 
