@@ -112,9 +112,12 @@ class Settings(BaseSettings):
     # the client; the header is ignored from any other peer.
     web_trust_proxy: Annotated[tuple[str, ...], NoDecode] = ()
     # Slowloris: seconds a connection may take to send its request headers (and stay idle
-    # between requests), and the most connections open at once.
+    # between requests) and then its body, the most connections open at once, and the most
+    # from one client address (an IPv6 /64; trusted proxies count only towards the total).
     web_header_timeout: float = Field(10.0, gt=0, le=300)
+    web_body_timeout: float = Field(30.0, gt=0, le=3600)
     web_max_connections: int = Field(1000, ge=1, le=1_000_000)
+    web_max_connections_per_client: int = Field(50, ge=1, le=1_000_000)
     # Public pages' Cache-Control: seconds browsers (max-age) and shared caches (s-maxage)
     # reuse a page, and may serve it stale while refreshing it.
     web_max_age: int = Field(5, ge=0, le=86400)
@@ -451,7 +454,9 @@ def build_adapters(
             admin_token=admin.get_secret_value() if admin else None,
             trust_proxy=settings.web_trust_proxy,
             header_timeout=settings.web_header_timeout,
+            body_timeout=settings.web_body_timeout,
             max_connections=settings.web_max_connections,
+            max_connections_per_client=settings.web_max_connections_per_client,
             extra_routes=extra_routes,
             max_age=settings.web_max_age,
             s_maxage=settings.web_s_maxage,

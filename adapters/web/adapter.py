@@ -2,61 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
-from typing import Any
 
 from aiohttp import web
 
 from adapters.web.app import create_app
+from adapters.web.connections import (
+    BODY_TIMEOUT,
+    HEADER_TIMEOUT,
+    MAX_CONNECTIONS,
+    MAX_CONNECTIONS_PER_CLIENT,
+    CappedRunner,
+    add_body_deadline,
+)
 from adapters.web.context import log
+from adapters.web.guard import parse_networks
 from newsbot import NewsService, Publisher
 from newsbot.errors import ConfigError
-
-HEADER_TIMEOUT = 10.0
-MAX_CONNECTIONS = 1000
-_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-
-
-class _Refused(asyncio.Protocol):
-    """A connection over the cap: answered 503 and closed at once."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.WriteTransport)
-        transport.write(_BUSY)
-        transport.close()
-
-
-class _CappedServer(web.Server):
-    """aiohttp's server with a cap on open connections (slowloris: idle sockets pile up)."""
-
-    max_connections = MAX_CONNECTIONS
-    open_connections = 0
-
-    def __call__(self) -> Any:
-        if self.open_connections >= self.max_connections:
-            log.warning("connection refused: too many open", extra={"open": self.open_connections})
-            return _Refused()
-        self.open_connections += 1
-        return super().__call__()
-
-    def connection_lost(self, handler: Any, exc: BaseException | None = None) -> None:
-        self.open_connections -= 1
-        super().connection_lost(handler, exc)
-
-
-class _Runner(web.AppRunner):
-    def __init__(self, app: web.Application, *, max_connections: int, **kwargs: Any) -> None:
-        super().__init__(app, **kwargs)
-        self._max_connections = max_connections
-
-    async def _make_server(self) -> web.Server:
-        server = await super()._make_server()
-        # aiohttp builds its Server inside Application; give that instance the cap.
-        server.__class__ = _CappedServer
-        assert isinstance(server, _CappedServer)
-        server.max_connections = self._max_connections
-        return server
 
 
 class WebAdapter:
@@ -73,7 +35,12 @@ class WebAdapter:
             believed.
         header_timeout: seconds a connection may take to send a complete request (headers)
             and may then stay idle between requests; slower ones are closed.
+        body_timeout: seconds a request body may take to arrive after its headers; a slower
+            one is answered 408 and its connection closed.
         max_connections: open connections at most; more are answered 503 and closed.
+        max_connections_per_client: open connections from one client address (an IPv6
+            /64) at most; more are answered 503 and closed. Trusted proxies count only
+            towards ``max_connections``.
         extra_routes: more routes to serve (the operations endpoints, ``adapters.web.ops``).
         max_age, s_maxage, stale: the public pages' ``Cache-Control`` (see ``create_app``).
     """
@@ -89,7 +56,9 @@ class WebAdapter:
         admin_token: str | None = None,
         trust_proxy: Sequence[str] = (),
         header_timeout: float = HEADER_TIMEOUT,
+        body_timeout: float = BODY_TIMEOUT,
         max_connections: int = MAX_CONNECTIONS,
+        max_connections_per_client: int = MAX_CONNECTIONS_PER_CLIENT,
         extra_routes: Sequence[web.RouteDef] = (),
         max_age: int = 5,
         s_maxage: int = 10,
@@ -101,7 +70,9 @@ class WebAdapter:
         self.admin_token = admin_token
         self.trust_proxy = list(trust_proxy)
         self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
         self.max_connections = max_connections
+        self.max_connections_per_client = max_connections_per_client
         self.extra_routes = list(extra_routes)
         self.cache_seconds = (max_age, s_maxage, stale)
         self._runner: web.AppRunner | None = None
@@ -136,14 +107,17 @@ class WebAdapter:
             stale=stale,
         )
         app.router.add_routes(self.extra_routes)
+        add_body_deadline(app, self.body_timeout)
         # aiohttp's keep-alive timer starts when a connection opens and closes it if no
         # complete request has arrived by then (a request line sent byte by byte included):
         # the header read timeout. After a response it is the idle keep-alive timeout.
-        runner = _Runner(
+        runner = CappedRunner(
             app,
             shutdown_timeout=5.0,
             keepalive_timeout=self.header_timeout,
             max_connections=self.max_connections,
+            max_per_client=self.max_connections_per_client,
+            proxies=parse_networks(self.trust_proxy),
         )
         await runner.setup()
         try:
