@@ -1,7 +1,9 @@
-"""The web adapter as the composition root runs it: an aiohttp server on a TCP port."""
+"""The web adapter as the composition root runs it: an aiohttp server on a TCP port or on
+a Unix socket (for a reverse proxy on the same machine)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from aiohttp import web
@@ -12,8 +14,11 @@ from adapters.web.connections import (
     HEADER_TIMEOUT,
     MAX_CONNECTIONS,
     MAX_CONNECTIONS_PER_CLIENT,
+    UNIX_SOCKET_MODE,
     CappedRunner,
     add_body_deadline,
+    remove_socket,
+    unix_socket,
 )
 from adapters.web.context import log
 from adapters.web.guard import parse_networks
@@ -30,6 +35,10 @@ class WebAdapter:
         service: the news service.
         host: the address to listen on.
         port: the TCP port; 0 picks a free one (see ``url`` after ``start``).
+        unix_socket: listen on this Unix socket path instead of TCP, for a reverse proxy on
+            the same machine. Only the proxy can connect (``unix_socket_mode``), so its
+            ``X-Forwarded-For`` is believed without naming it in ``trust_proxy``.
+        unix_socket_mode: the socket file's permissions (0660: owner and group).
         admin_token: turns on the ``/admin`` moderation page for this token.
         trust_proxy: reverse proxies (addresses, CIDR ranges) whose ``X-Forwarded-For`` is
             believed.
@@ -39,8 +48,8 @@ class WebAdapter:
             one is answered 408 and its connection closed.
         max_connections: open connections at most; more are answered 503 and closed.
         max_connections_per_client: open connections from one client address (an IPv6
-            /64) at most; more are answered 503 and closed. Trusted proxies count only
-            towards ``max_connections``.
+            /64) at most; more are answered 503 and closed. Trusted proxies and the Unix
+            socket count only towards ``max_connections``.
         extra_routes: more routes to serve (the operations endpoints, ``adapters.web.ops``).
         max_age, s_maxage, stale: the public pages' ``Cache-Control`` (see ``create_app``).
     """
@@ -53,6 +62,8 @@ class WebAdapter:
         *,
         host: str = "127.0.0.1",
         port: int = 8080,
+        unix_socket: str | None = None,
+        unix_socket_mode: int = UNIX_SOCKET_MODE,
         admin_token: str | None = None,
         trust_proxy: Sequence[str] = (),
         header_timeout: float = HEADER_TIMEOUT,
@@ -67,6 +78,8 @@ class WebAdapter:
         self.service = service
         self.host = host
         self.port = port
+        self.unix_socket = unix_socket or None
+        self.unix_socket_mode = unix_socket_mode
         self.admin_token = admin_token
         self.trust_proxy = list(trust_proxy)
         self.header_timeout = header_timeout
@@ -76,6 +89,7 @@ class WebAdapter:
         self.extra_routes = list(extra_routes)
         self.cache_seconds = (max_age, s_maxage, stale)
         self._runner: web.AppRunner | None = None
+        self._socket_inode: int | None = None
 
     @property
     def publisher(self) -> Publisher | None:
@@ -84,7 +98,10 @@ class WebAdapter:
 
     @property
     def url(self) -> str:
-        """The address the server listens on (with the real port once started)."""
+        """The address the server listens on (with the real port once started);
+        ``unix:PATH`` on a Unix socket."""
+        if self.unix_socket:
+            return f"unix:{self.unix_socket}"
         port = self.port
         if self._runner is not None and self._runner.addresses:
             port = self._runner.addresses[0][1]
@@ -121,9 +138,21 @@ class WebAdapter:
         )
         await runner.setup()
         try:
-            await web.TCPSite(runner, self.host, self.port).start()
+            if self.unix_socket:
+                sock = unix_socket(self.unix_socket, self.unix_socket_mode)
+                self._socket_inode = os.lstat(self.unix_socket).st_ino
+                await web.SockSite(runner, sock).start()
+            else:
+                await web.TCPSite(runner, self.host, self.port).start()
         except OSError as exc:
             await runner.cleanup()
+            self._forget_socket()
+            if self.unix_socket:
+                raise ConfigError(
+                    f"The web server cannot listen on the Unix socket {self.unix_socket} "
+                    f"({exc.strerror or exc}). Set NEWSBOT_WEB_UNIX_SOCKET to a path in a "
+                    "directory newsbot may write, or leave it empty to listen on TCP."
+                ) from exc
             raise ConfigError(
                 f"The web server cannot listen on {self.host}:{self.port} ({exc.strerror}). "
                 "Set NEWSBOT_WEB_PORT to a free port, or NEWSBOT_WEB=false."
@@ -136,4 +165,10 @@ class WebAdapter:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+            self._forget_socket()
             log.info("web site stopped")
+
+    def _forget_socket(self) -> None:
+        if self.unix_socket and self._socket_inode is not None:
+            remove_socket(self.unix_socket, self._socket_inode)
+        self._socket_inode = None

@@ -1,10 +1,11 @@
-"""How the web's listeners take connections: caps and deadlines.
+"""How the web's listeners take connections: caps, deadlines and the Unix socket.
 
 * At most ``max_connections`` open at once, and at most ``max_per_client`` of them from one
   client (an IPv4 address, or an IPv6 /64, the block one subscriber usually holds): one
   client holding hundreds of half-sent requests cannot take the places of everyone else.
   Over either cap a connection is answered 503 and closed at once. Connections from a
-  trusted proxy count only towards the overall cap: they carry many readers.
+  trusted proxy, and on the Unix socket (only the proxy reaches it), count only towards the
+  overall cap: they carry many readers.
 * A request's headers must arrive within the header timeout (aiohttp's keep-alive timer,
   which starts when a connection opens), and its body within ``body_timeout`` seconds of
   the headers (``body_deadline``), however slowly it trickles in; then the answer is 408
@@ -14,20 +15,26 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
+import os
+import socket
+import stat
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from adapters.web.context import log
-from adapters.web.guard import IPNetwork, trusted
+from adapters.web.guard import IPNetwork, address_bucket, trusted
 
 HEADER_TIMEOUT = 10.0
 BODY_TIMEOUT = 30.0
 MAX_CONNECTIONS = 1000
 MAX_CONNECTIONS_PER_CLIENT = 50
+UNIX_SOCKET_MODE = 0o660
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 _LOG_EVERY = 5.0  # seconds between two warnings about refused connections
 
@@ -48,9 +55,7 @@ def client_of(peer: Any, proxies: Sequence[IPNetwork] = ()) -> str | None:
         ip = ip.ipv4_mapped
     if proxies and trusted(str(ip), proxies):
         return None
-    if isinstance(ip, ipaddress.IPv6Address):
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
+    return address_bucket(str(ip))
 
 
 class _Gate(asyncio.Protocol):
@@ -214,3 +219,42 @@ def add_body_deadline(app: web.Application, timeout: float) -> None:
 
     app.middlewares.append(deadline)
     app.on_response_prepare.append(close_after)
+
+
+def unix_socket(path: str, mode: int = UNIX_SOCKET_MODE) -> socket.socket:
+    """A Unix stream socket bound at ``path`` with permissions ``mode``, not yet listening.
+
+    The mode is set before ``listen``, so nobody can connect while it is wider. A socket
+    file left by an earlier run is replaced when nothing answers on it.
+
+    Raises:
+        OSError: ``path`` exists and is not a socket, something listens on it already, or
+            it cannot be created (no such directory, no permission, a name too long).
+    """
+    where = Path(path)
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISSOCK(where.lstat().st_mode):
+            raise FileExistsError(17, "it exists and is not a socket")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(path)
+            except ConnectionRefusedError:
+                where.unlink()  # left by a process that is gone
+            else:
+                raise OSError(98, "another process is listening on it")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+        os.chmod(path, mode)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def remove_socket(path: str, inode: int) -> None:
+    """Delete the socket file at ``path`` if it is still the one we created."""
+    with contextlib.suppress(OSError):
+        if os.lstat(path).st_ino == inode:
+            os.unlink(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import socket
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -110,7 +111,9 @@ def https(request: web.Request) -> bool:
         return True
     s = site(request)
     proto = request.headers.get("X-Forwarded-Proto", "").strip().lower()
-    if proto == "https" and trusted(request.remote or "", s.trusted_proxies):
+    if proto == "https" and (
+        via_unix_socket(request) or trusted(request.remote or "", s.trusted_proxies)
+    ):
         return True
     public = origin_of(s.service.public_url)
     return public.startswith("https://") and public == f"https://{request.host}".lower()
@@ -150,13 +153,23 @@ def render(
     return response
 
 
+def via_unix_socket(request: web.Request) -> bool:
+    """Whether the request came through the Unix socket, which only the reverse proxy can
+    open (its file permissions decide who can), so the proxy's headers are believed."""
+    transport = request.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    return sock is not None and sock.family == getattr(socket, "AF_UNIX", None)
+
+
 def client_address(request: web.Request) -> str:
-    """The address rate limits count: the peer, or behind a trusted proxy the rightmost
-    ``X-Forwarded-For`` hop that is not a trusted proxy."""
+    """The address rate limits count: the peer, or behind a trusted proxy (or the Unix
+    socket) the rightmost ``X-Forwarded-For`` hop that is not a trusted proxy."""
+    unix = via_unix_socket(request)
     return real_client(
-        request.remote,
+        "unix-socket" if unix else request.remote,
         request.headers.getall("X-Forwarded-For", []),
         site(request).trusted_proxies,
+        peer_is_proxy=unix,
     )
 
 

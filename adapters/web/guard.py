@@ -192,13 +192,18 @@ def trusted(address: str, proxies: Sequence[IPNetwork]) -> bool:
 
 
 def real_client(
-    peer: str | None, forwarded_for: Sequence[str], proxies: Sequence[IPNetwork]
+    peer: str | None,
+    forwarded_for: Sequence[str],
+    proxies: Sequence[IPNetwork],
+    *,
+    peer_is_proxy: bool = False,
 ) -> str:
-    """The client's address: the peer, unless the peer is a trusted proxy; then the rightmost
-    ``X-Forwarded-For`` hop that is not a trusted proxy (hops to its left are written by the
-    client and can be anything)."""
+    """The client's address: the peer, unless the peer is a trusted proxy (or
+    ``peer_is_proxy``: the request came through the Unix socket only the proxy can open);
+    then the rightmost ``X-Forwarded-For`` hop that is not a trusted proxy (hops to its left
+    are written by the client and can be anything)."""
     address = peer or "unknown"
-    if not proxies or not trusted(address, proxies):
+    if not peer_is_proxy and (not proxies or not trusted(address, proxies)):
         return address
     hops = [hop.strip() for header in forwarded_for for hop in header.split(",") if hop.strip()]
     for hop in reversed(hops):
@@ -206,3 +211,18 @@ def real_client(
         if not trusted(hop, proxies):
             break
     return address
+
+
+def address_bucket(address: str) -> str:
+    """What a per-address limit counts under: an IPv4 address as it is, an IPv6 address by
+    its /64 (one subscriber usually holds the whole block, so walking through it would
+    otherwise buy a fresh limit per address); anything else as it is."""
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
