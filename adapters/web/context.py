@@ -31,6 +31,8 @@ log = logging.getLogger("newsbot.web")
 SESSION_COOKIE = "newsbot_session"
 SESSION_MAX_AGE = 365 * 24 * 3600
 ADMIN_COOKIE = "newsbot_admin"
+ADMIN_DEVICE_COOKIE = "newsbot_admin_device"
+ADMIN_DEVICE_MAX_AGE = 180 * 24 * 3600
 SECRET_STATE_KEY = "web.secret"
 # Pages carry nothing per visitor: no form token, no cookie set on a GET. Pages rendered
 # for one request (a form re-shown with its errors) are kept by no shared cache.
@@ -52,6 +54,7 @@ class Keys:
     identity: bytes = b""  # web_identity's key
     submit: bytes = b""  # the double-submit key
     admin: AdminSessions | None = None
+    admin_device: AdminSessions | None = None  # browsers the admin logged in from
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,9 @@ async def load_keys(s: Site, secret: bytes | None = None) -> None:
     s.keys.submit = derive_key(secret, "submit")
     if s.admin_token:
         s.keys.admin = AdminSessions(secret, s.admin_token, s.admin_max_age)
+        s.keys.admin_device = AdminSessions(
+            secret, s.admin_token, ADMIN_DEVICE_MAX_AGE, purpose="admin-device"
+        )
 
 
 def https(request: web.Request) -> bool:

@@ -92,11 +92,15 @@ class AdminSessions:
 
     The MAC (HMAC-SHA256 with a key derived from the shared secret) covers the expiry, the
     nonce and a hash of the admin token, so changing ``NEWSBOT_WEB_ADMIN_TOKEN`` ends every
-    session. Nothing is kept on the server: every worker can check a cookie.
+    session. Nothing is kept on the server: every worker can check a cookie. Another
+    ``purpose`` derives another key: the admin's device cookie (see ``admin.login``) is made
+    the same way and is never taken for a session, nor a session for it.
     """
 
-    def __init__(self, secret: bytes, admin_token: str, max_age: int) -> None:
-        self._key = derive_key(secret, "admin-session")
+    def __init__(
+        self, secret: bytes, admin_token: str, max_age: int, purpose: str = "admin-session"
+    ) -> None:
+        self._key = derive_key(secret, purpose)
         self._token_hash = hashlib.sha256(admin_token.encode()).hexdigest()
         self.max_age = max_age
 
@@ -108,16 +112,20 @@ class AdminSessions:
 
     def valid(self, cookie: str | None, now: float) -> bool:
         """Whether ``cookie`` was issued here, for the current token, and has not expired."""
+        return self.nonce(cookie, now) is not None
+
+    def nonce(self, cookie: str | None, now: float) -> str | None:
+        """The random part of a valid ``cookie`` (see ``valid``), else ``None``."""
         if not cookie:
-            return False
+            return None
         expires_text, _, rest = cookie.partition(".")
         nonce, _, mac = rest.partition(".")
         expires = ascii_number(expires_text, digits=12)
         if expires is None or not nonce or not mac:
-            return False
+            return None
         if not hmac.compare_digest(mac.encode(), self._mac(expires, nonce).encode()):
-            return False
-        return now < expires
+            return None
+        return nonce if now < expires else None
 
     def _mac(self, expires: int, nonce: str) -> str:
         message = f"admin|{expires}|{nonce}|{self._token_hash}".encode()
