@@ -107,19 +107,29 @@ class Settings(BaseSettings):
     web: bool = True
     web_host: str = "127.0.0.1"
     web_port: int = Field(8080, ge=0, le=65535)
+    # Serve the site on this Unix socket instead of TCP, for a reverse proxy on this machine:
+    # only who may open the file (its mode: owner and group) can connect, and is believed.
+    web_unix_socket: str = ""
+    web_unix_socket_mode: int = 0o660
     web_admin_token: SecretStr | None = None
     # Reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For names
     # the client; the header is ignored from any other peer.
     web_trust_proxy: Annotated[tuple[str, ...], NoDecode] = ()
     # Slowloris: seconds a connection may take to send its request headers (and stay idle
-    # between requests), and the most connections open at once.
+    # between requests) and then its body, the most connections open at once, and the most
+    # from one client address (an IPv6 /64; trusted proxies count only towards the total).
     web_header_timeout: float = Field(10.0, gt=0, le=300)
+    web_body_timeout: float = Field(30.0, gt=0, le=3600)
     web_max_connections: int = Field(1000, ge=1, le=1_000_000)
+    web_max_connections_per_client: int = Field(50, ge=1, le=1_000_000)
     # Public pages' Cache-Control: seconds browsers (max-age) and shared caches (s-maxage)
     # reuse a page, and may serve it stale while refreshing it.
     web_max_age: int = Field(5, ge=0, le=86400)
     web_s_maxage: int = Field(10, ge=0, le=86400)
     web_stale: int = Field(30, ge=0, le=86400)
+    # /metrics and /healthz on an address of their own (then not on the site): set the port.
+    ops_host: str = "127.0.0.1"
+    ops_port: int | None = Field(None, ge=0, le=65535)
 
     mirror: bool = True
     mirror_delay: float = Field(0.0, ge=0, le=86400)
@@ -165,6 +175,40 @@ class Settings(BaseSettings):
                 "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
             )
         return value
+
+    @field_validator("web_unix_socket")
+    @classmethod
+    def _unix_socket(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip()
+        if value and info.data.get("web", True) and not info.data.get("public_url"):
+            raise ValueError(
+                "set NEWSBOT_PUBLIC_URL too (the address your reverse proxy serves): links "
+                "to articles cannot point at a Unix socket"
+            )
+        return value
+
+    @field_validator("web_unix_socket_mode", mode="before")
+    @classmethod
+    def _socket_mode(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip().lower().removeprefix("0o")
+            if not text or any(c not in "01234567" for c in text):
+                raise ValueError("must be octal permissions, e.g. 660")
+            value = int(text, 8)
+        if isinstance(value, int) and not 0 <= value <= 0o777:
+            raise ValueError("must be octal permissions between 000 and 777, e.g. 660")
+        if isinstance(value, int) and value & 0o002:
+            raise ValueError(
+                "must not let every local user connect (no write bit for others): whoever "
+                "connects is believed as the proxy. Keep 660 and add the proxy's user to "
+                "newsbot's group"
+            )
+        return value
+
+    @field_validator("ops_port", mode="before")
+    @classmethod
+    def _optional_port(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("web_trust_proxy", mode="before")
     @classmethod
@@ -448,16 +492,22 @@ def build_adapters(
             service,
             host=settings.web_host,
             port=settings.web_port,
+            unix_socket=settings.web_unix_socket or None,
+            unix_socket_mode=settings.web_unix_socket_mode,
             admin_token=admin.get_secret_value() if admin else None,
             trust_proxy=settings.web_trust_proxy,
             header_timeout=settings.web_header_timeout,
+            body_timeout=settings.web_body_timeout,
             max_connections=settings.web_max_connections,
+            max_connections_per_client=settings.web_max_connections_per_client,
             extra_routes=extra_routes,
             max_age=settings.web_max_age,
             s_maxage=settings.web_s_maxage,
             stale=settings.web_stale,
         )
         where = f"http://{settings.web_host}:{settings.web_port}"
+        if settings.web_unix_socket:
+            where = f"the Unix socket {settings.web_unix_socket}"
         note = "" if admin else "; admin page off (NEWSBOT_WEB_ADMIN_TOKEN is not set)"
         report.append(f"web: on at {where}{note}")
     else:
@@ -582,6 +632,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
 
     worker = settings.worker_id or new_worker_id()
     web_adapter: Adapter | None = None
+    ops_listener: Any = None
     roles: Roles | None = None
     dispatcher: Dispatcher | None = None
     senders: Senders | None = None
@@ -589,14 +640,16 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
     try:
         service = build_service(settings, store)
         ops = None
-        if settings.web:
-            from adapters.web.ops import Operations, Sources
+        if settings.web or settings.ops_port is not None:
+            from adapters.web.ops import Operations, OpsListener, Sources
 
             ops = Operations(Sources(service, worker))
+            if settings.ops_port is not None:
+                ops_listener = OpsListener(ops, settings.ops_host, settings.ops_port)
         factories, web_adapter, report = build_adapters(
             settings,
             service,
-            extra_routes=ops.routes() if ops else (),
+            extra_routes=ops.routes() if ops and ops_listener is None else (),
             may_act=lambda platform: roles is not None and roles.keeps(role_of(platform)),
         )
         for line in report:
@@ -627,6 +680,9 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
             ops.sources.dispatcher, ops.sources.roles = dispatcher, roles
             ops.sources.rate_limit_answers = senders.rate_limit_answers
         await dispatcher.start()
+        if ops_listener is not None:
+            await ops_listener.start()
+            print(f"newsbot: /metrics and /healthz on {ops_listener.url}", file=sys.stderr)
         if web_adapter is not None:
             await web_adapter.start()
         await roles.start()
@@ -664,6 +720,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
                 await web_adapter.stop()
             except Exception:
                 log.exception("adapter failed to stop", extra={"adapter": web_adapter.name})
+        if ops_listener is not None:
+            await ops_listener.stop()
         if dispatcher is not None:
             await dispatcher.stop()
         await store.close()

@@ -457,6 +457,9 @@ class Store(Protocol):
         At most ``limit`` slots of ``key`` are taken in any ``window`` seconds. Checking and
         taking are one atomic step, so concurrent requests cannot both take the last slot.
         Returns 0.0 when a slot was taken, or the seconds until one frees up (nothing taken).
+        Each call also deletes a bounded batch of expired slots of any key (a key that is
+        never used again, such as a passing visitor's address, leaves nothing behind for
+        long), so the slots kept are about those taken within the longest window in use.
         """
         ...
 

@@ -78,6 +78,7 @@ PENDING_REASON = "waiting for a newsbot admin's approval"
 _MIGRATION_LOCK = 0x6E62_7301
 _COMMENT_LOCK = 0x6E62_7302
 _SLOT_CLASS = 0x6E62_01
+_SLOT_PRUNE = 100  # expired rate slots deleted per take_slot at most
 _REQUEST_CLASS = 0x6E62_02
 _BATCH_MAX = 2000
 _IN_FLIGHT = 1  # group-commit batches under way at once
@@ -1380,6 +1381,16 @@ class PostgresStore:
                 key,
                 now - timedelta(seconds=window),
             )
+            # Expired slots of other keys too (one-off keys, such as a visitor's address, are
+            # never asked again), a bounded batch per call: more than each call adds. Rows
+            # another call is deleting are skipped, never waited for.
+            await conn.execute(
+                "DELETE FROM rate_slots WHERE ctid = ANY (ARRAY("
+                "SELECT ctid FROM rate_slots WHERE expires_at <= $1 "
+                "LIMIT $2 FOR UPDATE SKIP LOCKED))",
+                now,
+                _SLOT_PRUNE,
+            )
             row = await conn.fetchrow(
                 "SELECT count(*), min(taken_at) FROM rate_slots WHERE key = $1", key
             )
@@ -1387,7 +1398,10 @@ class PostgresStore:
             taken, oldest = row[0], row[1]
             if taken < limit:
                 await conn.execute(
-                    "INSERT INTO rate_slots (key, taken_at) VALUES ($1, $2)", key, now
+                    "INSERT INTO rate_slots (key, taken_at, expires_at) VALUES ($1, $2, $3)",
+                    key,
+                    now,
+                    now + timedelta(seconds=window),
                 )
                 return 0.0
             if oldest is None:

@@ -92,6 +92,7 @@ _WATCH_INTERVAL = 0.05
 _SQL_VARIABLES = 500
 _BATCH_MAX = 2000
 _READ_CACHE_KIB = 16 * 1024
+_SLOT_PRUNE = 100  # expired rate slots deleted per take_slot at most
 
 
 def _ts(value: datetime) -> str:
@@ -1061,15 +1062,26 @@ class SqliteStore:
 
     async def take_slot(self, key: str, limit: int, window: float, now: datetime) -> float:
         stamp, horizon = _ts(now), _ts(now - timedelta(seconds=window))
+        expires = _ts(now + timedelta(seconds=window))
 
         def body(conn: Conn) -> float:
             conn.execute("DELETE FROM rate_slots WHERE key = ? AND taken_at <= ?", (key, horizon))
+            # Expired slots of other keys too (one-off keys, such as a visitor's address, are
+            # never asked again), a bounded batch per call: more than each call adds.
+            conn.execute(
+                "DELETE FROM rate_slots WHERE rowid IN "
+                "(SELECT rowid FROM rate_slots WHERE expires_at <= ? LIMIT ?)",
+                (stamp, _SLOT_PRUNE),
+            )
             taken = conn.execute(
                 "SELECT taken_at FROM rate_slots WHERE key = ? ORDER BY taken_at LIMIT ?",
                 (key, max(limit, 1)),
             ).fetchall()
             if len(taken) < limit:
-                conn.execute("INSERT INTO rate_slots (key, taken_at) VALUES (?, ?)", (key, stamp))
+                conn.execute(
+                    "INSERT INTO rate_slots (key, taken_at, expires_at) VALUES (?, ?, ?)",
+                    (key, stamp, expires),
+                )
                 return 0.0
             oldest = datetime.fromisoformat(taken[0][0])
             return max((oldest - now).total_seconds() + window, 0.001)

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from adapters.web.context import (
     ADMIN_COOKIE,
+    ADMIN_DEVICE_COOKIE,
     client_address,
     cross_site_refusal,
     from_this_site,
@@ -30,7 +31,7 @@ from adapters.web.context import (
     render,
     site,
 )
-from adapters.web.guard import ascii_number, token_matches
+from adapters.web.guard import address_bucket, ascii_number, token_matches
 from adapters.web.render import flatten
 from newsbot.errors import InvalidInput
 from newsbot.models import Actor, ArticleId, CommentId, Platform
@@ -87,17 +88,26 @@ async def admin_page(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.StreamResponse:
     """``POST /admin/login``: check the token and start an admin session (303 to /admin).
 
-    Every attempt takes one of ``login_limit`` slots per ``login_window`` per address
-    before the token is compared, so guesses cannot outrun the limit (429 with Retry-After).
+    Every attempt takes one of ``login_limit`` slots per ``login_window`` before the token is
+    compared, so guesses cannot outrun the limit (429 with Retry-After): slots per client
+    address (an IPv6 /64), or, from a browser holding the admin's device cookie (set by
+    every successful login), slots of that browser alone. So failed logins from, or
+    claiming to be from, the admin's address cannot lock out a browser the admin used
+    before.
     """
     s = site(request)
     if not from_this_site(request):
         return _private(cross_site_refusal(request, back="/admin"))
     remote = client_address(request)
-    wait = await s.service.rate_slot(f"web-admin-login:{remote}", s.login_limit, s.login_window)
+    now = time.time()
+    devices = s.keys.admin_device
+    device = devices.nonce(request.cookies.get(ADMIN_DEVICE_COOKIE), now) if devices else None
+    bucket = f"device:{device}" if device else address_bucket(remote)
+    wait = await s.service.rate_slot(f"web-admin-login:{bucket}", s.login_limit, s.login_window)
+    extra = {"remote": remote, "known_device": device is not None}
     if wait:
         seconds = max(1, math.ceil(wait))
-        log.warning("admin login refused: too many attempts", extra={"remote": remote})
+        log.warning("admin login refused: too many attempts", extra=extra)
         response = _private(
             render(
                 request,
@@ -115,19 +125,29 @@ async def login(request: web.Request) -> web.StreamResponse:
     expected = s.admin_token or ""
     sessions = s.keys.admin
     if sessions is None or not isinstance(token, str) or not token_matches(token, expected):
-        log.warning("admin login failed", extra={"remote": remote})
+        log.warning("admin login failed", extra=extra)
         return _login_page(request, status=403, error="Wrong admin token.")
-    log.info("admin logged in", extra={"remote": remote})
+    log.info("admin logged in", extra=extra)
     response = web.Response(status=303, headers={"Location": "/admin"})
     response.set_cookie(
         ADMIN_COOKIE,
-        sessions.issue(time.time()),
+        sessions.issue(now),
         max_age=sessions.max_age,
         path="/admin",
         httponly=True,
         samesite="Strict",
         secure=https(request),
     )
+    if devices is not None:
+        response.set_cookie(
+            ADMIN_DEVICE_COOKIE,
+            devices.issue(now),
+            max_age=devices.max_age,
+            path="/admin/login",
+            httponly=True,
+            samesite="Strict",
+            secure=https(request),
+        )
     return _private(response)
 
 

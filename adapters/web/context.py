@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import socket
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,8 @@ log = logging.getLogger("newsbot.web")
 SESSION_COOKIE = "newsbot_session"
 SESSION_MAX_AGE = 365 * 24 * 3600
 ADMIN_COOKIE = "newsbot_admin"
+ADMIN_DEVICE_COOKIE = "newsbot_admin_device"
+ADMIN_DEVICE_MAX_AGE = 180 * 24 * 3600
 SECRET_STATE_KEY = "web.secret"
 # Pages carry nothing per visitor: no form token, no cookie set on a GET. Pages rendered
 # for one request (a form re-shown with its errors) are kept by no shared cache.
@@ -51,6 +54,7 @@ class Keys:
     identity: bytes = b""  # web_identity's key
     submit: bytes = b""  # the double-submit key
     admin: AdminSessions | None = None
+    admin_device: AdminSessions | None = None  # browsers the admin logged in from
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +104,9 @@ async def load_keys(s: Site, secret: bytes | None = None) -> None:
     s.keys.submit = derive_key(secret, "submit")
     if s.admin_token:
         s.keys.admin = AdminSessions(secret, s.admin_token, s.admin_max_age)
+        s.keys.admin_device = AdminSessions(
+            secret, s.admin_token, ADMIN_DEVICE_MAX_AGE, purpose="admin-device"
+        )
 
 
 def https(request: web.Request) -> bool:
@@ -110,7 +117,9 @@ def https(request: web.Request) -> bool:
         return True
     s = site(request)
     proto = request.headers.get("X-Forwarded-Proto", "").strip().lower()
-    if proto == "https" and trusted(request.remote or "", s.trusted_proxies):
+    if proto == "https" and (
+        via_unix_socket(request) or trusted(request.remote or "", s.trusted_proxies)
+    ):
         return True
     public = origin_of(s.service.public_url)
     return public.startswith("https://") and public == f"https://{request.host}".lower()
@@ -150,13 +159,23 @@ def render(
     return response
 
 
+def via_unix_socket(request: web.Request) -> bool:
+    """Whether the request came through the Unix socket, which only the reverse proxy can
+    open (its file permissions decide who can), so the proxy's headers are believed."""
+    transport = request.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    return sock is not None and sock.family == getattr(socket, "AF_UNIX", None)
+
+
 def client_address(request: web.Request) -> str:
-    """The address rate limits count: the peer, or behind a trusted proxy the rightmost
-    ``X-Forwarded-For`` hop that is not a trusted proxy."""
+    """The address rate limits count: the peer, or behind a trusted proxy (or the Unix
+    socket) the rightmost ``X-Forwarded-For`` hop that is not a trusted proxy."""
+    unix = via_unix_socket(request)
     return real_client(
-        request.remote,
+        "unix-socket" if unix else request.remote,
         request.headers.getall("X-Forwarded-For", []),
         site(request).trusted_proxies,
+        peer_is_proxy=unix,
     )
 
 

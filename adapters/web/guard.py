@@ -92,11 +92,15 @@ class AdminSessions:
 
     The MAC (HMAC-SHA256 with a key derived from the shared secret) covers the expiry, the
     nonce and a hash of the admin token, so changing ``NEWSBOT_WEB_ADMIN_TOKEN`` ends every
-    session. Nothing is kept on the server: every worker can check a cookie.
+    session. Nothing is kept on the server: every worker can check a cookie. Another
+    ``purpose`` derives another key: the admin's device cookie (see ``admin.login``) is made
+    the same way and is never taken for a session, nor a session for it.
     """
 
-    def __init__(self, secret: bytes, admin_token: str, max_age: int) -> None:
-        self._key = derive_key(secret, "admin-session")
+    def __init__(
+        self, secret: bytes, admin_token: str, max_age: int, purpose: str = "admin-session"
+    ) -> None:
+        self._key = derive_key(secret, purpose)
         self._token_hash = hashlib.sha256(admin_token.encode()).hexdigest()
         self.max_age = max_age
 
@@ -108,16 +112,20 @@ class AdminSessions:
 
     def valid(self, cookie: str | None, now: float) -> bool:
         """Whether ``cookie`` was issued here, for the current token, and has not expired."""
+        return self.nonce(cookie, now) is not None
+
+    def nonce(self, cookie: str | None, now: float) -> str | None:
+        """The random part of a valid ``cookie`` (see ``valid``), else ``None``."""
         if not cookie:
-            return False
+            return None
         expires_text, _, rest = cookie.partition(".")
         nonce, _, mac = rest.partition(".")
         expires = ascii_number(expires_text, digits=12)
         if expires is None or not nonce or not mac:
-            return False
+            return None
         if not hmac.compare_digest(mac.encode(), self._mac(expires, nonce).encode()):
-            return False
-        return now < expires
+            return None
+        return nonce if now < expires else None
 
     def _mac(self, expires: int, nonce: str) -> str:
         message = f"admin|{expires}|{nonce}|{self._token_hash}".encode()
@@ -192,13 +200,18 @@ def trusted(address: str, proxies: Sequence[IPNetwork]) -> bool:
 
 
 def real_client(
-    peer: str | None, forwarded_for: Sequence[str], proxies: Sequence[IPNetwork]
+    peer: str | None,
+    forwarded_for: Sequence[str],
+    proxies: Sequence[IPNetwork],
+    *,
+    peer_is_proxy: bool = False,
 ) -> str:
-    """The client's address: the peer, unless the peer is a trusted proxy; then the rightmost
-    ``X-Forwarded-For`` hop that is not a trusted proxy (hops to its left are written by the
-    client and can be anything)."""
+    """The client's address: the peer, unless the peer is a trusted proxy (or
+    ``peer_is_proxy``: the request came through the Unix socket only the proxy can open);
+    then the rightmost ``X-Forwarded-For`` hop that is not a trusted proxy (hops to its left
+    are written by the client and can be anything)."""
     address = peer or "unknown"
-    if not proxies or not trusted(address, proxies):
+    if not peer_is_proxy and (not proxies or not trusted(address, proxies)):
         return address
     hops = [hop.strip() for header in forwarded_for for hop in header.split(",") if hop.strip()]
     for hop in reversed(hops):
@@ -206,3 +219,18 @@ def real_client(
         if not trusted(hop, proxies):
             break
     return address
+
+
+def address_bucket(address: str) -> str:
+    """What a per-address limit counts under: an IPv4 address as it is, an IPv6 address by
+    its /64 (one subscriber usually holds the whole block, so walking through it would
+    otherwise buy a fresh limit per address); anything else as it is."""
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)

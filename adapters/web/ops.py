@@ -4,7 +4,10 @@
 process is alive either way; ``/healthz/live`` says only that). ``/metrics`` is the
 Prometheus text format through prometheus-client: what the outbox holds, what this worker
 sent, the roles it holds, comments stored, ingestion batch latency, database errors.
-Block both at the reverse proxy if the site is public (docs/deploy.md).
+
+They are served on a listener of their own (``OpsListener``, ``NEWSBOT_OPS_HOST`` and
+``NEWSBOT_OPS_PORT``), and then not on the site; without one, on the site, where the reverse
+proxy must block them (docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -20,11 +23,14 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from adapters.web.connections import HEADER_TIMEOUT, CappedRunner, add_body_deadline
+from adapters.web.context import log
 from newsbot import Dispatcher, NewsService, Platform, Roles
-from newsbot.errors import StorageError
+from newsbot.errors import ConfigError, StorageError
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 HEALTH_TIMEOUT = 2.0
+OPS_MAX_CONNECTIONS = 64  # scrapers and health checks, not readers
 
 
 @dataclass
@@ -185,3 +191,68 @@ class Operations:
                 roles.add_metric([role, sources.worker], 1 if sources.roles.holds(role) else 0)
         metrics.append(roles)
         return metrics
+
+
+class OpsListener:
+    """The operations endpoints on an address of their own, apart from the site.
+
+    A private address (loopback, an internal network) that only the monitoring reaches,
+    so ``/metrics`` and ``/healthz`` do not depend on the reverse proxy's rules and no
+    visitor of the site reaches them.
+
+    Args:
+        ops: the endpoints.
+        host: the address to listen on.
+        port: the TCP port; 0 picks a free one (see ``url`` after ``start``).
+    """
+
+    def __init__(self, ops: Operations, host: str = "127.0.0.1", port: int = 9090) -> None:
+        self.ops = ops
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        """The address served (with the real port once started)."""
+        port = self.port
+        if self._runner is not None and self._runner.addresses:
+            port = self._runner.addresses[0][1]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{port}"
+
+    async def start(self) -> None:
+        """Start serving.
+
+        Raises:
+            ConfigError: the address cannot be listened on (the port is taken, say).
+        """
+        app = web.Application()
+        app.router.add_routes(self.ops.routes())
+        add_body_deadline(app, HEADER_TIMEOUT)
+        runner = CappedRunner(
+            app,
+            shutdown_timeout=2.0,
+            keepalive_timeout=HEADER_TIMEOUT,
+            max_connections=OPS_MAX_CONNECTIONS,
+            max_per_client=OPS_MAX_CONNECTIONS,
+        )
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self.port).start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise ConfigError(
+                f"The operations endpoints cannot listen on {self.host}:{self.port} "
+                f"({exc.strerror or exc}). Set NEWSBOT_OPS_PORT to a free port (and "
+                "NEWSBOT_OPS_HOST to an address of this machine), or leave it empty to serve "
+                "them on the site."
+            ) from exc
+        self._runner = runner
+        log.info("operations endpoints serving", extra={"url": self.url})
+
+    async def stop(self) -> None:
+        """Stop serving."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
