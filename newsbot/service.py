@@ -51,6 +51,7 @@ from newsbot.text import (
     clean_name,
     has_control_chars,
     name_key,
+    name_keys,
     strip_control_chars,
     valid_unicode,
 )
@@ -583,9 +584,8 @@ class NewsService:
             if parent is None or parent.article_id != article_id:
                 raise NotFound(f"There is no comment {parent_id} in this thread.")
         author = Author(name, Platform.WEB, user_id or name)
-        key = name_key(name)
-        if await self.store.is_banned(Platform.WEB, author.user_id) or (
-            key and await self.store.is_banned(Platform.WEB, NAME_BAN + key)
+        if await self.store.is_banned(Platform.WEB, author.user_id) or any(
+            [await self.store.is_banned(Platform.WEB, NAME_BAN + key) for key in name_keys(name)]
         ):
             log.info("web comment refused: banned", extra={"user_id": author.user_id})
             raise PermissionDenied("You can no longer comment here.")
@@ -783,8 +783,7 @@ class NewsService:
         user_id = user_id.strip()
         changed = await self.store.set_ban(platform, user_id, False, self.clock.now())
         if platform is Platform.WEB and not user_id.startswith((WEB_IDENTITY, NAME_BAN)):
-            key = name_key(user_id)
-            if key:
+            for key in name_keys(user_id):
                 changed |= await self.store.set_ban(
                     platform, NAME_BAN + key, False, self.clock.now()
                 )
