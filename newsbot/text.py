@@ -17,7 +17,8 @@ ELLIPSIS = "…"
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 # ASCII characters that pass for one another in a name: folded before comparing.
 _ASCII_FOLD = str.maketrans({"0": "o", "1": "l", "i": "l", "|": "l"})
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 and C1 (U+0080-U+009F): a terminal takes U+009B as CSI, as it takes ESC [.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SPACES = re.compile(r"\s+")
 
@@ -28,7 +29,8 @@ def utf16_len(text: str) -> int:
 
 
 def has_control_chars(text: str, *, allow_newlines: bool) -> bool:
-    """Whether ``text`` holds NUL or another C0 control character (tabs always allowed)."""
+    """Whether ``text`` holds NUL or another C0 or C1 control character (tabs always
+    allowed)."""
     for ch in text:
         if ch in "\t" or (allow_newlines and ch in "\n\r"):
             continue
@@ -49,8 +51,8 @@ def valid_unicode(text: str) -> str:
 
 
 def strip_control_chars(text: str) -> str:
-    """Remove control characters except tab and newline, normalise line ends, and replace
-    lone surrogates."""
+    """Remove C0 and C1 control characters except tab and newline, normalise line ends, and
+    replace lone surrogates."""
     text = valid_unicode(text).replace("\r\n", "\n").replace("\r", "\n")
     return _CONTROL.sub("", text)
 

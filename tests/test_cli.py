@@ -7,7 +7,9 @@ import io
 import json
 import logging
 import os
+import re
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from bot import LogfmtFormatter, Settings, configure_logging
+from newsbot import ArticleId, NewsService
+from storage import SqliteStore
 
 BOT = Path(__file__).resolve().parent.parent / "bot.py"
 
@@ -195,6 +199,37 @@ def test_logfmt_quotes_values() -> None:
     record.chat_id = "-100 1"
     line = LogfmtFormatter().format(record)
     assert 'msg="a \\"quoted\\" msg"' in line and 'chat_id="-100 1"' in line
+    # Control characters from outside never reach the terminal raw, C1 (U+009B is CSI) too.
+    record.title = "evil\x9b2J\x1b[31m"
+    line = LogfmtFormatter().format(record)
+    assert 'title="evil\\u009b2J\\u001b[31m"' in line
+    assert not TERMINAL_CONTROLS.search(line)
+
+
+TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+async def _comment_on(path: Path, article_id: int) -> None:
+    async with SqliteStore(path) as store:
+        service = NewsService(store)
+        await service.add_web_comment(ArticleId(article_id), "Eve", "hi", client_key="k")
+
+
+def test_comments_never_print_terminal_controls(tmp_path: Path) -> None:
+    """Names and comments stored before newsbot stripped C1 control characters (U+009B is
+    CSI, as ESC [ is) reach the operator's terminal inert."""
+    article = json.loads(cli(tmp_path, "publish", "--title", "T", "--body", "B", "--json").stdout)
+    asyncio.run(_comment_on(tmp_path / "cli.db", article["id"]))
+    name, text = "Eve\x9b31m", "red\x9b2J\x1b[1m bold\x85"
+    with sqlite3.connect(tmp_path / "cli.db") as db:
+        db.execute("UPDATE comments SET author_name = ?, text = ?", (name, text))
+    human = cli(tmp_path, "comments", str(article["id"])).stdout
+    assert not TERMINAL_CONTROLS.search(human), repr(human)
+    assert "Eve31m" in human and "red2J[1m bold" in human
+    raw = cli(tmp_path, "comments", str(article["id"]), "--json").stdout
+    assert not TERMINAL_CONTROLS.search(raw), repr(raw)
+    [comment] = json.loads(raw)["comments"]
+    assert (comment["author_name"], comment["text"]) == (name, text)
 
 
 def test_the_installed_newsbot_command_runs(tmp_path: Path) -> None:

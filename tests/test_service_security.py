@@ -23,7 +23,7 @@ from newsbot import (
     web_identity,
 )
 from newsbot.ports import Store
-from newsbot.text import clean_name, name_key
+from newsbot.text import clean_name, name_key, strip_control_chars
 from tests.conftest import ADMIN, READER, FakeClock, draft
 from tests.pg import BOTH
 
@@ -187,6 +187,18 @@ def test_name_keys_keep_different_names_apart() -> None:
 def test_names_lose_bidi_controls() -> None:
     assert clean_name("Eve\u202e (Editor)\u202c") == "Eve (Editor)"
     assert clean_name("a\u2066b\u2069") == "ab"
+
+
+async def test_names_and_comments_lose_c1_controls(service: NewsService) -> None:
+    """U+009B is CSI to a terminal, as ESC [ is: it must not reach ``bot.py comments``."""
+    article = (await service.publish(ADMIN, draft())).article
+    comment = await service.add_web_comment(
+        article.id, "Eve\x9b31m\x85", "red\x9b2J\x80 text\x9f", client_key="c1"
+    )
+    assert (comment.author.name, comment.text) == ("Eve31m", "red2J text")
+    [stored] = (await service.thread(article.id)).comments
+    assert (stored.comment.author.name, stored.comment.text) == ("Eve31m", "red2J text")
+    assert strip_control_chars("a\x1b[2J\x9b2J\tb\n") == "a[2J2J\tb\n"
 
 
 async def test_name_bans_stored_by_earlier_versions_still_hold(
