@@ -186,8 +186,21 @@ class Settings(BaseSettings):
 
     @field_validator("telegram_admins", "discord_admins", mode="before")
     @classmethod
-    def _comma_separated(cls, value: object) -> object:
-        return _split_ids(value)
+    def _comma_separated(cls, value: object, info: ValidationInfo) -> object:
+        ids = _split_ids(value)
+        # ASCII digits only: a username would silently make nobody an admin.
+        bad = sorted(
+            i
+            for i in (ids if isinstance(ids, frozenset | set | list | tuple) else ())
+            if isinstance(i, str) and not (i.isascii() and i.isdigit())
+        )
+        if bad:
+            if info.field_name == "telegram_admins":
+                where = "Telegram user ids; send /start to the bot in private to see yours"
+            else:
+                where = "Discord user ids; in Developer Mode, right click a user, Copy User ID"
+            raise ValueError(f"must be {where} (digits, separated by commas), not {bad[0][:40]!r}")
+        return ids
 
     @field_validator("discord_guilds", "discord_guild", mode="before")
     @classmethod

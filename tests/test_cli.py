@@ -99,6 +99,10 @@ def test_edit_retract_unsubscribe(tmp_path: Path) -> None:
         (["deliveries", "999"], "no article 999"),
         (["comments", "1", "--cursor", "bad"], "no article 1|cursor"),
         (["delete-comment", "5"], "no comment 5"),
+        (["subscribe", "discord", "notanumber"], "Discord channel id is a number.*'notanumber'"),
+        (["subscribe", "discord", "１２３"], "Discord channel id is a number"),
+        (["subscribe", "telegram", "alice"], "Telegram chat id is a number .* or an @username"),
+        (["subscribe", "telegram", "-100", "--thread", "x"], "thread or topic id is a number"),
     ],
 )
 def test_errors_are_one_clear_line(tmp_path: Path, args: list[str], message: str) -> None:
@@ -115,6 +119,27 @@ def test_bad_setting_names_the_variable(tmp_path: Path) -> None:
     assert "NEWSBOT_WEB_PORT" in done.stderr and "Traceback" not in done.stderr
     done = cli(tmp_path, "articles", ok=False, NEWSBOT_PUBLIC_URL="news.example")
     assert done.returncode == 2 and "NEWSBOT_PUBLIC_URL" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("NEWSBOT_TELEGRAM_ADMINS", "@alice", "Telegram user ids.*not '@alice'"),
+        ("NEWSBOT_TELEGRAM_ADMINS", "1001, alice", "Telegram user ids.*not 'alice'"),
+        ("NEWSBOT_DISCORD_ADMINS", "bob", "Discord user ids.*not 'bob'"),
+        ("NEWSBOT_DISCORD_ADMINS", "１２３", "Discord user ids"),
+    ],
+)
+def test_admin_lists_take_user_ids_only(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
+    done = cli(tmp_path, "articles", ok=False, **{variable: value})
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"newsbot: configuration error: {variable}: "), line
+    assert re.search(message, line), line
+    settings = Settings(_env_file=None, telegram_admins="1001, 1002", discord_admins="")  # type: ignore[call-arg, arg-type]
+    assert settings.telegram_admins == {"1001", "1002"} and settings.discord_admins == set()
 
 
 def test_a_short_admin_token_is_a_clear_configuration_error(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -378,10 +379,9 @@ async def test_interaction_tokens_never_reach_the_logs_at_debug(
 async def test_malformed_ids_are_refused_without_a_traceback(
     world: World, caplog: pytest.LogCaptureFixture, service: NewsService
 ) -> None:
-    # Subscribed by hand (bot.py subscribe discord ...) with full-width digits.
-    await service.subscribe(
-        Actor.operator(),
-        NewDestination(Platform.DISCORD, "１２３", DestinationKind.CHANNEL),
+    # Subscribed by hand with full-width digits, before bot.py subscribe checked ids.
+    await world.store.add_destination(
+        NewDestination(Platform.DISCORD, "１２３", DestinationKind.CHANNEL), datetime.now(UTC)
     )
     await world.subscribe(world.text)
     article_id = await world.publish()
