@@ -76,6 +76,10 @@ WEB_IDENTITY = "w:"
 """The prefix of a web commenter's user id: a keyed hash of their browser session."""
 NAME_BAN = "name:"
 """The prefix of a ban on a web name, compared by ``newsbot.text.name_key``."""
+PENDING_MAX = 100
+"""The most subscription requests that wait for approval at once; past it a request is refused."""
+REQUESTS_PER_DAY = 10
+"""New subscription requests one person may make in 24 hours."""
 
 
 def web_identity(key: bytes, session: str) -> str:
@@ -360,16 +364,23 @@ class NewsService:
 
     # -- destinations ---------------------------------------------------------------------
 
-    async def subscribe(self, actor: Actor, new: NewDestination) -> Subscription:
+    async def subscribe(
+        self, actor: Actor, new: NewDestination, *, moved: bool = False
+    ) -> Subscription:
         """Subscribe a chat to future articles; subscribing an active chat again is a no-op.
 
         Admins, and actors the adapter verified as administrators of that chat, may subscribe.
         A chat admin who is not a newsbot admin gets a pending subscription (the chat receives
-        nothing until a newsbot admin approves it), unless subscriptions are open.
+        nothing until a newsbot admin approves it), unless subscriptions are open. At most
+        ``PENDING_MAX`` requests wait at once, and one person makes at most
+        ``REQUESTS_PER_DAY`` new ones a day, so nobody can bury the others' requests;
+        ``moved`` (a request that only changes its chat id, the old one withdrawn next) counts
+        against neither.
 
         Raises:
             PermissionDenied: the actor administers neither newsbot nor the chat.
-            InvalidInput: the chat id or tags are malformed.
+            InvalidInput: the chat id or tags are malformed, or the request is over a limit
+                (the message says which, and what to do).
         """
         if not (actor.chat_admin or self.is_admin(actor)):
             raise PermissionDenied(
@@ -392,6 +403,8 @@ class NewsService:
             tags=clean_tags(new.tags),
         )
         pending = not (self.open_subscriptions or self.is_admin(actor))
+        if pending and not moved:
+            await self._admit_request(actor, new)
         destination, created = await self.store.add_destination(
             new, self.clock.now(), pending=pending
         )
@@ -408,6 +421,27 @@ class NewsService:
                 },
             )
         return Subscription(destination, created)
+
+    async def _admit_request(self, actor: Actor, new: NewDestination) -> None:
+        """Refuse a new subscription request past ``PENDING_MAX`` waiting or past the actor's
+        ``REQUESTS_PER_DAY``; asking again for a chat that waits (or is subscribed) is free."""
+        known = await self.store.get_destination(new.platform, new.chat_id, new.thread_id)
+        if known is not None and (known.pending or known.active):
+            return
+        fields = {"platform": new.platform, "chat_id": new.chat_id, "by": actor.user_id}
+        if len(await self.pending_destinations()) >= PENDING_MAX:
+            log.warning("subscription request refused: too many waiting", extra=fields)
+            raise InvalidInput(
+                f"{PENDING_MAX} chats are already waiting for a newsbot admin's approval, the "
+                "most that can wait. Ask a newsbot admin to go through them, then try again."
+            )
+        key = f"subscription-requests:{actor.platform}:{actor.user_id}"
+        if await self.rate_slot(key, REQUESTS_PER_DAY, 86400):
+            log.warning("subscription request refused: too many from one person", extra=fields)
+            raise InvalidInput(
+                f"You have asked for {REQUESTS_PER_DAY} subscriptions in the last 24 hours, "
+                "the most one person may; they wait for a newsbot admin. Try again tomorrow."
+            )
 
     async def approve(
         self, actor: Actor, platform: Platform, chat_id: str, thread_id: str | None = None

@@ -22,7 +22,9 @@ from newsbot import (
     Posted,
     web_identity,
 )
+from newsbot.errors import InvalidInput
 from newsbot.ports import Store
+from newsbot.service import PENDING_MAX, REQUESTS_PER_DAY
 from newsbot.text import clean_name, name_key, strip_control_chars
 from tests.conftest import ADMIN, READER, FakeClock, draft
 from tests.pg import BOTH
@@ -75,6 +77,46 @@ async def test_chat_admin_subscription_waits_for_approval(service: NewsService) 
         ADMIN, NewDestination(Platform.TELEGRAM, "-10", DestinationKind.GROUP)
     )
     assert own.destination.active
+
+
+def asker(n: int) -> Actor:
+    return Actor(Platform.TELEGRAM, f"90{n}", f"Asker {n}", chat_admin=True)
+
+
+def group(chat: str) -> NewDestination:
+    return NewDestination(Platform.TELEGRAM, chat, DestinationKind.GROUP)
+
+
+async def test_requests_waiting_for_approval_are_bounded(service: NewsService) -> None:
+    for n in range(PENDING_MAX):
+        await service.subscribe(asker(n // REQUESTS_PER_DAY), group(f"-5{n:03d}"))
+    late = asker(999)
+    with pytest.raises(InvalidInput, match=f"{PENDING_MAX} chats are already waiting"):
+        await service.subscribe(late, group("-6000"))
+    assert len(await service.pending_destinations()) == PENDING_MAX
+    # Asking again for a chat that waits is answered as before.
+    again = await service.subscribe(asker(0), group("-5000"))
+    assert not again.created and again.destination.pending
+    # Once an admin goes through the list there is room again.
+    await service.approve(ADMIN, Platform.TELEGRAM, "-5000")
+    assert (await service.subscribe(late, group("-6000"))).destination.pending
+    # A newsbot admin's own subscriptions never wait, so never count.
+    assert (await service.subscribe(ADMIN, group("-7000"))).destination.active
+
+
+async def test_one_person_asks_for_at_most_ten_subscriptions_a_day(store: Store) -> None:
+    clock = FakeClock()
+    service = NewsService(store, admins={Platform.TELEGRAM: {"42"}}, clock=clock)
+    for n in range(REQUESTS_PER_DAY):
+        assert (await service.subscribe(asker(1), group(f"-{n + 1}"))).destination.pending
+    with pytest.raises(InvalidInput, match=f"asked for {REQUESTS_PER_DAY} subscriptions"):
+        await service.subscribe(asker(1), group("-99"))
+    assert len(await service.pending_destinations()) == REQUESTS_PER_DAY
+    # Repeats are free; someone else may still ask; a day later, so may they.
+    assert not (await service.subscribe(asker(1), group("-1"))).created
+    assert (await service.subscribe(asker(2), group("-98"))).created
+    clock.advance(86400)
+    assert (await service.subscribe(asker(1), group("-99"))).destination.pending
 
 
 async def test_open_subscriptions_need_no_approval(store: Store) -> None:
