@@ -17,6 +17,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -59,6 +60,7 @@ from newsbot.feeds import (
     poll_summary,
 )
 from newsbot.models import Feed, NewFeed
+from newsbot.text import strip_control_chars
 from storage import describe_database, is_postgres, open_store
 
 log = logging.getLogger("newsbot")
@@ -228,8 +230,21 @@ class Settings(BaseSettings):
 
     @field_validator("telegram_admins", "discord_admins", mode="before")
     @classmethod
-    def _comma_separated(cls, value: object) -> object:
-        return _split_ids(value)
+    def _comma_separated(cls, value: object, info: ValidationInfo) -> object:
+        ids = _split_ids(value)
+        # ASCII digits only: a username would silently make nobody an admin.
+        bad = sorted(
+            i
+            for i in (ids if isinstance(ids, frozenset | set | list | tuple) else ())
+            if isinstance(i, str) and not (i.isascii() and i.isdigit())
+        )
+        if bad:
+            if info.field_name == "telegram_admins":
+                where = "Telegram user ids; send /start to the bot in private to see yours"
+            else:
+                where = "Discord user ids; in Developer Mode, right click a user, Copy User ID"
+            raise ValueError(f"must be {where} (digits, separated by commas), not {bad[0][:40]!r}")
+        return ids
 
     @field_validator("discord_guilds", "discord_guild", mode="before")
     @classmethod
@@ -327,9 +342,21 @@ class LogfmtFormatter(logging.Formatter):
 
 
 def _quote(value: str) -> str:
-    if value and not any(c in value for c in ' "=\n\t'):
+    if value and not any(c in value for c in ' "=') and _CONTROL.search(value) is None:
         return value
-    return json.dumps(value, ensure_ascii=False)
+    return _json_text(value)
+
+
+# A terminal takes ESC [ and U+009B as the start of a command. json.dumps escapes C0 control
+# characters but, with ensure_ascii=False, writes DEL, C1 and lone surrogates as they are.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_RAW_IN_JSON = re.compile("[\x7f-\x9f\ud800-\udfff]")
+
+
+def _json_text(value: object, indent: int | None = None) -> str:
+    """JSON that is safe to print to a terminal: every control character escaped."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def configure_logging(settings: Settings, stream: Any = None) -> None:
@@ -1285,19 +1312,21 @@ async def run_command(settings: Settings, args: argparse.Namespace) -> int:
         service = build_service(settings, store)
         result = await handler(service, args)
     except DomainError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {strip_control_chars(str(exc))}", file=sys.stderr)
         return 1
     except NewsBotError as exc:
-        print(f"newsbot: {exc}", file=sys.stderr)
+        print(f"newsbot: {strip_control_chars(str(exc))}", file=sys.stderr)
         return 1
     finally:
         if service is not None and service.feeds is not None:
             await service.feeds.source.close()
         await store.close()
+    # What people wrote (names, comments, chat titles), stored before newsbot stripped control
+    # characters from it, must not reach the operator's terminal as commands.
     if args.json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
+        print(_json_text(result, indent=2))
     else:
-        print(result)
+        print(strip_control_chars(str(result)))
     return 0
 
 

@@ -51,6 +51,7 @@ from newsbot.text import (
     clean_name,
     has_control_chars,
     name_key,
+    name_keys,
     strip_control_chars,
     valid_unicode,
 )
@@ -75,6 +76,10 @@ WEB_IDENTITY = "w:"
 """The prefix of a web commenter's user id: a keyed hash of their browser session."""
 NAME_BAN = "name:"
 """The prefix of a ban on a web name, compared by ``newsbot.text.name_key``."""
+PENDING_MAX = 100
+"""The most subscription requests that wait for approval at once; past it a request is refused."""
+REQUESTS_PER_DAY = 10
+"""New subscription requests one person may make in 24 hours."""
 
 
 def web_identity(key: bytes, session: str) -> str:
@@ -359,16 +364,23 @@ class NewsService:
 
     # -- destinations ---------------------------------------------------------------------
 
-    async def subscribe(self, actor: Actor, new: NewDestination) -> Subscription:
+    async def subscribe(
+        self, actor: Actor, new: NewDestination, *, moved: bool = False
+    ) -> Subscription:
         """Subscribe a chat to future articles; subscribing an active chat again is a no-op.
 
         Admins, and actors the adapter verified as administrators of that chat, may subscribe.
         A chat admin who is not a newsbot admin gets a pending subscription (the chat receives
-        nothing until a newsbot admin approves it), unless subscriptions are open.
+        nothing until a newsbot admin approves it), unless subscriptions are open. At most
+        ``PENDING_MAX`` requests wait at once, and one person makes at most
+        ``REQUESTS_PER_DAY`` new ones a day, so nobody can bury the others' requests;
+        ``moved`` (a request that only changes its chat id, the old one withdrawn next) counts
+        against neither.
 
         Raises:
             PermissionDenied: the actor administers neither newsbot nor the chat.
-            InvalidInput: the chat id or tags are malformed.
+            InvalidInput: the chat id or tags are malformed, or the request is over a limit
+                (the message says which, and what to do).
         """
         if not (actor.chat_admin or self.is_admin(actor)):
             raise PermissionDenied(
@@ -381,6 +393,7 @@ class NewsService:
             or has_control_chars(chat_id, allow_newlines=False)
         ):
             raise InvalidInput("The chat id is empty or malformed.", field="chat_id")
+        check_chat_id(new.platform, chat_id, new.thread_id or None)
         new = NewDestination(
             platform=new.platform,
             chat_id=chat_id,
@@ -390,6 +403,8 @@ class NewsService:
             tags=clean_tags(new.tags),
         )
         pending = not (self.open_subscriptions or self.is_admin(actor))
+        if pending and not moved:
+            await self._admit_request(actor, new)
         destination, created = await self.store.add_destination(
             new, self.clock.now(), pending=pending
         )
@@ -406,6 +421,27 @@ class NewsService:
                 },
             )
         return Subscription(destination, created)
+
+    async def _admit_request(self, actor: Actor, new: NewDestination) -> None:
+        """Refuse a new subscription request past ``PENDING_MAX`` waiting or past the actor's
+        ``REQUESTS_PER_DAY``; asking again for a chat that waits (or is subscribed) is free."""
+        known = await self.store.get_destination(new.platform, new.chat_id, new.thread_id)
+        if known is not None and (known.pending or known.active):
+            return
+        fields = {"platform": new.platform, "chat_id": new.chat_id, "by": actor.user_id}
+        if len(await self.pending_destinations()) >= PENDING_MAX:
+            log.warning("subscription request refused: too many waiting", extra=fields)
+            raise InvalidInput(
+                f"{PENDING_MAX} chats are already waiting for a newsbot admin's approval, the "
+                "most that can wait. Ask a newsbot admin to go through them, then try again."
+            )
+        key = f"subscription-requests:{actor.platform}:{actor.user_id}"
+        if await self.rate_slot(key, REQUESTS_PER_DAY, 86400):
+            log.warning("subscription request refused: too many from one person", extra=fields)
+            raise InvalidInput(
+                f"You have asked for {REQUESTS_PER_DAY} subscriptions in the last 24 hours, "
+                "the most one person may; they wait for a newsbot admin. Try again tomorrow."
+            )
 
     async def approve(
         self, actor: Actor, platform: Platform, chat_id: str, thread_id: str | None = None
@@ -583,9 +619,8 @@ class NewsService:
             if parent is None or parent.article_id != article_id:
                 raise NotFound(f"There is no comment {parent_id} in this thread.")
         author = Author(name, Platform.WEB, user_id or name)
-        key = name_key(name)
-        if await self.store.is_banned(Platform.WEB, author.user_id) or (
-            key and await self.store.is_banned(Platform.WEB, NAME_BAN + key)
+        if await self.store.is_banned(Platform.WEB, author.user_id) or any(
+            [await self.store.is_banned(Platform.WEB, NAME_BAN + key) for key in name_keys(name)]
         ):
             log.info("web comment refused: banned", extra={"user_id": author.user_id})
             raise PermissionDenied("You can no longer comment here.")
@@ -783,8 +818,7 @@ class NewsService:
         user_id = user_id.strip()
         changed = await self.store.set_ban(platform, user_id, False, self.clock.now())
         if platform is Platform.WEB and not user_id.startswith((WEB_IDENTITY, NAME_BAN)):
-            key = name_key(user_id)
-            if key:
+            for key in name_keys(user_id):
                 changed |= await self.store.set_ban(
                     platform, NAME_BAN + key, False, self.clock.now()
                 )
@@ -931,6 +965,42 @@ def clean_tags(tags: Collection[str]) -> tuple[str, ...]:
     if len(seen) > TAGS_MAX:
         raise InvalidInput(f"At most {TAGS_MAX} tags.", field="tags")
     return tuple(seen)
+
+
+# Ids as each platform spells them, in ASCII digits (int() takes any script's digits): a
+# Telegram chat is a (negative) number or an @username, a Discord channel a snowflake.
+_TELEGRAM_CHAT = re.compile(r"-?[0-9]{1,19}|@[A-Za-z][A-Za-z0-9_]{2,31}")
+_NUMBER = re.compile(r"[0-9]{1,20}")
+
+
+def check_chat_id(platform: Platform, chat_id: str, thread_id: str | None = None) -> None:
+    """Refuse a chat (and thread or topic) id that cannot name a chat on ``platform``: it
+    could never receive anything.
+
+    Raises:
+        InvalidInput: the id is not one the platform uses.
+    """
+    shown = repr(chat_id[:40])
+    if platform is Platform.DISCORD and not (_NUMBER.fullmatch(chat_id) and int(chat_id) < 2**64):
+        raise InvalidInput(
+            f"A Discord channel id is a number (in Developer Mode, right click the channel, "
+            f"Copy Channel ID), not {shown}.",
+            field="chat_id",
+        )
+    if platform is Platform.TELEGRAM and not _TELEGRAM_CHAT.fullmatch(chat_id):
+        raise InvalidInput(
+            f"A Telegram chat id is a number (-100… for a channel or supergroup) or an "
+            f"@username, not {shown}.",
+            field="chat_id",
+        )
+    if (
+        thread_id is not None
+        and platform in (Platform.DISCORD, Platform.TELEGRAM)
+        and not (_NUMBER.fullmatch(thread_id) and int(thread_id) < 2**64)
+    ):
+        raise InvalidInput(
+            f"A thread or topic id is a number, not {thread_id[:40]!r}.", field="thread_id"
+        )
 
 
 def _clean_url(value: str | None, field: str) -> str | None:

@@ -17,7 +17,8 @@ ELLIPSIS = "…"
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 # ASCII characters that pass for one another in a name: folded before comparing.
 _ASCII_FOLD = str.maketrans({"0": "o", "1": "l", "i": "l", "|": "l"})
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 and C1 (U+0080-U+009F): a terminal takes U+009B as CSI, as it takes ESC [.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SPACES = re.compile(r"\s+")
 
@@ -28,7 +29,8 @@ def utf16_len(text: str) -> int:
 
 
 def has_control_chars(text: str, *, allow_newlines: bool) -> bool:
-    """Whether ``text`` holds NUL or another C0 control character (tabs always allowed)."""
+    """Whether ``text`` holds NUL or another C0 or C1 control character (tabs always
+    allowed)."""
     for ch in text:
         if ch in "\t" or (allow_newlines and ch in "\n\r"):
             continue
@@ -49,8 +51,8 @@ def valid_unicode(text: str) -> str:
 
 
 def strip_control_chars(text: str) -> str:
-    """Remove control characters except tab and newline, normalise line ends, and replace
-    lone surrogates."""
+    """Remove C0 and C1 control characters except tab and newline, normalise line ends, and
+    replace lone surrogates."""
     text = valid_unicode(text).replace("\r\n", "\n").replace("\r", "\n")
     return _CONTROL.sub("", text)
 
@@ -92,20 +94,50 @@ def _latin_lookalikes() -> dict[int, str]:
     return table
 
 
+@functools.lru_cache(maxsize=4096)
+def _plain_latin(ch: str) -> str:
+    """A Latin letter that NFKD leaves whole (small capitals, letters with a stroke or a hook)
+    as the ASCII letters it is written with: "ɴ" is "n", "ł" is "l", "æ" is "ae".
+
+    anyascii's transliteration, for Latin letters only: for other scripts it gives how a name
+    sounds ("李" and "理" are both "Li"), not how it looks.
+    """
+    if ch.isascii() or not unicodedata.name(ch, "").startswith("LATIN "):
+        return ch
+    from anyascii import anyascii
+
+    return anyascii(ch).lower() or ch
+
+
 def name_key(name: str) -> str:
     """What two names that look alike have in common, for comparing names with bans.
 
-    NFKC (full-width and styled letters become plain), case folding, look-alikes from other
-    scripts mapped to the ASCII letter they imitate (Cyrillic "і" is "i"), ASCII look-alikes
-    folded together ("1", "i" and "l"), and everything but letters and digits dropped ("Nina."
-    is "Nina"). Linear in the length of the name.
+    NFKD (full-width and styled letters become plain, accents come off: "Niná" is "Nina"),
+    case folding, look-alikes from other scripts mapped to the ASCII letter they imitate
+    (Cyrillic "і" is "i", TR39's confusables), other Latin letters to the ASCII they are
+    written with (small capitals "ɴɪɴᴀ", "ł"), ASCII look-alikes folded together ("1", "i" and
+    "l"), and everything but letters and digits dropped ("Nina." is "Nina"). Linear in the
+    length of the name.
     """
     # Look-alikes before and after folding: capital Cyrillic "Т" imitates "T", its small
     # form does not imitate "t".
     lookalikes = _latin_lookalikes()
+    text = strip_bidi(name).translate(lookalikes)
+    text = unicodedata.normalize("NFKD", text).translate(lookalikes)
+    text = text.casefold().translate(lookalikes)
+    text = "".join(map(_plain_latin, text)).translate(_ASCII_FOLD)
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+def name_keys(name: str) -> tuple[str, ...]:
+    """``name_key`` and, where it differs, the key the name had before ``name_key`` took
+    accents off and folded other Latin letters: bans stored under it still hold. Empty keys
+    are left out."""
+    lookalikes = _latin_lookalikes()
     text = unicodedata.normalize("NFKC", strip_bidi(name)).translate(lookalikes)
     text = text.casefold().translate(lookalikes).translate(_ASCII_FOLD)
-    return "".join(ch for ch in text if ch.isalnum())
+    older = "".join(ch for ch in text if ch.isalnum())
+    return tuple(dict.fromkeys(key for key in (name_key(name), older) if key))
 
 
 def _regional(ch: str) -> bool:

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -243,20 +244,47 @@ def _private_files(path: Path) -> None:
     away from an existing one and from its WAL and shared-memory files (SQLite creates those
     with the database file's mode).
 
-    The file is opened only when it does not exist yet: closing any descriptor of a database
-    file drops every POSIX lock this process holds on it, SQLite's included.
+    No symbolic link is followed: whoever can write to the folder could point
+    ``news.db-shm`` at someone else's file. A database path that is a link (the operator's
+    choice; SQLite follows it) keeps its mode, with a warning; a WAL or shared-memory file
+    that is a link (SQLite refuses those) stops the store with the reason. The file is opened
+    only when it does not exist yet: closing any descriptor of a database file drops every
+    POSIX lock this process holds on it, SQLite's included.
+
+    Raises:
+        StorageError: the WAL or shared-memory file is a symbolic link.
     """
-    if not path.exists():
-        with contextlib.suppress(OSError):
-            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    with contextlib.suppress(OSError):  # O_EXCL: an existing file or link is left alone
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
     for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         try:
-            mode = name.stat().st_mode & 0o777
-            if mode & 0o077:
-                name.chmod(mode & 0o700)
-                log.info("database file made private", extra={"path": str(name)})
+            info = name.lstat()
         except OSError:
             continue
+        if stat.S_ISLNK(info.st_mode):
+            if name != path:
+                raise StorageError(
+                    f"{name} is a symbolic link; newsbot follows no link beside its database "
+                    "(nor does SQLite): remove it"
+                )
+            log.warning(
+                "database path is a symbolic link: its mode is left as it is",
+                extra={"path": str(name)},
+            )
+            continue
+        mode = stat.S_IMODE(info.st_mode)
+        if not stat.S_ISREG(info.st_mode) or not mode & 0o077:
+            continue
+        try:
+            # Not through a link that replaced the file since the lstat (lchmod; where the
+            # platform has none, the file keeps its mode).
+            os.chmod(name, mode & 0o700, follow_symlinks=False)
+        except (NotImplementedError, OSError) as exc:
+            log.warning(
+                "database file mode left as it is", extra={"path": str(name), "error": str(exc)}
+            )
+            continue
+        log.info("database file made private", extra={"path": str(name)})
 
 
 def _write(conn: Conn, body: Callable[[Conn], T]) -> T:

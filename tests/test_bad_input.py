@@ -80,6 +80,19 @@ async def test_refusals_leave_database_unchanged(service: NewsService, db_path: 
         service.subscribe(
             ADMIN, NewDestination(Platform.TELEGRAM, "a\x00", DestinationKind.GROUP)
         ),
+        service.subscribe(
+            ADMIN, NewDestination(Platform.DISCORD, "notanumber", DestinationKind.CHANNEL)
+        ),
+        service.subscribe(
+            ADMIN, NewDestination(Platform.DISCORD, "2" * 21, DestinationKind.FORUM)
+        ),
+        service.subscribe(
+            ADMIN, NewDestination(Platform.TELEGRAM, "alice", DestinationKind.GROUP)
+        ),
+        service.subscribe(
+            ADMIN,
+            NewDestination(Platform.TELEGRAM, "-1", DestinationKind.FORUM, thread_id="topic"),
+        ),
         service.unsubscribe(ADMIN, Platform.TELEGRAM, "-77"),
         service.ban(READER, Platform.TELEGRAM, "1"),
         service.delete_comment(ADMIN, 424242),  # type: ignore[arg-type]

@@ -7,7 +7,9 @@ import io
 import json
 import logging
 import os
+import re
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from bot import LogfmtFormatter, Settings, configure_logging
+from newsbot import ArticleId, NewsService
+from storage import SqliteStore
 
 BOT = Path(__file__).resolve().parent.parent / "bot.py"
 
@@ -95,6 +99,10 @@ def test_edit_retract_unsubscribe(tmp_path: Path) -> None:
         (["deliveries", "999"], "no article 999"),
         (["comments", "1", "--cursor", "bad"], "no article 1|cursor"),
         (["delete-comment", "5"], "no comment 5"),
+        (["subscribe", "discord", "notanumber"], "Discord channel id is a number.*'notanumber'"),
+        (["subscribe", "discord", "１２３"], "Discord channel id is a number"),
+        (["subscribe", "telegram", "alice"], "Telegram chat id is a number .* or an @username"),
+        (["subscribe", "telegram", "-100", "--thread", "x"], "thread or topic id is a number"),
     ],
 )
 def test_errors_are_one_clear_line(tmp_path: Path, args: list[str], message: str) -> None:
@@ -111,6 +119,27 @@ def test_bad_setting_names_the_variable(tmp_path: Path) -> None:
     assert "NEWSBOT_WEB_PORT" in done.stderr and "Traceback" not in done.stderr
     done = cli(tmp_path, "articles", ok=False, NEWSBOT_PUBLIC_URL="news.example")
     assert done.returncode == 2 and "NEWSBOT_PUBLIC_URL" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("NEWSBOT_TELEGRAM_ADMINS", "@alice", "Telegram user ids.*not '@alice'"),
+        ("NEWSBOT_TELEGRAM_ADMINS", "1001, alice", "Telegram user ids.*not 'alice'"),
+        ("NEWSBOT_DISCORD_ADMINS", "bob", "Discord user ids.*not 'bob'"),
+        ("NEWSBOT_DISCORD_ADMINS", "１２３", "Discord user ids"),
+    ],
+)
+def test_admin_lists_take_user_ids_only(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
+    done = cli(tmp_path, "articles", ok=False, **{variable: value})
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"newsbot: configuration error: {variable}: "), line
+    assert re.search(message, line), line
+    settings = Settings(_env_file=None, telegram_admins="1001, 1002", discord_admins="")  # type: ignore[call-arg, arg-type]
+    assert settings.telegram_admins == {"1001", "1002"} and settings.discord_admins == set()
 
 
 def test_a_short_admin_token_is_a_clear_configuration_error(tmp_path: Path) -> None:
@@ -195,6 +224,37 @@ def test_logfmt_quotes_values() -> None:
     record.chat_id = "-100 1"
     line = LogfmtFormatter().format(record)
     assert 'msg="a \\"quoted\\" msg"' in line and 'chat_id="-100 1"' in line
+    # Control characters from outside never reach the terminal raw, C1 (U+009B is CSI) too.
+    record.title = "evil\x9b2J\x1b[31m"
+    line = LogfmtFormatter().format(record)
+    assert 'title="evil\\u009b2J\\u001b[31m"' in line
+    assert not TERMINAL_CONTROLS.search(line)
+
+
+TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+async def _comment_on(path: Path, article_id: int) -> None:
+    async with SqliteStore(path) as store:
+        service = NewsService(store)
+        await service.add_web_comment(ArticleId(article_id), "Eve", "hi", client_key="k")
+
+
+def test_comments_never_print_terminal_controls(tmp_path: Path) -> None:
+    """Names and comments stored before newsbot stripped C1 control characters (U+009B is
+    CSI, as ESC [ is) reach the operator's terminal inert."""
+    article = json.loads(cli(tmp_path, "publish", "--title", "T", "--body", "B", "--json").stdout)
+    asyncio.run(_comment_on(tmp_path / "cli.db", article["id"]))
+    name, text = "Eve\x9b31m", "red\x9b2J\x1b[1m bold\x85"
+    with sqlite3.connect(tmp_path / "cli.db") as db:
+        db.execute("UPDATE comments SET author_name = ?, text = ?", (name, text))
+    human = cli(tmp_path, "comments", str(article["id"])).stdout
+    assert not TERMINAL_CONTROLS.search(human), repr(human)
+    assert "Eve31m" in human and "red2J[1m bold" in human
+    raw = cli(tmp_path, "comments", str(article["id"]), "--json").stdout
+    assert not TERMINAL_CONTROLS.search(raw), repr(raw)
+    [comment] = json.loads(raw)["comments"]
+    assert (comment["author_name"], comment["text"]) == (name, text)
 
 
 def test_the_installed_newsbot_command_runs(tmp_path: Path) -> None:

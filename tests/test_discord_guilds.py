@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -32,6 +33,7 @@ from tests.discord_helpers import (
     world,
 )
 from tests.fakes.discord import GUILD_TEXT, FakeDiscord
+from tests.fakes.wait import wait_for
 from tests.test_discord_render import unescaped_markdown
 
 __all__ = ["fake", "make_world", "world"]
@@ -172,6 +174,40 @@ async def test_a_strangers_server_is_refused_and_logged(
         ),
     )
     assert "Published article 1" in content(shown)
+
+
+async def test_comments_come_only_from_the_named_servers(
+    make_world: WorldFactory, fake: FakeDiscord, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reply written in a stranger's server whose ``message_reference`` names an article
+    post in ours is no comment."""
+    _, channel, stranger = stranger_server(fake)
+    world = await make_world()
+    await world.subscribe(world.text)
+    article = ArticleId(await world.publish())
+    post, _ = await world.post_of(article, world.text)
+
+    def ignored() -> bool:
+        return any("not from a named server" in r.getMessage() for r in caplog.records)
+
+    async def handled() -> bool:
+        return ignored() or await world.service.comment_count(article) > 0
+
+    with caplog.at_level(logging.DEBUG, logger="newsbot.discord"):
+        await fake.user_message(
+            channel, stranger, "spam from elsewhere", reply_to=int(post), reply_in=world.text
+        )
+        await wait_for(handled, 10, "the stranger's reply to be handled")
+    assert await world.service.comment_count(article) == 0
+    # A reader of the named server comments as before.
+    await fake.user_message(world.text, world.reader, "from here", reply_to=int(post))
+
+    async def stored() -> bool:
+        return await world.service.comment_count(article) == 1
+
+    await wait_for(stored, 10, "the reader's comment")
+    [node] = (await world.service.thread(article)).comments
+    assert node.comment.text == "from here"
 
 
 async def test_with_no_server_named_discord_permissions_count_nowhere(
@@ -343,10 +379,9 @@ async def test_interaction_tokens_never_reach_the_logs_at_debug(
 async def test_malformed_ids_are_refused_without_a_traceback(
     world: World, caplog: pytest.LogCaptureFixture, service: NewsService
 ) -> None:
-    # Subscribed by hand (bot.py subscribe discord ...) with full-width digits.
-    await service.subscribe(
-        Actor.operator(),
-        NewDestination(Platform.DISCORD, "１２３", DestinationKind.CHANNEL),
+    # Subscribed by hand with full-width digits, before bot.py subscribe checked ids.
+    await world.store.add_destination(
+        NewDestination(Platform.DISCORD, "１２３", DestinationKind.CHANNEL), datetime.now(UTC)
     )
     await world.subscribe(world.text)
     article_id = await world.publish()

@@ -22,8 +22,10 @@ from newsbot import (
     Posted,
     web_identity,
 )
+from newsbot.errors import InvalidInput
 from newsbot.ports import Store
-from newsbot.text import clean_name, name_key
+from newsbot.service import PENDING_MAX, REQUESTS_PER_DAY
+from newsbot.text import clean_name, name_key, strip_control_chars
 from tests.conftest import ADMIN, READER, FakeClock, draft
 from tests.pg import BOTH
 
@@ -75,6 +77,46 @@ async def test_chat_admin_subscription_waits_for_approval(service: NewsService) 
         ADMIN, NewDestination(Platform.TELEGRAM, "-10", DestinationKind.GROUP)
     )
     assert own.destination.active
+
+
+def asker(n: int) -> Actor:
+    return Actor(Platform.TELEGRAM, f"90{n}", f"Asker {n}", chat_admin=True)
+
+
+def group(chat: str) -> NewDestination:
+    return NewDestination(Platform.TELEGRAM, chat, DestinationKind.GROUP)
+
+
+async def test_requests_waiting_for_approval_are_bounded(service: NewsService) -> None:
+    for n in range(PENDING_MAX):
+        await service.subscribe(asker(n // REQUESTS_PER_DAY), group(f"-5{n:03d}"))
+    late = asker(999)
+    with pytest.raises(InvalidInput, match=f"{PENDING_MAX} chats are already waiting"):
+        await service.subscribe(late, group("-6000"))
+    assert len(await service.pending_destinations()) == PENDING_MAX
+    # Asking again for a chat that waits is answered as before.
+    again = await service.subscribe(asker(0), group("-5000"))
+    assert not again.created and again.destination.pending
+    # Once an admin goes through the list there is room again.
+    await service.approve(ADMIN, Platform.TELEGRAM, "-5000")
+    assert (await service.subscribe(late, group("-6000"))).destination.pending
+    # A newsbot admin's own subscriptions never wait, so never count.
+    assert (await service.subscribe(ADMIN, group("-7000"))).destination.active
+
+
+async def test_one_person_asks_for_at_most_ten_subscriptions_a_day(store: Store) -> None:
+    clock = FakeClock()
+    service = NewsService(store, admins={Platform.TELEGRAM: {"42"}}, clock=clock)
+    for n in range(REQUESTS_PER_DAY):
+        assert (await service.subscribe(asker(1), group(f"-{n + 1}"))).destination.pending
+    with pytest.raises(InvalidInput, match=f"asked for {REQUESTS_PER_DAY} subscriptions"):
+        await service.subscribe(asker(1), group("-99"))
+    assert len(await service.pending_destinations()) == REQUESTS_PER_DAY
+    # Repeats are free; someone else may still ask; a day later, so may they.
+    assert not (await service.subscribe(asker(1), group("-1"))).created
+    assert (await service.subscribe(asker(2), group("-98"))).created
+    clock.advance(86400)
+    assert (await service.subscribe(asker(1), group("-99"))).destination.pending
 
 
 async def test_open_subscriptions_need_no_approval(store: Store) -> None:
@@ -140,17 +182,78 @@ async def test_web_identity_is_keyed_and_stable() -> None:
     assert a.startswith("w:") and "session-1" not in a
 
 
-def test_name_keys_see_through_look_alikes() -> None:
+NINA_LOOK_ALIKES = (
+    "Nina.",
+    "NINA",
+    "Nіna",  # Cyrillic і
+    "Νina",  # Greek capital nu
+    "Ｎｉｎａ",
+    "𝐍𝐢𝐧𝐚",
+    "Ⓝⓘⓝⓐ",
+    "ᴺⁱⁿᵃ",
+    "N i n a",
+    "N1na",
+    "\u202eNina",
+    "N\u200bi\u00adna",  # a zero-width space and a soft hyphen
+    "Niná",
+    "Nina\u0301",  # a combining acute accent
+    "ÑÌÑÀ",
+    "Nïnä",
+    "Ńįņą",
+    "Nịna",
+    "NİNA",  # Turkish capital I with a dot
+    "Nına",  # dotless i
+    "ɴɪɴᴀ",  # small capitals
+    "Nɪɴᴀ",
+    "ɲina",  # n with a left hook
+    "ƞina",  # n with a long right leg
+    "Niꞑa",  # n with a descender
+)
+
+
+@pytest.mark.parametrize("look_alike", NINA_LOOK_ALIKES)
+def test_name_keys_see_through_look_alikes(look_alike: str) -> None:
+    assert name_key(look_alike) == name_key("Nina")
+
+
+def test_name_keys_keep_different_names_apart() -> None:
     nina = name_key("Nina")
-    for look_alike in ("Nina.", "NINA", "Nіna", "Ｎｉｎａ", "N i n a", "N1na", "\u202eNina"):
-        assert name_key(look_alike) == nina, look_alike
-    assert name_key("Nino") != nina
+    for other in ("Nino", "Anna", "Nia", "Ника"):
+        assert name_key(other) != nina, other
+    # Other scripts are compared as they look, not as they sound.
+    assert name_key("李明") != name_key("理明")
+    assert name_key("Мария") != name_key("Марта")
     assert name_key("l1I|" * 16) == "l" * 64  # linear, not every combination
 
 
 def test_names_lose_bidi_controls() -> None:
     assert clean_name("Eve\u202e (Editor)\u202c") == "Eve (Editor)"
     assert clean_name("a\u2066b\u2069") == "ab"
+
+
+async def test_names_and_comments_lose_c1_controls(service: NewsService) -> None:
+    """U+009B is CSI to a terminal, as ESC [ is: it must not reach ``bot.py comments``."""
+    article = (await service.publish(ADMIN, draft())).article
+    comment = await service.add_web_comment(
+        article.id, "Eve\x9b31m\x85", "red\x9b2J\x80 text\x9f", client_key="c1"
+    )
+    assert (comment.author.name, comment.text) == ("Eve31m", "red2J text")
+    [stored] = (await service.thread(article.id)).comments
+    assert (stored.comment.author.name, stored.comment.text) == ("Eve31m", "red2J text")
+    assert strip_control_chars("a\x1b[2J\x9b2J\tb\n") == "a[2J2J\tb\n"
+
+
+async def test_name_bans_stored_by_earlier_versions_still_hold(
+    service: NewsService, store: Store
+) -> None:
+    article = (await service.publish(ADMIN, draft())).article
+    # Name keys kept accents before: a ban on "Niná" was stored as "nlná".
+    await store.set_ban(Platform.WEB, "name:nlná", True, service.clock.now())
+    with pytest.raises(PermissionDenied):
+        await service.add_web_comment(article.id, "Niná", "x", client_key="1")
+    assert await service.unban(Actor.operator(), Platform.WEB, "Niná")
+    comment = await service.add_web_comment(article.id, "Niná", "back", client_key="2")
+    assert comment.text == "back"
 
 
 async def test_web_bans_follow_identity_and_name(service: NewsService) -> None:
@@ -171,6 +274,13 @@ async def test_web_bans_follow_identity_and_name(service: NewsService) -> None:
         with pytest.raises(PermissionDenied):
             await service.add_web_comment(
                 article.id, name, "x", client_key=f"t{n}", user_id=web_identity(b"k", name)
+            )
+    # Accents and small capitals do not get round a ban on a name.
+    await service.ban_name(Actor.operator(), "Nina")
+    for n, name in enumerate(("Niná", "ɴɪɴᴀ", "Ñina")):
+        with pytest.raises(PermissionDenied):
+            await service.add_web_comment(
+                article.id, name, "x", client_key=f"n{n}", user_id=web_identity(b"k", name)
             )
     # Older comments were keyed by name: banning such an id bans the name too.
     await service.ban(Actor.operator(), Platform.WEB, "Olga")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from newsbot.errors import StorageError
 from storage import SqliteStore
 from tests.test_store_contract import article, dest
 
@@ -51,3 +53,52 @@ async def test_an_existing_readable_database_is_made_private(tmp_path: Path) -> 
         assert mode(path) == 0o600
         await write_something(store)
         assert mode(Path(f"{path}-wal")) == 0o600
+
+
+@pytest.mark.usefixtures("open_umask")
+@pytest.mark.parametrize("suffix", ["-shm", "-wal"])
+async def test_a_link_beside_the_database_is_never_followed(tmp_path: Path, suffix: str) -> None:
+    """Someone who can write to the database's folder plants ``news.db-shm -> victim``: the
+    victim keeps its mode and its bytes, and the store refuses to open with the reason."""
+    path = tmp_path / "news.db"
+    async with SqliteStore(path) as store:
+        await write_something(store)
+    for name in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+        name.unlink(missing_ok=True)
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"someone else's file")
+    victim.chmod(0o644)
+    path.chmod(0o644)  # an existing readable database, which would be tightened
+    Path(f"{path}{suffix}").symlink_to(victim)
+    with pytest.raises(StorageError) as refused:
+        async with SqliteStore(path):
+            pass
+    assert mode(victim) == 0o644
+    assert victim.read_bytes() == b"someone else's file"
+    assert f"news.db{suffix} is a symbolic link" in str(refused.value)
+    # Once the link is gone the database opens, and is made private as before.
+    Path(f"{path}{suffix}").unlink()
+    async with SqliteStore(path) as store:
+        await write_something(store)
+    assert mode(path) == 0o600
+
+
+@pytest.mark.usefixtures("open_umask")
+async def test_a_database_path_that_is_a_link_is_used_but_not_followed_for_modes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLite follows a link as the database path (the operator's choice); newsbot changes
+    no mode through it and says so."""
+    elsewhere = tmp_path / "data"
+    elsewhere.mkdir()
+    real = elsewhere / "news.db"
+    async with SqliteStore(real) as store:
+        await write_something(store)
+    real.chmod(0o644)
+    link = tmp_path / "news.db"
+    link.symlink_to(real)
+    with caplog.at_level(logging.WARNING, logger="newsbot.storage"):
+        async with SqliteStore(link) as store:
+            await write_something(store)
+    assert mode(real) == 0o644
+    assert any("symbolic link" in r.getMessage() for r in caplog.records)

@@ -3,6 +3,8 @@ nothing) until a newsbot admin approves it with /approve, and the admins are tol
 
 from __future__ import annotations
 
+from adapters.telegram.handlers import NOTICES_PER_HOUR
+from adapters.telegram.render import shown_name
 from newsbot import Actor, ArticleDraft, Platform
 from tests.fakes.wait import wait_for
 from tests.telegram_helpers import ADMIN, CHANNEL_B, OTHER, READER, World, world
@@ -90,6 +92,60 @@ async def test_notices_are_not_a_way_to_flood_the_admins(world: World) -> None:
         assert "Unsubscribed" in (await world.say(FANS, READER, "/unsubscribe"))["text"]
     await world.processed()
     assert len(world.bot_messages(ADMIN)) == 1  # one notice per chat per hour
+
+
+async def test_one_persons_many_requests_leave_room_for_anothers(world: World) -> None:
+    """A chat admin of twelve groups asks for all of them: the admins hear of three, the
+    rest wait in /approve, past ten a day the answer says why, and another person's request
+    is still announced."""
+    spam = [-1008000000100 - n for n in range(12)]
+    for n, chat in enumerate(spam):
+        world.tg.add_chat(chat, "supergroup", f"Spam {n}", admins=[READER])
+    world.tg.add_chat(FANS, "supergroup", "Fans", admins=[OTHER])
+    await world.start()
+    answers = [(await world.say(chat, READER, "/subscribe"))["text"] for chat in spam]
+    assert "waiting" in (await world.say(FANS, OTHER, "/subscribe"))["text"]
+    await world.processed()
+    notices = [m["text"] for m in world.bot_messages(ADMIN)]
+    assert [n for n in notices if f"/approve {FANS}" in n], notices
+    assert sum("Spam" in n for n in notices) == NOTICES_PER_HOUR
+    assert all("waiting for a newsbot admin's approval" in a for a in answers[:10]), answers
+    for refused in answers[10:]:
+        assert "You have asked for 10 subscriptions in the last 24 hours" in refused
+    assert len(await world.service.pending_destinations()) == 11
+
+
+async def test_titles_reach_the_admins_as_inert_text(world: World) -> None:
+    title = "Prizes https://evil.example/win www.evil.example #free $WIN /approve -1006 @omar"
+    world.tg.add_user(READER, "Rita https://evil.example/me", "rita")
+    world.tg.add_chat(FANS, "supergroup", title, admins=[READER])
+    await world.start()
+    await world.say(FANS, READER, "/subscribe")
+    await wait_for(lambda: bool(world.bot_messages(ADMIN)), 10, "the notice")
+    [notice] = world.bot_messages(ADMIN)
+    listed = await world.say(ADMIN, ADMIN, "/approve")
+    for message, outside in (
+        (notice, (title, "Rita https://evil.example/me")),
+        (listed, (title,)),
+    ):
+        text, entities = message["text"], message.get("entities", [])
+        assert world.tg.mentioned_users(message) == set()
+        for raw in outside:
+            shown = shown_name(raw)
+            start = text.index(shown)
+            end = start + len(shown)
+            clickable = [
+                e
+                for e in entities
+                if e["type"] != "code" and e["offset"] < end and start < e["offset"] + e["length"]
+            ]
+            assert clickable == [], (raw, clickable)
+            assert {"type": "code", "offset": start, "length": len(shown)} in entities
+    # The notice's own command stays a command.
+    assert any(
+        e["type"] == "bot_command" and notice["text"][e["offset"] :].startswith("/approve")
+        for e in notice["entities"]
+    )
 
 
 async def test_open_subscriptions_need_no_approval(world: World) -> None:

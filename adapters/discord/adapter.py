@@ -219,8 +219,8 @@ class DiscordAdapter:
             if guild.id not in self.guild_ids:
                 log.warning(
                     "the bot is in a Discord server not named in NEWSBOT_DISCORD_GUILDS; its "
-                    "members' commands are refused (turn Public Bot off in the developer portal "
-                    "to keep the bot out of servers you do not run)",
+                    "members' commands and comments are refused (turn Public Bot off in the "
+                    "developer portal to keep the bot out of servers you do not run)",
                     extra={"guild_id": guild.id, "guild": guild.name},
                 )
 
@@ -467,9 +467,10 @@ class DiscordAdapter:
         """Store a chat message as a comment if it answers an article or a comment.
 
         A message counts when it is in an article's thread or forum post, or replies to an
-        article post or to a comment. Bots (this one included) and system messages are
-        ignored. Storing is idempotent on the message, so live events and the backfill may
-        both see it.
+        article post or to a comment, and (when any server is named) is written in a named
+        server: a reply elsewhere may name one of our posts in its ``message_reference``. Bots
+        (this one included) and system messages are ignored. Storing is idempotent on the
+        message, so live events and the backfill may both see it.
         """
         if message.author.bot or message.webhook_id is not None:
             return None
@@ -492,6 +493,12 @@ class DiscordAdapter:
         if in_thread:
             targets.append(MessageRef(Platform.DISCORD, channel_id, channel_id))
         if not targets:
+            return None
+        if self.guild_ids and (message.guild is None or message.guild.id not in self.guild_ids):
+            log.debug(
+                "discord message not stored: not from a named server",
+                extra={"guild_id": message.guild and message.guild.id, "message_id": message.id},
+            )
             return None
         text = message_text(message)
         if not text:

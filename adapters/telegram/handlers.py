@@ -55,6 +55,7 @@ from adapters.telegram.render import (
     split_article,
     split_command,
     tail,
+    with_inert,
 )
 from newsbot.errors import (
     DeliveryError,
@@ -100,7 +101,7 @@ THREAD_PAGE = 8
 FEED_LIST_BUDGET = 3900  # of a message's 4096 UTF-16 units, the rest for the heading
 DIALOGUE_TTL = 3600.0
 LINK_WAIT = 10.0
-NOTICES_PER_HOUR = 10  # approval notices to admins, in all
+NOTICES_PER_HOUR = 3  # approval notices to admins, per person asking
 PENDING_SHOWN = 30
 # Telegram's own service message moves a subscription to a supergroup's new id: nobody can
 # forge it, so the move carries the operator's earlier approval (or the pending request).
@@ -1048,37 +1049,57 @@ class Handlers:
     async def tell_admins(self, update: Update, destination: Destination) -> None:
         """Tell the newsbot admins, in their private chats, that a chat waits for approval.
 
-        At most one notice per chat per hour and ``NOTICES_PER_HOUR`` in all, so a chat
-        admin subscribing and unsubscribing in a loop cannot flood them. Best effort: the
+        At most one notice per chat per hour and ``NOTICES_PER_HOUR`` per person asking, so
+        a chat admin subscribing and unsubscribing in a loop, or asking for many chats, cannot
+        flood the admins nor use up notices that others' requests need. The chat's title and
+        the person's name are shown as code: inert, whatever links they hold. Best effort: the
         subscription is stored whatever happens here.
         """
         admins = self.admin_ids()
         if not admins:
             return
+        user = update.effective_user
+        message = update.effective_message
+        # An anonymous group admin writes as the group: one requester per group, not the one
+        # account all anonymous admins share.
+        sender = message.sender_chat if message is not None else None
+        requester = f"chat:{sender.id}" if sender is not None else str(user.id if user else "")
         try:
             if await self.service.rate_slot(
                 f"telegram.approval-notice:{destination.chat_id}", 1, 3600
-            ) or await self.service.rate_slot("telegram.approval-notices", NOTICES_PER_HOUR, 3600):
+            ) or await self.service.rate_slot(
+                f"telegram.approval-notices:{requester}", NOTICES_PER_HOUR, 3600
+            ):
                 log.info("approval notice skipped: too many", extra=describe(update))
                 return
         except StorageError:
             log.warning("approval notice skipped: storage failed", extra=describe(update))
             return
-        user = update.effective_user
-        who = f"{shown_name(user.full_name)} ({user.id})" if user is not None else "someone"
         name = shown_name(destination.title) or destination.chat_id
         topic = destination.thread_id
         target = f"{destination.chat_id} {topic}" if topic else destination.chat_id
         where = f", topic {topic}" if topic else ""
-        text = (
-            f"{name} ({destination.chat_id}{where}) asks to receive articles: {who} sent "
-            f"/subscribe. Approve it with /approve {target}, or see every chat waiting with "
-            "/approve."
+        who: list[tuple[str, bool]] = [("someone", False)]
+        if user is not None:
+            who = [(shown_name(user.full_name) or "someone", True), (f" ({user.id})", False)]
+        notice = with_inert(
+            [
+                (name, True),
+                (f" ({destination.chat_id}{where}) asks to receive articles: ", False),
+                *who,
+                (
+                    f" sent /subscribe. Approve it with /approve {target}, or see every chat "
+                    "waiting with /approve.",
+                    False,
+                ),
+            ]
         )
         bot = update.get_bot()
         for admin in admins:
             try:
-                await bot.send_message(admin, plain(text).text, link_preview_options=NO_PREVIEW)
+                await bot.send_message(
+                    admin, notice.text, entities=notice.entities, link_preview_options=NO_PREVIEW
+                )
             except (TelegramError, DeliveryError) as error:
                 # An admin who never wrote to the bot has no private chat with it yet.
                 log.info(
@@ -1206,21 +1227,24 @@ class Handlers:
         name = shown_name(destination.title) or destination.chat_id
         await self.send(update, f"Approved {name}: new articles will be posted there.")
 
-    async def pending_list(self) -> str:
-        """The Telegram subscriptions waiting for approval, as the answer to ``/approve``."""
+    async def pending_list(self) -> Rendered:
+        """The Telegram subscriptions waiting for approval, as the answer to ``/approve``
+        (titles shown as code, inert)."""
         pending = [
             d for d in await self.service.pending_destinations() if d.platform is Platform.TELEGRAM
         ]
         if not pending:
-            return "No subscription is waiting for approval."
-        lines = ["Waiting for approval:"]
+            return plain("No subscription is waiting for approval.")
+        parts = [("Waiting for approval:", False)]
         for destination in pending[:PENDING_SHOWN]:
             topic = f" {destination.thread_id}" if destination.thread_id else ""
             name = shown_name(destination.title) or destination.chat_id
-            lines.append(f"• {name}: /approve {destination.chat_id}{topic}")
+            parts += [("\n• ", False), (name, True)]
+            parts.append((f": /approve {destination.chat_id}{topic}", False))
         if len(pending) > PENDING_SHOWN:
-            lines.append(f"… and {len(pending) - PENDING_SHOWN} more (python bot.py destinations)")
-        return "\n".join(lines)
+            more = len(pending) - PENDING_SHOWN
+            parts.append((f"\n… and {more} more (python bot.py destinations)", False))
+        return with_inert(parts)
 
     # -- moderation -----------------------------------------------------------------------
 
@@ -1458,7 +1482,7 @@ class Handlers:
                 await self.service.subscribe(MIGRATION, moved)
             else:
                 # Still a request: it keeps waiting, under the new id only.
-                await self.service.subscribe(MIGRATION_REQUEST, moved)
+                await self.service.subscribe(MIGRATION_REQUEST, moved, moved=True)
                 await self.service.unsubscribe(
                     MIGRATION_REQUEST, Platform.TELEGRAM, old, destination.thread_id
                 )

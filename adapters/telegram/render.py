@@ -654,6 +654,18 @@ def plain(text: str, limit: int = TEXT_LIMIT) -> Rendered:
     return Rendered(body, (), cut)
 
 
+def with_inert(parts: Iterable[tuple[str, bool]], limit: int = TEXT_LIMIT) -> Rendered:
+    """Plain text whose parts marked ``True`` (a chat's title, a person's name) are code:
+    Telegram makes no link, mention, hashtag or command of anything inside code, so text from
+    outside cannot put a clickable link or ``/command`` in front of an admin."""
+    out = _Piece()
+    for text, inert in parts:
+        text = strip_control_chars(text)
+        out.write(text, MessageEntity.CODE if inert and text.strip() else None)
+    body, spans, cut = fit(out.text, out.spans, limit)
+    return Rendered(body, tuple(span.entity() for span in spans), cut)
+
+
 # -- incoming formatting -----------------------------------------------------------------------
 
 _MARKERS = {

@@ -1458,7 +1458,7 @@ class FakeDiscord:
                     "type": 0,
                     "message_id": target["id"],
                     "channel_id": str(ref_cid),
-                    "guild_id": channel["guild_id"],
+                    "guild_id": (self.channels.get(ref_cid) or channel)["guild_id"],
                 }
                 replied_author = target["_author_id"]
                 if replied_author == author_id:
@@ -1854,9 +1854,14 @@ class FakeDiscord:
         content: str,
         *,
         reply_to: int | None = None,
+        reply_in: int | None = None,
         embeds: Sequence[JSON] = (),
     ) -> JSON:
-        """A user posts a message (MESSAGE_CREATE); returns the stored message."""
+        """A user posts a message (MESSAGE_CREATE); returns the stored message.
+
+        ``reply_in`` names the channel of the message replied to, as a client may in
+        ``message_reference.channel_id`` (the same channel by default).
+        """
         channel = self._channel_or_404(channel_id)
         guild = self._guild_of_channel(channel)
         if author_id not in guild.members:
@@ -1869,7 +1874,7 @@ class FakeDiscord:
         if reply_to is not None:
             body["message_reference"] = {
                 "message_id": str(reply_to),
-                "channel_id": str(channel_id),
+                "channel_id": str(reply_in or channel_id),
             }
         self._validate_message(body, creating=True)
         msg, _pings = self._new_message(channel=channel, author_id=author_id, body=body)
