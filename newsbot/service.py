@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
-from newsbot.limits import IntakeLimits, SlidingCounter
+from newsbot.limits import IntakeGate, IntakeLimits
 from newsbot.models import (
     Actor,
     Article,
@@ -156,8 +156,7 @@ class NewsService:
         self.count_refresh = count_refresh if count_refresh is not None else CountRefresh()
         self.open_subscriptions = open_subscriptions
         self.intake = intake
-        self._per_author = SlidingCounter(intake.per_author if intake else 0, _window(intake))
-        self._per_chat = SlidingCounter(intake.per_chat if intake else 0, _window(intake))
+        self._intake = IntakeGate(intake)
         self._listeners: list[Callable[[], None]] = []
         self.comments_stored = 0  # comments created by this process, for monitoring
         # The feed use cases, when the program follows feeds: chat adapters reach /feed here.
@@ -696,23 +695,24 @@ class NewsService:
         return comment
 
     def _over_intake(self, author: Author, source: MessageRef, now: datetime) -> bool:
-        """Count a comment against its author's and its chat's limits; whether it is over."""
+        """Count a comment against its author's and its chat's limits if it is accepted;
+        whether it is held back instead."""
         if self.intake is None:
             return False
-        at = now.timestamp()
-        over_author = self._per_author.hit((author.platform, author.user_id), at)
-        over_chat = self._per_chat.hit((source.platform, source.chat_id), at)
-        if (over_author or over_chat) and log.isEnabledFor(logging.INFO):
+        held = self._intake.admit(
+            (author.platform, author.user_id), (source.platform, source.chat_id), now.timestamp()
+        )
+        if held is not None and log.isEnabledFor(logging.INFO):
             log.info(
                 "comment over the intake limit; stored hidden, not mirrored",
                 extra={
                     "platform": str(author.platform),
                     "user_id": author.user_id,
                     "chat_id": source.chat_id,
-                    "limit": "author" if over_author else "chat",
+                    "limit": str(held),
                 },
             )
-        return over_author or over_chat
+        return held is not None
 
     async def edit_comment(self, source: MessageRef, text: str) -> Comment | None:
         """Update the comment written as ``source`` after its author edited the message.
@@ -880,10 +880,6 @@ class NewsService:
     async def save_state(self, key: str, value: str) -> None:
         """Write a small named value kept for an adapter."""
         await self.store.set_state(key, value)
-
-
-def _window(intake: IntakeLimits | None) -> float:
-    return intake.window if intake is not None else 60.0
 
 
 def _prune(node: CommentNode) -> CommentNode | None:
