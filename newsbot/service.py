@@ -35,6 +35,8 @@ from newsbot.models import (
     CommentNode,
     CommentStatus,
     CountRefresh,
+    DeliveryOp,
+    DeliveryState,
     DeliveryStatus,
     Destination,
     DestinationId,
@@ -717,6 +719,13 @@ class NewsService:
     async def edit_comment(self, source: MessageRef, text: str) -> Comment | None:
         """Update the comment written as ``source`` after its author edited the message.
 
+        The new text reaches the comment's mirrored copies like a new comment would: held
+        ``mirror_delay`` seconds (a moderator who deletes the comment meanwhile stops it), and
+        counted against the intake limits. An edit over them is not refused (the author's own
+        chat shows it already) but paced: the copies get the latest text a whole intake window
+        later. Repeated edits before the copies are updated make one update, of the latest
+        text. An edit of a comment that has no copies counts against nothing.
+
         Returns ``None`` when no comment was written as that message; an edit to empty text
         is ignored.
         """
@@ -726,10 +735,37 @@ class NewsService:
         text = strip_control_chars(text).strip()[:COMMENT_MAX]
         if not text or text == comment.text:
             return comment
-        updated = await self.store.edit_comment(comment.id, text, self.clock.now())
+        now = self.clock.now()
+        hold = self.mirror_delay
+        if (
+            self.intake is not None
+            and comment.status is CommentStatus.VISIBLE
+            and await self._has_copies(comment.id)
+        ):
+            held = self._intake.admit(
+                (comment.author.platform, comment.author.user_id),
+                (source.platform, source.chat_id),
+                now.timestamp(),
+            )
+            if held is not None:
+                hold = max(hold, self.intake.window)
+                log.info(
+                    "comment edit over the intake limit; its copies are updated later",
+                    extra={"comment_id": comment.id, "limit": str(held), "after": hold},
+                )
+        updated = await self.store.edit_comment(
+            comment.id, text, now, due=now + timedelta(seconds=hold)
+        )
         log.info("comment edited", extra={"comment_id": comment.id})
         self._enqueued()
         return updated
+
+    async def _has_copies(self, comment_id: CommentId) -> bool:
+        """Whether a comment has mirrored copies, sent or to be sent."""
+        return any(
+            s.delivery.op is not DeliveryOp.DELETE and s.delivery.state is not DeliveryState.DEAD
+            for s in await self.store.deliveries_for_comment(comment_id)
+        )
 
     async def delete_comment_by_source(self, source: MessageRef) -> Comment | None:
         """Mark deleted the comment written as ``source`` (its author deleted the message)."""
