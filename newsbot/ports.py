@@ -393,8 +393,17 @@ class Store(Protocol):
         """Return the comment written as a given message."""
         ...
 
-    async def edit_comment(self, comment_id: CommentId, text: str, now: datetime) -> Comment:
-        """Replace a comment's text, mark it edited and enqueue edits of its mirrors."""
+    async def edit_comment(
+        self, comment_id: CommentId, text: str, now: datetime, *, due: datetime | None = None
+    ) -> Comment:
+        """Replace a comment's text, mark it edited and enqueue edits of its mirrors.
+
+        No mirror gets the new text before ``due`` (``now`` when ``None``): a sent copy is
+        re-enqueued as an edit due then; a copy still waiting to be posted or edited, or to
+        be retried, waits until then at least (it carries the latest text when it goes); a
+        copy being sent is sent again once that send ends, not before ``due`` either.
+        Deleted copies stay deleted.
+        """
         ...
 
     async def set_comment_status(

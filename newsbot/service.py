@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
-from newsbot.limits import IntakeLimits, SlidingCounter
+from newsbot.limits import IntakeGate, IntakeLimits
 from newsbot.models import (
     Actor,
     Article,
@@ -35,6 +35,8 @@ from newsbot.models import (
     CommentNode,
     CommentStatus,
     CountRefresh,
+    DeliveryOp,
+    DeliveryState,
     DeliveryStatus,
     Destination,
     DestinationId,
@@ -156,8 +158,7 @@ class NewsService:
         self.count_refresh = count_refresh if count_refresh is not None else CountRefresh()
         self.open_subscriptions = open_subscriptions
         self.intake = intake
-        self._per_author = SlidingCounter(intake.per_author if intake else 0, _window(intake))
-        self._per_chat = SlidingCounter(intake.per_chat if intake else 0, _window(intake))
+        self._intake = IntakeGate(intake)
         self._listeners: list[Callable[[], None]] = []
         self.comments_stored = 0  # comments created by this process, for monitoring
         # The feed use cases, when the program follows feeds: chat adapters reach /feed here.
@@ -696,26 +697,34 @@ class NewsService:
         return comment
 
     def _over_intake(self, author: Author, source: MessageRef, now: datetime) -> bool:
-        """Count a comment against its author's and its chat's limits; whether it is over."""
+        """Count a comment against its author's and its chat's limits if it is accepted;
+        whether it is held back instead."""
         if self.intake is None:
             return False
-        at = now.timestamp()
-        over_author = self._per_author.hit((author.platform, author.user_id), at)
-        over_chat = self._per_chat.hit((source.platform, source.chat_id), at)
-        if (over_author or over_chat) and log.isEnabledFor(logging.INFO):
+        held = self._intake.admit(
+            (author.platform, author.user_id), (source.platform, source.chat_id), now.timestamp()
+        )
+        if held is not None and log.isEnabledFor(logging.INFO):
             log.info(
                 "comment over the intake limit; stored hidden, not mirrored",
                 extra={
                     "platform": str(author.platform),
                     "user_id": author.user_id,
                     "chat_id": source.chat_id,
-                    "limit": "author" if over_author else "chat",
+                    "limit": str(held),
                 },
             )
-        return over_author or over_chat
+        return held is not None
 
     async def edit_comment(self, source: MessageRef, text: str) -> Comment | None:
         """Update the comment written as ``source`` after its author edited the message.
+
+        The new text reaches the comment's mirrored copies like a new comment would: held
+        ``mirror_delay`` seconds (a moderator who deletes the comment meanwhile stops it), and
+        counted against the intake limits. An edit over them is not refused (the author's own
+        chat shows it already) but paced: the copies get the latest text a whole intake window
+        later. Repeated edits before the copies are updated make one update, of the latest
+        text. An edit of a comment that has no copies counts against nothing.
 
         Returns ``None`` when no comment was written as that message; an edit to empty text
         is ignored.
@@ -726,10 +735,37 @@ class NewsService:
         text = strip_control_chars(text).strip()[:COMMENT_MAX]
         if not text or text == comment.text:
             return comment
-        updated = await self.store.edit_comment(comment.id, text, self.clock.now())
+        now = self.clock.now()
+        hold = self.mirror_delay
+        if (
+            self.intake is not None
+            and comment.status is CommentStatus.VISIBLE
+            and await self._has_copies(comment.id)
+        ):
+            held = self._intake.admit(
+                (comment.author.platform, comment.author.user_id),
+                (source.platform, source.chat_id),
+                now.timestamp(),
+            )
+            if held is not None:
+                hold = max(hold, self.intake.window)
+                log.info(
+                    "comment edit over the intake limit; its copies are updated later",
+                    extra={"comment_id": comment.id, "limit": str(held), "after": hold},
+                )
+        updated = await self.store.edit_comment(
+            comment.id, text, now, due=now + timedelta(seconds=hold)
+        )
         log.info("comment edited", extra={"comment_id": comment.id})
         self._enqueued()
         return updated
+
+    async def _has_copies(self, comment_id: CommentId) -> bool:
+        """Whether a comment has mirrored copies, sent or to be sent."""
+        return any(
+            s.delivery.op is not DeliveryOp.DELETE and s.delivery.state is not DeliveryState.DEAD
+            for s in await self.store.deliveries_for_comment(comment_id)
+        )
 
     async def delete_comment_by_source(self, source: MessageRef) -> Comment | None:
         """Mark deleted the comment written as ``source`` (its author deleted the message)."""
@@ -880,10 +916,6 @@ class NewsService:
     async def save_state(self, key: str, value: str) -> None:
         """Write a small named value kept for an adapter."""
         await self.store.set_state(key, value)
-
-
-def _window(intake: IntakeLimits | None) -> float:
-    return intake.window if intake is not None else 60.0
 
 
 def _prune(node: CommentNode) -> CommentNode | None:

@@ -784,8 +784,8 @@ class PostgresStore:
                 "thread_id = COALESCE($2, thread_id), last_error = NULL, updated_at = $3, "
                 "claimed_by = NULL, "
                 "state = CASE WHEN generation = $4 THEN 'sent' ELSE 'pending' END, "
-                "due_at = CASE WHEN generation = $4 THEN NULL ELSE $3::timestamptz END "
-                "WHERE id = $5 "
+                "due_at = CASE WHEN generation = $4 THEN NULL "
+                f"ELSE {_HELD.format('$3::timestamptz')} END WHERE id = $5 "
                 "RETURNING state, (SELECT chat_id FROM destinations t "
                 "WHERE t.id = deliveries.destination_id)",
                 posted.message_id if posted else None,
@@ -827,8 +827,8 @@ class PostgresStore:
     ) -> None:
         async def body(conn: Conn) -> None:
             await conn.execute(
-                "UPDATE deliveries SET state = $1, due_at = $2, last_error = $3, "
-                "updated_at = $4, attempts = attempts - $5, claimed_by = NULL "
+                f"UPDATE deliveries SET state = $1, due_at = {_HELD.format('$2::timestamptz')}, "
+                "last_error = $3, updated_at = $4, attempts = attempts - $5, claimed_by = NULL "
                 "WHERE id = $6 AND state = 'sending' AND claimed_by = $7",
                 "failed" if count_attempt else "pending",
                 due_at,
@@ -857,7 +857,8 @@ class PostgresStore:
 
     async def release_claims(self, worker: str, platform: Platform | None = None) -> int:
         sql = (
-            "UPDATE deliveries SET state = 'pending', due_at = updated_at, claimed_by = NULL, "
+            "UPDATE deliveries SET state = 'pending', claimed_by = NULL, "
+            f"due_at = {_HELD.format('updated_at')}, "
             "attempts = GREATEST(attempts - 1, 0) WHERE state = 'sending' AND claimed_by = $1"
         )
         params: list[str] = [worker]
@@ -1111,13 +1112,26 @@ class PostgresStore:
 
         return await self._tx(body)
 
-    async def edit_comment(self, comment_id: CommentId, text: str, now: datetime) -> Comment:
-        return await self._change_comment(
-            comment_id,
-            "UPDATE comments SET text = $2, edited_at = $3",
-            (comment_id, text, now),
-            DeliveryOp.EDIT,
-        )
+    async def edit_comment(
+        self, comment_id: CommentId, text: str, now: datetime, *, due: datetime | None = None
+    ) -> Comment:
+        held = max(due or now, now)
+
+        async def body(conn: Conn) -> Comment:
+            row = await conn.fetchrow(
+                "UPDATE comments SET text = $2, edited_at = $3 WHERE id = $1 "
+                f"RETURNING {_COMMENT}",
+                comment_id,
+                text,
+                now,
+            )
+            if row is None:
+                raise StorageError(f"comment {comment_id} vanished")
+            count = await _hold_edit(conn, comment_id, held, now)
+            await _notify(conn, _topics(row[1], count))
+            return _comment(row)
+
+        return await self._tx(body)
 
     async def set_comment_status(
         self, comment_id: CommentId, status: CommentStatus, now: datetime
@@ -1584,6 +1598,51 @@ async def _comment_by_source(conn: Conn, source: MessageRef) -> Comment | None:
         source.message_id,
     )
     return None if row is None else _comment(row)
+
+
+# When a delivery going back to pending is due: the time given, or later if it is a comment
+# edit held (``not_before``) by the moderation hold or the intake pace.
+_HELD = "CASE WHEN op = 'edit' AND not_before > {0} THEN not_before ELSE {0} END"
+
+
+async def _hold_edit(conn: Conn, comment_id: int, held: datetime, now: datetime) -> int:
+    """Re-enqueue a comment's copies as edits, none of them sent before ``held``
+    (``Store.edit_comment``); return how many. Rows are locked in id order as in
+    ``_reenqueue``."""
+    await conn.execute(
+        "SELECT 1 FROM deliveries WHERE comment_id = $1 ORDER BY id FOR UPDATE", comment_id
+    )
+    count = _count(
+        await conn.execute(
+            "UPDATE deliveries SET op = 'edit', state = 'pending', due_at = $2, attempts = 0, "
+            "generation = generation + 1, last_error = NULL, updated_at = $3, not_before = $2 "
+            "WHERE comment_id = $1 AND message_id IS NOT NULL AND state = 'sent' "
+            "AND op != 'delete'",
+            comment_id,
+            held,
+            now,
+        )
+    )
+    count += _count(
+        await conn.execute(
+            "UPDATE deliveries SET due_at = GREATEST(due_at, $2), "
+            "not_before = GREATEST(not_before, $2) "
+            "WHERE comment_id = $1 AND state IN ('pending', 'failed') AND op != 'delete'",
+            comment_id,
+            held,
+        )
+    )
+    count += _count(
+        await conn.execute(
+            "UPDATE deliveries SET op = 'edit', generation = generation + 1, updated_at = $3, "
+            "not_before = GREATEST(not_before, $2) "
+            "WHERE comment_id = $1 AND state = 'sending' AND op != 'delete'",
+            comment_id,
+            held,
+            now,
+        )
+    )
+    return count
 
 
 async def _reenqueue(conn: Conn, where: str, key: int, op: DeliveryOp, now: datetime) -> int:

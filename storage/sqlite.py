@@ -781,13 +781,14 @@ class SqliteStore:
                 "thread_id = COALESCE(?, thread_id), last_error = NULL, updated_at = ?, "
                 "claimed_by = NULL, "
                 "state = CASE WHEN generation = ? THEN 'sent' ELSE 'pending' END, "
-                "due_at = CASE WHEN generation = ? THEN NULL ELSE ? END WHERE id = ?",
+                f"due_at = CASE WHEN generation = ? THEN NULL ELSE {_HELD} END WHERE id = ?",
                 (
                     posted.message_id if posted else None,
                     posted.thread_id if posted else None,
                     stamp,
                     delivery.generation,
                     delivery.generation,
+                    stamp,
                     stamp,
                     delivery.id,
                 ),
@@ -830,6 +831,7 @@ class SqliteStore:
         params = (
             "failed" if count_attempt else "pending",
             _ts(due_at),
+            _ts(due_at),
             error,
             _ts(now),
             0 if count_attempt else 1,
@@ -838,8 +840,8 @@ class SqliteStore:
         )
         await self._tx(
             lambda conn: conn.execute(
-                "UPDATE deliveries SET state = ?, due_at = ?, last_error = ?, updated_at = ?, "
-                "attempts = attempts - ?, claimed_by = NULL "
+                f"UPDATE deliveries SET state = ?, due_at = {_HELD}, last_error = ?, "
+                "updated_at = ?, attempts = attempts - ?, claimed_by = NULL "
                 "WHERE id = ? AND state = 'sending' AND claimed_by = ?",
                 params,
             )
@@ -858,7 +860,8 @@ class SqliteStore:
 
     async def release_claims(self, worker: str, platform: Platform | None = None) -> int:
         sql = (
-            "UPDATE deliveries SET state = 'pending', due_at = updated_at, claimed_by = NULL, "
+            "UPDATE deliveries SET state = 'pending', claimed_by = NULL, "
+            f"due_at = {_HELD.replace('?', 'updated_at')}, "
             "attempts = MAX(attempts - 1, 0) WHERE state = 'sending' AND claimed_by = ?"
         )
         params: tuple[str, ...] = (worker,)
@@ -990,15 +993,17 @@ class SqliteStore:
     async def get_comment_by_source(self, source: MessageRef) -> Comment | None:
         return await self._read(lambda conn: _comment_by_source(conn, source))
 
-    async def edit_comment(self, comment_id: CommentId, text: str, now: datetime) -> Comment:
-        stamp = _ts(now)
+    async def edit_comment(
+        self, comment_id: CommentId, text: str, now: datetime, *, due: datetime | None = None
+    ) -> Comment:
+        stamp, held = _ts(now), _ts(max(due or now, now))
 
         def body(conn: Conn) -> Comment:
             conn.execute(
                 "UPDATE comments SET text = ?, edited_at = ? WHERE id = ?",
                 (text, stamp, comment_id),
             )
-            _reenqueue(conn, "comment_id = ?", comment_id, DeliveryOp.EDIT, stamp)
+            _hold_edit(conn, comment_id, held, stamp)
             return _require_comment(conn, comment_id)
 
         return await self._tx(body)
@@ -1780,6 +1785,34 @@ def _reenqueue(conn: Conn, where: str, key: int, op: DeliveryOp, stamp: str) -> 
         (str(op), stamp, key),
     ).rowcount
     return count
+
+
+# When a delivery going back to pending is due: the time given (the ``?`` twice), or later if
+# it is a comment edit held (``not_before``) by the moderation hold or the intake pace.
+_HELD = "CASE WHEN op = 'edit' AND not_before > ? THEN not_before ELSE ? END"
+
+
+def _hold_edit(conn: Conn, comment_id: int, held: str, stamp: str) -> None:
+    """Re-enqueue a comment's copies as edits, none of them sent before ``held``
+    (``Store.edit_comment``)."""
+    conn.execute(
+        "UPDATE deliveries SET op = 'edit', state = 'pending', due_at = ?, attempts = 0, "
+        "generation = generation + 1, last_error = NULL, updated_at = ?, not_before = ? "
+        "WHERE comment_id = ? AND message_id IS NOT NULL AND state = 'sent' AND op != 'delete'",
+        (held, stamp, held, comment_id),
+    )
+    conn.execute(
+        "UPDATE deliveries SET due_at = MAX(COALESCE(due_at, ?), ?), "
+        "not_before = MAX(COALESCE(not_before, ?), ?) "
+        "WHERE comment_id = ? AND state IN ('pending', 'failed') AND op != 'delete'",
+        (held, held, held, held, comment_id),
+    )
+    conn.execute(
+        "UPDATE deliveries SET op = 'edit', generation = generation + 1, updated_at = ?, "
+        "not_before = MAX(COALESCE(not_before, ?), ?) "
+        "WHERE comment_id = ? AND state = 'sending' AND op != 'delete'",
+        (stamp, held, held, comment_id),
+    )
 
 
 def _jobs(conn: Conn, ids: list[int]) -> list[Job]:

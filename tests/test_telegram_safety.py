@@ -112,6 +112,29 @@ async def test_a_flood_from_one_reader_is_hidden_and_not_mirrored(
     assert (await world.service.thread(ArticleId(1))).total == 4
 
 
+async def test_one_readers_flood_never_silences_the_others(world: World) -> None:
+    """Comments held back take no place in the chat's limit: after a flood of 20 (3 kept),
+    the others' replies are still shown and mirrored."""
+    world.configure(intake=IntakeLimits(per_author=3, per_chat=8, window=60))
+    await world.start()
+    await subscribe_all(world)
+    await publish(world, "Title\nBody")
+    await world.processed()
+    post = post_in(world, GROUP)["message_id"]
+    for n in range(20):
+        world.tg.user_sends(GROUP, READER, f"flood {n}", reply_to=post)
+    for n in range(3):
+        world.tg.user_sends(GROUP, OTHER, f"calm {n}", reply_to=post)
+    await world.processed()
+    await world.drain()
+    texts = sorted(str(m["text"]) for m in mirrored(world, DISCUSSION_A))
+    assert texts == [f"Omar (Telegram): calm {n}" for n in range(3)] + [
+        f"Rita Reader (Telegram): flood {n}" for n in range(3)
+    ]
+    thread = await world.service.thread(ArticleId(1))
+    assert thread.total == 6
+
+
 async def test_a_retracted_article_is_gone_for_readers_in_comments_and_buttons(
     world: World,
 ) -> None:

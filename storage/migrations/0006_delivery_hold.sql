@@ -1,0 +1,4 @@
+-- newsbot schema, version 6: an edited comment's copies wait for the moderation hold and the
+-- intake pace, also when the edit met a copy being sent (which is sent again once it ends).
+
+ALTER TABLE deliveries ADD COLUMN not_before TEXT;   -- an edit is not sent earlier
