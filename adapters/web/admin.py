@@ -76,8 +76,15 @@ async def admin_page(request: web.Request) -> web.Response:
     article_id = ascii_number(request.query.get("article"))
     if article_id is not None:
         article = await service.article(ArticleId(article_id))
-        thread = await service.thread(article.id, limit=100, newest_first=True)
-        context.update(article=article, rows=flatten(thread.comments), total=thread.total)
+        cursor = request.query.get("comments") or None
+        thread = await service.thread(article.id, cursor=cursor, limit=100, newest_first=True)
+        context.update(
+            article=article,
+            rows=flatten(thread.comments),
+            total=thread.total,
+            next_cursor=thread.next_cursor,
+            first_page=cursor is None,
+        )
     else:
         page = await service.latest(50)
         context.update(article=None, articles=page.articles)

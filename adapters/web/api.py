@@ -52,7 +52,22 @@ def article_json(service: NewsService, article: Article, *, full: bool) -> dict[
 
 
 def comment_json(node: CommentNode) -> dict[str, Any]:
-    """A comment with its replies nested; a removed comment keeps only its place and replies."""
+    """A comment with its replies nested; a removed comment keeps only its place and replies.
+
+    Built with a stack of its own: however deep a thread, nothing here recurses.
+    """
+    top = _comment_fields(node)
+    stack = [(node, top)]
+    while stack:
+        current, data = stack.pop()
+        for reply in current.replies:
+            child = _comment_fields(reply)
+            data["replies"].append(child)
+            stack.append((reply, child))
+    return top
+
+
+def _comment_fields(node: CommentNode) -> dict[str, Any]:
     c = node.comment
     visible = c.status is CommentStatus.VISIBLE
     return {
@@ -65,7 +80,7 @@ def comment_json(node: CommentNode) -> dict[str, Any]:
         "status": "visible" if visible else "removed",
         "created_at": c.created_at.isoformat(),
         "edited_at": _iso(c.edited_at),
-        "replies": [comment_json(r) for r in node.replies],
+        "replies": [],
     }
 
 
@@ -162,6 +177,7 @@ async def comments(request: web.Request) -> web.Response:
                     "article_id": found.id,
                     "total": page.total,
                     "comments": [comment_json(n) for n in page.comments],
+                    "continued": page.continued,
                     "next_cursor": page.next_cursor,
                 }
             ),
