@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from newsbot import ArticleId, Author, MessageRef, NewsService, Platform
+from adapters.web.app import SITE
+from newsbot import Actor, ArticleId, Author, MessageRef, NewsService, Platform
 from newsbot.models import IncomingComment
 from newsbot.ports import Store
 from newsbot.threads import PAGE_COMMENTS
 from tests.test_web_admin import TOKEN, login
-from tests.test_web_helpers import comment_ids, publish, web_client
+from tests.test_web_helpers import Client, comment_ids, publish, web_client
 
 STORE_BACKENDS = ["sqlite", "postgres"]
 
@@ -102,6 +103,47 @@ async def test_one_page_renders_at_most_200_comments_and_links_to_the_rest(
             older = re.search(r'<a href="([^"]+)#comments" rel="next">Older comments</a>', html)
             path = older.group(1).replace("&amp;", "&") if older else None
     assert len(seen) == len(set(seen)) == 1000
+
+
+def _caches(client: Client) -> tuple[int, int, int]:
+    app = client.server.app[SITE]
+    return app.cache.renders, app.variants.renders, app.variants.size[0]
+
+
+async def test_unknown_reply_limit_and_extra_values_are_served_from_the_plain_page(
+    service: NewsService,
+) -> None:
+    article = await publish(service)
+    other = await publish(service, title="Other")
+    shown = await service.add_web_comment(article.id, "Ann", "shown", client_key="a")
+    removed = await service.add_web_comment(article.id, "Gone", "removed", client_key="b")
+    await service.delete_comment(Actor.operator(), removed.id)
+    foreign = await service.add_web_comment(other.id, "Far", "elsewhere", client_key="c")
+    async with web_client(service) as client:
+        page = f"/articles/{article.id}"
+        api = f"/api/articles/{article.id}/comments"
+        for path in (page, api):
+            assert (await client.get(path)).status == 200
+        before = _caches(client)
+        queries = [
+            *(f"{page}?reply={n}" for n in range(1000, 1050)),  # nobody's comment
+            f"{page}?reply={removed.id}",
+            f"{page}?reply={foreign.id}",
+            f"{page}?reply=abc",
+            f"{page}?utm_source=x",
+            f"{api}?limit=100",  # the default, spelled out
+            f"{api}?order=oldest&x=1",
+        ]
+        for path in queries:
+            response = await client.get(path)
+            assert response.status == 200, path
+            assert "Reply to" not in await response.text()
+        assert _caches(client) == before  # no render, nothing new kept
+        # A comment one may answer is a page of its own, rendered once.
+        for _ in range(3):
+            html = await (await client.get(f"{page}?reply={shown.id}")).text()
+            assert "Reply to <bdi>Ann</bdi>" in html
+        assert _caches(client)[1:] == (before[1] + 1, before[2] + 1)
 
 
 def test_the_command_line_refuses_a_forged_cursor_in_one_line(tmp_path: Path) -> None:

@@ -127,7 +127,7 @@ async def articles(request: web.Request) -> web.Response:
             cache_control=s.public_cache,
         )
 
-    variant = cursor is not None or "limit" in request.query
+    variant = cursor is not None or limit != s.articles_per_page
     return await cached(request, ("api-articles", cursor, limit), None, load, variant=variant)
 
 
@@ -186,5 +186,6 @@ async def comments(request: web.Request) -> web.Response:
         )
 
     key = ("api-comments", article_id, cursor, limit, order)
-    variant = cursor is not None or len(request.query) > 0
+    # Unknown parameters and spelled-out defaults name the plain page and share its entry.
+    variant = cursor is not None or limit != s.comments_per_page or order != "oldest"
     return await cached(request, key, article_id, load, variant=variant)

@@ -32,6 +32,7 @@ from newsbot.models import (
     Article,
     ArticleId,
     ArticleStatus,
+    Comment,
     CommentId,
     CommentStatus,
     MessageRef,
@@ -111,7 +112,9 @@ async def article_page(request: web.Request) -> web.Response:
     s = site(request)
     article_id = path_id(request)
     cursor = request.query.get("comments") or None
-    reply = ascii_number(request.query.get("reply"))
+    # Only a comment one may answer names a page of its own; any other ?reply= (unknown,
+    # removed, of another article, not a number) is the plain page, from the same entry.
+    parent = await _replyable(request, article_id, request.query.get("reply"))
 
     async def load() -> Page:
         article = await _published(request)
@@ -125,14 +128,8 @@ async def article_page(request: web.Request) -> web.Response:
                 cache_control=s.gone_cache,
             )
         form = FormState()
-        if reply is not None:
-            try:
-                parent = await s.service.comment(CommentId(reply))
-            except NotFound:
-                pass  # a stale reply link: show the plain form
-            else:
-                if parent.article_id == article.id and parent.status is CommentStatus.VISIBLE:
-                    form.parent_id, form.parent_name = parent.id, parent.author.name
+        if parent is not None:
+            form.parent_id, form.parent_name = parent.id, parent.author.name
         thread = await _thread(request, article, cursor)
         return Page(
             data=(article, thread, form.parent_id, form.parent_name),
@@ -140,8 +137,24 @@ async def article_page(request: web.Request) -> web.Response:
             cache_control=s.public_cache,
         )
 
+    reply = parent.id if parent is not None else None
     key = ("article", article_id, cursor, reply)
     return await cached(request, key, article_id, load, variant=bool(cursor or reply is not None))
+
+
+async def _replyable(request: web.Request, article_id: int, raw: str | None) -> Comment | None:
+    """The comment ``raw`` names when it is a visible comment of the article, else ``None``:
+    only such a comment may be named on the page (a stale link shows the plain form)."""
+    number = ascii_number(raw)
+    if number is None:
+        return None
+    try:
+        comment = await site(request).service.comment(CommentId(number))
+    except NotFound:
+        return None
+    if comment.article_id != article_id or comment.status is not CommentStatus.VISIBLE:
+        return None
+    return comment
 
 
 async def _thread(request: web.Request, article: Article, cursor: str | None) -> ThreadPage:
