@@ -18,11 +18,11 @@ import pytest
 
 from adapters.web.app import SITE
 from newsbot import Actor, ArticleId, Author, MessageRef, NewsService, Platform
-from newsbot.models import IncomingComment
+from newsbot.models import CommentStatus, IncomingComment
 from newsbot.ports import Store
 from newsbot.threads import PAGE_COMMENTS
 from tests.test_web_admin import TOKEN, login
-from tests.test_web_helpers import Client, comment_ids, publish, web_client
+from tests.test_web_helpers import Client, comment_ids, post_comment, publish, web_client
 
 STORE_BACKENDS = ["sqlite", "postgres"]
 
@@ -144,6 +144,43 @@ async def test_unknown_reply_limit_and_extra_values_are_served_from_the_plain_pa
             html = await (await client.get(f"{page}?reply={shown.id}")).text()
             assert "Reply to <bdi>Ann</bdi>" in html
         assert _caches(client)[1:] == (before[1] + 1, before[2] + 1)
+
+
+async def test_the_error_page_names_only_a_visible_comment_of_the_article(
+    service: NewsService,
+) -> None:
+    article = await publish(service)
+    retracted = await publish(service, title="Soon gone")
+    visible = await service.add_web_comment(article.id, "Vera Visible", "hi", client_key="a")
+    deleted = await service.add_web_comment(article.id, "Dora Deleted", "x", client_key="b")
+    await service.delete_comment(Actor.operator(), deleted.id)
+    hidden_ref = MessageRef(Platform.WEB, str(article.id), "hidden")
+    stored = await service.store.ingest_comment(
+        IncomingComment(
+            source=hidden_ref,
+            author=Author("Hugo Hidden", Platform.WEB, "w:hugo"),
+            text="over the limit",
+            created_at=service.clock.now(),
+            article_id=article.id,
+            hidden=True,
+        )
+    )
+    assert stored is not None and stored[0].status is CommentStatus.HIDDEN
+    elsewhere = await service.add_web_comment(retracted.id, "Rita Retracted", "y", client_key="c")
+    await service.retract(Actor.operator(), retracted.id)
+    async with web_client(service, rate_limit=50) as client:
+        for parent, name in (
+            (deleted.id, "Dora Deleted"),
+            (stored[0].id, "Hugo Hidden"),
+            (elsewhere.id, "Rita Retracted"),
+        ):
+            # An empty comment: the form comes back with the error, replying to ``parent``.
+            response = await post_comment(client, article.id, "Me", "", parent=str(parent))
+            assert response.status == 400
+            assert name not in await response.text(), name
+        response = await post_comment(client, article.id, "Me", "", parent=str(visible.id))
+        assert response.status == 400
+        assert "Reply to <bdi>Vera Visible</bdi>" in await response.text()
 
 
 def test_the_command_line_refuses_a_forged_cursor_in_one_line(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -272,10 +271,10 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
     if parent:
         form.parent_id = ascii_number(parent)
         if form.parent_id is not None:
-            # An unknown parent is refused below by add_web_comment, with its own message.
-            with contextlib.suppress(NotFound):
-                replied = await s.service.comment(CommentId(form.parent_id))
-                form.parent_name = replied.author.name
+            # Named only when it is a visible comment of this article; any other parent is
+            # refused below by add_web_comment, with its own message.
+            replied = await _replyable(request, article.id, parent)
+            form.parent_name = replied.author.name if replied is not None else ""
         else:
             form.errors["parent"] = "The comment you are replying to does not exist."
     _validate(form)
