@@ -183,6 +183,27 @@ async def test_the_error_page_names_only_a_visible_comment_of_the_article(
         assert "Reply to <bdi>Vera Visible</bdi>" in await response.text()
 
 
+async def test_the_admin_notice_is_one_of_a_fixed_few(service: NewsService) -> None:
+    article = await publish(service)
+    comment = await service.add_web_comment(article.id, "Ann", "hi", client_key="a")
+    lure = "Your session expired. Log in again at evil.example"
+    async with web_client(service, admin_token=TOKEN) as client:
+        await login(client)
+        for query in (
+            {"done": lure},
+            {"done": "deleted", "comment": lure},
+            {"done": "banned", "comment": "999999", "count": "3"},
+            {"done": "<b>x</b>"},
+        ):
+            html = await (await client.get("/admin", params=query)).text()
+            assert 'role="status"' not in html, query
+            assert "evil.example" not in html and "&lt;b&gt;" not in html
+        html = await (
+            await client.get("/admin", params={"done": "deleted", "comment": str(comment.id)})
+        ).text()
+        assert f'<p class="notice" role="status">Deleted comment {comment.id}.</p>' in html
+
+
 def test_the_command_line_refuses_a_forged_cursor_in_one_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
     env["NEWSBOT_DATABASE"] = str(tmp_path / "cli.db")
