@@ -35,6 +35,7 @@ from newsbot import (
     Actor,
     ArticleDraft,
     ArticleId,
+    Comment,
     CommentId,
     CommentNode,
     DestinationKind,
@@ -61,6 +62,7 @@ from newsbot.feeds import (
 )
 from newsbot.models import Feed, NewFeed
 from newsbot.text import strip_control_chars
+from newsbot.threads import walk
 from storage import describe_database, is_postgres, open_store
 
 log = logging.getLogger("newsbot")
@@ -780,7 +782,18 @@ def _article_json(service: NewsService, article: Any) -> dict[str, Any]:
 
 
 def _comment_json(node: CommentNode) -> dict[str, Any]:
-    comment = node.comment
+    top = _comment_fields(node.comment)
+    stack = [(node, top)]
+    while stack:  # a stack, not recursion: a reply chain may be thousands deep
+        current, data = stack.pop()
+        for reply in current.replies:
+            child = _comment_fields(reply.comment)
+            data["replies"].append(child)
+            stack.append((reply, child))
+    return top
+
+
+def _comment_fields(comment: Comment) -> dict[str, Any]:
     return {
         "id": comment.id,
         "article_id": comment.article_id,
@@ -791,7 +804,7 @@ def _comment_json(node: CommentNode) -> dict[str, Any]:
         "status": str(comment.status),
         "created_at": comment.created_at.isoformat(),
         "edited_at": comment.edited_at.isoformat() if comment.edited_at else None,
-        "replies": [_comment_json(r) for r in node.replies],
+        "replies": [],
     }
 
 
@@ -890,16 +903,15 @@ async def _article(service: NewsService, args: argparse.Namespace) -> Any:
     )
 
 
-def _thread_lines(nodes: list[CommentNode], depth: int = 0) -> list[str]:
+def _thread_lines(nodes: list[CommentNode]) -> list[str]:
     lines = []
-    for node in nodes:
+    for node, depth in walk(nodes):
         c = node.comment
         text = c.text.replace("\n", " ") if c.text else "[deleted]"
         lines.append(
             f"{'  ' * depth}#{c.id} {c.author.name or '-'} ({c.author.platform}, "
             f"{c.created_at:%Y-%m-%d %H:%M}): {text}"
         )
-        lines += _thread_lines(node.replies, depth + 1)
     return lines
 
 
@@ -916,9 +928,12 @@ async def _comments(service: NewsService, args: argparse.Namespace) -> Any:
             "article_id": page.article_id,
             "total": page.total,
             "comments": [_comment_json(n) for n in page.comments],
+            "continued": page.continued,
             "next_cursor": page.next_cursor,
         }
     lines = [f"{page.total} comment(s) on article {page.article_id}"]
+    if page.continued:
+        lines.append("(continued from the page before)")
     lines += _thread_lines(page.comments)
     if page.next_cursor:
         lines.append(f"More: --cursor {page.next_cursor}")

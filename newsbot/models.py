@@ -388,16 +388,19 @@ class CommentNode:
 
 @dataclass(frozen=True, slots=True)
 class ThreadPage:
-    """One page of an article's thread: top-level comments with all their replies.
+    """One page of an article's thread: top-level comments with their replies.
 
     ``next_cursor`` is an opaque string for the following page, or ``None`` at the end.
-    ``total`` counts the article's visible comments.
+    ``total`` counts the article's visible comments. ``continued`` is true when the first
+    top-level comment was on the page before too, with replies that did not fit there: it is
+    shown again, with the ancestors of the replies that follow, for context.
     """
 
     article_id: ArticleId
     comments: list[CommentNode]
     next_cursor: str | None
     total: int
+    continued: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,17 +8,20 @@ the change that causes them, and the ``Dispatcher`` sends them.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import logging
 import re
+import secrets
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from newsbot import threads
+from newsbot.cursors import MALFORMED as MALFORMED_CURSOR
+from newsbot.cursors import Cursors
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
 from newsbot.limits import IntakeGate, IntakeLimits
 from newsbot.models import (
@@ -32,7 +35,6 @@ from newsbot.models import (
     Author,
     Comment,
     CommentId,
-    CommentNode,
     CommentStatus,
     CountRefresh,
     DeliveryOp,
@@ -45,7 +47,6 @@ from newsbot.models import (
     MessageRef,
     NewDestination,
     Platform,
-    ThreadCursor,
     ThreadPage,
 )
 from newsbot.ports import Clock, Store, SystemClock
@@ -57,6 +58,7 @@ from newsbot.text import (
     strip_control_chars,
     valid_unicode,
 )
+from newsbot.threads import PAGE_COMMENTS
 
 if TYPE_CHECKING:
     from newsbot.feeds import FeedService
@@ -82,6 +84,8 @@ PENDING_MAX = 100
 """The most subscription requests that wait for approval at once; past it a request is refused."""
 REQUESTS_PER_DAY = 10
 """New subscription requests one person may make in 24 hours."""
+CURSOR_KEY = "cursor.key"
+"""The state key of the secret that signs page cursors (``newsbot.cursors``)."""
 
 
 def web_identity(key: bytes, session: str) -> str:
@@ -161,6 +165,7 @@ class NewsService:
         self._intake = IntakeGate(intake)
         self._listeners: list[Callable[[], None]] = []
         self.comments_stored = 0  # comments created by this process, for monitoring
+        self._cursors: Cursors | None = None
         # The feed use cases, when the program follows feeds: chat adapters reach /feed here.
         self.feeds: FeedService | None = None
 
@@ -340,14 +345,14 @@ class NewsService:
             InvalidInput: the cursor is malformed or the limit out of range.
         """
         limit = _page_limit(limit)
-        position = decode_article_cursor(cursor) if cursor else None
+        position = (await self.cursors(make=False)).read_article(cursor) if cursor else None
         articles = await self.store.latest_articles(limit + 1, position)
         next_cursor = None
         if len(articles) > limit:
             articles = articles[:limit]
             last = articles[-1]
             assert last.published_at is not None
-            next_cursor = _encode(last.published_at, last.id)
+            next_cursor = (await self.cursors()).article(ArticleCursor(last.published_at, last.id))
         return ArticlePage(articles, next_cursor)
 
     async def deliveries(self, article_id: ArticleId) -> list[DeliveryStatus]:
@@ -879,35 +884,58 @@ class NewsService:
         limit: int = 50,
         newest_first: bool = False,
         viewer: Actor | None = None,
+        size: int = PAGE_COMMENTS,
     ) -> ThreadPage:
-        """Return one page of an article's thread: ``limit`` top-level comments, each with all
-        its replies nested under it.
+        """Return one page of an article's thread: ``limit`` top-level comments, each with its
+        replies nested under it, at most ``size`` comments in all.
 
-        Deleted and hidden comments are left out, except as empty placeholders where visible
-        replies hang under them. The thread of a retracted (or draft) article is gone, as the
-        article is, for every viewer but newsbot admins (``readable_article``).
+        Replies nest ``THREAD_DEPTH`` levels deep at most; deeper ones are listed flat at that
+        level (``newsbot.threads``). A top-level comment whose replies do not fit in ``size``
+        continues on the next page (``ThreadPage.continued``). Deleted and hidden comments
+        are left out, except as empty placeholders where visible replies hang under them.
+        The thread of a retracted (or draft) article is gone, as the article is, for every
+        viewer but newsbot admins (``readable_article``).
 
         Raises:
             NotFound: no such article, or not one the viewer may read.
-            InvalidInput: the cursor is malformed or the limit out of range.
+            InvalidInput: the cursor was not made for this thread in this order, or the
+                limit is out of range.
         """
         limit = _page_limit(limit)
-        after = decode_thread_cursor(cursor) if cursor else None
+        start = None
+        if cursor:
+            start = (await self.cursors(make=False)).read_thread(cursor, article_id, newest_first)
         await self.readable_article(article_id, viewer)
         roots, replies, total = await self.store.thread_page(
-            article_id, limit + 1, after, newest_first=newest_first
+            article_id, limit + 1, start.after if start else None, newest_first=newest_first
+        )
+        trees = threads.build(roots[:limit], replies)
+        comments, following, continued = threads.paginate(
+            roots, trees, limit=limit, size=max(size, 1), start=start
         )
         next_cursor = None
-        if len(roots) > limit:
-            roots = roots[:limit]  # replies of the extra root stay unreachable from the tree
-            next_cursor = _encode(roots[-1].created_at, roots[-1].id)
-        nodes = {c.id: CommentNode(c) for c in [*roots, *replies]}
-        for reply in replies:
-            parent = nodes.get(reply.parent_id) if reply.parent_id is not None else None
-            if parent is not None:
-                parent.replies.append(nodes[reply.id])
-        tree = [_prune(nodes[c.id]) for c in roots]
-        return ThreadPage(article_id, [n for n in tree if n is not None], next_cursor, total)
+        if following is not None:
+            next_cursor = (await self.cursors()).thread(article_id, newest_first, following)
+        return ThreadPage(article_id, comments, next_cursor, total, continued)
+
+    async def cursors(self, *, make: bool = True) -> Cursors:
+        """The signer of this installation's page cursors; its key is kept in the store, so
+        that every worker (and the next start) reads the cursors of the others. The key is
+        made with the first cursor (``make``): reading one never writes.
+
+        Raises:
+            InvalidInput: asked to read a cursor before any was made.
+        """
+        if self._cursors is None:
+            if make:
+                key = await self.store.setdefault_state(CURSOR_KEY, secrets.token_hex(32))
+            else:
+                found = await self.store.get_state(CURSOR_KEY)
+                if found is None:
+                    raise InvalidInput(MALFORMED_CURSOR, field="cursor")
+                key = found
+            self._cursors = Cursors(key.encode())
+        return self._cursors
 
     async def last_state(self, key: str) -> str | None:
         """Read a small named value kept for an adapter (an update offset, say)."""
@@ -918,62 +946,10 @@ class NewsService:
         await self.store.set_state(key, value)
 
 
-def _prune(node: CommentNode) -> CommentNode | None:
-    node.replies = [r for r in (_prune(child) for child in node.replies) if r is not None]
-    if node.comment.status is CommentStatus.VISIBLE:
-        return node
-    if not node.replies:
-        return None
-    hidden = node.comment
-    node.comment = Comment(
-        id=hidden.id,
-        article_id=hidden.article_id,
-        parent_id=hidden.parent_id,
-        author=Author("", hidden.author.platform, ""),
-        text="",
-        source=hidden.source,
-        status=hidden.status,
-        created_at=hidden.created_at,
-        edited_at=hidden.edited_at,
-        deleted_at=hidden.deleted_at,
-    )
-    return node
-
-
 def _page_limit(limit: int) -> int:
     if not 1 <= limit <= PAGE_MAX:
         raise InvalidInput(f"The page size must be between 1 and {PAGE_MAX}.", field="limit")
     return limit
-
-
-def _encode(at: datetime, item_id: int) -> str:
-    raw = f"{at.isoformat()}|{item_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, _, item = raw.partition("|")
-        when = datetime.fromisoformat(at)
-        number = int(item)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidInput("The page cursor is malformed.", field="cursor") from exc
-    if when.tzinfo is None:
-        raise InvalidInput("The page cursor is malformed.", field="cursor")
-    return when, number
-
-
-def decode_thread_cursor(cursor: str) -> ThreadCursor:
-    """Turn an opaque thread cursor back into a position. Raises ``InvalidInput``."""
-    at, item = _decode(cursor)
-    return ThreadCursor(at, CommentId(item))
-
-
-def decode_article_cursor(cursor: str) -> ArticleCursor:
-    """Turn an opaque article-list cursor back into a position. Raises ``InvalidInput``."""
-    at, item = _decode(cursor)
-    return ArticleCursor(at, ArticleId(item))
 
 
 def clean_tags(tags: Collection[str]) -> tuple[str, ...]:

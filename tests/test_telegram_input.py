@@ -3,6 +3,7 @@ digits only ("²" passes str.isdigit() and fails int()), button data checked bef
 
 from __future__ import annotations
 
+import base64
 import logging
 
 import pytest
@@ -11,13 +12,14 @@ from hypothesis import strategies as st
 
 from adapters.telegram.handlers import (
     STALE_BUTTON,
+    THREAD_PAGE,
     parse_button,
     parse_chat,
     parse_id,
     parse_topic,
 )
 from adapters.telegram.publisher import chat_key
-from newsbot import Actor, ArticleDraft, InvalidInput
+from newsbot import Actor, ArticleDraft, ArticleId, InvalidInput
 from tests.fakes.wait import wait_for
 from tests.telegram_helpers import ADMIN, GROUP, READER, World, world
 
@@ -116,11 +118,23 @@ async def test_malformed_button_data_is_answered_politely(
 
     await world.service.publish(Actor.operator(), ArticleDraft("An article", "body"))
     adapter = await world.start()
+    for n in range(THREAD_PAGE + 1):  # a real "Next" button, whose cursor is then changed
+        await world.service.add_web_comment(ArticleId(1), "Ann", f"c{n}", client_key=f"k{n}")
+    made = (await world.service.thread(ArticleId(1), limit=THREAD_PAGE)).next_cursor
+    assert made is not None
+
+    def b64(raw: str) -> str:
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
     answers = {
         "cm:²:": STALE_BUTTON,
         "cm:1:x:y": STALE_BUTTON,
         "pub:maybe": STALE_BUTTON,
-        "cm:1:AAAA": "The page cursor is malformed.",
+        "cm:1:AAAA": STALE_BUTTON,
+        # Cursors that decode to a position no store can hold, and a forged signature.
+        f"cm:1:{b64('2026-01-01T00:00+00:00|99999999999999999999')}": STALE_BUTTON,
+        f"cm:1:{b64('0001-01-01T00:00+14:00|1')}": STALE_BUTTON,
+        f"cm:1:{made[:-2]}{'AA' if made[-2:] != 'AA' else 'BB'}": STALE_BUTTON,
         "cm:1:~nosuch": "This list has expired; send /comments again.",
         "cm:99:": "There is no article 99.",
     }

@@ -283,11 +283,15 @@ async def test_pages_named_by_a_query_cannot_push_the_plain_pages_out(
     service: NewsService,
 ) -> None:
     article = await publish(service)
+    comments = [
+        await service.add_web_comment(article.id, "Ann", f"c{n}", client_key=f"k{n}")
+        for n in range(20)
+    ]
     async with web_client(service, cache_entries=4) as client:
         cache = _site(client)
         await client.get(f"/articles/{article.id}")
-        for n in range(20):  # a crawler (or worse) asking for every reply form there may be
-            assert (await client.get(f"/articles/{article.id}?reply={n}")).status == 200
+        for c in comments:  # a crawler (or worse) asking for every reply form there is
+            assert (await client.get(f"/articles/{article.id}?reply={c.id}")).status == 200
         await client.get(f"/articles/{article.id}")
         # Still kept: not rendered again. (A hit, or a check of its data when SQLite's
         # change poll saw the publish's commit late and marked every page stale meanwhile.)

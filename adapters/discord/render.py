@@ -17,6 +17,7 @@ import discord
 
 from newsbot.models import Article, ArticlePage, Comment, CommentNode, Platform, ThreadPage
 from newsbot.text import cut_chars, one_line
+from newsbot.threads import walk
 
 CONTENT_MAX = 2000
 TITLE_MAX = 256
@@ -198,14 +199,13 @@ def thread_embed(
 ) -> discord.Embed:
     """One page of an article's comment thread, for ``/comments``."""
     lines: list[str] = []
-
-    def walk(node: CommentNode, depth: int) -> None:
-        lines.append(_comment_line(node, depth))
-        for reply in node.replies:
-            walk(reply, min(depth + 1, 4))
-
-    for node in page.comments:
-        walk(node, 0)
+    length = 0
+    for node, depth in walk(page.comments):  # no recursion over a deep chain
+        if length > DESCRIPTION_MAX:
+            break  # the rest would be cut off anyway
+        line = _comment_line(node, min(depth, 4))
+        lines.append(line)
+        length += len(line) + 1
     body = "\n".join(lines) if lines else "*No comments yet.*"
     embed = discord.Embed(
         title=_safe(f"Comments: {one_line(article.title)}", TITLE_MAX),

@@ -667,7 +667,18 @@ class Handlers:
                 await query.answer("This list has expired; send /comments again.")
                 return
             cursor = remembered[1]
-        rendered, markup = await self.thread_page(article_id, cursor or None, self.viewer(update))
+        try:
+            rendered, markup = await self.thread_page(
+                article_id, cursor or None, self.viewer(update)
+            )
+        except InvalidInput as error:
+            if error.field != "cursor":
+                raise
+            # A page of an older bot, or data made up by a client: the cursor is refused
+            # before it reaches the store.
+            log.info("button with a cursor this bot never made", extra=describe(update))
+            await query.answer(STALE_BUTTON)
+            return
         await query.answer()
         if query.message is not None and isinstance(query.message, Message):
             try:

@@ -24,6 +24,7 @@ from telegram import MessageEntity
 
 from newsbot.models import Article, Comment, CommentNode, Platform
 from newsbot.text import clean_name, cut_point, strip_control_chars, utf16_len
+from newsbot.threads import walk
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -597,26 +598,18 @@ def render_thread(
     link_url = _safe_url(article_url)
     footer = "\n\nRead on the web" if link_url else ""
     budget = limit - utf16_len(footer) - 2
-    lines: list[tuple[str, str, str]] = []  # indent, name, text
-
-    def walk(items: Sequence[CommentNode], depth: int) -> None:
-        for node in items:
-            c = node.comment
-            indent = "    " * min(depth, 6) + ("↳ " if depth else "")
-            if c.text:
-                name = shown_name(c.author.name) or "anonymous"
-                who = f"{name} ({platform_name(c.author.platform)})"
-                text = unmention(" ".join(strip_control_chars(c.text).split()))
-            else:
-                who, text = "", "(deleted)"
-            lines.append((indent, who, text))
-            walk(node.replies, depth + 1)
-
-    walk(nodes, 0)
-    if not lines:
+    if not nodes:
         out.write("\n\nNo comments yet. Reply to the article's post to comment.")
     cut_short = False
-    for number, (indent, who, text) in enumerate(lines):
+    for number, (node, depth) in enumerate(walk(nodes)):  # no recursion over a deep chain
+        c = node.comment
+        indent = "    " * min(depth, 6) + ("↳ " if depth else "")
+        if c.text:
+            name = shown_name(c.author.name) or "anonymous"
+            who = f"{name} ({platform_name(c.author.platform)})"
+            text = unmention(" ".join(strip_control_chars(c.text).split()))
+        else:
+            who, text = "", "(deleted)"
         piece = _Piece()
         piece.write("\n\n" if number == 0 else "\n")
         piece.write(indent)

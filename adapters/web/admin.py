@@ -33,7 +33,7 @@ from adapters.web.context import (
 )
 from adapters.web.guard import address_bucket, ascii_number, token_matches
 from adapters.web.render import flatten
-from newsbot.errors import InvalidInput
+from newsbot.errors import InvalidInput, NotFound
 from newsbot.models import Actor, ArticleId, CommentId, Platform
 
 ADMIN_CACHE = "no-store"
@@ -53,13 +53,44 @@ def _signed_in(request: web.Request) -> bool:
     return sessions is not None and sessions.valid(request.cookies.get(ADMIN_COOKIE), time.time())
 
 
-def _admin_url(article_id: int | None = None, done: str = "") -> str:
+def _admin_url(
+    article_id: int | None = None, done: str = "", comment: int | None = None, count: int = 0
+) -> str:
+    """Where a moderation POST leads: the page it came from, with the code of its notice."""
     query: dict[str, str] = {}
     if article_id is not None:
         query["article"] = str(article_id)
     if done:
         query["done"] = done
+    if comment is not None:
+        query["comment"] = str(comment)
+    if count:
+        query["count"] = str(count)
     return f"/admin?{urlencode(query)}" if query else "/admin"
+
+
+async def _notice(request: web.Request) -> str:
+    """The status notice a moderation POST asked for, by its code (``?done=``).
+
+    A link can name only a code and numbers: the text is fixed here, and names are read
+    from the comment the action was about, so no link makes the page say what it wants.
+    """
+    code = request.query.get("done", "")
+    number = ascii_number(request.query.get("comment"))
+    count = ascii_number(request.query.get("count"), digits=9) or 0
+    if code == "name-banned" and number is None:
+        return "Banned the name and names that look like it."
+    if code not in ("deleted", "banned", "name-banned") or number is None:
+        return ""
+    if code == "deleted":
+        return f"Deleted comment {number}."
+    try:
+        author = (await site(request).service.comment(CommentId(number))).author
+    except NotFound:
+        return ""
+    if code == "banned":
+        return f"Banned {author.name} ({author.platform}); deleted {count} comment(s)."
+    return f"Banned the name {author.name} and names that look like it."
 
 
 def _login_page(request: web.Request, status: int = 200, error: str = "") -> web.Response:
@@ -73,12 +104,19 @@ async def admin_page(request: web.Request) -> web.Response:
     if not _signed_in(request):
         return _login_page(request)
     service = site(request).service
-    context: dict[str, Any] = {"done": request.query.get("done", "")}
+    context: dict[str, Any] = {"done": await _notice(request)}
     article_id = ascii_number(request.query.get("article"))
     if article_id is not None:
         article = await service.article(ArticleId(article_id))
-        thread = await service.thread(article.id, limit=100, newest_first=True)
-        context.update(article=article, rows=flatten(thread.comments), total=thread.total)
+        cursor = request.query.get("comments") or None
+        thread = await service.thread(article.id, cursor=cursor, limit=100, newest_first=True)
+        context.update(
+            article=article,
+            rows=flatten(thread.comments),
+            total=thread.total,
+            next_cursor=thread.next_cursor,
+            first_page=cursor is None,
+        )
     else:
         page = await service.latest(50)
         context.update(article=None, articles=page.articles)
@@ -192,7 +230,7 @@ async def delete_comment(request: web.Request) -> web.StreamResponse:
         Actor.operator(), CommentId(path_id(request))
     )
     log.info("comment deleted from the admin page", extra={"comment_id": comment.id})
-    raise web.HTTPSeeOther(_admin_url(article_id, f"Deleted comment {comment.id}."))
+    raise web.HTTPSeeOther(_admin_url(article_id, "deleted", comment.id))
 
 
 @moderation
@@ -211,8 +249,7 @@ async def ban_author(request: web.Request) -> web.StreamResponse:
         "author banned from the admin page",
         extra={"platform": str(author.platform), "user_id": author.user_id, "deleted": count},
     )
-    done = f"Banned {author.name} ({author.platform}); deleted {count} comment(s)."
-    raise web.HTTPSeeOther(_admin_url(article_id, done))
+    raise web.HTTPSeeOther(_admin_url(article_id, "banned", comment.id, count))
 
 
 @moderation
@@ -226,8 +263,7 @@ async def ban_comment_name(request: web.Request) -> web.StreamResponse:
         raise InvalidInput("Only web comments are banned by name.")
     await service.ban_name(Actor.operator(), comment.author.name)
     log.info("web name banned from the admin page", extra={"comment_id": comment.id})
-    done = f"Banned the name {comment.author.name} and names that look like it."
-    raise web.HTTPSeeOther(_admin_url(article_id, done))
+    raise web.HTTPSeeOther(_admin_url(article_id, "name-banned", comment.id))
 
 
 @moderation
@@ -239,4 +275,4 @@ async def ban_name(request: web.Request) -> web.StreamResponse:
     name = name if isinstance(name, str) else ""
     await site(request).service.ban_name(Actor.operator(), name)
     log.info("web name banned from the admin page")
-    raise web.HTTPSeeOther(_admin_url(None, f"Banned the name {name} and names like it."))
+    raise web.HTTPSeeOther(_admin_url(None, "name-banned"))

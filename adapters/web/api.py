@@ -52,7 +52,22 @@ def article_json(service: NewsService, article: Article, *, full: bool) -> dict[
 
 
 def comment_json(node: CommentNode) -> dict[str, Any]:
-    """A comment with its replies nested; a removed comment keeps only its place and replies."""
+    """A comment with its replies nested; a removed comment keeps only its place and replies.
+
+    Built with a stack of its own: however deep a thread, nothing here recurses.
+    """
+    top = _comment_fields(node)
+    stack = [(node, top)]
+    while stack:
+        current, data = stack.pop()
+        for reply in current.replies:
+            child = _comment_fields(reply)
+            data["replies"].append(child)
+            stack.append((reply, child))
+    return top
+
+
+def _comment_fields(node: CommentNode) -> dict[str, Any]:
     c = node.comment
     visible = c.status is CommentStatus.VISIBLE
     return {
@@ -65,7 +80,7 @@ def comment_json(node: CommentNode) -> dict[str, Any]:
         "status": "visible" if visible else "removed",
         "created_at": c.created_at.isoformat(),
         "edited_at": _iso(c.edited_at),
-        "replies": [comment_json(r) for r in node.replies],
+        "replies": [],
     }
 
 
@@ -112,7 +127,7 @@ async def articles(request: web.Request) -> web.Response:
             cache_control=s.public_cache,
         )
 
-    variant = cursor is not None or "limit" in request.query
+    variant = cursor is not None or limit != s.articles_per_page
     return await cached(request, ("api-articles", cursor, limit), None, load, variant=variant)
 
 
@@ -162,6 +177,7 @@ async def comments(request: web.Request) -> web.Response:
                     "article_id": found.id,
                     "total": page.total,
                     "comments": [comment_json(n) for n in page.comments],
+                    "continued": page.continued,
                     "next_cursor": page.next_cursor,
                 }
             ),
@@ -170,5 +186,6 @@ async def comments(request: web.Request) -> web.Response:
         )
 
     key = ("api-comments", article_id, cursor, limit, order)
-    variant = cursor is not None or len(request.query) > 0
+    # Unknown parameters and spelled-out defaults name the plain page and share its entry.
+    variant = cursor is not None or limit != s.comments_per_page or order != "oldest"
     return await cached(request, key, article_id, load, variant=variant)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from newsbot.models import (
     Article,
     ArticleId,
     ArticleStatus,
+    Comment,
     CommentId,
     CommentStatus,
     MessageRef,
@@ -111,7 +111,9 @@ async def article_page(request: web.Request) -> web.Response:
     s = site(request)
     article_id = path_id(request)
     cursor = request.query.get("comments") or None
-    reply = ascii_number(request.query.get("reply"))
+    # Only a comment one may answer names a page of its own; any other ?reply= (unknown,
+    # removed, of another article, not a number) is the plain page, from the same entry.
+    parent = await _replyable(request, article_id, request.query.get("reply"))
 
     async def load() -> Page:
         article = await _published(request)
@@ -125,14 +127,8 @@ async def article_page(request: web.Request) -> web.Response:
                 cache_control=s.gone_cache,
             )
         form = FormState()
-        if reply is not None:
-            try:
-                parent = await s.service.comment(CommentId(reply))
-            except NotFound:
-                pass  # a stale reply link: show the plain form
-            else:
-                if parent.article_id == article.id and parent.status is CommentStatus.VISIBLE:
-                    form.parent_id, form.parent_name = parent.id, parent.author.name
+        if parent is not None:
+            form.parent_id, form.parent_name = parent.id, parent.author.name
         thread = await _thread(request, article, cursor)
         return Page(
             data=(article, thread, form.parent_id, form.parent_name),
@@ -140,8 +136,24 @@ async def article_page(request: web.Request) -> web.Response:
             cache_control=s.public_cache,
         )
 
+    reply = parent.id if parent is not None else None
     key = ("article", article_id, cursor, reply)
     return await cached(request, key, article_id, load, variant=bool(cursor or reply is not None))
+
+
+async def _replyable(request: web.Request, article_id: int, raw: str | None) -> Comment | None:
+    """The comment ``raw`` names when it is a visible comment of the article, else ``None``:
+    only such a comment may be named on the page (a stale link shows the plain form)."""
+    number = ascii_number(raw)
+    if number is None:
+        return None
+    try:
+        comment = await site(request).service.comment(CommentId(number))
+    except NotFound:
+        return None
+    if comment.article_id != article_id or comment.status is not CommentStatus.VISIBLE:
+        return None
+    return comment
 
 
 async def _thread(request: web.Request, article: Article, cursor: str | None) -> ThreadPage:
@@ -259,10 +271,10 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
     if parent:
         form.parent_id = ascii_number(parent)
         if form.parent_id is not None:
-            # An unknown parent is refused below by add_web_comment, with its own message.
-            with contextlib.suppress(NotFound):
-                replied = await s.service.comment(CommentId(form.parent_id))
-                form.parent_name = replied.author.name
+            # Named only when it is a visible comment of this article; any other parent is
+            # refused below by add_web_comment, with its own message.
+            replied = await _replyable(request, article.id, parent)
+            form.parent_name = replied.author.name if replied is not None else ""
         else:
             form.errors["parent"] = "The comment you are replying to does not exist."
     _validate(form)

@@ -19,6 +19,7 @@ from markdown_it.utils import EnvType, OptionsDict
 from markupsafe import Markup
 
 from newsbot.models import Article, Comment, CommentNode, CommentStatus, Platform
+from newsbot.threads import walk
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -136,18 +137,18 @@ def flatten(nodes: Sequence[CommentNode], max_depth: int = MAX_DEPTH) -> list[Ro
     """Turn a nested thread into display rows, depth first, without recursion.
 
     Reply chains can be arbitrarily deep; an explicit stack keeps a long chain from hitting
-    Python's or Jinja's recursion limits.
+    Python's or Jinja's recursion limits. A row past ``max_depth`` names the comment it
+    answers, found by its ``parent_id`` (the service lists the deepest replies flat, under
+    an ancestor rather than their parent).
     """
     rows: list[Row] = []
-    stack: list[tuple[CommentNode, int, Comment | None]] = [
-        (node, 0, None) for node in reversed(nodes)
-    ]
-    while stack:
-        node, depth, parent = stack.pop()
+    seen: dict[int, Comment] = {}
+    for node, depth in walk(nodes):
+        comment = node.comment
+        seen[comment.id] = comment
+        parent = seen.get(comment.parent_id) if comment.parent_id is not None else None
         capped = depth > max_depth
-        rows.append(Row(node.comment, min(depth, max_depth), parent if capped else None))
-        for child in reversed(node.replies):
-            stack.append((child, depth + 1, node.comment))
+        rows.append(Row(comment, min(depth, max_depth), parent if capped else None))
     return rows
 
 

@@ -60,11 +60,13 @@
   }
   function rebuild(comments) {
     var fresh = el("ol", "thread");
-    var stack = comments.slice().reverse().map(function (c) { return [c, 0, null]; });
+    var seen = {};  // the deepest replies are listed under an ancestor: name their parent
+    var stack = comments.slice().reverse().map(function (c) { return [c, 0]; });
     while (stack.length) {
       var top = stack.pop();
-      fresh.appendChild(item(top[0], top[1], top[2]));
-      for (var i = top[0].replies.length - 1; i >= 0; i--) stack.push([top[0].replies[i], top[1] + 1, top[0]]);
+      seen[top[0].id] = top[0];
+      fresh.appendChild(item(top[0], top[1], seen[top[0].parent_id] || null));
+      for (var i = top[0].replies.length - 1; i >= 0; i--) stack.push([top[0].replies[i], top[1] + 1]);
     }
     list.replaceWith(fresh);
     list = fresh;
