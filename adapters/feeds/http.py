@@ -208,6 +208,8 @@ class HttpFeedSource:
             raise FeedError(f"cannot connect: {cause or exc}") from exc
         except TimeoutError as exc:
             raise FeedError("timed out") from exc
+        except aiohttp.ClientPayloadError as exc:  # shorter than announced, or a broken chunk
+            raise FeedError(f"the feed did not arrive whole: {exc}") from exc
         except aiohttp.ClientError as exc:
             raise FeedError(f"{type(exc).__name__}: {exc}") from exc
         raise FeedError(f"more than {MAX_REDIRECTS} redirects")  # pragma: no cover

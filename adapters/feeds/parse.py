@@ -2,7 +2,8 @@
 JSON Feed 1.x by hand (feedparser 6 does not read it, and it is plain JSON).
 
 Whatever a document holds, ``parse_feed`` returns what it could read and a list of what it
-could not; only a document that is no feed at all raises ``FeedError``.
+could not; a document that is no feed at all, or that did not arrive whole (its root element
+never closes: a dropped connection, a proxy's cut), raises ``FeedError``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ log = logging.getLogger("newsbot.feeds")
 
 _EMAIL_NAME = re.compile(r"^\s*[^\s@()]+@[^\s()]+\s*\((.+)\)\s*$")
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
+_COMMENT = re.compile(rb"<!--.*?(?:-->|$)", re.DOTALL)
+_FIRST_ELEMENT = re.compile(rb"<([^\s/>!?]+)")
 
 
 def parse_feed(
@@ -56,6 +59,13 @@ def parse_feed(
         problems.append(f"malformed: {parsed.get('bozo_exception')}")
     if not parsed.get("version") and not parsed.get("entries"):
         raise FeedError(f"not a feed ({problems[0] if problems else 'no RSS or Atom found'})")
+    if parsed.get("bozo"):
+        unclosed = _unclosed_root(body, str(parsed.get("encoding") or ""))
+        if unclosed:
+            raise FeedError(
+                f"the feed did not arrive whole: it ends before </{unclosed}> "
+                f"({parsed.get('bozo_exception')})"
+            )
     feed = parsed.get("feed", {})
     base = str(feed.get("link") or url)
     entries: list[FeedEntry] = []
@@ -65,6 +75,23 @@ def parse_feed(
         except Exception as exc:  # one unreadable item must not cost the others
             problems.append(f"item {index + 1}: {type(exc).__name__}: {exc}")
     return _plain(feed, "title"), entries, problems
+
+
+def _unclosed_root(body: bytes, encoding: str) -> str | None:
+    """The root element's name when the document ends before its closing tag, else None."""
+    if encoding.lower().replace("_", "-").startswith(("utf-16", "utf-32")):
+        try:
+            body = body.decode(encoding, "replace").encode("utf-8")
+        except LookupError:
+            return None
+    head = _COMMENT.sub(b"", body[:65536])
+    first = _FIRST_ELEMENT.search(head)
+    if first is None:
+        return None
+    root = first.group(1)
+    if re.search(rb"</\s*" + re.escape(root) + rb"\s*>", body):
+        return None
+    return root.decode("utf-8", "replace")
 
 
 def _plain(raw: Any, name: str) -> str:
