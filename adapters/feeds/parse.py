@@ -3,7 +3,9 @@ JSON Feed 1.x by hand (feedparser 6 does not read it, and it is plain JSON).
 
 Whatever a document holds, ``parse_feed`` returns what it could read and a list of what it
 could not; a document that is no feed at all, or that did not arrive whole (its root element
-never closes: a dropped connection, a proxy's cut), raises ``FeedError``.
+never closes: a dropped connection, a proxy's cut), raises ``FeedError``. At most
+``ITEMS_MAX`` items are read (the newest, when every item is dated). Parsing costs CPU time
+in proportion to the document: ``adapters.feeds.worker`` runs it off the event loop.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import feedparser  # type: ignore[import-untyped]
 
-from adapters.feeds.convert import absolute, plain_to_html, to_markdown, to_text
+from adapters.feeds.convert import absolute, cut, plain_to_html, to_markdown, to_text
 from newsbot.errors import FeedError
 from newsbot.models import FeedEntry
 
@@ -31,6 +33,7 @@ _EMAIL_NAME = re.compile(r"^\s*[^\s@()]+@[^\s()]+\s*\((.+)\)\s*$")
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
 _COMMENT = re.compile(rb"<!--.*?(?:-->|$)", re.DOTALL)
 _FIRST_ELEMENT = re.compile(rb"<([^\s/>!?]+)")
+ITEMS_MAX = 1000
 
 
 def parse_feed(
@@ -69,7 +72,8 @@ def parse_feed(
     feed = parsed.get("feed", {})
     base = str(feed.get("link") or url)
     entries: list[FeedEntry] = []
-    for index, raw in enumerate(parsed.get("entries", [])):
+    raws = _capped(list(parsed.get("entries", [])), problems, _raw_when)
+    for index, raw in enumerate(raws):
         try:
             entries.append(_entry(raw, url, base))
         except Exception as exc:  # one unreadable item must not cost the others
@@ -92,6 +96,30 @@ def _unclosed_root(body: bytes, encoding: str) -> str | None:
     if re.search(rb"</\s*" + re.escape(root) + rb"\s*>", body):
         return None
     return root.decode("utf-8", "replace")
+
+
+def _capped(
+    raws: list[Any], problems: list[str], when: Callable[[Any], datetime | None]
+) -> list[Any]:
+    """At most ``ITEMS_MAX`` items: the newest when all are dated, else the first."""
+    if len(raws) <= ITEMS_MAX:
+        return raws
+    problems.append(f"{len(raws):,} items: only {ITEMS_MAX:,} are read")
+    dates = [when(raw) for raw in raws]
+    if any(d is None for d in dates):
+        return raws[:ITEMS_MAX]
+    newest = sorted(range(len(raws)), key=lambda i: dates[i], reverse=True)  # type: ignore[arg-type,return-value]
+    return [raws[i] for i in sorted(newest[:ITEMS_MAX])]
+
+
+def _raw_when(raw: Any) -> datetime | None:
+    return _when(dict.get(raw, "published_parsed") or dict.get(raw, "updated_parsed"))
+
+
+def _json_when(item: Any) -> datetime | None:
+    if not isinstance(item, dict):
+        return None
+    return _iso(item.get("date_published")) or _iso(item.get("date_modified"))
 
 
 def _plain(raw: Any, name: str) -> str:
@@ -143,6 +171,12 @@ def _entry(raw: Any, url: str, base: str) -> FeedEntry:
     )
 
 
+def convert_item(body_html: str, summary_html: str, base: str) -> tuple[str, str, list[str]]:
+    """An item's body as Markdown and summary as plain text, and what had to be cut."""
+    notes: list[str] = []
+    return to_markdown(body_html, base, notes), to_text(cut(summary_html)), notes
+
+
 class _Convert:
     """An item's body and summary, converted on first use only: most items of most polls are
     known and unchanged, and need no conversion."""
@@ -150,11 +184,12 @@ class _Convert:
     def __init__(self, body_html: str, summary_html: str, base: str) -> None:
         self.source: tuple[str, str, str] | None = (body_html, summary_html, base)
         self.result = ("", "")
+        self.notes: list[str] = []
 
     def __call__(self) -> tuple[str, str]:
         if self.source is not None:
-            body_html, summary_html, base = self.source
-            self.result = (to_markdown(body_html, base), to_text(summary_html))
+            body, summary, self.notes = convert_item(*self.source)
+            self.result = (body, summary)
             self.source = None
         return self.result
 
@@ -226,7 +261,9 @@ def _json_feed(body: bytes, url: str) -> tuple[str, list[FeedEntry], list[str]]:
     entries: list[FeedEntry] = []
     problems: list[str] = []
     items = data.get("items")
-    for index, item in enumerate(items if isinstance(items, list) else ()):
+    for index, item in enumerate(
+        _capped(items, problems, _json_when) if isinstance(items, list) else ()
+    ):
         try:
             entries.append(_json_item(item, url, base))
         except Exception as exc:
