@@ -13,7 +13,8 @@ use, at a lower CPU priority, with a capped address space), so that:
 - a job that does not come back within its wall-clock deadline, or whose caller gave up
   (the poll's timeout cancelled it), has its worker killed; the next job starts a new one;
 - a document that needs more than ``memory`` bytes fails alone (``MemoryError`` in the
-  worker, which then exits and is replaced);
+  worker, which then exits and is replaced); a worker left holding more than ``RECYCLE``
+  bytes after a job (Python keeps what a large document took) is replaced too;
 - whatever else a parse raises (a ``RecursionError``) is a ``FeedError`` of that feed with a
   one-line reason, never an exception that escapes to the poller.
 """
@@ -46,6 +47,8 @@ log = logging.getLogger("newsbot.feeds")
 PARSE_CPU = 10.0
 CONVERT_CPU = 2.0
 MEMORY = 384 * 1024 * 1024
+RECYCLE = 128 * 1024 * 1024
+_MEMORY = "reading the feed needs more memory than allowed"
 NICE = 10
 _ROOT = str(Path(__file__).resolve().parent.parent.parent)
 _START = f"import sys; sys.path.insert(0, {_ROOT!r}); import adapters.feeds.worker as w; w.main()"
@@ -210,8 +213,8 @@ class FeedReader:
             worker.kill()
         keep = False
         try:
-            kind, value = worker.call(job.request, job.deadline)
-            keep = kind != "retire"
+            kind, value, retired = worker.call(job.request, job.deadline)
+            keep = not retired
         except _Gone as exc:
             kind, value = "error", "cancelled" if job.cancelled else f"reading stopped: {exc}"
         finally:
@@ -345,13 +348,25 @@ def _answer(kind: str, args: tuple[Any, ...], cpu: float) -> tuple[str, Any]:
     except _OverBudget:
         return "error", f"took more than {cpu:g} s of CPU"
     except MemoryError:
-        return "retire", "reading the feed needs more memory than allowed"
+        return "error", _MEMORY
     except Exception as exc:
         return "error", f"cannot read the feed: {type(exc).__name__}: {str(exc)[:300]}"
 
 
+def _resident() -> int:
+    """This process's resident memory in bytes (0 where /proc is absent)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
 def main() -> None:
-    """The worker: answers jobs from the connection on ``argv[1]`` until it closes."""
+    """The worker: answers jobs from the connection on ``argv[1]`` until it closes. Each
+    answer is ``(kind, value, retired)``; a worker that ran out of memory, or holds more than
+    ``RECYCLE`` bytes after a job (Python keeps what a large document took), exits after
+    answering, and the next job starts a fresh one."""
     import resource
 
     import adapters.feeds.parse  # noqa: F401  # imported before the address space is capped
@@ -370,13 +385,14 @@ def main() -> None:
         except (EOFError, OSError):
             return
         except MemoryError:
-            connection.send(("retire", "the feed needs more memory than allowed"))
+            connection.send(("error", _MEMORY, True))
             return
         answer = _answer(kind, args, cpu)
+        retire = answer[1] == _MEMORY or _resident() > RECYCLE
         try:
-            connection.send(answer)
+            connection.send((*answer, retire))
         except (MemoryError, RecursionError, ValueError) as exc:
-            answer = ("retire", f"the answer could not be sent: {type(exc).__name__}")
-            connection.send(answer)
-        if answer[0] == "retire":
+            retire = True
+            connection.send(("error", f"the answer could not be sent: {type(exc).__name__}", True))
+        if retire:
             return
