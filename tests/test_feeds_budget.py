@@ -286,6 +286,17 @@ async def test_a_document_over_the_memory_cap_fails_alone(reader: FeedReader) ->
     assert [e.guid for e in entries] == ["deep"]  # a new worker reads the next one
 
 
+async def test_a_worker_left_holding_much_memory_is_replaced(reader: FeedReader) -> None:
+    await reader.parse(document(""), "https://hostile.example/feed", None)
+    assert len(reader.pids) == 1  # an ordinary document: the worker stays for the next
+    reader.close()
+    reader.recycle = 1  # every worker holds more than a byte after its job
+    for _ in range(2):
+        title, _, _ = await reader.parse(document(""), "https://hostile.example/feed", None)
+        assert title == "Hostile"  # answered, then retired: the next job starts a new one
+        assert reader.pids == []
+
+
 async def test_whatever_a_parse_raises_is_a_one_line_feed_error(reader: FeedReader) -> None:
     nested = b'{"version": "https://jsonfeed.org/version/1.1", "items": ' + b"[" * 200_000
     with pytest.raises(FeedError) as raised:

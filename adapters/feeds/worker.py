@@ -13,7 +13,7 @@ use, at a lower CPU priority, with a capped address space), so that:
 - a job that does not come back within its wall-clock deadline, or whose caller gave up
   (the poll's timeout cancelled it), has its worker killed; the next job starts a new one;
 - a document that needs more than ``memory`` bytes fails alone (``MemoryError`` in the
-  worker, which then exits and is replaced); a worker left holding more than ``RECYCLE``
+  worker, which then exits and is replaced); a worker left holding more than ``recycle``
   bytes after a job (Python keeps what a large document took) is replaced too;
 - whatever else a parse raises (a ``RecursionError``) is a ``FeedError`` of that feed with a
   one-line reason, never an exception that escapes to the poller.
@@ -63,11 +63,11 @@ class _Gone(Exception):
 class _Worker:
     """One worker process and the connection to it; used by one thread at a time."""
 
-    def __init__(self, memory: int) -> None:
+    def __init__(self, memory: int, recycle: int) -> None:
         ours, theirs = Pipe()
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", _START, str(theirs.fileno()), str(memory)],
+                [sys.executable, "-c", _START, str(theirs.fileno()), str(memory), str(recycle)],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -123,6 +123,8 @@ class FeedReader:
         parse_cpu: CPU seconds one document's parse may take.
         convert_cpu: CPU seconds one item's conversion to Markdown may take.
         memory: the address space of a worker, in bytes.
+        recycle: a worker holding more resident memory than this (bytes) after a job is
+            replaced.
     """
 
     def __init__(
@@ -132,11 +134,13 @@ class FeedReader:
         parse_cpu: float = PARSE_CPU,
         convert_cpu: float = CONVERT_CPU,
         memory: int = MEMORY,
+        recycle: int = RECYCLE,
     ) -> None:
         self.processes = processes
         self.parse_cpu = parse_cpu
         self.convert_cpu = convert_cpu
         self.memory = memory
+        self.recycle = recycle
         self._lock = threading.Lock()
         self._idle: list[_Worker] = []
         self._all: list[_Worker] = []
@@ -203,7 +207,7 @@ class FeedReader:
         with self._lock:
             worker = self._idle.pop() if self._idle else None
         if worker is None:
-            worker = _Worker(self.memory)
+            worker = _Worker(self.memory, self.recycle)
             with self._lock:
                 self._all.append(worker)
         with self._lock:
@@ -365,13 +369,13 @@ def _resident() -> int:
 def main() -> None:
     """The worker: answers jobs from the connection on ``argv[1]`` until it closes. Each
     answer is ``(kind, value, retired)``; a worker that ran out of memory, or holds more than
-    ``RECYCLE`` bytes after a job (Python keeps what a large document took), exits after
+    ``argv[3]`` bytes after a job (Python keeps what a large document took), exits after
     answering, and the next job starts a fresh one."""
     import resource
 
     import adapters.feeds.parse  # noqa: F401  # imported before the address space is capped
 
-    fd, memory = int(sys.argv[1]), int(sys.argv[2])
+    fd, memory, recycle = (int(a) for a in sys.argv[1:4])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent ends us
     signal.signal(signal.SIGPROF, _on_sigprof)
     with contextlib.suppress(OSError):
@@ -388,7 +392,7 @@ def main() -> None:
             connection.send(("error", _MEMORY, True))
             return
         answer = _answer(kind, args, cpu)
-        retire = answer[1] == _MEMORY or _resident() > RECYCLE
+        retire = answer[1] == _MEMORY or _resident() > recycle
         try:
             connection.send((*answer, retire))
         except (MemoryError, RecursionError, ValueError) as exc:
