@@ -168,7 +168,7 @@ def item_key(entry: FeedEntry) -> str:
 
 def _text_key(entry: FeedEntry) -> str:
     """The key of an item without guid or link from its title and converted content: every
-    such item's key before keys came from raw content (``_known_by_text``)."""
+    such item's key before keys came from raw content (``_not_known_by_text``)."""
     identity = "text:" + entry.title + "\n" + entry.text()[0]
     return hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
@@ -557,8 +557,6 @@ class FeedService:
         for entry in fetched.entries:
             keyed.setdefault(item_key(entry), entry)
         known = await self.store.feed_items(feed.id, list(keyed))
-        if feed.last_success_at is not None:
-            known |= await self._known_by_text(feed, keyed, known)
         fresh = [(k, e) for k, e in keyed.items() if k not in known]
         now = self._now()
         published = edited = 0
@@ -589,6 +587,7 @@ class FeedService:
                 )
                 publish = publish[:PUBLISH_MAX]
                 deferred = True
+            publish = await self._not_known_by_text(feed, publish)
         await self.store.save_feed_items(seen)
         for key, entry in publish:
             if await self._publish(feed, key, entry):
@@ -606,23 +605,31 @@ class FeedService:
             feed, 200, published, edited, len(seen), deferred, tuple(fetched.problems)
         )
 
-    async def _known_by_text(
-        self, feed: Feed, keyed: dict[str, FeedEntry], known: dict[str, FeedItem]
-    ) -> dict[str, FeedItem]:
-        """Items without guid or link recorded under their older key (``_text_key``), now
-        recorded under their raw-content key too, so that they are not published again."""
+    async def _not_known_by_text(
+        self, feed: Feed, publish: list[tuple[str, FeedEntry]]
+    ) -> list[tuple[str, FeedEntry]]:
+        """``publish`` converted, less the items without guid or link that an older newsbot
+        recorded under their text key (``_text_key``): those are recorded under their raw
+        key now, and not published again. Only items about to be published are converted
+        for it, as publishing needs anyway."""
         older: dict[str, str] = {}
-        for key, entry in keyed.items():
-            if key not in known and not entry.guid and not entry.link and entry.fingerprint:
+        converted: list[tuple[str, FeedEntry]] = []
+        for key, entry in publish:
+            anonymous = not (entry.guid or "").strip() and not (entry.link or "").strip()
+            if anonymous and entry.fingerprint:
                 entry = await _converted(entry)
-                keyed[key] = entry
                 older[_text_key(entry)] = key
-        if not older:
-            return {}
-        found = await self.store.feed_items(feed.id, list(older))
-        moved = {older[k]: replace(item, key=older[k]) for k, item in found.items()}
-        await self.store.save_feed_items(list(moved.values()))
-        return moved
+            converted.append((key, entry))
+        found = await self.store.feed_items(feed.id, list(older)) if older else {}
+        if not found:
+            return converted
+        await self.store.save_feed_items([replace(i, key=older[k]) for k, i in found.items()])
+        log.info(
+            "items recorded under their older key recognised",
+            extra={"feed_id": feed.id, "count": len(found)},
+        )
+        moved = {older[k] for k in found}
+        return [(key, entry) for key, entry in converted if key not in moved]
 
     def _actor(self, feed: Feed, entry: FeedEntry) -> Actor:
         name = one_line(_text(entry.author)) or feed.title or (urlsplit(feed.url).hostname or "")
