@@ -395,6 +395,8 @@ def main() -> None:
         retire = answer[1] == _MEMORY or _resident() > recycle
         try:
             connection.send((*answer, retire))
+        except OSError:  # the parent is gone (or gave up on this job and killed us)
+            return
         except (MemoryError, RecursionError, ValueError) as exc:
             retire = True
             connection.send(("error", f"the answer could not be sent: {type(exc).__name__}", True))
