@@ -2,8 +2,12 @@
 
 The rules live here; the HTTP and the parsing are a ``FeedSource``'s (``adapters.feeds``).
 
-- **Identity.** An item is its guid (RSS ``guid``, Atom ``id``), else its link, else a hash of
-  its title and content; the key is a hash of that, kept per feed in the store.
+- **Identity.** An item is its guid (RSS ``guid``, Atom ``id``), else its link, else its raw
+  content (the source's fingerprint of the fields as the feed wrote them: telling items apart
+  converts nothing); the key is a hash of that, kept per feed in the store.
+- **Off the loop.** Converting an item's HTML costs time that grows with what a site serves:
+  it is done only for items published or edited, and in a thread (the source's converter may
+  block while a worker process converts).
 - **Exactly once.** A new item is published with the request key ``feed:FEED:KEY``, which the
   store carries out once across restarts, and then recorded. A poll interrupted between the
   two (a crash, a lost role) is simply redone: the publish comes back ``repeated``.
@@ -151,15 +155,40 @@ def clean_feed_url(url: str) -> str:
 
 
 def item_key(entry: FeedEntry) -> str:
-    """An item's identity within its feed: a hash of its guid, else its link, else its title
-    and content."""
+    """An item's identity within its feed: a hash of its guid, else its link, else its raw
+    content (its fingerprint; its title and converted content for a source that gives none)."""
     if entry.guid and entry.guid.strip():
         identity = "guid:" + entry.guid.strip()
     elif entry.link and entry.link.strip():
         identity = "link:" + entry.link.strip()
+    elif entry.fingerprint:
+        identity = "raw:" + entry.fingerprint
     else:
-        identity = "text:" + entry.title + "\n" + entry.text()[0]
+        return _text_key(entry)
     return hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _text_key(entry: FeedEntry) -> str:
+    """The key of an item without guid or link from its title and converted content: every
+    such item's key before keys came from raw content (``_not_known_by_text``)."""
+    identity = "text:" + entry.title + "\n" + entry.text()[0]
+    return hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+async def _converted(entry: FeedEntry) -> FeedEntry:
+    """The entry with its body and summary converted, in a thread: a source's conversion may
+    take seconds, and must not hold the event loop meanwhile."""
+    if entry.convert is None:
+        return entry
+    try:
+        body, summary = await asyncio.to_thread(entry.text)
+    except Exception as exc:  # a source's bug must not cost the poll: the item keeps its title
+        log.warning(
+            "feed item not converted",
+            extra={"link": entry.link, "error": f"{type(exc).__name__}: {exc}"[:500]},
+        )
+        body, summary = "", ""
+    return replace(entry, body=body, summary=summary, convert=None)
 
 
 def fingerprint(entry: FeedEntry) -> str:
@@ -386,6 +415,10 @@ class FeedService:
                 )
         except (FeedError, TimeoutError) as exc:
             return await self._failed(feed, None, str(exc) or "timed out", None, started)
+        except Exception as exc:  # a source's bug is still this feed's failure, with backoff
+            reason = f"{type(exc).__name__}: {exc}"[:500]
+            log.warning("feed source failed", extra={"feed_id": feed.id, "error": reason})
+            return await self._failed(feed, None, reason, None, started)
         return await self._handle(feed, fetched, started)
 
     def _check(self) -> None:
@@ -566,6 +599,7 @@ class FeedService:
                 )
                 publish = publish[:PUBLISH_MAX]
                 deferred = True
+            publish = await self._not_known_by_text(feed, publish)
         await self.store.save_feed_items(seen)
         for key, entry in publish:
             if await self._publish(feed, key, entry):
@@ -583,11 +617,39 @@ class FeedService:
             feed, 200, published, edited, len(seen), deferred, tuple(fetched.problems)
         )
 
+    async def _not_known_by_text(
+        self, feed: Feed, publish: list[tuple[str, FeedEntry]]
+    ) -> list[tuple[str, FeedEntry]]:
+        """``publish`` converted, less the items without guid or link that an older newsbot
+        recorded under their text key (``_text_key``): those are recorded under their raw
+        key now, and not published again. Only items about to be published are converted
+        for it, as publishing needs anyway."""
+        older: dict[str, str] = {}
+        converted: list[tuple[str, FeedEntry]] = []
+        for key, entry in publish:
+            anonymous = not (entry.guid or "").strip() and not (entry.link or "").strip()
+            if anonymous and entry.fingerprint:
+                entry = await _converted(entry)
+                older[_text_key(entry)] = key
+            converted.append((key, entry))
+        found = await self.store.feed_items(feed.id, list(older)) if older else {}
+        if not found:
+            return converted
+        await self.store.save_feed_items([replace(i, key=older[k]) for k, i in found.items()])
+        log.info(
+            "items recorded under their older key recognised",
+            extra={"feed_id": feed.id, "count": len(found)},
+        )
+        moved = {older[k] for k in found}
+        return [(key, entry) for key, entry in converted if key not in moved]
+
     def _actor(self, feed: Feed, entry: FeedEntry) -> Actor:
         name = one_line(_text(entry.author)) or feed.title or (urlsplit(feed.url).hostname or "")
         return Actor(Platform.CLI, f"feed:{feed.id}", name)
 
     async def _publish(self, feed: Feed, key: str, entry: FeedEntry) -> bool:
+        self._check()
+        entry = await _converted(entry)
         self._check()
         try:
             draft = entry_draft(feed, entry)
@@ -621,7 +683,7 @@ class FeedService:
             await self.store.save_feed_items([done])
             return 0
         try:
-            draft = entry_draft(feed, entry)
+            draft = entry_draft(feed, await _converted(entry))
         except InvalidInput:
             await self.store.save_feed_items([done])
             return 0

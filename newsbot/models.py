@@ -528,8 +528,7 @@ class FeedItem:
 
     Attributes:
         feed_id: the feed.
-        key: the item's identity within the feed (a hash of its guid, link, or title and
-            content).
+        key: the item's identity within the feed (a hash of its guid, link, or raw content).
         article_id: the article it was published as; ``None`` for an item only recorded as
             seen (present when the feed was added).
         fingerprint: a hash of the item's content when it was last published or edited.
@@ -560,10 +559,13 @@ class FeedEntry:
         image_url: an image (enclosure, ``media:content``, ``media:thumbnail``), absolute.
         published: when the item says it was published (or last updated).
         fingerprint: a hash of the item's content as the feed gave it (title, content,
-            summary, link, image): when it changes, the item was edited.
+            summary, link, image): when it changes, the item was edited. It is also the
+            identity of an item without guid or link (computed without converting it).
         convert: when given, computes ``(body, summary)`` on demand instead of the two
             fields: a source can leave the conversion of items the core will not publish or
-            edit (most of them, at most polls) undone. Use ``text()``.
+            edit (most of them, at most polls) undone. Use ``text()``. It may take seconds
+            or block (a worker process converts): the core calls it in a thread, and only
+            for items it publishes or edits.
         lead: for an item without a title, the opening of its text as plain text (the body
             is Markdown): the core makes the article's title of its first words.
     """

@@ -121,11 +121,13 @@ class FeedSource(Protocol):
 
         Returns whatever HTTP status came (304, 404, 429, ...), with the entries read on a
         200. A malformed feed gives the entries that could be read and names the rest in
-        ``Fetched.problems``.
+        ``Fetched.problems``. Reading a document must not hold the event loop, whatever
+        the document: parse it elsewhere, within a budget.
 
         Raises:
             FeedError: no HTTP answer (connection, timeout, a refused address, too many
-                redirects, too big), or a 200 that is not a feed.
+                redirects, too big), a 200 that is not a feed or did not arrive whole, or a
+                document past what reading one may cost.
         """
         ...
 

@@ -77,7 +77,11 @@ def test_html_is_removed_from_titles_whatever_the_parser_calls_them() -> None:
     assert amp[0].title == "Workflow: Add Task & Sub Tasks To OmniFocus"
     # No title of any real feed keeps a tag.
     for path in sorted(REAL.iterdir()):
-        if path.suffix in (".md",) or path.name == "reuters_broken.rss":
+        # Not feeds to read: the broken and the cut-off one are refused whole (test_feeds_cutoff).
+        if path.suffix in (".md",) or path.name in (
+            "reuters_broken.rss",
+            "aktuality_sk_truncated.rss",
+        ):
             continue
         for entry in read(path.name)[1]:
             assert _TAG.search(entry.title) is None, (path.name, entry.title)

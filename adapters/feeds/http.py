@@ -15,7 +15,6 @@ here, not by aiohttp, to do that and to tell permanent moves from temporary ones
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
 import re
@@ -27,7 +26,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
-from adapters.feeds.parse import parse_feed
+from adapters.feeds.worker import FeedReader
 from newsbot.errors import FeedError
 from newsbot.models import Fetched
 
@@ -119,6 +118,8 @@ class HttpFeedSource:
             connecting and each read.
         max_bytes: the largest body read, after decompression.
         version: newsbot's version, for the User-Agent.
+        reader: parses documents and converts items off the event loop, within budgets
+            (one of its own by default).
     """
 
     def __init__(
@@ -131,7 +132,9 @@ class HttpFeedSource:
         read_timeout: float = 15.0,
         max_bytes: int = MAX_BYTES,
         version: str = "0.1",
+        reader: FeedReader | None = None,
     ) -> None:
+        self.reader = reader or FeedReader()
         self.allow_private = allow_private
         self.max_bytes = max_bytes
         self.timeout = aiohttp.ClientTimeout(
@@ -160,6 +163,7 @@ class HttpFeedSource:
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+        self.reader.close()
 
     def _check(self, url: URL) -> None:
         if url.scheme not in ("http", "https") or not url.host:
@@ -208,6 +212,8 @@ class HttpFeedSource:
             raise FeedError(f"cannot connect: {cause or exc}") from exc
         except TimeoutError as exc:
             raise FeedError("timed out") from exc
+        except aiohttp.ClientPayloadError as exc:  # shorter than announced, or a broken chunk
+            raise FeedError(f"the feed did not arrive whole: {exc}") from exc
         except aiohttp.ClientError as exc:
             raise FeedError(f"{type(exc).__name__}: {exc}") from exc
         raise FeedError(f"more than {MAX_REDIRECTS} redirects")  # pragma: no cover
@@ -231,9 +237,7 @@ class HttpFeedSource:
             return fetched
         body = await self._read(response)
         content_type = response.headers.get("Content-Type")
-        title, entries, problems = await asyncio.to_thread(
-            parse_feed, body, str(final), content_type
-        )
+        title, entries, problems = await self.reader.parse(body, str(final), content_type)
         if problems:
             log.info(
                 "feed partly unreadable",

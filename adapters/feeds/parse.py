@@ -2,7 +2,10 @@
 JSON Feed 1.x by hand (feedparser 6 does not read it, and it is plain JSON).
 
 Whatever a document holds, ``parse_feed`` returns what it could read and a list of what it
-could not; only a document that is no feed at all raises ``FeedError``.
+could not; a document that is no feed at all, or that did not arrive whole (its root element
+never closes: a dropped connection, a proxy's cut), raises ``FeedError``. At most
+``ITEMS_MAX`` items are read (the newest, when every item is dated). Parsing costs CPU time
+in proportion to the document: ``adapters.feeds.worker`` runs it off the event loop.
 """
 
 from __future__ import annotations
@@ -14,13 +17,21 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import feedparser  # type: ignore[import-untyped]
 
-from adapters.feeds.convert import absolute, lead, plain_to_html, to_markdown, to_text, untag
+from adapters.feeds.convert import (
+    absolute,
+    cut,
+    lead,
+    plain_to_html,
+    to_markdown,
+    to_text,
+    untag,
+)
 from newsbot.errors import FeedError
 from newsbot.models import FeedEntry
 
@@ -30,6 +41,9 @@ _EMAIL_NAME = re.compile(r"^\s*[^\s@()]+@[^\s()]+\s*\((.+)\)\s*$")
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
 # The spec writes https://jsonfeed.org/version/1 (and /1.1); some generators wrote http.
 _JSON_FEED = re.compile(r"https?://jsonfeed\.org/version/", re.IGNORECASE)
+_COMMENT = re.compile(rb"<!--.*?(?:-->|$)", re.DOTALL)
+_FIRST_ELEMENT = re.compile(rb"<([^\s/>!?]+)")
+ITEMS_MAX = 1000
 
 
 def parse_feed(
@@ -58,15 +72,64 @@ def parse_feed(
         problems.append(f"malformed: {parsed.get('bozo_exception')}")
     if not parsed.get("version") and not parsed.get("entries"):
         raise FeedError(f"not a feed ({problems[0] if problems else 'no RSS or Atom found'})")
+    if parsed.get("bozo"):
+        unclosed = _unclosed_root(body, str(parsed.get("encoding") or ""))
+        if unclosed:
+            raise FeedError(
+                f"the feed did not arrive whole: it ends before </{unclosed}> "
+                f"({parsed.get('bozo_exception')})"
+            )
     feed = parsed.get("feed", {})
     base = str(feed.get("link") or url)
     entries: list[FeedEntry] = []
-    for index, raw in enumerate(parsed.get("entries", [])):
+    raws = _capped(list(parsed.get("entries", [])), problems, _raw_when)
+    for index, raw in enumerate(raws):
         try:
             entries.append(_entry(raw, url, base))
         except Exception as exc:  # one unreadable item must not cost the others
             problems.append(f"item {index + 1}: {type(exc).__name__}: {exc}")
     return _plain(feed, "title"), entries, problems
+
+
+def _unclosed_root(body: bytes, encoding: str) -> str | None:
+    """The root element's name when the document ends before its closing tag, else None."""
+    if encoding.lower().replace("_", "-").startswith(("utf-16", "utf-32")):
+        try:
+            body = body.decode(encoding, "replace").encode("utf-8")
+        except LookupError:
+            return None
+    head = _COMMENT.sub(b"", body[:65536])
+    first = _FIRST_ELEMENT.search(head)
+    if first is None:
+        return None
+    root = first.group(1)
+    if re.search(rb"</\s*" + re.escape(root) + rb"\s*>", body):
+        return None
+    return root.decode("utf-8", "replace")
+
+
+def _capped(
+    raws: list[Any], problems: list[str], when: Callable[[Any], datetime | None]
+) -> list[Any]:
+    """At most ``ITEMS_MAX`` items: the newest when all are dated, else the first."""
+    if len(raws) <= ITEMS_MAX:
+        return raws
+    problems.append(f"{len(raws):,} items: only {ITEMS_MAX:,} are read")
+    dates = [when(raw) for raw in raws]
+    if any(d is None for d in dates):
+        return raws[:ITEMS_MAX]
+    newest = sorted(range(len(raws)), key=lambda i: dates[i], reverse=True)  # type: ignore[arg-type,return-value]
+    return [raws[i] for i in sorted(newest[:ITEMS_MAX])]
+
+
+def _raw_when(raw: Any) -> datetime | None:
+    return _when(dict.get(raw, "published_parsed") or dict.get(raw, "updated_parsed"))
+
+
+def _json_when(item: Any) -> datetime | None:
+    if not isinstance(item, dict):
+        return None
+    return _iso(item.get("date_published")) or _iso(item.get("date_modified"))
 
 
 def _plain(raw: Any, name: str) -> str:
@@ -133,6 +196,12 @@ def _entry(raw: Any, url: str, base: str) -> FeedEntry:
     )
 
 
+def convert_item(body_html: str, summary_html: str, base: str) -> tuple[str, str, list[str]]:
+    """An item's body as Markdown and summary as plain text, and what had to be cut."""
+    notes: list[str] = []
+    return to_markdown(body_html, base, notes), to_text(cut(summary_html)), notes
+
+
 class _Convert:
     """An item's body and summary, converted on first use only: most items of most polls are
     known and unchanged, and need no conversion."""
@@ -140,11 +209,12 @@ class _Convert:
     def __init__(self, body_html: str, summary_html: str, base: str) -> None:
         self.source: tuple[str, str, str] | None = (body_html, summary_html, base)
         self.result = ("", "")
+        self.notes: list[str] = []
 
     def __call__(self) -> tuple[str, str]:
         if self.source is not None:
-            body_html, summary_html, base = self.source
-            self.result = (to_markdown(body_html, base), to_text(summary_html))
+            body, summary, self.notes = convert_item(*self.source)
+            self.result = (body, summary)
             self.source = None
         return self.result
 
@@ -214,7 +284,9 @@ def _json_feed(body: bytes, url: str) -> tuple[str, list[FeedEntry], list[str]]:
     entries: list[FeedEntry] = []
     problems: list[str] = []
     items = data.get("items")
-    for index, item in enumerate(items if isinstance(items, list) else ()):
+    for index, item in enumerate(
+        _capped(items, problems, _json_when) if isinstance(items, list) else ()
+    ):
         try:
             entries.append(_json_item(item, url, base))
         except Exception as exc:

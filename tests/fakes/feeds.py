@@ -2,7 +2,8 @@
 
 Like a real site it answers conditional GETs (ETag and Last-Modified, 304 when unchanged),
 compresses when asked, and can redirect, refuse (404, 410, 429 with Retry-After, 503), hang,
-or stream a feed far larger than anyone should read. Every request is recorded with its
+stream a feed far larger than anyone should read, serve any bytes at all (a hostile
+document), or cut an answer off mid-transfer (a dropped connection, a proxy's cut). Every request is recorded with its
 headers. ``python -m tests.fakes.feeds --feeds N --items M`` runs one in a process of its own
 (the benchmark's), with N feeds of M items at ``/feeds/I`` and a ``/_control`` API.
 """
@@ -93,6 +94,8 @@ class Route:
     compress: bool = True
     hang: bool = False
     stream: int = 0  # bytes of an endless-looking feed to stream instead of ``body``
+    cut: int | None = None  # send only this many bytes of ``body``
+    declared: bool = True  # with ``cut``: announce the whole length, then drop the connection
     modified: datetime = T0
 
 
@@ -182,6 +185,20 @@ class FeedSite:
         self.routes[path] = route
         return route
 
+    def raw(self, path: str, body: bytes, content_type: str = "application/rss+xml") -> Route:
+        """Serve these bytes as they are (a hostile document, say)."""
+        route = Route(body=body, content_type=content_type)
+        self.routes[path] = route
+        return route
+
+    def cut(self, path: str, body: bytes, at: int, *, declared: bool = True) -> Route:
+        """Answer with the first ``at`` bytes of ``body`` only. ``declared``: with the whole
+        body's Content-Length, then the connection drops (a server or link that failed);
+        else a chunked answer that ends cleanly, the document cut short (a proxy's cut)."""
+        route = Route(body=body, cut=at, declared=declared, conditional=False, compress=False)
+        self.routes[path] = route
+        return route
+
     def seen(self, path: str) -> list[Seen]:
         return [r for r in self.requests if r.path == path]
 
@@ -200,6 +217,8 @@ class FeedSite:
             return web.Response(status=503)
         if route.stream:
             return await self._stream(request, route)
+        if route.cut is not None:
+            return await self._cut(request, route)
         headers = dict(route.headers)
         if route.status == 200 and route.conditional:
             etag = '"' + hashlib.sha256(route.body).hexdigest()[:16] + '"'
@@ -230,6 +249,19 @@ class FeedSite:
             while sent < route.stream:
                 await response.write(chunk)
                 sent += len(chunk)
+        return response
+
+    async def _cut(self, request: web.Request, route: Route) -> web.StreamResponse:
+        response = web.StreamResponse(headers=route.headers)
+        response.content_type = route.content_type.split(";")[0]
+        if route.declared:
+            response.content_length = len(route.body)
+        await response.prepare(request)
+        await response.write(route.body[: route.cut])
+        if route.declared and request.transport is not None:
+            request.transport.close()  # mid-answer: the client sees the connection end early
+            return response
+        await response.write_eof()
         return response
 
 
