@@ -57,6 +57,11 @@ def chain(template: tuple[Path, Chain], tmp_path: Path) -> Chain:
     return built
 
 
+def last_link(text: str) -> int:
+    """The last link of the chain a page shows."""
+    return max(int(n) for n in re.findall(r"link (\d+) of the chain", text))
+
+
 def no_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
 
@@ -183,9 +188,12 @@ async def test_telegram_comments_shows_the_chain_and_pages_on(
                 assert button["text"] == "Next ›"
                 tg.callback_press(READER, first["message_id"], READER, button["callback_data"])
 
+                # The next page goes on from the first link the message had no room for.
+                following = f"link {last_link(first['text']) + 1} of the chain"
+
                 def turned() -> bool:
                     message = tg.message(READER, first["message_id"])
-                    return message is not None and "link 200 of the chain" in message["text"]
+                    return message is not None and following in message["text"]
 
                 await wait_for(turned, 30, "the next page of the chain")
         finally:
@@ -210,5 +218,6 @@ async def test_discord_comments_shows_the_chain_and_pages_on(
             world.guild, world.text, world.reader, message_id, "newsbot:comments:next"
         )
         update = await world.fake.wait_for_response(pressed["id"], timeout=30)
-        assert "link 200 of the chain" in update["data"]["embeds"][0]["description"]
+        following = f"link {last_link(embed['description']) + 1} of the chain"
+        assert following in update["data"]["embeds"][0]["description"]
     assert no_errors(caplog) == []

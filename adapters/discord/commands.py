@@ -36,6 +36,7 @@ from adapters.discord.render import (
     neutralise_mentions,
     platform_label,
     thread_embed,
+    thread_lines,
 )
 from newsbot.errors import DomainError, InvalidInput, NotFound, PermissionDenied, StorageError
 from newsbot.feeds import (
@@ -61,6 +62,7 @@ from newsbot.models import (
 )
 from newsbot.service import Change, NewsService
 from newsbot.text import cut_chars
+from newsbot.threads import PAGE_COMMENTS
 
 log = logging.getLogger("newsbot.discord")
 
@@ -834,9 +836,17 @@ class CommentsView(discord.ui.View):
         cls, service: NewsService, article: Article, cursors: list[str | None], viewer: Actor
     ) -> tuple[discord.Embed, CommentsView]:
         # Each page asks again: an article retracted meanwhile is gone for non-admins.
-        page = await service.thread(
-            article.id, cursor=cursors[-1], limit=COMMENTS_PAGE, viewer=viewer
-        )
+        size = PAGE_COMMENTS
+        for _ in range(4):
+            page = await service.thread(
+                article.id, cursor=cursors[-1], limit=COMMENTS_PAGE, viewer=viewer, size=size
+            )
+            lines, cut = thread_lines(page)
+            if not cut or size <= 1:
+                break
+            # The embed holds fewer comments than the page: ask for a page of those only,
+            # so that "Next" goes on from the first one left out instead of skipping it.
+            size = max(1, min(size - 1, len(lines)))
         embed = thread_embed(
             article, page, url=service.article_url(article.id), page_number=len(cursors)
         )

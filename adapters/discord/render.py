@@ -30,6 +30,7 @@ OPENING_MAX = 1500
 """How much of a body without a summary the post shows; the title links to the full text."""
 QUOTE_MAX = 120
 LIST_COMMENT_MAX = 300
+NAME_MAX = 64  # of a name in a list of comments
 
 _ZWSP = "\u200b"
 # Discord parses @everyone, @here, <@id>, <@!id> and <@&id>; a zero-width space after the @
@@ -190,22 +191,28 @@ def _comment_line(node: CommentNode, depth: int) -> str:
     if not comment.text:
         return f"{indent}*[deleted]*"
     text = escape_text(cut_chars(one_line(comment.text), LIST_COMMENT_MAX))
-    name = escape_name(comment.author.name) or "anonymous"
+    name = escape_name(cut_chars(one_line(comment.author.name), NAME_MAX)) or "anonymous"
     return f"{indent}**{name}** ({platform_label(comment.author.platform)}): {text}"
+
+
+def thread_lines(page: ThreadPage) -> tuple[list[str], bool]:
+    """The lines of a ``/comments`` page that fit one embed, and whether any was left out."""
+    lines: list[str] = []
+    length = 0
+    for node, depth in walk(page.comments):  # no recursion over a deep chain
+        line = _comment_line(node, min(depth, 4))
+        if length + len(line) > DESCRIPTION_MAX:
+            return lines, True
+        lines.append(line)
+        length += len(line) + 1
+    return lines, False
 
 
 def thread_embed(
     article: Article, page: ThreadPage, *, url: str, page_number: int
 ) -> discord.Embed:
     """One page of an article's comment thread, for ``/comments``."""
-    lines: list[str] = []
-    length = 0
-    for node, depth in walk(page.comments):  # no recursion over a deep chain
-        if length > DESCRIPTION_MAX:
-            break  # the rest would be cut off anyway
-        line = _comment_line(node, min(depth, 4))
-        lines.append(line)
-        length += len(line) + 1
+    lines, _ = thread_lines(page)
     body = "\n".join(lines) if lines else "*No comments yet.*"
     embed = discord.Embed(
         title=_safe(f"Comments: {one_line(article.title)}", TITLE_MAX),

@@ -83,6 +83,7 @@ from newsbot.models import (
     Platform,
 )
 from newsbot.service import NewsService, clean_draft
+from newsbot.threads import PAGE_COMMENTS
 
 log = logging.getLogger("newsbot.telegram")
 
@@ -610,18 +611,25 @@ class Handlers:
             NotFound: no such article, or one ``viewer`` may not read (retracted).
         """
         article = await self.service.readable_article(article_id, viewer)
-        page = await self.service.thread(
-            article_id, cursor=cursor, limit=THREAD_PAGE, viewer=viewer
-        )
         title = article.title
         if article.status is not ArticleStatus.PUBLISHED:
             title = f"[{article.status}] {title}"  # only admins get this far
-        rendered = render_thread(
-            title,
-            page.comments,
-            total=page.total,
-            article_url=self.service.article_url(article_id),
-        )
+        size = PAGE_COMMENTS
+        for _ in range(4):
+            page = await self.service.thread(
+                article_id, cursor=cursor, limit=THREAD_PAGE, viewer=viewer, size=size
+            )
+            rendered = render_thread(
+                title,
+                page.comments,
+                total=page.total,
+                article_url=self.service.article_url(article_id),
+            )
+            if not rendered.truncated or size <= 1:
+                break
+            # The message holds fewer comments than the page: ask for a page of those only,
+            # so that "Next" goes on from the first one left out instead of skipping it.
+            size = max(1, min(size - 1, rendered.shown))
         buttons = []
         if cursor is not None:
             buttons.append(InlineKeyboardButton("« First", callback_data=f"cm:{article_id}:"))

@@ -89,6 +89,7 @@ class Rendered:
     text: str
     entities: tuple[MessageEntity, ...] = ()
     truncated: bool = False
+    shown: int = 0  # of a thread page: how many comments the message holds
 
 
 @dataclass(slots=True)
@@ -601,11 +602,12 @@ def render_thread(
     if not nodes:
         out.write("\n\nNo comments yet. Reply to the article's post to comment.")
     cut_short = False
+    shown = 0
     for number, (node, depth) in enumerate(walk(nodes)):  # no recursion over a deep chain
         c = node.comment
         indent = "    " * min(depth, 6) + ("↳ " if depth else "")
         if c.text:
-            name = shown_name(c.author.name) or "anonymous"
+            name, _, _ = fit(shown_name(c.author.name) or "anonymous", [], 64)
             who = f"{name} ({platform_name(c.author.platform)})"
             text = unmention(" ".join(strip_control_chars(c.text).split()))
         else:
@@ -622,12 +624,13 @@ def render_thread(
             cut_short = True
             break
         out.extend(piece.text, piece.spans)
+        shown += 1
     if cut_short and out.units + 2 <= budget:
         out.write("\n…")
     if link_url:
         out.write("\n\n")
         out.write("Read on the web", MessageEntity.TEXT_LINK, url=link_url)
-    return Rendered(out.text, tuple(s.entity() for s in out.spans), cut_short)
+    return Rendered(out.text, tuple(s.entity() for s in out.spans), cut_short, shown)
 
 
 def render_list(items: Sequence[tuple[str, str]], heading: str) -> Rendered:
