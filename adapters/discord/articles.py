@@ -8,13 +8,12 @@ from typing import ClassVar
 import discord
 from discord import app_commands
 
+from adapters.discord.groups import CommandGroup, answer_failure
 from adapters.discord.interactions import (
     CLEAR,
-    CommandGroup,
     acknowledge,
     actor_of,
     admit,
-    answer_failure,
     command_name,
     parse_tags,
     reply,

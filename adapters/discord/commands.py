@@ -11,7 +11,8 @@ from __future__ import annotations
 from adapters.discord.articles import ArticleCommands
 from adapters.discord.client import NewsTree
 from adapters.discord.feeds import FeedCommands
-from adapters.discord.interactions import admit, tree_error
+from adapters.discord.groups import tree_error
+from adapters.discord.interactions import admit
 from adapters.discord.moderation import moderation_menus
 from adapters.discord.reading import ReadingCommands
 from adapters.discord.subscriptions import ApprovalCommands, ChannelCommands

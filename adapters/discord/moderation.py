@@ -9,11 +9,10 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
+from adapters.discord.groups import Refused, answer_failure
 from adapters.discord.interactions import (
-    Refused,
     acknowledge,
     actor_of,
-    answer_failure,
     command_name,
     reply,
     service_of,

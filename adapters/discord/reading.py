@@ -7,11 +7,10 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from adapters.discord.groups import CommandGroup, answer_failure
 from adapters.discord.interactions import (
-    CommandGroup,
     actor_of,
     admit,
-    answer_failure,
     reply,
     service_of,
 )

@@ -9,10 +9,10 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from adapters.discord.groups import CommandGroup
 from adapters.discord.ids import snowflake
 from adapters.discord.interactions import (
     CHANNEL_HINT,
-    CommandGroup,
     acknowledge,
     actor_of,
     parse_tags,
