@@ -22,7 +22,7 @@ from newsbot.errors import DeliveryError, DomainError, StorageError
 APOLOGY = "Sorry, something went wrong on my side. The error was logged; please try again."
 TRY_AGAIN = (
     "Sorry, my database is not answering right now, so nothing was done. "
-    "Please try again in a minute."
+    "Please send it again in a minute."
 )
 
 
