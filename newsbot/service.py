@@ -511,6 +511,36 @@ class NewsService:
                 )
         return count
 
+    async def chat_migrated(self, platform: Platform, old_id: str, new_id: str) -> int:
+        """Move a chat's subscriptions to the chat's new id (a Telegram group that became a
+        supergroup). Returns how many moved.
+
+        Only the platform reports such a move (nobody can forge it), so no actor is asked:
+        an approved subscription stays approved and a request keeps waiting (it counts
+        against no request limit), under the new id only; the old id's are deactivated.
+        Reported again, the move finds nothing left to move.
+
+        Raises:
+            InvalidInput: the new id cannot name a chat on ``platform``.
+        """
+        new_id = new_id.strip()
+        now = self.clock.now()
+        moved = 0
+        for old in await self.store.list_destinations(platform, active_only=False):
+            if old.chat_id != old_id or not (old.active or old.pending):
+                continue
+            check_chat_id(platform, new_id, old.thread_id)
+            new = NewDestination(platform, new_id, old.kind, old.title, old.thread_id, old.tags)
+            pending = old.pending and not self.open_subscriptions
+            destination, _ = await self.store.add_destination(new, now, pending=pending)
+            await self.store.deactivate_destination(old.id, f"the chat moved to {new_id}", now)
+            moved += 1
+            log.info(
+                "subscription moved to a new chat id",
+                extra={"from": old.id, "to": destination.id, "chat_id": new_id},
+            )
+        return moved
+
     async def destinations(self, platform: Platform | None = None) -> list[Destination]:
         """Return every destination, active or not."""
         return await self.store.list_destinations(platform, active_only=False)

@@ -438,3 +438,29 @@ async def test_copy_linked_by_the_article_address_it_carries(service: NewsServic
     assert comment is not None and comment.article_id == article.id
     await service.retract(ADMIN, article.id)
     assert not await service.link_article_copy(reply_ref("-200", "9"), article.id, "-100")
+
+
+async def test_a_migrated_chat_keeps_its_subscriptions_and_requests(service: NewsService) -> None:
+    """A group that became a supergroup: approved stays approved, a request keeps waiting,
+    both under the new id only; reported again, nothing more moves."""
+    await subscribe(service, "-41", tags=("tech",))
+    asker = Actor(TG, "7", "Asker", chat_admin=True)
+    await service.subscribe(asker, NewDestination(TG, "-42", DestinationKind.GROUP))
+    assert await service.chat_migrated(TG, "-41", "-1001") == 1
+    assert await service.chat_migrated(TG, "-42", "-1002") == 1
+    assert await service.chat_migrated(TG, "-41", "-1001") == 0
+    found = {d.chat_id: d for d in await service.destinations(TG)}
+    assert (found["-41"].active, found["-41"].pending) == (False, False)
+    assert (found["-42"].active, found["-42"].pending) == (False, False)
+    assert (found["-1001"].active, found["-1001"].pending) == (True, False)
+    assert found["-1001"].tags == ("tech",)
+    assert (found["-1002"].active, found["-1002"].pending) == (False, True)
+    assert [d.chat_id for d in await service.pending_destinations()] == ["-1002"]
+
+
+async def test_a_chat_cannot_migrate_to_an_id_that_names_no_chat(service: NewsService) -> None:
+    await subscribe(service, "-43")
+    with pytest.raises(InvalidInput):
+        await service.chat_migrated(TG, "-43", "not a chat")
+    (d,) = await service.destinations(TG)
+    assert d.active and d.chat_id == "-43"

@@ -327,7 +327,7 @@ class TelegramAdapter:
             log.exception("cannot read the saved update offset; starting from Telegram's")
             stored = None
         valid = stored is not None and stored.isascii() and stored.isdigit()
-        self._offset = self._saved = int(stored) if valid else 0
+        self._offset = self._saved = int(stored) if stored is not None and valid else 0
         log.info("polling for updates", extra={"offset": self._offset})
         delay = self.retry_delay
         while not self._stopping.is_set():

@@ -8,9 +8,9 @@ numbers, a text message in a group that replies to another and is nothing else, 
 from the JSON. Everything else (commands, media, edits, forwards, bots, any field we do not
 expect) goes the library's way, unchanged.
 
-``plain_reply`` must agree with what ``Handlers.reply`` reads through the library objects
-(``author_of``, ``message_text``, the chat's names, the date); ``tests/test_telegram_fastpath.py``
-checks that they agree on fuzzed messages.
+``plain_reply`` must agree with what ``Comments.reply`` (``handlers/comments.py``) reads through
+the library objects (``author_of``, ``message_text``, the chat's names, the date);
+``tests/test_telegram_fastpath.py`` checks that they agree on fuzzed messages.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ GROUP_TYPES = ("group", "supergroup")
 
 @dataclass(frozen=True, slots=True)
 class PlainReply:
-    """A group text message that replies to another, as ``Handlers.reply`` needs it."""
+    """A group text message that replies to another, as ``Comments.reply`` needs it."""
 
     update_id: int
     chat_id: int
@@ -77,7 +77,7 @@ class PlainReply:
 
     @property
     def chat_names(self) -> list[str]:
-        """As ``handlers.chat_names``: the id, and ``@username`` for a public chat."""
+        """As ``handlers.base.chat_names``: the id, and ``@username`` for a public chat."""
         return names_of(self.chat_id, self.chat_username)
 
 
@@ -87,7 +87,8 @@ def names_of(chat_id: int, username: str | None) -> list[str]:
 
 
 def _author(message: dict[str, Any]) -> Author | None:
-    """As ``handlers.author_of``; ``None`` for a bot or no sender (the library path decides)."""
+    """As ``handlers.parsing.author_of``; ``None`` for a bot or no sender (the library path
+    decides)."""
     sender = message.get("sender_chat")
     if sender is not None:
         name = sender.get("title") or sender.get("username") or str(sender["id"])

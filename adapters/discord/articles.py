@@ -1,0 +1,261 @@
+"""Articles for newsbot admins: /publish, /edit (with their form) and /retract."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import ClassVar
+
+import discord
+from discord import app_commands
+
+from adapters.discord.groups import CommandGroup, answer_failure
+from adapters.discord.interactions import (
+    CLEAR,
+    acknowledge,
+    actor_of,
+    admit,
+    command_name,
+    parse_tags,
+    reply,
+    request_key,
+    service_of,
+)
+from adapters.discord.render import escape_name
+from newsbot.errors import InvalidInput
+from newsbot.models import ArticleDraft, ArticleId
+from newsbot.service import Change
+
+MODAL_TEXT_MAX = 4000
+
+ArticleSubmit = Callable[[discord.Interaction, str, str, str], Awaitable[None]]
+
+
+class ArticleModal(discord.ui.Modal):
+    """A form with Title, Summary and Body; ``submit`` receives the three values.
+
+    Args:
+        heading: the form's title (at most 45 characters).
+        custom_id: unique per form shown (discord.py looks submitted forms up by it).
+        submit: called with the interaction and the title, summary and body.
+        title: the Title field's starting value.
+        summary: the Summary field's starting value.
+        body: the Body field's starting value.
+    """
+
+    def __init__(
+        self,
+        *,
+        heading: str,
+        custom_id: str,
+        submit: ArticleSubmit,
+        title: str = "",
+        summary: str = "",
+        body: str = "",
+    ) -> None:
+        super().__init__(title=heading, custom_id=custom_id, timeout=30 * 60)
+        self._submit = submit
+        self.headline: discord.ui.TextInput[ArticleModal] = discord.ui.TextInput(
+            label="Title", custom_id="title", max_length=256, default=title or None
+        )
+        self.summary: discord.ui.TextInput[ArticleModal] = discord.ui.TextInput(
+            label="Summary",
+            custom_id="summary",
+            style=discord.TextStyle.paragraph,
+            required=False,
+            max_length=1024,
+            default=summary or None,
+        )
+        self.body: discord.ui.TextInput[ArticleModal] = discord.ui.TextInput(
+            label="Body (Markdown)",
+            custom_id="body",
+            style=discord.TextStyle.paragraph,
+            max_length=MODAL_TEXT_MAX,
+            default=body or None,
+        )
+        for item in (self.headline, self.summary, self.body):
+            self.add_item(item)
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        return await admit(interaction)
+
+    async def on_submit(self, interaction: discord.Interaction, /) -> None:
+        await self._submit(interaction, self.headline.value, self.summary.value, self.body.value)
+
+    async def on_error(  # type: ignore[override]  # Modal's own signature
+        self, interaction: discord.Interaction, error: Exception, /
+    ) -> None:
+        await answer_failure(interaction, "form", error)
+
+
+def _optional(value: str | None, current: str | None) -> str | None:
+    if value is None:
+        return current
+    return None if value.strip().lower() in CLEAR else value
+
+
+async def _published(interaction: discord.Interaction, change: Change) -> None:
+    article = change.article
+    url = service_of(interaction).article_url(article.id)
+    title = escape_name(article.title)
+    if change.repeated:
+        text = f"Article {article.id} was already published by this command: {title}\nPage: {url}"
+    else:
+        text = (
+            f"Published article {article.id}: {title}\n"
+            f"Queued for {change.queued} channel(s). Page: {url}"
+        )
+    await reply(interaction, text)
+
+
+class ArticleCommands(CommandGroup, name="articles", description="Articles (newsbot admins)"):
+    """Publishing, editing and retracting: newsbot admins only, checked before any form."""
+
+    ACTIONS: ClassVar[dict[str, str]] = {
+        "publish": "publish",
+        "edit": "edit articles",
+        "retract": "retract articles",
+    }
+
+    async def check(self, interaction: discord.Interaction) -> None:
+        action = self.ACTIONS.get(command_name(interaction), "manage articles")
+        service_of(interaction).require_admin(actor_of(interaction), action)
+
+    @app_commands.command()
+    @app_commands.describe(
+        title="The headline (opens a form when there is no body)",
+        body="The article in Markdown; leave out to write it in a form",
+        summary="A short summary shown in the post",
+        url="The original article's address",
+        image="An image address shown in the post",
+        tags="Tags, separated by spaces or commas",
+    )
+    async def publish(
+        self,
+        interaction: discord.Interaction,
+        title: str | None = None,
+        body: str | None = None,
+        summary: str | None = None,
+        url: str | None = None,
+        image: str | None = None,
+        tags: str | None = None,
+    ) -> None:
+        """Publish an article to every subscribed channel."""
+        service = service_of(interaction)
+        request = request_key(interaction)
+
+        async def submit(done: discord.Interaction, title: str, summary: str, body: str) -> None:
+            if not await acknowledge(done):
+                return
+            draft = ArticleDraft(title, body, summary, url, image, parse_tags(tags))
+            change = await service.publish(actor_of(done), draft, request=request)
+            await _published(done, change)
+
+        if body is None:
+            modal = ArticleModal(
+                heading="Publish an article",
+                custom_id=f"newsbot:publish:{interaction.id}",
+                submit=submit,
+                title=title or "",
+                summary=summary or "",
+            )
+            await interaction.response.send_modal(modal)
+            return
+        await submit(interaction, title or "", summary or "", body)
+
+    @app_commands.command()
+    @app_commands.describe(
+        article="The article's number",
+        title="A new headline",
+        body="A new body in Markdown (leave every option out to edit in a form)",
+        summary="A new summary ('-' removes it)",
+        url="A new original address ('-' removes it)",
+        image="A new image address ('-' removes it)",
+        tags="New tags ('-' removes them)",
+    )
+    async def edit(
+        self,
+        interaction: discord.Interaction,
+        article: app_commands.Range[int, 1],
+        title: str | None = None,
+        body: str | None = None,
+        summary: str | None = None,
+        url: str | None = None,
+        image: str | None = None,
+        tags: str | None = None,
+    ) -> None:
+        """Change an article; every post of it is updated."""
+        service = service_of(interaction)
+        article_id = ArticleId(article)
+        request = request_key(interaction)
+
+        async def apply(done: discord.Interaction, draft: ArticleDraft) -> None:
+            change = await service.edit(actor_of(done), article_id, draft, request=request)
+            if change.repeated:
+                text = (
+                    f"This command had already edited article {article_id} "
+                    f"(now revision {change.article.revision}); nothing more was changed."
+                )
+            else:
+                text = (
+                    f"Edited article {article_id} (revision {change.article.revision}); "
+                    f"{change.queued} post(s) will be updated."
+                )
+            await reply(done, text)
+
+        if all(v is None for v in (title, body, summary, url, image, tags)):
+            current = await service.article(article_id)
+            if len(current.body) > MODAL_TEXT_MAX:
+                raise InvalidInput(
+                    f"The body is longer than a Discord form holds ({MODAL_TEXT_MAX} "
+                    "characters); give the new text with the body option instead."
+                )
+
+            async def submit(
+                done: discord.Interaction, title: str, summary: str, body: str
+            ) -> None:
+                if not await acknowledge(done):
+                    return
+                await apply(
+                    done,
+                    ArticleDraft(
+                        title, body, summary, current.url, current.image_url, current.tags
+                    ),
+                )
+
+            modal = ArticleModal(
+                heading=f"Edit article {article_id}",
+                custom_id=f"newsbot:edit:{interaction.id}",
+                submit=submit,
+                title=current.title,
+                summary=current.summary,
+                body=current.body,
+            )
+            await interaction.response.send_modal(modal)
+            return
+        if not await acknowledge(interaction):
+            return
+        current = await service.article(article_id)
+        summary_text = _optional(summary, current.summary)
+        draft = ArticleDraft(
+            title=title if title is not None else current.title,
+            body=body if body is not None else current.body,
+            summary=summary_text or "",
+            url=_optional(url, current.url),
+            image_url=_optional(image, current.image_url),
+            tags=parse_tags(tags) if tags is not None else current.tags,
+        )
+        await apply(interaction, draft)
+
+    @app_commands.command()
+    @app_commands.describe(article="The article's number")
+    async def retract(
+        self, interaction: discord.Interaction, article: app_commands.Range[int, 1]
+    ) -> None:
+        """Retract an article: its posts are deleted and its threads locked."""
+        service = service_of(interaction)
+        if not await acknowledge(interaction):
+            return
+        change = await service.retract(actor_of(interaction), ArticleId(article))
+        await reply(
+            interaction, f"Retracted article {article}; {change.queued} deletion(s) queued."
+        )

@@ -1,0 +1,101 @@
+"""Moderation for newsbot admins: the Delete comment and Ban author message menus.
+
+Context menus cannot belong to a group; each gets the same guard as a group's commands: a
+newsbot-admin check and ``answer_failure``'s error policy.
+"""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+
+from adapters.discord.groups import Refused, answer_failure
+from adapters.discord.interactions import (
+    acknowledge,
+    actor_of,
+    command_name,
+    reply,
+    service_of,
+)
+from adapters.discord.render import escape_name
+from newsbot.errors import DomainError, NotFound
+from newsbot.models import CommentStatus, MessageRef, Platform
+
+ACTIONS = {"Delete comment": "delete comments", "Ban author": "ban authors"}
+
+
+def _ref(message: discord.Message) -> MessageRef:
+    return MessageRef(Platform.DISCORD, str(message.channel.id), str(message.id))
+
+
+async def delete_comment(interaction: discord.Interaction, message: discord.Message) -> None:
+    """Delete the comment a message carries, everywhere it was mirrored."""
+
+    service = service_of(interaction)
+    actor = actor_of(interaction)
+    if not await acknowledge(interaction):
+        return
+    ref = _ref(message)
+    link = await service.resolve(ref)
+    if link is None or link.comment_id is None:
+        raise NotFound("That message is not a stored comment.")
+    if (await service.comment(link.comment_id)).status is CommentStatus.DELETED:
+        # Deleted before (by its author, or by this very command delivered again).
+        await reply(interaction, f"Comment {link.comment_id} was already deleted.")
+        return
+    comment = await service.delete_comment(actor, link.comment_id)
+    text = f"Comment {comment.id} deleted everywhere."
+    if comment.source == ref:
+        # A comment written here: its own message goes too (its mirrors are queued).
+        try:
+            await message.delete()
+        except discord.HTTPException as exc:
+            text += f" I could not remove this message itself ({exc.text or exc.status})."
+    await reply(interaction, text)
+
+
+async def ban_author(interaction: discord.Interaction, message: discord.Message) -> None:
+    """Ban the author of a comment (from any platform) and delete their comments."""
+
+    service = service_of(interaction)
+    actor = actor_of(interaction)
+    if not await acknowledge(interaction):
+        return
+    link = await service.resolve(_ref(message))
+    if link is not None and link.comment_id is not None:
+        author = (await service.comment(link.comment_id)).author
+        platform, user_id, name = author.platform, author.user_id, author.name
+    elif not message.author.bot:
+        platform, user_id = Platform.DISCORD, str(message.author.id)
+        name = message.author.display_name
+    else:
+        raise NotFound("That message is not a comment.")
+    count = await service.ban(actor, platform, user_id)
+    await reply(
+        interaction,
+        f"Banned {escape_name(name)} ({platform}); {count} comment(s) deleted.",
+    )
+
+
+async def _admins_only(interaction: discord.Interaction) -> bool:
+    action = ACTIONS.get(command_name(interaction), "moderate comments")
+    try:
+        service_of(interaction).require_admin(actor_of(interaction), action)
+    except DomainError as exc:
+        raise Refused(exc) from exc
+    return True
+
+
+async def _failed(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+    await answer_failure(interaction, command_name(interaction), error)
+
+
+def moderation_menus() -> list[app_commands.ContextMenu]:
+    """The message menus, each behind the admin check and the error policy."""
+    menus = []
+    for name, callback in (("Delete comment", delete_comment), ("Ban author", ban_author)):
+        menu = app_commands.ContextMenu(name=name, callback=callback)
+        menu.add_check(_admins_only)
+        menu.error(_failed)
+        menus.append(menu)
+    return menus

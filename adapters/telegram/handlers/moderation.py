@@ -1,0 +1,88 @@
+"""Moderation: /delete and /ban, sent as a reply to a comment."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import (
+    Update,
+)
+from telegram.error import TelegramError
+
+from adapters.telegram.handlers.base import (
+    Context,
+    HandlerGroup,
+    chat_names,
+    guarded,
+)
+from adapters.telegram.render import (
+    shown_name,
+)
+from newsbot.errors import (
+    InvalidInput,
+    NotFound,
+)
+from newsbot.models import (
+    CommentId,
+    CommentStatus,
+    MessageRef,
+    Platform,
+)
+
+log = logging.getLogger("newsbot.telegram")
+
+
+class Moderation(HandlerGroup):
+    """Comments removed and authors banned by newsbot admins."""
+
+    async def replied_comment(self, update: Update, command: str) -> CommentId:
+        message = update.effective_message
+        chat = update.effective_chat
+        if message is None or chat is None or message.reply_to_message is None:
+            raise InvalidInput(f"Send {command} as a reply to the comment.")
+        link = None
+        for name in chat_names(chat):
+            ref = MessageRef(Platform.TELEGRAM, name, str(message.reply_to_message.message_id))
+            link = await self.service.resolve(ref)
+            if link is not None:
+                break
+        if link is None:
+            raise NotFound("That message is not a comment I know.")
+        if link.comment_id is None:
+            raise InvalidInput("That is an article; retract it with /retract ID in private.")
+        return link.comment_id
+
+    @guarded("delete comment")
+    async def delete(self, update: Update, context: Context) -> None:
+        """``/delete`` as a reply to a comment: remove it from the thread, everywhere."""
+        comment_id = await self.replied_comment(update, "/delete")
+        actor = self.actor(update)
+        self.service.require_admin(actor, "delete comments")
+        if (await self.service.comment(comment_id)).status is CommentStatus.DELETED:
+            # Done before (this very command, fetched again after a restart, say): the
+            # reader's message is gone too, or could not be deleted then either.
+            await self.send(update, f"Comment {comment_id} was already deleted.")
+            return
+        comment = await self.service.delete_comment(actor, comment_id)
+        message = update.effective_message
+        assert message is not None
+        assert message.reply_to_message is not None
+        replied = message.reply_to_message
+        if comment.source == MessageRef(
+            Platform.TELEGRAM, str(replied.chat.id), str(replied.message_id)
+        ):
+            try:
+                await replied.delete()  # needs the right to delete messages; best effort
+            except TelegramError as error:
+                log.info("could not delete the comment's message", extra={"error": str(error)})
+        await self.send(update, f"Deleted comment {comment.id}.")
+
+    @guarded("ban")
+    async def ban(self, update: Update, context: Context) -> None:
+        """``/ban`` as a reply to a comment: stop storing its author's comments."""
+        comment_id = await self.replied_comment(update, "/ban")
+        comment = await self.service.comment(comment_id)
+        author = comment.author
+        count = await self.service.ban(self.actor(update), author.platform, author.user_id)
+        name = shown_name(author.name) or author.user_id
+        await self.send(update, f"Banned {name}; deleted {count} comment(s).")

@@ -1,0 +1,290 @@
+"""Publishing commands for newsbot admins: /publish (and its dialogue), /cancel, /edit and
+/retract."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    Update,
+)
+
+from adapters.telegram.handlers.base import (
+    Context,
+    HandlerGroup,
+    Shared,
+    guarded,
+)
+from adapters.telegram.handlers.parsing import (
+    parse_id,
+    request_key,
+)
+from adapters.telegram.publisher import photo_key
+from adapters.telegram.render import (
+    entities_to_markdown,
+    render_post,
+    split_article,
+    split_command,
+    tail,
+)
+from newsbot.errors import (
+    InvalidInput,
+)
+from newsbot.models import (
+    ArticleDraft,
+    ArticleId,
+    ArticleStatus,
+)
+from newsbot.service import clean_draft
+
+log = logging.getLogger("newsbot.telegram")
+
+DIALOGUE_TTL = 3600.0
+
+
+@dataclass(slots=True)
+class Dialogue:
+    """An article being written step by step in a private chat (kept in memory only)."""
+
+    step: str  # "title", "body" or "confirm"
+    started: float
+    title: str = ""
+    body: str = ""
+    image_url: str | None = None
+
+
+class Publishing(HandlerGroup):
+    """Articles written, edited and retracted from a private chat."""
+
+    def __init__(self, shared: Shared) -> None:
+        super().__init__(shared)
+        self.dialogues: dict[int, Dialogue] = {}
+
+    @guarded("publish")
+    async def publish(self, update: Update, context: Context) -> None:
+        """``/publish``: title on the first line, Markdown body below; alone, a dialogue."""
+        if not await self.private_only(update, "/publish"):
+            return
+        actor = self.actor(update)
+        self.service.require_admin(actor, "publish")
+        message = update.effective_message
+        assert message is not None
+        rest, entities = split_command(message.text or "", message.entities)
+        title, body = split_article(rest, entities)
+        if not title:
+            self.dialogues[int(actor.user_id)] = Dialogue("title", time.monotonic())
+            await self.send(update, "Send me the title of the article (or /cancel).")
+            return
+        if not body:
+            self.dialogues[int(actor.user_id)] = Dialogue("body", time.monotonic(), title)
+            await self.send(update, "Now send the body, in Markdown (or /cancel).")
+            return
+        await self.do_publish(update, ArticleDraft(title=title, body=body))
+
+    async def do_publish(self, update: Update, draft: ArticleDraft) -> None:
+        """Publish once per command: the same update (fetched again after a restart, say)
+        finds its article instead of publishing another."""
+        actor = self.actor(update)
+        change = await self.service.publish(actor, draft, request=request_key(update))
+        self.dialogues.pop(int(actor.user_id), None)
+        article = change.article
+        if change.repeated:
+            where = "button" if update.callback_query is not None else "message"
+            await self.send(
+                update,
+                f"Article {article.id} was already published from this {where}: "
+                f"{article.title}\nPage: {self.service.article_url(article.id)}",
+            )
+            return
+        await self.send(
+            update,
+            f"Published article {article.id}: {article.title}\n"
+            f"Queued for {change.queued} destination(s). "
+            f"Page: {self.service.article_url(article.id)}",
+        )
+
+    @guarded("publish photo")
+    async def publish_photo(self, update: Update, context: Context) -> None:
+        """A photo captioned ``/publish Title`` (body below) or ``/edit ID Title``."""
+        message = update.effective_message
+        assert message is not None
+        assert message.photo
+        actor = self.actor(update)
+        caption = message.caption or ""
+        editing = caption.startswith("/edit")
+        self.service.require_admin(actor, "edit articles" if editing else "publish")
+        image_url = await self.remember_photo(message)
+        rest, entities = split_command(caption, message.caption_entities)
+        if editing:
+            await self.do_edit(update, rest, entities, image_url)
+            return
+        title, body = split_article(rest, entities)
+        if not title or not body:
+            self.dialogues[int(actor.user_id)] = Dialogue(
+                "body" if title else "title", time.monotonic(), title, image_url=image_url
+            )
+            ask = "the body, in Markdown" if title else "the title"
+            await self.send(update, f"Got the photo. Now send {ask} (or /cancel).")
+            return
+        await self.do_publish(update, ArticleDraft(title=title, body=body, image_url=image_url))
+
+    async def remember_photo(self, message: Message) -> str:
+        """Keep an uploaded photo's file id; the article refers to it by a stable address."""
+        largest = message.photo[-1]
+        await self.service.save_state(photo_key(largest.file_unique_id), largest.file_id)
+        return f"{self.service.public_url}/media/telegram/{largest.file_unique_id}"
+
+    @guarded("dialogue")
+    async def dialogue(self, update: Update, context: Context) -> None:
+        """The next answer in a publishing dialogue."""
+        user = update.effective_user
+        message = update.effective_message
+        if user is None or message is None:
+            return
+        state = self.dialogues.get(user.id)
+        if state is not None and time.monotonic() - state.started > DIALOGUE_TTL:
+            del self.dialogues[user.id]
+            state = None
+        if state is None:
+            await self.send(update, "Send /help to see what I can do.")
+            return
+        if message.photo:
+            state.image_url = await self.remember_photo(message)
+        text = message.text or message.caption or ""
+        entities = message.entities if message.text else message.caption_entities
+        if state.step == "title":
+            title = " ".join(text.split())
+            if not title:
+                await self.send(update, "Got the photo. Now send the title (or /cancel).")
+                return
+            clean_draft(ArticleDraft(title=title, body="-"))  # refuse a bad title right away
+            state.title, state.step = title, "body"
+            await self.send(update, "Now send the body, in Markdown (or /cancel).")
+        elif state.step == "body":
+            body = entities_to_markdown(text, entities).strip()
+            if not body:
+                await self.send(update, "Send the body as text (or /cancel).")
+                return
+            clean_draft(ArticleDraft(title=state.title, body=body))
+            state.body, state.step = body, "confirm"
+            preview = render_post(
+                state.title,
+                state.body,
+                article_url=self.service.public_url,
+                comment_count=0,
+            )
+            await self.send(update, preview)
+            buttons = InlineKeyboardMarkup(
+                [
+                    [
+                        InlineKeyboardButton("Publish", callback_data="pub:yes"),
+                        InlineKeyboardButton("Cancel", callback_data="pub:no"),
+                    ]
+                ]
+            )
+            await self.send(update, "Publish this article?", markup=buttons)
+        else:
+            answer = text.strip().lower()
+            if answer in ("yes", "y", "publish", "ok"):
+                await self.confirm(update, True)
+            elif answer in ("no", "n", "cancel"):
+                await self.confirm(update, False)
+            else:
+                await self.send(update, "Answer yes to publish or no to cancel.")
+
+    async def confirm(self, update: Update, publish: bool) -> None:
+        user = update.effective_user
+        state = self.dialogues.get(user.id) if user else None
+        if user is None or state is None or state.step != "confirm":
+            await self.send(update, "There is no article waiting to be published.")
+            return
+        if not publish:
+            del self.dialogues[user.id]
+            await self.send(update, "Cancelled; nothing was published.")
+            return
+        # The dialogue ends once the article is stored (do_publish): after a storage failure
+        # the admin can confirm again.
+        await self.do_publish(
+            update, ArticleDraft(title=state.title, body=state.body, image_url=state.image_url)
+        )
+
+    @guarded("cancel")
+    async def cancel(self, update: Update, context: Context) -> None:
+        """``/cancel``: end the publishing dialogue."""
+        user = update.effective_user
+        if user is not None and self.dialogues.pop(user.id, None) is not None:
+            await self.send(update, "Cancelled; nothing was published.")
+        else:
+            await self.send(update, "There is nothing to cancel.")
+
+    @guarded("edit")
+    async def edit(self, update: Update, context: Context) -> None:
+        """``/edit ID Title`` with the new body below (without a body, the body stays)."""
+        if not await self.private_only(update, "/edit"):
+            return
+        self.service.require_admin(self.actor(update), "edit articles")
+        message = update.effective_message
+        assert message is not None
+        rest, entities = split_command(message.text or "", message.entities)
+        await self.do_edit(update, rest, entities, None)
+
+    async def do_edit(
+        self,
+        update: Update,
+        rest: str,
+        entities: Sequence[MessageEntity],
+        image_url: str | None,
+    ) -> None:
+        usage = "Usage: /edit ID New title, then the new body on the next lines."
+        words = rest.split(maxsplit=1)
+        article_id = ArticleId(parse_id(words[:1], usage))
+        after_id = rest.find(words[0]) + len(words[0])
+        remainder, remainder_entities = tail(rest, entities, after_id)
+        title, body = split_article(remainder, remainder_entities)
+        current = await self.service.article(article_id)
+        if not title and not body and image_url is None:
+            raise InvalidInput(usage)
+        draft = ArticleDraft(
+            title=title or current.title,
+            body=body or current.body,
+            summary=current.summary,
+            url=current.url,
+            image_url=image_url or current.image_url,
+            tags=current.tags,
+        )
+        change = await self.service.edit(
+            self.actor(update), article_id, draft, request=request_key(update)
+        )
+        if change.repeated:
+            await self.send(update, f"This edit of article {article_id} was already made.")
+            return
+        await self.send(
+            update,
+            f"Edited article {article_id} (revision {change.article.revision}); "
+            f"{change.queued} message(s) will be updated.",
+        )
+
+    @guarded("retract")
+    async def retract(self, update: Update, context: Context) -> None:
+        """``/retract ID``: delete every message posted for the article."""
+        if not await self.private_only(update, "/retract"):
+            return
+        article_id = ArticleId(parse_id(context.args or [], "Usage: /retract ID"))
+        actor = self.actor(update)
+        self.service.require_admin(actor, "retract articles")
+        # Retracting again changes nothing; say so rather than "0 messages will be deleted".
+        if (await self.service.article(article_id)).status is ArticleStatus.RETRACTED:
+            await self.send(update, f"Article {article_id} was already retracted.")
+            return
+        change = await self.service.retract(actor, article_id)
+        await self.send(
+            update,
+            f"Retracted article {article_id}; {change.queued} message(s) will be deleted.",
+        )

@@ -1,0 +1,63 @@
+"""What a chat user is told when their command fails: one policy for every platform.
+
+The adapters deliver the answer their own way (a Telegram message or button alert, an
+ephemeral Discord reply) and log with their own context; which kind of answer an error gets,
+and its words, are decided here once:
+
+- a ``DomainError`` (a refusal, a bad value, something unknown) is shown as it is: its message
+  is written for users;
+- a ``StorageError`` asks to try again: nothing was done, and it may work in a minute;
+- a ``DeliveryError`` is not answered: it means an answer could not be delivered, so another
+  one through the same channel would fail alike;
+- anything else is a bug: the user gets a short apology and the adapter logs it with context.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from newsbot.errors import DeliveryError, DomainError, StorageError
+
+APOLOGY = "Sorry, something went wrong on my side. The error was logged; please try again."
+TRY_AGAIN = (
+    "Sorry, my database is not answering right now, so nothing was done. "
+    "Please send it again in a minute."
+)
+
+
+class AnswerKind(enum.StrEnum):
+    """How a failed command is answered."""
+
+    SHOW = "show"
+    """A refusal: the error's own message is shown."""
+    RETRY = "retry"
+    """The store did not answer: the user is asked to try again."""
+    SILENT = "silent"
+    """The answer itself could not be delivered: only logged."""
+    APOLOGISE = "apologise"
+    """A bug: an apology, and the adapter logs the error with its context."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The answer to a failed command.
+
+    Attributes:
+        kind: which kind of failure it was, so the adapter knows how to log it.
+        text: what the user is told, or ``None`` when nothing is said.
+    """
+
+    kind: AnswerKind
+    text: str | None
+
+
+def answer_to(error: BaseException) -> Answer:
+    """The answer a user gets when their command failed with ``error``."""
+    if isinstance(error, DomainError):
+        return Answer(AnswerKind.SHOW, str(error))
+    if isinstance(error, StorageError):
+        return Answer(AnswerKind.RETRY, TRY_AGAIN)
+    if isinstance(error, DeliveryError):
+        return Answer(AnswerKind.SILENT, None)
+    return Answer(AnswerKind.APOLOGISE, APOLOGY)
