@@ -230,6 +230,13 @@ class Roles:
                 log.exception("a role listener failed", extra={"role": role, "held": held})
 
 
-async def live_workers(store: Store, now: datetime, horizon: float = 15.0) -> list[WorkerInfo]:
+LIVE_HORIZON = 15.0
+"""Seconds since its last heartbeat within which a worker counts as live (it sends one every
+``renew_every``: a second by default)."""
+
+
+async def live_workers(
+    store: Store, now: datetime, horizon: float = LIVE_HORIZON
+) -> list[WorkerInfo]:
     """Workers that sent a heartbeat in the last ``horizon`` seconds."""
     return await store.list_workers(now - timedelta(seconds=horizon))
