@@ -59,7 +59,7 @@ from newsbot.feeds import (
     poll_summary,
 )
 from newsbot.models import Feed, NewFeed
-from newsbot.workers import LIVE_HORIZON, live_workers
+from newsbot.workers import LIVE_HORIZON, Backoff, live_workers
 from storage import describe_database, is_postgres, open_store
 
 log = logging.getLogger("newsbot")
@@ -478,6 +478,10 @@ class Senders:
     dispatcher; losing it detaches the publisher (sends in flight finish, claims go back)
     and stops the adapter. Changes run in a task per platform, one after another, so the
     role renewals never wait behind a slow start (the Discord gateway takes seconds).
+
+    An adapter that fails to start (the platform unreachable) gives the role up at once, so
+    a standby can take it, and this worker tries for it again after a pause that grows with
+    each failure in a row (``backoff``: a fresh ``Backoff`` per platform).
     """
 
     def __init__(
@@ -485,10 +489,14 @@ class Senders:
         factories: dict[Platform, AdapterFactory],
         dispatcher: Dispatcher,
         on_fatal: Callable[[BaseException], None],
+        roles: Roles | None = None,
+        backoff: Callable[[], Backoff] = Backoff,
     ) -> None:
         self.factories = factories
         self.dispatcher = dispatcher
         self.on_fatal = on_fatal
+        self.roles = roles
+        self._backoff = {p: backoff() for p in factories}
         self.running: dict[Platform, Adapter] = {}
         self._locks = {p: asyncio.Lock() for p in factories}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -508,6 +516,7 @@ class Senders:
             await task  # a lost role is acted on before anything else: stop sending now
 
     async def _apply(self, platform: Platform, held: bool) -> None:
+        failed: tuple[Adapter, Exception] | None = None
         async with self._locks[platform]:
             if held and platform not in self.running:
                 adapter = self.factories[platform]()
@@ -516,15 +525,12 @@ class Senders:
                 except ConfigError as exc:
                     self.on_fatal(exc)
                     return
-                except Exception:
-                    log.exception("adapter failed to start", extra={"adapter": adapter.name})
+                except Exception as exc:
                     with contextlib.suppress(Exception):
                         await adapter.stop()
-                    return
-                self.running[platform] = adapter
-                if adapter.publisher is not None:
-                    self.dispatcher.attach(adapter.publisher)
-                log.info("sending and receiving", extra={"platform": str(platform)})
+                    failed = (adapter, exc)
+                else:
+                    self._started(platform, adapter)
             elif not held and platform in self.running:
                 adapter = self.running.pop(platform)
                 key = str(platform)
@@ -535,6 +541,25 @@ class Senders:
                 except Exception:
                     log.exception("adapter failed to stop", extra={"adapter": adapter.name})
                 log.info("standing by", extra={"platform": str(platform)})
+        if failed is not None:  # outside the lock: giving the role up calls this listener
+            await self._retry_later(platform, *failed)
+
+    def _started(self, platform: Platform, adapter: Adapter) -> None:
+        self._backoff[platform].reset()
+        self.running[platform] = adapter
+        if adapter.publisher is not None:
+            self.dispatcher.attach(adapter.publisher)
+        log.info("sending and receiving", extra={"platform": str(platform)})
+
+    async def _retry_later(self, platform: Platform, adapter: Adapter, exc: Exception) -> None:
+        pause = self._backoff[platform].next()
+        extra = {"adapter": adapter.name, "retry_in": round(pause, 1)}
+        if isinstance(exc, NewsBotError):  # the platform did not answer: no traceback
+            log.warning("adapter failed to start", extra={**extra, "error": str(exc)})
+        else:
+            log.error("adapter failed to start", extra=extra, exc_info=exc)
+        if self.roles is not None:
+            await self.roles.stand_down(role_of(platform), pause, "the adapter failed to start")
 
     def rate_limit_answers(self) -> dict[str, int]:
         """Answers of 429 the platforms gave this worker's publishers, for ``/metrics``
@@ -621,7 +646,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
         )
         service.on_enqueue(dispatcher.wake)
         store.watch(lambda _topic: dispatcher.wake() if dispatcher else None)
-        senders = Senders(factories, dispatcher, on_fatal)
+        senders = Senders(factories, dispatcher, on_fatal, roles)
         roles.on_change(senders.changed)
         roles.on_change(polling.changed)
         if ops is not None:
