@@ -22,7 +22,7 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
@@ -63,6 +63,7 @@ from newsbot.feeds import (
 from newsbot.models import Feed, NewFeed
 from newsbot.text import strip_control_chars
 from newsbot.threads import walk
+from newsbot.workers import LIVE_HORIZON, Backoff, live_workers
 from storage import describe_database, is_postgres, open_store
 
 log = logging.getLogger("newsbot")
@@ -556,6 +557,10 @@ class Senders:
     dispatcher; losing it detaches the publisher (sends in flight finish, claims go back)
     and stops the adapter. Changes run in a task per platform, one after another, so the
     role renewals never wait behind a slow start (the Discord gateway takes seconds).
+
+    An adapter that fails to start (the platform unreachable) gives the role up at once, so
+    a standby can take it, and this worker tries for it again after a pause that grows with
+    each failure in a row (``backoff``: a fresh ``Backoff`` per platform).
     """
 
     def __init__(
@@ -563,10 +568,14 @@ class Senders:
         factories: dict[Platform, AdapterFactory],
         dispatcher: Dispatcher,
         on_fatal: Callable[[BaseException], None],
+        roles: Roles | None = None,
+        backoff: Callable[[], Backoff] = Backoff,
     ) -> None:
         self.factories = factories
         self.dispatcher = dispatcher
         self.on_fatal = on_fatal
+        self.roles = roles
+        self._backoff = {p: backoff() for p in factories}
         self.running: dict[Platform, Adapter] = {}
         self._locks = {p: asyncio.Lock() for p in factories}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -586,6 +595,7 @@ class Senders:
             await task  # a lost role is acted on before anything else: stop sending now
 
     async def _apply(self, platform: Platform, held: bool) -> None:
+        failed: tuple[Adapter, Exception] | None = None
         async with self._locks[platform]:
             if held and platform not in self.running:
                 adapter = self.factories[platform]()
@@ -594,15 +604,12 @@ class Senders:
                 except ConfigError as exc:
                     self.on_fatal(exc)
                     return
-                except Exception:
-                    log.exception("adapter failed to start", extra={"adapter": adapter.name})
+                except Exception as exc:
                     with contextlib.suppress(Exception):
                         await adapter.stop()
-                    return
-                self.running[platform] = adapter
-                if adapter.publisher is not None:
-                    self.dispatcher.attach(adapter.publisher)
-                log.info("sending and receiving", extra={"platform": str(platform)})
+                    failed = (adapter, exc)
+                else:
+                    self._started(platform, adapter)
             elif not held and platform in self.running:
                 adapter = self.running.pop(platform)
                 key = str(platform)
@@ -613,6 +620,25 @@ class Senders:
                 except Exception:
                     log.exception("adapter failed to stop", extra={"adapter": adapter.name})
                 log.info("standing by", extra={"platform": str(platform)})
+        if failed is not None:  # outside the lock: giving the role up calls this listener
+            await self._retry_later(platform, *failed)
+
+    def _started(self, platform: Platform, adapter: Adapter) -> None:
+        self._backoff[platform].reset()
+        self.running[platform] = adapter
+        if adapter.publisher is not None:
+            self.dispatcher.attach(adapter.publisher)
+        log.info("sending and receiving", extra={"platform": str(platform)})
+
+    async def _retry_later(self, platform: Platform, adapter: Adapter, exc: Exception) -> None:
+        pause = self._backoff[platform].next()
+        extra = {"adapter": adapter.name, "retry_in": round(pause, 1)}
+        if isinstance(exc, NewsBotError):  # the platform did not answer: no traceback
+            log.warning("adapter failed to start", extra={**extra, "error": str(exc)})
+        else:
+            log.error("adapter failed to start", extra=extra, exc_info=exc)
+        if self.roles is not None:
+            await self.roles.stand_down(role_of(platform), pause, "the adapter failed to start")
 
     def rate_limit_answers(self) -> dict[str, int]:
         """Answers of 429 the platforms gave this worker's publishers, for ``/metrics``
@@ -702,7 +728,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
         )
         service.on_enqueue(dispatcher.wake)
         store.watch(lambda _topic: dispatcher.wake() if dispatcher else None)
-        senders = Senders(factories, dispatcher, on_fatal)
+        senders = Senders(factories, dispatcher, on_fatal, roles)
         roles.on_change(senders.changed)
         roles.on_change(polling.changed)
         if ops is not None:
@@ -1176,9 +1202,17 @@ async def _feed_poll(service: NewsService, args: argparse.Namespace) -> Any:
 
 
 async def copy_database(args: argparse.Namespace) -> int:
-    """``copy-database SQLITE_PATH POSTGRES_URL``: move to PostgreSQL (see the README)."""
+    """``copy-database [SQLITE_PATH] POSTGRES_URL``: move to PostgreSQL (see the README)."""
     if not is_postgres(args.postgres_url):
         print("error: POSTGRES_URL must start with postgresql://", file=sys.stderr)
+        return 1
+    if args.sqlite_path is None:
+        args.sqlite_path = args.database
+    elif getattr(args, "given_database", None) not in (None, args.sqlite_path):
+        print("error: name the source once: SQLITE_PATH or --database", file=sys.stderr)
+        return 1
+    if is_postgres(args.sqlite_path):
+        print("error: the source must be an SQLite file", file=sys.stderr)
         return 1
     try:
         from storage.copy import copy_database as copy
@@ -1202,15 +1236,36 @@ async def copy_database(args: argparse.Namespace) -> int:
     return 0
 
 
+def _database_argument(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: a subcommand's default must not overwrite a --database given before it.
+    parser.add_argument(
+        "--database",
+        type=_database_value,
+        default=argparse.SUPPRESS,
+        metavar="PATH_OR_URL",
+        help="the SQLite file or PostgreSQL URL to work on (default: NEWSBOT_DATABASE, "
+        "else newsbot.db in the current directory)",
+    )
+
+
+def _database_value(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("give an SQLite file's path or a PostgreSQL URL")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON for scripts")
+    _database_argument(common)
     parser = argparse.ArgumentParser(
         prog="newsbot",
         description="Run newsbot, or administer its database. With no command, runs the bot.",
     )
+    _database_argument(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("run", help="run the bot (the default)")
+    p = sub.add_parser("run", help="run the bot (the default)")
+    _database_argument(p)
 
     def content(p: argparse.ArgumentParser, required: bool) -> None:
         p.add_argument("--title", required=required)
@@ -1269,7 +1324,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("destinations", parents=[common], help="list subscribed chats")
     p.set_defaults(handler=_destinations)
     p = sub.add_parser("workers", parents=[common], help="the live workers and their roles")
-    p.add_argument("--horizon", type=float, default=15.0, help="seconds since the last heartbeat")
+    p.add_argument(
+        "--horizon", type=float, default=LIVE_HORIZON, help="seconds since the last heartbeat"
+    )
     p.set_defaults(handler=_workers)
     p = sub.add_parser("deliveries", parents=[common], help="an article's delivery per chat")
     p.add_argument("id", type=int)
@@ -1278,6 +1335,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("id", type=int)
     p.set_defaults(handler=_delete_comment)
     p = sub.add_parser("feed", help="follow sites' RSS, Atom and JSON feeds")
+    _database_argument(p)
     feed_sub = p.add_subparsers(dest="feed_command", metavar="ACTION", required=True)
     f = feed_sub.add_parser(
         "add", parents=[common], help="follow a feed (publishes nothing old by default)"
@@ -1311,7 +1369,9 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="copy an SQLite database into an empty PostgreSQL database",
     )
-    p.add_argument("sqlite_path")
+    p.add_argument(
+        "sqlite_path", nargs="?", help="the source (default: --database or NEWSBOT_DATABASE)"
+    )
     p.add_argument("postgres_url")
     p.set_defaults(tool=copy_database)
     return parser
@@ -1322,10 +1382,17 @@ async def run_command(settings: Settings, args: argparse.Namespace) -> int:
     handler: Command = args.handler
     store = open_store(settings.database, synchronous=settings.sqlite_synchronous)
     service: NewsService | None = None
+    created = not is_postgres(settings.database) and not await asyncio.to_thread(
+        os.path.exists, settings.database
+    )
+    warning: str | None = None
     try:
         await store.open()
         service = build_service(settings, store)
-        result = await handler(service, args)
+        try:
+            result = await handler(service, args)
+        finally:
+            warning = await _unattended(store, settings.database, created)
     except DomainError as exc:
         print(f"error: {strip_control_chars(str(exc))}", file=sys.stderr)
         return 1
@@ -1336,6 +1403,8 @@ async def run_command(settings: Settings, args: argparse.Namespace) -> int:
         if service is not None and service.feeds is not None:
             await service.feeds.source.close()
         await store.close()
+        if warning:
+            print(warning, file=sys.stderr)
     # What people wrote (names, comments, chat titles), stored before newsbot stripped control
     # characters from it, must not reach the operator's terminal as commands.
     if args.json:
@@ -1345,10 +1414,37 @@ async def run_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _unattended(store: Store, database: str, created: bool) -> str | None:
+    """A warning when no worker has sent a heartbeat to ``database`` lately: what a command
+    queues there waits for a bot, and a command run from another directory may have found
+    (or created) another SQLite file than the bot's."""
+    try:
+        if await live_workers(store, datetime.now(UTC)):
+            return None
+    except NewsBotError:
+        return None  # the command itself said what is wrong with the database
+    where = describe_database(database)
+    if not is_postgres(database) and not os.path.isabs(database):
+        where = f"{where} ({await asyncio.to_thread(os.path.realpath, database)})"
+    if created:
+        said = f"created a new, empty database at {where}: no newsbot worker runs on it"
+    else:
+        said = f"no newsbot worker has been seen on {where} in the last {LIVE_HORIZON:g} s"
+    return (
+        f"newsbot: warning: {said}, so nothing is sent from it until one does. If the bot "
+        "uses another database, name it with --database (or NEWSBOT_DATABASE)."
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``newsbot`` command."""
     args = _parser().parse_args(argv)
-    settings = load_settings()
+    args.given_database = getattr(args, "database", None)
+    if args.given_database is not None:
+        settings = load_settings(database=args.given_database)
+    else:
+        settings = load_settings()
+    args.database = settings.database
     configure_logging(settings)
     # A tool works on the databases it is given, not on the setting's.
     if getattr(args, "tool", None) is not None:

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import socket
 import time
 from collections.abc import Awaitable, Callable, Collection
@@ -79,6 +80,8 @@ class Roles:
         self._unreachable: set[str] = set()
         self._suspended: set[str] = set()
         self._epochs: dict[str, int] = {}
+        # Roles given up for a while (monotonic time until which this worker does not try).
+        self._resting: dict[str, float] = {}
         self._listeners: list[RoleListener] = []
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
@@ -136,6 +139,21 @@ class Roles:
         with contextlib.suppress(StorageError):
             await self.store.remove_worker(self.worker)
 
+    async def stand_down(self, role: str, seconds: float, why: str) -> None:
+        """Give ``role`` up now and do not try for it again for ``seconds``: this worker
+        cannot do its work for now (the platform did not answer its adapter), and another
+        worker may take it over at once. Listeners hear of the loss."""
+        self._resting[role] = self.monotonic() + seconds
+        await self._lose(role, why)
+        try:
+            await self.store.release_role(role, self.worker)
+        except StorageError as exc:  # the lease then runs out by itself
+            log.warning("cannot give a role up", extra={"role": role, "error": str(exc)})
+
+    def resting(self, role: str) -> bool:
+        """Whether this worker has stood down from ``role`` and does not try for it yet."""
+        return self.monotonic() < self._resting.get(role, 0.0)
+
     async def wait_for(self, role: str, within: float) -> bool:
         """Wait up to ``within`` seconds until ``role`` is held (for tests and tools); returns
         whether it is."""
@@ -162,6 +180,8 @@ class Roles:
 
     async def _round(self) -> None:
         for role in self.wanted:
+            if self.resting(role):
+                continue
             asked = self.monotonic()
             try:
                 lease = await self.store.acquire_role(
@@ -172,6 +192,11 @@ class Roles:
                 if role in self._valid_until:
                     self._unreachable.add(role)
                 continue  # ours until its local expiry, then suspended; try again next round
+            if lease is not None and self.resting(role):
+                # stand_down ran while this renewal was on its way: give the role up again.
+                with contextlib.suppress(StorageError):
+                    await self.store.release_role(role, self.worker)
+                continue
             self._unreachable.discard(role)
             if lease is None:
                 if role in self._valid_until:
@@ -230,6 +255,40 @@ class Roles:
                 log.exception("a role listener failed", extra={"role": role, "held": held})
 
 
-async def live_workers(store: Store, now: datetime, horizon: float = 15.0) -> list[WorkerInfo]:
+class Backoff:
+    """Growing pauses between attempts at something that keeps failing: ``first`` seconds,
+    doubling up to ``cap``, each drawn at random between half and all of that (so that
+    workers failing together do not retry together).
+
+    A platform's gateway counts its logins (Discord allows 1000 a day per token): at the
+    default cap a worker tries at most once every 150 s, under 600 times a day.
+    """
+
+    def __init__(self, first: float = 1.0, cap: float = 300.0) -> None:
+        if not 0 < first <= cap:
+            raise ValueError("need 0 < first <= cap")
+        self.first = first
+        self.cap = cap
+        self.failures = 0
+
+    def next(self) -> float:
+        """Count a failure; return the seconds to wait before the next attempt."""
+        self.failures += 1
+        longest = min(self.cap, self.first * 2.0 ** min(self.failures - 1, 60))
+        return random.uniform(longest / 2, longest)
+
+    def reset(self) -> None:
+        """The attempt succeeded: start from ``first`` again after the next failure."""
+        self.failures = 0
+
+
+LIVE_HORIZON = 15.0
+"""Seconds since its last heartbeat within which a worker counts as live (it sends one every
+``renew_every``: a second by default)."""
+
+
+async def live_workers(
+    store: Store, now: datetime, horizon: float = LIVE_HORIZON
+) -> list[WorkerInfo]:
     """Workers that sent a heartbeat in the last ``horizon`` seconds."""
     return await store.list_workers(now - timedelta(seconds=horizon))

@@ -4,7 +4,8 @@ The SQLite file is first brought to the current schema (as the bot would on star
 every table is streamed with ``COPY`` into the PostgreSQL database, ids included, in one
 transaction that also moves the id sequences past the copied ids and compares every table's
 row count with the source's before it commits. A target that holds any newsbot row is
-refused untouched.
+refused untouched, and so is a source a worker still runs on (what it wrote after the copy
+would be left behind).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import asyncpg
 
 from newsbot.errors import StorageError
+from newsbot.workers import LIVE_HORIZON, live_workers
 from storage.postgres import PostgresStore, describe
 from storage.sqlite import SqliteStore
 
@@ -46,6 +48,10 @@ _CHUNK = 5000
 
 class TargetNotEmpty(StorageError):
     """The PostgreSQL database already holds newsbot data; nothing was copied."""
+
+
+class SourceInUse(StorageError):
+    """A worker sent a heartbeat to the SQLite database lately; nothing was copied."""
 
 
 def _timestamp(value: Any) -> datetime | None:
@@ -89,12 +95,21 @@ async def copy_database(sqlite_path: str | Path, postgres_url: str) -> dict[str,
     Returns the number of rows copied per table (each checked against the source).
 
     Raises:
+        SourceInUse: a worker runs on the SQLite database (its heartbeat is recent).
         TargetNotEmpty: the PostgreSQL database already holds newsbot rows.
         StorageError: either database failed; nothing is committed then.
     """
     path, uri = _source(sqlite_path)
-    async with SqliteStore(path):  # the source at the current schema, as the bot would have it
-        pass
+    # The source at the current schema, as the bot would have it, and nobody running on it.
+    async with SqliteStore(path) as store:
+        running = await live_workers(store, datetime.now(UTC))
+    if running:
+        names = ", ".join(f"{w.id} (pid {w.pid} on {w.host})" for w in running)
+        raise SourceInUse(
+            f"newsbot is running on {path}: {names} sent a heartbeat in the last "
+            f"{LIVE_HORIZON:g} s. Stop every worker first (what they write after the copy "
+            "would be lost), then copy."
+        )
     async with PostgresStore(postgres_url):  # the target's schema
         pass
     source = sqlite3.connect(uri, uri=True)

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.chaos import storage
-from tests.chaos.harness import scale
+from tests.chaos.harness import lost_replies, scale, wait_comments
+from tests.fakes.wait import wait_for
 from tests.test_chaos_sqlite import check
 
 
@@ -38,3 +39,36 @@ async def test_postgres_restarted_under_load(tmp_path: Path, pg_url: str) -> Non
     assert report.lost_posts == [] and report.discord_doubled == []
     assert report.lost_comments == []
     assert report.exit_codes == [0]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+async def test_discord_reply_refused_through_two_backfill_retries_is_stored(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A Discord reply the store refuses, with PostgreSQL away past the backfill's first
+    retry (10 s): the next comes 20 s later, and then the reply is stored. Found reported
+    lost by test_postgres_unreachable_for_a_while on a busy machine: the suite stopped
+    waiting after 12 quiet seconds, before that retry (the bot lost nothing)."""
+    chaos, proxy = await storage._through_proxy(tmp_path, pg_url, "FULL")
+    bot = None
+    try:
+        await chaos.subscribe_all()
+        bot = await chaos.running_bot()
+        await chaos.publish()
+        await wait_for(chaos.all_recorded, 60, "the posts")
+        proxy.refuse()
+        try:
+            sent = await chaos.discord.post("/reply", {"count": 1, "where": "thread"})
+            await bot.wait_log("cannot store a discord message", 60)
+            await bot.wait_log(r"stopped by the store; retrying\" in=20", 60)
+        finally:
+            proxy.restore()
+        await wait_comments(chaos, sent, timeout=120)
+        assert lost_replies(chaos.db, sent) == [], "stored at the backfill after next"
+        assert await bot.terminate() == 0
+    finally:
+        if bot is not None:
+            bot.cleanup()
+        await chaos.stop()
+        await proxy.stop()

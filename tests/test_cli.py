@@ -270,3 +270,71 @@ def test_the_installed_newsbot_command_runs(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"articles": [], "next_cursor": None}
+
+
+def test_database_option_on_every_command_names_the_database(tmp_path: Path) -> None:
+    """``--database`` (before or after the command) beats NEWSBOT_DATABASE, for the commands,
+    the feed actions and ``run``; an empty value is refused."""
+    other = tmp_path / "elsewhere" / "news.db"
+    other.parent.mkdir()
+    cli(tmp_path, "subscribe", "telegram", "-1", "--database", str(other))
+    out = cli(tmp_path, "--database", str(other), "publish", "--title", "T", "--body", "B")
+    assert "Queued for 1 destination(s)" in out.stdout
+    assert not (tmp_path / "cli.db").exists(), "NEWSBOT_DATABASE was not touched"
+    listed = json.loads(cli(tmp_path, "articles", "--json", "--database", str(other)).stdout)
+    assert [a["title"] for a in listed["articles"]] == ["T"]
+    feeds = cli(tmp_path, "feed", "list", "--json", "--database", str(other))
+    assert json.loads(feeds.stdout) == []
+    feeds = cli(tmp_path, "feed", "--database", str(other), "list", "--json")
+    assert json.loads(feeds.stdout) == []
+    parser = __import__("bot")._parser()
+    assert parser.parse_args(["run", "--database", "x.db"]).database == "x.db"
+    assert parser.parse_args(["--database", "y.db", "workers"]).database == "y.db"
+    assert parser.parse_args(["workers", "--database", "z.db"]).database == "z.db"
+    bad = cli(tmp_path, "articles", "--database", " ", ok=False)
+    assert bad.returncode == 2 and "--database" in bad.stderr
+
+
+def test_a_command_on_a_database_no_worker_runs_on_says_so(tmp_path: Path) -> None:
+    """Run from another directory without NEWSBOT_DATABASE, ``publish`` used to create an
+    empty ./newsbot.db and say "Queued for 0 destination(s)" and nothing else."""
+    elsewhere = tmp_path / "home"
+    elsewhere.mkdir()
+    env = {k: v for k, v in clean_env(tmp_path).items() if k != "NEWSBOT_DATABASE"}
+    done = subprocess.run(
+        [sys.executable, str(BOT), "publish", "--title", "T", "--body", "B", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=elsewhere,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["queued"] == 0, "stdout stays JSON"
+    path = str(elsewhere / "newsbot.db")
+    assert f"warning: created a new, empty database at newsbot.db ({path})" in done.stderr
+    assert "no newsbot worker runs on it" in done.stderr
+    assert "--database" in done.stderr and "Traceback" not in done.stderr
+    # An existing database nobody runs on: a warning without "created", after the result
+    # (and after an error's own line).
+    cli(tmp_path, "destinations")
+    again = cli(tmp_path, "articles")
+    assert "no newsbot worker has been seen" in again.stderr and "created" not in again.stderr
+    missing = cli(tmp_path, "article", "99", ok=False)
+    assert missing.stderr.startswith("error: There is no article 99.")
+    assert "no newsbot worker has been seen" in missing.stderr
+
+
+async def test_no_warning_while_a_worker_runs_on_the_database(tmp_path: Path) -> None:
+    from newsbot import Roles
+    from storage import SqliteStore
+
+    async with SqliteStore(tmp_path / "cli.db") as store:
+        roles = Roles(store, "w1", ["send:telegram"], lease=3.0, renew_every=0.5, margin=1.0)
+        await roles.start()
+        try:
+            done = await asyncio.to_thread(cli, tmp_path, "articles", "--json")
+        finally:
+            await roles.stop()
+    assert json.loads(done.stdout)["articles"] == []
+    assert "warning" not in done.stderr, done.stderr

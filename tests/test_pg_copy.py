@@ -186,3 +186,35 @@ def test_a_missing_source_or_a_file_path_target_is_refused(tmp_path: Path) -> No
     assert done.returncode == 1 and "does not exist" in done.stderr
     done = copy_command(tmp_path / "nope.db", str(tmp_path / "other.db"))
     assert done.returncode == 1 and "must start with postgresql://" in done.stderr
+
+
+async def test_a_source_a_worker_runs_on_is_refused(tmp_path: Path, pg_url: str) -> None:
+    """The heartbeat says a worker runs on the SQLite file: what it writes after the copy
+    would be left behind, so nothing is copied until it stops."""
+    db = tmp_path / "live.db"
+    async with SqliteStore(db) as source:
+        await source.add_article(ArticleDraft("Kept", "B"), AUTHOR, datetime.now(UTC), [])
+        now = datetime.now(UTC)
+        await source.heartbeat(WorkerInfo("w-live", "news-host", 4242, now, now, ()))
+    done = copy_command(db, pg_url)
+    assert done.returncode == 1, done.stdout
+    assert "newsbot is running on" in done.stderr
+    assert "w-live (pid 4242 on news-host)" in done.stderr
+    assert "Stop every worker first" in done.stderr and "Traceback" not in done.stderr
+    async with PostgresStore(pg_url) as target:
+        assert (await target.latest_articles(5, None)) == [], "nothing copied"
+    # Once the worker stopped (its heartbeat is old), the copy goes ahead; the source may also
+    # be named with --database.
+    async with SqliteStore(db) as source:
+        old = datetime.now(UTC) - timedelta(minutes=5)
+        await source.heartbeat(WorkerInfo("w-live", "news-host", 4242, old, old, ()))
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bot.py"), "copy-database", "--database", str(db), pg_url],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"Copied {db} into" in done.stdout

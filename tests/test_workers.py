@@ -249,3 +249,45 @@ async def test_an_unreachable_store_suspends_the_role_without_losing_it(
     finally:
         flaky.down = False
         await a.stop()
+
+
+def test_backoff_doubles_up_to_its_cap_with_jitter_and_resets() -> None:
+    from newsbot.workers import Backoff
+
+    backoff = Backoff(first=1.0, cap=300.0)
+    pauses = [backoff.next() for _ in range(12)]
+    for n, pause in enumerate(pauses):
+        longest = min(300.0, 2.0**n)
+        assert longest / 2 <= pause <= longest, (n, pause)
+    assert backoff.failures == 12
+    backoff.reset()
+    assert backoff.next() <= 1.0
+    with pytest.raises(ValueError):
+        Backoff(first=0)
+
+
+async def test_a_worker_that_stands_down_gives_the_role_up_and_rests(
+    stores: list[SqliteStore],
+) -> None:
+    heard: list[tuple[str, bool]] = []
+    a = Roles(stores[0], "a", [ROLE], lease=30.0, renew_every=0.2, margin=1.0)
+    b = Roles(stores[1], "b", [ROLE], lease=30.0, renew_every=0.2, margin=1.0)
+
+    async def listener(role: str, held: bool) -> None:
+        heard.append((role, held))
+
+    a.on_change(listener)
+    await a.start()
+    await b.start()
+    try:
+        assert a.holds(ROLE)
+        await a.stand_down(ROLE, 60.0, "cannot serve it")
+        assert heard == [(ROLE, True), (ROLE, False)] and a.resting(ROLE)
+        [lease] = await stores[2].list_roles()
+        assert lease.lease_until < a.started_at, "given up, not left to run out"
+        assert await b.wait_for(ROLE, 10.0), "a standby takes it at its next try"
+        await asyncio.sleep(0.5)  # a few of a's rounds: it does not try for the role
+        assert not a.holds(ROLE) and b.holds(ROLE) and heard[-1] == (ROLE, False)
+    finally:
+        await b.stop()
+        await a.stop()

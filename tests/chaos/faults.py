@@ -83,47 +83,44 @@ class FaultReport:
 
 class Prober:
     """Asks ``/latest`` on one platform again and again while active; records each latency
-    (``None``: no answer within ``timeout``). Leaving stops at once: a question still open
-    then counts as unanswered if it has waited ``late`` seconds or more (by default 2 s on
-    Telegram, 3 s on Discord), else it is dropped."""
+    as the fake measured it (``None``: no answer within ``timeout``). Leaving asks no more
+    questions but waits for the answer to the one still open (up to its ``timeout``), so
+    that the last question counts like the others however slowly a busy machine answers;
+    with ``wait_last=False`` that question is dropped instead (a probe of a platform made
+    slow on purpose, whose last question would outlast the slow spell)."""
 
     def __init__(
-        self,
-        chaos: Chaos,
-        platform: str,
-        every: float,
-        timeout: float,
-        late: float | None = None,
+        self, chaos: Chaos, platform: str, every: float, timeout: float, wait_last: bool = True
     ) -> None:
         self.chaos = chaos
         self.platform = platform
         self.every = every
         self.timeout = timeout
-        self.late = late if late is not None else (2.0 if platform == "telegram" else 3.0)
+        self.wait_last = wait_last
         self.latencies: list[float | None] = []
-        self._asked_at: float | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
 
     async def __aenter__(self) -> Prober:
         self._task = asyncio.create_task(self._run())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self._stop.set()
         if self._task is not None:
-            self._task.cancel()
+            task, self._task = self._task, None
+            if exc[0] is not None or not self.wait_last:
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._asked_at is not None and time.monotonic() - self._asked_at >= self.late:
-            self.latencies.append(None)
+                await task
 
     async def _run(self) -> None:
-        while True:
+        while not self._stop.is_set():
             started = time.monotonic()
-            self._asked_at = started
-            latency = await self.once()
-            self._asked_at = None
-            self.latencies.append(latency)
-            await asyncio.sleep(max(0.0, self.every - (time.monotonic() - started)))
+            self.latencies.append(await self.once())
+            pause = max(0.0, self.every - (time.monotonic() - started))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), pause)
 
     async def once(self) -> float | None:
         if self.platform == "telegram":
@@ -277,7 +274,7 @@ async def slow(chaos: Chaos, scale: Scale) -> FaultReport:
                     "telegram",
                     max(TELEGRAM_PROBE_EVERY, scale.slow),
                     2 * window,
-                    late=2 * scale.slow + 2,
+                    wait_last=False,
                 ) as tg_probe,
             ):
                 await chaos.telegram.control("delay", {"seconds": scale.slow})

@@ -692,13 +692,32 @@ def classify(db: Database, sent: list[JSON]) -> tuple[list[JSON], list[JSON]]:
     return known, twins
 
 
+_BACKFILL_RETRY = re.compile(
+    r'^ts=(\S+) .*msg="discord backfill stopped by the store; retrying" in=([0-9.]+)', re.M
+)
+
+
+def backfill_retry_due(chaos: Chaos) -> float:
+    """When (epoch seconds) the last Discord backfill a bot announced after a store failure
+    is due: until then a reply the store refused is still to be read again. 0 if none."""
+    due = 0.0
+    for log in (chaos.log, *chaos.tmp.glob("worker*.log")):
+        if not log.exists():
+            continue
+        for stamp, delay in _BACKFILL_RETRY.findall(log.read_text(errors="replace")):
+            at = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+            due = max(due, at + float(delay))
+    return due
+
+
 async def wait_comments(
     chaos: Chaos, sent: list[JSON], timeout: float, quiet: float = 12.0
 ) -> None:
     """Wait until every reply to a recorded post is stored, or until the bot is done trying:
     for ``quiet`` seconds no comment was stored, no Discord request made (a backfill reads
-    one history page per thread; after a store failure it tries again within 10 s) and no
-    Telegram update waits. What is missing then is reported, not waited for."""
+    one history page per thread) and no Telegram update waits, and no backfill the bot
+    announced after a store failure is still to come (its pause doubles with each failure
+    in a row: 10 s, 20 s, ...). What is missing then is reported, not waited for."""
     known, _ = classify(chaos.db, sent)
     wanted = {(r["platform"], r["chat_id"], r["message_id"]) for r in known}
     deadline = time.monotonic() + timeout
@@ -712,7 +731,11 @@ async def wait_comments(
         activity = (len(have), int(dc["requests"]))
         if activity != last or int(tg["pending_updates"]):
             last, quiet_since = activity, time.monotonic()
-        elif time.monotonic() - quiet_since > quiet:
+        elif (
+            time.monotonic() - quiet_since > quiet
+            # and quiet since a retry the bot announced came due (then it reads again)
+            and backfill_retry_due(chaos) + quiet < time.time()
+        ):
             return
         await asyncio.sleep(0.2)
 
