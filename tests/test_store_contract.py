@@ -32,6 +32,7 @@ from newsbot import (
 )
 from newsbot.models import (
     ArticleCursor,
+    CountRefresh,
     FeedItem,
     IncomingComment,
     NewComment,
@@ -472,6 +473,29 @@ async def test_concurrent_ingest_is_batched_and_exact(backend: Store) -> None:
     assert len(created) == 150
     ids = {r[0].id for r in results if r is not None}
     assert len(ids) == 150
+
+
+async def test_a_burst_is_stored_whole_with_its_threads_mirrors_and_count_edits(
+    backend: Store,
+) -> None:
+    _, refs = await posted_article(backend, "-100", "-2")  # the burst is written in -100
+    burst = []
+    for i in range(600):  # four in five answer the one before, mostly in the same batch
+        reply_to = burst[-1].source if i % 5 else refs["-100"]
+        burst.append(incoming(f"b{i}", reply_to, count_refresh=CountRefresh(), user=i % 7))
+    results = await asyncio.gather(*(backend.ingest_comment(c) for c in burst))
+    stored = [r[0] for r in results if r is not None and r[1]]
+    assert len(stored) == 600 and len({c.id for c in stored}) == 600
+    for i, comment in enumerate(stored):
+        assert comment.parent_id == (stored[i - 1].id if i % 5 else None)
+        assert await backend.get_comment(comment.id) == comment
+    for comment in stored[::97]:
+        mirrors = await backend.deliveries_for_comment(comment.id)
+        assert [m.destination.chat_id for m in mirrors] == ["-2"]
+    posts = await backend.deliveries_for_article(stored[0].article_id)
+    assert {(s.delivery.op, s.delivery.state) for s in posts} == {
+        (DeliveryOp.EDIT, DeliveryState.PENDING)
+    }
 
 
 async def test_mirror_jobs_point_at_the_discussion_copy(backend: Store) -> None:
