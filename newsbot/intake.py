@@ -113,6 +113,8 @@ class Lookups:
         published: which of the looked-up articles are published.
         posts: each published article's own posts that went out (``message_id`` set), in
             delivery order.
+        post_links: the links of each published article's own posts (comment ``None``,
+            destination set), ordered by message key; copies in discussion groups are here.
         post_counts: each published article's own deliveries, whatever their state (the
             count refresh is paced over all of them).
         parents: where each looked-up parent comment sits.
@@ -124,6 +126,7 @@ class Lookups:
     links: Mapping[MessageRef, MessageLink]
     published: Collection[ArticleId]
     posts: Mapping[ArticleId, Sequence[ArticlePost]]
+    post_links: Mapping[ArticleId, Sequence[MessageLink]]
     post_counts: Mapping[ArticleId, int]
     parents: Mapping[CommentId, Lineage]
 
@@ -297,7 +300,10 @@ def decide(batch: Sequence[IncomingComment], lookups: Lookups) -> Plan:
             found = targets.get(where)
             if found is None:
                 found = targets[where] = mirror_targets(
-                    lookups.posts.get(article_id, ()), source, replied_in
+                    lookups.posts.get(article_id, ()),
+                    lookups.post_links.get(article_id, ()),
+                    source,
+                    replied_in,
                 )
             mirror_to = found
         new = Accepted(

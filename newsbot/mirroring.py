@@ -6,9 +6,9 @@ asks ``discussion_copy``, ``reply_target`` and ``nonce``. Nothing here does I/O.
 
 An article posted in a destination may be visible in more than one chat there: the chat itself,
 a thread the platform opened on the post (Discord), and a copy the platform made in another chat
-where readers comment (a Telegram channel's discussion group). A comment written in the chat or
-the thread is never mirrored back into it; a comment mirrored into the destination lands where
-its readers comment (the discussion group, or the post's thread).
+where readers comment (a Telegram channel's discussion group). A comment written in any of them
+belongs to that destination, so it is never mirrored back into it; a comment mirrored into the
+destination lands where its readers comment (the discussion group, or the post's thread).
 """
 
 from __future__ import annotations
@@ -62,21 +62,31 @@ class ArticlePost:
 
 
 def mirror_targets(
-    posts: Sequence[ArticlePost], source: MessageRef, replied_in: DestinationId | None
+    posts: Sequence[ArticlePost],
+    post_links: Iterable[MessageLink],
+    source: MessageRef,
+    replied_in: DestinationId | None,
 ) -> tuple[DestinationId, ...]:
     """The destinations a comment written as ``source`` is copied to: every active one where
     the article was posted, except where the comment was written.
 
-    A destination is where it was written when ``source`` is in its chat or in the thread on
-    the article's post there, or when the comment replies to a message the bot posted there
-    (``replied_in``, the destination of the reply target's link).
+    A destination is where it was written when ``source`` is in its chat, in the thread on the
+    article's post there, or in any chat holding a linked copy of that post (``post_links``:
+    the links of the article's own posts); or when the comment replies to a message the bot
+    posted there (``replied_in``, the destination of the reply target's link).
     """
     platform, chat = source.platform, source.chat_id
+    here = {
+        link.destination_id
+        for link in post_links
+        if link.ref.chat_id == chat and link.ref.platform == platform
+    }
     return tuple(
         post.destination_id
         for post in posts
         if post.active
         and post.destination_id != replied_in
+        and post.destination_id not in here
         and not (post.platform == platform and chat in (post.chat_id, post.thread_id))
     )
 

@@ -379,8 +379,8 @@ class Store(Protocol):
         with ``incoming.mirror`` a post of it is enqueued, due at ``incoming.mirror_due``,
         to every active destination where the article's own post was delivered, except where
         it was written: the destination ``reply_to`` was linked to, and any destination whose
-        post is in the source's chat (its chat, or the thread on the post). With
-        ``incoming.count_refresh``, the
+        post is in the source's chat (its chat, the thread on the post, or a linked copy of the
+        post, such as a channel's discussion group). With ``incoming.count_refresh``, the
         article's sent posts are re-enqueued as edits, each due no sooner than allowed since
         that post was last sent or edited.
 

@@ -58,6 +58,7 @@ from storage.sqlite_rows import (
     Conn,
     _chunks,
     _comment,
+    _post_links,
     _select_in,
     _ts,
     _write,
@@ -254,6 +255,9 @@ def write_batch(conn: Conn, batch: Sequence[IncomingComment]) -> list[Outcome]:
             for r in conn.execute(_POSTS, (article_id,)).fetchall()
         ]
         counts[article_id] = conn.execute(_POST_COUNT, (article_id,)).fetchone()[0]
+    post_links: dict[ArticleId, list[MessageLink]] = {}
+    for link in _post_links(conn, sorted(published)):
+        post_links.setdefault(link.article_id, []).append(link)
     lookups = Lookups(
         next_id=int(conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM comments").fetchone()[0]),
         stored=stored,
@@ -261,6 +265,7 @@ def write_batch(conn: Conn, batch: Sequence[IncomingComment]) -> list[Outcome]:
         links=links,
         published=published,
         posts=posts,
+        post_links=post_links,
         post_counts=counts,
         parents={
             CommentId(r[0]): Lineage(ArticleId(r[1]), CommentId(r[2]))

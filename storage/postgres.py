@@ -1697,8 +1697,8 @@ async def _reenqueue(conn: Conn, where: str, key: int, op: DeliveryOp, now: date
 # What the intake needs for a batch (``newsbot.intake.Needs``), in one statement: the comments
 # already stored for its messages, its banned authors, what each message it replies to is (a
 # link to a post or a mirror first, else a stored comment), which of the articles named or
-# replied to are published, their own posts, their deliveries' count, the (article, root) of
-# each parent, and the first of the ids
+# replied to are published, their own posts, their deliveries' count, the links to their posts
+# (discussion copies among them), the (article, root) of each parent, and the first of the ids
 # for its new comments (every comment writer holds the lock, so the range is ours; ids of
 # comments refused later stay unused). Each key is one index probe through a LATERAL subquery
 # with a LIMIT, which keeps the planner from turning it into a join: a hash join over a freshly
@@ -1731,6 +1731,10 @@ _LOOKUP = (
     "WHERE id = d.destination_id LIMIT 1) AS t ORDER BY d.id), "
     "ARRAY(SELECT ROW(a.id, (SELECT count(*) FROM deliveries WHERE article_id = a.id "
     "AND comment_id IS NULL)) FROM art a), "
+    "ARRAY(SELECT ROW(l.platform, l.chat_id, l.message_id, l.article_id, l.destination_id) "
+    "FROM art a CROSS JOIN LATERAL (SELECT platform, chat_id, message_id, article_id, "
+    "destination_id FROM message_links WHERE article_id = a.id AND comment_id IS NULL "
+    "AND destination_id IS NOT NULL) AS l ORDER BY l.platform, l.chat_id, l.message_id), "
     "ARRAY(SELECT ROW(c.*) FROM (SELECT unnest($10::bigint[]) UNION SELECT comment_id "
     "FROM link WHERE comment_id IS NOT NULL) AS k(id) CROSS JOIN LATERAL ("
     "SELECT id, article_id, COALESCE(root_id, id) FROM comments WHERE id = k.id LIMIT 1) AS c), "
@@ -1806,17 +1810,22 @@ async def _ingest(
     posts: dict[ArticleId, list[ArticlePost]] = {a: [] for a in row[3]}
     for r in row[4]:
         posts[r[0]].append(ArticlePost(r[1], r[2], _PLATFORMS[r[3]], r[4], r[5], r[6], r[7], r[8]))
+    post_links: dict[ArticleId, list[MessageLink]] = {}
+    for r in row[6]:
+        link = MessageLink(MessageRef(_PLATFORMS[r[0]], r[1], r[2]), r[3], None, r[4])
+        post_links.setdefault(link.article_id, []).append(link)
     plan = intake.decide(
         items,
         Lookups(
-            next_id=row[7] or 0,
+            next_id=row[8] or 0,
             stored={c.source: c for c in map(_comment, row[0])},
             banned={(r[0], r[1]) for r in row[1]},
             links=links,
             published=posts.keys(),
             posts=posts,
+            post_links=post_links,
             post_counts={r[0]: r[1] for r in row[5]},
-            parents={r[0]: Lineage(r[1], r[2]) for r in row[6]},
+            parents={r[0]: Lineage(r[1], r[2]) for r in row[7]},
         ),
     )
     if plan.accepted:

@@ -64,6 +64,7 @@ def lookups(**kw: Any) -> Lookups:
         "links": {link.ref: link for link in POST_LINKS},
         "published": {A1},
         "posts": {A1: POSTS},
+        "post_links": {A1: POST_LINKS},
         "post_counts": {A1: 3},
         "parents": {},
     }
@@ -139,11 +140,13 @@ def test_a_comment_is_never_mirrored_where_it_was_written() -> None:
     batch = [
         item(ref("-100", "1"), ref("-100", "p1")),  # in the channel itself
         item(ref("-300", "2"), ref("-300", "copy")),  # in its discussion group
+        item(ref("-300", "3"), ref("-300", "2")),  # a reply there to a reader's comment
         item(ref("th1", "4", DC), ref("th1", "th1", DC)),  # in the post's Discord thread
         item(web("5"), article_id=A1),  # on the web
     ]
     plan = intake.decide(batch, lookups())
     assert [a.mirror_to for a in plan.accepted] == [
+        (GROUP, THREADED),
         (GROUP, THREADED),
         (GROUP, THREADED),
         (CHANNEL, GROUP),

@@ -462,6 +462,39 @@ async def test_ingest_mirrors_to_other_posted_chats_only(backend: Store) -> None
     assert sorted(m.destination.chat_id for m in mirrors) == ["-2", "-3"]
 
 
+async def test_replies_in_a_discussion_group_are_not_mirrored_back_to_it(backend: Store) -> None:
+    article_id, refs = await posted_article(backend, "-1", "-2", "-3")
+    copy = MessageRef(Platform.TELEGRAM, "-99", "copy")  # -3's post, copied to its group -99
+    link = await backend.resolve_message(refs["-3"])
+    assert link is not None
+    await backend.add_link(MessageLink(copy, article_id, None, link.destination_id))
+
+    def in_group(msg: str, reply_to: MessageRef) -> IncomingComment:
+        return IncomingComment(
+            source=MessageRef(Platform.TELEGRAM, "-99", msg),
+            author=Author("Rita", Platform.TELEGRAM, "7"),
+            text=f"group {msg}",
+            created_at=at(5),
+            reply_to=reply_to,
+        )
+
+    top = await backend.ingest_comment(in_group("c1", copy))
+    assert top is not None
+    answer = await backend.ingest_comment(in_group("c2", top[0].source))
+    assert answer is not None and answer[0].parent_id == top[0].id
+    # A reply to the reply, and one to that in the same batch as it.
+    deeper = await asyncio.gather(
+        backend.ingest_comment(in_group("c3", answer[0].source)),
+        backend.ingest_comment(in_group("c4", MessageRef(Platform.TELEGRAM, "-99", "c3"))),
+    )
+    stored = [top, answer, *deeper]
+    assert all(r is not None and r[1] for r in stored)
+    for result in stored:
+        assert result is not None
+        mirrors = await backend.deliveries_for_comment(result[0].id)
+        assert sorted(m.destination.chat_id for m in mirrors) == ["-1", "-2"], result[0].text
+
+
 async def test_concurrent_ingest_is_batched_and_exact(backend: Store) -> None:
 
     _, refs = await posted_article(backend, "-100")
