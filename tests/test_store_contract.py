@@ -40,6 +40,7 @@ from newsbot.models import (
     ThreadCursor,
 )
 from storage import SqliteStore
+from storage.memory import MemoryDatabase, MemoryStore
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 AUTHOR = Author("Ada", Platform.CLI, "operator")
@@ -59,8 +60,19 @@ async def _postgres(database: str) -> Store:
     return store
 
 
-# Each backend opens a store on a database location: a file path, or a server's URL.
+_MEMORY: dict[str, MemoryDatabase] = {}
+
+
+async def _memory(database: str) -> Store:
+    store = MemoryStore(_MEMORY.setdefault(database, MemoryDatabase()))
+    await store.open()
+    return store
+
+
+# Each backend opens a store on a database location: a file path, or a server's URL (for
+# memory, a name: stores opened on one name share its rows, as workers share a database).
 BACKENDS: dict[str, Callable[[str], Awaitable[Store]]] = {
+    "memory": _memory,
     "sqlite": _sqlite,
     "postgres": _postgres,
 }
@@ -323,10 +335,12 @@ async def test_thread_keyset_pages_nested_replies(backend: Store) -> None:
     assert replies2 == []
     newest, _, _ = await backend.thread_page(article_id, 2, None, newest_first=True)
     assert [c.id for c in newest] == [roots[4].id, roots[3].id]
-    older, _, _ = await backend.thread_page(
+    older, older_replies, _ = await backend.thread_page(
         article_id, 10, ThreadCursor(newest[-1].created_at, newest[-1].id), newest_first=True
     )
     assert [c.id for c in older] == [roots[2].id, roots[1].id, roots[0].id]
+    # The replies under roots[0] came after the cursor's root, and are on its page all the same.
+    assert [c.id for c in older_replies] == [reply.id, deep.id]
     second, replies_of_second, _ = await backend.thread_page(
         article_id, 1, ThreadCursor(roots[0].created_at, roots[0].id), newest_first=False
     )
