@@ -139,7 +139,7 @@ class Outbox(MemoryBase):
             updated_at=now,
             claimed_by=None,
             state=_SENT if same else _PENDING,
-            next_attempt_at=None if same else now,
+            next_attempt_at=None if same else self._held(current, now),
         )
         if posted is not None:
             chat = db.destinations[delivery.destination_id].chat_id
@@ -172,7 +172,7 @@ class Outbox(MemoryBase):
             self._put(
                 current,
                 state=_FAILED if count_attempt else _PENDING,
-                next_attempt_at=_utc(due_at),
+                next_attempt_at=self._held(current, _utc(due_at)),
                 last_error=error,
                 updated_at=_utc(now),
                 attempts=current.attempts - (0 if count_attempt else 1),
@@ -204,7 +204,7 @@ class Outbox(MemoryBase):
             self._put(
                 d,
                 state=_PENDING,
-                next_attempt_at=d.updated_at,
+                next_attempt_at=self._held(d, d.updated_at),
                 claimed_by=None,
                 attempts=max(d.attempts - 1, 0),
             )

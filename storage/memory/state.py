@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from newsbot.models import Feed, FeedId, FeedItem, NewFeed, Platform, RoleLease, WorkerInfo
 from storage.memory.tables import _NEVER, MemoryBase, _utc
 
+_SLOT_PRUNE = 100  # expired rate slots deleted per take_slot at most
+
 
 class Coordination(MemoryBase):
     """Bans, named values, rate slots, workers and roles."""
@@ -39,14 +41,22 @@ class Coordination(MemoryBase):
         return self._db.state.setdefault(key, value)
 
     async def take_slot(self, key: str, limit: int, window: float, now: datetime) -> float:
-        horizon = now - timedelta(seconds=window)
-        taken = self._db.slots[key] = sorted(
-            t for t in self.database.slots.get(key, []) if t > horizon
-        )
+        slots, span = self._db.slots, timedelta(seconds=window)
+        taken = slots[key] = sorted(s for s in slots.get(key, []) if s[0] > now - span)
+        pruned = 0  # and expired slots of other keys, a bounded batch per call
+        for other in [k for k in slots if k != key]:
+            kept = [s for s in slots[other] if s[1] > now]
+            pruned += len(slots[other]) - len(kept)
+            if kept:
+                slots[other] = kept
+            else:
+                del slots[other]
+            if pruned >= _SLOT_PRUNE:
+                break
         if len(taken) < limit:
-            taken.append(now)
+            taken.append((now, now + span))
             return 0.0
-        oldest = taken[0] if taken else now
+        oldest = taken[0][0] if taken else now
         return max((oldest - now).total_seconds() + window, 0.001)
 
     # -- workers and roles ----------------------------------------------------------------

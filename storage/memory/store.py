@@ -33,9 +33,19 @@ from newsbot.models import (
     Platform,
     ThreadCursor,
 )
+from newsbot.ports import Store
 from storage.memory.outbox import Outbox
 from storage.memory.state import Coordination, Feeds
-from storage.memory.tables import _DEAD, _FAILED, _NEVER, _PENDING, _SENT, PENDING_REASON, _utc
+from storage.memory.tables import (
+    _DEAD,
+    _FAILED,
+    _NEVER,
+    _PENDING,
+    _SENDING,
+    _SENT,
+    PENDING_REASON,
+    _utc,
+)
 
 
 class MemoryStore(Outbox, Coordination, Feeds):
@@ -398,9 +408,41 @@ class MemoryStore(Outbox, Coordination, Feeds):
         self._changed()
         return comment
 
-    async def edit_comment(self, comment_id: CommentId, text: str, now: datetime) -> Comment:
-        edited = _utc(now)
-        return self._change_comment(comment_id, now, DeliveryOp.EDIT, text=text, edited_at=edited)
+    async def edit_comment(
+        self, comment_id: CommentId, text: str, now: datetime, *, due: datetime | None = None
+    ) -> Comment:
+        db = self._db
+        if comment_id not in db.comments:
+            raise StorageError(f"comment {comment_id} vanished")
+        now = _utc(now)
+        held = max(_utc(due or now), now)
+        comment = db.comments[comment_id] = replace(
+            db.comments[comment_id], text=text, edited_at=now
+        )
+        for d in [d for d in db.deliveries.values() if d.comment_id == comment_id]:
+            if d.op is DeliveryOp.DELETE:
+                continue
+            waited = db.not_before.get(d.id, held)
+            if d.state is _SENT and d.message_id is not None:
+                db.not_before[d.id] = held
+                self._put(
+                    d,
+                    op=DeliveryOp.EDIT,
+                    state=_PENDING,
+                    next_attempt_at=held,
+                    attempts=0,
+                    generation=d.generation + 1,
+                    last_error=None,
+                    updated_at=now,
+                )
+            elif d.state in (_PENDING, _FAILED):
+                db.not_before[d.id] = max(waited, held)
+                self._put(d, next_attempt_at=max(d.next_attempt_at or held, held))
+            elif d.state is _SENDING:
+                db.not_before[d.id] = max(waited, held)
+                self._put(d, op=DeliveryOp.EDIT, generation=d.generation + 1, updated_at=now)
+        self._changed()
+        return comment
 
     async def set_comment_status(
         self, comment_id: CommentId, status: CommentStatus, now: datetime
@@ -447,3 +489,7 @@ class MemoryStore(Outbox, Coordination, Feeds):
             and c.author.user_id == user_id
             and c.status is CommentStatus.VISIBLE
         ]
+
+
+def _conforms(store: MemoryStore) -> Store:
+    return store  # mypy checks here that the memory store has every method of the port

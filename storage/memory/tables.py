@@ -60,7 +60,8 @@ class MemoryDatabase:
     links: dict[MessageRef, MessageLink] = field(default_factory=dict)
     bans: set[tuple[str, str]] = field(default_factory=set)
     state: dict[str, str] = field(default_factory=dict)
-    slots: dict[str, list[datetime]] = field(default_factory=dict)
+    not_before: dict[DeliveryId, datetime] = field(default_factory=dict)  # edits held
+    slots: dict[str, list[tuple[datetime, datetime]]] = field(default_factory=dict)
     workers: dict[str, WorkerInfo] = field(default_factory=dict)
     roles: dict[str, RoleLease] = field(default_factory=dict)
     feeds: dict[FeedId, Feed] = field(default_factory=dict)
@@ -134,6 +135,14 @@ class MemoryBase:
             key=lambda link: (str(link.ref.platform), link.ref.chat_id, link.ref.message_id)
         )
         return found
+
+    def _held(self, delivery: Delivery, due: datetime) -> datetime:
+        """When a delivery going back to pending is due: ``due``, or later for a comment
+        edit held by the moderation hold or the intake pace (``Store.edit_comment``)."""
+        held = self.database.not_before.get(delivery.id)
+        if delivery.op is DeliveryOp.EDIT and held is not None and held > due:
+            return held
+        return due
 
     def _put(self, delivery: Delivery, **changes: object) -> Delivery:
         changed = replace(delivery, **changes)  # type: ignore[arg-type]
