@@ -905,8 +905,9 @@ class SqliteStore:
                 started = time.perf_counter()
                 try:
                     items = [i for i, _ in batch]
+                    frame = self._ingester.encode(items)  # before the lock: others write
                     async with self._write_lock:
-                        outcomes = await self._ingester.write(items)
+                        outcomes = await self._ingester.write(frame)
                 except Exception as exc:  # the writer must outlive any one batch
                     self.errors += 1
                     failure = (
