@@ -377,13 +377,17 @@ class Store(Protocol):
         comment becoming the article and parent; an article that is not published gives
         ``None``. Otherwise the comment is stored and returned as ``(comment, True)``, and
         with ``incoming.mirror`` a post of it is enqueued, due at ``incoming.mirror_due``,
-        to every active destination where the article's own post was delivered, except the
-        destination ``reply_to`` was linked to and any destination in the source's chat.
-        With ``incoming.count_refresh``, the article's sent posts are re-enqueued as edits,
-        each due no sooner than allowed since that post was last sent or edited.
+        to every active destination where the article's own post was delivered, except where
+        it was written: the destination ``reply_to`` was linked to, and any destination whose
+        post is in the source's chat (its chat, the thread on the post, or a linked copy of the
+        post, such as a channel's discussion group). With ``incoming.count_refresh``, the
+        article's sent posts are re-enqueued as edits, each due no sooner than allowed since
+        that post was last sent or edited.
 
-        Implementations may batch concurrent calls into one transaction (group commit); each
-        call still succeeds or fails on its own.
+        These rules are ``newsbot.intake.decide``'s: an implementation looks up what it needs
+        (``newsbot.intake.needs``), asks it, and writes the plan. Implementations may batch
+        concurrent calls into one transaction (group commit); each call still succeeds or
+        fails on its own.
         """
         ...
 

@@ -4,30 +4,65 @@ Storing a reply costs Python on both sides of the SQLite call: cleaning and queu
 event loop, binding and batching it next to SQLite. In one process both halves hold the same
 GIL, so they add up instead of overlapping, and a busy event loop starves a writer thread (it
 waits for the GIL after every step). This module moves the SQLite half to a child process on
-the other core: the parent sends each batch as plain tuples over a pipe, the child writes it in
-one ``BEGIN IMMEDIATE`` transaction on its own connection and answers once it is committed.
+the other core: the parent sends each batch (the ``IncomingComment`` values) over a pipe, the
+child writes it in one ``BEGIN IMMEDIATE`` transaction on its own connection and answers what
+became of each comment once it is committed. There, ``write_batch`` looks up what the core's
+intake needs (``newsbot.intake``), lets it decide, and writes the plan set-wise.
 
 The child is started on the first batch, restarted after it dies, and exits when its stdin
 closes, so it never outlives the bot (even one killed with SIGKILL).
 
-Frames are a 4-byte big-endian length and a pickle. Both ends are this code, over pipes no one
-else holds.
+Frames are a 4-byte big-endian length and a pickle of the core's frozen dataclasses, each
+reduced to its fields in order (the dataclass default costs nearly three times as much). Both
+ends are this code, over pipes no one else holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copyreg
+import dataclasses
+import io
 import logging
 import pickle
 import signal
 import sqlite3
 import sys
+from collections.abc import Callable, Collection, Iterable, Sequence
+from datetime import datetime
 from functools import partial
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
+from newsbot import intake
 from newsbot.errors import StorageError
+from newsbot.intake import Accepted, ArticlePost, Known, Lineage, Lookups, Outcome, Plan, Repeat
+from newsbot.models import (
+    ArticleId,
+    Author,
+    Comment,
+    CommentId,
+    CountRefresh,
+    DeliveryId,
+    DestinationId,
+    IncomingComment,
+    MessageLink,
+    MessageRef,
+)
+from storage.sqlite_rows import (
+    _COMMENT,
+    _PLATFORMS,
+    _SQL_VARIABLES,
+    Conn,
+    _chunks,
+    _comment,
+    _post_links,
+    _select_in,
+    _ts,
+    _write,
+)
 
 log = logging.getLogger("newsbot.storage")
 
@@ -36,8 +71,37 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 _CHILD = "import sys; sys.path.insert(0, sys.argv[1]); from storage.ingest import main; main()"
 
 
+def _fields(cls: type[Any]) -> Callable[[Any], tuple[Any, ...]]:
+    """A pickle reducer: rebuild an instance of dataclass ``cls`` from its fields in order."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    if len(names) == 1:
+        get_one = attrgetter(names[0])
+        return lambda obj: (cls, (get_one(obj),))
+    get = attrgetter(*names)
+    return lambda obj: (cls, get(obj))
+
+
+_REDUCERS = copyreg.dispatch_table | {
+    cls: _fields(cls)
+    for cls in (
+        IncomingComment,
+        MessageRef,
+        Author,
+        CountRefresh,
+        Comment,
+        Accepted,
+        Known,
+        Repeat,
+    )
+}
+
+
 def _frame(value: object) -> bytes:
-    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = _REDUCERS
+    pickler.dump(value)
+    data = buffer.getvalue()
     return len(data).to_bytes(4, "big") + data
 
 
@@ -66,8 +130,15 @@ class IngestProcess:
             log.info("ingest writer started", extra={"pid": self._proc.pid})
         return self._proc
 
-    async def write(self, rows: list[tuple[Any, ...]]) -> list[Any]:
-        """Store ``rows`` in one transaction; one outcome per row, once committed.
+    @staticmethod
+    def encode(batch: Sequence[IncomingComment]) -> bytes:
+        """``batch`` as a frame for ``write`` (done before taking a lock, as it costs a few
+        milliseconds for a big batch)."""
+        return _frame(batch)
+
+    async def write(self, frame: bytes) -> list[Outcome]:
+        """Store the batch ``frame`` encodes in one transaction; what became of each comment,
+        once committed.
 
         Raises:
             StorageError: the transaction failed (nothing of it is stored), or the process
@@ -77,7 +148,7 @@ class IngestProcess:
         assert proc.stdin is not None
         assert proc.stdout is not None
         try:
-            proc.stdin.write(_frame(rows))
+            proc.stdin.write(frame)
             await proc.stdin.drain()
             size = int.from_bytes(await proc.stdout.readexactly(4), "big")
             kind, value = pickle.loads(await proc.stdout.readexactly(size))
@@ -116,8 +187,6 @@ class IngestProcess:
 
 def main() -> None:
     """The child: read batches from stdin, write each in one transaction, answer on stdout."""
-    from storage.sqlite import _write, ingest_rows
-
     # Ctrl-C in a terminal reaches the whole process group: the parent decides when we stop,
     # by closing our stdin.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -135,10 +204,10 @@ def main() -> None:
         header = source.read(4)
         if len(header) < 4:
             break
-        rows = pickle.loads(source.read(int.from_bytes(header, "big")))
+        batch = pickle.loads(source.read(int.from_bytes(header, "big")))
         answer: tuple[str, Any]
         try:
-            answer = ("ok", _write(conn, partial(ingest_rows, wires=rows)))
+            answer = ("ok", _write(conn, partial(write_batch, batch=batch)))
         except sqlite3.Error as exc:
             answer = ("error", f"database error on {path}: {exc}")
         except UnicodeEncodeError as exc:
@@ -151,3 +220,189 @@ def main() -> None:
         except BrokenPipeError:
             break
     conn.close()
+
+
+# -- one batch, in the child -----------------------------------------------------------------
+
+
+def write_batch(conn: Conn, batch: Sequence[IncomingComment]) -> list[Outcome]:
+    """Store a group-commit batch: look up what the intake needs, let it decide, and write its
+    plan with a few set-wise statements.
+
+    Runs inside one write transaction: nothing changes under us meanwhile. A burst of replies
+    mostly answers a few messages by a few authors about a few articles: each is looked up
+    once per batch.
+    """
+    needs = intake.needs(batch)
+    stored = _stored(conn, needs.sources)
+    links = _links(conn, needs.replies)
+    article_ids, parent_ids = needs.then(links.values())
+    published = {
+        ArticleId(r[0])
+        for r in _select_in(
+            conn,
+            "SELECT id FROM articles WHERE status = 'published' AND id IN ({})",
+            sorted(article_ids),
+        )
+    }
+    posts: dict[ArticleId, list[ArticlePost]] = {}
+    counts: dict[ArticleId, int] = {}
+    for article_id in published:
+        posts[article_id] = [
+            ArticlePost(
+                DeliveryId(r[0]),
+                DestinationId(r[1]),
+                _PLATFORMS[r[2]],
+                r[3],
+                r[4],
+                bool(r[5]),
+                bool(r[6]),
+                datetime.fromisoformat(r[7]),
+            )
+            for r in conn.execute(_POSTS, (article_id,)).fetchall()
+        ]
+        counts[article_id] = conn.execute(_POST_COUNT, (article_id,)).fetchone()[0]
+    post_links: dict[ArticleId, list[MessageLink]] = {}
+    for link in _post_links(conn, sorted(published)):
+        post_links.setdefault(link.article_id, []).append(link)
+    lookups = Lookups(
+        next_id=int(conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM comments").fetchone()[0]),
+        stored=stored,
+        banned=_banned(conn, needs.authors),
+        links=links,
+        published=published,
+        posts=posts,
+        post_links=post_links,
+        post_counts=counts,
+        parents={
+            CommentId(r[0]): Lineage(ArticleId(r[1]), CommentId(r[2]))
+            for r in _select_in(
+                conn,
+                "SELECT id, article_id, COALESCE(root_id, id) FROM comments WHERE id IN ({})",
+                sorted(parent_ids),
+            )
+        },
+    )
+    plan = intake.decide(batch, lookups)
+    _write_plan(conn, batch, plan)
+    return plan.outcomes
+
+
+# The article's own posts that went out, with what the intake needs of each.
+_POSTS = (
+    "SELECT d.id, t.id, t.platform, t.chat_id, d.thread_id, t.active, "
+    "d.state = 'sent' AND d.op != 'delete', d.updated_at FROM deliveries d "
+    "JOIN destinations t ON t.id = d.destination_id WHERE d.article_id = ? "
+    "AND d.comment_id IS NULL AND d.message_id IS NOT NULL ORDER BY d.id"
+)
+_POST_COUNT = "SELECT COUNT(*) FROM deliveries WHERE article_id = ? AND comment_id IS NULL"
+_SOURCE_MATCH = "(source_platform = ? AND source_chat_id = ? AND source_message_id = ?)"
+_LINK_MATCH = "(platform = ? AND chat_id = ? AND message_id = ?)"
+
+
+def _by_keys(
+    conn: Conn, sql: str, match: str, keys: Collection[tuple[str, ...]]
+) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` (ending in ``WHERE``) matching any of ``keys``, ``match`` per key."""
+    rows: list[tuple[Any, ...]] = []
+    width = len(match.split("?")) - 1
+    for chunk in _chunks(list(keys), _SQL_VARIABLES // width):
+        where = " OR ".join([match] * len(chunk))
+        rows += conn.execute(f"{sql} {where}", [v for key in chunk for v in key]).fetchall()
+    return rows
+
+
+def _keys(refs: Iterable[MessageRef]) -> list[tuple[str, str, str]]:
+    return [(str(r.platform), r.chat_id, r.message_id) for r in refs]
+
+
+def _stored(conn: Conn, sources: Sequence[MessageRef]) -> dict[MessageRef, Comment]:
+    """The comments stored before, written as these source messages."""
+    rows = _by_keys(conn, f"SELECT {_COMMENT} FROM comments WHERE", _SOURCE_MATCH, _keys(sources))
+    comments = map(_comment, rows)
+    return {c.source: c for c in comments}
+
+
+def _links(conn: Conn, replies: Collection[MessageRef]) -> dict[MessageRef, MessageLink]:
+    """What each message replied to is: a message the bot posted, else a stored comment."""
+    found: dict[MessageRef, MessageLink] = {}
+    for r in _by_keys(
+        conn,
+        "SELECT platform, chat_id, message_id, article_id, comment_id, destination_id "
+        "FROM message_links WHERE",
+        _LINK_MATCH,
+        _keys(replies),
+    ):
+        ref = MessageRef(_PLATFORMS[r[0]], r[1], r[2])
+        found[ref] = MessageLink(ref, ArticleId(r[3]), r[4], r[5])
+    rest = [r for r in replies if r not in found]
+    for r in _by_keys(
+        conn,
+        "SELECT source_platform, source_chat_id, source_message_id, article_id, id "
+        "FROM comments WHERE",
+        _SOURCE_MATCH,
+        _keys(rest),
+    ):
+        ref = MessageRef(_PLATFORMS[r[0]], r[1], r[2])
+        found[ref] = MessageLink(ref, ArticleId(r[3]), CommentId(r[4]))
+    return found
+
+
+def _banned(conn: Conn, authors: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+    rows = _by_keys(
+        conn,
+        "SELECT platform, user_id FROM bans WHERE",
+        "(platform = ? AND user_id = ?)",
+        [(str(p), u) for p, u in authors],
+    )
+    return {(r[0], r[1]) for r in rows}
+
+
+def _write_plan(conn: Conn, batch: Sequence[IncomingComment], plan: Plan) -> None:
+    if not plan.accepted:
+        return
+    rows = []
+    deliveries = []
+    for new in plan.accepted:
+        item = batch[new.index]
+        source, author = item.source, item.author
+        rows.append(
+            (
+                new.id,
+                new.article_id,
+                new.parent_id,
+                new.root_id,
+                author.name,
+                str(author.platform),
+                author.user_id,
+                item.text,
+                str(source.platform),
+                source.chat_id,
+                source.message_id,
+                "hidden" if new.hidden else "visible",
+                _ts(item.created_at),
+            )
+        )
+        if new.mirror_to:
+            due = _ts(new.mirror_due)
+            deliveries += [(new.article_id, new.id, due, due, due, d) for d in new.mirror_to]
+    conn.executemany(
+        "INSERT INTO comments (id, article_id, parent_id, root_id, author_name, author_platform, "
+        "author_user_id, text, source_platform, source_chat_id, source_message_id, status, "
+        "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
+    if deliveries:
+        conn.executemany(
+            "INSERT OR IGNORE INTO deliveries (article_id, comment_id, destination_id, platform, "
+            "op, state, due_at, created_at, updated_at) SELECT ?, ?, id, platform, 'post', "
+            "'pending', ?, ?, ? FROM destinations WHERE id = ? AND active = 1",
+            deliveries,
+        )
+    for refresh in plan.refreshes:
+        stamp = _ts(refresh.at)
+        conn.executemany(
+            "UPDATE deliveries SET op = 'edit', state = 'pending', due_at = ?, attempts = 0, "
+            "generation = generation + 1, updated_at = ? WHERE id = ? AND state = 'sent'",
+            [(_ts(refresh.due(post)), stamp, post.delivery_id) for post in refresh.posts],
+        )

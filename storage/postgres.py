@@ -26,7 +26,9 @@ from urllib.parse import urlsplit
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from newsbot import intake, mirroring
 from newsbot.errors import SchemaTooNew, StorageError
+from newsbot.intake import ArticlePost, Lineage, Lookups, Plan
 from newsbot.models import (
     Article,
     ArticleCursor,
@@ -1692,70 +1694,69 @@ async def _reenqueue(conn: Conn, where: str, key: int, op: DeliveryOp, now: date
 
 # -- group-commit ingestion ----------------------------------------------------------------
 
-# A reply target resolved: (article_id, comment_id, destination_id).
-Link = tuple[int, int | None, int | None]
-# Where a published article was posted: (destination id, platform, chat, thread on the post).
-Post = tuple[int, str, str, str | None]
-
-# The batch's lookups, in one statement: the comments already stored for its messages, its
-# banned authors, and what each message it replies to is (a link to a post or a mirror
-# first, else a stored comment). Each key is one index probe through a LATERAL subquery with
-# a LIMIT, which keeps the planner from turning it into a join: a hash join over a freshly
-# grown table scanned all of it (9 ms for 100 keys at 30,000 comments).
+# What the intake needs for a batch (``newsbot.intake.Needs``), in one statement: the comments
+# already stored for its messages, its banned authors, what each message it replies to is (a
+# link to a post or a mirror first, else a stored comment), which of the articles named or
+# replied to are published, their own posts, their deliveries' count, the links to their posts
+# (discussion copies among them), the (article, root) of each parent, and the first of the ids
+# for its new comments (every comment writer holds the lock, so the range is ours; ids of
+# comments refused later stay unused). Each key is one index probe through a LATERAL subquery
+# with a LIMIT, which keeps the planner from turning it into a join: a hash join over a freshly
+# grown table scanned all of it (9 ms for 100 keys at 30,000 comments), and "id = ANY($1)" got
+# a sequential scan in the generic plan cached while the table was empty.
 _LOOKUP = (
-    "SELECT ARRAY(SELECT ROW(c.*) FROM unnest($1::text[], $2::text[], $3::text[]) "
-    f"AS k(p, ch, m) CROSS JOIN LATERAL (SELECT {_COMMENT} FROM comments "
-    "WHERE source_platform = k.p AND source_chat_id = k.ch AND source_message_id = k.m "
-    "LIMIT 1) AS c), "
-    "ARRAY(SELECT ROW(k.p, k.u) FROM unnest($4::text[], $5::text[]) AS k(p, u) "
-    "WHERE EXISTS (SELECT 1 FROM bans WHERE platform = k.p AND user_id = k.u)), "
-    "ARRAY(SELECT ROW(k.p, k.ch, k.m, f.article_id, f.comment_id, f.destination_id) "
+    "WITH link AS (SELECT k.p, k.ch, k.m, f.article_id, f.comment_id, f.destination_id "
     "FROM unnest($6::text[], $7::text[], $8::text[]) AS k(p, ch, m) CROSS JOIN LATERAL ("
     "SELECT 1 AS rank, article_id, comment_id, destination_id FROM message_links "
     "WHERE platform = k.p AND chat_id = k.ch AND message_id = k.m UNION ALL "
     "SELECT 2, article_id, id, NULL FROM comments WHERE source_platform = k.p "
-    "AND source_chat_id = k.ch AND source_message_id = k.m ORDER BY 1 LIMIT 1) AS f)"
+    "AND source_chat_id = k.ch AND source_message_id = k.m ORDER BY 1 LIMIT 1) AS f), "
+    "old AS (SELECT c.* FROM unnest($1::text[], $2::text[], $3::text[]) AS k(p, ch, m) "
+    f"CROSS JOIN LATERAL (SELECT {_COMMENT} FROM comments WHERE source_platform = k.p "
+    "AND source_chat_id = k.ch AND source_message_id = k.m LIMIT 1) AS c), "
+    "art AS (SELECT a.id FROM (SELECT unnest($9::bigint[]) UNION SELECT article_id FROM link) "
+    "AS k(id) CROSS JOIN LATERAL (SELECT id FROM articles WHERE id = k.id "
+    "AND status = 'published' LIMIT 1) AS a), "
+    "fresh AS (SELECT cardinality($1::text[]) - (SELECT count(*) FROM old) AS n) "
+    "SELECT ARRAY(SELECT ROW(o.*) FROM old o), "
+    "ARRAY(SELECT ROW(k.p, k.u) FROM unnest($4::text[], $5::text[]) AS k(p, u) "
+    "WHERE EXISTS (SELECT 1 FROM bans WHERE platform = k.p AND user_id = k.u)), "
+    "ARRAY(SELECT ROW(l.*) FROM link l), "
+    "ARRAY(SELECT id FROM art), "
+    "ARRAY(SELECT ROW(a.id, d.id, t.id, t.platform, t.chat_id, d.thread_id, t.active, "
+    "d.state = 'sent' AND d.op != 'delete', d.updated_at) FROM art a CROSS JOIN LATERAL ("
+    "SELECT id, destination_id, thread_id, state, op, updated_at FROM deliveries "
+    "WHERE article_id = a.id AND comment_id IS NULL AND message_id IS NOT NULL) AS d "
+    "CROSS JOIN LATERAL (SELECT id, platform, chat_id, active FROM destinations "
+    "WHERE id = d.destination_id LIMIT 1) AS t ORDER BY d.id), "
+    "ARRAY(SELECT ROW(a.id, (SELECT count(*) FROM deliveries WHERE article_id = a.id "
+    "AND comment_id IS NULL)) FROM art a), "
+    "ARRAY(SELECT ROW(l.platform, l.chat_id, l.message_id, l.article_id, l.destination_id) "
+    "FROM art a CROSS JOIN LATERAL (SELECT platform, chat_id, message_id, article_id, "
+    "destination_id FROM message_links WHERE article_id = a.id AND comment_id IS NULL "
+    "AND destination_id IS NOT NULL) AS l ORDER BY l.platform, l.chat_id, l.message_id), "
+    "ARRAY(SELECT ROW(c.*) FROM (SELECT unnest($10::bigint[]) UNION SELECT comment_id "
+    "FROM link WHERE comment_id IS NOT NULL) AS k(id) CROSS JOIN LATERAL ("
+    "SELECT id, article_id, COALESCE(root_id, id) FROM comments WHERE id = k.id LIMIT 1) AS c), "
+    "CASE WHEN n > 0 THEN setval(pg_get_serial_sequence('comments', 'id'), "
+    "nextval(pg_get_serial_sequence('comments', 'id')) + n - 1) - n + 1 END FROM fresh"
 )
-# Then, once the articles are known: which are published, where each was posted, the
-# (article, root) of each parent, and ids for the new comments (every comment writer holds
-# the lock, so the range is ours; ids of comments refused later are left unused). Lookups by
-# key again go through LATERAL: "id = ANY($1)" got a sequential scan in the generic plan
-# cached while the table was empty, and each batch then read the whole growing table.
-_ARTICLES = (
-    "SELECT ARRAY(SELECT a.id FROM unnest($1::bigint[]) AS k(id) CROSS JOIN LATERAL ("
-    "SELECT id FROM articles WHERE id = k.id AND status = 'published' LIMIT 1) AS a), "
-    "ARRAY(SELECT ROW(d.article_id, t.id, t.platform, t.chat_id, d.thread_id) "
-    "FROM deliveries d JOIN destinations t ON t.id = d.destination_id "
-    "WHERE d.article_id = ANY($1::bigint[]) AND d.comment_id IS NULL "
-    "AND d.message_id IS NOT NULL AND t.active ORDER BY d.id), "
-    "ARRAY(SELECT ROW(c.*) FROM unnest($2::bigint[]) AS k(id) CROSS JOIN LATERAL ("
-    "SELECT id, article_id, COALESCE(root_id, id) FROM comments WHERE id = k.id LIMIT 1) "
-    "AS c), "
-    "CASE WHEN $3 > 0 THEN setval(pg_get_serial_sequence('comments', 'id'), "
-    "nextval(pg_get_serial_sequence('comments', 'id')) + $3 - 1) END"
-)
-# Last, in one statement: the mirrors, the count refreshes (each post due no sooner than its
-# pace allows since it was last sent or edited) and the notifications.
-_ENQUEUE = (
-    "WITH ins AS (INSERT INTO deliveries (article_id, comment_id, destination_id, platform, "
+# Then the plan, in one statement: the mirrors, the count refreshes and the notifications;
+# with the new comments too (_WRITE_ALL) when they are few, else they go first by COPY.
+_WRITE = (
+    "ins AS (INSERT INTO deliveries (article_id, comment_id, destination_id, platform, "
     "op, state, due_at, created_at, updated_at) "
     "SELECT u.a, u.c, t.id, t.platform, 'post', 'pending', u.due, u.due, u.due "
     "FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::bigint[]) "
     "WITH ORDINALITY AS u(a, c, due, d, n) CROSS JOIN LATERAL (SELECT id, platform "
     "FROM destinations WHERE id = u.d AND active LIMIT 1) AS t "
     "ORDER BY u.n ON CONFLICT DO NOTHING RETURNING 1), "
-    "totals AS (SELECT article_id, count(*) AS total FROM deliveries "
-    "WHERE article_id = ANY($5::bigint[]) AND comment_id IS NULL GROUP BY article_id), "
     "upd AS (UPDATE deliveries d SET op = 'edit', state = 'pending', attempts = 0, "
-    "due_at = GREATEST(u.now, d.updated_at + make_interval(secs => "
-    "GREATEST(u.lo, t.total / GREATEST(u.per, 0.001)))), "
-    "generation = d.generation + 1, updated_at = u.now "
-    "FROM unnest($5::bigint[], $6::float8[], $7::float8[], $8::timestamptz[]) "
-    "AS u(a, lo, per, now) JOIN totals t ON t.article_id = u.a "
-    "WHERE d.article_id = u.a AND d.comment_id IS NULL AND d.state = 'sent' "
-    "AND d.message_id IS NOT NULL AND d.op != 'delete' RETURNING 1), "
+    "due_at = u.due, generation = d.generation + 1, updated_at = u.at "
+    "FROM unnest($5::bigint[], $6::timestamptz[], $7::timestamptz[]) AS u(id, due, at) "
+    "WHERE d.id = u.id AND d.state = 'sent' AND d.op != 'delete' RETURNING 1), "
     "queued AS (SELECT (SELECT count(*) FROM ins) + (SELECT count(*) FROM upd) AS n) "
-    "SELECT n, ARRAY(SELECT pg_notify($9, topic)::text FROM unnest($10::text[] "
+    "SELECT n, ARRAY(SELECT pg_notify($8, topic)::text FROM unnest($9::text[] "
     "|| CASE WHEN n > 0 THEN ARRAY['outbox'] ELSE ARRAY[]::text[] END) AS topic) FROM queued"
 )
 _INGEST_COLUMNS = (
@@ -1773,188 +1774,109 @@ _INGEST_COLUMNS = (
     "status",
     "created_at",
 )
+_WRITE_ALL = (
+    f"WITH new AS (INSERT INTO comments ({', '.join(_INGEST_COLUMNS)}) SELECT * FROM unnest("
+    "$10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::text[], "
+    "$16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], "
+    f"$22::timestamptz[]) RETURNING 1), {_WRITE}"
+)
 _COPY_FROM = 200  # rows; below, one INSERT costs fewer round trips than COPY's two
 
 
 async def _ingest(
     conn: Conn, items: Sequence[IncomingComment]
 ) -> list[tuple[Comment, bool] | None]:
-    """Store a group-commit batch in four statements and a COPY, inside a transaction that
-    holds the comment writers' lock (so nothing looked up here changes under us).
+    """Store a group-commit batch in a transaction that holds the comment writers' lock (so
+    nothing looked up here changes under us): the intake's lookups in one statement, its
+    decision (``newsbot.intake``), and the plan in one more (two with a COPY, for many).
 
     Round trips, not rows, are what a batch costs at the rates the service sees: each waits
-    for the event loop, busy with the callers. The loop below decides every comment as
-    ``ingest_rows`` in ``storage.sqlite`` does; new comments are numbered -1, -2, ... there,
-    so that replies inside the batch can name them, and get their ids afterwards.
+    for the event loop, busy with the callers.
     """
-    keys = [(str(i.source.platform), i.source.chat_id, i.source.message_id) for i in items]
-    authors = {(str(i.author.platform), i.author.user_id) for i in items}
-    replies = {
-        (str(r.platform), r.chat_id, r.message_id) for i in items if (r := i.reply_to) is not None
-    }
+    needs = intake.needs(items)
     row = await conn.fetchrow(
         _LOOKUP,
-        *_columns(dict.fromkeys(keys), 3),
-        *_columns(authors, 2),
-        *_columns(replies, 3),
+        *_columns(_keys(needs.sources), 3),
+        *_columns(((str(p), u) for p, u in needs.authors), 2),
+        *_columns(_keys(needs.replies), 3),
+        sorted(needs.articles),
+        sorted(needs.parents),
     )
     assert row is not None
-    existing = {(r[7], r[8], r[9]): r for r in row[0]}
-    banned = {(r[0], r[1]) for r in row[1]}
-    links: dict[tuple[str, str, str], Link] = {
-        (r[0], r[1], r[2]): (r[3], r[4], r[5]) for r in row[2]
-    }
-    fresh = [
-        i
-        for i, key in zip(items, keys, strict=True)
-        if key not in existing and (str(i.author.platform), i.author.user_id) not in banned
-    ]
-    article_ids: set[int] = {
-        i.article_id for i in fresh if i.reply_to is None and i.article_id is not None
-    }
-    article_ids |= {link[0] for link in links.values()}
-    parent_ids: set[int] = {
-        i.parent_id for i in fresh if i.reply_to is None and i.parent_id is not None
-    }
-    parent_ids |= {link[1] for link in links.values() if link[1] is not None}
-    row = await conn.fetchrow(
-        _ARTICLES, sorted(article_ids), sorted(parent_ids), len({i.source for i in fresh})
+    links = {}
+    for r in row[2]:
+        ref = MessageRef(_PLATFORMS[r[0]], r[1], r[2])
+        links[ref] = MessageLink(ref, r[3], r[4], r[5])
+    posts: dict[ArticleId, list[ArticlePost]] = {a: [] for a in row[3]}
+    for r in row[4]:
+        posts[r[0]].append(ArticlePost(r[1], r[2], _PLATFORMS[r[3]], r[4], r[5], r[6], r[7], r[8]))
+    post_links: dict[ArticleId, list[MessageLink]] = {}
+    for r in row[6]:
+        link = MessageLink(MessageRef(_PLATFORMS[r[0]], r[1], r[2]), r[3], None, r[4])
+        post_links.setdefault(link.article_id, []).append(link)
+    plan = intake.decide(
+        items,
+        Lookups(
+            next_id=row[8] or 0,
+            stored={c.source: c for c in map(_comment, row[0])},
+            banned={(r[0], r[1]) for r in row[1]},
+            links=links,
+            published=posts.keys(),
+            posts=posts,
+            post_links=post_links,
+            post_counts={r[0]: r[1] for r in row[5]},
+            parents={r[0]: Lineage(r[1], r[2]) for r in row[7]},
+        ),
     )
-    assert row is not None
-    posts: dict[int, list[Post]] = {r: [] for r in row[0]}
-    for r in row[1]:
-        if r[0] in posts:
-            posts[r[0]].append((r[1], r[2], r[3], r[4]))
-    parents: dict[int, tuple[int, int]] = {r[0]: (r[1], r[2]) for r in row[2]}
-    last_id: int | None = row[3]
+    if plan.accepted:
+        await _write_plan(conn, items, plan)
+    return intake.results(items, plan.outcomes)
 
-    outcomes: list[Any] = [None] * len(items)  # None, ("n", placeholder), ("s", index), row
-    first: dict[tuple[str, str, str], int] = {}
-    rows: list[list[Any]] = []
-    deliveries: list[tuple[int, int, datetime, int]] = []
-    refresh: dict[int, tuple[Any, datetime]] = {}
-    for index, (item, key) in enumerate(zip(items, keys, strict=True)):
-        stored = existing.get(key)
-        if stored is not None:
-            outcomes[index] = stored
-            continue
-        if key in first:  # the same message twice in one batch
-            outcomes[index] = ("s", first[key])
-            continue
-        if (str(item.author.platform), item.author.user_id) in banned:
-            continue
-        article_id: int | None = item.article_id
-        parent_id: int | None = item.parent_id
-        exclude: int | None = None
-        if item.reply_to is not None:
-            reply = item.reply_to
-            reply_key = (str(reply.platform), reply.chat_id, reply.message_id)
-            if reply_key in first:  # a reply to a message earlier in this very batch
-                earlier = rows[-outcomes[first[reply_key]][1] - 1]
-                link: Link | None = (earlier[1], earlier[0], None)
-            else:
-                link = links.get(reply_key)
-            if link is None:
-                continue
-            article_id, parent_id, exclude = link
-        if article_id is None:
-            continue
-        article_posts = posts.get(article_id)
-        if article_posts is None:
-            continue
-        root_id = None
-        if parent_id is not None:
-            parent = parents.get(parent_id)
-            if parent is not None and parent[0] == article_id:
-                root_id = parent[1]
-            else:
-                parent_id = None
-        placeholder = -len(rows) - 1
-        first[key] = index
-        parents[placeholder] = (article_id, root_id or placeholder)
-        outcomes[index] = ("n", placeholder)
+
+def _keys(refs: Iterable[MessageRef]) -> Iterable[tuple[str, str, str]]:
+    return ((str(r.platform), r.chat_id, r.message_id) for r in refs)
+
+
+async def _write_plan(conn: Conn, items: Sequence[IncomingComment], plan: Plan) -> None:
+    rows: list[tuple[Any, ...]] = []
+    mirrors: list[tuple[int, int, datetime, int]] = []
+    for new in plan.accepted:
+        item = items[new.index]
+        source, author = item.source, item.author
         rows.append(
-            [
-                placeholder,
-                article_id,
-                parent_id,
-                root_id,
-                item.author.name,
-                str(item.author.platform),
-                item.author.user_id,
+            (
+                new.id,
+                new.article_id,
+                new.parent_id,
+                new.root_id,
+                author.name,
+                str(author.platform),
+                author.user_id,
                 item.text,
-                *key,
-                "hidden" if item.hidden else "visible",
+                str(source.platform),
+                source.chat_id,
+                source.message_id,
+                "hidden" if new.hidden else "visible",
                 item.created_at,
-            ]
-        )
-        if item.mirror and not item.hidden:
-            # Never back to where it was written: the chat, or the thread on the post there.
-            due = item.mirror_due or item.created_at
-            deliveries += [
-                (article_id, placeholder, due, post[0])
-                for post in article_posts
-                if post[0] != exclude and not (post[1] == key[0] and key[1] in (post[2], post[3]))
-            ]
-        if item.count_refresh is not None and not item.hidden and article_id not in refresh:
-            refresh[article_id] = (item.count_refresh, item.created_at)
-    if rows:
-        assert last_id is not None
-        base = last_id - len({i.source for i in fresh}) + 1
-
-        def real(value: int | None) -> int | None:
-            return base - value - 1 if value is not None and value < 0 else value
-
-        for new in rows:
-            new[0], new[2], new[3] = real(new[0]), real(new[2]), real(new[3])
-        if len(rows) >= _COPY_FROM:
-            await conn.copy_records_to_table("comments", records=rows, columns=_INGEST_COLUMNS)
-        else:
-            await conn.execute(
-                f"INSERT INTO comments ({', '.join(_INGEST_COLUMNS)}) SELECT * FROM unnest("
-                "$1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], "
-                "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
-                "$12::text[], $13::timestamptz[])",
-                *_columns(rows, 13),
             )
-        paces = sorted(refresh.items())
-        await conn.fetchrow(
-            _ENQUEUE,
-            *_columns([(a, real(c), due, d) for a, c, due, d in deliveries], 4),
-            [a for a, _ in paces],
-            [pace.min_interval for _, (pace, _) in paces],
-            [pace.per_second for _, (pace, _) in paces],
-            [now for _, (_, now) in paces],
-            CHANNEL,
-            sorted({f"article:{new[1]}" for new in rows}),
         )
-    results: list[tuple[Comment, bool] | None] = []
-    for item, outcome in zip(items, outcomes, strict=True):
-        if outcome is None:
-            results.append(None)
-        elif isinstance(outcome, tuple) and outcome[0] == "n":
-            new = rows[-outcome[1] - 1]
-            results.append(
-                (
-                    Comment(
-                        id=CommentId(new[0]),
-                        article_id=ArticleId(new[1]),
-                        parent_id=None if new[2] is None else CommentId(new[2]),
-                        author=item.author,
-                        text=item.text,
-                        source=item.source,
-                        status=CommentStatus.HIDDEN if item.hidden else CommentStatus.VISIBLE,
-                        created_at=_utc(item.created_at),
-                    ),
-                    True,
-                )
-            )
-        elif isinstance(outcome, tuple) and outcome[0] == "s":
-            first_result = results[outcome[1]]
-            results.append(None if first_result is None else (first_result[0], False))
-        else:
-            results.append((_comment(outcome), False))
-    return results
+        mirrors += [(new.article_id, new.id, new.mirror_due, d) for d in new.mirror_to]
+    refreshes = [
+        (post.delivery_id, refresh.due(post), refresh.at)
+        for refresh in plan.refreshes
+        for post in refresh.posts
+    ]
+    args = [
+        *_columns(mirrors, 4),
+        *_columns(refreshes, 3),
+        CHANNEL,
+        sorted({f"article:{new.article_id}" for new in plan.accepted}),
+    ]
+    if len(rows) >= _COPY_FROM:
+        await conn.copy_records_to_table("comments", records=rows, columns=_INGEST_COLUMNS)
+        await conn.fetchrow(f"WITH {_WRITE}", *args)
+    else:
+        await conn.fetchrow(_WRITE_ALL, *args, *_columns(rows, 13))
 
 
 def _columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
@@ -2002,12 +1924,12 @@ async def _jobs(conn: Conn, ids: list[int]) -> list[Job]:
             article_ids,
         )
     }
-    # The article's own post in each destination, and any copy of it in another chat (a
-    # discussion group): where mirrored comments go.
+    # For mirrored comments: the article's own post in each destination and the links to
+    # it (copies in discussion groups among them), the comments and their parents' copies.
     posts: dict[tuple[int, int], tuple[str | None, str | None]] = {}
-    copies: dict[tuple[int, int], MessageRef] = {}
+    post_links: dict[int, list[MessageLink]] = {}
     comments: dict[int, Comment] = {}
-    targets: dict[tuple[int, int], str | None] = {}
+    copies: dict[tuple[int, int], str | None] = {}
     mirrors = [d for d in deliveries if d.comment_id is not None]
     if mirrors:
         posts = {
@@ -2019,17 +1941,13 @@ async def _jobs(conn: Conn, ids: list[int]) -> list[Job]:
             )
         }
         for r in await conn.fetch(
-            "SELECT article_id, destination_id, platform, chat_id, message_id FROM message_links "
+            "SELECT platform, chat_id, message_id, article_id, destination_id FROM message_links "
             "WHERE comment_id IS NULL AND destination_id IS NOT NULL "
             "AND article_id = ANY($1::bigint[]) ORDER BY platform, chat_id, message_id",
             article_ids,
         ):
-            key = (r[0], r[1])
-            destination = destinations.get(DestinationId(r[1]))
-            if destination is None or r[2] != destination.platform:
-                continue
-            if r[3] not in (destination.chat_id, posts.get(key, (None, None))[1]):
-                copies.setdefault(key, MessageRef(Platform(r[2]), r[3], r[4]))
+            link = MessageLink(MessageRef(_PLATFORMS[r[0]], r[1], r[2]), r[3], None, r[4])
+            post_links.setdefault(link.article_id, []).append(link)
         wanted = {d.comment_id for d in mirrors if d.comment_id is not None}
         comments = {
             r[0]: _comment(r)
@@ -2051,7 +1969,7 @@ async def _jobs(conn: Conn, ids: list[int]) -> list[Job]:
             and (parent_id := comments[d.comment_id].parent_id) is not None
         }
         if pairs:
-            targets = {
+            copies = {
                 (r[0], r[1]): r[2]
                 for r in await conn.fetch(
                     "SELECT u.c, u.t, d.message_id FROM unnest($1::bigint[], $2::bigint[]) "
@@ -2062,45 +1980,23 @@ async def _jobs(conn: Conn, ids: list[int]) -> list[Job]:
             }
     jobs = []
     for delivery in deliveries:
-        destination = destinations[delivery.destination_id]
-        article = articles[delivery.article_id]
-        key = (article.id, destination.id)
-        post_message, post_thread = posts.get(key, (None, None))
-        discussion = copies.get(key)
-        comment = parent = None
-        reply_to = None
-        if delivery.comment_id is not None:
-            comment = comments.get(delivery.comment_id)
-            reply_to = discussion.message_id if discussion else post_message
-            if comment is not None and comment.parent_id is not None:
-                parent = comments.get(comment.parent_id)
-                chats = {destination.chat_id, destination.thread_id, post_thread}
-                if discussion is not None:
-                    chats = {discussion.chat_id}
-                target = None
-                if parent is not None:
-                    if (
-                        parent.source.platform is destination.platform
-                        and parent.source.chat_id in chats
-                    ):
-                        target = parent.source.message_id
-                    else:
-                        target = targets.get((parent.id, destination.id))
-                reply_to = target or reply_to
-        kind, number = ("a", article.id) if comment is None else ("c", comment.id)
+        comment = None if delivery.comment_id is None else comments.get(delivery.comment_id)
+        parent_id = None if comment is None else comment.parent_id
+        post_message, post_thread = posts.get(
+            (delivery.article_id, delivery.destination_id), (None, None)
+        )
         jobs.append(
-            Job(
-                delivery=delivery,
-                destination=destination,
-                article=article,
-                comment=comment,
-                parent=parent,
-                reply_to=reply_to,
-                thread_id=post_thread,
-                comment_count=counts.get(article.id, 0),
-                article_url="",
-                nonce=f"nb{kind}{number}d{destination.id}"[:25],
-                discussion=discussion,
+            mirroring.job(
+                delivery,
+                destinations[delivery.destination_id],
+                articles[delivery.article_id],
+                comment,
+                None if parent_id is None else comments.get(parent_id),
+                post_message=post_message,
+                post_thread=post_thread,
+                post_links=post_links.get(delivery.article_id, ()),
+                parent_copy=copies.get((parent_id or 0, delivery.destination_id)),
+                comment_count=counts.get(delivery.article_id, 0),
             )
         )
     return jobs

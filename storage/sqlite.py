@@ -20,10 +20,11 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiosqlite
 
+from newsbot import intake, mirroring
 from newsbot.errors import SchemaTooNew, StorageError
 from newsbot.models import (
     Article,
@@ -35,7 +36,6 @@ from newsbot.models import (
     Comment,
     CommentId,
     CommentStatus,
-    CountRefresh,
     Delivery,
     DeliveryId,
     DeliveryOp,
@@ -61,20 +61,24 @@ from newsbot.models import (
     WorkerInfo,
 )
 from storage.ingest import IngestProcess
+from storage.sqlite_rows import (
+    _COMMENT,
+    Conn,
+    T,
+    _chunks,
+    _comment,
+    _marks,
+    _post_links,
+    _select_in,
+    _ts,
+    _write,
+)
 
 log = logging.getLogger("newsbot.storage")
-
-T = TypeVar("T")
-Conn = sqlite3.Connection
 
 _ARTICLE = (
     "id, title, body, summary, url, image_url, author_name, author_platform, author_user_id, "
     "tags, status, created_at, published_at, updated_at, revision"
-)
-_COMMENT = (
-    "id, article_id, parent_id, author_name, author_platform, author_user_id, text, "
-    "source_platform, source_chat_id, source_message_id, status, created_at, edited_at, "
-    "deleted_at"
 )
 _DESTINATION = (
     "id, platform, chat_id, thread_id, title, kind, active, tags, deactivated_reason, pending"
@@ -90,16 +94,9 @@ _FEED = (
 )
 PENDING_REASON = "waiting for a newsbot admin's approval"
 _WATCH_INTERVAL = 0.05
-_SQL_VARIABLES = 500
 _BATCH_MAX = 2000
 _READ_CACHE_KIB = 16 * 1024
 _SLOT_PRUNE = 100  # expired rate slots deleted per take_slot at most
-
-
-def _ts(value: datetime) -> str:
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.isoformat(timespec="microseconds")
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -125,28 +122,6 @@ def _article(row: Sequence[Any]) -> Article:
         published_at=_dt(row[12]),
         updated_at=datetime.fromisoformat(row[13]),
         revision=row[14],
-    )
-
-
-# Enum lookups by value through a dict: a page builds ~70 comments, and Enum(value) costs
-# more than the rest of a row together.
-_PLATFORMS = {str(p): p for p in Platform}
-_STATUSES = {str(s): s for s in CommentStatus}
-
-
-def _comment(row: Sequence[Any]) -> Comment:
-    edited, deleted = row[12], row[13]
-    return Comment(
-        row[0],
-        row[1],
-        row[2],
-        Author(row[3], _PLATFORMS[row[4]], row[5]),
-        row[6],
-        MessageRef(_PLATFORMS[row[7]], row[8], row[9]),
-        _STATUSES[row[10]],
-        datetime.fromisoformat(row[11]),
-        None if edited is None else datetime.fromisoformat(edited),
-        None if deleted is None else datetime.fromisoformat(deleted),
     )
 
 
@@ -212,23 +187,6 @@ def _opt_ts(value: datetime | None) -> str | None:
     return None if value is None else _ts(value)
 
 
-def _chunks(items: Sequence[Any], size: int = _SQL_VARIABLES) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _marks(count: int) -> str:
-    return ",".join("?" * count)
-
-
-def _select_in(conn: Conn, sql: str, ids: Sequence[Any]) -> list[Any]:
-    """Run ``sql`` (with one ``{}`` for the placeholders) over ``ids`` in chunks."""
-    rows: list[Any] = []
-    for chunk in _chunks(ids):
-        rows += conn.execute(sql.format(_marks(len(chunk))), tuple(chunk)).fetchall()
-    return rows
-
-
 def migrations() -> list[tuple[int, str]]:
     """The numbered migration scripts shipped in ``storage/migrations``, in order."""
     found = []
@@ -285,18 +243,6 @@ def _private_files(path: Path) -> None:
             )
             continue
         log.info("database file made private", extra={"path": str(name)})
-
-
-def _write(conn: Conn, body: Callable[[Conn], T]) -> T:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        result = body(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        raise
-    return result
 
 
 class SqliteStore:
@@ -958,9 +904,10 @@ class SqliteStore:
                 del self._incoming[:_BATCH_MAX]
                 started = time.perf_counter()
                 try:
-                    rows = [_wire(i) for i, _ in batch]  # before the lock: others write meanwhile
+                    items = [i for i, _ in batch]
+                    frame = self._ingester.encode(items)  # before the lock: others write
                     async with self._write_lock:
-                        outcomes = await self._ingester.write(rows)
+                        outcomes = await self._ingester.write(frame)
                 except Exception as exc:  # the writer must outlive any one batch
                     self.errors += 1
                     failure = (
@@ -977,10 +924,9 @@ class SqliteStore:
                         if not future.done():
                             future.set_exception(StorageError("the store was closed"))
                     raise
-                results: list[tuple[Comment, bool] | None] = []
-                for (item, future), outcome in zip(batch, outcomes, strict=True):
-                    result = _outcome(item, outcome, results)
-                    results.append(result)
+                for (_, future), result in zip(
+                    batch, intake.results(items, outcomes), strict=True
+                ):
                     if not future.done():
                         future.set_result(result)
                 if self.observe_batch is not None:
@@ -1533,229 +1479,6 @@ def _insert_comment(
     )
 
 
-# One incoming comment as plain values, for the pipe to the ingest process:
-# (source platform, chat, message, author name, author platform, author user id, text,
-#  created_at, reply_to (platform, chat, message) or None, article_id, parent_id, mirror,
-#  mirror_due or None, count refresh (min_interval, per_second) or None)
-Wire = tuple[Any, ...]
-# What became of it: None (dropped: no article, not published, banned author), ("n", id,
-# article_id, parent_id) stored now, ("s", index) the same message as an earlier one in the
-# batch, ("o", row) stored before (a _COMMENT row).
-Outcome = tuple[Any, ...] | None
-
-
-def _wire(item: IncomingComment) -> Wire:
-    source, author, reply = item.source, item.author, item.reply_to
-    refresh = item.count_refresh
-    return (
-        str(source.platform),
-        source.chat_id,
-        source.message_id,
-        author.name,
-        str(author.platform),
-        author.user_id,
-        item.text,
-        _ts(item.created_at),
-        None if reply is None else (str(reply.platform), reply.chat_id, reply.message_id),
-        item.article_id,
-        item.parent_id,
-        item.mirror,
-        None if item.mirror_due is None else _ts(item.mirror_due),
-        None if refresh is None else (refresh.min_interval, refresh.per_second),
-        item.hidden,
-    )
-
-
-def _outcome(
-    item: IncomingComment, outcome: Outcome, earlier: list[tuple[Comment, bool] | None]
-) -> tuple[Comment, bool] | None:
-    if outcome is None:
-        return None
-    if outcome[0] == "n":
-        comment = Comment(
-            id=CommentId(outcome[1]),
-            article_id=ArticleId(outcome[2]),
-            parent_id=None if outcome[3] is None else CommentId(outcome[3]),
-            author=item.author,
-            text=item.text,
-            source=item.source,
-            status=CommentStatus.HIDDEN if item.hidden else CommentStatus.VISIBLE,
-            created_at=item.created_at,
-        )
-        return comment, True
-    if outcome[0] == "s":
-        first = earlier[outcome[1]]
-        return None if first is None else (first[0], False)
-    return _comment(outcome[1]), False
-
-
-def ingest_rows(conn: Conn, wires: Sequence[Wire]) -> list[Outcome]:
-    """Store a group-commit batch with set-wise statements instead of several per comment.
-
-    Runs inside one write transaction (in the ingest process). Nothing changes under us
-    meanwhile, and a burst of replies mostly answers a few messages by a few authors about a
-    few articles: each is looked up once per batch, and the new rows get their ids here.
-    """
-    keys = [(w[0], w[1], w[2]) for w in wires]
-    existing = _rows_by_sources(conn, keys)
-    links: dict[tuple[str, str, str], tuple[int, int | None, int | None] | None] = {}
-    bans: dict[tuple[str, str], bool] = {}
-    posts: dict[int, list[tuple[int, str, str, str | None]] | None] = {}
-    roots: dict[int, int | None] = {}
-    results: list[Outcome] = [None] * len(wires)
-    first: dict[tuple[str, str, str], int] = {}
-    rows: list[tuple[Any, ...]] = []
-    deliveries: list[tuple[Any, ...]] = []
-    refresh: dict[int, tuple[tuple[float, float], str]] = {}
-    next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM comments").fetchone()[0])
-    for index, (wire, key) in enumerate(zip(wires, keys, strict=True)):
-        row = existing.get(key)
-        if row is not None:
-            results[index] = ("o", row)
-            continue
-        if key in first:  # the same message twice in one batch
-            results[index] = ("s", first[key])
-            continue
-        ban_key = (wire[4], wire[5])
-        if ban_key not in bans:
-            bans[ban_key] = _banned(conn, *ban_key)
-        if bans[ban_key]:
-            continue
-        article_id, parent_id, exclude = wire[9], wire[10], None
-        reply_to = wire[8]
-        if reply_to is not None:
-            if reply_to in first:  # a reply to a message earlier in this very batch
-                earlier = results[first[reply_to]]
-                assert earlier is not None
-                links[reply_to] = (earlier[2], earlier[1], None)
-            elif reply_to not in links:
-                links[reply_to] = _resolve_key(conn, reply_to)
-            link = links[reply_to]
-            if link is None:
-                continue
-            article_id, parent_id, exclude = link
-        if article_id is None:
-            continue
-        if article_id not in posts:
-            posts[article_id] = _article_posts(conn, article_id)
-        article_posts = posts[article_id]
-        if article_posts is None:
-            continue
-        root_id = None
-        if parent_id is not None:
-            if parent_id not in roots:
-                found = conn.execute(
-                    "SELECT COALESCE(root_id, id) FROM comments WHERE id = ? AND article_id = ?",
-                    (parent_id, article_id),
-                ).fetchone()
-                roots[parent_id] = None if found is None else found[0]
-            root_id = roots[parent_id]
-            if root_id is None:
-                parent_id = None
-        next_id += 1
-        first[key] = index
-        roots[next_id] = root_id or next_id
-        results[index] = ("n", next_id, article_id, parent_id)
-        hidden = wire[14]
-        rows.append(
-            (
-                next_id,
-                article_id,
-                parent_id,
-                root_id,
-                *wire[3:7],
-                *key,
-                "hidden" if hidden else "visible",
-                wire[7],
-            )
-        )
-        if wire[11] and not hidden:
-            # Never back to where it was written: the chat, or the thread on the post there.
-            stamp = wire[12] or wire[7]
-            deliveries += [
-                (article_id, next_id, stamp, stamp, stamp, r[0])
-                for r in article_posts
-                if r[0] != exclude and not (r[1] == key[0] and key[1] in (r[2], r[3]))
-            ]
-        if wire[13] is not None and not hidden and article_id not in refresh:
-            refresh[article_id] = (wire[13], wire[7])
-    if not rows:
-        return results
-    conn.executemany(
-        "INSERT INTO comments (id, article_id, parent_id, root_id, author_name, author_platform, "
-        "author_user_id, text, source_platform, source_chat_id, source_message_id, status, "
-        "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        rows,
-    )
-    if deliveries:
-        conn.executemany(
-            "INSERT OR IGNORE INTO deliveries (article_id, comment_id, destination_id, platform, "
-            "op, state, due_at, created_at, updated_at) SELECT ?, ?, id, platform, 'post', "
-            "'pending', ?, ?, ? FROM destinations WHERE id = ? AND active = 1",
-            deliveries,
-        )
-    for article_id, (pace, stamp) in refresh.items():
-        _refresh_counts(conn, article_id, CountRefresh(*pace), datetime.fromisoformat(stamp))
-    return results
-
-
-def _refresh_counts(conn: Conn, article_id: int, pace: CountRefresh, now: datetime) -> None:
-    """Re-enqueue the article's sent posts as edits so they show the new comment count."""
-    rows = conn.execute(
-        "SELECT id, updated_at FROM deliveries WHERE article_id = ? AND comment_id IS NULL "
-        "AND state = 'sent' AND message_id IS NOT NULL AND op != 'delete'",
-        (article_id,),
-    ).fetchall()
-    if not rows:
-        return
-    total = conn.execute(
-        "SELECT COUNT(*) FROM deliveries WHERE article_id = ? AND comment_id IS NULL",
-        (article_id,),
-    ).fetchone()[0]
-    interval = timedelta(seconds=max(pace.min_interval, total / max(pace.per_second, 0.001)))
-    stamp = _ts(now)
-    conn.executemany(
-        "UPDATE deliveries SET op = 'edit', state = 'pending', due_at = ?, attempts = 0, "
-        "generation = generation + 1, updated_at = ? WHERE id = ? AND state = 'sent'",
-        [
-            (_ts(max(now, datetime.fromisoformat(updated) + interval)), stamp, delivery_id)
-            for delivery_id, updated in rows
-        ],
-    )
-
-
-def _article_posts(conn: Conn, article_id: int) -> list[tuple[int, str, str, str | None]] | None:
-    """Where a published article was posted (destination id, platform, chat, thread on the
-    post); ``None`` when the article is missing or not published."""
-    row = conn.execute("SELECT status FROM articles WHERE id = ?", (article_id,)).fetchone()
-    if row is None or row[0] != "published":
-        return None
-    return [
-        (r[0], r[1], r[2], r[3])
-        for r in conn.execute(
-            "SELECT t.id, t.platform, t.chat_id, d.thread_id FROM deliveries d "
-            "JOIN destinations t ON t.id = d.destination_id WHERE d.article_id = ? "
-            "AND d.comment_id IS NULL AND d.message_id IS NOT NULL AND t.active = 1",
-            (article_id,),
-        ).fetchall()
-    ]
-
-
-_SOURCE_MATCH = "(source_platform = ? AND source_chat_id = ? AND source_message_id = ?)"
-
-
-def _rows_by_sources(
-    conn: Conn, keys: Sequence[tuple[str, str, str]]
-) -> dict[tuple[str, str, str], tuple[Any, ...]]:
-    """The stored comments (``_COMMENT`` rows) written as these source messages."""
-    found = {}
-    for chunk in _chunks(list(dict.fromkeys(keys)), _SQL_VARIABLES // 3):
-        sql = f"SELECT {_COMMENT} FROM comments WHERE " + " OR ".join([_SOURCE_MATCH] * len(chunk))
-        for row in conn.execute(sql, [v for key in chunk for v in key]).fetchall():
-            found[(row[7], row[8], row[9])] = row
-    return found
-
-
 def _reenqueue(conn: Conn, where: str, key: int, op: DeliveryOp, stamp: str) -> int:
     """Re-enqueue deliveries matching ``where`` as ``op``; return how many were affected.
 
@@ -1848,11 +1571,14 @@ def _jobs(conn: Conn, ids: list[int]) -> list[Job]:
             article_ids,
         )
     }
-    # The article's own post in each destination, and any copy of it in another chat (a
-    # discussion group): where mirrored comments go.
+    # For mirrored comments: the article's own post in each destination and the links to
+    # it (copies in discussion groups among them), the comments and their parents' copies.
     posts: dict[tuple[int, int], tuple[str | None, str | None]] = {}
-    copies: dict[tuple[int, int], MessageRef] = {}
-    if any(d.comment_id is not None for d in deliveries):
+    post_links: dict[int, list[MessageLink]] = {}
+    comments: dict[int, Comment] = {}
+    copies: dict[tuple[int, int], str | None] = {}
+    mirrors = [d for d in deliveries if d.comment_id is not None]
+    if mirrors:
         posts = {
             (r[0], r[1]): (r[2], r[3])
             for r in _select_in(
@@ -1862,66 +1588,45 @@ def _jobs(conn: Conn, ids: list[int]) -> list[Job]:
                 article_ids,
             )
         }
-        for r in _select_in(
-            conn,
-            "SELECT article_id, destination_id, platform, chat_id, message_id FROM message_links "
-            "WHERE comment_id IS NULL AND destination_id IS NOT NULL AND article_id IN ({})",
-            article_ids,
-        ):
-            key = (r[0], r[1])
-            destination = destinations.get(DestinationId(r[1]))
-            if destination is None or r[2] != destination.platform:
-                continue
-            if r[3] not in (destination.chat_id, posts.get(key, (None, None))[1]):
-                copies.setdefault(key, MessageRef(Platform(r[2]), r[3], r[4]))
+        for link in _post_links(conn, article_ids):
+            post_links.setdefault(link.article_id, []).append(link)
+        wanted = {d.comment_id for d in mirrors if d.comment_id is not None}
+        comments = _comments_by_ids(conn, wanted)
+        parents = {c.parent_id for c in comments.values() if c.parent_id is not None}
+        comments |= _comments_by_ids(conn, parents - comments.keys())
+        for d in mirrors:
+            comment = comments.get(d.comment_id or 0)
+            if comment is not None and comment.parent_id is not None:
+                row = conn.execute(
+                    "SELECT message_id FROM deliveries WHERE comment_id = ? "
+                    "AND destination_id = ?",
+                    (comment.parent_id, d.destination_id),
+                ).fetchone()
+                copies[(comment.parent_id, d.destination_id)] = None if row is None else row[0]
     jobs = []
     for delivery in deliveries:
-        destination = destinations[delivery.destination_id]
-        article = articles[delivery.article_id]
-        key = (article.id, destination.id)
-        post_message, post_thread = posts.get(key, (None, None))
-        discussion = copies.get(key)
-        comment = parent = None
-        reply_to = None
-        if delivery.comment_id is not None:
-            comment = _get_comment(conn, delivery.comment_id)
-            reply_to = discussion.message_id if discussion else post_message
-            if comment is not None and comment.parent_id is not None:
-                parent = _get_comment(conn, comment.parent_id)
-                chats = {destination.chat_id, destination.thread_id, post_thread}
-                if discussion is not None:
-                    chats = {discussion.chat_id}
-                reply_to = _reply_target(conn, parent, destination, chats) or reply_to
-        kind, number = ("a", article.id) if comment is None else ("c", comment.id)
+        comment = None if delivery.comment_id is None else comments.get(delivery.comment_id)
+        parent_id = None if comment is None else comment.parent_id
+        post_message, post_thread = posts.get(
+            (delivery.article_id, delivery.destination_id), (None, None)
+        )
         jobs.append(
-            Job(
-                delivery=delivery,
-                destination=destination,
-                article=article,
-                comment=comment,
-                parent=parent,
-                reply_to=reply_to,
-                thread_id=post_thread,
-                comment_count=counts.get(article.id, 0),
-                article_url="",
-                nonce=f"nb{kind}{number}d{destination.id}"[:25],
-                discussion=discussion,
+            mirroring.job(
+                delivery,
+                destinations[delivery.destination_id],
+                articles[delivery.article_id],
+                comment,
+                None if parent_id is None else comments.get(parent_id),
+                post_message=post_message,
+                post_thread=post_thread,
+                post_links=post_links.get(delivery.article_id, ()),
+                parent_copy=copies.get((parent_id or 0, delivery.destination_id)),
+                comment_count=counts.get(delivery.article_id, 0),
             )
         )
     return jobs
 
 
-def _reply_target(
-    conn: Conn, parent: Comment | None, destination: Destination, chats: set[str | None]
-) -> str | None:
-    """The message a mirrored reply should answer in ``destination``: the parent itself if it
-    was written in one of the destination's ``chats``, else the parent's mirrored copy there."""
-    if parent is None:
-        return None
-    if parent.source.platform is destination.platform and parent.source.chat_id in chats:
-        return parent.source.message_id
-    row = conn.execute(
-        "SELECT message_id FROM deliveries WHERE comment_id = ? AND destination_id = ?",
-        (parent.id, destination.id),
-    ).fetchone()
-    return None if row is None else row[0]
+def _comments_by_ids(conn: Conn, ids: Iterable[int]) -> dict[int, Comment]:
+    rows = _select_in(conn, f"SELECT {_COMMENT} FROM comments WHERE id IN ({{}})", sorted(ids))
+    return {row[0]: _comment(row) for row in rows}

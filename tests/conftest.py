@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -16,9 +17,13 @@ from newsbot import (
     Platform,
 )
 from newsbot.ports import Store
-from storage import open_store
+from storage import SqliteStore, open_store
+from storage.memory import MemoryStore
 from tests.fakes.publisher import RecordingPublisher
 from tests.pg import SERVER
+
+if TYPE_CHECKING:
+    from storage.postgres import PostgresStore
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -106,9 +111,21 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def store(database: str) -> AsyncIterator[Store]:
+async def store(database: str, backend_name: str) -> AsyncIterator[Store]:
+    if backend_name == "memory":
+        async with MemoryStore() as memory:
+            yield memory
+        return
     async with open_store(database) as s:
         yield s
+
+
+def open_again(store: Store, database: str) -> MemoryStore | SqliteStore | PostgresStore:
+    """Another handle on the test's database, as another process (the command line) has;
+    not yet opened (``async with``)."""
+    if isinstance(store, MemoryStore):
+        return MemoryStore(store.database)
+    return open_store(database)
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from tests.conftest import ADMIN, FakeClock, draft
 from tests.pg import BOTH
 from tests.test_store_contract import article, at, comment, dest
 
-STORE_BACKENDS = BOTH
+STORE_BACKENDS = ("memory", *BOTH)
 
 TG = Platform.TELEGRAM
 

@@ -27,7 +27,7 @@ FORBIDDEN = (
 def test_importing_newsbot_loads_no_sdk_or_driver() -> None:
     code = (
         "import json, sys, newsbot, newsbot.service, newsbot.dispatcher, newsbot.text, "
-        "newsbot.feeds; "
+        "newsbot.feeds, newsbot.intake, newsbot.mirroring; "
         "print(json.dumps(sorted(sys.modules)))"
     )
     root = Path(__file__).resolve().parent.parent
@@ -48,3 +48,36 @@ def test_core_sources_name_no_forbidden_module() -> None:
             words = line.strip().split()
             if words[:1] in (["import"], ["from"]) and len(words) > 1:
                 assert words[1].split(".")[0] not in FORBIDDEN, (source.name, line)
+
+
+def _imports(source: Path, root: Path) -> set[str]:
+    """The modules of the tree that ``source`` imports, wherever the import statement is."""
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return {name for name in found if (root / (name.replace(".", "/") + ".py")).exists()} | {
+        name for name in found if (root / name.replace(".", "/") / "__init__.py").exists()
+    }
+
+
+def test_no_storage_module_imports_one_that_imports_it_back() -> None:
+    root = Path(__file__).resolve().parent.parent
+    graph: dict[str, set[str]] = {}
+    for source in (root / "storage").rglob("*.py"):
+        name = ".".join(source.relative_to(root).with_suffix("").parts)
+        graph[name.removesuffix(".__init__")] = _imports(source, root)
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for nxt in graph.get(start, ()):
+            if nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})):
+                return True
+        return False
+
+    circles = sorted(name for name in graph if reaches(name, name, {name}))
+    assert circles == []

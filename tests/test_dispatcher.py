@@ -11,13 +11,12 @@ from newsbot import (
     Platform,
 )
 from newsbot.ports import Store
-from storage import open_store
-from tests.conftest import ADMIN, draft, subscribe
+from tests.conftest import ADMIN, draft, open_again, subscribe
 from tests.fakes.publisher import RecordingPublisher
 from tests.fakes.wait import wait_for
 from tests.pg import BOTH
 
-STORE_BACKENDS = BOTH
+STORE_BACKENDS = ("memory", *BOTH)
 TG = Platform.TELEGRAM
 
 
@@ -128,11 +127,15 @@ async def test_gives_up_after_max_attempts(
 
 
 async def test_work_from_another_process_is_picked_up(
-    database: str, service: NewsService, dispatcher: Dispatcher, publisher: RecordingPublisher
+    store: Store,
+    database: str,
+    service: NewsService,
+    dispatcher: Dispatcher,
+    publisher: RecordingPublisher,
 ) -> None:
     """A second connection (as the command line uses) enqueues; no wake-up reaches us."""
     await subscribe(service, "-1")
-    async with open_store(database) as other:
+    async with open_again(store, database) as other:
         cli = NewsService(other)
         await cli.publish(Actor.operator(), ArticleDraft("From the CLI", "body"))
     await wait_for(lambda: len(publisher.ops("post")) == 1, timeout=3, what="the CLI's article")

@@ -77,6 +77,8 @@ async def test_indexes_serve_every_hot_query(tmp_path: Path) -> None:
         "SELECT * FROM deliveries WHERE comment_id = 1 AND destination_id = 2",
         "UPDATE deliveries SET state = 'dead' WHERE destination_id = 1 AND state = 'pending'",
         "SELECT * FROM comments WHERE author_platform = 't' AND author_user_id = 'u'",
+        "SELECT * FROM message_links WHERE comment_id IS NULL AND destination_id IS NOT NULL "
+        "AND article_id IN (1, 2)",
     ]
     with sqlite3.connect(path) as db:
         for sql in hot:

@@ -28,7 +28,7 @@ from tests.conftest import ADMIN, READER, draft, subscribe
 from tests.fakes.publisher import RecordingPublisher
 from tests.pg import BOTH
 
-STORE_BACKENDS = BOTH
+STORE_BACKENDS = ("memory", *BOTH)
 TG = Platform.TELEGRAM
 
 

@@ -29,7 +29,7 @@ from newsbot.text import clean_name, name_key, strip_control_chars
 from tests.conftest import ADMIN, READER, FakeClock, draft
 from tests.pg import BOTH
 
-STORE_BACKENDS = BOTH
+STORE_BACKENDS = ("memory", *BOTH)
 
 GROUP_ADMIN = Actor(Platform.TELEGRAM, "77", "Group Admin", chat_admin=True)
 

@@ -32,6 +32,7 @@ from newsbot import (
 )
 from newsbot.models import (
     ArticleCursor,
+    CountRefresh,
     FeedItem,
     IncomingComment,
     NewComment,
@@ -39,6 +40,7 @@ from newsbot.models import (
     ThreadCursor,
 )
 from storage import SqliteStore
+from storage.memory import MemoryDatabase, MemoryStore
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 AUTHOR = Author("Ada", Platform.CLI, "operator")
@@ -58,8 +60,19 @@ async def _postgres(database: str) -> Store:
     return store
 
 
-# Each backend opens a store on a database location: a file path, or a server's URL.
+_MEMORY: dict[str, MemoryDatabase] = {}
+
+
+async def _memory(database: str) -> Store:
+    store = MemoryStore(_MEMORY.setdefault(database, MemoryDatabase()))
+    await store.open()
+    return store
+
+
+# Each backend opens a store on a database location: a file path, or a server's URL (for
+# memory, a name: stores opened on one name share its rows, as workers share a database).
 BACKENDS: dict[str, Callable[[str], Awaitable[Store]]] = {
+    "memory": _memory,
     "sqlite": _sqlite,
     "postgres": _postgres,
 }
@@ -322,10 +335,12 @@ async def test_thread_keyset_pages_nested_replies(backend: Store) -> None:
     assert replies2 == []
     newest, _, _ = await backend.thread_page(article_id, 2, None, newest_first=True)
     assert [c.id for c in newest] == [roots[4].id, roots[3].id]
-    older, _, _ = await backend.thread_page(
+    older, older_replies, _ = await backend.thread_page(
         article_id, 10, ThreadCursor(newest[-1].created_at, newest[-1].id), newest_first=True
     )
     assert [c.id for c in older] == [roots[2].id, roots[1].id, roots[0].id]
+    # The replies under roots[0] came after the cursor's root, and are on its page all the same.
+    assert [c.id for c in older_replies] == [reply.id, deep.id]
     second, replies_of_second, _ = await backend.thread_page(
         article_id, 1, ThreadCursor(roots[0].created_at, roots[0].id), newest_first=False
     )
@@ -461,6 +476,39 @@ async def test_ingest_mirrors_to_other_posted_chats_only(backend: Store) -> None
     assert sorted(m.destination.chat_id for m in mirrors) == ["-2", "-3"]
 
 
+async def test_replies_in_a_discussion_group_are_not_mirrored_back_to_it(backend: Store) -> None:
+    article_id, refs = await posted_article(backend, "-1", "-2", "-3")
+    copy = MessageRef(Platform.TELEGRAM, "-99", "copy")  # -3's post, copied to its group -99
+    link = await backend.resolve_message(refs["-3"])
+    assert link is not None
+    await backend.add_link(MessageLink(copy, article_id, None, link.destination_id))
+
+    def in_group(msg: str, reply_to: MessageRef) -> IncomingComment:
+        return IncomingComment(
+            source=MessageRef(Platform.TELEGRAM, "-99", msg),
+            author=Author("Rita", Platform.TELEGRAM, "7"),
+            text=f"group {msg}",
+            created_at=at(5),
+            reply_to=reply_to,
+        )
+
+    top = await backend.ingest_comment(in_group("c1", copy))
+    assert top is not None
+    answer = await backend.ingest_comment(in_group("c2", top[0].source))
+    assert answer is not None and answer[0].parent_id == top[0].id
+    # A reply to the reply, and one to that in the same batch as it.
+    deeper = await asyncio.gather(
+        backend.ingest_comment(in_group("c3", answer[0].source)),
+        backend.ingest_comment(in_group("c4", MessageRef(Platform.TELEGRAM, "-99", "c3"))),
+    )
+    stored = [top, answer, *deeper]
+    assert all(r is not None and r[1] for r in stored)
+    for result in stored:
+        assert result is not None
+        mirrors = await backend.deliveries_for_comment(result[0].id)
+        assert sorted(m.destination.chat_id for m in mirrors) == ["-1", "-2"], result[0].text
+
+
 async def test_concurrent_ingest_is_batched_and_exact(backend: Store) -> None:
 
     _, refs = await posted_article(backend, "-100")
@@ -472,6 +520,29 @@ async def test_concurrent_ingest_is_batched_and_exact(backend: Store) -> None:
     assert len(created) == 150
     ids = {r[0].id for r in results if r is not None}
     assert len(ids) == 150
+
+
+async def test_a_burst_is_stored_whole_with_its_threads_mirrors_and_count_edits(
+    backend: Store,
+) -> None:
+    _, refs = await posted_article(backend, "-100", "-2")  # the burst is written in -100
+    burst = []
+    for i in range(600):  # four in five answer the one before, mostly in the same batch
+        reply_to = burst[-1].source if i % 5 else refs["-100"]
+        burst.append(incoming(f"b{i}", reply_to, count_refresh=CountRefresh(), user=i % 7))
+    results = await asyncio.gather(*(backend.ingest_comment(c) for c in burst))
+    stored = [r[0] for r in results if r is not None and r[1]]
+    assert len(stored) == 600 and len({c.id for c in stored}) == 600
+    for i, comment in enumerate(stored):
+        assert comment.parent_id == (stored[i - 1].id if i % 5 else None)
+        assert await backend.get_comment(comment.id) == comment
+    for comment in stored[::97]:
+        mirrors = await backend.deliveries_for_comment(comment.id)
+        assert [m.destination.chat_id for m in mirrors] == ["-2"]
+    posts = await backend.deliveries_for_article(stored[0].article_id)
+    assert {(s.delivery.op, s.delivery.state) for s in posts} == {
+        (DeliveryOp.EDIT, DeliveryState.PENDING)
+    }
 
 
 async def test_mirror_jobs_point_at_the_discussion_copy(backend: Store) -> None:

@@ -820,3 +820,51 @@ async def test_a_channel_subscribed_by_username_still_collects_comments(world: W
     comment = await world.store.get_comment_by_source(world_ref(DISCUSSION_A, reply["message_id"]))
     assert comment is not None
     assert comment.article_id == 1
+
+
+async def test_replies_in_a_discussion_group_are_never_echoed_back_into_it(world: World) -> None:
+    """Replies to readers' comments (and replies to those) in a channel's discussion group go
+    to the other chats only: the channel's comments live in that very group."""
+    await world.start()
+    await subscribe_all(world)
+    await publish(world, "Title\nBody")
+    await world.processed()
+    group_post = post_in(world, GROUP)["message_id"]
+    copy = world.tg.discussion_copy(CHANNEL_A, post_in(world, CHANNEL_A)["message_id"])
+    assert copy is not None
+    sent_before = len(world.tg.sent)
+
+    async def say_in(chat: int, user: int, text: str, reply_to: int) -> JSON:
+        message = world.tg.user_sends(chat, user, text, reply_to=reply_to)
+        await world.processed()
+        await world.drain()
+        return message
+
+    first = await say_in(DISCUSSION_A, READER, "First", copy["message_id"])
+    second = await say_in(DISCUSSION_A, OTHER, "Second", first["message_id"])
+    third = await say_in(DISCUSSION_A, READER, "Third", second["message_id"])
+    mirrored_third = world.bot_messages(GROUP)[-1]
+    await say_in(GROUP, OTHER, "Fourth", mirrored_third["message_id"])
+    for sent in (first, second, third):
+        stored = await world.store.get_comment_by_source(
+            world_ref(DISCUSSION_A, sent["message_id"])
+        )
+        assert stored is not None, sent["text"]
+
+    sent = [
+        (m["chat"]["id"], m["text"], (m.get("reply_to_message") or {}).get("message_id"))
+        for m in world.tg.sent[sent_before:]
+    ]
+    mirrors = [m["message_id"] for m in world.tg.sent[sent_before:] if m["chat"]["id"] == GROUP]
+    assert mirrors[-1] == mirrored_third["message_id"]
+    # In the other group each comment answers the copy of the one it replies to...
+    assert [m for m in sent if m[0] == GROUP] == [
+        (GROUP, "Rita Reader (Telegram): First", group_post),
+        (GROUP, "Omar (Telegram): Second", mirrors[0]),
+        (GROUP, "Rita Reader (Telegram): Third", mirrors[1]),
+    ]
+    # ...and only the reply written there comes to the discussion group, natively under the
+    # comment it answers; nothing else is sent anywhere (channel B has no discussion group).
+    assert [m for m in sent if m[0] != GROUP] == [
+        (DISCUSSION_A, "Omar (Telegram): Fourth", third["message_id"])
+    ]

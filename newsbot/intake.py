@@ -1,0 +1,362 @@
+"""What becomes of a batch of arriving comments, decided once for every store.
+
+A store takes comments in batches (group commit). For each batch it looks up, in the
+transaction that will write it, what the rules need to know (``Lookups``: what ``needs``
+names, in as few round trips as the backend allows), asks ``decide`` for a ``Plan``, and writes
+the plan set-wise. The rules live here, not in SQL::
+
+    batch ──needs()──► store looks up ──Lookups──► decide() ──Plan──► store writes set-wise
+                                                                  └──► results() for callers
+
+In order, for each comment of the batch (see ``Store.ingest_comment``):
+
+1. a comment already stored for its source message is returned as it is (``Known``), and the
+   same message twice in a batch is stored once (``Repeat``);
+2. a banned author's comment is dropped;
+3. ``reply_to`` is resolved: to a comment earlier in the same batch, else through the link of
+   a message the bot posted or a comment stored before; an unknown target drops the comment;
+4. a comment on an article that is missing or not published is dropped;
+5. a parent outside the article is forgotten (the comment becomes top-level); the root is the
+   parent's root;
+6. the comment is stored (``Accepted``), hidden when the service said so; a visible one is
+   mirrored (``newsbot.mirroring.mirror_targets``) when asked, and asks for the article's
+   posts to show the new count (``Refresh``) at the pace the service gave.
+
+Nothing here does I/O; every input is a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from newsbot.mirroring import ArticlePost, mirror_targets, refresh_due, refresh_interval
+from newsbot.models import (
+    ArticleId,
+    Comment,
+    CommentId,
+    CommentStatus,
+    DestinationId,
+    IncomingComment,
+    MessageLink,
+    MessageRef,
+)
+
+_T = TypeVar("_T")
+
+__all__ = [
+    "Accepted",
+    "ArticlePost",
+    "Known",
+    "Lineage",
+    "Lookups",
+    "Needs",
+    "Outcome",
+    "Plan",
+    "Refresh",
+    "Repeat",
+    "decide",
+    "needs",
+    "results",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """What a batch asks its store to look up.
+
+    Attributes:
+        sources: the batch's source messages, each once, in batch order (stored already?).
+        authors: ``(platform, user_id)`` of its authors (banned?).
+        replies: the messages it replies to (what each is: ``MessageLink``).
+        articles: articles named directly (the web), besides those the replies lead to.
+        parents: parent comments named directly, besides those the replies lead to.
+    """
+
+    sources: list[MessageRef]
+    authors: set[tuple[str, str]]
+    replies: set[MessageRef]
+    articles: set[ArticleId]
+    parents: set[CommentId]
+
+    def then(self, links: Iterable[MessageLink]) -> tuple[set[ArticleId], set[CommentId]]:
+        """Every article and parent comment to look up once the replies are resolved."""
+        articles, parents = set(self.articles), set(self.parents)
+        for link in links:
+            articles.add(link.article_id)
+            if link.comment_id is not None:
+                parents.add(link.comment_id)
+        return articles, parents
+
+
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    """Where a stored comment sits: its article and the top-level comment of its thread."""
+
+    article_id: ArticleId
+    root_id: CommentId
+
+
+@dataclass(frozen=True, slots=True)
+class Lookups:
+    """What a store found for one batch, in the transaction that writes its plan.
+
+    Attributes:
+        next_id: the first comment id the batch may use; new comments are numbered on from
+            it (the store reserves as many ids as the batch has new sources).
+        stored: comments already stored, by source message (only the batch's sources).
+        banned: ``(platform, user_id)`` of the batch's banned authors.
+        links: what each reply target is (as ``Store.resolve_message`` answers); a target
+            absent here is unknown.
+        published: which of the looked-up articles are published.
+        posts: each published article's own posts that went out (``message_id`` set), in
+            delivery order.
+        post_links: the links of each published article's own posts (comment ``None``,
+            destination set), ordered by message key; copies in discussion groups are here.
+        post_counts: each published article's own deliveries, whatever their state (the
+            count refresh is paced over all of them).
+        parents: where each looked-up parent comment sits.
+    """
+
+    next_id: int
+    stored: Mapping[MessageRef, Comment]
+    banned: Collection[tuple[str, str]]
+    links: Mapping[MessageRef, MessageLink]
+    published: Collection[ArticleId]
+    posts: Mapping[ArticleId, Sequence[ArticlePost]]
+    post_links: Mapping[ArticleId, Sequence[MessageLink]]
+    post_counts: Mapping[ArticleId, int]
+    parents: Mapping[CommentId, Lineage]
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A comment of the batch to store.
+
+    Attributes:
+        index: its place in the batch (its text, author and source are there).
+        id: the id it gets.
+        article_id: its article.
+        parent_id: the comment it answers, if any.
+        root_id: the top-level comment of its thread (``None`` when it is top-level).
+        hidden: stored hidden: kept for moderators, counted nowhere, never mirrored.
+        mirror_to: the destinations a post of it is enqueued to.
+        mirror_due: when those posts are due.
+    """
+
+    index: int
+    id: CommentId
+    article_id: ArticleId
+    parent_id: CommentId | None
+    root_id: CommentId | None
+    hidden: bool
+    mirror_to: tuple[DestinationId, ...]
+    mirror_due: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """The comment was stored before this batch."""
+
+    comment: Comment
+
+
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    """The same message as the batch's comment at ``index``."""
+
+    index: int
+
+
+# What became of each comment of a batch; None: dropped (see the module's docstring).
+Outcome = Accepted | Known | Repeat | None
+
+
+@dataclass(frozen=True, slots=True)
+class Refresh:
+    """An article's sent posts to edit so that they show the new comment count.
+
+    Attributes:
+        article_id: the article.
+        at: when the comment that asks for it was written.
+        interval: the least time between two refreshes of one post.
+        posts: the posts to edit (sent, not being deleted).
+    """
+
+    article_id: ArticleId
+    at: datetime
+    interval: timedelta
+    posts: tuple[ArticlePost, ...]
+
+    def due(self, post: ArticlePost) -> datetime:
+        """When ``post`` may show the new count: ``interval`` after it was last sent or
+        edited, and not before ``at``."""
+        return refresh_due(self.at, post.updated_at, self.interval)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What to write for a batch.
+
+    Attributes:
+        outcomes: what became of each comment, in batch order.
+        accepted: the comments to store, in batch order (ids ascending).
+        refreshes: the articles whose posts show a new count, one each.
+    """
+
+    outcomes: list[Outcome]
+    accepted: list[Accepted]
+    refreshes: list[Refresh]
+
+
+# Messages are looked up by (platform, chat, message) tuples inside a batch: a tuple hashes in
+# C, a MessageRef in Python, and a batch of 2,000 looks each up several times.
+_Key = tuple[str, str, str]
+
+
+def _keyed(refs: Mapping[MessageRef, _T]) -> dict[_Key, _T]:
+    return {(r.platform, r.chat_id, r.message_id): value for r, value in refs.items()}
+
+
+def needs(batch: Sequence[IncomingComment]) -> Needs:
+    """What ``decide`` will need to know about ``batch``."""
+    articles: set[ArticleId] = set()
+    parents: set[CommentId] = set()
+    sources: dict[_Key, MessageRef] = {}
+    replies: dict[_Key, MessageRef] = {}
+    authors: set[tuple[str, str]] = set()
+    for item in batch:
+        source, reply, author = item.source, item.reply_to, item.author
+        sources.setdefault((source.platform, source.chat_id, source.message_id), source)
+        authors.add((author.platform, author.user_id))
+        if reply is not None:
+            replies[reply.platform, reply.chat_id, reply.message_id] = reply
+        else:
+            if item.article_id is not None:
+                articles.add(item.article_id)
+            if item.parent_id is not None:
+                parents.add(item.parent_id)
+    return Needs(list(sources.values()), authors, set(replies.values()), articles, parents)
+
+
+def decide(batch: Sequence[IncomingComment], lookups: Lookups) -> Plan:
+    """Decide what becomes of each comment of ``batch`` (see the module's docstring)."""
+    stored, links = _keyed(lookups.stored), _keyed(lookups.links)
+    banned, published, parents = lookups.banned, lookups.published, lookups.parents
+    outcomes: list[Outcome] = [None] * len(batch)
+    accepted: list[Accepted] = []
+    made: dict[_Key, Accepted] = {}  # stored by this batch, by source
+    refreshes: dict[ArticleId, Refresh] = {}
+    targets: dict[tuple[ArticleId, str, str, DestinationId | None], tuple[DestinationId, ...]]
+    targets = {}
+    next_id = first_id = lookups.next_id
+    for index, item in enumerate(batch):
+        source = item.source
+        key = (source.platform, source.chat_id, source.message_id)
+        known = stored.get(key)
+        if known is not None:
+            outcomes[index] = Known(known)
+            continue
+        earlier = made.get(key)
+        if earlier is not None:
+            outcomes[index] = Repeat(earlier.index)
+            continue
+        author = item.author
+        if (author.platform, author.user_id) in banned:
+            continue
+        article_id, parent_id, replied_in = item.article_id, item.parent_id, None
+        reply = item.reply_to
+        if reply is not None:
+            reply_key = (reply.platform, reply.chat_id, reply.message_id)
+            answered = made.get(reply_key)  # a reply to a comment earlier in this very batch
+            if answered is not None:
+                article_id, parent_id = answered.article_id, answered.id
+            else:
+                link = links.get(reply_key)
+                if link is None:
+                    continue
+                article_id, parent_id = link.article_id, link.comment_id
+                replied_in = link.destination_id
+        if article_id is None or article_id not in published:
+            continue
+        root_id = None
+        if parent_id is not None:
+            place = parents.get(parent_id)
+            if 0 <= parent_id - first_id < len(accepted):  # stored by this batch, numbered on
+                sibling = accepted[parent_id - first_id]
+                place = Lineage(sibling.article_id, sibling.root_id or sibling.id)
+            if place is not None and place.article_id == article_id:
+                root_id = place.root_id
+            else:
+                parent_id = None
+        comment_id = CommentId(next_id)
+        next_id += 1
+        hidden = item.hidden
+        mirror_to: tuple[DestinationId, ...] = ()
+        if item.mirror and not hidden:
+            where = (article_id, source.platform, source.chat_id, replied_in)
+            found = targets.get(where)
+            if found is None:
+                found = targets[where] = mirror_targets(
+                    lookups.posts.get(article_id, ()),
+                    lookups.post_links.get(article_id, ()),
+                    source,
+                    replied_in,
+                )
+            mirror_to = found
+        new = Accepted(
+            index,
+            comment_id,
+            article_id,
+            parent_id,
+            root_id,
+            hidden,
+            mirror_to,
+            item.mirror_due or item.created_at,
+        )
+        outcomes[index] = new
+        accepted.append(new)
+        made[key] = new
+        pace = item.count_refresh
+        if pace is not None and not hidden and article_id not in refreshes:
+            refreshes[article_id] = Refresh(
+                article_id,
+                item.created_at,
+                refresh_interval(pace, lookups.post_counts.get(article_id, 0)),
+                tuple(p for p in lookups.posts.get(article_id, ()) if p.settled),
+            )
+    return Plan(outcomes, accepted, list(refreshes.values()))
+
+
+def results(
+    batch: Sequence[IncomingComment], outcomes: Sequence[Outcome]
+) -> list[tuple[Comment, bool] | None]:
+    """What each caller of the batch is answered: the comment and whether it was created now
+    (as ``Store.ingest_comment`` returns), or ``None`` when it was dropped."""
+    answers: list[tuple[Comment, bool] | None] = []
+    for item, outcome in zip(batch, outcomes, strict=True):
+        if outcome is None:
+            answers.append(None)
+        elif isinstance(outcome, Accepted):
+            created = item.created_at
+            if created.tzinfo is not UTC:
+                created = created.astimezone(UTC)
+            comment = Comment(
+                outcome.id,
+                outcome.article_id,
+                outcome.parent_id,
+                item.author,
+                item.text,
+                item.source,
+                CommentStatus.HIDDEN if outcome.hidden else CommentStatus.VISIBLE,
+                created,
+            )
+            answers.append((comment, True))
+        elif isinstance(outcome, Known):
+            answers.append((outcome.comment, False))
+        else:
+            first = answers[outcome.index]
+            answers.append(None if first is None else (first[0], False))
+    return answers

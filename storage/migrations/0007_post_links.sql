@@ -1,0 +1,7 @@
+-- newsbot schema, version 7: the links of articles' own posts (the post, its thread, its
+-- copies in discussion groups), by article. The comment intake looks them up for every batch,
+-- and the outbox for every claim with mirrored comments: without this index each lookup read
+-- every link (one per mirrored comment delivered).
+
+CREATE INDEX message_links_posts ON message_links (article_id, destination_id)
+    WHERE comment_id IS NULL;
