@@ -15,7 +15,15 @@ from pathlib import Path
 import pytest
 
 from tests.chaos import kill
-from tests.chaos.harness import BotProcess, Chaos, scale, seed, sending, sending_chats
+from tests.chaos.harness import (
+    BotProcess,
+    Chaos,
+    recorded_posts,
+    scale,
+    seed,
+    sending,
+    sending_chats,
+)
 from tests.fakes.wait import wait_for
 
 
@@ -76,32 +84,49 @@ async def test_discord_reply_written_while_down_survives_a_newer_live_reply(
     tmp_path: Path,
 ) -> None:
     """A reply written while the bot is down, then a newer one in the same thread stored
-    live during start-up. Found lost: the backfill read each thread only after the newest
-    comment stored from it (fixed in 3463e39 with a watermark only the backfill moves)."""
+    live while the backfill is still on its way to that thread. Found lost: the backfill
+    read each thread only after the newest comment stored from it (fixed in 3463e39 with a
+    watermark only the backfill moves).
+
+    The order is made, not hoped for: the fake holds the backfill's read of a newer
+    article's thread (read first) until the live reply is stored."""
     chaos = await Chaos.start(tmp_path, 1, platforms=("discord",))
+    channel = chaos.dc_world["channels"][0]
     bots: list[BotProcess] = []
     try:
         bots.append(await _published(chaos))
+        await chaos.publish("Newer", "Read first by the backfill.")
+        await wait_for(lambda: chaos.all_recorded(2), 60, "the newer post recorded")
         await bots[-1].kill()
-        [while_down] = await chaos.discord.post("/reply", {"count": 1, "where": "thread"})
-        identified = (await chaos.discord.get("/stats"))["identify_count"]
+        older, newer = (recorded_posts(chaos.db, a)[("discord", channel)] for a in (1, 2))
+        assert older is not None and newer is not None
+        while_down = await _reply_in_thread(chaos, channel, older)
+        await _reply_in_thread(chaos, channel, newer)  # so that its thread is read
+        await chaos.discord.post(
+            "/fault", {"hold": {"method": "GET", "path": f"^/channels/{newer}/messages$"}}
+        )
         bots.append(chaos.bot())
-        await wait_for(lambda: _identified(chaos, identified), 30, "the new gateway session")
-        [live] = await chaos.discord.post("/reply", {"count": 1, "where": "thread"})
-        await wait_for(lambda: chaos.is_stored(live), 10, "the live reply stored")
-        # "discord ready" comes before the backfill (a restarted worker may also wait for
-        # the killed one's role lease first, so "newsbot running" can come earlier now).
-        assert 'msg="discord ready"' not in bots[-1].output(), "stored before the backfill began"
-        await bots[-1].wait_log('msg="discord ready"')
-        await _expect_stored(chaos, while_down)
+        await wait_for(lambda: _held(chaos), 60, "the backfill reading the newer thread")
+        live = await _reply_in_thread(chaos, channel, older)
+        await wait_for(lambda: chaos.is_stored(live), 60, "the live reply stored")
+        reads = (await chaos.discord.get("/stats"))["history_reads"]
+        assert reads.get(older, 0) == 0, "the backfill had not read the older thread yet"
+        await chaos.discord.post("/fault", {"release": True})
+        await _expect_stored(chaos, while_down, timeout=60)
     finally:
         for bot in bots:
             bot.cleanup()
         await chaos.stop()
 
 
-async def _identified(chaos: Chaos, before: int) -> bool:
-    return int((await chaos.discord.get("/stats"))["identify_count"]) > before
+async def _reply_in_thread(chaos: Chaos, channel: str, post: str) -> dict[str, str]:
+    body = {"count": 1, "where": "thread", "post": f"{channel}/{post}"}
+    [reply] = await chaos.discord.post("/reply", body)
+    return dict(reply)
+
+
+async def _held(chaos: Chaos) -> bool:
+    return int((await chaos.discord.get("/stats"))["held"]) >= 1
 
 
 async def test_discord_reply_in_the_thread_of_a_post_in_flight_at_a_kill_is_stored(

@@ -27,8 +27,11 @@ the subclasses below only observe:
   /command?id=`` / ``GET /slash?id=`` give the latency (``null`` while unanswered).
 * ``POST /fault`` (Discord only; Telegram's control API has ``fail_next``, ``down`` and
   ``delay`` already): ``{"down"?, "delay"?, "disconnect"?, "fail"?: {"method", "path",
-  "status", "count"?, "retry_after"?}}``.
-* ``GET /stats``: every post of the bot per destination, threads, 429s, update queue.
+  "status", "count"?, "retry_after"?}, "hold"?: {"method", "path"}, "release"?}``. A
+  held request (method and ``re.search`` on the path after /api/v10) waits, unanswered and
+  not yet carried out, until ``release``: a test orders the bot's steps without timing.
+* ``GET /stats``: every post of the bot per destination, threads, 429s, update queue,
+  requests held, and history reads (``GET .../messages``) per channel.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 import time
 from collections import Counter
 from typing import Any
@@ -56,6 +60,7 @@ TELEGRAM_OWNER = 5_000_000
 TELEGRAM_READERS = [5_000_001 + n for n in range(5)]
 DISCORD_PER_GUILD = 400
 DISCORD_READERS = 5
+_HISTORY = re.compile(r"^/channels/(\d+)/messages$")
 
 
 class _Timings:
@@ -232,6 +237,24 @@ class ChaosDiscord(FakeDiscord):
         self.timings = _Timings()
         self.replies_sent = 0
         self._background: set[asyncio.Task[None]] = set()
+        self._holds: list[tuple[str, re.Pattern[str]]] = []
+        self._released = asyncio.Event()
+        self.held = 0
+
+    def hold(self, method: str, path_regex: str) -> None:
+        self._holds.append((method.upper(), re.compile(path_regex)))
+        self._released.clear()
+
+    def release(self) -> None:
+        self._holds.clear()
+        self._released.set()
+
+    async def _handle_api(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["tail"]
+        if any(m == request.method and p.search(path) for m, p in self._holds):
+            self.held += 1
+            await self._released.wait()
+        return await super()._handle_api(request)
 
     def build(self, destinations: int) -> None:
         self.owner = self.add_user(self.new_id(), "olga")
@@ -319,6 +342,12 @@ class ChaosDiscord(FakeDiscord):
             ),
             "connected": self.connected,
             "identify_count": self.identify_count,
+            "held": self.held,
+            "history_reads": Counter(
+                found.group(1)
+                for method, path, _ in self.requests
+                if method == "GET" and (found := _HISTORY.match(path))
+            ),
         }
 
 
@@ -355,6 +384,10 @@ def _discord_sidecar(fake: ChaosDiscord, rng: random.Random) -> web.Application:
             fake.set_delay(float(body["delay"]))
         if body.get("disconnect"):
             await fake.disconnect_gateway()
+        if "hold" in body:
+            fake.hold(str(body["hold"]["method"]), str(body["hold"]["path"]))
+        if body.get("release"):
+            fake.release()
         fail = body.get("fail")
         if fail:
             fake.fail_next(
