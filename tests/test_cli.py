@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.cli import build_parser
 from bot import LogfmtFormatter, Settings, configure_logging
 from newsbot import ArticleId, NewsService
 from storage import SqliteStore
@@ -287,7 +288,7 @@ def test_database_option_on_every_command_names_the_database(tmp_path: Path) -> 
     assert json.loads(feeds.stdout) == []
     feeds = cli(tmp_path, "feed", "--database", str(other), "list", "--json")
     assert json.loads(feeds.stdout) == []
-    parser = __import__("bot")._parser()
+    parser = build_parser()
     assert parser.parse_args(["run", "--database", "x.db"]).database == "x.db"
     assert parser.parse_args(["--database", "y.db", "workers"]).database == "y.db"
     assert parser.parse_args(["workers", "--database", "z.db"]).database == "z.db"
