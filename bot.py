@@ -1,70 +1,58 @@
-"""newsbot's entry point and composition root: settings, logging, the bot, and the admin CLI.
+"""newsbot's entry point and composition root: settings, logging and wiring.
 
 ``python bot.py`` (or the ``newsbot`` console script) runs the bot: it opens storage, starts the
 dispatcher and every adapter whose settings are present, and stops cleanly on SIGINT/SIGTERM.
 Subcommands (``publish``, ``articles``, ``deliveries``, ...) administer the same database
-without any platform; a running bot picks up what they enqueue within a second or two.
+without any platform (the CLI adapter, ``adapters/cli``); a running bot picks up what they
+enqueue within a second or two.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import dataclasses
 import gc
 import ipaddress
-import json
 import logging
 import os
 import re
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
-from enum import Enum
-from pathlib import Path
-from typing import Annotated, Any, Literal, Protocol
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from adapters import cli
+from adapters.cli import json_text
 from newsbot import (
-    Actor,
-    ArticleDraft,
-    ArticleId,
-    Comment,
-    CommentId,
-    CommentNode,
-    DestinationKind,
     Dispatcher,
-    DomainError,
     IntakeLimits,
-    NewDestination,
     NewsBotError,
     NewsService,
     Platform,
-    Publisher,
     Roles,
     Store,
     new_worker_id,
 )
 from newsbot.errors import ConfigError
-from newsbot.feeds import (
-    DEFAULT_INTERVAL,
-    FeedPoller,
-    FeedService,
-    PollResult,
-    parse_interval,
-    poll_summary,
+from newsbot.feeds import FeedService
+from newsbot.supervision import (
+    FEEDS_ROLE,
+    Adapter,
+    AdapterFactory,
+    FeedPolling,
+    Senders,
+    role_of,
 )
-from newsbot.models import Feed, NewFeed
-from newsbot.text import strip_control_chars
-from newsbot.threads import walk
-from newsbot.workers import LIVE_HORIZON, Backoff, live_workers
 from storage import describe_database, is_postgres, open_store
+
+if TYPE_CHECKING:
+    from adapters.web.ops import OpsListener
 
 log = logging.getLogger("newsbot")
 
@@ -347,19 +335,12 @@ class LogfmtFormatter(logging.Formatter):
 def _quote(value: str) -> str:
     if value and not any(c in value for c in ' "=') and _CONTROL.search(value) is None:
         return value
-    return _json_text(value)
+    return json_text(value)
 
 
-# A terminal takes ESC [ and U+009B as the start of a command. json.dumps escapes C0 control
-# characters but, with ensure_ascii=False, writes DEL, C1 and lone surrogates as they are.
+# A terminal takes ESC [ and U+009B as the start of a command: such a value is quoted as JSON
+# with every control character escaped.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-_RAW_IN_JSON = re.compile("[\x7f-\x9f\ud800-\udfff]")
-
-
-def _json_text(value: object, indent: int | None = None) -> str:
-    """JSON that is safe to print to a terminal: every control character escaped."""
-    text = json.dumps(value, ensure_ascii=False, indent=indent)
-    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def configure_logging(settings: Settings, stream: Any = None) -> None:
@@ -377,25 +358,6 @@ def configure_logging(settings: Settings, stream: Any = None) -> None:
 
 
 # -- the bot ------------------------------------------------------------------------------
-
-
-class Adapter(Protocol):
-    """What the composition root needs of a platform adapter."""
-
-    name: str
-
-    @property
-    def publisher(self) -> Publisher | None:
-        """The adapter's publisher, or ``None`` for adapters that only receive (the web)."""
-        ...
-
-    async def start(self) -> None:
-        """Connect and start receiving."""
-        ...
-
-    async def stop(self) -> None:
-        """Stop receiving and disconnect."""
-        ...
 
 
 def build_service(settings: Settings, store: Store) -> NewsService:
@@ -422,41 +384,6 @@ def build_feeds(settings: Settings, service: NewsService) -> FeedService:
 
     source = HttpFeedSource(site_url=settings.site_url, allow_private=settings.feeds_allow_private)
     return FeedService(service, source)
-
-
-FEEDS_ROLE = "poll:feeds"
-"""The role of the one worker that polls every feed."""
-
-
-class FeedPolling:
-    """Runs the feed poller while this worker holds ``FEEDS_ROLE``; a poll cut short by a
-    lost role is redone by the next holder, and its request keys publish nothing twice."""
-
-    def __init__(self, feeds: FeedService, concurrency: int) -> None:
-        self.feeds = feeds
-        self.concurrency = concurrency
-        self.poller: FeedPoller | None = None
-
-    async def changed(self, role: str, held: bool) -> None:
-        """The ``Roles`` listener."""
-        if role != FEEDS_ROLE:
-            return
-        if held and self.poller is None:
-            self.poller = FeedPoller(self.feeds, concurrency=self.concurrency)
-            await self.poller.start()
-            log.info("polling feeds")
-        elif not held and self.poller is not None:
-            poller, self.poller = self.poller, None
-            await poller.stop()
-            log.info("feeds: standing by")
-
-    async def stop(self) -> None:
-        """Stop polling and close the HTTP client."""
-        await self.changed(FEEDS_ROLE, False)
-        await self.feeds.source.close()
-
-
-AdapterFactory = Callable[[], Adapter]
 
 
 def build_adapters(
@@ -545,125 +472,17 @@ def build_adapters(
     return platforms, web_adapter, report
 
 
-def role_of(platform: Platform) -> str:
-    """The role that lets one worker send and receive for ``platform``."""
-    return f"send:{platform}"
+@dataclasses.dataclass(slots=True)
+class Worker:
+    """One worker's running parts, as ``compose`` wires them (nothing started yet)."""
 
-
-class Senders:
-    """Runs a platform's adapter while this worker holds the platform's role.
-
-    Gaining the role builds and starts the adapter and attaches its publisher to the
-    dispatcher; losing it detaches the publisher (sends in flight finish, claims go back)
-    and stops the adapter. Changes run in a task per platform, one after another, so the
-    role renewals never wait behind a slow start (the Discord gateway takes seconds).
-
-    An adapter that fails to start (the platform unreachable) gives the role up at once, so
-    a standby can take it, and this worker tries for it again after a pause that grows with
-    each failure in a row (``backoff``: a fresh ``Backoff`` per platform).
-    """
-
-    def __init__(
-        self,
-        factories: dict[Platform, AdapterFactory],
-        dispatcher: Dispatcher,
-        on_fatal: Callable[[BaseException], None],
-        roles: Roles | None = None,
-        backoff: Callable[[], Backoff] = Backoff,
-    ) -> None:
-        self.factories = factories
-        self.dispatcher = dispatcher
-        self.on_fatal = on_fatal
-        self.roles = roles
-        self._backoff = {p: backoff() for p in factories}
-        self.running: dict[Platform, Adapter] = {}
-        self._locks = {p: asyncio.Lock() for p in factories}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._past_429s: dict[str, int] = {}
-
-    async def changed(self, role: str, held: bool) -> None:
-        """The ``Roles`` listener."""
-        if not role.startswith("send:"):
-            return
-        platform = Platform(role.split(":", 1)[1])
-        if platform not in self.factories:
-            return
-        task = asyncio.create_task(self._apply(platform, held), name=f"role-{platform}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        if not held:
-            await task  # a lost role is acted on before anything else: stop sending now
-
-    async def _apply(self, platform: Platform, held: bool) -> None:
-        failed: tuple[Adapter, Exception] | None = None
-        async with self._locks[platform]:
-            if held and platform not in self.running:
-                adapter = self.factories[platform]()
-                try:
-                    await adapter.start()
-                except ConfigError as exc:
-                    self.on_fatal(exc)
-                    return
-                except Exception as exc:
-                    with contextlib.suppress(Exception):
-                        await adapter.stop()
-                    failed = (adapter, exc)
-                else:
-                    self._started(platform, adapter)
-            elif not held and platform in self.running:
-                adapter = self.running.pop(platform)
-                key = str(platform)
-                self._past_429s[key] = self._past_429s.get(key, 0) + _answers_429(adapter)
-                await self.dispatcher.detach(platform, grace=5.0)
-                try:
-                    await adapter.stop()
-                except Exception:
-                    log.exception("adapter failed to stop", extra={"adapter": adapter.name})
-                log.info("standing by", extra={"platform": str(platform)})
-        if failed is not None:  # outside the lock: giving the role up calls this listener
-            await self._retry_later(platform, *failed)
-
-    def _started(self, platform: Platform, adapter: Adapter) -> None:
-        self._backoff[platform].reset()
-        self.running[platform] = adapter
-        if adapter.publisher is not None:
-            self.dispatcher.attach(adapter.publisher)
-        log.info("sending and receiving", extra={"platform": str(platform)})
-
-    async def _retry_later(self, platform: Platform, adapter: Adapter, exc: Exception) -> None:
-        pause = self._backoff[platform].next()
-        extra = {"adapter": adapter.name, "retry_in": round(pause, 1)}
-        if isinstance(exc, NewsBotError):  # the platform did not answer: no traceback
-            log.warning("adapter failed to start", extra={**extra, "error": str(exc)})
-        else:
-            log.error("adapter failed to start", extra=extra, exc_info=exc)
-        if self.roles is not None:
-            await self.roles.stand_down(role_of(platform), pause, "the adapter failed to start")
-
-    def rate_limit_answers(self) -> dict[str, int]:
-        """Answers of 429 the platforms gave this worker's publishers, for ``/metrics``
-        (adapters come and go with the roles; the count goes on)."""
-        counts = dict(self._past_429s)
-        for platform, adapter in self.running.items():
-            counts[str(platform)] = counts.get(str(platform), 0) + _answers_429(adapter)
-        return counts
-
-    async def settle(self) -> None:
-        """Wait for the starts and stops under way."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def stop(self) -> None:
-        """Stop every running adapter (after the roles were given up)."""
-        for task in list(self._tasks):
-            with contextlib.suppress(Exception):
-                await task
-        for platform in list(self.running):
-            await self._apply(platform, False)
-
-
-def _answers_429(adapter: Adapter) -> int:
-    return int(getattr(adapter, "rate_limit_answers", 0))
+    id: str
+    roles: Roles
+    dispatcher: Dispatcher
+    senders: Senders
+    factories: dict[Platform, AdapterFactory]
+    web: Adapter | None
+    ops_listener: OpsListener | None
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
@@ -671,77 +490,32 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
 
     Several processes may run this against one database: each serves the site, and for each
     chat platform the worker holding its role sends and receives while the others stand by.
+    The parts are entered in order on an ``AsyncExitStack`` and closed in reverse, whether the
+    bot stops on a signal or on a fatal error (an adapter's ``ConfigError``, which is raised).
     """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    store = open_store(settings.database, synchronous=settings.sqlite_synchronous)
-    await store.open()
     fatal: list[BaseException] = []
 
     def on_fatal(error: BaseException) -> None:
         fatal.append(error)
         stop.set()
 
-    worker = settings.worker_id or new_worker_id()
-    web_adapter: Adapter | None = None
-    ops_listener: Any = None
-    roles: Roles | None = None
-    dispatcher: Dispatcher | None = None
-    senders: Senders | None = None
-    polling: FeedPolling | None = None
-    try:
-        service = build_service(settings, store)
-        ops = None
-        if settings.web or settings.ops_port is not None:
-            from adapters.web.ops import Operations, OpsListener, Sources
-
-            ops = Operations(Sources(service, worker))
-            if settings.ops_port is not None:
-                ops_listener = OpsListener(ops, settings.ops_host, settings.ops_port)
-        factories, web_adapter, report = build_adapters(
-            settings,
-            service,
-            extra_routes=ops.routes() if ops and ops_listener is None else (),
-            may_act=lambda platform: roles is not None and roles.keeps(role_of(platform)),
-        )
-        for line in report:
-            print(f"newsbot: {line}", file=sys.stderr)
-        roles = Roles(
-            store,
-            worker,
-            [*(role_of(p) for p in factories), FEEDS_ROLE],
-            lease=settings.role_lease,
-        )
-        assert service.feeds is not None
-        service.feeds.may_poll = lambda: roles is not None and roles.holds(FEEDS_ROLE)
-        polling = FeedPolling(service.feeds, settings.feeds_concurrency)
-        dispatcher = Dispatcher(
-            store,
-            {},
-            article_url=service.article_url,
-            worker=worker,
-            lease=settings.claim_lease,
-            may_send=lambda platform: roles is not None and roles.holds(role_of(platform)),
-        )
-        service.on_enqueue(dispatcher.wake)
-        store.watch(lambda _topic: dispatcher.wake() if dispatcher else None)
-        senders = Senders(factories, dispatcher, on_fatal, roles)
-        roles.on_change(senders.changed)
-        roles.on_change(polling.changed)
-        if ops is not None:
-            ops.sources.dispatcher, ops.sources.roles = dispatcher, roles
-            ops.sources.rate_limit_answers = senders.rate_limit_answers
-        await dispatcher.start()
-        if ops_listener is not None:
-            await ops_listener.start()
-            print(f"newsbot: /metrics and /healthz on {ops_listener.url}", file=sys.stderr)
-        if web_adapter is not None:
-            await web_adapter.start()
-        await roles.start()
-        await senders.settle()  # the platforms whose roles were free are up before we say so
+    async with contextlib.AsyncExitStack() as stack:
+        store = open_store(settings.database, synchronous=settings.sqlite_synchronous)
+        await stack.enter_async_context(store)
+        worker = compose(stack, settings, store, on_fatal)
+        await worker.dispatcher.start()
+        if worker.ops_listener is not None:
+            await worker.ops_listener.start()
+            print(f"newsbot: /metrics and /healthz on {worker.ops_listener.url}", file=sys.stderr)
+        if worker.web is not None:
+            await worker.web.start()
+        await worker.roles.start()
+        await worker.senders.settle()  # the platforms whose roles were free are up first
         # Everything loaded so far lives as long as the bot: out of the collector's way, so
         # its full collections stop walking the libraries' objects (p99 of a thread page read
         # fell from 2.3 to 1.8 ms at 1M comments, bench/ANALYSIS.md).
@@ -750,12 +524,12 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
             "newsbot running",
             extra={
                 "database": describe_database(settings.database),
-                "worker": worker,
-                "platforms": ",".join(str(p) for p in factories) or "none",
-                "roles": ",".join(roles.held) or "none yet",
+                "worker": worker.id,
+                "platforms": ",".join(str(p) for p in worker.factories) or "none",
+                "roles": ",".join(worker.roles.held) or "none yet",
             },
         )
-        if not factories:
+        if not worker.factories:
             print(
                 "newsbot: no chat platform is on; articles published now stay queued until "
                 "one is. Publish with: python bot.py publish --title T --body B",
@@ -763,682 +537,121 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
             )
         await stop.wait()
         log.info("newsbot stopping")
-    finally:
-        if roles is not None:
-            await roles.stop()
-        if senders is not None:
-            await senders.stop()
-        if polling is not None:
-            await polling.stop()
-        if web_adapter is not None:
-            try:
-                await web_adapter.stop()
-            except Exception:
-                log.exception("adapter failed to stop", extra={"adapter": web_adapter.name})
-        if ops_listener is not None:
-            await ops_listener.stop()
-        if dispatcher is not None:
-            await dispatcher.stop()
-        await store.close()
     if fatal:
         raise fatal[0]
     return 0
 
 
+def compose(
+    stack: contextlib.AsyncExitStack,
+    settings: Settings,
+    store: Store,
+    on_fatal: Callable[[BaseException], None],
+) -> Worker:
+    """Wire one worker on ``store``: the service, the dispatcher, the ops endpoints, the
+    adapters and the roles that run them. Each part's stop goes on ``stack`` as it is built,
+    so that they stop in reverse: roles, senders, feed polling, web, ops, dispatcher."""
+    worker = settings.worker_id or new_worker_id()
+    roles: Roles | None = None
+    service = build_service(settings, store)
+    assert service.feeds is not None
+    dispatcher = Dispatcher(
+        store,
+        {},
+        article_url=service.article_url,
+        worker=worker,
+        lease=settings.claim_lease,
+        may_send=lambda platform: roles is not None and roles.holds(role_of(platform)),
+    )
+    service.on_enqueue(dispatcher.wake)
+    store.watch(lambda _topic: dispatcher.wake())
+    stack.push_async_callback(dispatcher.stop)
+    ops = None
+    ops_listener: OpsListener | None = None
+    if settings.web or settings.ops_port is not None:
+        from adapters.web.ops import Operations, OpsListener, Sources
+
+        ops = Operations(Sources(service, worker))
+        if settings.ops_port is not None:
+            ops_listener = OpsListener(ops, settings.ops_host, settings.ops_port)
+            stack.push_async_callback(ops_listener.stop)
+    factories, web_adapter, report = build_adapters(
+        settings,
+        service,
+        extra_routes=ops.routes() if ops and ops_listener is None else (),
+        may_act=lambda platform: roles is not None and roles.keeps(role_of(platform)),
+    )
+    for line in report:
+        print(f"newsbot: {line}", file=sys.stderr)
+    if web_adapter is not None:
+        stack.push_async_callback(_stop_quietly, web_adapter)
+    roles = Roles(
+        store, worker, [*(role_of(p) for p in factories), FEEDS_ROLE], lease=settings.role_lease
+    )
+    held = roles
+    service.feeds.may_poll = lambda: held.holds(FEEDS_ROLE)
+    polling = FeedPolling(service.feeds, settings.feeds_concurrency)
+    stack.push_async_callback(polling.stop)
+    senders = Senders(factories, dispatcher, on_fatal, roles)
+    stack.push_async_callback(senders.stop)
+    roles.on_change(senders.changed)
+    roles.on_change(polling.changed)
+    stack.push_async_callback(roles.stop)
+    if ops is not None:
+        ops.sources.dispatcher, ops.sources.roles = dispatcher, roles
+        ops.sources.rate_limit_answers = senders.rate_limit_answers
+    return Worker(worker, roles, dispatcher, senders, factories, web_adapter, ops_listener)
+
+
+async def _stop_quietly(adapter: Adapter) -> None:
+    try:
+        await adapter.stop()
+    except Exception:
+        log.exception("adapter failed to stop", extra={"adapter": adapter.name})
+
+
 # -- the command line ---------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _article_json(service: NewsService, article: Any) -> dict[str, Any]:
-    data = _plain(article)
-    data["url"] = service.article_url(article.id)
-    data["canonical_url"] = article.url
-    return dict(data)
-
-
-def _comment_json(node: CommentNode) -> dict[str, Any]:
-    top = _comment_fields(node.comment)
-    stack = [(node, top)]
-    while stack:  # a stack, not recursion: a reply chain may be thousands deep
-        current, data = stack.pop()
-        for reply in current.replies:
-            child = _comment_fields(reply.comment)
-            data["replies"].append(child)
-            stack.append((reply, child))
-    return top
-
-
-def _comment_fields(comment: Comment) -> dict[str, Any]:
-    return {
-        "id": comment.id,
-        "article_id": comment.article_id,
-        "parent_id": comment.parent_id,
-        "author_name": comment.author.name,
-        "platform": str(comment.author.platform),
-        "text": comment.text,
-        "status": str(comment.status),
-        "created_at": comment.created_at.isoformat(),
-        "edited_at": comment.edited_at.isoformat() if comment.edited_at else None,
-        "replies": [],
-    }
-
-
-def _read_body(args: argparse.Namespace) -> str | None:
-    if args.body_file is not None:
-        if args.body_file == "-":
-            return sys.stdin.read()
-        try:
-            return Path(args.body_file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise DomainError(f"Cannot read {args.body_file}: {exc}") from exc
-    body: str | None = args.body
-    return body
-
-
-def _tags(value: str | None) -> tuple[str, ...]:
-    return tuple(t for t in (value or "").split(",") if t.strip())
-
-
-Command = Callable[[NewsService, argparse.Namespace], Awaitable[Any]]
-
-
-async def _publish(service: NewsService, args: argparse.Namespace) -> Any:
-    body = _read_body(args)
-    if body is None:
-        raise DomainError("Give the body with --body TEXT or --body-file FILE.")
-    draft = ArticleDraft(
-        args.title, body, args.summary or "", args.url, args.image, _tags(args.tags)
-    )
-    change = await service.publish(Actor.operator(), draft)
-    if args.json:
-        return {**_article_json(service, change.article), "queued": change.queued}
-    page = service.article_url(change.article.id)
-    return (
-        f"Published article {change.article.id}: {change.article.title}\n"
-        f"Queued for {change.queued} destination(s). Page: {page}"
-    )
-
-
-async def _edit(service: NewsService, args: argparse.Namespace) -> Any:
-    current = await service.article(ArticleId(args.id))
-    body = _read_body(args)
-    draft = ArticleDraft(
-        title=args.title if args.title is not None else current.title,
-        body=body if body is not None else current.body,
-        summary=args.summary if args.summary is not None else current.summary,
-        url=args.url if args.url is not None else current.url,
-        image_url=args.image if args.image is not None else current.image_url,
-        tags=_tags(args.tags) if args.tags is not None else current.tags,
-    )
-    change = await service.edit(Actor.operator(), ArticleId(args.id), draft)
-    if args.json:
-        return {**_article_json(service, change.article), "queued": change.queued}
-    revision = change.article.revision
-    return f"Edited article {args.id} (revision {revision}); {change.queued} edit(s) queued."
-
-
-async def _retract(service: NewsService, args: argparse.Namespace) -> Any:
-    change = await service.retract(Actor.operator(), ArticleId(args.id))
-    if args.json:
-        return {**_article_json(service, change.article), "queued": change.queued}
-    return f"Retracted article {args.id}; {change.queued} deletion(s) queued."
-
-
-async def _articles(service: NewsService, args: argparse.Namespace) -> Any:
-    page = await service.latest(args.limit, args.cursor)
-    if args.json:
-        return {
-            "articles": [_article_json(service, a) for a in page.articles],
-            "next_cursor": page.next_cursor,
-        }
-    lines = [f"{'ID':>5}  {'PUBLISHED':<16}  TITLE"]
-    for a in page.articles:
-        when = a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else "-"
-        lines.append(f"{a.id:>5}  {when:<16}  {a.title}")
-    if not page.articles:
-        lines.append("(no articles yet)")
-    if page.next_cursor:
-        lines.append(f"More: --cursor {page.next_cursor}")
-    return "\n".join(lines)
-
-
-async def _article(service: NewsService, args: argparse.Namespace) -> Any:
-    article = await service.article(ArticleId(args.id))
-    count = await service.comment_count(article.id)
-    if args.json:
-        return {**_article_json(service, article), "comment_count": count}
-    return "\n".join(
-        [
-            f"#{article.id} {article.title}  [{article.status}, revision {article.revision}]",
-            f"Page: {service.article_url(article.id)}",
-            f"Tags: {', '.join(article.tags) or '-'}   Comments: {count}",
-            "",
-            article.summary or article.body,
-        ]
-    )
-
-
-def _thread_lines(nodes: list[CommentNode]) -> list[str]:
-    lines = []
-    for node, depth in walk(nodes):
-        c = node.comment
-        text = c.text.replace("\n", " ") if c.text else "[deleted]"
-        lines.append(
-            f"{'  ' * depth}#{c.id} {c.author.name or '-'} ({c.author.platform}, "
-            f"{c.created_at:%Y-%m-%d %H:%M}): {text}"
-        )
-    return lines
-
-
-async def _comments(service: NewsService, args: argparse.Namespace) -> Any:
-    page = await service.thread(
-        ArticleId(args.id),
-        cursor=args.cursor,
-        limit=args.limit,
-        newest_first=args.newest,
-        viewer=Actor.operator(),
-    )
-    if args.json:
-        return {
-            "article_id": page.article_id,
-            "total": page.total,
-            "comments": [_comment_json(n) for n in page.comments],
-            "continued": page.continued,
-            "next_cursor": page.next_cursor,
-        }
-    lines = [f"{page.total} comment(s) on article {page.article_id}"]
-    if page.continued:
-        lines.append("(continued from the page before)")
-    lines += _thread_lines(page.comments)
-    if page.next_cursor:
-        lines.append(f"More: --cursor {page.next_cursor}")
-    return "\n".join(lines)
-
-
-async def _subscribe(service: NewsService, args: argparse.Namespace) -> Any:
-    new = NewDestination(
-        platform=Platform(args.platform),
-        chat_id=args.chat_id,
-        kind=DestinationKind(args.kind),
-        title=args.title or "",
-        thread_id=args.thread,
-        tags=_tags(args.tags),
-    )
-    result = await service.subscribe(Actor.operator(), new)
-    if args.json:
-        return {**_plain(result.destination), "created": result.created}
-    d = result.destination
-    if result.created:
-        return f"Subscribed {d.platform} chat {d.chat_id} (destination {d.id})."
-    return f"{d.platform} chat {d.chat_id} was already subscribed (destination {d.id})."
-
-
-async def _approve(service: NewsService, args: argparse.Namespace) -> Any:
-    d = await service.approve(Actor.operator(), Platform(args.platform), args.chat_id, args.thread)
-    if args.json:
-        return _plain(d)
-    return f"Approved {d.platform} chat {d.chat_id} (destination {d.id}): articles go there now."
-
-
-async def _unsubscribe(service: NewsService, args: argparse.Namespace) -> Any:
-    d = await service.unsubscribe(
-        Actor.operator(), Platform(args.platform), args.chat_id, args.thread
-    )
-    if args.json:
-        return {"id": d.id, "active": False}
-    return f"Unsubscribed {d.platform} chat {d.chat_id}."
-
-
-async def _destinations(service: NewsService, args: argparse.Namespace) -> Any:
-    found = await service.destinations()
-    if args.json:
-        return [_plain(d) for d in found]
-    lines = [f"{'ID':>5}  {'PLATFORM':<9} {'KIND':<12} {'ACTIVE':<7}  CHAT"]
-    for d in found:
-        chat = d.chat_id + (f"/{d.thread_id}" if d.thread_id else "")
-        title = f" {d.title}" if d.title else ""
-        note = f"  ({d.deactivated_reason})" if not d.active and d.deactivated_reason else ""
-        if d.pending:
-            note = f"  (approve with: bot.py approve {d.platform} {d.chat_id})"
-        active = "yes" if d.active else "pending" if d.pending else "no"
-        lines.append(f"{d.id:>5}  {d.platform:<9} {d.kind:<12} {active:<7}  {chat}{title}{note}")
-    if not found:
-        lines.append("(no destinations yet: python bot.py subscribe PLATFORM CHAT_ID)")
-    return "\n".join(lines)
-
-
-async def _deliveries(service: NewsService, args: argparse.Namespace) -> Any:
-    found = await service.deliveries(ArticleId(args.id))
-    rows = [
-        {
-            "destination": f"{s.destination.platform}:{s.destination.chat_id}",
-            "destination_id": s.destination.id,
-            "state": str(s.delivery.state),
-            "op": str(s.delivery.op),
-            "attempts": s.delivery.attempts,
-            "last_error": s.delivery.last_error,
-            "message_id": s.delivery.message_id,
-            "next_attempt_at": (
-                s.delivery.next_attempt_at.isoformat() if s.delivery.next_attempt_at else None
-            ),
-        }
-        for s in found
-    ]
-    if args.json:
-        return rows
-    lines = [f"{'DESTINATION':<32} {'STATE':<8} {'OP':<7} {'TRIES':>5}  LAST ERROR"]
-    for r in rows:
-        error = r["last_error"] or ""
-        lines.append(
-            f"{r['destination']:<32} {r['state']:<8} {r['op']:<7} {r['attempts']:>5}  {error}"
-        )
-    if not rows:
-        lines.append("(no destinations were subscribed when it was published)")
-    return "\n".join(lines)
-
-
-async def _delete_comment(service: NewsService, args: argparse.Namespace) -> Any:
-    comment = await service.delete_comment(Actor.operator(), CommentId(args.id))
-    return (
-        {"id": comment.id, "status": str(comment.status)}
-        if args.json
-        else f"Deleted comment {comment.id}."
-    )
-
-
-async def _ban(service: NewsService, args: argparse.Namespace) -> Any:
-    count = await service.ban(Actor.operator(), Platform(args.platform), args.user_id)
-    if args.json:
-        return {"banned": True, "deleted_comments": count}
-    return f"Banned {args.platform} user {args.user_id}; deleted {count} comment(s)."
-
-
-async def _unban(service: NewsService, args: argparse.Namespace) -> Any:
-    changed = await service.unban(Actor.operator(), Platform(args.platform), args.user_id)
-    if args.json:
-        return {"unbanned": changed}
-    return (
-        f"Unbanned {args.platform} user {args.user_id}."
-        if changed
-        else "That user was not banned."
-    )
-
-
-async def _workers(service: NewsService, args: argparse.Namespace) -> Any:
-    now = service.clock.now()
-    workers = await service.store.list_workers(now - timedelta(seconds=args.horizon))
-    roles = {r.role: r for r in await service.store.list_roles()}
-    rows = [
-        {
-            "id": w.id,
-            "host": w.host,
-            "pid": w.pid,
-            "started_at": w.started_at.isoformat(),
-            "heartbeat_at": w.heartbeat_at.isoformat(),
-            "heartbeat_age": round((now - w.heartbeat_at).total_seconds(), 1),
-            "roles": [r for r in w.roles if r in roles and roles[r].holder == w.id],
-        }
-        for w in workers
-    ]
-    if args.json:
-        return {
-            "workers": rows,
-            "roles": [
-                {
-                    "role": r.role,
-                    "holder": r.holder,
-                    "lease_until": r.lease_until.isoformat(),
-                    "epoch": r.epoch,
-                    "live": r.lease_until > now,
-                }
-                for r in roles.values()
-            ],
-        }
-    lines = [f"{'WORKER':<36} {'HOST':<16} {'PID':>7}  {'HEARTBEAT':>9}  ROLES"]
-    for r in rows:
-        held = ",".join(r["roles"]) or "-"
-        age = f"{r['heartbeat_age']:.1f} s ago"
-        lines.append(f"{r['id']:<36} {r['host']:<16} {r['pid']:>7}  {age:>9}  {held}")
-    if not rows:
-        lines.append(f"(no worker sent a heartbeat in the last {args.horizon:g} s)")
-    for r in roles.values():
-        if r.lease_until <= now:
-            lines.append(f"{r.role}: nobody (last held by {r.holder})")
-    return "\n".join(lines)
-
-
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
-
-
-def feed_json(feed: Feed) -> dict[str, Any]:
-    """A feed as ``feed list --json`` prints it."""
-    data: dict[str, Any] = _plain(feed)
-    data["state"] = "active" if feed.active else "inactive"
-    return data
-
-
-def poll_json(result: PollResult) -> dict[str, Any]:
-    """A poll as ``feed poll --json`` prints it."""
-    return {
-        "feed": feed_json(result.feed),
-        "status": result.status,
-        "published": result.published,
-        "edited": result.edited,
-        "recorded": result.recorded,
-        "problems": list(result.problems),
-        "error": result.error,
-    }
-
-
-def _feeds(service: NewsService) -> FeedService:
-    if service.feeds is None:  # pragma: no cover - build_service always sets it
-        raise DomainError("Feeds are not available.")
-    return service.feeds
-
-
-async def _feed_add(service: NewsService, args: argparse.Namespace) -> Any:
-    interval = parse_interval(args.every) if args.every else DEFAULT_INTERVAL
-    new = NewFeed(args.url, _tags(args.tags), interval, args.backfill)
-    feed, result = await _feeds(service).add(Actor.operator(), new)
-    if args.json:
-        return {
-            **feed_json(feed),
-            "added": result is not None,
-            "published": (result.published if result else 0),
-        }
-    if result is None:
-        return f"{feed.url} is already followed (feed {feed.id})."
-    return (
-        f"Following {feed.url} ({feed.title or 'untitled'}), every {feed.interval:g} s: "
-        f"{result.recorded} item(s) recorded as seen, {result.published} published."
-    )
-
-
-async def _feed_list(service: NewsService, args: argparse.Namespace) -> Any:
-    found = await _feeds(service).feeds()
-    if args.json:
-        return [feed_json(f) for f in found]
-    lines = [
-        f"{'ID':>4}  {'STATE':<8} {'LAST POLL':<16} {'STATUS':>6} {'NEXT POLL':<16} "
-        f"{'ITEMS':>5}  URL (TITLE)  ERROR"
-    ]
-    for f in found:
-        state = "active" if f.active else "inactive"
-        status = str(f.last_status) if f.last_status is not None else "-"
-        error = f"  {f.deactivated_reason or f.last_error}" if f.last_error or not f.active else ""
-        nxt = _when(f.next_poll_at) if f.active else "never"
-        title = f" ({f.title})" if f.title else ""
-        lines.append(
-            f"{f.id:>4}  {state:<8} {_when(f.last_poll_at):<16} {status:>6} {nxt:<16} "
-            f"{f.items_seen:>5}  {f.url}{title}{error}"
-        )
-    if not found:
-        lines.append("(no feeds yet: python bot.py feed add URL)")
-    return "\n".join(lines)
-
-
-async def _feed_remove(service: NewsService, args: argparse.Namespace) -> Any:
-    feed = await _feeds(service).remove(Actor.operator(), args.url)
-    if args.json:
-        return {"id": feed.id, "url": feed.url, "removed": True}
-    return f"No longer following {feed.url}; its articles stay published."
-
-
-async def _feed_poll(service: NewsService, args: argparse.Namespace) -> Any:
-    result = await _feeds(service).poll_now(Actor.operator(), args.url)
-    return poll_json(result) if args.json else poll_summary(result)
-
-
-async def copy_database(args: argparse.Namespace) -> int:
-    """``copy-database [SQLITE_PATH] POSTGRES_URL``: move to PostgreSQL (see the README)."""
-    if not is_postgres(args.postgres_url):
-        print("error: POSTGRES_URL must start with postgresql://", file=sys.stderr)
-        return 1
-    if args.sqlite_path is None:
-        args.sqlite_path = args.database
-    elif getattr(args, "given_database", None) not in (None, args.sqlite_path):
-        print("error: name the source once: SQLITE_PATH or --database", file=sys.stderr)
-        return 1
-    if is_postgres(args.sqlite_path):
-        print("error: the source must be an SQLite file", file=sys.stderr)
-        return 1
-    try:
-        from storage.copy import copy_database as copy
-    except ImportError:
-        print(
-            "newsbot: PostgreSQL needs asyncpg: pip install 'newsbot[postgres]'", file=sys.stderr
-        )
-        return 1
-    try:
-        counts = await copy(args.sqlite_path, args.postgres_url)
-    except NewsBotError as exc:
-        print(f"newsbot: {exc}", file=sys.stderr)
-        return 1
-    target = describe_database(args.postgres_url)
-    if args.json:
-        print(json.dumps({"target": target, "copied": counts}, indent=2))
-    else:
-        rows = ", ".join(f"{n} {table}" for table, n in counts.items())
-        print(f"Copied {args.sqlite_path} into {target}; every count checked: {rows}.")
-        print(f"Now run newsbot with NEWSBOT_DATABASE={target}")
-    return 0
-
-
-def _database_argument(parser: argparse.ArgumentParser) -> None:
-    # SUPPRESS: a subcommand's default must not overwrite a --database given before it.
-    parser.add_argument(
-        "--database",
-        type=_database_value,
-        default=argparse.SUPPRESS,
-        metavar="PATH_OR_URL",
-        help="the SQLite file or PostgreSQL URL to work on (default: NEWSBOT_DATABASE, "
-        "else newsbot.db in the current directory)",
-    )
-
-
-def _database_value(value: str) -> str:
-    if not value.strip():
-        raise argparse.ArgumentTypeError("give an SQLite file's path or a PostgreSQL URL")
-    return value
-
-
-def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="print JSON for scripts")
-    _database_argument(common)
-    parser = argparse.ArgumentParser(
-        prog="newsbot",
-        description="Run newsbot, or administer its database. With no command, runs the bot.",
-    )
-    _database_argument(parser)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    p = sub.add_parser("run", help="run the bot (the default)")
-    _database_argument(p)
-
-    def content(p: argparse.ArgumentParser, required: bool) -> None:
-        p.add_argument("--title", required=required)
-        group = p.add_mutually_exclusive_group()
-        group.add_argument("--body", help="the body, in Markdown")
-        group.add_argument("--body-file", help="read the body from a file ('-' for stdin)")
-        p.add_argument("--summary")
-        p.add_argument("--url", help="the canonical address of the article")
-        p.add_argument("--image", help="an image address")
-        p.add_argument("--tags", help="comma-separated tags")
-
-    p = sub.add_parser("publish", parents=[common], help="publish an article")
-    content(p, True)
-    p.set_defaults(handler=_publish)
-    p = sub.add_parser("edit", parents=[common], help="edit an article everywhere")
-    p.add_argument("id", type=int)
-    content(p, False)
-    p.set_defaults(handler=_edit)
-    p = sub.add_parser("retract", parents=[common], help="retract an article everywhere")
-    p.add_argument("id", type=int)
-    p.set_defaults(handler=_retract)
-    p = sub.add_parser("articles", parents=[common], help="list the latest articles")
-    p.add_argument("--limit", type=int, default=20)
-    p.add_argument("--cursor")
-    p.set_defaults(handler=_articles)
-    p = sub.add_parser("article", parents=[common], help="show one article")
-    p.add_argument("id", type=int)
-    p.set_defaults(handler=_article)
-    p = sub.add_parser("comments", parents=[common], help="show an article's thread")
-    p.add_argument("id", type=int)
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--cursor")
-    p.add_argument("--newest", action="store_true", help="newest first")
-    p.set_defaults(handler=_comments)
-    platforms = [str(p) for p in Platform if p not in (Platform.CLI, Platform.WEB)]
-    p = sub.add_parser("subscribe", parents=[common], help="send future articles to a chat")
-    p.add_argument("platform", choices=platforms)
-    p.add_argument("chat_id")
-    p.add_argument("--title")
-    p.add_argument("--kind", choices=[str(k) for k in DestinationKind], default="channel")
-    p.add_argument("--thread", help="a topic or thread id inside the chat")
-    p.add_argument("--tags", help="only articles with one of these tags")
-    p.set_defaults(handler=_subscribe)
-    p = sub.add_parser(
-        "approve", parents=[common], help="approve a chat admin's pending subscription"
-    )
-    p.add_argument("platform", choices=platforms)
-    p.add_argument("chat_id")
-    p.add_argument("--thread")
-    p.set_defaults(handler=_approve)
-    p = sub.add_parser("unsubscribe", parents=[common], help="stop sending to a chat")
-    p.add_argument("platform", choices=platforms)
-    p.add_argument("chat_id")
-    p.add_argument("--thread")
-    p.set_defaults(handler=_unsubscribe)
-    p = sub.add_parser("destinations", parents=[common], help="list subscribed chats")
-    p.set_defaults(handler=_destinations)
-    p = sub.add_parser("workers", parents=[common], help="the live workers and their roles")
-    p.add_argument(
-        "--horizon", type=float, default=LIVE_HORIZON, help="seconds since the last heartbeat"
-    )
-    p.set_defaults(handler=_workers)
-    p = sub.add_parser("deliveries", parents=[common], help="an article's delivery per chat")
-    p.add_argument("id", type=int)
-    p.set_defaults(handler=_deliveries)
-    p = sub.add_parser("delete-comment", parents=[common], help="delete a comment everywhere")
-    p.add_argument("id", type=int)
-    p.set_defaults(handler=_delete_comment)
-    p = sub.add_parser("feed", help="follow sites' RSS, Atom and JSON feeds")
-    _database_argument(p)
-    feed_sub = p.add_subparsers(dest="feed_command", metavar="ACTION", required=True)
-    f = feed_sub.add_parser(
-        "add", parents=[common], help="follow a feed (publishes nothing old by default)"
-    )
-    f.add_argument("url")
-    f.add_argument("--tags", help="added to every article of this feed")
-    f.add_argument("--every", help="poll interval: 10m (default), 90s, 1h; at least 1m")
-    f.add_argument(
-        "--backfill", type=int, default=0, help="publish the newest N items already there"
-    )
-    f.set_defaults(handler=_feed_add)
-    f = feed_sub.add_parser("list", parents=[common], help="followed feeds and their state")
-    f.set_defaults(handler=_feed_list)
-    f = feed_sub.add_parser("remove", parents=[common], help="stop following a feed")
-    f.add_argument("url")
-    f.set_defaults(handler=_feed_remove)
-    f = feed_sub.add_parser("poll", parents=[common], help="poll a feed now")
-    f.add_argument("url")
-    f.set_defaults(handler=_feed_poll)
-    all_platforms = [str(p) for p in Platform if p is not Platform.CLI]
-    for name, handler, text in (
-        ("ban", _ban, "stop storing an author's comments and delete theirs"),
-        ("unban", _unban, "allow an author to comment again"),
-    ):
-        p = sub.add_parser(name, parents=[common], help=text)
-        p.add_argument("platform", choices=all_platforms)
-        p.add_argument("user_id")
-        p.set_defaults(handler=handler)
-    p = sub.add_parser(
-        "copy-database",
-        parents=[common],
-        help="copy an SQLite database into an empty PostgreSQL database",
-    )
-    p.add_argument(
-        "sqlite_path", nargs="?", help="the source (default: --database or NEWSBOT_DATABASE)"
-    )
-    p.add_argument("postgres_url")
-    p.set_defaults(tool=copy_database)
-    return parser
-
-
-async def run_command(settings: Settings, args: argparse.Namespace) -> int:
-    """Run one admin subcommand against the database; print its result."""
-    handler: Command = args.handler
-    store = open_store(settings.database, synchronous=settings.sqlite_synchronous)
+@contextlib.asynccontextmanager
+async def open_service(settings: Settings) -> AsyncIterator[NewsService]:
+    """The service on the configured database, for one admin command; closes it after."""
+    store: Store | None = None
     service: NewsService | None = None
-    created = not is_postgres(settings.database) and not await asyncio.to_thread(
-        os.path.exists, settings.database
-    )
-    warning: str | None = None
     try:
+        store = open_store(settings.database, synchronous=settings.sqlite_synchronous)
         await store.open()
         service = build_service(settings, store)
-        try:
-            result = await handler(service, args)
-        finally:
-            warning = await _unattended(store, settings.database, created)
-    except DomainError as exc:
-        print(f"error: {strip_control_chars(str(exc))}", file=sys.stderr)
-        return 1
-    except NewsBotError as exc:
-        print(f"newsbot: {strip_control_chars(str(exc))}", file=sys.stderr)
-        return 1
+        yield service
     finally:
         if service is not None and service.feeds is not None:
             await service.feeds.source.close()
-        await store.close()
-        if warning:
-            print(warning, file=sys.stderr)
-    # What people wrote (names, comments, chat titles), stored before newsbot stripped control
-    # characters from it, must not reach the operator's terminal as commands.
-    if args.json:
-        print(_json_text(result, indent=2))
-    else:
-        print(strip_control_chars(str(result)))
-    return 0
+        if store is not None:
+            await store.close()
 
 
-async def _unattended(store: Store, database: str, created: bool) -> str | None:
-    """A warning when no worker has sent a heartbeat to ``database`` lately: what a command
-    queues there waits for a bot, and a command run from another directory may have found
-    (or created) another SQLite file than the bot's."""
+async def copy_database(sqlite_path: str, postgres_url: str) -> dict[str, int]:
+    """Copy an SQLite database into an empty PostgreSQL one (``storage.copy``)."""
     try:
-        if await live_workers(store, datetime.now(UTC)):
-            return None
-    except NewsBotError:
-        return None  # the command itself said what is wrong with the database
-    where = describe_database(database)
-    if not is_postgres(database) and not os.path.isabs(database):
-        where = f"{where} ({await asyncio.to_thread(os.path.realpath, database)})"
-    if created:
-        said = f"created a new, empty database at {where}: no newsbot worker runs on it"
-    else:
-        said = f"no newsbot worker has been seen on {where} in the last {LIVE_HORIZON:g} s"
-    return (
-        f"newsbot: warning: {said}, so nothing is sent from it until one does. If the bot "
-        "uses another database, name it with --database (or NEWSBOT_DATABASE)."
+        from storage.copy import copy_database as copy
+    except ImportError:
+        raise ConfigError("PostgreSQL needs asyncpg: pip install 'newsbot[postgres]'") from None
+    return await copy(sqlite_path, postgres_url)
+
+
+def cli_backend(settings: Settings) -> cli.Backend:
+    """What the admin commands need of storage, on the configured database."""
+    return cli.Backend(
+        open_service=lambda: open_service(settings),
+        copy=copy_database,
+        is_postgres=is_postgres,
+        describe=describe_database,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The ``newsbot`` command."""
-    args = _parser().parse_args(argv)
+    """The ``newsbot`` command: runs the bot, or the admin command it names."""
+    args = cli.build_parser().parse_args(argv)
     args.given_database = getattr(args, "database", None)
     if args.given_database is not None:
         settings = load_settings(database=args.given_database)
@@ -1446,20 +659,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
     args.database = settings.database
     configure_logging(settings)
-    # A tool works on the databases it is given, not on the setting's.
-    if getattr(args, "tool", None) is not None:
-        logging.getLogger().setLevel(logging.WARNING)
-        return int(asyncio.run(args.tool(args)))
-    if getattr(args, "handler", None) is None:
+    if not cli.is_command(args):
         try:
             return asyncio.run(serve(settings))
         except NewsBotError as exc:
             print(f"newsbot: {exc}", file=sys.stderr)
             return 1
-    if settings.log_level.upper() != "DEBUG":
+    if getattr(args, "tool", None) is not None or settings.log_level.upper() != "DEBUG":
         # A command prints its result; routine log lines would only clutter it.
         logging.getLogger().setLevel(logging.WARNING)
-    return asyncio.run(run_command(settings, args))
+    return asyncio.run(cli.run(cli_backend(settings), args))
 
 
 if __name__ == "__main__":

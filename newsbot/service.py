@@ -47,7 +47,9 @@ from newsbot.models import (
     MessageRef,
     NewDestination,
     Platform,
+    RoleLease,
     ThreadPage,
+    WorkerInfo,
 )
 from newsbot.ports import Clock, Store, SystemClock
 from newsbot.text import (
@@ -59,6 +61,7 @@ from newsbot.text import (
     valid_unicode,
 )
 from newsbot.threads import PAGE_COMMENTS
+from newsbot.workers import LIVE_HORIZON, live_workers
 
 if TYPE_CHECKING:
     from newsbot.feeds import FeedService
@@ -975,6 +978,16 @@ class NewsService:
         """Write a small named value kept for an adapter."""
         await self.store.set_state(key, value)
 
+    async def live_workers(self, horizon: float = LIVE_HORIZON) -> list[WorkerInfo]:
+        """The workers (bot processes) that sent a heartbeat in the last ``horizon`` seconds."""
+        return await live_workers(self.store, self.clock.now(), horizon)
+
+    async def roster(self, horizon: float = LIVE_HORIZON) -> Roster:
+        """The live workers and every role's lease, as seen at one moment (``Roster.at``)."""
+        now = self.clock.now()
+        workers = await live_workers(self.store, now, horizon)
+        return Roster(now, tuple(workers), tuple(await self.store.list_roles()))
+
 
 def _page_limit(limit: int) -> int:
     if not 1 <= limit <= PAGE_MAX:
@@ -1100,3 +1113,18 @@ def clean_draft(draft: ArticleDraft) -> ArticleDraft:
         image_url=_clean_url(draft.image_url, "image url"),
         tags=clean_tags(draft.tags),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Roster:
+    """The workers on one database and the roles they hold, for an operator.
+
+    Attributes:
+        at: when it was read (heartbeat ages and lease liveness are counted from it).
+        workers: the workers that sent a heartbeat within the horizon asked for.
+        roles: every role's lease, live or run out.
+    """
+
+    at: datetime
+    workers: tuple[WorkerInfo, ...]
+    roles: tuple[RoleLease, ...]

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import Senders, Settings, build_adapters, build_service, role_of
+from bot import Settings, build_adapters, build_service
 from newsbot import Actor, ArticleDraft, DestinationKind, Dispatcher, NewDestination, Platform
+from newsbot.supervision import Senders, role_of
 from newsbot.workers import Backoff, Roles
 from storage import SqliteStore
 from tests.fakes.discord import FakeDiscord

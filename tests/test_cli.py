@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.cli import build_parser
 from bot import LogfmtFormatter, Settings, configure_logging
 from newsbot import ArticleId, NewsService
 from storage import SqliteStore
@@ -287,7 +288,7 @@ def test_database_option_on_every_command_names_the_database(tmp_path: Path) -> 
     assert json.loads(feeds.stdout) == []
     feeds = cli(tmp_path, "feed", "--database", str(other), "list", "--json")
     assert json.loads(feeds.stdout) == []
-    parser = __import__("bot")._parser()
+    parser = build_parser()
     assert parser.parse_args(["run", "--database", "x.db"]).database == "x.db"
     assert parser.parse_args(["--database", "y.db", "workers"]).database == "y.db"
     assert parser.parse_args(["workers", "--database", "z.db"]).database == "z.db"
@@ -338,3 +339,21 @@ async def test_no_warning_while_a_worker_runs_on_the_database(tmp_path: Path) ->
             await roles.stop()
     assert json.loads(done.stdout)["articles"] == []
     assert "warning" not in done.stderr, done.stderr
+
+
+def test_a_command_on_postgres_without_asyncpg_is_one_clear_line(tmp_path: Path) -> None:
+    """Without the ``postgres`` extra, ``bot.py COMMAND`` on a PostgreSQL URL used to end in a
+    traceback (only ``bot.py run`` said what to install)."""
+    # A package named asyncpg that fails to import, first on the path: asyncpg "missing".
+    (tmp_path / "asyncpg").mkdir()
+    (tmp_path / "asyncpg" / "__init__.py").write_text(
+        "raise ImportError('asyncpg is not installed here')\n", encoding="utf-8"
+    )
+    url = "postgresql://newsbot@127.0.0.1:1/newsbot"
+    done = cli(tmp_path, "articles", "--database", url, ok=False, PYTHONPATH=str(tmp_path))
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == [
+        "newsbot: NEWSBOT_DATABASE is a PostgreSQL URL but asyncpg is missing: "
+        "pip install 'newsbot[postgres]'"
+    ]

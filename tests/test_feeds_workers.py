@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bot import FEEDS_ROLE, Settings, build_service, serve
+from bot import Settings, build_service, serve
 from newsbot import Actor
 from newsbot.models import NewFeed
+from newsbot.supervision import FEEDS_ROLE
 from storage import SqliteStore
 from tests.fakes.feeds import FeedSite, Item, items
 from tests.fakes.wait import wait_for

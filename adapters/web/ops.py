@@ -162,16 +162,16 @@ class Operations:
             labels=["platform", "outcome"],
         )
         if sources.dispatcher is not None:
-            for (platform, outcome), count in sorted(sources.dispatcher.outcomes.items()):
-                sends.add_metric([platform, outcome], count)
+            for (name, outcome), count in sorted(sources.dispatcher.outcomes.items()):
+                sends.add_metric([name, outcome], count)
         metrics.append(sends)
         answers = CounterMetricFamily(
             "newsbot_platform_rate_limited",
             "Answers of 429 (rate limited) the platforms gave this worker.",
             labels=["platform"],
         )
-        for platform, count in sorted(sources.rate_limit_answers().items()):
-            answers.add_metric([platform], count)
+        for name, count in sorted(sources.rate_limit_answers().items()):
+            answers.add_metric([name], count)
         metrics.append(answers)
         stored = CounterMetricFamily(
             "newsbot_comments_stored", "Comments this worker stored (created, not repeats)."

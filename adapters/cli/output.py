@@ -1,0 +1,98 @@
+"""How the CLI prints: domain objects as JSON for scripts, safe for a terminal."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from newsbot import Article, Comment, CommentNode, NewsService
+from newsbot.feeds import PollResult
+from newsbot.models import Feed
+
+# A terminal takes ESC [ and U+009B as the start of a command. json.dumps escapes C0 control
+# characters but, with ensure_ascii=False, writes DEL, C1 and lone surrogates as they are.
+_RAW_IN_JSON = re.compile("[\x7f-\x9f\ud800-\udfff]")
+
+
+def json_text(value: object, indent: int | None = None) -> str:
+    """JSON that is safe to print to a terminal: every control character escaped."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def plain(value: Any) -> Any:
+    """A dataclass (and what it holds) as JSON-ready dicts, lists and strings."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def when(value: datetime | None) -> str:
+    """A time to the minute, or ``-``."""
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def article_json(service: NewsService, article: Article) -> dict[str, Any]:
+    """An article with its page's address and its canonical one."""
+    data = plain(article)
+    data["url"] = service.article_url(article.id)
+    data["canonical_url"] = article.url
+    return dict(data)
+
+
+def comment_json(node: CommentNode) -> dict[str, Any]:
+    """A comment with its replies, nested."""
+    top = _comment_fields(node.comment)
+    stack = [(node, top)]
+    while stack:  # a stack, not recursion: a reply chain may be thousands deep
+        current, data = stack.pop()
+        for reply in current.replies:
+            child = _comment_fields(reply.comment)
+            data["replies"].append(child)
+            stack.append((reply, child))
+    return top
+
+
+def _comment_fields(comment: Comment) -> dict[str, Any]:
+    return {
+        "id": comment.id,
+        "article_id": comment.article_id,
+        "parent_id": comment.parent_id,
+        "author_name": comment.author.name,
+        "platform": str(comment.author.platform),
+        "text": comment.text,
+        "status": str(comment.status),
+        "created_at": comment.created_at.isoformat(),
+        "edited_at": comment.edited_at.isoformat() if comment.edited_at else None,
+        "replies": [],
+    }
+
+
+def feed_json(feed: Feed) -> dict[str, Any]:
+    """A feed as ``feed list --json`` prints it."""
+    data: dict[str, Any] = plain(feed)
+    data["state"] = "active" if feed.active else "inactive"
+    return data
+
+
+def poll_json(result: PollResult) -> dict[str, Any]:
+    """A poll as ``feed poll --json`` prints it."""
+    return {
+        "feed": feed_json(result.feed),
+        "status": result.status,
+        "published": result.published,
+        "edited": result.edited,
+        "recorded": result.recorded,
+        "problems": list(result.problems),
+        "error": result.error,
+    }
