@@ -17,11 +17,11 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from newsbot import threads
 from newsbot.cursors import MALFORMED as MALFORMED_CURSOR
 from newsbot.cursors import Cursors
+from newsbot.drafts import TITLE_MAX, clean_draft, clean_tags
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
 from newsbot.limits import IntakeGate, IntakeLimits
 from newsbot.models import (
@@ -65,17 +65,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("newsbot.service")
 
-TITLE_MAX = 256
-SUMMARY_MAX = 1024
-BODY_MAX = 100_000
-URL_MAX = 2048
-TAG_MAX = 32
-TAGS_MAX = 10
 COMMENT_MAX = 4096
 NAME_MAX = 64
 CHAT_ID_MAX = 128
 PAGE_MAX = 100
-_TAG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 WEB_IDENTITY = "w:"
 """The prefix of a web commenter's user id: a keyed hash of their browser session."""
 NAME_BAN = "name:"
@@ -982,29 +975,6 @@ def _page_limit(limit: int) -> int:
     return limit
 
 
-def clean_tags(tags: Collection[str]) -> tuple[str, ...]:
-    """Lower-case, de-duplicate and validate tags.
-
-    Raises:
-        InvalidInput: a tag is malformed or there are too many.
-    """
-    seen: list[str] = []
-    for raw in tags:
-        tag = raw.strip().lower().lstrip("#")
-        if not tag:
-            continue
-        if len(tag) > TAG_MAX or not _TAG.match(tag):
-            raise InvalidInput(
-                f"Tags are letters, digits, '-' and '_', at most {TAG_MAX} characters.",
-                field="tags",
-            )
-        if tag not in seen:
-            seen.append(tag)
-    if len(seen) > TAGS_MAX:
-        raise InvalidInput(f"At most {TAGS_MAX} tags.", field="tags")
-    return tuple(seen)
-
-
 # Ids as each platform spells them, in ASCII digits (int() takes any script's digits): a
 # Telegram chat is a (negative) number or an @username, a Discord channel a snowflake.
 _TELEGRAM_CHAT = re.compile(r"-?[0-9]{1,19}|@[A-Za-z][A-Za-z0-9_]{2,31}")
@@ -1039,64 +1009,3 @@ def check_chat_id(platform: Platform, chat_id: str, thread_id: str | None = None
         raise InvalidInput(
             f"A thread or topic id is a number, not {thread_id[:40]!r}.", field="thread_id"
         )
-
-
-def _clean_url(value: str | None, field: str) -> str | None:
-    if value is None or not value.strip():
-        return None
-    url = value.strip()
-    parts = urlsplit(url)
-    if (
-        len(url) > URL_MAX
-        or parts.scheme not in ("http", "https")
-        or not parts.netloc
-        or has_control_chars(url, allow_newlines=False)
-        or any(ch.isspace() for ch in url)
-    ):
-        raise InvalidInput(f"The {field} must be an http or https address.", field=field)
-    return url
-
-
-def clean_draft(draft: ArticleDraft) -> ArticleDraft:
-    """Validate and normalise an article draft.
-
-    Raises:
-        InvalidInput: naming the first offending field.
-    """
-    draft = ArticleDraft(
-        title=valid_unicode(draft.title),
-        body=valid_unicode(draft.body),
-        summary=valid_unicode(draft.summary),
-        url=draft.url,
-        image_url=draft.image_url,
-        tags=draft.tags,
-    )
-    title = draft.title.strip()
-    if not title:
-        raise InvalidInput("The title is empty.", field="title")
-    if has_control_chars(title, allow_newlines=False) or "\n" in title or "\r" in title:
-        raise InvalidInput("The title must be one line without control characters.", field="title")
-    if len(title) > TITLE_MAX:
-        raise InvalidInput(f"The title is longer than {TITLE_MAX} characters.", field="title")
-    body = draft.body.replace("\r\n", "\n").strip()
-    if not body:
-        raise InvalidInput("The body is empty.", field="body")
-    if len(body) > BODY_MAX:
-        raise InvalidInput(f"The body is longer than {BODY_MAX} characters.", field="body")
-    if has_control_chars(body, allow_newlines=True):
-        raise InvalidInput("The body contains NUL or other control characters.", field="body")
-    summary = draft.summary.replace("\r\n", "\n").strip()
-    if len(summary) > SUMMARY_MAX:
-        raise InvalidInput(
-            f"The summary is longer than {SUMMARY_MAX} characters.", field="summary"
-        )
-    if has_control_chars(summary, allow_newlines=True):
-        raise InvalidInput("The summary contains control characters.", field="summary")
-    return ArticleDraft(
-        title=title,
-        body=body,
-        summary=summary,
-        url=_clean_url(draft.url, "url"),
-        image_url=_clean_url(draft.image_url, "image url"),
-        tags=clean_tags(draft.tags),
-    )
