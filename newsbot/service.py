@@ -49,7 +49,7 @@ from newsbot.models import (
     Platform,
     ThreadPage,
 )
-from newsbot.ports import Clock, Store, SystemClock
+from newsbot.ports import Clock, Store, StoreMetrics, SystemClock
 from newsbot.text import (
     clean_name,
     has_control_chars,
@@ -967,6 +967,63 @@ class NewsService:
     async def save_state(self, key: str, value: str) -> None:
         """Write a small named value kept for an adapter."""
         await self.store.set_state(key, value)
+
+    async def shared_secret(self, key: str) -> bytes:
+        """A random 32-byte secret every worker shares, kept under ``key`` (an adapter's
+        signing key, say): the first worker to ask makes it, the others read the same one.
+
+        A stored value that is not hexadecimal is replaced with a new secret (logged).
+        """
+        stored = await self.store.setdefault_state(key, secrets.token_hex(32))
+        try:
+            return bytes.fromhex(stored)
+        except ValueError:
+            log.warning("stored secret is malformed; replacing it", extra={"key": key})
+            secret = secrets.token_bytes(32)
+            await self.store.set_state(key, secret.hex())
+            return secret
+
+    async def comment_by_source(self, source: MessageRef) -> Comment | None:
+        """The comment stored as the message ``source``, whatever its status, or ``None``."""
+        return await self.store.get_comment_by_source(source)
+
+    def watch(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener`` when another worker changed something, with what changed:
+        ``"outbox"``, ``"article:ID"`` or ``"*"`` (``Coordination.watch``). It runs on the
+        event loop and must not block."""
+        self.store.watch(listener)
+
+    # -- monitoring -----------------------------------------------------------------------
+
+    async def health(self) -> None:
+        """Return once the store answers a trivial question.
+
+        Raises:
+            StorageError: the store failed.
+        """
+        await self.store.get_state("health")
+
+    async def delivery_counts(self) -> dict[tuple[Platform, DeliveryState], int]:
+        """How many deliveries the outbox holds in each state, per platform."""
+        return await self.store.delivery_counts()
+
+    async def next_due(self, platform: Platform) -> datetime | None:
+        """When the platform's earliest pending or failed delivery is due, or ``None``."""
+        return await self.store.next_due(platform)
+
+    def storage_errors(self) -> int:
+        """Database operations that failed in this process (0 when the store does not count
+        them: ``StoreMetrics``)."""
+        return self.store.errors if isinstance(self.store, StoreMetrics) else 0
+
+    def observe_ingest(self, observer: Callable[[float, int], None]) -> bool:
+        """Call ``observer`` with the seconds and size of every group-commit batch of arriving
+        comments this process writes. Returns ``False`` when the store does not report them
+        (``StoreMetrics``)."""
+        if not isinstance(self.store, StoreMetrics):
+            return False
+        self.store.observe_batch = observer
+        return True
 
 
 def _page_limit(limit: int) -> int:
