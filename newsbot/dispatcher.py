@@ -28,7 +28,7 @@ from datetime import timedelta
 
 from newsbot.errors import DeliveryError, DestinationGone, RateLimited, StorageError
 from newsbot.models import ArticleId, DeliveryOp, Job, Platform
-from newsbot.ports import Clock, Publisher, Store, SystemClock
+from newsbot.ports import Clock, Outbox, Publisher, SystemClock
 
 log = logging.getLogger("newsbot.dispatcher")
 
@@ -42,7 +42,7 @@ class Dispatcher:
     """Delivers the outbox through one ``Publisher`` per platform.
 
     Args:
-        store: an opened store.
+        store: an opened store; the dispatcher uses only its outbox.
         publishers: the publisher of each platform that is on; deliveries for other platforms
             wait in the outbox until a publisher for them runs.
         clock: the time source.
@@ -62,7 +62,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        store: Store,
+        store: Outbox,
         publishers: Mapping[Platform, Publisher],
         *,
         clock: Clock | None = None,

@@ -39,12 +39,16 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 from urllib.parse import urlsplit
 
+from newsbot.drafts import BODY_MAX, SUMMARY_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX, URL_MAX, clean_tags
 from newsbot.errors import FeedError, InvalidInput, NotFound
 from newsbot.models import (
     Actor,
+    Article,
     ArticleDraft,
+    ArticleId,
     ArticleStatus,
     Feed,
     FeedEntry,
@@ -54,17 +58,7 @@ from newsbot.models import (
     NewFeed,
     Platform,
 )
-from newsbot.ports import FeedSource
-from newsbot.service import (
-    BODY_MAX,
-    SUMMARY_MAX,
-    TAG_MAX,
-    TAGS_MAX,
-    TITLE_MAX,
-    URL_MAX,
-    NewsService,
-    clean_tags,
-)
+from newsbot.ports import Clock, FeedSource, FeedStore
 from newsbot.text import ELLIPSIS, cut_chars, cut_utf16, one_line, utf16_len, valid_unicode
 
 log = logging.getLogger("newsbot.feeds")
@@ -271,11 +265,65 @@ def _newest_first(entries: Sequence[tuple[str, FeedEntry]]) -> list[tuple[str, F
     return [pair for _, pair in indexed]
 
 
+class Changed(Protocol):
+    """What publishing or editing an article gives back (``newsbot.service.Change`` is one)."""
+
+    @property
+    def article(self) -> Article:
+        """The article as it stands after the change."""
+        ...
+
+
+class ArticleUseCases(Protocol):
+    """What the feed use cases ask of the service (``NewsService`` is one).
+
+    Feeds publish and edit through the article use cases, so that a feed's article is
+    checked, cleaned and delivered like any other; they read and write only feeds in the
+    store.
+    """
+
+    @property
+    def clock(self) -> Clock:
+        """The time source."""
+        ...
+
+    @property
+    def store(self) -> FeedStore:
+        """Where feeds and their items are kept."""
+        ...
+
+    def require_admin(self, actor: Actor, action: str) -> None:
+        """Raise ``PermissionDenied`` unless ``actor`` may manage feeds (``action``)."""
+        ...
+
+    async def article(self, article_id: ArticleId) -> Article:
+        """Return an article, whatever its status; ``NotFound`` when there is none."""
+        ...
+
+    async def publish(
+        self, actor: Actor, draft: ArticleDraft, *, request: str | None = None
+    ) -> Changed:
+        """Publish an article, once per ``request``; ``InvalidInput`` for a bad draft."""
+        ...
+
+    async def edit(
+        self,
+        actor: Actor,
+        article_id: ArticleId,
+        draft: ArticleDraft,
+        *,
+        request: str | None = None,
+    ) -> Changed:
+        """Edit an article, once per ``request``; ``InvalidInput`` for a bad draft."""
+        ...
+
+
 class FeedService:
     """Adds, lists, removes and polls feeds; what the command line and the chat commands call.
 
     Args:
-        service: publishes and edits the articles (its clock is used).
+        service: publishes and edits the articles (its clock is used, and its store's
+            ``FeedStore``).
         source: fetches and reads feeds.
         min_interval: the shortest interval allowed (tests lower it; the bot keeps a minute).
         edit_pace: seconds between two edits of one item's article.
@@ -287,7 +335,7 @@ class FeedService:
 
     def __init__(
         self,
-        service: NewsService,
+        service: ArticleUseCases,
         source: FeedSource,
         *,
         min_interval: float = MIN_INTERVAL,
@@ -297,7 +345,7 @@ class FeedService:
         may_poll: Callable[[], bool] | None = None,
     ) -> None:
         self.service = service
-        self.store = service.store
+        self.store: FeedStore = service.store
         self.source = source
         self.min_interval = min_interval
         self.edit_pace = edit_pace
@@ -677,7 +725,10 @@ class FeedService:
         if item.edited_at is not None and (now - item.edited_at).total_seconds() < self.edit_pace:
             return -1
         self._check()
-        article = await self.store.get_article(item.article_id)
+        try:
+            article: Article | None = await self.service.article(item.article_id)
+        except NotFound:
+            article = None
         done = replace(item, fingerprint=mark)
         if article is None or article.status is not ArticleStatus.PUBLISHED:
             await self.store.save_feed_items([done])

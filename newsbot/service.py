@@ -17,11 +17,11 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from newsbot import threads
 from newsbot.cursors import MALFORMED as MALFORMED_CURSOR
 from newsbot.cursors import Cursors
+from newsbot.drafts import TITLE_MAX, clean_draft, clean_tags
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
 from newsbot.limits import IntakeGate, IntakeLimits
 from newsbot.models import (
@@ -51,7 +51,7 @@ from newsbot.models import (
     ThreadPage,
     WorkerInfo,
 )
-from newsbot.ports import Clock, Store, SystemClock
+from newsbot.ports import Clock, Store, StoreMetrics, SystemClock
 from newsbot.text import (
     clean_name,
     has_control_chars,
@@ -68,17 +68,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("newsbot.service")
 
-TITLE_MAX = 256
-SUMMARY_MAX = 1024
-BODY_MAX = 100_000
-URL_MAX = 2048
-TAG_MAX = 32
-TAGS_MAX = 10
 COMMENT_MAX = 4096
 NAME_MAX = 64
 CHAT_ID_MAX = 128
 PAGE_MAX = 100
-_TAG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 WEB_IDENTITY = "w:"
 """The prefix of a web commenter's user id: a keyed hash of their browser session."""
 NAME_BAN = "name:"
@@ -988,34 +981,68 @@ class NewsService:
         workers = await live_workers(self.store, now, horizon)
         return Roster(now, tuple(workers), tuple(await self.store.list_roles()))
 
+    async def shared_secret(self, key: str) -> bytes:
+        """A random 32-byte secret every worker shares, kept under ``key`` (an adapter's
+        signing key, say): the first worker to ask makes it, the others read the same one.
+
+        A stored value that is not hexadecimal is replaced with a new secret (logged).
+        """
+        stored = await self.store.setdefault_state(key, secrets.token_hex(32))
+        try:
+            return bytes.fromhex(stored)
+        except ValueError:
+            log.warning("stored secret is malformed; replacing it", extra={"key": key})
+            secret = secrets.token_bytes(32)
+            await self.store.set_state(key, secret.hex())
+            return secret
+
+    async def comment_by_source(self, source: MessageRef) -> Comment | None:
+        """The comment stored as the message ``source``, whatever its status, or ``None``."""
+        return await self.store.get_comment_by_source(source)
+
+    def watch(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener`` when another worker changed something, with what changed:
+        ``"outbox"``, ``"article:ID"`` or ``"*"`` (``Coordination.watch``). It runs on the
+        event loop and must not block."""
+        self.store.watch(listener)
+
+    # -- monitoring -----------------------------------------------------------------------
+
+    async def health(self) -> None:
+        """Return once the store answers a trivial question.
+
+        Raises:
+            StorageError: the store failed.
+        """
+        await self.store.get_state("health")
+
+    async def delivery_counts(self) -> dict[tuple[Platform, DeliveryState], int]:
+        """How many deliveries the outbox holds in each state, per platform."""
+        return await self.store.delivery_counts()
+
+    async def next_due(self, platform: Platform) -> datetime | None:
+        """When the platform's earliest pending or failed delivery is due, or ``None``."""
+        return await self.store.next_due(platform)
+
+    def storage_errors(self) -> int:
+        """Database operations that failed in this process (0 when the store does not count
+        them: ``StoreMetrics``)."""
+        return self.store.errors if isinstance(self.store, StoreMetrics) else 0
+
+    def observe_ingest(self, observer: Callable[[float, int], None]) -> bool:
+        """Call ``observer`` with the seconds and size of every group-commit batch of arriving
+        comments this process writes. Returns ``False`` when the store does not report them
+        (``StoreMetrics``)."""
+        if not isinstance(self.store, StoreMetrics):
+            return False
+        self.store.observe_batch = observer
+        return True
+
 
 def _page_limit(limit: int) -> int:
     if not 1 <= limit <= PAGE_MAX:
         raise InvalidInput(f"The page size must be between 1 and {PAGE_MAX}.", field="limit")
     return limit
-
-
-def clean_tags(tags: Collection[str]) -> tuple[str, ...]:
-    """Lower-case, de-duplicate and validate tags.
-
-    Raises:
-        InvalidInput: a tag is malformed or there are too many.
-    """
-    seen: list[str] = []
-    for raw in tags:
-        tag = raw.strip().lower().lstrip("#")
-        if not tag:
-            continue
-        if len(tag) > TAG_MAX or not _TAG.match(tag):
-            raise InvalidInput(
-                f"Tags are letters, digits, '-' and '_', at most {TAG_MAX} characters.",
-                field="tags",
-            )
-        if tag not in seen:
-            seen.append(tag)
-    if len(seen) > TAGS_MAX:
-        raise InvalidInput(f"At most {TAGS_MAX} tags.", field="tags")
-    return tuple(seen)
 
 
 # Ids as each platform spells them, in ASCII digits (int() takes any script's digits): a
@@ -1052,67 +1079,6 @@ def check_chat_id(platform: Platform, chat_id: str, thread_id: str | None = None
         raise InvalidInput(
             f"A thread or topic id is a number, not {thread_id[:40]!r}.", field="thread_id"
         )
-
-
-def _clean_url(value: str | None, field: str) -> str | None:
-    if value is None or not value.strip():
-        return None
-    url = value.strip()
-    parts = urlsplit(url)
-    if (
-        len(url) > URL_MAX
-        or parts.scheme not in ("http", "https")
-        or not parts.netloc
-        or has_control_chars(url, allow_newlines=False)
-        or any(ch.isspace() for ch in url)
-    ):
-        raise InvalidInput(f"The {field} must be an http or https address.", field=field)
-    return url
-
-
-def clean_draft(draft: ArticleDraft) -> ArticleDraft:
-    """Validate and normalise an article draft.
-
-    Raises:
-        InvalidInput: naming the first offending field.
-    """
-    draft = ArticleDraft(
-        title=valid_unicode(draft.title),
-        body=valid_unicode(draft.body),
-        summary=valid_unicode(draft.summary),
-        url=draft.url,
-        image_url=draft.image_url,
-        tags=draft.tags,
-    )
-    title = draft.title.strip()
-    if not title:
-        raise InvalidInput("The title is empty.", field="title")
-    if has_control_chars(title, allow_newlines=False) or "\n" in title or "\r" in title:
-        raise InvalidInput("The title must be one line without control characters.", field="title")
-    if len(title) > TITLE_MAX:
-        raise InvalidInput(f"The title is longer than {TITLE_MAX} characters.", field="title")
-    body = draft.body.replace("\r\n", "\n").strip()
-    if not body:
-        raise InvalidInput("The body is empty.", field="body")
-    if len(body) > BODY_MAX:
-        raise InvalidInput(f"The body is longer than {BODY_MAX} characters.", field="body")
-    if has_control_chars(body, allow_newlines=True):
-        raise InvalidInput("The body contains NUL or other control characters.", field="body")
-    summary = draft.summary.replace("\r\n", "\n").strip()
-    if len(summary) > SUMMARY_MAX:
-        raise InvalidInput(
-            f"The summary is longer than {SUMMARY_MAX} characters.", field="summary"
-        )
-    if has_control_chars(summary, allow_newlines=True):
-        raise InvalidInput("The summary contains control characters.", field="summary")
-    return ArticleDraft(
-        title=title,
-        body=body,
-        summary=summary,
-        url=_clean_url(draft.url, "url"),
-        image_url=_clean_url(draft.image_url, "image url"),
-        tags=clean_tags(draft.tags),
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 
 from newsbot.errors import StorageError
 from newsbot.models import WorkerInfo
-from newsbot.ports import Clock, Store, SystemClock
+from newsbot.ports import Clock, Coordination, SystemClock
 
 log = logging.getLogger("newsbot.workers")
 
@@ -40,7 +40,7 @@ class Roles:
     """Takes, renews and gives up this worker's roles, and heartbeats the worker.
 
     Args:
-        store: the shared store.
+        store: the shared store; roles and heartbeats are its ``Coordination``.
         worker: this worker's id (unique per process life).
         wanted: the roles to hold when possible (``send:telegram``, ...).
         lease: seconds a role is held without renewal.
@@ -53,7 +53,7 @@ class Roles:
 
     def __init__(
         self,
-        store: Store,
+        store: Coordination,
         worker: str,
         wanted: Collection[str],
         *,
@@ -288,7 +288,7 @@ LIVE_HORIZON = 15.0
 
 
 async def live_workers(
-    store: Store, now: datetime, horizon: float = LIVE_HORIZON
+    store: Coordination, now: datetime, horizon: float = LIVE_HORIZON
 ) -> list[WorkerInfo]:
     """Workers that sent a heartbeat in the last ``horizon`` seconds."""
     return await store.list_workers(now - timedelta(seconds=horizon))

@@ -43,7 +43,7 @@ def test_importing_newsbot_loads_no_sdk_or_driver() -> None:
 def test_core_sources_name_no_forbidden_module() -> None:
     """Also catches imports hidden inside functions, which the runtime check cannot see."""
     core = Path(__file__).resolve().parent.parent / "newsbot"
-    for source in core.glob("*.py"):
+    for source in core.rglob("*.py"):
         for line in source.read_text().splitlines():
             words = line.strip().split()
             if words[:1] in (["import"], ["from"]) and len(words) > 1:
@@ -81,3 +81,18 @@ def test_no_storage_module_imports_one_that_imports_it_back() -> None:
 
     circles = sorted(name for name in graph if reaches(name, name, {name}))
     assert circles == []
+
+
+def test_adapters_never_reach_the_store() -> None:
+    """Adapters call the service's use cases; ``service.store`` (or any ``.store``) is not
+    theirs to touch, whatever its type says."""
+    import ast
+
+    adapters = Path(__file__).resolve().parent.parent / "adapters"
+    reached = [
+        f"{source.relative_to(adapters)}:{node.lineno}"
+        for source in adapters.rglob("*.py")
+        for node in ast.walk(ast.parse(source.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr == "store"
+    ]
+    assert reached == []

@@ -24,10 +24,10 @@ from adapters.feeds.worker import FeedReader
 from adapters.web import WebAdapter
 from adapters.web.ops import Operations, Sources
 from newsbot import Actor, NewsService
+from newsbot.drafts import BODY_MAX
 from newsbot.errors import FeedError
 from newsbot.feeds import FeedService, PollResult, _text_key, item_key
 from newsbot.models import FeedEntry, FeedItem, NewFeed
-from newsbot.service import BODY_MAX
 from storage import SqliteStore
 from tests.conftest import FakeClock
 from tests.fakes.feeds import FeedSite, Item, rss

@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.feeds import parse_feed
+from newsbot.drafts import TITLE_MAX, clean_draft
 from newsbot.errors import FeedError, InvalidInput
 from newsbot.feeds import entry_draft, item_key
 from newsbot.models import Feed, FeedId
-from newsbot.service import TITLE_MAX, clean_draft
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 FEED = Feed(FeedId(1), "https://f.example/feed", "F", ("t",), 600.0, 0, True, NOW, NOW)

@@ -11,10 +11,10 @@ import pytest
 
 from adapters.feeds import parse_feed
 from adapters.feeds.convert import to_markdown
+from newsbot.drafts import BODY_MAX, TITLE_MAX, clean_draft
 from newsbot.errors import FeedError
 from newsbot.feeds import category_tag, entry_draft, item_key
 from newsbot.models import Feed, FeedEntry, FeedId
-from newsbot.service import BODY_MAX, TITLE_MAX, clean_draft
 
 DATA = Path(__file__).parent / "data" / "feeds"
 URL = "https://feeds.example/feed"

@@ -23,7 +23,7 @@ from markupsafe import escape
 from adapters.web import create_app
 from adapters.web.render import xml_safe
 from newsbot import Actor, ArticleDraft, InvalidInput, NewsService
-from newsbot.service import clean_draft
+from newsbot.drafts import clean_draft
 from storage import SqliteStore
 from tests.test_web_helpers import Client, form_fields
 

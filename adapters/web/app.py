@@ -106,7 +106,7 @@ def create_app(
         # In this process at once (after every stored, edited or deleted comment and every
         # article change), in other workers through the store (see adapters.web.cache).
         service.on_enqueue(kept.changed)
-        service.store.watch(kept.heard)
+        service.watch(kept.heard)
     app[SITE] = Site(
         service=service,
         templates=environment(versions),

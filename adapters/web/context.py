@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 import socket
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -92,13 +91,7 @@ async def load_keys(s: Site, secret: bytes | None = None) -> None:
     """Fill ``s.keys`` from ``secret``, or from the store's shared ``web.secret`` (the first
     worker to start writes it; the others read the same value)."""
     if secret is None:
-        stored = await s.service.store.setdefault_state(SECRET_STATE_KEY, secrets.token_hex(32))
-        try:
-            secret = bytes.fromhex(stored)
-        except ValueError:
-            log.warning("stored web secret is malformed; replacing it")
-            secret = secrets.token_bytes(32)
-            await s.service.save_state(SECRET_STATE_KEY, secret.hex())
+        secret = await s.service.shared_secret(SECRET_STATE_KEY)
     s.keys.secret = secret
     s.keys.identity = derive_key(secret, "identity")
     s.keys.submit = derive_key(secret, "submit")

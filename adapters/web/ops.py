@@ -38,7 +38,7 @@ class Sources:
     """Where the figures come from; bot.py fills it in as the parts start.
 
     Attributes:
-        service: the service (its store answers the outbox queries).
+        service: the service (it answers the outbox and database figures).
         worker: this worker's id.
         dispatcher: the outbox worker, for sends by outcome.
         roles: the role holder, for the roles held.
@@ -77,9 +77,7 @@ class Operations:
             buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
             registry=self.registry,
         )
-        store: Any = sources.service.store
-        if hasattr(store, "observe_batch"):
-            store.observe_batch = lambda seconds, _size: self.batches.observe(seconds)
+        sources.service.observe_ingest(lambda seconds, _size: self.batches.observe(seconds))
         self._lock = asyncio.Lock()
 
     def routes(self) -> list[web.RouteDef]:
@@ -100,7 +98,7 @@ class Operations:
         body: dict[str, Any] = {"alive": True, "worker": self.sources.worker}
         try:
             async with asyncio.timeout(HEALTH_TIMEOUT):
-                await self.sources.service.store.get_state("health")
+                await self.sources.service.health()
         except (StorageError, TimeoutError) as exc:
             body.update(ready=False, error=str(exc) or "the database did not answer in time")
             status = 503
@@ -124,14 +122,13 @@ class Operations:
     async def _read(self) -> list[Metric]:
         sources = self.sources
         service = sources.service
-        store = service.store
         metrics: list[Metric] = []
         errors = GaugeMetricFamily(
             "newsbot_database_up", "1 when the database answered this scrape's queries."
         )
         try:
-            counts = await store.delivery_counts()
-            due = {p: await store.next_due(p) for p in (Platform.TELEGRAM, Platform.DISCORD)}
+            counts = await service.delivery_counts()
+            due = {p: await service.next_due(p) for p in (Platform.TELEGRAM, Platform.DISCORD)}
         except StorageError:
             errors.add_metric([], 0)
             counts, due = {}, {}
@@ -162,16 +159,16 @@ class Operations:
             labels=["platform", "outcome"],
         )
         if sources.dispatcher is not None:
-            for (name, outcome), count in sorted(sources.dispatcher.outcomes.items()):
-                sends.add_metric([name, outcome], count)
+            for (sender, outcome), count in sorted(sources.dispatcher.outcomes.items()):
+                sends.add_metric([sender, outcome], count)
         metrics.append(sends)
         answers = CounterMetricFamily(
             "newsbot_platform_rate_limited",
             "Answers of 429 (rate limited) the platforms gave this worker.",
             labels=["platform"],
         )
-        for name, count in sorted(sources.rate_limit_answers().items()):
-            answers.add_metric([name], count)
+        for limited, count in sorted(sources.rate_limit_answers().items()):
+            answers.add_metric([limited], count)
         metrics.append(answers)
         stored = CounterMetricFamily(
             "newsbot_comments_stored", "Comments this worker stored (created, not repeats)."
@@ -181,7 +178,7 @@ class Operations:
         db_errors = CounterMetricFamily(
             "newsbot_database_errors", "Database operations that failed in this worker."
         )
-        db_errors.add_metric([], float(getattr(store, "errors", 0)))
+        db_errors.add_metric([], float(service.storage_errors()))
         metrics.append(db_errors)
         roles = GaugeMetricFamily(
             "newsbot_role_held", "1 for each role this worker holds.", labels=["role", "worker"]

@@ -340,6 +340,6 @@ async def _submission_key(
         now=s.service.clock.now().timestamp(),
     )
     earlier = MessageRef(Platform.WEB, str(article.id), previous)
-    if await s.service.store.get_comment_by_source(earlier) is not None:
+    if await s.service.comment_by_source(earlier) is not None:
         return previous
     return current

@@ -34,6 +34,7 @@ from adapters.telegram.render import (
     split_command,
     tail,
 )
+from newsbot.drafts import clean_draft
 from newsbot.errors import (
     InvalidInput,
 )
@@ -42,7 +43,6 @@ from newsbot.models import (
     ArticleId,
     ArticleStatus,
 )
-from newsbot.service import clean_draft
 
 log = logging.getLogger("newsbot.telegram")
 

@@ -1,15 +1,28 @@
-"""The interfaces the core owns and the outside world implements.
+"""The persistence port, as roles: each consumer takes only the role it uses.
 
-``Store`` is the persistence port (``storage.sqlite.SqliteStore`` implements it; any other
-backend must pass ``tests/test_store_contract.py``). ``Publisher`` is what each platform
-adapter implements so the dispatcher can post, edit and delete messages. ``Clock`` lets tests
-control time.
+``Store`` is the union of the role ports below (``storage.SqliteStore``,
+``storage.PostgresStore`` and ``storage.memory.MemoryStore`` implement it, and each must pass
+``tests/test_store_contract.py``). Consumers take the narrowest one that serves them: the
+dispatcher an ``Outbox``, the role holder ``Coordination``, the feed use cases a ``FeedStore``;
+the service, which carries out every use case, the whole ``Store``. Adapters never see a store:
+they call the service.
+
+Every method of every role follows the same rules:
+
+- It is one atomic unit of work: it happens completely or not at all, and concurrent callers
+  (in this process or in other workers sharing the store) never see each other's half-done
+  work.
+- Times passed in are timezone-aware UTC, and so are times returned.
+- It raises ``StorageError`` when the backend fails, never an SDK or driver exception.
+- What a worker claims (a delivery, a role) is a lease with an owner and an expiry: the owner
+  renews it while it works, and others take it over only once it has expired, never because
+  they started.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from newsbot.models import (
@@ -29,7 +42,6 @@ from newsbot.models import (
     Feed,
     FeedId,
     FeedItem,
-    Fetched,
     IncomingComment,
     Job,
     MessageLink,
@@ -45,119 +57,14 @@ from newsbot.models import (
 )
 
 
-class Clock(Protocol):
-    """A source of the current time."""
+class ArticleStore(Protocol):
+    """Articles: publishing, editing and retracting them, and reading them back.
 
-    def now(self) -> datetime:
-        """Return the current time, timezone-aware, in UTC."""
-        ...
-
-
-class SystemClock:
-    """The wall clock."""
-
-    def now(self) -> datetime:
-        """Return ``datetime.now(UTC)``."""
-        return datetime.now(UTC)
-
-
-@runtime_checkable
-class Publisher(Protocol):
-    """Posts, edits and deletes messages on one platform on behalf of the dispatcher.
-
-    Each method receives a ``Job`` that carries the delivery, the destination, the article and,
-    for a mirrored comment, the comment. Implementations render the content natively for their
-    platform and translate every SDK failure into a ``DeliveryError``:
-
-    - ``RateLimited(retry_after, scope=...)`` when the platform (or the publisher's own
-      limiter, to avoid asking) says to wait; the dispatcher reschedules without counting an
-      attempt.
-    - ``DestinationGone`` when the chat is gone or the bot is removed or forbidden; the
-      dispatcher deactivates the destination.
-    - any other ``DeliveryError`` for transient failures (timeouts, 5xx); retried with backoff.
-
-    A publisher must not wait for long inside a call: a per-chat limit that would hold the
-    call up should be raised as ``RateLimited`` so that other chats proceed.
+    Writing an article enqueues what it causes (posts, edits, deletions) in the outbox in the
+    same unit of work, so a crash never leaves an article without its deliveries or a
+    delivery without its article. ``request`` keys make publishing and editing idempotent
+    across retries and restarts: a command carried out once is never carried out again.
     """
-
-    @property
-    def platform(self) -> Platform:
-        """The platform this publisher serves."""
-        ...
-
-    async def post(self, job: Job) -> Posted:
-        """Post the article or comment of ``job`` and return the ids of what was posted.
-
-        For a comment, ``job.reply_to`` names the message to reply to in this destination.
-        Use ``job.nonce`` as an idempotency key where the platform supports one.
-        """
-        ...
-
-    async def edit(self, job: Job) -> None:
-        """Replace the content of the message ``job.delivery.message_id`` with current content.
-
-        A platform answer that the content is unchanged counts as success.
-        """
-        ...
-
-    async def delete(self, job: Job) -> None:
-        """Delete the message ``job.delivery.message_id`` (and lock its thread, if any).
-
-        A message that is already gone counts as success.
-        """
-        ...
-
-
-class FeedSource(Protocol):
-    """Fetches and reads feeds over HTTP for the feed poller (``adapters.feeds`` implements it).
-
-    The source does the HTTP (conditional GET, redirects, size and time limits, which
-    addresses may be reached) and the parsing (RSS, Atom, JSON Feed; HTML sanitised and turned
-    into Markdown). Identity, dedup, edits and scheduling are the core's (``newsbot.feeds``).
-    """
-
-    async def fetch(self, url: str, *, etag: str | None, last_modified: str | None) -> Fetched:
-        """Fetch ``url``, conditionally when ``etag`` or ``last_modified`` is given.
-
-        Returns whatever HTTP status came (304, 404, 429, ...), with the entries read on a
-        200. A malformed feed gives the entries that could be read and names the rest in
-        ``Fetched.problems``. Reading a document must not hold the event loop, whatever
-        the document: parse it elsewhere, within a budget.
-
-        Raises:
-            FeedError: no HTTP answer (connection, timeout, a refused address, too many
-                redirects, too big), a 200 that is not a feed or did not arrive whole, or a
-                document past what reading one may cost.
-        """
-        ...
-
-    async def close(self) -> None:
-        """Release connections."""
-        ...
-
-
-class Store(Protocol):
-    """Persistence for articles, destinations, the delivery outbox, message links and comments.
-
-    Every method is one atomic unit of work: it either happens completely or not at all, and
-    concurrent callers never see each other's half-done work. Times passed in are UTC; times
-    returned are UTC. Methods raise ``StorageError`` when the backend fails and never raise an
-    SDK or driver exception.
-
-    Several processes (workers) may share one store. What one of them claims (a delivery, a
-    role) is a lease with an owner and an expiry: the owner renews it while it works, and
-    others take it over only once it has expired, never because they started.
-    """
-
-    async def open(self) -> None:
-        """Connect and bring the schema up to date. Raises ``SchemaTooNew`` for newer files."""
-        ...
-
-    async def close(self) -> None:
-        """Release every resource. Safe to call twice."""
-        ...
-
-    # -- articles -------------------------------------------------------------------------
 
     async def add_article(
         self,
@@ -212,7 +119,15 @@ class Store(Protocol):
         """Count the article's visible comments."""
         ...
 
-    # -- destinations ---------------------------------------------------------------------
+
+class DestinationStore(Protocol):
+    """The chats (and threads) articles go to, and how each delivery there stands.
+
+    A destination is unique per ``(platform, chat_id, thread_id)`` and is never deleted: an
+    unsubscribed or vanished chat is kept inactive, with the reason, so that its deliveries
+    and links keep their meaning. Deactivating one is ``Outbox.deactivate_destination``'s
+    (the dispatcher does it when a platform says the chat is gone).
+    """
 
     async def add_destination(
         self, new: NewDestination, now: datetime, *, pending: bool = False
@@ -235,22 +150,32 @@ class Store(Protocol):
         """Return the destination for a chat (and thread), active or not."""
         ...
 
-    async def deactivate_destination(
-        self, destination_id: DestinationId, reason: str, now: datetime
-    ) -> bool:
-        """Mark a destination inactive and cancel its unsent deliveries.
-
-        Returns ``False`` when it was already inactive.
-        """
-        ...
-
     async def list_destinations(
         self, platform: Platform | None = None, *, active_only: bool = True
     ) -> list[Destination]:
         """Return destinations, ordered by id."""
         ...
 
-    # -- the outbox -----------------------------------------------------------------------
+    async def deliveries_for_article(self, article_id: ArticleId) -> list[DeliveryStatus]:
+        """Return the article's own deliveries (not comment mirrors) with their destinations."""
+        ...
+
+    async def deliveries_for_comment(self, comment_id: CommentId) -> list[DeliveryStatus]:
+        """Return the mirror deliveries of one comment with their destinations."""
+        ...
+
+
+class Outbox(Protocol):
+    """The delivery outbox as the dispatcher works it: claim what is due, record the outcome.
+
+    A delivery is one post, edit or deletion of an article or mirrored comment in one
+    destination. Claims are leases: a worker claims deliveries for ``lease`` seconds and
+    renews them while it sends; a claim whose lease expired is due again and may be claimed
+    by anyone, and every outcome recorded by a worker that lost its claim is ignored, so a
+    stalled worker cannot overwrite what its successor did. Every state change happens in
+    one unit of work with what it implies (links of the posted messages, cancelled deliveries
+    of a deactivated destination).
+    """
 
     async def claim_deliveries(
         self,
@@ -275,6 +200,16 @@ class Store(Protocol):
         """Extend the lease of every delivery ``worker`` holds to ``now + lease``.
 
         Returns how many it still holds; a claim that expired and was taken over is lost.
+        """
+        ...
+
+    async def release_claims(self, worker: str, platform: Platform | None = None) -> int:
+        """Return the ``sending`` deliveries ``worker`` holds to ``pending``, due at once, giving
+        their attempt back.
+
+        Called when a dispatcher stops (or gives up a platform). Claims of other workers are
+        never touched: they expire by themselves if their worker is gone. Returns how many
+        were released.
         """
         ...
 
@@ -315,13 +250,12 @@ class Store(Protocol):
         """
         ...
 
-    async def release_claims(self, worker: str, platform: Platform | None = None) -> int:
-        """Return the ``sending`` deliveries ``worker`` holds to ``pending``, due at once, giving
-        their attempt back.
+    async def deactivate_destination(
+        self, destination_id: DestinationId, reason: str, now: datetime
+    ) -> bool:
+        """Mark a destination inactive and cancel its unsent deliveries.
 
-        Called when a dispatcher stops (or gives up a platform). Claims of other workers are
-        never touched: they expire by themselves if their worker is gone. Returns how many
-        were released.
+        Returns ``False`` when it was already inactive.
         """
         ...
 
@@ -329,15 +263,17 @@ class Store(Protocol):
         """How many deliveries are in each state, per platform (for monitoring)."""
         ...
 
-    async def deliveries_for_article(self, article_id: ArticleId) -> list[DeliveryStatus]:
-        """Return the article's own deliveries (not comment mirrors) with their destinations."""
-        ...
 
-    async def deliveries_for_comment(self, comment_id: CommentId) -> list[DeliveryStatus]:
-        """Return the mirror deliveries of one comment with their destinations."""
-        ...
+class ThreadStore(Protocol):
+    """Comment threads: the comments, and the links that tie chat messages to what they carry.
 
-    # -- message links --------------------------------------------------------------------
+    Every message the bot posts, and every chat message stored as a comment, is linked under
+    its ``MessageRef``; a reply to any of them resolves to its article (and comment). A
+    comment is stored once per source message, however often it arrives. Changing a comment
+    (editing, hiding, deleting) enqueues what it causes to its mirrored copies in the same
+    unit of work. What becomes of an arriving comment is decided by the core
+    (``newsbot.intake``, ``newsbot.mirroring``), never by the backend.
+    """
 
     async def resolve_message(self, ref: MessageRef) -> MessageLink | None:
         """Find what a chat message carries: an article post, a mirrored comment, or a comment
@@ -350,8 +286,6 @@ class Store(Protocol):
         Returns ``False`` if the message was already linked (the old link stays).
         """
         ...
-
-    # -- comments -------------------------------------------------------------------------
 
     async def add_comment(
         self,
@@ -441,7 +375,14 @@ class Store(Protocol):
         """Return every visible comment of one author."""
         ...
 
-    # -- bans and small state -------------------------------------------------------------
+
+class SharedState(Protocol):
+    """Small values every worker shares: bans, named values, and rate-limit slots.
+
+    What one worker writes here every other worker reads at once (no worker keeps a copy
+    that could go stale), and check-and-set steps (``setdefault_state``, ``take_slot``) are
+    atomic across workers.
+    """
 
     async def set_ban(self, platform: Platform, user_id: str, banned: bool, now: datetime) -> bool:
         """Ban or unban an author. Returns whether anything changed."""
@@ -478,7 +419,16 @@ class Store(Protocol):
         """
         ...
 
-    # -- workers and roles ----------------------------------------------------------------
+
+class Coordination(Protocol):
+    """Several workers on one store: who is alive, who holds which role, and what changed.
+
+    A role (sending for a platform, polling feeds) is a lease with a holder, an expiry and an
+    epoch: its holder renews it before it expires, another worker takes it only once it has
+    expired (or was released), and the epoch grows with every change of holder. Heartbeats
+    say which workers are alive and what they hold, for operators. ``watch`` tells a worker
+    what other workers changed, so that it need not poll.
+    """
 
     async def heartbeat(self, worker: WorkerInfo) -> None:
         """Record that a worker is alive (at ``worker.heartbeat_at``) and what it holds."""
@@ -523,7 +473,15 @@ class Store(Protocol):
         """
         ...
 
-    # -- feeds ----------------------------------------------------------------------------
+
+class FeedStore(Protocol):
+    """The feeds followed and the items seen in each, for ``newsbot.feeds``.
+
+    A feed's poll state (validators, errors, next poll) is written back whole by its poller.
+    An item is recorded per ``(feed, key)`` with the article it became (if any) and the
+    fingerprint of its content, so that an item is published once and edited when it changes.
+    Removing a feed forgets its items but never its articles.
+    """
 
     async def add_feed(self, new: NewFeed, now: datetime) -> tuple[Feed, bool]:
         """Follow a feed, due for its first poll at ``now``.
@@ -563,3 +521,45 @@ class Store(Protocol):
         """Record items (in one unit of work), each replacing what was recorded under its
         (feed, key). Nothing is recorded for a feed removed meanwhile."""
         ...
+
+
+class Store(
+    ArticleStore,
+    DestinationStore,
+    Outbox,
+    ThreadStore,
+    SharedState,
+    Coordination,
+    FeedStore,
+    Protocol,
+):
+    """The whole persistence port: every role, and the store's own life cycle.
+
+    A backend implements this one class; each consumer is handed it as the role it uses.
+    Methods follow the rules in this module's docstring.
+    """
+
+    async def open(self) -> None:
+        """Connect and bring the schema up to date. Raises ``SchemaTooNew`` for newer files."""
+        ...
+
+    async def close(self) -> None:
+        """Release every resource. Safe to call twice."""
+        ...
+
+
+@runtime_checkable
+class StoreMetrics(Protocol):
+    """What a backend may also count for monitoring, beyond the ``Store`` port.
+
+    Optional: a backend without it reports no database errors and no batch times. Only this
+    process's work is counted.
+
+    Attributes:
+        errors: how many database operations failed in this process.
+        observe_batch: called with the seconds and the size of every group-commit batch of
+            arriving comments the backend wrote, when set (the operations endpoint sets it).
+    """
+
+    errors: int
+    observe_batch: Callable[[float, int], None] | None
