@@ -34,6 +34,7 @@ from aiohttp import web
 
 from tests.fakes import discord as fake_discord
 from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord import rest as fake_discord_rest
 from tests.fakes.process import serve
 from tests.fakes.telegram import FakeTelegram
 
@@ -309,7 +310,8 @@ async def _serve(args: argparse.Namespace) -> None:
         sidecar_app = _telegram_sidecar(fake)
         ready = {"url": fake.url, "base_url": fake.base_url}
     else:
-        fake_discord._Bucket = SlidingBucket  # type: ignore[misc]  # this process only
+        # The REST pipeline (tests/fakes/discord/rest.py) makes the buckets; this process only.
+        fake_discord_rest._Bucket = SlidingBucket  # type: ignore[attr-defined]  # private
         fake = BenchDiscord(token=args.token)
         fake.set_limits(global_per_sec=50, per_channel=(5, 5.0))
         _discord_world(fake, args.channels, args.per_guild)

@@ -1,4 +1,4 @@
-"""The Discord adapter end to end: the real discord.py client against tests/fakes/discord.py,
+"""The Discord adapter end to end: the real discord.py client against tests/fakes/discord/,
 with the real NewsService, SqliteStore and Dispatcher."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The fake Discord (tests/fakes/discord.py) driven by the real discord.py client."""
+"""The fake Discord (tests/fakes/discord/) driven by the real discord.py client."""
 
 from __future__ import annotations
 
