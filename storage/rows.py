@@ -7,14 +7,17 @@ The mappers take either. The column lists fix the order the mappers read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 from typing import Any, Protocol
 
 from newsbot import mirroring
+from newsbot.intake import Accepted
 from newsbot.models import (
     Article,
+    ArticleDraft,
     ArticleId,
     ArticleStatus,
     Author,
@@ -31,9 +34,11 @@ from newsbot.models import (
     Feed,
     FeedId,
     FeedItem,
+    IncomingComment,
     Job,
     MessageLink,
     MessageRef,
+    NewComment,
     Platform,
     RoleLease,
     WorkerInfo,
@@ -242,41 +247,78 @@ STATUSES = (
 DELIVERY_WIDTH = len(DELIVERY.split(","))
 
 
-def jobs(
-    deliveries: Sequence[Delivery],
-    destinations: Mapping[DestinationId, Destination],
-    articles: Mapping[ArticleId, Article],
-    counts: Mapping[int, int],
-    *,
-    posts: Mapping[tuple[int, int], tuple[str | None, str | None]],
-    post_links: Mapping[int, Sequence[MessageLink]],
-    comments: Mapping[int, Comment],
-    copies: Mapping[tuple[int, int], str | None],
-) -> list[Job]:
-    """The claimed ``deliveries`` as jobs (``newsbot.mirroring.job``), from what a backend
-    fetched for them: for mirrored comments, the articles' own ``posts`` by (article,
-    destination) and their ``post_links``, the ``comments`` and their parents, and the
-    parents' ``copies`` by (parent, destination)."""
-    found = []
-    for one in deliveries:
-        comment_ = None if one.comment_id is None else comments.get(one.comment_id)
-        parent_id = None if comment_ is None else comment_.parent_id
-        post_message, post_thread = posts.get((one.article_id, one.destination_id), (None, None))
-        found.append(
-            mirroring.job(
-                one,
-                destinations[one.destination_id],
-                articles[one.article_id],
-                comment_,
-                None if parent_id is None else comments.get(parent_id),
-                post_message=post_message,
-                post_thread=post_thread,
-                post_links=post_links.get(one.article_id, ()),
-                parent_copy=copies.get((parent_id or 0, one.destination_id)),
-                comment_count=counts.get(one.article_id, 0),
+@dataclass(slots=True)
+class JobParts:
+    """What a backend fetches for claimed ``deliveries`` to make their jobs: it fills each
+    field by the ids the properties name, then calls ``jobs``. Mirrored comments need more:
+    the articles' own ``posts`` by (article, destination) and their ``post_links``, the
+    ``comments`` and their parents, and the parents' ``copies`` by (parent, destination)."""
+
+    deliveries: list[Delivery]
+    destinations: dict[DestinationId, Destination] = field(default_factory=dict)
+    articles: dict[ArticleId, Article] = field(default_factory=dict)
+    counts: dict[int, int] = field(default_factory=dict)
+    posts: dict[tuple[int, int], tuple[str | None, str | None]] = field(default_factory=dict)
+    post_links: dict[int, list[MessageLink]] = field(default_factory=dict)
+    comments: dict[int, Comment] = field(default_factory=dict)
+    copies: dict[tuple[int, int], str | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.deliveries.sort(key=lambda d: (d.next_attempt_at or d.updated_at, d.id))
+
+    @property
+    def destination_ids(self) -> list[int]:
+        """The destinations to fetch."""
+        return sorted({d.destination_id for d in self.deliveries})
+
+    @property
+    def article_ids(self) -> list[int]:
+        """The articles to fetch, with their comment counts (and posts, for mirrors)."""
+        return sorted({d.article_id for d in self.deliveries})
+
+    @property
+    def mirrored(self) -> list[int]:
+        """The mirrored comments to fetch; none, and nothing more is needed."""
+        return sorted({d.comment_id for d in self.deliveries if d.comment_id is not None})
+
+    @property
+    def missing_parents(self) -> list[int]:
+        """The parents of the fetched comments that are not among them."""
+        parents = {c.parent_id for c in self.comments.values() if c.parent_id is not None}
+        return sorted(parents - self.comments.keys())
+
+    @property
+    def parent_copies(self) -> list[tuple[int, int]]:
+        """The (parent, destination) pairs whose copy a mirrored reply answers."""
+        pairs = set()
+        for one in self.deliveries:
+            found = None if one.comment_id is None else self.comments.get(one.comment_id)
+            if found is not None and found.parent_id is not None:
+                pairs.add((int(found.parent_id), int(one.destination_id)))
+        return sorted(pairs)
+
+    def jobs(self) -> list[Job]:
+        """The deliveries as jobs (``newsbot.mirroring.job``)."""
+        made = []
+        for one in self.deliveries:
+            comment_ = None if one.comment_id is None else self.comments.get(one.comment_id)
+            parent_id = None if comment_ is None else comment_.parent_id
+            post = self.posts.get((one.article_id, one.destination_id), (None, None))
+            made.append(
+                mirroring.job(
+                    one,
+                    self.destinations[one.destination_id],
+                    self.articles[one.article_id],
+                    comment_,
+                    None if parent_id is None else self.comments.get(parent_id),
+                    post_message=post[0],
+                    post_thread=post[1],
+                    post_links=self.post_links.get(one.article_id, ()),
+                    parent_copy=self.copies.get((parent_id or 0, one.destination_id)),
+                    comment_count=self.counts.get(one.article_id, 0),
+                )
             )
-        )
-    return found
+        return made
 
 
 def group_links(links: Iterable[MessageLink]) -> dict[int, list[MessageLink]]:
@@ -285,3 +327,82 @@ def group_links(links: Iterable[MessageLink]) -> dict[int, list[MessageLink]]:
     for link in links:
         grouped.setdefault(link.article_id, []).append(link)
     return grouped
+
+
+# -- models to rows ----------------------------------------------------------------------
+
+
+def draft_values(draft: ArticleDraft) -> tuple[str, str, str | None, str | None, str | None]:
+    """An article draft's title, body, summary, url and image_url."""
+    return draft.title, draft.body, draft.summary, draft.url, draft.image_url
+
+
+def author_values(author: Author) -> tuple[str, str, str]:
+    """An author's name, platform and user id."""
+    return author.name, str(author.platform), author.user_id
+
+
+def comment_values(new: NewComment) -> tuple[str, str, str, str, str, str, str]:
+    """A new comment's author (name, platform, user id), text and source message (platform,
+    chat id, message id)."""
+    source = new.source
+    return (
+        *author_values(new.author),
+        new.text,
+        str(source.platform),
+        source.chat_id,
+        source.message_id,
+    )
+
+
+def added(
+    new: NewComment, comment_id: CommentId, parent_id: CommentId | None, created_at: datetime
+) -> Comment:
+    """The comment ``new`` as stored under ``comment_id``, visible (``parent_id`` is
+    ``None`` when its parent is not of its article)."""
+    return Comment(
+        id=comment_id,
+        article_id=new.article_id,
+        parent_id=parent_id,
+        author=new.author,
+        text=new.text,
+        source=new.source,
+        status=CommentStatus.VISIBLE,
+        created_at=created_at,
+    )
+
+
+def ingested(item: IncomingComment, new: Accepted, created_at: Any) -> tuple[Any, ...]:
+    """The ``comments`` row of an arriving comment the intake accepted (``INGEST_COLUMNS``),
+    with ``created_at`` in the backend's form."""
+    source = item.source
+    return (
+        new.id,
+        new.article_id,
+        new.parent_id,
+        new.root_id,
+        *author_values(item.author),
+        item.text,
+        str(source.platform),
+        source.chat_id,
+        source.message_id,
+        "hidden" if new.hidden else "visible",
+        created_at,
+    )
+
+
+INGEST_COLUMNS = (
+    "id",
+    "article_id",
+    "parent_id",
+    "root_id",
+    "author_name",
+    "author_platform",
+    "author_user_id",
+    "text",
+    "source_platform",
+    "source_chat_id",
+    "source_message_id",
+    "status",
+    "created_at",
+)

@@ -81,23 +81,8 @@ _WRITE = (
     "SELECT n, ARRAY(SELECT pg_notify($8, topic)::text FROM unnest($9::text[] "
     "|| CASE WHEN n > 0 THEN ARRAY['outbox'] ELSE ARRAY[]::text[] END) AS topic) FROM queued"
 )
-_INGEST_COLUMNS = (
-    "id",
-    "article_id",
-    "parent_id",
-    "root_id",
-    "author_name",
-    "author_platform",
-    "author_user_id",
-    "text",
-    "source_platform",
-    "source_chat_id",
-    "source_message_id",
-    "status",
-    "created_at",
-)
 _WRITE_ALL = (
-    f"WITH new AS (INSERT INTO comments ({', '.join(_INGEST_COLUMNS)}) SELECT * FROM unnest("
+    f"WITH new AS (INSERT INTO comments ({', '.join(rows.INGEST_COLUMNS)}) SELECT * FROM unnest("
     "$10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::text[], "
     "$16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], "
     f"$22::timestamptz[]) RETURNING 1), {_WRITE}"
@@ -166,24 +151,7 @@ async def _write_plan(conn: Conn, items: Sequence[IncomingComment], plan: Plan) 
     mirrors: list[tuple[int, int, datetime, int]] = []
     for new in plan.accepted:
         item = items[new.index]
-        source, author = item.source, item.author
-        records.append(
-            (
-                new.id,
-                new.article_id,
-                new.parent_id,
-                new.root_id,
-                author.name,
-                str(author.platform),
-                author.user_id,
-                item.text,
-                str(source.platform),
-                source.chat_id,
-                source.message_id,
-                "hidden" if new.hidden else "visible",
-                item.created_at,
-            )
-        )
+        records.append(rows.ingested(item, new, item.created_at))
         mirrors += [(new.article_id, new.id, new.mirror_due, d) for d in new.mirror_to]
     refreshes = [
         (post.delivery_id, refresh.due(post), refresh.at)
@@ -197,7 +165,7 @@ async def _write_plan(conn: Conn, items: Sequence[IncomingComment], plan: Plan) 
         sorted({f"article:{new.article_id}" for new in plan.accepted}),
     ]
     if len(records) >= _COPY_FROM:
-        await conn.copy_records_to_table("comments", records=records, columns=_INGEST_COLUMNS)
+        await conn.copy_records_to_table("comments", records=records, columns=rows.INGEST_COLUMNS)
         await conn.fetchrow(f"WITH {_WRITE}", *args)
     else:
         await conn.fetchrow(_WRITE_ALL, *args, *_columns(records, 13))

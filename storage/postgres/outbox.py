@@ -6,11 +6,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from newsbot.models import (
-    Comment,
     Delivery,
     DeliveryOp,
     Job,
-    MessageLink,
     MessageRef,
     Platform,
     Posted,
@@ -243,94 +241,48 @@ def _by_ids(table: str, columns: str) -> str:
 
 
 async def _jobs(conn: Conn, ids: list[int]) -> list[Job]:
-    deliveries = [
-        rows.delivery(r) for r in await conn.fetch(_by_ids("deliveries", rows.DELIVERY), ids)
-    ]
-    deliveries.sort(key=lambda d: (d.next_attempt_at or d.updated_at, d.id))
-    dest_ids = sorted({d.destination_id for d in deliveries})
-    destinations = {
-        d.id: d
-        for d in map(
-            rows.destination,
-            await conn.fetch(_by_ids("destinations", rows.DESTINATION), dest_ids),
-        )
-    }
-    article_ids = sorted({d.article_id for d in deliveries})
-    articles = {
-        a.id: a
-        for a in map(
-            rows.article,
-            await conn.fetch(_by_ids("articles", rows.ARTICLE), article_ids),
-        )
-    }
-    counts = {
-        r[0]: r[1]
-        for r in await conn.fetch(
-            "SELECT article_id, count(*) FROM comments WHERE status = 'visible' AND "
-            "article_id = ANY($1::bigint[]) GROUP BY article_id",
-            article_ids,
-        )
-    }
-    # For mirrored comments: the article's own post in each destination and the links to
-    # it (copies in discussion groups among them), the comments and their parents' copies.
-    posts: dict[tuple[int, int], tuple[str | None, str | None]] = {}
-    post_links: dict[int, list[MessageLink]] = {}
-    comments: dict[int, Comment] = {}
-    copies: dict[tuple[int, int], str | None] = {}
-    mirrors = [d for d in deliveries if d.comment_id is not None]
-    if mirrors:
-        posts = {
-            (r[0], r[1]): (r[2], r[3])
-            for r in await conn.fetch(
-                "SELECT article_id, destination_id, message_id, thread_id FROM deliveries "
-                "WHERE comment_id IS NULL AND article_id = ANY($1::bigint[])",
-                article_ids,
-            )
-        }
-        found = await conn.fetch(
-            f"SELECT {rows.POST_LINK} FROM message_links "
-            "WHERE comment_id IS NULL AND destination_id IS NOT NULL "
-            "AND article_id = ANY($1::bigint[]) ORDER BY platform, chat_id, message_id",
-            article_ids,
-        )
-        post_links = rows.group_links(map(rows.post_link, found))
-        wanted = {d.comment_id for d in mirrors if d.comment_id is not None}
-        comments = {
-            r[0]: rows.comment(r)
-            for r in await conn.fetch(_by_ids("comments", rows.COMMENT), sorted(wanted))
-        }
-        missing = {c.parent_id for c in comments.values() if c.parent_id is not None}
-        if missing - comments.keys():
-            comments |= {
-                r[0]: rows.comment(r)
-                for r in await conn.fetch(
-                    _by_ids("comments", rows.COMMENT),
-                    sorted(missing - comments.keys()),
-                )
-            }
-        pairs = {
-            (parent_id, d.destination_id)
-            for d in mirrors
-            if d.comment_id in comments
-            and (parent_id := comments[d.comment_id].parent_id) is not None
-        }
-        if pairs:
-            copies = {
-                (r[0], r[1]): r[2]
-                for r in await conn.fetch(
-                    "SELECT u.c, u.t, d.message_id FROM unnest($1::bigint[], $2::bigint[]) "
-                    "AS u(c, t) CROSS JOIN LATERAL (SELECT message_id FROM deliveries "
-                    "WHERE comment_id = u.c AND destination_id = u.t LIMIT 1) AS d",
-                    *_columns(pairs, 2),
-                )
-            }
-    return rows.jobs(
-        deliveries,
-        destinations,
-        articles,
-        counts,
-        posts=posts,
-        post_links=post_links,
-        comments=comments,
-        copies=copies,
+    found = await conn.fetch(_by_ids("deliveries", rows.DELIVERY), ids)
+    parts = rows.JobParts([rows.delivery(r) for r in found])
+    found = await conn.fetch(_by_ids("destinations", rows.DESTINATION), parts.destination_ids)
+    parts.destinations = {d.id: d for d in map(rows.destination, found)}
+    article_ids = parts.article_ids
+    found = await conn.fetch(_by_ids("articles", rows.ARTICLE), article_ids)
+    parts.articles = {a.id: a for a in map(rows.article, found)}
+    found = await conn.fetch(
+        "SELECT article_id, count(*) FROM comments WHERE status = 'visible' AND "
+        "article_id = ANY($1::bigint[]) GROUP BY article_id",
+        article_ids,
     )
+    parts.counts = {r[0]: r[1] for r in found}
+    mirrored = parts.mirrored
+    if not mirrored:
+        return parts.jobs()
+    found = await conn.fetch(
+        "SELECT article_id, destination_id, message_id, thread_id FROM deliveries "
+        "WHERE comment_id IS NULL AND article_id = ANY($1::bigint[])",
+        article_ids,
+    )
+    parts.posts = {(r[0], r[1]): (r[2], r[3]) for r in found}
+    found = await conn.fetch(
+        f"SELECT {rows.POST_LINK} FROM message_links "
+        "WHERE comment_id IS NULL AND destination_id IS NOT NULL "
+        "AND article_id = ANY($1::bigint[]) ORDER BY platform, chat_id, message_id",
+        article_ids,
+    )
+    parts.post_links = rows.group_links(map(rows.post_link, found))
+    found = await conn.fetch(_by_ids("comments", rows.COMMENT), mirrored)
+    parts.comments = {r[0]: rows.comment(r) for r in found}
+    missing = parts.missing_parents  # once the mirrored comments are in
+    if missing:
+        found = await conn.fetch(_by_ids("comments", rows.COMMENT), missing)
+        parts.comments |= {r[0]: rows.comment(r) for r in found}
+    pairs = parts.parent_copies
+    if pairs:
+        found = await conn.fetch(
+            "SELECT u.c, u.t, d.message_id FROM unnest($1::bigint[], $2::bigint[]) "
+            "AS u(c, t) CROSS JOIN LATERAL (SELECT message_id FROM deliveries "
+            "WHERE comment_id = u.c AND destination_id = u.t LIMIT 1) AS d",
+            *_columns(pairs, 2),
+        )
+        parts.copies = {(r[0], r[1]): r[2] for r in found}
+    return parts.jobs()

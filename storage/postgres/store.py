@@ -126,14 +126,8 @@ class PostgresStore(PostgresOutbox, PostgresCoordination):
                 "author_platform, author_user_id, tags, status, created_at, published_at, "
                 "updated_at, revision) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'published',$10,$10,"
                 f"$10,1) RETURNING {rows.ARTICLE}",
-                draft.title,
-                draft.body,
-                draft.summary,
-                draft.url,
-                draft.image_url,
-                author.name,
-                str(author.platform),
-                author.user_id,
+                *rows.draft_values(draft),
+                *rows.author_values(author),
                 " ".join(draft.tags),
                 now,
             )
@@ -185,11 +179,7 @@ class PostgresStore(PostgresOutbox, PostgresCoordination):
                 "UPDATE articles SET title = $1, body = $2, summary = $3, url = $4, "
                 "image_url = $5, tags = $6, updated_at = $7, revision = revision + 1 "
                 "WHERE id = $8",
-                draft.title,
-                draft.body,
-                draft.summary,
-                draft.url,
-                draft.image_url,
+                *rows.draft_values(draft),
                 " ".join(draft.tags),
                 now,
                 article_id,
@@ -307,13 +297,7 @@ class PostgresStore(PostgresOutbox, PostgresCoordination):
                 new.article_id,
                 parent_id,
                 root_id,
-                new.author.name,
-                str(new.author.platform),
-                new.author.user_id,
-                new.text,
-                str(new.source.platform),
-                new.source.chat_id,
-                new.source.message_id,
+                *rows.comment_values(new),
                 new.created_at,
             )
             if comment_id is None:
@@ -338,17 +322,7 @@ class PostgresStore(PostgresOutbox, PostgresCoordination):
                     )
                 )
             await _notify(conn, _topics(new.article_id, queued))
-            comment = Comment(
-                id=CommentId(comment_id),
-                article_id=new.article_id,
-                parent_id=parent_id,
-                author=new.author,
-                text=new.text,
-                source=new.source,
-                status=CommentStatus.VISIBLE,
-                created_at=_utc(new.created_at),
-            )
-            return comment, True
+            return rows.added(new, CommentId(comment_id), parent_id, _utc(new.created_at)), True
 
         return await self._tx(body)
 

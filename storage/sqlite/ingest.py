@@ -367,31 +367,13 @@ def _write_plan(conn: Conn, batch: Sequence[IncomingComment], plan: Plan) -> Non
     deliveries = []
     for new in plan.accepted:
         item = batch[new.index]
-        source, author = item.source, item.author
-        records.append(
-            (
-                new.id,
-                new.article_id,
-                new.parent_id,
-                new.root_id,
-                author.name,
-                str(author.platform),
-                author.user_id,
-                item.text,
-                str(source.platform),
-                source.chat_id,
-                source.message_id,
-                "hidden" if new.hidden else "visible",
-                _ts(item.created_at),
-            )
-        )
+        records.append(rows.ingested(item, new, _ts(item.created_at)))
         if new.mirror_to:
             due = _ts(new.mirror_due)
             deliveries += [(new.article_id, new.id, due, due, due, d) for d in new.mirror_to]
     conn.executemany(
-        "INSERT INTO comments (id, article_id, parent_id, root_id, author_name, author_platform, "
-        "author_user_id, text, source_platform, source_chat_id, source_message_id, status, "
-        "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        f"INSERT INTO comments ({', '.join(rows.INGEST_COLUMNS)}) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         records,
     )
     if deliveries:

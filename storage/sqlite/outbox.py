@@ -11,7 +11,6 @@ from newsbot.models import (
     Delivery,
     DeliveryOp,
     Job,
-    MessageLink,
     MessageRef,
     Platform,
     Posted,
@@ -217,65 +216,41 @@ def _hold_edit(conn: Conn, comment_id: int, held: str, stamp: str) -> None:
 
 
 def _jobs(conn: Conn, ids: list[int]) -> list[Job]:
-    deliveries = [rows.delivery(r) for r in _by_ids(conn, "deliveries", rows.DELIVERY, ids)]
-    deliveries.sort(key=lambda d: (d.next_attempt_at or d.updated_at, d.id))
-    dest_ids = sorted({d.destination_id for d in deliveries})
-    found = _by_ids(conn, "destinations", rows.DESTINATION, dest_ids)
-    destinations = {d.id: d for d in map(rows.destination, found)}
-    article_ids = sorted({d.article_id for d in deliveries})
-    articles = {
-        a.id: a for a in map(rows.article, _by_ids(conn, "articles", rows.ARTICLE, article_ids))
-    }
-    counts = {
-        r[0]: r[1]
-        for r in _select_in(
+    parts = rows.JobParts(
+        [rows.delivery(r) for r in _by_ids(conn, "deliveries", rows.DELIVERY, ids)]
+    )
+    found = _by_ids(conn, "destinations", rows.DESTINATION, parts.destination_ids)
+    parts.destinations = {d.id: d for d in map(rows.destination, found)}
+    article_ids = parts.article_ids
+    found = _by_ids(conn, "articles", rows.ARTICLE, article_ids)
+    parts.articles = {a.id: a for a in map(rows.article, found)}
+    parts.counts = dict(
+        _select_in(
             conn,
             "SELECT article_id, COUNT(*) FROM comments WHERE status = 'visible' AND "
             "article_id IN ({}) GROUP BY article_id",
             article_ids,
         )
-    }
-    # For mirrored comments: the article's own post in each destination and the links to
-    # it (copies in discussion groups among them), the comments and their parents' copies.
-    posts: dict[tuple[int, int], tuple[str | None, str | None]] = {}
-    post_links: dict[int, list[MessageLink]] = {}
-    comments: dict[int, Comment] = {}
-    copies: dict[tuple[int, int], str | None] = {}
-    mirrors = [d for d in deliveries if d.comment_id is not None]
-    if mirrors:
-        posts = {
-            (r[0], r[1]): (r[2], r[3])
-            for r in _select_in(
-                conn,
-                "SELECT article_id, destination_id, message_id, thread_id FROM deliveries "
-                "WHERE comment_id IS NULL AND article_id IN ({})",
-                article_ids,
-            )
-        }
-        post_links = rows.group_links(_post_links(conn, article_ids))
-        wanted = {d.comment_id for d in mirrors if d.comment_id is not None}
-        comments = _comments_by_ids(conn, wanted)
-        parents = {c.parent_id for c in comments.values() if c.parent_id is not None}
-        comments |= _comments_by_ids(conn, parents - comments.keys())
-        for d in mirrors:
-            comment = comments.get(d.comment_id or 0)
-            if comment is not None and comment.parent_id is not None:
-                row = conn.execute(
-                    "SELECT message_id FROM deliveries WHERE comment_id = ? "
-                    "AND destination_id = ?",
-                    (comment.parent_id, d.destination_id),
-                ).fetchone()
-                copies[(comment.parent_id, d.destination_id)] = None if row is None else row[0]
-    return rows.jobs(
-        deliveries,
-        destinations,
-        articles,
-        counts,
-        posts=posts,
-        post_links=post_links,
-        comments=comments,
-        copies=copies,
     )
+    mirrored = parts.mirrored
+    if not mirrored:
+        return parts.jobs()
+    found = _select_in(
+        conn,
+        "SELECT article_id, destination_id, message_id, thread_id FROM deliveries "
+        "WHERE comment_id IS NULL AND article_id IN ({})",
+        article_ids,
+    )
+    parts.posts = {(r[0], r[1]): (r[2], r[3]) for r in found}
+    parts.post_links = rows.group_links(_post_links(conn, article_ids))
+    parts.comments = _comments_by_ids(conn, mirrored)
+    parts.comments |= _comments_by_ids(conn, parts.missing_parents)
+    for key in parts.parent_copies:
+        row = conn.execute(
+            "SELECT message_id FROM deliveries WHERE comment_id = ? AND destination_id = ?", key
+        ).fetchone()
+        parts.copies[key] = None if row is None else row[0]
+    return parts.jobs()
 
 
 def _by_ids(conn: Conn, table: str, columns: str, ids: Sequence[int]) -> list[Any]:

@@ -104,14 +104,8 @@ class SqliteStore(SqliteOutbox, SqliteCoordination):
                 "author_platform, author_user_id, tags, status, created_at, published_at, "
                 "updated_at, revision) VALUES (?,?,?,?,?,?,?,?,?,'published',?,?,?,1)",
                 (
-                    draft.title,
-                    draft.body,
-                    draft.summary,
-                    draft.url,
-                    draft.image_url,
-                    author.name,
-                    str(author.platform),
-                    author.user_id,
+                    *rows.draft_values(draft),
+                    *rows.author_values(author),
                     " ".join(draft.tags),
                     stamp,
                     stamp,
@@ -157,11 +151,7 @@ class SqliteStore(SqliteOutbox, SqliteCoordination):
                 "UPDATE articles SET title = ?, body = ?, summary = ?, url = ?, image_url = ?, "
                 "tags = ?, updated_at = ?, revision = revision + 1 WHERE id = ?",
                 (
-                    draft.title,
-                    draft.body,
-                    draft.summary,
-                    draft.url,
-                    draft.image_url,
+                    *rows.draft_values(draft),
                     " ".join(draft.tags),
                     stamp,
                     article_id,
@@ -442,13 +432,7 @@ def _insert_comment(
             new.article_id,
             new.parent_id if root_id is not None else None,
             root_id,
-            new.author.name,
-            str(new.author.platform),
-            new.author.user_id,
-            new.text,
-            str(new.source.platform),
-            new.source.chat_id,
-            new.source.message_id,
+            *rows.comment_values(new),
             _ts(new.created_at),
         ),
     )
@@ -466,15 +450,11 @@ def _insert_comment(
             ((new.article_id, comment_id, stamp, stamp, stamp, d) for d in mirror_to),
         )
     return (
-        Comment(
-            id=CommentId(comment_id or 0),
-            article_id=new.article_id,
-            parent_id=new.parent_id if root_id is not None else None,
-            author=new.author,
-            text=new.text,
-            source=new.source,
-            status=CommentStatus.VISIBLE,
-            created_at=datetime.fromisoformat(_ts(new.created_at)),
+        rows.added(
+            new,
+            CommentId(comment_id or 0),
+            new.parent_id if root_id is not None else None,
+            rows.at(_ts(new.created_at)),
         ),
         True,
     )
