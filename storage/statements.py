@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import storage.rows as rows
 from newsbot.models import (
     Article,
     ArticleCursor,
@@ -33,7 +34,6 @@ from newsbot.models import (
     RoleLease,
     WorkerInfo,
 )
-from storage import rows
 
 Statement = tuple[str, Sequence[Any]]
 _BY_SOURCE = (

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+import storage.rows as rows
 from newsbot.errors import SchemaTooNew, StorageError
-from storage import rows
 from storage.base import SqlStoreBase
 from storage.statements import CommonStatements, Statement
 

@@ -8,10 +8,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+import storage.rows as rows
 from newsbot import intake
 from newsbot.intake import ArticlePost, Lineage, Lookups, Plan
 from newsbot.models import ArticleId, Comment, IncomingComment, MessageLink, MessageRef
-from storage import rows
 from storage.postgres.connection import CHANNEL, Conn
 
 # -- group-commit ingestion ----------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import storage.rows as rows
 from newsbot.models import (
     Delivery,
     DeliveryOp,
@@ -13,7 +14,6 @@ from newsbot.models import (
     Platform,
     Posted,
 )
-from storage import rows
 from storage.postgres.connection import Conn, PostgresConnections, _count, _notify
 from storage.postgres.ingest import _columns
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+import storage.rows as rows
 from newsbot.models import Feed, FeedId, FeedItem, NewFeed, RoleLease
-from storage import rows
 from storage.postgres.connection import Conn, PostgresConnections, _utc
 
 _SLOT_CLASS = 0x6E62_01

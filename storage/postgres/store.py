@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import storage.rows as rows
 from newsbot.errors import StorageError
 from newsbot.models import (
     Article,
@@ -37,7 +38,6 @@ from newsbot.models import (
     NewDestination,
     ThreadCursor,
 )
-from storage import rows
 from storage.base import Result, Waiting
 from storage.postgres.connection import Conn, PostgresConnections, _count, _notify, _topics, _utc
 from storage.postgres.ingest import _ingest

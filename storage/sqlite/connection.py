@@ -23,9 +23,9 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+import storage.rows as rows
 from newsbot.errors import SchemaTooNew, StorageError
 from newsbot.models import MessageLink
-from storage import rows
 from storage.base import SqlStoreBase
 from storage.statements import CommonStatements, Statement
 

@@ -36,6 +36,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
+import storage.rows as rows
 from newsbot import intake
 from newsbot.errors import StorageError
 from newsbot.intake import Accepted, ArticlePost, Known, Lineage, Lookups, Outcome, Plan, Repeat
@@ -51,7 +52,6 @@ from newsbot.models import (
     MessageLink,
     MessageRef,
 )
-from storage import rows
 from storage.sqlite.connection import (
     _SQL_VARIABLES,
     Conn,

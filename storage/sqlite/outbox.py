@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import storage.rows as rows
 from newsbot.models import (
     Comment,
     Delivery,
@@ -15,7 +16,6 @@ from newsbot.models import (
     Platform,
     Posted,
 )
-from storage import rows
 from storage.sqlite.connection import (
     Conn,
     SqliteConnections,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+import storage.rows as rows
 from newsbot.models import Feed, FeedId, FeedItem, NewFeed, RoleLease
-from storage import rows
 from storage.sqlite.connection import Conn, SqliteConnections, _chunks, _marks, _opt_ts, _ts
 
 _SLOT_PRUNE = 100  # expired rate slots deleted per take_slot at most

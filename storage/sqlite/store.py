@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import storage.rows as rows
 from newsbot import intake
 from newsbot.errors import StorageError
 from newsbot.models import (
@@ -35,7 +36,6 @@ from newsbot.models import (
     NewDestination,
     ThreadCursor,
 )
-from storage import rows
 from storage.base import Result
 from storage.sqlite.connection import Conn, _select_in, _ts
 from storage.sqlite.ingest import IngestProcess
