@@ -21,7 +21,8 @@ import asyncpg
 
 from newsbot.errors import StorageError
 from newsbot.workers import LIVE_HORIZON, live_workers
-from storage.postgres import PostgresStore, describe
+from storage.postgres import PostgresStore
+from storage.postgres.connection import describe
 from storage.sqlite import SqliteStore
 
 log = logging.getLogger("newsbot.storage")

@@ -1,4 +1,4 @@
-"""The group-commit writer process (``storage.ingest``) on real SQLite files: it survives its
+"""The group-commit writer process (``storage.sqlite.ingest``) on real SQLite files: it survives its
 own death, never outlives the bot, and resolves replies to messages in the same batch."""
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
+import storage.rows as rows
 from newsbot import intake
 from newsbot.errors import StorageError
 from newsbot.intake import Accepted, ArticlePost, Known, Lineage, Lookups, Outcome, Plan, Repeat
@@ -51,13 +52,10 @@ from newsbot.models import (
     MessageLink,
     MessageRef,
 )
-from storage.sqlite_rows import (
-    _COMMENT,
-    _PLATFORMS,
+from storage.sqlite.connection import (
     _SQL_VARIABLES,
     Conn,
     _chunks,
-    _comment,
     _post_links,
     _select_in,
     _ts,
@@ -67,8 +65,10 @@ from storage.sqlite_rows import (
 log = logging.getLogger("newsbot.storage")
 
 _CACHE_KIB = 16 * 1024
-_ROOT = str(Path(__file__).resolve().parent.parent)
-_CHILD = "import sys; sys.path.insert(0, sys.argv[1]); from storage.ingest import main; main()"
+_ROOT = str(Path(__file__).resolve().parents[2])
+_CHILD = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from storage.sqlite.ingest import main; main()"
+)
 
 
 def _fields(cls: type[Any]) -> Callable[[Any], tuple[Any, ...]]:
@@ -252,7 +252,7 @@ def write_batch(conn: Conn, batch: Sequence[IncomingComment]) -> list[Outcome]:
             ArticlePost(
                 DeliveryId(r[0]),
                 DestinationId(r[1]),
-                _PLATFORMS[r[2]],
+                rows.PLATFORMS[r[2]],
                 r[3],
                 r[4],
                 bool(r[5]),
@@ -304,12 +304,12 @@ def _by_keys(
     conn: Conn, sql: str, match: str, keys: Collection[tuple[str, ...]]
 ) -> list[tuple[Any, ...]]:
     """Rows of ``sql`` (ending in ``WHERE``) matching any of ``keys``, ``match`` per key."""
-    rows: list[tuple[Any, ...]] = []
+    found: list[tuple[Any, ...]] = []
     width = len(match.split("?")) - 1
     for chunk in _chunks(list(keys), _SQL_VARIABLES // width):
         where = " OR ".join([match] * len(chunk))
-        rows += conn.execute(f"{sql} {where}", [v for key in chunk for v in key]).fetchall()
-    return rows
+        found += conn.execute(f"{sql} {where}", [v for key in chunk for v in key]).fetchall()
+    return found
 
 
 def _keys(refs: Iterable[MessageRef]) -> list[tuple[str, str, str]]:
@@ -318,8 +318,10 @@ def _keys(refs: Iterable[MessageRef]) -> list[tuple[str, str, str]]:
 
 def _stored(conn: Conn, sources: Sequence[MessageRef]) -> dict[MessageRef, Comment]:
     """The comments stored before, written as these source messages."""
-    rows = _by_keys(conn, f"SELECT {_COMMENT} FROM comments WHERE", _SOURCE_MATCH, _keys(sources))
-    comments = map(_comment, rows)
+    found = _by_keys(
+        conn, f"SELECT {rows.COMMENT} FROM comments WHERE", _SOURCE_MATCH, _keys(sources)
+    )
+    comments = map(rows.comment, found)
     return {c.source: c for c in comments}
 
 
@@ -333,7 +335,7 @@ def _links(conn: Conn, replies: Collection[MessageRef]) -> dict[MessageRef, Mess
         _LINK_MATCH,
         _keys(replies),
     ):
-        ref = MessageRef(_PLATFORMS[r[0]], r[1], r[2])
+        ref = MessageRef(rows.PLATFORMS[r[0]], r[1], r[2])
         found[ref] = MessageLink(ref, ArticleId(r[3]), r[4], r[5])
     rest = [r for r in replies if r not in found]
     for r in _by_keys(
@@ -343,54 +345,36 @@ def _links(conn: Conn, replies: Collection[MessageRef]) -> dict[MessageRef, Mess
         _SOURCE_MATCH,
         _keys(rest),
     ):
-        ref = MessageRef(_PLATFORMS[r[0]], r[1], r[2])
+        ref = MessageRef(rows.PLATFORMS[r[0]], r[1], r[2])
         found[ref] = MessageLink(ref, ArticleId(r[3]), CommentId(r[4]))
     return found
 
 
 def _banned(conn: Conn, authors: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
-    rows = _by_keys(
+    found = _by_keys(
         conn,
         "SELECT platform, user_id FROM bans WHERE",
         "(platform = ? AND user_id = ?)",
         [(str(p), u) for p, u in authors],
     )
-    return {(r[0], r[1]) for r in rows}
+    return {(r[0], r[1]) for r in found}
 
 
 def _write_plan(conn: Conn, batch: Sequence[IncomingComment], plan: Plan) -> None:
     if not plan.accepted:
         return
-    rows = []
+    records = []
     deliveries = []
     for new in plan.accepted:
         item = batch[new.index]
-        source, author = item.source, item.author
-        rows.append(
-            (
-                new.id,
-                new.article_id,
-                new.parent_id,
-                new.root_id,
-                author.name,
-                str(author.platform),
-                author.user_id,
-                item.text,
-                str(source.platform),
-                source.chat_id,
-                source.message_id,
-                "hidden" if new.hidden else "visible",
-                _ts(item.created_at),
-            )
-        )
+        records.append(rows.ingested(item, new, _ts(item.created_at)))
         if new.mirror_to:
             due = _ts(new.mirror_due)
             deliveries += [(new.article_id, new.id, due, due, due, d) for d in new.mirror_to]
     conn.executemany(
-        "INSERT INTO comments (id, article_id, parent_id, root_id, author_name, author_platform, "
-        "author_user_id, text, source_platform, source_chat_id, source_message_id, status, "
-        "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        rows,
+        f"INSERT INTO comments ({', '.join(rows.INGEST_COLUMNS)}) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        records,
     )
     if deliveries:
         conn.executemany(
