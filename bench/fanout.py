@@ -693,10 +693,10 @@ async def discord_baseline(channels: int) -> Result:
                     for channel_id in queue:
                         channel = client.get_channel(int(channel_id))
                         assert isinstance(channel, discord.TextChannel)
-                        message = await attempt(lambda channel=channel: channel.send(embed=embed))
+                        message = await attempt(lambda channel=channel: channel.send(embed=embed))  # type: ignore[misc]  # python/mypy#15459
                         if message is not None:
                             await attempt(
-                                lambda message=message: message.create_thread(
+                                lambda message=message: message.create_thread(  # type: ignore[misc]  # python/mypy#15459
                                     name=thread_name(article), auto_archive_duration=10080
                                 )
                             )

@@ -181,7 +181,7 @@ async def run(chaos: Chaos, scale: Scale, rng: random.Random, seed: int) -> Fail
                 for platform in lost:
                     with contextlib.suppress(AssertionError):
                         await wait_for(
-                            lambda p=platform, t=killed_at: (
+                            lambda p=platform, t=killed_at: (  # type: ignore[misc]  # python/mypy#15459: a lambda default binding a loop variable
                                 taken_since(workers.logs(), p, t) is not None
                             ),
                             30,
