@@ -647,7 +647,7 @@ async def discord_baseline(channels: int) -> Result:
     import discord.http
     import yarl
 
-    from adapters.discord import discord as _quiet_discord  # noqa: F401
+    from adapters.discord._sdk import discord as _quiet_discord  # noqa: F401
     from adapters.discord.render import article_embed, thread_name
 
     article = standalone_article()
