@@ -274,7 +274,7 @@ def build_big_database(path: Path, articles: int, per_article: int, destinations
         ((f"-100{n}",) for n in range(destinations)),
     )
 
-    def rows():  # type: ignore[no-untyped-def]
+    def rows() -> Iterator[tuple[object, ...]]:
         cid = 0
         for a in range(1, articles + 1):
             first = cid + 1
@@ -335,7 +335,7 @@ async def build_big_postgres(url: str, articles: int, per_article: int, destinat
             records=[("telegram", f"-100{n}", "channel", base, base) for n in range(destinations)],
         )
 
-        def rows():  # type: ignore[no-untyped-def]
+        def rows() -> Iterator[tuple[object, ...]]:
             cid = 0
             for a in range(1, articles + 1):
                 first = cid + 1

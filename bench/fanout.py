@@ -647,7 +647,7 @@ async def discord_baseline(channels: int) -> Result:
     import discord.http
     import yarl
 
-    from adapters.discord import discord as _quiet_discord  # noqa: F401
+    from adapters.discord._sdk import discord as _quiet_discord  # noqa: F401
     from adapters.discord.render import article_embed, thread_name
 
     article = standalone_article()
@@ -693,10 +693,10 @@ async def discord_baseline(channels: int) -> Result:
                     for channel_id in queue:
                         channel = client.get_channel(int(channel_id))
                         assert isinstance(channel, discord.TextChannel)
-                        message = await attempt(lambda channel=channel: channel.send(embed=embed))
+                        message = await attempt(lambda channel=channel: channel.send(embed=embed))  # type: ignore[misc]  # python/mypy#15459
                         if message is not None:
                             await attempt(
-                                lambda message=message: message.create_thread(
+                                lambda message=message: message.create_thread(  # type: ignore[misc]  # python/mypy#15459
                                     name=thread_name(article), auto_archive_duration=10080
                                 )
                             )

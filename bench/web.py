@@ -154,7 +154,7 @@ async def _measure(
 async def _database(path: Path, quick: bool) -> tuple[int, int]:
     """Article 1 with 10,000 comments (1,000 when quick); a second article with 100."""
     from bench.core import build_big_database
-    from newsbot import Actor, ArticleDraft, NewsService
+    from newsbot import Actor, ArticleDraft, Comment, NewsService
     from storage import open_store
 
     build_big_database(path, articles=1, per_article=1_000 if quick else 10_000, destinations=0)
@@ -164,7 +164,7 @@ async def _database(path: Path, quick: bool) -> tuple[int, int]:
         article = (
             await service.publish(Actor.operator(), ArticleDraft("The spike", body))
         ).article
-        root = None
+        root: Comment | None = None
         for n in range(100):
             words = " ".join(["word"] * (8 + n % 60))
             parent = root.id if root is not None and n % 4 in (1, 2) else None

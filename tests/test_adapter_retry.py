@@ -42,10 +42,10 @@ class Worker:
         settings = Settings(
             database=str(store.path),
             web=False,
-            discord_token=TOKEN,  # type: ignore[arg-type]
+            discord_token=TOKEN,
             discord_api_url=f"http://127.0.0.1:{port}/api/v10",
             discord_gateway_url=f"ws://127.0.0.1:{port}/gateway",
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
         )
         self.service = build_service(settings, store)
         factories, _, _ = build_adapters(settings, self.service)

@@ -139,7 +139,7 @@ def test_admin_lists_take_user_ids_only(
     [line] = done.stderr.splitlines()
     assert line.startswith(f"newsbot: configuration error: {variable}: "), line
     assert re.search(message, line), line
-    settings = Settings(_env_file=None, telegram_admins="1001, 1002", discord_admins="")  # type: ignore[call-arg, arg-type]
+    settings = Settings(_env_file=None, telegram_admins="1001, 1002", discord_admins="")
     assert settings.telegram_admins == {"1001", "1002"} and settings.discord_admins == set()
 
 
@@ -150,12 +150,12 @@ def test_a_short_admin_token_is_a_clear_configuration_error(tmp_path: Path) -> N
     assert "NEWSBOT_WEB_ADMIN_TOKEN" in done.stderr
     assert "at least 32 characters (it is 31)" in done.stderr
     assert short not in done.stderr and "Traceback" not in done.stderr
-    assert Settings(web_admin_token="x" * 32).web_admin_token is not None  # type: ignore[arg-type]
-    assert Settings(web_admin_token=" ").web_admin_token is None  # type: ignore[arg-type]
+    assert Settings(web_admin_token="x" * 32).web_admin_token is not None
+    assert Settings(web_admin_token=" ").web_admin_token is None
 
 
 def test_trusted_proxies_are_addresses_or_ranges(tmp_path: Path) -> None:
-    settings = Settings(web_trust_proxy="127.0.0.1, 10.0.0.0/8,::1")  # type: ignore[arg-type]
+    settings = Settings(web_trust_proxy="127.0.0.1, 10.0.0.0/8,::1")
     assert settings.web_trust_proxy == ("127.0.0.1", "10.0.0.0/8", "::1")
     assert Settings().web_trust_proxy == ()
     for bad in ("true", "10.0.0.0/33", "proxy.local"):
@@ -200,7 +200,7 @@ async def test_run_without_tokens_says_what_is_off_and_stops_on_sigterm(tmp_path
 
 def test_tokens_never_reach_logs_or_reprs() -> None:
     token = "123456:AAE-secret-token-value"
-    settings = Settings(telegram_token=token, discord_token="discord.secret.value")  # type: ignore[arg-type]
+    settings = Settings(telegram_token=token, discord_token="discord.secret.value")
     assert token not in repr(settings) and "discord.secret.value" not in str(settings)
     stream = io.StringIO()
     configure_logging(settings, stream)

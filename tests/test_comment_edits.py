@@ -244,6 +244,7 @@ async def test_edits_of_comments_without_copies_count_against_nothing(store: Sto
         edited = await m.service.edit_comment(hidden, f"still hidden {n}")
         assert edited is not None and edited.status is CommentStatus.HIDDEN
         assert edited.text == f"still hidden {n}"
+    assert edited is not None  # as checked in the loop; narrows the type for mypy
     assert await store.deliveries_for_comment(edited.id) == []
     for n in range(4, 7):  # the author's three of this window are all theirs
         comment = await store.get_comment_by_source(await m.reply(n))

@@ -69,7 +69,7 @@ async def test_every_long_comment_is_shown_on_some_page(tmp_path: Path) -> None:
                     return now is not None and now["text"] != old
 
                 await wait_for(turned, 30, "the next page of comments")
-                message = tg.message(READER, message["message_id"])
+                message = tg.message(READER, message["message_id"])  # type: ignore[assignment]  # turned() saw it
         finally:
             await world.stop()
     assert seen == {f"comment-{n:02d}" for n in range(40)}

@@ -278,7 +278,7 @@ async def test_thread_messages_and_replies_become_comments_with_parents(world: W
         return await world.store.get_comment_by_source(ref) is not None
 
     for message in (first, second, third):
-        await wait_for(lambda m=message: stored(m), what="comment stored")
+        await wait_for(lambda m=message: stored(m), what="comment stored")  # type: ignore[misc]  # python/mypy#15459: a lambda default binding a loop variable
     page = await world.service.thread(ArticleId(article_id))
     assert page.total == 3
     roots = {node.comment.text: node for node in page.comments}

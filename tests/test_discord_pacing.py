@@ -113,7 +113,7 @@ def test_a_channel_without_budget_says_how_long_to_wait() -> None:
 
 def http_error(kind: type[discord.HTTPException], status: int, code: int) -> Exception:
     response = SimpleNamespace(status=status, reason="reason", headers={"Retry-After": "3"})
-    return kind(response, {"code": code, "message": "nope"})  # type: ignore[arg-type]
+    return kind(response, {"code": code, "message": "nope"})
 
 
 def test_sdk_failures_map_to_delivery_errors() -> None:

@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import aiohttp
 import pytest
@@ -389,7 +389,7 @@ async def test_an_item_without_guid_or_link_is_known_without_converting_it(
     # Converted once, to publish it (and to look for its older key), never on the loop.
     assert len(convert.threads) == 1
     assert threading.main_thread() not in convert.threads
-    (article,) = (await feeds.service.latest(1)).articles
+    (article,) = (await cast(NewsService, feeds.service).latest(1)).articles
     assert article.body == "Converted body."
 
 

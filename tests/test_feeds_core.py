@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -33,7 +33,7 @@ from newsbot.feeds import (
     PollResult,
     parse_interval,
 )
-from newsbot.models import Feed, FeedEntry, FeedItem, Fetched, NewFeed
+from newsbot.models import Feed, FeedEntry, FeedId, FeedItem, Fetched, NewFeed
 from storage import SqliteStore
 from tests.conftest import ADMIN, READER, FakeClock
 from tests.fakes.wait import wait_for
@@ -187,7 +187,7 @@ async def test_a_crash_between_publishing_and_recording_publishes_nothing_twice(
     store: SqliteStore, source: ScriptedSource, clock: FakeClock
 ) -> None:
     crashing = CrashingStore(store)
-    service = NewsService(crashing, clock=clock)  # type: ignore[arg-type]
+    service = NewsService(crashing, clock=clock)
     feeds = FeedService(service, source)
     await add(feeds, source, newest_first(1))
     source.serve(URL, newest_first(1, 2, 3))
@@ -328,12 +328,12 @@ async def test_next_polls_keep_their_phase_and_spread_over_the_interval(
     base = Feed(1, URL, "", (), 600.0, 0, True, started, started)  # type: ignore[arg-type]
     offsets = []
     for feed_id in range(1, 1001):
-        due = feeds._next_slot(dataclasses.replace(base, id=feed_id), started)
+        due = feeds._next_slot(dataclasses.replace(base, id=FeedId(feed_id)), started)
         gap = (due - started).total_seconds()
         assert 300 <= gap <= 900
         offsets.append(due.timestamp() % 600)
         # A poll that started on time keeps its slot exactly one interval later.
-        again = dataclasses.replace(base, id=feed_id)
+        again = dataclasses.replace(base, id=FeedId(feed_id))
         assert feeds._next_slot(again, due) == due + timedelta(seconds=600)
         # One that started late (queued behind others) keeps its phase too.
         late = due + timedelta(seconds=250)
@@ -514,7 +514,7 @@ async def test_the_poller_polls_due_feeds_and_a_hanging_one_delays_no_other(
         def now(self) -> datetime:
             return datetime.now(UTC)
 
-    fast.service.clock = Clock()
+    cast(NewsService, fast.service).clock = Clock()  # the protocol shows clock read-only
     await poller.start()
     try:
         for n in range(1, 6):

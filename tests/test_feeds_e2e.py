@@ -19,6 +19,8 @@ from adapters.feeds import HttpFeedSource
 from newsbot import Actor, DestinationKind, NewDestination, NewsService, Platform
 from newsbot.feeds import FeedPoller, FeedService
 from newsbot.models import NewFeed
+from tests.discord_helpers import LISTED_ADMIN, WorldFactory
+from tests.discord_helpers import World as DiscordWorld
 from tests.fakes.feeds import FeedSite, Item, items
 from tests.fakes.wait import wait_for
 from tests.telegram_helpers import (
@@ -31,12 +33,9 @@ from tests.telegram_helpers import (
 )
 from tests.test_cli import BOT, clean_env
 from tests.test_discord_e2e import (  # noqa: F401  # the fixtures
-    LISTED_ADMIN,
-    WorldFactory,
     fake,
     make_world,
 )
-from tests.test_discord_e2e import World as DiscordWorld
 
 PRIVATE_ADMIN = ADMIN  # a private chat's id is its user's id
 

@@ -14,7 +14,7 @@ from newsbot import NewsService
 from newsbot.feeds import FeedPage, feed_page
 from newsbot.models import Feed, FeedId, NewFeed
 from newsbot.text import utf16_len
-from tests.discord_helpers import ephemeral
+from tests.discord_helpers import LISTED_ADMIN, WorldFactory, ephemeral
 from tests.fakes.wait import wait_for
 from tests.telegram_helpers import (
     ADMIN,
@@ -23,8 +23,6 @@ from tests.telegram_helpers import (
     world,  # noqa: F401  # the fixture
 )
 from tests.test_discord_e2e import (  # noqa: F401  # the fixtures
-    LISTED_ADMIN,
-    WorldFactory,
     fake,
     make_world,
 )

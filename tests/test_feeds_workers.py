@@ -33,7 +33,7 @@ def settings(tmp_path: Path, worker: str) -> Settings:
         feeds_allow_private=True,
         worker_id=worker,
         role_lease=3.0,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
 
 

@@ -100,7 +100,10 @@ async def test_a_writer_that_died_idle_is_replaced_unnoticed(tmp_path: Path) -> 
         pid = writer_pid(store)
         os.kill(pid, signal.SIGKILL)
         await wait_for(lambda: not alive(pid), timeout=10, what="the writer to exit")
-        await wait_for(lambda: store._ingester._proc.returncode is not None, what="the reaping")
+        await wait_for(
+            lambda: store._ingester._proc.returncode is not None,  # type: ignore[union-attr]  # the writer was started
+            what="the reaping",
+        )
         assert await store.ingest_comment(reply("2", refs["-100"])) is not None
         assert writer_pid(store) != pid
         assert await store.count_comments(article_id) == 2

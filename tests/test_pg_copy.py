@@ -93,7 +93,7 @@ async def fill(store: Store) -> None:
     )
     await store.edit_comment(reply.id, "re, edited", at(10))
     await store.set_comment_status(deep.id, CommentStatus.HIDDEN, at(11))
-    await store.add_link(MessageLink(MessageRef(TG, "-200", "copy"), first.id, None, ids[0]))  # type: ignore[arg-type]
+    await store.add_link(MessageLink(MessageRef(TG, "-200", "copy"), first.id, None, ids[0]))
     await store.retract_article(second.id, at(12))
     await store.set_ban(TG, "66", True, at(13))
     await store.set_state("telegram.offset", "12345")

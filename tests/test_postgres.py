@@ -238,6 +238,7 @@ async def test_killed_connections_surface_as_storage_errors_and_heal(pg_url: str
         topics: list[str] = []
         store.watch(topics.append)
         await asyncio.wait_for(store.listening.wait(), 5)
+        acknowledged: list[int]
         running, acknowledged = asyncio.Event(), []
         running.set()
         load = asyncio.create_task(ingest_while(store, post, running, acknowledged))
@@ -245,7 +246,7 @@ async def test_killed_connections_surface_as_storage_errors_and_heal(pg_url: str
         try:
             for _ in range(3):
                 seen = len(acknowledged)
-                await wait_for(lambda s=seen: len(acknowledged) > s + 40, what="ingestion")
+                await wait_for(lambda s=seen: len(acknowledged) > s + 40, what="ingestion")  # type: ignore[misc]  # python/mypy#15459: a lambda default binding a loop variable
                 await admin.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
                     "datname = current_database() AND application_name = 'newsbot'"

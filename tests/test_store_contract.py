@@ -22,6 +22,7 @@ from newsbot import (
     CommentStatus,
     DeliveryOp,
     DeliveryState,
+    DestinationId,
     DestinationKind,
     MessageLink,
     MessageRef,
@@ -108,14 +109,14 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-async def dest(store: Store, chat: str, platform: Platform = Platform.TELEGRAM) -> int:
+async def dest(store: Store, chat: str, platform: Platform = Platform.TELEGRAM) -> DestinationId:
     d, _ = await store.add_destination(
         NewDestination(platform, chat, DestinationKind.CHANNEL, title=chat), T0
     )
     return d.id
 
 
-async def article(store: Store, *destinations: int, when: float = 0) -> ArticleId:
+async def article(store: Store, *destinations: DestinationId, when: float = 0) -> ArticleId:
     a, _ = await store.add_article(
         ArticleDraft("Title", "Body"), AUTHOR, at(when), list(destinations)
     )
@@ -526,7 +527,7 @@ async def test_a_burst_is_stored_whole_with_its_threads_mirrors_and_count_edits(
     backend: Store,
 ) -> None:
     _, refs = await posted_article(backend, "-100", "-2")  # the burst is written in -100
-    burst = []
+    burst: list[IncomingComment] = []
     for i in range(600):  # four in five answer the one before, mostly in the same batch
         reply_to = burst[-1].source if i % 5 else refs["-100"]
         burst.append(incoming(f"b{i}", reply_to, count_refresh=CountRefresh(), user=i % 7))
@@ -557,7 +558,7 @@ async def test_mirror_jobs_point_at_the_discussion_copy(backend: Store) -> None:
                 job.delivery, Posted(ref.message_id, links=(ref,)), at(2)
             )
     copy = MessageRef(Platform.TELEGRAM, "-200", "77")  # the channel post's discussion copy
-    await backend.add_link(MessageLink(copy, article_id, None, channel))  # type: ignore[arg-type]
+    await backend.add_link(MessageLink(copy, article_id, None, channel))
     group_comment = await backend.ingest_comment(
         IncomingComment(
             source=MessageRef(Platform.TELEGRAM, "-200", "78"),

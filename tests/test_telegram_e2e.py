@@ -845,11 +845,11 @@ async def test_replies_in_a_discussion_group_are_never_echoed_back_into_it(world
     third = await say_in(DISCUSSION_A, READER, "Third", second["message_id"])
     mirrored_third = world.bot_messages(GROUP)[-1]
     await say_in(GROUP, OTHER, "Fourth", mirrored_third["message_id"])
-    for sent in (first, second, third):
+    for said in (first, second, third):
         stored = await world.store.get_comment_by_source(
-            world_ref(DISCUSSION_A, sent["message_id"])
+            world_ref(DISCUSSION_A, said["message_id"])
         )
-        assert stored is not None, sent["text"]
+        assert stored is not None, said["text"]
 
     sent = [
         (m["chat"]["id"], m["text"], (m.get("reply_to_message") or {}).get("message_id"))

@@ -149,7 +149,7 @@ async def test_malformed_button_data_is_answered_politely(
     with caplog.at_level(logging.INFO, logger="newsbot"):
         for n, (data, expected) in enumerate(answers.items()):
             world.tg.callback_press(READER, page["message_id"], READER, data)
-            await wait_for(lambda n=n: len(world.tg.callback_answers) > n, 10, data)
+            await wait_for(lambda n=n: len(world.tg.callback_answers) > n, 10, data)  # type: ignore[misc]  # python/mypy#15459: a lambda default binding a loop variable
             assert world.tg.callback_answers[n].get("text") == expected, data
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert world.tg.message(READER, page["message_id"]) == page  # left alone

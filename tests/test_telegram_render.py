@@ -20,7 +20,6 @@ from adapters.telegram.render import (
     TEXT_LIMIT,
     Span,
     check_entities,
-    cut_point,
     entities_to_markdown,
     fit,
     markdown,
@@ -41,7 +40,7 @@ from newsbot.models import (
     MessageRef,
     Platform,
 )
-from newsbot.text import utf16_len
+from newsbot.text import cut_point, utf16_len
 from tests.fakes.telegram import _autodetect
 
 URL = "https://news.example/articles/1"

@@ -4,6 +4,7 @@ retracted article is gone for readers: end to end through python-telegram-bot an
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ from tests.test_telegram_e2e import post_in, publish, subscribe_all
 __all__ = ["world"]
 
 
-def mirrored(w: World, chat: int) -> list[dict[str, object]]:
+def mirrored(w: World, chat: int) -> list[dict[str, Any]]:
     """Comments the bot mirrored into a chat ("Name (Platform): text")."""
     marks = (" (Web): ", " (Telegram): ", " (Discord): ")
     return [m for m in w.bot_messages(chat) if any(k in m.get("text", "") for k in marks)]

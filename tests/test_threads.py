@@ -5,6 +5,7 @@ newsbot did not make are refused (400), never a database error."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +13,14 @@ import pytest
 from newsbot import Actor, ArticleDraft, ArticleId, Author, CommentId, MessageRef, NewsService
 from newsbot.cursors import Cursors, ThreadPosition
 from newsbot.errors import InvalidInput
-from newsbot.models import Comment, CommentStatus, Platform, ThreadCursor, ThreadPage
+from newsbot.models import (
+    Comment,
+    CommentNode,
+    CommentStatus,
+    Platform,
+    ThreadCursor,
+    ThreadPage,
+)
 from newsbot.ports import Store
 from newsbot.threads import PAGE_COMMENTS, THREAD_DEPTH, build, paginate, walk
 from tests.deep_chain import build_chain
@@ -36,7 +44,7 @@ def comment(
     )
 
 
-def shown(nodes: list[Comment] | list) -> list[tuple[int, int]]:  # type: ignore[type-arg]
+def shown(nodes: Sequence[CommentNode]) -> list[tuple[int, int]]:
     return [(node.comment.id, depth) for node, depth in walk(nodes)]
 
 
@@ -99,7 +107,9 @@ def test_a_page_holds_at_most_its_size_and_the_next_continues_the_cut_thread() -
     # The cut thread again, from its next reply, under its ancestors; then the next root.
     assert shown(page) == [(1, 0), (2, 1), (3, 2), (4, 3), (5, 4), (6, 5), (7, 6), (100, 0)]
     assert continued
-    assert following == ThreadPosition(ThreadCursor(roots[0].created_at, roots[0].id), 100, 1)
+    assert following == ThreadPosition(
+        ThreadCursor(roots[0].created_at, roots[0].id), CommentId(100), 1
+    )
 
 
 async def pages(
@@ -211,8 +221,8 @@ def test_a_cursor_fits_a_telegram_button_and_reads_back_exactly() -> None:
     assert cursors.read_thread(made, 10**6, True) == position
     huge = ThreadPosition(ThreadCursor(at, CommentId(2**63 - 1)), CommentId(2**63 - 1), 10**9)
     assert cursors.read_thread(cursors.thread(1, False, huge), 1, False) == huge
-    assert cursors.read_thread(cursors.thread(3, False, ThreadPosition(None, 7, 1)), 3, False) == (
-        ThreadPosition(None, CommentId(7), 1)
-    )
+    assert cursors.read_thread(
+        cursors.thread(3, False, ThreadPosition(None, CommentId(7), 1)), 3, False
+    ) == (ThreadPosition(None, CommentId(7), 1))
     with pytest.raises(InvalidInput):
         Cursors(b"another installation").read_thread(made, 2**40, True)

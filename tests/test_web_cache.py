@@ -12,8 +12,8 @@ from pathlib import Path
 
 import aiohttp
 
-from adapters.web.app import SITE
 from adapters.web.cache import Load, Page, PageCache, accepts_gzip
+from adapters.web.context import SITE
 from bench.core import build_big_database
 from newsbot import Actor, ArticleDraft, NewsService, Platform
 from newsbot.models import CommentStatus
@@ -120,7 +120,7 @@ async def test_gzip_bodies_are_stored_compressed_and_identical_once_decompressed
 
 
 def _site(client: Client) -> PageCache:
-    return client.server.app[SITE].cache
+    return client.app[SITE].cache
 
 
 async def test_a_page_is_rendered_once_until_it_changes(service: NewsService) -> None:
@@ -296,4 +296,4 @@ async def test_pages_named_by_a_query_cannot_push_the_plain_pages_out(
         # Still kept: not rendered again. (A hit, or a check of its data when SQLite's
         # change poll saw the publish's commit late and marked every page stale meanwhile.)
         assert cache.renders == 1 and cache.hits + cache.checks == 1
-        assert client.server.app[SITE].variants.size[0] == 1  # a quarter of 4
+        assert client.app[SITE].variants.size[0] == 1  # a quarter of 4

@@ -141,11 +141,11 @@ async def test_a_path_that_is_not_a_free_socket_is_a_config_error(
 
 def test_socket_settings_are_checked() -> None:
     url = "https://news.example"
-    settings = Settings(web_unix_socket=" /run/newsbot/web.sock ", public_url=url)  # type: ignore[call-arg]
+    settings = Settings(web_unix_socket=" /run/newsbot/web.sock ", public_url=url)
     assert settings.web_unix_socket == "/run/newsbot/web.sock"
     assert settings.web_unix_socket_mode == 0o660
     for text, mode in (("660", 0o660), ("0640", 0o640), ("0o600", 0o600)):
-        assert Settings(web_unix_socket_mode=text).web_unix_socket_mode == mode  # type: ignore[arg-type]
+        assert Settings(web_unix_socket_mode=text).web_unix_socket_mode == mode
     for bad, message in (
         ("666", "every local user"),
         ("777", "every local user"),
@@ -153,11 +153,11 @@ def test_socket_settings_are_checked() -> None:
         ("rw-rw----", "octal"),
     ):
         with pytest.raises(ValueError, match=message):
-            Settings(web_unix_socket_mode=bad)  # type: ignore[arg-type]
+            Settings(web_unix_socket_mode=bad)
     with pytest.raises(ValueError, match="NEWSBOT_PUBLIC_URL"):
-        Settings(web_unix_socket="/run/newsbot/web.sock")  # type: ignore[call-arg]
-    assert Settings(ops_port="").ops_port is None  # type: ignore[arg-type]
-    assert Settings(ops_port="9100").ops_port == 9100  # type: ignore[arg-type]
+        Settings(web_unix_socket="/run/newsbot/web.sock")
+    assert Settings(ops_port="").ops_port is None
+    assert Settings(ops_port="9100").ops_port == 9100
 
 
 # -- the operations listener ----------------------------------------------------------------
@@ -179,7 +179,7 @@ async def test_operations_endpoints_on_their_own_listener_and_not_on_the_site(
         public_url="https://news.example",
         web_unix_socket=str(path),
         ops_port=int(ops.rsplit(":", 1)[1]),
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     stop = asyncio.Event()
     running = asyncio.create_task(serve(settings, stop))
@@ -223,7 +223,7 @@ async def test_without_an_operations_listener_the_site_serves_them_as_before(
     settings = Settings(
         database=tmp_path / "ops.db",
         web_port=port,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     stop = asyncio.Event()
     running = asyncio.create_task(serve(settings, stop))

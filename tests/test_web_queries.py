@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.web.app import SITE
+from adapters.web.context import SITE
 from newsbot import Actor, ArticleId, Author, MessageRef, NewsService, Platform
 from newsbot.models import CommentStatus, IncomingComment
 from newsbot.ports import Store
@@ -106,7 +106,7 @@ async def test_one_page_renders_at_most_200_comments_and_links_to_the_rest(
 
 
 def _caches(client: Client) -> tuple[int, int, int]:
-    app = client.server.app[SITE]
+    app = client.app[SITE]
     return app.cache.renders, app.variants.renders, app.variants.size[0]
 
 

@@ -140,7 +140,7 @@ async def test_only_the_holder_dispatches_and_the_other_finishes_after_it(
             lease=3.0,
             concurrency=4,
             poll_interval=0.05,
-            may_send=lambda _p, r=roles: r.holds(ROLE),
+            may_send=lambda _p, r=roles: r.holds(ROLE),  # type: ignore[misc]  # python/mypy#15459: a lambda default binding a loop variable
         )
         await roles.start()
         await dispatcher.start()

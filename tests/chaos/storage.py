@@ -29,6 +29,7 @@ from tests.chaos.faults import DISCORD_PROBE_EVERY, TELEGRAM_PROBE_EVERY, Prober
 from tests.chaos.harness import (
     BotProcess,
     Chaos,
+    Database,
     ReplyStream,
     Scale,
     classify,
@@ -56,12 +57,12 @@ class Acknowledged:
     posts: dict[tuple[str, str], str | None]
 
     @classmethod
-    def read(cls, db: Path) -> Acknowledged:
+    def read(cls, db: Database) -> Acknowledged:
         with connect(db) as conn:
             articles = int(conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
         return cls(articles, set(comments(db)), recorded_posts(db, 1))
 
-    def missing(self, db: Path) -> list[str]:
+    def missing(self, db: Database) -> list[str]:
         """What of it the database no longer holds."""
         try:
             now = Acknowledged.read(db)

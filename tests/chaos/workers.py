@@ -148,6 +148,7 @@ async def run(chaos: Chaos, scale: Scale, rng: random.Random, seed: int) -> Fail
     counts = report.kills
     await chaos.subscribe_all()
     workers = Workers(chaos)
+    slot: int | None  # a worker slot; None: the holder's life already died
     try:
         for slot in range(WORKERS):
             workers.spawn(slot)
@@ -181,7 +182,7 @@ async def run(chaos: Chaos, scale: Scale, rng: random.Random, seed: int) -> Fail
                 for platform in lost:
                     with contextlib.suppress(AssertionError):
                         await wait_for(
-                            lambda p=platform, t=killed_at: (
+                            lambda p=platform, t=killed_at: (  # type: ignore[misc]  # python/mypy#15459: a lambda default binding a loop variable
                                 taken_since(workers.logs(), p, t) is not None
                             ),
                             30,
@@ -228,6 +229,7 @@ async def pause(chaos: Chaos, platform: str = "telegram", seconds: float = 9.0) 
     report = PauseReport()
     await chaos.subscribe_all()
     workers = Workers(chaos)
+    slot: int | None
     try:
         for slot in range(2):
             workers.spawn(slot, NEWSBOT_LOG_LEVEL="DEBUG")

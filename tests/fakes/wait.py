@@ -8,9 +8,12 @@ from collections.abc import Awaitable, Callable
 
 
 async def wait_for(
-    predicate: Callable[[], bool | Awaitable[bool]], timeout: float = 5.0, what: str = ""
+    predicate: Callable[[], object | Awaitable[object]], timeout: float = 5.0, what: str = ""
 ) -> None:
-    """Poll ``predicate`` every 0.01 s until it is true; raise AssertionError after ``timeout``."""
+    """Poll ``predicate`` every 0.01 s until its result (awaited if awaitable) is truthy.
+
+    Raise AssertionError after ``timeout``.
+    """
     deadline = time.monotonic() + timeout
     while True:
         result = predicate()
