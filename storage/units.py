@@ -12,7 +12,7 @@ tuned per backend for speed (claims, ingestion, thread pages, rate slots) stays 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 import storage.rows as rows
@@ -29,10 +29,14 @@ from newsbot.models import (
     DeliveryOp,
     Destination,
     DestinationId,
+    Feed,
+    FeedItem,
     MessageRef,
     NewDestination,
+    NewFeed,
     Platform,
     Posted,
+    RoleLease,
 )
 from storage.statements import CommonStatements
 
@@ -351,6 +355,101 @@ class CommonUnits(CommonStatements):
             return count
 
         return await self._atomic(body)
+
+    # -- small state, roles and feeds -----------------------------------------------------
+
+    async def setdefault_state(self, key: str, value: str) -> str:
+        async def body(tx: Tx) -> str:
+            # Two statements: on PostgreSQL the SELECT takes a snapshot after the INSERT
+            # waited for any concurrent insert of the same key, so it sees the value that won.
+            await tx.run(
+                "INSERT INTO state (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                key,
+                value,
+            )
+            row = await tx.row("SELECT value FROM state WHERE key = $1", key)
+            assert row is not None
+            return str(row[0])
+
+        return await self._atomic(body)
+
+    async def acquire_role(
+        self, role: str, worker: str, now: datetime, lease: float
+    ) -> RoleLease | None:
+        until = now + timedelta(seconds=lease)
+
+        async def body(tx: Tx) -> RoleLease | None:
+            # One statement: concurrent claimants queue on the row, and each sees the winner.
+            row = await tx.row(
+                "INSERT INTO roles AS r (role, holder, lease_until, epoch) VALUES ($1,$2,$3,1) "
+                "ON CONFLICT (role) DO UPDATE SET holder = excluded.holder, "
+                "lease_until = excluded.lease_until, "
+                "epoch = CASE WHEN r.holder = excluded.holder THEN r.epoch ELSE r.epoch + 1 END "
+                "WHERE r.holder = excluded.holder OR r.lease_until < $4 RETURNING epoch",
+                role,
+                worker,
+                until,
+                now,
+            )
+            if row is None:
+                return None
+            return RoleLease(role, worker, until.astimezone(UTC), int(row[0]))
+
+        return await self._atomic(body)
+
+    async def add_feed(self, new: NewFeed, now: datetime) -> tuple[Feed, bool]:
+        async def body(tx: Tx) -> tuple[Feed, bool]:
+            tags = " ".join(new.tags)
+            row = await tx.row(
+                "INSERT INTO feeds (url, tags, interval_s, backfill, created_at, next_poll_at) "
+                "VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (url) DO NOTHING "
+                f"RETURNING {rows.FEED}",
+                new.url,
+                tags,
+                new.interval,
+                new.backfill,
+                now,
+            )
+            changed = row is not None
+            if row is None:
+                row = await tx.row(
+                    "UPDATE feeds SET active = true, tags = $2, interval_s = $3, "
+                    "backfill = $4, errors = 0, last_error = NULL, deactivated_reason = NULL, "
+                    "etag = NULL, last_modified = NULL, last_success_at = NULL, "
+                    f"next_poll_at = $5 WHERE url = $1 AND NOT active RETURNING {rows.FEED}",
+                    new.url,
+                    tags,
+                    new.interval,
+                    new.backfill,
+                    now,
+                )
+                changed = row is not None
+            if row is None:
+                row = await tx.row(f"SELECT {rows.FEED} FROM feeds WHERE url = $1", new.url)
+            assert row is not None
+            seen = await tx.row("SELECT count(*) FROM feed_items WHERE feed_id = $1", row[0])
+            return rows.feed(row, 0 if seen is None else int(seen[0])), changed
+
+        return await self._atomic(body)
+
+    async def save_feed_items(self, items: Sequence[FeedItem]) -> None:
+        if not items:
+            return
+
+        async def body(tx: Tx) -> None:
+            await tx.many(
+                "INSERT INTO feed_items (feed_id, key, article_id, fingerprint, seen_at, "
+                "edited_at) SELECT $1, $2, $3, $4, $5, $6 "
+                "WHERE EXISTS (SELECT 1 FROM feeds WHERE id = $1) "
+                "ON CONFLICT (feed_id, key) DO UPDATE SET article_id = excluded.article_id, "
+                "fingerprint = excluded.fingerprint, edited_at = excluded.edited_at",
+                [
+                    (i.feed_id, i.key, i.article_id, i.fingerprint, i.seen_at, i.edited_at)
+                    for i in items
+                ],
+            )
+
+        await self._atomic(body)
 
 
 async def _request(tx: Tx, key: str) -> int | None:
