@@ -31,6 +31,7 @@ from newsbot.models import (
     DestinationId,
     Feed,
     FeedItem,
+    Job,
     MessageRef,
     NewDestination,
     NewFeed,
@@ -265,6 +266,24 @@ class CommonUnits(CommonStatements):
         return await self._atomic(body)
 
     # -- the outbox -----------------------------------------------------------------------
+
+    async def claim_deliveries(
+        self,
+        platform: Platform,
+        now: datetime,
+        limit: int,
+        *,
+        worker: str = "",
+        lease: float = 30.0,
+    ) -> list[Job]:
+        # A 'sending' delivery's due_at is its lease expiry: an expired claim is due again.
+        return await self._claim(platform, now, limit, worker, now + timedelta(seconds=lease))
+
+    async def _claim(
+        self, platform: Platform, now: datetime, limit: int, worker: str, expiry: datetime
+    ) -> list[Job]:
+        """Claim up to ``limit`` due deliveries until ``expiry`` (tuned per backend)."""
+        raise NotImplementedError
 
     async def complete_delivery(
         self, delivery: Delivery, posted: Posted | None, now: datetime

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-import storage.rows as rows
 from newsbot.errors import SchemaTooNew, StorageError
 from storage.base import SqlStoreBase
 from storage.statements import Statement
@@ -139,10 +138,7 @@ class PostgresConnections(SqlStoreBase, CommonUnits):
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
         self.listening = asyncio.Event()  # set while the LISTEN connection is up
 
-    @staticmethod
-    def migrations() -> list[tuple[int, str]]:
-        """The numbered migration scripts shipped in ``storage/postgres/migrations``."""
-        return rows.migrations("storage.postgres")
+    _PACKAGE = "storage.postgres"
 
     def _is_open(self) -> bool:
         return self._pool is not None

@@ -3,7 +3,7 @@ workers claiming together never wait for each other."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import storage.rows as rows
 from newsbot.models import (
@@ -15,21 +15,13 @@ from storage.postgres.ingest import _columns
 
 
 class PostgresOutbox(PostgresConnections):
-    """Deliveries claimed, completed, retried and released (``Store``'s outbox)."""
+    """Claims, as one ``FOR UPDATE SKIP LOCKED`` statement and the jobs read (the rest of
+    the outbox is in ``storage.units``)."""
 
-    async def claim_deliveries(
-        self,
-        platform: Platform,
-        now: datetime,
-        limit: int,
-        *,
-        worker: str = "",
-        lease: float = 30.0,
+    async def _claim(
+        self, platform: Platform, now: datetime, limit: int, worker: str, expiry: datetime
     ) -> list[Job]:
-        expiry = now + timedelta(seconds=lease)
-
         async def body(conn: Conn) -> list[Job]:
-            # A 'sending' delivery's due_at is its lease expiry: an expired claim is due again.
             # Rows another worker is claiming right now are skipped, not waited for.
             claimed = await conn.fetch(
                 "WITH due AS (SELECT id FROM deliveries WHERE platform = $1 "

@@ -15,7 +15,8 @@ _SLOT_PRUNE = 100  # expired rate slots deleted per take_slot at most
 
 
 class PostgresCoordination(PostgresConnections):
-    """Small state, rate slots, roles and feeds (``Store``'s coordination and feeds)."""
+    """Rate slots on advisory locks and the feeds' reads in one statement each (state,
+    roles and the feeds' writes are in ``storage.units``)."""
 
     async def take_slot(self, key: str, limit: int, window: float, now: datetime) -> float:
         async def body(conn: Conn) -> float:

@@ -7,8 +7,9 @@ on transaction-level advisory locks, and every change that matters to other proc
 NOTIFYs them in the same transaction (``watch`` LISTENs on a connection of its own).
 
 ``store`` holds ``PostgresStore`` with the comments' group commit (``ingest`` writes its
-batches), ``outbox`` the claims, ``state`` coordination and feeds, ``connection`` the pool
-and the LISTEN connection, and ``migrations/`` the schema.
+batches), ``outbox`` the claims, ``state`` rate slots and the feeds' reads (``storage.units``
+the other writes), ``connection`` the pool and the LISTEN connection, and ``migrations/`` the
+schema.
 """
 
 from __future__ import annotations
@@ -82,17 +83,6 @@ class PostgresStore(PostgresOutbox, PostgresCoordination):
             command_timeout=command_timeout,
         )
         self.in_flight = _IN_FLIGHT
-
-    async def open(self) -> None:
-        if self._pool is not None:
-            return
-        await self._connect()
-        self._start_tasks("postgres")
-
-    async def close(self) -> None:
-        await self._stop_tasks()
-        self._fail_queued()
-        await self._disconnect()
 
     # -- articles -------------------------------------------------------------------------
 

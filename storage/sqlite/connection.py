@@ -1,9 +1,10 @@
 """The SQLite store's connections and the helpers its units of work share.
 
-Each store method is one unit of work run as a single function on aiosqlite's connection
-thread: one thread hand-off per method instead of one per statement (each hand-off costs
-0.1 to 0.3 ms, more than the SQL). The ingest process (``storage.sqlite.ingest``) runs the
-same helpers on its own connection.
+Claims, ingestion and reads are each one unit of work run as a single function on aiosqlite's
+connection thread: one thread hand-off per method instead of one per statement (each hand-off
+costs 0.1 to 0.3 ms, more than the SQL). The rarely-called writes written once in
+``storage.units`` take one hand-off per statement. The ingest process
+(``storage.sqlite.ingest``) runs the same helpers on its own connection.
 """
 
 from __future__ import annotations
@@ -213,10 +214,7 @@ class SqliteConnections(SqlStoreBase, CommonUnits):
         # For monitoring: failures raised as StorageError.
         self.errors = 0
 
-    @staticmethod
-    def migrations() -> list[tuple[int, str]]:
-        """The numbered migration scripts shipped in ``storage/sqlite/migrations``."""
-        return rows.migrations("storage.sqlite")
+    _PACKAGE = "storage.sqlite"
 
     def _is_open(self) -> bool:
         return self._db is not None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import storage.rows as rows
@@ -24,22 +24,16 @@ from storage.sqlite.connection import (
 
 
 class SqliteOutbox(SqliteConnections):
-    """Deliveries claimed, completed, retried and released (``Store``'s outbox)."""
+    """Claims, as one function on the connection thread: the due ids, one UPDATE per
+    chunk of them, then the jobs read (the rest of the outbox is in ``storage.units``)."""
 
-    async def claim_deliveries(
-        self,
-        platform: Platform,
-        now: datetime,
-        limit: int,
-        *,
-        worker: str = "",
-        lease: float = 30.0,
+    async def _claim(
+        self, platform: Platform, now: datetime, limit: int, worker: str, expiry: datetime
     ) -> list[Job]:
         stamp = _ts(now)
-        expiry = _ts(now + timedelta(seconds=lease))
+        expiry_at = _ts(expiry)
 
         def body(conn: Conn) -> list[Job]:
-            # A 'sending' delivery's due_at is its lease expiry: an expired claim is due again.
             ids = [
                 r[0]
                 for r in conn.execute(
@@ -55,7 +49,7 @@ class SqliteOutbox(SqliteConnections):
                     "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, "
                     "due_at = ?, claimed_by = ?, updated_at = ? "
                     f"WHERE id IN ({_marks(len(chunk))})",
-                    (expiry, worker, stamp, *chunk),
+                    (expiry_at, worker, stamp, *chunk),
                 )
             return _jobs(conn, ids)
 

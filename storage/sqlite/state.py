@@ -13,7 +13,8 @@ _SLOT_PRUNE = 100  # expired rate slots deleted per take_slot at most
 
 
 class SqliteCoordination(SqliteConnections):
-    """Small state, rate slots, roles and feeds (``Store``'s coordination and feeds)."""
+    """Rate slots and the feeds' reads, tuned for SQLite (state, roles and the feeds'
+    writes are in ``storage.units``)."""
 
     async def take_slot(self, key: str, limit: int, window: float, now: datetime) -> float:
         stamp, horizon = _ts(now), _ts(now - timedelta(seconds=window))

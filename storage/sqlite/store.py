@@ -1,10 +1,12 @@
 """The ``Store`` on SQLite through aiosqlite: WAL, foreign keys, IMMEDIATE write transactions.
 
-Each store method is one unit of work run as a single function on aiosqlite's connection
-thread: one thread hand-off per method instead of one per statement (each hand-off costs
-0.1 to 0.3 ms, more than the SQL). Comments arriving together are written by one writer in
-batched transactions (group commit), so a burst of replies costs one fsync per batch; that
-writer runs in a child process (``storage.sqlite.ingest``) so its Python does not share our GIL.
+Claims, ingestion and reads are each one unit of work run as a single function on aiosqlite's
+connection thread: one thread hand-off per method instead of one per statement (each hand-off
+costs 0.1 to 0.3 ms, more than the SQL). The rarely-called writes written once in
+``storage.units`` take one hand-off per statement. Comments arriving together are written by
+one writer in batched transactions (group commit), so a burst of replies costs one fsync per
+batch; that writer runs in a child process (``storage.sqlite.ingest``) so its Python does not
+share our GIL.
 """
 
 from __future__ import annotations
@@ -58,17 +60,8 @@ class SqliteStore(SqliteOutbox, SqliteCoordination):
         # For monitoring: each comment batch's time.
         self.observe_batch: Callable[[float, int], None] | None = None
 
-    async def open(self) -> None:
-        if self._db is not None:
-            return
-        await self._connect()
-        self._start_tasks("sqlite")
-
-    async def close(self) -> None:
-        await self._stop_tasks()
+    async def _tasks_stopped(self) -> None:
         await self._ingester.stop()
-        self._fail_queued()
-        await self._disconnect()
 
     # -- articles -------------------------------------------------------------------------
 
