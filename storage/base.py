@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Self
 
+import storage.rows as rows
 from newsbot.errors import StorageError
 from newsbot.models import Comment, IncomingComment
 
@@ -39,13 +40,24 @@ class SqlStoreBase:
         self._listeners: list[Callable[[str], None]] = []
         self._watcher: asyncio.Task[None] | None = None
 
-    @staticmethod
-    def migrations() -> list[tuple[int, str]]:
+    _PACKAGE = ""  # the backend's package, its ``migrations`` folder beside its modules
+
+    @classmethod
+    def migrations(cls) -> list[tuple[int, str]]:
         """The numbered migration scripts of this backend, in order."""
-        raise NotImplementedError
+        return rows.migrations(cls._PACKAGE)
 
     def _is_open(self) -> bool:
         raise NotImplementedError
+
+    async def _connect(self) -> None:
+        raise NotImplementedError
+
+    async def _disconnect(self) -> None:
+        raise NotImplementedError
+
+    async def _tasks_stopped(self) -> None:
+        """What a backend stops once the tasks are, before the queue fails and it disconnects."""
 
     async def _write_incoming(self) -> None:
         raise NotImplementedError
@@ -62,11 +74,17 @@ class SqlStoreBase:
 
     async def open(self) -> None:
         """Connect, migrate and start the tasks (see the ``Store`` port)."""
-        raise NotImplementedError
+        if self._is_open():
+            return
+        await self._connect()
+        self._start_tasks(self._PACKAGE.rsplit(".", 1)[-1])
 
     async def close(self) -> None:
         """Stop the tasks and disconnect (see the ``Store`` port)."""
-        raise NotImplementedError
+        await self._stop_tasks()
+        await self._tasks_stopped()
+        self._fail_queued()
+        await self._disconnect()
 
     @property
     def schema_version(self) -> int:

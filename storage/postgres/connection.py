@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-import storage.rows as rows
 from newsbot.errors import SchemaTooNew, StorageError
 from storage.base import SqlStoreBase
-from storage.statements import CommonStatements, Statement
+from storage.statements import Statement
+from storage.units import CommonUnits, Tx
 
 log = logging.getLogger("newsbot.storage")
 
@@ -90,11 +90,32 @@ async def _rollback(conn: asyncpg.Connection[asyncpg.Record]) -> None:
         await conn.execute("ROLLBACK")
 
 
-def _topics(article_id: int, queued: int) -> list[str]:
-    return [f"article:{article_id}", *(["outbox"] if queued else [])]
+class _PostgresTx:
+    """``storage.units.Tx`` on a pooled connection inside its transaction."""
+
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+
+    async def rows(self, sql: str, *args: Any) -> list[Any]:
+        return await self._conn.fetch(sql, *args)
+
+    async def row(self, sql: str, *args: Any) -> Any | None:
+        return await self._conn.fetchrow(sql, *args)
+
+    async def run(self, sql: str, *args: Any) -> int:
+        return _count(await self._conn.execute(sql, *args))
+
+    async def many(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
+        await self._conn.executemany(sql, list(args))
+
+    async def lock(self, sql: str, *args: Any) -> None:
+        await self._conn.execute(sql, *args)
+
+    async def notify(self, topics: Iterable[str]) -> None:
+        await _notify(self._conn, topics)
 
 
-class PostgresConnections(SqlStoreBase, CommonStatements):
+class PostgresConnections(SqlStoreBase, CommonUnits):
     """The pool and the LISTEN connection of a ``PostgresStore`` (see its arguments)."""
 
     _WATCH_TASK = "postgres-listen"
@@ -117,10 +138,7 @@ class PostgresConnections(SqlStoreBase, CommonStatements):
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
         self.listening = asyncio.Event()  # set while the LISTEN connection is up
 
-    @staticmethod
-    def migrations() -> list[tuple[int, str]]:
-        """The numbered migration scripts shipped in ``storage/postgres/migrations``."""
-        return rows.migrations("storage.postgres")
+    _PACKAGE = "storage.postgres"
 
     def _is_open(self) -> bool:
         return self._pool is not None
@@ -257,6 +275,9 @@ class PostgresConnections(SqlStoreBase, CommonStatements):
                     raise
                 log.info("transaction retried", extra={"reason": str(exc.__cause__)})
         raise AssertionError("unreachable")
+
+    async def _atomic(self, body: Callable[[Tx], Awaitable[T]]) -> T:
+        return await self._tx(lambda conn: body(_PostgresTx(conn)))
 
     async def _rows(self, sql: str, *args: Any) -> list[Any]:
         async def body(conn: Conn) -> list[Any]:

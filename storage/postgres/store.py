@@ -7,8 +7,9 @@ on transaction-level advisory locks, and every change that matters to other proc
 NOTIFYs them in the same transaction (``watch`` LISTENs on a connection of its own).
 
 ``store`` holds ``PostgresStore`` with the comments' group commit (``ingest`` writes its
-batches), ``outbox`` the claims, ``state`` coordination and feeds, ``connection`` the pool
-and the LISTEN connection, and ``migrations/`` the schema.
+batches), ``outbox`` the claims, ``state`` rate slots and the feeds' reads (``storage.units``
+the other writes), ``connection`` the pool and the LISTEN connection, and ``migrations/`` the
+schema.
 """
 
 from __future__ import annotations
@@ -19,30 +20,23 @@ from datetime import datetime
 from typing import Any
 
 import storage.rows as rows
-from newsbot.errors import StorageError
 from newsbot.models import (
-    Article,
-    ArticleDraft,
     ArticleId,
-    Author,
     Comment,
     CommentId,
-    CommentStatus,
-    DeliveryOp,
-    Destination,
     DestinationId,
     IncomingComment,
     MessageLink,
     MessageRef,
     NewComment,
-    NewDestination,
     ThreadCursor,
 )
 from storage.base import Result, Waiting
-from storage.postgres.connection import Conn, PostgresConnections, _count, _notify, _topics, _utc
+from storage.postgres.connection import Conn, PostgresConnections, _count, _notify, _utc
 from storage.postgres.ingest import _ingest
-from storage.postgres.outbox import PostgresOutbox, _hold_edit, _reenqueue
+from storage.postgres.outbox import PostgresOutbox
 from storage.postgres.state import PostgresCoordination
+from storage.units import _topics
 
 _COMMENT_LOCK = 0x6E62_7302
 _REQUEST_CLASS = 0x6E62_02
@@ -90,159 +84,9 @@ class PostgresStore(PostgresOutbox, PostgresCoordination):
         )
         self.in_flight = _IN_FLIGHT
 
-    async def open(self) -> None:
-        if self._pool is not None:
-            return
-        await self._connect()
-        self._start_tasks("postgres")
-
-    async def close(self) -> None:
-        await self._stop_tasks()
-        self._fail_queued()
-        await self._disconnect()
-
     # -- articles -------------------------------------------------------------------------
 
-    async def add_article(
-        self,
-        draft: ArticleDraft,
-        author: Author,
-        now: datetime,
-        deliver_to: Sequence[DestinationId],
-        *,
-        request: str | None = None,
-    ) -> tuple[Article, bool]:
-        async def body(conn: Conn) -> tuple[Article, bool]:
-            if request is not None:
-                done = await _request(conn, request)
-                if done is not None:
-                    row = await conn.fetchrow(
-                        f"SELECT {rows.ARTICLE} FROM articles WHERE id = $1", done
-                    )
-                    assert row is not None
-                    return rows.article(row), False
-            row = await conn.fetchrow(
-                "INSERT INTO articles (title, body, summary, url, image_url, author_name, "
-                "author_platform, author_user_id, tags, status, created_at, published_at, "
-                "updated_at, revision) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'published',$10,$10,"
-                f"$10,1) RETURNING {rows.ARTICLE}",
-                *rows.draft_values(draft),
-                *rows.author_values(author),
-                " ".join(draft.tags),
-                now,
-            )
-            assert row is not None
-            article = rows.article(row)
-            queued = await conn.execute(
-                "INSERT INTO deliveries (article_id, destination_id, platform, op, state, "
-                "due_at, created_at, updated_at) SELECT $1, t.id, t.platform, 'post', "
-                "'pending', $2, $2, $2 FROM unnest($3::bigint[]) WITH ORDINALITY AS u(id, n) "
-                "JOIN destinations t ON t.id = u.id AND t.active ORDER BY u.n "
-                "ON CONFLICT DO NOTHING",
-                article.id,
-                now,
-                list(deliver_to),
-            )
-            if request is not None:
-                await conn.execute(
-                    "INSERT INTO requests (key, kind, article_id, created_at) "
-                    "VALUES ($1, 'publish', $2, $3)",
-                    request,
-                    article.id,
-                    now,
-                )
-            await _notify(conn, _topics(article.id, _count(queued)))
-            return article, True
-
-        return await self._tx(body)
-
-    async def update_article(
-        self,
-        article_id: ArticleId,
-        draft: ArticleDraft,
-        now: datetime,
-        *,
-        request: str | None = None,
-    ) -> int | None:
-        async def body(conn: Conn) -> int | None:
-            if request is not None:
-                if await _request(conn, request) is not None:
-                    return None
-                await conn.execute(
-                    "INSERT INTO requests (key, kind, article_id, created_at) "
-                    "VALUES ($1, 'edit', $2, $3)",
-                    request,
-                    article_id,
-                    now,
-                )
-            await conn.execute(
-                "UPDATE articles SET title = $1, body = $2, summary = $3, url = $4, "
-                "image_url = $5, tags = $6, updated_at = $7, revision = revision + 1 "
-                "WHERE id = $8",
-                *rows.draft_values(draft),
-                " ".join(draft.tags),
-                now,
-                article_id,
-            )
-            count = await _reenqueue(
-                conn, "article_id = $1 AND comment_id IS NULL", article_id, DeliveryOp.EDIT, now
-            )
-            await _notify(conn, _topics(article_id, count))
-            return count
-
-        return await self._tx(body)
-
-    async def retract_article(self, article_id: ArticleId, now: datetime) -> int:
-        async def body(conn: Conn) -> int:
-            await conn.execute(
-                "UPDATE articles SET status = 'retracted', updated_at = $1 WHERE id = $2",
-                now,
-                article_id,
-            )
-            count = await _reenqueue(conn, "article_id = $1", article_id, DeliveryOp.DELETE, now)
-            await _notify(conn, _topics(article_id, count))
-            return count
-
-        return await self._tx(body)
-
     # -- destinations ---------------------------------------------------------------------
-
-    async def add_destination(
-        self, new: NewDestination, now: datetime, *, pending: bool = False
-    ) -> tuple[Destination, bool]:
-        key = (str(new.platform), new.chat_id, new.thread_id or "")
-        active, reason = (False, rows.PENDING_REASON) if pending else (True, None)
-
-        async def body(conn: Conn) -> tuple[Destination, bool]:
-            row = await conn.fetchrow(
-                f"SELECT {rows.DESTINATION} FROM destinations "
-                "WHERE platform = $1 AND chat_id = $2 AND thread_id = $3",
-                *key,
-            )
-            if row is not None and (row[6] or (pending and row[9])):
-                return rows.destination(row), False
-            row = await conn.fetchrow(
-                "INSERT INTO destinations (platform, chat_id, thread_id, title, kind, active, "
-                "pending, deactivated_reason, tags, created_at, updated_at) "
-                "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$10) "
-                "ON CONFLICT (platform, chat_id, thread_id) DO UPDATE SET "
-                "active = excluded.active, pending = excluded.pending, "
-                "title = excluded.title, kind = excluded.kind, tags = excluded.tags, "
-                "updated_at = excluded.updated_at, "
-                f"deactivated_reason = excluded.deactivated_reason RETURNING {rows.DESTINATION}",
-                *key,
-                new.title,
-                str(new.kind),
-                active,
-                not active,
-                reason,
-                " ".join(new.tags),
-                now,
-            )
-            assert row is not None
-            return rows.destination(row), True
-
-        return await self._tx(body)
 
     # -- message links --------------------------------------------------------------------
 
@@ -360,54 +204,6 @@ class PostgresStore(PostgresOutbox, PostgresCoordination):
 
         return await self._tx(write, lock=_COMMENT_LOCK)
 
-    async def _change_comment(
-        self, comment_id: CommentId, sql: str, args: Sequence[Any], op: DeliveryOp | None
-    ) -> Comment:
-        async def body(conn: Conn) -> Comment:
-            row = await conn.fetchrow(f"{sql} WHERE id = $1 RETURNING {rows.COMMENT}", *args)
-            if row is None:
-                raise StorageError(f"comment {comment_id} vanished")
-            count = 0
-            if op is not None:
-                count = await _reenqueue(conn, "comment_id = $1", comment_id, op, args[-1])
-            await _notify(conn, _topics(row[1], count))
-            return rows.comment(row)
-
-        return await self._tx(body)
-
-    async def edit_comment(
-        self, comment_id: CommentId, text: str, now: datetime, *, due: datetime | None = None
-    ) -> Comment:
-        held = max(due or now, now)
-
-        async def body(conn: Conn) -> Comment:
-            row = await conn.fetchrow(
-                "UPDATE comments SET text = $2, edited_at = $3 WHERE id = $1 "
-                f"RETURNING {rows.COMMENT}",
-                comment_id,
-                text,
-                now,
-            )
-            if row is None:
-                raise StorageError(f"comment {comment_id} vanished")
-            count = await _hold_edit(conn, comment_id, held, now)
-            await _notify(conn, _topics(row[1], count))
-            return rows.comment(row)
-
-        return await self._tx(body)
-
-    async def set_comment_status(
-        self, comment_id: CommentId, status: CommentStatus, now: datetime
-    ) -> Comment:
-        visible = status is CommentStatus.VISIBLE
-        return await self._change_comment(
-            comment_id,
-            "UPDATE comments SET status = $2, deleted_at = CASE WHEN $2 = 'visible' "
-            "THEN NULL ELSE $3::timestamptz END",
-            (comment_id, str(status), now),
-            None if visible else DeliveryOp.DELETE,
-        )
-
     async def thread_page(
         self,
         article_id: ArticleId,
@@ -450,17 +246,6 @@ class PostgresStore(PostgresOutbox, PostgresCoordination):
             return top, below, total
 
         return await self._read(body)
-
-
-async def _request(conn: Conn, key: str) -> int | None:
-    """The article a request (a command carried out once) was about, if it was carried out.
-
-    Holds the request's lock to the end of the transaction, so that the same request arriving
-    twice at once is carried out once.
-    """
-    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _REQUEST_CLASS, key)
-    value = await conn.fetchval("SELECT article_id FROM requests WHERE key = $1", key)
-    return None if value is None else int(value)
 
 
 async def _comment_by_source(conn: Conn, source: MessageRef) -> Comment | None:

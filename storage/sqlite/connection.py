@@ -1,9 +1,10 @@
 """The SQLite store's connections and the helpers its units of work share.
 
-Each store method is one unit of work run as a single function on aiosqlite's connection
-thread: one thread hand-off per method instead of one per statement (each hand-off costs
-0.1 to 0.3 ms, more than the SQL). The ingest process (``storage.sqlite.ingest``) runs the
-same helpers on its own connection.
+Claims, ingestion and reads are each one unit of work run as a single function on aiosqlite's
+connection thread: one thread hand-off per method instead of one per statement (each hand-off
+costs 0.1 to 0.3 ms, more than the SQL). The rarely-called writes written once in
+``storage.units`` take one hand-off per statement. The ingest process
+(``storage.sqlite.ingest``) runs the same helpers on its own connection.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 import re
 import sqlite3
 import stat
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -27,7 +28,8 @@ import storage.rows as rows
 from newsbot.errors import SchemaTooNew, StorageError
 from newsbot.models import MessageLink
 from storage.base import SqlStoreBase
-from storage.statements import CommonStatements, Statement
+from storage.statements import Statement
+from storage.units import CommonUnits, Tx
 
 log = logging.getLogger("newsbot.storage")
 
@@ -87,6 +89,48 @@ def _write(conn: Conn, body: Callable[[Conn], T]) -> T:
             conn.execute("ROLLBACK")
         raise
     return result
+
+
+def _begin(conn: Conn) -> None:
+    if conn.in_transaction:  # left open by a unit of work cancelled before its ROLLBACK ran
+        conn.execute("ROLLBACK")
+    conn.execute("BEGIN IMMEDIATE")
+
+
+def _rollback(conn: Conn) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+class _SqliteTx:
+    """``storage.units.Tx`` on the writing connection: one thread hand-off per statement,
+    acceptable for the rarely-called methods written once in ``storage.units`` (claims,
+    ingestion and reads run as one function on the connection thread instead)."""
+
+    def __init__(self, store: SqliteConnections) -> None:
+        self._store = store
+
+    async def rows(self, sql: str, *args: Any) -> list[Any]:
+        query, params = _numbered(sql), _params(args)
+        return await self._store._run(lambda conn: conn.execute(query, params).fetchall())
+
+    async def row(self, sql: str, *args: Any) -> Any | None:
+        found = await self.rows(sql, *args)
+        return found[0] if found else None
+
+    async def run(self, sql: str, *args: Any) -> int:
+        query, params = _numbered(sql), _params(args)
+        return await self._store._run(lambda conn: conn.execute(query, params).rowcount)
+
+    async def many(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
+        query, params = _numbered(sql), [_params(a) for a in args]
+        await self._store._run(lambda conn: conn.executemany(query, params))
+
+    async def lock(self, sql: str, *args: Any) -> None:
+        """Nothing: ``BEGIN IMMEDIATE`` holds the database's write lock already."""
+
+    async def notify(self, topics: Iterable[str]) -> None:
+        """Nothing: other processes see commits through ``PRAGMA data_version``."""
 
 
 def _post_links(conn: Conn, article_ids: Sequence[int]) -> list[MessageLink]:
@@ -150,7 +194,7 @@ def _private_files(path: Path) -> None:
         log.info("database file made private", extra={"path": str(name)})
 
 
-class SqliteConnections(SqlStoreBase, CommonStatements):
+class SqliteConnections(SqlStoreBase, CommonUnits):
     """The two aiosqlite connections of a ``SqliteStore``: one writes, one reads
     (``query_only``), so that a read never waits behind a write, nor behind a database another
     process holds locked. Writes run in ``BEGIN IMMEDIATE`` transactions so that readers and
@@ -170,10 +214,7 @@ class SqliteConnections(SqlStoreBase, CommonStatements):
         # For monitoring: failures raised as StorageError.
         self.errors = 0
 
-    @staticmethod
-    def migrations() -> list[tuple[int, str]]:
-        """The numbered migration scripts shipped in ``storage/sqlite/migrations``."""
-        return rows.migrations("storage.sqlite")
+    _PACKAGE = "storage.sqlite"
 
     def _is_open(self) -> bool:
         return self._db is not None
@@ -287,6 +328,18 @@ class SqliteConnections(SqlStoreBase, CommonStatements):
         # rather than in SQLite's busy handler, where each would poll for the other's lock.
         async with self._write_lock:
             return await self._run(lambda conn: _write(conn, body))
+
+    async def _atomic(self, body: Callable[[Tx], Awaitable[T]]) -> T:
+        async with self._write_lock:
+            await self._run(_begin)
+            try:
+                result = await body(_SqliteTx(self))
+                await self._run(lambda conn: conn.execute("COMMIT"))
+            except BaseException:
+                with contextlib.suppress(StorageError):
+                    await asyncio.shield(self._run(_rollback))
+                raise
+            return result
 
     async def _rows(self, sql: str, *args: Any) -> list[Any]:
         query, params = _numbered(sql), _params(args)

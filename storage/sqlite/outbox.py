@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import storage.rows as rows
 from newsbot.models import (
     Comment,
-    Delivery,
-    DeliveryOp,
     Job,
-    MessageRef,
     Platform,
-    Posted,
 )
 from storage.sqlite.connection import (
     Conn,
@@ -28,22 +24,16 @@ from storage.sqlite.connection import (
 
 
 class SqliteOutbox(SqliteConnections):
-    """Deliveries claimed, completed, retried and released (``Store``'s outbox)."""
+    """Claims, as one function on the connection thread: the due ids, one UPDATE per
+    chunk of them, then the jobs read (the rest of the outbox is in ``storage.units``)."""
 
-    async def claim_deliveries(
-        self,
-        platform: Platform,
-        now: datetime,
-        limit: int,
-        *,
-        worker: str = "",
-        lease: float = 30.0,
+    async def _claim(
+        self, platform: Platform, now: datetime, limit: int, worker: str, expiry: datetime
     ) -> list[Job]:
         stamp = _ts(now)
-        expiry = _ts(now + timedelta(seconds=lease))
+        expiry_at = _ts(expiry)
 
         def body(conn: Conn) -> list[Job]:
-            # A 'sending' delivery's due_at is its lease expiry: an expired claim is due again.
             ids = [
                 r[0]
                 for r in conn.execute(
@@ -59,160 +49,11 @@ class SqliteOutbox(SqliteConnections):
                     "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, "
                     "due_at = ?, claimed_by = ?, updated_at = ? "
                     f"WHERE id IN ({_marks(len(chunk))})",
-                    (expiry, worker, stamp, *chunk),
+                    (expiry_at, worker, stamp, *chunk),
                 )
             return _jobs(conn, ids)
 
         return await self._tx(body)
-
-    async def complete_delivery(
-        self, delivery: Delivery, posted: Posted | None, now: datetime
-    ) -> None:
-        stamp = _ts(now)
-
-        def body(conn: Conn) -> None:
-            # Recorded even if another worker took the claim over meanwhile: the message exists.
-            conn.execute(
-                "UPDATE deliveries SET message_id = COALESCE(?, message_id), "
-                "thread_id = COALESCE(?, thread_id), last_error = NULL, updated_at = ?, "
-                "claimed_by = NULL, "
-                "state = CASE WHEN generation = ? THEN 'sent' ELSE 'pending' END, "
-                f"due_at = CASE WHEN generation = ? THEN NULL ELSE {_HELD} END WHERE id = ?",
-                (
-                    posted.message_id if posted else None,
-                    posted.thread_id if posted else None,
-                    stamp,
-                    delivery.generation,
-                    delivery.generation,
-                    stamp,
-                    stamp,
-                    delivery.id,
-                ),
-            )
-            if posted is None:
-                return
-            links = posted.links
-            if not links:
-                chat = conn.execute(
-                    "SELECT chat_id FROM destinations WHERE id = ?", (delivery.destination_id,)
-                ).fetchone()[0]
-                links = (MessageRef(delivery.platform, chat, posted.message_id),)
-            conn.executemany(
-                "INSERT OR IGNORE INTO message_links (platform, chat_id, message_id, "
-                "article_id, comment_id, destination_id) VALUES (?,?,?,?,?,?)",
-                [
-                    (
-                        str(ref.platform),
-                        ref.chat_id,
-                        ref.message_id,
-                        delivery.article_id,
-                        delivery.comment_id,
-                        delivery.destination_id,
-                    )
-                    for ref in links
-                ],
-            )
-
-        await self._tx(body)
-
-    async def retry_delivery(
-        self,
-        delivery: Delivery,
-        error: str,
-        due_at: datetime,
-        now: datetime,
-        *,
-        count_attempt: bool = True,
-    ) -> None:
-        params = (
-            "failed" if count_attempt else "pending",
-            _ts(due_at),
-            _ts(due_at),
-            error,
-            _ts(now),
-            0 if count_attempt else 1,
-            delivery.id,
-            delivery.claimed_by or "",
-        )
-        await self._tx(
-            lambda conn: conn.execute(
-                f"UPDATE deliveries SET state = ?, due_at = {_HELD}, last_error = ?, "
-                "updated_at = ?, attempts = attempts - ?, claimed_by = NULL "
-                "WHERE id = ? AND state = 'sending' AND claimed_by = ?",
-                params,
-            )
-        )
-
-    async def release_claims(self, worker: str, platform: Platform | None = None) -> int:
-        sql = (
-            "UPDATE deliveries SET state = 'pending', claimed_by = NULL, "
-            f"due_at = {_HELD.replace('?', 'updated_at')}, "
-            "attempts = MAX(attempts - 1, 0) WHERE state = 'sending' AND claimed_by = ?"
-        )
-        params: tuple[str, ...] = (worker,)
-        if platform is not None:
-            sql += " AND platform = ?"
-            params = (worker, str(platform))
-        return await self._tx(lambda conn: conn.execute(sql, params).rowcount)
-
-
-def _reenqueue(conn: Conn, where: str, key: int, op: DeliveryOp, stamp: str) -> int:
-    """Re-enqueue deliveries matching ``where`` as ``op``; return how many were affected.
-
-    Sent (and, for deletes, waiting) messages get the new op, due now; sends in flight get the
-    new op and a new generation, so they come back pending once they finish; for a delete,
-    posts that never went out are cancelled.
-    """
-    if op is DeliveryOp.DELETE:
-        conn.execute(
-            "UPDATE deliveries SET state = 'dead', due_at = NULL, updated_at = ?, "
-            "last_error = 'cancelled: removed before it was sent' "
-            f"WHERE {where} AND message_id IS NULL AND state IN ('pending', 'failed')",
-            (stamp, key),
-        )
-        settled = "('sent', 'pending', 'failed')"
-    else:
-        settled = "('sent')"
-    count: int = conn.execute(
-        "UPDATE deliveries SET op = ?, state = 'pending', due_at = ?, attempts = 0, "
-        "generation = generation + 1, last_error = NULL, updated_at = ? "
-        f"WHERE {where} AND message_id IS NOT NULL AND state IN {settled} AND op != 'delete'",
-        (str(op), stamp, stamp, key),
-    ).rowcount
-    count += conn.execute(
-        "UPDATE deliveries SET op = ?, generation = generation + 1, updated_at = ? "
-        f"WHERE {where} AND state = 'sending' AND op != 'delete'",
-        (str(op), stamp, key),
-    ).rowcount
-    return count
-
-
-# When a delivery going back to pending is due: the time given (the ``?`` twice), or later if
-# it is a comment edit held (``not_before``) by the moderation hold or the intake pace.
-_HELD = "CASE WHEN op = 'edit' AND not_before > ? THEN not_before ELSE ? END"
-
-
-def _hold_edit(conn: Conn, comment_id: int, held: str, stamp: str) -> None:
-    """Re-enqueue a comment's copies as edits, none of them sent before ``held``
-    (``Store.edit_comment``)."""
-    conn.execute(
-        "UPDATE deliveries SET op = 'edit', state = 'pending', due_at = ?, attempts = 0, "
-        "generation = generation + 1, last_error = NULL, updated_at = ?, not_before = ? "
-        "WHERE comment_id = ? AND message_id IS NOT NULL AND state = 'sent' AND op != 'delete'",
-        (held, stamp, held, comment_id),
-    )
-    conn.execute(
-        "UPDATE deliveries SET due_at = MAX(COALESCE(due_at, ?), ?), "
-        "not_before = MAX(COALESCE(not_before, ?), ?) "
-        "WHERE comment_id = ? AND state IN ('pending', 'failed') AND op != 'delete'",
-        (held, held, held, held, comment_id),
-    )
-    conn.execute(
-        "UPDATE deliveries SET op = 'edit', generation = generation + 1, updated_at = ?, "
-        "not_before = MAX(COALESCE(not_before, ?), ?) "
-        "WHERE comment_id = ? AND state = 'sending' AND op != 'delete'",
-        (stamp, held, held, comment_id),
-    )
 
 
 def _jobs(conn: Conn, ids: list[int]) -> list[Job]:

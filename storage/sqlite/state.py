@@ -6,21 +6,15 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import storage.rows as rows
-from newsbot.models import Feed, FeedId, FeedItem, NewFeed, RoleLease
-from storage.sqlite.connection import Conn, SqliteConnections, _chunks, _marks, _opt_ts, _ts
+from newsbot.models import Feed, FeedId, FeedItem
+from storage.sqlite.connection import Conn, SqliteConnections, _chunks, _marks, _ts
 
 _SLOT_PRUNE = 100  # expired rate slots deleted per take_slot at most
 
 
 class SqliteCoordination(SqliteConnections):
-    """Small state, rate slots, roles and feeds (``Store``'s coordination and feeds)."""
-
-    async def setdefault_state(self, key: str, value: str) -> str:
-        def body(conn: Conn) -> str:
-            conn.execute("INSERT OR IGNORE INTO state (key, value) VALUES (?, ?)", (key, value))
-            return str(conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()[0])
-
-        return await self._tx(body)
+    """Rate slots and the feeds' reads, tuned for SQLite (state, roles and the feeds'
+    writes are in ``storage.units``)."""
 
     async def take_slot(self, key: str, limit: int, window: float, now: datetime) -> float:
         stamp, horizon = _ts(now), _ts(now - timedelta(seconds=window))
@@ -50,67 +44,6 @@ class SqliteCoordination(SqliteConnections):
 
         return await self._tx(body)
 
-    async def acquire_role(
-        self, role: str, worker: str, now: datetime, lease: float
-    ) -> RoleLease | None:
-        stamp, until = _ts(now), _ts(now + timedelta(seconds=lease))
-
-        def body(conn: Conn) -> RoleLease | None:
-            row = conn.execute(
-                "SELECT holder, lease_until, epoch FROM roles WHERE role = ?", (role,)
-            ).fetchone()
-            if row is None:
-                epoch = 1
-                conn.execute(
-                    "INSERT INTO roles (role, holder, lease_until, epoch) VALUES (?,?,?,?)",
-                    (role, worker, until, epoch),
-                )
-            elif row[0] == worker or row[1] < stamp:
-                epoch = row[2] if row[0] == worker else row[2] + 1
-                conn.execute(
-                    "UPDATE roles SET holder = ?, lease_until = ?, epoch = ? WHERE role = ?",
-                    (worker, until, epoch, role),
-                )
-            else:
-                return None
-            return RoleLease(role, worker, datetime.fromisoformat(until), epoch)
-
-        return await self._tx(body)
-
-    async def add_feed(self, new: NewFeed, now: datetime) -> tuple[Feed, bool]:
-        stamp = _ts(now)
-
-        def body(conn: Conn) -> tuple[Feed, bool]:
-            row = conn.execute(
-                f"SELECT {rows.FEED} FROM feeds WHERE url = ?", (new.url,)
-            ).fetchone()
-            changed = True
-            if row is None:
-                conn.execute(
-                    "INSERT INTO feeds (url, tags, interval_s, backfill, created_at, "
-                    "next_poll_at) VALUES (?,?,?,?,?,?)",
-                    (new.url, " ".join(new.tags), new.interval, new.backfill, stamp, stamp),
-                )
-            elif not row[6]:
-                conn.execute(
-                    "UPDATE feeds SET active = 1, tags = ?, interval_s = ?, backfill = ?, "
-                    "errors = 0, last_error = NULL, deactivated_reason = NULL, etag = NULL, "
-                    "last_modified = NULL, last_success_at = NULL, next_poll_at = ? "
-                    "WHERE id = ?",
-                    (" ".join(new.tags), new.interval, new.backfill, stamp, row[0]),
-                )
-            else:
-                changed = False
-            row = conn.execute(
-                f"SELECT {rows.FEED} FROM feeds WHERE url = ?", (new.url,)
-            ).fetchone()
-            seen = conn.execute(
-                "SELECT COUNT(*) FROM feed_items WHERE feed_id = ?", (row[0],)
-            ).fetchone()[0]
-            return rows.feed(row, int(seen)), changed
-
-        return await self._tx(body)
-
     async def list_feeds(self) -> list[Feed]:
         def body(conn: Conn) -> list[Feed]:
             counts = dict(
@@ -134,28 +67,3 @@ class SqliteCoordination(SqliteConnections):
             return found
 
         return await self._read(body)
-
-    async def save_feed_items(self, items: Sequence[FeedItem]) -> None:
-        records = [
-            (
-                i.feed_id,
-                i.key,
-                i.article_id,
-                i.fingerprint,
-                _ts(i.seen_at),
-                _opt_ts(i.edited_at),
-                i.feed_id,
-            )
-            for i in items
-        ]
-        if not records:
-            return
-        await self._tx(
-            lambda conn: conn.executemany(
-                "INSERT INTO feed_items (feed_id, key, article_id, fingerprint, seen_at, "
-                "edited_at) SELECT ?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM feeds WHERE id = ?) "
-                "ON CONFLICT (feed_id, key) DO UPDATE SET article_id = excluded.article_id, "
-                "fingerprint = excluded.fingerprint, edited_at = excluded.edited_at",
-                records,
-            )
-        )

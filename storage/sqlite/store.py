@@ -1,10 +1,12 @@
 """The ``Store`` on SQLite through aiosqlite: WAL, foreign keys, IMMEDIATE write transactions.
 
-Each store method is one unit of work run as a single function on aiosqlite's connection
-thread: one thread hand-off per method instead of one per statement (each hand-off costs
-0.1 to 0.3 ms, more than the SQL). Comments arriving together are written by one writer in
-batched transactions (group commit), so a burst of replies costs one fsync per batch; that
-writer runs in a child process (``storage.sqlite.ingest``) so its Python does not share our GIL.
+Claims, ingestion and reads are each one unit of work run as a single function on aiosqlite's
+connection thread: one thread hand-off per method instead of one per statement (each hand-off
+costs 0.1 to 0.3 ms, more than the SQL). The rarely-called writes written once in
+``storage.units`` take one hand-off per statement. Comments arriving together are written by
+one writer in batched transactions (group commit), so a burst of replies costs one fsync per
+batch; that writer runs in a child process (``storage.sqlite.ingest``) so its Python does not
+share our GIL.
 """
 
 from __future__ import annotations
@@ -17,29 +19,21 @@ from typing import Any
 
 import storage.rows as rows
 from newsbot import intake
-from newsbot.errors import StorageError
 from newsbot.models import (
-    Article,
-    ArticleDraft,
     ArticleId,
-    Author,
     Comment,
     CommentId,
-    CommentStatus,
-    DeliveryOp,
-    Destination,
     DestinationId,
     IncomingComment,
     MessageLink,
     MessageRef,
     NewComment,
-    NewDestination,
     ThreadCursor,
 )
 from storage.base import Result
 from storage.sqlite.connection import Conn, _select_in, _ts
 from storage.sqlite.ingest import IngestProcess
-from storage.sqlite.outbox import SqliteOutbox, _hold_edit, _reenqueue
+from storage.sqlite.outbox import SqliteOutbox
 from storage.sqlite.state import SqliteCoordination
 
 
@@ -66,156 +60,12 @@ class SqliteStore(SqliteOutbox, SqliteCoordination):
         # For monitoring: each comment batch's time.
         self.observe_batch: Callable[[float, int], None] | None = None
 
-    async def open(self) -> None:
-        if self._db is not None:
-            return
-        await self._connect()
-        self._start_tasks("sqlite")
-
-    async def close(self) -> None:
-        await self._stop_tasks()
+    async def _tasks_stopped(self) -> None:
         await self._ingester.stop()
-        self._fail_queued()
-        await self._disconnect()
 
     # -- articles -------------------------------------------------------------------------
 
-    async def add_article(
-        self,
-        draft: ArticleDraft,
-        author: Author,
-        now: datetime,
-        deliver_to: Sequence[DestinationId],
-        *,
-        request: str | None = None,
-    ) -> tuple[Article, bool]:
-        stamp = _ts(now)
-
-        def body(conn: Conn) -> tuple[Article, bool]:
-            if request is not None:
-                done = _request(conn, request)
-                if done is not None:
-                    row = conn.execute(
-                        f"SELECT {rows.ARTICLE} FROM articles WHERE id = ?", (done,)
-                    )
-                    return rows.article(row.fetchone()), False
-            cursor = conn.execute(
-                "INSERT INTO articles (title, body, summary, url, image_url, author_name, "
-                "author_platform, author_user_id, tags, status, created_at, published_at, "
-                "updated_at, revision) VALUES (?,?,?,?,?,?,?,?,?,'published',?,?,?,1)",
-                (
-                    *rows.draft_values(draft),
-                    *rows.author_values(author),
-                    " ".join(draft.tags),
-                    stamp,
-                    stamp,
-                    stamp,
-                ),
-            )
-            article_id = cursor.lastrowid
-            conn.executemany(
-                "INSERT INTO deliveries (article_id, destination_id, platform, op, state, "
-                "due_at, created_at, updated_at) SELECT ?, id, platform, 'post', 'pending', "
-                "?, ?, ? FROM destinations WHERE id = ? AND active = 1",
-                ((article_id, stamp, stamp, stamp, d) for d in deliver_to),
-            )
-            if request is not None:
-                conn.execute(
-                    "INSERT INTO requests (key, kind, article_id, created_at) VALUES (?,?,?,?)",
-                    (request, "publish", article_id, stamp),
-                )
-            row = conn.execute(f"SELECT {rows.ARTICLE} FROM articles WHERE id = ?", (article_id,))
-            return rows.article(row.fetchone()), True
-
-        return await self._tx(body)
-
-    async def update_article(
-        self,
-        article_id: ArticleId,
-        draft: ArticleDraft,
-        now: datetime,
-        *,
-        request: str | None = None,
-    ) -> int | None:
-        stamp = _ts(now)
-
-        def body(conn: Conn) -> int | None:
-            if request is not None:
-                if _request(conn, request) is not None:
-                    return None
-                conn.execute(
-                    "INSERT INTO requests (key, kind, article_id, created_at) VALUES (?,?,?,?)",
-                    (request, "edit", article_id, stamp),
-                )
-            conn.execute(
-                "UPDATE articles SET title = ?, body = ?, summary = ?, url = ?, image_url = ?, "
-                "tags = ?, updated_at = ?, revision = revision + 1 WHERE id = ?",
-                (
-                    *rows.draft_values(draft),
-                    " ".join(draft.tags),
-                    stamp,
-                    article_id,
-                ),
-            )
-            return _reenqueue(
-                conn, "article_id = ? AND comment_id IS NULL", article_id, DeliveryOp.EDIT, stamp
-            )
-
-        return await self._tx(body)
-
-    async def retract_article(self, article_id: ArticleId, now: datetime) -> int:
-        stamp = _ts(now)
-
-        def body(conn: Conn) -> int:
-            conn.execute(
-                "UPDATE articles SET status = 'retracted', updated_at = ? WHERE id = ?",
-                (stamp, article_id),
-            )
-            return _reenqueue(conn, "article_id = ?", article_id, DeliveryOp.DELETE, stamp)
-
-        return await self._tx(body)
-
     # -- destinations ---------------------------------------------------------------------
-
-    async def add_destination(
-        self, new: NewDestination, now: datetime, *, pending: bool = False
-    ) -> tuple[Destination, bool]:
-        stamp = _ts(now)
-        key = (str(new.platform), new.chat_id, new.thread_id or "")
-        select = (
-            f"SELECT {rows.DESTINATION} FROM destinations "
-            "WHERE platform = ? AND chat_id = ? AND thread_id = ?"
-        )
-        active, reason = (0, rows.PENDING_REASON) if pending else (1, None)
-
-        def body(conn: Conn) -> tuple[Destination, bool]:
-            row = conn.execute(select, key).fetchone()
-            if row is not None and (row[6] or (pending and row[9])):
-                return rows.destination(row), False
-            conn.execute(
-                "INSERT INTO destinations (platform, chat_id, thread_id, title, kind, active, "
-                "pending, deactivated_reason, tags, created_at, updated_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT (platform, chat_id, thread_id) DO UPDATE SET "
-                "active = excluded.active, pending = excluded.pending, "
-                "title = excluded.title, kind = excluded.kind, tags = excluded.tags, "
-                "updated_at = excluded.updated_at, "
-                "deactivated_reason = excluded.deactivated_reason",
-                (
-                    *key,
-                    new.title,
-                    str(new.kind),
-                    active,
-                    1 - active,
-                    reason,
-                    " ".join(new.tags),
-                    stamp,
-                    stamp,
-                ),
-            )
-            return rows.destination(conn.execute(select, key).fetchone()), True
-
-        return await self._tx(body)
 
     # -- message links --------------------------------------------------------------------
 
@@ -254,37 +104,6 @@ class SqliteStore(SqliteOutbox, SqliteCoordination):
         async with self._write_lock:
             outcomes = await self._ingester.write(frame)
         return intake.results(items, outcomes)
-
-    async def edit_comment(
-        self, comment_id: CommentId, text: str, now: datetime, *, due: datetime | None = None
-    ) -> Comment:
-        stamp, held = _ts(now), _ts(max(due or now, now))
-
-        def body(conn: Conn) -> Comment:
-            conn.execute(
-                "UPDATE comments SET text = ?, edited_at = ? WHERE id = ?",
-                (text, stamp, comment_id),
-            )
-            _hold_edit(conn, comment_id, held, stamp)
-            return _require_comment(conn, comment_id)
-
-        return await self._tx(body)
-
-    async def set_comment_status(
-        self, comment_id: CommentId, status: CommentStatus, now: datetime
-    ) -> Comment:
-        stamp = _ts(now)
-
-        def body(conn: Conn) -> Comment:
-            conn.execute(
-                "UPDATE comments SET status = ?, deleted_at = ? WHERE id = ?",
-                (str(status), None if status is CommentStatus.VISIBLE else stamp, comment_id),
-            )
-            if status is not CommentStatus.VISIBLE:
-                _reenqueue(conn, "comment_id = ?", comment_id, DeliveryOp.DELETE, stamp)
-            return _require_comment(conn, comment_id)
-
-        return await self._tx(body)
 
     async def thread_page(
         self,
@@ -342,31 +161,11 @@ def _count(conn: Conn, article_id: int) -> int:
     return int(row[0])
 
 
-def _request(conn: Conn, key: str) -> int | None:
-    """The article a request (a command carried out once) was about, if it was carried out."""
-    row = conn.execute("SELECT article_id FROM requests WHERE key = ?", (key,)).fetchone()
-    return None if row is None else int(row[0])
-
-
 def _banned(conn: Conn, platform: str, user_id: str) -> bool:
     row = conn.execute(
         "SELECT 1 FROM bans WHERE platform = ? AND user_id = ?", (platform, user_id)
     ).fetchone()
     return row is not None
-
-
-def _get_comment(conn: Conn, comment_id: int) -> Comment | None:
-    row = conn.execute(
-        f"SELECT {rows.COMMENT} FROM comments WHERE id = ?", (comment_id,)
-    ).fetchone()
-    return None if row is None else rows.comment(row)
-
-
-def _require_comment(conn: Conn, comment_id: int) -> Comment:
-    comment = _get_comment(conn, comment_id)
-    if comment is None:
-        raise StorageError(f"comment {comment_id} vanished")
-    return comment
 
 
 def _comment_by_source(conn: Conn, source: MessageRef) -> Comment | None:
