@@ -193,6 +193,13 @@ async def test_publish_without_body_opens_a_form(world: World) -> None:
         {"title": "Final title", "summary": "Short.", "body": "The *long* body."},
     )
     await wait_for(lambda: len(world.fake.interaction_responses) == 2, what="form answer")
+
+    # The second answer is the form's deferral; the article is stored after it, so wait for
+    # the article rather than assume the publish finished with the answer.
+    async def published() -> bool:
+        return bool((await world.service.latest()).articles)
+
+    await wait_for(published, 30, "the published article")
     await world.dispatcher.drain()
     [post] = world.bot_messages(world.text)
     assert post["embeds"][0]["title"] == "Final title"
