@@ -144,6 +144,8 @@ async def test_a_worker_that_cannot_reach_discord_hands_the_role_to_a_standby(
         await wait_for(lambda: dc.messages(channel), 60, "the article posted through b")
         assert not a.sending and not a.roles.holds(ROLE)
         assert len(failures(caplog)) == 1, "b connected at its first attempt"
+        for worker in (b, a):  # before Discord goes away (no reconnect attempts in the log)
+            await worker.stop()
 
 
 async def test_discord_unreachable_at_start_is_tried_again_until_it_answers(
@@ -167,3 +169,4 @@ async def test_discord_unreachable_at_start_is_tried_again_until_it_answers(
         await publish_to(a, channel)
         await wait_for(lambda: dc.messages(channel), 60, "the article posted")
         assert a.senders._backoff[Platform.DISCORD].failures == 0, "success resets the pauses"
+        await a.stop()

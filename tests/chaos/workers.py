@@ -129,6 +129,16 @@ def holders(db: Database) -> dict[str, str]:
     return {role.split(":", 1)[1]: holder for role, holder in rows if role.startswith("send:")}
 
 
+def live_holders(workers: Workers) -> dict[str, int]:
+    """platform -> the slot of the current life holding its role (not a killed one)."""
+    found = {}
+    for platform, worker in holders(workers.chaos.db).items():
+        slot = workers.slot_of(worker)
+        if slot is not None:
+            found[platform] = slot
+    return found
+
+
 def taken_since(logs: str, platform: str, since: float) -> float | None:
     """The first time after ``since`` (epoch seconds) a worker started sending for
     ``platform``."""
@@ -161,14 +171,16 @@ async def run(chaos: Chaos, scale: Scale, rng: random.Random, seed: int) -> Fail
             fanout_started = time.monotonic()
             for _ in range(scale.worker_kills):
                 await asyncio.sleep(rng.uniform(0.5, 2.5 if scale.full else 1.5))
-                held = holders(chaos.db)
-                if held and rng.random() < 0.7:
-                    victim_id = held[rng.choice(sorted(held))]
-                    slot = workers.slot_of(victim_id)
+                if counts.kills == 0 or rng.random() < 0.7:
+                    # A role holder, and a live one: a killed holder's lease outlives it
+                    # (on a busy machine, possibly past the next kill). The first kill
+                    # always waits for one, so that every run kills a holder.
+                    await wait_for(lambda: bool(live_holders(workers)), 60, "a live role holder")
+                    alive = live_holders(workers)
+                    slot = alive[rng.choice(sorted(alive))]
                 else:
                     slot = rng.randrange(WORKERS)
-                if slot is None:  # the holder is a life that just died: pick anyone
-                    slot = rng.randrange(WORKERS)
+                held = holders(chaos.db)
                 lost = [p for p, w in held.items() if w == workers.ids[slot]]
                 counts.kills_during_fanout += not await kill._fanout_done(chaos)
                 killed_at = time.time()
