@@ -7,18 +7,18 @@ the change that causes them, and the ``Dispatcher`` sends them.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
 import re
 import secrets
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from newsbot import threads
+from newsbot import comments, moderation, threads
+from newsbot.chats import CHAT_ID_MAX, check_chat_id
+from newsbot.comments import NAME_MAX as NAME_MAX  # re-exported: adapters import it here
+from newsbot.comments import web_identity as web_identity
 from newsbot.cursors import MALFORMED as MALFORMED_CURSOR
 from newsbot.cursors import Cursors
 from newsbot.drafts import TITLE_MAX, clean_draft, clean_tags
@@ -35,14 +35,11 @@ from newsbot.models import (
     Author,
     Comment,
     CommentId,
-    CommentStatus,
     CountRefresh,
-    DeliveryOp,
     DeliveryState,
     DeliveryStatus,
     Destination,
     DestinationId,
-    IncomingComment,
     MessageLink,
     MessageRef,
     NewDestination,
@@ -55,9 +52,6 @@ from newsbot.ports import Clock, Store, StoreMetrics, SystemClock
 from newsbot.text import (
     clean_name,
     has_control_chars,
-    name_key,
-    name_keys,
-    strip_control_chars,
     valid_unicode,
 )
 from newsbot.threads import PAGE_COMMENTS
@@ -68,27 +62,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("newsbot.service")
 
-COMMENT_MAX = 4096
-NAME_MAX = 64
-CHAT_ID_MAX = 128
 PAGE_MAX = 100
-WEB_IDENTITY = "w:"
-"""The prefix of a web commenter's user id: a keyed hash of their browser session."""
-NAME_BAN = "name:"
-"""The prefix of a ban on a web name, compared by ``newsbot.text.name_key``."""
 PENDING_MAX = 100
 """The most subscription requests that wait for approval at once; past it a request is refused."""
 REQUESTS_PER_DAY = 10
 """New subscription requests one person may make in 24 hours."""
 CURSOR_KEY = "cursor.key"
 """The state key of the secret that signs page cursors (``newsbot.cursors``)."""
-
-
-def web_identity(key: bytes, session: str) -> str:
-    """A web commenter's user id: a keyed hash of their session, so the id cannot be guessed
-    or claimed by typing a name, and the session itself is never stored."""
-    digest = hmac.new(key, f"web-identity|{session}".encode(), hashlib.sha256).digest()
-    return WEB_IDENTITY + base64.urlsafe_b64encode(digest[:15]).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -599,18 +579,10 @@ class NewsService:
         text: str,
         sent_at: datetime | None = None,
     ) -> Comment | None:
-        """Store a chat message that replies to an article post or to a comment.
-
-        Returns the stored comment (the existing one when ``source`` was recorded before), or
-        ``None`` when ``reply_to`` carries no article or comment, the article is not
-        published, or the author is banned. The text is cleaned of control characters and cut
-        to ``COMMENT_MAX`` characters; names to ``NAME_MAX``.
-
-        Raises:
-            InvalidInput: the text is empty after cleaning.
-        """
-        return await self._add_comment(
-            None, None, author, text, source, sent_at, reply_to=reply_to
+        """Store a chat message that replies to an article post or to a comment
+        (``comments.record_reply``)."""
+        return await comments.record_reply(
+            self, reply_to=reply_to, source=source, author=author, text=text, sent_at=sent_at
         )
 
     async def add_web_comment(
@@ -623,273 +595,48 @@ class NewsService:
         client_key: str,
         user_id: str = "",
     ) -> Comment:
-        """Store a comment written on the article's web page.
-
-        ``client_key`` identifies the submission (a form token, say) so a double submit stores
-        one comment. ``user_id`` is who wrote it: ``web_identity`` of their session. A name
-        is only what they typed; bans on names (``ban_name``) compare ``name_key`` forms, so
-        "Nina." or a Cyrillic "Nіna" is the banned "Nina".
-
-        Raises:
-            NotFound: no such article, or the parent comment is not in its thread.
-            InvalidInput: the name or text is empty or too long, or the article is retracted.
-            PermissionDenied: the author (their identity or their name) is banned.
-        """
-        article = await self.article(article_id)
-        if article.status is not ArticleStatus.PUBLISHED:
-            raise InvalidInput("This article is not open for comments.")
-        name = clean_name(name)
-        text = strip_control_chars(text).strip()
-        if not name:
-            raise InvalidInput("Please enter a name.", field="name")
-        if len(name) > NAME_MAX:
-            raise InvalidInput(f"The name is longer than {NAME_MAX} characters.", field="name")
-        if not text:
-            raise InvalidInput("Please write a comment.", field="text")
-        if parent_id is not None:
-            parent = await self.store.get_comment(parent_id)
-            if parent is None or parent.article_id != article_id:
-                raise NotFound(f"There is no comment {parent_id} in this thread.")
-        author = Author(name, Platform.WEB, user_id or name)
-        if await self.store.is_banned(Platform.WEB, author.user_id) or any(
-            [await self.store.is_banned(Platform.WEB, NAME_BAN + key) for key in name_keys(name)]
-        ):
-            log.info("web comment refused: banned", extra={"user_id": author.user_id})
-            raise PermissionDenied("You can no longer comment here.")
-        comment = await self._add_comment(
+        """Store a comment written on the article's web page (``comments.add_web_comment``)."""
+        return await comments.add_web_comment(
+            self,
             article_id,
-            parent_id,
-            author,
+            name,
             text,
-            MessageRef(Platform.WEB, str(article_id), client_key),
-            None,
-            reply_to=None,
+            parent_id=parent_id,
+            client_key=client_key,
+            user_id=user_id,
         )
-        if comment is None:  # pragma: no cover - checked above
-            raise InvalidInput("This article is not open for comments.")
-        return comment
 
     async def rate_slot(self, key: str, limit: int, window: float) -> float:
         """Take one of ``limit`` slots per ``window`` seconds for ``key``, shared by every
         worker of this store. Returns 0.0 when taken, else the seconds to wait."""
         return await self.store.take_slot(key, limit, window, self.clock.now())
 
-    async def _add_comment(
-        self,
-        article_id: ArticleId | None,
-        parent_id: CommentId | None,
-        author: Author,
-        text: str,
-        source: MessageRef,
-        sent_at: datetime | None,
-        *,
-        reply_to: MessageRef | None,
-    ) -> Comment | None:
-        text = strip_control_chars(text).strip()
-        if not text:
-            raise InvalidInput("The comment is empty.", field="text")
-        if len(text) > COMMENT_MAX:
-            text = text[: COMMENT_MAX - 1] + "…"
-        name = clean_name(author.name)[:NAME_MAX] or "anonymous"
-        now = self.clock.now()
-        hidden = self._over_intake(author, source, now)
-        result = await self.store.ingest_comment(
-            IncomingComment(
-                source=source,
-                author=Author(name, author.platform, author.user_id),
-                text=text,
-                created_at=sent_at or now,
-                reply_to=reply_to,
-                article_id=article_id,
-                parent_id=parent_id,
-                mirror=self.mirror and not hidden,
-                mirror_due=now + timedelta(seconds=self.mirror_delay)
-                if self.mirror_delay
-                else None,
-                count_refresh=None if hidden else self.count_refresh,
-                hidden=hidden,
-            )
-        )
-        if result is None:
-            return None
-        comment, created = result
-        if created:
-            self.comments_stored += 1
-            if log.isEnabledFor(logging.INFO):  # skip building the record at full ingest rates
-                log.info(
-                    "comment stored",
-                    extra={
-                        "comment_id": comment.id,
-                        "article_id": comment.article_id,
-                        "source": str(source),
-                    },
-                )
-            self._enqueued()
-        return comment
-
-    def _over_intake(self, author: Author, source: MessageRef, now: datetime) -> bool:
-        """Count a comment against its author's and its chat's limits if it is accepted;
-        whether it is held back instead."""
-        if self.intake is None:
-            return False
-        held = self._intake.admit(
-            (author.platform, author.user_id), (source.platform, source.chat_id), now.timestamp()
-        )
-        if held is not None and log.isEnabledFor(logging.INFO):
-            log.info(
-                "comment over the intake limit; stored hidden, not mirrored",
-                extra={
-                    "platform": str(author.platform),
-                    "user_id": author.user_id,
-                    "chat_id": source.chat_id,
-                    "limit": str(held),
-                },
-            )
-        return held is not None
-
     async def edit_comment(self, source: MessageRef, text: str) -> Comment | None:
-        """Update the comment written as ``source`` after its author edited the message.
-
-        The new text reaches the comment's mirrored copies like a new comment would: held
-        ``mirror_delay`` seconds (a moderator who deletes the comment meanwhile stops it), and
-        counted against the intake limits. An edit over them is not refused (the author's own
-        chat shows it already) but paced: the copies get the latest text a whole intake window
-        later. Repeated edits before the copies are updated make one update, of the latest
-        text. An edit of a comment that has no copies counts against nothing.
-
-        Returns ``None`` when no comment was written as that message; an edit to empty text
-        is ignored.
-        """
-        comment = await self.store.get_comment_by_source(source)
-        if comment is None or comment.status is CommentStatus.DELETED:
-            return comment
-        text = strip_control_chars(text).strip()[:COMMENT_MAX]
-        if not text or text == comment.text:
-            return comment
-        now = self.clock.now()
-        hold = self.mirror_delay
-        if (
-            self.intake is not None
-            and comment.status is CommentStatus.VISIBLE
-            and await self._has_copies(comment.id)
-        ):
-            held = self._intake.admit(
-                (comment.author.platform, comment.author.user_id),
-                (source.platform, source.chat_id),
-                now.timestamp(),
-            )
-            if held is not None:
-                hold = max(hold, self.intake.window)
-                log.info(
-                    "comment edit over the intake limit; its copies are updated later",
-                    extra={"comment_id": comment.id, "limit": str(held), "after": hold},
-                )
-        updated = await self.store.edit_comment(
-            comment.id, text, now, due=now + timedelta(seconds=hold)
-        )
-        log.info("comment edited", extra={"comment_id": comment.id})
-        self._enqueued()
-        return updated
-
-    async def _has_copies(self, comment_id: CommentId) -> bool:
-        """Whether a comment has mirrored copies, sent or to be sent."""
-        return any(
-            s.delivery.op is not DeliveryOp.DELETE and s.delivery.state is not DeliveryState.DEAD
-            for s in await self.store.deliveries_for_comment(comment_id)
-        )
+        """Update the comment written as ``source`` after its author edited the message
+        (``comments.edit_comment``)."""
+        return await comments.edit_comment(self, source, text)
 
     async def delete_comment_by_source(self, source: MessageRef) -> Comment | None:
         """Mark deleted the comment written as ``source`` (its author deleted the message)."""
-        comment = await self.store.get_comment_by_source(source)
-        if comment is None or comment.status is CommentStatus.DELETED:
-            return comment
-        return await self._delete(comment)
+        return await comments.delete_comment_by_source(self, source)
 
     async def delete_comment(self, actor: Actor, comment_id: CommentId) -> Comment:
-        """Delete a comment as a moderator, everywhere it was mirrored.
-
-        Raises:
-            PermissionDenied: the actor is not an admin.
-            NotFound: no such comment.
-        """
-        self.require_admin(actor, "delete comments")
-        comment = await self.store.get_comment(comment_id)
-        if comment is None:
-            raise NotFound(f"There is no comment {comment_id}.")
-        if comment.status is CommentStatus.DELETED:
-            return comment
-        return await self._delete(comment)
-
-    async def _delete(self, comment: Comment) -> Comment:
-        deleted = await self.store.set_comment_status(
-            comment.id, CommentStatus.DELETED, self.clock.now()
-        )
-        log.info("comment deleted", extra={"comment_id": comment.id})
-        self._enqueued()
-        return deleted
+        """Delete a comment as a moderator, everywhere it was mirrored
+        (``comments.delete_comment``)."""
+        return await comments.delete_comment(self, actor, comment_id)
 
     async def ban(self, actor: Actor, platform: Platform, user_id: str) -> int:
-        """Stop storing an author's comments and delete the ones stored. Returns how many.
-
-        Banning twice is harmless: the second ban finds nothing left to delete. On the web a
-        user id that is not a ``web_identity`` (a name, as older comments were keyed) is
-        banned as a name too (see ``ban_name``).
-
-        Raises:
-            PermissionDenied: the actor is not an admin.
-            InvalidInput: the user id is empty.
-        """
-        self.require_admin(actor, "ban authors")
-        user_id = valid_unicode(user_id).strip()
-        if not user_id or len(user_id) > CHAT_ID_MAX:
-            raise InvalidInput("The user id is empty or malformed.", field="user_id")
-        now = self.clock.now()
-        await self.store.set_ban(platform, user_id, True, now)
-        if platform is Platform.WEB and not user_id.startswith((WEB_IDENTITY, NAME_BAN)):
-            key = name_key(user_id)
-            if key:
-                await self.store.set_ban(platform, NAME_BAN + key, True, now)
-        comments = await self.store.comments_by_author(platform, user_id)
-        for comment in comments:
-            await self._delete(comment)
-        log.info(
-            "author banned",
-            extra={
-                "platform": platform,
-                "user_id": user_id,
-                "deleted": len(comments),
-                "by": f"{actor.platform}:{actor.user_id}",
-            },
-        )
-        return len(comments)
+        """Stop storing an author's comments and delete the ones stored
+        (``moderation.ban``)."""
+        return await moderation.ban(self, actor, platform, user_id)
 
     async def ban_name(self, actor: Actor, name: str) -> str:
-        """Refuse web comments under a name and every name that looks like it. Returns the
-        name's key (``name_key``).
-
-        Raises:
-            PermissionDenied: the actor is not an admin.
-            InvalidInput: the name has no letters or digits.
-        """
-        self.require_admin(actor, "ban names")
-        key = name_key(valid_unicode(name))
-        if not key:
-            raise InvalidInput("The name has no letters or digits to ban.", field="name")
-        await self.store.set_ban(Platform.WEB, NAME_BAN + key, True, self.clock.now())
-        log.info("web name banned", extra={"key": key, "by": f"{actor.platform}:{actor.user_id}"})
-        return key
+        """Refuse web comments under a name and its look-alikes (``moderation.ban_name``)."""
+        return await moderation.ban_name(self, actor, name)
 
     async def unban(self, actor: Actor, platform: Platform, user_id: str) -> bool:
         """Allow an author to comment again. Returns whether they were banned."""
-        self.require_admin(actor, "unban authors")
-        user_id = user_id.strip()
-        changed = await self.store.set_ban(platform, user_id, False, self.clock.now())
-        if platform is Platform.WEB and not user_id.startswith((WEB_IDENTITY, NAME_BAN)):
-            for key in name_keys(user_id):
-                changed |= await self.store.set_ban(
-                    platform, NAME_BAN + key, False, self.clock.now()
-                )
-        return changed
+        return await moderation.unban(self, actor, platform, user_id)
 
     async def comment(self, comment_id: CommentId) -> Comment:
         """Return a comment by id.
@@ -1043,42 +790,6 @@ def _page_limit(limit: int) -> int:
     if not 1 <= limit <= PAGE_MAX:
         raise InvalidInput(f"The page size must be between 1 and {PAGE_MAX}.", field="limit")
     return limit
-
-
-# Ids as each platform spells them, in ASCII digits (int() takes any script's digits): a
-# Telegram chat is a (negative) number or an @username, a Discord channel a snowflake.
-_TELEGRAM_CHAT = re.compile(r"-?[0-9]{1,19}|@[A-Za-z][A-Za-z0-9_]{2,31}")
-_NUMBER = re.compile(r"[0-9]{1,20}")
-
-
-def check_chat_id(platform: Platform, chat_id: str, thread_id: str | None = None) -> None:
-    """Refuse a chat (and thread or topic) id that cannot name a chat on ``platform``: it
-    could never receive anything.
-
-    Raises:
-        InvalidInput: the id is not one the platform uses.
-    """
-    shown = repr(chat_id[:40])
-    if platform is Platform.DISCORD and not (_NUMBER.fullmatch(chat_id) and int(chat_id) < 2**64):
-        raise InvalidInput(
-            f"A Discord channel id is a number (in Developer Mode, right click the channel, "
-            f"Copy Channel ID), not {shown}.",
-            field="chat_id",
-        )
-    if platform is Platform.TELEGRAM and not _TELEGRAM_CHAT.fullmatch(chat_id):
-        raise InvalidInput(
-            f"A Telegram chat id is a number (-100… for a channel or supergroup) or an "
-            f"@username, not {shown}.",
-            field="chat_id",
-        )
-    if (
-        thread_id is not None
-        and platform in (Platform.DISCORD, Platform.TELEGRAM)
-        and not (_NUMBER.fullmatch(thread_id) and int(thread_id) < 2**64)
-    ):
-        raise InvalidInput(
-            f"A thread or topic id is a number, not {thread_id[:40]!r}.", field="thread_id"
-        )
 
 
 @dataclass(frozen=True, slots=True)
