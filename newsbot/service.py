@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from newsbot import comments, moderation, threads
-from newsbot.chats import CHAT_ID_MAX, check_chat_id
+from newsbot import comments, moderation, subscriptions, threads
 from newsbot.comments import NAME_MAX as NAME_MAX  # re-exported: adapters import it here
 from newsbot.comments import web_identity as web_identity
 from newsbot.cursors import MALFORMED as MALFORMED_CURSOR
 from newsbot.cursors import Cursors
-from newsbot.drafts import TITLE_MAX, clean_draft, clean_tags
+from newsbot.drafts import clean_draft
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
 from newsbot.limits import IntakeGate, IntakeLimits
 from newsbot.models import (
@@ -49,10 +48,11 @@ from newsbot.models import (
     WorkerInfo,
 )
 from newsbot.ports import Clock, Store, StoreMetrics, SystemClock
+from newsbot.subscriptions import PENDING_MAX as PENDING_MAX  # re-exported
+from newsbot.subscriptions import REQUESTS_PER_DAY as REQUESTS_PER_DAY
+from newsbot.subscriptions import Subscription as Subscription
 from newsbot.text import (
     clean_name,
-    has_control_chars,
-    valid_unicode,
 )
 from newsbot.threads import PAGE_COMMENTS
 from newsbot.workers import LIVE_HORIZON, live_workers
@@ -63,10 +63,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("newsbot.service")
 
 PAGE_MAX = 100
-PENDING_MAX = 100
-"""The most subscription requests that wait for approval at once; past it a request is refused."""
-REQUESTS_PER_DAY = 10
-"""New subscription requests one person may make in 24 hours."""
 CURSOR_KEY = "cursor.key"
 """The state key of the secret that signs page cursors (``newsbot.cursors``)."""
 
@@ -82,17 +78,6 @@ class Change:
     article: Article
     queued: int
     repeated: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    """The result of subscribing: the destination and whether it is new (or reactivated).
-
-    A ``destination.pending`` subscription waits for a newsbot admin's approval.
-    """
-
-    destination: Destination
-    created: bool
 
 
 class NewsService:
@@ -349,173 +334,32 @@ class NewsService:
     async def subscribe(
         self, actor: Actor, new: NewDestination, *, moved: bool = False
     ) -> Subscription:
-        """Subscribe a chat to future articles; subscribing an active chat again is a no-op.
-
-        Admins, and actors the adapter verified as administrators of that chat, may subscribe.
-        A chat admin who is not a newsbot admin gets a pending subscription (the chat receives
-        nothing until a newsbot admin approves it), unless subscriptions are open. At most
-        ``PENDING_MAX`` requests wait at once, and one person makes at most
-        ``REQUESTS_PER_DAY`` new ones a day, so nobody can bury the others' requests;
-        ``moved`` (a request that only changes its chat id, the old one withdrawn next) counts
-        against neither.
-
-        Raises:
-            PermissionDenied: the actor administers neither newsbot nor the chat.
-            InvalidInput: the chat id or tags are malformed, or the request is over a limit
-                (the message says which, and what to do).
-        """
-        if not (actor.chat_admin or self.is_admin(actor)):
-            raise PermissionDenied(
-                "Only an administrator of this chat or a newsbot admin can subscribe it."
-            )
-        chat_id = valid_unicode(new.chat_id).strip()
-        if (
-            not chat_id
-            or len(chat_id) > CHAT_ID_MAX
-            or has_control_chars(chat_id, allow_newlines=False)
-        ):
-            raise InvalidInput("The chat id is empty or malformed.", field="chat_id")
-        check_chat_id(new.platform, chat_id, new.thread_id or None)
-        new = NewDestination(
-            platform=new.platform,
-            chat_id=chat_id,
-            kind=new.kind,
-            title=clean_name(new.title)[:TITLE_MAX],
-            thread_id=new.thread_id or None,
-            tags=clean_tags(new.tags),
-        )
-        pending = not (self.open_subscriptions or self.is_admin(actor))
-        if pending and not moved:
-            await self._admit_request(actor, new)
-        destination, created = await self.store.add_destination(
-            new, self.clock.now(), pending=pending
-        )
-        if created:
-            log.info(
-                "subscription waiting for approval"
-                if destination.pending
-                else "destination subscribed",
-                extra={
-                    "platform": new.platform,
-                    "chat_id": chat_id,
-                    "destination_id": destination.id,
-                    "by": f"{actor.platform}:{actor.user_id}",
-                },
-            )
-        return Subscription(destination, created)
-
-    async def _admit_request(self, actor: Actor, new: NewDestination) -> None:
-        """Refuse a new subscription request past ``PENDING_MAX`` waiting or past the actor's
-        ``REQUESTS_PER_DAY``; asking again for a chat that waits (or is subscribed) is free."""
-        known = await self.store.get_destination(new.platform, new.chat_id, new.thread_id)
-        if known is not None and (known.pending or known.active):
-            return
-        fields = {"platform": new.platform, "chat_id": new.chat_id, "by": actor.user_id}
-        if len(await self.pending_destinations()) >= PENDING_MAX:
-            log.warning("subscription request refused: too many waiting", extra=fields)
-            raise InvalidInput(
-                f"{PENDING_MAX} chats are already waiting for a newsbot admin's approval, the "
-                "most that can wait. Ask a newsbot admin to go through them, then try again."
-            )
-        key = f"subscription-requests:{actor.platform}:{actor.user_id}"
-        if await self.rate_slot(key, REQUESTS_PER_DAY, 86400):
-            log.warning("subscription request refused: too many from one person", extra=fields)
-            raise InvalidInput(
-                f"You have asked for {REQUESTS_PER_DAY} subscriptions in the last 24 hours, "
-                "the most one person may; they wait for a newsbot admin. Try again tomorrow."
-            )
+        """Subscribe a chat to future articles (``subscriptions.subscribe``)."""
+        return await subscriptions.subscribe(self, actor, new, moved=moved)
 
     async def approve(
         self, actor: Actor, platform: Platform, chat_id: str, thread_id: str | None = None
     ) -> Destination:
-        """Approve a pending subscription: the chat receives articles from now on.
-
-        Raises:
-            PermissionDenied: the actor is not a newsbot admin.
-            NotFound: no subscription of that chat waits for approval.
-        """
-        self.require_admin(actor, "approve subscriptions")
-        destination = await self.store.get_destination(platform, chat_id.strip(), thread_id)
-        if destination is None or not destination.pending:
-            raise NotFound("No subscription of that chat is waiting for approval.")
-        await self.store.approve_destination(destination.id, self.clock.now())
-        log.info(
-            "subscription approved",
-            extra={"destination_id": destination.id, "by": f"{actor.platform}:{actor.user_id}"},
-        )
-        approved = await self.store.get_destination(platform, destination.chat_id, thread_id)
-        assert approved is not None
-        return approved
+        """Approve a pending subscription (``subscriptions.approve``)."""
+        return await subscriptions.approve(self, actor, platform, chat_id, thread_id)
 
     async def pending_destinations(self) -> list[Destination]:
         """Subscriptions waiting for a newsbot admin's approval, oldest first."""
-        return [d for d in await self.store.list_destinations(active_only=False) if d.pending]
+        return await subscriptions.pending_destinations(self)
 
     async def unsubscribe(
         self, actor: Actor, platform: Platform, chat_id: str, thread_id: str | None = None
     ) -> Destination:
-        """Stop sending articles to a chat.
-
-        Raises:
-            PermissionDenied: the actor administers neither newsbot nor the chat.
-            NotFound: the chat is not subscribed.
-        """
-        if not (actor.chat_admin or self.is_admin(actor)):
-            raise PermissionDenied(
-                "Only an administrator of this chat or a newsbot admin can unsubscribe it."
-            )
-        destination = await self.store.get_destination(platform, chat_id.strip(), thread_id)
-        if destination is None or not (destination.active or destination.pending):
-            raise NotFound("This chat is not subscribed.")
-        await self.store.deactivate_destination(
-            destination.id, f"unsubscribed by {actor.platform}:{actor.user_id}", self.clock.now()
-        )
-        log.info("destination unsubscribed", extra={"destination_id": destination.id})
-        return destination
+        """Stop sending articles to a chat (``subscriptions.unsubscribe``)."""
+        return await subscriptions.unsubscribe(self, actor, platform, chat_id, thread_id)
 
     async def destination_gone(self, platform: Platform, chat_id: str, reason: str) -> int:
         """Deactivate every destination in a chat the bot was removed from. Returns how many."""
-        count = 0
-        for destination in await self.store.list_destinations(platform, active_only=True):
-            if destination.chat_id == chat_id and await self.store.deactivate_destination(
-                destination.id, reason, self.clock.now()
-            ):
-                count += 1
-                log.warning(
-                    "destination deactivated",
-                    extra={"destination_id": destination.id, "chat_id": chat_id, "reason": reason},
-                )
-        return count
+        return await subscriptions.destination_gone(self, platform, chat_id, reason)
 
     async def chat_migrated(self, platform: Platform, old_id: str, new_id: str) -> int:
-        """Move a chat's subscriptions to the chat's new id (a Telegram group that became a
-        supergroup). Returns how many moved.
-
-        Only the platform reports such a move (nobody can forge it), so no actor is asked:
-        an approved subscription stays approved and a request keeps waiting (it counts
-        against no request limit), under the new id only; the old id's are deactivated.
-        Reported again, the move finds nothing left to move.
-
-        Raises:
-            InvalidInput: the new id cannot name a chat on ``platform``.
-        """
-        new_id = new_id.strip()
-        now = self.clock.now()
-        moved = 0
-        for old in await self.store.list_destinations(platform, active_only=False):
-            if old.chat_id != old_id or not (old.active or old.pending):
-                continue
-            check_chat_id(platform, new_id, old.thread_id)
-            new = NewDestination(platform, new_id, old.kind, old.title, old.thread_id, old.tags)
-            pending = old.pending and not self.open_subscriptions
-            destination, _ = await self.store.add_destination(new, now, pending=pending)
-            await self.store.deactivate_destination(old.id, f"the chat moved to {new_id}", now)
-            moved += 1
-            log.info(
-                "subscription moved to a new chat id",
-                extra={"from": old.id, "to": destination.id, "chat_id": new_id},
-            )
-        return moved
+        """Move a chat's subscriptions to the chat's new id (``subscriptions.chat_migrated``)."""
+        return await subscriptions.chat_migrated(self, platform, old_id, new_id)
 
     async def destinations(self, platform: Platform | None = None) -> list[Destination]:
         """Return every destination, active or not."""
