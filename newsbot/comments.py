@@ -27,7 +27,9 @@ from newsbot.models import (
     CountRefresh,
     DeliveryOp,
     DeliveryState,
+    DestinationId,
     IncomingComment,
+    MessageLink,
     MessageRef,
     Platform,
 )
@@ -311,3 +313,38 @@ async def delete(svc: Host, comment: Comment) -> Comment:
     log.info("comment deleted", extra={"comment_id": comment.id})
     svc._enqueued()
     return deleted
+
+
+async def link_copy(
+    svc: Host, original: MessageRef, copy: MessageRef, destination_id: DestinationId | None = None
+) -> bool:
+    """Link a platform-made copy of a posted message (a Telegram channel post forwarded
+    into its discussion group) to what the original carries, so replies to the copy land
+    in the right thread. Returns ``False`` when the original is unknown."""
+    link = await svc.store.resolve_message(original)
+    if link is None:
+        return False
+    await svc.store.add_link(
+        MessageLink(copy, link.article_id, link.comment_id, destination_id or link.destination_id)
+    )
+    return True
+
+
+async def link_article_copy(
+    svc: Host, copy: MessageRef, article_id: ArticleId, chat_id: str
+) -> bool:
+    """Link a platform-made copy of an article's post in chat ``chat_id`` to the article,
+    when the copy's original cannot be resolved (a post sent but never recorded because
+    the bot crashed), so that replies to the copy still land in the thread.
+
+    Returns ``False`` unless the article is published and ``chat_id`` is an active
+    destination on the copy's platform.
+    """
+    article = await svc.store.get_article(article_id)
+    if article is None or article.status is not ArticleStatus.PUBLISHED:
+        return False
+    destination = await svc.store.get_destination(copy.platform, chat_id)
+    if destination is None or not destination.active:
+        return False
+    await svc.store.add_link(MessageLink(copy, article_id, None, destination.id))
+    return True

@@ -15,18 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from newsbot import comments, moderation, subscriptions, threads
+from newsbot import comments, moderation, publishing, reading, subscriptions
 from newsbot.comments import NAME_MAX as NAME_MAX  # re-exported: adapters import it here
 from newsbot.comments import web_identity as web_identity
 from newsbot.cursors import MALFORMED as MALFORMED_CURSOR
 from newsbot.cursors import Cursors
-from newsbot.drafts import clean_draft
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
 from newsbot.limits import IntakeGate, IntakeLimits
 from newsbot.models import (
     Actor,
     Article,
-    ArticleCursor,
     ArticleDraft,
     ArticleId,
     ArticlePage,
@@ -48,12 +46,10 @@ from newsbot.models import (
     WorkerInfo,
 )
 from newsbot.ports import Clock, Store, StoreMetrics, SystemClock
+from newsbot.publishing import Change as Change  # re-exported: adapters import it here
 from newsbot.subscriptions import PENDING_MAX as PENDING_MAX  # re-exported
 from newsbot.subscriptions import REQUESTS_PER_DAY as REQUESTS_PER_DAY
 from newsbot.subscriptions import Subscription as Subscription
-from newsbot.text import (
-    clean_name,
-)
 from newsbot.threads import PAGE_COMMENTS
 from newsbot.workers import LIVE_HORIZON, live_workers
 
@@ -62,22 +58,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("newsbot.service")
 
-PAGE_MAX = 100
 CURSOR_KEY = "cursor.key"
 """The state key of the secret that signs page cursors (``newsbot.cursors``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """The result of publishing, editing or retracting: the article and the messages queued.
-
-    ``repeated`` is true when the same request (a chat message, an interaction) had been
-    carried out before: nothing was done again, and ``article`` is what it did then.
-    """
-
-    article: Article
-    queued: int
-    repeated: bool = False
 
 
 class NewsService:
@@ -174,44 +156,9 @@ class NewsService:
     async def publish(
         self, actor: Actor, draft: ArticleDraft, *, request: str | None = None
     ) -> Change:
-        """Validate and store an article, and enqueue it to every matching active destination.
-
-        ``request`` names what asked (``telegram:CHAT:MESSAGE``, ``discord:interaction:ID``):
-        the same request is carried out once, however often it arrives (a redelivered update,
-        a retried interaction, a restart in between); again, it returns the first article
-        with ``repeated`` set.
-
-        Raises:
-            PermissionDenied: the actor is not an admin.
-            InvalidInput: a field is empty, too long or malformed.
-        """
-        self.require_admin(actor, "publish")
-        draft = clean_draft(draft)
-        author = Author(
-            clean_name(actor.name)[:NAME_MAX] or actor.user_id, actor.platform, actor.user_id
-        )
-        destinations = await self.store.list_destinations(active_only=True)
-        targets = [d.id for d in destinations if d.accepts(draft.tags)]
-        article, created = await self.store.add_article(
-            draft, author, self.clock.now(), targets, request=request
-        )
-        if not created:
-            log.info(
-                "publish request seen before; nothing done",
-                extra={"article_id": article.id, "request": request},
-            )
-            return Change(article, 0, repeated=True)
-        log.info(
-            "article published",
-            extra={
-                "article_id": article.id,
-                "queued": len(targets),
-                "by": str(actor.platform),
-                "request": request,
-            },
-        )
-        self._enqueued()
-        return Change(article, len(targets))
+        """Validate, store and deliver an article, once per ``request``
+        (``publishing.publish``)."""
+        return await publishing.publish(self, actor, draft, request=request)
 
     async def edit(
         self,
@@ -221,55 +168,12 @@ class NewsService:
         *,
         request: str | None = None,
     ) -> Change:
-        """Replace an article's content and enqueue an edit of every message already posted.
-
-        Like ``publish``, one ``request`` is carried out once (``repeated`` after that).
-
-        Raises:
-            PermissionDenied: the actor is not an admin.
-            NotFound: no such article.
-            InvalidInput: a field is invalid, or the article was retracted.
-        """
-        self.require_admin(actor, "edit articles")
-        current = await self.article(article_id)
-        if current.status is ArticleStatus.RETRACTED:
-            raise InvalidInput(f"Article {article_id} was retracted and can no longer be edited.")
-        draft = clean_draft(draft)
-        queued = await self.store.update_article(
-            article_id, draft, self.clock.now(), request=request
-        )
-        article = await self.article(article_id)
-        if queued is None:
-            log.info(
-                "edit request seen before; nothing done",
-                extra={"article_id": article_id, "request": request},
-            )
-            return Change(article, 0, repeated=True)
-        log.info(
-            "article edited",
-            extra={"article_id": article_id, "queued": queued, "request": request},
-        )
-        self._enqueued()
-        return Change(article, queued)
+        """Replace an article's content everywhere it was posted (``publishing.edit``)."""
+        return await publishing.edit(self, actor, article_id, draft, request=request)
 
     async def retract(self, actor: Actor, article_id: ArticleId) -> Change:
-        """Retract an article and enqueue the deletion of every message posted for it.
-
-        Retracting an article twice is a no-op.
-
-        Raises:
-            PermissionDenied: the actor is not an admin.
-            NotFound: no such article.
-        """
-        self.require_admin(actor, "retract articles")
-        current = await self.article(article_id)
-        if current.status is ArticleStatus.RETRACTED:
-            return Change(current, 0)
-        queued = await self.store.retract_article(article_id, self.clock.now())
-        article = await self.article(article_id)
-        log.info("article retracted", extra={"article_id": article_id, "queued": queued})
-        self._enqueued()
-        return Change(article, queued)
+        """Retract an article and delete its posts (``publishing.retract``)."""
+        return await publishing.retract(self, actor, article_id)
 
     async def article(self, article_id: ArticleId) -> Article:
         """Return an article by id, whatever its status (for admins and internal use).
@@ -300,21 +204,9 @@ class NewsService:
         return viewer is not None and self.is_admin(viewer)
 
     async def latest(self, limit: int = 20, cursor: str | None = None) -> ArticlePage:
-        """Return published articles, newest first, one keyset page at a time.
-
-        Raises:
-            InvalidInput: the cursor is malformed or the limit out of range.
-        """
-        limit = _page_limit(limit)
-        position = (await self.cursors(make=False)).read_article(cursor) if cursor else None
-        articles = await self.store.latest_articles(limit + 1, position)
-        next_cursor = None
-        if len(articles) > limit:
-            articles = articles[:limit]
-            last = articles[-1]
-            assert last.published_at is not None
-            next_cursor = (await self.cursors()).article(ArticleCursor(last.published_at, last.id))
-        return ArticlePage(articles, next_cursor)
+        """Return published articles, newest first, one keyset page at a time
+        (``reading.latest``)."""
+        return await reading.latest(self, limit, cursor)
 
     async def deliveries(self, article_id: ArticleId) -> list[DeliveryStatus]:
         """Return the state of an article's delivery to each destination.
@@ -374,18 +266,9 @@ class NewsService:
     async def link_copy(
         self, original: MessageRef, copy: MessageRef, destination_id: DestinationId | None = None
     ) -> bool:
-        """Link a platform-made copy of a posted message (a Telegram channel post forwarded
-        into its discussion group) to what the original carries, so replies to the copy land
-        in the right thread. Returns ``False`` when the original is unknown."""
-        link = await self.store.resolve_message(original)
-        if link is None:
-            return False
-        await self.store.add_link(
-            MessageLink(
-                copy, link.article_id, link.comment_id, destination_id or link.destination_id
-            )
-        )
-        return True
+        """Link a platform-made copy of a posted message to what the original carries
+        (``comments.link_copy``)."""
+        return await comments.link_copy(self, original, copy, destination_id)
 
     def article_in_url(self, url: str) -> ArticleId | None:
         """The article whose page ``url`` is (``article_url``, any slug), or ``None``."""
@@ -398,21 +281,9 @@ class NewsService:
     async def link_article_copy(
         self, copy: MessageRef, article_id: ArticleId, chat_id: str
     ) -> bool:
-        """Link a platform-made copy of an article's post in chat ``chat_id`` to the article,
-        when the copy's original cannot be resolved (a post sent but never recorded because
-        the bot crashed), so that replies to the copy still land in the thread.
-
-        Returns ``False`` unless the article is published and ``chat_id`` is an active
-        destination on the copy's platform.
-        """
-        article = await self.store.get_article(article_id)
-        if article is None or article.status is not ArticleStatus.PUBLISHED:
-            return False
-        destination = await self.store.get_destination(copy.platform, chat_id)
-        if destination is None or not destination.active:
-            return False
-        await self.store.add_link(MessageLink(copy, article_id, None, destination.id))
-        return True
+        """Link a platform-made copy of an article's post to the article when its original
+        cannot be resolved (``comments.link_article_copy``)."""
+        return await comments.link_article_copy(self, copy, article_id, chat_id)
 
     async def record_reply(
         self,
@@ -503,37 +374,16 @@ class NewsService:
         viewer: Actor | None = None,
         size: int = PAGE_COMMENTS,
     ) -> ThreadPage:
-        """Return one page of an article's thread: ``limit`` top-level comments, each with its
-        replies nested under it, at most ``size`` comments in all.
-
-        Replies nest ``THREAD_DEPTH`` levels deep at most; deeper ones are listed flat at that
-        level (``newsbot.threads``). A top-level comment whose replies do not fit in ``size``
-        continues on the next page (``ThreadPage.continued``). Deleted and hidden comments
-        are left out, except as empty placeholders where visible replies hang under them.
-        The thread of a retracted (or draft) article is gone, as the article is, for every
-        viewer but newsbot admins (``readable_article``).
-
-        Raises:
-            NotFound: no such article, or not one the viewer may read.
-            InvalidInput: the cursor was not made for this thread in this order, or the
-                limit is out of range.
-        """
-        limit = _page_limit(limit)
-        start = None
-        if cursor:
-            start = (await self.cursors(make=False)).read_thread(cursor, article_id, newest_first)
-        await self.readable_article(article_id, viewer)
-        roots, replies, total = await self.store.thread_page(
-            article_id, limit + 1, start.after if start else None, newest_first=newest_first
+        """Return one page of an article's thread (``reading.thread``)."""
+        return await reading.thread(
+            self,
+            article_id,
+            cursor=cursor,
+            limit=limit,
+            newest_first=newest_first,
+            viewer=viewer,
+            size=size,
         )
-        trees = threads.build(roots[:limit], replies)
-        comments, following, continued = threads.paginate(
-            roots, trees, limit=limit, size=max(size, 1), start=start
-        )
-        next_cursor = None
-        if following is not None:
-            next_cursor = (await self.cursors()).thread(article_id, newest_first, following)
-        return ThreadPage(article_id, comments, next_cursor, total, continued)
 
     async def cursors(self, *, make: bool = True) -> Cursors:
         """The signer of this installation's page cursors; its key is kept in the store, so
@@ -628,12 +478,6 @@ class NewsService:
             return False
         self.store.observe_batch = observer
         return True
-
-
-def _page_limit(limit: int) -> int:
-    if not 1 <= limit <= PAGE_MAX:
-        raise InvalidInput(f"The page size must be between 1 and {PAGE_MAX}.", field="limit")
-    return limit
 
 
 @dataclass(frozen=True, slots=True)
