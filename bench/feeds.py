@@ -40,6 +40,7 @@ from newsbot import (
 )
 from newsbot.feeds import FeedPoller, FeedService
 from newsbot.models import Feed, NewFeed
+from newsbot.polling import next_slot
 from storage import SqliteStore
 from tests.fakes.process import read_ready
 
@@ -151,7 +152,7 @@ async def _run(
     # As in a poller that has run for a while: each feed due at its phase of this interval.
     now = service.clock.now()
     for feed in await store.list_feeds():
-        due = feeds._next_slot(feed, now) - timedelta(seconds=interval)
+        due = next_slot(feed, now) - timedelta(seconds=interval)
         await store.save_feed(dataclasses.replace(feed, next_poll_at=due))
     async with Dispatcher(store, {Platform.TELEGRAM: publisher}, poll_interval=0.05) as dispatcher:
         service.on_enqueue(dispatcher.wake)

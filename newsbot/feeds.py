@@ -29,37 +29,62 @@ The rules live here; the HTTP and the parsing are a ``FeedSource``'s (``adapters
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
 import logging
-import math
 import random
-import re
-import unicodedata
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from newsbot.drafts import BODY_MAX, SUMMARY_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX, URL_MAX, clean_tags
+from newsbot.drafts import clean_tags
 from newsbot.errors import FeedError, InvalidInput, NotFound
+from newsbot.feed_items import (
+    MADE_UP_TITLE_MAX,
+    category_tag,
+    clean_feed_url,
+    converted_entry,
+    entry_draft,
+    fingerprint,
+    item_key,
+    newest_first,
+    parse_interval,
+    plain_text,
+    text_key,
+)
+from newsbot.feed_items import text_key as _text_key
+from newsbot.feed_reports import FeedPage, PollResult, feed_page, poll_summary
 from newsbot.models import (
     Actor,
     Article,
-    ArticleDraft,
-    ArticleId,
     ArticleStatus,
     Feed,
     FeedEntry,
-    FeedId,
     FeedItem,
     Fetched,
     NewFeed,
     Platform,
 )
-from newsbot.ports import Clock, FeedSource, FeedStore
-from newsbot.text import ELLIPSIS, cut_chars, cut_utf16, one_line, utf16_len, valid_unicode
+from newsbot.polling import FeedPoller, Stopped, after_failure, after_success
+from newsbot.ports import FeedSource, FeedStore
+from newsbot.ports.articles import ArticleUseCases
+from newsbot.text import one_line
+
+__all__ = [  # what other modules import from here; the helpers live in feed_items and co.
+    "DEFAULT_INTERVAL",
+    "MADE_UP_TITLE_MAX",
+    "PUBLISH_MAX",
+    "FeedPage",
+    "FeedPoller",
+    "FeedService",
+    "PollResult",
+    "_text_key",
+    "category_tag",
+    "entry_draft",
+    "feed_page",
+    "item_key",
+    "parse_interval",
+    "poll_summary",
+]
 
 log = logging.getLogger("newsbot.feeds")
 
@@ -70,252 +95,7 @@ EDIT_PACE = 600.0
 BACKFILL_MAX = 50
 PUBLISH_MAX = 20
 GONE_AFTER = 3
-MADE_UP_TITLE_MAX = 80
-FEED_PAGE = 10
 STALE_AFTER = timedelta(days=2)
-BACKOFF_CAP = 6 * 3600.0
-WAIT_CAP = 86400.0
-_PHASE = (math.sqrt(5) - 1) / 2  # golden-ratio steps spread ids evenly over the interval
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
-_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-class _Stopped(Exception):
-    """This worker may no longer poll (it lost the role)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PollResult:
-    """What one poll did.
-
-    Attributes:
-        feed: the feed as it stands after the poll.
-        status: the HTTP status, or ``None`` when no answer came.
-        published: items published as new articles.
-        edited: articles edited because their item changed.
-        recorded: items recorded as seen without publishing (the first poll, stale ones).
-        deferred: work was left for a later poll (items over ``PUBLISH_MAX``, an edit within
-            its pause); that poll then asks unconditionally, so a 304 cannot hide it.
-        problems: what could not be read of a malformed feed.
-        error: why the poll failed, or ``None``.
-    """
-
-    feed: Feed
-    status: int | None
-    published: int = 0
-    edited: int = 0
-    recorded: int = 0
-    deferred: bool = False
-    problems: tuple[str, ...] = ()
-    error: str | None = None
-
-
-def parse_interval(value: str) -> float:
-    """Seconds from ``90``, ``90s``, ``10m``, ``1h`` or ``1d``.
-
-    Raises:
-        InvalidInput: not a duration.
-    """
-    match = _DURATION.match(value)
-    if match is None:
-        raise InvalidInput(
-            f"{value!r} is not a duration: write 90s, 10m, 1h or 1d.", field="interval"
-        )
-    return float(match.group(1)) * _UNITS[match.group(2).lower()]
-
-
-def clean_feed_url(url: str) -> str:
-    """A feed address as stored: http or https, with a host, one line, at most URL_MAX.
-
-    Raises:
-        InvalidInput: any other address.
-    """
-    url = valid_unicode(url).strip()
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  # raises ValueError on a malformed port
-    except ValueError:
-        parts = None
-    if (
-        parts is None
-        or parts.scheme.lower() not in ("http", "https")
-        or not parts.hostname
-        or len(url) > URL_MAX
-        or any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in url)
-    ):
-        raise InvalidInput("A feed address must be an http or https URL.", field="url")
-    return url
-
-
-def item_key(entry: FeedEntry) -> str:
-    """An item's identity within its feed: a hash of its guid, else its link, else its raw
-    content (its fingerprint; its title and converted content for a source that gives none)."""
-    if entry.guid and entry.guid.strip():
-        identity = "guid:" + entry.guid.strip()
-    elif entry.link and entry.link.strip():
-        identity = "link:" + entry.link.strip()
-    elif entry.fingerprint:
-        identity = "raw:" + entry.fingerprint
-    else:
-        return _text_key(entry)
-    return hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
-
-def _text_key(entry: FeedEntry) -> str:
-    """The key of an item without guid or link from its title and converted content: every
-    such item's key before keys came from raw content (``_not_known_by_text``)."""
-    identity = "text:" + entry.title + "\n" + entry.text()[0]
-    return hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
-
-async def _converted(entry: FeedEntry) -> FeedEntry:
-    """The entry with its body and summary converted, in a thread: a source's conversion may
-    take seconds, and must not hold the event loop meanwhile."""
-    if entry.convert is None:
-        return entry
-    try:
-        body, summary = await asyncio.to_thread(entry.text)
-    except Exception as exc:  # a source's bug must not cost the poll: the item keeps its title
-        log.warning(
-            "feed item not converted",
-            extra={"link": entry.link, "error": f"{type(exc).__name__}: {exc}"[:500]},
-        )
-        body, summary = "", ""
-    return replace(entry, body=body, summary=summary, convert=None)
-
-
-def fingerprint(entry: FeedEntry) -> str:
-    """What tells that an item changed: the source's fingerprint, or a hash of the content."""
-    if entry.fingerprint:
-        return entry.fingerprint
-    text = "\x1f".join((entry.title, *entry.text(), entry.link or ""))
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
-
-def category_tag(category: str) -> str:
-    """A feed category as a newsbot tag (``Breaking News`` is ``breaking-news``), or ``""``
-    when nothing of it fits (tags are ASCII letters, digits, ``-`` and ``_``)."""
-    folded = unicodedata.normalize("NFKD", category).encode("ascii", "ignore").decode()
-    tag = re.sub(r"[^a-z0-9_-]+", "-", folded.lower()).strip("-_")
-    return tag[:TAG_MAX].rstrip("-_")
-
-
-def _text(value: str) -> str:
-    return _CONTROL.sub("", valid_unicode(value).replace("\r\n", "\n").replace("\r", "\n"))
-
-
-def _url(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        return clean_feed_url(value)
-    except InvalidInput:
-        return None
-
-
-def made_up_title(text: str) -> str:
-    """A title for an item that has none: the first words of its plain text, at most
-    ``MADE_UP_TITLE_MAX`` characters, cut at a word with "…"."""
-    text = one_line(_text(text))
-    title = cut_chars(text, MADE_UP_TITLE_MAX)
-    if title != text:  # "iPhones…", not "iPhones,…"
-        title = title.removesuffix(ELLIPSIS).rstrip(" ,;:.-–—") + ELLIPSIS
-    return title
-
-
-def entry_draft(feed: Feed, entry: FeedEntry) -> ArticleDraft:
-    """The article an item becomes: within every limit the service enforces, whatever the
-    feed holds."""
-    raw_body, raw_summary = entry.text()
-    summary = cut_chars(_text(raw_summary).strip(), SUMMARY_MAX)
-    body = _text(raw_body).strip()
-    title = one_line(_text(entry.title))
-    link = _url(entry.link)
-    if not title:
-        title = made_up_title(summary or entry.lead) or link or feed.title or "Untitled"
-    title = cut_chars(title, TITLE_MAX)
-    if not body:
-        body = summary or title
-    if len(body) > BODY_MAX:
-        more = f"\n\n[Read the whole article]({link})" if link else ""
-        body = cut_chars(body, BODY_MAX - len(more)) + more
-    tags: list[str] = list(feed.tags)
-    for category in entry.categories:
-        tag = category_tag(category)
-        if tag and tag not in tags and len(tags) < TAGS_MAX:
-            tags.append(tag)
-    return ArticleDraft(
-        title=title,
-        body=body,
-        summary=summary,
-        url=link,
-        image_url=_url(entry.image_url),
-        tags=clean_tags(tags),
-    )
-
-
-def _newest_first(entries: Sequence[tuple[str, FeedEntry]]) -> list[tuple[str, FeedEntry]]:
-    """Newest first by date where items have one; the feed's own order (newest first, as
-    feeds list them) otherwise."""
-    indexed = list(enumerate(entries))
-    if all(e.published is not None for _, (_, e) in indexed):
-        oldest = datetime.min.replace(tzinfo=UTC)
-        indexed.sort(key=lambda p: (p[1][1].published or oldest, -p[0]), reverse=True)
-    return [pair for _, pair in indexed]
-
-
-class Changed(Protocol):
-    """What publishing or editing an article gives back (``newsbot.service.Change`` is one)."""
-
-    @property
-    def article(self) -> Article:
-        """The article as it stands after the change."""
-        ...
-
-
-class ArticleUseCases(Protocol):
-    """What the feed use cases ask of the service (``NewsService`` is one).
-
-    Feeds publish and edit through the article use cases, so that a feed's article is
-    checked, cleaned and delivered like any other; they read and write only feeds in the
-    store.
-    """
-
-    @property
-    def clock(self) -> Clock:
-        """The time source."""
-        ...
-
-    @property
-    def store(self) -> FeedStore:
-        """Where feeds and their items are kept."""
-        ...
-
-    def require_admin(self, actor: Actor, action: str) -> None:
-        """Raise ``PermissionDenied`` unless ``actor`` may manage feeds (``action``)."""
-        ...
-
-    async def article(self, article_id: ArticleId) -> Article:
-        """Return an article, whatever its status; ``NotFound`` when there is none."""
-        ...
-
-    async def publish(
-        self, actor: Actor, draft: ArticleDraft, *, request: str | None = None
-    ) -> Changed:
-        """Publish an article, once per ``request``; ``InvalidInput`` for a bad draft."""
-        ...
-
-    async def edit(
-        self,
-        actor: Actor,
-        article_id: ArticleId,
-        draft: ArticleDraft,
-        *,
-        request: str | None = None,
-    ) -> Changed:
-        """Edit an article, once per ``request``; ``InvalidInput`` for a bad draft."""
-        ...
 
 
 class FeedService:
@@ -471,7 +251,7 @@ class FeedService:
 
     def _check(self) -> None:
         if self.may_poll is not None and not self.may_poll():
-            raise _Stopped
+            raise Stopped
 
     async def _handle(self, feed: Feed, fetched: Fetched, started: datetime) -> PollResult:
         status = fetched.status
@@ -503,31 +283,7 @@ class FeedService:
     async def _succeeded(
         self, feed: Feed, fetched: Fetched, started: datetime, result: PollResult
     ) -> PollResult:
-        now = self._now()
-        due = self._next_slot(feed, started)
-        keep = not result.deferred
-        if fetched.max_age:
-            due = max(due, now + timedelta(seconds=min(fetched.max_age, WAIT_CAP)))
-        feed = replace(
-            feed,
-            title=cut_chars(one_line(_text(fetched.title)), TITLE_MAX) or feed.title,
-            next_poll_at=due,
-            last_poll_at=started,
-            last_success_at=started,
-            last_status=fetched.status,
-            etag=(fetched.etag if fetched.status == 200 else fetched.etag or feed.etag)
-            if keep
-            else None,
-            last_modified=(
-                fetched.last_modified
-                if fetched.status == 200
-                else (fetched.last_modified or feed.last_modified)
-            )
-            if keep
-            else None,
-            errors=0,
-            last_error=None,
-        )
+        feed = after_success(feed, fetched, started, self._now(), keep=not result.deferred)
         await self.store.save_feed(feed)
         if result.published or result.edited or result.problems:
             log.info(
@@ -551,19 +307,9 @@ class FeedService:
         retry_after: float | None,
         started: datetime,
     ) -> PollResult:
-        # A 404 streak counts on its own, so that "three 404s in a row" means just that.
-        errors = 1 if status == 404 and feed.last_status != 404 else feed.errors + 1
-        wait = min(feed.interval * 2 ** min(errors - 1, 20), BACKOFF_CAP)
-        wait *= 1.0 + 0.5 * self.random()
-        if retry_after:
-            wait = max(wait, min(retry_after, WAIT_CAP))
-        feed = replace(
-            feed,
-            next_poll_at=self._now() + timedelta(seconds=max(wait, feed.interval)),
-            last_poll_at=started,
-            last_status=status,
-            errors=errors,
-            last_error=cut_chars(one_line(error), 500),
+        jitter = self.random()
+        feed = after_failure(
+            feed, status, error, retry_after, started, jitter=jitter, now=self._now()
         )
         await self.store.save_feed(feed)
         log.warning(
@@ -573,7 +319,7 @@ class FeedService:
                 "url": feed.url,
                 "status": status,
                 "error": feed.last_error,
-                "errors": errors,
+                "errors": feed.errors,
                 "next_poll_at": feed.next_poll_at.isoformat(),
             },
         )
@@ -597,19 +343,6 @@ class FeedService:
         )
         return PollResult(feed, status, error=reason)
 
-    def _next_slot(self, feed: Feed, started: datetime) -> datetime:
-        """The next time of this feed's phase at least half an interval after ``started``.
-
-        A poll that started on time is followed by the next one an interval later; one that
-        started late (polls queued behind others) keeps its phase rather than skipping a
-        whole interval, so an item waits at most about an interval whatever the load.
-        """
-        interval = feed.interval
-        phase = (feed.id * _PHASE) % 1.0 * interval
-        earliest = started.timestamp() + interval / 2
-        slot = math.ceil((earliest - phase) / interval) * interval + phase
-        return datetime.fromtimestamp(slot, UTC)
-
     # -- items ----------------------------------------------------------------------------
 
     async def _items(self, feed: Feed, fetched: Fetched) -> PollResult:
@@ -622,7 +355,7 @@ class FeedService:
         published = edited = 0
         deferred = False
         seen: list[FeedItem] = []
-        oldest_first = list(reversed(_newest_first(fresh)))
+        oldest_first = list(reversed(newest_first(fresh)))
         if feed.last_success_at is None:
             cut = max(len(oldest_first) - feed.backfill, 0)
             publish = oldest_first[cut:]
@@ -647,7 +380,7 @@ class FeedService:
                 )
                 publish = publish[:PUBLISH_MAX]
                 deferred = True
-            publish = await self._not_known_by_text(feed, publish)
+            publish = await self._not_known_byplain_text(feed, publish)
         await self.store.save_feed_items(seen)
         for key, entry in publish:
             if await self._publish(feed, key, entry):
@@ -665,11 +398,11 @@ class FeedService:
             feed, 200, published, edited, len(seen), deferred, tuple(fetched.problems)
         )
 
-    async def _not_known_by_text(
+    async def _not_known_byplain_text(
         self, feed: Feed, publish: list[tuple[str, FeedEntry]]
     ) -> list[tuple[str, FeedEntry]]:
         """``publish`` converted, less the items without guid or link that an older newsbot
-        recorded under their text key (``_text_key``): those are recorded under their raw
+        recorded under their text key (``text_key``): those are recorded under their raw
         key now, and not published again. Only items about to be published are converted
         for it, as publishing needs anyway."""
         older: dict[str, str] = {}
@@ -677,8 +410,8 @@ class FeedService:
         for key, entry in publish:
             anonymous = not (entry.guid or "").strip() and not (entry.link or "").strip()
             if anonymous and entry.fingerprint:
-                entry = await _converted(entry)
-                older[_text_key(entry)] = key
+                entry = await converted_entry(entry)
+                older[text_key(entry)] = key
             converted.append((key, entry))
         found = await self.store.feed_items(feed.id, list(older)) if older else {}
         if not found:
@@ -692,12 +425,14 @@ class FeedService:
         return [(key, entry) for key, entry in converted if key not in moved]
 
     def _actor(self, feed: Feed, entry: FeedEntry) -> Actor:
-        name = one_line(_text(entry.author)) or feed.title or (urlsplit(feed.url).hostname or "")
+        name = (
+            one_line(plain_text(entry.author)) or feed.title or (urlsplit(feed.url).hostname or "")
+        )
         return Actor(Platform.CLI, f"feed:{feed.id}", name)
 
     async def _publish(self, feed: Feed, key: str, entry: FeedEntry) -> bool:
         self._check()
-        entry = await _converted(entry)
+        entry = await converted_entry(entry)
         self._check()
         try:
             draft = entry_draft(feed, entry)
@@ -734,7 +469,7 @@ class FeedService:
             await self.store.save_feed_items([done])
             return 0
         try:
-            draft = entry_draft(feed, await _converted(entry))
+            draft = entry_draft(feed, await converted_entry(entry))
         except InvalidInput:
             await self.store.save_feed_items([done])
             return 0
@@ -755,217 +490,3 @@ class FeedService:
             )
         await self.store.save_feed_items([replace(done, edited_at=now)])
         return 1
-
-
-class FeedPoller:
-    """Polls every active feed when it is due, a bounded number at a time.
-
-    Feeds are read from the store every ``refresh`` seconds (and on ``wake``) so that feeds
-    added or removed by the command line or another worker are picked up; each poll runs in
-    its own task under ``FeedService.poll_timeout``, so a slow or hanging feed holds one of
-    the ``concurrency`` slots and delays no other feed.
-
-    Args:
-        feeds: the feed service.
-        concurrency: polls at a time.
-        refresh: seconds between readings of the feed list.
-        failure_pause: seconds before a feed whose poll raised (the store failed) is tried
-            again.
-    """
-
-    def __init__(
-        self,
-        feeds: FeedService,
-        *,
-        concurrency: int = 16,
-        refresh: float = 5.0,
-        failure_pause: float = 30.0,
-    ) -> None:
-        self.feeds = feeds
-        self.concurrency = concurrency
-        self.refresh = refresh
-        self.failure_pause = failure_pause
-        self.polls = 0
-        self._known: dict[FeedId, Feed] = {}
-        self._hold: dict[FeedId, datetime] = {}
-        self._running: dict[FeedId, asyncio.Task[None]] = {}
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._loaded_at = -math.inf
-
-    async def start(self) -> None:
-        """Start polling in the background."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="feed-poller")
-
-    async def stop(self) -> None:
-        """Stop polling; polls in flight are cancelled (and redone by whoever polls next)."""
-        task, self._task = self._task, None
-        for running in [*([task] if task else []), *self._running.values()]:
-            running.cancel()
-        for running in [*([task] if task else []), *list(self._running.values())]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await running
-        self._running.clear()
-
-    def wake(self) -> None:
-        """Read the feed list again now (a feed was added or removed)."""
-        self._loaded_at = -math.inf
-        self._wake.set()
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            if loop.time() - self._loaded_at >= self.refresh:
-                try:
-                    listed = await self.feeds.store.list_feeds()
-                except Exception:
-                    log.exception("cannot read the feed list")
-                else:
-                    self._known = {f.id: f for f in listed if f.active}
-                    self._loaded_at = loop.time()
-            may_poll = self.feeds.may_poll
-            if may_poll is not None and not may_poll():
-                # The role is being lost: the listener stops this poller in a moment.
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.refresh):
-                        await self._wake.wait()
-                continue
-            now = self.feeds._now()
-            due = sorted(
-                (f for f in self._known.values() if f.id not in self._running),
-                key=lambda f: max(f.next_poll_at, self._hold.get(f.id, f.next_poll_at)),
-            )
-            wait = self.refresh
-            for feed in due:
-                when = max(feed.next_poll_at, self._hold.get(feed.id, feed.next_poll_at))
-                if when > now:
-                    wait = min(wait, (when - now).total_seconds())
-                    break
-                if len(self._running) >= self.concurrency:
-                    break
-                self._running[feed.id] = asyncio.create_task(
-                    self._poll(feed), name=f"feed-{feed.id}"
-                )
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(wait, 0.01)):
-                    await self._wake.wait()
-
-    async def _poll(self, feed: Feed) -> None:
-        try:
-            result = await self.feeds.poll(feed)
-        except _Stopped:
-            return
-        except Exception:
-            log.exception("feed poll crashed", extra={"feed_id": feed.id})
-            self._hold[feed.id] = self.feeds._now() + timedelta(seconds=self.failure_pause)
-        else:
-            self.polls += 1
-            self._hold.pop(feed.id, None)
-            if feed.id in self._known:
-                if result.feed.active:
-                    self._known[feed.id] = result.feed
-                else:
-                    del self._known[feed.id]
-        finally:
-            self._running.pop(feed.id, None)
-            self._wake.set()
-
-
-def _minutes(seconds: float) -> str:
-    if seconds % 3600 == 0:
-        return f"{seconds / 3600:g} h"
-    return f"{seconds / 60:g} min" if seconds % 60 == 0 else f"{seconds:g} s"
-
-
-def feed_summary(feed: Feed, quote: Callable[[str], str] = str) -> str:
-    """A feed in one line of plain text, for chat commands; ``quote`` escapes what came from
-    the feed (its title, an error) for the platform's markup."""
-    title = f" ({quote(feed.title)})" if feed.title else ""
-    last = feed.last_poll_at.strftime("%Y-%m-%d %H:%M") if feed.last_poll_at else "never"
-    status = f" HTTP {feed.last_status}" if feed.last_status is not None else ""
-    if not feed.active:
-        state = f"stopped: {quote(feed.deactivated_reason or 'inactive')}"
-    else:
-        nxt = feed.next_poll_at.strftime("%Y-%m-%d %H:%M")
-        state = f"every {_minutes(feed.interval)}, next {nxt} UTC"
-        if feed.last_error:
-            state += f", last error: {quote(feed.last_error)}"
-    return f"{feed.url}{title}: {feed.items_seen} items seen, last poll {last}{status}; {state}"
-
-
-@dataclass(frozen=True, slots=True)
-class FeedPage:
-    """One page of the feed list, for chat commands that page with buttons.
-
-    Attributes:
-        lines: one ``feed_summary`` per feed shown, in id order.
-        first: the position (from 1) of the first feed shown; 0 when none is.
-        total: how many feeds there are in all.
-        next_after: the id to ask the next page after, or ``None`` on the last page.
-    """
-
-    lines: tuple[str, ...]
-    first: int
-    total: int
-    next_after: FeedId | None
-
-    @property
-    def heading(self) -> str:
-        """``Feeds 11–20 of 57``, ``3 feeds`` when all are shown, or ``No feeds yet.``"""
-        if not self.lines:
-            return f"No more feeds ({self.total} in all)." if self.total else "No feeds yet."
-        last = self.first + len(self.lines) - 1
-        if self.first == 1 and last == self.total:
-            return f"{self.total} feed{'s' if self.total > 1 else ''}"
-        if last == self.first:
-            return f"Feed {last} of {self.total}"
-        return f"Feeds {self.first}–{last} of {self.total}"
-
-
-def feed_page(
-    feeds: Sequence[Feed],
-    after: int = 0,
-    *,
-    budget: int,
-    quote: Callable[[str], str] = str,
-    separator: int = 2,
-    per_page: int = FEED_PAGE,
-) -> FeedPage:
-    """The feeds whose id is above ``after``, by id, as many as fit: at most ``per_page``,
-    their lines together (``separator`` UTF-16 units between two) within ``budget`` UTF-16
-    units; a first line longer than that alone is cut. Keyed by id, a page stays right when
-    feeds are added or removed between two presses of a button."""
-    ordered = sorted(feeds, key=lambda f: f.id)
-    rest = [f for f in ordered if f.id > after]
-    lines: list[str] = []
-    used = 0
-    for feed in rest[:per_page]:
-        line = feed_summary(feed, quote)
-        if not lines:
-            line = cut_utf16(line, budget)
-        elif used + separator + utf16_len(line) > budget:
-            break
-        used += utf16_len(line) + (separator if lines else 0)
-        lines.append(line)
-    more = len(rest) > len(lines)
-    return FeedPage(
-        tuple(lines),
-        len(ordered) - len(rest) + 1 if lines else 0,
-        len(ordered),
-        rest[len(lines) - 1].id if more and lines else None,
-    )
-
-
-def poll_summary(result: PollResult, quote: Callable[[str], str] = str) -> str:
-    """What a poll did, in one sentence of plain text (``quote`` as in ``feed_summary``)."""
-    url = result.feed.url
-    if result.error:
-        return f"Polling {url} failed: {quote(result.error)}."
-    unreadable = f"; {len(result.problems)} part(s) unreadable" if result.problems else ""
-    return (
-        f"Polled {url} (HTTP {result.status}): {result.published} published, "
-        f"{result.edited} edited, {result.recorded} recorded as seen{unreadable}."
-    )

@@ -34,6 +34,7 @@ from newsbot.feeds import (
     parse_interval,
 )
 from newsbot.models import Feed, FeedEntry, FeedId, FeedItem, Fetched, NewFeed
+from newsbot.polling import next_slot
 from storage import SqliteStore
 from tests.conftest import ADMIN, READER, FakeClock
 from tests.fakes.wait import wait_for
@@ -321,23 +322,21 @@ async def test_a_poll_answered_304_keeps_the_validators(
     assert result.feed.etag == feed.etag and result.feed.errors == 0
 
 
-async def test_next_polls_keep_their_phase_and_spread_over_the_interval(
-    feeds: FeedService,
-) -> None:
+def test_next_polls_keep_their_phase_and_spread_over_the_interval() -> None:
     started = datetime(2026, 3, 1, 12, tzinfo=UTC)
     base = Feed(1, URL, "", (), 600.0, 0, True, started, started)  # type: ignore[arg-type]
     offsets = []
     for feed_id in range(1, 1001):
-        due = feeds._next_slot(dataclasses.replace(base, id=FeedId(feed_id)), started)
+        due = next_slot(dataclasses.replace(base, id=FeedId(feed_id)), started)
         gap = (due - started).total_seconds()
         assert 300 <= gap <= 900
         offsets.append(due.timestamp() % 600)
         # A poll that started on time keeps its slot exactly one interval later.
         again = dataclasses.replace(base, id=FeedId(feed_id))
-        assert feeds._next_slot(again, due) == due + timedelta(seconds=600)
+        assert next_slot(again, due) == due + timedelta(seconds=600)
         # One that started late (queued behind others) keeps its phase too.
         late = due + timedelta(seconds=250)
-        assert feeds._next_slot(again, late) == due + timedelta(seconds=600)
+        assert next_slot(again, late) == due + timedelta(seconds=600)
     # 1,000 feeds land in every 10-second slice of the interval.
     slices = {int(o // 10) for o in offsets}
     assert slices == set(range(60))

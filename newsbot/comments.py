@@ -1,0 +1,350 @@
+"""The comment use cases behind ``NewsService``: storing replies and web comments, the intake
+limits, edits and deletions.
+
+Each function takes the service (any ``Host``) first; ``NewsService`` forwards to them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from newsbot.errors import InvalidInput, NotFound, PermissionDenied
+from newsbot.limits import IntakeGate, IntakeLimits
+from newsbot.models import (
+    Actor,
+    Article,
+    ArticleId,
+    ArticleStatus,
+    Author,
+    Comment,
+    CommentId,
+    CommentStatus,
+    CountRefresh,
+    DeliveryOp,
+    DeliveryState,
+    DestinationId,
+    IncomingComment,
+    MessageLink,
+    MessageRef,
+    Platform,
+)
+from newsbot.ports import Clock, Store
+from newsbot.text import clean_name, name_keys, strip_control_chars
+
+# The service's logger: the records are the service's, wherever its code lives.
+log = logging.getLogger("newsbot.service")
+
+COMMENT_MAX = 4096
+NAME_MAX = 64
+WEB_IDENTITY = "w:"
+"""The prefix of a web commenter's user id: a keyed hash of their browser session."""
+NAME_BAN = "name:"
+"""The prefix of a ban on a web name, compared by ``newsbot.text.name_key``."""
+
+
+def web_identity(key: bytes, session: str) -> str:
+    """A web commenter's user id: a keyed hash of their session, so the id cannot be guessed
+    or claimed by typing a name, and the session itself is never stored."""
+    digest = hmac.new(key, f"web-identity|{session}".encode(), hashlib.sha256).digest()
+    return WEB_IDENTITY + base64.urlsafe_b64encode(digest[:15]).decode()
+
+
+class Host(Protocol):
+    """What the comment and moderation use cases need of ``NewsService``."""
+
+    store: Store
+    clock: Clock
+    mirror: bool
+    mirror_delay: float
+    count_refresh: CountRefresh
+    intake: IntakeLimits | None
+    comments_stored: int
+    _intake: IntakeGate
+
+    def _enqueued(self) -> None: ...
+
+    def require_admin(self, actor: Actor, action: str) -> None:
+        """``NewsService.require_admin``."""
+
+    async def article(self, article_id: ArticleId) -> Article:
+        """``NewsService.article``."""
+
+
+async def record_reply(
+    svc: Host,
+    *,
+    reply_to: MessageRef,
+    source: MessageRef,
+    author: Author,
+    text: str,
+    sent_at: datetime | None = None,
+) -> Comment | None:
+    """Store a chat message that replies to an article post or to a comment.
+
+    Returns the stored comment (the existing one when ``source`` was recorded before), or
+    ``None`` when ``reply_to`` carries no article or comment, the article is not
+    published, or the author is banned. The text is cleaned of control characters and cut
+    to ``COMMENT_MAX`` characters; names to ``NAME_MAX``.
+
+    Raises:
+        InvalidInput: the text is empty after cleaning.
+    """
+    return await _add_comment(svc, None, None, author, text, source, sent_at, reply_to=reply_to)
+
+
+async def add_web_comment(
+    svc: Host,
+    article_id: ArticleId,
+    name: str,
+    text: str,
+    *,
+    parent_id: CommentId | None = None,
+    client_key: str,
+    user_id: str = "",
+) -> Comment:
+    """Store a comment written on the article's web page.
+
+    ``client_key`` identifies the submission (a form token, say) so a double submit stores
+    one comment. ``user_id`` is who wrote it: ``web_identity`` of their session. A name
+    is only what they typed; bans on names (``ban_name``) compare ``name_key`` forms, so
+    "Nina." or a Cyrillic "Nіna" is the banned "Nina".
+
+    Raises:
+        NotFound: no such article, or the parent comment is not in its thread.
+        InvalidInput: the name or text is empty or too long, or the article is retracted.
+        PermissionDenied: the author (their identity or their name) is banned.
+    """
+    article = await svc.article(article_id)
+    if article.status is not ArticleStatus.PUBLISHED:
+        raise InvalidInput("This article is not open for comments.")
+    name = clean_name(name)
+    text = strip_control_chars(text).strip()
+    if not name:
+        raise InvalidInput("Please enter a name.", field="name")
+    if len(name) > NAME_MAX:
+        raise InvalidInput(f"The name is longer than {NAME_MAX} characters.", field="name")
+    if not text:
+        raise InvalidInput("Please write a comment.", field="text")
+    if parent_id is not None:
+        parent = await svc.store.get_comment(parent_id)
+        if parent is None or parent.article_id != article_id:
+            raise NotFound(f"There is no comment {parent_id} in this thread.")
+    author = Author(name, Platform.WEB, user_id or name)
+    if await svc.store.is_banned(Platform.WEB, author.user_id) or any(
+        [await svc.store.is_banned(Platform.WEB, NAME_BAN + key) for key in name_keys(name)]
+    ):
+        log.info("web comment refused: banned", extra={"user_id": author.user_id})
+        raise PermissionDenied("You can no longer comment here.")
+    comment = await _add_comment(
+        svc,
+        article_id,
+        parent_id,
+        author,
+        text,
+        MessageRef(Platform.WEB, str(article_id), client_key),
+        None,
+        reply_to=None,
+    )
+    if comment is None:  # pragma: no cover - checked above
+        raise InvalidInput("This article is not open for comments.")
+    return comment
+
+
+async def _add_comment(
+    svc: Host,
+    article_id: ArticleId | None,
+    parent_id: CommentId | None,
+    author: Author,
+    text: str,
+    source: MessageRef,
+    sent_at: datetime | None,
+    *,
+    reply_to: MessageRef | None,
+) -> Comment | None:
+    text = strip_control_chars(text).strip()
+    if not text:
+        raise InvalidInput("The comment is empty.", field="text")
+    if len(text) > COMMENT_MAX:
+        text = text[: COMMENT_MAX - 1] + "…"
+    name = clean_name(author.name)[:NAME_MAX] or "anonymous"
+    now = svc.clock.now()
+    hidden = _over_intake(svc, author, source, now)
+    result = await svc.store.ingest_comment(
+        IncomingComment(
+            source=source,
+            author=Author(name, author.platform, author.user_id),
+            text=text,
+            created_at=sent_at or now,
+            reply_to=reply_to,
+            article_id=article_id,
+            parent_id=parent_id,
+            mirror=svc.mirror and not hidden,
+            mirror_due=now + timedelta(seconds=svc.mirror_delay) if svc.mirror_delay else None,
+            count_refresh=None if hidden else svc.count_refresh,
+            hidden=hidden,
+        )
+    )
+    if result is None:
+        return None
+    comment, created = result
+    if created:
+        svc.comments_stored += 1
+        if log.isEnabledFor(logging.INFO):  # skip building the record at full ingest rates
+            log.info(
+                "comment stored",
+                extra={
+                    "comment_id": comment.id,
+                    "article_id": comment.article_id,
+                    "source": str(source),
+                },
+            )
+        svc._enqueued()
+    return comment
+
+
+def _over_intake(svc: Host, author: Author, source: MessageRef, now: datetime) -> bool:
+    """Count a comment against its author's and its chat's limits if it is accepted;
+    whether it is held back instead."""
+    if svc.intake is None:
+        return False
+    held = svc._intake.admit(
+        (author.platform, author.user_id), (source.platform, source.chat_id), now.timestamp()
+    )
+    if held is not None and log.isEnabledFor(logging.INFO):
+        log.info(
+            "comment over the intake limit; stored hidden, not mirrored",
+            extra={
+                "platform": str(author.platform),
+                "user_id": author.user_id,
+                "chat_id": source.chat_id,
+                "limit": str(held),
+            },
+        )
+    return held is not None
+
+
+async def edit_comment(svc: Host, source: MessageRef, text: str) -> Comment | None:
+    """Update the comment written as ``source`` after its author edited the message.
+
+    The new text reaches the comment's mirrored copies like a new comment would: held
+    ``mirror_delay`` seconds (a moderator who deletes the comment meanwhile stops it), and
+    counted against the intake limits. An edit over them is not refused (the author's own
+    chat shows it already) but paced: the copies get the latest text a whole intake window
+    later. Repeated edits before the copies are updated make one update, of the latest
+    text. An edit of a comment that has no copies counts against nothing.
+
+    Returns ``None`` when no comment was written as that message; an edit to empty text
+    is ignored.
+    """
+    comment = await svc.store.get_comment_by_source(source)
+    if comment is None or comment.status is CommentStatus.DELETED:
+        return comment
+    text = strip_control_chars(text).strip()[:COMMENT_MAX]
+    if not text or text == comment.text:
+        return comment
+    now = svc.clock.now()
+    hold = svc.mirror_delay
+    if (
+        svc.intake is not None
+        and comment.status is CommentStatus.VISIBLE
+        and await _has_copies(svc, comment.id)
+    ):
+        held = svc._intake.admit(
+            (comment.author.platform, comment.author.user_id),
+            (source.platform, source.chat_id),
+            now.timestamp(),
+        )
+        if held is not None:
+            hold = max(hold, svc.intake.window)
+            log.info(
+                "comment edit over the intake limit; its copies are updated later",
+                extra={"comment_id": comment.id, "limit": str(held), "after": hold},
+            )
+    updated = await svc.store.edit_comment(
+        comment.id, text, now, due=now + timedelta(seconds=hold)
+    )
+    log.info("comment edited", extra={"comment_id": comment.id})
+    svc._enqueued()
+    return updated
+
+
+async def _has_copies(svc: Host, comment_id: CommentId) -> bool:
+    """Whether a comment has mirrored copies, sent or to be sent."""
+    return any(
+        s.delivery.op is not DeliveryOp.DELETE and s.delivery.state is not DeliveryState.DEAD
+        for s in await svc.store.deliveries_for_comment(comment_id)
+    )
+
+
+async def delete_comment_by_source(svc: Host, source: MessageRef) -> Comment | None:
+    """Mark deleted the comment written as ``source`` (its author deleted the message)."""
+    comment = await svc.store.get_comment_by_source(source)
+    if comment is None or comment.status is CommentStatus.DELETED:
+        return comment
+    return await delete(svc, comment)
+
+
+async def delete_comment(svc: Host, actor: Actor, comment_id: CommentId) -> Comment:
+    """Delete a comment as a moderator, everywhere it was mirrored.
+
+    Raises:
+        PermissionDenied: the actor is not an admin.
+        NotFound: no such comment.
+    """
+    svc.require_admin(actor, "delete comments")
+    comment = await svc.store.get_comment(comment_id)
+    if comment is None:
+        raise NotFound(f"There is no comment {comment_id}.")
+    if comment.status is CommentStatus.DELETED:
+        return comment
+    return await delete(svc, comment)
+
+
+async def delete(svc: Host, comment: Comment) -> Comment:
+    """Mark a comment deleted and wake the dispatcher to remove its copies."""
+    deleted = await svc.store.set_comment_status(
+        comment.id, CommentStatus.DELETED, svc.clock.now()
+    )
+    log.info("comment deleted", extra={"comment_id": comment.id})
+    svc._enqueued()
+    return deleted
+
+
+async def link_copy(
+    svc: Host, original: MessageRef, copy: MessageRef, destination_id: DestinationId | None = None
+) -> bool:
+    """Link a platform-made copy of a posted message (a Telegram channel post forwarded
+    into its discussion group) to what the original carries, so replies to the copy land
+    in the right thread. Returns ``False`` when the original is unknown."""
+    link = await svc.store.resolve_message(original)
+    if link is None:
+        return False
+    await svc.store.add_link(
+        MessageLink(copy, link.article_id, link.comment_id, destination_id or link.destination_id)
+    )
+    return True
+
+
+async def link_article_copy(
+    svc: Host, copy: MessageRef, article_id: ArticleId, chat_id: str
+) -> bool:
+    """Link a platform-made copy of an article's post in chat ``chat_id`` to the article,
+    when the copy's original cannot be resolved (a post sent but never recorded because
+    the bot crashed), so that replies to the copy still land in the thread.
+
+    Returns ``False`` unless the article is published and ``chat_id`` is an active
+    destination on the copy's platform.
+    """
+    article = await svc.store.get_article(article_id)
+    if article is None or article.status is not ArticleStatus.PUBLISHED:
+        return False
+    destination = await svc.store.get_destination(copy.platform, chat_id)
+    if destination is None or not destination.active:
+        return False
+    await svc.store.add_link(MessageLink(copy, article_id, None, destination.id))
+    return True
