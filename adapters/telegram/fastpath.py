@@ -10,7 +10,7 @@ expect) goes the library's way, unchanged.
 
 ``plain_reply`` must agree with what ``Comments.reply`` (``handlers/comments.py``) reads through
 the library objects (``author_of``, ``message_text``, the chat's names, the date);
-``tests/test_telegram_fastpath.py`` checks that they agree on fuzzed messages.
+``tests/adapters/telegram/test_telegram_fastpath.py`` checks that they agree on fuzzed messages.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ the platform asked still works, and it must recover by itself once the fault cle
 * Discord ``/latest`` (a slash command): from the interaction to its first response, which
   Discord wants within 3 s; measured while Telegram is down or slow.
 
-Shared by ``tests/test_chaos_faults.py`` (asserts) and ``bench/chaos.py`` (reports figures).
+Shared by ``tests/chaos/test_chaos_faults.py`` (asserts) and ``bench/chaos.py`` (reports figures).
 """
 
 from __future__ import annotations

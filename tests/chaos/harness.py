@@ -516,7 +516,7 @@ class Chaos:
                 # reply): the kill test is about the article's fan-out and the replies.
                 "NEWSBOT_MIRROR": "false",
                 # Readers here reply far faster than people do: these suites are about
-                # losing nothing, not about the anti-flood limits (tests/test_intake.py).
+                # losing nothing, not about the anti-flood limits (tests/core/test_intake.py).
                 "NEWSBOT_COMMENTS_PER_AUTHOR": "0",
                 "NEWSBOT_COMMENTS_PER_CHAT": "0",
                 "NEWSBOT_TELEGRAM_TOKEN": TELEGRAM_TOKEN,

@@ -1,7 +1,7 @@
 """The kill scenario: SIGKILL the real bot again and again during a fan-out and a stream of
 replies, restart it each time, drain, and count what was lost or doubled.
 
-Shared by ``tests/test_chaos_kill.py`` (asserts) and ``bench/chaos.py`` (reports figures).
+Shared by ``tests/chaos/test_chaos_kill.py`` (asserts) and ``bench/chaos.py`` (reports figures).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ flight (Telegram answers 1 s late) when the fault strikes; readers keep writing 
 users ask ``/latest`` meanwhile. Then the fault clears and the report says what the logs
 said, what was lost, what was sent twice, and how long recovery took.
 
-Shared by ``tests/test_chaos_sqlite.py`` (asserts) and ``bench/chaos.py`` (reports figures).
+Shared by ``tests/chaos/test_chaos_sqlite.py`` (asserts) and ``bench/chaos.py`` (reports figures).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ and how long each platform had no sender.
 Also the paused worker: SIGSTOP the holder past its lease, let another take over, SIGCONT
 it, and check that it gave its roles up instead of sending with a stale one.
 
-Shared by ``tests/test_chaos_workers.py`` (asserts) and ``bench/chaos.py`` (figures).
+Shared by ``tests/chaos/test_chaos_workers.py`` (asserts) and ``bench/chaos.py`` (figures).
 """
 
 from __future__ import annotations
