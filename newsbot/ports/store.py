@@ -2,7 +2,7 @@
 
 ``Store`` is the union of the role ports below (``storage.SqliteStore``,
 ``storage.PostgresStore`` and ``storage.memory.MemoryStore`` implement it, and each must pass
-``tests/storage/test_store_contract.py``). Consumers take the narrowest one that serves them: the
+``tests/storage/test_store_contract*.py``). Consumers take the narrowest one that serves them: the
 dispatcher an ``Outbox``, the role holder ``Coordination``, the feed use cases a ``FeedStore``;
 the service, which carries out every use case, the whole ``Store``. Adapters never see a store:
 they call the service.

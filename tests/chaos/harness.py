@@ -9,6 +9,9 @@
 
 Every process is started with ``start_new_session`` and killed by process group in the
 callers' ``finally`` blocks; the fakes also exit when their standard input closes.
+
+``FakeProcess``, ``BotProcess`` and the scale live in ``tests/chaos/processes.py``, the
+database queries in ``tests/chaos/database.py``; both are re-exported from here.
 """
 
 from __future__ import annotations
@@ -17,20 +20,13 @@ import asyncio
 import contextlib
 import json
 import os
-import random
 import re
-import signal
-import sqlite3
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import aiohttp
 
 from newsbot import (
     Actor,
@@ -41,377 +37,25 @@ from newsbot import (
     Platform,
 )
 from storage import open_store
-from tests.fakes.process import read_ready
-from tests.fakes.wait import wait_for
-
-ROOT = Path(__file__).resolve().parents[2]
-TELEGRAM_TOKEN = "123456:CHAOS-telegram-token"
-DISCORD_TOKEN = "chaos-discord-token"
-JSON = dict[str, Any]
-
-
-# -- scale --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Scale:
-    """How big the suites run: small in ``make test``, full with NEWSBOT_CHAOS_SCALE=full."""
-
-    full: bool
-    destinations: int  # per platform, in the kill test
-    kills: int
-    replies_per_second: float
-    fault_destinations: int  # per platform, in the fault tests
-    outage: float  # seconds a platform is down
-    slow: float  # seconds per answer of a slow server
-    burst: int  # injected 5xx and 429 answers per platform
-    worker_kills: int  # SIGKILLs of one of three workers, in the failover test
-
-
-SMALL = Scale(
-    False,
-    destinations=100,
-    kills=5,
-    replies_per_second=10.0,
-    fault_destinations=20,
-    outage=3.0,
-    slow=2.0,
-    burst=8,
-    worker_kills=4,
-)
-FULL = Scale(
-    True,
-    destinations=2000,
-    kills=50,
-    replies_per_second=20.0,
-    fault_destinations=200,
-    outage=60.0,
-    slow=10.0,
-    burst=40,
-    worker_kills=20,
-)
-
-
-def scale() -> Scale:
-    """SMALL, or FULL when NEWSBOT_CHAOS_SCALE=full."""
-    return FULL if os.environ.get("NEWSBOT_CHAOS_SCALE", "").strip().lower() == "full" else SMALL
-
-
-def seed() -> int:
-    """The random seed of a run: NEWSBOT_CHAOS_SEED, or a new one (printed by the tests)."""
-    value = os.environ.get("NEWSBOT_CHAOS_SEED")
-    return int(value) if value else random.randrange(1 << 30)
-
-
-# -- processes ----------------------------------------------------------------------------
-
-
-def _killpg(process: subprocess.Popen[Any], sig: int = signal.SIGKILL) -> None:
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, sig)
-
-
-class FakeProcess:
-    """One fake platform server in a process of its own (see ``tests.chaos.servers``)."""
-
-    def __init__(self, platform: str, process: subprocess.Popen[bytes], ready: JSON) -> None:
-        self.platform = platform
-        self.process = process
-        self.ready = ready
-        self.url: str = ready["url"]
-        self.sidecar: str = ready["sidecar"]
-        self._http: aiohttp.ClientSession | None = None
-
-    @classmethod
-    async def start(
-        cls,
-        platform: str,
-        destinations: int,
-        *,
-        token: str,
-        log: Path,
-        enforce_rate_limits: bool = False,
-    ) -> FakeProcess:
-        command = [
-            sys.executable,
-            "-m",
-            "tests.chaos.servers",
-            platform,
-            "--destinations",
-            str(destinations),
-            "--token",
-            token,
-        ]
-        if enforce_rate_limits:
-            command.append("--enforce-rate-limits")
-        with log.open("ab") as errors:  # aiohttp's complaints about clients killed mid-request
-            process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=errors,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                start_new_session=True,
-            )
-        try:
-            ready = await asyncio.to_thread(read_ready, process, 60.0, "the chaos fake")
-        except BaseException:
-            _killpg(process)
-            process.wait()
-            _close_pipes(process)
-            raise
-        return cls(platform, process, ready)
-
-    @property
-    def http(self) -> aiohttp.ClientSession:
-        if self._http is None:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
-        return self._http
-
-    async def get(self, path: str, **query: Any) -> Any:
-        async with self.http.get(self.sidecar + path, params=query) as response:
-            response.raise_for_status()
-            return await response.json()
-
-    async def post(self, path: str, body: JSON) -> Any:
-        async with self.http.post(self.sidecar + path, json=body) as response:
-            response.raise_for_status()
-            return await response.json()
-
-    async def control(self, action: str, payload: JSON | None = None, **query: Any) -> Any:
-        """The Telegram fake's own ``/_control/<action>``."""
-        url = f"{self.url}/_control/{action}"
-        if payload is None:
-            request = self.http.get(url, params=query)
-        else:
-            request = self.http.post(url, json=payload)
-        async with request as response:
-            data = await response.json()
-            if response.status != 200:
-                raise AssertionError(f"control {action} failed: {data}")
-            return data.get("result", data)
-
-    async def stop(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
-        if self.process.stdin is not None and not self.process.stdin.closed:
-            with contextlib.suppress(OSError):
-                self.process.stdin.close()
-        try:
-            await asyncio.to_thread(self.process.wait, 10)
-        except subprocess.TimeoutExpired:
-            _killpg(self.process)
-            await asyncio.to_thread(self.process.wait)
-        _killpg(self.process)  # anything the server started
-        _close_pipes(self.process)
-
-
-def _close_pipes(process: subprocess.Popen[Any]) -> None:
-    for pipe in (process.stdin, process.stdout, process.stderr):
-        if pipe is not None:
-            with contextlib.suppress(OSError):
-                pipe.close()
-
-
-class BotProcess:
-    """One life of ``python bot.py``; its stdout and stderr go to ``log`` (appended)."""
-
-    def __init__(self, env: dict[str, str], log: Path, cwd: Path, **popen: Any) -> None:
-        self.log = log
-        self.offset = log.stat().st_size if log.exists() else 0
-        with log.open("ab") as out:
-            out.write(f"--- bot started at {time.time():.3f}\n".encode())
-            self.process = subprocess.Popen(
-                [sys.executable, str(ROOT / "bot.py")],
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-                start_new_session=True,
-                **popen,
-            )
-        self.started = time.monotonic()
-
-    @property
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def output(self) -> str:
-        """What this life wrote so far."""
-        with self.log.open("rb") as source:
-            source.seek(self.offset)
-            return source.read().decode(errors="replace")
-
-    async def wait_log(self, pattern: str, timeout: float = 30.0) -> None:
-        regex = re.compile(pattern)
-
-        def seen() -> bool:
-            if not self.alive:
-                raise AssertionError(
-                    f"the bot exited ({self.process.returncode}) before logging {pattern!r}:\n"
-                    + self.output()[-3000:]
-                )
-            return regex.search(self.output()) is not None
-
-        await wait_for(seen, timeout, f"the bot to log {pattern!r}")
-
-    async def kill(self) -> None:
-        _killpg(self.process, signal.SIGKILL)
-        await asyncio.to_thread(self.process.wait)
-
-    async def terminate(self, timeout: float = 30.0) -> int:
-        """SIGTERM and wait for a clean exit; SIGKILL after ``timeout``."""
-        if self.alive:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGTERM)
-        try:
-            return await asyncio.to_thread(self.process.wait, timeout)
-        except subprocess.TimeoutExpired:
-            await self.kill()
-            raise AssertionError(f"the bot did not stop within {timeout} s of SIGTERM") from None
-
-    def cleanup(self) -> None:
-        """For ``finally`` blocks: no process of this life survives."""
-        _killpg(self.process, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(10)
-
-
-# -- the database, as an operator reads it ------------------------------------------------
-
-
-Database = Path | str
-"""An SQLite file, or a PostgreSQL URL (the suites run on both)."""
-
-
-class _PgCursor:
-    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
-        self.rows = rows
-
-    def fetchone(self) -> tuple[Any, ...] | None:
-        return self.rows[0] if self.rows else None
-
-    def fetchall(self) -> list[tuple[Any, ...]]:
-        return self.rows
-
-    def __iter__(self) -> Iterator[tuple[Any, ...]]:
-        return iter(self.rows)
-
-
-_ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00$")
-
-
-class _PgConnection:
-    """Just enough of sqlite3's connection for the queries here, on PostgreSQL: ``?``
-    placeholders become ``$n``, and ISO times become timestamps."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> _PgCursor:
-        import asyncpg
-
-        from tests.pg import run_sync
-
-        parts = sql.split("?")
-        query = parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], 1))
-        values = [
-            datetime.fromisoformat(v) if isinstance(v, str) and _ISO.match(v) else v
-            for v in params
-        ]
-
-        async def fetch() -> list[tuple[Any, ...]]:
-            conn = await asyncpg.connect(self.url, timeout=10)
-            try:
-                return [tuple(r) for r in await conn.fetch(query, *values)]
-            finally:
-                await conn.close()
-
-        return _PgCursor(run_sync(fetch()))
-
-    def close(self) -> None:
-        pass
-
-
-def is_postgres(db: Database) -> bool:
-    return str(db).startswith(("postgresql://", "postgres://"))
-
-
-@contextlib.contextmanager
-def connect(db: Database) -> Iterator[Any]:
-    conn: Any = _PgConnection(str(db)) if is_postgres(db) else sqlite3.connect(db, timeout=30)
-    try:
-        yield conn
-    finally:
-        conn.close()
-
-
-def sending(db: Database, platform: str | None = None) -> int:
-    """Article posts claimed and not yet recorded: sends that may be in flight."""
-    sql = (
-        "SELECT COUNT(*) FROM deliveries WHERE state = 'sending' AND comment_id IS NULL "
-        "AND message_id IS NULL"
-    )
-    params: tuple[str, ...] = ()
-    if platform is not None:
-        sql += " AND platform = ?"
-        params = (platform,)
-    with connect(db) as conn:
-        return int(conn.execute(sql, params).fetchone()[0])
-
-
-def sending_chats(db: Database, platform: str) -> set[str]:
-    """Chats of the article posts claimed and not yet recorded on one platform."""
-    with connect(db) as conn:
-        rows = conn.execute(
-            "SELECT t.chat_id FROM deliveries d JOIN destinations t ON t.id = d.destination_id "
-            "WHERE d.state = 'sending' AND d.comment_id IS NULL AND d.message_id IS NULL "
-            "AND d.platform = ?",
-            (platform,),
-        ).fetchall()
-    return {r[0] for r in rows}
-
-
-def recorded_posts(db: Database, article_id: int = 1) -> dict[tuple[str, str], str | None]:
-    """(platform, chat id) -> the message id recorded for the article's post there."""
-    with connect(db) as conn:
-        rows = conn.execute(
-            "SELECT t.platform, t.chat_id, d.message_id FROM deliveries d "
-            "JOIN destinations t ON t.id = d.destination_id "
-            "WHERE d.comment_id IS NULL AND d.article_id = ?",
-            (article_id,),
-        ).fetchall()
-    return {(r[0], r[1]): r[2] for r in rows}
-
-
-def recorded_count(db: Database, article_id: int, platform: str | None = None) -> int:
-    """How many of the article's posts are recorded (on one platform, or on all)."""
-    sql = (
-        "SELECT COUNT(*) FROM deliveries WHERE comment_id IS NULL AND article_id = ? "
-        "AND message_id IS NOT NULL"
-    )
-    params: tuple[Any, ...] = (article_id,)
-    if platform is not None:
-        sql += " AND platform = ?"
-        params += (platform,)
-    with connect(db) as conn:
-        return int(conn.execute(sql, params).fetchone()[0])
-
-
-def comments(db: Database) -> list[tuple[str, str, str, str]]:
-    """Every stored comment as (platform, chat id, message id, text)."""
-    with connect(db) as conn:
-        return [
-            (r[0], r[1], r[2], r[3])
-            for r in conn.execute(
-                "SELECT source_platform, source_chat_id, source_message_id, text FROM comments"
-            ).fetchall()
-        ]
-
+from tests.chaos.database import Database as Database
+from tests.chaos.database import comments as comments
+from tests.chaos.database import connect as connect
+from tests.chaos.database import is_postgres as is_postgres
+from tests.chaos.database import recorded_count as recorded_count
+from tests.chaos.database import recorded_posts as recorded_posts
+from tests.chaos.database import sending as sending
+from tests.chaos.database import sending_chats as sending_chats
+from tests.chaos.processes import DISCORD_TOKEN as DISCORD_TOKEN
+from tests.chaos.processes import FULL as FULL
+from tests.chaos.processes import JSON as JSON
+from tests.chaos.processes import ROOT as ROOT
+from tests.chaos.processes import SMALL as SMALL
+from tests.chaos.processes import TELEGRAM_TOKEN as TELEGRAM_TOKEN
+from tests.chaos.processes import BotProcess as BotProcess
+from tests.chaos.processes import FakeProcess as FakeProcess
+from tests.chaos.processes import Scale as Scale
+from tests.chaos.processes import scale as scale
+from tests.chaos.processes import seed as seed
 
 # -- the world ----------------------------------------------------------------------------
 
