@@ -22,6 +22,8 @@ In order, for each comment of the batch (see ``Store.ingest_comment``):
    mirrored (``newsbot.mirroring.mirror_targets``) when asked, and asks for the article's
    posts to show the new count (``Refresh``) at the pace the service gave.
 
+``needs`` and ``decide`` take the batch as ``IncomingComment`` values or flattened to
+``Arrival`` tuples (what SQLite's writer process receives: cheap to carry between processes).
 Nothing here does I/O; every input is a value.
 """
 
