@@ -21,10 +21,13 @@ import tempfile
 import textwrap
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+# Re-exported: bench.compare runs `core.build_big_database` in checkouts from before bench.big.
+from bench.big import build_big_database as build_big_database
+from bench.big import build_big_postgres as build_big_postgres
 from bench.report import Result, percentile, rss_mib  # noqa: F401 - used by child scripts
 from newsbot import (
     Actor,
@@ -245,145 +248,6 @@ def raw_executemany(count: int) -> Result:
         None,
         f"{count:,} rows, 1000 per transaction, same schema and indexes",
     )
-
-
-def build_big_database(path: Path, articles: int, per_article: int, destinations: int) -> None:
-    """A database with ``articles`` x ``per_article`` comments (a fifth are replies)."""
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA synchronous = OFF")
-    db.executescript(
-        "\n".join(script for _, script in migrations())
-        + f"\nPRAGMA user_version = {migrations()[-1][0]};"
-    )
-    base = datetime(2026, 1, 1, tzinfo=UTC)
-    db.execute("BEGIN")
-    db.executemany(
-        "INSERT INTO articles (id, title, body, author_name, author_platform, author_user_id, "
-        "status, created_at, published_at, updated_at) VALUES (?, ?, 'body', 'a', 'cli', 'op', "
-        "'published', ?, ?, ?)",
-        (
-            (a, f"Article {a}", s, s, s)
-            for a in range(1, articles + 1)
-            for s in [(base + timedelta(minutes=a)).isoformat(timespec="microseconds")]
-        ),
-    )
-    db.executemany(
-        "INSERT INTO destinations (platform, chat_id, kind, created_at, updated_at) "
-        "VALUES ('telegram', ?, 'channel', '2026-01-01', '2026-01-01')",
-        ((f"-100{n}",) for n in range(destinations)),
-    )
-
-    def rows() -> Iterator[tuple[object, ...]]:
-        cid = 0
-        for a in range(1, articles + 1):
-            first = cid + 1
-            for k in range(per_article):
-                cid += 1
-                reply = k % 5 == 4
-                at = (base + timedelta(minutes=a, seconds=k)).isoformat(timespec="microseconds")
-                yield (
-                    cid,
-                    a,
-                    first if reply else None,
-                    first if reply else None,
-                    f"user{k}",
-                    "telegram",
-                    str(k),
-                    f"comment {cid}",
-                    "telegram",
-                    "-100",
-                    str(cid),
-                    at,
-                )
-
-    db.executemany(
-        "INSERT INTO comments (id, article_id, parent_id, root_id, author_name, author_platform, "
-        "author_user_id, text, source_platform, source_chat_id, source_message_id, status, "
-        "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,'visible',?)",
-        rows(),
-    )
-    db.execute("COMMIT")
-    db.execute("ANALYZE")
-    db.close()
-
-
-async def build_big_postgres(url: str, articles: int, per_article: int, destinations: int) -> None:
-    """``build_big_database`` in a PostgreSQL database, through COPY."""
-    import asyncpg
-
-    async with open_store(url):  # the schema
-        pass
-    base = datetime(2026, 1, 1, tzinfo=UTC)
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.copy_records_to_table(
-            "articles",
-            columns=[
-                *("id", "title", "body", "author_name", "author_platform", "author_user_id"),
-                *("status", "created_at", "published_at", "updated_at"),
-            ],
-            records=[
-                (a, f"Article {a}", "body", "a", "cli", "op", "published", s, s, s)
-                for a in range(1, articles + 1)
-                for s in [base + timedelta(minutes=a)]
-            ],
-        )
-        await conn.copy_records_to_table(
-            "destinations",
-            columns=["platform", "chat_id", "kind", "created_at", "updated_at"],
-            records=[("telegram", f"-100{n}", "channel", base, base) for n in range(destinations)],
-        )
-
-        def rows() -> Iterator[tuple[object, ...]]:
-            cid = 0
-            for a in range(1, articles + 1):
-                first = cid + 1
-                for k in range(per_article):
-                    cid += 1
-                    reply = k % 5 == 4
-                    yield (
-                        cid,
-                        a,
-                        first if reply else None,
-                        first if reply else None,
-                        f"user{k}",
-                        "telegram",
-                        str(k),
-                        f"comment {cid}",
-                        "telegram",
-                        "-100",
-                        str(cid),
-                        "visible",
-                        base + timedelta(minutes=a, seconds=k),
-                    )
-
-        await conn.copy_records_to_table(
-            "comments",
-            columns=[
-                "id",
-                "article_id",
-                "parent_id",
-                "root_id",
-                "author_name",
-                "author_platform",
-                "author_user_id",
-                "text",
-                "source_platform",
-                "source_chat_id",
-                "source_message_id",
-                "status",
-                "created_at",
-            ],
-            records=rows(),
-        )
-        for table in ("articles", "comments"):
-            await conn.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}"
-            )
-        await conn.execute("VACUUM ANALYZE")  # as autovacuum would have by then
-    finally:
-        await conn.close()
 
 
 async def thread_reads(

@@ -22,6 +22,8 @@ In order, for each comment of the batch (see ``Store.ingest_comment``):
    mirrored (``newsbot.mirroring.mirror_targets``) when asked, and asks for the article's
    posts to show the new count (``Refresh``) at the pace the service gave.
 
+``needs`` and ``decide`` take the batch as ``IncomingComment`` values or flattened to
+``Arrival`` tuples (what SQLite's writer process receives: cheap to carry between processes).
 Nothing here does I/O; every input is a value.
 """
 
@@ -30,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import NamedTuple, TypeVar, cast
 
 from newsbot.mirroring import ArticlePost, mirror_targets, refresh_due, refresh_interval
 from newsbot.models import (
@@ -38,16 +40,19 @@ from newsbot.models import (
     Comment,
     CommentId,
     CommentStatus,
+    CountRefresh,
     DestinationId,
     IncomingComment,
     MessageLink,
     MessageRef,
+    Platform,
 )
 
 _T = TypeVar("_T")
 
 __all__ = [
     "Accepted",
+    "Arrival",
     "ArticlePost",
     "Known",
     "Lineage",
@@ -57,10 +62,85 @@ __all__ = [
     "Plan",
     "Refresh",
     "Repeat",
+    "arrival",
+    "arrivals",
     "decide",
     "needs",
     "results",
 ]
+
+
+# A message as a plain (platform, chat, message) tuple: inside a batch messages are looked up
+# by these, as a tuple hashes in C and a MessageRef in Python, and a batch of 2,000 looks each
+# up several times.
+MessageKey = tuple[Platform, str, str]
+
+
+class Arrival(NamedTuple):
+    """An ``IncomingComment`` flattened to plain values: what the intake reads of it.
+
+    ``decide`` takes either form. A store that carries batches to another process sends this
+    one: a tuple of strings, numbers and datetimes is rebuilt without running Python for each
+    comment, where an ``IncomingComment`` is rebuilt field by field with its two
+    ``MessageRef`` and its ``Author``. ``arrival`` makes one.
+
+    Attributes:
+        source: the source message's key (``IncomingComment.source``).
+        author: the author's ``(platform, user_id)``.
+        author_name: the author's name.
+        text: the cleaned text.
+        created_at: when it was written.
+        reply_to: the key of the message it replies to, if any.
+        article_id: the article, when there is no ``reply_to``.
+        parent_id: the parent comment, when there is no ``reply_to``.
+        mirror: whether to enqueue copies to the other chats.
+        mirror_due: when those copies are due (``created_at`` when due at once).
+        count_refresh: the pace of count refreshes, when the comment asks for one.
+        hidden: stored hidden.
+    """
+
+    source: MessageKey
+    author: tuple[Platform, str]
+    author_name: str
+    text: str
+    created_at: datetime
+    reply_to: MessageKey | None
+    article_id: ArticleId | None
+    parent_id: CommentId | None
+    mirror: bool
+    mirror_due: datetime
+    count_refresh: CountRefresh | None
+    hidden: bool
+
+
+def arrival(item: IncomingComment) -> Arrival:
+    """``item`` as an ``Arrival``."""
+    source, author, reply = item.source, item.author, item.reply_to
+    return Arrival(
+        (source.platform, source.chat_id, source.message_id),
+        (author.platform, author.user_id),
+        author.name,
+        item.text,
+        item.created_at,
+        None if reply is None else (reply.platform, reply.chat_id, reply.message_id),
+        item.article_id,
+        item.parent_id,
+        item.mirror,
+        item.mirror_due or item.created_at,
+        item.count_refresh,
+        item.hidden,
+    )
+
+
+def arrivals(batch: Sequence[IncomingComment] | Sequence[Arrival]) -> Sequence[Arrival]:
+    """``batch`` as ``Arrival`` values (as it is when it holds them already)."""
+    if batch and not isinstance(batch[0], Arrival):
+        return [arrival(item) for item in cast("Sequence[IncomingComment]", batch)]
+    return cast("Sequence[Arrival]", batch)
+
+
+def _ref(key: MessageKey) -> MessageRef:
+    return MessageRef(Platform(key[0]), key[1], key[2])
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,18 +148,30 @@ class Needs:
     """What a batch asks its store to look up.
 
     Attributes:
-        sources: the batch's source messages, each once, in batch order (stored already?).
+        source_keys: the keys of the batch's source messages, each once, in batch order
+            (stored already?); ``sources`` has them as ``MessageRef``.
         authors: ``(platform, user_id)`` of its authors (banned?).
-        replies: the messages it replies to (what each is: ``MessageLink``).
+        reply_keys: the keys of the messages it replies to (what each is: ``MessageLink``);
+            ``replies`` has them as ``MessageRef``.
         articles: articles named directly (the web), besides those the replies lead to.
         parents: parent comments named directly, besides those the replies lead to.
     """
 
-    sources: list[MessageRef]
-    authors: set[tuple[str, str]]
-    replies: set[MessageRef]
+    source_keys: list[MessageKey]
+    authors: set[tuple[Platform, str]]
+    reply_keys: set[MessageKey]
     articles: set[ArticleId]
     parents: set[CommentId]
+
+    @property
+    def sources(self) -> list[MessageRef]:
+        """The batch's source messages, each once, in batch order."""
+        return [_ref(key) for key in self.source_keys]
+
+    @property
+    def replies(self) -> set[MessageRef]:
+        """The messages the batch replies to."""
+        return {_ref(key) for key in self.reply_keys}
 
     def then(self, links: Iterable[MessageLink]) -> tuple[set[ArticleId], set[CommentId]]:
         """Every article and parent comment to look up once the replies are resolved."""
@@ -211,50 +303,44 @@ class Plan:
     refreshes: list[Refresh]
 
 
-# Messages are looked up by (platform, chat, message) tuples inside a batch: a tuple hashes in
-# C, a MessageRef in Python, and a batch of 2,000 looks each up several times.
-_Key = tuple[str, str, str]
-
-
-def _keyed(refs: Mapping[MessageRef, _T]) -> dict[_Key, _T]:
+def _keyed(refs: Mapping[MessageRef, _T]) -> dict[MessageKey, _T]:
     return {(r.platform, r.chat_id, r.message_id): value for r, value in refs.items()}
 
 
-def needs(batch: Sequence[IncomingComment]) -> Needs:
+def needs(batch: Sequence[IncomingComment] | Sequence[Arrival]) -> Needs:
     """What ``decide`` will need to know about ``batch``."""
     articles: set[ArticleId] = set()
     parents: set[CommentId] = set()
-    sources: dict[_Key, MessageRef] = {}
-    replies: dict[_Key, MessageRef] = {}
-    authors: set[tuple[str, str]] = set()
-    for item in batch:
-        source, reply, author = item.source, item.reply_to, item.author
-        sources.setdefault((source.platform, source.chat_id, source.message_id), source)
-        authors.add((author.platform, author.user_id))
-        if reply is not None:
-            replies[reply.platform, reply.chat_id, reply.message_id] = reply
+    replies: set[MessageKey] = set()
+    authors: set[tuple[Platform, str]] = set()
+    items = arrivals(batch)
+    for item in items:
+        authors.add(item.author)
+        if item.reply_to is not None:
+            replies.add(item.reply_to)
         else:
             if item.article_id is not None:
                 articles.add(item.article_id)
             if item.parent_id is not None:
                 parents.add(item.parent_id)
-    return Needs(list(sources.values()), authors, set(replies.values()), articles, parents)
+    sources = list(dict.fromkeys([item.source for item in items]))
+    return Needs(sources, authors, replies, articles, parents)
 
 
-def decide(batch: Sequence[IncomingComment], lookups: Lookups) -> Plan:
+def decide(batch: Sequence[IncomingComment] | Sequence[Arrival], lookups: Lookups) -> Plan:
     """Decide what becomes of each comment of ``batch`` (see the module's docstring)."""
+    items = arrivals(batch)
     stored, links = _keyed(lookups.stored), _keyed(lookups.links)
     banned, published, parents = lookups.banned, lookups.published, lookups.parents
-    outcomes: list[Outcome] = [None] * len(batch)
+    outcomes: list[Outcome] = [None] * len(items)
     accepted: list[Accepted] = []
-    made: dict[_Key, Accepted] = {}  # stored by this batch, by source
+    made: dict[MessageKey, Accepted] = {}  # stored by this batch, by source
     refreshes: dict[ArticleId, Refresh] = {}
     targets: dict[tuple[ArticleId, str, str, DestinationId | None], tuple[DestinationId, ...]]
     targets = {}
     next_id = first_id = lookups.next_id
-    for index, item in enumerate(batch):
-        source = item.source
-        key = (source.platform, source.chat_id, source.message_id)
+    for index, item in enumerate(items):
+        key = item.source
         known = stored.get(key)
         if known is not None:
             outcomes[index] = Known(known)
@@ -263,13 +349,11 @@ def decide(batch: Sequence[IncomingComment], lookups: Lookups) -> Plan:
         if earlier is not None:
             outcomes[index] = Repeat(earlier.index)
             continue
-        author = item.author
-        if (author.platform, author.user_id) in banned:
+        if item.author in banned:
             continue
         article_id, parent_id, replied_in = item.article_id, item.parent_id, None
-        reply = item.reply_to
-        if reply is not None:
-            reply_key = (reply.platform, reply.chat_id, reply.message_id)
+        reply_key = item.reply_to
+        if reply_key is not None:
             answered = made.get(reply_key)  # a reply to a comment earlier in this very batch
             if answered is not None:
                 article_id, parent_id = answered.article_id, answered.id
@@ -296,25 +380,18 @@ def decide(batch: Sequence[IncomingComment], lookups: Lookups) -> Plan:
         hidden = item.hidden
         mirror_to: tuple[DestinationId, ...] = ()
         if item.mirror and not hidden:
-            where = (article_id, source.platform, source.chat_id, replied_in)
+            where = (article_id, key[0], key[1], replied_in)
             found = targets.get(where)
             if found is None:
                 found = targets[where] = mirror_targets(
                     lookups.posts.get(article_id, ()),
                     lookups.post_links.get(article_id, ()),
-                    source,
+                    _ref(key),
                     replied_in,
                 )
             mirror_to = found
         new = Accepted(
-            index,
-            comment_id,
-            article_id,
-            parent_id,
-            root_id,
-            hidden,
-            mirror_to,
-            item.mirror_due or item.created_at,
+            index, comment_id, article_id, parent_id, root_id, hidden, mirror_to, item.mirror_due
         )
         outcomes[index] = new
         accepted.append(new)

@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Any, Protocol
 
 from newsbot import mirroring
-from newsbot.intake import Accepted
+from newsbot.intake import Accepted, Arrival
 from newsbot.models import (
     Article,
     ArticleDraft,
@@ -386,6 +386,26 @@ def ingested(item: IncomingComment, new: Accepted, created_at: Any) -> tuple[Any
         str(source.platform),
         source.chat_id,
         source.message_id,
+        "hidden" if new.hidden else "visible",
+        created_at,
+    )
+
+
+def arrived(item: Arrival, new: Accepted, created_at: Any) -> tuple[Any, ...]:
+    """``ingested`` for an ``Arrival``: its ``comments`` row (``INGEST_COLUMNS``)."""
+    platform, chat_id, message_id = item.source
+    return (
+        new.id,
+        new.article_id,
+        new.parent_id,
+        new.root_id,
+        item.author_name,
+        str(item.author[0]),
+        item.author[1],
+        item.text,
+        str(platform),
+        chat_id,
+        message_id,
         "hidden" if new.hidden else "visible",
         created_at,
     )

@@ -15,8 +15,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.discord import DiscordAdapter
-from adapters.telegram import TelegramAdapter
 from newsbot import (
     Actor,
     ArticleDraft,
@@ -31,12 +29,12 @@ from newsbot import (
 )
 from newsbot.ports import Store
 from storage import open_store
-from tests.adapters.discord.test_discord_e2e import BOT_PERMISSIONS, TOKEN
-from tests.fakes.discord import GUILD_TEXT, FakeDiscord
+from tests.adapters.both_platforms import both_platforms
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.wait import wait_for
 from tests.pg import BOTH
-from tests.telegram_helpers import ADMIN, GROUP, PUBLIC_URL, READER, build_world, fast_limiter
+from tests.telegram_helpers import GROUP, READER
 
 STORE_BACKENDS = BOTH
 
@@ -109,44 +107,8 @@ class Bridge:
 
 @asynccontextmanager
 async def bridge(database: str, **options: Any) -> AsyncIterator[Bridge]:
-    async with FakeTelegram() as tg, FakeDiscord(token=TOKEN) as dc, open_store(database) as store:
-        build_world(tg)
-        owner = dc.add_user(dc.new_id(), "Olga Owner")
-        guild = dc.add_guild("Newsroom", owner_id=owner, bot_permissions=BOT_PERMISSIONS)
-        channel = dc.add_channel(guild, "news", GUILD_TEXT)
-        service = NewsService(
-            store, admins={TG: {str(ADMIN)}, DC: {str(owner)}}, public_url=PUBLIC_URL, **options
-        )
-        telegram = TelegramAdapter(
-            service, token=tg.token, api_url=tg.base_url, limiter=fast_limiter(), poll_timeout=5.0
-        )
-        discord = DiscordAdapter(
-            service,
-            token=TOKEN,
-            api_url=dc.api_url,
-            gateway_url=dc.gateway_url,
-            guild_id=guild,
-            guild_ready_timeout=0.05,
-            ready_timeout=10.0,
-        )
-        await telegram.start()
-        await discord.start()
-        dispatcher = Dispatcher(
-            store,
-            {TG: telegram.publisher, DC: discord.publisher},
-            poll_interval=0.05,
-            backoff_base=0.01,
-            backoff_cap=0.05,
-            article_url=service.article_url,
-        )
-        service.on_enqueue(dispatcher.wake)
-        await dispatcher.start()
-        try:
-            yield Bridge(tg, dc, store, service, dispatcher, channel)
-        finally:
-            await dispatcher.stop(grace=1.0)
-            await discord.stop()
-            await telegram.stop()
+    async with open_store(database) as store, both_platforms(store, **options) as both:
+        yield Bridge(both.tg, both.dc, store, both.service, both.dispatcher, both.channel)
 
 
 async def test_thirty_edits_make_a_few_discord_edits(database: str) -> None:

@@ -29,20 +29,16 @@ from newsbot import (
     Platform,
 )
 from storage import SqliteStore
-from tests.adapters.discord.test_discord_e2e import BOT_PERMISSIONS, TOKEN
+from tests.adapters.both_platforms import both_platforms
 from tests.adapters.web.test_web_helpers import Client, post_comment, web_client
-from tests.fakes.discord import GUILD_TEXT, FakeDiscord
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.wait import wait_for
 from tests.telegram_helpers import (
-    ADMIN,
     CHANNEL_A,
     DISCUSSION_A,
     GROUP,
-    PUBLIC_URL,
     READER,
-    build_world,
-    fast_limiter,
 )
 
 TG = Platform.TELEGRAM
@@ -82,53 +78,21 @@ class Everywhere:
 @pytest.fixture
 async def everywhere(tmp_path: Path) -> AsyncIterator[Everywhere]:
     async with (
-        FakeTelegram() as tg,
-        FakeDiscord(token=TOKEN) as dc,
         SqliteStore(tmp_path / "newsbot.db") as store,
+        both_platforms(store, members=["Dana Discord"]) as both,
+        web_client(both.service) as web,
     ):
-        build_world(tg)
-        owner = dc.add_user(dc.new_id(), "Olga Owner")
-        guild = dc.add_guild("Newsroom", owner_id=owner, bot_permissions=BOT_PERMISSIONS)
-        reader = dc.add_member(guild, dc.new_id(), "Dana Discord")
-        channel = dc.add_channel(guild, "news", GUILD_TEXT)
-        service = NewsService(
-            store,
-            admins={TG: {str(ADMIN)}, DC: {str(owner)}},
-            public_url=PUBLIC_URL,
+        yield Everywhere(
+            both.tg,
+            both.dc,
+            both.service,
+            both.dispatcher,
+            web,
+            both.telegram,
+            both.discord,
+            both.channel,
+            both.members[0],
         )
-        telegram = TelegramAdapter(
-            service, token=tg.token, api_url=tg.base_url, limiter=fast_limiter(), poll_timeout=5.0
-        )
-        discord = DiscordAdapter(
-            service,
-            token=TOKEN,
-            api_url=dc.api_url,
-            gateway_url=dc.gateway_url,
-            guild_id=guild,
-            guild_ready_timeout=0.05,
-            ready_timeout=10.0,
-        )
-        await telegram.start()
-        await discord.start()
-        dispatcher = Dispatcher(
-            store,
-            {TG: telegram.publisher, DC: discord.publisher},
-            poll_interval=0.05,
-            backoff_base=0.01,
-            backoff_cap=0.05,
-            article_url=service.article_url,
-        )
-        service.on_enqueue(dispatcher.wake)
-        await dispatcher.start()
-        try:
-            async with web_client(service) as web:
-                yield Everywhere(
-                    tg, dc, service, dispatcher, web, telegram, discord, channel, reader
-                )
-        finally:
-            await dispatcher.stop(grace=1.0)
-            await discord.stop()
-            await telegram.stop()
 
 
 async def test_one_thread_across_telegram_discord_and_the_web(everywhere: Everywhere) -> None:
