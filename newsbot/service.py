@@ -21,6 +21,7 @@ from newsbot.comments import web_identity as web_identity
 from newsbot.cursors import MALFORMED as MALFORMED_CURSOR
 from newsbot.cursors import Cursors
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
+from newsbot.identity import IdentityService
 from newsbot.limits import IntakeGate, IntakeLimits
 from newsbot.models import (
     Actor,
@@ -111,6 +112,7 @@ class NewsService:
         self._cursors: Cursors | None = None
         # The feed use cases, when the program follows feeds: chat adapters reach /feed here.
         self.feeds: FeedService | None = None
+        self.people = IdentityService(self)  # persons and their accounts (newsbot.identity)
 
     # -- wiring ---------------------------------------------------------------------------
 

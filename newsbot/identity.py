@@ -1,0 +1,284 @@
+"""The people use cases: signing in, linking accounts, and moderation that follows a person.
+
+``IdentityService`` is the core's service object for people (``NewsService.people``);
+adapters call it, never the store. What proves an account is the adapter's to check with the
+platform (``newsbot.people.telegram_login`` for the Login Widget, an OAuth2 exchange for
+Discord, a private chat with the bot for ``/link``); what follows from a proof is decided
+here once:
+
+- Signing in with an account links it to the person already signed in in that browser (both
+  proofs are in hand), merging two persons when each already held one of the accounts.
+- A one-time code given in a private chat (or on the web) links the account that asked for it
+  to the person who enters it on the other side, within ``LINK_CODE_TTL``.
+- A banned person cannot sign in nor link; banning a person bans each linked account with the
+  author bans of ``newsbot.moderation`` (so the intake drops their chat replies) and the web
+  author id each sign-in gives (``people.web_author_id``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from newsbot import moderation
+from newsbot.comments import Host, delete
+from newsbot.errors import InvalidInput, NotFound, PermissionDenied
+from newsbot.models import Actor, Comment, Platform
+from newsbot.people import (
+    LINK_CODE_TTL,
+    Account,
+    Person,
+    PersonId,
+    Proof,
+    Proven,
+    decode_account,
+    encode_account,
+    link_code_key,
+    new_link_code,
+    valid_account_id,
+    web_author_id,
+)
+
+log = logging.getLogger("newsbot.service")
+
+BANNED = "You can no longer comment here."
+LINK_TRIES = 5
+"""Link codes one person (or chat account) may try per ``LINK_CODE_TTL``."""
+_PERSON_CODE = "person\t"
+
+
+def author_keys(person: Person) -> tuple[tuple[Platform, str], ...]:
+    """Every ``(platform, user_id)`` a person's comments carry: each account, and the web
+    author id of each account they can sign in with."""
+    keys: list[tuple[Platform, str]] = []
+    for account in person.accounts:
+        keys.append((account.platform, account.account_id))
+        if account.platform in (Platform.TELEGRAM, Platform.DISCORD):
+            keys.append((Platform.WEB, web_author_id(account)))
+    return tuple(keys)
+
+
+class IdentityService:
+    """Persons and their accounts, for every adapter (``NewsService.people``)."""
+
+    def __init__(self, svc: Host) -> None:
+        self._svc = svc
+
+    # -- reading --------------------------------------------------------------------------
+
+    async def person(self, person_id: PersonId) -> Person:
+        """A person by id.
+
+        Raises:
+            NotFound: no such person.
+        """
+        person = await self._svc.store.get_person(person_id)
+        if person is None:
+            raise NotFound(f"There is no person {person_id}.")
+        return person
+
+    async def find(self, platform: Platform, account_id: str) -> Person | None:
+        """The person an account is linked to, if any."""
+        return await self._svc.store.person_by_account(platform, account_id)
+
+    async def people(self, limit: int = 50, after: PersonId | None = None) -> list[Person]:
+        """People by id, ``limit`` at most, after ``after``."""
+        return await self._svc.store.list_people(max(1, min(limit, 500)), after)
+
+    async def comments(self, person: Person) -> list[Comment]:
+        """Every visible comment of a person, on every platform, oldest first."""
+        found: list[Comment] = []
+        for platform, user_id in author_keys(person):
+            found += await self._svc.store.comments_by_author(platform, user_id)
+        return sorted(found, key=lambda c: (c.created_at, c.id))
+
+    # -- signing in and linking -----------------------------------------------------------
+
+    async def sign_in(self, proven: Proven, signed_in: PersonId | None = None) -> Person:
+        """Sign a reader in with an account a platform just vouched for.
+
+        ``signed_in`` is the person this browser is signed in as already: the account is
+        linked to them (and a person who held it is merged into them). Returns the person.
+
+        Raises:
+            PermissionDenied: the person (either one, when two meet) is banned.
+        """
+        valid_account_id(proven.platform, proven.account_id)
+        holder = await self.find(proven.platform, proven.account_id)
+        current = await self._svc.store.get_person(signed_in) if signed_in is not None else None
+        for person in (holder, current):
+            if person is not None and person.banned:
+                log.info("sign-in refused: banned", extra={"person_id": person.id})
+                raise PermissionDenied(BANNED)
+        person = await self._link(proven, current)
+        log.info(
+            "signed in",
+            extra={"person_id": person.id, "platform": str(proven.platform), "by": proven.proof},
+        )
+        return person
+
+    async def _link(self, proven: Proven, current: Person | None) -> Person:
+        store, now = self._svc.store, self._svc.clock.now()
+        account = Account(proven.platform, proven.account_id, proven.name, proven.proof, now)
+        person = await store.link_account(account, current.id if current else None)
+        if current is not None and person.id != current.id:
+            merged = await store.merge_people(current.id, person.id)
+            if merged is None:  # pragma: no cover - the current person was forgotten meanwhile
+                raise NotFound("Your sign-in has ended; please sign in again.")
+            log.info("people merged", extra={"into": current.id, "from": person.id})
+            person = merged
+        return person
+
+    async def chat_link_code(self, proven: Proven) -> str:
+        """A one-time code for a chat account (``/link`` in a private chat with the bot),
+        to enter on the web while signed in.
+
+        Raises:
+            PermissionDenied: the account's person is banned.
+        """
+        valid_account_id(proven.platform, proven.account_id)
+        holder = await self.find(proven.platform, proven.account_id)
+        if holder is not None and holder.banned:
+            raise PermissionDenied(BANNED)
+        proven = Proven(proven.platform, proven.account_id, proven.name, Proof.LINK_CODE)
+        return await self._new_code(encode_account(proven))
+
+    async def web_link_code(self, person_id: PersonId) -> str:
+        """A one-time code for a person signed in on the web, to send the bot in a private
+        chat (``/link CODE``)."""
+        person = await self.person(person_id)
+        if person.banned:
+            raise PermissionDenied(BANNED)
+        return await self._new_code(f"{_PERSON_CODE}{person.id}")
+
+    async def _new_code(self, value: str) -> str:
+        now = self._svc.clock.now()
+        while True:
+            code = new_link_code()
+            if await self._svc.store.put_token(
+                link_code_key(code), value, now + LINK_CODE_TTL, now
+            ):
+                return code
+
+    async def redeem_on_web(self, person_id: PersonId, code: str) -> Person:
+        """Link the chat account that asked for ``code`` to a person signed in on the web.
+
+        Raises:
+            InvalidInput: the code is unknown, used, expired, or not a chat's.
+            PermissionDenied: too many tries, or a person involved is banned.
+        """
+        await self._try(f"person:{person_id}")
+        value = await self._take(code)
+        if value.startswith(_PERSON_CODE):
+            raise InvalidInput(
+                "Send this code to the bot in a private chat instead.", field="code"
+            )
+        return await self.sign_in(decode_account(value), person_id)
+
+    async def redeem_in_chat(self, proven: Proven, code: str) -> Person:
+        """Link a chat account (``/link CODE`` in a private chat) to the person signed in on
+        the web who asked for ``code``.
+
+        Raises:
+            InvalidInput: the code is unknown, used, expired, or not the web's.
+            PermissionDenied: too many tries, or a person involved is banned.
+        """
+        await self._try(f"{proven.platform}:{proven.account_id}")
+        value = await self._take(code)
+        if not value.startswith(_PERSON_CODE):
+            raise InvalidInput("Enter this code on the web page instead.", field="code")
+        person_id = PersonId(int(value.removeprefix(_PERSON_CODE)))
+        proven = Proven(proven.platform, proven.account_id, proven.name, Proof.LINK_CODE)
+        return await self.sign_in(proven, person_id)
+
+    async def _try(self, who: str) -> None:
+        wait = await self._svc.store.take_slot(
+            f"link-try:{who}", LINK_TRIES, LINK_CODE_TTL.total_seconds(), self._svc.clock.now()
+        )
+        if wait:
+            raise PermissionDenied("Too many link codes tried; please wait a few minutes.")
+
+    async def _take(self, code: str) -> str:
+        value = await self._svc.store.take_token(link_code_key(code), self._svc.clock.now())
+        if value is None:
+            raise InvalidInput("That code is unknown or has expired.", field="code")
+        return value
+
+    async def unlink(
+        self,
+        platform: Platform,
+        account_id: str,
+        *,
+        actor: Actor | None = None,
+        person_id: PersonId | None = None,
+    ) -> bool:
+        """Unlink an account, as an admin (``actor``) or as the person holding it
+        (``person_id``, signed in on the web). Returns whether it was linked.
+
+        Raises:
+            PermissionDenied: neither an admin nor the account's person.
+        """
+        holder = await self.find(platform, account_id)
+        if actor is not None:
+            self._svc.require_admin(actor, "unlink accounts")
+        elif holder is None or holder.id != person_id:
+            raise PermissionDenied("You can only unlink your own accounts.")
+        if holder is None:
+            return False
+        changed = await self._svc.store.unlink_account(platform, account_id)
+        log.info("account unlinked", extra={"person_id": holder.id, "platform": str(platform)})
+        return changed
+
+    async def set_notifications(self, person_id: PersonId, on: bool) -> None:
+        """Turn reply notifications on or off for a person."""
+        if not await self._svc.store.set_person_flags(person_id, notify=on):
+            raise NotFound(f"There is no person {person_id}.")
+
+    # -- moderation -----------------------------------------------------------------------
+
+    async def ban(self, actor: Actor, person_id: PersonId) -> int:
+        """Ban a person: every linked account and the web author id of each sign-in is
+        banned (``moderation.ban``, which deletes their comments everywhere), and they can no
+        longer sign in. Returns how many comments were deleted.
+
+        Raises:
+            PermissionDenied: the actor is not an admin.
+            NotFound: no such person.
+        """
+        self._svc.require_admin(actor, "ban people")
+        person = await self.person(person_id)
+        await self._svc.store.set_person_flags(person.id, banned=True)
+        deleted = 0
+        for platform, user_id in author_keys(person):
+            deleted += await moderation.ban(self._svc, actor, platform, user_id)
+        log.info("person banned", extra={"person_id": person.id, "deleted": deleted})
+        return deleted
+
+    async def unban(self, actor: Actor, person_id: PersonId) -> bool:
+        """Lift a person's ban and the bans of their accounts. Returns whether they were
+        banned."""
+        self._svc.require_admin(actor, "unban people")
+        person = await self.person(person_id)
+        await self._svc.store.set_person_flags(person.id, banned=False)
+        for platform, user_id in author_keys(person):
+            await moderation.unban(self._svc, actor, platform, user_id)
+        return person.banned
+
+    async def hide_all(self, actor: Actor, person_id: PersonId) -> int:
+        """Delete every comment of a person, with every copy on every platform. Returns how
+        many."""
+        self._svc.require_admin(actor, "delete comments")
+        found = await self.comments(await self.person(person_id))
+        for comment in found:
+            await delete(self._svc, comment)
+        return len(found)
+
+    async def is_banned(self, person_id: PersonId) -> bool:
+        """Whether a person is banned (a person forgotten meanwhile counts as banned)."""
+        person = await self._svc.store.get_person(person_id)
+        return person is None or person.banned
+
+
+def accounts_text(accounts: Sequence[Account]) -> str:
+    """A person's accounts on one line, for the command line and chats."""
+    return ", ".join(f"{a.platform}:{a.account_id} ({a.name})" for a in accounts) or "none"
