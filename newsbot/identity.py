@@ -18,7 +18,8 @@ here once:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
 
 from newsbot import moderation
 from newsbot.comments import Host, delete
@@ -34,7 +35,10 @@ from newsbot.people import (
     decode_account,
     encode_account,
     link_code_key,
+    login_expiry,
+    login_nonce,
     new_link_code,
+    telegram_login,
     valid_account_id,
     web_author_id,
 )
@@ -77,6 +81,10 @@ class IdentityService:
             raise NotFound(f"There is no person {person_id}.")
         return person
 
+    async def current(self, person_id: PersonId) -> Person | None:
+        """A person by id, or ``None`` (a session naming a person forgotten or merged)."""
+        return await self._svc.store.get_person(person_id)
+
     async def find(self, platform: Platform, account_id: str) -> Person | None:
         """The person an account is linked to, if any."""
         return await self._svc.store.person_by_account(platform, account_id)
@@ -116,6 +124,34 @@ class IdentityService:
             extra={"person_id": person.id, "platform": str(proven.platform), "by": proven.proof},
         )
         return person
+
+    async def telegram_sign_in(
+        self, fields: Mapping[str, str], bot_token: str, signed_in: PersonId | None = None
+    ) -> tuple[Person, Proven]:
+        """Sign in with the Telegram Login Widget's data (``people.telegram_login``), once:
+        the same data again, from any worker, is refused until it is stale anyway.
+
+        Raises:
+            PermissionDenied: forged, stale or replayed data, or a banned person.
+            InvalidInput: a field is missing.
+        """
+        now = self._svc.clock.now()
+        proven = telegram_login(fields, bot_token, now)
+        if not await self._svc.store.put_token(login_nonce(fields), "", login_expiry(fields), now):
+            log.info("sign-in refused: replayed", extra={"account_id": proven.account_id})
+            raise PermissionDenied("This sign-in was used already; please sign in again.")
+        return await self.sign_in(proven, signed_in), proven
+
+    async def begin_flow(self, key: str, value: str, ttl: timedelta) -> None:
+        """Keep what a sign-in in progress needs (an OAuth state's PKCE verifier) for
+        ``ttl``, for whichever worker the reader comes back to."""
+        now = self._svc.clock.now()
+        if not await self._svc.store.put_token(f"flow:{key}", value, now + ttl, now):
+            raise InvalidInput("This sign-in is under way already.")
+
+    async def finish_flow(self, key: str) -> str | None:
+        """Take what ``begin_flow`` kept, once; ``None`` when unknown, used or expired."""
+        return await self._svc.store.take_token(f"flow:{key}", self._svc.clock.now())
 
     async def _link(self, proven: Proven, current: Person | None) -> Person:
         store, now = self._svc.store, self._svc.clock.now()
