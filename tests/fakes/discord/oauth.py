@@ -18,6 +18,7 @@ import base64
 import hashlib
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -61,15 +62,21 @@ def _error(status: int, error: str, apps: OAuthApps) -> web.Response:
 class OAuthRoutes:
     """The OAuth2 endpoints over ``apps`` and the fake's users (``users``: id -> user)."""
 
-    def __init__(self, apps: OAuthApps, users: dict[int, dict[str, object]]) -> None:
+    def __init__(
+        self,
+        apps: OAuthApps,
+        users: dict[int, dict[str, object]],
+        bot_api: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> None:
         self.apps = apps
         self.users = users
+        self.bot_api = bot_api  # the bot's own calls (``Bot`` tokens) go to the REST fake
 
     def routes(self) -> list[web.RouteDef]:
         return [
             web.get("/oauth2/authorize", self.authorize),
             web.post("/api/v{version:\\d+}/oauth2/token", self.token),
-            web.get("/api/v{version:\\d+}/users/@me", self.me),
+            web.get("/api/v{version:\\d+}/{tail:users/@me}", self.me),
         ]
 
     async def authorize(self, request: web.Request) -> web.Response:
@@ -142,8 +149,10 @@ class OAuthRoutes:
             }
         )
 
-    async def me(self, request: web.Request) -> web.Response:
+    async def me(self, request: web.Request) -> web.StreamResponse:
         auth = request.headers.get("Authorization", "")
+        if auth.startswith("Bot "):
+            return await self.bot_api(request)
         held = self.apps.tokens.get(auth[7:]) if auth.startswith("Bearer ") else None
         if held is None:
             return web.json_response({"message": "401: Unauthorized", "code": 0}, status=401)

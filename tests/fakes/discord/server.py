@@ -27,7 +27,9 @@ class FakeDiscord(Rest):
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_routes(OAuthRoutes(self.oauth, self.users).routes())  # before /api/*
+        app.router.add_routes(
+            OAuthRoutes(self.oauth, self.users, self._handle_api).routes()
+        )  # before /api/*
         app.router.add_route("*", "/api/v{version:\\d+}/{tail:.*}", self._handle_api)
         app.router.add_get("/gateway", self._handle_gateway)
         app.router.add_get("/gateway/", self._handle_gateway)
