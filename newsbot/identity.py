@@ -27,6 +27,7 @@ from newsbot.errors import InvalidInput, NotFound, PermissionDenied
 from newsbot.models import Actor, Comment, Platform
 from newsbot.people import (
     LINK_CODE_TTL,
+    SIGNED_IN,
     Account,
     Person,
     PersonId,
@@ -40,6 +41,7 @@ from newsbot.people import (
     new_link_code,
     telegram_login,
     valid_account_id,
+    vouched_by,
     web_author_id,
 )
 
@@ -290,6 +292,31 @@ class IdentityService:
         log.info("person banned", extra={"person_id": person.id, "deleted": deleted})
         return deleted
 
+    async def author_person(self, platform: Platform, user_id: str) -> Person | None:
+        """The person behind a comment's author, if linked: a chat account, a web identity,
+        or a signed-in web commenter (``telegram@777``: the account that vouched)."""
+        vouching = vouched_by(user_id) if platform is Platform.WEB else None
+        if vouching is not None:
+            platform, user_id = vouching, user_id.partition(SIGNED_IN)[2]
+        return await self.find(platform, user_id)
+
+    async def ban_author(self, actor: Actor, platform: Platform, user_id: str) -> int:
+        """Ban a comment's author (``NewsService.ban``): the whole person when the author is
+        linked to one (``ban``), else the author alone (``moderation.ban``)."""
+        self._svc.require_admin(actor, "ban authors")
+        person = await self.author_person(platform, user_id.strip())
+        if person is None:
+            return await moderation.ban(self._svc, actor, platform, user_id)
+        return await self.ban(actor, person.id)
+
+    async def unban_author(self, actor: Actor, platform: Platform, user_id: str) -> bool:
+        """Lift a ban set by ``ban_author``. Returns whether anything was banned."""
+        self._svc.require_admin(actor, "unban authors")
+        person = await self.author_person(platform, user_id.strip())
+        if person is None:
+            return await moderation.unban(self._svc, actor, platform, user_id)
+        return await self.unban(actor, person.id)
+
     async def unban(self, actor: Actor, person_id: PersonId) -> bool:
         """Lift a person's ban and the bans of their accounts. Returns whether they were
         banned."""
@@ -308,6 +335,42 @@ class IdentityService:
         for comment in found:
             await delete(self._svc, comment)
         return len(found)
+
+    async def export(self, actor: Actor, person_id: PersonId) -> dict[str, object]:
+        """Everything stored about a person, as JSON-ready values: their flags, accounts
+        and comments (what they asked for under the right of access)."""
+        self._svc.require_admin(actor, "export people")
+        person = await self.person(person_id)
+        comments = await self.comments(person)
+        return {
+            "person": person.id,
+            "created_at": person.created_at.isoformat(),
+            "banned": person.banned,
+            "reply_notifications": person.notify,
+            "accounts": [
+                {
+                    "platform": str(a.platform),
+                    "account_id": a.account_id,
+                    "name": a.name,
+                    "verified_by": a.verified_by,
+                    "linked_at": a.linked_at.isoformat(),
+                }
+                for a in person.accounts
+            ],
+            "comments": [
+                {
+                    "id": c.id,
+                    "article_id": c.article_id,
+                    "parent_id": c.parent_id,
+                    "written_on": str(c.source.platform),
+                    "as": c.author.name,
+                    "text": c.text,
+                    "created_at": c.created_at.isoformat(),
+                    "edited_at": c.edited_at.isoformat() if c.edited_at else None,
+                }
+                for c in comments
+            ],
+        }
 
     async def is_banned(self, person_id: PersonId) -> bool:
         """Whether a person is banned (a person forgotten meanwhile counts as banned)."""

@@ -343,9 +343,9 @@ class NewsService:
         return await comments.delete_comment(self, actor, comment_id)
 
     async def ban(self, actor: Actor, platform: Platform, user_id: str) -> int:
-        """Stop storing an author's comments and delete the ones stored
-        (``moderation.ban``)."""
-        return await moderation.ban(self, actor, platform, user_id)
+        """Stop storing an author's comments and delete the ones stored (``moderation.ban``);
+        an author linked to a person bans the person (``IdentityService.ban``)."""
+        return await self.people.ban_author(actor, platform, user_id)
 
     async def ban_name(self, actor: Actor, name: str) -> str:
         """Refuse web comments under a name and its look-alikes (``moderation.ban_name``)."""
@@ -353,7 +353,7 @@ class NewsService:
 
     async def unban(self, actor: Actor, platform: Platform, user_id: str) -> bool:
         """Allow an author to comment again. Returns whether they were banned."""
-        return await moderation.unban(self, actor, platform, user_id)
+        return await self.people.unban_author(actor, platform, user_id)
 
     async def comment(self, comment_id: CommentId) -> Comment:
         """Return a comment by id.

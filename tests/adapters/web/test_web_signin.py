@@ -24,11 +24,13 @@ CLIENT_ID, CLIENT_SECRET = "4242", "discord-secret"
 NINA_DISCORD = 555000000000000001
 
 
-def login(service: NewsService, age: float = 0, token: str = TOKEN, **extra: str) -> str:
+def login(
+    service: NewsService, age: float = 0, token: str = TOKEN, user: str = "777", **extra: str
+) -> str:
     """The Login Widget's redirect query for Nina, signed as Telegram signs it."""
     when = service.clock.now() - timedelta(seconds=age)
     fields = {
-        "id": "777",
+        "id": user,
         "first_name": "Nina",
         "last_name": "Berg",
         "username": "nina",
