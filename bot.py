@@ -41,6 +41,7 @@ from newsbot import (
 )
 from newsbot.errors import ConfigError
 from newsbot.feeds import FeedService
+from newsbot.staff import parse_staff
 from newsbot.supervision import (
     FEEDS_ROLE,
     Adapter,
@@ -96,12 +97,14 @@ class Settings(BaseSettings):
     # members' commands are taken; discord_guild is the older single-server form (both count).
     discord_guilds: Annotated[frozenset[int], NoDecode] = frozenset()
     discord_guild: int | None = None
-    # Readers signing in on the web (adapters/web/signin.py): the bot's @username for the
-    # Telegram Login Widget, the Discord application's OAuth2 client, anonymous comments.
+    # Web sign-in (adapters/web/signin.py), anonymous comments, staff (telegram:ID,discord:ID)
     telegram_login_bot: str = Field("", pattern=r"^@?[A-Za-z0-9_]{0,32}$")
     discord_client_id: str = Field("", pattern=r"^[0-9]{0,20}$")
     discord_client_secret: SecretStr | None = None
     web_anonymous: bool = True
+    staff: str = Field(
+        "", pattern=r"^((telegram|discord):[0-9]+)?(,\s*(telegram|discord):[0-9]+)*$"
+    )
 
     web: bool = True
     web_host: str = "127.0.0.1"
@@ -383,6 +386,7 @@ def build_service(settings: Settings, store: Store) -> NewsService:
         intake=IntakeLimits(settings.comments_per_author, settings.comments_per_chat),
     )
     service.feeds = build_feeds(settings, service)
+    service.staff = parse_staff(settings.staff)  # NEWSBOT_STAFF: telegram:ID,discord:ID
     return service
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from newsbot import comments, moderation, publishing, reading, subscriptions
+from newsbot import comments, moderation, publishing, reading, staff, subscriptions
 from newsbot.comments import NAME_MAX as NAME_MAX  # re-exported: adapters import it here
 from newsbot.comments import web_identity as web_identity
 from newsbot.cursors import MALFORMED as MALFORMED_CURSOR
@@ -113,6 +113,7 @@ class NewsService:
         # The feed use cases, when the program follows feeds: chat adapters reach /feed here.
         self.feeds: FeedService | None = None
         self.people = IdentityService(self)  # persons and their accounts (newsbot.identity)
+        self.staff: dict[Platform, frozenset[str]] = {}  # NEWSBOT_STAFF, beside the admins
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -138,6 +139,12 @@ class NewsService:
         if actor.platform is Platform.CLI or actor.platform_admin:
             return True
         return actor.user_id in self.admins.get(actor.platform, frozenset())
+
+    def is_staff(self, author: Author) -> bool:
+        """Whether a comment's author is staff: an admin or in ``staff`` (``newsbot.staff``)."""
+        if staff.is_staff(author, self.staff):
+            return True
+        return staff.is_staff(author, self.admins)
 
     def require_admin(self, actor: Actor, action: str) -> None:
         """Raise ``PermissionDenied`` with a helpful message unless the actor is an admin."""

@@ -110,9 +110,11 @@ def create_app(
         # article change), in other workers through the store (see adapters.web.cache).
         service.on_enqueue(kept.changed)
         service.watch(kept.heard)
+    templates = environment(versions)
+    templates.filters["staff"] = service.is_staff  # a comment's author is staff
     app[SITE] = Site(
         service=service,
-        templates=environment(versions),
+        templates=templates,
         keys=Keys(),
         admin_token=admin_token or None,
         admin_max_age=admin_max_age,
