@@ -51,6 +51,9 @@ BANNED = "You can no longer comment here."
 LINK_TRIES = 5
 """Link codes one person (or chat account) may try per ``LINK_CODE_TTL``."""
 _PERSON_CODE = "person\t"
+DELETED_USER = "deleted user"
+"""The author name of a forgotten person's comments kept (``forget``)."""
+FORGOTTEN = "forgotten"
 
 
 def author_keys(person: Person) -> tuple[tuple[Platform, str], ...]:
@@ -371,6 +374,36 @@ class IdentityService:
                 for c in comments
             ],
         }
+
+    async def forget(self, actor: Actor, person_id: PersonId, *, remove_comments: bool) -> int:
+        """Forget a person: their accounts and flags go; their comments are removed with
+        every copy (``remove_comments``), or kept under ``DELETED_USER`` on every copy (each
+        copy is edited to show it). Their bans stay, so a banned person stays banned.
+        Returns how many comments were touched.
+
+        Raises:
+            PermissionDenied: the actor is not an admin.
+            NotFound: no such person.
+        """
+        self._svc.require_admin(actor, "forget people")
+        person = await self.person(person_id)
+        found = await self.comments(person)
+        store, now = self._svc.store, self._svc.clock.now()
+        if remove_comments:
+            for comment in found:
+                await delete(self._svc, comment)
+        else:
+            for platform, user_id in author_keys(person):
+                await store.rename_author(platform, user_id, DELETED_USER, FORGOTTEN)
+            for comment in found:
+                await store.edit_comment(comment.id, comment.text, now)
+            self._svc._enqueued()
+        await store.forget_person(person.id)
+        log.info(
+            "person forgotten",
+            extra={"person_id": person.id, "comments": len(found), "removed": remove_comments},
+        )
+        return len(found)
 
     async def is_banned(self, person_id: PersonId) -> bool:
         """Whether a person is banned (a person forgotten meanwhile counts as banned)."""

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import storage.rows as rows
-from newsbot.models import Platform
+from newsbot.models import CommentId, Platform
 from newsbot.people import Account, Person, PersonId
 from storage.units import CommonUnits, Tx
 
@@ -164,6 +164,23 @@ class SqlPeople(CommonUnits):
             ("DELETE FROM people WHERE id = $1", (person_id,)),
         )
         return changed[1] > 0
+
+    async def rename_author(
+        self, platform: Platform, user_id: str, name: str, new_user_id: str
+    ) -> list[CommentId]:
+        async def body(tx: Tx) -> list[CommentId]:
+            found = await tx.rows(
+                "UPDATE comments SET author_name = $1, author_user_id = $2 "
+                "WHERE author_platform = $3 AND author_user_id = $4 AND status <> 'deleted' "
+                "RETURNING id",
+                name,
+                new_user_id,
+                str(platform),
+                user_id,
+            )
+            return sorted(CommentId(int(r[0])) for r in found)
+
+        return await self._atomic(body)
 
     async def put_token(self, key: str, value: str, expires_at: datetime, now: datetime) -> bool:
         async def body(tx: Tx) -> bool:

@@ -10,10 +10,10 @@ from newsbot import Actor, InvalidInput, NewsService, Platform
 from newsbot.identity import accounts_text
 from newsbot.people import Person, PersonId
 
-ACTIONS = ("show", "unlink", "ban", "unban", "hide", "export")
+ACTIONS = ("show", "unlink", "ban", "unban", "hide", "export", "forget")
 USAGE = (
     "person ID | person unlink ID PLATFORM ACCOUNT_ID | person ban|unban|hide ID | "
-    "person export ID"
+    "person export ID | person forget ID [--remove-comments]"
 )
 
 
@@ -27,6 +27,11 @@ def add_parsers(
     p.set_defaults(handler=people)
     p = sub.add_parser("person", parents=[common], help="one person: " + USAGE)
     p.add_argument("words", nargs="+", metavar="[ACTION] ID ...")
+    p.add_argument(
+        "--remove-comments",
+        action="store_true",
+        help="forget: remove their comments everywhere (default: keep them as a deleted user)",
+    )
     p.set_defaults(handler=person)
 
 
@@ -84,6 +89,14 @@ async def person(service: NewsService, args: argparse.Namespace) -> object:
         )
     if action == "export":
         return await people.export(operator, person_id)
+    if action == "forget":
+        count = await people.forget(operator, person_id, remove_comments=args.remove_comments)
+        kept = "removed everywhere" if args.remove_comments else "kept as a deleted user"
+        return (
+            {"forgotten": True, "comments": count}
+            if args.json
+            else f"Forgot person {person_id}; {count} comment(s) {kept}."
+        )
     found = await people.person(person_id)
     comments = await people.comments(found)
     if args.json:

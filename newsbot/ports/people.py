@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from newsbot.models import Platform
+from newsbot.models import CommentId, Platform
 from newsbot.people import Account, Person, PersonId
 
 
@@ -59,6 +59,14 @@ class PeopleStore(Protocol):
 
     async def forget_person(self, person_id: PersonId) -> bool:
         """Remove a person and their accounts. Returns whether they existed."""
+        ...
+
+    async def rename_author(
+        self, platform: Platform, user_id: str, name: str, new_user_id: str
+    ) -> list[CommentId]:
+        """Give every comment of one author (not deleted) another author name and user id
+        (a person forgotten: "deleted user"). Returns their ids; their copies are not
+        touched (``ThreadStore.edit_comment`` re-renders them)."""
         ...
 
     async def put_token(self, key: str, value: str, expires_at: datetime, now: datetime) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from newsbot.models import Platform
+from newsbot.models import Author, CommentId, CommentStatus, Platform
 from newsbot.people import Account, Person, PersonId
 from storage.memory.tables import MemoryBase, _utc
 
@@ -93,6 +93,20 @@ class MemoryPeople(MemoryBase):
 
     async def forget_person(self, person_id: PersonId) -> bool:
         return self._db.people.pop(person_id, None) is not None
+
+    async def rename_author(
+        self, platform: Platform, user_id: str, name: str, new_user_id: str
+    ) -> list[CommentId]:
+        comments = self._db.comments
+        found = [
+            c
+            for c in comments.values()
+            if (c.author.platform, c.author.user_id) == (platform, user_id)
+            and c.status is not CommentStatus.DELETED
+        ]
+        for c in found:
+            comments[c.id] = replace(c, author=Author(name, platform, new_user_id))
+        return sorted(c.id for c in found)
 
     async def put_token(self, key: str, value: str, expires_at: datetime, now: datetime) -> bool:
         tokens = self._db.tokens

@@ -8,7 +8,8 @@ import re
 from typing import Any
 
 from adapters.web.signin import SignInConfig
-from newsbot import ArticleId, CommentStatus, MessageRef, NewsService, Platform
+from newsbot import Actor, ArticleId, CommentStatus, MessageRef, NewsService, Platform
+from newsbot.people import PersonId
 from tests.adapters.telegram.telegram_e2e_helpers import (
     post_in,
     publish,
@@ -131,3 +132,34 @@ async def test_a_ban_from_discord_follows_the_person_to_the_web(world: DiscordWo
         assert again.status == 403
     comment = await world.store.get_comment_by_source(source)
     assert comment is not None and comment.status is CommentStatus.DELETED
+
+
+async def test_a_forgotten_person_shows_as_deleted_user_on_every_copy(
+    tg_world: TelegramWorld,
+) -> None:
+    w = tg_world
+    await w.start()
+    await subscribe_all(w)
+    await publish(w, "Title\nBody")
+    group_post = post_in(w, GROUP)["message_id"]
+    await w.processed()
+    async with web_client(w.service, sign_in=SIGN_IN) as nina:
+        await sign_in_as(nina, w.service, str(READER))
+        sent = w.tg.user_sends(GROUP, READER, "Remember me?", reply_to=group_post)
+        await w.processed()
+        await w.drain()
+        person = await w.service.people.find(Platform.TELEGRAM, str(READER))
+        assert person is not None
+        count = await w.service.people.forget(
+            Actor.operator(), PersonId(person.id), remove_comments=False
+        )
+        assert count == 1
+        await w.drain()
+        edits = [c for c in w.tg.calls_to("editMessageText") if "Remember me?" in c["text"]]
+        assert edits and all("deleted user" in c["text"] for c in edits)
+        assert all("Rita" not in c["text"] for c in edits)
+        comment = await w.store.get_comment_by_source(world_ref(GROUP, sent["message_id"]))
+        assert comment is not None and comment.author.name == "deleted user"
+        assert await w.service.people.find(Platform.TELEGRAM, str(READER)) is None
+        html = await (await nina.get("/articles/1")).text()
+        assert "Commenting as" not in html  # her session named a person now forgotten

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from newsbot import Platform, Store
+from newsbot import Author, CommentStatus, Platform, Store
 from newsbot.people import Account, PersonId
-from tests.storage.contract_helpers import T0, at
+from tests.storage.contract_helpers import T0, article, at, comment
 
 
 def account(platform: Platform, account_id: str, name: str = "Nina", t: float = 0) -> Account:
@@ -110,3 +110,21 @@ async def test_of_two_workers_one_keeps_a_token(two_handles: tuple[Store, Store]
         first.take_token("tglogin:h", T0), second.take_token("tglogin:h", T0)
     )
     assert taken.count("x") == 1
+
+
+async def test_rename_author_renames_every_comment_not_deleted(backend: Store) -> None:
+    article_id = await article(backend)
+    first, _ = await backend.add_comment(comment(article_id, "1"))
+    second, _ = await backend.add_comment(comment(article_id, "2"))
+    gone, _ = await backend.add_comment(comment(article_id, "3"))
+    await backend.set_comment_status(gone.id, CommentStatus.DELETED, at(2))
+    renamed = await backend.rename_author(Platform.TELEGRAM, "7", "deleted user", "forgotten")
+    assert renamed == [first.id, second.id]
+    kept = await backend.get_comment(first.id)
+    assert kept is not None and kept.author == Author(
+        "deleted user", Platform.TELEGRAM, "forgotten"
+    )
+    untouched = await backend.get_comment(gone.id)
+    assert untouched is not None and untouched.author.user_id == "7"
+    assert await backend.comments_by_author(Platform.TELEGRAM, "7") == []
+    assert await backend.rename_author(Platform.TELEGRAM, "7", "x", "y") == []

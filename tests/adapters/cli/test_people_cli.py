@@ -45,3 +45,13 @@ async def test_people_person_export_unlink_ban_and_hide(tmp_path: Path) -> None:
         assert not await store.is_banned(Platform.DISCORD, "5005")  # unlinked before the ban
     assert "Unbanned person" in cli(tmp_path, "unban", "person", str(nina.id)).stdout
     assert "usage: person" in cli(tmp_path, "person", "fly", "1", ok=False).stderr
+    async with SqliteStore(tmp_path / "cli.db") as store:
+        service = NewsService(store)
+        await service.add_web_comment(
+            article["id"], "x", "Again", client_key="k2", user_id=web_author_id(TG)
+        )
+    forgotten = cli(tmp_path, "person", "forget", str(nina.id), "--remove-comments", "--json")
+    assert json.loads(forgotten.stdout) == {"forgotten": True, "comments": 1}
+    assert "no person" in cli(tmp_path, "person", str(nina.id), ok=False).stderr.lower()
+    async with SqliteStore(tmp_path / "cli.db") as store:
+        assert await store.count_comments(article["id"]) == 0
