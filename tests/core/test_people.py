@@ -201,3 +201,28 @@ async def test_unlinking_is_for_the_person_or_an_admin(service: NewsService) -> 
         await people.unlink(Platform.TELEGRAM, "777", actor=Actor(Platform.TELEGRAM, "7"))
     assert await people.unlink(Platform.TELEGRAM, "777", actor=ADMIN)
     assert not await people.unlink(Platform.TELEGRAM, "777", actor=ADMIN)
+
+
+async def test_hiding_all_of_a_persons_comments_covers_every_platform(
+    service: NewsService,
+) -> None:
+    await subscribe(service, "-1")
+    article = (await service.publish(ADMIN, draft())).article
+    people = service.people
+    nina = await people.sign_in(TG)
+    nina = await people.sign_in(DC, nina.id)
+    web = await service.add_web_comment(
+        article.id, "x", "on the web", client_key="k1", user_id=web_author_id(TG)
+    )
+    chat = await service.record_reply(
+        reply_to=MessageRef(Platform.WEB, str(article.id), "k1"),
+        source=MessageRef(Platform.DISCORD, "c", "m1"),
+        author=Author("nina_b", Platform.DISCORD, "5005"),
+        text="on discord",
+    )
+    assert chat is not None
+    assert await people.hide_all(ADMIN, nina.id) == 2
+    for comment in (web, chat):
+        assert (await service.comment(comment.id)).status.value == "deleted"
+    assert await people.comments(nina) == []
+    assert not await service.store.is_banned(Platform.DISCORD, "5005")  # hidden, not banned
