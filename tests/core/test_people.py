@@ -25,8 +25,9 @@ from newsbot.people import (
     web_author_id,
 )
 from tests.conftest import ADMIN, draft, subscribe
+from tests.pg import BOTH
 
-STORE_BACKENDS = ("memory", "sqlite")
+STORE_BACKENDS = ("memory", *BOTH)
 TOKEN = "123456:ABC-DEF"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
