@@ -149,6 +149,12 @@ async def test_a_signed_in_comment_carries_the_platform_name_and_badge(
         assert page.headers["Cache-Control"].startswith("public")  # still the shared page
         assert "Commenting as" not in html and 'name="name"' in html
         assert '<span class="badge vouched telegram" title="Signed in with Telegram">' in html
+        api = await (await anonymous.get(f"/api/articles/{article.id}/comments")).json()
+        assert api["comments"][0]["author"] == {
+            "name": "Nina Berg",
+            "platform": "web",
+            "vouched_by": "telegram",
+        }
 
 
 async def test_anonymous_comments_off_refuses_a_typed_name(service: NewsService) -> None:
