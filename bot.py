@@ -41,6 +41,7 @@ from newsbot import (
 )
 from newsbot.errors import ConfigError
 from newsbot.feeds import FeedService
+from newsbot.staff import parse_staff
 from newsbot.supervision import (
     FEEDS_ROLE,
     Adapter,
@@ -96,6 +97,14 @@ class Settings(BaseSettings):
     # members' commands are taken; discord_guild is the older single-server form (both count).
     discord_guilds: Annotated[frozenset[int], NoDecode] = frozenset()
     discord_guild: int | None = None
+    # Web sign-in (adapters/web/signin.py), anonymous comments, staff (telegram:ID,discord:ID)
+    telegram_login_bot: str = Field("", pattern=r"^@?[A-Za-z0-9_]{0,32}$")
+    discord_client_id: str = Field("", pattern=r"^[0-9]{0,20}$")
+    discord_client_secret: SecretStr | None = None
+    web_anonymous: bool = True
+    staff: str = Field(
+        "", pattern=r"^((telegram|discord):[0-9]+)?(,\s*(telegram|discord):[0-9]+)*$"
+    )
 
     web: bool = True
     web_host: str = "127.0.0.1"
@@ -277,6 +286,8 @@ class Settings(BaseSettings):
             for s in (self.telegram_token, self.discord_token, self.web_admin_token)
             if s is not None and s.get_secret_value()
         ]
+        if self.discord_client_secret is not None:
+            found.append(self.discord_client_secret.get_secret_value())
         if is_postgres(self.database):
             password = urlsplit(self.database.strip()).password
             if password:
@@ -375,6 +386,7 @@ def build_service(settings: Settings, store: Store) -> NewsService:
         intake=IntakeLimits(settings.comments_per_author, settings.comments_per_chat),
     )
     service.feeds = build_feeds(settings, service)
+    service.staff = parse_staff(settings.staff)  # NEWSBOT_STAFF: telegram:ID,discord:ID
     return service
 
 
@@ -443,6 +455,7 @@ def build_adapters(
     web_adapter: Adapter | None = None
     if settings.web:
         from adapters.web import WebAdapter
+        from adapters.web.signin import sign_in_config
 
         admin = settings.web_admin_token
         web_adapter = WebAdapter(
@@ -461,6 +474,7 @@ def build_adapters(
             max_age=settings.web_max_age,
             s_maxage=settings.web_s_maxage,
             stale=settings.web_stale,
+            sign_in=sign_in_config(settings),
         )
         where = f"http://{settings.web_host}:{settings.web_port}"
         if settings.web_unix_socket:

@@ -33,7 +33,9 @@ from newsbot.models import (
     MessageRef,
     Platform,
 )
+from newsbot.people import vouched_by
 from newsbot.ports import Clock, Store
+from newsbot.staff import IMITATION, imitates_staff, shown_name
 from newsbot.text import clean_name, name_keys, strip_control_chars
 
 # The service's logger: the records are the service's, wherever its code lives.
@@ -70,6 +72,9 @@ class Host(Protocol):
 
     def require_admin(self, actor: Actor, action: str) -> None:
         """``NewsService.require_admin``."""
+
+    def is_staff(self, author: Author) -> bool:
+        """``NewsService.is_staff``."""
 
     async def article(self, article_id: ArticleId) -> Article:
         """``NewsService.article``."""
@@ -135,6 +140,9 @@ async def add_web_comment(
         if parent is None or parent.article_id != article_id:
             raise NotFound(f"There is no comment {parent_id} in this thread.")
     author = Author(name, Platform.WEB, user_id or name)
+    typed = vouched_by(author.user_id) is None  # a signed-in reader's name is the platform's
+    if typed and imitates_staff(name) and not svc.is_staff(author):
+        raise InvalidInput(IMITATION, field="name")
     if await svc.store.is_banned(Platform.WEB, author.user_id) or any(
         [await svc.store.is_banned(Platform.WEB, NAME_BAN + key) for key in name_keys(name)]
     ):
@@ -171,7 +179,7 @@ async def _add_comment(
         raise InvalidInput("The comment is empty.", field="text")
     if len(text) > COMMENT_MAX:
         text = text[: COMMENT_MAX - 1] + "…"
-    name = clean_name(author.name)[:NAME_MAX] or "anonymous"
+    name = shown_name(clean_name(author.name)[:NAME_MAX] or "anonymous", svc.is_staff(author))
     now = svc.clock.now()
     hidden = _over_intake(svc, author, source, now)
     result = await svc.store.ingest_comment(

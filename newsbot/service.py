@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from newsbot import comments, moderation, publishing, reading, subscriptions
+from newsbot import comments, moderation, publishing, reading, staff, subscriptions
 from newsbot.comments import NAME_MAX as NAME_MAX  # re-exported: adapters import it here
 from newsbot.comments import web_identity as web_identity
 from newsbot.cursors import MALFORMED as MALFORMED_CURSOR
 from newsbot.cursors import Cursors
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
+from newsbot.identity import IdentityService
 from newsbot.limits import IntakeGate, IntakeLimits
 from newsbot.models import (
     Actor,
@@ -111,6 +112,8 @@ class NewsService:
         self._cursors: Cursors | None = None
         # The feed use cases, when the program follows feeds: chat adapters reach /feed here.
         self.feeds: FeedService | None = None
+        self.people = IdentityService(self)  # persons and their accounts (newsbot.identity)
+        self.staff: dict[Platform, frozenset[str]] = {}  # NEWSBOT_STAFF, beside the admins
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -136,6 +139,12 @@ class NewsService:
         if actor.platform is Platform.CLI or actor.platform_admin:
             return True
         return actor.user_id in self.admins.get(actor.platform, frozenset())
+
+    def is_staff(self, author: Author) -> bool:
+        """Whether a comment's author is staff: an admin or in ``staff`` (``newsbot.staff``)."""
+        if staff.is_staff(author, self.staff):
+            return True
+        return staff.is_staff(author, self.admins)
 
     def require_admin(self, actor: Actor, action: str) -> None:
         """Raise ``PermissionDenied`` with a helpful message unless the actor is an admin."""
@@ -341,9 +350,9 @@ class NewsService:
         return await comments.delete_comment(self, actor, comment_id)
 
     async def ban(self, actor: Actor, platform: Platform, user_id: str) -> int:
-        """Stop storing an author's comments and delete the ones stored
-        (``moderation.ban``)."""
-        return await moderation.ban(self, actor, platform, user_id)
+        """Stop storing an author's comments and delete the ones stored (``moderation.ban``);
+        an author linked to a person bans the person (``IdentityService.ban``)."""
+        return await self.people.ban_author(actor, platform, user_id)
 
     async def ban_name(self, actor: Actor, name: str) -> str:
         """Refuse web comments under a name and its look-alikes (``moderation.ban_name``)."""
@@ -351,7 +360,7 @@ class NewsService:
 
     async def unban(self, actor: Actor, platform: Platform, user_id: str) -> bool:
         """Allow an author to comment again. Returns whether they were banned."""
-        return await moderation.unban(self, actor, platform, user_id)
+        return await self.people.unban_author(actor, platform, user_id)
 
     async def comment(self, comment_id: CommentId) -> Comment:
         """Return a comment by id.

@@ -42,8 +42,11 @@ TABLES = (
     "roles",
     "feeds",
     "feed_items",
+    "people",
+    "person_accounts",
+    "tokens",
 )
-_WITH_IDS = ("articles", "destinations", "comments", "deliveries", "feeds")
+_WITH_IDS = ("articles", "destinations", "comments", "deliveries", "feeds", "people")
 _CHUNK = 5000
 
 

@@ -6,7 +6,8 @@ import argparse
 
 from adapters.cli.inputs import tags
 from adapters.cli.output import plain
-from newsbot import Actor, DestinationKind, NewDestination, NewsService, Platform
+from newsbot import Actor, DestinationKind, InvalidInput, NewDestination, NewsService, Platform
+from newsbot.people import PersonId
 
 
 async def subscribe(service: NewsService, args: argparse.Namespace) -> object:
@@ -66,16 +67,23 @@ async def destinations(service: NewsService, args: argparse.Namespace) -> object
 
 
 async def ban(service: NewsService, args: argparse.Namespace) -> object:
-    """``ban PLATFORM USER_ID``: store no more of an author's comments, delete theirs."""
-    count = await service.ban(Actor.operator(), Platform(args.platform), args.user_id)
+    """``ban PLATFORM USER_ID``: store no more of an author's comments, delete theirs (of
+    every account of the person, for ``ban person ID`` or an author linked to a person)."""
+    if args.platform == "person":
+        count = await service.people.ban(Actor.operator(), _person_id(args.user_id))
+    else:
+        count = await service.ban(Actor.operator(), Platform(args.platform), args.user_id)
     if args.json:
         return {"banned": True, "deleted_comments": count}
     return f"Banned {args.platform} user {args.user_id}; deleted {count} comment(s)."
 
 
 async def unban(service: NewsService, args: argparse.Namespace) -> object:
-    """``unban PLATFORM USER_ID``: let an author comment again."""
-    changed = await service.unban(Actor.operator(), Platform(args.platform), args.user_id)
+    """``unban PLATFORM USER_ID``: let an author (or ``person ID``) comment again."""
+    if args.platform == "person":
+        changed = await service.people.unban(Actor.operator(), _person_id(args.user_id))
+    else:
+        changed = await service.unban(Actor.operator(), Platform(args.platform), args.user_id)
     if args.json:
         return {"unbanned": changed}
     return (
@@ -83,3 +91,9 @@ async def unban(service: NewsService, args: argparse.Namespace) -> object:
         if changed
         else "That user was not banned."
     )
+
+
+def _person_id(value: str) -> PersonId:
+    if not value.isdigit():
+        raise InvalidInput("A person's id is a number (see: bot.py people).")
+    return PersonId(int(value))

@@ -22,6 +22,7 @@ from adapters.web.connections import (
 )
 from adapters.web.context import log
 from adapters.web.guard import parse_networks
+from adapters.web.signin import SignInConfig
 from newsbot import NewsService, Publisher
 from newsbot.errors import ConfigError
 
@@ -52,6 +53,7 @@ class WebAdapter:
             socket count only towards ``max_connections``.
         extra_routes: more routes to serve (the operations endpoints, ``adapters.web.ops``).
         max_age, s_maxage, stale: the public pages' ``Cache-Control`` (see ``create_app``).
+        sign_in: how readers sign in (``adapters.web.signin.SignInConfig``).
     """
 
     name = "web"
@@ -74,6 +76,7 @@ class WebAdapter:
         max_age: int = 5,
         s_maxage: int = 10,
         stale: int = 30,
+        sign_in: SignInConfig | None = None,
     ) -> None:
         self.service = service
         self.host = host
@@ -88,6 +91,7 @@ class WebAdapter:
         self.max_connections_per_client = max_connections_per_client
         self.extra_routes = list(extra_routes)
         self.cache_seconds = (max_age, s_maxage, stale)
+        self.sign_in = sign_in
         self._runner: web.AppRunner | None = None
         self._socket_inode: int | None = None
 
@@ -122,6 +126,7 @@ class WebAdapter:
             max_age=max_age,
             s_maxage=s_maxage,
             stale=stale,
+            sign_in=self.sign_in,
         )
         app.router.add_routes(self.extra_routes)
         add_body_deadline(app, self.body_timeout)

@@ -18,7 +18,16 @@ from adapters.web.guard import ascii_number
 from adapters.web.render import article_path, markdown_html
 from newsbot import NewsService
 from newsbot.errors import InvalidInput, NotFound
-from newsbot.models import Article, ArticleId, ArticleStatus, CommentNode, CommentStatus
+from newsbot.models import (
+    Article,
+    ArticleId,
+    ArticleStatus,
+    Comment,
+    CommentNode,
+    CommentStatus,
+    Platform,
+)
+from newsbot.people import vouched_by
 
 JSON = "application/json"
 _ORDERS = {"oldest": False, "newest": True}
@@ -67,15 +76,20 @@ def comment_json(node: CommentNode) -> dict[str, Any]:
     return top
 
 
+def _author(c: Comment) -> dict[str, str]:
+    """A comment's author; ``vouched_by`` names the platform a signed-in commenter used."""
+    vouching = vouched_by(c.author.user_id) if c.author.platform is Platform.WEB else None
+    extra = {"vouched_by": str(vouching)} if vouching is not None else {}
+    return {"name": c.author.name, "platform": str(c.author.platform), **extra}
+
+
 def _comment_fields(node: CommentNode) -> dict[str, Any]:
     c = node.comment
     visible = c.status is CommentStatus.VISIBLE
     return {
         "id": c.id,
         "parent_id": c.parent_id,
-        "author": (
-            {"name": c.author.name, "platform": str(c.author.platform)} if visible else None
-        ),
+        "author": _author(c) if visible else None,
         "text": c.text if visible else "",
         "status": "visible" if visible else "removed",
         "created_at": c.created_at.isoformat(),

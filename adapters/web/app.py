@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from adapters.web import admin, api, feeds, pages
+from adapters.web import admin, admin_people, api, feeds, pages, signin
 from adapters.web.cache import PageCache, public_cache_control
 from adapters.web.context import (
     ERROR_CACHE,
@@ -60,6 +60,7 @@ def create_app(
     stale: int = 30,
     cache_entries: int = 1024,
     cache_bytes: int = 64 * 1024 * 1024,
+    sign_in: signin.SignInConfig | None = None,
 ) -> web.Application:
     """Build the web application for ``service``.
 
@@ -89,6 +90,8 @@ def create_app(
         cache_entries: rendered pages kept in this process at most (and a quarter of that
             more for pages named by a query: older comments, a reply form, API pages).
         cache_bytes: bytes of rendered pages (identity and gzip) kept at most (the same).
+        sign_in: how readers sign in (``adapters.web.signin``); ``None``: nobody can, and
+            anonymous comments are taken.
 
     Returns:
         An ``aiohttp.web.Application``, ready for ``AppRunner`` or a test server.
@@ -107,9 +110,11 @@ def create_app(
         # article change), in other workers through the store (see adapters.web.cache).
         service.on_enqueue(kept.changed)
         service.watch(kept.heard)
+    templates = environment(versions)
+    templates.filters["staff"] = service.is_staff  # a comment's author is staff
     app[SITE] = Site(
         service=service,
-        templates=environment(versions),
+        templates=templates,
         keys=Keys(),
         admin_token=admin_token or None,
         admin_max_age=admin_max_age,
@@ -145,6 +150,8 @@ def create_app(
         app.router.add_post(f"{comment}/ban", admin.ban_author)
         app.router.add_post(f"{comment}/ban-name", admin.ban_comment_name)
         app.router.add_post("/admin/names/ban", admin.ban_name)
+        admin_people.register(app)
+    signin.register(app, sign_in or signin.SignInConfig())
     app.router.add_get("/favicon.ico", _no_icon)
     app.router.add_static("/static", STATIC_DIR)
     app.on_response_prepare.append(_headers)

@@ -26,6 +26,7 @@ from adapters.web.context import (
 )
 from adapters.web.guard import ascii_number, new_session, submission_keys
 from adapters.web.render import article_path, comments_label, flatten
+from adapters.web.signin import Viewer, config, viewer
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
 from newsbot.models import (
     Article,
@@ -54,6 +55,7 @@ class FormState:
     parent_id: int | None = None
     parent_name: str = ""
     errors: dict[str, str] = field(default_factory=dict)
+    viewer: Viewer | None = None  # signed in: the name is theirs (adapters.web.signin)
 
 
 async def index(request: web.Request) -> web.Response:
@@ -137,6 +139,15 @@ async def article_page(request: web.Request) -> web.Response:
         )
 
     reply = parent.id if parent is not None else None
+    who = await viewer(request)
+    if who is not None:  # personal: rendered for this reader alone, never kept
+        article = await _published(request)
+        if article.status is ArticleStatus.RETRACTED:
+            return _retracted(request)
+        form = FormState(viewer=who)
+        if parent is not None:
+            form.parent_id, form.parent_name = parent.id, parent.author.name
+        return await _article_response(request, article, form)
     key = ("article", article_id, cursor, reply)
     return await cached(request, key, article_id, load, variant=bool(cursor or reply is not None))
 
@@ -189,6 +200,7 @@ def _article_text(
         text_max=TEXT_MAX,
         honeypot=HONEYPOT,
         refresh=s.refresh_seconds,
+        anonymous=config(request).anonymous,
     )
 
 
@@ -267,6 +279,12 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
         log.info("comment dropped: honeypot filled", extra=extra)
         raise web.HTTPSeeOther(f"{article_path(article)}#comments")
     form = FormState(name=_field(data, "name"), text=_field(data, "text"))
+    form.viewer = await viewer(request)
+    if form.viewer is not None:  # the platform's name, whatever was typed
+        form.name = form.viewer.name[:NAME_MAX]
+    elif not config(request).anonymous:
+        form.errors["form"] = "Please sign in to comment."
+        return await _article_response(request, article, form, status=403)
     parent = _field(data, "parent")
     if parent:
         form.parent_id = ascii_number(parent)
@@ -282,9 +300,10 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
         return await _article_response(request, article, form, status=400)
     text = form.text.replace("\r\n", "\n")
     session = request.cookies.get(SESSION_COOKIE, "")
-    fresh = not (0 < len(session) <= 64)
+    fresh = form.viewer is None and not (0 < len(session) <= 64)
     if fresh:
         session = new_session()
+    author = form.viewer.author_id if form.viewer else web_identity(s.keys.identity, session)
     try:
         comment = await s.service.add_web_comment(
             article.id,
@@ -292,7 +311,7 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
             text,
             parent_id=CommentId(form.parent_id) if form.parent_id is not None else None,
             client_key=await _submission_key(request, article, form, text, remote),
-            user_id=web_identity(s.keys.identity, session),
+            user_id=author,
         )
     except InvalidInput as exc:
         form.errors[exc.field or "form"] = str(exc)

@@ -19,6 +19,7 @@ from markdown_it.utils import EnvType, OptionsDict
 from markupsafe import Markup
 
 from newsbot.models import Article, Comment, CommentNode, CommentStatus, Platform
+from newsbot.people import vouched_by
 from newsbot.threads import walk
 
 HERE = Path(__file__).parent
@@ -174,6 +175,7 @@ def environment(static_versions: dict[str, str]) -> Environment:
     env.filters["iso"] = lambda at: at.isoformat(timespec="seconds")
     env.filters["comments_label"] = comments_label
     env.filters["badge"] = badge
+    env.filters["vouched"] = vouched_by  # the platform vouching for a signed-in commenter
     env.globals["article_path"] = article_path
     env.globals["static_url"] = lambda name: f"/static/{name}?v={static_versions.get(name, '')}"
     return env

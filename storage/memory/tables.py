@@ -33,6 +33,7 @@ from newsbot.models import (
     RoleLease,
     WorkerInfo,
 )
+from newsbot.people import Person, PersonId
 
 log = logging.getLogger("newsbot.storage")
 
@@ -66,6 +67,8 @@ class MemoryDatabase:
     roles: dict[str, RoleLease] = field(default_factory=dict)
     feeds: dict[FeedId, Feed] = field(default_factory=dict)
     feed_items: dict[tuple[FeedId, str], FeedItem] = field(default_factory=dict)
+    people: dict[PersonId, Person] = field(default_factory=dict)  # storage.memory.people
+    tokens: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     listeners: list[Callable[[str], None]] = field(default_factory=list)
     last_id: Counter[str] = field(default_factory=Counter)
 

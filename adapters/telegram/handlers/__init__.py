@@ -46,6 +46,7 @@ from adapters.telegram.handlers.parsing import (
     parse_id,
     parse_topic,
 )
+from adapters.telegram.handlers.people import People
 from adapters.telegram.handlers.publishing import Publishing
 from adapters.telegram.handlers.reading import THREAD_PAGE, Reading
 from adapters.telegram.handlers.subscriptions import NOTICES_PER_HOUR, Subscriptions
@@ -80,6 +81,7 @@ PUBLIC_COMMANDS = (
     ("comments", "Read an article's comments: /comments ID"),
     ("subscribe", "Send new articles to this chat (chat admins)"),
     ("unsubscribe", "Stop sending articles to this chat (chat admins)"),
+    ("link", "Link this account to the web site (private chat)"),
     ("help", "What I can do"),
 )
 ADMIN_COMMANDS = (
@@ -115,6 +117,7 @@ class Handlers(HandlerGroup):
         self.feeds = Feeds(self.shared)
         self.comments = Comments(self.shared)
         self.members = Membership(self.shared)
+        self.people = People(self.shared)
         self.bot_id = 0
 
     @property
@@ -148,6 +151,7 @@ class Handlers(HandlerGroup):
             ("ban", self.moderation.ban),
             ("approve", subscriptions.approve),
             ("feed", self.feeds.feed),
+            ("link", self.people.link),
         ]
         for name, callback in commands:
             application.add_handler(CommandHandler(name, callback, filters=new))

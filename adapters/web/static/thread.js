@@ -37,6 +37,10 @@
     meta.appendChild(name);
     meta.appendChild(document.createTextNode(" "));
     meta.appendChild(el("span", "badge " + c.author.platform, names[c.author.platform] || c.author.platform));
+    if (c.author.vouched_by) {
+      meta.appendChild(document.createTextNode(" "));
+      meta.appendChild(el("span", "badge vouched " + c.author.vouched_by, "✓ " + (names[c.author.vouched_by] || c.author.vouched_by)));
+    }
     meta.appendChild(document.createTextNode(" "));
     var link = el("a", "when");
     link.href = "#comment-" + c.id;

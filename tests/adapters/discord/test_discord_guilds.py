@@ -48,6 +48,7 @@ EXPECTED_COMMANDS = {
     "latest",
     "article",
     "comments",
+    "link",
     "feed",
     "Delete comment",
     "Ban author",

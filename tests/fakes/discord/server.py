@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .oauth import OAuthApps, OAuthRoutes
 from .rest import Rest
 from .wire import JSON, ApiError, _as_int
 
@@ -18,8 +19,17 @@ from .wire import JSON, ApiError, _as_int
 class FakeDiscord(Rest):
     """A fake Discord (REST + gateway) for the real discord.py client. See the package docstring."""
 
+    oauth: OAuthApps  # the OAuth2 applications and grants (``tests.fakes.discord.oauth``)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.oauth = OAuthApps()
+
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_routes(
+            OAuthRoutes(self.oauth, self.users, self._handle_api).routes()
+        )  # before /api/*
         app.router.add_route("*", "/api/v{version:\\d+}/{tail:.*}", self._handle_api)
         app.router.add_get("/gateway", self._handle_gateway)
         app.router.add_get("/gateway/", self._handle_gateway)

@@ -1,0 +1,42 @@
+"""Readers as people: ``/link`` links this Discord account to a person signed in on the web
+(a one-time code either way). The answer is ephemeral: only the user who ran it sees the
+code, and Discord vouches for who ran it."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+
+from adapters.discord.groups import CommandGroup
+from adapters.discord.interactions import reply, service_of
+from newsbot.models import Platform
+from newsbot.people import Proof, Proven
+
+
+def proven(interaction: discord.Interaction) -> Proven:
+    """The account that ran the command (Discord signs the interaction for the bot)."""
+    user = interaction.user
+    name = user.global_name or user.name
+    return Proven(Platform.DISCORD, str(user.id), name, Proof.LINK_CODE)
+
+
+class PeopleCommands(CommandGroup, name="people", description="Your account"):
+    """Commands about one's own account: anyone may."""
+
+    @app_commands.command()
+    @app_commands.describe(code="A code the web site gave you (leave empty to get one)")
+    async def link(self, interaction: discord.Interaction, code: str | None = None) -> None:
+        """Link your Discord account to the web site."""
+
+        service = service_of(interaction)
+        if code:
+            person = await service.people.redeem_in_chat(proven(interaction), code)
+            accounts = ", ".join(f"{a.platform} ({a.name})" for a in person.accounts)
+            await reply(interaction, f"Linked. Your accounts: {accounts}.")
+            return
+        made = await service.people.chat_link_code(proven(interaction))
+        await reply(
+            interaction,
+            f"Your link code: `{made}`. Enter it at {service.public_url}/signin while signed "
+            "in, within 10 minutes. Only you can see this message; do not share the code.",
+        )

@@ -1,0 +1,41 @@
+"""Readers as people: ``/link`` in a private chat links this Telegram account to a person
+signed in on the web (a one-time code either way)."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from adapters.telegram.handlers.base import Context, HandlerGroup, guarded
+from newsbot.errors import PermissionDenied
+from newsbot.models import Platform
+from newsbot.people import Proof, Proven
+
+
+class People(HandlerGroup):
+    """``/link``: proof, in a private chat, that the sender holds this account."""
+
+    def proven(self, update: Update) -> Proven:
+        """The sender's account: the private chat with the bot proves they hold it."""
+        user = update.effective_user
+        if user is None:
+            raise PermissionDenied("I cannot tell who sent this.")
+        name = user.full_name or user.username or f"user {user.id}"
+        return Proven(Platform.TELEGRAM, str(user.id), name, Proof.LINK_CODE)
+
+    @guarded("link")
+    async def link(self, update: Update, context: Context) -> None:
+        """``/link`` gives a code to enter on the site; ``/link CODE`` enters the site's."""
+        if not await self.private_only(update, "/link"):
+            return
+        people = self.service.people
+        if context.args:
+            person = await people.redeem_in_chat(self.proven(update), "".join(context.args))
+            accounts = ", ".join(f"{a.platform} ({a.name})" for a in person.accounts)
+            await self.send(update, f"Linked. Your accounts: {accounts}.")
+            return
+        code = await people.chat_link_code(self.proven(update))
+        await self.send(
+            update,
+            f"Your link code: {code}\nEnter it at {self.service.public_url}/signin while "
+            "signed in, within 10 minutes. Nobody else needs it: do not share it.",
+        )
