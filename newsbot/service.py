@@ -47,6 +47,7 @@ from newsbot.models import (
 )
 from newsbot.ports import Clock, Store, StoreMetrics, SystemClock
 from newsbot.publishing import Change as Change  # re-exported: adapters import it here
+from newsbot.reacting import ReactionService
 from newsbot.subscriptions import PENDING_MAX as PENDING_MAX  # re-exported
 from newsbot.subscriptions import REQUESTS_PER_DAY as REQUESTS_PER_DAY
 from newsbot.subscriptions import Subscription as Subscription
@@ -111,6 +112,7 @@ class NewsService:
         self._cursors: Cursors | None = None
         # The feed use cases, when the program follows feeds: chat adapters reach /feed here.
         self.feeds: FeedService | None = None
+        self.reactions = ReactionService(store, self.clock)  # reactions from every platform
 
     # -- wiring ---------------------------------------------------------------------------
 

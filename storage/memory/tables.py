@@ -33,6 +33,7 @@ from newsbot.models import (
     RoleLease,
     WorkerInfo,
 )
+from newsbot.reactions import Target
 
 log = logging.getLogger("newsbot.storage")
 
@@ -44,6 +45,16 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+@dataclass
+class StoredReactions:
+    """One message's reactions (readers' and anonymous) and what they count for."""
+
+    target: Target
+    readers: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    anonymous: dict[str, int] = field(default_factory=dict)
+    counted_at: datetime | None = None
 
 
 @dataclass
@@ -66,6 +77,7 @@ class MemoryDatabase:
     roles: dict[str, RoleLease] = field(default_factory=dict)
     feeds: dict[FeedId, Feed] = field(default_factory=dict)
     feed_items: dict[tuple[FeedId, str], FeedItem] = field(default_factory=dict)
+    reactions: dict[MessageRef, StoredReactions] = field(default_factory=dict)
     listeners: list[Callable[[str], None]] = field(default_factory=list)
     last_id: Counter[str] = field(default_factory=Counter)
 
