@@ -6,7 +6,7 @@ what counts) are ``newsbot.reactions``'s; the store applies them (``ReactionStor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from newsbot.errors import InvalidInput
@@ -14,6 +14,7 @@ from newsbot.models import ArticleId, CommentId, MessageRef, Platform
 from newsbot.ports import Clock
 from newsbot.ports.reactions import ReactionStore
 from newsbot.reactions import (
+    WEB_OFFERED_MAX,
     WEB_REACTIONS,
     ReactionCounts,
     ReactionEvent,
@@ -38,9 +39,35 @@ class ReactionService:
     ) -> None:
         self.store = store
         self.clock = clock
-        offered = [e for e in (clean_emoji(r) for r in web_reactions) if e is not None]
-        self.web_reactions: tuple[str, ...] = tuple(dict.fromkeys(offered))
+        self.web_reactions: tuple[str, ...] = ()
+        self.offer(web_reactions)
         self.recorded = 0  # reaction changes stored by this process, for monitoring
+        self._listeners: list[Callable[[str], None]] = []
+
+    def watch(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener`` with ``"article:ID"`` when this process changed reactions of an
+        article (other processes hear of it through ``Coordination.watch``)."""
+        self._listeners.append(listener)
+
+    def _landed(self, landed: list[Target | None]) -> list[Target | None]:
+        self.recorded += sum(1 for t in landed if t is not None)
+        for article_id in sorted({t.article_id for t in landed if t is not None}):
+            for listener in self._listeners:
+                listener(f"article:{article_id}")
+        return landed
+
+    def offer(self, web_reactions: Sequence[str]) -> None:
+        """Set the reactions the web page offers (at most ``WEB_OFFERED_MAX``; repeats and
+        what cannot be a reaction dropped).
+
+        Raises:
+            InvalidInput: none is left.
+        """
+        offered = [e for e in (clean_emoji(r) for r in web_reactions) if e is not None]
+        found = tuple(dict.fromkeys(offered))[:WEB_OFFERED_MAX]
+        if not found:
+            raise InvalidInput("The web page needs at least one reaction to offer.")
+        self.web_reactions = found
 
     async def record(self, events: Sequence[ReactionEvent]) -> list[Target | None]:
         """Record what chat platforms reported, in order (``ReactionStore.record_reactions``).
@@ -49,9 +76,7 @@ class ReactionService:
         repeat)."""
         if not events:
             return []
-        landed = await self.store.record_reactions(events)
-        self.recorded += sum(1 for t in landed if t is not None)
-        return landed
+        return self._landed(await self.store.record_reactions(events))
 
     async def set_reader(
         self,
@@ -68,16 +93,30 @@ class ReactionService:
         return (await self.record([event]))[0]
 
     async def react_on_web(
-        self, article_id: ArticleId, comment_id: CommentId | None, reader: str, emoji: str
+        self,
+        article_id: ArticleId,
+        comment_id: CommentId | None,
+        reader: str,
+        emoji: str,
+        *,
+        toggle: bool = False,
     ) -> Target | None:
         """A web reader's reaction on the article (``comment_id`` ``None``) or a comment: one
-        per reader per target, replacing the one before; ``emoji`` '' takes it back.
+        per reader per target, replacing the one before; ``emoji`` '' takes it back, and so
+        does the same reaction again with ``toggle`` (a button pressed twice).
+
+        Returns the target, or ``None`` when nothing changed (no such published article or
+        visible comment, or the same choice again).
 
         Raises:
             InvalidInput: ``emoji`` is not one the page offers.
         """
         if emoji and emoji not in self.web_reactions:
             raise InvalidInput("That reaction is not offered here.")
+        if toggle and emoji:
+            chosen = await self.web_choices(article_id, reader)
+            if chosen.get(comment_id) == emoji:
+                emoji = ""
         target = Target(article_id, comment_id)
         event = ReactionEvent(
             web_message(target),
@@ -88,8 +127,7 @@ class ReactionService:
             target=target,
         )
         landed = await self.store.record_reactions([event], allowed=self.web_reactions)
-        self.recorded += sum(1 for t in landed if t is not None)
-        return landed[0]
+        return self._landed(landed)[0]
 
     async def counts(self, article_id: ArticleId) -> ReactionCounts:
         """The article's counts, on it and per visible comment (banned readers left out)."""

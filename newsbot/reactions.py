@@ -40,6 +40,9 @@ READER_EMOJIS_MAX = 20
 WEB_REACTIONS = ("👍", "❤️", "😂", "😮", "😢")
 """The reactions the web page offers unless configured otherwise."""
 
+WEB_OFFERED_MAX = 12
+"""Most reactions the web page may offer."""
+
 
 class ReactionOp(StrEnum):
     """What a platform said happened on a message."""
@@ -320,8 +323,8 @@ def tally(
     own = counts.pop(None, Counter())
     return ReactionCounts(
         article_id,
-        Tally(dict(own)),
-        {c: Tally(dict(n)) for c, n in sorted(counts.items()) if c is not None},
+        Tally(dict(sorted(own.items()))),
+        {c: Tally(dict(sorted(n.items()))) for c, n in sorted(counts.items()) if c is not None},
     )
 
 

@@ -122,7 +122,8 @@ def _key(ref: MessageRef) -> tuple[str, str, str]:
 
 
 async def _link(tx: Tx, event: ReactionEvent) -> MessageLink | None:
-    """What the reacted message carries: the web's named target if it exists and is published,
+    """What the reacted message carries: the web's named target if it is published (and
+    visible),
     else the message's link (a post, a copy) or the comment written as it."""
     target = event.target
     if target is not None:
@@ -133,7 +134,8 @@ async def _link(tx: Tx, event: ReactionEvent) -> MessageLink | None:
         else:
             ok = await tx.row(
                 "SELECT 1 FROM comments c JOIN articles a ON a.id = c.article_id "
-                "WHERE c.id = $1 AND c.article_id = $2 AND a.status = 'published'",
+                "WHERE c.id = $1 AND c.article_id = $2 AND c.status = 'visible' "
+                "AND a.status = 'published'",
                 target.comment_id,
                 target.article_id,
             )

@@ -31,7 +31,8 @@ class ReactionStore(Protocol):
     ) -> list[Target | None]:
         """Apply reaction events in one unit of work.
 
-        ``allowed`` limits the reactions accepted (the web's configured set). Returns, per
+        ``allowed`` limits the reactions accepted (the web's configured set). A web event's
+        ``target`` must be a published article or a visible comment of it. Returns, per
         event, the target it counted for, or ``None`` when it changed nothing (an unknown
         message, a reaction not allowed, a repeat).
         """

@@ -74,7 +74,11 @@ class Reactions(MemoryBase):
             return None
         if target.comment_id is not None:
             comment = db.comments.get(target.comment_id)
-            if comment is None or comment.article_id != target.article_id:
+            if (
+                comment is None
+                or comment.article_id != target.article_id
+                or comment.status is not CommentStatus.VISIBLE
+            ):
                 return None
         return MessageLink(event.message, target.article_id, target.comment_id)
 
