@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from newsbot.errors import InvalidInput
-from newsbot.models import ArticleId, CommentId, MessageRef, Platform
+from newsbot.models import ArticleId, CommentId, CountRefresh, MessageRef, Platform
 from newsbot.ports import Clock
 from newsbot.ports.reactions import ReactionStore
 from newsbot.reactions import (
@@ -32,13 +32,21 @@ class ReactionService:
         store: where reactions are kept.
         clock: the time source.
         web_reactions: the reactions the web page offers (the only ones it accepts).
+        pace: how often an article's posts may be edited to show new counts (the comment
+            count's pace, ``NewsService.count_refresh``); ``None``: they are not edited.
     """
 
     def __init__(
-        self, store: ReactionStore, clock: Clock, *, web_reactions: Sequence[str] = WEB_REACTIONS
+        self,
+        store: ReactionStore,
+        clock: Clock,
+        *,
+        web_reactions: Sequence[str] = WEB_REACTIONS,
+        pace: Callable[[], CountRefresh | None] = lambda: None,
     ) -> None:
         self.store = store
         self.clock = clock
+        self.pace = pace
         self.web_reactions: tuple[str, ...] = ()
         self.offer(web_reactions)
         self.recorded = 0  # reaction changes stored by this process, for monitoring
@@ -76,7 +84,7 @@ class ReactionService:
         repeat)."""
         if not events:
             return []
-        return self._landed(await self.store.record_reactions(events))
+        return self._landed(await self.store.record_reactions(events, refresh=self.pace()))
 
     async def set_reader(
         self,
@@ -126,7 +134,9 @@ class ReactionService:
             (emoji,) if emoji else (),
             target=target,
         )
-        landed = await self.store.record_reactions([event], allowed=self.web_reactions)
+        landed = await self.store.record_reactions(
+            [event], allowed=self.web_reactions, refresh=self.pace()
+        )
         return self._landed(landed)[0]
 
     async def counts(self, article_id: ArticleId) -> ReactionCounts:

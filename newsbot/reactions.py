@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from newsbot.models import ArticleId, CommentId, MessageLink, MessageRef, Platform
+from newsbot.mirroring import refresh_due, refresh_interval
+from newsbot.models import ArticleId, CommentId, CountRefresh, MessageLink, MessageRef, Platform
 
 EMOJI_MAX = 64
 """Longest reaction key kept (an emoji, or a platform's custom emoji id)."""
@@ -333,3 +334,16 @@ def summary(tally_: Tally, limit: int = 5) -> str:
     return " · ".join(
         f"{emoji} {count}" for emoji, count in list(tally_.by_emoji().items())[:limit]
     )
+
+
+def refreshes(
+    posts: Sequence[tuple[int, bool, datetime]], pace: CountRefresh, at: datetime
+) -> list[tuple[int, datetime]]:
+    """The article's posts to edit so that their count line shows new reaction totals, at
+    the comment count's pace (``newsbot.mirroring.refresh_interval``): ``posts`` are the
+    article's own deliveries as (id, settled, last sent or edited), and the answer the
+    settled ones with when each may be edited, never before ``at``."""
+    interval = refresh_interval(pace, len(posts))
+    return [
+        (post, refresh_due(at, updated, interval)) for post, settled, updated in posts if settled
+    ]

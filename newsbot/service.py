@@ -112,7 +112,8 @@ class NewsService:
         self._cursors: Cursors | None = None
         # The feed use cases, when the program follows feeds: chat adapters reach /feed here.
         self.feeds: FeedService | None = None
-        self.reactions = ReactionService(store, self.clock)  # reactions from every platform
+        # Reactions from every platform; posts show new totals at the comment count's pace.
+        self.reactions = ReactionService(store, self.clock, pace=lambda: self.count_refresh)
 
     # -- wiring ---------------------------------------------------------------------------
 

@@ -3,13 +3,13 @@ for ``Tx`` and the placeholders): look up, ask ``newsbot.reactions``, write the 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 import storage.rows as rows
 from newsbot import reactions
-from newsbot.models import ArticleId, CommentId, MessageLink, MessageRef, Platform
+from newsbot.models import ArticleId, CommentId, CountRefresh, MessageLink, MessageRef, Platform
 from newsbot.reactions import (
     AnonymousRow,
     MessageReactions,
@@ -26,6 +26,33 @@ _LOCK_CLASS = 0x6E62_03  # advisory locks of one message's reactions (PostgreSQL
 _KEY = "platform = $1 AND chat_id = $2 AND message_id = $3"
 
 
+COUNT_ROWS = (
+    "SELECT 0, r.comment_id, r.platform, r.reader, r.emoji, "
+    "CASE WHEN b.user_id IS NULL THEN 0 ELSE 1 END, 1 FROM reactions r "
+    "LEFT JOIN bans b ON b.platform = r.platform AND b.user_id = r.reader "
+    "WHERE r.article_id = $1 "
+    "UNION ALL SELECT 1, comment_id, platform, '', emoji, 0, count "
+    "FROM reaction_counts WHERE article_id = $1 "
+    "UNION ALL SELECT 2, id, '', '', '', 0, 0 FROM comments "
+    "WHERE article_id = $1 AND status <> 'visible'"
+)
+"""An article's reaction rows, bans and hidden comments, for ``tally_rows`` (one snapshot)."""
+
+
+def tally_rows(article_id: ArticleId, found: Iterable[Any]) -> ReactionCounts:
+    """``COUNT_ROWS``'s rows counted (``reactions.tally``)."""
+    readers, anonymous, hidden = [], [], []
+    for kind, comment, platform, reader, emoji, banned, count in found:
+        comment_id = None if comment is None else CommentId(comment)
+        if kind == 0:
+            readers.append(ReaderRow(comment_id, Platform(platform), reader, emoji, bool(banned)))
+        elif kind == 1:
+            anonymous.append(AnonymousRow(comment_id, Platform(platform), emoji, int(count)))
+        elif comment_id is not None:
+            hidden.append(comment_id)
+    return reactions.tally(article_id, readers, anonymous, hidden)
+
+
 class SqlReactions:
     """Reactions on a backend's ``_atomic`` (writes) and ``_rows`` (reads)."""
 
@@ -36,10 +63,15 @@ class SqlReactions:
         raise NotImplementedError
 
     async def record_reactions(
-        self, events: Sequence[ReactionEvent], *, allowed: Sequence[str] | None = None
+        self,
+        events: Sequence[ReactionEvent],
+        *,
+        allowed: Sequence[str] | None = None,
+        refresh: CountRefresh | None = None,
     ) -> list[Target | None]:
         async def body(tx: Tx) -> list[Target | None]:
             landed: list[Target | None] = []
+            changed: dict[ArticleId, datetime] = {}
             for event in events:
                 key = _key(event.message)
                 await tx.lock(
@@ -51,35 +83,18 @@ class SqlReactions:
                 if plan is not None:
                     await _write(tx, key, plan)
                     await tx.notify([f"article:{plan.target.article_id}"])
+                    at = changed.get(plan.target.article_id, plan.at)
+                    changed[plan.target.article_id] = max(at, plan.at)
                 landed.append(None if plan is None else plan.target)
+            if refresh is not None:
+                for article_id, at in sorted(changed.items()):
+                    await _refresh(tx, article_id, refresh, at)
             return landed
 
         return await self._atomic(body)
 
     async def reaction_counts(self, article_id: ArticleId) -> ReactionCounts:
-        found = await self._rows(
-            "SELECT 0, r.comment_id, r.platform, r.reader, r.emoji, "
-            "CASE WHEN b.user_id IS NULL THEN 0 ELSE 1 END, 1 FROM reactions r "
-            "LEFT JOIN bans b ON b.platform = r.platform AND b.user_id = r.reader "
-            "WHERE r.article_id = $1 "
-            "UNION ALL SELECT 1, comment_id, platform, '', emoji, 0, count "
-            "FROM reaction_counts WHERE article_id = $1 "
-            "UNION ALL SELECT 2, id, '', '', '', 0, 0 FROM comments "
-            "WHERE article_id = $1 AND status <> 'visible'",
-            article_id,
-        )
-        readers, anonymous, hidden = [], [], []
-        for kind, comment, platform, reader, emoji, banned, count in found:
-            comment_id = None if comment is None else CommentId(comment)
-            if kind == 0:
-                readers.append(
-                    ReaderRow(comment_id, Platform(platform), reader, emoji, bool(banned))
-                )
-            elif kind == 1:
-                anonymous.append(AnonymousRow(comment_id, Platform(platform), emoji, int(count)))
-            elif comment_id is not None:
-                hidden.append(comment_id)
-        return reactions.tally(article_id, readers, anonymous, hidden)
+        return tally_rows(article_id, await self._rows(COUNT_ROWS, article_id))
 
     async def reader_reactions(
         self, article_id: ArticleId, platform: Platform, reader: str
@@ -191,3 +206,20 @@ async def _write(tx: Tx, key: tuple[str, str, str], plan: ReactionPlan) -> None:
                 for emoji, count in plan.anonymous
             ],
         )
+
+
+async def _refresh(tx: Tx, article_id: ArticleId, pace: CountRefresh, at: datetime) -> None:
+    """Re-enqueue the article's sent posts as edits, paced (``reactions.refreshes``)."""
+    found = await tx.rows(
+        "SELECT id, state = 'sent' AND op <> 'delete', updated_at FROM deliveries "
+        "WHERE article_id = $1 AND comment_id IS NULL",
+        article_id,
+    )
+    due = reactions.refreshes([(r[0], bool(r[1]), rows.at(r[2])) for r in found], pace, at)
+    if due:
+        await tx.many(
+            "UPDATE deliveries SET op = 'edit', state = 'pending', due_at = $1, attempts = 0, "
+            "generation = generation + 1, updated_at = $2 WHERE id = $3 AND state = 'sent'",
+            [(when, at, delivery) for delivery, when in due],
+        )
+        await tx.notify(["outbox"])

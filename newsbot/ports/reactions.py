@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from newsbot.models import ArticleId, CommentId, Platform
+from newsbot.models import ArticleId, CommentId, CountRefresh, Platform
 from newsbot.reactions import ReactionCounts, ReactionEvent, Target
 
 
@@ -27,9 +27,18 @@ class ReactionStore(Protocol):
     """
 
     async def record_reactions(
-        self, events: Sequence[ReactionEvent], *, allowed: Sequence[str] | None = None
+        self,
+        events: Sequence[ReactionEvent],
+        *,
+        allowed: Sequence[str] | None = None,
+        refresh: CountRefresh | None = None,
     ) -> list[Target | None]:
         """Apply reaction events in one unit of work.
+
+        With ``refresh``, the sent posts of every article whose counts changed are
+        re-enqueued as edits (their count line shows reactions), each due no sooner than
+        ``reactions.refreshes`` allows since it was last sent or edited, as a comment's count
+        refresh does (``ThreadStore.ingest_comment``).
 
         ``allowed`` limits the reactions accepted (the web's configured set). A web event's
         ``target`` must be a published article or a visible comment of it. Returns, per

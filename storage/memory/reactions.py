@@ -11,6 +11,10 @@ from newsbot.models import (
     ArticleStatus,
     CommentId,
     CommentStatus,
+    CountRefresh,
+    DeliveryId,
+    DeliveryOp,
+    DeliveryState,
     MessageLink,
     Platform,
 )
@@ -22,17 +26,22 @@ from newsbot.reactions import (
     ReaderRow,
     Target,
 )
-from storage.memory.tables import MemoryBase, StoredReactions, _utc
+from storage.memory.tables import MemoryBase, MemoryDatabase, StoredReactions, _utc
 
 
 class Reactions(MemoryBase):
     """The ``ReactionStore`` in memory."""
 
     async def record_reactions(
-        self, events: Sequence[ReactionEvent], *, allowed: Sequence[str] | None = None
+        self,
+        events: Sequence[ReactionEvent],
+        *,
+        allowed: Sequence[str] | None = None,
+        refresh: CountRefresh | None = None,
     ) -> list[Target | None]:
         db = self._db
         landed: list[Target | None] = []
+        changed: dict[ArticleId, datetime] = {}
         for event in events:
             link = self._reacted(event)
             stored = db.reactions.get(event.message)
@@ -55,8 +64,35 @@ class Reactions(MemoryBase):
             if plan.anonymous is not None:
                 stored.anonymous = dict(plan.anonymous)
                 stored.counted_at = at
+            changed[plan.target.article_id] = max(changed.get(plan.target.article_id, at), at)
             self._changed()
+        if refresh is not None:
+            for article_id, at in sorted(changed.items()):
+                self._refresh(article_id, refresh, at)
         return landed
+
+    def _refresh(self, article_id: ArticleId, pace: CountRefresh, at: datetime) -> None:
+        posts = [
+            d
+            for d in self._db.deliveries.values()
+            if d.article_id == article_id and d.comment_id is None
+        ]
+        settled = [
+            (d.id, d.state is DeliveryState.SENT and d.op is not DeliveryOp.DELETE, d.updated_at)
+            for d in posts
+        ]
+        for delivery_id, due in reactions.refreshes(settled, pace, at):
+            current = self._db.deliveries[DeliveryId(delivery_id)]
+            if current.state is DeliveryState.SENT:
+                self._put(
+                    current,
+                    op=DeliveryOp.EDIT,
+                    state=DeliveryState.PENDING,
+                    next_attempt_at=_utc(due),
+                    attempts=0,
+                    generation=current.generation + 1,
+                    updated_at=_utc(at),
+                )
 
     def _reacted(self, event: ReactionEvent) -> MessageLink | None:
         db = self._db
@@ -83,24 +119,7 @@ class Reactions(MemoryBase):
         return MessageLink(event.message, target.article_id, target.comment_id)
 
     async def reaction_counts(self, article_id: ArticleId) -> ReactionCounts:
-        db = self._db
-        readers: list[ReaderRow] = []
-        anonymous: list[AnonymousRow] = []
-        for ref, stored in db.reactions.items():
-            target = stored.target
-            if target.article_id != article_id:
-                continue
-            for reader, emoji in stored.readers:
-                banned = (str(ref.platform), reader) in db.bans
-                readers.append(ReaderRow(target.comment_id, ref.platform, reader, emoji, banned))
-            for emoji, count in stored.anonymous.items():
-                anonymous.append(AnonymousRow(target.comment_id, ref.platform, emoji, count))
-        hidden = [
-            c.id
-            for c in db.comments.values()
-            if c.article_id == article_id and c.status is not CommentStatus.VISIBLE
-        ]
-        return reactions.tally(article_id, readers, anonymous, hidden)
+        return counts_in(self._db, article_id)
 
     async def reader_reactions(
         self, article_id: ArticleId, platform: Platform, reader: str
@@ -134,3 +153,24 @@ class Reactions(MemoryBase):
             if stored.counted_at is not None:
                 times += [(stored.counted_at, ref.platform, n) for n in stored.anonymous.values()]
         return sorted(times, key=lambda item: (item[0], item[1]))
+
+
+def counts_in(db: MemoryDatabase, article_id: ArticleId) -> ReactionCounts:
+    """An article's counts (``reactions.tally``), also for the claims' count lines."""
+    readers: list[ReaderRow] = []
+    anonymous: list[AnonymousRow] = []
+    for ref, stored in db.reactions.items():
+        target = stored.target
+        if target.article_id != article_id:
+            continue
+        for reader, emoji in stored.readers:
+            banned = (str(ref.platform), reader) in db.bans
+            readers.append(ReaderRow(target.comment_id, ref.platform, reader, emoji, banned))
+        for emoji, count in stored.anonymous.items():
+            anonymous.append(AnonymousRow(target.comment_id, ref.platform, emoji, count))
+    hidden = [
+        c.id
+        for c in db.comments.values()
+        if c.article_id == article_id and c.status is not CommentStatus.VISIBLE
+    ]
+    return reactions.tally(article_id, readers, anonymous, hidden)

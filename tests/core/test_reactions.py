@@ -96,3 +96,18 @@ def test_tally_counts_a_reader_once_per_target_and_leaves_out_bans_and_hidden() 
     assert set(counts.comments) == {C}
     assert counts.everything().total == 6
     assert summary(counts.everything()) == "👍 5 · ❤️ 1"
+
+
+def test_count_lines_are_refreshed_at_the_comment_count_pace() -> None:
+    from datetime import timedelta
+
+    from newsbot.models import CountRefresh
+    from newsbot.reactions import refreshes
+
+    pace = CountRefresh(min_interval=60, per_second=1)
+    sent, old = T - timedelta(seconds=10), T - timedelta(hours=1)
+    posts = [(1, True, sent), (2, False, sent), (3, True, old)]
+    assert refreshes(posts, pace, T) == [(1, sent + timedelta(seconds=60)), (3, T)]
+    many = [(n, True, old) for n in range(600)]  # 600 posts: 10 minutes apart at 1 a second
+    assert refreshes(many, pace, T)[0] == (0, T)
+    assert refreshes([(1, True, sent)] * 600, pace, T)[0][1] == sent + timedelta(seconds=600)

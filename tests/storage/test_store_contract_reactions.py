@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from newsbot import CommentId, CommentStatus, MessageLink, MessageRef, Platform, Store
+from newsbot import (
+    CommentId,
+    CommentStatus,
+    CountRefresh,
+    DeliveryOp,
+    MessageLink,
+    MessageRef,
+    Platform,
+    Store,
+)
 from newsbot.reactions import ReactionEvent, ReactionOp, Target, web_message
 from tests.storage.contract_helpers import T0, at, comment, posted_article
 
@@ -166,3 +175,26 @@ async def test_web_reactions_one_per_reader_from_the_allowed_set(backend: Store)
         written.id: ("👍",),
     }
     assert await backend.reader_reactions(article_id, WEB, "w2") == {}
+
+
+async def test_changed_counts_refresh_the_posts_at_the_comment_count_pace(
+    backend: Store,
+) -> None:
+    article_id, posts = await posted_article(backend, "-1", "-2")  # sent at at(2)
+    pace = CountRefresh(min_interval=60, per_second=100)
+    landed = await backend.record_reactions(
+        [ev(posts["-1"], ReactionOp.SET, "u1", "👍", when=10)], refresh=pace
+    )
+    assert landed == [Target(article_id)]
+    assert await backend.claim_deliveries(TG, at(61), 10) == []  # 60 s after each was sent
+    jobs = await backend.claim_deliveries(TG, at(62), 10)
+    assert sorted(j.delivery.op for j in jobs) == [DeliveryOp.EDIT, DeliveryOp.EDIT]
+    assert [j.reaction_count for j in jobs] == [1, 1]
+    # A repeat changes no count and enqueues nothing; nor does an unknown message.
+    await backend.record_reactions([ev(posts["-1"], ReactionOp.SET, "u1", "👍")], refresh=pace)
+    await backend.record_reactions(
+        [ev(MessageRef(TG, "-9", "9"), ReactionOp.SET, "u1", "👍")], refresh=pace
+    )
+    for job in jobs:
+        await backend.complete_delivery(job.delivery, None, at(63))
+    assert await backend.next_due(TG) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsbot import ArticleId, MessageRef, NewsService, Platform
+from newsbot import ArticleId, CountRefresh, MessageRef, NewsService, Platform
 from tests.discord_helpers import World, fake, make_adapter, make_world, world
 from tests.fakes.discord import ApiError
 from tests.fakes.wait import wait_for
@@ -98,3 +98,17 @@ async def test_the_fake_asks_for_the_permissions_discord_asks(world: World) -> N
         await world.fake.user_reacts(world.text, post, world.owner, "🎉")
     fetched = world.fake.message(post)
     assert len(fetched["_reactions"]) == 20
+
+
+async def test_the_posts_footer_shows_reactions(world: World) -> None:
+    world.service.count_refresh = CountRefresh(min_interval=0.0, per_second=100.0)
+    await world.subscribe(world.text)
+    article = await world.publish()
+    post = int((await world.post_of(article, world.text))[0])
+    await world.fake.user_reacts(world.text, post, world.reader, "👍")
+
+    def footer() -> str:
+        return str(world.fake.message(post)["embeds"][0]["footer"]["text"])
+
+    await wait_for(lambda: footer().endswith("· 1 reaction"), 20, "the footer's reactions")
+    assert footer().startswith("💬 0 comments")

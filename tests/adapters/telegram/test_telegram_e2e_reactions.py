@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from newsbot import ArticleId, Platform
+from newsbot import ArticleId, CountRefresh, Platform
 from newsbot.reactions import ReactionCounts
 from tests.adapters.telegram.fake_telegram_helpers import GROUP as ADMIN_GROUP
 from tests.adapters.telegram.fake_telegram_helpers import QUIET_GROUP, make_bot, tg
@@ -136,3 +136,19 @@ async def test_the_fake_delivers_reactions_only_when_asked_for(tg: FakeTelegram)
         assert [r.to_dict() for r in reactions[0].new_reaction] == [
             {"type": "emoji", "emoji": "👍"}
         ]
+
+
+async def test_the_posts_count_line_shows_reactions(world: World) -> None:
+    world.configure(count_refresh=CountRefresh(min_interval=0.0, per_second=100.0))
+    await world.start()
+    await subscribe_all(world)
+    await publish(world, "Title\nBody")
+    group_post = post_in(world, GROUP)["message_id"]
+    world.tg.user_reacts(GROUP, group_post, READER, "👍")
+    world.tg.user_reacts(GROUP, group_post, OTHER, "🔥")
+
+    def shows(chat: int) -> bool:
+        return "💬 No comments yet · 2 reactions" in (post_in(world, chat).get("text") or "")
+
+    for chat in (GROUP, CHANNEL_A):  # every post of the article, not only the one reacted on
+        await wait_for(lambda c=chat: shows(c), 20, f"the count line in {chat}")  # type: ignore[misc]
