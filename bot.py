@@ -129,6 +129,7 @@ class Settings(BaseSettings):
     web_max_age: int = Field(5, ge=0, le=86400)
     web_s_maxage: int = Field(10, ge=0, le=86400)
     web_stale: int = Field(30, ge=0, le=86400)
+    web_reactions: str = Field("👍 ❤️ 😂 😮 😢", min_length=1)  # offered on pages, space-separated
     # /metrics and /healthz on an address of their own (then not on the site): set the port.
     ops_host: str = "127.0.0.1"
     ops_port: int | None = Field(None, ge=0, le=65535)
@@ -387,6 +388,7 @@ def build_service(settings: Settings, store: Store) -> NewsService:
     )
     service.feeds = build_feeds(settings, service)
     service.staff = parse_staff(settings.staff)  # NEWSBOT_STAFF: telegram:ID,discord:ID
+    service.reactions.offer(settings.web_reactions.split())
     return service
 
 

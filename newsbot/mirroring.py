@@ -168,6 +168,7 @@ def job(
     post_links: Iterable[MessageLink],
     parent_copy: str | None,
     comment_count: int,
+    reaction_count: int = 0,
 ) -> Job:
     """The ``Job`` for one claimed delivery: an article's post, or a comment's mirror with
     where it lands.
@@ -183,6 +184,7 @@ def job(
         post_links: the links of the article's own posts, in a stable order.
         parent_copy: the parent's mirrored copy in ``destination``, once sent.
         comment_count: the article's visible comments.
+        reaction_count: the article's reactions (on it and its visible comments).
     """
     discussion = reply_to = None
     if delivery.comment_id is not None:
@@ -199,6 +201,7 @@ def job(
         reply_to=reply_to,
         thread_id=post_thread,
         comment_count=comment_count,
+        reaction_count=reaction_count,
         article_url="",
         nonce=nonce(article.id, None if comment is None else comment.id, destination.id),
         discussion=discussion,

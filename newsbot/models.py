@@ -341,6 +341,8 @@ class Job:
             where readers comment (a Telegram channel's discussion group); a mirrored comment
             goes there, and ``reply_to`` is then a message of that chat.
         comment_count: visible comments on the article, for the post's footer.
+        reaction_count: reactions on the article and its visible comments, for the footer
+            (``newsbot.reactions.tally``; counted for the article's own posts only).
         article_url: the article's web page.
         nonce: a deterministic idempotency key (at most 25 characters) for platforms that
             support one, so that a resend after a crash does not double the post.
@@ -357,6 +359,7 @@ class Job:
     article_url: str
     nonce: str
     discussion: MessageRef | None = None
+    reaction_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)

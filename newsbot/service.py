@@ -48,6 +48,7 @@ from newsbot.models import (
 )
 from newsbot.ports import Clock, Store, StoreMetrics, SystemClock
 from newsbot.publishing import Change as Change  # re-exported: adapters import it here
+from newsbot.reacting import ReactionService
 from newsbot.subscriptions import PENDING_MAX as PENDING_MAX  # re-exported
 from newsbot.subscriptions import REQUESTS_PER_DAY as REQUESTS_PER_DAY
 from newsbot.subscriptions import Subscription as Subscription
@@ -114,6 +115,8 @@ class NewsService:
         self.feeds: FeedService | None = None
         self.people = IdentityService(self)  # persons and their accounts (newsbot.identity)
         self.staff: dict[Platform, frozenset[str]] = {}  # NEWSBOT_STAFF, beside the admins
+        # Reactions from every platform; posts show new totals at the comment count's pace.
+        self.reactions = ReactionService(store, self.clock, pace=lambda: self.count_refresh)
 
     # -- wiring ---------------------------------------------------------------------------
 

@@ -258,6 +258,7 @@ class JobParts:
     destinations: dict[DestinationId, Destination] = field(default_factory=dict)
     articles: dict[ArticleId, Article] = field(default_factory=dict)
     counts: dict[int, int] = field(default_factory=dict)
+    reactions: dict[int, int] = field(default_factory=dict)  # the posts' articles' totals
     posts: dict[tuple[int, int], tuple[str | None, str | None]] = field(default_factory=dict)
     post_links: dict[int, list[MessageLink]] = field(default_factory=dict)
     comments: dict[int, Comment] = field(default_factory=dict)
@@ -297,6 +298,17 @@ class JobParts:
                 pairs.add((int(found.parent_id), int(one.destination_id)))
         return sorted(pairs)
 
+    @property
+    def posted_articles(self) -> list[int]:
+        """The articles of the claimed posts and edits of articles (their count lines)."""
+        return sorted(
+            {
+                d.article_id
+                for d in self.deliveries
+                if d.comment_id is None and d.op is not DeliveryOp.DELETE
+            }
+        )
+
     def jobs(self) -> list[Job]:
         """The deliveries as jobs (``newsbot.mirroring.job``)."""
         made = []
@@ -316,6 +328,7 @@ class JobParts:
                     post_links=self.post_links.get(one.article_id, ()),
                     parent_copy=self.copies.get((parent_id or 0, one.destination_id)),
                     comment_count=self.counts.get(one.article_id, 0),
+                    reaction_count=self.reactions.get(one.article_id, 0),
                 )
             )
         return made

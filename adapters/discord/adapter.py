@@ -26,6 +26,7 @@ from adapters.discord.commandsync import COMMANDS_KEY, CommandSync
 from adapters.discord.intake import message_text
 from adapters.discord.pacing import ChannelPacer, RequestPacer
 from adapters.discord.publisher import NO_MENTIONS, DiscordPublisher
+from adapters.discord.reactions import ReactionIntake
 from newsbot.errors import ConfigError, NewsBotError
 from newsbot.service import NewsService
 
@@ -41,7 +42,7 @@ INTENT_HELP = (
 )
 
 
-class DiscordAdapter(Backfill, CommandSync):
+class DiscordAdapter(Backfill, ReactionIntake, CommandSync):
     """The Discord adapter: slash commands, comments from chat, and the publisher.
 
     Args:
@@ -253,6 +254,7 @@ class DiscordAdapter(Backfill, CommandSync):
         intents = discord.Intents.none()
         intents.guilds = True
         intents.guild_messages = True
+        intents.guild_reactions = True  # reactions on posts, copies and comments
         intents.message_content = self.message_content
         client = NewsClient(
             self.service,

@@ -13,10 +13,15 @@ import discord
 from adapters.discord.client import NewsClient
 from adapters.discord.ids import snowflake
 from adapters.discord.intake import CommentIntake
+from adapters.discord.reactions import counts_event
 from newsbot.errors import StorageError
 from newsbot.models import MessageRef, Platform
+from newsbot.reactions import ReactionEvent
 
 log = logging.getLogger("newsbot.discord")
+
+REACTION_READS = 100
+"""Posts whose reaction counts each backfill reads back, newest articles first."""
 
 
 class Backfill(CommentIntake):
@@ -126,6 +131,7 @@ class Backfill(CommentIntake):
             return 0
         # channel -> the oldest post there among the latest articles: read from it on.
         places: dict[str, int] = {}
+        posts: list[tuple[str, int]] = []  # (channel, post), newest articles first
         seen = 0
         cursor: str | None = None
         while seen < self.backfill_articles:
@@ -144,6 +150,7 @@ class Backfill(CommentIntake):
                     if post is not None:
                         channel = destination.thread_id or destination.chat_id
                         places[channel] = min(places.get(channel, post), post)
+                        posts.append((channel, post))
             seen += len(page.articles)
             if page.next_cursor is None:
                 break
@@ -162,6 +169,7 @@ class Backfill(CommentIntake):
                 continue
             reads += 1
             stored += await self._backfill_channel(client, channel_id, after)
+        await self._read_back_reactions(client, posts[:REACTION_READS])
         log.info(
             "discord backfill done",
             extra={"places": len(places), "read": reads, "quiet": quiet, "stored": stored},
@@ -179,6 +187,7 @@ class Backfill(CommentIntake):
         start = max(after, snowflake(await self.service.last_state(key)) or 0)
         stored = 0
         last = start
+        counted: list[ReactionEvent] = []
         where = snowflake(channel_id)
         if where is None:  # a destination subscribed by hand with a malformed id
             log.info("channel not backfilled: not a channel id", extra={"channel_id": channel_id})
@@ -203,6 +212,7 @@ class Backfill(CommentIntake):
                         extra={"channel_id": channel_id, "message_id": message.id},
                     )
                 last = message.id
+                counted.append(counts_event(message))
                 if stored and stored % 100 == 0:
                     await self.service.save_state(key, str(last))
         except (discord.NotFound, discord.Forbidden) as exc:
@@ -212,10 +222,31 @@ class Backfill(CommentIntake):
                 "channel backfill interrupted", extra={"channel_id": channel_id, "error": str(exc)}
             )
         finally:
+            with contextlib.suppress(StorageError):
+                await self.service.reactions.record(counted)
             if last > start:
                 with contextlib.suppress(StorageError):
                     await self.service.save_state(key, str(last))
         return stored
+
+    async def _read_back_reactions(self, client: NewsClient, posts: list[tuple[str, int]]) -> None:
+        """Read the posts' reaction counts, so that reactions made while the bot was away
+        count (the gateway only tells of those made while it listens)."""
+        counted: list[ReactionEvent] = []
+        for channel_id, post in posts:
+            where = snowflake(channel_id)
+            if where is None:
+                continue
+            try:
+                channel: Any = client.get_channel(where) or await client.fetch_channel(where)
+                if isinstance(channel, discord.abc.Messageable):
+                    counted.append(counts_event(await channel.fetch_message(post)))
+            except (TimeoutError, discord.HTTPException, OSError) as exc:
+                log.info(
+                    "reactions not read back",
+                    extra={"channel_id": channel_id, "message_id": post, "error": str(exc)},
+                )
+        await self.service.reactions.record(counted)
 
 
 def _nothing_after(client: NewsClient, channel_id: str, after: int) -> bool:

@@ -37,6 +37,15 @@ class Events(Protocol):
         """A message was deleted, cached or not."""
         ...
 
+    async def reaction(
+        self,
+        payload: discord.RawReactionActionEvent
+        | discord.RawReactionClearEvent
+        | discord.RawReactionClearEmojiEvent,
+    ) -> None:
+        """A reaction was added or removed, or a message's reactions were cleared."""
+        ...
+
 
 SEEN_INTERACTIONS = 4096
 """How many interaction ids a client remembers to drop a second delivery of one."""
@@ -107,6 +116,20 @@ class NewsClient(discord.Client):
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
         for message_id in sorted(payload.message_ids):
             await self.events.message_delete(payload.channel_id, message_id)
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.events.reaction(payload)
+
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.events.reaction(payload)
+
+    async def on_raw_reaction_clear(self, payload: discord.RawReactionClearEvent) -> None:
+        await self.events.reaction(payload)
+
+    async def on_raw_reaction_clear_emoji(
+        self, payload: discord.RawReactionClearEmojiEvent
+    ) -> None:
+        await self.events.reaction(payload)
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         # The handlers catch their own errors; this is the net under anything that slips by,

@@ -128,7 +128,10 @@ class DiscordPublisher:
             try:
                 if job.comment is None:
                     embed = article_embed(
-                        job.article, url=job.article_url, comment_count=job.comment_count
+                        job.article,
+                        url=job.article_url,
+                        comment_count=job.comment_count,
+                        reaction_count=job.reaction_count,
                     )
                     await message.edit(embed=embed, allowed_mentions=NO_MENTIONS)
                 else:
@@ -170,7 +173,12 @@ class DiscordPublisher:
         destination = job.destination
         target = destination.thread_id or destination.chat_id
         channel = await self._channel(client, target, destination=True)
-        embed = article_embed(job.article, url=job.article_url, comment_count=job.comment_count)
+        embed = article_embed(
+            job.article,
+            url=job.article_url,
+            comment_count=job.comment_count,
+            reaction_count=job.reaction_count,
+        )
         if isinstance(channel, discord.ForumChannel):
             return await self._post_forum(channel, job, embed)
         if not isinstance(channel, discord.TextChannel | discord.Thread):

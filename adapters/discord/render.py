@@ -113,13 +113,16 @@ def thread_name(article: Article) -> str:
     return name or f"Article {article.id}"
 
 
-def article_embed(article: Article, *, url: str, comment_count: int) -> discord.Embed:
+def article_embed(
+    article: Article, *, url: str, comment_count: int, reaction_count: int = 0
+) -> discord.Embed:
     """The one embed that carries an article.
 
     Args:
         article: the article.
         url: the article's web page, linked from the title.
         comment_count: visible comments, shown in the footer.
+        reaction_count: reactions on the article and its comments, shown beside them.
     """
     title = _safe(one_line(article.title), TITLE_MAX) or f"Article {article.id}"
     if article.summary.strip():
@@ -140,6 +143,8 @@ def article_embed(article: Article, *, url: str, comment_count: int) -> discord.
         embed.set_author(name=author)
     noun = "comment" if comment_count == 1 else "comments"
     footer = f"💬 {comment_count} {noun}"
+    if reaction_count > 0:
+        footer += f" · {reaction_count} reaction" + "s" * (reaction_count != 1)
     if article.tags:
         footer += " · " + " ".join(f"#{tag}" for tag in article.tags)
     embed.set_footer(text=_safe(footer, FOOTER_MAX))

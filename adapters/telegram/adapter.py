@@ -42,6 +42,9 @@ ALLOWED_UPDATES = [
     "edited_channel_post",
     "my_chat_member",
     "callback_query",
+    # Never sent unless asked for by name, and only to a bot that administers the chat.
+    "message_reaction",
+    "message_reaction_count",
 ]
 SEEN_MAX = 10_000
 STORE_RETRY_CAP = 2.0  # the longest pause after an update could not be stored

@@ -241,6 +241,7 @@ class TelegramPublisher:
             article_url=job.article_url,
             comment_count=job.comment_count,
             limit=limit,
+            reaction_count=job.reaction_count,
         )
 
     async def _photo(self, image_url: str) -> str:

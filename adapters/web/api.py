@@ -153,14 +153,21 @@ async def article(request: web.Request) -> web.Response:
     async def load() -> Page:
         found = await _article(request)
         count = await s.service.comment_count(found.id)
+        reactions = (await s.service.reactions.counts(found.id)).everything()
 
         def make() -> str:
             data = article_json(s.service, found, full=True)
             data["comment_count"] = count
+            # Every reaction on the article and its visible comments (per target: /reactions).
+            data["reaction_count"] = reactions.total
+            data["reactions"] = reactions.by_emoji()
             return _dumps(data)
 
         return Page(
-            data=(found, count), make=make, content_type=JSON, cache_control=s.public_cache
+            data=(found, count, reactions),
+            make=make,
+            content_type=JSON,
+            cache_control=s.public_cache,
         )
 
     return await cached(request, ("api-article", article_id), article_id, load)

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from adapters.web import admin, admin_people, api, feeds, pages, signin
+from adapters.web import admin, admin_people, api, feeds, pages, reactions, signin
 from adapters.web.cache import PageCache, public_cache_control
 from adapters.web.context import (
     ERROR_CACHE,
@@ -110,6 +110,7 @@ def create_app(
         # article change), in other workers through the store (see adapters.web.cache).
         service.on_enqueue(kept.changed)
         service.watch(kept.heard)
+        service.reactions.watch(kept.heard)
     templates = environment(versions)
     templates.filters["staff"] = service.is_staff  # a comment's author is staff
     app[SITE] = Site(
@@ -136,11 +137,13 @@ def create_app(
     app.router.add_get("/", pages.index)
     app.router.add_get(f"/articles/{{id:{ID_PATTERN}(?:-[^/]*)?}}", pages.article_page)
     app.router.add_post(f"{article}/comments", pages.post_comment)
+    app.router.add_post(f"{article}/reactions", reactions.post_reaction)
     app.router.add_get(f"{article}/comments.xml", feeds.comments_feed)
     app.router.add_get("/feed.xml", feeds.articles_feed)
     app.router.add_get("/api/articles", api.articles)
     app.router.add_get(f"/api{article}", api.article)
     app.router.add_get(f"/api{article}/comments", api.comments)
+    app.router.add_get(f"/api{article}/reactions", reactions.reactions_api)
     if admin_token:
         comment = f"/admin/comments/{{id:{ID_PATTERN}}}"
         app.router.add_get("/admin", admin.admin_page)

@@ -39,6 +39,7 @@ from newsbot.models import (
     Platform,
     ThreadPage,
 )
+from newsbot.reactions import ReactionCounts
 from newsbot.service import NAME_MAX, web_identity
 from newsbot.text import one_line
 
@@ -56,6 +57,7 @@ class FormState:
     parent_name: str = ""
     errors: dict[str, str] = field(default_factory=dict)
     viewer: Viewer | None = None  # signed in: the name is theirs (adapters.web.signin)
+    react_id: int | None = None  # the comment whose reaction buttons are shown
 
 
 async def index(request: web.Request) -> web.Response:
@@ -116,6 +118,9 @@ async def article_page(request: web.Request) -> web.Response:
     # Only a comment one may answer names a page of its own; any other ?reply= (unknown,
     # removed, of another article, not a number) is the plain page, from the same entry.
     parent = await _replyable(request, article_id, request.query.get("reply"))
+    # ?react=ID shows that comment's reaction buttons (the others show their counts only).
+    reacted = await _replyable(request, article_id, request.query.get("react"))
+    react_id = reacted.id if reacted is not None else None
 
     async def load() -> Page:
         article = await _published(request)
@@ -128,13 +133,14 @@ async def article_page(request: web.Request) -> web.Response:
                 status=410,
                 cache_control=s.gone_cache,
             )
-        form = FormState()
+        form = FormState(react_id=react_id)
         if parent is not None:
             form.parent_id, form.parent_name = parent.id, parent.author.name
         thread = await _thread(request, article, cursor)
+        counts = await s.service.reactions.counts(article.id)
         return Page(
-            data=(article, thread, form.parent_id, form.parent_name),
-            make=lambda: _article_text(request, article, form, thread, cursor),
+            data=(article, thread, form.parent_id, form.parent_name, react_id, counts),
+            make=lambda: _article_text(request, article, form, thread, cursor, counts),
             cache_control=s.public_cache,
         )
 
@@ -144,12 +150,13 @@ async def article_page(request: web.Request) -> web.Response:
         article = await _published(request)
         if article.status is ArticleStatus.RETRACTED:
             return _retracted(request)
-        form = FormState(viewer=who)
+        form = FormState(viewer=who, react_id=react_id)
         if parent is not None:
             form.parent_id, form.parent_name = parent.id, parent.author.name
         return await _article_response(request, article, form)
-    key = ("article", article_id, cursor, reply)
-    return await cached(request, key, article_id, load, variant=bool(cursor or reply is not None))
+    key = ("article", article_id, cursor, reply, react_id)
+    variant = bool(cursor or reply is not None or react_id is not None)
+    return await cached(request, key, article_id, load, variant=variant)
 
 
 async def _replyable(request: web.Request, article_id: int, raw: str | None) -> Comment | None:
@@ -181,6 +188,7 @@ def _article_text(
     form: FormState,
     thread: ThreadPage,
     cursor: str | None,
+    reactions: ReactionCounts,
 ) -> str:
     s = site(request)
     path = article_path(article)
@@ -201,6 +209,9 @@ def _article_text(
         honeypot=HONEYPOT,
         refresh=s.refresh_seconds,
         anonymous=config(request).anonymous,
+        reactions=reactions,
+        offered=s.service.reactions.web_reactions,
+        react_id=form.react_id,
     )
 
 
@@ -210,7 +221,8 @@ async def _article_response(
     """The article page rendered for this request only (the form with its errors)."""
     cursor = request.query.get("comments") or None
     thread = await _thread(request, article, cursor)
-    text = _article_text(request, article, form, thread, cursor)
+    counts = await site(request).service.reactions.counts(article.id)
+    text = _article_text(request, article, form, thread, cursor, counts)
     response = web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
     response.headers["Cache-Control"] = PAGE_CACHE
     response.enable_compression()

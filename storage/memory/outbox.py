@@ -21,6 +21,7 @@ from newsbot.models import (
     Platform,
     Posted,
 )
+from storage.memory.reactions import counts_in
 from storage.memory.tables import _DEAD, _FAILED, _PENDING, _SENDING, _SENT, MemoryBase, _utc
 
 
@@ -91,6 +92,11 @@ class Outbox(MemoryBase):
                     post_links=self._post_links(article_id),
                     parent_copy=parent_copy,
                     comment_count=self._count(article_id),
+                    reaction_count=(
+                        counts_in(db, article_id).everything().total
+                        if delivery.comment_id is None
+                        else 0
+                    ),
                 )
             )
         return jobs

@@ -36,6 +36,7 @@ from newsbot.models import (
 from newsbot.ports import Store
 from storage.memory.outbox import Outbox
 from storage.memory.people import MemoryPeople
+from storage.memory.reactions import Reactions
 from storage.memory.state import Coordination, Feeds
 from storage.memory.tables import (
     _DEAD,
@@ -49,7 +50,7 @@ from storage.memory.tables import (
 )
 
 
-class MemoryStore(Outbox, Coordination, Feeds, MemoryPeople):
+class MemoryStore(Outbox, Coordination, Feeds, MemoryPeople, Reactions):
     """A ``Store`` in memory, on its own ``MemoryDatabase`` unless given one: several stores
     on one database behave as workers sharing it."""
 

@@ -34,6 +34,7 @@ from newsbot.models import (
     WorkerInfo,
 )
 from newsbot.people import Person, PersonId
+from newsbot.reactions import Target
 
 log = logging.getLogger("newsbot.storage")
 
@@ -45,6 +46,16 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+@dataclass
+class StoredReactions:
+    """One message's reactions (readers' and anonymous) and what they count for."""
+
+    target: Target
+    readers: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    anonymous: dict[str, int] = field(default_factory=dict)
+    counted_at: datetime | None = None
 
 
 @dataclass
@@ -69,6 +80,7 @@ class MemoryDatabase:
     feed_items: dict[tuple[FeedId, str], FeedItem] = field(default_factory=dict)
     people: dict[PersonId, Person] = field(default_factory=dict)  # storage.memory.people
     tokens: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    reactions: dict[MessageRef, StoredReactions] = field(default_factory=dict)
     listeners: list[Callable[[str], None]] = field(default_factory=list)
     last_id: Counter[str] = field(default_factory=Counter)
 

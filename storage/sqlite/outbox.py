@@ -8,15 +8,18 @@ from typing import Any
 
 import storage.rows as rows
 from newsbot.models import (
+    ArticleId,
     Comment,
     Job,
     Platform,
 )
+from storage.reactions import COUNT_ROWS, tally_rows
 from storage.sqlite.connection import (
     Conn,
     SqliteConnections,
     _chunks,
     _marks,
+    _numbered,
     _post_links,
     _select_in,
     _ts,
@@ -73,6 +76,9 @@ def _jobs(conn: Conn, ids: list[int]) -> list[Job]:
             article_ids,
         )
     )
+    for article_id in parts.posted_articles:
+        found = conn.execute(_numbered(COUNT_ROWS), (article_id,)).fetchall()
+        parts.reactions[article_id] = tally_rows(ArticleId(article_id), found).everything().total
     mirrored = parts.mirrored
     if not mirrored:
         return parts.jobs()

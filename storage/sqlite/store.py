@@ -32,13 +32,14 @@ from newsbot.models import (
 )
 from storage.base import Result
 from storage.people import SqlPeople
+from storage.reactions import SqlReactions
 from storage.sqlite.connection import Conn, _select_in, _ts
 from storage.sqlite.ingest import IngestProcess
 from storage.sqlite.outbox import SqliteOutbox
 from storage.sqlite.state import SqliteCoordination
 
 
-class SqliteStore(SqliteOutbox, SqliteCoordination, SqlPeople):
+class SqliteStore(SqliteOutbox, SqliteCoordination, SqlPeople, SqlReactions):
     """A ``Store`` in one SQLite file.
 
     Two aiosqlite connections: one writes, one reads (``query_only``), so that a read never

@@ -14,6 +14,7 @@ from telegram.ext import (
     ChatMemberHandler,
     CommandHandler,
     MessageHandler,
+    MessageReactionHandler,
     filters,
 )
 
@@ -48,6 +49,7 @@ from adapters.telegram.handlers.parsing import (
 )
 from adapters.telegram.handlers.people import People
 from adapters.telegram.handlers.publishing import Publishing
+from adapters.telegram.handlers.reactions import Reactions
 from adapters.telegram.handlers.reading import THREAD_PAGE, Reading
 from adapters.telegram.handlers.subscriptions import NOTICES_PER_HOUR, Subscriptions
 from newsbot.service import NewsService
@@ -118,6 +120,7 @@ class Handlers(HandlerGroup):
         self.comments = Comments(self.shared)
         self.members = Membership(self.shared)
         self.people = People(self.shared)
+        self.reactions = Reactions(self.shared)
         self.bot_id = 0
 
     @property
@@ -172,6 +175,11 @@ class Handlers(HandlerGroup):
         application.add_handler(
             MessageHandler(filters.StatusUpdate.MIGRATE, self.members.migrated)
         )
+        for kind, callback in (
+            (MessageReactionHandler.MESSAGE_REACTION_UPDATED, self.reactions.reaction),
+            (MessageReactionHandler.MESSAGE_REACTION_COUNT_UPDATED, self.reactions.reaction_count),
+        ):
+            application.add_handler(MessageReactionHandler(callback, message_reaction_types=kind))
         # Comments: a command that replies to a comment (/delete) is not a comment itself.
         comments = self.comments
         application.add_handler(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from telegram import (
@@ -67,6 +67,7 @@ class Shared:
         failed: update ids whose effects could not be stored; the poll loop redelivers them.
         token: only to keep it out of logs.
         sees_all: whether the bot sees every group message (privacy mode off), once known.
+        reactions_unseen: the chats already logged as hiding their reactions from the bot.
     """
 
     service: NewsService
@@ -74,6 +75,7 @@ class Shared:
     failed: set[int]
     token: str = ""
     sees_all: bool = False
+    reactions_unseen: set[int] = field(default_factory=set)  # chats already logged
 
 
 async def run_guarded(

@@ -54,6 +54,17 @@ class Membership(HandlerGroup):
             "membership changed",
             extra={"chat_id": chat.id, "chat_type": chat.type, "status": member.status},
         )
+        unseen = self.shared.reactions_unseen
+        if chat.type != ChatType.PRIVATE and member.status != ChatMemberStatus.ADMINISTRATOR:
+            if chat.id not in unseen:
+                unseen.add(chat.id)
+                log.warning(
+                    "reactions in this chat cannot be seen: Telegram sends them only to an "
+                    "administrator",
+                    extra={"chat_id": chat.id},
+                )
+        else:
+            unseen.discard(chat.id)
         if (
             chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
             and member.status == ChatMemberStatus.MEMBER

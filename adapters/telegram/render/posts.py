@@ -37,15 +37,21 @@ _MENTION = re.compile(r"@(?=[A-Za-z0-9_])")
 WORD_JOINER = "\u2060"  # invisible; it ends the match without showing anything
 
 
-def comment_count_line(count: int) -> str:
-    """The footer line with an article's comment count."""
-    if count <= 0:
-        return "💬 No comments yet"
-    return f"💬 {count} comment" + ("" if count == 1 else "s")
+def comment_count_line(count: int, reactions: int = 0) -> str:
+    """The footer line with an article's comment count (and its reactions, if any)."""
+    line = "💬 No comments yet" if count <= 0 else f"💬 {count} comment" + "s" * (count != 1)
+    if reactions > 0:
+        line += f" · {reactions} reaction" + "s" * (reactions != 1)
+    return line
 
 
 def render_article(
-    article: Article, *, article_url: str, comment_count: int, limit: int = TEXT_LIMIT
+    article: Article,
+    *,
+    article_url: str,
+    comment_count: int,
+    limit: int = TEXT_LIMIT,
+    reaction_count: int = 0,
 ) -> Rendered:
     """An article post: bold title, the summary or the opening of the body, a "Read more" link
     to ``article_url`` when the body is not shown whole, and the comment count.
@@ -59,6 +65,7 @@ def render_article(
         article_url=article_url,
         comment_count=comment_count,
         limit=limit,
+        reaction_count=reaction_count,
     )
 
 
@@ -70,6 +77,7 @@ def render_post(
     article_url: str,
     comment_count: int,
     limit: int = TEXT_LIMIT,
+    reaction_count: int = 0,
 ) -> Rendered:
     """The same as ``render_article`` from the parts (any strings at all)."""
     out = _Piece()
@@ -81,7 +89,7 @@ def render_post(
         # The title links to the page. Every post (and the copy Telegram makes of a channel
         # post in its discussion group) thus names its article, even one never recorded.
         out.spans.append(Span(MessageEntity.TEXT_LINK, 0, out.units, url=link_url))
-    count_line = comment_count_line(comment_count)
+    count_line = comment_count_line(comment_count, reaction_count)
     read_more = "Read more"
     footer_plain = "\n\n" + count_line
     footer_link = "\n\n" + read_more + "\n" + count_line if link_url else footer_plain

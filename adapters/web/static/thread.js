@@ -57,12 +57,26 @@
     }
     li.appendChild(meta);
     li.appendChild(el("p", "text", c.text));
+    var bar = bars[c.id] || freshBar(c.id);
+    if (bar) li.appendChild(bar);
     var reply = el("a", "reply", "Reply");
     reply.href = "?reply=" + c.id + "#comment-form";
     li.appendChild(reply);
     return li;
   }
+  var bars = {};  // each comment's reactions (counts or form), kept across rebuilds
+  function freshBar(id) {  // a new comment's: no reactions yet, and the link to add one
+    var p = el("p", "reacted");
+    var react = el("a", "react", "React");
+    react.href = "?react=" + id + "#comment-" + id;
+    p.appendChild(react);
+    return p;
+  }
   function rebuild(comments) {
+    bars = {};
+    list.querySelectorAll("li.comment > .reacted, li.comment > form.reactions").forEach(function (f) {
+      bars[f.parentNode.id.slice(8)] = f;
+    });
     var fresh = el("ol", "thread");
     var seen = {};  // the deepest replies are listed under an ancestor: name their parent
     var stack = comments.slice().reverse().map(function (c) { return [c, 0]; });
@@ -89,4 +103,66 @@
   }
   setInterval(refresh, (Number(section.getAttribute("data-refresh")) || 30) * 1000);
   document.addEventListener("visibilitychange", refresh);
+})();
+// Optional too: send a reaction without reloading the page, and show the new counts.
+// Without this the form posts and the page comes back with them.
+(function () {
+  "use strict";
+  if (!window.fetch || !window.URLSearchParams) return;
+  function plain(form, value) {  // the script failed: post the form as if it were not here
+    var input = document.createElement("input");
+    input.type = "hidden";
+    input.name = "emoji";
+    input.value = value;
+    form.appendChild(input);
+    form.submit();
+  }
+  // "React" under a comment: its buttons in place (the article's form, for the comment).
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a.react");
+    var model = document.getElementById("reactions");
+    if (!link || !model) return;
+    event.preventDefault();
+    var shown = link.parentNode;
+    var form = model.cloneNode(true);
+    form.removeAttribute("id");
+    form.querySelectorAll(".other").forEach(function (o) { o.remove(); });
+    form.querySelectorAll(".n").forEach(function (n) { n.textContent = "0"; });
+    var input = document.createElement("input");
+    input.type = "hidden";
+    input.name = "comment";
+    input.value = link.getAttribute("href").match(/react=(\d+)/)[1];
+    form.insertBefore(input, form.firstChild);
+    shown.querySelectorAll(".other").forEach(function (o) {
+      var button = form.querySelector("button[value='" + o.getAttribute("data-emoji") + "']");
+      if (button) button.querySelector(".n").textContent = o.querySelector(".n").textContent;
+      else form.appendChild(o);
+    });
+    shown.replaceWith(form);
+    form.querySelector("button").focus();
+  });
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var button = event.submitter;
+    if (!form.classList || !form.classList.contains("reactions") || !button) return;
+    event.preventDefault();
+    var body = new URLSearchParams(new FormData(form));
+    body.set("emoji", button.value);
+    fetch(form.action, {
+      method: "POST",
+      body: body,
+      credentials: "same-origin",
+      headers: { Accept: "application/json" }
+    })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (!data) { plain(form, button.value); return; }
+        var counts = data.counts.by_emoji;
+        form.querySelectorAll("button").forEach(function (b) {
+          b.querySelector(".n").textContent = counts[b.value] || 0;
+          b.setAttribute("aria-pressed", b.value === data.chosen ? "true" : "false");
+        });
+      })
+      .catch(function () { plain(form, button.value); });
+  });
 })();

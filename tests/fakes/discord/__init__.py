@@ -73,7 +73,12 @@ What the fake enforces (like Discord does):
   ``resume_window`` seconds, buffering dispatches. With no session at all, simulated user
   messages are stored (for a backfill through GET history) but not dispatched.
 
-What it does not do: voice, DMs (no way to open one), reactions beyond recording PUT/DELETE,
+* Reactions (``user_reacts``, ``user_unreacts``, ``moderator_clears``): the permissions
+  Discord asks (READ_MESSAGE_HISTORY, ADD_REACTIONS for a new emoji, MANAGE_MESSAGES to clear),
+  20 distinct emoji per message, MESSAGE_REACTION_ADD/REMOVE/REMOVE_ALL/REMOVE_EMOJI only to
+  sessions with the GUILD_MESSAGE_REACTIONS intent, and ``reactions`` counts on messages.
+
+What it does not do: voice, DMs (no way to open one), custom emoji reactions, burst reactions,
 pins, webhooks other than interaction webhooks, private-thread membership rules, audit logs,
 heartbeat timeouts (the fake never drops a silent client), sharding (every session gets every
 guild), Cloudflare's invalid-request ban, per-resource sub-limits (crossposts 10/hour, thread

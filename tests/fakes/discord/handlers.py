@@ -443,6 +443,10 @@ class Handlers(Users):
         mid = int(req.params["message_id"])
         self._message_or_404(cid, mid)
         self.reactions.append(("add", cid, mid, req.params["emoji"]))
+        users = self._message_or_404(cid, mid).setdefault("_reactions", {})
+        users.setdefault(req.params["emoji"], [])
+        if self.bot_id not in users[req.params["emoji"]]:
+            users[req.params["emoji"]].append(self.bot_id)
         self._notify()
         return _Result(204)
 
@@ -452,6 +456,11 @@ class Handlers(Users):
         mid = int(req.params["message_id"])
         self._message_or_404(cid, mid)
         self.reactions.append(("remove", cid, mid, req.params["emoji"]))
+        users = self._message_or_404(cid, mid).get("_reactions", {})
+        if self.bot_id in users.get(req.params["emoji"], []):
+            users[req.params["emoji"]].remove(self.bot_id)
+            if not users[req.params["emoji"]]:
+                del users[req.params["emoji"]]
         return _Result(204)
 
     async def _r_join_thread(self, req: _Request) -> _Result:

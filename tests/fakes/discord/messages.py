@@ -465,6 +465,18 @@ class Messages(Gateway):
     ) -> JSON:
         """The wire form of a stored message (for a gateway session or a REST answer)."""
         out = _public(msg)
+        if msg.get("_reactions"):
+            out["reactions"] = [
+                {
+                    "emoji": {"id": None, "name": emoji},
+                    "count": len(users),
+                    "count_details": {"burst": 0, "normal": len(users)},
+                    "burst_colors": [],
+                    "me": self.bot_id in users,
+                    "me_burst": False,
+                }
+                for emoji, users in msg["_reactions"].items()
+            ]
         if include_nonce and msg.get("_nonce") is not None:
             out["nonce"] = msg["_nonce"]
         tid = msg.get("_thread_id")

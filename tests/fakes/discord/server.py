@@ -12,11 +12,12 @@ from typing import Any
 from aiohttp import web
 
 from .oauth import OAuthApps, OAuthRoutes
+from .reactions import Reactions
 from .rest import Rest
 from .wire import JSON, ApiError, _as_int
 
 
-class FakeDiscord(Rest):
+class FakeDiscord(Rest, Reactions):
     """A fake Discord (REST + gateway) for the real discord.py client. See the package docstring."""
 
     oauth: OAuthApps  # the OAuth2 applications and grants (``tests.fakes.discord.oauth``)

@@ -83,6 +83,9 @@ What it approximates or omits
   never downloaded (any http(s) URL works); uploaded photos are served back via getFile. No
   size checks on photo dimensions or bytes (uploads over 64 MiB are refused by aiohttp).
 * allowed_updates filters at delivery time (Telegram filters when updates are created).
+* Reactions (``user_reacts``): emoji only, at most three per user; ``message_reaction`` in
+  groups and ``message_reaction_count`` for channel posts, only where the bot is an
+  administrator; counts are sent at once (Telegram sends them late).
 * Edits of a channel post are not propagated to its discussion-group copy; no forum topics,
   no group-to-supergroup migration, no webhooks (deleteWebhook/getWebhookInfo are minimal),
   no inline mode, no time limits on editing/deleting old messages.

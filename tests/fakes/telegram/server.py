@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Self
 from aiohttp import web
 
 from .methods import BotMethods
+from .reactions import Reactions
 from .wire import ApiError, JSONDict, _bad_request, _coerce, _Params
 from .world import _Delay, _Injection
 
@@ -29,7 +30,7 @@ _BAD_GATEWAY_HTML = (
 _MethodHandler = Callable[[_Params], Awaitable[Any]]
 
 
-class FakeTelegram(BotMethods):
+class FakeTelegram(BotMethods, Reactions):
     """A Bot API server for tests; see the package docstring for what it enforces.
 
     Records for assertions (plain JSON-like dicts, as the Bot API shows them):
