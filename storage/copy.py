@@ -42,8 +42,11 @@ TABLES = (
     "roles",
     "feeds",
     "feed_items",
+    "review",
+    "reports",
+    "audit",
 )
-_WITH_IDS = ("articles", "destinations", "comments", "deliveries", "feeds")
+_WITH_IDS = ("articles", "destinations", "comments", "deliveries", "feeds", "audit")
 _CHUNK = 5000
 
 

@@ -34,6 +34,7 @@ from newsbot.models import (
     ThreadCursor,
 )
 from newsbot.ports import Store
+from storage.memory.desk import Desk
 from storage.memory.outbox import Outbox
 from storage.memory.state import Coordination, Feeds
 from storage.memory.tables import (
@@ -48,7 +49,7 @@ from storage.memory.tables import (
 )
 
 
-class MemoryStore(Outbox, Coordination, Feeds):
+class MemoryStore(Outbox, Coordination, Feeds, Desk):
     """A ``Store`` in memory, on its own ``MemoryDatabase`` unless given one: several stores
     on one database behave as workers sharing it."""
 
