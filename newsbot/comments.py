@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
-from newsbot.limits import IntakeGate, IntakeLimits
+from newsbot.limits import Held, IntakeGate, IntakeLimits
 from newsbot.models import (
     Actor,
     Article,
@@ -34,6 +34,7 @@ from newsbot.models import (
     Platform,
 )
 from newsbot.ports import Clock, Store
+from newsbot.review import DeskSettings, hold_reasons
 from newsbot.text import clean_name, name_keys, strip_control_chars
 
 # The service's logger: the records are the service's, wherever its code lives.
@@ -64,6 +65,7 @@ class Host(Protocol):
     count_refresh: CountRefresh
     intake: IntakeLimits | None
     comments_stored: int
+    desk_settings: DeskSettings
     _intake: IntakeGate
 
     def _enqueued(self) -> None: ...
@@ -173,7 +175,13 @@ async def _add_comment(
         text = text[: COMMENT_MAX - 1] + "…"
     name = clean_name(author.name)[:NAME_MAX] or "anonymous"
     now = svc.clock.now()
-    hidden = _over_intake(svc, author, source, now)
+    first_time = svc.desk_settings.first_time and not await svc.store.comments_by_author(
+        author.platform, author.user_id
+    )
+    reasons = hold_reasons(
+        svc.desk_settings, _over_intake(svc, author, source, now), text, first_time=first_time
+    )
+    hidden = bool(reasons)
     result = await svc.store.ingest_comment(
         IncomingComment(
             source=source,
@@ -192,6 +200,8 @@ async def _add_comment(
     if result is None:
         return None
     comment, created = result
+    if created and hidden:
+        await svc.store.hold_comment(comment.id, reasons, now)
     if created:
         svc.comments_stored += 1
         if log.isEnabledFor(logging.INFO):  # skip building the record at full ingest rates
@@ -207,17 +217,17 @@ async def _add_comment(
     return comment
 
 
-def _over_intake(svc: Host, author: Author, source: MessageRef, now: datetime) -> bool:
-    """Count a comment against its author's and its chat's limits if it is accepted;
-    whether it is held back instead."""
+def _over_intake(svc: Host, author: Author, source: MessageRef, now: datetime) -> Held | None:
+    """Count a comment against its author's and its chat's limits if it is accepted; why
+    it is held back instead."""
     if svc.intake is None:
-        return False
+        return None
     held = svc._intake.admit(
         (author.platform, author.user_id), (source.platform, source.chat_id), now.timestamp()
     )
     if held is not None and log.isEnabledFor(logging.INFO):
         log.info(
-            "comment over the intake limit; stored hidden, not mirrored",
+            "comment over the intake limit; stored hidden for moderators, not mirrored",
             extra={
                 "platform": str(author.platform),
                 "user_id": author.user_id,
@@ -225,7 +235,7 @@ def _over_intake(svc: Host, author: Author, source: MessageRef, now: datetime) -
                 "limit": str(held),
             },
         )
-    return held is not None
+    return held
 
 
 async def edit_comment(svc: Host, source: MessageRef, text: str) -> Comment | None:
