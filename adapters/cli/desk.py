@@ -1,0 +1,122 @@
+"""The moderation desk from the command line: ``queue`` (list, approve, hide, delete, ban,
+undo) and ``audit``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from adapters.cli.output import plain, when
+from newsbot import Actor, CommentId, NewsService
+from newsbot.desk import Outcome
+from newsbot.review import AuditEntry, ReviewItem, View
+from newsbot.text import one_line
+
+_TEXT_SHOWN = 60
+
+
+def add_parsers(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    """``queue`` and ``audit``."""
+    p = sub.add_parser(
+        "queue", parents=[common], help="the moderation queue: comments waiting for a moderator"
+    )
+    actions = p.add_subparsers(dest="queue_command", metavar="ACTION")
+    p.set_defaults(handler=queue_list, view=str(View.HELD), limit=50)
+    q = actions.add_parser("list", parents=[common], help="list one tab of the queue")
+    q.add_argument("--view", choices=[str(v) for v in View], default=str(View.HELD))
+    q.add_argument("--limit", type=int, default=50)
+    q.set_defaults(handler=queue_list)
+    for name, text in (
+        ("approve", "show a held comment everywhere (it is mirrored as if just written)"),
+        ("hide", "hide a comment everywhere"),
+        ("delete", "delete a comment everywhere"),
+        ("ban", "ban a comment's author and delete their comments"),
+        ("undo", "undo the latest approval or hiding of a comment"),
+    ):
+        q = actions.add_parser(name, parents=[common], help=text)
+        q.add_argument("id", type=int, help="the comment's id")
+        q.set_defaults(handler=queue_act, action=name)
+    p = sub.add_parser("audit", parents=[common], help="the moderators' actions, newest first")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(handler=audit)
+
+
+def item_json(item: ReviewItem) -> dict[str, Any]:
+    """A queue item for scripts."""
+    data: dict[str, Any] = plain(item)
+    return data
+
+
+async def queue_list(service: NewsService, args: argparse.Namespace) -> object:
+    """``queue [list] [--view held|reported|recent]``: one tab of the queue."""
+    items = await service.desk.queue(Actor.operator(), View(args.view), args.limit)
+    if args.json:
+        return [item_json(i) for i in items]
+    if not items:
+        return f"Nothing {args.view} in the queue."
+    lines = [f"{'ID':>7}  {'ARTICLE':>7}  {'WHEN':<16}  {'AUTHOR':<32}  WHY / TEXT"]
+    for item in items:
+        c = item.comment
+        author = one_line(f"{c.author.platform}:{c.author.user_id} {c.author.name}")[:32]
+        why = ", ".join(item.reasons) or "-"
+        if item.reports:
+            why += f" ({item.reports} reports: {'; '.join(item.report_reasons)})"
+        if item.decided_by:
+            why += f" [{item.decision} by {item.decided_by}]"
+        text = one_line(c.text)
+        if len(text) > _TEXT_SHOWN:
+            text = text[: _TEXT_SHOWN - 1] + "…"
+        lines.append(
+            f"{c.id:>7}  {c.article_id:>7}  {when(item.entered_at):<16}  {author:<32}  {why}\n"
+            f"{'':>7}  {'':>7}  {c.status!s:<16}  {'':<32}  {text}"
+        )
+    return "\n".join(lines)
+
+
+async def queue_act(service: NewsService, args: argparse.Namespace) -> object:
+    """``queue approve|hide|delete|ban|undo ID``."""
+    desk, actor, comment_id = service.desk, Actor.operator(), CommentId(args.id)
+    act = {
+        "approve": desk.approve,
+        "hide": desk.hide,
+        "delete": desk.delete,
+        "ban": desk.ban,
+        "undo": desk.undo,
+    }[args.action]
+    outcome: Outcome = await act(actor, comment_id)
+    if args.json:
+        return {
+            "action": str(outcome.action),
+            "id": outcome.comment.id,
+            "status": str(outcome.comment.status),
+            "changed": outcome.changed,
+            "detail": outcome.detail,
+        }
+    done = "" if outcome.changed else " (nothing to change)"
+    detail = f": {outcome.detail}" if outcome.detail else ""
+    return (
+        f"{str(outcome.action).capitalize()} comment {outcome.comment.id}{done}{detail}; "
+        f"it is {outcome.comment.status}."
+    )
+
+
+def entry_json(entry: AuditEntry) -> dict[str, Any]:
+    """An audit entry for scripts."""
+    data: dict[str, Any] = plain(entry)
+    return data
+
+
+async def audit(service: NewsService, args: argparse.Namespace) -> object:
+    """``audit``: the moderators' actions, newest first."""
+    entries = await service.desk.audit(Actor.operator(), args.limit)
+    if args.json:
+        return [entry_json(e) for e in entries]
+    if not entries:
+        return "No moderator has acted yet."
+    return "\n".join(
+        f"{when(e.at)}  {e.actor:<24}  {e.action:<12}  comment {e.comment_id}"
+        + (f"  {one_line(e.detail)}" if e.detail else "")
+        for e in entries
+    )

@@ -1,0 +1,69 @@
+"""``bot.py queue`` and ``bot.py audit``, as an operator runs them: in a child process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from newsbot import ArticleId, NewsService
+from newsbot.review import DeskSettings, WordList
+from storage import SqliteStore
+from tests.adapters.cli.test_cli import cli
+
+
+async def _comments(path: Path, article_id: int) -> list[int]:
+    """Two web comments, the second held for a listed word."""
+    async with SqliteStore(path) as store:
+        service = NewsService(store, desk=DeskSettings(words=WordList(["casino"])))
+        ids: list[int] = []
+        for n, text in enumerate(("fine words", "a CASINO \x9b2J link")):
+            c = await service.add_web_comment(
+                ArticleId(article_id), "Eve", text, client_key=f"k{n}", user_id=f"w:{n}"
+            )
+            ids.append(c.id)
+        return ids
+
+
+def test_queue_lists_approves_hides_and_audits(tmp_path: Path) -> None:
+    article = json.loads(cli(tmp_path, "publish", "--title", "T", "--body", "B", "--json").stdout)
+    fine, held = asyncio.run(_comments(tmp_path / "cli.db", article["id"]))
+    items = json.loads(cli(tmp_path, "queue", "--json").stdout)
+    assert [(i["comment"]["id"], i["reasons"], i["decision"]) for i in items] == [
+        (held, ["words"], "open")
+    ]
+    human = cli(tmp_path, "queue", "list").stdout
+    assert str(held) in human and "words" in human and "\x9b" not in human
+    assert "Nothing reported" in cli(tmp_path, "queue", "list", "--view", "reported").stdout
+    done = json.loads(cli(tmp_path, "queue", "approve", str(held), "--json").stdout)
+    assert done == {
+        "action": "approve",
+        "id": held,
+        "status": "visible",
+        "changed": True,
+        "detail": "",
+    }
+    comments = json.loads(cli(tmp_path, "comments", str(article["id"]), "--json").stdout)
+    assert comments["total"] == 2
+    again = cli(tmp_path, "queue", "approve", str(held)).stdout
+    assert "nothing to change" in again
+    hidden = cli(tmp_path, "queue", "hide", str(fine)).stdout
+    assert f"Hide comment {fine}: was visible; it is hidden." in hidden
+    undone = cli(tmp_path, "queue", "undo", str(fine), "--json").stdout
+    assert json.loads(undone)["status"] == "visible"
+    recent = json.loads(cli(tmp_path, "queue", "list", "--view", "recent", "--json").stdout)
+    assert [i["comment"]["id"] for i in recent] == [held]
+    log = json.loads(cli(tmp_path, "audit", "--json").stdout)
+    assert [(e["actor"], e["action"], e["comment_id"]) for e in log] == [
+        ("cli:operator", "undo hide", fine),
+        ("cli:operator", "hide", fine),
+        ("cli:operator", "approve", held),
+    ]
+    assert "approve" in cli(tmp_path, "audit").stdout
+    missing = cli(tmp_path, "queue", "approve", "999", ok=False)
+    assert missing.returncode == 1 and missing.stderr.startswith("error: ")
+
+
+def test_approve_still_approves_subscriptions(tmp_path: Path) -> None:
+    done = cli(tmp_path, "approve", "telegram", "-100", ok=False)
+    assert "subscription" in (done.stdout + done.stderr).lower()
