@@ -143,22 +143,23 @@ def reasons_text(reasons: Sequence[str]) -> str:
     return ",".join(reasons)
 
 
-_SEPARATORS = re.compile(r"\s+")
+_SPACES = re.compile(r"\s+")
+_NOT_WORD = re.compile(r"[\W_]+")
 
 
-def words_key(text: str) -> str:
-    """Text as the word list compares it: each word by ``newsbot.text.name_key`` (NFKC/NFKD,
-    case folding, look-alikes of other scripts and styled letters made plain ASCII,
-    punctuation inside a word dropped), the words joined by single spaces and padded with
-    one at each end."""
-    words = (name_key(w) for w in _SEPARATORS.split(unicodedata.normalize("NFKC", text)))
+def words_key(text: str, separators: re.Pattern[str] = _SPACES) -> str:
+    """Text as the word list compares it: each word (between ``separators``) by
+    ``newsbot.text.name_key`` (NFKC/NFKD, case folding, look-alikes of other scripts and
+    styled letters made plain ASCII, punctuation inside a word dropped), the words joined
+    by single spaces and padded with one at each end."""
+    words = (name_key(w) for w in separators.split(unicodedata.normalize("NFKC", text)))
     return " " + " ".join(w for w in words if w) + " "
 
 
 class WordList:
     """Words and phrases that hold a comment for a moderator, matched as whole words on
     normalised text (``words_key``): "Spam", "ＳＰＡＭ", "s.p.a.m" and a Cyrillic "ѕраm"
-    all match "spam"; "spammer" does not.
+    "<b>spam</b>" all match "spam"; "spammer" does not.
     """
 
     def __init__(self, entries: Iterable[str]) -> None:
@@ -177,9 +178,10 @@ class WordList:
         """The first listed word or phrase ``text`` contains, else ``None``."""
         if not self.keys:
             return None
-        key = words_key(text)
+        # Words between spaces ("s.p.a.m" is one) and between any punctuation ("<b>spam</b>").
+        keys = (words_key(text), words_key(text, _NOT_WORD))
         for word in self.keys:
-            if f" {word} " in key:
+            if any(f" {word} " in key for key in keys):
                 return word
         return None
 

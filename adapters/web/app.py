@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from adapters.web import admin, api, feeds, pages
+from adapters.web import admin, api, desk, feeds, pages
 from adapters.web.cache import PageCache, public_cache_control
 from adapters.web.context import (
     ERROR_CACHE,
@@ -145,6 +145,7 @@ def create_app(
         app.router.add_post(f"{comment}/ban", admin.ban_author)
         app.router.add_post(f"{comment}/ban-name", admin.ban_comment_name)
         app.router.add_post("/admin/names/ban", admin.ban_name)
+        desk.add_routes(app, ID_PATTERN)
     app.router.add_get("/favicon.ico", _no_icon)
     app.router.add_static("/static", STATIC_DIR)
     app.on_response_prepare.append(_headers)

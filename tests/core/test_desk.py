@@ -36,7 +36,16 @@ TG = Platform.TELEGRAM
 def test_word_list_matches_whole_words_on_normalised_text() -> None:
     words = WordList.from_text("# comment line\nspam\n\nbuy now\n")
     assert words.keys == ("spam", "buy now")
-    for text in ("Spam!", "so much ＳＰＡＭ here", "s.p.a.m", "ѕраm", "𝐬𝐩𝐚𝐦", "BUY   now"):
+    for text in (
+        "Spam!",
+        "so much ＳＰＡＭ here",
+        "s.p.a.m",
+        "ѕраm",
+        "𝐬𝐩𝐚𝐦",
+        "BUY   now",
+        "<b>spam</b>",
+        "buy-now",
+    ):
         assert words.match(text) is not None, text
     for text in ("spammer", "aspam", "buy", "now buy", ""):
         assert words.match(text) is None, text
