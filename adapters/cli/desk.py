@@ -4,12 +4,14 @@ undo) and ``audit``."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from adapters.cli.output import plain, when
 from newsbot import Actor, CommentId, NewsService
 from newsbot.desk import Outcome
-from newsbot.review import AuditEntry, ReviewItem, View
+from newsbot.errors import ConfigError
+from newsbot.review import AuditEntry, DeskSettings, ReviewItem, View, WordList
 from newsbot.text import one_line
 
 _TEXT_SHOWN = 60
@@ -120,3 +122,20 @@ async def audit(service: NewsService, args: argparse.Namespace) -> object:
         + (f"  {one_line(e.detail)}" if e.detail else "")
         for e in entries
     )
+
+
+def desk_settings(words_file: str, first_time: bool, reports_to_hide: int) -> DeskSettings:
+    """The desk's settings, the word list read from ``words_file`` (none when empty).
+
+    Raises:
+        ConfigError: the file cannot be read as UTF-8 text.
+    """
+    words = None
+    if words_file:
+        try:
+            words = WordList.from_text(Path(words_file).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"NEWSBOT_MODERATION_WORDS: cannot read {words_file}: {exc}"
+            ) from exc
+    return DeskSettings(words=words, first_time=first_time, reports_to_hide=reports_to_hide)

@@ -6,6 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
+from adapters.cli.desk import desk_settings
 from newsbot import ArticleId, NewsService
 from newsbot.review import DeskSettings, WordList
 from storage import SqliteStore
@@ -67,3 +68,24 @@ def test_queue_lists_approves_hides_and_audits(tmp_path: Path) -> None:
 def test_approve_still_approves_subscriptions(tmp_path: Path) -> None:
     done = cli(tmp_path, "approve", "telegram", "-100", ok=False)
     assert "subscription" in (done.stdout + done.stderr).lower()
+
+
+def test_the_word_list_setting_is_read_and_a_missing_file_is_one_clear_line(
+    tmp_path: Path,
+) -> None:
+    words = tmp_path / "words.txt"
+    words.write_text("# held words\nCasino\nbuy now\n", encoding="utf-8")
+    settings = desk_settings(str(words), True, 5)
+    assert settings.words is not None and len(settings.words.keys) == 2
+    assert (
+        settings.words.match("CASINO!")
+        and settings.words.match("Buy now")
+        and not (settings.words.match("held words"))
+    )
+    assert settings.first_time and settings.reports_to_hide == 5
+    assert desk_settings("", False, 3).words is None
+    done = cli(tmp_path, "queue", ok=False, NEWSBOT_MODERATION_WORDS=str(tmp_path / "none.txt"))
+    assert done.returncode == 1 and "NEWSBOT_MODERATION_WORDS" in done.stderr
+    assert "Traceback" not in done.stderr
+    ok = cli(tmp_path, "queue", NEWSBOT_MODERATION_WORDS=str(words))
+    assert "Nothing held" in ok.stdout
