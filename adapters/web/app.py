@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from adapters.web import admin, api, desk, feeds, pages
+from adapters.web import admin, api, desk, feeds, pages, reports
 from adapters.web.cache import PageCache, public_cache_control
 from adapters.web.context import (
     ERROR_CACHE,
@@ -133,6 +133,7 @@ def create_app(
     app.router.add_post(f"{article}/comments", pages.post_comment)
     app.router.add_get(f"{article}/comments.xml", feeds.comments_feed)
     app.router.add_get("/feed.xml", feeds.articles_feed)
+    reports.add_routes(app, ID_PATTERN)
     app.router.add_get("/api/articles", api.articles)
     app.router.add_get(f"/api{article}", api.article)
     app.router.add_get(f"/api{article}/comments", api.comments)
