@@ -80,6 +80,7 @@ PUBLIC_COMMANDS = (
     ("comments", "Read an article's comments: /comments ID"),
     ("subscribe", "Send new articles to this chat (chat admins)"),
     ("unsubscribe", "Stop sending articles to this chat (chat admins)"),
+    ("report", "Reply to a comment with /report [reason] to ask a moderator to look"),
     ("help", "What I can do"),
 )
 ADMIN_COMMANDS = (
@@ -146,6 +147,7 @@ class Handlers(HandlerGroup):
             ("unsubscribe", subscriptions.unsubscribe),
             ("delete", self.moderation.delete),
             ("ban", self.moderation.ban),
+            ("report", self.moderation.report),
             ("approve", subscriptions.approve),
             ("feed", self.feeds.feed),
         ]

@@ -1,4 +1,5 @@
-"""Moderation: /delete and /ban, sent as a reply to a comment."""
+"""Moderation: /delete and /ban, sent as a reply to a comment; /report, a reader asking a
+moderator to look at one."""
 
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ from newsbot.models import (
 )
 
 log = logging.getLogger("newsbot.telegram")
+
+REPORTS_PER_WINDOW = 5
+REPORT_WINDOW = 600.0
 
 
 class Moderation(HandlerGroup):
@@ -86,3 +90,21 @@ class Moderation(HandlerGroup):
         count = await self.service.ban(self.actor(update), author.platform, author.user_id)
         name = shown_name(author.name) or author.user_id
         await self.send(update, f"Banned {name}; deleted {count} comment(s).")
+
+    @guarded("report")
+    async def report(self, update: Update, context: Context) -> None:
+        """``/report [reason]`` as a reply to a comment: ask a moderator to look at it (each
+        reader counts once; five reports per reader per ten minutes)."""
+        comment_id = await self.replied_comment(update, "/report")
+        reader = self.actor(update)
+        wait = await self.service.rate_slot(
+            f"telegram-report:{reader.user_id}", REPORTS_PER_WINDOW, REPORT_WINDOW
+        )
+        if wait:
+            await self.send(update, f"Please wait {max(1, int(wait))} seconds to report again.")
+            return
+        message = update.effective_message
+        assert message is not None
+        reason = (message.text or "").partition(" ")[2]
+        await self.service.desk.report(comment_id, reader, reason)
+        await self.send(update, "Thank you: a moderator will look at this comment.")
