@@ -138,6 +138,8 @@ class Settings(BaseSettings):
     moderation_words: str = ""
     hold_first_comments: bool = False
     reports_to_hide: int = Field(3, ge=0)
+    comments_policy: Literal["open", "premoderated", "closed"] = "open"  # stories without one
+    comments_close_after: float = Field(0, ge=0)  # days after publishing; 0: never
 
     # Several workers on one database: each process's id (unique per process by default),
     # how long a platform's role lasts without renewal (a dead holder is replaced that long
@@ -380,7 +382,11 @@ def build_service(settings: Settings, store: Store) -> NewsService:
         open_subscriptions=settings.subscriptions == "open",
         intake=IntakeLimits(settings.comments_per_author, settings.comments_per_chat),
         desk=desk_settings(
-            settings.moderation_words, settings.hold_first_comments, settings.reports_to_hide
+            settings.moderation_words,
+            settings.hold_first_comments,
+            settings.reports_to_hide,
+            settings.comments_policy,
+            settings.comments_close_after,
         ),
     )
     service.feeds = build_feeds(settings, service)

@@ -33,8 +33,9 @@ from newsbot.models import (
     MessageRef,
     Platform,
 )
+from newsbot.policy import CommentPolicy, Story, effective
 from newsbot.ports import Clock, Store
-from newsbot.review import DeskSettings, hold_reasons
+from newsbot.review import DeskSettings, Reason, hold_reasons
 from newsbot.text import clean_name, name_keys, strip_control_chars
 
 # The service's logger: the records are the service's, wherever its code lives.
@@ -124,6 +125,8 @@ async def add_web_comment(
     article = await svc.article(article_id)
     if article.status is not ArticleStatus.PUBLISHED:
         raise InvalidInput("This article is not open for comments.")
+    if await policy_of(svc, article_id) is CommentPolicy.CLOSED:
+        raise InvalidInput("Comments are closed.")
     name = clean_name(name)
     text = strip_control_chars(text).strip()
     if not name:
@@ -182,6 +185,7 @@ async def _add_comment(
         svc.desk_settings, _over_intake(svc, author, source, now), text, first_time=first_time
     )
     hidden = bool(reasons)
+    desk = svc.desk_settings
     result = await svc.store.ingest_comment(
         IncomingComment(
             source=source,
@@ -195,12 +199,17 @@ async def _add_comment(
             mirror_due=now + timedelta(seconds=svc.mirror_delay) if svc.mirror_delay else None,
             count_refresh=None if hidden else svc.count_refresh,
             hidden=hidden,
+            policy=desk.policy,
+            close_before=now - desk.close_after if desk.close_after else None,
         )
     )
     if result is None:
         return None
     comment, created = result
-    if created and hidden:
+    if created and comment.status is CommentStatus.HIDDEN:
+        policy = await policy_of(svc, comment.article_id)  # the intake held it for it?
+        if policy is not CommentPolicy.OPEN:
+            reasons = (*reasons, Reason(str(policy)))
         await svc.store.hold_comment(comment.id, reasons, now)
     if created:
         svc.comments_stored += 1
@@ -215,6 +224,16 @@ async def _add_comment(
             )
         svc._enqueued()
     return comment
+
+
+async def policy_of(svc: Host, article_id: ArticleId) -> CommentPolicy:
+    """The comment policy a new comment on the article meets now (``newsbot.policy``)."""
+    article = await svc.store.get_article(article_id)
+    own = await svc.store.get_policy(article_id)
+    desk = svc.desk_settings
+    close_before = svc.clock.now() - desk.close_after if desk.close_after else None
+    published = article.published_at if article is not None else None
+    return effective(Story(own, published), desk.policy, close_before)
 
 
 def _over_intake(svc: Host, author: Author, source: MessageRef, now: datetime) -> Held | None:

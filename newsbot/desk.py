@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from newsbot import moderation
-from newsbot.comments import Host, delete
+from newsbot.comments import Host, delete, policy_of
 from newsbot.errors import InvalidInput, NotFound
-from newsbot.models import Actor, Comment, CommentId, CommentStatus
+from newsbot.models import Actor, ArticleId, Comment, CommentId, CommentStatus
+from newsbot.policy import CommentPolicy
 from newsbot.review import (
     Action,
     AuditEntry,
@@ -236,6 +237,39 @@ class Desk:
             comment = shown or comment
         await self._decide(actor, comment_id, Decision.OPEN)
         return await self._record(actor, Action.UNDO_HIDE, comment, True)
+
+    async def set_policy(
+        self, actor: Actor, article_id: ArticleId, policy: CommentPolicy | None
+    ) -> CommentPolicy:
+        """Set a story's comment policy (``None``: back to the default setting); returns the
+        policy its new comments now meet. Reopening restores: what a closed or pre-moderated
+        story held stays in the queue for moderators.
+
+        Raises:
+            PermissionDenied: the actor is not an admin.
+            NotFound: no such article.
+        """
+        svc = self._svc
+        svc.require_admin(actor, "set comment policies")
+        article = await svc.article(article_id)
+        await svc.store.set_policy(article.id, policy, svc.clock.now())
+        svc._enqueued()  # pages showing the form change
+        now_meets = await policy_of(svc, article.id)
+        log.info(
+            "comment policy set",
+            extra={
+                "article_id": article.id,
+                "policy": str(policy or "default"),
+                "effective": str(now_meets),
+                "by": actor_key(actor.platform, actor.user_id),
+            },
+        )
+        return now_meets
+
+    async def policy(self, article_id: ArticleId) -> CommentPolicy:
+        """The comment policy a new comment on the story meets now (anyone may ask: the web
+        form shows it)."""
+        return await policy_of(self._svc, article_id)
 
     async def report(
         self, comment_id: CommentId, reporter: Actor, reason: str

@@ -11,11 +11,12 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from newsbot.limits import Held
 from newsbot.models import Comment, CommentId
+from newsbot.policy import CommentPolicy
 from newsbot.text import name_key
 
 
@@ -194,11 +195,16 @@ class DeskSettings:
         words: comments with one of these words or phrases are held.
         first_time: hold each author's first comment (until one of theirs was approved).
         reports_to_hide: this many readers' reports hide a comment pending review (0: never).
+        policy: the comment policy of stories that have none of their own.
+        close_after: stories close to comments this long after they were published, unless
+            a policy of their own was set (``None``: never).
     """
 
     words: WordList | None = None
     first_time: bool = False
     reports_to_hide: int = 3
+    policy: CommentPolicy = CommentPolicy.OPEN
+    close_after: timedelta | None = None
 
 
 def hold_reasons(

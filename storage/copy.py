@@ -45,6 +45,7 @@ TABLES = (
     "review",
     "reports",
     "audit",
+    "story_policy",
 )
 _WITH_IDS = ("articles", "destinations", "comments", "deliveries", "feeds", "audit")
 _CHUNK = 5000

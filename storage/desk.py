@@ -10,7 +10,8 @@ from typing import Any
 import storage.rows as rows
 from newsbot import mirroring
 from newsbot.mirroring import ArticlePost
-from newsbot.models import Comment, CommentId, DeliveryId, DestinationId
+from newsbot.models import ArticleId, Comment, CommentId, DeliveryId, DestinationId
+from newsbot.policy import CommentPolicy
 from newsbot.review import (
     AuditEntry,
     Decision,
@@ -207,6 +208,29 @@ class SqlDesk(CommonUnits):
                 (now, actor, action, comment_id, detail),
             )
         )
+
+    async def set_policy(
+        self, article_id: ArticleId, policy: CommentPolicy | None, now: datetime
+    ) -> None:
+        async def body(tx: Tx) -> None:
+            if policy is None:
+                await tx.run("DELETE FROM story_policy WHERE article_id = $1", article_id)
+            else:
+                await tx.run(
+                    "INSERT INTO story_policy (article_id, policy, set_at) VALUES ($1, $2, $3) "
+                    "ON CONFLICT (article_id) DO UPDATE SET policy = excluded.policy, "
+                    "set_at = excluded.set_at",
+                    article_id,
+                    str(policy),
+                    now,
+                )
+            await tx.notify([f"article:{article_id}"])
+
+        await self._atomic(body)
+
+    async def get_policy(self, article_id: ArticleId) -> CommentPolicy | None:
+        row = await self._row("SELECT policy FROM story_policy WHERE article_id = $1", article_id)
+        return None if row is None else CommentPolicy(row[0])
 
     async def audit_log(self, limit: int) -> list[AuditEntry]:
         return [

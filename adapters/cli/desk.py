@@ -4,13 +4,15 @@ undo) and ``audit``."""
 from __future__ import annotations
 
 import argparse
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from adapters.cli.output import plain, when
-from newsbot import Actor, CommentId, NewsService
+from newsbot import Actor, ArticleId, CommentId, NewsService
 from newsbot.desk import Outcome
 from newsbot.errors import ConfigError
+from newsbot.policy import CommentPolicy, parse
 from newsbot.review import AuditEntry, DeskSettings, ReviewItem, View, WordList
 from newsbot.text import one_line
 
@@ -40,6 +42,15 @@ def add_parsers(
         q = actions.add_parser(name, parents=[common], help=text)
         q.add_argument("id", type=int, help="the comment's id")
         q.set_defaults(handler=queue_act, action=name)
+    p = sub.add_parser("policy", parents=[common], help="show or set a story's comment policy")
+    p.add_argument("id", type=int, help="the article's id")
+    p.add_argument(
+        "policy",
+        nargs="?",
+        choices=[*(str(c) for c in CommentPolicy), "default"],
+        help="open, premoderated, closed, or default (the setting); none: show it",
+    )
+    p.set_defaults(handler=policy)
     p = sub.add_parser("audit", parents=[common], help="the moderators' actions, newest first")
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(handler=audit)
@@ -104,6 +115,27 @@ async def queue_act(service: NewsService, args: argparse.Namespace) -> object:
     )
 
 
+async def policy(service: NewsService, args: argparse.Namespace) -> object:
+    """``policy ID [open|premoderated|closed|default]``: show or set a story's policy."""
+    article_id = ArticleId(args.id)
+    if args.policy is None:
+        await service.article(article_id)  # NotFound for no such article
+        meets = await service.desk.policy(article_id)
+    else:
+        wanted = None if args.policy == "default" else parse(args.policy)
+        meets = await service.desk.set_policy(Actor.operator(), article_id, wanted)
+    if args.json:
+        return {"id": article_id, "policy": str(meets)}
+    return f"Article {article_id}: comments are {_POLICY_TEXT[meets]}."
+
+
+_POLICY_TEXT = {
+    CommentPolicy.OPEN: "open",
+    CommentPolicy.PREMODERATED: "pre-moderated (each waits for a moderator)",
+    CommentPolicy.CLOSED: "closed",
+}
+
+
 def entry_json(entry: AuditEntry) -> dict[str, Any]:
     """An audit entry for scripts."""
     data: dict[str, Any] = plain(entry)
@@ -124,8 +156,15 @@ async def audit(service: NewsService, args: argparse.Namespace) -> object:
     )
 
 
-def desk_settings(words_file: str, first_time: bool, reports_to_hide: int) -> DeskSettings:
-    """The desk's settings, the word list read from ``words_file`` (none when empty).
+def desk_settings(
+    words_file: str,
+    first_time: bool,
+    reports_to_hide: int,
+    policy: str = "open",
+    close_after_days: float = 0,
+) -> DeskSettings:
+    """The desk's settings, the word list read from ``words_file`` (none when empty);
+    stories close ``close_after_days`` after they were published (0: never).
 
     Raises:
         ConfigError: the file cannot be read as UTF-8 text.
@@ -138,4 +177,10 @@ def desk_settings(words_file: str, first_time: bool, reports_to_hide: int) -> De
             raise ConfigError(
                 f"NEWSBOT_MODERATION_WORDS: cannot read {words_file}: {exc}"
             ) from exc
-    return DeskSettings(words=words, first_time=first_time, reports_to_hide=reports_to_hide)
+    return DeskSettings(
+        words=words,
+        first_time=first_time,
+        reports_to_hide=reports_to_hide,
+        policy=parse(policy),
+        close_after=timedelta(days=close_after_days) if close_after_days > 0 else None,
+    )

@@ -7,6 +7,7 @@ import argparse
 from adapters.cli import articles, chats, desk, feeds
 from adapters.cli.operations import copy_database, workers
 from newsbot import DestinationKind, Platform
+from newsbot.policy import CommentPolicy
 from newsbot.workers import LIVE_HORIZON
 
 
@@ -87,6 +88,7 @@ def _add_articles(
 ) -> None:
     p = sub.add_parser("publish", parents=[common], help="publish an article")
     _content(p, True)
+    p.add_argument("--comments", choices=[str(c) for c in CommentPolicy], help="its policy")
     p.set_defaults(handler=articles.publish)
     p = sub.add_parser("edit", parents=[common], help="edit an article everywhere")
     p.add_argument("id", type=int)

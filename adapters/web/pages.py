@@ -130,9 +130,10 @@ async def article_page(request: web.Request) -> web.Response:
         if parent is not None:
             form.parent_id, form.parent_name = parent.id, parent.author.name
         thread = await _thread(request, article, cursor)
+        policy = await s.service.desk.policy(article.id)
         return Page(
-            data=(article, thread, form.parent_id, form.parent_name),
-            make=lambda: _article_text(request, article, form, thread, cursor),
+            data=(article, thread, form.parent_id, form.parent_name, policy),
+            make=lambda: _article_text(request, article, form, thread, cursor, policy),
             cache_control=s.public_cache,
         )
 
@@ -170,6 +171,7 @@ def _article_text(
     form: FormState,
     thread: ThreadPage,
     cursor: str | None,
+    policy: str = "open",
 ) -> str:
     s = site(request)
     path = article_path(article)
@@ -189,6 +191,7 @@ def _article_text(
         text_max=TEXT_MAX,
         honeypot=HONEYPOT,
         refresh=s.refresh_seconds,
+        policy=policy,
     )
 
 
@@ -198,7 +201,8 @@ async def _article_response(
     """The article page rendered for this request only (the form with its errors)."""
     cursor = request.query.get("comments") or None
     thread = await _thread(request, article, cursor)
-    text = _article_text(request, article, form, thread, cursor)
+    policy = await site(request).service.desk.policy(article.id)
+    text = _article_text(request, article, form, thread, cursor, policy)
     response = web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
     response.headers["Cache-Control"] = PAGE_CACHE
     response.enable_compression()

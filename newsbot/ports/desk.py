@@ -1,5 +1,5 @@
 """The moderation desk's storage port: the queue of comments waiting for a moderator, the
-readers' reports, approving a held comment, and the audit log.
+readers' reports, approving a held comment, the audit log, and each story's comment policy.
 
 Every method follows the rules of ``newsbot.ports.store`` (one atomic unit of work, UTC
 times, ``StorageError`` on failure). What enters the queue and why is decided by the core
@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from newsbot.models import Comment, CommentId
+from newsbot.models import ArticleId, Comment, CommentId
+from newsbot.policy import CommentPolicy
 from newsbot.review import AuditEntry, Decision, ReviewItem, View
 
 
@@ -74,4 +75,15 @@ class DeskStore(Protocol):
 
     async def audit_log(self, limit: int) -> list[AuditEntry]:
         """The latest ``limit`` entries of the audit log, newest first."""
+        ...
+
+    async def set_policy(
+        self, article_id: ArticleId, policy: CommentPolicy | None, now: datetime
+    ) -> None:
+        """Set a story's own comment policy (``None``: the default applies again). Arriving
+        comments meet it from the next batch on (``Store.ingest_comment`` looks it up)."""
+        ...
+
+    async def get_policy(self, article_id: ArticleId) -> CommentPolicy | None:
+        """A story's own comment policy, if one was set."""
         ...

@@ -9,6 +9,7 @@ from datetime import datetime
 from newsbot import mirroring
 from newsbot.mirroring import ArticlePost
 from newsbot.models import (
+    ArticleId,
     ArticleStatus,
     Comment,
     CommentId,
@@ -16,6 +17,7 @@ from newsbot.models import (
     DeliveryOp,
     DestinationId,
 )
+from newsbot.policy import CommentPolicy
 from newsbot.review import (
     AuditEntry,
     Decision,
@@ -34,6 +36,7 @@ class DeskTables:
     items: dict[CommentId, ReviewItem] = field(default_factory=dict)
     reports: dict[CommentId, dict[str, tuple[str, datetime]]] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
+    policies: dict[ArticleId, CommentPolicy] = field(default_factory=dict)
 
 
 class Desk(MemoryBase):
@@ -210,3 +213,15 @@ class Desk(MemoryBase):
 
     async def audit_log(self, limit: int) -> list[AuditEntry]:
         return list(reversed(self._desk.audit[-limit:])) if limit > 0 else []
+
+    async def set_policy(
+        self, article_id: ArticleId, policy: CommentPolicy | None, now: datetime
+    ) -> None:
+        if policy is None:
+            self._desk.policies.pop(article_id, None)
+        else:
+            self._desk.policies[article_id] = policy
+        self._changed()
+
+    async def get_policy(self, article_id: ArticleId) -> CommentPolicy | None:
+        return self._desk.policies.get(article_id)

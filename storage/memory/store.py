@@ -33,6 +33,7 @@ from newsbot.models import (
     Platform,
     ThreadCursor,
 )
+from newsbot.policy import Story
 from newsbot.ports import Store
 from storage.memory.desk import Desk
 from storage.memory.outbox import Outbox
@@ -353,6 +354,10 @@ class MemoryStore(Outbox, Coordination, Feeds, Desk):
             post_links={a: self._post_links(a) for a in published},
             post_counts=Counter(d.article_id for d in own),
             parents=parents,
+            stories={
+                a: Story(self._desk.policies.get(a), db.articles[a].published_at)
+                for a in published
+            },
         )
 
     def _write(self, batch: Sequence[IncomingComment], plan: Plan) -> None:

@@ -3,6 +3,8 @@ stores with a recording publisher."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from newsbot import (
@@ -21,8 +23,10 @@ from newsbot import (
 )
 from newsbot.limits import Held, IntakeGate, IntakeLimits
 from newsbot.models import Comment
+from newsbot.policy import CommentPolicy
+from newsbot.ports import Store
 from newsbot.review import Action, Decision, DeskSettings, Reason, View, WordList, hold_reasons
-from tests.conftest import ADMIN, READER, draft, subscribe
+from tests.conftest import ADMIN, READER, FakeClock, draft, subscribe
 from tests.fakes.publisher import RecordingPublisher
 from tests.pg import BOTH
 
@@ -270,3 +274,79 @@ async def test_non_admins_are_refused(
     got = await service.store.get_comment(comment.id)
     assert got is not None and got.status is CommentStatus.VISIBLE
     assert await service.store.audit_log(10) == []
+
+
+# -- comment policies ----------------------------------------------------------------------
+
+
+async def test_premoderated_story_holds_every_comment_until_approved(
+    service: NewsService, dispatcher: Dispatcher, publisher: RecordingPublisher
+) -> None:
+    post = await _posted(service, dispatcher, publisher)
+    article_id = (await service.latest()).articles[0].id
+    assert await service.desk.policy(article_id) is CommentPolicy.OPEN
+    assert (
+        await service.desk.set_policy(ADMIN, article_id, CommentPolicy.PREMODERATED)
+        is CommentPolicy.PREMODERATED
+    )
+    held = await _reply(service, post, 1)
+    assert held.status is CommentStatus.HIDDEN
+    item = await service.desk.item(ADMIN, held.id)
+    assert item is not None and item.reasons == ("premoderated",)
+    await dispatcher.drain()
+    assert [c for c in publisher.ops("post", "-2") if c.job.comment is not None] == []
+    await service.desk.approve(ADMIN, held.id)
+    await dispatcher.drain()
+    assert len([c for c in publisher.ops("post", "-2") if c.job.comment is not None]) == 1
+    with pytest.raises(PermissionDenied):
+        await service.desk.set_policy(READER, article_id, CommentPolicy.OPEN)
+
+
+async def test_closed_story_stores_replies_hidden_and_refuses_the_web(
+    service: NewsService, dispatcher: Dispatcher, publisher: RecordingPublisher
+) -> None:
+    post = await _posted(service, dispatcher, publisher)
+    article_id = (await service.latest()).articles[0].id
+    await service.desk.set_policy(ADMIN, article_id, CommentPolicy.CLOSED)
+    late = await _reply(service, post, 1)
+    assert late.status is CommentStatus.HIDDEN
+    item = await service.desk.item(ADMIN, late.id)
+    assert item is not None and item.reasons == ("closed",)
+    with pytest.raises(InvalidInput, match="closed"):
+        await service.add_web_comment(article_id, "Ann", "hi", client_key="k")
+    await dispatcher.drain()
+    assert [c for c in publisher.ops("post", "-2") if c.job.comment is not None] == []
+    # Reopening restores: new comments are shown and mirrored again.
+    assert await service.desk.set_policy(ADMIN, article_id, None) is CommentPolicy.OPEN
+    fine = await _reply(service, post, 2)
+    assert fine.status is CommentStatus.VISIBLE
+    await service.add_web_comment(article_id, "Ann", "hi", client_key="k")
+
+
+async def test_stories_close_by_themselves_after_n_days(
+    store: Store, clock: FakeClock, publisher: RecordingPublisher
+) -> None:
+    service = NewsService(
+        store,
+        admins={TG: {"42"}},
+        clock=clock,
+        desk=DeskSettings(close_after=timedelta(days=2)),
+    )
+    dispatcher = Dispatcher(store, {TG: publisher}, poll_interval=0.05)
+    await dispatcher.start()
+    try:
+        post = await _posted(service, dispatcher, publisher)
+        article_id = (await service.latest()).articles[0].id
+        clock.advance(2 * 86400 - 60)
+        assert (await _reply(service, post, 1)).status is CommentStatus.VISIBLE
+        clock.advance(120)
+        assert await service.desk.policy(article_id) is CommentPolicy.CLOSED
+        late = await _reply(service, post, 2)
+        assert late.status is CommentStatus.HIDDEN
+        item = await service.desk.item(ADMIN, late.id)
+        assert item is not None and item.reasons == ("closed",)
+        # An editor reopening an old story keeps it open.
+        await service.desk.set_policy(ADMIN, article_id, CommentPolicy.OPEN)
+        assert (await _reply(service, post, 3)).status is CommentStatus.VISIBLE
+    finally:
+        await dispatcher.stop()

@@ -14,8 +14,12 @@ from newsbot import (
     Posted,
     Store,
 )
+from newsbot.models import CountRefresh
+from newsbot.policy import CommentPolicy
 from newsbot.review import Decision, Reason, View
 from tests.storage.contract_helpers import at, incoming, posted_article
+
+REFRESH = CountRefresh()
 
 
 async def _held(store: Store, msg: str = "h1", **kw: object) -> tuple[ArticleId, CommentId]:
@@ -169,3 +173,43 @@ async def test_audit_log_newest_first(backend: Store) -> None:
     ]
     assert log[0].id > log[1].id
     assert len(await backend.audit_log(1)) == 1
+
+
+async def test_story_policy_is_kept_and_cleared(backend: Store) -> None:
+    article_id, _ = await posted_article(backend, "-100")
+    assert await backend.get_policy(article_id) is None
+    await backend.set_policy(article_id, CommentPolicy.CLOSED, at(1))
+    await backend.set_policy(article_id, CommentPolicy.PREMODERATED, at(2))
+    assert await backend.get_policy(article_id) is CommentPolicy.PREMODERATED
+    await backend.set_policy(article_id, None, at(3))
+    assert await backend.get_policy(article_id) is None
+
+
+async def test_ingest_meets_the_story_policy(backend: Store) -> None:
+    article_id, refs = await posted_article(backend, "-100", "-200")
+    await backend.set_policy(article_id, CommentPolicy.CLOSED, at(1))
+    closed = await backend.ingest_comment(incoming("c1", refs["-100"], count_refresh=REFRESH))
+    assert closed is not None and closed[0].status is CommentStatus.HIDDEN
+    assert await backend.deliveries_for_comment(closed[0].id) == []
+    await backend.set_policy(article_id, CommentPolicy.PREMODERATED, at(2))
+    held = await backend.ingest_comment(incoming("c2", refs["-100"]))
+    assert held is not None and held[0].status is CommentStatus.HIDDEN
+    assert await backend.deliveries_for_comment(held[0].id) == []
+    await backend.set_policy(article_id, CommentPolicy.OPEN, at(3))
+    # Its own open policy wins over a closed default and the automatic close.
+    shown = await backend.ingest_comment(
+        incoming("c3", refs["-100"], policy=CommentPolicy.CLOSED, close_before=at(100))
+    )
+    assert shown is not None and shown[0].status is CommentStatus.VISIBLE
+    assert len(await backend.deliveries_for_comment(shown[0].id)) == 1
+    assert await backend.count_comments(article_id) == 1
+    # Without one: the default, and the automatic close for articles published before.
+    await backend.set_policy(article_id, None, at(4))
+    defaulted = await backend.ingest_comment(
+        incoming("c4", refs["-100"], policy=CommentPolicy.PREMODERATED)
+    )
+    assert defaulted is not None and defaulted[0].status is CommentStatus.HIDDEN
+    old = await backend.ingest_comment(incoming("c5", refs["-100"], close_before=at(100)))
+    assert old is not None and old[0].status is CommentStatus.HIDDEN
+    young = await backend.ingest_comment(incoming("c6", refs["-100"], close_before=at(-100)))
+    assert young is not None and young[0].status is CommentStatus.VISIBLE

@@ -1,6 +1,7 @@
 -- newsbot schema on PostgreSQL, version 9 (the SQLite schema's version 10): the moderation
 -- desk. A queue item per comment that needs a moderator's eye (why, and what was decided),
--- readers' reports (one per reader and comment), and the audit log of moderators' actions.
+-- readers' reports (one per reader and comment), the audit log of moderators' actions,
+-- and each story's comment policy.
 
 CREATE TABLE review (
     comment_id  bigint PRIMARY KEY REFERENCES comments (id),
@@ -29,4 +30,11 @@ CREATE TABLE audit (
     action      text NOT NULL,
     comment_id  bigint NOT NULL,
     detail      text NOT NULL DEFAULT ''
+);
+
+-- A story's own comment policy (newsbot.policy); without a row the default setting applies.
+CREATE TABLE story_policy (
+    article_id  bigint PRIMARY KEY REFERENCES articles (id),
+    policy      text NOT NULL CHECK (policy IN ('open', 'premoderated', 'closed')),
+    set_at      timestamptz NOT NULL
 );

@@ -1,6 +1,7 @@
 -- newsbot schema, version 10: the moderation desk. A queue item per comment that needs a
 -- moderator's eye (why, and what was decided), readers' reports (one per reader and
--- comment), and the audit log of moderators' actions.
+-- comment), the audit log of moderators' actions,
+-- and each story's comment policy.
 
 CREATE TABLE review (
     comment_id  INTEGER PRIMARY KEY REFERENCES comments (id),
@@ -29,4 +30,11 @@ CREATE TABLE audit (
     action      TEXT NOT NULL,
     comment_id  INTEGER NOT NULL,
     detail      TEXT NOT NULL DEFAULT ''
+);
+
+-- A story's own comment policy (newsbot.policy); without a row the default setting applies.
+CREATE TABLE story_policy (
+    article_id  INTEGER PRIMARY KEY REFERENCES articles (id),
+    policy      TEXT NOT NULL CHECK (policy IN ('open', 'premoderated', 'closed')),
+    set_at      TEXT NOT NULL
 );

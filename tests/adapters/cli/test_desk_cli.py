@@ -89,3 +89,18 @@ def test_the_word_list_setting_is_read_and_a_missing_file_is_one_clear_line(
     assert "Traceback" not in done.stderr
     ok = cli(tmp_path, "queue", NEWSBOT_MODERATION_WORDS=str(words))
     assert "Nothing held" in ok.stdout
+
+
+def test_policy_at_publish_time_and_later(tmp_path: Path) -> None:
+    out = cli(tmp_path, "publish", "--title", "T", "--body", "B", "--comments", "closed", "--json")
+    article = json.loads(out.stdout)["id"]
+    assert "comments are closed" in cli(tmp_path, "policy", str(article)).stdout
+    done = json.loads(cli(tmp_path, "policy", str(article), "premoderated", "--json").stdout)
+    assert done == {"id": article, "policy": "premoderated"}
+    assert "are open" in cli(tmp_path, "policy", str(article), "default").stdout
+    closed = cli(tmp_path, "policy", str(article), NEWSBOT_COMMENTS_POLICY="closed").stdout
+    assert "comments are closed" in closed
+    missing = cli(tmp_path, "policy", "999", ok=False)
+    assert missing.returncode == 1 and "no article 999" in missing.stderr
+    bad = cli(tmp_path, "policy", str(article), "maybe", ok=False)
+    assert bad.returncode == 2

@@ -87,3 +87,27 @@ async def test_bans_ask_first_and_reported_tab_lists_reports(service: NewsServic
         assert done.status == 200 and "Banned the author" in await done.text()
     assert (await service.comment(comment.id)).status is CommentStatus.DELETED
     assert await service.store.is_banned(Platform.WEB, "w:mal")
+
+
+async def test_the_form_follows_the_story_policy(service: NewsService) -> None:
+    from newsbot import Actor
+    from newsbot.policy import CommentPolicy
+
+    article = await publish(service)
+    async with web_client(service) as client:
+        page = await (await client.get(f"/articles/{article.id}")).text()
+        assert "Post Comment" in page and "reviewed" not in page
+        await service.desk.set_policy(Actor.operator(), article.id, CommentPolicy.PREMODERATED)
+        page = await (await client.get(f"/articles/{article.id}")).text()
+        assert "Post Comment" in page and "appears once a moderator approves it" in page
+        await service.desk.set_policy(Actor.operator(), article.id, CommentPolicy.CLOSED)
+        page = await (await client.get(f"/articles/{article.id}")).text()
+        assert "Comments are closed" in page and "Post Comment" not in page
+        refused = await client.post(
+            f"/articles/{article.id}/comments", data={"name": "Ann", "text": "late"}
+        )
+        assert refused.status == 400 and "Comments are closed." in await refused.text()
+        await service.desk.set_policy(Actor.operator(), article.id, None)
+        page = await (await client.get(f"/articles/{article.id}")).text()
+        assert "Post Comment" in page and "Comments are closed" not in page
+    assert (await service.thread(article.id)).total == 0
