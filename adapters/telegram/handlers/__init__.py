@@ -92,6 +92,7 @@ ADMIN_COMMANDS = (
     ("ban", "Reply to a comment with /ban to stop storing its author's comments"),
     ("approve", "Subscriptions waiting for approval; /approve CHAT_ID approves one"),
     ("feed", "Follow a site's feed: /feed add URL [tags], list, remove URL, poll URL"),
+    ("policy", "A story's comments: /policy ID [open|premoderated|closed|default]"),
 )
 
 
@@ -148,6 +149,7 @@ class Handlers(HandlerGroup):
             ("delete", self.moderation.delete),
             ("ban", self.moderation.ban),
             ("report", self.moderation.report),
+            ("policy", self.moderation.policy),
             ("approve", subscriptions.approve),
             ("feed", self.feeds.feed),
         ]
