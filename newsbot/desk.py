@@ -146,7 +146,9 @@ class Desk:
         if comment.status is CommentStatus.DELETED:
             raise InvalidInput(f"Comment {comment_id} was deleted.")
         now = svc.clock.now()
-        shown = await svc.store.release_comment(comment_id, now, now, mirror=svc.mirror)
+        shown = await svc.store.release_comment(
+            comment_id, now, now, mirror=svc.mirror, count_refresh=svc.count_refresh
+        )
         if shown is None:
             comment = await self._comment(comment_id)
             if comment.status is not CommentStatus.VISIBLE:
@@ -233,7 +235,9 @@ class Desk:
             return await self._record(actor, Action.UNDO_APPROVE, comment, True)
         if last.detail == f"was {CommentStatus.VISIBLE}":
             now = svc.clock.now()
-            shown = await svc.store.release_comment(comment_id, now, now, mirror=svc.mirror)
+            shown = await svc.store.release_comment(
+                comment_id, now, now, mirror=svc.mirror, count_refresh=svc.count_refresh
+            )
             comment = shown or comment
         await self._decide(actor, comment_id, Decision.OPEN)
         return await self._record(actor, Action.UNDO_HIDE, comment, True)

@@ -10,7 +10,14 @@ from typing import Any
 import storage.rows as rows
 from newsbot import mirroring
 from newsbot.mirroring import ArticlePost
-from newsbot.models import ArticleId, Comment, CommentId, DeliveryId, DestinationId
+from newsbot.models import (
+    ArticleId,
+    Comment,
+    CommentId,
+    CountRefresh,
+    DeliveryId,
+    DestinationId,
+)
 from newsbot.policy import CommentPolicy
 from newsbot.review import (
     AuditEntry,
@@ -56,6 +63,13 @@ _MIRROR = (
     "last_error = NULL, updated_at = excluded.updated_at, claimed_by = NULL, not_before = NULL "
     "WHERE deliveries.state IN ('sent', 'dead') "
     "AND (deliveries.op = 'delete' OR deliveries.message_id IS NULL)"
+)
+
+
+_REFRESH = (
+    "UPDATE deliveries SET op = 'edit', state = 'pending', due_at = $2, attempts = 0, "
+    "generation = generation + 1, updated_at = $3 WHERE id = $1 AND state = 'sent' "
+    "AND op != 'delete'"
 )
 
 
@@ -174,7 +188,13 @@ class SqlDesk(CommonUnits):
         return await self._atomic(body)
 
     async def release_comment(
-        self, comment_id: CommentId, now: datetime, due: datetime, *, mirror: bool = True
+        self,
+        comment_id: CommentId,
+        now: datetime,
+        due: datetime,
+        *,
+        mirror: bool = True,
+        count_refresh: CountRefresh | None = None,
     ) -> Comment | None:
         async def body(tx: Tx) -> Comment | None:
             row = await tx.row(
@@ -188,11 +208,15 @@ class SqlDesk(CommonUnits):
                 return None
             comment = rows.comment(row)
             queued = 0
+            posts = await _posts(tx, comment.article_id)
             if mirror:
-                for destination_id, platform in await _targets(tx, comment):
+                for destination_id, platform in await _targets(tx, comment, posts):
                     queued += await tx.run(
                         _MIRROR, comment.article_id, comment.id, due, now, destination_id, platform
                     )
+            if count_refresh is not None:
+                for delivery_id, at in mirroring.count_refreshes(posts, count_refresh, now):
+                    queued += await tx.run(_REFRESH, delivery_id, at, now)
             await tx.notify(_topics(comment.article_id, queued))
             return comment
 
@@ -243,10 +267,9 @@ class SqlDesk(CommonUnits):
         ]
 
 
-async def _targets(tx: Tx, comment: Comment) -> list[tuple[DestinationId, str]]:
-    """Where the comment is mirrored (``newsbot.mirroring.mirror_targets``), with each
-    destination's platform."""
-    posts = [
+async def _posts(tx: Tx, article_id: ArticleId) -> list[ArticlePost]:
+    """The article's own posts that went out."""
+    return [
         ArticlePost(
             DeliveryId(r[0]),
             DestinationId(r[1]),
@@ -257,8 +280,15 @@ async def _targets(tx: Tx, comment: Comment) -> list[tuple[DestinationId, str]]:
             bool(r[6]),
             rows.at(r[7]),
         )
-        for r in await tx.rows(_POSTS, comment.article_id)
+        for r in await tx.rows(_POSTS, article_id)
     ]
+
+
+async def _targets(
+    tx: Tx, comment: Comment, posts: list[ArticlePost]
+) -> list[tuple[DestinationId, str]]:
+    """Where the comment is mirrored (``newsbot.mirroring.mirror_targets``), with each
+    destination's platform."""
     links = [
         rows.post_link(r)
         for r in await tx.rows(

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from newsbot.models import ArticleId, Comment, CommentId
+from newsbot.models import ArticleId, Comment, CommentId, CountRefresh
 from newsbot.policy import CommentPolicy
 from newsbot.review import AuditEntry, Decision, ReviewItem, View
 
@@ -56,7 +56,13 @@ class DeskStore(Protocol):
         ...
 
     async def release_comment(
-        self, comment_id: CommentId, now: datetime, due: datetime, *, mirror: bool = True
+        self,
+        comment_id: CommentId,
+        now: datetime,
+        due: datetime,
+        *,
+        mirror: bool = True,
+        count_refresh: CountRefresh | None = None,
     ) -> Comment | None:
         """Show a hidden comment and mirror it as if it had just been written: a post of
         it is enqueued, due at ``due``, to every destination ``newsbot.mirroring.
@@ -64,7 +70,9 @@ class DeskStore(Protocol):
         posted again); without ``mirror``, nothing is enqueued. Only the call that finds
         it hidden does this, so concurrent approvals in several workers mirror it once.
         Returns the comment, or ``None`` when it was not hidden (or its article is not
-        published: it stays hidden)."""
+        published: it stays hidden). With ``count_refresh``, the article's sent posts are
+        re-enqueued as edits showing the new count, paced as ``newsbot.mirroring.
+        count_refreshes`` says."""
         ...
 
     async def add_audit(

@@ -14,6 +14,7 @@ from newsbot.models import (
     Comment,
     CommentId,
     CommentStatus,
+    CountRefresh,
     DeliveryOp,
     DestinationId,
 )
@@ -133,7 +134,13 @@ class Desk(MemoryBase):
         return True
 
     async def release_comment(
-        self, comment_id: CommentId, now: datetime, due: datetime, *, mirror: bool = True
+        self,
+        comment_id: CommentId,
+        now: datetime,
+        due: datetime,
+        *,
+        mirror: bool = True,
+        count_refresh: CountRefresh | None = None,
     ) -> Comment | None:
         db = self._db
         comment = db.comments.get(comment_id)
@@ -145,11 +152,25 @@ class Desk(MemoryBase):
         comment = db.comments[comment_id] = replace(
             comment, status=CommentStatus.VISIBLE, deleted_at=None
         )
+        posts = self._posts(comment)
         if mirror:
             for destination_id in mirroring.mirror_targets(
-                self._posts(comment), self._post_links(comment.article_id), comment.source, None
+                posts, self._post_links(comment.article_id), comment.source, None
             ):
                 self._mirror(comment, destination_id, _utc(now), _utc(due))
+        if count_refresh is not None:
+            for delivery_id, at in mirroring.count_refreshes(posts, count_refresh, _utc(now)):
+                current = db.deliveries[delivery_id]
+                if current.state is _SENT and current.op is not DeliveryOp.DELETE:
+                    self._put(
+                        current,
+                        op=DeliveryOp.EDIT,
+                        state=_PENDING,
+                        next_attempt_at=_utc(at),
+                        attempts=0,
+                        generation=current.generation + 1,
+                        updated_at=_utc(now),
+                    )
         self._changed()
         return comment
 

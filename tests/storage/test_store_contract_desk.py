@@ -213,3 +213,15 @@ async def test_ingest_meets_the_story_policy(backend: Store) -> None:
     assert old is not None and old[0].status is CommentStatus.HIDDEN
     young = await backend.ingest_comment(incoming("c6", refs["-100"], close_before=at(-100)))
     assert young is not None and young[0].status is CommentStatus.VISIBLE
+
+
+async def test_release_refreshes_the_posts_counts(backend: Store) -> None:
+    _, comment_id = await _held(backend)
+    shown = await backend.release_comment(
+        comment_id, at(400), at(400), mirror=False, count_refresh=CountRefresh(60.0, 3.0)
+    )
+    assert shown is not None
+    jobs = await backend.claim_deliveries(Platform.TELEGRAM, at(500), 100)
+    assert sorted(j.destination.chat_id for j in jobs) == ["-100", "-200", "-300"]
+    assert {j.delivery.op for j in jobs} == {DeliveryOp.EDIT}
+    assert {j.delivery.comment_id for j in jobs} == {None}
