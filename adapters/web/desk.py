@@ -1,9 +1,10 @@
 """The moderation queue on the admin page: ``GET /admin/queue?view=held|reported|recent``
-lists one tab, each comment with its article, platform, author (and the author's other
-comments) and why it is there; ``POST /admin/queue/ID/ACTION`` approves, hides, deletes,
-bans the author (after ``GET /admin/queue/ID/ban``, a confirmation page) or undoes an
-approval or hiding. Plain forms and links: the page works by keyboard, without JavaScript.
-Every POST comes from this site with an admin session (``admin.moderation``).
+lists one tab, each comment with its article, platform, author (their other comments on
+``/admin/queue/ID/history``) and why it is there; ``POST /admin/queue/ID/ACTION``
+approves, hides, deletes, bans the author (after ``GET /admin/queue/ID/ban``, a
+confirmation page) or undoes an approval or hiding. Plain forms and links: the page works
+by keyboard, without JavaScript. Every POST comes from this site with an admin session
+(``admin.moderation``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from newsbot.models import Actor, CommentId, Platform
 from newsbot.review import Action, View
 
 QUEUE_PAGE = 50
-HISTORY_SHOWN = 3
+HISTORY_SHOWN = 50
 # Who acts from the admin page, as the audit log names it: the operator's page, an admin.
 WEB_ADMIN = Actor(Platform.CLI, "web-admin", "the admin page")
 _DONE = {
@@ -57,11 +58,6 @@ async def queue_page(request: web.Request) -> web.Response:
     service = site(request).service
     view = _view(request.query.get("view"))
     items = await service.desk.queue(WEB_ADMIN, view, QUEUE_PAGE)
-    histories = {}
-    for item in items:
-        histories[item.comment.id] = await service.desk.history(
-            WEB_ADMIN, item.comment, HISTORY_SHOWN
-        )
     action = _CODES.get(request.query.get("done", ""))
     number = ascii_number(request.query.get("comment"))
     done = _DONE[action].format(number) if action is not None and number is not None else ""
@@ -70,11 +66,31 @@ async def queue_page(request: web.Request) -> web.Response:
         "views": list(View),
         "view": view,
         "items": items,
-        "histories": histories,
         "done": done,
         "undo": undo,
     }
     return _private(render(request, "admin_queue.html", cache=ADMIN_CACHE, **context))
+
+
+async def history_page(request: web.Request) -> web.Response:
+    """``GET /admin/queue/ID/history``: the other comments of a comment's author (on a page
+    of its own: the queue stays one query however many authors it lists)."""
+    if not _signed_in(request):
+        return _login_page(request)
+    service = site(request).service
+    comment = await service.comment(CommentId(path_id(request)))
+    others = await service.desk.history(WEB_ADMIN, comment, HISTORY_SHOWN)
+    view = _view(request.query.get("view"))
+    return _private(
+        render(
+            request,
+            "admin_history.html",
+            cache=ADMIN_CACHE,
+            comment=comment,
+            others=others,
+            view=view,
+        )
+    )
 
 
 async def confirm_ban(request: web.Request) -> web.Response:
@@ -113,4 +129,5 @@ def add_routes(app: web.Application, id_pattern: str) -> None:
     item = f"/admin/queue/{{id:{id_pattern}}}"
     app.router.add_get("/admin/queue", queue_page)
     app.router.add_get(f"{item}/ban", confirm_ban)
+    app.router.add_get(f"{item}/history", history_page)
     app.router.add_post(f"{item}/{{action:{'|'.join(_ACTIONS)}}}", act)

@@ -31,7 +31,10 @@ async def test_a_held_comment_is_in_the_queue_not_on_the_page_until_approved(
         html = await queue.text()
         assert "best &lt;b&gt;casino&lt;/b&gt;" in html
         assert "Why: words" in html and 'aria-current="page">Held<' in html
-        assert "Their other comments" in html and "an earlier word" in html
+        assert f'href="/admin/queue/{held.id}/history?view=held"' in html
+        assert "an earlier word" not in html
+        history = await (await client.get(f"/admin/queue/{held.id}/history")).text()
+        assert "an earlier word" in history and "casino" not in history
         assert form_fields(html, f"/admin/queue/{held.id}/approve") == {"view": "held"}
         # Cross-site, or without a session, nothing happens.
         refused = await client.post(
