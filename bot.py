@@ -29,6 +29,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from adapters import cli
 from adapters.cli import json_text
+from adapters.cli.desk import desk_settings
 from newsbot import (
     Dispatcher,
     IntakeLimits,
@@ -142,6 +143,13 @@ class Settings(BaseSettings):
     # Comments per minute; over that they are stored hidden and not mirrored. 0: no limit.
     comments_per_author: int = Field(5, ge=0)
     comments_per_chat: int = Field(60, ge=0)
+    # The moderation desk: a file of words that hold a comment (one a line), holding each
+    # author's first comment, and how many readers' reports hide a comment (0: never).
+    moderation_words: str = ""
+    hold_first_comments: bool = False
+    reports_to_hide: int = Field(3, ge=0)
+    comments_policy: Literal["open", "premoderated", "closed"] = "open"  # stories without one
+    comments_close_after: float = Field(0, ge=0)  # days after publishing; 0: never
 
     # Several workers on one database: each process's id (unique per process by default),
     # how long a platform's role lasts without renewal (a dead holder is replaced that long
@@ -385,6 +393,13 @@ def build_service(settings: Settings, store: Store) -> NewsService:
         mirror_delay=settings.mirror_delay,
         open_subscriptions=settings.subscriptions == "open",
         intake=IntakeLimits(settings.comments_per_author, settings.comments_per_chat),
+        desk=desk_settings(
+            settings.moderation_words,
+            settings.hold_first_comments,
+            settings.reports_to_hide,
+            settings.comments_policy,
+            settings.comments_close_after,
+        ),
     )
     service.feeds = build_feeds(settings, service)
     service.staff = parse_staff(settings.staff)  # NEWSBOT_STAFF: telegram:ID,discord:ID

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
-from newsbot.limits import IntakeGate, IntakeLimits
+from newsbot.limits import Held, IntakeGate, IntakeLimits
 from newsbot.models import (
     Actor,
     Article,
@@ -34,7 +34,9 @@ from newsbot.models import (
     Platform,
 )
 from newsbot.people import vouched_by
+from newsbot.policy import CommentPolicy, Story, effective
 from newsbot.ports import Clock, Store
+from newsbot.review import DeskSettings, Reason, hold_reasons
 from newsbot.staff import IMITATION, imitates_staff, shown_name
 from newsbot.text import clean_name, name_keys, strip_control_chars
 
@@ -66,6 +68,7 @@ class Host(Protocol):
     count_refresh: CountRefresh
     intake: IntakeLimits | None
     comments_stored: int
+    desk_settings: DeskSettings
     _intake: IntakeGate
 
     def _enqueued(self) -> None: ...
@@ -127,6 +130,8 @@ async def add_web_comment(
     article = await svc.article(article_id)
     if article.status is not ArticleStatus.PUBLISHED:
         raise InvalidInput("This article is not open for comments.")
+    if await policy_of(svc, article_id) is CommentPolicy.CLOSED:
+        raise InvalidInput("Comments are closed.")
     name = clean_name(name)
     text = strip_control_chars(text).strip()
     if not name:
@@ -181,7 +186,14 @@ async def _add_comment(
         text = text[: COMMENT_MAX - 1] + "…"
     name = shown_name(clean_name(author.name)[:NAME_MAX] or "anonymous", svc.is_staff(author))
     now = svc.clock.now()
-    hidden = _over_intake(svc, author, source, now)
+    first_time = svc.desk_settings.first_time and not await svc.store.comments_by_author(
+        author.platform, author.user_id
+    )
+    reasons = hold_reasons(
+        svc.desk_settings, _over_intake(svc, author, source, now), text, first_time=first_time
+    )
+    hidden = bool(reasons)
+    desk = svc.desk_settings
     result = await svc.store.ingest_comment(
         IncomingComment(
             source=source,
@@ -195,11 +207,18 @@ async def _add_comment(
             mirror_due=now + timedelta(seconds=svc.mirror_delay) if svc.mirror_delay else None,
             count_refresh=None if hidden else svc.count_refresh,
             hidden=hidden,
+            policy=desk.policy,
+            close_before=now - desk.close_after if desk.close_after else None,
         )
     )
     if result is None:
         return None
     comment, created = result
+    if created and comment.status is CommentStatus.HIDDEN:
+        policy = await policy_of(svc, comment.article_id)  # the intake held it for it?
+        if policy is not CommentPolicy.OPEN:
+            reasons = (*reasons, Reason(str(policy)))
+        await svc.store.hold_comment(comment.id, reasons, now)
     if created:
         svc.comments_stored += 1
         if log.isEnabledFor(logging.INFO):  # skip building the record at full ingest rates
@@ -215,17 +234,27 @@ async def _add_comment(
     return comment
 
 
-def _over_intake(svc: Host, author: Author, source: MessageRef, now: datetime) -> bool:
-    """Count a comment against its author's and its chat's limits if it is accepted;
-    whether it is held back instead."""
+async def policy_of(svc: Host, article_id: ArticleId) -> CommentPolicy:
+    """The comment policy a new comment on the article meets now (``newsbot.policy``)."""
+    article = await svc.store.get_article(article_id)
+    own = await svc.store.get_policy(article_id)
+    desk = svc.desk_settings
+    close_before = svc.clock.now() - desk.close_after if desk.close_after else None
+    published = article.published_at if article is not None else None
+    return effective(Story(own, published), desk.policy, close_before)
+
+
+def _over_intake(svc: Host, author: Author, source: MessageRef, now: datetime) -> Held | None:
+    """Count a comment against its author's and its chat's limits if it is accepted; why
+    it is held back instead."""
     if svc.intake is None:
-        return False
+        return None
     held = svc._intake.admit(
         (author.platform, author.user_id), (source.platform, source.chat_id), now.timestamp()
     )
     if held is not None and log.isEnabledFor(logging.INFO):
         log.info(
-            "comment over the intake limit; stored hidden, not mirrored",
+            "comment over the intake limit; stored hidden for moderators, not mirrored",
             extra={
                 "platform": str(author.platform),
                 "user_id": author.user_id,
@@ -233,7 +262,7 @@ def _over_intake(svc: Host, author: Author, source: MessageRef, now: datetime) -
                 "limit": str(held),
             },
         )
-    return held is not None
+    return held
 
 
 async def edit_comment(svc: Host, source: MessageRef, text: str) -> Comment | None:

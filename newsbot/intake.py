@@ -18,9 +18,11 @@ In order, for each comment of the batch (see ``Store.ingest_comment``):
 4. a comment on an article that is missing or not published is dropped;
 5. a parent outside the article is forgotten (the comment becomes top-level); the root is the
    parent's root;
-6. the comment is stored (``Accepted``), hidden when the service said so; a visible one is
-   mirrored (``newsbot.mirroring.mirror_targets``) when asked, and asks for the article's
-   posts to show the new count (``Refresh``) at the pace the service gave.
+6. the comment is stored (``Accepted``), hidden when the service said so or when the
+   article's comment policy is not open (``newsbot.policy.effective``: pre-moderated, or
+   closed); a visible one is mirrored (``newsbot.mirroring.mirror_targets``) when asked,
+   and asks for the article's posts to show the new count (``Refresh``) at the pace the
+   service gave.
 
 ``needs`` and ``decide`` take the batch as ``IncomingComment`` values or flattened to
 ``Arrival`` tuples (what SQLite's writer process receives: cheap to carry between processes).
@@ -30,7 +32,7 @@ Nothing here does I/O; every input is a value.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple, TypeVar, cast
 
@@ -47,6 +49,7 @@ from newsbot.models import (
     MessageRef,
     Platform,
 )
+from newsbot.policy import CommentPolicy, Story, effective
 
 _T = TypeVar("_T")
 
@@ -97,6 +100,8 @@ class Arrival(NamedTuple):
         mirror_due: when those copies are due (``created_at`` when due at once).
         count_refresh: the pace of count refreshes, when the comment asks for one.
         hidden: stored hidden.
+        policy: the comment policy of articles without their own (``newsbot.policy``).
+        close_before: articles published before this are closed (the automatic close).
     """
 
     source: MessageKey
@@ -111,6 +116,8 @@ class Arrival(NamedTuple):
     mirror_due: datetime
     count_refresh: CountRefresh | None
     hidden: bool
+    policy: CommentPolicy
+    close_before: datetime | None
 
 
 def arrival(item: IncomingComment) -> Arrival:
@@ -129,6 +136,8 @@ def arrival(item: IncomingComment) -> Arrival:
         item.mirror_due or item.created_at,
         item.count_refresh,
         item.hidden,
+        item.policy,
+        item.close_before,
     )
 
 
@@ -210,6 +219,7 @@ class Lookups:
         post_counts: each published article's own deliveries, whatever their state (the
             count refresh is paced over all of them).
         parents: where each looked-up parent comment sits.
+        stories: each published article's comment policy and publication time.
     """
 
     next_id: int
@@ -221,6 +231,7 @@ class Lookups:
     post_links: Mapping[ArticleId, Sequence[MessageLink]]
     post_counts: Mapping[ArticleId, int]
     parents: Mapping[CommentId, Lineage]
+    stories: Mapping[ArticleId, Story] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +247,8 @@ class Accepted:
         hidden: stored hidden: kept for moderators, counted nowhere, never mirrored.
         mirror_to: the destinations a post of it is enqueued to.
         mirror_due: when those posts are due.
+        held: the article's policy, when it is what holds the comment (``premoderated``,
+            ``closed``); empty otherwise.
     """
 
     index: int
@@ -246,6 +259,7 @@ class Accepted:
     hidden: bool
     mirror_to: tuple[DestinationId, ...]
     mirror_due: datetime
+    held: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,7 +391,9 @@ def decide(batch: Sequence[IncomingComment] | Sequence[Arrival], lookups: Lookup
                 parent_id = None
         comment_id = CommentId(next_id)
         next_id += 1
-        hidden = item.hidden
+        policy = effective(lookups.stories.get(article_id), item.policy, item.close_before)
+        held = "" if policy is CommentPolicy.OPEN else str(policy)
+        hidden = item.hidden or bool(held)
         mirror_to: tuple[DestinationId, ...] = ()
         if item.mirror and not hidden:
             where = (article_id, key[0], key[1], replied_in)
@@ -391,7 +407,15 @@ def decide(batch: Sequence[IncomingComment] | Sequence[Arrival], lookups: Lookup
                 )
             mirror_to = found
         new = Accepted(
-            index, comment_id, article_id, parent_id, root_id, hidden, mirror_to, item.mirror_due
+            index,
+            comment_id,
+            article_id,
+            parent_id,
+            root_id,
+            hidden,
+            mirror_to,
+            item.mirror_due,
+            held,
         )
         outcomes[index] = new
         accepted.append(new)

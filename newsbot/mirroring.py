@@ -103,6 +103,15 @@ def refresh_due(now: datetime, last_update: datetime, interval: timedelta) -> da
     return max(now, last_update + interval)
 
 
+def count_refreshes(
+    posts: Sequence[ArticlePost], pace: CountRefresh, now: datetime
+) -> list[tuple[DeliveryId, datetime]]:
+    """When each of an article's settled posts may show a new count, for a comment shown
+    at ``now`` outside the intake (an approval): as the intake's ``Refresh`` paces them."""
+    interval = refresh_interval(pace, len(posts))
+    return [(p.delivery_id, refresh_due(now, p.updated_at, interval)) for p in posts if p.settled]
+
+
 def discussion_copy(
     destination: Destination, post_thread: str | None, post_links: Iterable[MessageLink]
 ) -> MessageRef | None:

@@ -24,6 +24,7 @@ from newsbot.ids import CommentId as CommentId
 from newsbot.ids import DeliveryId as DeliveryId
 from newsbot.ids import DestinationId as DestinationId
 from newsbot.ids import FeedId as FeedId
+from newsbot.policy import CommentPolicy
 
 
 class Platform(StrEnum):
@@ -231,6 +232,10 @@ class IncomingComment:
             new comment count) at the pace it allows.
         hidden: store the comment hidden (over an intake limit, say): it is kept for
             moderators, counted nowhere, never mirrored and never refreshes a count.
+        policy: the comment policy of articles that have none of their own
+            (``newsbot.policy``); one that is not open stores the comment hidden.
+        close_before: articles published before this are closed to comments, unless a
+            policy of their own was set (the automatic close).
     """
 
     source: MessageRef
@@ -244,6 +249,8 @@ class IncomingComment:
     mirror_due: datetime | None = None
     count_refresh: CountRefresh | None = None
     hidden: bool = False
+    policy: CommentPolicy = CommentPolicy.OPEN
+    close_before: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

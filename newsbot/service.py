@@ -20,6 +20,7 @@ from newsbot.comments import NAME_MAX as NAME_MAX  # re-exported: adapters impor
 from newsbot.comments import web_identity as web_identity
 from newsbot.cursors import MALFORMED as MALFORMED_CURSOR
 from newsbot.cursors import Cursors
+from newsbot.desk import Desk
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
 from newsbot.identity import IdentityService
 from newsbot.limits import IntakeGate, IntakeLimits
@@ -49,6 +50,7 @@ from newsbot.models import (
 from newsbot.ports import Clock, Store, StoreMetrics, SystemClock
 from newsbot.publishing import Change as Change  # re-exported: adapters import it here
 from newsbot.reacting import ReactionService
+from newsbot.review import DeskSettings
 from newsbot.subscriptions import PENDING_MAX as PENDING_MAX  # re-exported
 from newsbot.subscriptions import REQUESTS_PER_DAY as REQUESTS_PER_DAY
 from newsbot.subscriptions import Subscription as Subscription
@@ -81,6 +83,8 @@ class NewsService:
         intake: comments allowed per author and per chat; those over a limit are stored
             hidden and never mirrored. ``None`` (the library's default; the bot sets
             ``IntakeLimits()``) turns the limits off.
+        desk: what holds a comment for a moderator besides the limits, and how many
+            reports hide one (``newsbot.review.DeskSettings``); ``desk`` is the use cases.
 
     Refusals raise a ``DomainError`` subclass whose message can be shown to the user as is.
     """
@@ -97,6 +101,7 @@ class NewsService:
         count_refresh: CountRefresh | None = None,
         open_subscriptions: bool = False,
         intake: IntakeLimits | None = None,
+        desk: DeskSettings | None = None,
     ) -> None:
         self.store = store
         self.admins = {p: frozenset(ids) for p, ids in (admins or {}).items()}
@@ -108,6 +113,8 @@ class NewsService:
         self.open_subscriptions = open_subscriptions
         self.intake = intake
         self._intake = IntakeGate(intake)
+        self.desk_settings = desk or DeskSettings()
+        self.desk = Desk(self)
         self._listeners: list[Callable[[], None]] = []
         self.comments_stored = 0  # comments created by this process, for monitoring
         self._cursors: Cursors | None = None

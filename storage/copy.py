@@ -45,8 +45,12 @@ TABLES = (
     "people",
     "person_accounts",
     "tokens",
+    "review",
+    "reports",
+    "audit",
+    "story_policy",
 )
-_WITH_IDS = ("articles", "destinations", "comments", "deliveries", "feeds", "people")
+_WITH_IDS = ("articles", "destinations", "comments", "deliveries", "feeds", "people", "audit")
 _CHUNK = 5000
 
 

@@ -16,6 +16,7 @@ from newsbot import (
     DomainError,
     NewsService,
 )
+from newsbot.policy import parse
 from newsbot.threads import walk
 
 
@@ -28,6 +29,8 @@ async def publish(service: NewsService, args: argparse.Namespace) -> object:
         args.title, body, args.summary or "", args.url, args.image, tags(args.tags)
     )
     change = await service.publish(Actor.operator(), draft)
+    if getattr(args, "comments", None):
+        await service.desk.set_policy(Actor.operator(), change.article.id, parse(args.comments))
     if args.json:
         return {**article_json(service, change.article), "queued": change.queued}
     page = service.article_url(change.article.id)

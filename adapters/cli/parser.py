@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from adapters.cli import articles, chats, feeds, people
+from adapters.cli import articles, chats, desk, feeds, people
 from adapters.cli.operations import copy_database, workers
 from newsbot import DestinationKind, Platform
+from newsbot.policy import CommentPolicy
 from newsbot.workers import LIVE_HORIZON
 
 
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_feeds(sub, common)
     _add_authors(sub, common)
     people.add_parsers(sub, common)
+    desk.add_parsers(sub, common)
     p = sub.add_parser(
         "copy-database",
         parents=[common],
@@ -87,6 +89,7 @@ def _add_articles(
 ) -> None:
     p = sub.add_parser("publish", parents=[common], help="publish an article")
     _content(p, True)
+    p.add_argument("--comments", choices=[str(c) for c in CommentPolicy], help="its policy")
     p.set_defaults(handler=articles.publish)
     p = sub.add_parser("edit", parents=[common], help="edit an article everywhere")
     p.add_argument("id", type=int)

@@ -2,8 +2,9 @@
 
 The commands live in groups by concern, each with one permission rule and one error policy
 (``interactions.CommandGroup``): articles (``articles.py``), subscriptions and approvals
-(``subscriptions.py``), reading (``reading.py``), feeds (``feeds.py``) and the moderation
-menus (``moderation.py``). Every interaction is first admitted by the tree (``admit``).
+(``subscriptions.py``), reading (``reading.py``), feeds (``feeds.py``), comment policies
+(``policy.py``) and the moderation menus (``moderation.py``). Every interaction is first
+admitted by the tree (``admit``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from adapters.discord.groups import tree_error
 from adapters.discord.interactions import admit
 from adapters.discord.moderation import moderation_menus
 from adapters.discord.people import PeopleCommands
+from adapters.discord.policy import PolicyCommands
 from adapters.discord.reading import ReadingCommands
 from adapters.discord.subscriptions import ApprovalCommands, ChannelCommands
 
@@ -29,9 +31,9 @@ def install_commands(tree: NewsTree) -> None:
     articles, channels, approvals = ArticleCommands(), ChannelCommands(), ApprovalCommands()
     reading = ReadingCommands()
     order = {"publish": 0, "edit": 1, "retract": 2, "subscribe": 3, "unsubscribe": 4}
-    order |= {"approve": 5, "latest": 6, "article": 7, "comments": 8, "link": 9}
+    order |= {"approve": 5, "latest": 6, "article": 7, "comments": 8, "link": 9, "policy": 10}
     flat = [*articles.top_level(), *channels.top_level(), *approvals.top_level()]
-    flat += reading.top_level() + PeopleCommands().top_level()
+    flat += [*reading.top_level(), *PeopleCommands().top_level(), *PolicyCommands().top_level()]
     for command in sorted(flat, key=lambda c: order[c.name]):
         tree.add_command(command)
     tree.add_command(FeedCommands())

@@ -1,7 +1,8 @@
-"""Moderation for newsbot admins: the Delete comment and Ban author message menus.
+"""Moderation for newsbot admins: the Delete comment and Ban author message menus; and
+Report, for every reader, which asks a moderator to look at a comment.
 
 Context menus cannot belong to a group; each gets the same guard as a group's commands: a
-newsbot-admin check and ``answer_failure``'s error policy.
+newsbot-admin check (not for Report) and ``answer_failure``'s error policy.
 """
 
 from __future__ import annotations
@@ -77,6 +78,31 @@ async def ban_author(interaction: discord.Interaction, message: discord.Message)
     )
 
 
+REPORTS_PER_WINDOW = 5
+REPORT_WINDOW = 600.0
+
+
+async def report_comment(interaction: discord.Interaction, message: discord.Message) -> None:
+    """Report the comment a message carries (from any platform) to the moderators; each
+    reader counts once, five reports per reader per ten minutes. Answered ephemerally."""
+
+    service = service_of(interaction)
+    reader = actor_of(interaction)
+    if not await acknowledge(interaction):
+        return
+    link = await service.resolve(_ref(message))
+    if link is None or link.comment_id is None:
+        raise NotFound("That message is not a stored comment.")
+    wait = await service.rate_slot(
+        f"discord-report:{reader.user_id}", REPORTS_PER_WINDOW, REPORT_WINDOW
+    )
+    if wait:
+        await reply(interaction, f"Please wait {max(1, int(wait))} seconds to report again.")
+        return
+    await service.desk.report(link.comment_id, reader, "")
+    await reply(interaction, "Thank you: a moderator will look at this comment.")
+
+
 async def _admins_only(interaction: discord.Interaction) -> bool:
     action = ACTIONS.get(command_name(interaction), "moderate comments")
     try:
@@ -98,4 +124,7 @@ def moderation_menus() -> list[app_commands.ContextMenu]:
         menu.add_check(_admins_only)
         menu.error(_failed)
         menus.append(menu)
+    report = app_commands.ContextMenu(name="Report", callback=report_comment)
+    report.error(_failed)
+    menus.append(report)
     return menus

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from adapters.web import admin, admin_people, api, feeds, pages, reactions, signin
+from adapters.web import admin, admin_people, api, desk, feeds, pages, reactions, reports, signin
 from adapters.web.cache import PageCache, public_cache_control
 from adapters.web.context import (
     ERROR_CACHE,
@@ -140,6 +140,7 @@ def create_app(
     app.router.add_post(f"{article}/reactions", reactions.post_reaction)
     app.router.add_get(f"{article}/comments.xml", feeds.comments_feed)
     app.router.add_get("/feed.xml", feeds.articles_feed)
+    reports.add_routes(app, ID_PATTERN)
     app.router.add_get("/api/articles", api.articles)
     app.router.add_get(f"/api{article}", api.article)
     app.router.add_get(f"/api{article}/comments", api.comments)
@@ -154,6 +155,7 @@ def create_app(
         app.router.add_post(f"{comment}/ban-name", admin.ban_comment_name)
         app.router.add_post("/admin/names/ban", admin.ban_name)
         admin_people.register(app)
+        desk.add_routes(app, ID_PATTERN)
     signin.register(app, sign_in or signin.SignInConfig())
     app.router.add_get("/favicon.ico", _no_icon)
     app.router.add_static("/static", STATIC_DIR)

@@ -138,9 +138,10 @@ async def article_page(request: web.Request) -> web.Response:
             form.parent_id, form.parent_name = parent.id, parent.author.name
         thread = await _thread(request, article, cursor)
         counts = await s.service.reactions.counts(article.id)
+        policy = await s.service.desk.policy(article.id)
         return Page(
-            data=(article, thread, form.parent_id, form.parent_name, react_id, counts),
-            make=lambda: _article_text(request, article, form, thread, cursor, counts),
+            data=(article, thread, form.parent_id, form.parent_name, react_id, counts, policy),
+            make=lambda: _article_text(request, article, form, thread, cursor, counts, policy),
             cache_control=s.public_cache,
         )
 
@@ -189,6 +190,7 @@ def _article_text(
     thread: ThreadPage,
     cursor: str | None,
     reactions: ReactionCounts,
+    policy: str = "open",
 ) -> str:
     s = site(request)
     path = article_path(article)
@@ -212,6 +214,7 @@ def _article_text(
         reactions=reactions,
         offered=s.service.reactions.web_reactions,
         react_id=form.react_id,
+        policy=policy,
     )
 
 
@@ -222,7 +225,8 @@ async def _article_response(
     cursor = request.query.get("comments") or None
     thread = await _thread(request, article, cursor)
     counts = await site(request).service.reactions.counts(article.id)
-    text = _article_text(request, article, form, thread, cursor, counts)
+    policy = await site(request).service.desk.policy(article.id)
+    text = _article_text(request, article, form, thread, cursor, counts, policy)
     response = web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
     response.headers["Cache-Control"] = PAGE_CACHE
     response.enable_compression()

@@ -55,6 +55,7 @@ from newsbot.models import (
     ThreadCursor,
     WorkerInfo,
 )
+from newsbot.ports.desk import DeskStore
 from newsbot.ports.people import PeopleStore
 from newsbot.ports.reactions import ReactionStore
 
@@ -535,6 +536,7 @@ class Store(
     FeedStore,
     PeopleStore,
     ReactionStore,
+    DeskStore,
     Protocol,
 ):
     """The whole persistence port: every role, and the store's own life cycle.

@@ -33,7 +33,9 @@ from newsbot.models import (
     Platform,
     ThreadCursor,
 )
+from newsbot.policy import Story
 from newsbot.ports import Store
+from storage.memory.desk import Desk
 from storage.memory.outbox import Outbox
 from storage.memory.people import MemoryPeople
 from storage.memory.reactions import Reactions
@@ -50,7 +52,7 @@ from storage.memory.tables import (
 )
 
 
-class MemoryStore(Outbox, Coordination, Feeds, MemoryPeople, Reactions):
+class MemoryStore(Outbox, Coordination, Feeds, MemoryPeople, Reactions, Desk):
     """A ``Store`` in memory, on its own ``MemoryDatabase`` unless given one: several stores
     on one database behave as workers sharing it."""
 
@@ -354,6 +356,10 @@ class MemoryStore(Outbox, Coordination, Feeds, MemoryPeople, Reactions):
             post_links={a: self._post_links(a) for a in published},
             post_counts=Counter(d.article_id for d in own),
             parents=parents,
+            stories={
+                a: Story(self._desk.policies.get(a), db.articles[a].published_at)
+                for a in published
+            },
         )
 
     def _write(self, batch: Sequence[IncomingComment], plan: Plan) -> None:

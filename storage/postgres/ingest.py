@@ -12,6 +12,7 @@ import storage.rows as rows
 from newsbot import intake
 from newsbot.intake import ArticlePost, Lineage, Lookups, Plan
 from newsbot.models import ArticleId, Comment, IncomingComment, MessageLink, MessageRef
+from newsbot.policy import CommentPolicy, Story
 from storage.postgres.connection import CHANNEL, Conn
 
 # -- group-commit ingestion ----------------------------------------------------------------
@@ -60,6 +61,8 @@ _LOOKUP = (
     "ARRAY(SELECT ROW(c.*) FROM (SELECT unnest($10::bigint[]) UNION SELECT comment_id "
     "FROM link WHERE comment_id IS NOT NULL) AS k(id) CROSS JOIN LATERAL ("
     "SELECT id, article_id, COALESCE(root_id, id) FROM comments WHERE id = k.id LIMIT 1) AS c), "
+    "ARRAY(SELECT ROW(a.id, p.policy, r.published_at) FROM art a JOIN articles r "
+    "ON r.id = a.id LEFT JOIN story_policy p ON p.article_id = a.id), "
     "CASE WHEN n > 0 THEN setval(pg_get_serial_sequence('comments', 'id'), "
     "nextval(pg_get_serial_sequence('comments', 'id')) + n - 1) - n + 1 END FROM fresh"
 )
@@ -126,7 +129,7 @@ async def _ingest(
     plan = intake.decide(
         items,
         Lookups(
-            next_id=row[8] or 0,
+            next_id=row[9] or 0,
             stored={c.source: c for c in map(rows.comment, row[0])},
             banned={(r[0], r[1]) for r in row[1]},
             links=links,
@@ -135,6 +138,9 @@ async def _ingest(
             post_links=post_links,
             post_counts={r[0]: r[1] for r in row[5]},
             parents={r[0]: Lineage(r[1], r[2]) for r in row[7]},
+            stories={
+                r[0]: Story(None if r[1] is None else CommentPolicy(r[1]), r[2]) for r in row[8]
+            },
         ),
     )
     if plan.accepted:

@@ -65,6 +65,7 @@ from newsbot.models import (
     MessageLink,
     MessageRef,
 )
+from newsbot.policy import CommentPolicy, Story
 from storage.sqlite.connection import (
     _SQL_VARIABLES,
     Conn,
@@ -278,6 +279,10 @@ def write_batch(conn: Conn, batch: Sequence[Arrival]) -> list[Outcome]:
     post_links: dict[ArticleId, list[MessageLink]] = {}
     for link in _post_links(conn, sorted(published)):
         post_links.setdefault(link.article_id, []).append(link)
+    stories = {
+        ArticleId(r[0]): Story(None if r[1] is None else CommentPolicy(r[1]), rows.maybe_at(r[2]))
+        for r in _select_in(conn, _STORIES, sorted(published))
+    }
     lookups = Lookups(
         next_id=int(conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM comments").fetchone()[0]),
         stored=stored,
@@ -295,6 +300,7 @@ def write_batch(conn: Conn, batch: Sequence[Arrival]) -> list[Outcome]:
                 sorted(parent_ids),
             )
         },
+        stories=stories,
     )
     plan = intake.decide(batch, lookups)
     _write_plan(conn, batch, plan)
@@ -307,6 +313,10 @@ _POSTS = (
     "d.state = 'sent' AND d.op != 'delete', d.updated_at FROM deliveries d "
     "JOIN destinations t ON t.id = d.destination_id WHERE d.article_id = ? "
     "AND d.comment_id IS NULL AND d.message_id IS NOT NULL ORDER BY d.id"
+)
+_STORIES = (
+    "SELECT a.id, p.policy, a.published_at FROM articles a "
+    "LEFT JOIN story_policy p ON p.article_id = a.id WHERE a.id IN ({})"
 )
 _POST_COUNT = "SELECT COUNT(*) FROM deliveries WHERE article_id = ? AND comment_id IS NULL"
 _SOURCE_MATCH = "(source_platform = ? AND source_chat_id = ? AND source_message_id = ?)"

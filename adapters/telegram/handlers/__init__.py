@@ -84,6 +84,7 @@ PUBLIC_COMMANDS = (
     ("subscribe", "Send new articles to this chat (chat admins)"),
     ("unsubscribe", "Stop sending articles to this chat (chat admins)"),
     ("link", "Link this account to the web site (private chat)"),
+    ("report", "Reply to a comment with /report [reason] to ask a moderator to look"),
     ("help", "What I can do"),
 )
 ADMIN_COMMANDS = (
@@ -95,6 +96,7 @@ ADMIN_COMMANDS = (
     ("ban", "Reply to a comment with /ban to stop storing its author's comments"),
     ("approve", "Subscriptions waiting for approval; /approve CHAT_ID approves one"),
     ("feed", "Follow a site's feed: /feed add URL [tags], list, remove URL, poll URL"),
+    ("policy", "A story's comments: /policy ID [open|premoderated|closed|default]"),
 )
 
 
@@ -152,6 +154,8 @@ class Handlers(HandlerGroup):
             ("unsubscribe", subscriptions.unsubscribe),
             ("delete", self.moderation.delete),
             ("ban", self.moderation.ban),
+            ("report", self.moderation.report),
+            ("policy", self.moderation.policy),
             ("approve", subscriptions.approve),
             ("feed", self.feeds.feed),
             ("link", self.people.link),

@@ -1,4 +1,5 @@
-"""Moderation: /delete and /ban, sent as a reply to a comment."""
+"""Moderation: /delete and /ban, sent as a reply to a comment; /report, a reader asking a
+moderator to look at one; /policy, a story's comment policy."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from adapters.telegram.handlers.base import (
     chat_names,
     guarded,
 )
+from adapters.telegram.handlers.parsing import parse_id
 from adapters.telegram.render import (
     shown_name,
 )
@@ -23,13 +25,20 @@ from newsbot.errors import (
     NotFound,
 )
 from newsbot.models import (
+    ArticleId,
     CommentId,
     CommentStatus,
     MessageRef,
     Platform,
 )
+from newsbot.policy import CommentPolicy, parse
 
 log = logging.getLogger("newsbot.telegram")
+
+POLICY_USAGE = "Usage: /policy ID [open|premoderated|closed|default]"
+
+REPORTS_PER_WINDOW = 5
+REPORT_WINDOW = 600.0
 
 
 class Moderation(HandlerGroup):
@@ -86,3 +95,42 @@ class Moderation(HandlerGroup):
         count = await self.service.ban(self.actor(update), author.platform, author.user_id)
         name = shown_name(author.name) or author.user_id
         await self.send(update, f"Banned {name}; deleted {count} comment(s).")
+
+    @guarded("report")
+    async def report(self, update: Update, context: Context) -> None:
+        """``/report [reason]`` as a reply to a comment: ask a moderator to look at it (each
+        reader counts once; five reports per reader per ten minutes)."""
+        comment_id = await self.replied_comment(update, "/report")
+        reader = self.actor(update)
+        wait = await self.service.rate_slot(
+            f"telegram-report:{reader.user_id}", REPORTS_PER_WINDOW, REPORT_WINDOW
+        )
+        if wait:
+            await self.send(update, f"Please wait {max(1, int(wait))} seconds to report again.")
+            return
+        message = update.effective_message
+        assert message is not None
+        reason = (message.text or "").partition(" ")[2]
+        await self.service.desk.report(comment_id, reader, reason)
+        await self.send(update, "Thank you: a moderator will look at this comment.")
+
+    @guarded("policy")
+    async def policy(self, update: Update, context: Context) -> None:
+        """``/policy ID [open|premoderated|closed|default]``: show or set a story's comment
+        policy (newsbot admins)."""
+        args = context.args or []
+        article_id = ArticleId(parse_id(args, POLICY_USAGE))
+        actor = self.actor(update)
+        self.service.require_admin(actor, "set comment policies")
+        if len(args) > 2:
+            raise InvalidInput(POLICY_USAGE)
+        if len(args) == 1:
+            await self.service.article(article_id)
+            meets = await self.service.desk.policy(article_id)
+        else:
+            wanted = args[1].strip().lower()
+            if wanted not in (*(str(c) for c in CommentPolicy), "default"):
+                raise InvalidInput(POLICY_USAGE)
+            chosen = None if wanted == "default" else parse(wanted)
+            meets = await self.service.desk.set_policy(actor, article_id, chosen)
+        await self.send(update, f"Article {article_id}: comments are {meets}.")

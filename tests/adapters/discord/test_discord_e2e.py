@@ -71,8 +71,10 @@ async def test_the_docs_cover_the_invite_and_every_synced_command(world: World) 
         "comments",
         "link",
         "feed",
+        "policy",
         "Delete comment",
         "Ban author",
+        "Report",
     }
     for name in names:
         assert (f"`/{name}" if name[0].islower() else f"*Apps > {name}*") in docs

@@ -1,0 +1,248 @@
+"""``DeskStore`` in memory: the moderation queue, reports, approvals and the audit log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from newsbot import mirroring
+from newsbot.mirroring import ArticlePost
+from newsbot.models import (
+    ArticleId,
+    ArticleStatus,
+    Comment,
+    CommentId,
+    CommentStatus,
+    CountRefresh,
+    DeliveryOp,
+    DestinationId,
+)
+from newsbot.policy import CommentPolicy
+from newsbot.review import (
+    AuditEntry,
+    Decision,
+    Reason,
+    ReviewItem,
+    View,
+    merge_reasons,
+)
+from storage.memory.tables import _DEAD, _PENDING, _SENT, MemoryBase, _utc
+
+
+@dataclass
+class DeskTables:
+    """The desk's rows: queue items (without their comment), reports, the audit log."""
+
+    items: dict[CommentId, ReviewItem] = field(default_factory=dict)
+    reports: dict[CommentId, dict[str, tuple[str, datetime]]] = field(default_factory=dict)
+    audit: list[AuditEntry] = field(default_factory=list)
+    policies: dict[ArticleId, CommentPolicy] = field(default_factory=dict)
+
+
+class Desk(MemoryBase):
+    """The desk's methods on a memory database."""
+
+    @property
+    def _desk(self) -> DeskTables:
+        db = self._db
+        tables = getattr(db, "desk", None)
+        if tables is None:
+            tables = DeskTables()
+            db.desk = tables  # type: ignore[attr-defined]
+        return tables
+
+    def _hold(self, comment_id: CommentId, reasons: Sequence[str], now: datetime) -> None:
+        desk = self._desk
+        old = desk.items.get(comment_id)
+        comment = self.database.comments[comment_id]
+        if old is None:
+            desk.items[comment_id] = ReviewItem(comment, tuple(reasons), 0, (), _utc(now))
+        else:
+            desk.items[comment_id] = replace(
+                old,
+                reasons=merge_reasons(old.reasons, reasons),
+                decision=Decision.OPEN,
+                decided_by=None,
+                decided_at=None,
+            )
+
+    async def hold_comment(
+        self, comment_id: CommentId, reasons: Sequence[str], now: datetime
+    ) -> None:
+        self._hold(comment_id, reasons, now)
+
+    async def report_comment(
+        self, comment_id: CommentId, reporter: str, reason: str, now: datetime
+    ) -> int:
+        said = self._desk.reports.setdefault(comment_id, {})
+        if reporter not in said:
+            said[reporter] = (reason, _utc(now))
+            self._hold(comment_id, [Reason.REPORTED], now)
+        return len(said)
+
+    def _full(self, item: ReviewItem) -> ReviewItem:
+        said = sorted(
+            self._desk.reports.get(item.comment.id, {}).items(), key=lambda r: (r[1][1], r[0])
+        )
+        return replace(
+            item,
+            comment=self.database.comments[item.comment.id],
+            reports=len(said),
+            report_reasons=tuple(reason for _, (reason, _) in said),
+        )
+
+    async def review_item(self, comment_id: CommentId) -> ReviewItem | None:
+        item = self._desk.items.get(comment_id)
+        return None if item is None else self._full(item)
+
+    async def review_queue(self, view: View, limit: int) -> list[ReviewItem]:
+        items = [self._full(i) for i in self._desk.items.values()]
+        if view is View.HELD:
+            found = [
+                i
+                for i in items
+                if i.decision is Decision.OPEN and i.comment.status is CommentStatus.HIDDEN
+            ]
+            found.sort(key=lambda i: (i.entered_at, i.comment.id))
+        elif view is View.REPORTED:
+            found = [
+                i
+                for i in items
+                if i.decision is Decision.OPEN
+                and i.reports
+                and i.comment.status is not CommentStatus.DELETED
+            ]
+            found.sort(key=lambda i: (-i.reports, i.entered_at, i.comment.id))
+        else:
+            found = [i for i in items if i.decided_at is not None]
+            found.sort(key=lambda i: (i.decided_at, i.comment.id), reverse=True)
+        return found[:limit]
+
+    async def decide_review(
+        self, comment_id: CommentId, decision: Decision, actor: str, now: datetime
+    ) -> bool:
+        desk = self._desk
+        is_open = decision is Decision.OPEN
+        by, at = (None, None) if is_open else (actor, _utc(now))
+        old = desk.items.get(comment_id)
+        if old is not None and old.decision is decision:
+            return False
+        if old is None:
+            old = ReviewItem(self.database.comments[comment_id], (), 0, (), _utc(now))
+        desk.items[comment_id] = replace(old, decision=decision, decided_by=by, decided_at=at)
+        return True
+
+    async def release_comment(
+        self,
+        comment_id: CommentId,
+        now: datetime,
+        due: datetime,
+        *,
+        mirror: bool = True,
+        count_refresh: CountRefresh | None = None,
+    ) -> Comment | None:
+        db = self._db
+        comment = db.comments.get(comment_id)
+        if comment is None or comment.status is not CommentStatus.HIDDEN:
+            return None
+        article = db.articles.get(comment.article_id)
+        if article is None or article.status is not ArticleStatus.PUBLISHED:
+            return None
+        comment = db.comments[comment_id] = replace(
+            comment, status=CommentStatus.VISIBLE, deleted_at=None
+        )
+        posts = self._posts(comment)
+        if mirror:
+            for destination_id in mirroring.mirror_targets(
+                posts, self._post_links(comment.article_id), comment.source, None
+            ):
+                self._mirror(comment, destination_id, _utc(now), _utc(due))
+        if count_refresh is not None:
+            for delivery_id, at in mirroring.count_refreshes(posts, count_refresh, _utc(now)):
+                current = db.deliveries[delivery_id]
+                if current.state is _SENT and current.op is not DeliveryOp.DELETE:
+                    self._put(
+                        current,
+                        op=DeliveryOp.EDIT,
+                        state=_PENDING,
+                        next_attempt_at=_utc(at),
+                        attempts=0,
+                        generation=current.generation + 1,
+                        updated_at=_utc(now),
+                    )
+        self._changed()
+        return comment
+
+    def _posts(self, comment: Comment) -> list[ArticlePost]:
+        db = self.database
+        own = sorted(
+            (
+                d
+                for d in db.deliveries.values()
+                if d.article_id == comment.article_id and d.comment_id is None and d.message_id
+            ),
+            key=lambda d: d.id,
+        )
+        return [
+            ArticlePost(
+                d.id,
+                d.destination_id,
+                db.destinations[d.destination_id].platform,
+                db.destinations[d.destination_id].chat_id,
+                d.thread_id,
+                db.destinations[d.destination_id].active,
+                d.state is _SENT and d.op is not DeliveryOp.DELETE,
+                d.updated_at,
+            )
+            for d in own
+        ]
+
+    def _mirror(
+        self, comment: Comment, destination_id: DestinationId, now: datetime, due: datetime
+    ) -> None:
+        """As the SQL stores' upsert: enqueue a post once; a copy deleted when the comment was
+        hidden (or cancelled before it went out) is posted anew."""
+        db = self.database
+        for d in db.deliveries.values():
+            if d.comment_id == comment.id and d.destination_id == destination_id:
+                if d.state in (_SENT, _DEAD) and (
+                    d.op is DeliveryOp.DELETE or d.message_id is None
+                ):
+                    db.not_before.pop(d.id, None)
+                    self._put(
+                        d,
+                        op=DeliveryOp.POST,
+                        state=_PENDING,
+                        message_id=None,
+                        thread_id=None,
+                        next_attempt_at=due,
+                        attempts=0,
+                        generation=d.generation + 1,
+                        last_error=None,
+                        updated_at=now,
+                        claimed_by=None,
+                    )
+                return
+        self._enqueue(comment.article_id, comment.id, destination_id, due)
+
+    async def add_audit(
+        self, actor: str, action: str, comment_id: CommentId, detail: str, now: datetime
+    ) -> None:
+        log = self._desk.audit
+        log.append(AuditEntry(len(log) + 1, _utc(now), actor, action, comment_id, detail))
+
+    async def audit_log(self, limit: int) -> list[AuditEntry]:
+        return list(reversed(self._desk.audit[-limit:])) if limit > 0 else []
+
+    async def set_policy(
+        self, article_id: ArticleId, policy: CommentPolicy | None, now: datetime
+    ) -> None:
+        if policy is None:
+            self._desk.policies.pop(article_id, None)
+        else:
+            self._desk.policies[article_id] = policy
+        self._changed()
+
+    async def get_policy(self, article_id: ArticleId) -> CommentPolicy | None:
+        return self._desk.policies.get(article_id)

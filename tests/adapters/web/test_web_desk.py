@@ -1,0 +1,116 @@
+"""The moderation queue on the admin page, on the real aiohttp server."""
+
+from __future__ import annotations
+
+from html import unescape
+
+from newsbot import CommentStatus, NewsService
+from newsbot.review import DeskSettings, WordList
+from tests.adapters.web.test_web_admin import EVIL, TOKEN, login
+from tests.adapters.web.test_web_helpers import form_fields, publish, web_client
+
+
+async def test_a_held_comment_is_in_the_queue_not_on_the_page_until_approved(
+    service: NewsService,
+) -> None:
+    service.desk_settings = DeskSettings(words=WordList(["casino"]))
+    article = await publish(service, title="Desk")
+    held = await service.add_web_comment(
+        article.id, "Eve", "best <b>casino</b>", client_key="a", user_id="w:eve"
+    )
+    fine = await service.add_web_comment(
+        article.id, "Eve", "an earlier word", client_key="b", user_id="w:eve"
+    )
+    assert held.status is CommentStatus.HIDDEN
+    async with web_client(service, admin_token=TOKEN) as client:
+        page = await (await client.get(f"/articles/{article.id}")).text()
+        assert "casino" not in page and "an earlier word" in page
+        await login(client)
+        queue = await client.get("/admin/queue")
+        assert queue.headers["Cache-Control"] == "no-store"
+        html = await queue.text()
+        assert "best &lt;b&gt;casino&lt;/b&gt;" in html
+        assert "Why: words" in html and 'aria-current="page">Held<' in html
+        assert f'href="/admin/queue/{held.id}/history?view=held"' in html
+        assert "an earlier word" not in html
+        history = await (await client.get(f"/admin/queue/{held.id}/history")).text()
+        assert "an earlier word" in history and "casino" not in history
+        assert form_fields(html, f"/admin/queue/{held.id}/approve") == {"view": "held"}
+        # Cross-site, or without a session, nothing happens.
+        refused = await client.post(
+            f"/admin/queue/{held.id}/approve", data={"view": "held"}, headers=EVIL
+        )
+        assert refused.status == 403
+        assert (await service.comment(held.id)).status is CommentStatus.HIDDEN
+        done = await client.post(
+            f"/admin/queue/{held.id}/approve", data={"view": "held"}, allow_redirects=False
+        )
+        assert done.status == 303
+        assert done.headers["Location"] == f"/admin/queue?view=held&done=approve&comment={held.id}"
+        after = await (await client.get(done.headers["Location"])).text()
+        assert f"Approved comment {held.id}" in after
+        assert form_fields(after, f"/admin/queue/{held.id}/undo") == {"view": "held"}
+        assert "Nothing held." in after
+        page = await (await client.get(f"/articles/{article.id}")).text()
+        assert "best &lt;b&gt;casino&lt;/b&gt;" in page
+        recent = await (await client.get("/admin/queue?view=recent")).text()
+        assert f'id="item-{held.id}"' in recent and "approved by cli:web-admin" in recent
+        # Undo from the notice: hidden again, back in the queue.
+        await client.post(f"/admin/queue/{held.id}/undo", data={"view": "recent"})
+        assert (await service.comment(held.id)).status is CommentStatus.HIDDEN
+        log = await service.store.audit_log(10)
+        assert [(e.actor, e.action) for e in log] == [
+            ("cli:web-admin", "undo approve"),
+            ("cli:web-admin", "approve"),
+        ]
+        del fine
+
+
+async def test_bans_ask_first_and_reported_tab_lists_reports(service: NewsService) -> None:
+    article = await publish(service)
+    comment = await service.add_web_comment(
+        article.id, "Mal", "rude", client_key="a", user_id="w:mal"
+    )
+    from newsbot import Actor, Platform
+
+    for who in ("w:1", "w:2"):
+        await service.desk.report(comment.id, Actor(Platform.WEB, who), "insults")
+    async with web_client(service, admin_token=TOKEN) as client:
+        assert "Admin token" in await (await client.get("/admin/queue")).text()
+        assert "Admin token" in await (await client.get(f"/admin/queue/{comment.id}/ban")).text()
+        await login(client)
+        reported = await (await client.get("/admin/queue?view=reported")).text()
+        assert "2 report(s): insults; insults" in reported
+        assert f'href="/admin/queue/{comment.id}/ban?view=reported"' in reported
+        confirm = await (await client.get(f"/admin/queue/{comment.id}/ban?view=reported")).text()
+        assert "deletes every comment of theirs" in unescape(confirm)
+        assert form_fields(confirm, f"/admin/queue/{comment.id}/ban") == {"view": "reported"}
+        assert (await service.comment(comment.id)).status is CommentStatus.VISIBLE
+        done = await client.post(f"/admin/queue/{comment.id}/ban", data={"view": "reported"})
+        assert done.status == 200 and "Banned the author" in await done.text()
+    assert (await service.comment(comment.id)).status is CommentStatus.DELETED
+    assert await service.store.is_banned(Platform.WEB, "w:mal")
+
+
+async def test_the_form_follows_the_story_policy(service: NewsService) -> None:
+    from newsbot import Actor
+    from newsbot.policy import CommentPolicy
+
+    article = await publish(service)
+    async with web_client(service) as client:
+        page = await (await client.get(f"/articles/{article.id}")).text()
+        assert "Post Comment" in page and "reviewed" not in page
+        await service.desk.set_policy(Actor.operator(), article.id, CommentPolicy.PREMODERATED)
+        page = await (await client.get(f"/articles/{article.id}")).text()
+        assert "Post Comment" in page and "appears once a moderator approves it" in page
+        await service.desk.set_policy(Actor.operator(), article.id, CommentPolicy.CLOSED)
+        page = await (await client.get(f"/articles/{article.id}")).text()
+        assert "Comments are closed" in page and "Post Comment" not in page
+        refused = await client.post(
+            f"/articles/{article.id}/comments", data={"name": "Ann", "text": "late"}
+        )
+        assert refused.status == 400 and "Comments are closed." in await refused.text()
+        await service.desk.set_policy(Actor.operator(), article.id, None)
+        page = await (await client.get(f"/articles/{article.id}")).text()
+        assert "Post Comment" in page and "Comments are closed" not in page
+    assert (await service.thread(article.id)).total == 0
