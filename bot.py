@@ -29,6 +29,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from adapters import cli
 from adapters.cli import json_text
+from adapters.cli.envfile import render as render_env
 from newsbot import (
     Dispatcher,
     IntakeLimits,
@@ -50,6 +51,7 @@ from newsbot.supervision import (
     role_of,
 )
 from storage import describe_database, is_postgres, open_store
+from storage.backup import backup_sqlite
 
 if TYPE_CHECKING:
     from adapters.web.ops import OpsListener
@@ -630,13 +632,15 @@ async def open_service(settings: Settings) -> AsyncIterator[NewsService]:
             await store.close()
 
 
-async def copy_database(sqlite_path: str, postgres_url: str) -> dict[str, int]:
+async def copy_database(
+    sqlite_path: str, postgres_url: str, progress: Callable[[str, int, int], None] | None
+) -> dict[str, int]:
     """Copy an SQLite database into an empty PostgreSQL one (``storage.copy``)."""
     try:
         from storage.copy import copy_database as copy
     except ImportError:
         raise ConfigError("PostgreSQL needs asyncpg: pip install 'newsbot[postgres]'") from None
-    return await copy(sqlite_path, postgres_url)
+    return await copy(sqlite_path, postgres_url, progress)
 
 
 def cli_backend(settings: Settings) -> cli.Backend:
@@ -644,6 +648,7 @@ def cli_backend(settings: Settings) -> cli.Backend:
     return cli.Backend(
         open_service=lambda: open_service(settings),
         copy=copy_database,
+        backup=backup_sqlite,
         is_postgres=is_postgres,
         describe=describe_database,
     )
@@ -652,6 +657,9 @@ def cli_backend(settings: Settings) -> cli.Backend:
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``newsbot`` command: runs the bot, or the admin command it names."""
     args = cli.build_parser().parse_args(argv)
+    if getattr(args, "env_example", False):
+        print(render_env(Settings), end="")
+        return 0
     args.given_database = getattr(args, "database", None)
     if args.given_database is not None:
         settings = load_settings(database=args.given_database)
