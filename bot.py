@@ -99,6 +99,16 @@ class Settings(BaseSettings):
     discord_guilds: Annotated[frozenset[int], NoDecode] = frozenset()
     discord_guild: int | None = None
 
+    # The site: its name, a line about it, a logo's address, an accent colour (#rrggbb, at
+    # least 4.5:1 on white), the footer's text and links ("About=https://…,Contact=mailto:…"),
+    # and a folder of template and static overrides (docs/web.md, Theming).
+    site_name: str = "News"
+    site_description: str = ""
+    site_logo: str = ""
+    site_accent: str = ""
+    site_footer: str = ""
+    site_footer_links: str = ""
+    web_theme_dir: str = ""
     web: bool = True
     web_host: str = "127.0.0.1"
     web_port: int = Field(8080, ge=0, le=65535)
@@ -445,6 +455,7 @@ def build_adapters(
     web_adapter: Adapter | None = None
     if settings.web:
         from adapters.web import WebAdapter
+        from adapters.web.brand import Brand
 
         admin = settings.web_admin_token
         web_adapter = WebAdapter(
@@ -463,6 +474,7 @@ def build_adapters(
             max_age=settings.web_max_age,
             s_maxage=settings.web_s_maxage,
             stale=settings.web_stale,
+            brand=Brand.from_settings(settings),
         )
         where = f"http://{settings.web_host}:{settings.web_port}"
         if settings.web_unix_socket:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from adapters.web.app import create_app
+from adapters.web.brand import Brand
 from adapters.web.connections import (
     BODY_TIMEOUT,
     HEADER_TIMEOUT,
@@ -52,6 +53,7 @@ class WebAdapter:
             socket count only towards ``max_connections``.
         extra_routes: more routes to serve (the operations endpoints, ``adapters.web.ops``).
         max_age, s_maxage, stale: the public pages' ``Cache-Control`` (see ``create_app``).
+        brand: the site's name, look and theme folder (``adapters.web.brand``).
     """
 
     name = "web"
@@ -74,6 +76,7 @@ class WebAdapter:
         max_age: int = 5,
         s_maxage: int = 10,
         stale: int = 30,
+        brand: Brand | None = None,
     ) -> None:
         self.service = service
         self.host = host
@@ -88,6 +91,7 @@ class WebAdapter:
         self.max_connections_per_client = max_connections_per_client
         self.extra_routes = list(extra_routes)
         self.cache_seconds = (max_age, s_maxage, stale)
+        self.brand = brand
         self._runner: web.AppRunner | None = None
         self._socket_inode: int | None = None
 
@@ -122,6 +126,7 @@ class WebAdapter:
             max_age=max_age,
             s_maxage=s_maxage,
             stale=stale,
+            brand=self.brand,
         )
         app.router.add_routes(self.extra_routes)
         add_body_deadline(app, self.body_timeout)

@@ -6,7 +6,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from adapters.web import admin, api, feeds, pages
+from adapters.web import admin, api, discovery, feeds, pages
+from adapters.web.brand import Brand
 from adapters.web.cache import PageCache, public_cache_control
 from adapters.web.context import (
     ERROR_CACHE,
@@ -20,7 +21,7 @@ from adapters.web.context import (
     render,
 )
 from adapters.web.guard import parse_networks
-from adapters.web.render import STATIC_DIR, environment, file_version
+from adapters.web.render import environment, static_dirs, static_versions
 from newsbot import NewsService
 from newsbot.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 
@@ -60,6 +61,7 @@ def create_app(
     stale: int = 30,
     cache_entries: int = 1024,
     cache_bytes: int = 64 * 1024 * 1024,
+    brand: Brand | None = None,
 ) -> web.Application:
     """Build the web application for ``service``.
 
@@ -89,6 +91,8 @@ def create_app(
         cache_entries: rendered pages kept in this process at most (and a quarter of that
             more for pages named by a query: older comments, a reply form, API pages).
         cache_bytes: bytes of rendered pages (identity and gzip) kept at most (the same).
+        brand: the site's name, masthead, accent, footer and theme folder (``Brand()``:
+            "News", the built-in look).
 
     Returns:
         An ``aiohttp.web.Application``, ready for ``AppRunner`` or a test server.
@@ -96,7 +100,8 @@ def create_app(
     Raises:
         ValueError: a ``trust_proxy`` entry is not an address or range.
     """
-    versions = {p.name: file_version(p) for p in STATIC_DIR.iterdir() if p.is_file()}
+    brand = brand or Brand()
+    versions = static_versions(brand)
     app = web.Application(middlewares=[_errors])
     cache = PageCache(cache_entries, cache_bytes)
     # Pages named by a query (?comments=, ?reply=, ?cursor=, ?limit=) have a pool of their
@@ -109,7 +114,7 @@ def create_app(
         service.watch(kept.heard)
     app[SITE] = Site(
         service=service,
-        templates=environment(versions),
+        templates=environment(versions, brand),
         keys=Keys(),
         admin_token=admin_token or None,
         admin_max_age=admin_max_age,
@@ -126,6 +131,8 @@ def create_app(
         public_cache=public_cache_control(max_age, s_maxage, stale),
         # Retraction is final, but a 410 is kept briefly and never served stale.
         gone_cache=f"public, max-age={max_age}, s-maxage={s_maxage}",
+        brand=brand,
+        static=tuple(static_dirs(brand)),
     )
     article = f"/articles/{{id:{ID_PATTERN}}}"
     app.router.add_get("/", pages.index)
@@ -146,7 +153,7 @@ def create_app(
         app.router.add_post(f"{comment}/ban-name", admin.ban_comment_name)
         app.router.add_post("/admin/names/ban", admin.ban_name)
     app.router.add_get("/favicon.ico", _no_icon)
-    app.router.add_static("/static", STATIC_DIR)
+    app.router.add_routes(discovery.routes())
     app.on_response_prepare.append(_headers)
 
     async def _load_keys(app: web.Application) -> None:

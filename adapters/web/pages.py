@@ -25,7 +25,7 @@ from adapters.web.context import (
     site,
 )
 from adapters.web.guard import ascii_number, new_session, submission_keys
-from adapters.web.render import article_path, comments_label, flatten
+from adapters.web.render import article_path, comments_label, flatten, news_article
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
 from newsbot.models import (
     Article,
@@ -73,6 +73,7 @@ async def index(request: web.Request) -> web.Response:
                 counts=counts,
                 next_cursor=page.next_cursor,
                 first_page=cursor is None,
+                site_url=s.service.public_url,
             ),
             cache_control=s.public_cache,
         )
@@ -173,12 +174,14 @@ def _article_text(
 ) -> str:
     s = site(request)
     path = article_path(article)
+    canonical = s.service.public_url + path
     return render_text(
         request,
         "article.html",
         article=article,
         path=path,
-        canonical=s.service.public_url + path,
+        canonical=canonical,
+        news_article=news_article(article, canonical, s.brand, s.service.public_url),
         rows=flatten(list(reversed(thread.comments))),
         total=thread.total,
         count_label=comments_label(thread.total),

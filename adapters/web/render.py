@@ -11,13 +11,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    select_autoescape,
+)
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 from markupsafe import Markup
 
+from adapters.web.brand import Brand
 from newsbot.models import Article, Comment, CommentNode, CommentStatus, Platform
 from newsbot.threads import walk
 
@@ -157,10 +165,67 @@ def file_version(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:10]
 
 
-def environment(static_versions: dict[str, str]) -> Environment:
-    """The Jinja environment: autoescape for .html and .xml, strict undefined, helpers."""
+def static_dirs(brand: Brand) -> list[Path]:
+    """Where static files are looked up, first match wins: the theme's, then the built-in."""
+    theme = [brand.theme_dir / "static"] if brand.theme_dir is not None else []
+    return [d for d in theme if d.is_dir()] + [STATIC_DIR]
+
+
+def static_versions(brand: Brand) -> dict[str, str]:
+    """Every static file's version (``file_version``), by its path under ``/static/``."""
+    versions: dict[str, str] = {}
+    for folder in reversed(static_dirs(brand)):  # the theme's last: its files win
+        for path in folder.rglob("*"):
+            if path.is_file():
+                versions[path.relative_to(folder).as_posix()] = file_version(path)
+    return versions
+
+
+def byline(article: Article) -> str:
+    """Who wrote the article, for its byline; empty for the command line's operator."""
+    author = article.author
+    if author.platform is Platform.CLI and author.user_id == "operator":
+        return ""
+    return author.name
+
+
+def news_article(article: Article, canonical: str, brand: Brand, site_url: str) -> dict[str, Any]:
+    """The article as ``schema.org/NewsArticle`` (JSON-LD, for search engines' cards)."""
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": article.title[:110],
+        "url": canonical,
+        "mainEntityOfPage": canonical,
+        "dateModified": article.updated_at.isoformat(timespec="seconds"),
+        "publisher": {"@type": "Organization", "name": brand.name, "url": f"{site_url}/"},
+    }
+    if article.published_at is not None:
+        data["datePublished"] = article.published_at.isoformat(timespec="seconds")
+    if article.summary:
+        data["description"] = article.summary
+    if article.image_url:
+        data["image"] = [article.image_url]
+    if byline(article):
+        data["author"] = [{"@type": "Person", "name": byline(article)}]
+    if brand.logo_url:
+        logo = brand.logo_url
+        data["publisher"]["logo"] = {
+            "@type": "ImageObject",
+            "url": (logo if logo.startswith(("http://", "https://")) else f"{site_url}{logo}"),
+        }
+    return data
+
+
+def environment(static_versions: dict[str, str], brand: Brand | None = None) -> Environment:
+    """The Jinja environment: autoescape for .html and .xml, strict undefined, helpers, and
+    the theme's templates before the built-in ones."""
+    brand = brand or Brand()
+    loaders: list[BaseLoader] = [FileSystemLoader(TEMPLATE_DIR)]
+    if brand.theme_dir is not None:
+        loaders.insert(0, FileSystemLoader(brand.theme_dir / "templates"))
     env = Environment(
-        loader=FileSystemLoader(TEMPLATE_DIR),
+        loader=ChoiceLoader(loaders),
         autoescape=select_autoescape(["html", "xml"]),
         undefined=StrictUndefined,
         finalize=xml_safe,
@@ -174,6 +239,9 @@ def environment(static_versions: dict[str, str]) -> Environment:
     env.filters["iso"] = lambda at: at.isoformat(timespec="seconds")
     env.filters["comments_label"] = comments_label
     env.filters["badge"] = badge
+    env.filters["byline"] = byline
     env.globals["article_path"] = article_path
+    env.globals["brand"] = brand
+    env.globals["has_static"] = lambda name: name in static_versions
     env.globals["static_url"] = lambda name: f"/static/{name}?v={static_versions.get(name, '')}"
     return env
