@@ -16,21 +16,20 @@ DEV_STAMP := $(VENV)/.installed-dev-$(SUM)
 define venv
 	@test -n "$(PYTHON)" || { echo "newsbot needs Python 3.11 or newer (python3.11+ on PATH)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 endef
 
 $(RUN_STAMP): pyproject.toml
-	@if [ -f $(DEV_STAMP) ]; then touch $@; else \
-	  $(MAKE) --no-print-directory _install EXTRA= && rm -f $(VENV)/.installed-run-* && touch $@; fi
+	$(venv)
+	@if [ -f $(DEV_STAMP) ]; then echo "the development set is installed; it includes the runtime"; \
+	else $(BIN)/python -m pip install --quiet --upgrade pip \
+	  && $(BIN)/python -m pip install --quiet -e .; fi
+	@rm -f $(VENV)/.installed-run-* && touch $@
 
 $(DEV_STAMP): pyproject.toml
-	$(MAKE) --no-print-directory _install EXTRA='[dev]'
-	@rm -f $(VENV)/.installed-* && touch $@ $(RUN_STAMP)
-
-.PHONY: _install
-_install:
 	$(venv)
-	$(BIN)/python -m pip install --quiet -e '.$(EXTRA)'
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@ $(RUN_STAMP)
 
 run: $(RUN_STAMP)
 	$(BIN)/python bot.py

