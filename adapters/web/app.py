@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from adapters.web import admin, api, discovery, feeds, pages
+from adapters.web import admin, api, discovery, feeds, pages, permalinks
 from adapters.web.brand import Brand
 from adapters.web.cache import PageCache, public_cache_control
 from adapters.web.context import (
@@ -138,6 +138,7 @@ def create_app(
     app.router.add_get("/", pages.index)
     app.router.add_get(f"/articles/{{id:{ID_PATTERN}(?:-[^/]*)?}}", pages.article_page)
     app.router.add_post(f"{article}/comments", pages.post_comment)
+    app.router.add_get(f"/comments/{{id:{ID_PATTERN}}}", permalinks.comment_permalink)
     app.router.add_get(f"{article}/comments.xml", feeds.comments_feed)
     app.router.add_get("/feed.xml", feeds.articles_feed)
     app.router.add_get("/api/articles", api.articles)

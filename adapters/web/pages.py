@@ -25,7 +25,14 @@ from adapters.web.context import (
     site,
 )
 from adapters.web.guard import ascii_number, new_session, submission_keys
-from adapters.web.render import article_path, comments_label, flatten, news_article
+from adapters.web.render import (
+    Row,
+    article_path,
+    comments_label,
+    find,
+    flatten,
+    news_article,
+)
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
 from newsbot.models import (
     Article,
@@ -33,6 +40,7 @@ from newsbot.models import (
     ArticleStatus,
     Comment,
     CommentId,
+    CommentNode,
     CommentStatus,
     MessageRef,
     Platform,
@@ -114,6 +122,7 @@ async def article_page(request: web.Request) -> web.Response:
     article_id = path_id(request)
     cursor = request.query.get("comments") or None
     newest = _newest(request)
+    focus = ascii_number(request.query.get("focus"))
     # Only a comment one may answer names a page of its own; any other ?reply= (unknown,
     # removed, of another article, not a number) is the plain page, from the same entry.
     parent = await _replyable(request, article_id, request.query.get("reply"))
@@ -135,13 +144,13 @@ async def article_page(request: web.Request) -> web.Response:
         thread = await _thread(request, article, cursor)
         return Page(
             data=(article, thread, form.parent_id, form.parent_name),
-            make=lambda: _article_text(request, article, form, thread, cursor, newest),
+            make=lambda: _article_text(request, article, form, thread, cursor, newest, focus),
             cache_control=s.public_cache,
         )
 
     reply = parent.id if parent is not None else None
-    key = ("article", article_id, cursor, reply, newest)
-    variant = bool(cursor or newest or reply is not None)
+    key = ("article", article_id, cursor, reply, newest, focus)
+    variant = bool(cursor or newest or focus or reply is not None)
     return await cached(request, key, article_id, load, variant=variant)
 
 
@@ -180,10 +189,13 @@ def _article_text(
     thread: ThreadPage,
     cursor: str | None,
     newest: bool = False,
+    focus: int | None = None,
 ) -> str:
     s = site(request)
     path = article_path(article)
     canonical = s.service.public_url + path
+    # "Continue this thread": one branch, from a comment at the indentation cap, indented anew.
+    focused = find(thread.comments, focus) if focus is not None else None
     return render_text(
         request,
         "article.html",
@@ -191,8 +203,9 @@ def _article_text(
         path=path,
         canonical=canonical,
         news_article=news_article(article, canonical, s.brand, s.service.public_url),
-        rows=flatten(thread.comments if newest else list(reversed(thread.comments))),
+        rows=_rows(thread, newest, focused),
         newest=newest,
+        focus=focused.comment if focused is not None else None,
         total=thread.total,
         count_label=comments_label(thread.total),
         next_cursor=thread.next_cursor,
@@ -203,6 +216,12 @@ def _article_text(
         honeypot=HONEYPOT,
         refresh=s.refresh_seconds,
     )
+
+
+def _rows(thread: ThreadPage, newest: bool, focused: CommentNode | None) -> list[Row]:
+    if focused is not None:
+        return flatten([focused])
+    return flatten(thread.comments if newest else list(reversed(thread.comments)))
 
 
 async def _article_response(

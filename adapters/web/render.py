@@ -169,11 +169,17 @@ class Row:
     parent: Comment | None
     has_replies: bool = False  # the next row is a reply: the list item stays open for them
     closes: int = 0  # how many levels of replies end after this row
+    continued: int = 0  # at the indentation cap: the replies below it, listed flat after it
 
     @property
     def deleted(self) -> bool:
         """A placeholder for a removed comment that still has visible replies."""
         return self.comment.status is not CommentStatus.VISIBLE
+
+
+def find(nodes: Sequence[CommentNode], comment_id: int) -> CommentNode | None:
+    """The node of ``comment_id`` in a thread page, if it is there."""
+    return next((node for node, _ in walk(nodes) if node.comment.id == comment_id), None)
 
 
 def flatten(nodes: Sequence[CommentNode], max_depth: int = MAX_DEPTH) -> list[Row]:
@@ -186,11 +192,16 @@ def flatten(nodes: Sequence[CommentNode], max_depth: int = MAX_DEPTH) -> list[Ro
     """
     rows: list[Row] = []
     seen: dict[int, Comment] = {}
+    at_cap: int | None = None  # the index of the last row at the cap, while its replies run
     for node, depth in walk(nodes):
         comment = node.comment
         seen[comment.id] = comment
         parent = seen.get(comment.parent_id) if comment.parent_id is not None else None
         capped = depth > max_depth
+        if capped and at_cap is not None:
+            rows[at_cap] = replace(rows[at_cap], continued=rows[at_cap].continued + 1)
+        elif not capped:
+            at_cap = len(rows) if depth == max_depth else None
         rows.append(Row(comment, min(depth, max_depth), parent if capped else None))
     # Nesting for the page's nested lists: each row opens its replies' list, or closes its
     # item and the levels that end with it.

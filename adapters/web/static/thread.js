@@ -90,7 +90,7 @@
     meta.appendChild(el("span", "badge " + c.author.platform, names[c.author.platform] || c.author.platform));
     meta.appendChild(document.createTextNode(" "));
     var link = el("a", "when");
-    link.href = "#comment-" + c.id;
+    link.href = "/comments/" + c.id;
     var time = el("time", "", when(c.created_at));
     time.setAttribute("datetime", c.created_at);
     time.title = when(c.created_at);

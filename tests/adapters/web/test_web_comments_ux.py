@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import pytest
 
 from adapters.web.render import linkify
-from newsbot import ArticleId, CommentId, IntakeLimits, NewsService
+from newsbot import Actor, ArticleId, CommentId, IntakeLimits, NewsService
 from storage import SqliteStore
 from tests.adapters.web.test_web_helpers import comment_ids, post_comment, publish, web_client
 from tests.conftest import FakeClock
@@ -156,3 +156,52 @@ async def test_a_held_reader_is_told_and_keeps_the_text(store: SqliteStore) -> N
     statuses = [n.comment.status for n in (await service.thread(ArticleId(article.id))).comments]
     assert "second, held" not in html.split('<section id="comment-form"')[0]
     assert len(statuses) == 1
+
+
+async def test_a_comment_permalink_finds_its_page(service: NewsService) -> None:
+    article = await publish(service, title="Long thread")
+    ids = [
+        (await service.add_web_comment(article.id, "Ann", f"c{n}", client_key=str(n))).id
+        for n in range(7)
+    ]
+    async with web_client(service, comments_per_page=3) as client:
+        first = await (await client.get(f"/articles/{article.id}")).text()
+        assert f'<a class="when" href="/comments/{ids[-1]}">' in first
+        newest = await client.get(f"/comments/{ids[-1]}", allow_redirects=False)
+        assert newest.status == 302
+        assert (
+            newest.headers["Location"] == f"/articles/{article.id}-long-thread#comment-{ids[-1]}"
+        )
+        oldest = await client.get(f"/comments/{ids[0]}", allow_redirects=False)
+        location = oldest.headers["Location"]
+        assert "?comments=" in location and location.endswith(f"#comment-{ids[0]}")
+        page = await (await client.get(location.split("#")[0])).text()
+        assert ids[0] in comment_ids(page)
+        await service.delete_comment(Actor.operator(), ids[1])
+        assert (await client.get(f"/comments/{ids[1]}", allow_redirects=False)).status == 404
+        assert (await client.get("/comments/999999", allow_redirects=False)).status == 404
+
+
+async def test_continue_this_thread_shows_one_branch_indented_anew(service: NewsService) -> None:
+    article = await publish(service)
+    chain = [await service.add_web_comment(article.id, "R0", "level 0", client_key="0")]
+    for n in range(1, 9):
+        chain.append(
+            await service.add_web_comment(
+                article.id, f"R{n}", f"level {n}", parent_id=chain[-1].id, client_key=str(n)
+            )
+        )
+    async with web_client(service) as client:
+        html = await (await client.get(f"/articles/{article.id}")).text()
+        link = re.search(
+            r'<a class="continue" href="([^"]+)">Continue this thread \((\d+) more replies\)</a>',
+            html,
+        )
+        assert link is not None and link.group(1) == f"?focus={chain[5].id}#comments"
+        assert int(link.group(2)) == 3  # levels 6, 7 and 8, listed flat under level 5
+        branch = await (await client.get(f"/articles/{article.id}{link.group(1)}")).text()
+    assert comment_ids(branch) == [c.id for c in chain[5:]]
+    assert f'<li class="comment d0" id="comment-{chain[5].id}">' in branch
+    assert f'<li class="comment d3" id="comment-{chain[8].id}">' in branch
+    assert "Back to the whole thread" in branch and "data-paged" in branch
+    assert 'class="continue"' not in branch

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from markupsafe import escape
 
 from adapters.web import create_app
-from adapters.web.render import xml_safe
+from adapters.web.render import linkify, xml_safe
 from newsbot import Actor, ArticleDraft, InvalidInput, NewsService
 from newsbot.drafts import clean_draft
 from storage import SqliteStore
@@ -167,7 +167,7 @@ async def _check(world: World, draft: ArticleDraft, name: str, text: str) -> Non
     assert f"<h1>{escape(xml_safe(article.title))}</h1>" in html
     if comment is not None:
         assert f'<b class="name"><bdi>{escape(xml_safe(comment.author.name))}</bdi></b>' in html
-        assert f'<p class="text">{escape(xml_safe(comment.text))}</p>' in html
+        assert f'<p class="text">{xml_safe(linkify(comment.text))}</p>' in html
 
     # The form shown again after an error keeps the input, escaped, in its fields.
     form = form_fields(html)
