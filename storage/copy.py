@@ -97,10 +97,17 @@ def _given(source: sqlite3.Connection, table: str) -> int:
     return int(row[0]) if row else 0
 
 
-async def copy_database(sqlite_path: str | Path, postgres_url: str) -> dict[str, int]:
+CopyProgress = Callable[[str, int, int], None]
+"""Called as rows stream: the table, its rows sent so far and its rows in all."""
+
+
+async def copy_database(
+    sqlite_path: str | Path, postgres_url: str, progress: CopyProgress | None = None
+) -> dict[str, int]:
     """Copy every table of ``sqlite_path`` into the empty database at ``postgres_url``.
 
     Returns the number of rows copied per table (each checked against the source).
+    ``progress`` hears of every chunk of rows sent (and of each table's start, at 0).
 
     Raises:
         SourceInUse: a worker runs on the SQLite database (its heartbeat is recent).
@@ -128,7 +135,7 @@ async def copy_database(sqlite_path: str | Path, postgres_url: str) -> dict[str,
         raise StorageError(f"cannot open database {describe(postgres_url)}: {exc}") from exc
     try:
         async with conn.transaction():
-            counts = await _copy(source, conn, describe(postgres_url))
+            counts = await _copy(source, conn, describe(postgres_url), progress)
         await conn.execute(f"ANALYZE {', '.join(TABLES)}")  # plans for the new row counts
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
         raise StorageError(f"the copy into {describe(postgres_url)} failed: {exc}") from exc
@@ -141,7 +148,10 @@ async def copy_database(sqlite_path: str | Path, postgres_url: str) -> dict[str,
 
 
 async def _copy(
-    source: sqlite3.Connection, conn: asyncpg.Connection[asyncpg.Record], target: str
+    source: sqlite3.Connection,
+    conn: asyncpg.Connection[asyncpg.Record],
+    target: str,
+    progress: CopyProgress | None = None,
 ) -> dict[str, int]:
     # Nobody writes into the target until this transaction ends (readers may read).
     await conn.execute(f"LOCK TABLE {', '.join(TABLES)} IN EXCLUSIVE MODE")
@@ -167,18 +177,26 @@ async def _copy(
             raise StorageError(f"{target} has no column {table}.{missing[0]}")
         convert = [_converter(types[c]) for c in columns]
         order = " ORDER BY id" if table in _WITH_IDS else ""
+        expected = source.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
         cursor = source.execute(f"SELECT {', '.join(columns)} FROM {table}{order}")
+        if progress is not None:
+            progress(table, 0, expected)
 
         async def records(
             cursor: sqlite3.Cursor = cursor,
             convert: list[Callable[[Any], Any]] = convert,
+            table: str = table,
+            expected: int = expected,
         ) -> AsyncIterator[tuple[Any, ...]]:
+            sent = 0
             while rows := cursor.fetchmany(_CHUNK):
                 for row in rows:
                     yield tuple(f(v) for f, v in zip(convert, row, strict=True))
+                sent += len(rows)
+                if progress is not None:
+                    progress(table, sent, expected)
 
         await conn.copy_records_to_table(table, records=records(), columns=columns)
-        expected = source.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
         copied = await conn.fetchval(f"SELECT count(*) FROM {table}")
         if copied != expected:
             raise StorageError(

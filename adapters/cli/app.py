@@ -10,7 +10,7 @@ import sys
 from adapters.cli.backend import Backend
 from adapters.cli.inputs import Command, Tool
 from adapters.cli.operations import unattended
-from adapters.cli.output import json_text
+from adapters.cli.output import error, json_text
 from newsbot import DomainError, NewsBotError
 from newsbot.text import strip_control_chars
 
@@ -43,11 +43,9 @@ async def run_command(backend: Backend, args: argparse.Namespace) -> int:
             finally:
                 warning = await unattended(service, backend, database, created)
     except DomainError as exc:
-        print(f"error: {strip_control_chars(str(exc))}", file=sys.stderr)
-        return 1
+        return error(args, str(exc), kind=_kind(exc))
     except NewsBotError as exc:
-        print(f"newsbot: {strip_control_chars(str(exc))}", file=sys.stderr)
-        return 1
+        return error(args, str(exc), prefix="newsbot", kind=_kind(exc))
     finally:
         if warning:
             print(warning, file=sys.stderr)
@@ -58,3 +56,9 @@ async def run_command(backend: Backend, args: argparse.Namespace) -> int:
     else:
         print(strip_control_chars(str(result)))
     return 0
+
+
+def _kind(exc: Exception) -> str:
+    """An error's class as a script may match it: ``NotFound`` is ``not_found``."""
+    name = type(exc).__name__
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")

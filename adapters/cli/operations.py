@@ -7,10 +7,10 @@ import argparse
 import asyncio
 import json
 import os
-import sys
 from typing import Any
 
 from adapters.cli.backend import Backend
+from adapters.cli.output import Progress, error
 from newsbot import NewsBotError, NewsService
 from newsbot.workers import LIVE_HORIZON
 
@@ -86,21 +86,22 @@ async def unattended(
 async def copy_database(backend: Backend, args: argparse.Namespace) -> int:
     """``copy-database [SQLITE_PATH] POSTGRES_URL``: move to PostgreSQL (see the README)."""
     if not backend.is_postgres(args.postgres_url):
-        print("error: POSTGRES_URL must start with postgresql://", file=sys.stderr)
-        return 1
+        return error(args, "POSTGRES_URL must start with postgresql://")
     if args.sqlite_path is None:
         args.sqlite_path = args.database
     elif getattr(args, "given_database", None) not in (None, args.sqlite_path):
-        print("error: name the source once: SQLITE_PATH or --database", file=sys.stderr)
-        return 1
+        return error(args, "name the source once: SQLITE_PATH or --database")
     if backend.is_postgres(args.sqlite_path):
-        print("error: the source must be an SQLite file", file=sys.stderr)
-        return 1
+        return error(args, "the source must be an SQLite file")
     try:
-        counts = await backend.copy(args.sqlite_path, args.postgres_url)
+        progress = Progress()
+        counts = await backend.copy(
+            args.sqlite_path,
+            args.postgres_url,
+            lambda table, sent, total: progress(f"copying {table}", sent, total),
+        )
     except NewsBotError as exc:
-        print(f"newsbot: {exc}", file=sys.stderr)
-        return 1
+        return error(args, str(exc), prefix="newsbot", kind="storage_error")
     target = backend.describe(args.postgres_url)
     if args.json:
         print(json.dumps({"target": target, "copied": counts}, indent=2))
@@ -108,4 +109,28 @@ async def copy_database(backend: Backend, args: argparse.Namespace) -> int:
         rows = ", ".join(f"{n} {table}" for table, n in counts.items())
         print(f"Copied {args.sqlite_path} into {target}; every count checked: {rows}.")
         print(f"Now run newsbot with NEWSBOT_DATABASE={target}")
+    return 0
+
+
+async def backup(backend: Backend, args: argparse.Namespace) -> int:
+    """``backup FILE``: a consistent copy of the SQLite database, taken while it runs."""
+    if backend.is_postgres(args.database):
+        return error(
+            args,
+            "backup copies an SQLite database; back PostgreSQL up with pg_dump "
+            "(docs/deploy.md, Backups)",
+        )
+    progress = Progress()
+    try:
+        size = await backend.backup(
+            args.database,
+            args.file,
+            lambda done, total: progress(f"backing up {args.database}", done, total, "pages"),
+        )
+    except NewsBotError as exc:
+        return error(args, str(exc), prefix="newsbot", kind="storage_error")
+    if args.json:
+        print(json.dumps({"source": args.database, "backup": args.file, "bytes": size}))
+    else:
+        print(f"Backed {args.database} up to {args.file} ({size} bytes, integrity checked).")
     return 0

@@ -5,13 +5,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import sys
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, TextIO
 
 from newsbot import Article, Comment, CommentNode, NewsService
 from newsbot.feeds import PollResult
 from newsbot.models import Feed
+from newsbot.text import strip_control_chars
 
 # A terminal takes ESC [ and U+009B as the start of a command. json.dumps escapes C0 control
 # characters but, with ensure_ascii=False, writes DEL, C1 and lone surrogates as they are.
@@ -22,6 +24,37 @@ def json_text(value: object, indent: int | None = None) -> str:
     """JSON that is safe to print to a terminal: every control character escaped."""
     text = json.dumps(value, ensure_ascii=False, indent=indent)
     return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def error(args: object, message: str, *, prefix: str = "error", kind: str = "error") -> int:
+    """Print one error on stderr: a line, or with ``--json`` a JSON object scripts can read
+    (``{"error": {"kind": ..., "message": ...}}``). Returns the exit status, 1."""
+    message = strip_control_chars(message)
+    if getattr(args, "json", False):
+        print(json_text({"error": {"kind": kind, "message": message}}), file=sys.stderr)
+    else:
+        print(f"{prefix}: {message}", file=sys.stderr)
+    return 1
+
+
+class Progress:
+    """Progress of long work on stderr: one line rewritten in place on a terminal, else a
+    line at every tenth of each part (a log or a pipe is not flooded)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self._shown: tuple[str, int] = ("", -1)
+
+    def __call__(self, label: str, done: int, total: int, unit: str = "rows") -> None:
+        """Report ``done`` of ``total`` for the part called ``label``."""
+        tenth = 10 if total <= 0 else done * 10 // total
+        if self.tty:
+            end = "\n" if done >= total else ""
+            print(f"\r{label}: {done}/{total} {unit}", end=end, file=self.stream, flush=True)
+        elif (label, tenth) != self._shown:
+            print(f"{label}: {done}/{total} {unit}", file=self.stream, flush=True)
+        self._shown = (label, tenth)
 
 
 def plain(value: Any) -> Any:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from adapters.web.app import create_app
+from adapters.web.brand import Brand
 from adapters.web.connections import (
     BODY_TIMEOUT,
     HEADER_TIMEOUT,
@@ -54,6 +55,7 @@ class WebAdapter:
         extra_routes: more routes to serve (the operations endpoints, ``adapters.web.ops``).
         max_age, s_maxage, stale: the public pages' ``Cache-Control`` (see ``create_app``).
         sign_in: how readers sign in (``adapters.web.signin.SignInConfig``).
+        brand: the site's name, look and theme folder (``adapters.web.brand``).
     """
 
     name = "web"
@@ -77,6 +79,7 @@ class WebAdapter:
         s_maxage: int = 10,
         stale: int = 30,
         sign_in: SignInConfig | None = None,
+        brand: Brand | None = None,
     ) -> None:
         self.service = service
         self.host = host
@@ -92,6 +95,7 @@ class WebAdapter:
         self.extra_routes = list(extra_routes)
         self.cache_seconds = (max_age, s_maxage, stale)
         self.sign_in = sign_in
+        self.brand = brand
         self._runner: web.AppRunner | None = None
         self._socket_inode: int | None = None
 
@@ -127,6 +131,7 @@ class WebAdapter:
             s_maxage=s_maxage,
             stale=stale,
             sign_in=self.sign_in,
+            brand=self.brand,
         )
         app.router.add_routes(self.extra_routes)
         add_body_deadline(app, self.body_timeout)

@@ -6,7 +6,20 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from adapters.web import admin, admin_people, api, desk, feeds, pages, reactions, reports, signin
+from adapters.web import (
+    admin,
+    admin_people,
+    api,
+    desk,
+    discovery,
+    feeds,
+    pages,
+    permalinks,
+    reactions,
+    reports,
+    signin,
+)
+from adapters.web.brand import Brand
 from adapters.web.cache import PageCache, public_cache_control
 from adapters.web.context import (
     ERROR_CACHE,
@@ -20,7 +33,7 @@ from adapters.web.context import (
     render,
 )
 from adapters.web.guard import parse_networks
-from adapters.web.render import STATIC_DIR, environment, file_version
+from adapters.web.render import environment, static_dirs, static_versions
 from newsbot import NewsService
 from newsbot.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 
@@ -61,6 +74,7 @@ def create_app(
     cache_entries: int = 1024,
     cache_bytes: int = 64 * 1024 * 1024,
     sign_in: signin.SignInConfig | None = None,
+    brand: Brand | None = None,
 ) -> web.Application:
     """Build the web application for ``service``.
 
@@ -92,6 +106,8 @@ def create_app(
         cache_bytes: bytes of rendered pages (identity and gzip) kept at most (the same).
         sign_in: how readers sign in (``adapters.web.signin``); ``None``: nobody can, and
             anonymous comments are taken.
+        brand: the site's name, masthead, accent, footer and theme folder (``Brand()``:
+            "News", the built-in look).
 
     Returns:
         An ``aiohttp.web.Application``, ready for ``AppRunner`` or a test server.
@@ -99,7 +115,8 @@ def create_app(
     Raises:
         ValueError: a ``trust_proxy`` entry is not an address or range.
     """
-    versions = {p.name: file_version(p) for p in STATIC_DIR.iterdir() if p.is_file()}
+    brand = brand or Brand()
+    versions = static_versions(brand)
     app = web.Application(middlewares=[_errors])
     cache = PageCache(cache_entries, cache_bytes)
     # Pages named by a query (?comments=, ?reply=, ?cursor=, ?limit=) have a pool of their
@@ -111,7 +128,7 @@ def create_app(
         service.on_enqueue(kept.changed)
         service.watch(kept.heard)
         service.reactions.watch(kept.heard)
-    templates = environment(versions)
+    templates = environment(versions, brand)
     templates.filters["staff"] = service.is_staff  # a comment's author is staff
     app[SITE] = Site(
         service=service,
@@ -132,12 +149,15 @@ def create_app(
         public_cache=public_cache_control(max_age, s_maxage, stale),
         # Retraction is final, but a 410 is kept briefly and never served stale.
         gone_cache=f"public, max-age={max_age}, s-maxage={s_maxage}",
+        brand=brand,
+        static=tuple(static_dirs(brand)),
     )
     article = f"/articles/{{id:{ID_PATTERN}}}"
     app.router.add_get("/", pages.index)
     app.router.add_get(f"/articles/{{id:{ID_PATTERN}(?:-[^/]*)?}}", pages.article_page)
     app.router.add_post(f"{article}/comments", pages.post_comment)
     app.router.add_post(f"{article}/reactions", reactions.post_reaction)
+    app.router.add_get(f"/comments/{{id:{ID_PATTERN}}}", permalinks.comment_permalink)
     app.router.add_get(f"{article}/comments.xml", feeds.comments_feed)
     app.router.add_get("/feed.xml", feeds.articles_feed)
     reports.add_routes(app, ID_PATTERN)
@@ -158,7 +178,7 @@ def create_app(
         desk.add_routes(app, ID_PATTERN)
     signin.register(app, sign_in or signin.SignInConfig())
     app.router.add_get("/favicon.ico", _no_icon)
-    app.router.add_static("/static", STATIC_DIR)
+    app.router.add_routes(discovery.routes())
     app.on_response_prepare.append(_headers)
 
     async def _load_keys(app: web.Application) -> None:

@@ -6,11 +6,13 @@ import logging
 import socket
 from collections.abc import Hashable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from jinja2 import Environment
 
+from adapters.web.brand import Brand
 from adapters.web.cache import Load, PageCache, respond
 from adapters.web.guard import (
     AdminSessions,
@@ -77,6 +79,8 @@ class Site:
     variants: PageCache  # pages named by a query, kept apart
     public_cache: str  # the Cache-Control of public pages (see cache.public_cache_control)
     gone_cache: str  # the Cache-Control of a retracted article's 410
+    brand: Brand
+    static: tuple[Path, ...]  # where /static/NAME is looked up, first match wins
 
 
 SITE = web.AppKey("site", Site)

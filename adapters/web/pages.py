@@ -25,7 +25,14 @@ from adapters.web.context import (
     site,
 )
 from adapters.web.guard import ascii_number, new_session, submission_keys
-from adapters.web.render import article_path, comments_label, flatten
+from adapters.web.render import (
+    Row,
+    article_path,
+    comments_label,
+    find,
+    flatten,
+    news_article,
+)
 from adapters.web.signin import Viewer, config, viewer
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
 from newsbot.models import (
@@ -34,6 +41,7 @@ from newsbot.models import (
     ArticleStatus,
     Comment,
     CommentId,
+    CommentNode,
     CommentStatus,
     MessageRef,
     Platform,
@@ -58,6 +66,7 @@ class FormState:
     errors: dict[str, str] = field(default_factory=dict)
     viewer: Viewer | None = None  # signed in: the name is theirs (adapters.web.signin)
     react_id: int | None = None  # the comment whose reaction buttons are shown
+    notice: str = ""  # a comment received but held for moderators
 
 
 async def index(request: web.Request) -> web.Response:
@@ -77,6 +86,7 @@ async def index(request: web.Request) -> web.Response:
                 counts=counts,
                 next_cursor=page.next_cursor,
                 first_page=cursor is None,
+                site_url=s.service.public_url,
             ),
             cache_control=s.public_cache,
         )
@@ -115,6 +125,8 @@ async def article_page(request: web.Request) -> web.Response:
     s = site(request)
     article_id = path_id(request)
     cursor = request.query.get("comments") or None
+    newest = _newest(request)
+    focus = ascii_number(request.query.get("focus"))
     # Only a comment one may answer names a page of its own; any other ?reply= (unknown,
     # removed, of another article, not a number) is the plain page, from the same entry.
     parent = await _replyable(request, article_id, request.query.get("reply"))
@@ -141,7 +153,9 @@ async def article_page(request: web.Request) -> web.Response:
         policy = await s.service.desk.policy(article.id)
         return Page(
             data=(article, thread, form.parent_id, form.parent_name, react_id, counts, policy),
-            make=lambda: _article_text(request, article, form, thread, cursor, counts, policy),
+            make=lambda: _article_text(
+                request, article, form, thread, cursor, counts, policy, newest, focus
+            ),
             cache_control=s.public_cache,
         )
 
@@ -155,9 +169,14 @@ async def article_page(request: web.Request) -> web.Response:
         if parent is not None:
             form.parent_id, form.parent_name = parent.id, parent.author.name
         return await _article_response(request, article, form)
-    key = ("article", article_id, cursor, reply, react_id)
-    variant = bool(cursor or reply is not None or react_id is not None)
+    key = ("article", article_id, cursor, reply, react_id, newest, focus)
+    variant = bool(cursor or newest or focus or reply is not None or react_id is not None)
     return await cached(request, key, article_id, load, variant=variant)
+
+
+def _newest(request: web.Request) -> bool:
+    """Whether the reader sorted the thread newest first (``?sort=newest``)."""
+    return request.query.get("sort") == "newest"
 
 
 async def _replyable(request: web.Request, article_id: int, raw: str | None) -> Comment | None:
@@ -191,16 +210,24 @@ def _article_text(
     cursor: str | None,
     reactions: ReactionCounts,
     policy: str = "open",
+    newest: bool = False,
+    focus: int | None = None,
 ) -> str:
     s = site(request)
     path = article_path(article)
+    canonical = s.service.public_url + path
+    # "Continue this thread": one branch, from a comment at the indentation cap, indented anew.
+    focused = find(thread.comments, focus) if focus is not None else None
     return render_text(
         request,
         "article.html",
         article=article,
         path=path,
-        canonical=s.service.public_url + path,
-        rows=flatten(list(reversed(thread.comments))),
+        canonical=canonical,
+        news_article=news_article(article, canonical, s.brand, s.service.public_url),
+        rows=_rows(thread, newest, focused),
+        newest=newest,
+        focus=focused.comment if focused is not None else None,
         total=thread.total,
         count_label=comments_label(thread.total),
         next_cursor=thread.next_cursor,
@@ -218,6 +245,12 @@ def _article_text(
     )
 
 
+def _rows(thread: ThreadPage, newest: bool, focused: CommentNode | None) -> list[Row]:
+    if focused is not None:
+        return flatten([focused])
+    return flatten(thread.comments if newest else list(reversed(thread.comments)))
+
+
 async def _article_response(
     request: web.Request, article: Article, form: FormState, status: int = 200
 ) -> web.Response:
@@ -226,7 +259,7 @@ async def _article_response(
     thread = await _thread(request, article, cursor)
     counts = await site(request).service.reactions.counts(article.id)
     policy = await site(request).service.desk.policy(article.id)
-    text = _article_text(request, article, form, thread, cursor, counts, policy)
+    text = _article_text(request, article, form, thread, cursor, counts, policy, _newest(request))
     response = web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
     response.headers["Cache-Control"] = PAGE_CACHE
     response.enable_compression()
@@ -273,23 +306,22 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
     if article.status is ArticleStatus.RETRACTED:
         return _retracted(request)
     extra: dict[str, object] = {"article_id": article.id, "remote": remote}
-    if wait:
+    data = await request.post() if wait else None
+    if wait and data is not None:
         seconds = max(1, math.ceil(wait))
         log.info("comment refused: rate limit", extra={**extra, "retry_after": seconds})
-        response = render(
-            request,
-            "message.html",
-            status=429,
-            title="Too many comments",
-            message=(
-                f"You have posted {s.rate_limit} comments in the last "
-                f"{s.rate_window:g} seconds. Please wait {seconds} seconds and try again."
-            ),
-            back=article_path(article),
+        # The page again, with what the reader typed kept in the form.
+        kept = FormState(name=_field(data, "name"), text=_field(data, "text"))
+        kept.parent_id = ascii_number(_field(data, "parent"))
+        kept.viewer = await viewer(request)
+        kept.errors["form"] = (
+            f"You have posted {s.rate_limit} comments in the last "
+            f"{s.rate_window:g} seconds. Please wait {seconds} seconds and try again."
         )
+        response = await _article_response(request, article, kept, status=429)
         response.headers["Retry-After"] = str(seconds)
         return response
-    data = await request.post()
+    data = data if data is not None else await request.post()
     if _field(data, HONEYPOT):
         # Answer like a success so a bot learns nothing; store nothing (the slot is spent).
         log.info("comment dropped: honeypot filled", extra=extra)
@@ -339,6 +371,16 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
     except PermissionDenied as exc:
         form.errors["form"] = str(exc)
         return await _article_response(request, article, form, status=403)
+    if comment.status is not CommentStatus.VISIBLE:
+        # Held (over the per-author or per-chat limit): stored for moderators, not shown. The
+        # reader sees that, with their text still in the form to keep a copy of.
+        form.notice = (
+            "Your comment was received and waits for a moderator before it is shown. "
+            "Your text is still below if you want to keep a copy."
+        )
+        response = await _article_response(request, article, form, status=202)
+        _session_cookie(request, response, session, fresh)
+        return response
     log.debug(  # the service logs the stored comment at INFO
         "web comment stored",
         extra={"article_id": article.id, "comment_id": comment.id, "parent_id": comment.parent_id},
@@ -346,6 +388,13 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
     response = web.Response(
         status=303, headers={"Location": f"{article_path(article)}#comment-{comment.id}"}
     )
+    _session_cookie(request, response, session, fresh)
+    return response
+
+
+def _session_cookie(
+    request: web.Request, response: web.StreamResponse, session: str, fresh: bool
+) -> None:
     if fresh:
         response.set_cookie(
             SESSION_COOKIE,
@@ -356,7 +405,6 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
             samesite="Lax",
             secure=https(request),
         )
-    return response
 
 
 async def _submission_key(

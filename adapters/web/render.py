@@ -6,18 +6,26 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    select_autoescape,
+)
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
+from adapters.web.brand import Brand
 from newsbot.models import Article, Comment, CommentNode, CommentStatus, Platform
 from newsbot.people import vouched_by
 from newsbot.threads import walk
@@ -75,6 +83,39 @@ def markdown_html(source: str) -> str:
     return html
 
 
+# An address in a comment: http(s), up to whitespace, a quote or an angle bracket. Trailing
+# punctuation is the sentence's, not the address's (a closing bracket only when unmatched).
+_URL_IN_TEXT = re.compile(r"\bhttps?://[^\s<>\"'`]+", re.IGNORECASE)
+_TRAILING = ".,;:!?*'\""
+
+
+def _trim(url: str) -> str:
+    while url:
+        if url[-1] in _TRAILING or (url[-1] == ")" and url.count(")") > url.count("(")):
+            url = url[:-1]
+        else:
+            break
+    return url
+
+
+def linkify(text: str) -> Markup:
+    """A comment's plain text as HTML: everything escaped, and each http(s) address a link
+    (``rel="nofollow ugc noopener"``). The text is split at addresses first and every piece
+    escaped on its own, so nothing a reader typed becomes markup or an attribute."""
+    out: list[str] = []
+    last = 0
+    for match in _URL_IN_TEXT.finditer(text):
+        url = _trim(match.group())
+        if len(url) <= len("https://"):
+            continue
+        out.append(str(escape(text[last : match.start()])))
+        href = escape(url)
+        out.append(f'<a href="{href}" rel="nofollow ugc noopener">{href}</a>')
+        last = match.start() + len(url)
+    out.append(str(escape(text[last:])))
+    return Markup("".join(out))
+
+
 def slugify(title: str) -> str:
     """An ASCII slug for a title ("Café au lait!" becomes "cafe-au-lait"), possibly empty."""
     folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
@@ -127,11 +168,19 @@ class Row:
     comment: Comment
     depth: int
     parent: Comment | None
+    has_replies: bool = False  # the next row is a reply: the list item stays open for them
+    closes: int = 0  # how many levels of replies end after this row
+    continued: int = 0  # at the indentation cap: the replies below it, listed flat after it
 
     @property
     def deleted(self) -> bool:
         """A placeholder for a removed comment that still has visible replies."""
         return self.comment.status is not CommentStatus.VISIBLE
+
+
+def find(nodes: Sequence[CommentNode], comment_id: int) -> CommentNode | None:
+    """The node of ``comment_id`` in a thread page, if it is there."""
+    return next((node for node, _ in walk(nodes) if node.comment.id == comment_id), None)
 
 
 def flatten(nodes: Sequence[CommentNode], max_depth: int = MAX_DEPTH) -> list[Row]:
@@ -144,12 +193,22 @@ def flatten(nodes: Sequence[CommentNode], max_depth: int = MAX_DEPTH) -> list[Ro
     """
     rows: list[Row] = []
     seen: dict[int, Comment] = {}
+    at_cap: int | None = None  # the index of the last row at the cap, while its replies run
     for node, depth in walk(nodes):
         comment = node.comment
         seen[comment.id] = comment
         parent = seen.get(comment.parent_id) if comment.parent_id is not None else None
         capped = depth > max_depth
+        if capped and at_cap is not None:
+            rows[at_cap] = replace(rows[at_cap], continued=rows[at_cap].continued + 1)
+        elif not capped:
+            at_cap = len(rows) if depth == max_depth else None
         rows.append(Row(comment, min(depth, max_depth), parent if capped else None))
+    # Nesting for the page's nested lists: each row opens its replies' list, or closes its
+    # item and the levels that end with it.
+    for i, row in enumerate(rows):
+        after = rows[i + 1].depth if i + 1 < len(rows) else 0
+        rows[i] = replace(row, has_replies=after > row.depth, closes=max(row.depth - after, 0))
     return rows
 
 
@@ -158,10 +217,67 @@ def file_version(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:10]
 
 
-def environment(static_versions: dict[str, str]) -> Environment:
-    """The Jinja environment: autoescape for .html and .xml, strict undefined, helpers."""
+def static_dirs(brand: Brand) -> list[Path]:
+    """Where static files are looked up, first match wins: the theme's, then the built-in."""
+    theme = [brand.theme_dir / "static"] if brand.theme_dir is not None else []
+    return [d for d in theme if d.is_dir()] + [STATIC_DIR]
+
+
+def static_versions(brand: Brand) -> dict[str, str]:
+    """Every static file's version (``file_version``), by its path under ``/static/``."""
+    versions: dict[str, str] = {}
+    for folder in reversed(static_dirs(brand)):  # the theme's last: its files win
+        for path in folder.rglob("*"):
+            if path.is_file():
+                versions[path.relative_to(folder).as_posix()] = file_version(path)
+    return versions
+
+
+def byline(article: Article) -> str:
+    """Who wrote the article, for its byline; empty for the command line's operator."""
+    author = article.author
+    if author.platform is Platform.CLI and author.user_id == "operator":
+        return ""
+    return author.name
+
+
+def news_article(article: Article, canonical: str, brand: Brand, site_url: str) -> dict[str, Any]:
+    """The article as ``schema.org/NewsArticle`` (JSON-LD, for search engines' cards)."""
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": article.title[:110],
+        "url": canonical,
+        "mainEntityOfPage": canonical,
+        "dateModified": article.updated_at.isoformat(timespec="seconds"),
+        "publisher": {"@type": "Organization", "name": brand.name, "url": f"{site_url}/"},
+    }
+    if article.published_at is not None:
+        data["datePublished"] = article.published_at.isoformat(timespec="seconds")
+    if article.summary:
+        data["description"] = article.summary
+    if article.image_url:
+        data["image"] = [article.image_url]
+    if byline(article):
+        data["author"] = [{"@type": "Person", "name": byline(article)}]
+    if brand.logo_url:
+        logo = brand.logo_url
+        data["publisher"]["logo"] = {
+            "@type": "ImageObject",
+            "url": (logo if logo.startswith(("http://", "https://")) else f"{site_url}{logo}"),
+        }
+    return data
+
+
+def environment(static_versions: dict[str, str], brand: Brand | None = None) -> Environment:
+    """The Jinja environment: autoescape for .html and .xml, strict undefined, helpers, and
+    the theme's templates before the built-in ones."""
+    brand = brand or Brand()
+    loaders: list[BaseLoader] = [FileSystemLoader(TEMPLATE_DIR)]
+    if brand.theme_dir is not None:
+        loaders.insert(0, FileSystemLoader(brand.theme_dir / "templates"))
     env = Environment(
-        loader=FileSystemLoader(TEMPLATE_DIR),
+        loader=ChoiceLoader(loaders),
         autoescape=select_autoescape(["html", "xml"]),
         undefined=StrictUndefined,
         finalize=xml_safe,
@@ -176,6 +292,10 @@ def environment(static_versions: dict[str, str]) -> Environment:
     env.filters["comments_label"] = comments_label
     env.filters["badge"] = badge
     env.filters["vouched"] = vouched_by  # the platform vouching for a signed-in commenter
+    env.filters["byline"] = byline
+    env.filters["linkify"] = linkify
     env.globals["article_path"] = article_path
+    env.globals["brand"] = brand
+    env.globals["has_static"] = lambda name: name in static_versions
     env.globals["static_url"] = lambda name: f"/static/{name}?v={static_versions.get(name, '')}"
     return env

@@ -163,6 +163,9 @@ async def test_copy_reads_back_the_same_and_refuses_a_second_time(
     with sqlite3.connect(db) as conn:
         for table, copied in report["copied"].items():
             assert copied == conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0], table
+            # Progress on stderr: each table from 0 to all of its rows.
+            assert f"copying {table}: 0/{copied} rows" in done.stderr, done.stderr
+            assert f"copying {table}: {copied}/{copied} rows" in done.stderr or copied == 0
     assert report["copied"]["comments"] == 3 and report["copied"]["rate_slots"] == 1
     assert set(report["copied"]) >= {"articles", "bans", "state", "requests", "roles"}
     async with PostgresStore(pg_url) as target:

@@ -1,9 +1,60 @@
-// Optional: refresh the comment count and the first page of the thread every little while
-// (data-refresh seconds) when the tab is visible. The page works the same without it.
+// Optional: comment times as "5 minutes ago" (the exact time stays in the title), a button on
+// each comment with replies to hide and show them (with their count), and a refresh of the
+// count and the first page of the thread every little while (data-refresh seconds) when the
+// tab is visible. The page works the same without it.
 (function () {
   "use strict";
   var section = document.getElementById("comments");
-  if (!section || !window.fetch || section.hasAttribute("data-paged")) return;
+  if (!section) return;
+  var lang = document.documentElement.lang || undefined;
+  var relative = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(lang, { numeric: "auto" }) : null;
+  var STEPS = [[60, "second"], [60, "minute"], [24, "hour"], [7, "day"], [4.35, "week"], [12, "month"], [Infinity, "year"]];
+
+  function ago(iso) {
+    var value = (new Date(iso).getTime() - Date.now()) / 1000;
+    for (var i = 0; i < STEPS.length; i++) {
+      if (Math.abs(value) < STEPS[i][0]) return relative.format(Math.round(value), STEPS[i][1]);
+      value /= STEPS[i][0];
+    }
+    return null;
+  }
+  function times(root) {
+    if (!relative) return;
+    var found = root.querySelectorAll(".comment time[datetime]");
+    for (var i = 0; i < found.length; i++) {
+      if (!found[i].title) found[i].title = found[i].textContent;
+      var text = ago(found[i].getAttribute("datetime"));
+      if (text) found[i].textContent = text;
+    }
+  }
+  function toggles(root) {
+    var lists = root.querySelectorAll(".comment > .replies");
+    for (var i = 0; i < lists.length; i++) {
+      var li = lists[i].parentNode;
+      var count = lists[i].querySelectorAll(".comment").length;
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "toggle";
+      button.setAttribute("aria-expanded", "true");
+      button.setAttribute("aria-controls", lists[i].id = li.id + "-replies");
+      var label = function (b, n, open) {
+        b.textContent = (open ? "Hide replies" : "Show replies") + " (" + n + ")";
+      };
+      label(button, count, true);
+      button.addEventListener("click", (function (b, item, n) {
+        return function () {
+          var open = item.classList.toggle("collapsed") === false;
+          b.setAttribute("aria-expanded", String(open));
+          label(b, n, open);
+        };
+      })(button, li, count));
+      li.insertBefore(button, lists[i]);
+    }
+  }
+  times(section);
+  toggles(section);
+  setInterval(function () { times(section); }, 60000);
+  if (!window.fetch || section.hasAttribute("data-paged")) return;
   var api = section.getAttribute("data-api");
   var shown = Number(section.getAttribute("data-total"));
   var count = document.getElementById("comment-count");
@@ -43,9 +94,10 @@
     }
     meta.appendChild(document.createTextNode(" "));
     var link = el("a", "when");
-    link.href = "#comment-" + c.id;
+    link.href = "/comments/" + c.id;
     var time = el("time", "", when(c.created_at));
     time.setAttribute("datetime", c.created_at);
+    time.title = when(c.created_at);
     link.appendChild(time);
     meta.appendChild(link);
     if (depth > MAX_DEPTH && parent) {
@@ -56,13 +108,37 @@
       meta.appendChild(to);
     }
     li.appendChild(meta);
-    li.appendChild(el("p", "text", c.text));
+    li.appendChild(linked(c.text));
     var bar = bars[c.id] || freshBar(c.id);
     if (bar) li.appendChild(bar);
     var reply = el("a", "reply", "Reply");
+    var who = el("span", "vh", " to ");
+    who.appendChild(el("bdi", "", c.author.name));
+    reply.appendChild(who);
     reply.href = "?reply=" + c.id + "#comment-form";
     li.appendChild(reply);
     return li;
+  }
+  // As the server's linkify: text nodes, and http(s) addresses as links.
+  var URL = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+  function linked(text) {
+    var p = el("p", "text");
+    var last = 0, m;
+    URL.lastIndex = 0;
+    while ((m = URL.exec(text))) {
+      var url = m[0].replace(/[.,;:!?*'"]+$/, "");
+      while (url.slice(-1) === ")" && url.split(")").length > url.split("(").length) url = url.slice(0, -1);
+      if (url.length <= 8) continue;
+      p.appendChild(document.createTextNode(text.slice(last, m.index)));
+      var a = el("a", "", url);
+      a.href = url;
+      a.rel = "nofollow ugc noopener";
+      p.appendChild(a);
+      last = m.index + url.length;
+      URL.lastIndex = last;
+    }
+    p.appendChild(document.createTextNode(text.slice(last)));
+    return p;
   }
   var bars = {};  // each comment's reactions (counts or form), kept across rebuilds
   function freshBar(id) {  // a new comment's: no reactions yet, and the link to add one
@@ -79,15 +155,25 @@
     });
     var fresh = el("ol", "thread");
     var seen = {};  // the deepest replies are listed under an ancestor: name their parent
-    var stack = comments.slice().reverse().map(function (c) { return [c, 0]; });
+    var stack = comments.slice().reverse().map(function (c) { return [c, 0, fresh]; });
     while (stack.length) {
       var top = stack.pop();
       seen[top[0].id] = top[0];
-      fresh.appendChild(item(top[0], top[1], seen[top[0].parent_id] || null));
-      for (var i = top[0].replies.length - 1; i >= 0; i--) stack.push([top[0].replies[i], top[1] + 1]);
+      var li = item(top[0], top[1], seen[top[0].parent_id] || null);
+      top[2].appendChild(li);
+      if (!top[0].replies.length) continue;
+      // Past MAX_DEPTH replies stay in their ancestor's list, as on the server.
+      var into = top[2];
+      if (top[1] < MAX_DEPTH) {
+        into = el("ol", "replies");
+        li.appendChild(into);
+      }
+      for (var i = top[0].replies.length - 1; i >= 0; i--) stack.push([top[0].replies[i], top[1] + 1, into]);
     }
     list.replaceWith(fresh);
     list = fresh;
+    times(fresh);
+    toggles(fresh);
   }
   function refresh() {
     if (document.hidden) return;

@@ -131,7 +131,7 @@ async def test_the_optional_script_refreshes_the_count_and_thread(
         # later, past expect's 5 s default. Wait for it with room to spare.
         refreshed = 30_000
         await expect(page.locator("#comment-count")).to_have_text("2 Comments", timeout=refreshed)
-        await expect(page.locator(f"#comment-{root.id} .text")).to_have_text(
+        await expect(page.locator(f"#comment-{root.id} > .text")).to_have_text(
             "<img src=x onerror=alert(1)>", timeout=refreshed
         )
         await expect(page.locator(".comment.d1 .text")).to_have_text("A reply", timeout=refreshed)

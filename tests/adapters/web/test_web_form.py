@@ -144,7 +144,8 @@ async def test_html_and_script_in_name_and_text_are_shown_escaped(service: NewsS
         "&lt;img src=x onerror=alert(1)&gt; &amp; &lt;a href=&#39;javascript:alert(2)&#39;&gt;"
         in html
     )
-    assert html.lower().count("<script") == 1  # only the page's own deferred script
+    # Only the page's own: its deferred script and its JSON-LD block.
+    assert html.lower().count("<script") == 2
     assert "<img src=x" not in html
     assert "&lt;script&gt;" in feed
     assert "<script>" not in feed

@@ -67,7 +67,7 @@ def form_fields(html: str, action: str = "/comments") -> dict[str, str]:
     parser = _Forms()
     parser.feed(html)
     for form, form_action in zip(parser.forms, parser.actions, strict=True):
-        if form_action.endswith(action):
+        if form_action.split("#", 1)[0].endswith(action):
             return form
     raise AssertionError(f"no form posting to *{action} in the page")
 

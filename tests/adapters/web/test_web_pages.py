@@ -156,7 +156,10 @@ async def test_nested_thread_shows_every_platform_with_badges_and_reply_links(
     assert f'<li class="comment d0" id="comment-{dc.id}">' in html
     for badge in ('"badge telegram">Telegram<', '"badge web">Web<', '"badge discord">Discord<'):
         assert badge in html
-    assert f'<a class="reply" href="?reply={web.id}#comment-form">Reply</a>' in html
+    assert (
+        f'<a class="reply" href="?reply={web.id}#comment-form">Reply'
+        '<span class="vh"> to <bdi>Wendy</bdi></span></a>'
+    ) in html
 
 
 async def test_a_long_reply_chain_stops_indenting_and_names_the_parent(
