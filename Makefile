@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint format bench browser clean
+.PHONY: run test lint format bench browser clean messages
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "newsbot needs Python 3.11 or newer (python3.11+ on PATH)"; exit 1; }
@@ -29,6 +29,15 @@ test: lint browser
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# After changing a string a person sees: extract the messages into newsbot/locale/newsbot.pot
+# and merge them into each language's catalog (new ones arrive empty: translate them; a test
+# fails until every language has them).
+messages: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg --no-location --sort-output --omit-header -k N_ \
+	  -o newsbot/locale/newsbot.pot .
+	$(BIN)/pybabel -q update -i newsbot/locale/newsbot.pot -d newsbot/locale -D newsbot \
+	  --no-fuzzy-matching --ignore-obsolete -w 99
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -22,6 +22,7 @@ import discord
 from adapters.discord.ids import snowflake
 from adapters.discord.pacing import ChannelPacer
 from adapters.discord.render import article_embed, comment_content, thread_name
+from adapters.i18n import Speech
 from newsbot.errors import DeliveryError, DestinationGone, RateLimited
 from newsbot.models import DestinationKind, Job, MessageRef, Platform, Posted
 from newsbot.service import NewsService
@@ -93,7 +94,9 @@ class DiscordPublisher:
         service: NewsService,
         *,
         channel_pacer: ChannelPacer | None = None,
+        speech: Speech | None = None,
     ) -> None:
+        self.speech = speech or Speech()
         self._client = client
         self.service = service
         self.pacer = channel_pacer or ChannelPacer()
@@ -128,7 +131,10 @@ class DiscordPublisher:
             try:
                 if job.comment is None:
                     embed = article_embed(
-                        job.article, url=job.article_url, comment_count=job.comment_count
+                        job.article,
+                        url=job.article_url,
+                        comment_count=job.comment_count,
+                        tr=self.speech.tr,
                     )
                     await message.edit(embed=embed, allowed_mentions=NO_MENTIONS)
                 else:
@@ -170,7 +176,9 @@ class DiscordPublisher:
         destination = job.destination
         target = destination.thread_id or destination.chat_id
         channel = await self._channel(client, target, destination=True)
-        embed = article_embed(job.article, url=job.article_url, comment_count=job.comment_count)
+        embed = article_embed(
+            job.article, url=job.article_url, comment_count=job.comment_count, tr=self.speech.tr
+        )
         if isinstance(channel, discord.ForumChannel):
             return await self._post_forum(channel, job, embed)
         if not isinstance(channel, discord.TextChannel | discord.Thread):

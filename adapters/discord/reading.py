@@ -16,6 +16,7 @@ from adapters.discord.interactions import (
 )
 from adapters.discord.publisher import NO_MENTIONS
 from adapters.discord.render import article_embed, latest_embed, thread_embed, thread_lines
+from newsbot.i18n import N_
 from newsbot.models import Actor, Article, ArticleId, ArticleStatus
 from newsbot.service import NewsService
 from newsbot.threads import PAGE_COMMENTS
@@ -108,12 +109,12 @@ class CommentsView(discord.ui.View):
         await self._show(interaction, [*self.cursors, self.next_cursor])
 
 
-class ReadingCommands(CommandGroup, name="reading", description="Reading"):
+class ReadingCommands(CommandGroup, name="reading", description=N_("Reading")):
     """Reading: anyone may; what a reader may not see (a retracted article) is the service's
     to refuse."""
 
-    @app_commands.command()
-    @app_commands.describe(count="How many articles (1 to 10)")
+    @app_commands.command(description=N_("The latest articles."))
+    @app_commands.describe(count=N_("How many articles (1 to 10)"))
     async def latest(
         self, interaction: discord.Interaction, count: app_commands.Range[int, 1, 10] = 5
     ) -> None:
@@ -124,8 +125,8 @@ class ReadingCommands(CommandGroup, name="reading", description="Reading"):
         urls = {int(a.id): service.article_url(a.id) for a in page.articles}
         await reply(interaction, embed=latest_embed(page, urls))
 
-    @app_commands.command()
-    @app_commands.describe(article="The article's number")
+    @app_commands.command(description=N_("Show one article."))
+    @app_commands.describe(article=N_("The article's number"))
     async def article(
         self, interaction: discord.Interaction, article: app_commands.Range[int, 1]
     ) -> None:
@@ -138,8 +139,8 @@ class ReadingCommands(CommandGroup, name="reading", description="Reading"):
         note = None if found.status is ArticleStatus.PUBLISHED else f"(status: {found.status})"
         await reply(interaction, note, embed=embed)
 
-    @app_commands.command()
-    @app_commands.describe(article="The article's number")
+    @app_commands.command(description=N_("Read an article's comment thread."))
+    @app_commands.describe(article=N_("The article's number"))
     async def comments(
         self, interaction: discord.Interaction, article: app_commands.Range[int, 1]
     ) -> None:

@@ -15,6 +15,7 @@ import re
 
 import discord
 
+from newsbot.i18n import ENGLISH, Translator
 from newsbot.models import Article, ArticlePage, Comment, CommentNode, Platform, ThreadPage
 from newsbot.text import cut_chars, one_line
 from newsbot.threads import walk
@@ -113,7 +114,9 @@ def thread_name(article: Article) -> str:
     return name or f"Article {article.id}"
 
 
-def article_embed(article: Article, *, url: str, comment_count: int) -> discord.Embed:
+def article_embed(
+    article: Article, *, url: str, comment_count: int, tr: Translator = ENGLISH
+) -> discord.Embed:
     """The one embed that carries an article.
 
     Args:
@@ -138,8 +141,8 @@ def article_embed(article: Article, *, url: str, comment_count: int) -> discord.
     author = _safe(one_line(article.author.name), AUTHOR_MAX)
     if author:
         embed.set_author(name=author)
-    noun = "comment" if comment_count == 1 else "comments"
-    footer = f"💬 {comment_count} {noun}"
+    counted = tr.ngettext("%(count)s comment", "%(count)s comments", comment_count)
+    footer = "💬 " + counted % {"count": comment_count}
     if article.tags:
         footer += " · " + " ".join(f"#{tag}" for tag in article.tags)
     embed.set_footer(text=_safe(footer, FOOTER_MAX))

@@ -22,6 +22,7 @@ from telegram.error import (
 )
 from telegram.ext import ExtBot
 
+from adapters.i18n import Speech
 from adapters.telegram.limiter import FANOUT, retry_seconds
 from adapters.telegram.render import (
     CAPTION_LIMIT,
@@ -146,7 +147,9 @@ class TelegramPublisher:
         ready: asyncio.Event,
         token: str = "",
         ready_wait: float = 5.0,
+        speech: Speech | None = None,
     ) -> None:
+        self.speech = speech or Speech()
         self.bot = bot
         self.service = service
         self.ready = ready
@@ -241,6 +244,7 @@ class TelegramPublisher:
             article_url=job.article_url,
             comment_count=job.comment_count,
             limit=limit,
+            tr=self.speech.tr,
         )
 
     async def _photo(self, image_url: str) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from adapters.i18n import Speech
 from adapters.web.app import create_app
 from adapters.web.connections import (
     BODY_TIMEOUT,
@@ -74,8 +75,10 @@ class WebAdapter:
         max_age: int = 5,
         s_maxage: int = 10,
         stale: int = 30,
+        speech: Speech | None = None,
     ) -> None:
         self.service = service
+        self.speech = speech
         self.host = host
         self.port = port
         self.unix_socket = unix_socket or None
@@ -122,6 +125,7 @@ class WebAdapter:
             max_age=max_age,
             s_maxage=s_maxage,
             stale=stale,
+            speech=self.speech,
         )
         app.router.add_routes(self.extra_routes)
         add_body_deadline(app, self.body_timeout)

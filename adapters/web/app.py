@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
+from adapters.i18n import Speech
 from adapters.web import admin, api, feeds, pages
 from adapters.web.cache import PageCache, public_cache_control
 from adapters.web.context import (
@@ -18,11 +19,13 @@ from adapters.web.context import (
     load_keys,
     log,
     render,
+    site,
 )
 from adapters.web.guard import parse_networks
 from adapters.web.render import STATIC_DIR, environment, file_version
 from newsbot import NewsService
 from newsbot.errors import DomainError, InvalidInput, NotFound, PermissionDenied
+from newsbot.i18n import N_
 
 SECURITY_HEADERS = {
     # Scripts, styles, fonts and forms: this site only. Images may come from anywhere over
@@ -60,6 +63,7 @@ def create_app(
     stale: int = 30,
     cache_entries: int = 1024,
     cache_bytes: int = 64 * 1024 * 1024,
+    speech: Speech | None = None,
 ) -> web.Application:
     """Build the web application for ``service``.
 
@@ -89,6 +93,7 @@ def create_app(
         cache_entries: rendered pages kept in this process at most (and a quarter of that
             more for pages named by a query: older comments, a reply form, API pages).
         cache_bytes: bytes of rendered pages (identity and gzip) kept at most (the same).
+        speech: the pages' language and time zone (English in UTC by default).
 
     Returns:
         An ``aiohttp.web.Application``, ready for ``AppRunner`` or a test server.
@@ -109,7 +114,7 @@ def create_app(
         service.watch(kept.heard)
     app[SITE] = Site(
         service=service,
-        templates=environment(versions),
+        templates=environment(versions, speech),
         keys=Keys(),
         admin_token=admin_token or None,
         admin_max_age=admin_max_age,
@@ -126,6 +131,7 @@ def create_app(
         public_cache=public_cache_control(max_age, s_maxage, stale),
         # Retraction is final, but a 410 is kept briefly and never served stale.
         gone_cache=f"public, max-age={max_age}, s-maxage={s_maxage}",
+        speech=speech or Speech(),
     )
     article = f"/articles/{{id:{ID_PATTERN}}}"
     app.router.add_get("/", pages.index)
@@ -200,14 +206,17 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         status, message = _status(exc), str(exc)
     except Exception:
         log.exception("request failed", extra={"path": request.path, "method": request.method})
-        status, message = 500, "Something went wrong on our side. Please try again later."
+        status, message = 500, N_("Something went wrong on our side. Please try again later.")
     if status == 404 and message == "Not Found":
-        message = "There is no such page."
+        message = N_("There is no such page.")
     if request.path.startswith("/api/"):
         response = web.json_response({"error": message}, status=status)
         response.headers["Cache-Control"] = ERROR_CACHE
     else:
-        title = _TITLES.get(status, "Error")
+        # A constant message (a core refusal, a status text) has a translation; an already
+        # translated one or a message with values is shown as it is.
+        tr = site(request).speech.tr
+        title, message = tr.gettext(_TITLES.get(status, N_("Error"))), tr.gettext(message)
         response = render(
             request, "message.html", status=status, cache=ERROR_CACHE, title=title, message=message
         )
@@ -216,11 +225,11 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 _TITLES = {
-    400: "Bad request",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    410: "Gone",
-    413: "Too large",
-    500: "Server error",
+    400: N_("Bad request"),
+    403: N_("Forbidden"),
+    404: N_("Not found"),
+    405: N_("Method not allowed"),
+    410: N_("Gone"),
+    413: N_("Too large"),
+    500: N_("Server error"),
 }

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 from jinja2 import Environment
 
+from adapters.i18n import Speech
 from adapters.web.cache import Load, PageCache, respond
 from adapters.web.guard import (
     AdminSessions,
@@ -77,6 +78,7 @@ class Site:
     variants: PageCache  # pages named by a query, kept apart
     public_cache: str  # the Cache-Control of public pages (see cache.public_cache_control)
     gone_cache: str  # the Cache-Control of a retracted article's 410
+    speech: Speech = field(default_factory=Speech)  # the site's language and time zone
 
 
 SITE = web.AppKey("site", Site)
@@ -85,6 +87,11 @@ SITE = web.AppKey("site", Site)
 def site(request: web.Request) -> Site:
     """The ``Site`` of the application serving ``request``."""
     return request.app[SITE]
+
+
+def speech(request: web.Request) -> Speech:
+    """The site's language and time zone (``NEWSBOT_LANGUAGE``, ``NEWSBOT_TIMEZONE``)."""
+    return request.app[SITE].speech
 
 
 async def load_keys(s: Site, secret: bytes | None = None) -> None:
@@ -196,8 +203,8 @@ def cross_site_refusal(request: web.Request, back: str = "") -> web.Response:
         request,
         "message.html",
         status=403,
-        title="Form refused",
-        message=(
+        title=speech(request).gettext("Form refused"),
+        message=speech(request).gettext(
             "This form was sent from another site, so it was refused. "
             "Open the page on this site and submit again."
         ),
@@ -210,4 +217,4 @@ def path_id(request: web.Request, key: str = "id") -> int:
     try:
         return int(request.match_info[key].split("-", 1)[0])
     except (KeyError, ValueError) as exc:  # pragma: no cover - the route pattern prevents it
-        raise NotFound("There is no such page.") from exc
+        raise NotFound(speech(request).gettext("There is no such page.")) from exc

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from telegram import (
@@ -20,6 +20,7 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
+from adapters.i18n import Speech
 from adapters.telegram.fastpath import names_of
 from adapters.telegram.publisher import NO_PREVIEW, chat_key, redact
 from adapters.telegram.render import Rendered, plain
@@ -55,6 +56,7 @@ class Guarded(Protocol):
 
     failed: set[int]
     token: str
+    shared: Shared
 
 
 @dataclass(slots=True)
@@ -67,6 +69,7 @@ class Shared:
         failed: update ids whose effects could not be stored; the poll loop redelivers them.
         token: only to keep it out of logs.
         sees_all: whether the bot sees every group message (privacy mode off), once known.
+        speech: the language answers are given in (``NEWSBOT_LANGUAGE``).
     """
 
     service: NewsService
@@ -74,6 +77,7 @@ class Shared:
     failed: set[int]
     token: str = ""
     sees_all: bool = False
+    speech: Speech = field(default_factory=Speech)
 
 
 async def run_guarded(
@@ -89,7 +93,7 @@ async def run_guarded(
     try:
         await call()
     except Exception as error:  # the bot must outlive any single update
-        reply = answer_to(error)
+        reply = answer_to(error, handlers.shared.speech.tr)
         if reply.kind is AnswerKind.SHOW:
             if answer is None:
                 log.debug("refused", extra={**fields, "error": str(error)})

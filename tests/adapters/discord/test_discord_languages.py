@@ -1,0 +1,37 @@
+"""Discord in other languages: slash command descriptions synced with their localizations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.discord_helpers import World, fake, make_world, world
+
+__all__ = ["fake", "make_world", "world"]
+
+
+def _command(world: World, name: str) -> dict[str, Any]:
+    found = [c for c in world.fake.commands if c["name"] == name]
+    assert found, name
+    command: dict[str, Any] = found[0]
+    return command
+
+
+async def test_descriptions_arrive_in_german_and_ukrainian(world: World) -> None:
+    latest = _command(world, "latest")
+    assert latest["description"] == "The latest articles."
+    assert latest["description_localizations"] == {
+        "de": "Die neuesten Artikel.",
+        "uk": "Останні статті.",
+    }
+    assert latest["name_localizations"] in (None, {})  # names stay as the docs name them
+    count = next(o for o in latest["options"] if o["name"] == "count")
+    assert count["description_localizations"]["uk"] == "Скільки статей (від 1 до 10)"
+    publish = _command(world, "publish")
+    assert publish["description_localizations"]["de"] == (
+        "Einen Artikel in allen abonnierten Kanälen veröffentlichen."
+    )
+    feed = _command(world, "feed")
+    add = next(o for o in feed["options"] if o["name"] == "add")
+    assert add["description_localizations"]["uk"] == (
+        "Стежити за стрічкою: її нові записи стають статтями"
+    )

@@ -1,0 +1,43 @@
+"""Telegram in another language: command descriptions per language_code, posts' count lines."""
+
+from __future__ import annotations
+
+from adapters.i18n import Speech
+from tests.adapters.telegram.telegram_e2e_helpers import post_in, publish, subscribe_all
+from tests.fakes.wait import wait_for
+from tests.telegram_helpers import (
+    ADMIN,
+    CHANNEL_B,
+    IGNORE_RETRY_AFTER_WARNING,
+    World,
+    world,
+)
+
+__all__ = ["world"]
+pytestmark = IGNORE_RETRY_AFTER_WARNING
+
+
+def _descriptions(world: World, scope: dict[str, object] | None, code: str) -> dict[str, str]:
+    return {c["command"]: c["description"] for c in world.tg.commands(scope, code)}
+
+
+async def test_commands_are_described_in_each_language_and_posts_count_in_ukrainian(
+    world: World,
+) -> None:
+    await world.start(speech=Speech.of("uk", "Europe/Kyiv"))
+    admin_scope = {"type": "chat", "chat_id": ADMIN}
+    await wait_for(lambda: bool(world.tg.commands(admin_scope, "uk")), 10, "setMyCommands uk")
+    # No language_code: NEWSBOT_LANGUAGE's words, for users whose language has no list.
+    assert _descriptions(world, None, "")["latest"] == "Останні статті"
+    assert _descriptions(world, None, "uk")["help"] == "Що я вмію"
+    assert _descriptions(world, None, "de")["latest"] == "Die neuesten Artikel"
+    assert _descriptions(world, None, "en")["latest"] == "The latest articles"
+    assert "publish" not in _descriptions(world, None, "de")
+    admin_de = _descriptions(world, admin_scope, "de")
+    assert admin_de["retract"] == "Einen Artikel überall zurückziehen: /retract ID"
+    assert _descriptions(world, admin_scope, "uk")["publish"].startswith("Опублікувати статтю")
+
+    await subscribe_all(world)
+    await publish(world, "Новини\nТекст")
+    post = post_in(world, CHANNEL_B)
+    assert post["text"].endswith("💬 Коментарів ще немає")
