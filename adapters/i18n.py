@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 import gettext
 import io
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -21,6 +23,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from newsbot.errors import StorageError
 from newsbot.i18n import DOMAIN, LOCALE_DIR, SOURCE_LANGUAGE, Translator, normalise_language
 
 UTC = ZoneInfo("UTC")
@@ -107,3 +110,52 @@ def checked_speech_setting(name: str, value: str) -> str:
         return normalise_language(value)
     time_zone(value)
     return value.strip()
+
+
+class ChatSpeech:
+    """Each chat's speech: its own language when one is set (``bot.py language``), else the
+    default's; the zone is the default's. A chat's setting is looked up again at most every
+    ``ttl`` seconds (another worker may have changed it); a store that does not answer keeps
+    what was known.
+
+    Args:
+        lookup: the chat's own language code, or ``None`` (``NewsService.chat_language``).
+        default: ``NEWSBOT_LANGUAGE`` and ``NEWSBOT_TIMEZONE``.
+        ttl: seconds a looked-up language is used before it is looked up again.
+    """
+
+    def __init__(
+        self,
+        lookup: Callable[[str], Awaitable[str | None]],
+        default: Speech,
+        ttl: float = 30.0,
+    ) -> None:
+        self.lookup = lookup
+        self.default = default
+        self.ttl = ttl
+        self._known: dict[str, tuple[float, Speech]] = {}
+
+    def of(self, chat_id: str) -> Speech:
+        """The chat's speech as last looked up (the default before that)."""
+        known = self._known.get(chat_id)
+        return known[1] if known else self.default
+
+    async def refresh(self, chat_id: str) -> Speech:
+        """The chat's speech, looked up again when the last look-up is older than ``ttl``."""
+        known = self._known.get(chat_id)
+        if known and time.monotonic() - known[0] < self.ttl:
+            return known[1]
+        try:
+            code = await self.lookup(chat_id)
+        except StorageError:
+            return self.of(chat_id)
+        speech = self.default
+        if code:
+            try:
+                speech = Speech(normalise_language(code), self.default.zone)
+            except ValueError:  # a catalog removed since it was set
+                speech = self.default
+        if len(self._known) > 100_000:
+            self._known.clear()
+        self._known[chat_id] = (time.monotonic(), speech)
+        return speech

@@ -72,3 +72,12 @@ def normalise_language(code: str) -> str:
         if candidate and candidate in shipped:
             return candidate
     raise ValueError(f"no catalog for language {code!r}; shipped: {', '.join(shipped)}")
+
+
+CHAT_LANGUAGE_PREFIX: Final = "language:"
+"""The shared state's keys of chats' own languages: ``language:PLATFORM:CHAT_ID``."""
+
+
+def chat_language_key(platform: str, chat_id: str) -> str:
+    """The shared state key holding a chat's own language ("" or absent: the default)."""
+    return f"{CHAT_LANGUAGE_PREFIX}{platform}:{chat_id}"

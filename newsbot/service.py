@@ -21,6 +21,7 @@ from newsbot.comments import web_identity as web_identity
 from newsbot.cursors import MALFORMED as MALFORMED_CURSOR
 from newsbot.cursors import Cursors
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
+from newsbot.i18n import chat_language_key, normalise_language
 from newsbot.limits import IntakeGate, IntakeLimits
 from newsbot.models import (
     Actor,
@@ -411,6 +412,33 @@ class NewsService:
     async def save_state(self, key: str, value: str) -> None:
         """Write a small named value kept for an adapter."""
         await self.store.set_state(key, value)
+
+    async def chat_language(self, platform: Platform, chat_id: str) -> str | None:
+        """A subscribed chat's own language (its posts' count lines, its answers), or ``None``
+        when it speaks ``NEWSBOT_LANGUAGE``."""
+        return await self.store.get_state(chat_language_key(platform, chat_id)) or None
+
+    async def set_chat_language(
+        self, actor: Actor, platform: Platform, chat_id: str, language: str | None
+    ) -> str | None:
+        """Set (or with ``None`` clear) a subscribed chat's own language; newsbot admins only.
+
+        Raises:
+            PermissionDenied: the actor is not a newsbot admin.
+            NotFound: no destination is that chat.
+            InvalidInput: newsbot has no catalog for ``language``.
+        """
+        self.require_admin(actor, "set a chat's language")
+        if not any(
+            d.platform == platform and d.chat_id == chat_id for d in await self.destinations()
+        ):
+            raise NotFound(f"{platform} chat {chat_id} is not subscribed.")
+        try:
+            code = normalise_language(language) if language else ""
+        except ValueError as error:
+            raise InvalidInput(str(error), field="language") from error
+        await self.store.set_state(chat_language_key(platform, chat_id), code)
+        return code or None
 
     async def live_workers(self, horizon: float = LIVE_HORIZON) -> list[WorkerInfo]:
         """The workers (bot processes) that sent a heartbeat in the last ``horizon`` seconds."""

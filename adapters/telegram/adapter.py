@@ -124,7 +124,14 @@ class TelegramAdapter:
             self.application.bot, service, ready=self._ready, token=token, speech=self.speech
         )
         self.failed: set[int] = set()
-        self.handlers = Handlers(service, self._publisher, self.failed, token, self.speech)
+        self.handlers = Handlers(
+            service,
+            self._publisher,
+            self.failed,
+            token,
+            self.speech,
+            languages=self._publisher.languages,
+        )
         self.handlers.install(self.application)
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

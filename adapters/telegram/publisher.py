@@ -22,7 +22,7 @@ from telegram.error import (
 )
 from telegram.ext import ExtBot
 
-from adapters.i18n import Speech
+from adapters.i18n import ChatSpeech, Speech
 from adapters.telegram.limiter import FANOUT, retry_seconds
 from adapters.telegram.render import (
     CAPTION_LIMIT,
@@ -150,6 +150,9 @@ class TelegramPublisher:
         speech: Speech | None = None,
     ) -> None:
         self.speech = speech or Speech()
+        self.languages = ChatSpeech(
+            lambda chat: service.chat_language(Platform.TELEGRAM, chat), self.speech
+        )
         self.bot = bot
         self.service = service
         self.ready = ready
@@ -167,6 +170,7 @@ class TelegramPublisher:
     async def post(self, job: Job) -> Posted:
         await self._wait_ready()
         chat = job.destination.chat_id
+        await self.languages.refresh(chat)
         if job.comment is not None:
             return await self._call(self._post_comment(job), job)
         self._sending[chat] = self._sending.get(chat, 0) + 1
@@ -185,6 +189,7 @@ class TelegramPublisher:
         message_id = job.delivery.message_id
         if message_id is None or message_id == NOT_POSTED:
             return
+        await self.languages.refresh(job.destination.chat_id)
         await self._call(self._edit(job, message_id), job)
 
     async def delete(self, job: Job) -> None:
@@ -244,7 +249,7 @@ class TelegramPublisher:
             article_url=job.article_url,
             comment_count=job.comment_count,
             limit=limit,
-            tr=self.speech.tr,
+            tr=self.languages.of(job.destination.chat_id).tr,
         )
 
     async def _photo(self, image_url: str) -> str:

@@ -16,8 +16,9 @@ from adapters.discord.render import article_embed
 from adapters.i18n import Speech, checked_speech_setting, speech_for, translations
 from adapters.telegram.render.posts import comment_count_line, render_thread
 from adapters.web.render import comments_label, slugify
+from newsbot import Actor, DestinationKind, NewDestination, NewsService, Platform
 from newsbot.answers import APOLOGY, TRY_AGAIN, answer_to
-from newsbot.errors import StorageError
+from newsbot.errors import InvalidInput, NotFound, PermissionDenied, StorageError
 from newsbot.i18n import LOCALE_DIR, languages, normalise_language
 from tests.adapters.discord.test_discord_render import make_article
 
@@ -160,3 +161,17 @@ def test_settings_are_checked() -> None:
 )
 def test_slugs_are_readable_in_any_script(title: str, slug: str) -> None:
     assert slugify(title) == slug
+
+
+async def test_only_newsbot_admins_set_a_chat_language(service: NewsService) -> None:
+    new = NewDestination(Platform.TELEGRAM, "-100", DestinationKind.CHANNEL, title="Канал")
+    await service.subscribe(Actor.operator(), new)
+    stranger = Actor(Platform.TELEGRAM, "77", "Stranger", chat_admin=True)
+    with pytest.raises(PermissionDenied):
+        await service.set_chat_language(stranger, Platform.TELEGRAM, "-100", "uk")
+    with pytest.raises(InvalidInput, match="no catalog"):
+        await service.set_chat_language(Actor.operator(), Platform.TELEGRAM, "-100", "xx")
+    with pytest.raises(NotFound):
+        await service.set_chat_language(Actor.operator(), Platform.DISCORD, "-100", "uk")
+    assert await service.set_chat_language(Actor.operator(), Platform.TELEGRAM, "-100", "uk-UA")
+    assert await service.chat_language(Platform.TELEGRAM, "-100") == "uk"

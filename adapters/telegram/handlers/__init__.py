@@ -17,7 +17,7 @@ from telegram.ext import (
     filters,
 )
 
-from adapters.i18n import Speech, translations
+from adapters.i18n import ChatSpeech, Speech, translations
 from adapters.telegram.fastpath import PlainReply
 from adapters.telegram.handlers.base import (
     APOLOGY,
@@ -105,6 +105,7 @@ class Handlers(HandlerGroup):
         failed: update ids whose effects could not be stored; the poll loop redelivers them.
         token: only to keep it out of logs.
         speech: the language of answers (English by default).
+        languages: each chat's own language, where one is set (the publisher's).
     """
 
     def __init__(
@@ -114,8 +115,12 @@ class Handlers(HandlerGroup):
         failed: set[int],
         token: str = "",
         speech: Speech | None = None,
+        languages: ChatSpeech | None = None,
     ) -> None:
-        super().__init__(Shared(service, sightings, failed, token, speech=speech or Speech()))
+        speech = speech or Speech()
+        super().__init__(
+            Shared(service, sightings, failed, token, speech=speech, languages=languages)
+        )
         self.reading = Reading(self.shared)
         self.publishing = Publishing(self.shared)
         self.subscriptions = Subscriptions(self.shared)

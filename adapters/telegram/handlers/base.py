@@ -20,12 +20,12 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
-from adapters.i18n import Speech
+from adapters.i18n import ChatSpeech, Speech
 from adapters.telegram.fastpath import names_of
 from adapters.telegram.publisher import NO_PREVIEW, chat_key, redact
 from adapters.telegram.render import Rendered, plain
 from newsbot.answers import APOLOGY, TRY_AGAIN, AnswerKind, answer_to
-from newsbot.errors import NewsBotError, PermissionDenied
+from newsbot.errors import NewsBotError, PermissionDenied, StorageError
 from newsbot.models import Actor, DestinationKind, Platform
 from newsbot.service import NewsService
 
@@ -70,6 +70,7 @@ class Shared:
         token: only to keep it out of logs.
         sees_all: whether the bot sees every group message (privacy mode off), once known.
         speech: the language answers are given in (``NEWSBOT_LANGUAGE``).
+        languages: each chat's own language, where one is set (the publisher's).
     """
 
     service: NewsService
@@ -78,6 +79,7 @@ class Shared:
     token: str = ""
     sees_all: bool = False
     speech: Speech = field(default_factory=Speech)
+    languages: ChatSpeech | None = None
 
 
 async def run_guarded(
@@ -93,7 +95,12 @@ async def run_guarded(
     try:
         await call()
     except Exception as error:  # the bot must outlive any single update
-        reply = answer_to(error, handlers.shared.speech.tr)
+        chat = fields.get("chat_id")
+        languages = handlers.shared.languages
+        speech = handlers.shared.speech
+        if languages is not None and chat is not None and not isinstance(error, StorageError):
+            speech = await languages.refresh(str(chat))  # a chat with a language of its own
+        reply = answer_to(error, speech.tr)
         if reply.kind is AnswerKind.SHOW:
             if answer is None:
                 log.debug("refused", extra={**fields, "error": str(error)})

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.discord_helpers import World, fake, make_world, world
+from newsbot import Actor, Platform
+from tests.discord_helpers import World, content, fake, make_world, world
 
 __all__ = ["fake", "make_world", "world"]
 
@@ -35,3 +36,16 @@ async def test_descriptions_arrive_in_german_and_ukrainian(world: World) -> None
     assert add["description_localizations"]["uk"] == (
         "Стежити за стрічкою: її нові записи стають статтями"
     )
+
+
+async def test_a_channel_with_its_own_language_gets_its_count_line_in_it(world: World) -> None:
+    answer = await world.slash("subscribe", world.moderator, world.text)
+    assert "Subscribed #news" in content(answer)
+    operator = Actor.operator()
+    assert await world.service.set_chat_language(
+        operator, Platform.DISCORD, str(world.text), "uk"
+    ) == "uk"  # fmt: skip
+    await world.slash("publish", world.owner, world.text, title="Запуск", body="Текст")
+    await world.dispatcher.drain()
+    [post] = world.bot_messages(world.text)
+    assert post["embeds"][0]["footer"]["text"] == "💬 0 коментарів"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from adapters.i18n import Speech
+from newsbot import Actor, Platform
 from tests.adapters.telegram.telegram_e2e_helpers import post_in, publish, subscribe_all
 from tests.fakes.wait import wait_for
 from tests.telegram_helpers import (
     ADMIN,
+    CHANNEL_A,
     CHANNEL_B,
     IGNORE_RETRY_AFTER_WARNING,
     World,
@@ -41,3 +43,16 @@ async def test_commands_are_described_in_each_language_and_posts_count_in_ukrain
     await publish(world, "Новини\nТекст")
     post = post_in(world, CHANNEL_B)
     assert post["text"].endswith("💬 Коментарів ще немає")
+
+
+async def test_one_newsroom_a_ukrainian_channel_and_an_english_one(world: World) -> None:
+    await world.start()
+    await subscribe_all(world)
+    operator = Actor.operator()
+    await world.service.set_chat_language(operator, Platform.TELEGRAM, str(CHANNEL_B), "uk")
+    await publish(world, "Headline\nBody")
+    assert post_in(world, CHANNEL_B)["text"].endswith("💬 Коментарів ще немає")
+    assert post_in(world, CHANNEL_A)["text"].endswith("💬 No comments yet")
+    # Back to the default: the next post counts in English there too.
+    await world.service.set_chat_language(operator, Platform.TELEGRAM, str(CHANNEL_B), None)
+    assert await world.service.chat_language(Platform.TELEGRAM, str(CHANNEL_B)) is None
