@@ -310,15 +310,15 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
             client_key=await _submission_key(request, article, form, text, remote),
             user_id=web_identity(s.keys.identity, session),
         )
-    except InvalidInput as exc:
-        form.errors[exc.field or "form"] = str(exc)
+    except InvalidInput as exc:  # a constant message is in the catalogs
+        form.errors[exc.field or "form"] = s.speech.gettext(str(exc))
         return await _article_response(request, article, form, status=400)
     except NotFound as exc:  # the parent comment is not in this thread
         form.parent_id, form.parent_name = None, ""
         form.errors["parent"] = str(exc)
         return await _article_response(request, article, form, status=400)
     except PermissionDenied as exc:
-        form.errors["form"] = str(exc)
+        form.errors["form"] = s.speech.gettext(str(exc))
         return await _article_response(request, article, form, status=403)
     log.debug(  # the service logs the stored comment at INFO
         "web comment stored",

@@ -175,3 +175,13 @@ async def test_only_newsbot_admins_set_a_chat_language(service: NewsService) -> 
         await service.set_chat_language(Actor.operator(), Platform.DISCORD, "-100", "uk")
     assert await service.set_chat_language(Actor.operator(), Platform.TELEGRAM, "-100", "uk-UA")
     assert await service.chat_language(Platform.TELEGRAM, "-100") == "uk"
+
+
+def test_a_constant_refusal_from_the_core_is_answered_in_the_language() -> None:
+    refusal = InvalidInput("This chat is not subscribed.")
+    assert answer_to(refusal, translations("uk")).text == "Цей чат не підписаний."
+    assert answer_to(refusal, translations("de")).text == "Dieser Chat ist nicht abonniert."
+    # A message with values has no catalog entry: it is shown as it is.
+    assert answer_to(NotFound("There is no article 9."), translations("de")).text == (
+        "There is no article 9."
+    )
