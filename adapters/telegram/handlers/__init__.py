@@ -244,7 +244,7 @@ class Handlers(HandlerGroup):
         if wanted is None:
             # An old bot's buttons, or data made up by a client: nothing to do.
             log.info("unknown button data", extra=describe(update))
-            await query.answer(STALE_BUTTON)
+            await query.answer((await self.speech(update)).gettext(STALE_BUTTON))
             return
         if isinstance(wanted, bool):
             await query.answer()

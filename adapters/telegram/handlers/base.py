@@ -26,6 +26,7 @@ from adapters.telegram.publisher import NO_PREVIEW, chat_key, redact
 from adapters.telegram.render import Rendered, plain
 from newsbot.answers import APOLOGY, TRY_AGAIN, AnswerKind, answer_to
 from newsbot.errors import NewsBotError, PermissionDenied, StorageError
+from newsbot.i18n import N_
 from newsbot.models import Actor, DestinationKind, Platform
 from newsbot.service import NewsService
 
@@ -39,7 +40,7 @@ Handler = Callable[[Any, Update, Context], Awaitable[None]]
 
 ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
 GONE_STATUSES = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
-STALE_BUTTON = "This button no longer works. Send the command again."
+STALE_BUTTON = N_("This button no longer works. Send the command again.")
 _USER = re.compile(r"[0-9]{1,19}")
 
 
@@ -263,6 +264,14 @@ class HandlerGroup:
             )
 
     # -- who is asking --------------------------------------------------------------------
+
+    async def speech(self, update: Update) -> Speech:
+        """The language to answer in: the chat's own where one is set, else the default."""
+        chat = update.effective_chat
+        languages = self.shared.languages
+        if chat is None or languages is None:
+            return self.shared.speech
+        return await languages.refresh(str(chat.id))
 
     def actor(self, update: Update, *, chat_admin: bool = False) -> Actor:
         """The sender as the service sees them."""

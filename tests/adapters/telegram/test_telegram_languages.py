@@ -10,7 +10,9 @@ from tests.telegram_helpers import (
     ADMIN,
     CHANNEL_A,
     CHANNEL_B,
+    GROUP,
     IGNORE_RETRY_AFTER_WARNING,
+    READER,
     World,
     world,
 )
@@ -56,3 +58,24 @@ async def test_one_newsroom_a_ukrainian_channel_and_an_english_one(world: World)
     # Back to the default: the next post counts in English there too.
     await world.service.set_chat_language(operator, Platform.TELEGRAM, str(CHANNEL_B), None)
     assert await world.service.chat_language(Platform.TELEGRAM, str(CHANNEL_B)) is None
+
+
+async def test_reading_commands_answer_in_the_chats_language(world: World) -> None:
+    await world.start()
+    await subscribe_all(world)
+    operator = Actor.operator()
+    await world.service.set_chat_language(operator, Platform.TELEGRAM, str(GROUP), "de")
+    assert (await world.say(GROUP, READER, "/latest"))["text"] == (
+        "Es wurde noch nichts veröffentlicht."
+    )
+    assert (await world.say(GROUP, READER, "/help"))["text"].startswith(
+        "Ich veröffentliche hier die Nachrichten"
+    )
+    await publish(world, "Schlagzeile\nText")
+    latest = await world.say(GROUP, READER, "/latest")
+    assert latest["text"].startswith("Neueste Artikel")
+    thread = await world.say(GROUP, READER, "/comments 1")
+    assert "Noch keine Kommentare" in thread["text"]
+    # The admin's private chat has no language of its own: English, with the admin's part.
+    private = (await world.say(ADMIN, ADMIN, "/help"))["text"]
+    assert private.startswith("I publish the news") and "For newsbot admins:" in private
