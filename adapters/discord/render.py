@@ -212,23 +212,32 @@ def thread_lines(page: ThreadPage) -> tuple[list[str], bool]:
 
 
 def thread_embed(
-    article: Article, page: ThreadPage, *, url: str, page_number: int
+    article: Article,
+    page: ThreadPage,
+    *,
+    url: str,
+    page_number: int,
+    tr: Translator = ENGLISH,
 ) -> discord.Embed:
     """One page of an article's comment thread, for ``/comments``."""
     lines, _ = thread_lines(page)
-    body = "\n".join(lines) if lines else "*No comments yet.*"
+    body = "\n".join(lines) if lines else "*" + tr.gettext("No comments yet.") + "*"
+    title = tr.gettext("Comments: %(title)s") % {"title": one_line(article.title)}
     embed = discord.Embed(
-        title=_safe(f"Comments: {one_line(article.title)}", TITLE_MAX),
+        title=_safe(title, TITLE_MAX),
         url=url or None,
         description=_safe(body, DESCRIPTION_MAX),
         colour=discord.Colour.blurple(),
     )
-    noun = "comment" if page.total == 1 else "comments"
-    embed.set_footer(text=f"Page {page_number} · {page.total} {noun}")
+    counted = tr.ngettext("%(count)s comment", "%(count)s comments", page.total)
+    page_label = tr.gettext("Page %(number)s") % {"number": page_number}
+    embed.set_footer(text=f"{page_label} · {counted % {'count': page.total}}")
     return fit_embed(embed)
 
 
-def latest_embed(page: ArticlePage, url_of: dict[int, str]) -> discord.Embed:
+def latest_embed(
+    page: ArticlePage, url_of: dict[int, str], tr: Translator = ENGLISH
+) -> discord.Embed:
     """The latest articles as a list of linked titles, for ``/latest``."""
     lines = []
     for article in page.articles:
@@ -237,8 +246,11 @@ def latest_embed(page: ArticlePage, url_of: dict[int, str]) -> discord.Embed:
         when = article.published_at.strftime("%Y-%m-%d") if article.published_at else ""
         lines.append(f"`#{article.id}` [{title}]({url_of.get(article.id, '')}) {when}".rstrip())
     embed = discord.Embed(
-        title="Latest articles",
-        description=_safe("\n".join(lines) or "*Nothing published yet.*", DESCRIPTION_MAX),
+        title=tr.gettext("Latest articles"),
+        description=_safe(
+            "\n".join(lines) or "*" + tr.gettext("Nothing has been published yet.") + "*",
+            DESCRIPTION_MAX,
+        ),
         colour=discord.Colour.blurple(),
     )
     return fit_embed(embed)

@@ -49,3 +49,16 @@ async def test_a_channel_with_its_own_language_gets_its_count_line_in_it(world: 
     await world.dispatcher.drain()
     [post] = world.bot_messages(world.text)
     assert post["embeds"][0]["footer"]["text"] == "💬 0 коментарів"
+
+
+async def test_a_member_reads_in_their_discord_language(world: World) -> None:
+    await world.publish("Запуск", "Текст")
+    world.fake.users[world.owner]["locale"] = "uk"
+    answer = await world.slash("latest", world.owner, world.text)
+    assert answer["data"]["embeds"][0]["title"] == "Останні статті"
+    answer = await world.slash("comments", world.owner, world.text, article=1)
+    assert answer["data"]["embeds"][0]["description"] == "*Коментарів ще немає.*"
+    assert answer["data"]["embeds"][0]["footer"]["text"] == "Сторінка 1 · 0 коментарів"
+    world.fake.users[world.owner]["locale"] = "fr"  # no catalog: English
+    answer = await world.slash("latest", world.owner, world.text)
+    assert answer["data"]["embeds"][0]["title"] == "Latest articles"
