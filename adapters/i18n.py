@@ -135,6 +135,10 @@ class ChatSpeech:
         self.ttl = ttl
         self._known: dict[str, tuple[float, Speech]] = {}
 
+    def forget(self, chat_id: str) -> None:
+        """Look the chat up again next time (its language was just changed)."""
+        self._known.pop(chat_id, None)
+
     def of(self, chat_id: str) -> Speech:
         """The chat's speech as last looked up (the default before that)."""
         known = self._known.get(chat_id)

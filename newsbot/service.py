@@ -108,6 +108,7 @@ class NewsService:
         self.intake = intake
         self._intake = IntakeGate(intake)
         self._listeners: list[Callable[[], None]] = []
+        self._language_listeners: list[Callable[[Platform, str], None]] = []
         self.comments_stored = 0  # comments created by this process, for monitoring
         self._cursors: Cursors | None = None
         # The feed use cases, when the program follows feeds: chat adapters reach /feed here.
@@ -121,6 +122,11 @@ class NewsService:
         The dispatcher registers here to wake up at once instead of at its next poll.
         """
         self._listeners.append(listener)
+
+    def on_chat_language(self, listener: Callable[[Platform, str], None]) -> None:
+        """Call ``listener(platform, chat_id)`` when this process changes a chat's language
+        (other workers' changes are seen when their caches expire)."""
+        self._language_listeners.append(listener)
 
     def _enqueued(self) -> None:
         for listener in self._listeners:
@@ -438,6 +444,8 @@ class NewsService:
         except ValueError as error:
             raise InvalidInput(str(error), field="language") from error
         await self.store.set_state(chat_language_key(platform, chat_id), code)
+        for listener in self._language_listeners:
+            listener(platform, chat_id)
         return code or None
 
     async def live_workers(self, horizon: float = LIVE_HORIZON) -> list[WorkerInfo]:

@@ -100,6 +100,11 @@ class DiscordPublisher:
         self.languages = ChatSpeech(
             lambda chat: service.chat_language(Platform.DISCORD, chat), self.speech
         )
+        service.on_chat_language(
+            lambda platform, chat: (
+                self.languages.forget(chat) if platform is Platform.DISCORD else None
+            )
+        )
         self._client = client
         self.service = service
         self.pacer = channel_pacer or ChannelPacer()

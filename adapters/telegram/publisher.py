@@ -153,6 +153,11 @@ class TelegramPublisher:
         self.languages = ChatSpeech(
             lambda chat: service.chat_language(Platform.TELEGRAM, chat), self.speech
         )
+        service.on_chat_language(
+            lambda platform, chat: (
+                self.languages.forget(chat) if platform is Platform.TELEGRAM else None
+            )
+        )
         self.bot = bot
         self.service = service
         self.ready = ready

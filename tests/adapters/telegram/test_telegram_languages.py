@@ -41,7 +41,8 @@ async def test_commands_are_described_in_each_language_and_posts_count_in_ukrain
     assert admin_de["retract"] == "Einen Artikel überall zurückziehen: /retract ID"
     assert _descriptions(world, admin_scope, "uk")["publish"].startswith("Опублікувати статтю")
 
-    await subscribe_all(world)
+    answer = (await world.say(ADMIN, ADMIN, f"/subscribe {CHANNEL_B}"))["text"]
+    assert answer.startswith("Підписано "), answer
     await publish(world, "Новини\nТекст")
     post = post_in(world, CHANNEL_B)
     assert post["text"].endswith("💬 Коментарів ще немає")
@@ -79,3 +80,7 @@ async def test_reading_commands_answer_in_the_chats_language(world: World) -> No
     # The admin's private chat has no language of its own: English, with the admin's part.
     private = (await world.say(ADMIN, ADMIN, "/help"))["text"]
     assert private.startswith("I publish the news") and "For newsbot admins:" in private
+    answer = (await world.say(GROUP, ADMIN, "/subscribe"))["text"]
+    assert answer.endswith("war bereits abonniert."), answer
+    answer = (await world.say(GROUP, ADMIN, "/unsubscribe"))["text"]
+    assert answer.endswith("ist abbestellt: keine Artikel mehr."), answer
