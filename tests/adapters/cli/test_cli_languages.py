@@ -26,3 +26,12 @@ def test_a_chat_gets_a_language_of_its_own(tmp_path: Path) -> None:
     cli(tmp_path, "language", "telegram", "-1001", "default")
     dests = json.loads(cli(tmp_path, "destinations", "--json").stdout)
     assert {d["chat_id"]: d["language"] for d in dests} == {"-1001": None, "42": None}
+
+
+def test_the_language_and_time_zone_settings_are_checked(tmp_path: Path) -> None:
+    done = cli(tmp_path, "destinations", ok=False, NEWSBOT_LANGUAGE="fr")
+    assert done.returncode != 0
+    assert "NEWSBOT_LANGUAGE: Value error, no catalog for language 'fr'" in done.stderr
+    done = cli(tmp_path, "destinations", ok=False, NEWSBOT_TIMEZONE="Mars/Base")
+    assert done.returncode != 0 and "unknown time zone 'Mars/Base'" in done.stderr
+    cli(tmp_path, "destinations", NEWSBOT_LANGUAGE="uk", NEWSBOT_TIMEZONE="Europe/Kyiv")
