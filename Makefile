@@ -11,7 +11,7 @@ SUM := $(shell cksum pyproject.toml | cut -d' ' -f1)
 RUN_STAMP := $(VENV)/.installed-run-$(SUM)
 DEV_STAMP := $(VENV)/.installed-dev-$(SUM)
 
-.PHONY: run test lint format bench browser clean
+.PHONY: run test lint format bench browser clean messages
 
 define venv
 	@test -n "$(PYTHON)" || { echo "newsbot needs Python 3.11 or newer (python3.11+ on PATH)"; exit 1; }
@@ -51,6 +51,15 @@ test: lint browser
 format: $(DEV_STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# After changing a string a person sees: extract the messages into newsbot/locale/newsbot.pot
+# and merge them into each language's catalog (new ones arrive empty: translate them; a test
+# fails until every language has them).
+messages: $(DEV_STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg --no-location --sort-output --omit-header -k N_ \
+	  -o newsbot/locale/newsbot.pot .
+	$(BIN)/pybabel -q update -i newsbot/locale/newsbot.pot -d newsbot/locale -D newsbot \
+	  --no-fuzzy-matching --ignore-obsolete -w 99
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench

@@ -31,6 +31,7 @@ from adapters import cli
 from adapters.cli import json_text
 from adapters.cli.desk import desk_settings
 from adapters.cli.envfile import render as render_env
+from adapters.i18n import Speech, checked_speech_setting
 from newsbot import (
     Dispatcher,
     IntakeLimits,
@@ -86,6 +87,9 @@ class Settings(BaseSettings):
     # acknowledged). NORMAL is faster but a power loss or a failing disk can undo commits.
     sqlite_synchronous: str = Field("FULL", pattern=r"(?i)^(NORMAL|FULL|EXTRA)$")
     public_url: str = ""
+    # The site's, posts' and answers' language (en, de, uk: newsbot/locale) and time zone.
+    language: str = "en"
+    timezone: str = "UTC"
     log_level: str = Field("INFO", pattern=r"(?i)^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
 
     telegram_token: SecretStr | None = None
@@ -179,6 +183,11 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("language", "timezone")
+    @classmethod
+    def _speech(cls, value: str, info: ValidationInfo) -> str:
+        return checked_speech_setting(str(info.field_name), value)
 
     @field_validator("database", mode="before")
     @classmethod
@@ -440,6 +449,7 @@ def build_adapters(
     held, or suspended while the store does not answer)."""
     platforms: dict[Platform, AdapterFactory] = {}
     report: list[str] = []
+    speech = Speech.of(settings.language, settings.timezone)
     # The adapters are imported now, not at the first takeover: a standby that takes a role
     # over must not spend the import (a third of a second for discord.py) on the way.
     if settings.telegram_token is not None:
@@ -453,6 +463,7 @@ def build_adapters(
                 token=token,
                 api_url=settings.telegram_api_url,
                 may_poll=lambda: may_act(Platform.TELEGRAM),
+                speech=speech,
             )
 
         platforms[Platform.TELEGRAM] = telegram
@@ -475,6 +486,7 @@ def build_adapters(
                 # its 2 s default is most of a takeover. Discord streams the servers of a
                 # session back to back, so 0.5 s of silence means they are all in.
                 guild_ready_timeout=0.5,
+                speech=speech,
             )
 
         platforms[Platform.DISCORD] = discord
@@ -506,6 +518,7 @@ def build_adapters(
             stale=settings.web_stale,
             sign_in=sign_in_config(settings),
             brand=Brand.from_settings(settings),
+            speech=speech,
         )
         where = f"http://{settings.web_host}:{settings.web_port}"
         if settings.web_unix_socket:

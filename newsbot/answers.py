@@ -10,6 +10,9 @@ and its words, are decided here once:
 - a ``DeliveryError`` is not answered: it means an answer could not be delivered, so another
   one through the same channel would fail alike;
 - anything else is a bug: the user gets a short apology and the adapter logs it with context.
+
+The words are in the reader's language when a translator is given: the apology and the
+request to retry always, a refusal when its message is a constant the catalogs hold.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ import enum
 from dataclasses import dataclass
 
 from newsbot.errors import DeliveryError, DomainError, StorageError
+from newsbot.i18n import ENGLISH, N_, Translator
 
-APOLOGY = "Sorry, something went wrong on my side. The error was logged; please try again."
-TRY_AGAIN = (
+APOLOGY = N_("Sorry, something went wrong on my side. The error was logged; please try again.")
+TRY_AGAIN = N_(
     "Sorry, my database is not answering right now, so nothing was done. "
     "Please send it again in a minute."
 )
@@ -52,12 +56,12 @@ class Answer:
     text: str | None
 
 
-def answer_to(error: BaseException) -> Answer:
-    """The answer a user gets when their command failed with ``error``."""
+def answer_to(error: BaseException, tr: Translator = ENGLISH) -> Answer:
+    """The answer a user gets when their command failed with ``error``, in ``tr``'s language."""
     if isinstance(error, DomainError):
-        return Answer(AnswerKind.SHOW, str(error))
+        return Answer(AnswerKind.SHOW, tr.gettext(str(error)))
     if isinstance(error, StorageError):
-        return Answer(AnswerKind.RETRY, TRY_AGAIN)
+        return Answer(AnswerKind.RETRY, tr.gettext(TRY_AGAIN))
     if isinstance(error, DeliveryError):
         return Answer(AnswerKind.SILENT, None)
-    return Answer(AnswerKind.APOLOGISE, APOLOGY)
+    return Answer(AnswerKind.APOLOGISE, tr.gettext(APOLOGY))

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
+from newsbot.i18n import N_
 from newsbot.limits import Held, IntakeGate, IntakeLimits
 from newsbot.models import (
     Actor,
@@ -129,17 +130,17 @@ async def add_web_comment(
     """
     article = await svc.article(article_id)
     if article.status is not ArticleStatus.PUBLISHED:
-        raise InvalidInput("This article is not open for comments.")
+        raise InvalidInput(N_("This article is not open for comments."))
     if await policy_of(svc, article_id) is CommentPolicy.CLOSED:
-        raise InvalidInput("Comments are closed.")
+        raise InvalidInput(N_("Comments are closed."))
     name = clean_name(name)
     text = strip_control_chars(text).strip()
     if not name:
-        raise InvalidInput("Please enter a name.", field="name")
+        raise InvalidInput(N_("Please enter a name."), field="name")
     if len(name) > NAME_MAX:
         raise InvalidInput(f"The name is longer than {NAME_MAX} characters.", field="name")
     if not text:
-        raise InvalidInput("Please write a comment.", field="text")
+        raise InvalidInput(N_("Please write a comment."), field="text")
     if parent_id is not None:
         parent = await svc.store.get_comment(parent_id)
         if parent is None or parent.article_id != article_id:
@@ -152,7 +153,7 @@ async def add_web_comment(
         [await svc.store.is_banned(Platform.WEB, NAME_BAN + key) for key in name_keys(name)]
     ):
         log.info("web comment refused: banned", extra={"user_id": author.user_id})
-        raise PermissionDenied("You can no longer comment here.")
+        raise PermissionDenied(N_("You can no longer comment here."))
     comment = await _add_comment(
         svc,
         article_id,
@@ -164,7 +165,7 @@ async def add_web_comment(
         reply_to=None,
     )
     if comment is None:  # pragma: no cover - checked above
-        raise InvalidInput("This article is not open for comments.")
+        raise InvalidInput(N_("This article is not open for comments."))
     return comment
 
 
@@ -181,7 +182,7 @@ async def _add_comment(
 ) -> Comment | None:
     text = strip_control_chars(text).strip()
     if not text:
-        raise InvalidInput("The comment is empty.", field="text")
+        raise InvalidInput(N_("The comment is empty."), field="text")
     if len(text) > COMMENT_MAX:
         text = text[: COMMENT_MAX - 1] + "…"
     name = shown_name(clean_name(author.name)[:NAME_MAX] or "anonymous", svc.is_staff(author))

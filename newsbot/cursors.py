@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from newsbot.errors import InvalidInput
+from newsbot.i18n import N_
 from newsbot.models import ArticleCursor, ArticleId, CommentId, ThreadCursor
 
-MALFORMED = "The page cursor is malformed."
+MALFORMED = N_("The page cursor is malformed.")
 _MAC_CHARS = 12  # 9 bytes of HMAC-SHA256 in unpadded base64url
 _EPOCH = datetime(1, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)

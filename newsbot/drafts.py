@@ -12,6 +12,7 @@ from collections.abc import Collection
 from urllib.parse import urlsplit
 
 from newsbot.errors import InvalidInput
+from newsbot.i18n import N_
 from newsbot.models import ArticleDraft
 from newsbot.text import has_control_chars, valid_unicode
 
@@ -85,25 +86,27 @@ def clean_draft(draft: ArticleDraft) -> ArticleDraft:
     )
     title = draft.title.strip()
     if not title:
-        raise InvalidInput("The title is empty.", field="title")
+        raise InvalidInput(N_("The title is empty."), field="title")
     if has_control_chars(title, allow_newlines=False) or "\n" in title or "\r" in title:
-        raise InvalidInput("The title must be one line without control characters.", field="title")
+        raise InvalidInput(
+            N_("The title must be one line without control characters."), field="title"
+        )
     if len(title) > TITLE_MAX:
         raise InvalidInput(f"The title is longer than {TITLE_MAX} characters.", field="title")
     body = draft.body.replace("\r\n", "\n").strip()
     if not body:
-        raise InvalidInput("The body is empty.", field="body")
+        raise InvalidInput(N_("The body is empty."), field="body")
     if len(body) > BODY_MAX:
         raise InvalidInput(f"The body is longer than {BODY_MAX} characters.", field="body")
     if has_control_chars(body, allow_newlines=True):
-        raise InvalidInput("The body contains NUL or other control characters.", field="body")
+        raise InvalidInput(N_("The body contains NUL or other control characters."), field="body")
     summary = draft.summary.replace("\r\n", "\n").strip()
     if len(summary) > SUMMARY_MAX:
         raise InvalidInput(
             f"The summary is longer than {SUMMARY_MAX} characters.", field="summary"
         )
     if has_control_chars(summary, allow_newlines=True):
-        raise InvalidInput("The summary contains control characters.", field="summary")
+        raise InvalidInput(N_("The summary contains control characters."), field="summary")
     return ArticleDraft(
         title=title,
         body=body,

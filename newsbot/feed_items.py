@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from newsbot.drafts import BODY_MAX, SUMMARY_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX, URL_MAX, clean_tags
 from newsbot.errors import InvalidInput
+from newsbot.i18n import N_
 from newsbot.models import ArticleDraft, Feed, FeedEntry
 from newsbot.text import ELLIPSIS, cut_chars, one_line, valid_unicode
 
@@ -62,7 +63,7 @@ def clean_feed_url(url: str) -> str:
         or len(url) > URL_MAX
         or any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in url)
     ):
-        raise InvalidInput("A feed address must be an http or https URL.", field="url")
+        raise InvalidInput(N_("A feed address must be an http or https URL."), field="url")
     return url
 
 

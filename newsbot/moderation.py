@@ -10,6 +10,7 @@ import logging
 from newsbot.chats import CHAT_ID_MAX
 from newsbot.comments import NAME_BAN, WEB_IDENTITY, Host, delete
 from newsbot.errors import InvalidInput
+from newsbot.i18n import N_
 from newsbot.models import Actor, Platform
 from newsbot.text import name_key, name_keys, valid_unicode
 
@@ -31,7 +32,7 @@ async def ban(svc: Host, actor: Actor, platform: Platform, user_id: str) -> int:
     svc.require_admin(actor, "ban authors")
     user_id = valid_unicode(user_id).strip()
     if not user_id or len(user_id) > CHAT_ID_MAX:
-        raise InvalidInput("The user id is empty or malformed.", field="user_id")
+        raise InvalidInput(N_("The user id is empty or malformed."), field="user_id")
     now = svc.clock.now()
     await svc.store.set_ban(platform, user_id, True, now)
     if platform is Platform.WEB and not user_id.startswith((WEB_IDENTITY, NAME_BAN)):
@@ -64,7 +65,7 @@ async def ban_name(svc: Host, actor: Actor, name: str) -> str:
     svc.require_admin(actor, "ban names")
     key = name_key(valid_unicode(name))
     if not key:
-        raise InvalidInput("The name has no letters or digits to ban.", field="name")
+        raise InvalidInput(N_("The name has no letters or digits to ban."), field="name")
     await svc.store.set_ban(Platform.WEB, NAME_BAN + key, True, svc.clock.now())
     log.info("web name banned", extra={"key": key, "by": f"{actor.platform}:{actor.user_id}"})
     return key

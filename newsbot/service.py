@@ -22,6 +22,7 @@ from newsbot.cursors import MALFORMED as MALFORMED_CURSOR
 from newsbot.cursors import Cursors
 from newsbot.desk import Desk
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
+from newsbot.i18n import chat_language_key, normalise_language
 from newsbot.identity import IdentityService
 from newsbot.limits import IntakeGate, IntakeLimits
 from newsbot.models import (
@@ -116,6 +117,7 @@ class NewsService:
         self.desk_settings = desk or DeskSettings()
         self.desk = Desk(self)
         self._listeners: list[Callable[[], None]] = []
+        self._language_listeners: list[Callable[[Platform, str], None]] = []
         self.comments_stored = 0  # comments created by this process, for monitoring
         self._cursors: Cursors | None = None
         # The feed use cases, when the program follows feeds: chat adapters reach /feed here.
@@ -133,6 +135,11 @@ class NewsService:
         The dispatcher registers here to wake up at once instead of at its next poll.
         """
         self._listeners.append(listener)
+
+    def on_chat_language(self, listener: Callable[[Platform, str], None]) -> None:
+        """Call ``listener(platform, chat_id)`` when this process changes a chat's language
+        (other workers' changes are seen when their caches expire)."""
+        self._language_listeners.append(listener)
 
     def _enqueued(self) -> None:
         for listener in self._listeners:
@@ -430,6 +437,35 @@ class NewsService:
     async def save_state(self, key: str, value: str) -> None:
         """Write a small named value kept for an adapter."""
         await self.store.set_state(key, value)
+
+    async def chat_language(self, platform: Platform, chat_id: str) -> str | None:
+        """A subscribed chat's own language (its posts' count lines, its answers), or ``None``
+        when it speaks ``NEWSBOT_LANGUAGE``."""
+        return await self.store.get_state(chat_language_key(platform, chat_id)) or None
+
+    async def set_chat_language(
+        self, actor: Actor, platform: Platform, chat_id: str, language: str | None
+    ) -> str | None:
+        """Set (or with ``None`` clear) a subscribed chat's own language; newsbot admins only.
+
+        Raises:
+            PermissionDenied: the actor is not a newsbot admin.
+            NotFound: no destination is that chat.
+            InvalidInput: newsbot has no catalog for ``language``.
+        """
+        self.require_admin(actor, "set a chat's language")
+        if not any(
+            d.platform == platform and d.chat_id == chat_id for d in await self.destinations()
+        ):
+            raise NotFound(f"{platform} chat {chat_id} is not subscribed.")
+        try:
+            code = normalise_language(language) if language else ""
+        except ValueError as error:
+            raise InvalidInput(str(error), field="language") from error
+        await self.store.set_state(chat_language_key(platform, chat_id), code)
+        for listener in self._language_listeners:
+            listener(platform, chat_id)
+        return code or None
 
     async def live_workers(self, horizon: float = LIVE_HORIZON) -> list[WorkerInfo]:
         """The workers (bot processes) that sent a heartbeat in the last ``horizon`` seconds."""

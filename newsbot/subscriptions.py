@@ -13,6 +13,7 @@ from typing import Protocol
 from newsbot.chats import CHAT_ID_MAX, check_chat_id
 from newsbot.drafts import TITLE_MAX, clean_tags
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
+from newsbot.i18n import N_
 from newsbot.models import Actor, Destination, NewDestination, Platform
 from newsbot.ports import Clock, Store
 from newsbot.text import clean_name, has_control_chars, valid_unicode
@@ -84,7 +85,7 @@ async def subscribe(
         or len(chat_id) > CHAT_ID_MAX
         or has_control_chars(chat_id, allow_newlines=False)
     ):
-        raise InvalidInput("The chat id is empty or malformed.", field="chat_id")
+        raise InvalidInput(N_("The chat id is empty or malformed."), field="chat_id")
     check_chat_id(new.platform, chat_id, new.thread_id or None)
     new = NewDestination(
         platform=new.platform,
@@ -147,7 +148,7 @@ async def approve(
     svc.require_admin(actor, "approve subscriptions")
     destination = await svc.store.get_destination(platform, chat_id.strip(), thread_id)
     if destination is None or not destination.pending:
-        raise NotFound("No subscription of that chat is waiting for approval.")
+        raise NotFound(N_("No subscription of that chat is waiting for approval."))
     await svc.store.approve_destination(destination.id, svc.clock.now())
     log.info(
         "subscription approved",
@@ -178,7 +179,7 @@ async def unsubscribe(
         )
     destination = await svc.store.get_destination(platform, chat_id.strip(), thread_id)
     if destination is None or not (destination.active or destination.pending):
-        raise NotFound("This chat is not subscribed.")
+        raise NotFound(N_("This chat is not subscribed."))
     await svc.store.deactivate_destination(
         destination.id, f"unsubscribed by {actor.platform}:{actor.user_id}", svc.clock.now()
     )

@@ -1,4 +1,4 @@
-"""Chats and authors: subscribe, approve, unsubscribe, destinations, ban, unban."""
+"""Chats and authors: subscribe, approve, unsubscribe, destinations, language, ban, unban."""
 
 from __future__ import annotations
 
@@ -50,20 +50,39 @@ async def unsubscribe(service: NewsService, args: argparse.Namespace) -> object:
 async def destinations(service: NewsService, args: argparse.Namespace) -> object:
     """``destinations``: every subscribed chat, pending and stopped ones too."""
     found = await service.destinations()
+    languages = [await service.chat_language(d.platform, d.chat_id) for d in found]
     if args.json:
-        return [plain(d) for d in found]
-    lines = [f"{'ID':>5}  {'PLATFORM':<9} {'KIND':<12} {'ACTIVE':<7}  CHAT"]
-    for d in found:
+        return [{**plain(d), "language": lang} for d, lang in zip(found, languages, strict=True)]
+    lines = [f"{'ID':>5}  {'PLATFORM':<9} {'KIND':<12} {'ACTIVE':<7}  {'LANG':<7} CHAT"]
+    for d, lang in zip(found, languages, strict=True):
         chat = d.chat_id + (f"/{d.thread_id}" if d.thread_id else "")
         title = f" {d.title}" if d.title else ""
         note = f"  ({d.deactivated_reason})" if not d.active and d.deactivated_reason else ""
         if d.pending:
             note = f"  (approve with: bot.py approve {d.platform} {d.chat_id})"
         active = "yes" if d.active else "pending" if d.pending else "no"
-        lines.append(f"{d.id:>5}  {d.platform:<9} {d.kind:<12} {active:<7}  {chat}{title}{note}")
+        shown = lang or "-"
+        lines.append(
+            f"{d.id:>5}  {d.platform:<9} {d.kind:<12} {active:<7}  {shown:<7} {chat}{title}{note}"
+        )
     if not found:
         lines.append("(no destinations yet: python bot.py subscribe PLATFORM CHAT_ID)")
     return "\n".join(lines)
+
+
+async def language(service: NewsService, args: argparse.Namespace) -> object:
+    """``language PLATFORM CHAT_ID [LANG]``: a chat's own language (none: the default)."""
+    platform = Platform(args.platform)
+    if args.language is None:
+        code = await service.chat_language(platform, args.chat_id)
+    else:
+        wanted = None if args.language == "default" else args.language
+        code = await service.set_chat_language(Actor.operator(), platform, args.chat_id, wanted)
+    if args.json:
+        return {"platform": platform, "chat_id": args.chat_id, "language": code}
+    if code is None:
+        return f"{platform} chat {args.chat_id} speaks the default (NEWSBOT_LANGUAGE)."
+    return f"{platform} chat {args.chat_id} speaks {code}: its posts' counts and answers."
 
 
 async def ban(service: NewsService, args: argparse.Namespace) -> object:

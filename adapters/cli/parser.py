@@ -196,6 +196,16 @@ def _add_chats(
     p.set_defaults(handler=chats.unsubscribe)
     p = sub.add_parser("destinations", parents=[common], help="list subscribed chats")
     p.set_defaults(handler=chats.destinations)
+    p = sub.add_parser(
+        "language",
+        parents=[common],
+        help="show or set a subscribed chat's own language",
+        description="e.g. bot.py language telegram -1001234 uk; 'default' clears it",
+    )
+    p.add_argument("platform", choices=platforms)
+    p.add_argument("chat_id")
+    p.add_argument("language", nargs="?", help="en, de, uk, or default")
+    p.set_defaults(handler=chats.language)
 
 
 def _add_feeds(

@@ -27,6 +27,7 @@ from adapters.discord.intake import message_text
 from adapters.discord.pacing import ChannelPacer, RequestPacer
 from adapters.discord.publisher import NO_MENTIONS, DiscordPublisher
 from adapters.discord.reactions import ReactionIntake
+from adapters.i18n import Speech
 from newsbot.errors import ConfigError, NewsBotError
 from newsbot.service import NewsService
 
@@ -71,6 +72,8 @@ class DiscordAdapter(Backfill, ReactionIntake, CommandSync):
         backfill_reads: the most threads and channels one backfill reads, newest articles
             first: with thousands of destinations a full round would take the whole request
             budget for many minutes.
+        speech: the language of posts' count lines (English by default); a command's answer
+            is in the language of the member's Discord client where newsbot speaks it.
     """
 
     name = "discord"
@@ -94,6 +97,7 @@ class DiscordAdapter(Backfill, ReactionIntake, CommandSync):
         backfill_articles: int = 50,
         backfill_interval: float = 0.0,
         backfill_reads: int = 1000,
+        speech: Speech | None = None,
     ) -> None:
         self.service = service
         self._token = token
@@ -111,6 +115,7 @@ class DiscordAdapter(Backfill, ReactionIntake, CommandSync):
             lambda: self._client,
             service,
             channel_pacer=ChannelPacer(channel_rate, channel_period),
+            speech=speech,
         )
         self._client: NewsClient | None = None
         self._runner: asyncio.Task[None] | None = None

@@ -22,6 +22,7 @@ from adapters.discord.interactions import (
 )
 from adapters.discord.render import escape_name
 from newsbot.errors import InvalidInput
+from newsbot.i18n import N_
 from newsbot.models import ArticleDraft, ArticleId
 from newsbot.service import Change
 
@@ -107,7 +108,7 @@ async def _published(interaction: discord.Interaction, change: Change) -> None:
     await reply(interaction, text)
 
 
-class ArticleCommands(CommandGroup, name="articles", description="Articles (newsbot admins)"):
+class ArticleCommands(CommandGroup, name="articles", description=N_("Articles (newsbot admins)")):
     """Publishing, editing and retracting: newsbot admins only, checked before any form."""
 
     ACTIONS: ClassVar[dict[str, str]] = {
@@ -120,14 +121,14 @@ class ArticleCommands(CommandGroup, name="articles", description="Articles (news
         action = self.ACTIONS.get(command_name(interaction), "manage articles")
         service_of(interaction).require_admin(actor_of(interaction), action)
 
-    @app_commands.command()
+    @app_commands.command(description=N_("Publish an article to every subscribed channel."))
     @app_commands.describe(
-        title="The headline (opens a form when there is no body)",
-        body="The article in Markdown; leave out to write it in a form",
-        summary="A short summary shown in the post",
-        url="The original article's address",
-        image="An image address shown in the post",
-        tags="Tags, separated by spaces or commas",
+        title=N_("The headline (opens a form when there is no body)"),
+        body=N_("The article in Markdown; leave out to write it in a form"),
+        summary=N_("A short summary shown in the post"),
+        url=N_("The original article's address"),
+        image=N_("An image address shown in the post"),
+        tags=N_("Tags, separated by spaces or commas"),
     )
     async def publish(
         self,
@@ -162,15 +163,15 @@ class ArticleCommands(CommandGroup, name="articles", description="Articles (news
             return
         await submit(interaction, title or "", summary or "", body)
 
-    @app_commands.command()
+    @app_commands.command(description=N_("Change an article; every post of it is updated."))
     @app_commands.describe(
-        article="The article's number",
-        title="A new headline",
-        body="A new body in Markdown (leave every option out to edit in a form)",
-        summary="A new summary ('-' removes it)",
-        url="A new original address ('-' removes it)",
-        image="A new image address ('-' removes it)",
-        tags="New tags ('-' removes them)",
+        article=N_("The article's number"),
+        title=N_("A new headline"),
+        body=N_("A new body in Markdown (leave every option out to edit in a form)"),
+        summary=N_("A new summary ('-' removes it)"),
+        url=N_("A new original address ('-' removes it)"),
+        image=N_("A new image address ('-' removes it)"),
+        tags=N_("New tags ('-' removes them)"),
     )
     async def edit(
         self,
@@ -246,8 +247,10 @@ class ArticleCommands(CommandGroup, name="articles", description="Articles (news
         )
         await apply(interaction, draft)
 
-    @app_commands.command()
-    @app_commands.describe(article="The article's number")
+    @app_commands.command(
+        description=N_("Retract an article: its posts are deleted and its threads locked.")
+    )
+    @app_commands.describe(article=N_("The article's number"))
     async def retract(
         self, interaction: discord.Interaction, article: app_commands.Range[int, 1]
     ) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import discord
 
 from adapters.discord.client import NewsClient
+from adapters.discord.locales import CatalogTranslator, catalogs_fingerprint
 from newsbot.errors import StorageError
 from newsbot.service import NewsService
 
@@ -37,6 +38,8 @@ class CommandSync:
         client = self._client
         assert client is not None
         tree = client.tree
+        if tree.translator is None:
+            await tree.set_translator(CatalogTranslator())
         fingerprint = self._commands_fingerprint(client)
         try:
             if await self.service.last_state(COMMANDS_KEY) == fingerprint:
@@ -57,6 +60,7 @@ class CommandSync:
             "application": client.application_id,
             "guilds": sorted(self.guild_ids),
             "commands": [c.to_dict(client.tree) for c in client.tree.get_commands()],
+            "translations": catalogs_fingerprint(),
         }
         text = json.dumps(payload, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()

@@ -19,6 +19,7 @@ from adapters.discord.publisher import NO_MENTIONS
 from adapters.discord.render import neutralise_mentions
 from newsbot.errors import InvalidInput
 from newsbot.feeds import DEFAULT_INTERVAL, FeedService, feed_page, parse_interval, poll_summary
+from newsbot.i18n import N_
 from newsbot.models import NewFeed
 from newsbot.text import cut_chars
 
@@ -104,18 +105,20 @@ class FeedsView(discord.ui.View):
         await self._show(interaction, [*self.starts, self.next_after or 0])
 
 
-class FeedCommands(CommandGroup, name="feed", description="Publish a site's RSS or Atom feed"):
+class FeedCommands(CommandGroup, name="feed", description=N_("Publish a site's RSS or Atom feed")):
     """``/feed``: newsbot admins only, in a newsbot that has feeds."""
 
     async def check(self, interaction: discord.Interaction) -> None:
         _feeds(interaction)
 
-    @app_commands.command(name="add", description="Follow a feed: its new items become articles")
+    @app_commands.command(
+        name="add", description=N_("Follow a feed: its new items become articles")
+    )
     @app_commands.describe(
-        url="The feed's address (http or https)",
-        tags="Tags added to its articles (spaces or commas)",
-        every="How often to poll: 10m (default), 1h; at least 1m",
-        backfill="Publish the newest N items already in the feed (default 0)",
+        url=N_("The feed's address (http or https)"),
+        tags=N_("Tags added to its articles (spaces or commas)"),
+        every=N_("How often to poll: 10m (default), 1h; at least 1m"),
+        backfill=N_("Publish the newest N items already in the feed (default 0)"),
     )
     async def feed_add(
         self,
@@ -142,7 +145,9 @@ class FeedCommands(CommandGroup, name="feed", description="Publish a site's RSS 
             f"{result.published} published now, {result.recorded} recorded as seen.",
         )
 
-    @app_commands.command(name="list", description="The feeds newsbot follows and how they fare")
+    @app_commands.command(
+        name="list", description=N_("The feeds newsbot follows and how they fare")
+    )
     async def feed_list(self, interaction: discord.Interaction) -> None:
         """``/feed list``: how many feeds there are, and each with its last poll, status, next
         poll, items and error, a page at a time."""
@@ -150,16 +155,18 @@ class FeedCommands(CommandGroup, name="feed", description="Publish a site's RSS 
         text, view = await FeedsView.page(interaction, [0])
         await reply(interaction, text, view=view)
 
-    @app_commands.command(name="remove", description="Stop following a feed (its articles stay)")
-    @app_commands.describe(url="The feed's address, as /feed list shows it")
+    @app_commands.command(
+        name="remove", description=N_("Stop following a feed (its articles stay)")
+    )
+    @app_commands.describe(url=N_("The feed's address, as /feed list shows it"))
     async def feed_remove(self, interaction: discord.Interaction, url: str) -> None:
         """``/feed remove``."""
 
         feed = await _feeds(interaction).remove(actor_of(interaction), url)
         await reply(interaction, f"No longer following <{feed.url}>; its articles stay.")
 
-    @app_commands.command(name="poll", description="Poll a feed now")
-    @app_commands.describe(url="The feed's address, as /feed list shows it")
+    @app_commands.command(name="poll", description=N_("Poll a feed now"))
+    @app_commands.describe(url=N_("The feed's address, as /feed list shows it"))
     async def feed_poll(self, interaction: discord.Interaction, url: str) -> None:
         """``/feed poll``: now, whatever its schedule."""
 

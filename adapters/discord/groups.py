@@ -16,6 +16,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord.interactions import ADMIN_HINT, command_name, hint, reply
+from adapters.i18n import Speech, speech_for
 from newsbot.answers import APOLOGY, AnswerKind, answer_to
 from newsbot.errors import DomainError, PermissionDenied
 
@@ -33,6 +34,12 @@ class Refused(app_commands.CheckFailure):
 _FAILURE_ANSWERED = "newsbot.failure_answered"
 
 
+def member_speech(interaction: discord.Interaction) -> Speech:
+    """The language a member's answer is given in: their Discord client's (``interaction.locale``)
+    where newsbot speaks it, else English."""
+    return speech_for(str(interaction.locale))
+
+
 async def answer_failure(
     interaction: discord.Interaction,
     command: str,
@@ -47,7 +54,7 @@ async def answer_failure(
     if isinstance(error, (app_commands.CommandInvokeError, Refused)):
         error = error.original
     interaction.extras[_FAILURE_ANSWERED] = True
-    answer = answer_to(error)
+    answer = answer_to(error, member_speech(interaction).tr)
     text = answer.text
     if isinstance(error, PermissionDenied):
         text = f"{error} {hint(interaction, permission_hint)}"
@@ -137,4 +144,4 @@ async def tree_error(
             "command": getattr(interaction.command, "name", ""),
         },
     )
-    await reply(interaction, APOLOGY)
+    await reply(interaction, member_speech(interaction).gettext(APOLOGY))

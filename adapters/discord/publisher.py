@@ -22,6 +22,7 @@ import discord
 from adapters.discord.ids import snowflake
 from adapters.discord.pacing import ChannelPacer
 from adapters.discord.render import article_embed, comment_content, thread_name
+from adapters.i18n import ChatSpeech, Speech
 from newsbot.errors import DeliveryError, DestinationGone, RateLimited
 from newsbot.models import DestinationKind, Job, MessageRef, Platform, Posted
 from newsbot.service import NewsService
@@ -93,7 +94,17 @@ class DiscordPublisher:
         service: NewsService,
         *,
         channel_pacer: ChannelPacer | None = None,
+        speech: Speech | None = None,
     ) -> None:
+        self.speech = speech or Speech()
+        self.languages = ChatSpeech(
+            lambda chat: service.chat_language(Platform.DISCORD, chat), self.speech
+        )
+        service.on_chat_language(
+            lambda platform, chat: (
+                self.languages.forget(chat) if platform is Platform.DISCORD else None
+            )
+        )
         self._client = client
         self.service = service
         self.pacer = channel_pacer or ChannelPacer()
@@ -113,12 +124,14 @@ class DiscordPublisher:
         client = self._ready_client()
         _check_ids(job)
         if job.comment is None:
+            await self.languages.refresh(job.destination.chat_id)
             return await self._post_article(client, job)
         return await self._post_comment(client, job)
 
     async def edit(self, job: Job) -> None:
         client = self._ready_client()
         _check_ids(job)
+        await self.languages.refresh(job.destination.chat_id)
         message_id = job.delivery.message_id
         if message_id is None:
             return
@@ -132,6 +145,7 @@ class DiscordPublisher:
                         url=job.article_url,
                         comment_count=job.comment_count,
                         reaction_count=job.reaction_count,
+                        tr=self.languages.of(job.destination.chat_id).tr,
                     )
                     await message.edit(embed=embed, allowed_mentions=NO_MENTIONS)
                 else:
@@ -178,6 +192,7 @@ class DiscordPublisher:
             url=job.article_url,
             comment_count=job.comment_count,
             reaction_count=job.reaction_count,
+            tr=self.languages.of(job.destination.chat_id).tr,
         )
         if isinstance(channel, discord.ForumChannel):
             return await self._post_forum(channel, job, embed)

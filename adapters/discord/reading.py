@@ -7,7 +7,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from adapters.discord.groups import CommandGroup, answer_failure
+from adapters.discord.groups import CommandGroup, answer_failure, member_speech
 from adapters.discord.interactions import (
     actor_of,
     admit,
@@ -16,6 +16,7 @@ from adapters.discord.interactions import (
 )
 from adapters.discord.publisher import NO_MENTIONS
 from adapters.discord.render import article_embed, latest_embed, thread_embed, thread_lines
+from newsbot.i18n import ENGLISH, N_, Translator
 from newsbot.models import Actor, Article, ArticleId, ArticleStatus
 from newsbot.service import NewsService
 from newsbot.threads import PAGE_COMMENTS
@@ -50,15 +51,20 @@ class CommentsView(discord.ui.View):
 
     @classmethod
     async def first(
-        cls, service: NewsService, article: Article, viewer: Actor
+        cls, service: NewsService, article: Article, viewer: Actor, tr: Translator = ENGLISH
     ) -> tuple[discord.Embed, CommentsView]:
         """The first page of an article's thread as ``viewer`` may read it, and a view to
         page through it."""
-        return await cls._page(service, article, [None], viewer)
+        return await cls._page(service, article, [None], viewer, tr)
 
     @classmethod
     async def _page(
-        cls, service: NewsService, article: Article, cursors: list[str | None], viewer: Actor
+        cls,
+        service: NewsService,
+        article: Article,
+        cursors: list[str | None],
+        viewer: Actor,
+        tr: Translator = ENGLISH,
     ) -> tuple[discord.Embed, CommentsView]:
         # Each page asks again: an article retracted meanwhile is gone for non-admins.
         size = PAGE_COMMENTS
@@ -73,7 +79,7 @@ class CommentsView(discord.ui.View):
             # so that "Next" goes on from the first one left out instead of skipping it.
             size = max(1, min(size - 1, len(lines)))
         embed = thread_embed(
-            article, page, url=service.article_url(article.id), page_number=len(cursors)
+            article, page, url=service.article_url(article.id), page_number=len(cursors), tr=tr
         )
         return embed, cls(service, article, cursors, page.next_cursor)
 
@@ -87,7 +93,8 @@ class CommentsView(discord.ui.View):
 
     async def _show(self, interaction: discord.Interaction, cursors: list[str | None]) -> None:
         viewer = actor_of(interaction)
-        embed, view = await self._page(self.service, self.article, cursors, viewer)
+        tr = member_speech(interaction).tr
+        embed, view = await self._page(self.service, self.article, cursors, viewer, tr)
         self.stop()
         await interaction.response.edit_message(
             embed=embed, view=view, allowed_mentions=NO_MENTIONS
@@ -108,12 +115,12 @@ class CommentsView(discord.ui.View):
         await self._show(interaction, [*self.cursors, self.next_cursor])
 
 
-class ReadingCommands(CommandGroup, name="reading", description="Reading"):
+class ReadingCommands(CommandGroup, name="reading", description=N_("Reading")):
     """Reading: anyone may; what a reader may not see (a retracted article) is the service's
     to refuse."""
 
-    @app_commands.command()
-    @app_commands.describe(count="How many articles (1 to 10)")
+    @app_commands.command(description=N_("The latest articles."))
+    @app_commands.describe(count=N_("How many articles (1 to 10)"))
     async def latest(
         self, interaction: discord.Interaction, count: app_commands.Range[int, 1, 10] = 5
     ) -> None:
@@ -122,10 +129,10 @@ class ReadingCommands(CommandGroup, name="reading", description="Reading"):
         service = service_of(interaction)
         page = await service.latest(limit=count)
         urls = {int(a.id): service.article_url(a.id) for a in page.articles}
-        await reply(interaction, embed=latest_embed(page, urls))
+        await reply(interaction, embed=latest_embed(page, urls, member_speech(interaction).tr))
 
-    @app_commands.command()
-    @app_commands.describe(article="The article's number")
+    @app_commands.command(description=N_("Show one article."))
+    @app_commands.describe(article=N_("The article's number"))
     async def article(
         self, interaction: discord.Interaction, article: app_commands.Range[int, 1]
     ) -> None:
@@ -134,12 +141,17 @@ class ReadingCommands(CommandGroup, name="reading", description="Reading"):
         service = service_of(interaction)
         found = await service.readable_article(ArticleId(article), actor_of(interaction))
         count = await service.comment_count(found.id)
-        embed = article_embed(found, url=service.article_url(found.id), comment_count=count)
+        embed = article_embed(
+            found,
+            url=service.article_url(found.id),
+            comment_count=count,
+            tr=member_speech(interaction).tr,
+        )
         note = None if found.status is ArticleStatus.PUBLISHED else f"(status: {found.status})"
         await reply(interaction, note, embed=embed)
 
-    @app_commands.command()
-    @app_commands.describe(article="The article's number")
+    @app_commands.command(description=N_("Read an article's comment thread."))
+    @app_commands.describe(article=N_("The article's number"))
     async def comments(
         self, interaction: discord.Interaction, article: app_commands.Range[int, 1]
     ) -> None:
@@ -148,5 +160,7 @@ class ReadingCommands(CommandGroup, name="reading", description="Reading"):
         service = service_of(interaction)
         viewer = actor_of(interaction)
         found = await service.readable_article(ArticleId(article), viewer)
-        embed, view = await CommentsView.first(service, found, viewer)
+        embed, view = await CommentsView.first(
+            service, found, viewer, member_speech(interaction).tr
+        )
         await reply(interaction, embed=embed, view=view)

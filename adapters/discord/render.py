@@ -15,6 +15,7 @@ import re
 
 import discord
 
+from newsbot.i18n import ENGLISH, Translator
 from newsbot.models import Article, ArticlePage, Comment, CommentNode, Platform, ThreadPage
 from newsbot.text import cut_chars, one_line
 from newsbot.threads import walk
@@ -114,7 +115,12 @@ def thread_name(article: Article) -> str:
 
 
 def article_embed(
-    article: Article, *, url: str, comment_count: int, reaction_count: int = 0
+    article: Article,
+    *,
+    url: str,
+    comment_count: int,
+    reaction_count: int = 0,
+    tr: Translator = ENGLISH,
 ) -> discord.Embed:
     """The one embed that carries an article.
 
@@ -141,10 +147,11 @@ def article_embed(
     author = _safe(one_line(article.author.name), AUTHOR_MAX)
     if author:
         embed.set_author(name=author)
-    noun = "comment" if comment_count == 1 else "comments"
-    footer = f"💬 {comment_count} {noun}"
+    counted = tr.ngettext("%(count)s comment", "%(count)s comments", comment_count)
+    footer = "💬 " + counted % {"count": comment_count}
     if reaction_count > 0:
-        footer += f" · {reaction_count} reaction" + "s" * (reaction_count != 1)
+        reacted = tr.ngettext("%(count)s reaction", "%(count)s reactions", reaction_count)
+        footer += " · " + reacted % {"count": reaction_count}
     if article.tags:
         footer += " · " + " ".join(f"#{tag}" for tag in article.tags)
     embed.set_footer(text=_safe(footer, FOOTER_MAX))
@@ -214,23 +221,32 @@ def thread_lines(page: ThreadPage) -> tuple[list[str], bool]:
 
 
 def thread_embed(
-    article: Article, page: ThreadPage, *, url: str, page_number: int
+    article: Article,
+    page: ThreadPage,
+    *,
+    url: str,
+    page_number: int,
+    tr: Translator = ENGLISH,
 ) -> discord.Embed:
     """One page of an article's comment thread, for ``/comments``."""
     lines, _ = thread_lines(page)
-    body = "\n".join(lines) if lines else "*No comments yet.*"
+    body = "\n".join(lines) if lines else "*" + tr.gettext("No comments yet.") + "*"
+    title = tr.gettext("Comments: %(title)s") % {"title": one_line(article.title)}
     embed = discord.Embed(
-        title=_safe(f"Comments: {one_line(article.title)}", TITLE_MAX),
+        title=_safe(title, TITLE_MAX),
         url=url or None,
         description=_safe(body, DESCRIPTION_MAX),
         colour=discord.Colour.blurple(),
     )
-    noun = "comment" if page.total == 1 else "comments"
-    embed.set_footer(text=f"Page {page_number} · {page.total} {noun}")
+    counted = tr.ngettext("%(count)s comment", "%(count)s comments", page.total)
+    page_label = tr.gettext("Page %(number)s") % {"number": page_number}
+    embed.set_footer(text=f"{page_label} · {counted % {'count': page.total}}")
     return fit_embed(embed)
 
 
-def latest_embed(page: ArticlePage, url_of: dict[int, str]) -> discord.Embed:
+def latest_embed(
+    page: ArticlePage, url_of: dict[int, str], tr: Translator = ENGLISH
+) -> discord.Embed:
     """The latest articles as a list of linked titles, for ``/latest``."""
     lines = []
     for article in page.articles:
@@ -239,8 +255,11 @@ def latest_embed(page: ArticlePage, url_of: dict[int, str]) -> discord.Embed:
         when = article.published_at.strftime("%Y-%m-%d") if article.published_at else ""
         lines.append(f"`#{article.id}` [{title}]({url_of.get(article.id, '')}) {when}".rstrip())
     embed = discord.Embed(
-        title="Latest articles",
-        description=_safe("\n".join(lines) or "*Nothing published yet.*", DESCRIPTION_MAX),
+        title=tr.gettext("Latest articles"),
+        description=_safe(
+            "\n".join(lines) or "*" + tr.gettext("Nothing has been published yet.") + "*",
+            DESCRIPTION_MAX,
+        ),
         colour=discord.Colour.blurple(),
     )
     return fit_embed(embed)

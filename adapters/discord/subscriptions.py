@@ -22,6 +22,7 @@ from adapters.discord.interactions import (
 )
 from adapters.discord.render import escape_name, platform_label
 from newsbot.errors import InvalidInput, NotFound
+from newsbot.i18n import N_
 from newsbot.models import Actor, Destination, DestinationKind, NewDestination, Platform
 from newsbot.text import cut_chars
 
@@ -163,16 +164,18 @@ async def _pending_choices(
     return choices
 
 
-class ChannelCommands(CommandGroup, name="channel", description="Subscriptions"):
+class ChannelCommands(CommandGroup, name="channel", description=N_("Subscriptions")):
     """Subscribing a channel: its managers ask, the service decides (a newsbot admin's
     approval may be needed), so there is no check up front."""
 
     permission_hint = CHANNEL_HINT
 
-    @app_commands.command()
+    @app_commands.command(
+        description=N_("Post future articles in this channel (or the one named).")
+    )
     @app_commands.describe(
-        channel="The channel to subscribe (default: this one; forums must be named here)",
-        tags="Only articles with one of these tags (spaces or commas)",
+        channel=N_("The channel to subscribe (default: this one; forums must be named here)"),
+        tags=N_("Only articles with one of these tags (spaces or commas)"),
     )
     async def subscribe(
         self,
@@ -202,8 +205,10 @@ class ChannelCommands(CommandGroup, name="channel", description="Subscriptions")
             text += f"\nI am missing these permissions there: {', '.join(missing)}."
         await reply(interaction, text)
 
-    @app_commands.command()
-    @app_commands.describe(channel="The channel to unsubscribe (default: this one)")
+    @app_commands.command(
+        description=N_("Stop posting articles in this channel (or the one named).")
+    )
+    @app_commands.describe(channel=N_("The channel to unsubscribe (default: this one)"))
     async def unsubscribe(
         self,
         interaction: discord.Interaction,
@@ -224,15 +229,17 @@ class ChannelCommands(CommandGroup, name="channel", description="Subscriptions")
         await reply(interaction, text)
 
 
-class ApprovalCommands(CommandGroup, name="approval", description="Approvals"):
+class ApprovalCommands(CommandGroup, name="approval", description=N_("Approvals")):
     """Approving subscriptions: newsbot admins only."""
 
     async def check(self, interaction: discord.Interaction) -> None:
         service_of(interaction).require_admin(actor_of(interaction), "approve subscriptions")
 
-    @app_commands.command()
+    @app_commands.command(
+        description=N_("Approve a channel manager's subscription (newsbot admins).")
+    )
     @app_commands.autocomplete(chat=_pending_choices)
-    @app_commands.describe(chat="A chat waiting for approval: pick it from the list")
+    @app_commands.describe(chat=N_("A chat waiting for approval: pick it from the list"))
     async def approve(self, interaction: discord.Interaction, chat: str) -> None:
         """Approve a channel manager's subscription (newsbot admins)."""
 

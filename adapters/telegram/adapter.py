@@ -24,6 +24,7 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
+from adapters.i18n import Speech
 from adapters.telegram.fastpath import PlainReply, UpdatesRequest
 from adapters.telegram.handlers import Handlers
 from adapters.telegram.limiter import SendLimiter, retry_seconds
@@ -69,6 +70,7 @@ class TelegramAdapter:
         may_poll: asked before each poll and before handling what a poll brought; ``False``
             (this worker may have lost the platform's role, say after a pause) skips both, so
             a stale worker neither takes the poll from the new one nor acts on updates.
+        speech: the language of posts' count lines and of answers (English by default).
     """
 
     name = "telegram"
@@ -86,6 +88,7 @@ class TelegramAdapter:
         check_visibility: bool = True,
         read_timeout: float = 40.0,
         may_poll: Callable[[], bool] | None = None,
+        speech: Speech | None = None,
     ) -> None:
         if not token:
             raise ConfigError("NEWSBOT_TELEGRAM_TOKEN is empty")
@@ -119,11 +122,19 @@ class TelegramAdapter:
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self.application.add_error_handler(self._on_error)
         self._ready = asyncio.Event()
+        self.speech = speech or Speech()
         self._publisher = TelegramPublisher(
-            self.application.bot, service, ready=self._ready, token=token
+            self.application.bot, service, ready=self._ready, token=token, speech=self.speech
         )
         self.failed: set[int] = set()
-        self.handlers = Handlers(service, self._publisher, self.failed, token)
+        self.handlers = Handlers(
+            service,
+            self._publisher,
+            self.failed,
+            token,
+            self.speech,
+            languages=self._publisher.languages,
+        )
         self.handlers.install(self.application)
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

@@ -22,6 +22,7 @@ from telegram.error import (
 )
 from telegram.ext import ExtBot
 
+from adapters.i18n import ChatSpeech, Speech
 from adapters.telegram.limiter import FANOUT, retry_seconds
 from adapters.telegram.render import (
     CAPTION_LIMIT,
@@ -146,7 +147,17 @@ class TelegramPublisher:
         ready: asyncio.Event,
         token: str = "",
         ready_wait: float = 5.0,
+        speech: Speech | None = None,
     ) -> None:
+        self.speech = speech or Speech()
+        self.languages = ChatSpeech(
+            lambda chat: service.chat_language(Platform.TELEGRAM, chat), self.speech
+        )
+        service.on_chat_language(
+            lambda platform, chat: (
+                self.languages.forget(chat) if platform is Platform.TELEGRAM else None
+            )
+        )
         self.bot = bot
         self.service = service
         self.ready = ready
@@ -164,6 +175,7 @@ class TelegramPublisher:
     async def post(self, job: Job) -> Posted:
         await self._wait_ready()
         chat = job.destination.chat_id
+        await self.languages.refresh(chat)
         if job.comment is not None:
             return await self._call(self._post_comment(job), job)
         self._sending[chat] = self._sending.get(chat, 0) + 1
@@ -182,6 +194,7 @@ class TelegramPublisher:
         message_id = job.delivery.message_id
         if message_id is None or message_id == NOT_POSTED:
             return
+        await self.languages.refresh(job.destination.chat_id)
         await self._call(self._edit(job, message_id), job)
 
     async def delete(self, job: Job) -> None:
@@ -242,6 +255,7 @@ class TelegramPublisher:
             comment_count=job.comment_count,
             limit=limit,
             reaction_count=job.reaction_count,
+            tr=self.languages.of(job.destination.chat_id).tr,
         )
 
     async def _photo(self, image_url: str) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from adapters.i18n import Speech
 from adapters.web.app import create_app
 from adapters.web.brand import Brand
 from adapters.web.connections import (
@@ -80,8 +81,10 @@ class WebAdapter:
         stale: int = 30,
         sign_in: SignInConfig | None = None,
         brand: Brand | None = None,
+        speech: Speech | None = None,
     ) -> None:
         self.service = service
+        self.speech = speech
         self.host = host
         self.port = port
         self.unix_socket = unix_socket or None
@@ -132,6 +135,7 @@ class WebAdapter:
             stale=stale,
             sign_in=self.sign_in,
             brand=self.brand,
+            speech=self.speech,
         )
         app.router.add_routes(self.extra_routes)
         add_body_deadline(app, self.body_timeout)

@@ -30,6 +30,7 @@ from adapters.web.context import (
     path_id,
     render,
     site,
+    speech,
 )
 from adapters.web.guard import address_bucket, ascii_number, token_matches
 from adapters.web.render import flatten
@@ -79,18 +80,24 @@ async def _notice(request: web.Request) -> str:
     number = ascii_number(request.query.get("comment"))
     count = ascii_number(request.query.get("count"), digits=9) or 0
     if code == "name-banned" and number is None:
-        return "Banned the name and names that look like it."
+        return speech(request).gettext("Banned the name and names that look like it.")
     if code not in ("deleted", "banned", "name-banned") or number is None:
         return ""
     if code == "deleted":
-        return f"Deleted comment {number}."
+        return speech(request).gettext("Deleted comment %(number)s.") % {"number": number}
     try:
         author = (await site(request).service.comment(CommentId(number))).author
     except NotFound:
         return ""
     if code == "banned":
-        return f"Banned {author.name} ({author.platform}); deleted {count} comment(s)."
-    return f"Banned the name {author.name} and names that look like it."
+        return speech(request).ngettext(
+            "Banned %(name)s (%(platform)s); deleted %(count)s comment.",
+            "Banned %(name)s (%(platform)s); deleted %(count)s comments.",
+            count,
+        ) % {"name": author.name, "platform": author.platform, "count": count}
+    return speech(request).gettext("Banned the name %(name)s and names that look like it.") % {
+        "name": author.name
+    }
 
 
 def _login_page(request: web.Request, status: int = 200, error: str = "") -> web.Response:
@@ -151,8 +158,13 @@ async def login(request: web.Request) -> web.StreamResponse:
                 request,
                 "message.html",
                 status=429,
-                title="Too many attempts",
-                message=f"Too many login attempts. Please wait {seconds} seconds.",
+                title=speech(request).gettext("Too many attempts"),
+                message=speech(request).ngettext(
+                    "Too many login attempts. Please wait %(seconds)s second.",
+                    "Too many login attempts. Please wait %(seconds)s seconds.",
+                    seconds,
+                )
+                % {"seconds": seconds},
                 back="/admin",
             )
         )
@@ -164,7 +176,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     sessions = s.keys.admin
     if sessions is None or not isinstance(token, str) or not token_matches(token, expected):
         log.warning("admin login failed", extra=extra)
-        return _login_page(request, status=403, error="Wrong admin token.")
+        return _login_page(
+            request, status=403, error=speech(request).gettext("Wrong admin token.")
+        )
     log.info("admin logged in", extra=extra)
     response = web.Response(status=303, headers={"Location": "/admin"})
     response.set_cookie(
@@ -209,7 +223,9 @@ def moderation(handler: Handler) -> Handler:
                 "moderation refused: not signed in",
                 extra={"path": request.path, "remote": client_address(request)},
             )
-            return _login_page(request, status=403, error="Please log in again.")
+            return _login_page(
+                request, status=403, error=speech(request).gettext("Please log in again.")
+            )
         return await handler(request)
 
     checked.__doc__ = handler.__doc__
@@ -260,7 +276,7 @@ async def ban_comment_name(request: web.Request) -> web.StreamResponse:
     service = site(request).service
     comment = await service.comment(CommentId(path_id(request)))
     if comment.author.platform is not Platform.WEB:
-        raise InvalidInput("Only web comments are banned by name.")
+        raise InvalidInput(speech(request).gettext("Only web comments are banned by name."))
     await service.ban_name(Actor.operator(), comment.author.name)
     log.info("web name banned from the admin page", extra={"comment_id": comment.id})
     raise web.HTTPSeeOther(_admin_url(article_id, "name-banned", comment.id))

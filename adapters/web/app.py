@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
+from adapters.i18n import Speech
 from adapters.web import (
     admin,
     admin_people,
@@ -31,11 +32,13 @@ from adapters.web.context import (
     load_keys,
     log,
     render,
+    site,
 )
 from adapters.web.guard import parse_networks
 from adapters.web.render import environment, static_dirs, static_versions
 from newsbot import NewsService
 from newsbot.errors import DomainError, InvalidInput, NotFound, PermissionDenied
+from newsbot.i18n import N_
 
 SECURITY_HEADERS = {
     # Scripts, styles, fonts and forms: this site only. Images may come from anywhere over
@@ -75,6 +78,7 @@ def create_app(
     cache_bytes: int = 64 * 1024 * 1024,
     sign_in: signin.SignInConfig | None = None,
     brand: Brand | None = None,
+    speech: Speech | None = None,
 ) -> web.Application:
     """Build the web application for ``service``.
 
@@ -108,6 +112,7 @@ def create_app(
             anonymous comments are taken.
         brand: the site's name, masthead, accent, footer and theme folder (``Brand()``:
             "News", the built-in look).
+        speech: the pages' language and time zone (English in UTC by default).
 
     Returns:
         An ``aiohttp.web.Application``, ready for ``AppRunner`` or a test server.
@@ -128,7 +133,7 @@ def create_app(
         service.on_enqueue(kept.changed)
         service.watch(kept.heard)
         service.reactions.watch(kept.heard)
-    templates = environment(versions, brand)
+    templates = environment(versions, brand, speech)
     templates.filters["staff"] = service.is_staff  # a comment's author is staff
     app[SITE] = Site(
         service=service,
@@ -151,6 +156,7 @@ def create_app(
         gone_cache=f"public, max-age={max_age}, s-maxage={s_maxage}",
         brand=brand,
         static=tuple(static_dirs(brand)),
+        speech=speech or Speech(),
     )
     article = f"/articles/{{id:{ID_PATTERN}}}"
     app.router.add_get("/", pages.index)
@@ -232,14 +238,17 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         status, message = _status(exc), str(exc)
     except Exception:
         log.exception("request failed", extra={"path": request.path, "method": request.method})
-        status, message = 500, "Something went wrong on our side. Please try again later."
+        status, message = 500, N_("Something went wrong on our side. Please try again later.")
     if status == 404 and message == "Not Found":
-        message = "There is no such page."
+        message = N_("There is no such page.")
     if request.path.startswith("/api/"):
         response = web.json_response({"error": message}, status=status)
         response.headers["Cache-Control"] = ERROR_CACHE
     else:
-        title = _TITLES.get(status, "Error")
+        # A constant message (a core refusal, a status text) has a translation; an already
+        # translated one or a message with values is shown as it is.
+        tr = site(request).speech.tr
+        title, message = tr.gettext(_TITLES.get(status, N_("Error"))), tr.gettext(message)
         response = render(
             request, "message.html", status=status, cache=ERROR_CACHE, title=title, message=message
         )
@@ -248,11 +257,11 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 _TITLES = {
-    400: "Bad request",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    410: "Gone",
-    413: "Too large",
-    500: "Server error",
+    400: N_("Bad request"),
+    403: N_("Forbidden"),
+    404: N_("Not found"),
+    405: N_("Method not allowed"),
+    410: N_("Gone"),
+    413: N_("Too large"),
+    500: N_("Server error"),
 }

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from jinja2 import Environment
 
+from adapters.i18n import Speech
 from adapters.web.brand import Brand
 from adapters.web.cache import Load, PageCache, respond
 from adapters.web.guard import (
@@ -81,6 +82,7 @@ class Site:
     gone_cache: str  # the Cache-Control of a retracted article's 410
     brand: Brand
     static: tuple[Path, ...]  # where /static/NAME is looked up, first match wins
+    speech: Speech = field(default_factory=Speech)  # the site's language and time zone
 
 
 SITE = web.AppKey("site", Site)
@@ -89,6 +91,11 @@ SITE = web.AppKey("site", Site)
 def site(request: web.Request) -> Site:
     """The ``Site`` of the application serving ``request``."""
     return request.app[SITE]
+
+
+def speech(request: web.Request) -> Speech:
+    """The site's language and time zone (``NEWSBOT_LANGUAGE``, ``NEWSBOT_TIMEZONE``)."""
+    return request.app[SITE].speech
 
 
 async def load_keys(s: Site, secret: bytes | None = None) -> None:
@@ -200,8 +207,8 @@ def cross_site_refusal(request: web.Request, back: str = "") -> web.Response:
         request,
         "message.html",
         status=403,
-        title="Form refused",
-        message=(
+        title=speech(request).gettext("Form refused"),
+        message=speech(request).gettext(
             "This form was sent from another site, so it was refused. "
             "Open the page on this site and submit again."
         ),
@@ -214,4 +221,4 @@ def path_id(request: web.Request, key: str = "id") -> int:
     try:
         return int(request.match_info[key].split("-", 1)[0])
     except (KeyError, ValueError) as exc:  # pragma: no cover - the route pattern prevents it
-        raise NotFound("There is no such page.") from exc
+        raise NotFound(speech(request).gettext("There is no such page.")) from exc

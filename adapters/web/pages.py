@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from adapters.i18n import Speech
 from adapters.web.cache import Page
 from adapters.web.context import (
     PAGE_CACHE,
@@ -23,6 +24,7 @@ from adapters.web.context import (
     render,
     render_text,
     site,
+    speech,
 )
 from adapters.web.guard import ascii_number, new_session, submission_keys
 from adapters.web.render import (
@@ -35,6 +37,7 @@ from adapters.web.render import (
 )
 from adapters.web.signin import Viewer, config, viewer
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
+from newsbot.i18n import N_
 from newsbot.models import (
     Article,
     ArticleId,
@@ -97,12 +100,12 @@ async def index(request: web.Request) -> web.Response:
 async def _published(request: web.Request) -> Article:
     article = await site(request).service.article(ArticleId(path_id(request)))
     if article.status is ArticleStatus.DRAFT:
-        raise NotFound(f"There is no article {article.id}.")
+        raise NotFound(speech(request).gettext("There is no article %(id)s.") % {"id": article.id})
     return article
 
 
-GONE_TITLE = "Article retracted"
-GONE_MESSAGE = "This article was retracted by its publisher."
+GONE_TITLE = N_("Article retracted")
+GONE_MESSAGE = N_("This article was retracted by its publisher.")
 
 
 def _retracted(request: web.Request) -> web.Response:
@@ -111,8 +114,8 @@ def _retracted(request: web.Request) -> web.Response:
         "message.html",
         status=410,
         cache=site(request).gone_cache,
-        title=GONE_TITLE,
-        message=GONE_MESSAGE,
+        title=speech(request).gettext(GONE_TITLE),
+        message=speech(request).gettext(GONE_MESSAGE),
     )
 
 
@@ -140,7 +143,10 @@ async def article_page(request: web.Request) -> web.Response:
             return Page(
                 data=("retracted", article.id),
                 make=lambda: render_text(
-                    request, "message.html", title=GONE_TITLE, message=GONE_MESSAGE
+                    request,
+                    "message.html",
+                    title=speech(request).gettext(GONE_TITLE),
+                    message=speech(request).gettext(GONE_MESSAGE),
                 ),
                 status=410,
                 cache_control=s.gone_cache,
@@ -229,7 +235,7 @@ def _article_text(
         newest=newest,
         focus=focused.comment if focused is not None else None,
         total=thread.total,
-        count_label=comments_label(thread.total),
+        count_label=comments_label(thread.total, s.speech.tr),
         next_cursor=thread.next_cursor,
         cursor=cursor,
         form=form,
@@ -271,21 +277,25 @@ def _field(data: Mapping[str, object], key: str) -> str:
     return value if isinstance(value, str) else ""  # a file upload counts as empty
 
 
-def _validate(form: FormState) -> None:
+def _validate(form: FormState, tr: Speech) -> None:
     name = one_line(form.name)
     text = form.text.replace("\r\n", "\n").strip()
     if not name:
-        form.errors["name"] = "Please enter your name."
+        form.errors["name"] = tr.gettext("Please enter your name.")
     elif len(name) > NAME_MAX:
-        form.errors["name"] = (
-            f"The name is too long: {len(name)} characters, at most {NAME_MAX} are allowed."
-        )
+        form.errors["name"] = tr.ngettext(
+            "The name is too long: %(length)s characters, at most %(max)s is allowed.",
+            "The name is too long: %(length)s characters, at most %(max)s are allowed.",
+            NAME_MAX,
+        ) % {"length": len(name), "max": NAME_MAX}
     if not text:
-        form.errors["text"] = "Please write a comment."
+        form.errors["text"] = tr.gettext("Please write a comment.")
     elif len(text) > TEXT_MAX:
-        form.errors["text"] = (
-            f"The comment is too long: {len(text)} characters, at most {TEXT_MAX} are allowed."
-        )
+        form.errors["text"] = tr.ngettext(
+            "The comment is too long: %(length)s characters, at most %(max)s is allowed.",
+            "The comment is too long: %(length)s characters, at most %(max)s are allowed.",
+            TEXT_MAX,
+        ) % {"length": len(text), "max": TEXT_MAX}
 
 
 async def post_comment(request: web.Request) -> web.StreamResponse:
@@ -314,10 +324,13 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
         kept = FormState(name=_field(data, "name"), text=_field(data, "text"))
         kept.parent_id = ascii_number(_field(data, "parent"))
         kept.viewer = await viewer(request)
-        kept.errors["form"] = (
-            f"You have posted {s.rate_limit} comments in the last "
-            f"{s.rate_window:g} seconds. Please wait {seconds} seconds and try again."
-        )
+        kept.errors["form"] = s.speech.ngettext(
+            "You have posted %(count)s comment in the last %(window)s seconds. "
+            "Please wait %(seconds)s seconds and try again.",
+            "You have posted %(count)s comments in the last %(window)s seconds. "
+            "Please wait %(seconds)s seconds and try again.",
+            s.rate_limit,
+        ) % {"count": s.rate_limit, "window": f"{s.rate_window:g}", "seconds": seconds}
         response = await _article_response(request, article, kept, status=429)
         response.headers["Retry-After"] = str(seconds)
         return response
@@ -342,8 +355,10 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
             replied = await _replyable(request, article.id, parent)
             form.parent_name = replied.author.name if replied is not None else ""
         else:
-            form.errors["parent"] = "The comment you are replying to does not exist."
-    _validate(form)
+            form.errors["parent"] = s.speech.gettext(
+                "The comment you are replying to does not exist."
+            )
+    _validate(form, s.speech)
     if form.errors:
         return await _article_response(request, article, form, status=400)
     text = form.text.replace("\r\n", "\n")
@@ -361,15 +376,15 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
             client_key=await _submission_key(request, article, form, text, remote),
             user_id=author,
         )
-    except InvalidInput as exc:
-        form.errors[exc.field or "form"] = str(exc)
+    except InvalidInput as exc:  # a constant message is in the catalogs
+        form.errors[exc.field or "form"] = s.speech.gettext(str(exc))
         return await _article_response(request, article, form, status=400)
     except NotFound as exc:  # the parent comment is not in this thread
         form.parent_id, form.parent_name = None, ""
         form.errors["parent"] = str(exc)
         return await _article_response(request, article, form, status=400)
     except PermissionDenied as exc:
-        form.errors["form"] = str(exc)
+        form.errors["form"] = s.speech.gettext(str(exc))
         return await _article_response(request, article, form, status=403)
     if comment.status is not CommentStatus.VISIBLE:
         # Held (over the per-author or per-chat limit): stored for moderators, not shown. The

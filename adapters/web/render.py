@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from anyascii import anyascii
 from jinja2 import (
     BaseLoader,
     ChoiceLoader,
@@ -25,7 +25,9 @@ from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 from markupsafe import Markup, escape
 
+from adapters.i18n import Speech
 from adapters.web.brand import Brand
+from newsbot.i18n import N_, Translator
 from newsbot.models import Article, Comment, CommentNode, CommentStatus, Platform
 from newsbot.people import vouched_by
 from newsbot.threads import walk
@@ -49,7 +51,7 @@ _BADGES = {
     Platform.TELEGRAM: "Telegram",
     Platform.DISCORD: "Discord",
     Platform.WEB: "Web",
-    Platform.CLI: "Editor",
+    Platform.CLI: N_("Editor"),
 }
 
 
@@ -117,8 +119,13 @@ def linkify(text: str) -> Markup:
 
 
 def slugify(title: str) -> str:
-    """An ASCII slug for a title ("Café au lait!" becomes "cafe-au-lait"), possibly empty."""
-    folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    """A readable ASCII slug for a title in any script, possibly empty.
+
+    "Café au lait!" becomes "cafe-au-lait", "Новини Києва" "novini-kiieva", "東京の天気"
+    "dongjingnotianqi", "أخبار اليوم" "khbr-lywm" (anyascii's transliteration). Articles are
+    found by their id, so a URL with an older slug (or none) still opens the article.
+    """
+    folded = anyascii(title)
     slug = re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")
     if len(slug) > SLUG_MAX:
         cut = slug[:SLUG_MAX]
@@ -134,19 +141,38 @@ def article_path(article: Article) -> str:
     return f"/articles/{article.id}-{slug}" if slug else f"/articles/{article.id}"
 
 
-def comments_label(count: int) -> str:
-    """ "0 Comments", "1 Comment", "2 Comments"."""
-    return "1 Comment" if count == 1 else f"{count} Comments"
+def comments_label(count: int, tr: Translator | None = None) -> str:
+    """ "0 Comments", "1 Comment", "2 Comments", in ``tr``'s language (English by default)."""
+    tr = tr or Speech().tr
+    return tr.ngettext("%(count)s Comment", "%(count)s Comments", count) % {"count": count}
 
 
-def human_time(at: datetime) -> str:
-    """A short readable UTC time, e.g. "2 Jan 2026, 03:04 UTC"."""
-    return f"{at.day} {at:%b %Y, %H:%M} UTC"
+def human_time(at: datetime, speech: Speech | None = None) -> str:
+    """A short readable time in the site's language and zone, e.g. "2 Jan 2026, 03:04 UTC"."""
+    return (speech or Speech()).when(at)
 
 
-def badge(platform: Platform) -> str:
+def script_words(speech: Speech) -> dict[str, object]:
+    """What the optional thread script writes, in the site's language: its sentences, the
+    comment count for each CLDR plural category (the browser's ``Intl.PluralRules`` picks
+    one), and the time zone its ``Intl.DateTimeFormat`` shows times in."""
+    rule = speech.locale.plural_form
+    counts: dict[str, str] = {}
+    for n in range(200):  # a sample number of each category ("few" is 2 in Ukrainian)
+        counts.setdefault(rule(n), comments_label(n, speech.tr).replace(str(n), "{n}", 1))
+    return {
+        "removed": speech.gettext("This comment was removed."),
+        "removedParent": speech.gettext("a removed comment"),
+        "reply": speech.gettext("Reply"),
+        "counts": counts,
+        "zone": speech.zone.key,
+    }
+
+
+def badge(platform: Platform, tr: Translator | None = None) -> str:
     """The label shown next to a comment's author name."""
-    return _BADGES.get(platform, str(platform).title())
+    label = _BADGES.get(platform, str(platform).title())
+    return (tr or Speech().tr).gettext(label) if platform is Platform.CLI else label
 
 
 def xml_safe(value: Any) -> Any:
@@ -269,14 +295,19 @@ def news_article(article: Article, canonical: str, brand: Brand, site_url: str) 
     return data
 
 
-def environment(static_versions: dict[str, str], brand: Brand | None = None) -> Environment:
-    """The Jinja environment: autoescape for .html and .xml, strict undefined, helpers, and
-    the theme's templates before the built-in ones."""
+def environment(
+    static_versions: dict[str, str], brand: Brand | None = None, speech: Speech | None = None
+) -> Environment:
+    """The Jinja environment: autoescape for .html and .xml, strict undefined, helpers, the
+    theme's templates before the built-in ones, and ``_``/``ngettext`` in ``speech``'s
+    language (English in UTC by default)."""
     brand = brand or Brand()
+    speech = speech or Speech()
     loaders: list[BaseLoader] = [FileSystemLoader(TEMPLATE_DIR)]
     if brand.theme_dir is not None:
         loaders.insert(0, FileSystemLoader(brand.theme_dir / "templates"))
     env = Environment(
+        extensions=["jinja2.ext.i18n"],
         loader=ChoiceLoader(loaders),
         autoescape=select_autoescape(["html", "xml"]),
         undefined=StrictUndefined,
@@ -287,10 +318,14 @@ def environment(static_versions: dict[str, str], brand: Brand | None = None) -> 
     )
     env.filters["markdown"] = lambda source: Markup(markdown_html(source))
     env.filters["markdown_text"] = markdown_html
-    env.filters["human_time"] = human_time
+    env.install_gettext_translations(speech.tr, newstyle=True)  # type: ignore[attr-defined]
+    env.globals["language"] = speech.language.replace("_", "-")
+    env.globals["direction"] = "rtl" if speech.locale.character_order == "right-to-left" else "ltr"
+    env.globals["script_words"] = script_words(speech)
+    env.filters["human_time"] = lambda at: human_time(at, speech)
     env.filters["iso"] = lambda at: at.isoformat(timespec="seconds")
-    env.filters["comments_label"] = comments_label
-    env.filters["badge"] = badge
+    env.filters["comments_label"] = lambda count: comments_label(count, speech.tr)
+    env.filters["badge"] = lambda platform: badge(platform, speech.tr)
     env.filters["vouched"] = vouched_by  # the platform vouching for a signed-in commenter
     env.filters["byline"] = byline
     env.filters["linkify"] = linkify

@@ -18,6 +18,7 @@ from telegram.ext import (
     filters,
 )
 
+from adapters.i18n import ChatSpeech, Speech, translations
 from adapters.telegram.fastpath import PlainReply
 from adapters.telegram.handlers.base import (
     APOLOGY,
@@ -52,6 +53,7 @@ from adapters.telegram.handlers.publishing import Publishing
 from adapters.telegram.handlers.reactions import Reactions
 from adapters.telegram.handlers.reading import THREAD_PAGE, Reading
 from adapters.telegram.handlers.subscriptions import NOTICES_PER_HOUR, Subscriptions
+from newsbot.i18n import N_, languages
 from newsbot.service import NewsService
 
 __all__ = [
@@ -78,25 +80,25 @@ __all__ = [
 log = logging.getLogger("newsbot.telegram")
 
 PUBLIC_COMMANDS = (
-    ("latest", "The latest articles"),
-    ("article", "Show an article: /article ID"),
-    ("comments", "Read an article's comments: /comments ID"),
-    ("subscribe", "Send new articles to this chat (chat admins)"),
-    ("unsubscribe", "Stop sending articles to this chat (chat admins)"),
-    ("link", "Link this account to the web site (private chat)"),
-    ("report", "Reply to a comment with /report [reason] to ask a moderator to look"),
-    ("help", "What I can do"),
+    ("latest", N_("The latest articles")),
+    ("article", N_("Show an article: /article ID")),
+    ("comments", N_("Read an article's comments: /comments ID")),
+    ("subscribe", N_("Send new articles to this chat (chat admins)")),
+    ("unsubscribe", N_("Stop sending articles to this chat (chat admins)")),
+    ("link", N_("Link this account to the web site (private chat)")),
+    ("report", N_("Reply to a comment with /report [reason] to ask a moderator to look")),
+    ("help", N_("What I can do")),
 )
 ADMIN_COMMANDS = (
-    ("publish", "Publish an article: title on the first line, Markdown body below"),
-    ("edit", "Edit an article: /edit ID, then title and body"),
-    ("retract", "Retract an article everywhere: /retract ID"),
-    ("cancel", "Cancel the article being written"),
-    ("delete", "Reply to a comment with /delete to remove it"),
-    ("ban", "Reply to a comment with /ban to stop storing its author's comments"),
-    ("approve", "Subscriptions waiting for approval; /approve CHAT_ID approves one"),
-    ("feed", "Follow a site's feed: /feed add URL [tags], list, remove URL, poll URL"),
-    ("policy", "A story's comments: /policy ID [open|premoderated|closed|default]"),
+    ("publish", N_("Publish an article: title on the first line, Markdown body below")),
+    ("edit", N_("Edit an article: /edit ID, then title and body")),
+    ("retract", N_("Retract an article everywhere: /retract ID")),
+    ("cancel", N_("Cancel the article being written")),
+    ("delete", N_("Reply to a comment with /delete to remove it")),
+    ("ban", N_("Reply to a comment with /ban to stop storing its author's comments")),
+    ("approve", N_("Subscriptions waiting for approval; /approve CHAT_ID approves one")),
+    ("feed", N_("Follow a site's feed: /feed add URL [tags], list, remove URL, poll URL")),
+    ("policy", N_("A story's comments: /policy ID [open|premoderated|closed|default]")),
 )
 
 
@@ -108,12 +110,23 @@ class Handlers(HandlerGroup):
         sightings: the publisher, asked whether a channel post was just made by the bot.
         failed: update ids whose effects could not be stored; the poll loop redelivers them.
         token: only to keep it out of logs.
+        speech: the language of answers (English by default).
+        languages: each chat's own language, where one is set (the publisher's).
     """
 
     def __init__(
-        self, service: NewsService, sightings: Sightings, failed: set[int], token: str = ""
+        self,
+        service: NewsService,
+        sightings: Sightings,
+        failed: set[int],
+        token: str = "",
+        speech: Speech | None = None,
+        languages: ChatSpeech | None = None,
     ) -> None:
-        super().__init__(Shared(service, sightings, failed, token))
+        speech = speech or Speech()
+        super().__init__(
+            Shared(service, sightings, failed, token, speech=speech, languages=languages)
+        )
         self.reading = Reading(self.shared)
         self.publishing = Publishing(self.shared)
         self.subscriptions = Subscriptions(self.shared)
@@ -205,19 +218,28 @@ class Handlers(HandlerGroup):
         self, application: Application[Any, Any, Any, Any, Any, Any]
     ) -> None:
         """Publish the command list (setMyCommands); admins see theirs in private chats."""
+        # Described in NEWSBOT_LANGUAGE for everyone, and in each shipped language for the
+        # users whose Telegram speaks it (language_code).
         bot = application.bot
-        public = [BotCommand(name, text) for name, text in PUBLIC_COMMANDS]
-        await bot.set_my_commands(public, scope=BotCommandScopeDefault())
-        admin = public + [BotCommand(name, text) for name, text in ADMIN_COMMANDS]
-        for user_id in self.admin_ids():
-            try:
-                await bot.set_my_commands(admin, scope=BotCommandScopeChat(user_id))
-            except TelegramError as error:
-                # An admin who never wrote to the bot has no chat with it yet.
-                log.info(
-                    "admin commands not registered for a user",
-                    extra={"user_id": user_id, "error": str(error)},
-                )
+        default = self.shared.speech.language
+        for code in ("", *languages()):
+            tr = translations(code or default)
+            public = [BotCommand(name, tr.gettext(text)) for name, text in PUBLIC_COMMANDS]
+            await bot.set_my_commands(
+                public, scope=BotCommandScopeDefault(), language_code=code or None
+            )
+            admin = public + [BotCommand(name, tr.gettext(text)) for name, text in ADMIN_COMMANDS]
+            for user_id in self.admin_ids():
+                try:
+                    await bot.set_my_commands(
+                        admin, scope=BotCommandScopeChat(user_id), language_code=code or None
+                    )
+                except TelegramError as error:
+                    # An admin who never wrote to the bot has no chat with it yet.
+                    log.info(
+                        "admin commands not registered for a user",
+                        extra={"user_id": user_id, "error": str(error)},
+                    )
 
     async def plain_reply(self, reply: PlainReply) -> None:
         """A reply read straight from the JSON (``fastpath``), stored as ``Comments.reply``
@@ -238,7 +260,7 @@ class Handlers(HandlerGroup):
         if wanted is None:
             # An old bot's buttons, or data made up by a client: nothing to do.
             log.info("unknown button data", extra=describe(update))
-            await query.answer(STALE_BUTTON)
+            await query.answer((await self.speech(update)).gettext(STALE_BUTTON))
             return
         if isinstance(wanted, bool):
             await query.answer()

@@ -20,11 +20,13 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
+from adapters.i18n import ChatSpeech, Speech
 from adapters.telegram.fastpath import names_of
 from adapters.telegram.publisher import NO_PREVIEW, chat_key, redact
 from adapters.telegram.render import Rendered, plain
 from newsbot.answers import APOLOGY, TRY_AGAIN, AnswerKind, answer_to
-from newsbot.errors import NewsBotError, PermissionDenied
+from newsbot.errors import NewsBotError, PermissionDenied, StorageError
+from newsbot.i18n import N_
 from newsbot.models import Actor, DestinationKind, Platform
 from newsbot.service import NewsService
 
@@ -38,7 +40,7 @@ Handler = Callable[[Any, Update, Context], Awaitable[None]]
 
 ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
 GONE_STATUSES = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
-STALE_BUTTON = "This button no longer works. Send the command again."
+STALE_BUTTON = N_("This button no longer works. Send the command again.")
 _USER = re.compile(r"[0-9]{1,19}")
 
 
@@ -55,6 +57,7 @@ class Guarded(Protocol):
 
     failed: set[int]
     token: str
+    shared: Shared
 
 
 @dataclass(slots=True)
@@ -68,6 +71,8 @@ class Shared:
         token: only to keep it out of logs.
         sees_all: whether the bot sees every group message (privacy mode off), once known.
         reactions_unseen: the chats already logged as hiding their reactions from the bot.
+        speech: the language answers are given in (``NEWSBOT_LANGUAGE``).
+        languages: each chat's own language, where one is set (the publisher's).
     """
 
     service: NewsService
@@ -76,6 +81,8 @@ class Shared:
     token: str = ""
     sees_all: bool = False
     reactions_unseen: set[int] = field(default_factory=set)  # chats already logged
+    speech: Speech = field(default_factory=Speech)
+    languages: ChatSpeech | None = None
 
 
 async def run_guarded(
@@ -91,7 +98,12 @@ async def run_guarded(
     try:
         await call()
     except Exception as error:  # the bot must outlive any single update
-        reply = answer_to(error)
+        chat = fields.get("chat_id")
+        languages = handlers.shared.languages
+        speech = handlers.shared.speech
+        if languages is not None and chat is not None and not isinstance(error, StorageError):
+            speech = await languages.refresh(str(chat))  # a chat with a language of its own
+        reply = answer_to(error, speech.tr)
         if reply.kind is AnswerKind.SHOW:
             if answer is None:
                 log.debug("refused", extra={**fields, "error": str(error)})
@@ -254,6 +266,14 @@ class HandlerGroup:
             )
 
     # -- who is asking --------------------------------------------------------------------
+
+    async def speech(self, update: Update) -> Speech:
+        """The language to answer in: the chat's own where one is set, else the default."""
+        chat = update.effective_chat
+        languages = self.shared.languages
+        if chat is None or languages is None:
+            return self.shared.speech
+        return await languages.refresh(str(chat.id))
 
     def actor(self, update: Update, *, chat_admin: bool = False) -> Actor:
         """The sender as the service sees them."""

@@ -98,7 +98,7 @@ class Feeds(HandlerGroup):
         assert query is not None
         message = query.message
         if not isinstance(message, Message) or message.chat.type != ChatType.PRIVATE:
-            await query.answer(STALE_BUTTON)
+            await query.answer((await self.speech(update)).gettext(STALE_BUTTON))
             return
         self.service.require_admin(self.actor(update), "manage feeds")
         feeds = self.service.feeds

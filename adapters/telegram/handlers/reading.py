@@ -15,6 +15,7 @@ from telegram import (
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 
+from adapters.i18n import Speech
 from adapters.telegram.handlers.base import (
     STALE_BUTTON,
     Context,
@@ -37,6 +38,7 @@ from newsbot.errors import (
     InvalidInput,
     NotFound,
 )
+from newsbot.i18n import N_
 from newsbot.models import (
     Actor,
     ArticleId,
@@ -48,7 +50,7 @@ log = logging.getLogger("newsbot.telegram")
 
 THREAD_PAGE = 8
 
-HELP = """I publish the news here and collect your replies as comments.
+HELP = N_("""I publish the news here and collect your replies as comments.
 
 /latest — the latest articles
 /article ID — one article
@@ -57,18 +59,16 @@ HELP = """I publish the news here and collect your replies as comments.
 for a channel, send me /subscribe @channel in private
 /unsubscribe — stop sending them
 
-Reply to an article's post to comment on it; reply to a comment to answer it."""
+Reply to an article's post to comment on it; reply to a comment to answer it.""")
 
-ADMIN_HELP = """
-
-For newsbot admins:
+ADMIN_HELP = N_("""For newsbot admins:
 /publish Title, then the body (Markdown) on the next lines; send a photo with a /publish \
 caption for an article with an image; /publish alone starts a short dialogue (/cancel ends it)
 /edit ID Title, then the new body · /retract ID
 Reply to a comment with /delete to remove it, or /ban to stop storing its author's comments.
 /approve lists the chats waiting for approval to receive articles; /approve CHAT_ID \
 approves one.
-/feed add URL [tags] · /feed list · /feed remove URL · /feed poll URL — publish a site's feed"""
+/feed add URL [tags] · /feed list · /feed remove URL · /feed poll URL — publish a site's feed""")
 
 
 class Reading(HandlerGroup):
@@ -81,44 +81,51 @@ class Reading(HandlerGroup):
     @guarded("help")
     async def help(self, update: Update, context: Context) -> None:
         """``/start`` and ``/help``."""
-        text = HELP
+        tr = await self.speech(update)
+        text = tr.gettext(HELP)
         user = update.effective_user
         chat = update.effective_chat
         if user is not None and chat is not None and chat.type == ChatType.PRIVATE:
             if self.service.is_admin(self.actor(update)):
-                text += ADMIN_HELP
+                text += "\n\n" + tr.gettext(ADMIN_HELP)
             # Operators need this id for NEWSBOT_TELEGRAM_ADMINS.
-            text += f"\n\nYour Telegram user id is {user.id}."
+            text += "\n\n" + tr.gettext("Your Telegram user id is %(id)s.") % {"id": user.id}
         await self.send(update, text)
 
     @guarded("latest")
     async def latest(self, update: Update, context: Context) -> None:
         """``/latest``: the last five articles, with links."""
+        tr = await self.speech(update)
         page = await self.service.latest(5)
         if not page.articles:
-            await self.send(update, "Nothing has been published yet.")
+            await self.send(update, tr.gettext("Nothing has been published yet."))
             return
         items = [(f"#{a.id} {a.title}", self.service.article_url(a.id)) for a in page.articles]
-        await self.send(update, render_list(items, "Latest articles"))
+        await self.send(update, render_list(items, tr.gettext("Latest articles")))
 
     @guarded("article")
     async def article(self, update: Update, context: Context) -> None:
         """``/article ID``."""
-        article_id = ArticleId(parse_id(context.args or [], "Usage: /article ID"))
+        tr = await self.speech(update)
+        article_id = ArticleId(parse_id(context.args or [], tr.gettext("Usage: /article ID")))
         article = await self.service.article(article_id)
         if article.status != "published":
-            raise NotFound(f"There is no article {article_id}.")
+            raise NotFound(tr.gettext("There is no article %(id)s.") % {"id": article_id})
         count = await self.service.comment_count(article_id)
         rendered = render_article(
-            article, article_url=self.service.article_url(article_id), comment_count=count
+            article,
+            article_url=self.service.article_url(article_id),
+            comment_count=count,
+            tr=tr.tr,
         )
         await self.send(update, rendered)
 
     @guarded("comments")
     async def comments(self, update: Update, context: Context) -> None:
         """``/comments ID``: the thread, nested, with buttons for the next pages."""
-        article_id = ArticleId(parse_id(context.args or [], "Usage: /comments ID"))
-        rendered, markup = await self.thread_page(article_id, None, self.viewer(update))
+        tr = await self.speech(update)
+        article_id = ArticleId(parse_id(context.args or [], tr.gettext("Usage: /comments ID")))
+        rendered, markup = await self.thread_page(article_id, None, self.viewer(update), tr)
         await self.send(update, rendered, markup=markup)
 
     def viewer(self, update: Update) -> Actor | None:
@@ -126,13 +133,18 @@ class Reading(HandlerGroup):
         return self.actor(update) if update.effective_user is not None else None
 
     async def thread_page(
-        self, article_id: ArticleId, cursor: str | None, viewer: Actor | None
+        self,
+        article_id: ArticleId,
+        cursor: str | None,
+        viewer: Actor | None,
+        speech: Speech | None = None,
     ) -> tuple[Rendered, InlineKeyboardMarkup | None]:
         """One page of a thread and the buttons to move on.
 
         Raises:
             NotFound: no such article, or one ``viewer`` may not read (retracted).
         """
+        tr = speech or self.shared.speech
         article = await self.service.readable_article(article_id, viewer)
         title = article.title
         if article.status is not ArticleStatus.PUBLISHED:
@@ -147,6 +159,7 @@ class Reading(HandlerGroup):
                 page.comments,
                 total=page.total,
                 article_url=self.service.article_url(article_id),
+                tr=tr.tr,
             )
             if not rendered.truncated or size <= 1:
                 break
@@ -155,12 +168,14 @@ class Reading(HandlerGroup):
             size = max(1, min(size - 1, rendered.shown))
         buttons = []
         if cursor is not None:
-            buttons.append(InlineKeyboardButton("« First", callback_data=f"cm:{article_id}:"))
+            buttons.append(
+                InlineKeyboardButton(tr.gettext("« First"), callback_data=f"cm:{article_id}:")
+            )
         if page.next_cursor is not None:
             data = f"cm:{article_id}:{page.next_cursor}"
             if len(data.encode()) > 64:
                 data = f"cm:{article_id}:~{self.remember_cursor(article_id, page.next_cursor)}"
-            buttons.append(InlineKeyboardButton("Next ›", callback_data=data))
+            buttons.append(InlineKeyboardButton(tr.gettext("Next ›"), callback_data=data))
         return rendered, InlineKeyboardMarkup([buttons]) if buttons else None
 
     def remember_cursor(self, article_id: int, cursor: str) -> str:
@@ -175,15 +190,16 @@ class Reading(HandlerGroup):
         """A thread page's button: the page it asks for, in place of the one shown."""
         query = update.callback_query
         assert query is not None
+        tr = await self.speech(update)
         if cursor.startswith("~"):
             remembered = self._cursors.get(cursor[1:])
             if remembered is None or remembered[0] != article_id:
-                await query.answer("This list has expired; send /comments again.")
+                await query.answer(tr.gettext("This list has expired; send /comments again."))
                 return
             cursor = remembered[1]
         try:
             rendered, markup = await self.thread_page(
-                article_id, cursor or None, self.viewer(update)
+                article_id, cursor or None, self.viewer(update), tr
             )
         except InvalidInput as error:
             if error.field != "cursor":
@@ -191,7 +207,7 @@ class Reading(HandlerGroup):
             # A page of an older bot, or data made up by a client: the cursor is refused
             # before it reaches the store.
             log.info("button with a cursor this bot never made", extra=describe(update))
-            await query.answer(STALE_BUTTON)
+            await query.answer(tr.gettext(STALE_BUTTON))
             return
         await query.answer()
         if query.message is not None and isinstance(query.message, Message):

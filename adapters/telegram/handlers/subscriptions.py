@@ -59,12 +59,15 @@ class Subscriptions(HandlerGroup):
         """``/subscribe`` in a group, or ``/subscribe @channel|-100…`` in private."""
         chat = update.effective_chat
         assert chat is not None
+        tr = await self.speech(update)
         args = list(context.args or [])
         if chat.type == ChatType.PRIVATE:
             if not args:
                 raise InvalidInput(
-                    "Usage: /subscribe @channel (or its -100… id). Make me an administrator "
-                    "there with the right to post messages first."
+                    tr.gettext(
+                        "Usage: /subscribe @channel (or its -100… id). Make me an administrator "
+                        "there with the right to post messages first."
+                    )
                 )
             target = await self.resolve_chat(update, args[0])
             await self.check_can_post(update, target)
@@ -94,15 +97,18 @@ class Subscriptions(HandlerGroup):
         name = shown_name(target.title or "") or str(target.id)
         if destination.pending:
             text = (
-                f"{name} is waiting for a newsbot admin's approval; new articles will be "
-                "posted there once it is approved."
+                tr.gettext(
+                    "%(name)s is waiting for a newsbot admin's approval; new articles will be "
+                    "posted there once it is approved."
+                )
                 if result.created
-                else f"{name} is still waiting for a newsbot admin's approval."
+                else tr.gettext("%(name)s is still waiting for a newsbot admin's approval.")
             )
         elif result.created:
-            text = f"Subscribed {name}: new articles will be posted there."
+            text = tr.gettext("Subscribed %(name)s: new articles will be posted there.")
         else:
-            text = f"{name} was already subscribed."
+            text = tr.gettext("%(name)s was already subscribed.")
+        text = text % {"name": name}
         warning = await self.visibility_warning(update, target)
         await self.send(update, text + (f"\n\n{warning}" if warning else ""))
         if result.created and destination.pending:
@@ -250,10 +256,11 @@ class Subscriptions(HandlerGroup):
         """``/unsubscribe`` in a group, or ``/unsubscribe @channel|-100…`` in private."""
         chat = update.effective_chat
         assert chat is not None
+        tr = await self.speech(update)
         args = list(context.args or [])
         thread = None
         if chat.type == ChatType.PRIVATE:
-            usage = "Usage: /unsubscribe @channel (or its -100… id)."
+            usage = tr.gettext("Usage: /unsubscribe @channel (or its -100… id).")
             chat_id = parse_chat(args[0] if args else "", usage)
             if chat_id.startswith("@"):
                 chat_id = str((await self.resolve_chat(update, chat_id)).id)
@@ -268,7 +275,9 @@ class Subscriptions(HandlerGroup):
             self.actor(update, chat_admin=chat_admin), Platform.TELEGRAM, chat_id, thread
         )
         name = shown_name(destination.title) or destination.chat_id
-        await self.send(update, f"Unsubscribed {name}: no more articles.")
+        await self.send(
+            update, tr.gettext("Unsubscribed %(name)s: no more articles.") % {"name": name}
+        )
 
     @guarded("approve")
     async def approve(self, update: Update, context: Context) -> None:

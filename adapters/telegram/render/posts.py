@@ -20,6 +20,7 @@ from adapters.telegram.render.entities import (
     fit,
 )
 from adapters.telegram.render.markdown import _source_prefix, markdown
+from newsbot.i18n import ENGLISH, Translator
 from newsbot.models import Article, Comment, CommentNode, Platform
 from newsbot.text import clean_name, strip_control_chars, utf16_len
 from newsbot.threads import walk
@@ -37,11 +38,18 @@ _MENTION = re.compile(r"@(?=[A-Za-z0-9_])")
 WORD_JOINER = "\u2060"  # invisible; it ends the match without showing anything
 
 
-def comment_count_line(count: int, reactions: int = 0) -> str:
-    """The footer line with an article's comment count (and its reactions, if any)."""
-    line = "💬 No comments yet" if count <= 0 else f"💬 {count} comment" + "s" * (count != 1)
+def comment_count_line(count: int, tr: Translator = ENGLISH, *, reactions: int = 0) -> str:
+    """The footer line with an article's comment count (and its reactions, if any), in
+    ``tr``'s language."""
+    if count <= 0:
+        line = "💬 " + tr.gettext("No comments yet")
+    else:
+        line = "💬 " + tr.ngettext("%(count)s comment", "%(count)s comments", count) % {
+            "count": count
+        }
     if reactions > 0:
-        line += f" · {reactions} reaction" + "s" * (reactions != 1)
+        reacted = tr.ngettext("%(count)s reaction", "%(count)s reactions", reactions)
+        line += " · " + reacted % {"count": reactions}
     return line
 
 
@@ -52,6 +60,7 @@ def render_article(
     comment_count: int,
     limit: int = TEXT_LIMIT,
     reaction_count: int = 0,
+    tr: Translator = ENGLISH,
 ) -> Rendered:
     """An article post: bold title, the summary or the opening of the body, a "Read more" link
     to ``article_url`` when the body is not shown whole, and the comment count.
@@ -66,6 +75,7 @@ def render_article(
         comment_count=comment_count,
         limit=limit,
         reaction_count=reaction_count,
+        tr=tr,
     )
 
 
@@ -78,10 +88,11 @@ def render_post(
     comment_count: int,
     limit: int = TEXT_LIMIT,
     reaction_count: int = 0,
+    tr: Translator = ENGLISH,
 ) -> Rendered:
     """The same as ``render_article`` from the parts (any strings at all)."""
     out = _Piece()
-    title = " ".join(strip_control_chars(title).split()) or "Untitled"
+    title = " ".join(strip_control_chars(title).split()) or tr.gettext("Untitled")
     title_text, _, _ = fit(title, [], min(TITLE_LIMIT, max(limit // 4, 16)))
     link_url = _safe_url(article_url)
     out.write(title_text, MessageEntity.BOLD)
@@ -89,8 +100,8 @@ def render_post(
         # The title links to the page. Every post (and the copy Telegram makes of a channel
         # post in its discussion group) thus names its article, even one never recorded.
         out.spans.append(Span(MessageEntity.TEXT_LINK, 0, out.units, url=link_url))
-    count_line = comment_count_line(comment_count, reaction_count)
-    read_more = "Read more"
+    count_line = comment_count_line(comment_count, tr, reactions=reaction_count)
+    read_more = tr.gettext("Read more")
     footer_plain = "\n\n" + count_line
     footer_link = "\n\n" + read_more + "\n" + count_line if link_url else footer_plain
 
@@ -178,28 +189,30 @@ def render_thread(
     article_url: str,
     limit: int = TEXT_LIMIT,
     per_comment: int = 300,
+    tr: Translator = ENGLISH,
 ) -> Rendered:
     """One page of a thread, nested by indentation, within ``limit`` UTF-16 units."""
     out = _Piece()
-    head, _, _ = fit(" ".join(title.split()) or "Untitled", [], 200)
+    head, _, _ = fit(" ".join(title.split()) or tr.gettext("Untitled"), [], 200)
     out.write(head, MessageEntity.BOLD)
-    out.write(f"\n{comment_count_line(total)}")
+    out.write(f"\n{comment_count_line(total, tr)}")
     link_url = _safe_url(article_url)
-    footer = "\n\nRead on the web" if link_url else ""
+    read_on_web = tr.gettext("Read on the web")
+    footer = "\n\n" + read_on_web if link_url else ""
     budget = limit - utf16_len(footer) - 2
     if not nodes:
-        out.write("\n\nNo comments yet. Reply to the article's post to comment.")
+        out.write("\n\n" + tr.gettext("No comments yet. Reply to the article's post to comment."))
     cut_short = False
     shown = 0
     for number, (node, depth) in enumerate(walk(nodes)):  # no recursion over a deep chain
         c = node.comment
         indent = "    " * min(depth, 6) + ("↳ " if depth else "")
         if c.text:
-            name, _, _ = fit(shown_name(c.author.name) or "anonymous", [], 64)
+            name, _, _ = fit(shown_name(c.author.name) or tr.gettext("anonymous"), [], 64)
             who = f"{name} ({platform_name(c.author.platform)})"
             text = unmention(" ".join(strip_control_chars(c.text).split()))
         else:
-            who, text = "", "(deleted)"
+            who, text = "", tr.gettext("(deleted)")
         piece = _Piece()
         piece.write("\n\n" if number == 0 else "\n")
         piece.write(indent)
@@ -217,5 +230,5 @@ def render_thread(
         out.write("\n…")
     if link_url:
         out.write("\n\n")
-        out.write("Read on the web", MessageEntity.TEXT_LINK, url=link_url)
+        out.write(read_on_web, MessageEntity.TEXT_LINK, url=link_url)
     return Rendered(out.text, tuple(s.entity() for s in out.spans), cut_short, shown)

@@ -60,12 +60,29 @@
   var count = document.getElementById("comment-count");
   var list = section.querySelector(".thread");
   var names = { telegram: "Telegram", discord: "Discord", web: "Web" };
+  // The page's language: its sentences, its plural forms and its time zone (data-words).
+  var words = JSON.parse(section.getAttribute("data-words") || "{}");
+  var lang = document.documentElement.lang || "en";
+  var plural = window.Intl && Intl.PluralRules ? new Intl.PluralRules(lang) : null;
   var months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  var stamp = null;
+  try {
+    stamp = new Intl.DateTimeFormat(lang, {
+      day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
+      hourCycle: "h23", timeZone: words.zone || "UTC", timeZoneName: "short"
+    });
+  } catch (e) { stamp = null; }
   var MAX_DEPTH = 5;
 
   function two(n) { return (n < 10 ? "0" : "") + n; }
+  function counted(n) {
+    var forms = words.counts || {};
+    var form = forms[plural ? plural.select(n) : (n === 1 ? "one" : "other")] || forms.other;
+    return form ? form.replace("{n}", n) : (n === 1 ? "1 Comment" : n + " Comments");
+  }
   function when(iso) {
     var d = new Date(iso);
+    if (stamp) return stamp.format(d);
     return d.getUTCDate() + " " + months[d.getUTCMonth()] + " " + d.getUTCFullYear() + ", " +
       two(d.getUTCHours()) + ":" + two(d.getUTCMinutes()) + " UTC";
   }
@@ -79,7 +96,7 @@
     var li = el("li", "comment d" + Math.min(depth, MAX_DEPTH));
     li.id = "comment-" + c.id;
     if (c.status !== "visible") {
-      li.appendChild(el("p", "removed", "This comment was removed."));
+      li.appendChild(el("p", "removed", words.removed || "This comment was removed."));
       return li;
     }
     var meta = el("p", "meta");
@@ -101,7 +118,7 @@
     link.appendChild(time);
     meta.appendChild(link);
     if (depth > MAX_DEPTH && parent) {
-      var to = el("a", "to", "\u21a9 " + (parent.author ? "" : "a removed comment"));
+      var to = el("a", "to", "\u21a9 " + (parent.author ? "" : words.removedParent || "a removed comment"));
       if (parent.author) to.appendChild(el("bdi", "", parent.author.name));
       to.href = "#comment-" + parent.id;
       meta.appendChild(document.createTextNode(" "));
@@ -111,7 +128,7 @@
     li.appendChild(linked(c.text));
     var bar = bars[c.id] || freshBar(c.id);
     if (bar) li.appendChild(bar);
-    var reply = el("a", "reply", "Reply");
+    var reply = el("a", "reply", words.reply || "Reply");
     var who = el("span", "vh", " to ");
     who.appendChild(el("bdi", "", c.author.name));
     reply.appendChild(who);
@@ -182,7 +199,7 @@
       .then(function (data) {
         if (!data || data.total === shown) return;
         shown = data.total;
-        count.textContent = shown === 1 ? "1 Comment" : shown + " Comments";
+        count.textContent = counted(shown);
         if (!data.next_cursor) rebuild(data.comments);
       })
       .catch(function () { /* offline or restarting: try again next time */ });

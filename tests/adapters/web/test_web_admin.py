@@ -207,7 +207,7 @@ async def test_the_admin_bans_an_author_everywhere(
         form = form_fields(html, f"/admin/comments/{first.id}/ban")
         response = await client.post(f"/admin/comments/{first.id}/ban", data=form)
         assert response.status == 200
-        assert "Banned Troll (telegram); deleted 2 comment(s)." in unescape(await response.text())
+        assert "Banned Troll (telegram); deleted 2 comments." in unescape(await response.text())
     assert await service.comment_count(article.id) == 0
     again = await service.record_reply(
         reply_to=post, source=MessageRef(Platform.TELEGRAM, "-100", "4"), author=troll, text="c"

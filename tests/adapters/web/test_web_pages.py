@@ -38,7 +38,9 @@ async def test_index_lists_latest_articles_newest_first_with_cursor_links(
             response = await client.get(path)
             assert response.status == 200
             html = await response.text()
-            seen += re.findall(r'<h2><a href="/articles/\d+-story-\d">(Story \d)</a>', html)
+            seen += re.findall(
+                r'<h2 dir="auto"><a href="/articles/\d+-story-\d">(Story \d)</a>', html
+            )
             nxt = re.search(r'<a href="(/\?cursor=[^"]+)" rel="next">Older articles</a>', html)
             path = nxt.group(1) if nxt else None
             assert "0 Comments" in html
@@ -74,7 +76,7 @@ async def test_article_page_shows_title_image_time_body_count_and_form(
         html = await response.text()
     assert response.status == 200
     assert response.headers["Content-Type"] == "text/html; charset=utf-8"
-    assert "<h1>Café au lait</h1>" in html
+    assert '<h1 dir="auto">Café au lait</h1>' in html
     assert '<img class="lead" src="https://img.example/lead.jpg" alt="">' in html
     assert article.published_at is not None
     assert f'<time datetime="{article.published_at.isoformat(timespec="seconds")}">' in html

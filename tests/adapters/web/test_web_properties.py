@@ -164,7 +164,7 @@ async def _check(world: World, draft: ArticleDraft, name: str, text: str) -> Non
     html = await page.text()
     assert page.status == 200
     assert_inert(html)
-    assert f"<h1>{escape(xml_safe(article.title))}</h1>" in html
+    assert f'<h1 dir="auto">{escape(xml_safe(article.title))}</h1>' in html
     if comment is not None:
         assert f'<b class="name"><bdi>{escape(xml_safe(comment.author.name))}</bdi></b>' in html
         assert f'<p class="text">{xml_safe(linkify(comment.text))}</p>' in html

@@ -27,6 +27,43 @@ from .wire import (
 )
 from .world import _Interaction
 
+# https://discord.com/developers/docs/reference#locales
+DISCORD_LOCALES = frozenset(
+    [
+        "id",
+        "da",
+        "de",
+        "en-GB",
+        "en-US",
+        "es-ES",
+        "es-419",
+        "fr",
+        "hr",
+        "it",
+        "lt",
+        "hu",
+        "nl",
+        "no",
+        "pl",
+        "pt-BR",
+        "ro",
+        "fi",
+        "sv-SE",
+        "vi",
+        "tr",
+        "cs",
+        "el",
+        "bg",
+        "ru",
+        "uk",
+        "hi",
+        "th",
+        "zh-CN",
+        "ja",
+        "zh-TW",
+        "ko",
+    ]
+)
 _COMMAND_NAME_RE = re.compile(r"^[-_\w]{1,32}$")
 
 
@@ -59,6 +96,21 @@ class Interactions(Handlers):
             errors["description"] = _err(
                 "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
             )
+        # Localized descriptions: only Discord's locales, each 1 to 100 characters (as the
+        # command's own), on the command and on each option.
+        for where, item in [("", data), *((f"options.{i}.", o) for i, o in enumerate(
+            data.get("options") or []
+        ))]:  # fmt: skip
+            localized = item.get("description_localizations") or {}
+            for locale, text in localized.items():
+                if locale not in DISCORD_LOCALES:
+                    errors[f"{where}description_localizations.{locale}"] = _err(
+                        "INVALID_LOCALE", "Invalid locale"
+                    )
+                elif not isinstance(text, str) or not 1 <= len(text) <= 100:
+                    errors[f"{where}description_localizations.{locale}"] = _err(
+                        "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
+                    )
         options = data.get("options") or []
         if len(options) > 25:
             errors["options"] = _err("BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")

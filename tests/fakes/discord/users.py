@@ -101,7 +101,8 @@ class Users(Guilds):
             "channel": {**channel, "permissions": str(member_perms)},
             "member": member,
             "app_permissions": str(self.permissions_for(self.bot_id, channel_id)),
-            "locale": "en-US",
+            # The member's client language: users[id]["locale"] where a test set one.
+            "locale": self.users.get(user_id, {}).get("locale", "en-US"),
             "guild_locale": "en-US",
             "entitlements": [],
             "entitlement_sku_ids": [],

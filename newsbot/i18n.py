@@ -1,0 +1,83 @@
+"""Which words a reader, a chat member or an admin is shown: the translator port and markers.
+
+newsbot is written in English; every string a person sees is wrapped where it is written:
+
+- ``tr.gettext("...")`` (or ``_`` in a template) for a sentence, ``tr.ngettext(one, many, n)``
+  for one that names a count (languages have one to six plural forms: Ukrainian has three);
+- ``N_("...")`` marks a constant that is translated later, where its reader's language is
+  known (a module-level answer, a command description).
+
+A ``Translator`` is anything with the two methods of ``gettext.NullTranslations`` (the
+standard library's, which keeps the English as it is). The catalogs are GNU gettext ``.po``
+files in ``newsbot/locale/<language>/LC_MESSAGES/newsbot.po``, shipped with the code; an
+adapter loads them (``adapters.i18n``) and hands the translator in, so that the core needs
+nothing but the standard library. The settings ``NEWSBOT_LANGUAGE`` and ``NEWSBOT_TIMEZONE``
+pick the site's and the posts' language and time zone; a chat may have a language of its own.
+"""
+
+from __future__ import annotations
+
+import gettext
+from pathlib import Path
+from typing import Final, Protocol
+
+DOMAIN: Final = "newsbot"
+"""The gettext domain: the catalogs' file name."""
+
+SOURCE_LANGUAGE: Final = "en"
+"""The language the strings are written in (no catalog: the text is its own translation)."""
+
+LOCALE_DIR: Final = Path(__file__).parent / "locale"
+"""Where the catalogs are: ``<language>/LC_MESSAGES/newsbot.po``."""
+
+
+class Translator(Protocol):
+    """The two calls that translate (``gettext.NullTranslations`` has them)."""
+
+    def gettext(self, message: str, /) -> str:
+        """``message`` in the translator's language (itself when it has no translation)."""
+        ...
+
+    def ngettext(self, singular: str, plural: str, n: int, /) -> str:
+        """The form of a sentence that names ``n`` things, in the translator's language."""
+        ...
+
+
+ENGLISH: Final[Translator] = gettext.NullTranslations()
+"""The source language's translator: every string as it is written."""
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction; it is translated later, where it is shown."""
+    return message
+
+
+def languages() -> tuple[str, ...]:
+    """The languages newsbot speaks: English and each one with a catalog, sorted."""
+    shipped = {path.parent.parent.name for path in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")}
+    return (SOURCE_LANGUAGE, *sorted(shipped - {SOURCE_LANGUAGE}))
+
+
+def normalise_language(code: str) -> str:
+    """``code`` as the catalogs name it ("uk", "pt_BR"), or ``ValueError`` if none is shipped.
+
+    Telegram's ``language_code`` ("uk", "en-US") and a setting ("DE") are both accepted: the
+    region is dropped when only the language is shipped.
+    """
+    text = code.strip().replace("-", "_")
+    lang, _, region = text.partition("_")
+    candidates = [f"{lang.lower()}_{region.upper()}" if region else "", lang.lower()]
+    shipped = languages()
+    for candidate in candidates:
+        if candidate and candidate in shipped:
+            return candidate
+    raise ValueError(f"no catalog for language {code!r}; shipped: {', '.join(shipped)}")
+
+
+CHAT_LANGUAGE_PREFIX: Final = "language:"
+"""The shared state's keys of chats' own languages: ``language:PLATFORM:CHAT_ID``."""
+
+
+def chat_language_key(platform: str, chat_id: str) -> str:
+    """The shared state key holding a chat's own language ("" or absent: the default)."""
+    return f"{CHAT_LANGUAGE_PREFIX}{platform}:{chat_id}"

@@ -1,0 +1,187 @@
+"""Languages and time zones: the catalogs are complete and current, plurals and dates right."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from adapters.discord.render import article_embed
+from adapters.i18n import Speech, checked_speech_setting, speech_for, translations
+from adapters.telegram.render.posts import comment_count_line, render_thread
+from adapters.web.render import comments_label, slugify
+from newsbot import Actor, DestinationKind, NewDestination, NewsService, Platform
+from newsbot.answers import APOLOGY, TRY_AGAIN, answer_to
+from newsbot.errors import InvalidInput, NotFound, PermissionDenied, StorageError
+from newsbot.i18n import LOCALE_DIR, languages, normalise_language
+from tests.adapters.discord.test_discord_render import make_article
+
+ROOT = Path(__file__).resolve().parents[2]
+TRANSLATED = ("de", "uk")
+
+
+def _ids(catalog_bytes: bytes) -> set[object]:
+    return {m.id for m in read_po(io.BytesIO(catalog_bytes)) if m.id}
+
+
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory: pytest.TempPathFactory) -> set[object]:
+    """The messages in the code now, extracted as `make messages` does."""
+    pot = tmp_path_factory.mktemp("messages") / "newsbot.pot"
+    subprocess.run(
+        [str(Path(sys.executable).parent / "pybabel"), "-q", "extract", "-F", "babel.cfg",
+         "--no-location", "--sort-output", "--omit-header", "-k", "N_", "-o", str(pot), "."],
+        cwd=ROOT, capture_output=True, check=True,
+    )  # fmt: skip
+    ids = _ids(pot.read_bytes())
+    assert len(ids) > 50  # the extraction found the templates and the code
+    return ids
+
+
+def test_the_template_is_up_to_date(extracted: set[object]) -> None:
+    assert _ids((LOCALE_DIR / "newsbot.pot").read_bytes()) == extracted, "run `make messages`"
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_every_message_has_a_translation(language: str, extracted: set[object]) -> None:
+    path = LOCALE_DIR / language / "LC_MESSAGES" / "newsbot.po"
+    catalog = read_po(io.BytesIO(path.read_bytes()), locale=language)
+    assert {m.id for m in catalog if m.id} == extracted, "run `make messages`, then translate"
+    for message in catalog:
+        if not message.id:
+            continue
+        raw = message.string if isinstance(message.string, tuple) else (message.string,)
+        strings = [str(s or "") for s in raw]
+        assert len(strings) == (catalog.num_plurals if message.pluralizable else 1), message.id
+        assert all(s.strip() for s in strings), f"{language}: no translation for {message.id!r}"
+        assert not message.fuzzy, message.id
+        # A translation keeps the values it is given: it names none that is not passed, and
+        # (a count aside, which a form may spell out) drops none.
+        ids = [str(i) for i in (message.id if isinstance(message.id, tuple) else (message.id,))]
+        wanted = set().union(*(_placeholders(i) for i in ids))
+        for s in strings:
+            assert wanted - {"count", "seconds", "max"} <= _placeholders(s) <= wanted, s
+
+
+def _placeholders(text: str) -> set[str]:
+    return set(re.findall(r"%\((\w+)\)s", text))
+
+
+def test_the_shipped_languages() -> None:
+    assert languages() == ("en", "de", "uk")
+    assert normalise_language("UK") == "uk"
+    assert normalise_language("de-AT") == "de"
+    assert speech_for("en-US").language == "en"
+    assert speech_for("fr").language == "en"
+    assert speech_for("uk").language == "uk"
+    with pytest.raises(ValueError, match="no catalog"):
+        normalise_language("fr")
+
+
+@pytest.mark.parametrize(
+    ("count", "line"),
+    [
+        (1, "💬 1 коментар"),
+        (2, "💬 2 коментарі"),
+        (5, "💬 5 коментарів"),
+        (11, "💬 11 коментарів"),
+        (21, "💬 21 коментар"),
+        (22, "💬 22 коментарі"),
+        (0, "💬 Коментарів ще немає"),
+    ],
+)
+def test_ukrainian_count_lines_have_three_plural_forms(count: int, line: str) -> None:
+    assert comment_count_line(count, translations("uk")) == line
+
+
+def test_count_lines_in_each_language() -> None:
+    assert comment_count_line(1) == "💬 1 comment"
+    assert comment_count_line(2) == "💬 2 comments"
+    assert comment_count_line(1, translations("de")) == "💬 1 Kommentar"
+    assert comment_count_line(21, translations("de")) == "💬 21 Kommentare"
+    assert comments_label(5, translations("uk")) == "5 коментарів"
+    assert comments_label(2, translations("de")) == "2 Kommentare"
+
+
+def test_discord_embeds_count_in_the_language() -> None:
+    article = make_article(title="Заголовок", body="Текст")
+    embed = article_embed(article, url="", comment_count=3, tr=translations("uk"))
+    assert embed.footer.text == "💬 3 коментарі"
+
+
+def test_telegram_thread_pages_speak_the_language() -> None:
+    page = render_thread("Titel", [], total=0, article_url="https://n.example/a/1",
+                         tr=translations("de"))  # fmt: skip
+    assert "Noch keine Kommentare" in page.text
+    assert page.text.endswith("Im Web lesen")
+
+
+def test_answers_are_translated() -> None:
+    uk = translations("uk")
+    assert answer_to(StorageError("down"), uk).text == uk.gettext(TRY_AGAIN) != TRY_AGAIN
+    assert answer_to(RuntimeError("bug"), uk).text.startswith("Вибачте")  # type: ignore[union-attr]
+    assert answer_to(RuntimeError("bug")).text == APOLOGY
+
+
+def test_dates_in_the_configured_zone_and_language() -> None:
+    at = datetime(2026, 1, 2, 23, 30, tzinfo=UTC)
+    assert Speech().when(at) == "2 Jan 2026, 23:30 UTC"
+    # Kyiv is two hours ahead in winter: already the 3rd there, in Ukrainian month names.
+    assert Speech.of("uk", "Europe/Kyiv").when(at) == "3 січ. 2026, 01:30 +0200"
+    assert Speech.of("de", "Europe/Berlin").when(at) == "3 Jan. 2026, 00:30 MEZ"
+    # Summer time is the zone's too.
+    assert Speech.of("de", "Europe/Berlin").when(at + timedelta(days=180)).endswith("MESZ")
+    assert Speech.of("uk").ago(at - timedelta(hours=3), at) == "3 години тому"
+    assert Speech.of("de").ago(at - timedelta(hours=5), at) == "vor 5 Stunden"
+
+
+def test_settings_are_checked() -> None:
+    assert checked_speech_setting("language", "uk") == "uk"
+    assert checked_speech_setting("timezone", " Europe/Kyiv ") == "Europe/Kyiv"
+    with pytest.raises(ValueError, match="unknown time zone"):
+        checked_speech_setting("timezone", "Mars/Olympus")
+    with pytest.raises(ValueError, match="no catalog"):
+        checked_speech_setting("language", "xx")
+
+
+@pytest.mark.parametrize(
+    ("title", "slug"),
+    [
+        ("Café au lait!", "cafe-au-lait"),
+        ("Новини Києва: мер відкрив міст", "novini-kiieva-mer-vidkriv-mist"),
+        ("東京の天気", "dongjingnotianqi"),
+        ("أخبار اليوم", "khbr-lywm"),
+    ],
+)
+def test_slugs_are_readable_in_any_script(title: str, slug: str) -> None:
+    assert slugify(title) == slug
+
+
+async def test_only_newsbot_admins_set_a_chat_language(service: NewsService) -> None:
+    new = NewDestination(Platform.TELEGRAM, "-100", DestinationKind.CHANNEL, title="Канал")
+    await service.subscribe(Actor.operator(), new)
+    stranger = Actor(Platform.TELEGRAM, "77", "Stranger", chat_admin=True)
+    with pytest.raises(PermissionDenied):
+        await service.set_chat_language(stranger, Platform.TELEGRAM, "-100", "uk")
+    with pytest.raises(InvalidInput, match="no catalog"):
+        await service.set_chat_language(Actor.operator(), Platform.TELEGRAM, "-100", "xx")
+    with pytest.raises(NotFound):
+        await service.set_chat_language(Actor.operator(), Platform.DISCORD, "-100", "uk")
+    assert await service.set_chat_language(Actor.operator(), Platform.TELEGRAM, "-100", "uk-UA")
+    assert await service.chat_language(Platform.TELEGRAM, "-100") == "uk"
+
+
+def test_a_constant_refusal_from_the_core_is_answered_in_the_language() -> None:
+    refusal = InvalidInput("This chat is not subscribed.")
+    assert answer_to(refusal, translations("uk")).text == "Цей чат не підписаний."
+    assert answer_to(refusal, translations("de")).text == "Dieser Chat ist nicht abonniert."
+    # A message with values has no catalog entry: it is shown as it is.
+    assert answer_to(NotFound("There is no article 9."), translations("de")).text == (
+        "There is no article 9."
+    )
