@@ -312,9 +312,19 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
         "web comment stored",
         extra={"article_id": article.id, "comment_id": comment.id, "parent_id": comment.parent_id},
     )
-    response = web.Response(
-        status=303, headers={"Location": f"{article_path(article)}#comment-{comment.id}"}
-    )
+    if comment.status is CommentStatus.HIDDEN:  # held for a moderator: say so, not a 303
+        response = render(
+            request,
+            "message.html",
+            cache="private, no-store",
+            title="Thank you",
+            message="Your comment will appear once a moderator has approved it.",
+            back=article_path(article),
+        )
+    else:
+        response = web.Response(
+            status=303, headers={"Location": f"{article_path(article)}#comment-{comment.id}"}
+        )
     if fresh:
         response.set_cookie(
             SESSION_COOKIE,
