@@ -87,20 +87,22 @@ def _item(row: Any, report_reasons: Sequence[str]) -> ReviewItem:
 
 
 async def _hold(tx: Tx, comment_id: CommentId, reasons: Sequence[str], now: datetime) -> None:
-    row = await tx.row("SELECT reasons FROM review WHERE comment_id = $1", comment_id)
-    if row is None:
-        await tx.run(
-            "INSERT INTO review (comment_id, reasons, entered_at) VALUES ($1, $2, $3)",
-            comment_id,
-            reasons_text(reasons),
-            now,
-        )
-    else:
+    added = await tx.run(
+        "INSERT INTO review (comment_id, reasons, entered_at) VALUES ($1, $2, $3) "
+        "ON CONFLICT DO NOTHING",
+        comment_id,
+        reasons_text(reasons),
+        now,
+    )
+    if not added:
+        # Concurrent holds of one comment (two readers' reports) merge their reasons.
+        await tx.lock("SELECT 1 FROM review WHERE comment_id = $1 FOR UPDATE", comment_id)
+        row = await tx.row("SELECT reasons FROM review WHERE comment_id = $1", comment_id)
         await tx.run(
             "UPDATE review SET reasons = $2, decision = 'open', decided_by = NULL, "
             "decided_at = NULL WHERE comment_id = $1",
             comment_id,
-            reasons_text(merge_reasons(parse_reasons(row[0]), reasons)),
+            reasons_text(merge_reasons(parse_reasons(row[0] if row else ""), reasons)),
         )
 
 

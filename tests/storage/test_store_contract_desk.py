@@ -225,3 +225,23 @@ async def test_release_refreshes_the_posts_counts(backend: Store) -> None:
     assert sorted(j.destination.chat_id for j in jobs) == ["-100", "-200", "-300"]
     assert {j.delivery.op for j in jobs} == {DeliveryOp.EDIT}
     assert {j.delivery.comment_id for j in jobs} == {None}
+
+
+async def test_concurrent_reports_of_one_comment_all_count(
+    two_handles: tuple[Store, Store],
+) -> None:
+    first, second = two_handles
+    _, refs = await posted_article(first, "-100")
+    result = await first.ingest_comment(incoming("cc", refs["-100"]))
+    assert result is not None
+    comment_id = result[0].id
+    await asyncio.gather(
+        *(
+            (first if n % 2 else second).report_comment(comment_id, f"r{n}", "spam", at(n))
+            for n in range(6)
+        ),
+        first.hold_comment(comment_id, [Reason.WORDS], at(3)),
+    )
+    item = await first.review_item(comment_id)
+    assert item is not None and item.reports == 6
+    assert sorted(item.reasons) == ["reported", "words"]

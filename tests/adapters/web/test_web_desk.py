@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import unescape
 
 from newsbot import CommentStatus, NewsService
-from newsbot.review import DeskSettings, WordList
+from newsbot.review import DeskSettings, View, WordList
 from tests.adapters.web.test_web_admin import EVIL, TOKEN, login
 from tests.adapters.web.test_web_helpers import form_fields, publish, web_client
 
@@ -103,6 +103,15 @@ async def test_the_form_follows_the_story_policy(service: NewsService) -> None:
         await service.desk.set_policy(Actor.operator(), article.id, CommentPolicy.PREMODERATED)
         page = await (await client.get(f"/articles/{article.id}")).text()
         assert "Post Comment" in page and "appears once a moderator approves it" in page
+        posted = await client.post(
+            f"/articles/{article.id}/comments",
+            data={"name": "Ann", "text": "wait for me"},
+            allow_redirects=False,
+        )
+        assert posted.status == 202  # the form again, with the reader's text kept
+        assert "waits for a moderator" in await posted.text()
+        (item,) = await service.desk.queue(Actor.operator(), View.HELD)
+        assert item.comment.text == "wait for me" and item.reasons == ("premoderated",)
         await service.desk.set_policy(Actor.operator(), article.id, CommentPolicy.CLOSED)
         page = await (await client.get(f"/articles/{article.id}")).text()
         assert "Comments are closed" in page and "Post Comment" not in page
