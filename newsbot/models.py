@@ -41,6 +41,9 @@ class ArticleStatus(StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
     RETRACTED = "retracted"
+    # Published with a web time still ahead: never stored as such, the service shows it so
+    # (``newsbot.scheduling``); readers see no such article before its time.
+    SCHEDULED = "scheduled"
 
 
 class CommentStatus(StrEnum):

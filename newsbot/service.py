@@ -7,6 +7,7 @@ the change that causes them, and the ``Dispatcher`` sends them.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import secrets
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from newsbot import comments, moderation, publishing, reading, subscriptions
+from newsbot import comments, moderation, publishing, reading, scheduled, subscriptions
 from newsbot.comments import NAME_MAX as NAME_MAX  # re-exported: adapters import it here
 from newsbot.comments import web_identity as web_identity
 from newsbot.cursors import MALFORMED as MALFORMED_CURSOR
@@ -47,6 +48,7 @@ from newsbot.models import (
 )
 from newsbot.ports import Clock, Store, StoreMetrics, SystemClock
 from newsbot.publishing import Change as Change  # re-exported: adapters import it here
+from newsbot.scheduling import Priority, Schedule, ScheduledArticle, embargoed
 from newsbot.subscriptions import PENDING_MAX as PENDING_MAX  # re-exported
 from newsbot.subscriptions import REQUESTS_PER_DAY as REQUESTS_PER_DAY
 from newsbot.subscriptions import Subscription as Subscription
@@ -154,11 +156,33 @@ class NewsService:
     # -- articles -------------------------------------------------------------------------
 
     async def publish(
-        self, actor: Actor, draft: ArticleDraft, *, request: str | None = None
+        self,
+        actor: Actor,
+        draft: ArticleDraft,
+        *,
+        request: str | None = None,
+        schedule: Schedule | None = None,
+        priority: Priority = Priority.NORMAL,
     ) -> Change:
-        """Validate, store and deliver an article, once per ``request``
-        (``publishing.publish``)."""
-        return await publishing.publish(self, actor, draft, request=request)
+        """Validate, store and deliver an article, once per ``request``, now or on
+        ``schedule``, in the lane of its ``priority`` (``publishing.publish``)."""
+        return await publishing.publish(
+            self, actor, draft, request=request, schedule=schedule, priority=priority
+        )
+
+    async def scheduled(self, actor: Actor) -> list[ScheduledArticle]:
+        """The articles waiting for their time (``scheduled.scheduled``)."""
+        return await scheduled.scheduled(self, actor)
+
+    async def reschedule(
+        self, actor: Actor, article_id: ArticleId, schedule: Schedule | None
+    ) -> ScheduledArticle | None:
+        """Move a scheduled article (``scheduled.reschedule``)."""
+        return await scheduled.reschedule(self, actor, article_id, schedule)
+
+    async def cancel_scheduled(self, actor: Actor, article_id: ArticleId) -> None:
+        """Take a scheduled article back before it goes out (``scheduled.cancel``)."""
+        await scheduled.cancel(self, actor, article_id)
 
     async def edit(
         self,
@@ -184,6 +208,12 @@ class NewsService:
         article = await self.store.get_article(article_id)
         if article is None:
             raise NotFound(f"There is no article {article_id}.")
+        return self._as_now(article)
+
+    def _as_now(self, article: Article) -> Article:
+        """``article``, ``SCHEDULED`` while its web time is ahead."""
+        if article.status is ArticleStatus.PUBLISHED and embargoed(article, self.clock.now()):
+            return dataclasses.replace(article, status=ArticleStatus.SCHEDULED)
         return article
 
     async def readable_article(self, article_id: ArticleId, viewer: Actor | None) -> Article:
@@ -194,6 +224,7 @@ class NewsService:
             NotFound: no such article, or not one the viewer may read.
         """
         article = await self.store.get_article(article_id)
+        article = None if article is None else self._as_now(article)
         if article is None or not self._readable(article, viewer):
             raise NotFound(f"There is no article {article_id}.")
         return article

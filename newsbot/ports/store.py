@@ -55,6 +55,7 @@ from newsbot.models import (
     ThreadCursor,
     WorkerInfo,
 )
+from newsbot.ports.schedule import ScheduleStore
 
 
 class ArticleStore(Protocol):
@@ -531,6 +532,7 @@ class Store(
     SharedState,
     Coordination,
     FeedStore,
+    ScheduleStore,
     Protocol,
 ):
     """The whole persistence port: every role, and the store's own life cycle.

@@ -31,13 +31,14 @@ from newsbot.models import (
     ThreadCursor,
 )
 from storage.base import Result
+from storage.schedule import ScheduleUnits
 from storage.sqlite.connection import Conn, _select_in, _ts
 from storage.sqlite.ingest import IngestProcess
 from storage.sqlite.outbox import SqliteOutbox
 from storage.sqlite.state import SqliteCoordination
 
 
-class SqliteStore(SqliteOutbox, SqliteCoordination):
+class SqliteStore(SqliteOutbox, SqliteCoordination, ScheduleUnits):
     """A ``Store`` in one SQLite file.
 
     Two aiosqlite connections: one writes, one reads (``query_only``), so that a read never
