@@ -184,6 +184,12 @@ def embargoed(article: Article, now: datetime) -> bool:
     return article.published_at is not None and article.published_at > now
 
 
+def describe_times(schedule: Schedule) -> str:
+    """``2026-12-24 05:00 UTC`` and the staggered platforms' times."""
+    staggered = "".join(f", {p} {t:%Y-%m-%d %H:%M}" for p, t in sorted(schedule.platforms.items()))
+    return f"{schedule.at:%Y-%m-%d %H:%M} UTC{staggered}"
+
+
 def describe(item: ScheduledArticle) -> str:
     """One line for a scheduled article: id, time, staggered platforms, title."""
     at = item.article.published_at

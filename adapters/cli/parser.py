@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from adapters.cli import articles, chats, feeds
+from adapters.cli import articles, chats, feeds, schedule
 from adapters.cli.operations import copy_database, workers
 from newsbot import DestinationKind, Platform
 from newsbot.workers import LIVE_HORIZON
@@ -86,7 +86,10 @@ def _add_articles(
 ) -> None:
     p = sub.add_parser("publish", parents=[common], help="publish an article")
     _content(p, True)
+    schedule.add_time_options(p)
+    p.add_argument("--priority", choices=["normal", "breaking"], default="normal")
     p.set_defaults(handler=articles.publish)
+    schedule.add_commands(sub, common)
     p = sub.add_parser("edit", parents=[common], help="edit an article everywhere")
     p.add_argument("id", type=int)
     _content(p, False)
@@ -97,6 +100,7 @@ def _add_articles(
     p = sub.add_parser("articles", parents=[common], help="list the latest articles")
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--cursor")
+    p.add_argument("--scheduled", action="store_true", help="the articles waiting for their time")
     p.set_defaults(handler=articles.articles)
     p = sub.add_parser("article", parents=[common], help="show one article")
     p.add_argument("id", type=int)

@@ -48,6 +48,7 @@ from adapters.telegram.handlers.parsing import (
 )
 from adapters.telegram.handlers.publishing import Publishing
 from adapters.telegram.handlers.reading import THREAD_PAGE, Reading
+from adapters.telegram.handlers.scheduling import Scheduling
 from adapters.telegram.handlers.subscriptions import NOTICES_PER_HOUR, Subscriptions
 from newsbot.service import NewsService
 
@@ -84,6 +85,7 @@ PUBLIC_COMMANDS = (
 )
 ADMIN_COMMANDS = (
     ("publish", "Publish an article: title on the first line, Markdown body below"),
+    ("scheduled", "Scheduled articles; /scheduled move ID in=2h, /scheduled cancel ID"),
     ("edit", "Edit an article: /edit ID, then title and body"),
     ("retract", "Retract an article everywhere: /retract ID"),
     ("cancel", "Cancel the article being written"),
@@ -110,6 +112,7 @@ class Handlers(HandlerGroup):
         super().__init__(Shared(service, sightings, failed, token))
         self.reading = Reading(self.shared)
         self.publishing = Publishing(self.shared)
+        self.scheduling = Scheduling(self.shared)
         self.subscriptions = Subscriptions(self.shared)
         self.moderation = Moderation(self.shared)
         self.feeds = Feeds(self.shared)
@@ -139,6 +142,7 @@ class Handlers(HandlerGroup):
             ("article", reading.article),
             ("comments", reading.comments),
             ("publish", publishing.publish),
+            ("scheduled", self.scheduling.scheduled),
             ("cancel", publishing.cancel),
             ("edit", publishing.edit),
             ("retract", publishing.retract),
