@@ -170,6 +170,11 @@ class NewsService:
             self, actor, draft, request=request, schedule=schedule, priority=priority
         )
 
+    async def next_live_at(self) -> datetime | None:
+        """When the next scheduled article's web time comes (the lists of articles change
+        then with nothing written), or ``None``."""
+        return await self.store.next_live_at(self.clock.now())
+
     async def scheduled(self, actor: Actor) -> list[ScheduledArticle]:
         """The articles waiting for their time (``scheduled.scheduled``)."""
         return await scheduled.scheduled(self, actor)
