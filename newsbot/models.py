@@ -312,6 +312,7 @@ class Delivery:
     generation: int
     updated_at: datetime
     claimed_by: str | None = None
+    lane: int = 0  # above 0: the breaking-news lane, claimed first (``scheduling.Priority``)
 
 
 @dataclass(frozen=True, slots=True)

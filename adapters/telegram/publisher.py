@@ -264,6 +264,7 @@ class TelegramPublisher:
                     caption_entities=caption.entities,
                     message_thread_id=self._thread(job),
                     rate_limit_args=FANOUT_ARGS,
+                    disable_notification=_notify(job),
                 )
             except BadRequest as error:
                 if not any(marker in str(error).lower() for marker in _PHOTO):
@@ -280,6 +281,7 @@ class TelegramPublisher:
             link_preview_options=NO_PREVIEW,
             message_thread_id=self._thread(job),
             rate_limit_args=FANOUT_ARGS,
+            disable_notification=_notify(job),
         )
 
     async def _post_comment(self, job: Job) -> Posted:
@@ -457,3 +459,9 @@ def _refs(chat: str, message: Message) -> tuple[MessageRef, ...]:
 def photo_key(unique_id: str) -> str:
     """The state key of an uploaded photo's file id."""
     return f"telegram.photo.{unique_id}"
+
+
+def _notify(job: Job) -> bool | None:
+    """A breaking-news post always notifies its readers (``disable_notification`` false,
+    whatever the chat's defaults); others keep Telegram's default (``None``: not sent)."""
+    return False if job.delivery.lane > 0 else None

@@ -58,9 +58,9 @@ class Schedules(MemoryBase):
         for destination_id, due in deliver_to:
             if self._enqueue(article.id, None, destination_id, _utc(due)):
                 delivery_id = DeliveryId(db.last_id["deliveries"])
-                db.deliveries[delivery_id] = replace(db.deliveries[delivery_id], updated_at=now)
-                if lane:
-                    db.lanes[delivery_id] = lane
+                db.deliveries[delivery_id] = replace(
+                    db.deliveries[delivery_id], updated_at=now, lane=lane
+                )
         if request is not None:
             db.requests[request] = article.id
         self._changed()

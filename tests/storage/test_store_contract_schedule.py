@@ -103,3 +103,18 @@ async def test_planned_request_is_carried_out_once(backend: Store) -> None:
     again = await planned(backend, 100, (tg, 100), req="cli:1")
     assert first == again
     assert len(await backend.deliveries_for_article(first)) == 1  # type: ignore[arg-type]
+
+
+async def test_a_higher_lane_is_claimed_first_and_the_rest_resumes(backend: Store) -> None:
+    chats = [await dest(backend, f"-{i}") for i in range(6)]
+    normal = await planned(backend, 0, *((d, 0) for d in chats))
+    breaking = await planned(backend, 5, *((d, 5) for d in chats[:3]), lane=1)
+    first = await backend.claim_deliveries(Platform.TELEGRAM, at(1), 2)
+    assert {j.article.id for j in first} == {normal}  # the breaking one is not due yet
+    second = await backend.claim_deliveries(Platform.TELEGRAM, at(6), 4)
+    # The three breaking ones overtake the normal ones left (order within a claim is free).
+    assert sorted(j.article.id for j in second) == sorted([breaking] * 3 + [normal])
+    rest = await backend.claim_deliveries(Platform.TELEGRAM, at(6), 10)
+    assert [j.article.id for j in rest] == [normal] * 3
+    claimed = first + second + rest
+    assert len({j.delivery.id for j in claimed}) == len(claimed) == 9
