@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 
 from newsbot.errors import InvalidInput, NotFound
-from newsbot.models import Actor, ArticleId
+from newsbot.models import Actor, ArticleId, Destination, DestinationId, Platform
 from newsbot.publishing import Host
-from newsbot.scheduling import Schedule, ScheduledArticle
+from newsbot.scheduling import Schedule, ScheduledArticle, clean_mention, mention_key
 
 log = logging.getLogger("newsbot.service")
 
@@ -73,3 +73,32 @@ async def _refuse(svc: Host, article_id: ArticleId, verb: str) -> None:
         f"Article {article_id} is not scheduled (it is out, or was cancelled), so it cannot "
         f"be {verb}; edit or retract it instead."
     )
+
+
+async def set_breaking_mention(
+    svc: Host, actor: Actor, chat_id: str, value: str, thread_id: str | None = None
+) -> tuple[Destination, str]:
+    """Choose whom a Discord channel's breaking-news posts mention (a role, ``everyone`` for
+    the operator only, or none); returns the channel and the mention as stored.
+
+    Raises:
+        PermissionDenied: the actor is not an admin, or not the operator for ``everyone``.
+        NotFound: the channel is not subscribed.
+        InvalidInput: the mention is malformed.
+    """
+    svc.require_admin(actor, "choose breaking-news mentions")
+    mention = clean_mention(value, actor)
+    destination = await svc.store.get_destination(Platform.DISCORD, chat_id, thread_id)
+    if destination is None:
+        raise NotFound(f"Discord channel {chat_id[:30]} is not subscribed.")
+    await svc.store.set_state(mention_key(destination.id), mention)
+    log.info(
+        "breaking mention set",
+        extra={"destination_id": destination.id, "mention": mention or "none"},
+    )
+    return destination, mention
+
+
+async def breaking_mention(svc: Host, destination_id: DestinationId) -> str:
+    """A channel's breaking-news mention: a role id, ``everyone``, or ``""``."""
+    return await svc.store.get_state(mention_key(destination_id)) or ""

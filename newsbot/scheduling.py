@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from newsbot.errors import InvalidInput
-from newsbot.models import Article, Platform
+from newsbot.errors import InvalidInput, PermissionDenied
+from newsbot.models import Actor, Article, Platform
 
 # A time further ahead than this is taken for a typo (a year written wrong).
 MAX_AHEAD = timedelta(days=366)
@@ -201,3 +201,36 @@ def describe(item: ScheduledArticle) -> str:
     )
     extra = f" ({stagger})" if stagger else ""
     return f"#{item.article.id} {when}{extra}: {item.article.title}"
+
+
+EVERYONE = "everyone"
+_ROLE = re.compile(r"<?@?&?(\d{15,20})>?", re.ASCII)
+
+
+def mention_key(destination_id: int) -> str:
+    """Where a Discord channel's breaking-news mention is kept (``SharedState``)."""
+    return f"breaking-mention:{destination_id}"
+
+
+def clean_mention(value: str, actor: Actor) -> str:
+    """A breaking-news mention as stored: a role id, ``everyone``, or ``""`` for none.
+
+    Raises:
+        InvalidInput: neither a role id (or ``<@&id>``), ``everyone`` nor ``none``.
+        PermissionDenied: ``everyone`` asked by anyone but the operator on the command line.
+    """
+    text = value.strip().lower().lstrip("@")
+    if text in ("", "none", "off"):
+        return ""
+    if text in (EVERYONE, "here"):
+        if actor.platform is not Platform.CLI:
+            raise PermissionDenied("Only the operator (on the command line) can mention everyone.")
+        return EVERYONE
+    match = _ROLE.fullmatch(text)
+    if match is None:
+        raise InvalidInput(
+            f"A mention is a role id (Server Settings > Roles > Copy Role ID), everyone or "
+            f"none, not {value.strip()[:30]!r}.",
+            field="mention",
+        )
+    return match.group(1)

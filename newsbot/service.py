@@ -175,6 +175,16 @@ class NewsService:
         then with nothing written), or ``None``."""
         return await self.store.next_live_at(self.clock.now())
 
+    async def set_breaking_mention(
+        self, actor: Actor, chat_id: str, value: str, thread_id: str | None = None
+    ) -> tuple[Destination, str]:
+        """Whom a Discord channel's breaking posts mention (``scheduled.set_breaking_mention``)."""
+        return await scheduled.set_breaking_mention(self, actor, chat_id, value, thread_id)
+
+    async def breaking_mention(self, destination_id: DestinationId) -> str:
+        """A channel's breaking-news mention, ``""`` for none (``scheduled.breaking_mention``)."""
+        return await scheduled.breaking_mention(self, destination_id)
+
     async def scheduled(self, actor: Actor) -> list[ScheduledArticle]:
         """The articles waiting for their time (``scheduled.scheduled``)."""
         return await scheduled.scheduled(self, actor)

@@ -1,5 +1,6 @@
 """Scheduled articles on the command line: the time options of ``publish`` and
-``reschedule``, ``articles --scheduled``, ``reschedule`` and ``cancel``."""
+``reschedule``, ``articles --scheduled``, ``reschedule`` and ``cancel``; and whom breaking news
+mentions in a Discord channel (``breaking-mention``)."""
 
 from __future__ import annotations
 
@@ -70,6 +71,17 @@ async def cancel(service: NewsService, args: argparse.Namespace) -> object:
     return f"Cancelled article {args.id}: it will not go out (kept as a draft)."
 
 
+async def breaking_mention(service: NewsService, args: argparse.Namespace) -> object:
+    """``breaking-mention CHANNEL_ID ROLE``: whom a Discord channel's breaking posts mention."""
+    found, mention = await service.set_breaking_mention(
+        Actor.operator(), args.chat_id, args.mention, args.thread
+    )
+    if args.json:
+        return {"destination": found.id, "mention": mention or None}
+    shown = {"": "nobody", "everyone": "@everyone"}.get(mention, f"role {mention}")
+    return f"Breaking news in Discord channel {found.chat_id} will mention {shown}."
+
+
 def add_commands(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
@@ -78,6 +90,13 @@ def add_commands(
     p.add_argument("id", type=int)
     add_time_options(p)
     p.set_defaults(handler=reschedule)
+    p = sub.add_parser(
+        "breaking-mention", parents=[common], help="whom breaking news mentions in a channel"
+    )
+    p.add_argument("chat_id", help="the subscribed Discord channel")
+    p.add_argument("mention", help="a role id, everyone, or none")
+    p.add_argument("--thread")
+    p.set_defaults(handler=breaking_mention)
     p = sub.add_parser("cancel", parents=[common], help="cancel a scheduled article")
     p.add_argument("id", type=int)
     p.set_defaults(handler=cancel)

@@ -24,6 +24,7 @@ from adapters.discord.pacing import ChannelPacer
 from adapters.discord.render import article_embed, comment_content, thread_name
 from newsbot.errors import DeliveryError, DestinationGone, RateLimited
 from newsbot.models import DestinationKind, Job, MessageRef, Platform, Posted
+from newsbot.scheduling import EVERYONE
 from newsbot.service import NewsService
 
 log = logging.getLogger("newsbot.discord")
@@ -177,10 +178,11 @@ class DiscordPublisher:
             raise DestinationGone(f"channel {target} is not a text, announcement or forum channel")
         message_id = self._unthreaded.get(job.nonce)
         if message_id is None:
+            content, mentions = await self._mention(job)
             async with self._write("create", target):
                 try:
                     message = await channel.send(
-                        embed=embed, nonce=job.nonce, allowed_mentions=NO_MENTIONS
+                        content, embed=embed, nonce=job.nonce, allowed_mentions=mentions
                     )
                 except (discord.HTTPException, *_NETWORK_ERRORS) as exc:
                     raise translate(exc, destination=True) from exc
@@ -254,13 +256,15 @@ class DiscordPublisher:
         if not tags and forum.flags.require_tag:
             tags = [t for t in forum.available_tags if not t.moderated][:1]
         chat_id = str(forum.id)
+        content, mentions = await self._mention(job)
         async with self._write("create", chat_id):
             try:
                 created = await forum.create_thread(
                     name=thread_name(job.article),
+                    content=content,
                     embed=embed,
                     applied_tags=tags,
-                    allowed_mentions=NO_MENTIONS,
+                    allowed_mentions=mentions,
                     auto_archive_duration=THREAD_ARCHIVE_MINUTES,
                 )
             except (discord.HTTPException, *_NETWORK_ERRORS) as exc:
@@ -270,6 +274,25 @@ class DiscordPublisher:
         # The starter message lives in the post's own channel and shares the thread's id.
         links = (MessageRef(Platform.DISCORD, thread_id, message_id),)
         return Posted(message_id, thread_id, links)
+
+    async def _mention(self, job: Job) -> tuple[str | None, discord.AllowedMentions]:
+        """A breaking post's mention, chosen per channel, and the only ping allowed: that
+        role (or everyone, which only the operator can choose); nothing for other posts."""
+        if job.delivery.lane <= 0:
+            return None, NO_MENTIONS
+        mention = await self.service.breaking_mention(job.destination.id)
+        if mention == EVERYONE:
+            return "@everyone", discord.AllowedMentions(
+                everyone=True, users=False, roles=False, replied_user=False
+            )
+        if mention.isdigit():
+            return f"<@&{mention}>", discord.AllowedMentions(
+                everyone=False,
+                users=False,
+                roles=[discord.Object(int(mention))],
+                replied_user=False,
+            )
+        return None, NO_MENTIONS
 
     async def _close_thread(self, client: discord.Client, job: Job, thread_id: str) -> None:
         try:
