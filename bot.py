@@ -29,6 +29,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from adapters import cli
 from adapters.cli import json_text
+from adapters.regex import Re2Engine
 from newsbot import (
     Dispatcher,
     IntakeLimits,
@@ -373,6 +374,7 @@ def build_service(settings: Settings, store: Store) -> NewsService:
         mirror_delay=settings.mirror_delay,
         open_subscriptions=settings.subscriptions == "open",
         intake=IntakeLimits(settings.comments_per_author, settings.comments_per_chat),
+        regex=Re2Engine(),
     )
     service.feeds = build_feeds(settings, service)
     return service

@@ -15,6 +15,7 @@ from newsbot.drafts import clean_draft
 from newsbot.errors import InvalidInput
 from newsbot.models import Actor, Article, ArticleDraft, ArticleId, ArticleStatus, Author
 from newsbot.ports import Clock, Store
+from newsbot.routing import Routing
 from newsbot.scheduling import Priority, Schedule
 from newsbot.text import clean_name
 
@@ -40,6 +41,7 @@ class Host(Protocol):
 
     store: Store
     clock: Clock
+    routing: Routing
 
     def _enqueued(self) -> None: ...
 
@@ -81,7 +83,13 @@ async def publish(
         clean_name(actor.name)[:NAME_MAX] or actor.user_id, actor.platform, actor.user_id
     )
     destinations = await svc.store.list_destinations(active_only=True)
-    targets = [d.id for d in destinations if d.accepts(draft.tags)]
+    filters = await svc.store.destination_filters()
+    targets = [
+        d.id
+        for d in destinations
+        if d.accepts(draft.tags)
+        and svc.routing.verdict(filters.get(d.id), draft, author.name).passed
+    ]
     now = svc.clock.now()
     if schedule is None and priority is Priority.NORMAL:
         article, created = await svc.store.add_article(

@@ -22,6 +22,7 @@ from newsbot.comments import web_identity as web_identity
 from newsbot.cursors import MALFORMED as MALFORMED_CURSOR
 from newsbot.cursors import Cursors
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
+from newsbot.filters import RegexEngine
 from newsbot.limits import IntakeGate, IntakeLimits
 from newsbot.models import (
     Actor,
@@ -48,6 +49,7 @@ from newsbot.models import (
 )
 from newsbot.ports import Clock, Store, StoreMetrics, SystemClock
 from newsbot.publishing import Change as Change  # re-exported: adapters import it here
+from newsbot.routing import Routing
 from newsbot.scheduling import Priority, Schedule, ScheduledArticle, embargoed
 from newsbot.subscriptions import PENDING_MAX as PENDING_MAX  # re-exported
 from newsbot.subscriptions import REQUESTS_PER_DAY as REQUESTS_PER_DAY
@@ -97,6 +99,7 @@ class NewsService:
         count_refresh: CountRefresh | None = None,
         open_subscriptions: bool = False,
         intake: IntakeLimits | None = None,
+        regex: RegexEngine | None = None,
     ) -> None:
         self.store = store
         self.admins = {p: frozenset(ids) for p, ids in (admins or {}).items()}
@@ -113,6 +116,8 @@ class NewsService:
         self._cursors: Cursors | None = None
         # The feed use cases, when the program follows feeds: chat adapters reach /feed here.
         self.feeds: FeedService | None = None
+        # Filters and templates per destination (``regex``: the engine filters' patterns run on).
+        self.routing = Routing(self, regex)
 
     # -- wiring ---------------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ TABLES = (
     "roles",
     "feeds",
     "feed_items",
+    "destination_settings",
 )
 _WITH_IDS = ("articles", "destinations", "comments", "deliveries", "feeds")
 _CHUNK = 5000

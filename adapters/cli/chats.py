@@ -49,8 +49,9 @@ async def unsubscribe(service: NewsService, args: argparse.Namespace) -> object:
 async def destinations(service: NewsService, args: argparse.Namespace) -> object:
     """``destinations``: every subscribed chat, pending and stopped ones too."""
     found = await service.destinations()
+    filters = await service.routing.filters()
     if args.json:
-        return [plain(d) for d in found]
+        return [{**plain(d), "filter": filters.get(d.id)} for d in found]
     lines = [f"{'ID':>5}  {'PLATFORM':<9} {'KIND':<12} {'ACTIVE':<7}  CHAT"]
     for d in found:
         chat = d.chat_id + (f"/{d.thread_id}" if d.thread_id else "")
@@ -60,6 +61,8 @@ async def destinations(service: NewsService, args: argparse.Namespace) -> object
             note = f"  (approve with: bot.py approve {d.platform} {d.chat_id})"
         active = "yes" if d.active else "pending" if d.pending else "no"
         lines.append(f"{d.id:>5}  {d.platform:<9} {d.kind:<12} {active:<7}  {chat}{title}{note}")
+        if d.id in filters:
+            lines.append(f"{'':>7}filter: {filters[d.id]}")
     if not found:
         lines.append("(no destinations yet: python bot.py subscribe PLATFORM CHAT_ID)")
     return "\n".join(lines)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from adapters.cli import articles, chats, feeds, schedule
+from adapters.cli import articles, chats, feeds, routing, schedule
 from adapters.cli.operations import copy_database, workers
 from newsbot import DestinationKind, Platform
 from newsbot.workers import LIVE_HORIZON
@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", type=int)
     p.set_defaults(handler=articles.delete_comment)
     _add_feeds(sub, common)
+    routing.add_commands(sub, common)
     _add_authors(sub, common)
     p = sub.add_parser(
         "copy-database",

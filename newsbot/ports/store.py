@@ -55,6 +55,7 @@ from newsbot.models import (
     ThreadCursor,
     WorkerInfo,
 )
+from newsbot.ports.routing import RoutingStore
 from newsbot.ports.schedule import ScheduleStore
 
 
@@ -533,6 +534,7 @@ class Store(
     Coordination,
     FeedStore,
     ScheduleStore,
+    RoutingStore,
     Protocol,
 ):
     """The whole persistence port: every role, and the store's own life cycle.

@@ -35,6 +35,7 @@ from newsbot.models import (
 )
 from newsbot.ports import Store
 from storage.memory.outbox import Outbox
+from storage.memory.routing import Routing
 from storage.memory.schedule import Schedules
 from storage.memory.state import Coordination, Feeds
 from storage.memory.tables import (
@@ -49,7 +50,7 @@ from storage.memory.tables import (
 )
 
 
-class MemoryStore(Outbox, Coordination, Feeds, Schedules):
+class MemoryStore(Outbox, Coordination, Feeds, Schedules, Routing):
     """A ``Store`` in memory, on its own ``MemoryDatabase`` unless given one: several stores
     on one database behave as workers sharing it."""
 

@@ -36,6 +36,7 @@ from storage.postgres.connection import Conn, PostgresConnections, _count, _noti
 from storage.postgres.ingest import _ingest
 from storage.postgres.outbox import PostgresOutbox
 from storage.postgres.state import PostgresCoordination
+from storage.routing import RoutingUnits
 from storage.schedule import ScheduleUnits
 from storage.units import _topics
 
@@ -47,7 +48,7 @@ _IN_FLIGHT = 1  # group-commit batches under way at once
 migrations = PostgresConnections.migrations
 
 
-class PostgresStore(PostgresOutbox, PostgresCoordination, ScheduleUnits):
+class PostgresStore(PostgresOutbox, PostgresCoordination, ScheduleUnits, RoutingUnits):
     """A ``Store`` in one PostgreSQL database (``postgresql://user@host:port/db``).
 
     Several processes share the database: claims take rows with ``FOR UPDATE SKIP LOCKED``,

@@ -31,6 +31,7 @@ from newsbot.models import (
     ThreadCursor,
 )
 from storage.base import Result
+from storage.routing import RoutingUnits
 from storage.schedule import ScheduleUnits
 from storage.sqlite.connection import Conn, _select_in, _ts
 from storage.sqlite.ingest import IngestProcess
@@ -38,7 +39,7 @@ from storage.sqlite.outbox import SqliteOutbox
 from storage.sqlite.state import SqliteCoordination
 
 
-class SqliteStore(SqliteOutbox, SqliteCoordination, ScheduleUnits):
+class SqliteStore(SqliteOutbox, SqliteCoordination, ScheduleUnits, RoutingUnits):
     """A ``Store`` in one SQLite file.
 
     Two aiosqlite connections: one writes, one reads (``query_only``), so that a read never

@@ -65,3 +65,32 @@ def test_breaking_priority_is_accepted(tmp_path: Path) -> None:
     cli(tmp_path, "subscribe", "telegram", "-1001")
     out = cli(tmp_path, "publish", "--title", "T", "--body", "B", "--priority", "breaking")
     assert "in the breaking-news lane" in out.stdout
+
+
+def test_filters_are_set_shown_and_followed(tmp_path: Path) -> None:
+    cli(tmp_path, "subscribe", "telegram", "-1001")
+    cli(tmp_path, "subscribe", "telegram", "-1002")
+    dests = {
+        d["chat_id"]: d["id"] for d in json.loads(cli(tmp_path, "destinations", "--json").stdout)
+    }
+    quakes = str(dests["-1001"])
+    out = cli(
+        tmp_path, "filter", "set", quakes, "quake", "OR", "title~(?i)^earth", "-body:sponsored"
+    )
+    assert (
+        "now gets only articles that pass: quake OR title~'(?i)^earth' -body:sponsored"
+        in out.stdout
+    )
+    shown = cli(tmp_path, "destinations").stdout
+    assert "filter: quake OR title~'(?i)^earth' -body:sponsored" in shown
+    listed = json.loads(cli(tmp_path, "destinations", "--json").stdout)
+    assert [d["filter"] for d in listed] == ["quake OR title~'(?i)^earth' -body:sponsored", None]
+    bad = cli(tmp_path, "filter", "set", quakes, r"body~(a)\1", ok=False)
+    assert bad.returncode == 1 and "is refused: invalid escape sequence" in bad.stderr
+    published = json.loads(
+        cli(tmp_path, "publish", "--title", "Markets", "--body", "calm", "--json").stdout
+    )
+    rows = json.loads(cli(tmp_path, "deliveries", str(published["id"]), "--json").stdout)
+    assert [r["destination"] for r in rows] == ["telegram:-1002"]
+    cli(tmp_path, "filter", "clear", quakes)
+    assert "filter:" not in cli(tmp_path, "destinations").stdout
