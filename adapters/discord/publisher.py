@@ -21,8 +21,10 @@ import discord
 
 from adapters.discord.ids import snowflake
 from adapters.discord.pacing import ChannelPacer
-from adapters.discord.render import article_embed, comment_content, thread_name
-from newsbot.errors import DeliveryError, DestinationGone, RateLimited
+from adapters.discord.render import article_embed, comment_content, templated_embed, thread_name
+from adapters.templates import TemplateBook
+from adapters.templates import render as render_template
+from newsbot.errors import DeliveryError, DestinationGone, InvalidInput, RateLimited
 from newsbot.models import DestinationKind, Job, MessageRef, Platform, Posted
 from newsbot.scheduling import EVERYONE
 from newsbot.service import NewsService
@@ -98,6 +100,7 @@ class DiscordPublisher:
         self._client = client
         self.service = service
         self.pacer = channel_pacer or ChannelPacer()
+        self.templates = TemplateBook(service)  # each channel's own template, if it has one
         # Posts whose thread could not be started yet, by nonce: a retry starts the thread
         # without sending the post again.
         self._unthreaded: dict[str, str] = {}
@@ -128,9 +131,7 @@ class DiscordPublisher:
         async with self._write("edit", where):
             try:
                 if job.comment is None:
-                    embed = article_embed(
-                        job.article, url=job.article_url, comment_count=job.comment_count
-                    )
+                    embed = await self._embed(job)
                     await message.edit(embed=embed, allowed_mentions=NO_MENTIONS)
                 else:
                     content, _reference = await self._comment_message(job, where)
@@ -171,7 +172,7 @@ class DiscordPublisher:
         destination = job.destination
         target = destination.thread_id or destination.chat_id
         channel = await self._channel(client, target, destination=True)
-        embed = article_embed(job.article, url=job.article_url, comment_count=job.comment_count)
+        embed = await self._embed(job)
         if isinstance(channel, discord.ForumChannel):
             return await self._post_forum(channel, job, embed)
         if not isinstance(channel, discord.TextChannel | discord.Thread):
@@ -274,6 +275,24 @@ class DiscordPublisher:
         # The starter message lives in the post's own channel and shares the thread's id.
         links = (MessageRef(Platform.DISCORD, thread_id, message_id),)
         return Posted(message_id, thread_id, links)
+
+    async def _embed(self, job: Job) -> discord.Embed:
+        """The article's embed: the chat's own template when it has one, else the layout."""
+        template = await self.templates.get(job.destination.id)
+        if template is not None:
+            try:
+                out = render_template(
+                    template, job.article, link=job.article_url, comment_count=job.comment_count
+                )
+            except InvalidInput as error:  # checked when set; this article broke it anyway
+                log.warning(
+                    "template failed, built-in layout used", extra=_fields(job, error=str(error))
+                )
+            else:
+                return templated_embed(
+                    out, job.article, url=job.article_url, comment_count=job.comment_count
+                )
+        return article_embed(job.article, url=job.article_url, comment_count=job.comment_count)
 
     async def _mention(self, job: Job) -> tuple[str | None, discord.AllowedMentions]:
         """A breaking post's mention, chosen per channel, and the only ping allowed: that

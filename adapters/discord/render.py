@@ -15,6 +15,7 @@ import re
 
 import discord
 
+from adapters.templates import Templated
 from newsbot.models import Article, ArticlePage, Comment, CommentNode, Platform, ThreadPage
 from newsbot.text import cut_chars, one_line
 from newsbot.threads import walk
@@ -143,6 +144,27 @@ def article_embed(article: Article, *, url: str, comment_count: int) -> discord.
     if article.tags:
         footer += " · " + " ".join(f"#{tag}" for tag in article.tags)
     embed.set_footer(text=_safe(footer, FOOTER_MAX))
+    return fit_embed(embed)
+
+
+def templated_embed(
+    out: Templated, article: Article, *, url: str, comment_count: int
+) -> discord.Embed:
+    """An article's embed made from a chat's own template (``adapters.templates``): its
+    headline as the title and its text as literal text (Markdown escaped, mentions
+    neutralised), the image kept; the footer counts comments as the built-in one does."""
+    title = _safe(one_line(escape_name(out.headline)), TITLE_MAX) or f"Article {article.id}"
+    embed = discord.Embed(
+        title=title,
+        url=url or None,
+        description=cut_chars(escape_text(out.text), DESCRIPTION_MAX) or None,
+        colour=discord.Colour.blurple(),
+        timestamp=article.published_at,
+    )
+    if article.image_url:
+        embed.set_image(url=article.image_url)
+    noun = "comment" if comment_count == 1 else "comments"
+    embed.set_footer(text=f"💬 {comment_count} {noun}")
     return fit_embed(embed)
 
 

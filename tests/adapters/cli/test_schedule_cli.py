@@ -94,3 +94,34 @@ def test_filters_are_set_shown_and_followed(tmp_path: Path) -> None:
     assert [r["destination"] for r in rows] == ["telegram:-1002"]
     cli(tmp_path, "filter", "clear", quakes)
     assert "filter:" not in cli(tmp_path, "destinations").stdout
+
+
+def test_templates_are_checked_shown_and_previewed(tmp_path: Path) -> None:
+    cli(tmp_path, "subscribe", "telegram", "-1001")
+    cli(tmp_path, "subscribe", "discord", "123456789012345678")
+    dests = {
+        d["chat_id"]: str(d["id"])
+        for d in json.loads(cli(tmp_path, "destinations", "--json").stdout)
+    }
+    broken = tmp_path / "broken.j2"
+    broken.write_text(
+        "{{ title }}\n{% if summary %}\n{{ nosuch }}\n{% endif %}\n", encoding="utf-8"
+    )
+    refused = cli(tmp_path, "template", "set", dests["-1001"], str(broken), ok=False)
+    assert refused.returncode == 1 and "Line 3: 'nosuch' is undefined" in refused.stderr
+    cli(tmp_path, "template", "set", dests["-1001"], "--ready", "summary")
+    assert "Read more: {{ link }}" in cli(tmp_path, "template", "show", dests["-1001"]).stdout
+    cli(tmp_path, "filter", "set", dests["123456789012345678"], "-title:quake")
+    article = json.loads(
+        cli(
+            tmp_path, "publish", "--title", "Quake", "--body", "B", "--summary", "S", "--json"
+        ).stdout
+    )
+    shown = cli(tmp_path, "preview", str(article["id"]), dests["-1001"]).stdout
+    assert "Filter: passes (no filter)" in shown and "with its template" in shown
+    assert shown.rstrip().endswith(f"Quake\n\nS\nRead more: {article['url']}")
+    stopped = cli(tmp_path, "preview", str(article["id"]), dests["123456789012345678"]).stdout
+    assert "Filter: stops it (excluded by -title:quake)" in stopped
+    assert "[embed] Quake" in stopped and "built-in layout" in stopped
+    cli(tmp_path, "template", "clear", dests["-1001"])
+    assert "built-in layout" in cli(tmp_path, "template", "show", dests["-1001"]).stdout

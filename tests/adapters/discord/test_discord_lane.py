@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsbot import Actor, ArticleDraft, Platform
+from newsbot import Actor, ArticleDraft, DestinationId, Platform
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
 from newsbot.scheduling import Priority
 from tests.discord_helpers import World, fake, make_world, world
@@ -50,3 +50,20 @@ async def test_everyone_is_the_operators_choice_only(world: World) -> None:
     assert post["content"] == "@everyone" and post["mention_everyone"]
     _, stored = await world.service.set_breaking_mention(ADMIN, str(world.text), "none")
     assert stored == ""
+
+
+async def test_a_channel_template_shapes_its_embed(world: World) -> None:
+    text_dest = await world.subscribe(world.text)
+    await world.subscribe(world.news)
+    template = "{{ title }}\n{{ summary }} **x** @everyone\n{{ link }}"
+    await world.service.routing.set_template(ADMIN, DestinationId(text_dest), template)
+    world.adapter.publisher.templates.refresh = 0
+    await world.service.publish(ADMIN, ArticleDraft("Quake", "Body", summary="Short"))
+    await world.dispatcher.drain()
+    [post] = world.bot_messages(world.text)
+    embed = post["embeds"][0]
+    assert embed["title"] == "Quake"
+    assert embed["description"].startswith("Short \\*\\*x\\*\\* @\u200beveryone")
+    assert not post.get("mention_everyone") and world.fake.pings == []
+    [other] = world.bot_messages(world.news)
+    assert other["embeds"][0]["description"] == "Short"  # the built-in layout
