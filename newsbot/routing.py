@@ -12,14 +12,20 @@ import logging
 from collections import OrderedDict
 from typing import Protocol, TypeVar
 
-from newsbot.errors import NotFound
+from newsbot.errors import InvalidInput, NotFound
 from newsbot.filters import Filter, Matcher, RegexEngine, Verdict, check, parse
-from newsbot.models import Actor, ArticleDraft, Destination, DestinationId
+from newsbot.models import Actor, Article, ArticleDraft, Author, Destination, DestinationId
 from newsbot.ports import Clock, Store
 
 log = logging.getLogger("newsbot.service")
 _KEPT = 256  # parsed filters and compiled patterns kept between articles
 T = TypeVar("T")
+TEST_POST = ArticleDraft(
+    "[TEST] newsbot test post",
+    "This is a **test post**, sent to this chat alone to show how it receives articles. It is "
+    "not an article: its link leads to no page.",
+    "[TEST] A test post: only this chat received it.",
+)
 
 
 class RoutingHost(Protocol):
@@ -30,6 +36,8 @@ class RoutingHost(Protocol):
 
     def require_admin(self, actor: Actor, action: str) -> None:
         """``NewsService.require_admin``."""
+
+    def _enqueued(self) -> None: ...
 
 
 class Routing:
@@ -119,6 +127,30 @@ class Routing:
         ):
             raise NotFound(f"There is no destination {destination_id}.")
         log.info("template set", extra={"destination_id": destination_id, "cleared": not text})
+
+    async def test_send(self, actor: Actor, destination_id: DestinationId) -> Article:
+        """Send one clearly marked test post to one chat, as it shows articles (its template
+        included), ahead of any fan-out; it is a draft: no page, in no list, nowhere else.
+
+        Raises:
+            PermissionDenied: the actor is not an admin.
+            NotFound: no such destination.
+            InvalidInput: the destination is not active.
+        """
+        self.svc.require_admin(actor, "send test posts")
+        destination = await self.destination(destination_id)
+        author = Author(actor.name or actor.user_id, actor.platform, actor.user_id)
+        article = await self.svc.store.add_test_article(
+            TEST_POST, author, self.svc.clock.now(), destination_id
+        )
+        if article is None:
+            raise InvalidInput(
+                f"Destination {destination_id} is not active "
+                f"({destination.deactivated_reason or 'waiting for approval'})."
+            )
+        log.info("test post queued", extra={"destination_id": destination_id})
+        self.svc._enqueued()
+        return article
 
     async def templates(self) -> dict[DestinationId, str]:
         """Every destination's template text."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import storage.rows as rows
-from newsbot.models import Destination, DestinationId
-from storage.units import CommonUnits, Tx
+from newsbot.models import Article, ArticleDraft, Author, Destination, DestinationId
+from storage.units import CommonUnits, Tx, _topics
 
 
 class RoutingUnits(CommonUnits):
@@ -58,3 +58,35 @@ class RoutingUnits(CommonUnits):
 
     async def destination_templates(self) -> dict[DestinationId, str]:
         return await self._all("template")
+
+    async def add_test_article(
+        self, draft: ArticleDraft, author: Author, now: datetime, destination_id: DestinationId
+    ) -> Article | None:
+        async def body(tx: Tx) -> Article | None:
+            active = "SELECT 1 FROM destinations WHERE id = $1 AND active"
+            if await tx.row(active, destination_id) is None:
+                return None
+            row = await tx.row(
+                "INSERT INTO articles (title, body, summary, url, image_url, author_name, "
+                "author_platform, author_user_id, tags, status, created_at, published_at, "
+                "updated_at, revision) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'draft',$10,NULL,"
+                f"$10,1) RETURNING {rows.ARTICLE}",
+                *rows.draft_values(draft),
+                *rows.author_values(author),
+                " ".join(draft.tags),
+                now,
+            )
+            assert row is not None
+            article = rows.article(row)
+            await tx.run(
+                "INSERT INTO deliveries (article_id, destination_id, platform, op, state, "
+                "due_at, created_at, updated_at, lane) SELECT $1, id, platform, 'post', "
+                "'pending', $2, $2, $2, 1 FROM destinations WHERE id = $3",
+                article.id,
+                now,
+                destination_id,
+            )
+            await tx.notify(_topics(article.id, 1))
+            return article
+
+        return await self._atomic(body)

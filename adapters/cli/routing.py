@@ -1,5 +1,6 @@
 """What each chat receives and how, on the command line: ``filter set|clear DEST`` (shown
-in ``destinations``), ``template set|show|clear DEST`` and ``preview ARTICLE DEST``."""
+in ``destinations``), ``template set|show|clear DEST``, ``preview ARTICLE DEST`` and
+``test-send DEST``."""
 
 from __future__ import annotations
 
@@ -107,6 +108,17 @@ async def preview(service: NewsService, args: argparse.Namespace) -> object:
     )
 
 
+async def test_send(service: NewsService, args: argparse.Namespace) -> object:
+    """``test-send DEST``: one clearly marked test post to that chat, as it shows articles."""
+    article = await service.routing.test_send(Actor.operator(), DestinationId(args.dest))
+    if args.json:
+        return {"destination": args.dest, "article_id": article.id}
+    return (
+        f"A test post is queued for destination {args.dest} (draft {article.id}: no page); "
+        f"see it with: deliveries {article.id}"
+    )
+
+
 def _shown(
     platform: Platform, out: templates.Templated | None, article: object, link: str, count: int
 ) -> str:
@@ -176,3 +188,6 @@ def add_commands(
     p.add_argument("article", type=int)
     p.add_argument("dest", type=int)
     p.set_defaults(handler=preview)
+    p = sub.add_parser("test-send", parents=[common], help="send a marked test post to a chat")
+    p.add_argument("dest", type=int)
+    p.set_defaults(handler=test_send)

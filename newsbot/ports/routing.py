@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from newsbot.models import Destination, DestinationId
+from newsbot.models import Article, ArticleDraft, Author, Destination, DestinationId
 
 
 class RoutingStore(Protocol):
@@ -38,4 +38,11 @@ class RoutingStore(Protocol):
 
     async def destination_templates(self) -> dict[DestinationId, str]:
         """Every destination's template, by destination (those without one left out)."""
+        ...
+
+    async def add_test_article(
+        self, draft: ArticleDraft, author: Author, now: datetime, destination_id: DestinationId
+    ) -> Article | None:
+        """Store ``draft`` as a draft (no page, in no list) with one post to one active
+        destination, in the breaking-news lane; ``None`` when that destination is not active."""
         ...

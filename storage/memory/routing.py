@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
-from newsbot.models import Destination, DestinationId
-from storage.memory.tables import MemoryBase
+from newsbot.models import (
+    Article,
+    ArticleDraft,
+    ArticleId,
+    ArticleStatus,
+    Author,
+    DeliveryId,
+    Destination,
+    DestinationId,
+)
+from storage.memory.tables import MemoryBase, _utc
 
 
 class Routing(MemoryBase):
@@ -41,3 +51,33 @@ class Routing(MemoryBase):
 
     async def destination_templates(self) -> dict[DestinationId, str]:
         return dict(sorted(self._db.settings.get("template", {}).items()))
+
+    async def add_test_article(
+        self, draft: ArticleDraft, author: Author, now: datetime, destination_id: DestinationId
+    ) -> Article | None:
+        db = self._db
+        destination = db.destinations.get(destination_id)
+        if destination is None or not destination.active:
+            return None
+        now = _utc(now)
+        article = Article(
+            ArticleId(db.new_id("articles")),
+            draft.title,
+            draft.body,
+            draft.summary,
+            draft.url,
+            draft.image_url,
+            author,
+            draft.tags,
+            ArticleStatus.DRAFT,
+            now,
+            None,
+            now,
+            1,
+        )
+        db.articles[article.id] = article
+        self._enqueue(article.id, None, destination_id, now)
+        delivery_id = DeliveryId(db.last_id["deliveries"])
+        db.deliveries[delivery_id] = replace(db.deliveries[delivery_id], lane=1)
+        self._changed()
+        return article

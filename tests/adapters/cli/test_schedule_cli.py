@@ -125,3 +125,10 @@ def test_templates_are_checked_shown_and_previewed(tmp_path: Path) -> None:
     assert "[embed] Quake" in stopped and "built-in layout" in stopped
     cli(tmp_path, "template", "clear", dests["-1001"])
     assert "built-in layout" in cli(tmp_path, "template", "show", dests["-1001"]).stdout
+    sent = json.loads(cli(tmp_path, "test-send", dests["-1001"], "--json").stdout)
+    rows = json.loads(cli(tmp_path, "deliveries", str(sent["article_id"]), "--json").stdout)
+    assert [r["destination"] for r in rows] == ["telegram:-1001"]
+    assert (
+        json.loads(cli(tmp_path, "article", str(sent["article_id"]), "--json").stdout)["status"]
+        == "draft"
+    )

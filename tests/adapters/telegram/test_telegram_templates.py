@@ -34,3 +34,13 @@ async def test_template_and_filter_per_chat(world: World) -> None:
     assert group_posts[0]["entities"][0]["type"] == "bold"
     assert group_posts[0]["text"].endswith("/articles/1")
     assert [p["text"].split("\n")[0] for p in posts_in(world, CHANNEL_B)] == ["Quake @admin"]
+    # A test post: that chat alone, marked, in the chat's layout, and no page behind it.
+    await world.service.routing.test_send(operator, group)
+    await world.drain()
+    last = world.bot_messages(GROUP)[-1]
+    assert last["text"].startswith("[TEST] newsbot test post\n")
+    assert [p["text"].split("\n")[0] for p in posts_in(world, CHANNEL_B)] == ["Quake @admin"]
+    assert [a.title for a in (await world.service.latest()).articles] == [
+        "Sport results",
+        "Quake @admin",
+    ]
