@@ -25,7 +25,18 @@ from bench.report import Result, machine, table, versions, write_markdown
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).parent / "results"
 ANALYSIS = Path(__file__).parent / "ANALYSIS.md"
-GROUPS = ["fanout", "ingest", "reads", "restart", "memory", "chaos", "workers", "feeds", "web"]
+GROUPS = [
+    "fanout",
+    "ingest",
+    "reads",
+    "restart",
+    "memory",
+    "chaos",
+    "workers",
+    "feeds",
+    "web",
+    "publishing",
+]
 
 
 def _ingest(quick: bool) -> list[Result]:
@@ -118,6 +129,7 @@ RUNNERS: dict[str, Callable[[bool], list[Result]]] = {
     "workers": _optional("workers"),
     "feeds": _optional("feeds"),
     "web": _optional("web"),
+    "publishing": _optional("publishing"),
 }
 
 
