@@ -32,6 +32,7 @@ from adapters.cli import json_text
 from adapters.cli.desk import desk_settings
 from adapters.cli.envfile import render as render_env
 from adapters.i18n import Speech, checked_speech_setting
+from adapters.regex import Re2Engine
 from newsbot import (
     Dispatcher,
     IntakeLimits,
@@ -421,6 +422,7 @@ def build_service(settings: Settings, store: Store) -> NewsService:
             settings.comments_policy,
             settings.comments_close_after,
         ),
+        regex=Re2Engine(),
     )
     service.feeds = build_feeds(settings, service)
     service.staff = parse_staff(settings.staff)  # NEWSBOT_STAFF: telegram:ID,discord:ID

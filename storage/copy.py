@@ -49,6 +49,7 @@ TABLES = (
     "reports",
     "audit",
     "story_policy",
+    "destination_settings",
 )
 _WITH_IDS = ("articles", "destinations", "comments", "deliveries", "feeds", "people", "audit")
 _CHUNK = 5000

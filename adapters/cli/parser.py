@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from adapters.cli import articles, chats, desk, feeds, people
+from adapters.cli import articles, chats, desk, feeds, people, routing, schedule
 from adapters.cli.operations import backup, copy_database, workers
 from newsbot import DestinationKind, Platform
 from newsbot.policy import CommentPolicy
@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", type=int, help="the comment's id")
     p.set_defaults(handler=articles.delete_comment)
     _add_feeds(sub, common)
+    routing.add_commands(sub, common)
     _add_authors(sub, common)
     people.add_parsers(sub, common)
     desk.add_parsers(sub, common)
@@ -142,7 +143,15 @@ def _add_articles(
     p = sub.add_parser("publish", parents=[common], help="publish an article")
     _content(p, True)
     p.add_argument("--comments", choices=[str(c) for c in CommentPolicy], help="its policy")
+    schedule.add_time_options(p)
+    p.add_argument(
+        "--priority",
+        choices=["normal", "breaking"],
+        default="normal",
+        help="breaking overtakes a fan-out under way",
+    )
     p.set_defaults(handler=articles.publish)
+    schedule.add_commands(sub, common)
     p = sub.add_parser("edit", parents=[common], help="edit an article everywhere")
     p.add_argument("id", type=int, help="the article's id")
     _content(p, False)
@@ -153,6 +162,7 @@ def _add_articles(
     p = sub.add_parser("articles", parents=[common], help="list the latest articles")
     p.add_argument("--limit", type=int, default=20, help="how many (default: 20)")
     p.add_argument("--cursor", help="the next page's cursor, from the previous page")
+    p.add_argument("--scheduled", action="store_true", help="the articles waiting for their time")
     p.set_defaults(handler=articles.articles)
     p = sub.add_parser("article", parents=[common], help="show one article")
     p.add_argument("id", type=int, help="the article's id")

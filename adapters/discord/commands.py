@@ -18,6 +18,7 @@ from adapters.discord.moderation import moderation_menus
 from adapters.discord.people import PeopleCommands
 from adapters.discord.policy import PolicyCommands
 from adapters.discord.reading import ReadingCommands
+from adapters.discord.scheduling import ScheduleCommands
 from adapters.discord.subscriptions import ApprovalCommands, ChannelCommands
 
 
@@ -32,8 +33,10 @@ def install_commands(tree: NewsTree) -> None:
     reading = ReadingCommands()
     order = {"publish": 0, "edit": 1, "retract": 2, "subscribe": 3, "unsubscribe": 4}
     order |= {"approve": 5, "latest": 6, "article": 7, "comments": 8, "link": 9, "policy": 10}
+    order |= {"scheduled": 11}
     flat = [*articles.top_level(), *channels.top_level(), *approvals.top_level()]
     flat += [*reading.top_level(), *PeopleCommands().top_level(), *PolicyCommands().top_level()]
+    flat += ScheduleCommands().top_level()
     for command in sorted(flat, key=lambda c: order[c.name]):
         tree.add_command(command)
     tree.add_command(FeedCommands())

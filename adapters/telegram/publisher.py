@@ -31,7 +31,10 @@ from adapters.telegram.render import (
     render_article,
     render_comment,
 )
-from newsbot.errors import DeliveryError, DestinationGone, RateLimited
+from adapters.telegram.render.templated import render_templated
+from adapters.templates import TemplateBook
+from adapters.templates import render as render_template
+from newsbot.errors import DeliveryError, DestinationGone, InvalidInput, RateLimited
 from newsbot.models import DestinationKind, Job, MessageRef, Platform, Posted
 from newsbot.service import NewsService
 
@@ -166,6 +169,7 @@ class TelegramPublisher:
         self._linked: dict[str, tuple[float, str | None]] = {}
         self._recent: dict[tuple[str, str], float] = {}
         self._sending: dict[str, int] = {}
+        self.templates = TemplateBook(service)  # each chat's own template, if it has one
 
     @property
     def platform(self) -> Platform:
@@ -248,7 +252,16 @@ class TelegramPublisher:
         thread = job.destination.thread_id
         return int(thread) if thread and _MESSAGE_ID.fullmatch(thread) else None
 
-    def _article_text(self, job: Job, limit: int = 4096) -> Rendered:
+    def _article_text(self, job: Job, limit: int = 4096, template: object = None) -> Rendered:
+        if template is not None:  # the chat's own template (adapters/templates.py)
+            try:
+                out = render_template(
+                    template, job.article, link=job.article_url, comment_count=job.comment_count
+                )
+            except InvalidInput as error:  # checked when set; this article broke it anyway
+                log.warning("template failed, built-in layout used", extra={"error": str(error)})
+            else:
+                return render_templated(out, limit)
         return render_article(
             job.article,
             article_url=job.article_url,
@@ -269,8 +282,9 @@ class TelegramPublisher:
 
     async def _post_article(self, job: Job, chat: str) -> Message:
         image = job.article.image_url
+        template = await self.templates.get(job.destination.id)
         if image:
-            caption = self._article_text(job, CAPTION_LIMIT)
+            caption = self._article_text(job, CAPTION_LIMIT, template)
             try:
                 return await self.bot.send_photo(
                     chat_key(chat),
@@ -279,6 +293,7 @@ class TelegramPublisher:
                     caption_entities=caption.entities,
                     message_thread_id=self._thread(job),
                     rate_limit_args=FANOUT_ARGS,
+                    disable_notification=_notify(job),
                 )
             except BadRequest as error:
                 if not any(marker in str(error).lower() for marker in _PHOTO):
@@ -287,7 +302,7 @@ class TelegramPublisher:
                     "photo refused, posting the article as text",
                     extra={"article_id": job.article.id, "chat_id": chat, "error": str(error)},
                 )
-        rendered = self._article_text(job)
+        rendered = self._article_text(job, template=template)
         return await self.bot.send_message(
             chat_key(chat),
             rendered.text,
@@ -295,6 +310,7 @@ class TelegramPublisher:
             link_preview_options=NO_PREVIEW,
             message_thread_id=self._thread(job),
             rate_limit_args=FANOUT_ARGS,
+            disable_notification=_notify(job),
         )
 
     async def _post_comment(self, job: Job) -> Posted:
@@ -364,8 +380,9 @@ class TelegramPublisher:
             rendered = render_comment(job.comment, None)
             await self._edit_text(job, chat, message, rendered)
             return
+        template = await self.templates.get(job.destination.id)
         if job.article.image_url:
-            caption = self._article_text(job, CAPTION_LIMIT)
+            caption = self._article_text(job, CAPTION_LIMIT, template)
             try:
                 await self._quietly(
                     lambda: self.bot.edit_message_caption(
@@ -384,11 +401,11 @@ class TelegramPublisher:
             else:
                 return
         try:
-            await self._edit_text(job, chat, message, self._article_text(job))
+            await self._edit_text(job, chat, message, self._article_text(job, template=template))
         except BadRequest as error:
             if "no text" not in str(error).lower():
                 raise
-            caption = self._article_text(job, CAPTION_LIMIT)  # the image was removed
+            caption = self._article_text(job, CAPTION_LIMIT, template)  # the image was removed
             await self._quietly(
                 lambda: self.bot.edit_message_caption(
                     chat_key(chat),
@@ -472,3 +489,9 @@ def _refs(chat: str, message: Message) -> tuple[MessageRef, ...]:
 def photo_key(unique_id: str) -> str:
     """The state key of an uploaded photo's file id."""
     return f"telegram.photo.{unique_id}"
+
+
+def _notify(job: Job) -> bool | None:
+    """A breaking-news post always notifies its readers (``disable_notification`` false,
+    whatever the chat's defaults); others keep Telegram's default (``None``: not sent)."""
+    return False if job.delivery.lane > 0 else None

@@ -123,10 +123,12 @@ def create_app(
     brand = brand or Brand()
     versions = static_versions(brand)
     app = web.Application(middlewares=[_errors])
-    cache = PageCache(cache_entries, cache_bytes)
+    cache = PageCache(cache_entries, cache_bytes, now=service.clock.now)
     # Pages named by a query (?comments=, ?reply=, ?cursor=, ?limit=) have a pool of their
     # own: however many of them are asked for, the plain pages stay kept.
-    variants = PageCache(max(cache_entries // 4, 1), max(cache_bytes // 4, 1))
+    variants = PageCache(
+        max(cache_entries // 4, 1), max(cache_bytes // 4, 1), now=service.clock.now
+    )
     for kept in (cache, variants):
         # In this process at once (after every stored, edited or deleted comment and every
         # article change), in other workers through the store (see adapters.web.cache).

@@ -58,6 +58,8 @@ from newsbot.models import (
 from newsbot.ports.desk import DeskStore
 from newsbot.ports.people import PeopleStore
 from newsbot.ports.reactions import ReactionStore
+from newsbot.ports.routing import RoutingStore
+from newsbot.ports.schedule import ScheduleStore
 
 
 class ArticleStore(Protocol):
@@ -537,6 +539,8 @@ class Store(
     PeopleStore,
     ReactionStore,
     DeskStore,
+    ScheduleStore,
+    RoutingStore,
     Protocol,
 ):
     """The whole persistence port: every role, and the store's own life cycle.

@@ -39,6 +39,8 @@ from storage.memory.desk import Desk
 from storage.memory.outbox import Outbox
 from storage.memory.people import MemoryPeople
 from storage.memory.reactions import Reactions
+from storage.memory.routing import Routing
+from storage.memory.schedule import Schedules
 from storage.memory.state import Coordination, Feeds
 from storage.memory.tables import (
     _DEAD,
@@ -52,7 +54,7 @@ from storage.memory.tables import (
 )
 
 
-class MemoryStore(Outbox, Coordination, Feeds, MemoryPeople, Reactions, Desk):
+class MemoryStore(Outbox, Coordination, Feeds, MemoryPeople, Reactions, Desk, Schedules, Routing):
     """A ``Store`` in memory, on its own ``MemoryDatabase`` unless given one: several stores
     on one database behave as workers sharing it."""
 

@@ -73,6 +73,7 @@ class MemoryDatabase:
     bans: set[tuple[str, str]] = field(default_factory=set)
     state: dict[str, str] = field(default_factory=dict)
     not_before: dict[DeliveryId, datetime] = field(default_factory=dict)  # edits held
+    settings: dict[str, dict[DestinationId, str]] = field(default_factory=dict)  # routing
     slots: dict[str, list[tuple[datetime, datetime]]] = field(default_factory=dict)
     workers: dict[str, WorkerInfo] = field(default_factory=dict)
     roles: dict[str, RoleLease] = field(default_factory=dict)

@@ -26,9 +26,14 @@ class PostgresOutbox(PostgresConnections):
         async def body(conn: Conn) -> list[Job]:
             # Rows another worker is claiming right now are skipped, not waited for.
             claimed = await conn.fetch(
-                "WITH due AS (SELECT id FROM deliveries WHERE platform = $1 "
-                "AND due_at IS NOT NULL AND due_at <= $2 ORDER BY due_at, id LIMIT $3 "
-                "FOR UPDATE SKIP LOCKED) "
+                # The breaking-news lane first (lane > 0, its own small index), then the rest.
+                "WITH hi AS (SELECT id FROM deliveries WHERE platform = $1 "
+                "AND due_at IS NOT NULL AND due_at <= $2 AND lane > 0 ORDER BY due_at, id "
+                "LIMIT $3 FOR UPDATE SKIP LOCKED), "
+                "lo AS (SELECT id FROM deliveries WHERE platform = $1 "
+                "AND due_at IS NOT NULL AND due_at <= $2 AND lane = 0 ORDER BY due_at, id "
+                "LIMIT $3 - (SELECT count(*) FROM hi) FOR UPDATE SKIP LOCKED), "
+                "due AS (SELECT id FROM hi UNION ALL SELECT id FROM lo) "
                 "UPDATE deliveries d SET state = 'sending', attempts = d.attempts + 1, "
                 "due_at = $4, claimed_by = $5, updated_at = $2 FROM due WHERE d.id = due.id "
                 "RETURNING d.id",

@@ -37,14 +37,18 @@ class SqliteOutbox(SqliteConnections):
         expiry_at = _ts(expiry)
 
         def body(conn: Conn) -> list[Job]:
-            ids = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT id FROM deliveries WHERE platform = ? AND due_at IS NOT NULL "
-                    "AND due_at <= ? ORDER BY due_at, id LIMIT ?",
-                    (str(platform), stamp, limit),
-                ).fetchall()
-            ]
+            ids: list[int] = []
+            # The breaking-news lane first (lane > 0, its own small index), then the rest.
+            for lane in ("lane > 0", "lane = 0"):
+                if len(ids) < limit:
+                    ids += [
+                        r[0]
+                        for r in conn.execute(
+                            "SELECT id FROM deliveries WHERE platform = ? AND due_at IS NOT NULL "
+                            f"AND due_at <= ? AND {lane} ORDER BY due_at, id LIMIT ?",
+                            (str(platform), stamp, limit - len(ids)),
+                        ).fetchall()
+                    ]
             if not ids:
                 return []
             for chunk in _chunks(ids):

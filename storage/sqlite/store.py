@@ -34,13 +34,23 @@ from storage.base import Result
 from storage.desk import SqlDesk
 from storage.people import SqlPeople
 from storage.reactions import SqlReactions
+from storage.routing import RoutingUnits
+from storage.schedule import ScheduleUnits
 from storage.sqlite.connection import Conn, _select_in, _ts
 from storage.sqlite.ingest import IngestProcess
 from storage.sqlite.outbox import SqliteOutbox
 from storage.sqlite.state import SqliteCoordination
 
 
-class SqliteStore(SqliteOutbox, SqliteCoordination, SqlPeople, SqlReactions, SqlDesk):
+class SqliteStore(
+    SqliteOutbox,
+    SqliteCoordination,
+    SqlPeople,
+    SqlReactions,
+    SqlDesk,
+    ScheduleUnits,
+    RoutingUnits,
+):
     """A ``Store`` in one SQLite file.
 
     Two aiosqlite connections: one writes, one reads (``query_only``), so that a read never

@@ -52,6 +52,7 @@ from adapters.telegram.handlers.people import People
 from adapters.telegram.handlers.publishing import Publishing
 from adapters.telegram.handlers.reactions import Reactions
 from adapters.telegram.handlers.reading import THREAD_PAGE, Reading
+from adapters.telegram.handlers.scheduling import Scheduling
 from adapters.telegram.handlers.subscriptions import NOTICES_PER_HOUR, Subscriptions
 from newsbot.i18n import N_, languages
 from newsbot.service import NewsService
@@ -91,6 +92,7 @@ PUBLIC_COMMANDS = (
 )
 ADMIN_COMMANDS = (
     ("publish", N_("Publish an article: title on the first line, Markdown body below")),
+    ("scheduled", N_("Scheduled articles; /scheduled move ID in=2h, /scheduled cancel ID")),
     ("edit", N_("Edit an article: /edit ID, then title and body")),
     ("retract", N_("Retract an article everywhere: /retract ID")),
     ("cancel", N_("Cancel the article being written")),
@@ -129,6 +131,7 @@ class Handlers(HandlerGroup):
         )
         self.reading = Reading(self.shared)
         self.publishing = Publishing(self.shared)
+        self.scheduling = Scheduling(self.shared)
         self.subscriptions = Subscriptions(self.shared)
         self.moderation = Moderation(self.shared)
         self.feeds = Feeds(self.shared)
@@ -160,6 +163,7 @@ class Handlers(HandlerGroup):
             ("article", reading.article),
             ("comments", reading.comments),
             ("publish", publishing.publish),
+            ("scheduled", self.scheduling.scheduled),
             ("cancel", publishing.cancel),
             ("edit", publishing.edit),
             ("retract", publishing.retract),
