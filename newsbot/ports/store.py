@@ -56,6 +56,7 @@ from newsbot.models import (
     WorkerInfo,
 )
 from newsbot.ports.desk import DeskStore
+from newsbot.ports.notifications import NoticeStore
 from newsbot.ports.people import PeopleStore
 from newsbot.ports.reactions import ReactionStore
 
@@ -535,6 +536,7 @@ class Store(
     Coordination,
     FeedStore,
     PeopleStore,
+    NoticeStore,
     ReactionStore,
     DeskStore,
     Protocol,

@@ -33,6 +33,7 @@ from newsbot.models import (
 )
 from storage.base import Result, Waiting
 from storage.desk import SqlDesk
+from storage.notices import SqlNotices
 from storage.people import SqlPeople
 from storage.postgres.connection import Conn, PostgresConnections, _count, _notify, _utc
 from storage.postgres.ingest import _ingest
@@ -49,7 +50,9 @@ _IN_FLIGHT = 1  # group-commit batches under way at once
 migrations = PostgresConnections.migrations
 
 
-class PostgresStore(PostgresOutbox, PostgresCoordination, SqlPeople, SqlReactions, SqlDesk):
+class PostgresStore(
+    PostgresOutbox, PostgresCoordination, SqlPeople, SqlNotices, SqlReactions, SqlDesk
+):
     """A ``Store`` in one PostgreSQL database (``postgresql://user@host:port/db``).
 
     Several processes share the database: claims take rows with ``FOR UPDATE SKIP LOCKED``,

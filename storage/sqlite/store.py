@@ -32,6 +32,7 @@ from newsbot.models import (
 )
 from storage.base import Result
 from storage.desk import SqlDesk
+from storage.notices import SqlNotices
 from storage.people import SqlPeople
 from storage.reactions import SqlReactions
 from storage.sqlite.connection import Conn, _select_in, _ts
@@ -40,7 +41,7 @@ from storage.sqlite.outbox import SqliteOutbox
 from storage.sqlite.state import SqliteCoordination
 
 
-class SqliteStore(SqliteOutbox, SqliteCoordination, SqlPeople, SqlReactions, SqlDesk):
+class SqliteStore(SqliteOutbox, SqliteCoordination, SqlPeople, SqlNotices, SqlReactions, SqlDesk):
     """A ``Store`` in one SQLite file.
 
     Two aiosqlite connections: one writes, one reads (``query_only``), so that a read never
