@@ -120,6 +120,14 @@ class Notifications:
             await svc.store.set_person_flags(person.id, notify=on)
         return on
 
+    async def switch_person(self, person: Person, on: bool) -> None:
+        """The web switch of a signed-in person: their flag, and turning on also lifts an
+        account's own "off" (a refusal, an earlier ``/notifications off``)."""
+        await self._svc.store.set_person_flags(person.id, notify=on)
+        if on:
+            for platform, account_id in notifications.chat_keys(person, None):
+                await self._svc.store.set_account_prefs(platform, account_id, notify=True)
+
     async def enabled(self, platform: Platform, account_id: str) -> bool:
         """Whether replies to this chat account's comments would reach it."""
         key = (platform, account_id)
