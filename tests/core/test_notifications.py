@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from newsbot import NewsService, Platform
+from newsbot import Dispatcher, Job, NewsService, Platform, Posted
 from newsbot.models import ArticleId, Comment
 from newsbot.notifications import NoticeJob, Prefs, recipients
 from newsbot.people import Account, Person, PersonId, Proof, Proven, web_author_id
 from newsbot.review import DeskSettings, WordList
-from tests.conftest import ADMIN, draft
+from tests.conftest import ADMIN, draft, subscribe
+from tests.fakes.publisher import RecordingPublisher
+from tests.fakes.wait import wait_for
 from tests.pg import BOTH
 
 STORE_BACKENDS = ("memory", *BOTH)
@@ -123,3 +126,55 @@ async def test_a_chat_account_is_told_only_after_notifications_on(service: NewsS
     assert await service.notifications.enabled(TG, "55")
     await service.notifications.refused(TG, "55")
     assert not await service.notifications.enabled(TG, "55")
+
+
+@dataclass
+class Notifying(RecordingPublisher):
+    """A recording publisher that also sends notices; ``order`` is every send in turn."""
+
+    order: list[str] = field(default_factory=list)
+
+    async def post(self, job: Job) -> Posted:
+        self.order.append("post")
+        return await super().post(job)
+
+    async def notify(self, job: NoticeJob) -> None:
+        self.order.append(f"notice:{job.account_id}:{job.count}")
+
+
+async def test_notices_go_after_the_due_fan_out_and_once_with_two_workers(
+    service: NewsService,
+) -> None:
+    for n in range(30):
+        await subscribe(service, str(-100 - n))
+    await service.publish(ADMIN, draft())
+    now = service.clock.now()
+    for n in range(3):
+        await service.store.queue_notice(TG, "777", f'\n[{n}, 1, "t", "a", "x", "u"]', now, now)
+    publisher = Notifying(TG)
+    workers = [
+        Dispatcher(
+            service.store,
+            {TG: publisher},
+            poll_interval=0.05,
+            concurrency=2,
+            notices=service.store,
+        )
+        for _ in range(2)
+    ]
+    for worker in workers:
+        await worker.start()
+    try:
+        await wait_for(
+            lambda: any(o.startswith("notice") for o in publisher.order), 30, "the notice"
+        )
+        for worker in workers:
+            await worker.drain(10)
+    finally:
+        for worker in workers:
+            await worker.stop()
+    notices = [o for o in publisher.order if o.startswith("notice")]
+    assert notices == ["notice:777:3"]  # one message, sent once
+    # Claimed only when no delivery was left due: at most the last claims' posts follow it.
+    assert publisher.order.index(notices[0]) >= 30 - 2 * 2
+    assert publisher.order.count("post") == 30
