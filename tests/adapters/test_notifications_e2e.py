@@ -31,10 +31,13 @@ from tests.adapters.both_platforms import BothPlatforms, both_platforms
 from tests.adapters.web.test_web_helpers import Client, form_fields, web_client
 from tests.adapters.web.test_web_signin import TOKEN, login
 from tests.fakes.wait import wait_for
-from tests.telegram_helpers import PUBLIC_URL, READER
+from tests.telegram_helpers import GROUP, OTHER, PUBLIC_URL, READER
+from tests.telegram_helpers import World as TelegramWorld
+from tests.telegram_helpers import world as tg_world
 
 TG = Platform.TELEGRAM
 DC = Platform.DISCORD
+__all__ = ["tg_world"]
 SIGN_IN = SignInConfig(telegram_token=TOKEN, telegram_bot="news_bot")
 NINA = Proven(TG, str(READER), "Nina", Proof.TELEGRAM_LOGIN)
 OPERATOR = Actor.operator()
@@ -220,3 +223,19 @@ async def test_a_refused_private_message_turns_notifications_off(thread: Thread)
     )
     await both.dispatcher.drain(20)
     assert [c for c in both.tg.calls_to("sendMessage") if c.get("chat_id") == stranger] == tried
+
+
+async def test_telegram_notifications_command_in_private_only(tg_world: TelegramWorld) -> None:
+    w = tg_world
+    await w.start()
+    notes = w.service.notifications
+    assert not await notes.enabled(TG, str(OTHER))  # no person: off until asked
+    answer = await w.say(OTHER, OTHER, "/notifications on")
+    assert "Replies to your comments come here." in answer["text"]
+    assert await notes.enabled(TG, str(OTHER))
+    assert "not sent here" in (await w.say(OTHER, OTHER, "/notifications off"))["text"]
+    assert not await notes.enabled(TG, str(OTHER))
+    assert "not sent here" in (await w.say(OTHER, OTHER, "/notifications"))["text"]
+    refused = await w.say(GROUP, OTHER, "/notifications on")
+    assert "private chat" in refused["text"]
+    assert not await notes.enabled(TG, str(OTHER))
