@@ -28,7 +28,7 @@ from datetime import timedelta
 
 from newsbot.errors import DeliveryError, DestinationGone, RateLimited, StorageError
 from newsbot.models import ArticleId, DeliveryOp, Job, Platform
-from newsbot.notifications import NoticeJob
+from newsbot.notifications import NoticeJob, still_shown
 from newsbot.ports import Clock, Outbox, Publisher, SystemClock
 from newsbot.ports.notifications import NoticeStore, Notifier
 
@@ -299,8 +299,11 @@ class Dispatcher:
         fields = {"notice_id": job.id, "platform": str(job.platform), "attempt": job.attempts}
         platform = str(job.platform)
         try:
-            async with asyncio.timeout(self.send_timeout):
-                await publisher.notify(job)
+            visible = await store.visible_comments(n.comment_id for n in job.notices)
+            shown = still_shown(job, visible)
+            if shown is not None:  # replies hidden since they were queued are not told
+                async with asyncio.timeout(self.send_timeout):
+                    await publisher.notify(shown)
             await self._record(lambda: store.finish_notice(job.id))
             self.outcomes[(platform, "notice_sent")] += 1
             log.debug("notice sent", extra=fields)

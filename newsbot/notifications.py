@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from newsbot.models import ArticleId, Comment, CommentId, CommentStatus, Platform
@@ -191,3 +191,13 @@ def shown(job: NoticeJob) -> tuple[Sequence[Notice], int]:
 def keys_of(people: Iterable[Person | None]) -> set[Key]:
     """Every chat account of some people (for one look-up of their prefs)."""
     return {k for p in people for k in chat_keys(p, None)}
+
+
+def still_shown(job: NoticeJob, visible: set[CommentId]) -> NoticeJob | None:
+    """The notice without the replies hidden or deleted since it was queued; ``None`` when
+    none is left (nothing is sent)."""
+    kept = tuple(n for n in job.notices if n.comment_id in visible)
+    if not kept:
+        return None
+    gone = len(job.notices) - len(kept)
+    return replace(job, notices=kept, count=max(job.count - gone, len(kept)))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from newsbot.models import Platform
+from newsbot.models import CommentId, Platform
 from newsbot.notifications import ITEMS_MAX, Key, NoticeJob, Prefs, decode
 from storage.units import CommonUnits, Tx
 
@@ -113,6 +113,15 @@ class SqlNotices(CommonUnits):
             )
 
         return await self._atomic(body)
+
+    async def visible_comments(self, comment_ids: Iterable[CommentId]) -> set[CommentId]:
+        found: set[CommentId] = set()
+        for comment_id in set(comment_ids):
+            if await self._rows(
+                "SELECT 1 FROM comments WHERE id = $1 AND status = 'visible'", comment_id
+            ):
+                found.add(comment_id)
+        return found
 
     async def finish_notice(self, notice_id: int) -> None:
         await self._changed("DELETE FROM notices WHERE id = $1", notice_id)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from newsbot.models import Platform
+from newsbot.models import CommentId, Platform
 from newsbot.notifications import Key, NoticeJob, Prefs
 
 
@@ -46,6 +46,10 @@ class NoticeStore(Protocol):
     ) -> list[NoticeJob]:
         """Claim up to ``limit`` notices due by ``now`` (or whose lease expired), oldest due
         first, for ``lease`` seconds; each claim counts an attempt."""
+        ...
+
+    async def visible_comments(self, comment_ids: Iterable[CommentId]) -> set[CommentId]:
+        """Those of ``comment_ids`` that are stored and visible now."""
         ...
 
     async def finish_notice(self, notice_id: int) -> None:

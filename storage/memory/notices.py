@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from newsbot.models import Platform
+from newsbot.models import CommentId, CommentStatus, Platform
 from newsbot.notifications import ITEMS_MAX, Key, NoticeJob, Prefs, decode
 from storage.memory.tables import MemoryBase, NoticeRow, _utc
 
@@ -77,6 +77,14 @@ class MemoryNotices(MemoryBase):
                 NoticeJob(i, platform, row.account_id, decode(row.items), row.count, row.attempts)
             )
         return sorted(jobs, key=lambda job: job.id)
+
+    async def visible_comments(self, comment_ids: Iterable[CommentId]) -> set[CommentId]:
+        comments = self._db.comments
+        return {
+            c
+            for c in set(comment_ids)
+            if c in comments and comments[c].status is CommentStatus.VISIBLE
+        }
 
     async def finish_notice(self, notice_id: int) -> None:
         self._db.notices.pop(notice_id, None)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from newsbot import Dispatcher, Job, NewsService, Platform, Posted
-from newsbot.models import ArticleId, Comment
+from newsbot.models import ArticleId, Comment, CommentId
 from newsbot.notifications import NoticeJob, Prefs, recipients
 from newsbot.people import Account, Person, PersonId, Proof, Proven, web_author_id
 from newsbot.review import DeskSettings, WordList
@@ -133,6 +133,7 @@ class Notifying(RecordingPublisher):
     """A recording publisher that also sends notices; ``order`` is every send in turn."""
 
     order: list[str] = field(default_factory=list)
+    notices: list[NoticeJob] = field(default_factory=list)
 
     async def post(self, job: Job) -> Posted:
         self.order.append("post")
@@ -140,6 +141,7 @@ class Notifying(RecordingPublisher):
 
     async def notify(self, job: NoticeJob) -> None:
         self.order.append(f"notice:{job.account_id}:{job.count}")
+        self.notices.append(job)
 
 
 async def test_notices_go_after_the_due_fan_out_and_once_with_two_workers(
@@ -147,10 +149,11 @@ async def test_notices_go_after_the_due_fan_out_and_once_with_two_workers(
 ) -> None:
     for n in range(30):
         await subscribe(service, str(-100 - n))
-    await service.publish(ADMIN, draft())
-    now = service.clock.now()
+    service.notifications.delay = timedelta(0)
+    service.mirror = False  # the article's 30 posts only
+    article_id, parent = await _thread(service)
     for n in range(3):
-        await service.store.queue_notice(TG, "777", f'\n[{n}, 1, "t", "a", "x", "u"]', now, now)
+        await _reply(service, article_id, parent, n)
     publisher = Notifying(TG)
     workers = [
         Dispatcher(
@@ -178,3 +181,20 @@ async def test_notices_go_after_the_due_fan_out_and_once_with_two_workers(
     # Claimed only when no delivery was left due: at most the last claims' posts follow it.
     assert publisher.order.index(notices[0]) >= 30 - 2 * 2
     assert publisher.order.count("post") == 30
+
+
+async def test_a_reply_hidden_before_the_notice_is_sent_is_left_out(service: NewsService) -> None:
+    article_id, parent = await _thread(service)
+    service.notifications.delay = timedelta(0)
+    hidden = await _reply(service, article_id, parent, 1)
+    shown = await _reply(service, article_id, parent, 2)
+    await service.delete_comment(ADMIN, hidden.id)
+    publisher = Notifying(TG)
+    async with Dispatcher(
+        service.store, {TG: publisher}, poll_interval=0.05, notices=service.store
+    ):
+        await wait_for(lambda: bool(publisher.notices), 30, "the notice")
+    [job] = publisher.notices
+    assert [n.comment_id for n in job.notices] == [shown.id] and job.count == 1
+    visible = await service.store.visible_comments([hidden.id, shown.id, CommentId(999)])
+    assert visible == {shown.id}
