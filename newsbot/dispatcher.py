@@ -244,14 +244,15 @@ class Dispatcher:
                         log.exception("cannot claim deliveries", extra={"platform": platform})
                     finally:
                         self.in_flight += len(jobs) - 1
-                notes = await self._claim_notices(platform, publisher, free - len(jobs))
-                for note in notes:
-                    task = asyncio.create_task(self._notify(publisher, note))
-                    tasks.add(task)
-                    task.add_done_callback(finished)
                 for job in jobs:
                     job = dataclasses.replace(job, article_url=self.article_url(job.article.id))
                     task = asyncio.create_task(self._deliver(publisher, job))
+                    tasks.add(task)
+                    task.add_done_callback(finished)
+                # Notices only when no delivery was due: never ahead of an article's fan-out.
+                notes = [] if jobs else await self._claim_notices(platform, publisher, free)
+                for note in notes:
+                    task = asyncio.create_task(self._notify(publisher, note))
                     tasks.add(task)
                     task.add_done_callback(finished)
                 if (jobs or notes) and len(tasks) < self.concurrency:
@@ -276,8 +277,7 @@ class Dispatcher:
     async def _claim_notices(
         self, platform: Platform, publisher: Publisher, free: int
     ) -> list[NoticeJob]:
-        """Claim due notices for the slots left after the due deliveries (which the store
-        hands out first: a claim that did not fill the slots left none due)."""
+        """Claim due notices for the free slots, once a claim found no delivery due."""
         if free <= 0 or self.notices is None or not isinstance(publisher, Notifier):
             return []
         if not self.may_send(platform):
