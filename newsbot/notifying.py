@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from newsbot import notifications
-from newsbot.errors import StorageError
+from newsbot.errors import NotFound, StorageError
 from newsbot.models import Article, ArticleId, Comment, Platform
 from newsbot.notifications import Key, Notice, Prefs
 from newsbot.people import SIGNED_IN, Person, vouched_by
@@ -58,7 +58,7 @@ class Notifications:
         is logged rather than failing the reply."""
         try:
             return await self._replied(comment)
-        except StorageError:
+        except (StorageError, NotFound):
             log.exception("cannot queue a reply notice", extra={"comment_id": comment.id})
             return 0
 
@@ -70,13 +70,13 @@ class Notifications:
         if not notifications.wanted(comment, parent):
             return 0
         assert parent is not None
-        author = (parent.author.platform, parent.author.user_id)
-        person = await self._person(_chat_key(author))
-        replier_key = _chat_key((comment.author.platform, comment.author.user_id))
-        replier = await self._person(replier_key)
+        author = _chat_key((parent.author.platform, parent.author.user_id))
+        person = await self._person(author)
         keys = notifications.chat_keys(person, author)
         if not keys:
             return 0
+        replier_key = _chat_key((comment.author.platform, comment.author.user_id))
+        replier = await self._person(replier_key)
         prefs = await svc.store.account_prefs(keys)
         told = notifications.recipients(person, author, replier, replier_key, prefs)
         if not told:
