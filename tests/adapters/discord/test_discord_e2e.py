@@ -70,6 +70,7 @@ async def test_the_docs_cover_the_invite_and_every_synced_command(world: World) 
         "article",
         "comments",
         "link",
+        "notifications",
         "feed",
         "policy",
         "Delete comment",
