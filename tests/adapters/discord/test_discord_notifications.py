@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from newsbot import MessageRef, Platform
+from newsbot import ArticleId, MessageRef, Platform
+from newsbot.people import Proof, Proven, web_author_id
 from tests.discord_helpers import World, fake, make_world, world
 from tests.fakes.wait import wait_for
 
@@ -58,3 +59,27 @@ async def test_a_reply_comes_as_a_dm_after_notifications_on(world: World) -> Non
 
     await wait_for(off, 30, "notifications off after the refusal")
     assert len(w.fake.dms[w.reader]) == 1
+
+
+async def test_a_user_sharing_no_server_is_refused_and_turned_off(world: World) -> None:
+    w = world
+    w.service.notifications.delay = timedelta(0)
+    await w.subscribe(w.text)
+    article_id = ArticleId(await w.publish())
+    stray = w.fake.add_user(w.fake.new_id(), "Stray Reader")  # in no server with the bot
+    proven = Proven(DC, str(stray), "Stray", Proof.DISCORD_OAUTH)
+    await w.service.people.sign_in(proven)
+    assert await w.service.notifications.enabled(DC, str(stray))  # signed in: on
+    mine = await w.service.add_web_comment(
+        article_id, "Stray", "Hi", client_key="s", user_id=web_author_id(proven)
+    )
+    await w.service.add_web_comment(
+        article_id, "Bob", "Hello", parent_id=mine.id, client_key="b", user_id="w:b"
+    )
+
+    async def off() -> bool:
+        return not await w.service.notifications.enabled(DC, str(stray))
+
+    await wait_for(off, 30, "notifications off after 50007")
+    assert stray not in w.fake.dms
+    assert stray in w.fake.dm_channels.values()  # the DM channel opened; the message refused
