@@ -622,6 +622,7 @@ def compose(
         worker=worker,
         lease=settings.claim_lease,
         may_send=lambda platform: roles is not None and roles.holds(role_of(platform)),
+        notices=store,
     )
     service.on_enqueue(dispatcher.wake)
     store.watch(lambda _topic: dispatcher.wake())

@@ -59,6 +59,13 @@ def web_identity(key: bytes, session: str) -> str:
     return WEB_IDENTITY + base64.urlsafe_b64encode(digest[:15]).decode()
 
 
+class Notifier(Protocol):
+    """``NewsService.notifications`` as the comment use cases see it."""
+
+    async def replied(self, comment: Comment) -> int:
+        """``newsbot.notifying.Notifications.replied``."""
+
+
 class Host(Protocol):
     """What the comment and moderation use cases need of ``NewsService``."""
 
@@ -71,6 +78,10 @@ class Host(Protocol):
     comments_stored: int
     desk_settings: DeskSettings
     _intake: IntakeGate
+
+    @property
+    def notifications(self) -> Notifier:
+        """``NewsService.notifications``."""
 
     def _enqueued(self) -> None: ...
 
@@ -232,6 +243,8 @@ async def _add_comment(
                 },
             )
         svc._enqueued()
+        if comment.status is CommentStatus.VISIBLE and comment.parent_id is not None:
+            await svc.notifications.replied(comment)
     return comment
 
 

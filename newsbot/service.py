@@ -50,6 +50,7 @@ from newsbot.models import (
     ThreadPage,
     WorkerInfo,
 )
+from newsbot.notifying import Notifications
 from newsbot.ports import Clock, Store, StoreMetrics, SystemClock
 from newsbot.publishing import Change as Change  # re-exported: adapters import it here
 from newsbot.reacting import ReactionService
@@ -128,6 +129,7 @@ class NewsService:
         # The feed use cases, when the program follows feeds: chat adapters reach /feed here.
         self.feeds: FeedService | None = None
         self.people = IdentityService(self)  # persons and their accounts (newsbot.identity)
+        self.notifications = Notifications(self)  # replies told in private (newsbot.notifying)
         self.staff: dict[Platform, frozenset[str]] = {}  # NEWSBOT_STAFF, beside the admins
         # Reactions from every platform; posts show new totals at the comment count's pace.
         self.reactions = ReactionService(store, self.clock, pace=lambda: self.count_refresh)

@@ -168,6 +168,7 @@ async def make_world(
             backoff_cap=0.05,
             article_url=svc.article_url,
             clock=svc.clock,
+            notices=db,
         )
         svc.on_enqueue(dispatcher.wake)
         await dispatcher.start()

@@ -80,6 +80,7 @@ class World:
             backoff_cap=0.05,
             article_url=self.service.article_url,
             clock=self.service.clock,
+            notices=self.store,
         )
         self.service.on_enqueue(dispatcher.wake)
         await dispatcher.start()

@@ -33,7 +33,7 @@ def install_commands(tree: NewsTree) -> None:
     reading = ReadingCommands()
     order = {"publish": 0, "edit": 1, "retract": 2, "subscribe": 3, "unsubscribe": 4}
     order |= {"approve": 5, "latest": 6, "article": 7, "comments": 8, "link": 9, "policy": 10}
-    order |= {"scheduled": 11}
+    order |= {"scheduled": 11, "notifications": 12}
     flat = [*articles.top_level(), *channels.top_level(), *approvals.top_level()]
     flat += [*reading.top_level(), *PeopleCommands().top_level(), *PolicyCommands().top_level()]
     flat += ScheduleCommands().top_level()

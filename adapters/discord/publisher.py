@@ -21,12 +21,19 @@ import discord
 
 from adapters.discord.ids import snowflake
 from adapters.discord.pacing import ChannelPacer
-from adapters.discord.render import article_embed, comment_content, templated_embed, thread_name
+from adapters.discord.render import (
+    article_embed,
+    comment_content,
+    notice_content,
+    templated_embed,
+    thread_name,
+)
 from adapters.i18n import ChatSpeech, Speech
 from adapters.templates import TemplateBook
 from adapters.templates import render as render_template
 from newsbot.errors import DeliveryError, DestinationGone, InvalidInput, RateLimited
 from newsbot.models import DestinationKind, Job, MessageRef, Platform, Posted
+from newsbot.notifications import NoticeJob
 from newsbot.scheduling import EVERYONE
 from newsbot.service import NewsService
 
@@ -402,6 +409,26 @@ class DiscordPublisher:
                 replies_to_parent = job.parent is not None and link.comment_id == job.parent.id
         quote = job.parent if job.parent is not None and not replies_to_parent else None
         return comment_content(job.comment, quote=quote), reference
+
+    async def notify(self, job: NoticeJob) -> None:
+        """Send a reply notice as a DM (``POST /users/@me/channels``, then the message);
+        Discord refuses a user who shares no server with the bot or closed their DMs (403
+        50007: ``DestinationGone``)."""
+        client = self._ready_client()
+        user = snowflake(job.account_id)
+        if user is None:
+            raise DestinationGone(f"not a Discord user id: {job.account_id[:40]!r}")
+        try:
+            channel = await client.create_dm(discord.Object(user))
+            await channel.send(
+                notice_content(job), allowed_mentions=NO_MENTIONS, suppress_embeds=True
+            )
+        except (discord.HTTPException, *_NETWORK_ERRORS) as exc:
+            translated = translate(exc, destination=True)
+            log.info(
+                "discord refused a notice", extra={"notice_id": job.id, "error": str(translated)}
+            )
+            raise translated from exc
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -31,11 +31,13 @@ from adapters.telegram.render import (
     render_article,
     render_comment,
 )
+from adapters.telegram.render.notices import render_notice
 from adapters.telegram.render.templated import render_templated
 from adapters.templates import TemplateBook
 from adapters.templates import render as render_template
 from newsbot.errors import DeliveryError, DestinationGone, InvalidInput, RateLimited
 from newsbot.models import DestinationKind, Job, MessageRef, Platform, Posted
+from newsbot.notifications import NoticeJob
 from newsbot.service import NewsService
 
 log = logging.getLogger("newsbot.telegram")
@@ -44,6 +46,7 @@ T = TypeVar("T")
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 FANOUT_ARGS = {"lane": FANOUT}
+NOTICE_ARGS = {"lane": FANOUT}  # paced with the fan-out; claimed only after it
 # A mirrored comment that has nowhere to go (a channel without a discussion group): the
 # delivery completes with this id, and edits and deletes of it do nothing.
 NOT_POSTED = "-"
@@ -207,6 +210,27 @@ class TelegramPublisher:
         if message_id is None or message_id == NOT_POSTED:
             return
         await self._call(self._delete(job, message_id), job)
+
+    async def notify(self, job: NoticeJob) -> None:
+        """Send a reply notice to the user's private chat (the chat id is the user id);
+        Telegram refuses a chat the user never started (``DestinationGone``)."""
+        await self._wait_ready()
+        rendered = render_notice(job)
+        try:
+            await self.bot.send_message(
+                int(job.account_id),
+                rendered.text,
+                entities=rendered.entities,
+                link_preview_options=NO_PREVIEW,
+                rate_limit_args=NOTICE_ARGS,
+            )
+        except TelegramError as error:
+            translated = translate(error, token=self.token)
+            log.info(
+                "telegram refused a notice",
+                extra={"notice_id": job.id, "error": str(translated)},
+            )
+            raise translated from None
 
     def expecting(self, chat_id: str, message_id: str) -> bool:
         """Whether a post in this chat may still be being recorded: it was sent moments ago,

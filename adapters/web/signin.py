@@ -510,7 +510,7 @@ async def notifications(request: web.Request) -> web.StreamResponse:
     if isinstance(got, web.Response):
         return got
     who, form = got
-    await site(request).service.people.set_notifications(who.person.id, form.get("on") == "1")
+    await site(request).service.notifications.switch_person(who.person, form.get("on") == "1")
     return web.Response(status=303, headers={"Location": "/signin"})
 
 

@@ -56,6 +56,7 @@ from newsbot.models import (
     WorkerInfo,
 )
 from newsbot.ports.desk import DeskStore
+from newsbot.ports.notifications import NoticeStore
 from newsbot.ports.people import PeopleStore
 from newsbot.ports.reactions import ReactionStore
 from newsbot.ports.routing import RoutingStore
@@ -537,6 +538,7 @@ class Store(
     Coordination,
     FeedStore,
     PeopleStore,
+    NoticeStore,
     ReactionStore,
     DeskStore,
     ScheduleStore,

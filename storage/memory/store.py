@@ -36,6 +36,7 @@ from newsbot.models import (
 from newsbot.policy import Story
 from newsbot.ports import Store
 from storage.memory.desk import Desk
+from storage.memory.notices import MemoryNotices
 from storage.memory.outbox import Outbox
 from storage.memory.people import MemoryPeople
 from storage.memory.reactions import Reactions
@@ -54,7 +55,17 @@ from storage.memory.tables import (
 )
 
 
-class MemoryStore(Outbox, Coordination, Feeds, MemoryPeople, Reactions, Desk, Schedules, Routing):
+class MemoryStore(
+    Outbox,
+    Coordination,
+    Feeds,
+    MemoryPeople,
+    MemoryNotices,
+    Reactions,
+    Desk,
+    Schedules,
+    Routing,
+):
     """A ``Store`` in memory, on its own ``MemoryDatabase`` unless given one: several stores
     on one database behave as workers sharing it."""
 

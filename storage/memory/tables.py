@@ -30,9 +30,11 @@ from newsbot.models import (
     FeedItem,
     MessageLink,
     MessageRef,
+    Platform,
     RoleLease,
     WorkerInfo,
 )
+from newsbot.notifications import Key, Prefs
 from newsbot.people import Person, PersonId
 from newsbot.reactions import Target
 
@@ -59,6 +61,20 @@ class StoredReactions:
 
 
 @dataclass
+class NoticeRow:
+    """One notice outbox row (``storage.memory.notices``)."""
+
+    platform: Platform
+    account_id: str
+    items: str
+    count: int
+    sending: bool
+    attempts: int
+    due_at: datetime
+    error: str = ""
+
+
+@dataclass
 class MemoryDatabase:
     """The rows of a memory store, shared by every handle opened on it."""
 
@@ -82,6 +98,8 @@ class MemoryDatabase:
     people: dict[PersonId, Person] = field(default_factory=dict)  # storage.memory.people
     tokens: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     reactions: dict[MessageRef, StoredReactions] = field(default_factory=dict)
+    notify_accounts: dict[Key, Prefs] = field(default_factory=dict)  # storage.memory.notices
+    notices: dict[int, NoticeRow] = field(default_factory=dict)
     listeners: list[Callable[[str], None]] = field(default_factory=list)
     last_id: Counter[str] = field(default_factory=Counter)
 

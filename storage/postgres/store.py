@@ -33,6 +33,7 @@ from newsbot.models import (
 )
 from storage.base import Result, Waiting
 from storage.desk import SqlDesk
+from storage.notices import SqlNotices
 from storage.people import SqlPeople
 from storage.postgres.connection import Conn, PostgresConnections, _count, _notify, _utc
 from storage.postgres.ingest import _ingest
@@ -55,6 +56,7 @@ class PostgresStore(
     PostgresOutbox,
     PostgresCoordination,
     SqlPeople,
+    SqlNotices,
     SqlReactions,
     SqlDesk,
     ScheduleUnits,

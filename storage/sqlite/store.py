@@ -32,6 +32,7 @@ from newsbot.models import (
 )
 from storage.base import Result
 from storage.desk import SqlDesk
+from storage.notices import SqlNotices
 from storage.people import SqlPeople
 from storage.reactions import SqlReactions
 from storage.routing import RoutingUnits
@@ -46,6 +47,7 @@ class SqliteStore(
     SqliteOutbox,
     SqliteCoordination,
     SqlPeople,
+    SqlNotices,
     SqlReactions,
     SqlDesk,
     ScheduleUnits,

@@ -87,6 +87,7 @@ PUBLIC_COMMANDS = (
     ("subscribe", N_("Send new articles to this chat (chat admins)")),
     ("unsubscribe", N_("Stop sending articles to this chat (chat admins)")),
     ("link", N_("Link this account to the web site (private chat)")),
+    ("notifications", N_("Replies to your comments here: /notifications on|off (private chat)")),
     ("report", N_("Reply to a comment with /report [reason] to ask a moderator to look")),
     ("help", N_("What I can do")),
 )
@@ -141,6 +142,11 @@ class Handlers(HandlerGroup):
         self.reactions = Reactions(self.shared)
         self.bot_id = 0
 
+    async def start(self, update: Update, context: Context) -> None:
+        """``/start``: the user started the bot (it may write to them), then the help."""
+        await self.people.started(update)
+        await self.reading.help(update, context)
+
     @property
     def sees_all(self) -> bool:
         """Whether the bot sees every group message (privacy mode off)."""
@@ -157,7 +163,7 @@ class Handlers(HandlerGroup):
         groups = filters.ChatType.GROUPS
         reading, publishing, subscriptions = self.reading, self.publishing, self.subscriptions
         commands: list[tuple[str, Callback]] = [
-            ("start", reading.help),
+            ("start", self.start),
             ("help", reading.help),
             ("latest", reading.latest),
             ("article", reading.article),
@@ -176,6 +182,7 @@ class Handlers(HandlerGroup):
             ("approve", subscriptions.approve),
             ("feed", self.feeds.feed),
             ("link", self.people.link),
+            ("notifications", self.people.notifications),
         ]
         for name, callback in commands:
             application.add_handler(CommandHandler(name, callback, filters=new))

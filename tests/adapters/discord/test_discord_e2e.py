@@ -71,6 +71,7 @@ async def test_the_docs_cover_the_invite_and_every_synced_command(world: World) 
         "comments",
         "link",
         "scheduled",
+        "notifications",
         "feed",
         "policy",
         "Delete comment",

@@ -49,9 +49,12 @@ EXPECTED_COMMANDS = {
     "article",
     "comments",
     "link",
+    "policy",
+    "notifications",
     "feed",
     "Delete comment",
     "Ban author",
+    "Report",
 }
 
 
