@@ -38,6 +38,28 @@ EXAMPLES = {
     "copy-database": "newsbot copy-database newsbot.db postgresql://newsbot@db:5432/newsbot",
     "backup": "newsbot backup /var/backups/newsbot-$(date +%F).db",
     "env-example": "newsbot env-example > .env",
+    "reschedule": "newsbot reschedule 42 --in 2h",
+    "cancel": "newsbot cancel 42",
+    "breaking-mention": "newsbot breaking-mention 123456789012345678 987654321098765432",
+    "language": "newsbot language telegram -1001234567890 de",
+    "filter": "newsbot filter set 3 quake OR tags:breaking",
+    "filter set": "newsbot filter set 3 quake OR tags:breaking -body:sponsored",
+    "filter clear": "newsbot filter clear 3",
+    "delay": "newsbot delay 3 600",
+    "template": "newsbot template set 3 --ready headline",
+    "template set": "newsbot template set 3 post.j2",
+    "template show": "newsbot template show 3",
+    "template clear": "newsbot template clear 3",
+    "preview": "newsbot preview 42 3",
+    "test-send": "newsbot test-send 3",
+    "people": "newsbot people --json",
+    "person": "newsbot person 7",
+    "queue": "newsbot queue hide 1234",
+    "queue hide": "newsbot queue hide 1234",
+    "queue delete": "newsbot queue delete 1234",
+    "queue undo": "newsbot queue undo 1234",
+    "policy": "newsbot policy 42 premoderated",
+    "audit": "newsbot audit --limit 20",
 }
 
 
@@ -129,12 +151,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_examples(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_examples(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], parent: str = ""
+) -> None:
     for name, command in sub.choices.items():
-        command.epilog = f"example: {EXAMPLES[name]}"
+        example = EXAMPLES.get(f"{parent} {name}".strip()) or EXAMPLES.get(name)
+        if example is not None:  # a command without one still works
+            command.epilog = f"example: {example}"
         for action in command._actions:
             if isinstance(action, argparse._SubParsersAction):
-                _add_examples(action)
+                _add_examples(action, name)
 
 
 def _add_articles(
