@@ -55,6 +55,7 @@ EXAMPLES = {
     "people": "newsbot people --json",
     "person": "newsbot person 7",
     "queue": "newsbot queue hide 1234",
+    "queue list": "newsbot queue list --view held --limit 20",
     "queue hide": "newsbot queue hide 1234",
     "queue delete": "newsbot queue delete 1234",
     "queue undo": "newsbot queue undo 1234",
@@ -238,8 +239,8 @@ def _add_chats(
         help="show or set a subscribed chat's own language",
         description="e.g. bot.py language telegram -1001234 uk; 'default' clears it",
     )
-    p.add_argument("platform", choices=platforms)
-    p.add_argument("chat_id")
+    p.add_argument("platform", choices=platforms, help="the chat's platform")
+    p.add_argument("chat_id", help="the subscribed chat's id")
     p.add_argument("language", nargs="?", help="en, de, uk, or default")
     p.set_defaults(handler=chats.language)
 
