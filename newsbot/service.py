@@ -12,7 +12,6 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -46,7 +45,6 @@ from newsbot.models import (
     MessageRef,
     NewDestination,
     Platform,
-    RoleLease,
     ThreadPage,
     WorkerInfo,
 )
@@ -61,7 +59,7 @@ from newsbot.subscriptions import PENDING_MAX as PENDING_MAX  # re-exported
 from newsbot.subscriptions import REQUESTS_PER_DAY as REQUESTS_PER_DAY
 from newsbot.subscriptions import Subscription as Subscription
 from newsbot.threads import PAGE_COMMENTS
-from newsbot.workers import LIVE_HORIZON, live_workers
+from newsbot.workers import LIVE_HORIZON, Roster, live_workers
 
 if TYPE_CHECKING:
     from newsbot.feeds import FeedService
@@ -586,18 +584,3 @@ class NewsService:
             return False
         self.store.observe_batch = observer
         return True
-
-
-@dataclass(frozen=True, slots=True)
-class Roster:
-    """The workers on one database and the roles they hold, for an operator.
-
-    Attributes:
-        at: when it was read (heartbeat ages and lease liveness are counted from it).
-        workers: the workers that sent a heartbeat within the horizon asked for.
-        roles: every role's lease, live or run out.
-    """
-
-    at: datetime
-    workers: tuple[WorkerInfo, ...]
-    roles: tuple[RoleLease, ...]
