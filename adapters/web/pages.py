@@ -344,7 +344,7 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
     if form.viewer is not None:  # the platform's name, whatever was typed
         form.name = form.viewer.name[:NAME_MAX]
     elif not config(request).anonymous:
-        form.errors["form"] = "Please sign in to comment."
+        form.errors["form"] = s.speech.gettext("Please sign in to comment.")
         return await _article_response(request, article, form, status=403)
     parent = _field(data, "parent")
     if parent:
@@ -389,7 +389,7 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
     if comment.status is not CommentStatus.VISIBLE:
         # Held (over the per-author or per-chat limit): stored for moderators, not shown. The
         # reader sees that, with their text still in the form to keep a copy of.
-        form.notice = (
+        form.notice = s.speech.gettext(
             "Your comment was received and waits for a moderator before it is shown. "
             "Your text is still below if you want to keep a copy."
         )
