@@ -378,7 +378,7 @@ class MemoryStore(
     def _write(self, batch: Sequence[IncomingComment], plan: Plan) -> None:
         db = self.database
         for new in plan.accepted:
-            item = batch[new.index]
+            item = batch[new.position]
             status = CommentStatus.HIDDEN if new.hidden else CommentStatus.VISIBLE
             comment = Comment(
                 new.id,
