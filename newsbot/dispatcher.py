@@ -29,6 +29,7 @@ from datetime import timedelta
 from newsbot.errors import DeliveryError, DestinationGone, RateLimited, StorageError
 from newsbot.models import ArticleId, DeliveryOp, Job, Platform
 from newsbot.ports import Clock, Outbox, Publisher, SystemClock
+from newsbot.stats import tagged_url
 
 log = logging.getLogger("newsbot.dispatcher")
 
@@ -238,7 +239,8 @@ class Dispatcher:
                     finally:
                         self.in_flight += len(jobs) - 1
                 for job in jobs:
-                    job = dataclasses.replace(job, article_url=self.article_url(job.article.id))
+                    url = tagged_url(self.article_url(job.article.id), job.destination.id)
+                    job = dataclasses.replace(job, article_url=url)
                     task = asyncio.create_task(self._deliver(publisher, job))
                     tasks.add(task)
                     task.add_done_callback(finished)

@@ -21,6 +21,7 @@ from newsbot.comments import web_identity as web_identity
 from newsbot.cursors import MALFORMED as MALFORMED_CURSOR
 from newsbot.cursors import Cursors
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
+from newsbot.figures import FiguresService
 from newsbot.limits import IntakeGate, IntakeLimits
 from newsbot.models import (
     Actor,
@@ -114,6 +115,7 @@ class NewsService:
         self.feeds: FeedService | None = None
         # Reactions from every platform; posts show new totals at the comment count's pace.
         self.reactions = ReactionService(store, self.clock, pace=lambda: self.count_refresh)
+        self.figures = FiguresService(store, self.clock, self.reactions, self.require_admin)
 
     # -- wiring ---------------------------------------------------------------------------
 

@@ -42,6 +42,9 @@ TABLES = (
     "roles",
     "feeds",
     "feed_items",
+    "reactions",
+    "reaction_counts",
+    "article_views",
 )
 _WITH_IDS = ("articles", "destinations", "comments", "deliveries", "feeds")
 _CHUNK = 5000

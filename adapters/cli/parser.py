@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from adapters.cli import articles, chats, feeds
+from adapters.cli import articles, chats, feeds, stats
 from adapters.cli.operations import copy_database, workers
 from newsbot import DestinationKind, Platform
 from newsbot.workers import LIVE_HORIZON
@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=articles.delete_comment)
     _add_feeds(sub, common)
     _add_authors(sub, common)
+    stats.add_parser(sub, common)
     p = sub.add_parser(
         "copy-database",
         parents=[common],

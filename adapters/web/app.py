@@ -21,6 +21,7 @@ from adapters.web.context import (
 )
 from adapters.web.guard import parse_networks
 from adapters.web.render import STATIC_DIR, environment, file_version
+from adapters.web.views import VIEWS, ViewCounter, counting
 from newsbot import NewsService
 from newsbot.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 
@@ -156,6 +157,8 @@ def create_app(
         await load_keys(app[SITE], secret)
 
     app.on_startup.append(_load_keys)
+    app[VIEWS] = ViewCounter(service.figures.add_views)
+    app.cleanup_ctx.append(counting)
     return app
 
 

@@ -26,6 +26,7 @@ from adapters.web.context import (
 )
 from adapters.web.guard import ascii_number, new_session, submission_keys
 from adapters.web.render import article_path, comments_label, flatten
+from adapters.web.views import VIEWS
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
 from newsbot.models import (
     Article,
@@ -40,6 +41,7 @@ from newsbot.models import (
 )
 from newsbot.reactions import ReactionCounts
 from newsbot.service import NAME_MAX, web_identity
+from newsbot.stats import VIA, source_of
 from newsbot.text import one_line
 
 TEXT_MAX = 4000
@@ -145,7 +147,10 @@ async def article_page(request: web.Request) -> web.Response:
     reply = parent.id if parent is not None else None
     key = ("article", article_id, cursor, reply, react_id)
     variant = bool(cursor or reply is not None or react_id is not None)
-    return await cached(request, key, article_id, load, variant=variant)
+    response = await cached(request, key, article_id, load, variant=variant)
+    if not variant and response.status in (200, 304):  # a reader on the article (not paging)
+        request.app[VIEWS].add(ArticleId(article_id), source_of(request.query.get(VIA)))
+    return response
 
 
 async def _replyable(request: web.Request, article_id: int, raw: str | None) -> Comment | None:

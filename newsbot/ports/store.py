@@ -56,6 +56,7 @@ from newsbot.models import (
     WorkerInfo,
 )
 from newsbot.ports.reactions import ReactionStore
+from newsbot.ports.stats import StatsStore
 
 
 class ArticleStore(Protocol):
@@ -533,6 +534,7 @@ class Store(
     Coordination,
     FeedStore,
     ReactionStore,
+    StatsStore,
     Protocol,
 ):
     """The whole persistence port: every role, and the store's own life cycle.

@@ -37,6 +37,7 @@ from newsbot.ports import Store
 from storage.memory.outbox import Outbox
 from storage.memory.reactions import Reactions
 from storage.memory.state import Coordination, Feeds
+from storage.memory.stats import Stats
 from storage.memory.tables import (
     _DEAD,
     _FAILED,
@@ -49,7 +50,7 @@ from storage.memory.tables import (
 )
 
 
-class MemoryStore(Outbox, Coordination, Feeds, Reactions):
+class MemoryStore(Outbox, Coordination, Feeds, Reactions, Stats):
     """A ``Store`` in memory, on its own ``MemoryDatabase`` unless given one: several stores
     on one database behave as workers sharing it."""
 

@@ -78,6 +78,8 @@ class MemoryDatabase:
     feeds: dict[FeedId, Feed] = field(default_factory=dict)
     feed_items: dict[tuple[FeedId, str], FeedItem] = field(default_factory=dict)
     reactions: dict[MessageRef, StoredReactions] = field(default_factory=dict)
+    sent_at: dict[DeliveryId, datetime] = field(default_factory=dict)  # first sent
+    views: dict[tuple[ArticleId, str], int] = field(default_factory=dict)  # by source
     listeners: list[Callable[[str], None]] = field(default_factory=list)
     last_id: Counter[str] = field(default_factory=Counter)
 

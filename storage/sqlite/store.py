@@ -36,9 +36,10 @@ from storage.sqlite.connection import Conn, _select_in, _ts
 from storage.sqlite.ingest import IngestProcess
 from storage.sqlite.outbox import SqliteOutbox
 from storage.sqlite.state import SqliteCoordination
+from storage.stats import SqlStats
 
 
-class SqliteStore(SqliteOutbox, SqliteCoordination, SqlReactions):
+class SqliteStore(SqliteOutbox, SqliteCoordination, SqlReactions, SqlStats):
     """A ``Store`` in one SQLite file.
 
     Two aiosqlite connections: one writes, one reads (``query_only``), so that a read never
