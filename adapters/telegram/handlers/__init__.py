@@ -36,6 +36,7 @@ from adapters.telegram.handlers.base import (
 )
 from adapters.telegram.handlers.comments import LINK_WAIT, Comments
 from adapters.telegram.handlers.feeds import Feeds
+from adapters.telegram.handlers.figures import Figures
 from adapters.telegram.handlers.membership import Membership
 from adapters.telegram.handlers.moderation import Moderation
 from adapters.telegram.handlers.parsing import (
@@ -93,6 +94,7 @@ ADMIN_COMMANDS = (
     ("ban", "Reply to a comment with /ban to stop storing its author's comments"),
     ("approve", "Subscriptions waiting for approval; /approve CHAT_ID approves one"),
     ("feed", "Follow a site's feed: /feed add URL [tags], list, remove URL, poll URL"),
+    ("stats", "An article's figures: /stats [ID]"),
 )
 
 
@@ -118,6 +120,7 @@ class Handlers(HandlerGroup):
         self.comments = Comments(self.shared)
         self.members = Membership(self.shared)
         self.reactions = Reactions(self.shared)
+        self.figures = Figures(self.shared)
         self.bot_id = 0
 
     @property
@@ -151,6 +154,7 @@ class Handlers(HandlerGroup):
             ("ban", self.moderation.ban),
             ("approve", subscriptions.approve),
             ("feed", self.feeds.feed),
+            ("stats", self.figures.stats),
         ]
         for name, callback in commands:
             application.add_handler(CommandHandler(name, callback, filters=new))

@@ -69,6 +69,7 @@ async def test_the_docs_cover_the_invite_and_every_synced_command(world: World) 
         "latest",
         "article",
         "comments",
+        "stats",
         "feed",
         "Delete comment",
         "Ban author",

@@ -48,6 +48,7 @@ EXPECTED_COMMANDS = {
     "latest",
     "article",
     "comments",
+    "stats",
     "feed",
     "Delete comment",
     "Ban author",
