@@ -56,6 +56,7 @@ class FiguresService:
             await self.reactions.counts(article.id),
             await self.store.article_views(article.id),
             self.clock.now(),
+            await self.store.reaction_times(article.id),
         )
 
     async def latest(self, actor: Actor, limit: int = 10) -> list[ArticleFigures]:

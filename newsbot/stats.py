@@ -80,6 +80,9 @@ class ArticleFigures:
         comments_over_time: (bucket start, platform) -> comments written then.
         bucket: the width of a bucket, in seconds.
         reactions: per (platform, emoji), the article's and its visible comments' together.
+        reactions_over_time: (bucket start, platform) -> reactions last set then (a reader's
+            latest change, or a message's latest anonymous counts).
+        posts_over_time: (bucket start, platform) -> posts that first went out then.
         views: web page views in all; ``arrivals``: views per source (a chat, or ``""``).
     """
 
@@ -92,6 +95,8 @@ class ArticleFigures:
     comments_over_time: Mapping[tuple[datetime, Platform], int] = field(default_factory=dict)
     bucket: float = 3600.0
     reactions: Mapping[tuple[Platform, str], int] = field(default_factory=dict)
+    reactions_over_time: Mapping[tuple[datetime, Platform], int] = field(default_factory=dict)
+    posts_over_time: Mapping[tuple[datetime, Platform], int] = field(default_factory=dict)
     views: int = 0
     arrivals: Mapping[str, int] = field(default_factory=dict)
 
@@ -122,6 +127,7 @@ def figures(
     reactions: ReactionCounts,
     views: Mapping[str, int],
     now: datetime,
+    reaction_times: Iterable[tuple[datetime, Platform, int]] = (),
 ) -> ArticleFigures:
     """Aggregate what the store read about one article."""
     posts = list(posts)
@@ -133,11 +139,23 @@ def figures(
     if due and len(sent) == len(due):
         reach = max((max(sent) - start).total_seconds(), 0.0)
     visible = [c for c in comments if c.visible]
-    width = bucket_width(start, max([now, *(c.created_at for c in visible)]))
+    reaction_times = list(reaction_times)
+    times = [now, *(c.created_at for c in visible), *(t for t, _, _ in reaction_times)]
+    width = bucket_width(start, max(times))
+
+    def slot(at: datetime) -> datetime:
+        return start + width * int(max((at - start) / width, 0))
+
     over_time: Counter[tuple[datetime, Platform]] = Counter()
     for c in visible:
-        slot = start + width * int(max((c.created_at - start) / width, 0))
-        over_time[(slot, c.platform)] += 1
+        over_time[(slot(c.created_at), c.platform)] += 1
+    reacted: Counter[tuple[datetime, Platform]] = Counter()
+    for at, platform, n in reaction_times:
+        reacted[(slot(at), platform)] += n
+    went: Counter[tuple[datetime, Platform]] = Counter()
+    for p in posts:
+        if p.sent_at is not None:
+            went[(slot(p.sent_at), p.platform)] += 1
     return ArticleFigures(
         article=article,
         deliveries=dict(sorted(by_state.items())),
@@ -148,6 +166,8 @@ def figures(
         comments_over_time=dict(sorted(over_time.items())),
         bucket=width.total_seconds(),
         reactions=dict(reactions.everything().counts),
+        reactions_over_time=dict(sorted(reacted.items())),
+        posts_over_time=dict(sorted(went.items())),
         views=sum(views.values()),
         arrivals=dict(sorted(views.items(), key=lambda item: (-item[1], item[0]))),
     )
@@ -206,6 +226,14 @@ def as_dict(f: ArticleFigures) -> dict[str, Any]:
         "comments_over_time": [
             {"at": at.isoformat(), "platform": str(p), "count": n}
             for (at, p), n in f.comments_over_time.items()
+        ],
+        "reactions_over_time": [
+            {"at": at.isoformat(), "platform": str(p), "count": n}
+            for (at, p), n in f.reactions_over_time.items()
+        ],
+        "posts_over_time": [
+            {"at": at.isoformat(), "platform": str(p), "count": n}
+            for (at, p), n in f.posts_over_time.items()
         ],
         "bucket_seconds": f.bucket,
         "reactions": reactions,

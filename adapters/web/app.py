@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from adapters.web import admin, api, feeds, pages, reactions
+from adapters.web import admin, admin_stats, api, feeds, pages, reactions
 from adapters.web.cache import PageCache, public_cache_control
 from adapters.web.context import (
     ERROR_CACHE,
@@ -149,6 +149,8 @@ def create_app(
         app.router.add_post(f"{comment}/ban", admin.ban_author)
         app.router.add_post(f"{comment}/ban-name", admin.ban_comment_name)
         app.router.add_post("/admin/names/ban", admin.ban_name)
+        app.router.add_get("/admin/stats", admin_stats.stats_page)
+        app.router.add_get(f"/admin/stats/{{id:{ID_PATTERN}}}", admin_stats.article_stats_page)
     app.router.add_get("/favicon.ico", _no_icon)
     app.router.add_static("/static", STATIC_DIR)
     app.on_response_prepare.append(_headers)
