@@ -11,8 +11,8 @@ from html import escape
 
 from markupsafe import Markup
 
-WIDTH, HEIGHT = 640, 220
-_LEFT, _BOTTOM, _TOP = 36, 28, 12
+WIDTH, HEIGHT = 640, 260
+_LEFT, _BOTTOM, _TOP = 48, 34, 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,7 @@ def stacked_bars(
         f'<title id="{ident}-title">{escape(title)}</title>',
         f'<line class="axis" x1="{_LEFT}" y1="{_TOP + plot_h}" x2="{WIDTH - 8}" '
         f'y2="{_TOP + plot_h}"/>',
-        f'<text class="tick" x="{_LEFT - 4}" y="{_TOP + 8}" text-anchor="end">{top}</text>',
+        f'<text class="tick" x="{_LEFT - 6}" y="{_TOP + 14}" text-anchor="end">{top}</text>',
         f'<text class="tick" x="{_LEFT - 4}" y="{_TOP + plot_h}" text-anchor="end">0</text>',
     ]
     for i, at in enumerate(buckets):
@@ -66,13 +66,13 @@ def stacked_bars(
     if buckets:
         for at, anchor, x in ((buckets[0], "start", _LEFT), (buckets[-1], "end", WIDTH - 8)):
             parts.append(
-                f'<text class="tick" x="{x}" y="{HEIGHT - 8}" text-anchor="{anchor}">'
+                f'<text class="tick" x="{x}" y="{HEIGHT - 6}" text-anchor="{anchor}">'
                 f"{escape(_label(at, bucket))}</text>"
             )
     for i, s in enumerate(series):
-        x = _LEFT + 8 + i * 110
-        parts.append(f'<rect class="bar {escape(s)}" x="{x}" y="{_TOP}" width="10" height="10"/>')
-        parts.append(f'<text class="legend" x="{x + 14}" y="{_TOP + 9}">{escape(s)}</text>')
+        x = _LEFT + i * 150
+        parts.append(f'<rect class="bar {escape(s)}" x="{x}" y="6" width="18" height="18"/>')
+        parts.append(f'<text class="legend" x="{x + 24}" y="22">{escape(s)}</text>')
     if not buckets:
         parts.append(
             f'<text class="legend" x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">'
