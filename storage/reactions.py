@@ -236,6 +236,13 @@ async def _refresh(tx: Tx, article_id: ArticleId, pace: CountRefresh, at: dateti
         article_id,
     )
     due = reactions.refreshes([(r[0], bool(r[1]), rows.at(r[2])) for r in found], pace, at)
+    # An edit being sent carries the counts read when it was claimed: send it again once done
+    # (its generation moves on, so complete_delivery puts it back to pending).
+    await tx.run(
+        "UPDATE deliveries SET generation = generation + 1 WHERE article_id = $1 "
+        "AND comment_id IS NULL AND state = 'sending' AND op = 'edit'",
+        article_id,
+    )
     if due:
         await tx.many(
             "UPDATE deliveries SET op = 'edit', state = 'pending', due_at = $1, attempts = 0, "
