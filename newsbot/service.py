@@ -22,6 +22,7 @@ from newsbot.cursors import MALFORMED as MALFORMED_CURSOR
 from newsbot.cursors import Cursors
 from newsbot.desk import Desk
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
+from newsbot.figures import FiguresService
 from newsbot.filters import RegexEngine
 from newsbot.i18n import chat_language_key, normalise_language
 from newsbot.identity import IdentityService
@@ -133,6 +134,7 @@ class NewsService:
         self.reactions = ReactionService(store, self.clock, pace=lambda: self.count_refresh)
         # Filters and templates per destination (``regex``: the engine filters' patterns run on).
         self.routing = Routing(self, regex)
+        self.figures = FiguresService(store, self.clock, self.reactions, self.require_admin)
 
     # -- wiring ---------------------------------------------------------------------------
 

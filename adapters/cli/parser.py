@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from adapters.cli import articles, chats, desk, feeds, people, routing, schedule
+from adapters.cli import articles, chats, desk, feeds, people, routing, schedule, stats
 from adapters.cli.operations import backup, copy_database, workers
 from newsbot import DestinationKind, Platform
 from newsbot.policy import CommentPolicy
@@ -129,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_authors(sub, common)
     people.add_parsers(sub, common)
     desk.add_parsers(sub, common)
+    stats.add_parser(sub, common)
     p = sub.add_parser(
         "copy-database",
         parents=[common],
