@@ -178,7 +178,13 @@ class Settings(BaseSettings):
     feeds_allow_private: bool = False
     feeds_concurrency: int = Field(16, ge=1, le=256)
 
-    @field_validator("telegram_token", "discord_token", "telegram_api_url", mode="before")
+    @field_validator(
+        "telegram_token",
+        "discord_token",
+        "telegram_api_url",
+        "discord_client_secret",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

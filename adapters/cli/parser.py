@@ -59,6 +59,7 @@ EXAMPLES = {
     "queue undo": "newsbot queue undo 1234",
     "policy": "newsbot policy 42 premoderated",
     "audit": "newsbot audit --limit 20",
+    "stats": "newsbot stats 42 --json",
     "copy-database": "newsbot copy-database newsbot.db postgresql://newsbot@db:5432/newsbot",
     "backup": "newsbot backup /var/backups/newsbot-$(date +%F).db",
     "env-example": "newsbot env-example > .env",
