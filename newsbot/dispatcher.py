@@ -31,6 +31,7 @@ from newsbot.models import ArticleId, DeliveryOp, Job, Platform
 from newsbot.notifications import NoticeJob, still_shown
 from newsbot.ports import Clock, Outbox, Publisher, SystemClock
 from newsbot.ports.notifications import NoticeStore, Notifier
+from newsbot.stats import tagged_url
 
 log = logging.getLogger("newsbot.dispatcher")
 
@@ -245,7 +246,8 @@ class Dispatcher:
                     finally:
                         self.in_flight += len(jobs) - 1
                 for job in jobs:
-                    job = dataclasses.replace(job, article_url=self.article_url(job.article.id))
+                    url = tagged_url(self.article_url(job.article.id), job.destination.id)
+                    job = dataclasses.replace(job, article_url=url)
                     task = asyncio.create_task(self._deliver(publisher, job))
                     tasks.add(task)
                     task.add_done_callback(finished)

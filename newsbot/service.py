@@ -12,7 +12,6 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -23,6 +22,7 @@ from newsbot.cursors import MALFORMED as MALFORMED_CURSOR
 from newsbot.cursors import Cursors
 from newsbot.desk import Desk
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
+from newsbot.figures import FiguresService
 from newsbot.filters import RegexEngine
 from newsbot.i18n import chat_language_key, normalise_language
 from newsbot.identity import IdentityService
@@ -46,7 +46,6 @@ from newsbot.models import (
     MessageRef,
     NewDestination,
     Platform,
-    RoleLease,
     ThreadPage,
     WorkerInfo,
 )
@@ -61,7 +60,7 @@ from newsbot.subscriptions import PENDING_MAX as PENDING_MAX  # re-exported
 from newsbot.subscriptions import REQUESTS_PER_DAY as REQUESTS_PER_DAY
 from newsbot.subscriptions import Subscription as Subscription
 from newsbot.threads import PAGE_COMMENTS
-from newsbot.workers import LIVE_HORIZON, live_workers
+from newsbot.workers import LIVE_HORIZON, Roster, live_workers
 
 if TYPE_CHECKING:
     from newsbot.feeds import FeedService
@@ -135,6 +134,7 @@ class NewsService:
         self.reactions = ReactionService(store, self.clock, pace=lambda: self.count_refresh)
         # Filters and templates per destination (``regex``: the engine filters' patterns run on).
         self.routing = Routing(self, regex)
+        self.figures = FiguresService(store, self.clock, self.reactions, self.require_admin)
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -586,18 +586,3 @@ class NewsService:
             return False
         self.store.observe_batch = observer
         return True
-
-
-@dataclass(frozen=True, slots=True)
-class Roster:
-    """The workers on one database and the roles they hold, for an operator.
-
-    Attributes:
-        at: when it was read (heartbeat ages and lease liveness are counted from it).
-        workers: the workers that sent a heartbeat within the horizon asked for.
-        roles: every role's lease, live or run out.
-    """
-
-    at: datetime
-    workers: tuple[WorkerInfo, ...]
-    roles: tuple[RoleLease, ...]

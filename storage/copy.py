@@ -50,6 +50,9 @@ TABLES = (
     "audit",
     "story_policy",
     "destination_settings",
+    "reactions",
+    "reaction_counts",
+    "article_views",
 )
 _WITH_IDS = ("articles", "destinations", "comments", "deliveries", "feeds", "people", "audit")
 _CHUNK = 5000

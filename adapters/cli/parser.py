@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from adapters.cli import articles, chats, desk, feeds, people, routing, schedule
+from adapters.cli import articles, chats, desk, feeds, people, routing, schedule, stats
 from adapters.cli.operations import backup, copy_database, workers
 from newsbot import DestinationKind, Platform
 from newsbot.policy import CommentPolicy
@@ -12,10 +12,13 @@ from newsbot.version import __version__
 from newsbot.workers import LIVE_HORIZON
 
 # One example per command, shown at the end of its --help (a test checks every command has
-# one). "feed" is a group: its actions have their own.
+# one), named by its full path ("feed add").
 EXAMPLES = {
     "run": "newsbot run --database /var/lib/newsbot/newsbot.db",
     "publish": "newsbot publish --title 'Storm warning' --body-file storm.md --tags weather",
+    "reschedule": "newsbot reschedule 42 --at 2026-12-24T06:00+01:00",
+    "breaking-mention": "newsbot breaking-mention 123456789012345678 987654321098765432",
+    "cancel": "newsbot cancel 42",
     "edit": "newsbot edit 42 --title 'Storm warning (updated)'",
     "retract": "newsbot retract 42",
     "articles": "newsbot articles --limit 5 --json",
@@ -25,42 +28,42 @@ EXAMPLES = {
     "approve": "newsbot approve discord 123456789012345678",
     "unsubscribe": "newsbot unsubscribe telegram -1001234567890",
     "destinations": "newsbot destinations --json",
+    "language": "newsbot language telegram -1001234567890 uk",
     "workers": "newsbot workers --horizon 60",
     "deliveries": "newsbot deliveries 42",
     "delete-comment": "newsbot delete-comment 1234",
     "feed": "newsbot feed add https://example.org/feed.xml --every 15m",
-    "add": "newsbot feed add https://example.org/feed.xml --tags wire --backfill 3",
-    "list": "newsbot feed list --json",
-    "remove": "newsbot feed remove https://example.org/feed.xml",
-    "poll": "newsbot feed poll https://example.org/feed.xml",
-    "ban": "newsbot ban telegram 123456789",
-    "unban": "newsbot unban telegram 123456789",
-    "copy-database": "newsbot copy-database newsbot.db postgresql://newsbot@db:5432/newsbot",
-    "backup": "newsbot backup /var/backups/newsbot-$(date +%F).db",
-    "env-example": "newsbot env-example > .env",
-    "reschedule": "newsbot reschedule 42 --in 2h",
-    "cancel": "newsbot cancel 42",
-    "breaking-mention": "newsbot breaking-mention 123456789012345678 987654321098765432",
-    "language": "newsbot language telegram -1001234567890 de",
-    "filter": "newsbot filter set 3 quake OR tags:breaking",
-    "filter set": "newsbot filter set 3 quake OR tags:breaking -body:sponsored",
+    "feed add": "newsbot feed add https://example.org/feed.xml --tags wire --backfill 3",
+    "feed list": "newsbot feed list --json",
+    "feed remove": "newsbot feed remove https://example.org/feed.xml",
+    "feed poll": "newsbot feed poll https://example.org/feed.xml",
+    "filter": "newsbot filter set 3 include title:storm OR tags:weather",
+    "filter set": "newsbot filter set 3 include title:storm OR tags:weather",
     "filter clear": "newsbot filter clear 3",
     "delay": "newsbot delay 3 600",
-    "template": "newsbot template set 3 --ready headline",
-    "template set": "newsbot template set 3 post.j2",
+    "template": "newsbot template set 3 --ready summary",
+    "template set": "newsbot template set 3 my-layout.j2",
     "template show": "newsbot template show 3",
     "template clear": "newsbot template clear 3",
     "preview": "newsbot preview 42 3",
     "test-send": "newsbot test-send 3",
-    "people": "newsbot people --json",
-    "person": "newsbot person 7",
-    "queue": "newsbot queue hide 1234",
-    "queue list": "newsbot queue list --view held --limit 20",
+    "ban": "newsbot ban telegram 123456789",
+    "unban": "newsbot unban telegram 123456789",
+    "people": "newsbot people --limit 20",
+    "person": "newsbot person export 7 --json",
+    "queue": "newsbot queue list --view reported",
+    "queue list": "newsbot queue list --view held --limit 50 --json",
+    "queue approve": "newsbot queue approve 1234",
     "queue hide": "newsbot queue hide 1234",
     "queue delete": "newsbot queue delete 1234",
+    "queue ban": "newsbot queue ban 1234",
     "queue undo": "newsbot queue undo 1234",
     "policy": "newsbot policy 42 premoderated",
     "audit": "newsbot audit --limit 20",
+    "stats": "newsbot stats 42 --json",
+    "copy-database": "newsbot copy-database newsbot.db postgresql://newsbot@db:5432/newsbot",
+    "backup": "newsbot backup /var/backups/newsbot-$(date +%F).db",
+    "env-example": "newsbot env-example > .env",
 }
 
 
@@ -128,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_authors(sub, common)
     people.add_parsers(sub, common)
     desk.add_parsers(sub, common)
+    stats.add_parser(sub, common)
     p = sub.add_parser(
         "copy-database",
         parents=[common],
@@ -153,15 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_examples(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], parent: str = ""
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], prefix: str = ""
 ) -> None:
     for name, command in sub.choices.items():
-        example = EXAMPLES.get(f"{parent} {name}".strip()) or EXAMPLES.get(name)
-        if example is not None:  # a command without one still works
-            command.epilog = f"example: {example}"
+        command.epilog = f"example: {EXAMPLES[prefix + name]}"
         for action in command._actions:
             if isinstance(action, argparse._SubParsersAction):
-                _add_examples(action, name)
+                _add_examples(action, f"{prefix}{name} ")
 
 
 def _add_articles(
@@ -240,7 +242,7 @@ def _add_chats(
         description="e.g. bot.py language telegram -1001234 uk; 'default' clears it",
     )
     p.add_argument("platform", choices=platforms, help="the chat's platform")
-    p.add_argument("chat_id", help="the subscribed chat's id")
+    p.add_argument("chat_id", help="the chat's id on that platform")
     p.add_argument("language", nargs="?", help="en, de, uk, or default")
     p.set_defaults(handler=chats.language)
 

@@ -23,10 +23,15 @@ def add_parsers(
     """Register ``people`` and ``person``."""
     p = sub.add_parser("people", parents=[common], help="readers and their linked accounts")
     p.add_argument("--after", type=int, default=0, help="people after this id")
-    p.add_argument("--limit", type=int, default=50, help="at most this many")
+    p.add_argument("--limit", type=int, default=50, help="how many (default: 50)")
     p.set_defaults(handler=people)
     p = sub.add_parser("person", parents=[common], help="one person: " + USAGE)
-    p.add_argument("words", nargs="+", metavar="[ACTION] ID ...", help=USAGE)
+    p.add_argument(
+        "words",
+        nargs="+",
+        metavar="[ACTION] ID ...",
+        help="a person's id, or unlink|ban|unban|hide|export|forget and the id",
+    )
     p.add_argument(
         "--remove-comments",
         action="store_true",

@@ -183,7 +183,7 @@ def add_commands(
     )
     f.set_defaults(handler=filter_set)
     f = actions.add_parser("clear", parents=[common], help="remove a chat's filter")
-    f.add_argument("dest", type=int, help="the destination's ID (see destinations)")
+    f.add_argument("dest", type=int, help="the chat's id in `destinations`")
     f.set_defaults(handler=filter_clear)
     p = sub.add_parser(
         "delay", parents=[common], help="stagger a chat: its posts wait SECONDS (none: no delay)"
@@ -199,17 +199,17 @@ def add_commands(
     t.add_argument("--ready", choices=sorted(templates.READY), help="a template that ships")
     t.set_defaults(handler=template_set)
     t = actions.add_parser("show", parents=[common], help="show a chat's template")
-    t.add_argument("dest", type=int, help="the destination's ID (see destinations)")
+    t.add_argument("dest", type=int, help="the chat's id in `destinations`")
     t.set_defaults(handler=template_show)
     t = actions.add_parser("clear", parents=[common], help="back to the built-in layout")
-    t.add_argument("dest", type=int, help="the destination's ID (see destinations)")
+    t.add_argument("dest", type=int, help="the chat's id in `destinations`")
     t.set_defaults(handler=template_clear)
     p = sub.add_parser(
         "preview", parents=[common], help="what a chat would receive of an article, and why"
     )
-    p.add_argument("article", type=int, help="the article's ID")
-    p.add_argument("dest", type=int, help="the destination's ID (see destinations)")
+    p.add_argument("article", type=int, help="the article's id")
+    p.add_argument("dest", type=int, help="the chat's id in `destinations`")
     p.set_defaults(handler=preview)
     p = sub.add_parser("test-send", parents=[common], help="send a marked test post to a chat")
-    p.add_argument("dest", type=int, help="the destination's ID (see destinations)")
+    p.add_argument("dest", type=int, help="the chat's id in `destinations`")
     p.set_defaults(handler=test_send)

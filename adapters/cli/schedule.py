@@ -87,7 +87,7 @@ def add_commands(
 ) -> None:
     """``reschedule`` and ``cancel``."""
     p = sub.add_parser("reschedule", parents=[common], help="move a scheduled article")
-    p.add_argument("id", type=int, help="the scheduled article's ID")
+    p.add_argument("id", type=int, help="the scheduled article's id")
     add_time_options(p)
     p.set_defaults(handler=reschedule)
     p = sub.add_parser(
@@ -95,8 +95,8 @@ def add_commands(
     )
     p.add_argument("chat_id", help="the subscribed Discord channel")
     p.add_argument("mention", help="a role id, everyone, or none")
-    p.add_argument("--thread", help="a thread of that channel, if subscribed alone")
+    p.add_argument("--thread", help="the forum thread, when the channel has one")
     p.set_defaults(handler=breaking_mention)
     p = sub.add_parser("cancel", parents=[common], help="cancel a scheduled article")
-    p.add_argument("id", type=int, help="the scheduled article's ID")
+    p.add_argument("id", type=int, help="the scheduled article's id")
     p.set_defaults(handler=cancel)

@@ -10,6 +10,7 @@ from adapters.i18n import Speech
 from adapters.web import (
     admin,
     admin_people,
+    admin_stats,
     api,
     desk,
     discovery,
@@ -36,6 +37,7 @@ from adapters.web.context import (
 )
 from adapters.web.guard import parse_networks
 from adapters.web.render import environment, static_dirs, static_versions
+from adapters.web.views import VIEWS, ViewCounter, counting
 from newsbot import NewsService
 from newsbot.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from newsbot.i18n import N_
@@ -184,6 +186,8 @@ def create_app(
         app.router.add_post("/admin/names/ban", admin.ban_name)
         admin_people.register(app)
         desk.add_routes(app, ID_PATTERN)
+        app.router.add_get("/admin/stats", admin_stats.stats_page)
+        app.router.add_get(f"/admin/stats/{{id:{ID_PATTERN}}}", admin_stats.article_stats_page)
     signin.register(app, sign_in or signin.SignInConfig())
     app.router.add_get("/favicon.ico", _no_icon)
     app.router.add_routes(discovery.routes())
@@ -193,6 +197,8 @@ def create_app(
         await load_keys(app[SITE], secret)
 
     app.on_startup.append(_load_keys)
+    app[VIEWS] = ViewCounter(service.figures.add_views)
+    app.cleanup_ctx.append(counting)
     return app
 
 

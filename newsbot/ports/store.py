@@ -61,6 +61,7 @@ from newsbot.ports.people import PeopleStore
 from newsbot.ports.reactions import ReactionStore
 from newsbot.ports.routing import RoutingStore
 from newsbot.ports.schedule import ScheduleStore
+from newsbot.ports.stats import StatsStore
 
 
 class ArticleStore(Protocol):
@@ -543,6 +544,7 @@ class Store(
     DeskStore,
     ScheduleStore,
     RoutingStore,
+    StatsStore,
     Protocol,
 ):
     """The whole persistence port: every role, and the store's own life cycle.

@@ -148,6 +148,7 @@ class Outbox(MemoryBase):
             next_attempt_at=None if same else self._held(current, now),
         )
         if posted is not None:
+            db.sent_at.setdefault(delivery.id, now)
             chat = db.destinations[delivery.destination_id].chat_id
             for ref in posted.links or (MessageRef(delivery.platform, chat, posted.message_id),):
                 db.links.setdefault(

@@ -43,6 +43,7 @@ from storage.memory.reactions import Reactions
 from storage.memory.routing import Routing
 from storage.memory.schedule import Schedules
 from storage.memory.state import Coordination, Feeds
+from storage.memory.stats import Stats
 from storage.memory.tables import (
     _DEAD,
     _FAILED,
@@ -65,6 +66,7 @@ class MemoryStore(
     Desk,
     Schedules,
     Routing,
+    Stats,
 ):
     """A ``Store`` in memory, on its own ``MemoryDatabase`` unless given one: several stores
     on one database behave as workers sharing it."""
@@ -378,7 +380,7 @@ class MemoryStore(
     def _write(self, batch: Sequence[IncomingComment], plan: Plan) -> None:
         db = self.database
         for new in plan.accepted:
-            item = batch[new.index]
+            item = batch[new.position]
             status = CommentStatus.HIDDEN if new.hidden else CommentStatus.VISIBLE
             comment = Comment(
                 new.id,

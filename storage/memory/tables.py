@@ -100,6 +100,8 @@ class MemoryDatabase:
     reactions: dict[MessageRef, StoredReactions] = field(default_factory=dict)
     notify_accounts: dict[Key, Prefs] = field(default_factory=dict)  # storage.memory.notices
     notices: dict[int, NoticeRow] = field(default_factory=dict)
+    sent_at: dict[DeliveryId, datetime] = field(default_factory=dict)  # first sent
+    views: dict[tuple[ArticleId, str], int] = field(default_factory=dict)  # by source
     listeners: list[Callable[[str], None]] = field(default_factory=list)
     last_id: Counter[str] = field(default_factory=Counter)
 

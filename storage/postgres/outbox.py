@@ -7,13 +7,12 @@ from datetime import datetime
 
 import storage.rows as rows
 from newsbot.models import (
-    ArticleId,
     Job,
     Platform,
 )
 from storage.postgres.connection import Conn, PostgresConnections
 from storage.postgres.ingest import _columns
-from storage.reactions import COUNT_ROWS, tally_rows
+from storage.reactions import ANY_ROWS, COUNT_ROWS, total_rows
 
 
 class PostgresOutbox(PostgresConnections):
@@ -74,8 +73,8 @@ async def _jobs(conn: Conn, ids: list[int]) -> list[Job]:
     )
     parts.counts = {r[0]: r[1] for r in found}
     for article_id in parts.posted_articles:
-        found = await conn.fetch(COUNT_ROWS, article_id)
-        parts.reactions[article_id] = tally_rows(ArticleId(article_id), found).everything().total
+        if await conn.fetchval(ANY_ROWS, article_id) is not None:
+            parts.reactions[article_id] = total_rows(await conn.fetch(COUNT_ROWS, article_id))
     mirrored = parts.mirrored
     if not mirrored:
         return parts.jobs()

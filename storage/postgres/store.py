@@ -42,6 +42,7 @@ from storage.postgres.state import PostgresCoordination
 from storage.reactions import SqlReactions
 from storage.routing import RoutingUnits
 from storage.schedule import ScheduleUnits
+from storage.stats import SqlStats
 from storage.units import _topics
 
 _COMMENT_LOCK = 0x6E62_7302
@@ -61,6 +62,7 @@ class PostgresStore(
     SqlDesk,
     ScheduleUnits,
     RoutingUnits,
+    SqlStats,
 ):
     """A ``Store`` in one PostgreSQL database (``postgresql://user@host:port/db``).
 

@@ -8,12 +8,11 @@ from typing import Any
 
 import storage.rows as rows
 from newsbot.models import (
-    ArticleId,
     Comment,
     Job,
     Platform,
 )
-from storage.reactions import COUNT_ROWS, tally_rows
+from storage.reactions import ANY_ROWS, COUNT_ROWS, total_rows
 from storage.sqlite.connection import (
     Conn,
     SqliteConnections,
@@ -81,8 +80,9 @@ def _jobs(conn: Conn, ids: list[int]) -> list[Job]:
         )
     )
     for article_id in parts.posted_articles:
-        found = conn.execute(_numbered(COUNT_ROWS), (article_id,)).fetchall()
-        parts.reactions[article_id] = tally_rows(ArticleId(article_id), found).everything().total
+        if conn.execute(_numbered(ANY_ROWS), (article_id,)).fetchone() is not None:
+            found = conn.execute(_numbered(COUNT_ROWS), (article_id,)).fetchall()
+            parts.reactions[article_id] = total_rows(found)
     mirrored = parts.mirrored
     if not mirrored:
         return parts.jobs()

@@ -41,6 +41,7 @@ from storage.sqlite.connection import Conn, _select_in, _ts
 from storage.sqlite.ingest import IngestProcess
 from storage.sqlite.outbox import SqliteOutbox
 from storage.sqlite.state import SqliteCoordination
+from storage.stats import SqlStats
 
 
 class SqliteStore(
@@ -52,6 +53,7 @@ class SqliteStore(
     SqlDesk,
     ScheduleUnits,
     RoutingUnits,
+    SqlStats,
 ):
     """A ``Store`` in one SQLite file.
 

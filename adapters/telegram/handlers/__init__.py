@@ -37,6 +37,7 @@ from adapters.telegram.handlers.base import (
 )
 from adapters.telegram.handlers.comments import LINK_WAIT, Comments
 from adapters.telegram.handlers.feeds import Feeds
+from adapters.telegram.handlers.figures import Figures
 from adapters.telegram.handlers.membership import Membership
 from adapters.telegram.handlers.moderation import Moderation
 from adapters.telegram.handlers.parsing import (
@@ -101,6 +102,7 @@ ADMIN_COMMANDS = (
     ("ban", N_("Reply to a comment with /ban to stop storing its author's comments")),
     ("approve", N_("Subscriptions waiting for approval; /approve CHAT_ID approves one")),
     ("feed", N_("Follow a site's feed: /feed add URL [tags], list, remove URL, poll URL")),
+    ("stats", N_("An article's figures: /stats [ID]")),
     ("policy", N_("A story's comments: /policy ID [open|premoderated|closed|default]")),
 )
 
@@ -140,6 +142,7 @@ class Handlers(HandlerGroup):
         self.members = Membership(self.shared)
         self.people = People(self.shared)
         self.reactions = Reactions(self.shared)
+        self.figures = Figures(self.shared)
         self.bot_id = 0
 
     async def start(self, update: Update, context: Context) -> None:
@@ -183,6 +186,7 @@ class Handlers(HandlerGroup):
             ("feed", self.feeds.feed),
             ("link", self.people.link),
             ("notifications", self.people.notifications),
+            ("stats", self.figures.stats),
         ]
         for name, callback in commands:
             application.add_handler(CommandHandler(name, callback, filters=new))

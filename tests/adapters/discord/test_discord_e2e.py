@@ -72,6 +72,7 @@ async def test_the_docs_cover_the_invite_and_every_synced_command(world: World) 
         "link",
         "scheduled",
         "notifications",
+        "stats",
         "feed",
         "policy",
         "Delete comment",

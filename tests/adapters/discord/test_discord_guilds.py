@@ -51,6 +51,7 @@ EXPECTED_COMMANDS = {
     "link",
     "policy",
     "notifications",
+    "stats",
     "feed",
     "Delete comment",
     "Ban author",
