@@ -7,13 +7,23 @@ Each function takes the service (any ``Host``) first; ``NewsService`` forwards t
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 from newsbot.comments import NAME_MAX
 from newsbot.drafts import clean_draft
 from newsbot.errors import InvalidInput
-from newsbot.models import Actor, Article, ArticleDraft, ArticleId, ArticleStatus, Author
+from newsbot.models import (
+    Actor,
+    Article,
+    ArticleDraft,
+    ArticleId,
+    ArticleStatus,
+    Author,
+    DestinationId,
+)
 from newsbot.ports import Clock, Store
 from newsbot.routing import Routing
 from newsbot.scheduling import Priority, Schedule
@@ -91,14 +101,18 @@ async def publish(
         and svc.routing.verdict(filters.get(d.id), draft, author.name).passed
     ]
     now = svc.clock.now()
-    if schedule is None and priority is Priority.NORMAL:
+    delays = await svc.store.destination_delays()
+    if schedule is None and priority is Priority.NORMAL and not delays.keys() & set(targets):
         article, created = await svc.store.add_article(
             draft, author, now, targets, request=request
         )
     else:
         at = schedule.at if schedule else now
         by_id = {d.id: d for d in destinations}
-        due = [(t, schedule.time_for(by_id[t].platform) if schedule else now) for t in targets]
+        due = [
+            (t, (schedule.time_for(by_id[t].platform) if schedule else now) + stagger(delays, t))
+            for t in targets
+        ]
         article, created = await svc.store.add_planned_article(
             draft, author, now, at, due, priority.lane, request=request
         )
@@ -179,3 +193,8 @@ async def retract(svc: Host, actor: Actor, article_id: ArticleId) -> Change:
     log.info("article retracted", extra={"article_id": article_id, "queued": queued})
     svc._enqueued()
     return Change(article, queued)
+
+
+def stagger(delays: Mapping[DestinationId, float], target: DestinationId) -> timedelta:
+    """A destination's delay (``routing.set_delay``) added to its platform time."""
+    return timedelta(seconds=delays.get(target, 0.0))

@@ -1,14 +1,16 @@
-"""What each subscribed chat receives and how: its filter and its template.
+"""What each subscribed chat receives and how: its filter, its template and its delay.
 
 ``NewsService.routing`` is the ``Routing`` of the service: the admin use cases (set, clear,
 show) and the verdict publishing asks of each destination's filter. Filters are
 ``newsbot.filters``; templates are text the core keeps for the template adapter, which checks
-them before they are set.
+them before they are set. A delay staggers a chat: its posts wait that many seconds after
+the article's platform time (``publishing.publish`` applies it when it enqueues).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections import OrderedDict
 from typing import Protocol, TypeVar
 
@@ -152,9 +154,49 @@ class Routing:
         self.svc._enqueued()
         return article
 
+    async def set_delay(
+        self, actor: Actor, destination_id: DestinationId, seconds: float | None
+    ) -> float | None:
+        """Give a destination a delay: its posts are not sent before the article's platform
+        time plus ``seconds`` (``None`` or 0 removes it); returns the delay kept.
+
+        Raises:
+            PermissionDenied: the actor is not an admin.
+            NotFound: no such destination.
+            InvalidInput: the delay is negative, not a number, or longer than a week.
+        """
+        self.svc.require_admin(actor, "set delays")
+        kept = check_delay(seconds)
+        if not await self.svc.store.set_destination_delay(
+            destination_id, kept, self.svc.clock.now()
+        ):
+            raise NotFound(f"There is no destination {destination_id}.")
+        log.info("delay set", extra={"destination_id": destination_id, "delay": kept})
+        return kept
+
+    async def delays(self) -> dict[DestinationId, float]:
+        """Every destination's delay in seconds."""
+        return await self.svc.store.destination_delays()
+
     async def templates(self) -> dict[DestinationId, str]:
         """Every destination's template text."""
         return await self.svc.store.destination_templates()
+
+
+DELAY_MAX = 7 * 24 * 3600.0  # a week: longer is a schedule, not a stagger
+
+
+def check_delay(seconds: float | None) -> float | None:
+    """A per-destination delay as kept: ``None`` for none (0 too).
+
+    Raises:
+        InvalidInput: negative, not a finite number, or longer than ``DELAY_MAX``.
+    """
+    if seconds is None or seconds == 0:
+        return None
+    if not math.isfinite(seconds) or seconds < 0 or seconds > DELAY_MAX:
+        raise InvalidInput("A delay is a number of seconds from 0 to 604800 (a week).")
+    return float(seconds)
 
 
 def _keep(kept: OrderedDict[str, T], key: str, value: T) -> None:

@@ -1,4 +1,4 @@
-"""``RoutingStore`` for the SQL backends: filters and templates per destination."""
+"""``RoutingStore`` for the SQL backends: filters, templates and delays per destination."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class RoutingUnits(CommonUnits):
         return None if row is None else rows.destination(row)
 
     async def _set(
-        self, column: str, destination_id: DestinationId, text: str | None, now: datetime
+        self, column: str, destination_id: DestinationId, text: str | float | None, now: datetime
     ) -> bool:
         async def body(tx: Tx) -> bool:
             if await tx.row("SELECT 1 FROM destinations WHERE id = $1", destination_id) is None:
@@ -58,6 +58,18 @@ class RoutingUnits(CommonUnits):
 
     async def destination_templates(self) -> dict[DestinationId, str]:
         return await self._all("template")
+
+    async def set_destination_delay(
+        self, destination_id: DestinationId, seconds: float | None, now: datetime
+    ) -> bool:
+        return await self._set("delay", destination_id, seconds, now)
+
+    async def destination_delays(self) -> dict[DestinationId, float]:
+        found = await self._rows(
+            "SELECT destination_id, delay FROM destination_settings "
+            "WHERE delay IS NOT NULL ORDER BY destination_id"
+        )
+        return {DestinationId(r[0]): float(r[1]) for r in found}
 
     async def add_test_article(
         self, draft: ArticleDraft, author: Author, now: datetime, destination_id: DestinationId

@@ -52,9 +52,10 @@ async def destinations(service: NewsService, args: argparse.Namespace) -> object
     found = await service.destinations()
     languages = [await service.chat_language(d.platform, d.chat_id) for d in found]
     filters = await service.routing.filters()
+    delays = await service.routing.delays()
     if args.json:
         return [
-            {**plain(d), "language": lang, "filter": filters.get(d.id)}
+            {**plain(d), "language": lang, "filter": filters.get(d.id), "delay": delays.get(d.id)}
             for d, lang in zip(found, languages, strict=True)
         ]
     lines = [f"{'ID':>5}  {'PLATFORM':<9} {'KIND':<12} {'ACTIVE':<7}  {'LANG':<7} CHAT"]
@@ -71,6 +72,8 @@ async def destinations(service: NewsService, args: argparse.Namespace) -> object
         )
         if d.id in filters:
             lines.append(f"{'':>7}filter: {filters[d.id]}")
+        if d.id in delays:
+            lines.append(f"{'':>7}delay: {delays[d.id]:g} s after the article's time")
     if not found:
         lines.append("(no destinations yet: python bot.py subscribe PLATFORM CHAT_ID)")
     return "\n".join(lines)

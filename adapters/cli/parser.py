@@ -40,6 +40,7 @@ EXAMPLES = {
     "filter": "newsbot filter set 3 include title:storm OR tags:weather",
     "filter set": "newsbot filter set 3 include title:storm OR tags:weather",
     "filter clear": "newsbot filter clear 3",
+    "delay": "newsbot delay 3 600",
     "template": "newsbot template set 3 --ready summary",
     "template set": "newsbot template set 3 my-layout.j2",
     "template show": "newsbot template show 3",

@@ -1,6 +1,6 @@
-"""What each chat receives and how, on the command line: ``filter set|clear DEST`` (shown
-in ``destinations``), ``template set|show|clear DEST``, ``preview ARTICLE DEST`` and
-``test-send DEST``."""
+"""What each chat receives and how, on the command line: ``filter set|clear DEST`` and
+``delay DEST SECONDS|none`` (both shown in ``destinations``), ``template set|show|clear DEST``,
+``preview ARTICLE DEST`` and ``test-send DEST``."""
 
 from __future__ import annotations
 
@@ -147,10 +147,26 @@ def _shown(
     return rendered.text
 
 
+async def delay(service: NewsService, args: argparse.Namespace) -> object:
+    """``delay DEST SECONDS|none``: that chat's posts wait SECONDS after the article's
+    platform time (a newsroom that staggers); ``none`` (or 0) removes the delay."""
+    text = args.seconds.strip().lower()
+    try:
+        seconds = None if text in ("none", "off", "") else float(text)
+    except ValueError:
+        raise DomainError("Give the delay in seconds (e.g. 300), or none.") from None
+    kept = await service.routing.set_delay(Actor.operator(), DestinationId(args.dest), seconds)
+    if args.json:
+        return {"destination": args.dest, "delay": kept}
+    if kept is None:
+        return f"Destination {args.dest} has no delay: its posts go out at the article's time."
+    return f"Destination {args.dest} gets its posts {kept:g} s after the article's time."
+
+
 def add_commands(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
-    """``filter set`` and ``filter clear``."""
+    """``filter set|clear``, ``delay``, ``template``, ``preview`` and ``test-send``."""
     p = sub.add_parser("filter", help="which articles a chat receives, besides its tags")
     actions = p.add_subparsers(dest="filter_command", metavar="ACTION", required=True)
     f = actions.add_parser(
@@ -169,6 +185,12 @@ def add_commands(
     f = actions.add_parser("clear", parents=[common], help="remove a chat's filter")
     f.add_argument("dest", type=int, help="the chat's id in `destinations`")
     f.set_defaults(handler=filter_clear)
+    p = sub.add_parser(
+        "delay", parents=[common], help="stagger a chat: its posts wait SECONDS (none: no delay)"
+    )
+    p.add_argument("dest", type=int, help="the destination's ID (see destinations)")
+    p.add_argument("seconds", help="seconds after the article's platform time, or none")
+    p.set_defaults(handler=delay)
     p = sub.add_parser("template", help="how a chat's posts look (Jinja2, sandboxed)")
     actions = p.add_subparsers(dest="template_command", metavar="ACTION", required=True)
     t = actions.add_parser("set", parents=[common], help="check and set a chat's template")

@@ -14,7 +14,7 @@ from newsbot.models import Article, ArticleDraft, Author, Destination, Destinati
 
 
 class RoutingStore(Protocol):
-    """Filters and templates per destination."""
+    """Filters, templates and delays per destination."""
 
     async def destination_by_id(self, destination_id: DestinationId) -> Destination | None:
         """A destination by its id, active or not."""
@@ -38,6 +38,16 @@ class RoutingStore(Protocol):
 
     async def destination_templates(self) -> dict[DestinationId, str]:
         """Every destination's template, by destination (those without one left out)."""
+        ...
+
+    async def set_destination_delay(
+        self, destination_id: DestinationId, seconds: float | None, now: datetime
+    ) -> bool:
+        """Keep (``None``: remove) a destination's delay in seconds; ``False`` for no such one."""
+        ...
+
+    async def destination_delays(self) -> dict[DestinationId, float]:
+        """Every destination's delay in seconds, by destination (those without one left out)."""
         ...
 
     async def add_test_article(

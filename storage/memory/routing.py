@@ -19,7 +19,7 @@ from storage.memory.tables import MemoryBase, _utc
 
 
 class Routing(MemoryBase):
-    """Destination settings: filters and templates by destination."""
+    """Destination settings: filters, templates and delays by destination."""
 
     async def destination_by_id(self, destination_id: DestinationId) -> Destination | None:
         return self._db.destinations.get(destination_id)
@@ -51,6 +51,15 @@ class Routing(MemoryBase):
 
     async def destination_templates(self) -> dict[DestinationId, str]:
         return dict(sorted(self._db.settings.get("template", {}).items()))
+
+    async def set_destination_delay(
+        self, destination_id: DestinationId, seconds: float | None, now: datetime
+    ) -> bool:  # kept as text, like the other settings
+        return self._set("delay", destination_id, None if seconds is None else repr(seconds))
+
+    async def destination_delays(self) -> dict[DestinationId, float]:
+        kept = self._db.settings.get("delay", {})
+        return {d: float(kept[d]) for d in sorted(kept)}
 
     async def add_test_article(
         self, draft: ArticleDraft, author: Author, now: datetime, destination_id: DestinationId

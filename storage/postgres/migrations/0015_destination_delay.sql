@@ -1,0 +1,3 @@
+-- newsbot schema, version 15: a per-destination delay (seconds) for newsrooms that stagger:
+-- a chat's posts are not sent before the article's platform time plus its delay.
+ALTER TABLE destination_settings ADD COLUMN delay DOUBLE PRECISION;
