@@ -52,6 +52,7 @@ EXPECTED_COMMANDS = {
     "policy",
     "notifications",
     "stats",
+    "scheduled",
     "feed",
     "Delete comment",
     "Ban author",
