@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 
 from newsbot.errors import ConfigError
@@ -111,6 +112,34 @@ def enter(pending: Notice | None, comment_id: CommentId, kind: Kind) -> tuple[No
     more = dict(pending.more)
     more[kind] = more.get(kind, 0) + 1
     return replace(pending, more=more), False
+
+
+@dataclass(frozen=True, slots=True)
+class StaffNotice:
+    """A notice as the outbox keeps it (``newsbot.ports.staffchat.StaffNoticeStore``).
+
+    Attributes:
+        id: its row.
+        chat: where it goes.
+        notice: the item it leads with and the items folded into it.
+        state: ``pending`` (folding), ``waiting`` (a retry is due), ``sending`` (claimed),
+            ``sent`` or ``dead``.
+        attempts: sends tried.
+        message_id: the staff message, once sent.
+        claimed_by: the worker holding the claim while ``sending``.
+        last_error: why the last send failed.
+        updated_at: when it last changed.
+    """
+
+    id: int
+    chat: StaffChat
+    notice: Notice
+    state: str
+    attempts: int
+    message_id: str | None
+    claimed_by: str | None
+    last_error: str | None
+    updated_at: datetime
 
 
 def more_text(more: Mapping[Kind, int]) -> str:

@@ -49,8 +49,18 @@ TABLES = (
     "reports",
     "audit",
     "story_policy",
+    "staff_notices",
 )
-_WITH_IDS = ("articles", "destinations", "comments", "deliveries", "feeds", "people", "audit")
+_WITH_IDS = (
+    "articles",
+    "destinations",
+    "comments",
+    "deliveries",
+    "feeds",
+    "people",
+    "audit",
+    "staff_notices",
+)
 _CHUNK = 5000
 
 

@@ -58,6 +58,7 @@ from newsbot.models import (
 from newsbot.ports.desk import DeskStore
 from newsbot.ports.people import PeopleStore
 from newsbot.ports.reactions import ReactionStore
+from newsbot.ports.staffchat import StaffNoticeStore
 
 
 class ArticleStore(Protocol):
@@ -537,6 +538,7 @@ class Store(
     PeopleStore,
     ReactionStore,
     DeskStore,
+    StaffNoticeStore,
     Protocol,
 ):
     """The whole persistence port: every role, and the store's own life cycle.

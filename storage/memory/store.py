@@ -39,6 +39,7 @@ from storage.memory.desk import Desk
 from storage.memory.outbox import Outbox
 from storage.memory.people import MemoryPeople
 from storage.memory.reactions import Reactions
+from storage.memory.staffchat import StaffNotices
 from storage.memory.state import Coordination, Feeds
 from storage.memory.tables import (
     _DEAD,
@@ -52,7 +53,7 @@ from storage.memory.tables import (
 )
 
 
-class MemoryStore(Outbox, Coordination, Feeds, MemoryPeople, Reactions, Desk):
+class MemoryStore(Outbox, Coordination, Feeds, MemoryPeople, Reactions, Desk, StaffNotices):
     """A ``Store`` in memory, on its own ``MemoryDatabase`` unless given one: several stores
     on one database behave as workers sharing it."""
 

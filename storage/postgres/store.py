@@ -39,6 +39,7 @@ from storage.postgres.ingest import _ingest
 from storage.postgres.outbox import PostgresOutbox
 from storage.postgres.state import PostgresCoordination
 from storage.reactions import SqlReactions
+from storage.staffchat import SqlStaffNotices
 from storage.units import _topics
 
 _COMMENT_LOCK = 0x6E62_7302
@@ -49,7 +50,9 @@ _IN_FLIGHT = 1  # group-commit batches under way at once
 migrations = PostgresConnections.migrations
 
 
-class PostgresStore(PostgresOutbox, PostgresCoordination, SqlPeople, SqlReactions, SqlDesk):
+class PostgresStore(
+    PostgresOutbox, PostgresCoordination, SqlPeople, SqlReactions, SqlDesk, SqlStaffNotices
+):
     """A ``Store`` in one PostgreSQL database (``postgresql://user@host:port/db``).
 
     Several processes share the database: claims take rows with ``FOR UPDATE SKIP LOCKED``,

@@ -38,9 +38,12 @@ from storage.sqlite.connection import Conn, _select_in, _ts
 from storage.sqlite.ingest import IngestProcess
 from storage.sqlite.outbox import SqliteOutbox
 from storage.sqlite.state import SqliteCoordination
+from storage.staffchat import SqlStaffNotices
 
 
-class SqliteStore(SqliteOutbox, SqliteCoordination, SqlPeople, SqlReactions, SqlDesk):
+class SqliteStore(
+    SqliteOutbox, SqliteCoordination, SqlPeople, SqlReactions, SqlDesk, SqlStaffNotices
+):
     """A ``Store`` in one SQLite file.
 
     Two aiosqlite connections: one writes, one reads (``query_only``), so that a read never
