@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Protocol
 
 from newsbot.models import CommentId, Platform
-from newsbot.staffchat import Kind, StaffChat, StaffNotice
+from newsbot.staffchat import Kind, NoticeText, StaffChat, StaffNotice
 
 
 class StaffNoticeStore(Protocol):
@@ -55,3 +55,21 @@ class StaffNoticeStore(Protocol):
 
     async def staff_notices(self, chat: StaffChat, limit: int) -> list[StaffNotice]:
         """The chat's latest notices, newest first."""
+
+
+class StaffPoster(Protocol):
+    """Posts staff notices on one platform (a Telegram or Discord adapter).
+
+    Failures are translated as a ``Publisher``'s are: ``RateLimited`` to wait without counting
+    an attempt, ``DestinationGone`` when the staff chat is gone, any other ``DeliveryError``
+    to retry with backoff.
+    """
+
+    @property
+    def platform(self) -> Platform:
+        """The platform it posts on."""
+        ...
+
+    async def post_notice(self, chat_id: str, comment_id: CommentId, text: NoticeText) -> str:
+        """Post the notice about ``comment_id`` with its buttons; the message id."""
+        ...
