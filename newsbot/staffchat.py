@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from newsbot.errors import ConfigError
@@ -33,6 +33,9 @@ DATA_MAX = 64
 """The longest button data, in UTF-8 bytes (Telegram's ``callback_data`` limit; Discord's
 ``custom_id`` allows 100 characters)."""
 REFUSAL = "Only newsbot admins can act on the moderation queue."
+GAP = 3.0
+"""The fewest seconds between two notices to one chat (Telegram allows a group 20 messages a
+minute); items arriving meanwhile fold into the notice that waits."""
 """What a press by anybody else is answered with."""
 
 
@@ -140,6 +143,13 @@ class StaffNotice:
     claimed_by: str | None
     last_error: str | None
     updated_at: datetime
+
+
+def notice_due(now: datetime, last_sent: datetime | None, gap: float) -> datetime:
+    """When a new notice may go: at once, or ``gap`` seconds after the chat's last one."""
+    if last_sent is None:
+        return now
+    return max(now, last_sent + timedelta(seconds=gap))
 
 
 def more_text(more: Mapping[Kind, int]) -> str:

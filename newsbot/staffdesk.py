@@ -22,6 +22,7 @@ from newsbot.ports import Clock, Store
 from newsbot.ports.staffchat import StaffPoster
 from newsbot.review import Action, Reason
 from newsbot.staffchat import (
+    GAP,
     NoticeText,
     StaffChat,
     StaffNotice,
@@ -57,6 +58,7 @@ class StaffDesk:
         self._svc = svc
         self.chat: StaffChat | None = None
         self.posters: dict[Platform, StaffPoster] = {}
+        self.gap = GAP  # seconds between two notices to the chat (folding meanwhile)
 
     # -- announcing -----------------------------------------------------------------------
 
@@ -71,7 +73,7 @@ class StaffDesk:
         svc = self._svc
         try:
             new = await svc.store.enqueue_staff_notice(
-                chat, comment_id, kind_of(tuple(reasons)), svc.clock.now()
+                chat, comment_id, kind_of(tuple(reasons)), svc.clock.now(), self.gap
             )
         except StorageError:
             log.exception("cannot enqueue a staff notice", extra={"comment_id": comment_id})

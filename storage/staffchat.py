@@ -8,7 +8,15 @@ from typing import Any
 
 import storage.rows as rows
 from newsbot.models import CommentId, Platform
-from newsbot.staffchat import Kind, Notice, StaffChat, StaffNotice, enter, parse_staff_chat
+from newsbot.staffchat import (
+    Kind,
+    Notice,
+    StaffChat,
+    StaffNotice,
+    enter,
+    notice_due,
+    parse_staff_chat,
+)
 from storage.units import CommonUnits, Tx
 
 _COLUMNS = (
@@ -38,7 +46,7 @@ class SqlStaffNotices(CommonUnits):
     """The staff notices' methods, on a SQL backend's ``_atomic`` and ``_rows``."""
 
     async def enqueue_staff_notice(
-        self, chat: StaffChat, comment_id: CommentId, kind: Kind, now: datetime
+        self, chat: StaffChat, comment_id: CommentId, kind: Kind, now: datetime, gap: float = 0.0
     ) -> bool:
         async def body(tx: Tx) -> bool:
             # Twice at most: a notice inserted or claimed by another worker between our read
@@ -56,15 +64,22 @@ class SqlStaffNotices(CommonUnits):
                 pending = None if row is None else _notice(row)
                 notice, new = enter(None if pending is None else pending.notice, comment_id, kind)
                 if new:
+                    last = await tx.row(
+                        "SELECT max(updated_at) FROM staff_notices WHERE chat = $1 "
+                        "AND state IN ('sending', 'sent')",
+                        str(chat),
+                    )
+                    due = notice_due(now, None if last is None else rows.maybe_at(last[0]), gap)
                     if await tx.run(
                         "INSERT INTO staff_notices (chat, platform, lead, kind, state, due_at, "
-                        "created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', $5, $5, $5) "
+                        "created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', $6, $5, $5) "
                         "ON CONFLICT (chat) WHERE state = 'pending' DO NOTHING",
                         str(chat),
                         str(chat.platform),
                         int(comment_id),
                         str(kind),
                         now,
+                        due,
                     ):
                         await tx.notify(["outbox"])
                         return True

@@ -126,6 +126,13 @@ class NewsClient(discord.Client):
     async def on_raw_reaction_clear(self, payload: discord.RawReactionClearEvent) -> None:
         await self.events.reaction(payload)
 
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        # Staff notices' buttons: by custom_id, so they work after a restart too.
+        from adapters.discord.staffchat import is_staff_button, staff_press
+
+        if is_staff_button(interaction):
+            await staff_press(interaction)
+
     async def on_raw_reaction_clear_emoji(
         self, payload: discord.RawReactionClearEmojiEvent
     ) -> None:

@@ -14,10 +14,12 @@ class StaffNoticeStore(Protocol):
     claimed, sent and settled like deliveries (a claim is a lease owned by a worker)."""
 
     async def enqueue_staff_notice(
-        self, chat: StaffChat, comment_id: CommentId, kind: Kind, now: datetime
+        self, chat: StaffChat, comment_id: CommentId, kind: Kind, now: datetime, gap: float = 0.0
     ) -> bool:
         """Announce an item: a new pending notice for ``chat`` if none is pending (returns
-        ``True``), else the item folds into the pending one (``newsbot.staffchat.enter``)."""
+        ``True``), due ``gap`` seconds after the chat's last notice was claimed
+        (``newsbot.staffchat.notice_due``); else the item folds into the pending one
+        (``newsbot.staffchat.enter``)."""
 
     async def claim_staff_notices(
         self, platform: Platform, now: datetime, limit: int, *, worker: str, lease: float

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from newsbot.models import CommentId, Platform
-from newsbot.staffchat import Kind, StaffChat, StaffNotice, enter
+from newsbot.staffchat import Kind, StaffChat, StaffNotice, enter, notice_due
 from storage.memory.tables import MemoryBase, _utc
 
 
@@ -26,7 +26,7 @@ class StaffNotices(MemoryBase):
         return table
 
     async def enqueue_staff_notice(
-        self, chat: StaffChat, comment_id: CommentId, kind: Kind, now: datetime
+        self, chat: StaffChat, comment_id: CommentId, kind: Kind, now: datetime, gap: float = 0.0
     ) -> bool:
         now = _utc(now)
         table = self._notices
@@ -35,10 +35,18 @@ class StaffNotices(MemoryBase):
         )
         notice, new = enter(None if pending is None else pending.notice, comment_id, kind)
         if new:
+            last = max(
+                (
+                    n.updated_at
+                    for n, _ in table.values()
+                    if n.chat == chat and n.state in ("sending", "sent")
+                ),
+                default=None,
+            )
             notice_id = max(table, default=0) + 1
             table[notice_id] = (
                 StaffNotice(notice_id, chat, notice, "pending", 0, None, None, None, now),
-                now,
+                notice_due(now, last, gap),
             )
             self._changed()
             return True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -29,6 +29,7 @@ from newsbot.staffchat import (
     enter,
     kind_of,
     more_text,
+    notice_due,
     notice_text,
     parse_button,
     parse_staff_chat,
@@ -164,3 +165,9 @@ def test_the_acted_line() -> None:
     assert acted_text(Action.APPROVE, "Ada\nAdmin") == "Approved by Ada Admin"
     assert acted_text(Action.BAN, "") == "Author banned by a moderator"
     assert acted_text(Action.HIDE, "Ada", changed=False) == "Hidden by Ada (nothing changed)"
+
+
+def test_a_notice_waits_the_gap_after_the_last() -> None:
+    assert notice_due(NOW, None, 3.0) == NOW
+    assert notice_due(NOW, NOW - timedelta(seconds=10), 3.0) == NOW
+    assert notice_due(NOW, NOW - timedelta(seconds=1), 3.0) == NOW + timedelta(seconds=2)

@@ -113,3 +113,19 @@ async def test_concurrent_enqueues_keep_one_pending_notice(
     assert sum(made) == 1
     [notice] = await first.staff_notices(CHAT, 5)
     assert 1 + notice.notice.folded == 40
+
+
+async def test_a_new_notice_waits_the_gap_after_the_last_one(backend: Store) -> None:
+    assert await backend.enqueue_staff_notice(CHAT, CommentId(1), Kind.HELD, at(1), 3.0)
+    assert await backend.next_staff_notice_due(Platform.TELEGRAM) == at(1)  # the first: at once
+    [sent] = await backend.claim_staff_notices(Platform.TELEGRAM, at(2), 5, worker="w", lease=30)
+    await backend.complete_staff_notice(sent.id, "w", "m1", at(2.5))
+    assert await backend.enqueue_staff_notice(CHAT, CommentId(2), Kind.HELD, at(3), 3.0)
+    assert await backend.next_staff_notice_due(Platform.TELEGRAM) == at(5.5)
+    assert (
+        await backend.claim_staff_notices(Platform.TELEGRAM, at(5), 5, worker="w", lease=30) == []
+    )
+    # Items arriving meanwhile fold into the waiting notice.
+    assert not await backend.enqueue_staff_notice(CHAT, CommentId(3), Kind.HELD, at(4), 3.0)
+    [late] = await backend.claim_staff_notices(Platform.TELEGRAM, at(6), 5, worker="w", lease=30)
+    assert late.notice.lead == CommentId(2) and late.notice.folded == 1
