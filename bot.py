@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     staff: str = Field(
         "", pattern=r"^((telegram|discord):[0-9]+)?(,\s*(telegram|discord):[0-9]+)*$"
     )
-    staff_chat: str = ""  # NEWSBOT_STAFF_CHAT: telegram:CHAT_ID or discord:CHANNEL_ID
+    staff_chat: str = Field("", pattern=r"^(telegram:-?[0-9]+|discord:[0-9]+)?$")
 
     # The site: its name, a line about it, a logo's address, an accent colour (#rrggbb, at
     # least 4.5:1 on white), the footer's text and links ("About=https://…,Contact=mailto:…"),
