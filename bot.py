@@ -16,10 +16,8 @@ import gc
 import ipaddress
 import logging
 import os
-import re
 import signal
 import sys
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -27,11 +25,12 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from adapters import cli
-from adapters.cli import json_text
+from adapters import cli, logfmt
 from adapters.cli.desk import desk_settings
 from adapters.cli.envfile import render as render_env
 from adapters.i18n import Speech, checked_speech_setting
+from adapters.logfmt import LogfmtFormatter as LogfmtFormatter
+from adapters.regex import Re2Engine
 from newsbot import (
     Dispatcher,
     IntakeLimits,
@@ -181,7 +180,13 @@ class Settings(BaseSettings):
     feeds_allow_private: bool = False
     feeds_concurrency: int = Field(16, ge=1, le=256)
 
-    @field_validator("telegram_token", "discord_token", "telegram_api_url", mode="before")
+    @field_validator(
+        "telegram_token",
+        "discord_token",
+        "telegram_api_url",
+        "discord_client_secret",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -340,64 +345,11 @@ def load_settings(**overrides: Any) -> Settings:
 
 # -- logging ------------------------------------------------------------------------------
 
-_RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message",
-    "asctime",
-    "taskName",
-}
-
-
-class LogfmtFormatter(logging.Formatter):
-    """One ``key=value`` line per record, with extra fields, and every secret replaced."""
-
-    converter = time.gmtime  # type: ignore[assignment]  # UTC timestamps
-
-    def __init__(self, secrets: Sequence[str] = ()) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if s]
-
-    def format(self, record: logging.LogRecord) -> str:
-        """Render the record as logfmt and redact secrets."""
-        parts = [
-            f"ts={self.formatTime(record, '%Y-%m-%dT%H:%M:%S')}.{int(record.msecs):03d}Z",
-            f"level={record.levelname}",
-            f"logger={record.name}",
-            f"msg={_quote(record.getMessage())}",
-        ]
-        for key, value in vars(record).items():
-            if key not in _RECORD_FIELDS and not key.startswith("_"):
-                parts.append(f"{key}={_quote(str(value))}")
-        if record.exc_info:
-            parts.append(f"exc={_quote(self.formatException(record.exc_info))}")
-        line = " ".join(parts)
-        for secret in self.secrets:
-            line = line.replace(secret, "***")
-        return line
-
-
-def _quote(value: str) -> str:
-    if value and not any(c in value for c in ' "=') and _CONTROL.search(value) is None:
-        return value
-    return json_text(value)
-
-
-# A terminal takes ESC [ and U+009B as the start of a command: such a value is quoted as JSON
-# with every control character escaped.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-
 
 def configure_logging(settings: Settings, stream: Any = None) -> None:
-    """Send logfmt lines to stderr at the configured level, with tokens redacted."""
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(LogfmtFormatter(settings.secrets()))
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(settings.log_level.upper())
-    # These log every request URL, which holds the Telegram token; keep them to warnings.
-    for noisy in ("httpx", "httpcore", "aiohttp.access", "discord.gateway", "discord.http"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    """Send logfmt lines (``adapters.logfmt``) to stderr at the configured level, with every
+    token redacted."""
+    logfmt.configure_logging(settings.log_level, settings.secrets(), stream)
 
 
 # -- the bot ------------------------------------------------------------------------------
@@ -423,6 +375,7 @@ def build_service(settings: Settings, store: Store) -> NewsService:
             settings.comments_policy,
             settings.comments_close_after,
         ),
+        regex=Re2Engine(),
     )
     service.feeds = build_feeds(settings, service)
     service.staff = parse_staff(settings.staff)  # NEWSBOT_STAFF: telegram:ID,discord:ID
@@ -624,6 +577,7 @@ def compose(
         lease=settings.claim_lease,
         may_send=lambda platform: roles is not None and roles.holds(role_of(platform)),
         staff=service.staffchat,
+        notices=store,
     )
     service.on_enqueue(dispatcher.wake)
     store.watch(lambda _topic: dispatcher.wake())

@@ -36,6 +36,7 @@ GROUPS = [
     "feeds",
     "web",
     "desk",
+    "publishing",
 ]
 
 
@@ -130,6 +131,7 @@ RUNNERS: dict[str, Callable[[bool], list[Result]]] = {
     "feeds": _optional("feeds"),
     "web": _optional("web"),
     "desk": _optional("desk"),
+    "publishing": _optional("publishing"),
 }
 
 

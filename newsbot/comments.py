@@ -70,6 +70,13 @@ class Announcer(Protocol):
         """A reader reported a comment (``reports`` readers so far)."""
 
 
+class Notifier(Protocol):
+    """``NewsService.notifications`` as the comment use cases see it."""
+
+    async def replied(self, comment: Comment) -> int:
+        """``newsbot.notifying.Notifications.replied``."""
+
+
 class Host(Protocol):
     """What the comment and moderation use cases need of ``NewsService``."""
 
@@ -82,6 +89,10 @@ class Host(Protocol):
     comments_stored: int
     desk_settings: DeskSettings
     _intake: IntakeGate
+
+    @property
+    def notifications(self) -> Notifier:
+        """``NewsService.notifications``."""
 
     def _enqueued(self) -> None: ...
 
@@ -248,6 +259,8 @@ async def _add_comment(
                 },
             )
         svc._enqueued()
+        if comment.status is CommentStatus.VISIBLE and comment.parent_id is not None:
+            await svc.notifications.replied(comment)
     return comment
 
 

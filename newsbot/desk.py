@@ -154,6 +154,8 @@ class Desk:
             if comment.status is not CommentStatus.VISIBLE:
                 raise InvalidInput("Its article is not published: the comment stays hidden.")
         await self._decide(actor, comment_id, decision)
+        if shown is not None and shown.parent_id is not None:
+            await svc.notifications.replied(shown)  # held until now: told now
         return await self._record(actor, action, shown or comment, shown is not None)
 
     async def hide(self, actor: Actor, comment_id: CommentId) -> Outcome:

@@ -29,8 +29,11 @@ from typing import Protocol
 
 from newsbot.errors import DeliveryError, DestinationGone, RateLimited, StorageError
 from newsbot.models import ArticleId, DeliveryOp, Job, Platform
+from newsbot.notifications import NoticeJob, still_shown
 from newsbot.ports import Clock, Outbox, Publisher, SystemClock
+from newsbot.ports.notifications import NoticeStore, Notifier
 from newsbot.staffchat import StaffNotice
+from newsbot.stats import tagged_url
 
 log = logging.getLogger("newsbot.dispatcher")
 
@@ -89,6 +92,9 @@ class Dispatcher:
         staff: the staff chat's notices (``NewsService.staffchat``): claimed only when the
             article deliveries due left a slot free, one at a time per platform, so they
             never delay a fan-out and a flood folds into the notice still waiting.
+        notices: the store's reply notices (``newsbot.notifications``), sent through the
+            publishers that are also a ``Notifier``, only with the slots the due deliveries
+            leave free: never ahead of an article's fan-out.
     """
 
     def __init__(
@@ -108,6 +114,7 @@ class Dispatcher:
         lease: float = 30.0,
         may_send: Callable[[Platform], bool] | None = None,
         staff: StaffSender | None = None,
+        notices: NoticeStore | None = None,
     ) -> None:
         self.article_url = article_url or (lambda article_id: f"/articles/{article_id}")
         self.store = store
@@ -124,6 +131,7 @@ class Dispatcher:
         self.may_send = may_send or (lambda _platform: True)
         self.staff = staff
         self._staff_busy: set[Platform] = set()
+        self.notices = notices
         self._wake: dict[Platform, asyncio.Event] = {}
         self._stopping = asyncio.Event()
         self._detaching: dict[Platform, asyncio.Event] = {}
@@ -274,8 +282,15 @@ class Dispatcher:
                     finally:
                         self.in_flight += len(jobs) - 1
                 for job in jobs:
-                    job = dataclasses.replace(job, article_url=self.article_url(job.article.id))
+                    url = tagged_url(self.article_url(job.article.id), job.destination.id)
+                    job = dataclasses.replace(job, article_url=url)
                     task = asyncio.create_task(self._deliver(publisher, job))
+                    tasks.add(task)
+                    task.add_done_callback(finished)
+                # Notices only when no delivery was due: never ahead of an article's fan-out.
+                notes = [] if jobs else await self._claim_notices(platform, publisher, free)
+                for note in notes:
+                    task = asyncio.create_task(self._notify(publisher, note))
                     tasks.add(task)
                     task.add_done_callback(finished)
                 if len(jobs) < free and self.may_send(platform):
@@ -284,7 +299,7 @@ class Dispatcher:
                         task = asyncio.create_task(self._notify_staff(platform, notice))
                         tasks.add(task)
                         task.add_done_callback(finished)
-                if jobs and len(tasks) < self.concurrency:
+                if (jobs or notes) and len(tasks) < self.concurrency:
                     continue
                 timeout = self.poll_interval
                 if len(tasks) < self.concurrency:
@@ -335,6 +350,75 @@ class Dispatcher:
             await self.staff.send(notice, self.worker)
         finally:
             self._staff_busy.discard(platform)
+
+    async def _claim_notices(
+        self, platform: Platform, publisher: Publisher, free: int
+    ) -> list[NoticeJob]:
+        """Claim due notices for the free slots, once a claim found no delivery due."""
+        if free <= 0 or self.notices is None or not isinstance(publisher, Notifier):
+            return []
+        if not self.may_send(platform):
+            return []
+        try:
+            notes = await self.notices.claim_notices(
+                platform, self.clock.now(), free, worker=self.worker, lease=self.lease
+            )
+        except StorageError:
+            log.exception("cannot claim notices", extra={"platform": platform})
+            return []
+        self.in_flight += len(notes)
+        return notes
+
+    async def _notify(self, publisher: Publisher, job: NoticeJob) -> None:
+        store = self.notices
+        assert store is not None
+        assert isinstance(publisher, Notifier)
+        fields = {"notice_id": job.id, "platform": str(job.platform), "attempt": job.attempts}
+        platform = str(job.platform)
+        try:
+            visible = await store.visible_comments(n.comment_id for n in job.notices)
+            shown = still_shown(job, visible)
+            if shown is not None:  # replies hidden since they were queued are not told
+                async with asyncio.timeout(self.send_timeout):
+                    await publisher.notify(shown)
+            await self._record(lambda: store.finish_notice(job.id))
+            self.outcomes[(platform, "notice_sent")] += 1
+            log.debug("notice sent", extra=fields)
+        except RateLimited as exc:
+            due = self.clock.now() + timedelta(seconds=max(exc.retry_after, 0.0))
+            limited = str(exc)
+            await self._record(lambda: store.retry_notice(job.id, due, limited))
+            self.outcomes[(platform, "rate_limited")] += 1
+        except DestinationGone as exc:
+            # The user never started the bot, blocked it or closed their DMs: off for good
+            # (until they say /notifications on), never retried.
+            await self._record(lambda: store.finish_notice(job.id))
+            await self._record(
+                lambda: store.set_account_prefs(
+                    job.platform, job.account_id, started=False, notify=False
+                )
+            )
+            self.outcomes[(platform, "notice_refused")] += 1
+            log.info("notice refused, notifications off", extra={**fields, "error": str(exc)})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a publisher bug must not kill the loop
+            await self._notice_failed(job, _describe(exc), fields)
+
+    async def _notice_failed(
+        self, job: NoticeJob, error: str, fields: Mapping[str, object]
+    ) -> None:
+        store = self.notices
+        assert store is not None
+        self.outcomes[(str(job.platform), "failed")] += 1
+        if job.attempts >= self.max_attempts:
+            await self._record(lambda: store.finish_notice(job.id))
+            log.error("notice given up", extra={**fields, "error": error})
+            return
+        delay = min(self.backoff_cap, self.backoff_base * 2 ** (job.attempts - 1))
+        due = self.clock.now() + timedelta(seconds=delay * random.uniform(0.5, 1.0))
+        await self._record(lambda: store.retry_notice(job.id, due, error))
+        log.warning("notice failed, will retry", extra={**fields, "error": error})
 
     async def _deliver(self, publisher: Publisher, job: Job) -> None:
         delivery = job.delivery

@@ -234,12 +234,15 @@ class Lookups:
     stories: Mapping[ArticleId, Story] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Accepted:
+class Accepted(NamedTuple):
     """A comment of the batch to store.
 
+    A named tuple rather than a frozen dataclass, as ``Arrival``: a batch makes one per
+    comment, and a frozen dataclass sets each field through ``object.__setattr__`` (eight
+    calls, here, and as many again to rebuild it on the other side of SQLite's pipe).
+
     Attributes:
-        index: its place in the batch (its text, author and source are there).
+        position: its place in the batch (its text, author and source are there).
         id: the id it gets.
         article_id: its article.
         parent_id: the comment it answers, if any.
@@ -251,7 +254,7 @@ class Accepted:
             ``closed``); empty otherwise.
     """
 
-    index: int
+    position: int
     id: CommentId
     article_id: ArticleId
     parent_id: CommentId | None
@@ -361,7 +364,7 @@ def decide(batch: Sequence[IncomingComment] | Sequence[Arrival], lookups: Lookup
             continue
         earlier = made.get(key)
         if earlier is not None:
-            outcomes[index] = Repeat(earlier.index)
+            outcomes[index] = Repeat(earlier.position)
             continue
         if item.author in banned:
             continue

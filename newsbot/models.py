@@ -42,6 +42,9 @@ class ArticleStatus(StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
     RETRACTED = "retracted"
+    # Published with a web time still ahead: never stored as such, the service shows it so
+    # (``newsbot.scheduling``); readers see no such article before its time.
+    SCHEDULED = "scheduled"
 
 
 class CommentStatus(StrEnum):
@@ -316,6 +319,7 @@ class Delivery:
     generation: int
     updated_at: datetime
     claimed_by: str | None = None
+    lane: int = 0  # above 0: the breaking-news lane, claimed first (``scheduling.Priority``)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,8 @@ from newsbot.drafts import clean_draft
 from newsbot.errors import InvalidInput
 from newsbot.models import Actor, Article, ArticleDraft, ArticleId, ArticleStatus, Author
 from newsbot.ports import Clock, Store
+from newsbot.routing import Routing
+from newsbot.scheduling import Priority, Schedule
 from newsbot.text import clean_name
 
 # The service's logger: the records are the service's, wherever its code lives.
@@ -39,6 +41,7 @@ class Host(Protocol):
 
     store: Store
     clock: Clock
+    routing: Routing
 
     def _enqueued(self) -> None: ...
 
@@ -51,7 +54,13 @@ class Host(Protocol):
 
 
 async def publish(
-    svc: Host, actor: Actor, draft: ArticleDraft, *, request: str | None = None
+    svc: Host,
+    actor: Actor,
+    draft: ArticleDraft,
+    *,
+    request: str | None = None,
+    schedule: Schedule | None = None,
+    priority: Priority = Priority.NORMAL,
 ) -> Change:
     """Validate and store an article, and enqueue it to every matching active destination.
 
@@ -59,6 +68,10 @@ async def publish(
     the same request is carried out once, however often it arrives (a redelivered update,
     a retried interaction, a restart in between); again, it returns the first article
     with ``repeated`` set.
+
+    With a ``schedule`` (``scheduling.plan``) the article is scheduled: readers see it from
+    ``schedule.at``, and each platform's posts are not sent before its time. A ``breaking``
+    ``priority`` puts its posts in the lane that overtakes a fan-out under way.
 
     Raises:
         PermissionDenied: the actor is not an admin.
@@ -70,10 +83,25 @@ async def publish(
         clean_name(actor.name)[:NAME_MAX] or actor.user_id, actor.platform, actor.user_id
     )
     destinations = await svc.store.list_destinations(active_only=True)
-    targets = [d.id for d in destinations if d.accepts(draft.tags)]
-    article, created = await svc.store.add_article(
-        draft, author, svc.clock.now(), targets, request=request
-    )
+    filters = await svc.store.destination_filters()
+    targets = [
+        d.id
+        for d in destinations
+        if d.accepts(draft.tags)
+        and svc.routing.verdict(filters.get(d.id), draft, author.name).passed
+    ]
+    now = svc.clock.now()
+    if schedule is None and priority is Priority.NORMAL:
+        article, created = await svc.store.add_article(
+            draft, author, now, targets, request=request
+        )
+    else:
+        at = schedule.at if schedule else now
+        by_id = {d.id: d for d in destinations}
+        due = [(t, schedule.time_for(by_id[t].platform) if schedule else now) for t in targets]
+        article, created = await svc.store.add_planned_article(
+            draft, author, now, at, due, priority.lane, request=request
+        )
     if not created:
         log.info(
             "publish request seen before; nothing done",
@@ -86,6 +114,8 @@ async def publish(
             "article_id": article.id,
             "queued": len(targets),
             "by": str(actor.platform),
+            "at": schedule.at.isoformat() if schedule else None,
+            "priority": str(priority),
             "request": request,
         },
     )

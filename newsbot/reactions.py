@@ -329,6 +329,22 @@ def tally(
     )
 
 
+def total(
+    readers: Iterable[tuple[CommentId | None, str, str, str, bool]],
+    anonymous: Iterable[tuple[CommentId | None, int]],
+    hidden: Iterable[CommentId] = (),
+) -> int:
+    """``tally(...).everything().total`` from plain rows, for a post's count line: readers as
+    (comment, platform, reader, emoji, banned), anonymous counts as (comment, count)."""
+    unseen = set(hidden)
+    counted = {
+        (comment, platform, reader, emoji)
+        for comment, platform, reader, emoji, banned in readers
+        if not banned and comment not in unseen
+    }
+    return len(counted) + sum(n for comment, n in anonymous if comment not in unseen and n > 0)
+
+
 def summary(tally_: Tally, limit: int = 5) -> str:
     """A short line of counts for a post or a chat answer: ``👍 3 · ❤️ 1``."""
     return " · ".join(

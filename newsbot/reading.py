@@ -12,7 +12,7 @@ from newsbot import threads
 from newsbot.cursors import Cursors
 from newsbot.errors import InvalidInput
 from newsbot.models import Actor, Article, ArticleCursor, ArticleId, ArticlePage, ThreadPage
-from newsbot.ports import Store
+from newsbot.ports import Clock, Store
 from newsbot.threads import PAGE_COMMENTS
 
 PAGE_MAX = 100
@@ -22,6 +22,7 @@ class Host(Protocol):
     """What the reading use cases need of ``NewsService``."""
 
     store: Store
+    clock: Clock
 
     async def cursors(self, *, make: bool = True) -> Cursors:
         """``NewsService.cursors``."""
@@ -40,6 +41,13 @@ async def latest(svc: Host, limit: int = 20, cursor: str | None = None) -> Artic
     """
     limit = _page_limit(limit)
     position = (await svc.cursors(make=False)).read_article(cursor) if cursor else None
+    # Scheduled articles (web time ahead) are the newest: start the page at now.
+    now = ArticleCursor(svc.clock.now(), ArticleId(2**62))
+    if position is None or (position.published_at, position.article_id) > (
+        now.published_at,
+        now.article_id,
+    ):
+        position = now
     articles = await svc.store.latest_articles(limit + 1, position)
     next_cursor = None
     if len(articles) > limit:

@@ -7,21 +7,23 @@ the change that causes them, and the ``Dispatcher`` sends them.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import secrets
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from newsbot import comments, moderation, publishing, reading, staff, subscriptions
+from newsbot import comments, moderation, publishing, reading, scheduled, staff, subscriptions
 from newsbot.comments import NAME_MAX as NAME_MAX  # re-exported: adapters import it here
 from newsbot.comments import web_identity as web_identity
 from newsbot.cursors import MALFORMED as MALFORMED_CURSOR
 from newsbot.cursors import Cursors
 from newsbot.desk import Desk
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
+from newsbot.figures import FiguresService
+from newsbot.filters import RegexEngine
 from newsbot.i18n import chat_language_key, normalise_language
 from newsbot.identity import IdentityService
 from newsbot.limits import IntakeGate, IntakeLimits
@@ -44,20 +46,22 @@ from newsbot.models import (
     MessageRef,
     NewDestination,
     Platform,
-    RoleLease,
     ThreadPage,
     WorkerInfo,
 )
+from newsbot.notifying import Notifications
 from newsbot.ports import Clock, Store, StoreMetrics, SystemClock
 from newsbot.publishing import Change as Change  # re-exported: adapters import it here
 from newsbot.reacting import ReactionService
 from newsbot.review import DeskSettings
+from newsbot.routing import Routing
+from newsbot.scheduling import Priority, Schedule, ScheduledArticle, embargoed
 from newsbot.staffdesk import StaffDesk
 from newsbot.subscriptions import PENDING_MAX as PENDING_MAX  # re-exported
 from newsbot.subscriptions import REQUESTS_PER_DAY as REQUESTS_PER_DAY
 from newsbot.subscriptions import Subscription as Subscription
 from newsbot.threads import PAGE_COMMENTS
-from newsbot.workers import LIVE_HORIZON, live_workers
+from newsbot.workers import LIVE_HORIZON, Roster, live_workers
 
 if TYPE_CHECKING:
     from newsbot.feeds import FeedService
@@ -104,6 +108,7 @@ class NewsService:
         open_subscriptions: bool = False,
         intake: IntakeLimits | None = None,
         desk: DeskSettings | None = None,
+        regex: RegexEngine | None = None,
     ) -> None:
         self.store = store
         self.admins = {p: frozenset(ids) for p, ids in (admins or {}).items()}
@@ -125,9 +130,13 @@ class NewsService:
         # The feed use cases, when the program follows feeds: chat adapters reach /feed here.
         self.feeds: FeedService | None = None
         self.people = IdentityService(self)  # persons and their accounts (newsbot.identity)
+        self.notifications = Notifications(self)  # replies told in private (newsbot.notifying)
         self.staff: dict[Platform, frozenset[str]] = {}  # NEWSBOT_STAFF, beside the admins
         # Reactions from every platform; posts show new totals at the comment count's pace.
         self.reactions = ReactionService(store, self.clock, pace=lambda: self.count_refresh)
+        # Filters and templates per destination (``regex``: the engine filters' patterns run on).
+        self.routing = Routing(self, regex)
+        self.figures = FiguresService(store, self.clock, self.reactions, self.require_admin)
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -182,11 +191,48 @@ class NewsService:
     # -- articles -------------------------------------------------------------------------
 
     async def publish(
-        self, actor: Actor, draft: ArticleDraft, *, request: str | None = None
+        self,
+        actor: Actor,
+        draft: ArticleDraft,
+        *,
+        request: str | None = None,
+        schedule: Schedule | None = None,
+        priority: Priority = Priority.NORMAL,
     ) -> Change:
-        """Validate, store and deliver an article, once per ``request``
-        (``publishing.publish``)."""
-        return await publishing.publish(self, actor, draft, request=request)
+        """Validate, store and deliver an article, once per ``request``, now or on
+        ``schedule``, in the lane of its ``priority`` (``publishing.publish``)."""
+        return await publishing.publish(
+            self, actor, draft, request=request, schedule=schedule, priority=priority
+        )
+
+    async def next_live_at(self) -> datetime | None:
+        """When the next scheduled article's web time comes (the lists of articles change
+        then with nothing written), or ``None``."""
+        return await self.store.next_live_at(self.clock.now())
+
+    async def set_breaking_mention(
+        self, actor: Actor, chat_id: str, value: str, thread_id: str | None = None
+    ) -> tuple[Destination, str]:
+        """Whom a Discord channel's breaking posts mention (``scheduled.set_breaking_mention``)."""
+        return await scheduled.set_breaking_mention(self, actor, chat_id, value, thread_id)
+
+    async def breaking_mention(self, destination_id: DestinationId) -> str:
+        """A channel's breaking-news mention, ``""`` for none (``scheduled.breaking_mention``)."""
+        return await scheduled.breaking_mention(self, destination_id)
+
+    async def scheduled(self, actor: Actor) -> list[ScheduledArticle]:
+        """The articles waiting for their time (``scheduled.scheduled``)."""
+        return await scheduled.scheduled(self, actor)
+
+    async def reschedule(
+        self, actor: Actor, article_id: ArticleId, schedule: Schedule | None
+    ) -> ScheduledArticle | None:
+        """Move a scheduled article (``scheduled.reschedule``)."""
+        return await scheduled.reschedule(self, actor, article_id, schedule)
+
+    async def cancel_scheduled(self, actor: Actor, article_id: ArticleId) -> None:
+        """Take a scheduled article back before it goes out (``scheduled.cancel``)."""
+        await scheduled.cancel(self, actor, article_id)
 
     async def edit(
         self,
@@ -212,6 +258,12 @@ class NewsService:
         article = await self.store.get_article(article_id)
         if article is None:
             raise NotFound(f"There is no article {article_id}.")
+        return self._as_now(article)
+
+    def _as_now(self, article: Article) -> Article:
+        """``article``, ``SCHEDULED`` while its web time is ahead."""
+        if article.status is ArticleStatus.PUBLISHED and embargoed(article, self.clock.now()):
+            return dataclasses.replace(article, status=ArticleStatus.SCHEDULED)
         return article
 
     async def readable_article(self, article_id: ArticleId, viewer: Actor | None) -> Article:
@@ -222,6 +274,7 @@ class NewsService:
             NotFound: no such article, or not one the viewer may read.
         """
         article = await self.store.get_article(article_id)
+        article = None if article is None else self._as_now(article)
         if article is None or not self._readable(article, viewer):
             raise NotFound(f"There is no article {article_id}.")
         return article
@@ -535,18 +588,3 @@ class NewsService:
             return False
         self.store.observe_batch = observer
         return True
-
-
-@dataclass(frozen=True, slots=True)
-class Roster:
-    """The workers on one database and the roles they hold, for an operator.
-
-    Attributes:
-        at: when it was read (heartbeat ages and lease liveness are counted from it).
-        workers: the workers that sent a heartbeat within the horizon asked for.
-        roles: every role's lease, live or run out.
-    """
-
-    at: datetime
-    workers: tuple[WorkerInfo, ...]
-    roles: tuple[RoleLease, ...]

@@ -25,10 +25,11 @@ import random
 import socket
 import time
 from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from newsbot.errors import StorageError
-from newsbot.models import WorkerInfo
+from newsbot.models import RoleLease, WorkerInfo
 from newsbot.ports import Clock, Coordination, SystemClock
 
 log = logging.getLogger("newsbot.workers")
@@ -292,3 +293,18 @@ async def live_workers(
 ) -> list[WorkerInfo]:
     """Workers that sent a heartbeat in the last ``horizon`` seconds."""
     return await store.list_workers(now - timedelta(seconds=horizon))
+
+
+@dataclass(frozen=True, slots=True)
+class Roster:
+    """The workers on one database and the roles they hold, for an operator.
+
+    Attributes:
+        at: when it was read (heartbeat ages and lease liveness are counted from it).
+        workers: the workers that sent a heartbeat within the horizon asked for.
+        roles: every role's lease, live or run out.
+    """
+
+    at: datetime
+    workers: tuple[WorkerInfo, ...]
+    roles: tuple[RoleLease, ...]

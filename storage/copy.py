@@ -49,6 +49,10 @@ TABLES = (
     "reports",
     "audit",
     "story_policy",
+    "destination_settings",
+    "reactions",
+    "reaction_counts",
+    "article_views",
     "staff_notices",
 )
 _WITH_IDS = (

@@ -53,6 +53,26 @@ def tally_rows(article_id: ArticleId, found: Iterable[Any]) -> ReactionCounts:
     return reactions.tally(article_id, readers, anonymous, hidden)
 
 
+ANY_ROWS = (
+    "SELECT 1 WHERE EXISTS (SELECT 1 FROM reactions WHERE article_id = $1) "
+    "OR EXISTS (SELECT 1 FROM reaction_counts WHERE article_id = $1)"
+)
+"""Whether an article has any reaction stored (one index probe each): most have none."""
+
+
+def total_rows(found: Iterable[Any]) -> int:
+    """``COUNT_ROWS``'s rows as a count line's total (``reactions.total``)."""
+    readers, anonymous, hidden = [], [], []
+    for kind, comment, platform, reader, emoji, banned, count in found:
+        if kind == 0:
+            readers.append((comment, platform, reader, emoji, bool(banned)))
+        elif kind == 1:
+            anonymous.append((comment, int(count)))
+        else:
+            hidden.append(comment)
+    return reactions.total(readers, anonymous, hidden)
+
+
 class SqlReactions:
     """Reactions on a backend's ``_atomic`` (writes) and ``_rows`` (reads)."""
 
@@ -216,6 +236,13 @@ async def _refresh(tx: Tx, article_id: ArticleId, pace: CountRefresh, at: dateti
         article_id,
     )
     due = reactions.refreshes([(r[0], bool(r[1]), rows.at(r[2])) for r in found], pace, at)
+    # An edit being sent carries the counts read when it was claimed: send it again once done
+    # (its generation moves on, so complete_delivery puts it back to pending).
+    await tx.run(
+        "UPDATE deliveries SET generation = generation + 1 WHERE article_id = $1 "
+        "AND comment_id IS NULL AND state = 'sending' AND op = 'edit'",
+        article_id,
+    )
     if due:
         await tx.many(
             "UPDATE deliveries SET op = 'edit', state = 'pending', due_at = $1, attempts = 0, "

@@ -58,7 +58,7 @@ DESTINATION = (
 )
 DELIVERY = (
     "id, article_id, comment_id, destination_id, platform, op, state, attempts, due_at, "
-    "last_error, message_id, thread_id, generation, updated_at, claimed_by"
+    "last_error, message_id, thread_id, generation, updated_at, claimed_by, lane"
 )
 FEED = (
     "id, url, title, tags, interval_s, backfill, active, created_at, next_poll_at, "
@@ -179,6 +179,7 @@ def delivery(row: Row) -> Delivery:
         generation=row[12],
         updated_at=at(row[13]),
         claimed_by=row[14],
+        lane=row[15],
     )
 
 

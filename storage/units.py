@@ -293,7 +293,7 @@ class CommonUnits(CommonStatements):
             row = await tx.row(
                 "UPDATE deliveries SET message_id = COALESCE($1, message_id), "
                 "thread_id = COALESCE($2, thread_id), last_error = NULL, updated_at = $3, "
-                "claimed_by = NULL, "
+                "claimed_by = NULL, sent_at = COALESCE(sent_at, $6), "
                 "state = CASE WHEN generation = $4 THEN 'sent' ELSE 'pending' END, "
                 "due_at = CASE WHEN generation = $4 THEN NULL "
                 f"ELSE {_HELD.format('$3')} END WHERE id = $5 "
@@ -304,6 +304,7 @@ class CommonUnits(CommonStatements):
                 now,
                 delivery.generation,
                 delivery.id,
+                now if posted else None,  # when the message first existed (article figures)
             )
             if row is None:
                 return

@@ -168,6 +168,8 @@ async def make_world(
             backoff_cap=0.05,
             article_url=svc.article_url,
             staff=svc.staffchat,
+            clock=svc.clock,
+            notices=db,
         )
         svc.on_enqueue(dispatcher.wake)
         await dispatcher.start()

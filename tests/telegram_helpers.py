@@ -80,6 +80,8 @@ class World:
             backoff_cap=0.05,
             article_url=self.service.article_url,
             staff=self.service.staffchat,
+            clock=self.service.clock,
+            notices=self.store,
         )
         self.service.on_enqueue(dispatcher.wake)
         await dispatcher.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from adapters.cli import schedule
 from adapters.cli.inputs import read_body, tags
 from adapters.cli.output import article_json, comment_json
 from newsbot import (
@@ -17,6 +18,7 @@ from newsbot import (
     NewsService,
 )
 from newsbot.policy import parse
+from newsbot.scheduling import Priority, describe_times, parse_priority
 from newsbot.threads import walk
 
 
@@ -28,15 +30,19 @@ async def publish(service: NewsService, args: argparse.Namespace) -> object:
     draft = ArticleDraft(
         args.title, body, args.summary or "", args.url, args.image, tags(args.tags)
     )
-    change = await service.publish(Actor.operator(), draft)
+    when = schedule.schedule_of(service, args)
+    priority = parse_priority(args.priority)
+    change = await service.publish(Actor.operator(), draft, schedule=when, priority=priority)
     if getattr(args, "comments", None):
         await service.desk.set_policy(Actor.operator(), change.article.id, parse(args.comments))
     if args.json:
         return {**article_json(service, change.article), "queued": change.queued}
     page = service.article_url(change.article.id)
+    done = "Published" if when is None else f"Scheduled ({describe_times(when)})"
+    lane = " in the breaking-news lane" if priority is Priority.BREAKING else ""
     return (
-        f"Published article {change.article.id}: {change.article.title}\n"
-        f"Queued for {change.queued} destination(s). Page: {page}"
+        f"{done} article {change.article.id}: {change.article.title}\n"
+        f"Queued for {change.queued} destination(s){lane}. Page: {page}"
     )
 
 
@@ -68,7 +74,9 @@ async def retract(service: NewsService, args: argparse.Namespace) -> object:
 
 
 async def articles(service: NewsService, args: argparse.Namespace) -> object:
-    """``articles``: the latest articles, a page at a time."""
+    """``articles``: the latest articles, a page at a time (``--scheduled``: those waiting)."""
+    if args.scheduled:
+        return await schedule.scheduled(service, args)
     page = await service.latest(args.limit, args.cursor)
     if args.json:
         return {

@@ -51,8 +51,12 @@ async def destinations(service: NewsService, args: argparse.Namespace) -> object
     """``destinations``: every subscribed chat, pending and stopped ones too."""
     found = await service.destinations()
     languages = [await service.chat_language(d.platform, d.chat_id) for d in found]
+    filters = await service.routing.filters()
     if args.json:
-        return [{**plain(d), "language": lang} for d, lang in zip(found, languages, strict=True)]
+        return [
+            {**plain(d), "language": lang, "filter": filters.get(d.id)}
+            for d, lang in zip(found, languages, strict=True)
+        ]
     lines = [f"{'ID':>5}  {'PLATFORM':<9} {'KIND':<12} {'ACTIVE':<7}  {'LANG':<7} CHAT"]
     for d, lang in zip(found, languages, strict=True):
         chat = d.chat_id + (f"/{d.thread_id}" if d.thread_id else "")
@@ -65,6 +69,8 @@ async def destinations(service: NewsService, args: argparse.Namespace) -> object
         lines.append(
             f"{d.id:>5}  {d.platform:<9} {d.kind:<12} {active:<7}  {shown:<7} {chat}{title}{note}"
         )
+        if d.id in filters:
+            lines.append(f"{'':>7}filter: {filters[d.id]}")
     if not found:
         lines.append("(no destinations yet: python bot.py subscribe PLATFORM CHAT_ID)")
     return "\n".join(lines)

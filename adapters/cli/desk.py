@@ -29,8 +29,13 @@ def add_parsers(
     actions = p.add_subparsers(dest="queue_command", metavar="ACTION")
     p.set_defaults(handler=queue_list, view=str(View.HELD), limit=50)
     q = actions.add_parser("list", parents=[common], help="list one tab of the queue")
-    q.add_argument("--view", choices=[str(v) for v in View], default=str(View.HELD))
-    q.add_argument("--limit", type=int, default=50)
+    q.add_argument(
+        "--view",
+        choices=[str(v) for v in View],
+        default=str(View.HELD),
+        help="held, reported or recent (default: held)",
+    )
+    q.add_argument("--limit", type=int, default=50, help="how many (default: 50)")
     q.set_defaults(handler=queue_list)
     for name, text in (
         ("approve", "show a held comment everywhere (it is mirrored as if just written)"),
@@ -52,7 +57,7 @@ def add_parsers(
     )
     p.set_defaults(handler=policy)
     p = sub.add_parser("audit", parents=[common], help="the moderators' actions, newest first")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=int, default=50, help="how many (default: 50)")
     p.set_defaults(handler=audit)
 
 

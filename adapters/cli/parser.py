@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from adapters.cli import articles, chats, desk, feeds, people
+from adapters.cli import articles, chats, desk, feeds, people, routing, schedule, stats
 from adapters.cli.operations import backup, copy_database, workers
 from newsbot import DestinationKind, Platform
 from newsbot.policy import CommentPolicy
@@ -12,10 +12,13 @@ from newsbot.version import __version__
 from newsbot.workers import LIVE_HORIZON
 
 # One example per command, shown at the end of its --help (a test checks every command has
-# one). "feed" is a group: its actions have their own.
+# one), named by its full path ("feed add").
 EXAMPLES = {
     "run": "newsbot run --database /var/lib/newsbot/newsbot.db",
     "publish": "newsbot publish --title 'Storm warning' --body-file storm.md --tags weather",
+    "reschedule": "newsbot reschedule 42 --at 2026-12-24T06:00+01:00",
+    "breaking-mention": "newsbot breaking-mention 123456789012345678 987654321098765432",
+    "cancel": "newsbot cancel 42",
     "edit": "newsbot edit 42 --title 'Storm warning (updated)'",
     "retract": "newsbot retract 42",
     "articles": "newsbot articles --limit 5 --json",
@@ -25,16 +28,38 @@ EXAMPLES = {
     "approve": "newsbot approve discord 123456789012345678",
     "unsubscribe": "newsbot unsubscribe telegram -1001234567890",
     "destinations": "newsbot destinations --json",
+    "language": "newsbot language telegram -1001234567890 uk",
     "workers": "newsbot workers --horizon 60",
     "deliveries": "newsbot deliveries 42",
     "delete-comment": "newsbot delete-comment 1234",
     "feed": "newsbot feed add https://example.org/feed.xml --every 15m",
-    "add": "newsbot feed add https://example.org/feed.xml --tags wire --backfill 3",
-    "list": "newsbot feed list --json",
-    "remove": "newsbot feed remove https://example.org/feed.xml",
-    "poll": "newsbot feed poll https://example.org/feed.xml",
+    "feed add": "newsbot feed add https://example.org/feed.xml --tags wire --backfill 3",
+    "feed list": "newsbot feed list --json",
+    "feed remove": "newsbot feed remove https://example.org/feed.xml",
+    "feed poll": "newsbot feed poll https://example.org/feed.xml",
+    "filter": "newsbot filter set 3 include title:storm OR tags:weather",
+    "filter set": "newsbot filter set 3 include title:storm OR tags:weather",
+    "filter clear": "newsbot filter clear 3",
+    "template": "newsbot template set 3 --ready summary",
+    "template set": "newsbot template set 3 my-layout.j2",
+    "template show": "newsbot template show 3",
+    "template clear": "newsbot template clear 3",
+    "preview": "newsbot preview 42 3",
+    "test-send": "newsbot test-send 3",
     "ban": "newsbot ban telegram 123456789",
     "unban": "newsbot unban telegram 123456789",
+    "people": "newsbot people --limit 20",
+    "person": "newsbot person export 7 --json",
+    "queue": "newsbot queue list --view reported",
+    "queue list": "newsbot queue list --view held --limit 50 --json",
+    "queue approve": "newsbot queue approve 1234",
+    "queue hide": "newsbot queue hide 1234",
+    "queue delete": "newsbot queue delete 1234",
+    "queue ban": "newsbot queue ban 1234",
+    "queue undo": "newsbot queue undo 1234",
+    "policy": "newsbot policy 42 premoderated",
+    "audit": "newsbot audit --limit 20",
+    "stats": "newsbot stats 42 --json",
     "copy-database": "newsbot copy-database newsbot.db postgresql://newsbot@db:5432/newsbot",
     "backup": "newsbot backup /var/backups/newsbot-$(date +%F).db",
     "env-example": "newsbot env-example > .env",
@@ -101,9 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", type=int, help="the comment's id")
     p.set_defaults(handler=articles.delete_comment)
     _add_feeds(sub, common)
+    routing.add_commands(sub, common)
     _add_authors(sub, common)
     people.add_parsers(sub, common)
     desk.add_parsers(sub, common)
+    stats.add_parser(sub, common)
     p = sub.add_parser(
         "copy-database",
         parents=[common],
@@ -128,12 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_examples(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_examples(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], prefix: str = ""
+) -> None:
     for name, command in sub.choices.items():
-        command.epilog = f"example: {EXAMPLES[name]}"
+        command.epilog = f"example: {EXAMPLES[prefix + name]}"
         for action in command._actions:
             if isinstance(action, argparse._SubParsersAction):
-                _add_examples(action)
+                _add_examples(action, f"{prefix}{name} ")
 
 
 def _add_articles(
@@ -142,7 +171,15 @@ def _add_articles(
     p = sub.add_parser("publish", parents=[common], help="publish an article")
     _content(p, True)
     p.add_argument("--comments", choices=[str(c) for c in CommentPolicy], help="its policy")
+    schedule.add_time_options(p)
+    p.add_argument(
+        "--priority",
+        choices=["normal", "breaking"],
+        default="normal",
+        help="breaking overtakes a fan-out under way",
+    )
     p.set_defaults(handler=articles.publish)
+    schedule.add_commands(sub, common)
     p = sub.add_parser("edit", parents=[common], help="edit an article everywhere")
     p.add_argument("id", type=int, help="the article's id")
     _content(p, False)
@@ -153,6 +190,7 @@ def _add_articles(
     p = sub.add_parser("articles", parents=[common], help="list the latest articles")
     p.add_argument("--limit", type=int, default=20, help="how many (default: 20)")
     p.add_argument("--cursor", help="the next page's cursor, from the previous page")
+    p.add_argument("--scheduled", action="store_true", help="the articles waiting for their time")
     p.set_defaults(handler=articles.articles)
     p = sub.add_parser("article", parents=[common], help="show one article")
     p.add_argument("id", type=int, help="the article's id")
@@ -202,8 +240,8 @@ def _add_chats(
         help="show or set a subscribed chat's own language",
         description="e.g. bot.py language telegram -1001234 uk; 'default' clears it",
     )
-    p.add_argument("platform", choices=platforms)
-    p.add_argument("chat_id")
+    p.add_argument("platform", choices=platforms, help="the chat's platform")
+    p.add_argument("chat_id", help="the chat's id on that platform")
     p.add_argument("language", nargs="?", help="en, de, uk, or default")
     p.set_defaults(handler=chats.language)
 

@@ -23,10 +23,15 @@ def add_parsers(
     """Register ``people`` and ``person``."""
     p = sub.add_parser("people", parents=[common], help="readers and their linked accounts")
     p.add_argument("--after", type=int, default=0, help="people after this id")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=int, default=50, help="how many (default: 50)")
     p.set_defaults(handler=people)
     p = sub.add_parser("person", parents=[common], help="one person: " + USAGE)
-    p.add_argument("words", nargs="+", metavar="[ACTION] ID ...")
+    p.add_argument(
+        "words",
+        nargs="+",
+        metavar="[ACTION] ID ...",
+        help="a person's id, or unlink|ban|unban|hide|export|forget and the id",
+    )
     p.add_argument(
         "--remove-comments",
         action="store_true",
@@ -99,14 +104,20 @@ async def person(service: NewsService, args: argparse.Namespace) -> object:
         )
     found = await people.person(person_id)
     comments = await people.comments(found)
+    reached: dict[tuple[Platform, str], bool] = {
+        (a.platform, a.account_id): await service.notifications.enabled(a.platform, a.account_id)
+        for a in found.accounts
+        if a.platform is not Platform.WEB
+    }
     if args.json:
-        return {**plain(found), "comments": [plain(c) for c in comments]}
+        told = [f"{p}:{a}" for (p, a), on in reached.items() if on]
+        return {**plain(found), "notified_on": told, "comments": [plain(c) for c in comments]}
     lines = [
         f"person {found.id}{'  (banned)' if found.banned else ''}, since "
         f"{found.created_at:%Y-%m-%d}; reply notifications {'on' if found.notify else 'off'}",
         *(
             f"  {a.platform:<9} {a.account_id:<22} {a.name}  (by {a.verified_by}, "
-            f"{a.linked_at:%Y-%m-%d})"
+            f"{a.linked_at:%Y-%m-%d}){_told(reached.get((a.platform, a.account_id)))}"
             for a in found.accounts
         ),
         f"{len(comments)} visible comment(s):",
@@ -116,3 +127,8 @@ async def person(service: NewsService, args: argparse.Namespace) -> object:
         ),
     ]
     return "\n".join(lines)
+
+
+def _told(on: bool | None) -> str:
+    """Whether replies reach a chat account in private (nothing for a web account)."""
+    return "" if on is None else ("  replies told here" if on else "  replies not told here")

@@ -27,7 +27,7 @@ from adapters.discord.intake import message_text
 from adapters.discord.pacing import ChannelPacer, RequestPacer
 from adapters.discord.publisher import NO_MENTIONS, DiscordPublisher
 from adapters.discord.reactions import ReactionIntake
-from adapters.discord.staffchat import DiscordStaffPoster
+from adapters.discord.staffchat import DiscordStaffPoster, staff_press
 from adapters.i18n import Speech
 from newsbot.errors import ConfigError, NewsBotError
 from newsbot.models import Platform
@@ -281,6 +281,7 @@ class DiscordAdapter(Backfill, ReactionIntake, CommandSync):
             max_messages=200,
         )
         install_commands(client.tree)
+        client.interaction_hooks.append(staff_press)
         return client
 
     async def _login(self, client: NewsClient) -> NewsClient:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import discord
 from discord import app_commands
@@ -21,6 +21,13 @@ from adapters.discord.interactions import (
     service_of,
 )
 from adapters.discord.render import escape_name
+from adapters.discord.scheduling import (
+    WHEN_HINT,
+    priority_of,
+    published_words,
+    schedule_of,
+    when_field,
+)
 from newsbot.errors import InvalidInput
 from newsbot.i18n import N_
 from newsbot.models import ArticleDraft, ArticleId
@@ -41,6 +48,7 @@ class ArticleModal(discord.ui.Modal):
         title: the Title field's starting value.
         summary: the Summary field's starting value.
         body: the Body field's starting value.
+        when: the When field's starting value; ``None`` shows no When field.
     """
 
     def __init__(
@@ -52,6 +60,7 @@ class ArticleModal(discord.ui.Modal):
         title: str = "",
         summary: str = "",
         body: str = "",
+        when: str | None = None,
     ) -> None:
         super().__init__(title=heading, custom_id=custom_id, timeout=30 * 60)
         self._submit = submit
@@ -75,6 +84,17 @@ class ArticleModal(discord.ui.Modal):
         )
         for item in (self.headline, self.summary, self.body):
             self.add_item(item)
+        self.when: discord.ui.TextInput[ArticleModal] | None = None
+        if when is not None:
+            self.when = discord.ui.TextInput(
+                label="When (blank: now)",
+                custom_id="when",
+                required=False,
+                max_length=40,
+                placeholder=WHEN_HINT,
+                default=when or None,
+            )
+            self.add_item(self.when)
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         return await admit(interaction)
@@ -94,7 +114,9 @@ def _optional(value: str | None, current: str | None) -> str | None:
     return None if value.strip().lower() in CLEAR else value
 
 
-async def _published(interaction: discord.Interaction, change: Change) -> None:
+async def _published(
+    interaction: discord.Interaction, change: Change, done: str = "Published"
+) -> None:
     article = change.article
     url = service_of(interaction).article_url(article.id)
     title = escape_name(article.title)
@@ -102,7 +124,7 @@ async def _published(interaction: discord.Interaction, change: Change) -> None:
         text = f"Article {article.id} was already published by this command: {title}\nPage: {url}"
     else:
         text = (
-            f"Published article {article.id}: {title}\n"
+            f"{done} article {article.id}: {title}\n"
             f"Queued for {change.queued} channel(s). Page: {url}"
         )
     await reply(interaction, text)
@@ -129,7 +151,13 @@ class ArticleCommands(CommandGroup, name="articles", description=N_("Articles (n
         url=N_("The original article's address"),
         image=N_("An image address shown in the post"),
         tags=N_("Tags, separated by spaces or commas"),
+        at=f"Schedule it: {WHEN_HINT}",
+        delay="Schedule it after a delay: 2h, 90m, 1d12h",
+        telegram_at="A later time (or delay) for the Telegram posts",
+        discord_at="A later time (or delay) for the Discord posts",
+        priority="breaking overtakes the posts of articles already going out",
     )
+    @app_commands.rename(delay="in")
     async def publish(
         self,
         interaction: discord.Interaction,
@@ -139,18 +167,32 @@ class ArticleCommands(CommandGroup, name="articles", description=N_("Articles (n
         url: str | None = None,
         image: str | None = None,
         tags: str | None = None,
+        at: str | None = None,
+        delay: str | None = None,
+        telegram_at: str | None = None,
+        discord_at: str | None = None,
+        priority: Literal["normal", "breaking"] = "normal",
     ) -> None:
-        """Publish an article to every subscribed channel."""
+        """Publish an article to every subscribed channel, now or at a time."""
         service = service_of(interaction)
         request = request_key(interaction)
+        lane = priority_of(priority)
+        schedule_of(service, at, delay, telegram_at, discord_at)  # a bad time: before the form
 
         async def submit(done: discord.Interaction, title: str, summary: str, body: str) -> None:
+            when_at, when_in = at, delay
+            if modal is not None and modal.when is not None:
+                when_at, when_in = when_field(modal.when.value)
+            schedule = schedule_of(service, when_at, when_in, telegram_at, discord_at)
             if not await acknowledge(done):
                 return
             draft = ArticleDraft(title, body, summary, url, image, parse_tags(tags))
-            change = await service.publish(actor_of(done), draft, request=request)
-            await _published(done, change)
+            change = await service.publish(
+                actor_of(done), draft, request=request, schedule=schedule, priority=lane
+            )
+            await _published(done, change, published_words(schedule, lane))
 
+        modal: ArticleModal | None = None
         if body is None:
             modal = ArticleModal(
                 heading="Publish an article",
@@ -158,6 +200,7 @@ class ArticleCommands(CommandGroup, name="articles", description=N_("Articles (n
                 submit=submit,
                 title=title or "",
                 summary=summary or "",
+                when=at or delay or "",
             )
             await interaction.response.send_modal(modal)
             return

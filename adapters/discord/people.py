@@ -1,8 +1,11 @@
 """Readers as people: ``/link`` links this Discord account to a person signed in on the web
-(a one-time code either way). The answer is ephemeral: only the user who ran it sees the
+(a one-time code either way); ``/notifications on|off`` says whether replies to one's
+comments come as DMs from the bot. The answer is ephemeral: only the user who ran it sees the
 code, and Discord vouches for who ran it."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 import discord
 from discord import app_commands
@@ -29,6 +32,7 @@ class PeopleCommands(CommandGroup, name="people", description="Your account"):
         """Link your Discord account to the web site."""
 
         service = service_of(interaction)
+        await service.notifications.started(Platform.DISCORD, str(interaction.user.id))
         if code:
             person = await service.people.redeem_in_chat(proven(interaction), code)
             accounts = ", ".join(f"{a.platform} ({a.name})" for a in person.accounts)
@@ -39,4 +43,29 @@ class PeopleCommands(CommandGroup, name="people", description="Your account"):
             interaction,
             f"Your link code: `{made}`. Enter it at {service.public_url}/signin while signed "
             "in, within 10 minutes. Only you can see this message; do not share the code.",
+        )
+
+    @app_commands.command()
+    @app_commands.describe(state="on: replies to your comments come as DMs; off: they do not")
+    async def notifications(
+        self, interaction: discord.Interaction, state: Literal["on", "off"] | None = None
+    ) -> None:
+        """Replies to your comments as direct messages from the bot."""
+
+        notes = service_of(interaction).notifications
+        account = str(interaction.user.id)
+        if state is not None:
+            await notes.switch(Platform.DISCORD, account, state == "on")
+        else:
+            await notes.started(Platform.DISCORD, account)
+        on = await notes.enabled(Platform.DISCORD, account)
+        await reply(
+            interaction,
+            (
+                "Replies to your comments come to you as direct messages."
+                if on
+                else "Replies are not sent to you."
+            )
+            + " Change it with /notifications on or off. Discord delivers them only while "
+            "you share a server with the bot and allow its DMs.",
         )

@@ -21,10 +21,20 @@ import discord
 
 from adapters.discord.ids import snowflake
 from adapters.discord.pacing import ChannelPacer
-from adapters.discord.render import article_embed, comment_content, thread_name
+from adapters.discord.render import (
+    article_embed,
+    comment_content,
+    notice_content,
+    templated_embed,
+    thread_name,
+)
 from adapters.i18n import ChatSpeech, Speech
-from newsbot.errors import DeliveryError, DestinationGone, RateLimited
+from adapters.templates import TemplateBook
+from adapters.templates import render as render_template
+from newsbot.errors import DeliveryError, DestinationGone, InvalidInput, RateLimited
 from newsbot.models import DestinationKind, Job, MessageRef, Platform, Posted
+from newsbot.notifications import NoticeJob
+from newsbot.scheduling import EVERYONE
 from newsbot.service import NewsService
 
 log = logging.getLogger("newsbot.discord")
@@ -108,6 +118,7 @@ class DiscordPublisher:
         self._client = client
         self.service = service
         self.pacer = channel_pacer or ChannelPacer()
+        self.templates = TemplateBook(service)  # each channel's own template, if it has one
         # Posts whose thread could not be started yet, by nonce: a retry starts the thread
         # without sending the post again.
         self._unthreaded: dict[str, str] = {}
@@ -140,13 +151,7 @@ class DiscordPublisher:
         async with self._write("edit", where):
             try:
                 if job.comment is None:
-                    embed = article_embed(
-                        job.article,
-                        url=job.article_url,
-                        comment_count=job.comment_count,
-                        reaction_count=job.reaction_count,
-                        tr=self.languages.of(job.destination.chat_id).tr,
-                    )
+                    embed = await self._embed(job)
                     await message.edit(embed=embed, allowed_mentions=NO_MENTIONS)
                 else:
                     content, _reference = await self._comment_message(job, where)
@@ -187,23 +192,18 @@ class DiscordPublisher:
         destination = job.destination
         target = destination.thread_id or destination.chat_id
         channel = await self._channel(client, target, destination=True)
-        embed = article_embed(
-            job.article,
-            url=job.article_url,
-            comment_count=job.comment_count,
-            reaction_count=job.reaction_count,
-            tr=self.languages.of(job.destination.chat_id).tr,
-        )
+        embed = await self._embed(job)
         if isinstance(channel, discord.ForumChannel):
             return await self._post_forum(channel, job, embed)
         if not isinstance(channel, discord.TextChannel | discord.Thread):
             raise DestinationGone(f"channel {target} is not a text, announcement or forum channel")
         message_id = self._unthreaded.get(job.nonce)
         if message_id is None:
+            content, mentions = await self._mention(job)
             async with self._write("create", target):
                 try:
                     message = await channel.send(
-                        embed=embed, nonce=job.nonce, allowed_mentions=NO_MENTIONS
+                        content, embed=embed, nonce=job.nonce, allowed_mentions=mentions
                     )
                 except (discord.HTTPException, *_NETWORK_ERRORS) as exc:
                     raise translate(exc, destination=True) from exc
@@ -277,13 +277,15 @@ class DiscordPublisher:
         if not tags and forum.flags.require_tag:
             tags = [t for t in forum.available_tags if not t.moderated][:1]
         chat_id = str(forum.id)
+        content, mentions = await self._mention(job)
         async with self._write("create", chat_id):
             try:
                 created = await forum.create_thread(
                     name=thread_name(job.article),
+                    content=content,
                     embed=embed,
                     applied_tags=tags,
-                    allowed_mentions=NO_MENTIONS,
+                    allowed_mentions=mentions,
                     auto_archive_duration=THREAD_ARCHIVE_MINUTES,
                 )
             except (discord.HTTPException, *_NETWORK_ERRORS) as exc:
@@ -293,6 +295,55 @@ class DiscordPublisher:
         # The starter message lives in the post's own channel and shares the thread's id.
         links = (MessageRef(Platform.DISCORD, thread_id, message_id),)
         return Posted(message_id, thread_id, links)
+
+    async def _embed(self, job: Job) -> discord.Embed:
+        """The article's embed: the chat's own template when it has one, else the layout."""
+        tr = self.languages.of(job.destination.chat_id).tr
+        template = await self.templates.get(job.destination.id)
+        if template is not None:
+            try:
+                out = render_template(
+                    template, job.article, link=job.article_url, comment_count=job.comment_count
+                )
+            except InvalidInput as error:  # checked when set; this article broke it anyway
+                log.warning(
+                    "template failed, built-in layout used", extra=_fields(job, error=str(error))
+                )
+            else:
+                return templated_embed(
+                    out,
+                    job.article,
+                    url=job.article_url,
+                    comment_count=job.comment_count,
+                    reaction_count=job.reaction_count,
+                    tr=tr,
+                )
+        return article_embed(
+            job.article,
+            url=job.article_url,
+            comment_count=job.comment_count,
+            reaction_count=job.reaction_count,
+            tr=tr,
+        )
+
+    async def _mention(self, job: Job) -> tuple[str | None, discord.AllowedMentions]:
+        """A breaking post's mention, chosen per channel, and the only ping allowed: that
+        role (or everyone, which only the operator can choose); nothing for other posts."""
+        if job.delivery.lane <= 0:
+            return None, NO_MENTIONS
+        mention = await self.service.breaking_mention(job.destination.id)
+        if mention == EVERYONE:
+            return "@everyone", discord.AllowedMentions(
+                everyone=True, users=False, roles=False, replied_user=False
+            )
+        if mention.isdigit():
+            return f"<@&{mention}>", discord.AllowedMentions(
+                everyone=False,
+                users=False,
+                roles=[discord.Object(int(mention))],
+                replied_user=False,
+            )
+        return None, NO_MENTIONS
 
     async def _close_thread(self, client: discord.Client, job: Job, thread_id: str) -> None:
         try:
@@ -358,6 +409,26 @@ class DiscordPublisher:
                 replies_to_parent = job.parent is not None and link.comment_id == job.parent.id
         quote = job.parent if job.parent is not None and not replies_to_parent else None
         return comment_content(job.comment, quote=quote), reference
+
+    async def notify(self, job: NoticeJob) -> None:
+        """Send a reply notice as a DM (``POST /users/@me/channels``, then the message);
+        Discord refuses a user who shares no server with the bot or closed their DMs (403
+        50007: ``DestinationGone``)."""
+        client = self._ready_client()
+        user = snowflake(job.account_id)
+        if user is None:
+            raise DestinationGone(f"not a Discord user id: {job.account_id[:40]!r}")
+        try:
+            channel = await client.create_dm(discord.Object(user))
+            await channel.send(
+                notice_content(job), allowed_mentions=NO_MENTIONS, suppress_embeds=True
+            )
+        except (discord.HTTPException, *_NETWORK_ERRORS) as exc:
+            translated = translate(exc, destination=True)
+            log.info(
+                "discord refused a notice", extra={"notice_id": job.id, "error": str(translated)}
+            )
+            raise translated from exc
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -15,8 +15,10 @@ import re
 
 import discord
 
+from adapters.templates import Templated
 from newsbot.i18n import ENGLISH, Translator
 from newsbot.models import Article, ArticlePage, Comment, CommentNode, Platform, ThreadPage
+from newsbot.notifications import NoticeJob, shown
 from newsbot.text import cut_chars, one_line
 from newsbot.threads import walk
 
@@ -147,14 +149,46 @@ def article_embed(
     author = _safe(one_line(article.author.name), AUTHOR_MAX)
     if author:
         embed.set_author(name=author)
+    footer = count_footer(comment_count, reaction_count, tr)
+    if article.tags:
+        footer += " · " + " ".join(f"#{tag}" for tag in article.tags)
+    embed.set_footer(text=_safe(footer, FOOTER_MAX))
+    return fit_embed(embed)
+
+
+def count_footer(comment_count: int, reaction_count: int = 0, tr: Translator = ENGLISH) -> str:
+    """The footer's counts: comments, and reactions when there are any, in ``tr``'s language."""
     counted = tr.ngettext("%(count)s comment", "%(count)s comments", comment_count)
     footer = "💬 " + counted % {"count": comment_count}
     if reaction_count > 0:
         reacted = tr.ngettext("%(count)s reaction", "%(count)s reactions", reaction_count)
         footer += " · " + reacted % {"count": reaction_count}
-    if article.tags:
-        footer += " · " + " ".join(f"#{tag}" for tag in article.tags)
-    embed.set_footer(text=_safe(footer, FOOTER_MAX))
+    return footer
+
+
+def templated_embed(
+    out: Templated,
+    article: Article,
+    *,
+    url: str,
+    comment_count: int,
+    reaction_count: int = 0,
+    tr: Translator = ENGLISH,
+) -> discord.Embed:
+    """An article's embed made from a chat's own template (``adapters.templates``): its
+    headline as the title and its text as literal text (Markdown escaped, mentions
+    neutralised), the image kept; the footer counts comments as the built-in one does."""
+    title = _safe(one_line(escape_name(out.headline)), TITLE_MAX) or f"Article {article.id}"
+    embed = discord.Embed(
+        title=title,
+        url=url or None,
+        description=cut_chars(escape_text(out.text), DESCRIPTION_MAX) or None,
+        colour=discord.Colour.blurple(),
+        timestamp=article.published_at,
+    )
+    if article.image_url:
+        embed.set_image(url=article.image_url)
+    embed.set_footer(text=_safe(count_footer(comment_count, reaction_count, tr), FOOTER_MAX))
     return fit_embed(embed)
 
 
@@ -263,3 +297,23 @@ def latest_embed(
         colour=discord.Colour.blurple(),
     )
     return fit_embed(embed)
+
+
+def notice_content(job: NoticeJob, limit: int = 2000) -> str:
+    """A reply notification as a DM: the title and each reply escaped as literal text, and a
+    link to the comment on the web (send it with mentions off and embeds suppressed)."""
+    replies, more = shown(job)
+    lines = [
+        "**New replies to your comment**" if job.count > 1 else "**New reply to your comment**"
+    ]
+    for notice in replies:
+        lines.append("")
+        lines.append(f"**{escape_name(notice.title) or 'Untitled'}**")
+        lines.append(
+            f"{escape_name(notice.author) or 'someone'}: {escape_text(one_line(notice.text))}"
+        )
+        if notice.url.startswith(("https://", "http://")):
+            lines.append(f"<{notice.url}>")
+    if more:
+        lines.append(f"\nand {more} more")
+    return _safe("\n".join(lines), limit)

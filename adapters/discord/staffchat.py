@@ -116,6 +116,8 @@ def is_staff_button(interaction: discord.Interaction) -> bool:
 async def staff_press(interaction: discord.Interaction) -> None:
     """A press on a notice's button: the desk acts as the presser; anybody but a newsbot
     admin is refused with an answer only they see."""
+    if not is_staff_button(interaction):
+        return
     if not await admit(interaction):
         return
 

@@ -31,8 +31,13 @@ from adapters.telegram.render import (
     render_article,
     render_comment,
 )
-from newsbot.errors import DeliveryError, DestinationGone, RateLimited
+from adapters.telegram.render.notices import render_notice
+from adapters.telegram.render.templated import render_templated
+from adapters.templates import TemplateBook
+from adapters.templates import render as render_template
+from newsbot.errors import DeliveryError, DestinationGone, InvalidInput, RateLimited
 from newsbot.models import DestinationKind, Job, MessageRef, Platform, Posted
+from newsbot.notifications import NoticeJob
 from newsbot.service import NewsService
 
 log = logging.getLogger("newsbot.telegram")
@@ -41,6 +46,7 @@ T = TypeVar("T")
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 FANOUT_ARGS = {"lane": FANOUT}
+NOTICE_ARGS = {"lane": FANOUT}  # paced with the fan-out; claimed only after it
 # A mirrored comment that has nowhere to go (a channel without a discussion group): the
 # delivery completes with this id, and edits and deletes of it do nothing.
 NOT_POSTED = "-"
@@ -166,6 +172,7 @@ class TelegramPublisher:
         self._linked: dict[str, tuple[float, str | None]] = {}
         self._recent: dict[tuple[str, str], float] = {}
         self._sending: dict[str, int] = {}
+        self.templates = TemplateBook(service)  # each chat's own template, if it has one
 
     @property
     def platform(self) -> Platform:
@@ -203,6 +210,27 @@ class TelegramPublisher:
         if message_id is None or message_id == NOT_POSTED:
             return
         await self._call(self._delete(job, message_id), job)
+
+    async def notify(self, job: NoticeJob) -> None:
+        """Send a reply notice to the user's private chat (the chat id is the user id);
+        Telegram refuses a chat the user never started (``DestinationGone``)."""
+        await self._wait_ready()
+        rendered = render_notice(job)
+        try:
+            await self.bot.send_message(
+                int(job.account_id),
+                rendered.text,
+                entities=rendered.entities,
+                link_preview_options=NO_PREVIEW,
+                rate_limit_args=NOTICE_ARGS,
+            )
+        except TelegramError as error:
+            translated = translate(error, token=self.token)
+            log.info(
+                "telegram refused a notice",
+                extra={"notice_id": job.id, "error": str(translated)},
+            )
+            raise translated from None
 
     def expecting(self, chat_id: str, message_id: str) -> bool:
         """Whether a post in this chat may still be being recorded: it was sent moments ago,
@@ -248,7 +276,16 @@ class TelegramPublisher:
         thread = job.destination.thread_id
         return int(thread) if thread and _MESSAGE_ID.fullmatch(thread) else None
 
-    def _article_text(self, job: Job, limit: int = 4096) -> Rendered:
+    def _article_text(self, job: Job, limit: int = 4096, template: object = None) -> Rendered:
+        if template is not None:  # the chat's own template (adapters/templates.py)
+            try:
+                out = render_template(
+                    template, job.article, link=job.article_url, comment_count=job.comment_count
+                )
+            except InvalidInput as error:  # checked when set; this article broke it anyway
+                log.warning("template failed, built-in layout used", extra={"error": str(error)})
+            else:
+                return render_templated(out, limit)
         return render_article(
             job.article,
             article_url=job.article_url,
@@ -269,8 +306,9 @@ class TelegramPublisher:
 
     async def _post_article(self, job: Job, chat: str) -> Message:
         image = job.article.image_url
+        template = await self.templates.get(job.destination.id)
         if image:
-            caption = self._article_text(job, CAPTION_LIMIT)
+            caption = self._article_text(job, CAPTION_LIMIT, template)
             try:
                 return await self.bot.send_photo(
                     chat_key(chat),
@@ -279,6 +317,7 @@ class TelegramPublisher:
                     caption_entities=caption.entities,
                     message_thread_id=self._thread(job),
                     rate_limit_args=FANOUT_ARGS,
+                    disable_notification=_notify(job),
                 )
             except BadRequest as error:
                 if not any(marker in str(error).lower() for marker in _PHOTO):
@@ -287,7 +326,7 @@ class TelegramPublisher:
                     "photo refused, posting the article as text",
                     extra={"article_id": job.article.id, "chat_id": chat, "error": str(error)},
                 )
-        rendered = self._article_text(job)
+        rendered = self._article_text(job, template=template)
         return await self.bot.send_message(
             chat_key(chat),
             rendered.text,
@@ -295,6 +334,7 @@ class TelegramPublisher:
             link_preview_options=NO_PREVIEW,
             message_thread_id=self._thread(job),
             rate_limit_args=FANOUT_ARGS,
+            disable_notification=_notify(job),
         )
 
     async def _post_comment(self, job: Job) -> Posted:
@@ -364,8 +404,9 @@ class TelegramPublisher:
             rendered = render_comment(job.comment, None)
             await self._edit_text(job, chat, message, rendered)
             return
+        template = await self.templates.get(job.destination.id)
         if job.article.image_url:
-            caption = self._article_text(job, CAPTION_LIMIT)
+            caption = self._article_text(job, CAPTION_LIMIT, template)
             try:
                 await self._quietly(
                     lambda: self.bot.edit_message_caption(
@@ -384,11 +425,11 @@ class TelegramPublisher:
             else:
                 return
         try:
-            await self._edit_text(job, chat, message, self._article_text(job))
+            await self._edit_text(job, chat, message, self._article_text(job, template=template))
         except BadRequest as error:
             if "no text" not in str(error).lower():
                 raise
-            caption = self._article_text(job, CAPTION_LIMIT)  # the image was removed
+            caption = self._article_text(job, CAPTION_LIMIT, template)  # the image was removed
             await self._quietly(
                 lambda: self.bot.edit_message_caption(
                     chat_key(chat),
@@ -472,3 +513,9 @@ def _refs(chat: str, message: Message) -> tuple[MessageRef, ...]:
 def photo_key(unique_id: str) -> str:
     """The state key of an uploaded photo's file id."""
     return f"telegram.photo.{unique_id}"
+
+
+def _notify(job: Job) -> bool | None:
+    """A breaking-news post always notifies its readers (``disable_notification`` false,
+    whatever the chat's defaults); others keep Telegram's default (``None``: not sent)."""
+    return False if job.delivery.lane > 0 else None

@@ -110,7 +110,7 @@ def _limit(request: web.Request, default: int) -> int:
 
 async def _article(request: web.Request) -> Article:
     article = await site(request).service.article(ArticleId(path_id(request)))
-    if article.status is ArticleStatus.DRAFT:
+    if article.status in (ArticleStatus.DRAFT, ArticleStatus.SCHEDULED):
         raise NotFound(f"There is no article {article.id}.")
     if article.status is ArticleStatus.RETRACTED:
         raise Gone(f"Article {article.id} was retracted.")

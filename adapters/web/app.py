@@ -10,6 +10,7 @@ from adapters.i18n import Speech
 from adapters.web import (
     admin,
     admin_people,
+    admin_stats,
     api,
     desk,
     discovery,
@@ -36,6 +37,7 @@ from adapters.web.context import (
 )
 from adapters.web.guard import parse_networks
 from adapters.web.render import environment, static_dirs, static_versions
+from adapters.web.views import VIEWS, ViewCounter, counting
 from newsbot import NewsService
 from newsbot.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from newsbot.i18n import N_
@@ -123,10 +125,12 @@ def create_app(
     brand = brand or Brand()
     versions = static_versions(brand)
     app = web.Application(middlewares=[_errors])
-    cache = PageCache(cache_entries, cache_bytes)
+    cache = PageCache(cache_entries, cache_bytes, now=service.clock.now)
     # Pages named by a query (?comments=, ?reply=, ?cursor=, ?limit=) have a pool of their
     # own: however many of them are asked for, the plain pages stay kept.
-    variants = PageCache(max(cache_entries // 4, 1), max(cache_bytes // 4, 1))
+    variants = PageCache(
+        max(cache_entries // 4, 1), max(cache_bytes // 4, 1), now=service.clock.now
+    )
     for kept in (cache, variants):
         # In this process at once (after every stored, edited or deleted comment and every
         # article change), in other workers through the store (see adapters.web.cache).
@@ -182,6 +186,8 @@ def create_app(
         app.router.add_post("/admin/names/ban", admin.ban_name)
         admin_people.register(app)
         desk.add_routes(app, ID_PATTERN)
+        app.router.add_get("/admin/stats", admin_stats.stats_page)
+        app.router.add_get(f"/admin/stats/{{id:{ID_PATTERN}}}", admin_stats.article_stats_page)
     signin.register(app, sign_in or signin.SignInConfig())
     app.router.add_get("/favicon.ico", _no_icon)
     app.router.add_routes(discovery.routes())
@@ -191,6 +197,8 @@ def create_app(
         await load_keys(app[SITE], secret)
 
     app.on_startup.append(_load_keys)
+    app[VIEWS] = ViewCounter(service.figures.add_views)
+    app.cleanup_ctx.append(counting)
     return app
 
 

@@ -34,6 +34,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import formatdate, parsedate_to_datetime
 
 from aiohttp import web
@@ -95,6 +96,7 @@ class PageCache:
         max_entries: pages kept at most.
         max_bytes: bytes of bodies (identity and gzip) kept at most.
         clock: wall-clock seconds, for ``Last-Modified``.
+        now: the service's time, for ``lists_until``.
     """
 
     def __init__(
@@ -102,10 +104,13 @@ class PageCache:
         max_entries: int = 1024,
         max_bytes: int = 64 * 1024 * 1024,
         clock: Callable[[], float] = time.time,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.clock = clock
+        self.now = now
+        self._lists_until: datetime | None = None
         self._entries: OrderedDict[Hashable, Entry] = OrderedDict()
         self._pending: dict[Hashable, asyncio.Future[Entry]] = {}
         self._bytes = 0
@@ -135,10 +140,20 @@ class PageCache:
         elif topic != "outbox":  # enqueued deliveries change no page
             self.changed()
 
+    def lists_until(self, when: datetime | None) -> None:
+        """The lists of articles change at ``when`` with nothing written then (a scheduled
+        article's time): they are checked again on the first request after it."""
+        if when is not None and (self._lists_until is None or when < self._lists_until):
+            self._lists_until = when
+
     def stamp(self, scope: int | None) -> tuple[int, int]:
         """The generations a page of ``scope`` (an article id, or ``None`` for the lists of
         articles) depends on."""
         if scope is None:
+            until = self._lists_until
+            if until is not None and self.now is not None and self.now() >= until:
+                self._lists_until = None
+                self._lists += 1
             return (self._global, self._lists)
         return (self._global, self._articles.get(scope, 0))
 

@@ -14,7 +14,7 @@ from jinja2 import Environment
 
 from adapters.i18n import Speech
 from adapters.web.brand import Brand
-from adapters.web.cache import Load, PageCache, respond
+from adapters.web.cache import Load, Page, PageCache, respond
 from adapters.web.guard import (
     AdminSessions,
     IPNetwork,
@@ -141,7 +141,16 @@ async def cached(
     304 on matching validators, the stored gzip body when accepted; no cookie. A
     ``variant`` (a page named by a query) is kept in a pool of its own."""
     s = site(request)
-    entry = await (s.variants if variant else s.cache).get(key, scope, load)
+    kept = s.variants if variant else s.cache
+    if scope is None:  # a list of articles: it changes when a scheduled one's time comes
+        inner = load
+
+        async def load() -> Page:
+            page = await inner()
+            kept.lists_until(await s.service.next_live_at())
+            return page
+
+    entry = await kept.get(key, scope, load)
     return respond(request, entry)
 
 

@@ -15,9 +15,10 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from adapters.web.admin import ADMIN_CACHE, _login_page, _private, _signed_in, moderation
-from adapters.web.context import log, path_id, render, site
+from adapters.web.context import log, path_id, render, site, speech
 from adapters.web.guard import ascii_number
 from newsbot.desk import Outcome
+from newsbot.i18n import N_
 from newsbot.models import Actor, CommentId, Platform
 from newsbot.review import Action, View
 
@@ -26,12 +27,12 @@ HISTORY_SHOWN = 50
 # Who acts from the admin page, as the audit log names it: the operator's page, an admin.
 WEB_ADMIN = Actor(Platform.CLI, "web-admin", "the admin page")
 _DONE = {
-    Action.APPROVE: "Approved comment {}: it is shown and mirrored.",
-    Action.HIDE: "Hid comment {}.",
-    Action.DELETE: "Deleted comment {} everywhere.",
-    Action.BAN: "Banned the author of comment {} and deleted their comments.",
-    Action.UNDO_APPROVE: "Undid the approval of comment {}: it is hidden again.",
-    Action.UNDO_HIDE: "Undid the hiding of comment {}.",
+    Action.APPROVE: N_("Approved comment %(id)s: it is shown and mirrored."),
+    Action.HIDE: N_("Hid comment %(id)s."),
+    Action.DELETE: N_("Deleted comment %(id)s everywhere."),
+    Action.BAN: N_("Banned the author of comment %(id)s and deleted their comments."),
+    Action.UNDO_APPROVE: N_("Undid the approval of comment %(id)s: it is hidden again."),
+    Action.UNDO_HIDE: N_("Undid the hiding of comment %(id)s."),
 }
 _CODES = {str(a).replace(" ", "-"): a for a in _DONE}
 _ACTIONS = ("approve", "hide", "delete", "ban", "undo")
@@ -60,7 +61,11 @@ async def queue_page(request: web.Request) -> web.Response:
     items = await service.desk.queue(WEB_ADMIN, view, QUEUE_PAGE)
     action = _CODES.get(request.query.get("done", ""))
     number = ascii_number(request.query.get("comment"))
-    done = _DONE[action].format(number) if action is not None and number is not None else ""
+    done = (
+        speech(request).gettext(_DONE[action]) % {"id": number}
+        if action is not None and number is not None
+        else ""
+    )
     undo = number if action in (Action.APPROVE, Action.HIDE) else None
     context: dict[str, Any] = {
         "views": list(View),

@@ -20,13 +20,14 @@ STATIC_NAME = r"[A-Za-z0-9_][A-Za-z0-9._/-]*"
 
 async def robots(request: web.Request) -> web.Response:
     """``/robots.txt``: everything public may be crawled; the admin pages, the form's
-    target and the API may not. Names the sitemap."""
+    target, the report forms and the API may not. Names the sitemap."""
     public = site(request).service.public_url
     text = (
         "User-agent: *\n"
         "Disallow: /admin\n"
         "Disallow: /api/\n"
         "Disallow: /*?reply=\n"
+        "Disallow: /comments/*/report\n"
         f"Sitemap: {public}/sitemap.xml\n"
     )
     return web.Response(

@@ -63,7 +63,7 @@ async def comments_feed(request: web.Request) -> web.Response:
 
     async def load() -> Page:
         article = await service.article(ArticleId(article_id))
-        if article.status is ArticleStatus.DRAFT:
+        if article.status in (ArticleStatus.DRAFT, ArticleStatus.SCHEDULED):
             raise NotFound(f"There is no article {article.id}.")
         if article.status is ArticleStatus.RETRACTED:
             raise Gone(f"Article {article.id} was retracted.")

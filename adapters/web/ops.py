@@ -25,6 +25,7 @@ from prometheus_client.registry import Collector
 
 from adapters.web.connections import HEADER_TIMEOUT, CappedRunner, add_body_deadline
 from adapters.web.context import log
+from adapters.web.figure_metrics import figure_metrics
 from newsbot import Dispatcher, NewsService, Platform, Roles
 from newsbot.errors import ConfigError, StorageError
 
@@ -187,7 +188,7 @@ class Operations:
             for role in sources.roles.wanted:
                 roles.add_metric([role, sources.worker], 1 if sources.roles.holds(role) else 0)
         metrics.append(roles)
-        return metrics
+        return metrics + await figure_metrics(service)
 
 
 class OpsListener:

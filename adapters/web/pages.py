@@ -36,6 +36,7 @@ from adapters.web.render import (
     news_article,
 )
 from adapters.web.signin import Viewer, config, viewer
+from adapters.web.views import VIEWS
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
 from newsbot.i18n import N_
 from newsbot.models import (
@@ -52,6 +53,7 @@ from newsbot.models import (
 )
 from newsbot.reactions import ReactionCounts
 from newsbot.service import NAME_MAX, web_identity
+from newsbot.stats import VIA, source_of
 from newsbot.text import one_line
 
 TEXT_MAX = 4000
@@ -99,7 +101,7 @@ async def index(request: web.Request) -> web.Response:
 
 async def _published(request: web.Request) -> Article:
     article = await site(request).service.article(ArticleId(path_id(request)))
-    if article.status is ArticleStatus.DRAFT:
+    if article.status in (ArticleStatus.DRAFT, ArticleStatus.SCHEDULED):
         raise NotFound(speech(request).gettext("There is no article %(id)s.") % {"id": article.id})
     return article
 
@@ -177,7 +179,10 @@ async def article_page(request: web.Request) -> web.Response:
         return await _article_response(request, article, form)
     key = ("article", article_id, cursor, reply, react_id, newest, focus)
     variant = bool(cursor or newest or focus or reply is not None or react_id is not None)
-    return await cached(request, key, article_id, load, variant=variant)
+    response = await cached(request, key, article_id, load, variant=variant)
+    if not variant and response.status in (200, 304):  # a reader on the article (not paging)
+        request.app[VIEWS].add(ArticleId(article_id), source_of(request.query.get(VIA)))
+    return response
 
 
 def _newest(request: web.Request) -> bool:
@@ -344,7 +349,7 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
     if form.viewer is not None:  # the platform's name, whatever was typed
         form.name = form.viewer.name[:NAME_MAX]
     elif not config(request).anonymous:
-        form.errors["form"] = "Please sign in to comment."
+        form.errors["form"] = s.speech.gettext("Please sign in to comment.")
         return await _article_response(request, article, form, status=403)
     parent = _field(data, "parent")
     if parent:
@@ -389,7 +394,7 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
     if comment.status is not CommentStatus.VISIBLE:
         # Held (over the per-author or per-chat limit): stored for moderators, not shown. The
         # reader sees that, with their text still in the form to keep a copy of.
-        form.notice = (
+        form.notice = s.speech.gettext(
             "Your comment was received and waits for a moderator before it is shown. "
             "Your text is still below if you want to keep a copy."
         )

@@ -27,6 +27,7 @@ from adapters.web.context import (
     path_id,
     render,
     site,
+    speech,
 )
 from adapters.web.guard import ascii_number, new_session
 from adapters.web.render import article_path
@@ -65,7 +66,7 @@ async def reactions_api(request: web.Request) -> web.Response:
     async def load() -> Page:
         article = await s.service.article(ArticleId(article_id))
         if article.status is not ArticleStatus.PUBLISHED:
-            raise NotFound(f"There is no article {article_id}.")
+            raise NotFound(s.speech.gettext("There is no article %(id)s.") % {"id": article_id})
         counts = await s.service.reactions.counts(article.id)
         offered = s.service.reactions.web_reactions
         return Page(
@@ -92,11 +93,13 @@ async def post_reaction(request: web.Request) -> web.StreamResponse:
     )
     article = await s.service.article(ArticleId(path_id(request)))
     if article.status is not ArticleStatus.PUBLISHED:
-        raise NotFound(f"There is no article {article.id}.")
+        raise NotFound(speech(request).gettext("There is no article %(id)s.") % {"id": article.id})
     if wait:
         seconds = max(1, math.ceil(wait))
         log.info("reaction refused: rate limit", extra={"remote": remote, "retry_after": seconds})
-        text = f"Too many reactions. Please wait {seconds} seconds and try again."
+        text = speech(request).gettext(
+            "Too many reactions. Please wait %(seconds)s seconds and try again."
+        ) % {"seconds": seconds}
         if wants_json:
             response = web.json_response({"error": text}, status=429)
         else:
@@ -104,7 +107,7 @@ async def post_reaction(request: web.Request) -> web.StreamResponse:
                 request,
                 "message.html",
                 status=429,
-                title="Too many reactions",
+                title=speech(request).gettext("Too many reactions"),
                 message=text,
                 back=article_path(article),
             )
@@ -117,7 +120,7 @@ async def post_reaction(request: web.Request) -> web.StreamResponse:
     if isinstance(raw_comment, str) and raw_comment:
         number = ascii_number(raw_comment)
         if number is None:
-            raise NotFound("There is no such comment.")
+            raise NotFound(speech(request).gettext("There is no such comment."))
         comment_id = CommentId(number)
     session = request.cookies.get(SESSION_COOKIE, "")
     fresh = not (0 < len(session) <= 64)
@@ -126,7 +129,7 @@ async def post_reaction(request: web.Request) -> web.StreamResponse:
     reader = web_identity(s.keys.identity, session)
     reactions = s.service.reactions
     if not isinstance(emoji, str):
-        raise InvalidInput("Please choose a reaction.", field="emoji")
+        raise InvalidInput(speech(request).gettext("Please choose a reaction."), field="emoji")
     await reactions.react_on_web(article.id, comment_id, reader, emoji, toggle=True)
     if wants_json:
         counts = await reactions.counts(article.id)

@@ -6,7 +6,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +152,11 @@ def human_time(at: datetime, speech: Speech | None = None) -> str:
     return (speech or Speech()).when(at)
 
 
+def utc_stamp(at: datetime) -> str:
+    """``at`` as a short ISO 8601 time in UTC ("2026-01-02T03:04:05Z"), for ``datetime=``."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def script_words(speech: Speech) -> dict[str, object]:
     """What the optional thread script writes, in the site's language: its sentences, the
     comment count for each CLDR plural category (the browser's ``Intl.PluralRules`` picks
@@ -164,6 +169,10 @@ def script_words(speech: Speech) -> dict[str, object]:
         "removed": speech.gettext("This comment was removed."),
         "removedParent": speech.gettext("a removed comment"),
         "reply": speech.gettext("Reply"),
+        "to": speech.gettext("to"),
+        "react": speech.gettext("React"),
+        "hide": speech.gettext("Hide replies (%(num)d)"),
+        "show": speech.gettext("Show replies (%(num)d)"),
         "counts": counts,
         "zone": speech.zone.key,
     }
@@ -324,6 +333,7 @@ def environment(
     env.globals["script_words"] = script_words(speech)
     env.filters["human_time"] = lambda at: human_time(at, speech)
     env.filters["iso"] = lambda at: at.isoformat(timespec="seconds")
+    env.filters["utc"] = utc_stamp  # shorter, for the many times in a thread
     env.filters["comments_label"] = lambda count: comments_label(count, speech.tr)
     env.filters["badge"] = lambda platform: badge(platform, speech.tr)
     env.filters["vouched"] = vouched_by  # the platform vouching for a signed-in commenter

@@ -21,6 +21,7 @@ from adapters.web.context import (
     path_id,
     render,
     site,
+    speech,
 )
 from adapters.web.guard import new_session
 from newsbot.desk import REASON_MAX
@@ -38,7 +39,9 @@ async def _comment_path(request: web.Request) -> tuple[CommentId, str]:
     comment_id = CommentId(path_id(request))
     comment = await site(request).service.comment(comment_id)
     if comment.status is not CommentStatus.VISIBLE:
-        raise NotFound(f"There is no comment {comment_id} to report.")
+        raise NotFound(
+            speech(request).gettext("There is no comment %(id)s to report.") % {"id": comment_id}
+        )
     return comment_id, f"/articles/{comment.article_id}#comment-{comment_id}"
 
 
@@ -66,8 +69,11 @@ async def report(request: web.Request) -> web.StreamResponse:
             "message.html",
             status=429,
             cache=_PRIVATE,
-            title="Too many reports",
-            message=f"Please wait {seconds} seconds before reporting again.",
+            title=speech(request).gettext("Too many reports"),
+            message=speech(request).gettext(
+                "Please wait %(seconds)s seconds before reporting again."
+            )
+            % {"seconds": seconds},
             back=back,
         )
         response.headers["Retry-After"] = str(seconds)
@@ -87,8 +93,8 @@ async def report(request: web.Request) -> web.StreamResponse:
         request,
         "message.html",
         cache=_PRIVATE,
-        title="Thank you",
-        message="Thank you: a moderator will look at this comment.",
+        title=speech(request).gettext("Thank you"),
+        message=speech(request).gettext("Thank you: a moderator will look at this comment."),
         back=back,
     )
     if fresh:

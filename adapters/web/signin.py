@@ -39,9 +39,11 @@ from adapters.web.context import (
     log,
     render,
     site,
+    speech,
 )
 from adapters.web.guard import derive_key
 from newsbot.errors import DomainError
+from newsbot.i18n import N_
 from newsbot.models import Platform
 from newsbot.people import (
     Person,
@@ -301,8 +303,8 @@ def _refused(request: web.Request, message: str, status: int = 403) -> web.Respo
         "message.html",
         status=status,
         cache=NO_STORE,
-        title="Sign-in refused",
-        message=message,
+        title=speech(request).gettext("Sign-in refused"),
+        message=speech(request).gettext(message),
     )
 
 
@@ -393,17 +395,19 @@ async def discord_callback(request: web.Request) -> web.StreamResponse:
     state, _ = _flow(request)
     given = request.query.get("state", "")
     if not state or not given or not hmac.compare_digest(state, given):
-        return _refused(request, "The Discord sign-in could not be verified; please try again.")
+        return _refused(
+            request, N_("The Discord sign-in could not be verified; please try again.")
+        )
     verifier = await s.service.people.finish_flow(f"discord:{given}")
     if verifier is None:
-        return _refused(request, "The Discord sign-in has expired; please try again.")
+        return _refused(request, N_("The Discord sign-in has expired; please try again."))
     if "code" not in request.query:  # the reader said no on Discord's page
-        return _refused(request, "Discord did not sign you in.")
+        return _refused(request, N_("Discord did not sign you in."))
     try:
         user = await _discord_user(cfg, request.query["code"], verifier, _redirect_uri(request))
     except (OAuth2Error, aiohttp.ClientError, ValueError, KeyError) as exc:
         log.warning("discord sign-in failed", extra={"error": type(exc).__name__})
-        return _refused(request, "Discord did not confirm the sign-in; please try again.")
+        return _refused(request, N_("Discord did not confirm the sign-in; please try again."))
     name = str(user.get("global_name") or user.get("username") or f"user {user['id']}")
     return await _finish(
         request, Proven(Platform.DISCORD, str(user["id"]), name, Proof.DISCORD_OAUTH)
@@ -459,7 +463,7 @@ async def _form(request: web.Request) -> tuple[Viewer, dict[str, str]] | web.Res
         return cross_site_refusal(request)
     who = await viewer(request)
     if who is None:
-        return _refused(request, "Please sign in first.", status=401)
+        return _refused(request, N_("Please sign in first."), status=401)
     data = await request.post()
     return who, {k: v for k, v in data.items() if isinstance(v, str)}
 
@@ -476,7 +480,11 @@ async def link(request: web.Request) -> web.Response:
         if form.get("code", "").strip():
             person = await people.redeem_on_web(who.person.id, form["code"])
             names = ", ".join(f"{a.platform} ({a.name})" for a in person.accounts)
-            return await _page(request, message=f"Linked. Your accounts: {names}.")
+            return await _page(
+                request,
+                message=speech(request).gettext("Linked. Your accounts: %(names)s.")
+                % {"names": names},
+            )
         code = await people.web_link_code(who.person.id)
     except DomainError as exc:
         return await _page(request, status=400, message=str(exc))
@@ -510,7 +518,7 @@ async def notifications(request: web.Request) -> web.StreamResponse:
     if isinstance(got, web.Response):
         return got
     who, form = got
-    await site(request).service.people.set_notifications(who.person.id, form.get("on") == "1")
+    await site(request).service.notifications.switch_person(who.person, form.get("on") == "1")
     return web.Response(status=303, headers={"Location": "/signin"})
 
 

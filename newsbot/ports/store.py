@@ -56,9 +56,13 @@ from newsbot.models import (
     WorkerInfo,
 )
 from newsbot.ports.desk import DeskStore
+from newsbot.ports.notifications import NoticeStore
 from newsbot.ports.people import PeopleStore
 from newsbot.ports.reactions import ReactionStore
+from newsbot.ports.routing import RoutingStore
+from newsbot.ports.schedule import ScheduleStore
 from newsbot.ports.staffchat import StaffNoticeStore
+from newsbot.ports.stats import StatsStore
 
 
 class ArticleStore(Protocol):
@@ -536,9 +540,13 @@ class Store(
     Coordination,
     FeedStore,
     PeopleStore,
+    NoticeStore,
     ReactionStore,
     DeskStore,
     StaffNoticeStore,
+    ScheduleStore,
+    RoutingStore,
+    StatsStore,
     Protocol,
 ):
     """The whole persistence port: every role, and the store's own life cycle.

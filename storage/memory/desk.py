@@ -152,7 +152,7 @@ class Desk(MemoryBase):
         comment = db.comments[comment_id] = replace(
             comment, status=CommentStatus.VISIBLE, deleted_at=None
         )
-        posts = self._posts(comment)
+        posts = self._held_posts(comment)
         if mirror:
             for destination_id in mirroring.mirror_targets(
                 posts, self._post_links(comment.article_id), comment.source, None
@@ -174,7 +174,7 @@ class Desk(MemoryBase):
         self._changed()
         return comment
 
-    def _posts(self, comment: Comment) -> list[ArticlePost]:
+    def _held_posts(self, comment: Comment) -> list[ArticlePost]:
         db = self.database
         own = sorted(
             (

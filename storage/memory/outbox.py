@@ -37,8 +37,8 @@ class Outbox(MemoryBase):
         worker: str = "",
         lease: float = 30.0,
     ) -> list[Job]:
-        due = sorted(
-            (d.next_attempt_at, d.id)
+        due = sorted(  # the breaking-news lane first, then the rest
+            (-d.lane, d.next_attempt_at, d.id)
             for d in self._db.deliveries.values()
             if d.platform is platform
             and d.next_attempt_at is not None
@@ -54,7 +54,7 @@ class Outbox(MemoryBase):
                 claimed_by=worker,
                 updated_at=now,
             )
-            for _, delivery_id in due
+            for _, _, delivery_id in due
         ]
         return self._jobs(claimed)
 
@@ -148,6 +148,7 @@ class Outbox(MemoryBase):
             next_attempt_at=None if same else self._held(current, now),
         )
         if posted is not None:
+            db.sent_at.setdefault(delivery.id, now)
             chat = db.destinations[delivery.destination_id].chat_id
             for ref in posted.links or (MessageRef(delivery.platform, chat, posted.message_id),):
                 db.links.setdefault(

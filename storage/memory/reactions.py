@@ -81,6 +81,9 @@ class Reactions(MemoryBase):
             (d.id, d.state is DeliveryState.SENT and d.op is not DeliveryOp.DELETE, d.updated_at)
             for d in posts
         ]
+        for d in posts:  # an edit being sent: again once done (see storage.reactions)
+            if d.state is DeliveryState.SENDING and d.op is DeliveryOp.EDIT:
+                self._put(d, generation=d.generation + 1)
         for delivery_id, due in reactions.refreshes(settled, pace, at):
             current = self._db.deliveries[DeliveryId(delivery_id)]
             if current.state is DeliveryState.SENT:

@@ -36,11 +36,15 @@ from newsbot.models import (
 from newsbot.policy import Story
 from newsbot.ports import Store
 from storage.memory.desk import Desk
+from storage.memory.notices import MemoryNotices
 from storage.memory.outbox import Outbox
 from storage.memory.people import MemoryPeople
 from storage.memory.reactions import Reactions
+from storage.memory.routing import Routing
+from storage.memory.schedule import Schedules
 from storage.memory.staffchat import StaffNotices
 from storage.memory.state import Coordination, Feeds
+from storage.memory.stats import Stats
 from storage.memory.tables import (
     _DEAD,
     _FAILED,
@@ -53,7 +57,19 @@ from storage.memory.tables import (
 )
 
 
-class MemoryStore(Outbox, Coordination, Feeds, MemoryPeople, Reactions, Desk, StaffNotices):
+class MemoryStore(
+    Outbox,
+    Coordination,
+    Feeds,
+    MemoryPeople,
+    MemoryNotices,
+    Reactions,
+    Desk,
+    Schedules,
+    Routing,
+    Stats,
+    StaffNotices,
+):
     """A ``Store`` in memory, on its own ``MemoryDatabase`` unless given one: several stores
     on one database behave as workers sharing it."""
 
@@ -366,7 +382,7 @@ class MemoryStore(Outbox, Coordination, Feeds, MemoryPeople, Reactions, Desk, St
     def _write(self, batch: Sequence[IncomingComment], plan: Plan) -> None:
         db = self.database
         for new in plan.accepted:
-            item = batch[new.index]
+            item = batch[new.position]
             status = CommentStatus.HIDDEN if new.hidden else CommentStatus.VISIBLE
             comment = Comment(
                 new.id,

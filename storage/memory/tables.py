@@ -30,9 +30,11 @@ from newsbot.models import (
     FeedItem,
     MessageLink,
     MessageRef,
+    Platform,
     RoleLease,
     WorkerInfo,
 )
+from newsbot.notifications import Key, Prefs
 from newsbot.people import Person, PersonId
 from newsbot.reactions import Target
 
@@ -59,6 +61,20 @@ class StoredReactions:
 
 
 @dataclass
+class NoticeRow:
+    """One notice outbox row (``storage.memory.notices``)."""
+
+    platform: Platform
+    account_id: str
+    items: str
+    count: int
+    sending: bool
+    attempts: int
+    due_at: datetime
+    error: str = ""
+
+
+@dataclass
 class MemoryDatabase:
     """The rows of a memory store, shared by every handle opened on it."""
 
@@ -73,6 +89,7 @@ class MemoryDatabase:
     bans: set[tuple[str, str]] = field(default_factory=set)
     state: dict[str, str] = field(default_factory=dict)
     not_before: dict[DeliveryId, datetime] = field(default_factory=dict)  # edits held
+    settings: dict[str, dict[DestinationId, str]] = field(default_factory=dict)  # routing
     slots: dict[str, list[tuple[datetime, datetime]]] = field(default_factory=dict)
     workers: dict[str, WorkerInfo] = field(default_factory=dict)
     roles: dict[str, RoleLease] = field(default_factory=dict)
@@ -81,6 +98,10 @@ class MemoryDatabase:
     people: dict[PersonId, Person] = field(default_factory=dict)  # storage.memory.people
     tokens: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     reactions: dict[MessageRef, StoredReactions] = field(default_factory=dict)
+    notify_accounts: dict[Key, Prefs] = field(default_factory=dict)  # storage.memory.notices
+    notices: dict[int, NoticeRow] = field(default_factory=dict)
+    sent_at: dict[DeliveryId, datetime] = field(default_factory=dict)  # first sent
+    views: dict[tuple[ArticleId, str], int] = field(default_factory=dict)  # by source
     listeners: list[Callable[[str], None]] = field(default_factory=list)
     last_id: Counter[str] = field(default_factory=Counter)
 

@@ -156,7 +156,7 @@ async def _write_plan(conn: Conn, items: Sequence[IncomingComment], plan: Plan) 
     records: list[tuple[Any, ...]] = []
     mirrors: list[tuple[int, int, datetime, int]] = []
     for new in plan.accepted:
-        item = items[new.index]
+        item = items[new.position]
         records.append(rows.ingested(item, new, item.created_at))
         mirrors += [(new.article_id, new.id, new.mirror_due, d) for d in new.mirror_to]
     refreshes = [

@@ -7,13 +7,12 @@ from datetime import datetime
 
 import storage.rows as rows
 from newsbot.models import (
-    ArticleId,
     Job,
     Platform,
 )
 from storage.postgres.connection import Conn, PostgresConnections
 from storage.postgres.ingest import _columns
-from storage.reactions import COUNT_ROWS, tally_rows
+from storage.reactions import ANY_ROWS, COUNT_ROWS, total_rows
 
 
 class PostgresOutbox(PostgresConnections):
@@ -26,9 +25,14 @@ class PostgresOutbox(PostgresConnections):
         async def body(conn: Conn) -> list[Job]:
             # Rows another worker is claiming right now are skipped, not waited for.
             claimed = await conn.fetch(
-                "WITH due AS (SELECT id FROM deliveries WHERE platform = $1 "
-                "AND due_at IS NOT NULL AND due_at <= $2 ORDER BY due_at, id LIMIT $3 "
-                "FOR UPDATE SKIP LOCKED) "
+                # The breaking-news lane first (lane > 0, its own small index), then the rest.
+                "WITH hi AS (SELECT id FROM deliveries WHERE platform = $1 "
+                "AND due_at IS NOT NULL AND due_at <= $2 AND lane > 0 ORDER BY due_at, id "
+                "LIMIT $3 FOR UPDATE SKIP LOCKED), "
+                "lo AS (SELECT id FROM deliveries WHERE platform = $1 "
+                "AND due_at IS NOT NULL AND due_at <= $2 AND lane = 0 ORDER BY due_at, id "
+                "LIMIT $3 - (SELECT count(*) FROM hi) FOR UPDATE SKIP LOCKED), "
+                "due AS (SELECT id FROM hi UNION ALL SELECT id FROM lo) "
                 "UPDATE deliveries d SET state = 'sending', attempts = d.attempts + 1, "
                 "due_at = $4, claimed_by = $5, updated_at = $2 FROM due WHERE d.id = due.id "
                 "RETURNING d.id",
@@ -69,8 +73,8 @@ async def _jobs(conn: Conn, ids: list[int]) -> list[Job]:
     )
     parts.counts = {r[0]: r[1] for r in found}
     for article_id in parts.posted_articles:
-        found = await conn.fetch(COUNT_ROWS, article_id)
-        parts.reactions[article_id] = tally_rows(ArticleId(article_id), found).everything().total
+        if await conn.fetchval(ANY_ROWS, article_id) is not None:
+            parts.reactions[article_id] = total_rows(await conn.fetch(COUNT_ROWS, article_id))
     mirrored = parts.mirrored
     if not mirrored:
         return parts.jobs()

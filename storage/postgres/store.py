@@ -33,13 +33,17 @@ from newsbot.models import (
 )
 from storage.base import Result, Waiting
 from storage.desk import SqlDesk
+from storage.notices import SqlNotices
 from storage.people import SqlPeople
 from storage.postgres.connection import Conn, PostgresConnections, _count, _notify, _utc
 from storage.postgres.ingest import _ingest
 from storage.postgres.outbox import PostgresOutbox
 from storage.postgres.state import PostgresCoordination
 from storage.reactions import SqlReactions
+from storage.routing import RoutingUnits
+from storage.schedule import ScheduleUnits
 from storage.staffchat import SqlStaffNotices
+from storage.stats import SqlStats
 from storage.units import _topics
 
 _COMMENT_LOCK = 0x6E62_7302
@@ -51,7 +55,16 @@ migrations = PostgresConnections.migrations
 
 
 class PostgresStore(
-    PostgresOutbox, PostgresCoordination, SqlPeople, SqlReactions, SqlDesk, SqlStaffNotices
+    PostgresOutbox,
+    PostgresCoordination,
+    SqlPeople,
+    SqlNotices,
+    SqlReactions,
+    SqlDesk,
+    ScheduleUnits,
+    RoutingUnits,
+    SqlStats,
+    SqlStaffNotices,
 ):
     """A ``Store`` in one PostgreSQL database (``postgresql://user@host:port/db``).
 

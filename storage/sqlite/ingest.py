@@ -13,10 +13,11 @@ The child is started on the first batch, restarted after it dies, and exits when
 closes, so it never outlives the bot (even one killed with SIGKILL).
 
 Frames are a 4-byte big-endian length and a pickle. A batch crosses as ``Arrival`` tuples,
-rebuilt without running Python per comment: rebuilding ``IncomingComment`` values (four frozen
-dataclasses each, set field by field) cost the child a fifth of its time. The answers are the
-core's frozen dataclasses, each reduced to its fields in order (the dataclass default costs
-nearly three times as much). Both ends are this code, over pipes no one else holds.
+rebuilt without running Python per comment (``tuple.__new__``), and so is each ``Accepted``
+answer: rebuilding ``IncomingComment`` values (four frozen dataclasses each, set field by
+field) cost the child a fifth of its time. The rarer answers (a comment stored before) are
+frozen dataclasses, each reduced to its fields in order (the dataclass default costs nearly
+three times as much). Both ends are this code, over pipes no one else holds.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import sys
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from functools import partial
+from itertools import chain
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -95,18 +97,16 @@ def _fields(cls: type[Any]) -> Callable[[Any], tuple[Any, ...]]:
     return lambda obj: (cls, get(obj))
 
 
-def _arrival(item: Arrival) -> tuple[Any, ...]:
-    """A pickle reducer: ``tuple.__new__`` rebuilds an ``Arrival`` in C."""
-    return tuple.__new__, (Arrival, tuple(item))
+def _named(value: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A pickle reducer for a named tuple: ``tuple.__new__`` rebuilds it in C."""
+    return tuple.__new__, (type(value), tuple(value))
 
 
 _REDUCERS: dict[type[Any], Callable[[Any], Any]] = {
     **copyreg.dispatch_table,
-    **{
-        cls: _fields(cls)
-        for cls in (MessageRef, Author, CountRefresh, Comment, Accepted, Known, Repeat)
-    },
-    Arrival: _arrival,
+    **{cls: _fields(cls) for cls in (MessageRef, Author, CountRefresh, Comment, Known, Repeat)},
+    Arrival: _named,
+    Accepted: _named,
 }
 
 
@@ -331,7 +331,9 @@ def _by_keys(
     width = len(match.split("?")) - 1
     for chunk in _chunks(list(keys), _SQL_VARIABLES // width):
         where = " OR ".join([match] * len(chunk))
-        found += conn.execute(f"{sql} {where}", [v for key in chunk for v in key]).fetchall()
+        # str(): a Platform is bound as text too, but through sqlite3's slow adapter lookup.
+        params = list(map(str, chain.from_iterable(chunk)))
+        found += conn.execute(f"{sql} {where}", params).fetchall()
     return found
 
 
@@ -380,7 +382,7 @@ def _write_plan(conn: Conn, batch: Sequence[Arrival], plan: Plan) -> None:
     records = []
     deliveries = []
     for new in plan.accepted:
-        item = batch[new.index]
+        item = batch[new.position]
         records.append(rows.arrived(item, new, _ts(item.created_at)))
         if new.mirror_to:
             due = _ts(new.mirror_due)

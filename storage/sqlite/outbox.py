@@ -8,12 +8,11 @@ from typing import Any
 
 import storage.rows as rows
 from newsbot.models import (
-    ArticleId,
     Comment,
     Job,
     Platform,
 )
-from storage.reactions import COUNT_ROWS, tally_rows
+from storage.reactions import ANY_ROWS, COUNT_ROWS, total_rows
 from storage.sqlite.connection import (
     Conn,
     SqliteConnections,
@@ -37,14 +36,18 @@ class SqliteOutbox(SqliteConnections):
         expiry_at = _ts(expiry)
 
         def body(conn: Conn) -> list[Job]:
-            ids = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT id FROM deliveries WHERE platform = ? AND due_at IS NOT NULL "
-                    "AND due_at <= ? ORDER BY due_at, id LIMIT ?",
-                    (str(platform), stamp, limit),
-                ).fetchall()
-            ]
+            ids: list[int] = []
+            # The breaking-news lane first (lane > 0, its own small index), then the rest.
+            for lane in ("lane > 0", "lane = 0"):
+                if len(ids) < limit:
+                    ids += [
+                        r[0]
+                        for r in conn.execute(
+                            "SELECT id FROM deliveries WHERE platform = ? AND due_at IS NOT NULL "
+                            f"AND due_at <= ? AND {lane} ORDER BY due_at, id LIMIT ?",
+                            (str(platform), stamp, limit - len(ids)),
+                        ).fetchall()
+                    ]
             if not ids:
                 return []
             for chunk in _chunks(ids):
@@ -77,8 +80,9 @@ def _jobs(conn: Conn, ids: list[int]) -> list[Job]:
         )
     )
     for article_id in parts.posted_articles:
-        found = conn.execute(_numbered(COUNT_ROWS), (article_id,)).fetchall()
-        parts.reactions[article_id] = tally_rows(ArticleId(article_id), found).everything().total
+        if conn.execute(_numbered(ANY_ROWS), (article_id,)).fetchone() is not None:
+            found = conn.execute(_numbered(COUNT_ROWS), (article_id,)).fetchall()
+            parts.reactions[article_id] = total_rows(found)
     mirrored = parts.mirrored
     if not mirrored:
         return parts.jobs()

@@ -32,17 +32,30 @@ from newsbot.models import (
 )
 from storage.base import Result
 from storage.desk import SqlDesk
+from storage.notices import SqlNotices
 from storage.people import SqlPeople
 from storage.reactions import SqlReactions
+from storage.routing import RoutingUnits
+from storage.schedule import ScheduleUnits
 from storage.sqlite.connection import Conn, _select_in, _ts
 from storage.sqlite.ingest import IngestProcess
 from storage.sqlite.outbox import SqliteOutbox
 from storage.sqlite.state import SqliteCoordination
 from storage.staffchat import SqlStaffNotices
+from storage.stats import SqlStats
 
 
 class SqliteStore(
-    SqliteOutbox, SqliteCoordination, SqlPeople, SqlReactions, SqlDesk, SqlStaffNotices
+    SqliteOutbox,
+    SqliteCoordination,
+    SqlPeople,
+    SqlNotices,
+    SqlReactions,
+    SqlDesk,
+    ScheduleUnits,
+    RoutingUnits,
+    SqlStats,
+    SqlStaffNotices,
 ):
     """A ``Store`` in one SQLite file.
 

@@ -70,6 +70,7 @@ async def both_platforms(
             backoff_base=0.01,
             backoff_cap=0.05,
             article_url=service.article_url,
+            notices=store,
         )
         service.on_enqueue(dispatcher.wake)
         await dispatcher.start()

@@ -111,3 +111,32 @@ def test_count_lines_are_refreshed_at_the_comment_count_pace() -> None:
     many = [(n, True, old) for n in range(600)]  # 600 posts: 10 minutes apart at 1 a second
     assert refreshes(many, pace, T)[0] == (0, T)
     assert refreshes([(1, True, sent)] * 600, pace, T)[0][1] == sent + timedelta(seconds=600)
+
+
+def test_the_count_line_total_agrees_with_the_tally() -> None:
+    import random
+
+    from newsbot.reactions import total
+
+    rng = random.Random(19)
+    for _ in range(200):
+        readers = [
+            ReaderRow(
+                rng.choice([None, C, CommentId(10)]),
+                rng.choice([Platform.TELEGRAM, Platform.DISCORD]),
+                rng.choice("abc"),
+                rng.choice("xy"),
+                rng.random() < 0.2,
+            )
+            for _ in range(rng.randrange(12))
+        ]
+        anonymous = [
+            AnonymousRow(rng.choice([None, C]), Platform.TELEGRAM, "x", rng.randrange(-1, 4))
+            for _ in range(rng.randrange(3))
+        ]
+        hidden = [CommentId(10)] if rng.random() < 0.5 else []
+        plain = [(r.comment_id, str(r.platform), r.reader, r.emoji, r.banned) for r in readers]
+        counts = [(a.comment_id, a.count) for a in anonymous]
+        assert (
+            total(plain, counts, hidden) == tally(A, readers, anonymous, hidden).everything().total
+        )

@@ -55,7 +55,8 @@ async def test_publish_fans_out_to_matching_active_destinations(
     await dispatcher.drain()
     assert sorted(c.job.destination.chat_id for c in publisher.ops("post")) == ["-1", "-3"]
     job = publisher.ops("post")[0].job
-    assert job.article_url == f"https://news.example/articles/{change.article.id}"
+    url = f"https://news.example/articles/{change.article.id}"
+    assert job.article_url == f"{url}?via=d{job.destination.id}"  # counted arrivals
     assert change.article.author == Author("Ada Admin", TG, "42")
     statuses = await service.deliveries(change.article.id)
     assert {s.delivery.state for s in statuses} == {DeliveryState.SENT}

@@ -177,8 +177,9 @@ async def test_migrations_raced_by_workers_starting_together(pg_schema_url: str)
         conn = await asyncpg.connect(pg_schema_url)
         try:
             versions = [r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")]
-            # Every migration once, in order, however many workers raced to apply them.
-            assert versions == list(range(1, workers[0].schema_version + 1))
+            # Every migration once, in order, however many workers raced to apply them (the
+            # numbers of the files: engineers working side by side leave gaps).
+            assert versions == [version for version, _ in workers[0].migrations()]
             await conn.execute("INSERT INTO schema_migrations (version) VALUES (999)")
         finally:
             await conn.close()

@@ -198,3 +198,17 @@ async def test_changed_counts_refresh_the_posts_at_the_comment_count_pace(
     for job in jobs:
         await backend.complete_delivery(job.delivery, None, at(63))
     assert await backend.next_due(TG) is None
+
+
+async def test_an_edit_in_flight_is_sent_again_with_the_new_counts(backend: Store) -> None:
+    _, posts = await posted_article(backend, "-1")
+    pace = CountRefresh(min_interval=0, per_second=100)
+    await backend.record_reactions([ev(posts["-1"], ReactionOp.SET, "u1", "👍")], refresh=pace)
+    (job,) = await backend.claim_deliveries(TG, at(11), 10)  # the refresh edit, being sent
+    assert job.reaction_count == 1
+    await backend.record_reactions(
+        [ev(posts["-1"], ReactionOp.SET, "u2", "👍", when=12)], refresh=pace
+    )
+    await backend.complete_delivery(job.delivery, None, at(13))
+    (again,) = await backend.claim_deliveries(TG, at(14), 10)
+    assert again.delivery.op is DeliveryOp.EDIT and again.reaction_count == 2

@@ -37,6 +37,7 @@ from adapters.telegram.handlers.base import (
 )
 from adapters.telegram.handlers.comments import LINK_WAIT, Comments
 from adapters.telegram.handlers.feeds import Feeds
+from adapters.telegram.handlers.figures import Figures
 from adapters.telegram.handlers.membership import Membership
 from adapters.telegram.handlers.moderation import Moderation
 from adapters.telegram.handlers.parsing import (
@@ -52,6 +53,7 @@ from adapters.telegram.handlers.people import People
 from adapters.telegram.handlers.publishing import Publishing
 from adapters.telegram.handlers.reactions import Reactions
 from adapters.telegram.handlers.reading import THREAD_PAGE, Reading
+from adapters.telegram.handlers.scheduling import Scheduling
 from adapters.telegram.handlers.subscriptions import NOTICES_PER_HOUR, Subscriptions
 from adapters.telegram.staffchat import staff_press
 from newsbot.i18n import N_, languages
@@ -88,11 +90,13 @@ PUBLIC_COMMANDS = (
     ("subscribe", N_("Send new articles to this chat (chat admins)")),
     ("unsubscribe", N_("Stop sending articles to this chat (chat admins)")),
     ("link", N_("Link this account to the web site (private chat)")),
+    ("notifications", N_("Replies to your comments here: /notifications on|off (private chat)")),
     ("report", N_("Reply to a comment with /report [reason] to ask a moderator to look")),
     ("help", N_("What I can do")),
 )
 ADMIN_COMMANDS = (
     ("publish", N_("Publish an article: title on the first line, Markdown body below")),
+    ("scheduled", N_("Scheduled articles; /scheduled move ID in=2h, /scheduled cancel ID")),
     ("edit", N_("Edit an article: /edit ID, then title and body")),
     ("retract", N_("Retract an article everywhere: /retract ID")),
     ("cancel", N_("Cancel the article being written")),
@@ -100,6 +104,7 @@ ADMIN_COMMANDS = (
     ("ban", N_("Reply to a comment with /ban to stop storing its author's comments")),
     ("approve", N_("Subscriptions waiting for approval; /approve CHAT_ID approves one")),
     ("feed", N_("Follow a site's feed: /feed add URL [tags], list, remove URL, poll URL")),
+    ("stats", N_("An article's figures: /stats [ID]")),
     ("policy", N_("A story's comments: /policy ID [open|premoderated|closed|default]")),
 )
 
@@ -131,6 +136,7 @@ class Handlers(HandlerGroup):
         )
         self.reading = Reading(self.shared)
         self.publishing = Publishing(self.shared)
+        self.scheduling = Scheduling(self.shared)
         self.subscriptions = Subscriptions(self.shared)
         self.moderation = Moderation(self.shared)
         self.feeds = Feeds(self.shared)
@@ -138,7 +144,13 @@ class Handlers(HandlerGroup):
         self.members = Membership(self.shared)
         self.people = People(self.shared)
         self.reactions = Reactions(self.shared)
+        self.figures = Figures(self.shared)
         self.bot_id = 0
+
+    async def start(self, update: Update, context: Context) -> None:
+        """``/start``: the user started the bot (it may write to them), then the help."""
+        await self.people.started(update)
+        await self.reading.help(update, context)
 
     @property
     def sees_all(self) -> bool:
@@ -156,12 +168,13 @@ class Handlers(HandlerGroup):
         groups = filters.ChatType.GROUPS
         reading, publishing, subscriptions = self.reading, self.publishing, self.subscriptions
         commands: list[tuple[str, Callback]] = [
-            ("start", reading.help),
+            ("start", self.start),
             ("help", reading.help),
             ("latest", reading.latest),
             ("article", reading.article),
             ("comments", reading.comments),
             ("publish", publishing.publish),
+            ("scheduled", self.scheduling.scheduled),
             ("cancel", publishing.cancel),
             ("edit", publishing.edit),
             ("retract", publishing.retract),
@@ -174,6 +187,8 @@ class Handlers(HandlerGroup):
             ("approve", subscriptions.approve),
             ("feed", self.feeds.feed),
             ("link", self.people.link),
+            ("notifications", self.people.notifications),
+            ("stats", self.figures.stats),
         ]
         for name, callback in commands:
             application.add_handler(CommandHandler(name, callback, filters=new))

@@ -1,9 +1,11 @@
 """Readers as people: ``/link`` in a private chat links this Telegram account to a person
-signed in on the web (a one-time code either way)."""
+signed in on the web (a one-time code either way); ``/notifications on|off`` says whether
+replies to one's comments come here in private."""
 
 from __future__ import annotations
 
 from telegram import Update
+from telegram.constants import ChatType
 
 from adapters.telegram.handlers.base import Context, HandlerGroup, guarded
 from newsbot.errors import PermissionDenied
@@ -27,6 +29,7 @@ class People(HandlerGroup):
         """``/link`` gives a code to enter on the site; ``/link CODE`` enters the site's."""
         if not await self.private_only(update, "/link"):
             return
+        await self.started(update)
         people = self.service.people
         if context.args:
             person = await people.redeem_in_chat(self.proven(update), "".join(context.args))
@@ -38,4 +41,30 @@ class People(HandlerGroup):
             update,
             f"Your link code: {code}\nEnter it at {self.service.public_url}/signin while "
             "signed in, within 10 minutes. Nobody else needs it: do not share it.",
+        )
+
+    async def started(self, update: Update) -> None:
+        """A private message to the bot: the user started it, so it may write to them."""
+        user, chat = update.effective_user, update.effective_chat
+        if user is not None and chat is not None and chat.type == ChatType.PRIVATE:
+            await self.service.notifications.started(Platform.TELEGRAM, str(user.id))
+
+    @guarded("notifications")
+    async def notifications(self, update: Update, context: Context) -> None:
+        """``/notifications on|off``: replies to one's comments as private messages here;
+        without an argument, says which is in force."""
+        if not await self.private_only(update, "/notifications"):
+            return
+        account = self.proven(update).account_id
+        notes = self.service.notifications
+        choice = "".join(context.args or []).strip().lower()
+        if choice in ("on", "off"):
+            await notes.switch(Platform.TELEGRAM, account, choice == "on")
+        else:
+            await notes.started(Platform.TELEGRAM, account)
+        on = await notes.enabled(Platform.TELEGRAM, account)
+        await self.send(
+            update,
+            ("Replies to your comments come here." if on else "Replies are not sent here.")
+            + " Change it with /notifications on or /notifications off.",
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from telegram import (
     InlineKeyboardButton,
@@ -26,6 +26,7 @@ from adapters.telegram.handlers.parsing import (
     parse_id,
     request_key,
 )
+from adapters.telegram.handlers.scheduling import published_line, take_options, when_of
 from adapters.telegram.publisher import photo_key
 from adapters.telegram.render import (
     entities_to_markdown,
@@ -58,6 +59,7 @@ class Dialogue:
     title: str = ""
     body: str = ""
     image_url: str | None = None
+    options: dict[str, str] = field(default_factory=dict)  # at=, in=, priority=...
 
 
 class Publishing(HandlerGroup):
@@ -77,22 +79,33 @@ class Publishing(HandlerGroup):
         message = update.effective_message
         assert message is not None
         rest, entities = split_command(message.text or "", message.entities)
+        options, rest, entities = take_options(rest, entities)
+        when_of(self.service, options)  # refuse a bad time before asking for more
         title, body = split_article(rest, entities)
         if not title:
-            self.dialogues[int(actor.user_id)] = Dialogue("title", time.monotonic())
+            self.dialogues[int(actor.user_id)] = Dialogue(
+                "title", time.monotonic(), options=options
+            )
             await self.send(update, "Send me the title of the article (or /cancel).")
             return
         if not body:
-            self.dialogues[int(actor.user_id)] = Dialogue("body", time.monotonic(), title)
+            self.dialogues[int(actor.user_id)] = Dialogue(
+                "body", time.monotonic(), title, options=options
+            )
             await self.send(update, "Now send the body, in Markdown (or /cancel).")
             return
-        await self.do_publish(update, ArticleDraft(title=title, body=body))
+        await self.do_publish(update, ArticleDraft(title=title, body=body), options)
 
-    async def do_publish(self, update: Update, draft: ArticleDraft) -> None:
+    async def do_publish(
+        self, update: Update, draft: ArticleDraft, options: dict[str, str] | None = None
+    ) -> None:
         """Publish once per command: the same update (fetched again after a restart, say)
         finds its article instead of publishing another."""
         actor = self.actor(update)
-        change = await self.service.publish(actor, draft, request=request_key(update))
+        schedule, priority = when_of(self.service, options or {})
+        change = await self.service.publish(
+            actor, draft, request=request_key(update), schedule=schedule, priority=priority
+        )
         self.dialogues.pop(int(actor.user_id), None)
         article = change.article
         if change.repeated:
@@ -105,7 +118,7 @@ class Publishing(HandlerGroup):
             return
         await self.send(
             update,
-            f"Published article {article.id}: {article.title}\n"
+            f"{published_line(schedule, priority)} article {article.id}: {article.title}\n"
             f"Queued for {change.queued} destination(s). "
             f"Page: {self.service.article_url(article.id)}",
         )
@@ -125,15 +138,23 @@ class Publishing(HandlerGroup):
         if editing:
             await self.do_edit(update, rest, entities, image_url)
             return
+        options, rest, entities = take_options(rest, entities)
+        when_of(self.service, options)
         title, body = split_article(rest, entities)
         if not title or not body:
             self.dialogues[int(actor.user_id)] = Dialogue(
-                "body" if title else "title", time.monotonic(), title, image_url=image_url
+                "body" if title else "title",
+                time.monotonic(),
+                title,
+                image_url=image_url,
+                options=options,
             )
             ask = "the body, in Markdown" if title else "the title"
             await self.send(update, f"Got the photo. Now send {ask} (or /cancel).")
             return
-        await self.do_publish(update, ArticleDraft(title=title, body=body, image_url=image_url))
+        await self.do_publish(
+            update, ArticleDraft(title=title, body=body, image_url=image_url), options
+        )
 
     async def remember_photo(self, message: Message) -> str:
         """Keep an uploaded photo's file id; the article refers to it by a stable address."""
@@ -212,7 +233,9 @@ class Publishing(HandlerGroup):
         # The dialogue ends once the article is stored (do_publish): after a storage failure
         # the admin can confirm again.
         await self.do_publish(
-            update, ArticleDraft(title=state.title, body=state.body, image_url=state.image_url)
+            update,
+            ArticleDraft(title=state.title, body=state.body, image_url=state.image_url),
+            state.options,
         )
 
     @guarded("cancel")

@@ -6,6 +6,8 @@
   "use strict";
   var section = document.getElementById("comments");
   if (!section) return;
+  // The page's language: its sentences, its plural forms and its time zone (data-words).
+  var words = JSON.parse(section.getAttribute("data-words") || "{}");
   var lang = document.documentElement.lang || undefined;
   var relative = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(lang, { numeric: "auto" }) : null;
   var STEPS = [[60, "second"], [60, "minute"], [24, "hour"], [7, "day"], [4.35, "week"], [12, "month"], [Infinity, "year"]];
@@ -38,7 +40,7 @@
       button.setAttribute("aria-expanded", "true");
       button.setAttribute("aria-controls", lists[i].id = li.id + "-replies");
       var label = function (b, n, open) {
-        b.textContent = (open ? "Hide replies" : "Show replies") + " (" + n + ")";
+        b.textContent = (open ? words.hide : words.show).replace("%(num)d", n);
       };
       label(button, count, true);
       button.addEventListener("click", (function (b, item, n) {
@@ -60,8 +62,6 @@
   var count = document.getElementById("comment-count");
   var list = section.querySelector(".thread");
   var names = { telegram: "Telegram", discord: "Discord", web: "Web" };
-  // The page's language: its sentences, its plural forms and its time zone (data-words).
-  var words = JSON.parse(section.getAttribute("data-words") || "{}");
   var lang = document.documentElement.lang || "en";
   var plural = window.Intl && Intl.PluralRules ? new Intl.PluralRules(lang) : null;
   var months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -96,7 +96,7 @@
     var li = el("li", "comment d" + Math.min(depth, MAX_DEPTH));
     li.id = "comment-" + c.id;
     if (c.status !== "visible") {
-      li.appendChild(el("p", "removed", words.removed || "This comment was removed."));
+      li.appendChild(el("p", "removed", words.removed));
       return li;
     }
     var meta = el("p", "meta");
@@ -118,7 +118,7 @@
     link.appendChild(time);
     meta.appendChild(link);
     if (depth > MAX_DEPTH && parent) {
-      var to = el("a", "to", "\u21a9 " + (parent.author ? "" : words.removedParent || "a removed comment"));
+      var to = el("a", "to", "\u21a9 " + (parent.author ? "" : words.removedParent));
       if (parent.author) to.appendChild(el("bdi", "", parent.author.name));
       to.href = "#comment-" + parent.id;
       meta.appendChild(document.createTextNode(" "));
@@ -128,8 +128,8 @@
     li.appendChild(linked(c.text));
     var bar = bars[c.id] || freshBar(c.id);
     if (bar) li.appendChild(bar);
-    var reply = el("a", "reply", words.reply || "Reply");
-    var who = el("span", "vh", " to ");
+    var reply = el("a", "reply", words.reply);
+    var who = el("span", "vh", " " + words.to + " ");
     who.appendChild(el("bdi", "", c.author.name));
     reply.appendChild(who);
     reply.href = "?reply=" + c.id + "#comment-form";
@@ -160,7 +160,7 @@
   var bars = {};  // each comment's reactions (counts or form), kept across rebuilds
   function freshBar(id) {  // a new comment's: no reactions yet, and the link to add one
     var p = el("p", "reacted");
-    var react = el("a", "react", "React");
+    var react = el("a", "react", words.react);
     react.href = "?react=" + id + "#comment-" + id;
     p.appendChild(react);
     return p;
@@ -226,7 +226,7 @@
     var model = document.getElementById("reactions");
     if (!link || !model) return;
     event.preventDefault();
-    var shown = link.parentNode;
+    var shown = link.parentNode.className === "reacted" ? link.parentNode : link;
     var form = model.cloneNode(true);
     form.removeAttribute("id");
     form.querySelectorAll(".other").forEach(function (o) { o.remove(); });

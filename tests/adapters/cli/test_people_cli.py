@@ -27,6 +27,15 @@ async def test_people_person_export_unlink_ban_and_hide(tmp_path: Path) -> None:
     assert f"{nina.id:>5}  telegram:777 (Nina Berg), discord:5005 (nina_b)" in listed
     shown = cli(tmp_path, "person", str(nina.id)).stdout
     assert "telegram  777" in shown and "by telegram-login" in shown
+    assert "reply notifications on" in shown
+    # Signed in with both: told on both (a DM on Discord while they share a server).
+    accounts = [line for line in shown.splitlines() if "(by " in line]
+    assert len(accounts) == 2 and all(line.endswith("replies told here") for line in accounts)
+    async with SqliteStore(tmp_path / "cli.db") as store:
+        await NewsService(store).notifications.switch(Platform.TELEGRAM, "777", False)
+    off = cli(tmp_path, "person", str(nina.id)).stdout
+    assert "reply notifications off" in off and "replies told here" not in off
+    assert json.loads(cli(tmp_path, "person", str(nina.id), "--json").stdout)["notified_on"] == []
     assert "1 visible comment(s):" in shown and "Signed in" in shown
     exported = json.loads(cli(tmp_path, "person", "export", str(nina.id), "--json").stdout)
     assert [a["account_id"] for a in exported["accounts"]] == ["777", "5005"]

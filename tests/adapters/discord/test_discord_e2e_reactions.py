@@ -112,3 +112,18 @@ async def test_the_posts_footer_shows_reactions(world: World) -> None:
 
     await wait_for(lambda: footer().endswith("· 1 reaction"), 20, "the footer's reactions")
     assert footer().startswith("💬 0 comments")
+
+
+async def test_stats_for_newsbot_admins(world: World) -> None:
+    await world.subscribe(world.text)
+    article = await world.publish()
+    post = int((await world.post_of(article, world.text))[0])
+    await world.fake.user_reacts(world.text, post, world.reader, "🎉")
+    await becomes(world, article, {"🎉": 1}, "the reaction")
+    answer = await world.slash("stats", world.owner, world.text, article=article)
+    text = answer["data"]["content"]
+    assert text.splitlines()[0] == f"Article {article}: Hello"
+    assert "Reactions: 1 (🎉 1)" in text
+    assert "Posts: 1 of 1 sent" in text
+    refused = await world.slash("stats", world.reader, world.text, article=article)
+    assert "Reactions" not in refused["data"]["content"]

@@ -49,9 +49,13 @@ EXPECTED_COMMANDS = {
     "article",
     "comments",
     "link",
+    "policy",
+    "notifications",
+    "stats",
     "feed",
     "Delete comment",
     "Ban author",
+    "Report",
 }
 
 

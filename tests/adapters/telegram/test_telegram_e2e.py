@@ -227,6 +227,7 @@ async def test_titles_and_bodies_arrive_intact(world: World) -> None:
         "snake_case_name and init stay; 5 * 6\n\n"
         "emoji 👩‍👩‍👧‍👦 🇺🇦, RTL שלום עולם, & and <tag> and <code> & *stars*"
     )
+    ids = {d.chat_id: d.id for d in await world.service.destinations()}
     for chat in (CHANNEL_A, CHANNEL_B, GROUP):
         post = post_in(world, chat)
         assert post["text"] == f"{title}\n\n{expected_body}\n\n💬 No comments yet"
@@ -237,7 +238,7 @@ async def test_titles_and_bodies_arrive_intact(world: World) -> None:
             "type": "text_link",
             "offset": 0,
             "length": units,
-            "url": PUBLIC_URL + "/articles/1",
+            "url": PUBLIC_URL + f"/articles/1?via=d{ids[str(chat)]}",  # arrivals counted
         } in on_title
     article = await world.service.article(ArticleId(1))
     assert article.title == title

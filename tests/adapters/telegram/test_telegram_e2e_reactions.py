@@ -152,3 +152,20 @@ async def test_the_posts_count_line_shows_reactions(world: World) -> None:
 
     for chat in (GROUP, CHANNEL_A):  # every post of the article, not only the one reacted on
         await wait_for(lambda c=chat: shows(c), 20, f"the count line in {chat}")  # type: ignore[misc]
+
+
+async def test_stats_for_newsbot_admins_in_private(world: World) -> None:
+    await world.start()
+    await subscribe_all(world)
+    await publish(world, "Figures\nBody")
+    world.tg.user_reacts(GROUP, post_in(world, GROUP)["message_id"], READER, "👍")
+    article = await article_id(world)
+    await counts_become(world, article, {"👍": 1}, "the reaction")
+    answer = (await world.say(ADMIN, ADMIN, f"/stats {article}"))["text"]
+    assert answer.splitlines()[0] == f"Article {article}: Figures"
+    assert "Posts: 3 of 3 sent" in answer
+    assert "Reactions: 1 (👍 1)" in answer
+    latest = (await world.say(ADMIN, ADMIN, "/stats"))["text"]
+    assert latest.splitlines()[0] == f"Article {article}: Figures"
+    refused = (await world.say(READER, READER, f"/stats {article}"))["text"]
+    assert "Reactions" not in refused

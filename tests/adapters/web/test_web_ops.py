@@ -106,3 +106,17 @@ async def test_metrics_report_the_outbox_sends_roles_and_comments(
     assert ages["discord"] == 0.0  # nothing queued
     assert 0.0 < ages["telegram"] < 30.0  # the mirrors, due since the comment was stored
     assert "newsbot_ingest_batch_seconds_count" in found
+
+
+async def test_metrics_report_reactions_and_views(
+    site: tuple[WebAdapter, SqliteStore, Sources],
+) -> None:
+    web, _, sources = site
+    service = sources.service
+    article = (await service.publish(Actor.operator(), ArticleDraft("T", "B"))).article
+    await service.reactions.react_on_web(article.id, None, "w1", "👍")
+    await service.figures.add_views([(article.id, "", 4), (article.id, "d1", 1)])
+    async with aiohttp.ClientSession() as http, http.get(f"{web.url}/metrics") as response:
+        found = families(await response.text())
+    assert found["newsbot_reactions"] == [({"platform": "web"}, 1.0)]
+    assert found["newsbot_web_views"] == [({}, 5.0)]

@@ -133,6 +133,7 @@ async def test_sitemap_lists_published_articles_and_robots_names_it(
     assert robots.status == 200 and robots.content_type == "text/plain"
     assert "Sitemap: https://news.example/sitemap.xml" in robots_text
     assert "Disallow: /admin" in robots_text and "Disallow: /api/" in robots_text
+    assert "Disallow: /comments/*/report" in robots_text  # the report links carry no rel
 
 
 async def test_a_theme_folder_overrides_templates_and_static_files(

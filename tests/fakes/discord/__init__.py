@@ -78,7 +78,11 @@ What the fake enforces (like Discord does):
   20 distinct emoji per message, MESSAGE_REACTION_ADD/REMOVE/REMOVE_ALL/REMOVE_EMOJI only to
   sessions with the GUILD_MESSAGE_REACTIONS intent, and ``reactions`` counts on messages.
 
-What it does not do: voice, DMs (no way to open one), custom emoji reactions, burst reactions,
+DMs: ``POST /users/@me/channels`` opens a DM channel; the bot's message there is refused
+(403 50007) to a user sharing no guild with it or who closed DMs (``close_dms``); sent DMs
+are in ``dms[user_id]``.
+
+What it does not do: voice, DMs from users, custom emoji reactions, burst reactions,
 pins, webhooks other than interaction webhooks, private-thread membership rules, audit logs,
 heartbeat timeouts (the fake never drops a silent client), sharding (every session gets every
 guild), Cloudflare's invalid-request ban, per-resource sub-limits (crossposts 10/hour, thread

@@ -11,13 +11,14 @@ from typing import Any
 
 from aiohttp import web
 
+from .dms import DirectMessages
 from .oauth import OAuthApps, OAuthRoutes
 from .reactions import Reactions
 from .rest import Rest
 from .wire import JSON, ApiError, _as_int
 
 
-class FakeDiscord(Rest, Reactions):
+class FakeDiscord(DirectMessages, Rest, Reactions):
     """A fake Discord (REST + gateway) for the real discord.py client. See the package docstring."""
 
     oauth: OAuthApps  # the OAuth2 applications and grants (``tests.fakes.discord.oauth``)

@@ -30,3 +30,15 @@ CREATE TABLE reaction_counts (
 ) WITHOUT ROWID;
 
 CREATE INDEX reaction_counts_article ON reaction_counts (article_id);
+
+-- Article figures: when each delivery's message first existed (set once, by complete_delivery)
+-- and the web page's views by where readers came from (a chat's destination id, or '').
+
+ALTER TABLE deliveries ADD COLUMN sent_at TEXT;
+
+CREATE TABLE article_views (
+    article_id INTEGER NOT NULL REFERENCES articles (id),
+    source     TEXT NOT NULL,
+    views      INTEGER NOT NULL,
+    PRIMARY KEY (article_id, source)
+) WITHOUT ROWID;

@@ -31,3 +31,15 @@ CREATE TABLE reaction_counts (
 );
 
 CREATE INDEX reaction_counts_article ON reaction_counts (article_id);
+
+-- Article figures: when each delivery's message first existed (set once, by complete_delivery)
+-- and the web page's views by where readers came from (a chat's destination id, or '').
+
+ALTER TABLE deliveries ADD COLUMN sent_at timestamptz;
+
+CREATE TABLE article_views (
+    article_id bigint NOT NULL REFERENCES articles (id),
+    source     text NOT NULL,
+    views      bigint NOT NULL,
+    PRIMARY KEY (article_id, source)
+);

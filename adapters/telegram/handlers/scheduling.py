@@ -1,0 +1,100 @@
+"""Scheduling in Telegram: the ``key=value`` options of ``/publish`` and ``/scheduled``
+(list, move and cancel the articles waiting for their time)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from telegram import MessageEntity, Update
+
+from adapters.telegram.handlers.base import Context, HandlerGroup, guarded
+from adapters.telegram.render import split_command, tail
+from newsbot.errors import InvalidInput
+from newsbot.models import ArticleId, Platform
+from newsbot.scheduling import (
+    Priority,
+    Schedule,
+    describe,
+    describe_times,
+    parse_priority,
+    plan,
+)
+from newsbot.service import NewsService
+
+_OPTION = re.compile(r"(at|in|telegram_at|discord_at|priority)=(\S+)[ \t]*", re.ASCII)
+USAGE = (
+    "Options go before the title: /publish at=2026-12-24T06:00+01:00 (or in=2h) "
+    "[telegram_at=...] [discord_at=...] [priority=breaking] Title, the body below."
+)
+
+
+def take_options(
+    text: str, entities: Sequence[MessageEntity]
+) -> tuple[dict[str, str], str, list[MessageEntity]]:
+    """The leading ``key=value`` options of a command's text, and the text after them."""
+    options: dict[str, str] = {}
+    start = len(text) - len(text.lstrip(" \t"))
+    while match := _OPTION.match(text, start):
+        if match.group(1) in options:
+            raise InvalidInput(f"{match.group(1)}= is given twice. {USAGE}")
+        options[match.group(1)] = match.group(2)
+        start = match.end()
+    rest, moved = tail(text, entities, start)
+    return options, rest, moved
+
+
+def when_of(service: NewsService, options: Mapping[str, str]) -> tuple[Schedule | None, Priority]:
+    """The schedule and the priority the options ask for (``scheduling.plan``)."""
+    schedule = plan(
+        service.clock.now(),
+        at=options.get("at"),
+        after=options.get("in"),
+        platforms={
+            Platform.TELEGRAM: options.get("telegram_at"),
+            Platform.DISCORD: options.get("discord_at"),
+        },
+    )
+    return schedule, parse_priority(options.get("priority"))
+
+
+def published_line(schedule: Schedule | None, priority: Priority) -> str:
+    """``Published`` or ``Scheduled (time)``, and the lane when it is breaking news."""
+    done = "Published" if schedule is None else f"Scheduled ({describe_times(schedule)})"
+    return done + (" as breaking news" if priority is Priority.BREAKING else "")
+
+
+class Scheduling(HandlerGroup):
+    """``/scheduled``: what waits, ``/scheduled move ID at=... | in=...``,
+    ``/scheduled cancel ID``."""
+
+    @guarded("scheduled")
+    async def scheduled(self, update: Update, context: Context) -> None:
+        """List, move or cancel the scheduled articles (newsbot admins, private chat)."""
+        if not await self.private_only(update, "/scheduled"):
+            return
+        actor = self.actor(update)
+        message = update.effective_message
+        assert message is not None
+        rest, _ = split_command(message.text or "", message.entities)
+        words = rest.split(maxsplit=2)
+        if not words:
+            items = await self.service.scheduled(actor)
+            lines = [describe(i) for i in items] or ["Nothing is scheduled."]
+            await self.send(update, "\n".join(lines))
+            return
+        if len(words) < 2 or words[0] not in ("move", "cancel") or not words[1].isdecimal():
+            raise InvalidInput(
+                "Use /scheduled to list, /scheduled move ID at=... (or in=...), "
+                "or /scheduled cancel ID."
+            )
+        article_id = ArticleId(int(words[1]))
+        if words[0] == "cancel":
+            await self.service.cancel_scheduled(actor, article_id)
+            await self.send(update, f"Cancelled article {article_id}: it will not go out.")
+            return
+        options, _rest, _ = take_options(words[2] if len(words) > 2 else "", [])
+        schedule, _priority = when_of(self.service, options)
+        item = await self.service.reschedule(actor, article_id, schedule)
+        moved = f"Rescheduled: {describe(item)}" if item else f"Article {article_id} goes out now."
+        await self.send(update, moved)

@@ -1,0 +1,76 @@
+"""The notifications port: chat accounts' private-message switches and the notice outbox.
+
+``newsbot.notifications`` decides who is told; a backend keeps the facts. A notice row is
+keyed per account while pending, so notices queued before it is claimed are appended to it
+(coalesced); a claimed row is a lease like a delivery's, and a row sent is removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from newsbot.models import CommentId, Platform
+from newsbot.notifications import Key, NoticeJob, Prefs
+
+
+class NoticeStore(Protocol):
+    """Private-message switches per chat account, and the coalescing notice outbox."""
+
+    async def account_prefs(self, keys: Iterable[Key]) -> dict[Key, Prefs]:
+        """What is known of each account of ``keys`` (accounts never seen are left out)."""
+        ...
+
+    async def set_account_prefs(
+        self,
+        platform: Platform,
+        account_id: str,
+        *,
+        started: bool | None = None,
+        notify: bool | None = None,
+    ) -> None:
+        """Record that an account started the bot, or set its own switch (``None`` leaves
+        a field as it is)."""
+        ...
+
+    async def queue_notice(
+        self, platform: Platform, account_id: str, item: str, due: datetime, now: datetime
+    ) -> None:
+        """Append ``item`` to the pending notice of an account, or open one due at ``due``
+        (a pending row keeps its due time; a full row only counts the item)."""
+        ...
+
+    async def claim_notices(
+        self, platform: Platform, now: datetime, limit: int, *, worker: str, lease: float
+    ) -> list[NoticeJob]:
+        """Claim up to ``limit`` notices due by ``now`` (or whose lease expired), oldest due
+        first, for ``lease`` seconds; each claim counts an attempt."""
+        ...
+
+    async def visible_comments(self, comment_ids: Iterable[CommentId]) -> set[CommentId]:
+        """Those of ``comment_ids`` that are stored and visible now."""
+        ...
+
+    async def finish_notice(self, notice_id: int) -> None:
+        """Remove a notice: sent, or given up."""
+        ...
+
+    async def retry_notice(self, notice_id: int, due: datetime, error: str) -> None:
+        """Give a claimed notice back, due again at ``due``."""
+        ...
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """A publisher that can also write a private message to a user (Telegram, Discord)."""
+
+    async def notify(self, job: NoticeJob) -> None:
+        """Send one coalesced notice to ``job.account_id`` in private.
+
+        Raises:
+            RateLimited: wait and try again.
+            DestinationGone: the platform will not let the bot write to this user.
+            DeliveryError: another failure, worth a retry.
+        """
+        ...
