@@ -44,6 +44,7 @@ from newsbot import (
 from newsbot.errors import ConfigError
 from newsbot.feeds import FeedService
 from newsbot.staff import parse_staff
+from newsbot.staffchat import parse_staff_chat
 from newsbot.supervision import (
     FEEDS_ROLE,
     Adapter,
@@ -111,6 +112,7 @@ class Settings(BaseSettings):
     staff: str = Field(
         "", pattern=r"^((telegram|discord):[0-9]+)?(,\s*(telegram|discord):[0-9]+)*$"
     )
+    staff_chat: str = Field("", pattern=r"^(telegram:-?[0-9]+|discord:[0-9]+)?$")
 
     # The site: its name, a line about it, a logo's address, an accent colour (#rrggbb, at
     # least 4.5:1 on white), the footer's text and links ("About=https://…,Contact=mailto:…"),
@@ -377,6 +379,7 @@ def build_service(settings: Settings, store: Store) -> NewsService:
     )
     service.feeds = build_feeds(settings, service)
     service.staff = parse_staff(settings.staff)  # NEWSBOT_STAFF: telegram:ID,discord:ID
+    service.staffchat.chat = parse_staff_chat(settings.staff_chat)
     service.reactions.offer(settings.web_reactions.split())
     return service
 
@@ -573,6 +576,7 @@ def compose(
         worker=worker,
         lease=settings.claim_lease,
         may_send=lambda platform: roles is not None and roles.holds(role_of(platform)),
+        staff=service.staffchat,
         notices=store,
     )
     service.on_enqueue(dispatcher.wake)

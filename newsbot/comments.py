@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -59,6 +60,16 @@ def web_identity(key: bytes, session: str) -> str:
     return WEB_IDENTITY + base64.urlsafe_b64encode(digest[:15]).decode()
 
 
+class Announcer(Protocol):
+    """Tells the staff chat what entered the queue (``newsbot.staffdesk.StaffDesk``)."""
+
+    async def announce(self, comment_id: CommentId, reasons: Sequence[str]) -> None:
+        """An item entered the queue for ``reasons``."""
+
+    async def reported(self, comment_id: CommentId, reports: int) -> None:
+        """A reader reported a comment (``reports`` readers so far)."""
+
+
 class Notifier(Protocol):
     """``NewsService.notifications`` as the comment use cases see it."""
 
@@ -84,6 +95,10 @@ class Host(Protocol):
         """``NewsService.notifications``."""
 
     def _enqueued(self) -> None: ...
+
+    @property
+    def staffchat(self) -> Announcer:
+        """``NewsService.staffchat``."""
 
     def require_admin(self, actor: Actor, action: str) -> None:
         """``NewsService.require_admin``."""
@@ -231,6 +246,7 @@ async def _add_comment(
         if policy is not CommentPolicy.OPEN:
             reasons = (*reasons, Reason(str(policy)))
         await svc.store.hold_comment(comment.id, reasons, now)
+        await svc.staffchat.announce(comment.id, reasons)
     if created:
         svc.comments_stored += 1
         if log.isEnabledFor(logging.INFO):  # skip building the record at full ingest rates

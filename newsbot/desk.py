@@ -301,6 +301,7 @@ class Desk:
             log.info("comment hidden by reports", extra={"comment_id": comment_id})
             svc._enqueued()
         log.info("comment reported", extra={"comment_id": comment_id, "reports": count})
+        await svc.staffchat.reported(comment_id, count)
         return comment, count
 
 

@@ -24,16 +24,44 @@ import secrets
 import socket
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from newsbot.errors import DeliveryError, DestinationGone, RateLimited, StorageError
 from newsbot.models import ArticleId, DeliveryOp, Job, Platform
 from newsbot.notifications import NoticeJob, still_shown
 from newsbot.ports import Clock, Outbox, Publisher, SystemClock
 from newsbot.ports.notifications import NoticeStore, Notifier
+from newsbot.staffchat import StaffNotice
 from newsbot.stats import tagged_url
 
 log = logging.getLogger("newsbot.dispatcher")
+
+
+class StaffSender(Protocol):
+    """The staff chat's notices, as the dispatcher works them (``newsbot.staffdesk``)."""
+
+    def sends(self, platform: Platform) -> bool:
+        """Whether notices for ``platform`` are sent here."""
+        ...
+
+    async def claim(
+        self, platform: Platform, now: datetime, limit: int, *, worker: str, lease: float
+    ) -> list[StaffNotice]:
+        """Claim due notices for ``platform``."""
+        ...
+
+    async def send(self, notice: StaffNotice, worker: str) -> None:
+        """Send a claimed notice and settle it (never raises)."""
+        ...
+
+    async def next_due(self, platform: Platform) -> datetime | None:
+        """When the next notice falls due."""
+        ...
+
+    async def release(self, worker: str) -> int:
+        """Give the worker's claims back."""
+        ...
 
 
 def new_worker_id() -> str:
@@ -61,6 +89,9 @@ class Dispatcher:
             sends run, so a dead worker's claims are taken over this long after its death.
         may_send: asked before each claim and each send; ``False`` (the platform's role was
             lost) gives the claim back untouched instead of sending.
+        staff: the staff chat's notices (``NewsService.staffchat``): claimed only when the
+            article deliveries due left a slot free, one at a time per platform, so they
+            never delay a fan-out and a flood folds into the notice still waiting.
         notices: the store's reply notices (``newsbot.notifications``), sent through the
             publishers that are also a ``Notifier``, only with the slots the due deliveries
             leave free: never ahead of an article's fan-out.
@@ -82,6 +113,7 @@ class Dispatcher:
         worker: str | None = None,
         lease: float = 30.0,
         may_send: Callable[[Platform], bool] | None = None,
+        staff: StaffSender | None = None,
         notices: NoticeStore | None = None,
     ) -> None:
         self.article_url = article_url or (lambda article_id: f"/articles/{article_id}")
@@ -97,6 +129,8 @@ class Dispatcher:
         self.worker = worker or new_worker_id()
         self.lease = lease
         self.may_send = may_send or (lambda _platform: True)
+        self.staff = staff
+        self._staff_busy: set[Platform] = set()
         self.notices = notices
         self._wake: dict[Platform, asyncio.Event] = {}
         self._stopping = asyncio.Event()
@@ -177,6 +211,8 @@ class Dispatcher:
             self._renewer = None
         with contextlib.suppress(StorageError):
             await self.store.release_claims(self.worker)
+            if self.staff is not None:
+                await self.staff.release(self.worker)
 
     async def _renew(self) -> None:
         """Renew our claims' leases while sends run, every third of the lease."""
@@ -208,7 +244,7 @@ class Dispatcher:
         deadline = self.clock.now() + timedelta(seconds=max_wait)
         async with asyncio.timeout(max_wait):
             while True:
-                due = [await self.store.next_due(p) for p in self.publishers]
+                due = [await self._next_due(p) for p in self.publishers]
                 if self.in_flight == 0 and all(d is None or d > deadline for d in due):
                     return
                 self.wake()
@@ -257,12 +293,18 @@ class Dispatcher:
                     task = asyncio.create_task(self._notify(publisher, note))
                     tasks.add(task)
                     task.add_done_callback(finished)
+                if len(jobs) < free and self.may_send(platform):
+                    # The article deliveries due are all claimed: a staff notice may go.
+                    for notice in await self._claim_notice(platform):
+                        task = asyncio.create_task(self._notify_staff(platform, notice))
+                        tasks.add(task)
+                        task.add_done_callback(finished)
                 if (jobs or notes) and len(tasks) < self.concurrency:
                     continue
                 timeout = self.poll_interval
                 if len(tasks) < self.concurrency:
                     with contextlib.suppress(StorageError):
-                        due = await self.store.next_due(platform)
+                        due = await self._next_due(platform)
                         if due is not None:
                             wait = (due - self.clock.now()).total_seconds()
                             timeout = min(timeout, max(wait, 0.0))
@@ -275,6 +317,39 @@ class Dispatcher:
         finally:
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _next_due(self, platform: Platform) -> datetime | None:
+        due = await self.store.next_due(platform)
+        staff = self.staff
+        if staff is None or not staff.sends(platform) or platform in self._staff_busy:
+            return due
+        notice = await staff.next_due(platform)
+        return notice if due is None or (notice is not None and notice < due) else due
+
+    async def _claim_notice(self, platform: Platform) -> list[StaffNotice]:
+        staff = self.staff
+        if staff is None or platform in self._staff_busy or not staff.sends(platform):
+            return []
+        self.in_flight += 1
+        notices: list[StaffNotice] = []
+        try:
+            notices = await staff.claim(
+                platform, self.clock.now(), 1, worker=self.worker, lease=self.lease
+            )
+        except StorageError:
+            log.exception("cannot claim staff notices", extra={"platform": platform})
+        finally:
+            self.in_flight += len(notices) - 1
+        if notices:
+            self._staff_busy.add(platform)
+        return notices
+
+    async def _notify_staff(self, platform: Platform, notice: StaffNotice) -> None:
+        assert self.staff is not None
+        try:
+            await self.staff.send(notice, self.worker)
+        finally:
+            self._staff_busy.discard(platform)
 
     async def _claim_notices(
         self, platform: Platform, publisher: Publisher, free: int

@@ -56,6 +56,7 @@ from newsbot.reacting import ReactionService
 from newsbot.review import DeskSettings
 from newsbot.routing import Routing
 from newsbot.scheduling import Priority, Schedule, ScheduledArticle, embargoed
+from newsbot.staffdesk import StaffDesk
 from newsbot.subscriptions import PENDING_MAX as PENDING_MAX  # re-exported
 from newsbot.subscriptions import REQUESTS_PER_DAY as REQUESTS_PER_DAY
 from newsbot.subscriptions import Subscription as Subscription
@@ -121,6 +122,7 @@ class NewsService:
         self._intake = IntakeGate(intake)
         self.desk_settings = desk or DeskSettings()
         self.desk = Desk(self)
+        self.staffchat = StaffDesk(self)  # NEWSBOT_STAFF_CHAT: notices with buttons
         self._listeners: list[Callable[[], None]] = []
         self._language_listeners: list[Callable[[Platform, str], None]] = []
         self.comments_stored = 0  # comments created by this process, for monitoring

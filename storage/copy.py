@@ -53,8 +53,18 @@ TABLES = (
     "reactions",
     "reaction_counts",
     "article_views",
+    "staff_notices",
 )
-_WITH_IDS = ("articles", "destinations", "comments", "deliveries", "feeds", "people", "audit")
+_WITH_IDS = (
+    "articles",
+    "destinations",
+    "comments",
+    "deliveries",
+    "feeds",
+    "people",
+    "audit",
+    "staff_notices",
+)
 _CHUNK = 5000
 
 

@@ -167,6 +167,7 @@ async def make_world(
             backoff_base=0.01,
             backoff_cap=0.05,
             article_url=svc.article_url,
+            staff=svc.staffchat,
             clock=svc.clock,
             notices=db,
         )

@@ -79,6 +79,7 @@ class World:
             backoff_base=0.01,
             backoff_cap=0.05,
             article_url=self.service.article_url,
+            staff=self.service.staffchat,
             clock=self.service.clock,
             notices=self.store,
         )

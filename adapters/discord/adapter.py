@@ -27,8 +27,10 @@ from adapters.discord.intake import message_text
 from adapters.discord.pacing import ChannelPacer, RequestPacer
 from adapters.discord.publisher import NO_MENTIONS, DiscordPublisher
 from adapters.discord.reactions import ReactionIntake
+from adapters.discord.staffchat import DiscordStaffPoster, staff_press
 from adapters.i18n import Speech
 from newsbot.errors import ConfigError, NewsBotError
+from newsbot.models import Platform
 from newsbot.service import NewsService
 
 log = logging.getLogger("newsbot.discord")
@@ -116,6 +118,9 @@ class DiscordAdapter(Backfill, ReactionIntake, CommandSync):
             service,
             channel_pacer=ChannelPacer(channel_rate, channel_period),
             speech=speech,
+        )
+        service.staffchat.posters[Platform.DISCORD] = DiscordStaffPoster(
+            lambda: self._client, self._publisher
         )
         self._client: NewsClient | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -276,6 +281,7 @@ class DiscordAdapter(Backfill, ReactionIntake, CommandSync):
             max_messages=200,
         )
         install_commands(client.tree)
+        client.interaction_hooks.append(staff_press)
         return client
 
     async def _login(self, client: NewsClient) -> NewsClient:

@@ -90,6 +90,7 @@ class NewsClient(discord.Client):
         self.guild_ids = frozenset(guild_ids)
         self.tree: NewsTree = NewsTree(self)
         self._seen: OrderedDict[int, None] = OrderedDict()
+        self.interaction_hooks: list[Callable[[discord.Interaction], Awaitable[None]]] = []
 
     def first_delivery(self, interaction_id: int) -> bool:
         """Whether this client sees ``interaction_id`` for the first time (a gateway replay
@@ -125,6 +126,12 @@ class NewsClient(discord.Client):
 
     async def on_raw_reaction_clear(self, payload: discord.RawReactionClearEvent) -> None:
         await self.events.reaction(payload)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        # Raw interactions the command tree does not take: staff notices' buttons, by
+        # custom_id, so they work after a restart too (adapters/discord/staffchat.py).
+        for hook in self.interaction_hooks:
+            await hook(interaction)
 
     async def on_raw_reaction_clear_emoji(
         self, payload: discord.RawReactionClearEmojiEvent

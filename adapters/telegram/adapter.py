@@ -29,6 +29,7 @@ from adapters.telegram.fastpath import PlainReply, UpdatesRequest
 from adapters.telegram.handlers import Handlers
 from adapters.telegram.limiter import SendLimiter, retry_seconds
 from adapters.telegram.publisher import TelegramPublisher, redact
+from adapters.telegram.staffchat import TelegramStaffPoster
 from newsbot.errors import ConfigError, DeliveryError, StorageError
 from newsbot.models import DestinationKind, Platform
 from newsbot.service import NewsService
@@ -125,6 +126,9 @@ class TelegramAdapter:
         self.speech = speech or Speech()
         self._publisher = TelegramPublisher(
             self.application.bot, service, ready=self._ready, token=token, speech=self.speech
+        )
+        service.staffchat.posters[Platform.TELEGRAM] = TelegramStaffPoster(
+            self.application.bot, self._ready, token
         )
         self.failed: set[int] = set()
         self.handlers = Handlers(

@@ -61,6 +61,7 @@ from newsbot.ports.people import PeopleStore
 from newsbot.ports.reactions import ReactionStore
 from newsbot.ports.routing import RoutingStore
 from newsbot.ports.schedule import ScheduleStore
+from newsbot.ports.staffchat import StaffNoticeStore
 from newsbot.ports.stats import StatsStore
 
 
@@ -542,6 +543,7 @@ class Store(
     NoticeStore,
     ReactionStore,
     DeskStore,
+    StaffNoticeStore,
     ScheduleStore,
     RoutingStore,
     StatsStore,

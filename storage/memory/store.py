@@ -42,6 +42,7 @@ from storage.memory.people import MemoryPeople
 from storage.memory.reactions import Reactions
 from storage.memory.routing import Routing
 from storage.memory.schedule import Schedules
+from storage.memory.staffchat import StaffNotices
 from storage.memory.state import Coordination, Feeds
 from storage.memory.stats import Stats
 from storage.memory.tables import (
@@ -67,6 +68,7 @@ class MemoryStore(
     Schedules,
     Routing,
     Stats,
+    StaffNotices,
 ):
     """A ``Store`` in memory, on its own ``MemoryDatabase`` unless given one: several stores
     on one database behave as workers sharing it."""

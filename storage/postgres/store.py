@@ -42,6 +42,7 @@ from storage.postgres.state import PostgresCoordination
 from storage.reactions import SqlReactions
 from storage.routing import RoutingUnits
 from storage.schedule import ScheduleUnits
+from storage.staffchat import SqlStaffNotices
 from storage.stats import SqlStats
 from storage.units import _topics
 
@@ -63,6 +64,7 @@ class PostgresStore(
     ScheduleUnits,
     RoutingUnits,
     SqlStats,
+    SqlStaffNotices,
 ):
     """A ``Store`` in one PostgreSQL database (``postgresql://user@host:port/db``).
 

@@ -41,6 +41,7 @@ from storage.sqlite.connection import Conn, _select_in, _ts
 from storage.sqlite.ingest import IngestProcess
 from storage.sqlite.outbox import SqliteOutbox
 from storage.sqlite.state import SqliteCoordination
+from storage.staffchat import SqlStaffNotices
 from storage.stats import SqlStats
 
 
@@ -54,6 +55,7 @@ class SqliteStore(
     ScheduleUnits,
     RoutingUnits,
     SqlStats,
+    SqlStaffNotices,
 ):
     """A ``Store`` in one SQLite file.
 

@@ -55,8 +55,10 @@ from adapters.telegram.handlers.reactions import Reactions
 from adapters.telegram.handlers.reading import THREAD_PAGE, Reading
 from adapters.telegram.handlers.scheduling import Scheduling
 from adapters.telegram.handlers.subscriptions import NOTICES_PER_HOUR, Subscriptions
+from adapters.telegram.staffchat import staff_press
 from newsbot.i18n import N_, languages
 from newsbot.service import NewsService
+from newsbot.staffchat import DATA_PREFIX as STAFF_DATA
 
 __all__ = [
     "APOLOGY",
@@ -267,6 +269,9 @@ class Handlers(HandlerGroup):
         confirmation."""
         query = update.callback_query
         assert query is not None
+        if (query.data or "").startswith(STAFF_DATA + ":"):
+            await staff_press(self.service, update, self.actor(update))
+            return
         feed_list = parse_feed_list_button(query.data or "")
         if feed_list is not None:
             await self.feeds.feed_list_button(update, feed_list)

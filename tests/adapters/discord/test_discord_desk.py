@@ -63,6 +63,11 @@ async def test_the_policy_command_and_a_closed_story_on_discord(world: World) ->
     await wait_for(stored, what="the late reply stored")
     comment = await world.service.comment_by_source(ref)
     assert comment is not None and comment.status is CommentStatus.HIDDEN
+
+    async def queued() -> bool:  # the queue item is written just after the comment
+        return bool(await world.service.desk.queue(Actor.operator(), View.HELD))
+
+    await wait_for(queued, what="the late reply queued")
     (item,) = await world.service.desk.queue(Actor.operator(), View.HELD)
     assert item.reasons == ("closed",)
     answer = await world.slash(

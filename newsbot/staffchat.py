@@ -1,0 +1,261 @@
+"""The staff chat's pure rules: where it is, what a notice says, how a flood folds into one
+notice, and what a button press asks the desk to do.
+
+``NEWSBOT_STAFF_CHAT`` names one Telegram chat or Discord channel (``telegram:CHAT_ID``,
+``discord:CHANNEL_ID``). Each comment that enters the moderation queue (held or reported) is
+announced there with four buttons: Approve, Hide, Delete, Ban. While a notice for the chat has
+not been sent yet, further items fold into it ("23 more held") instead of adding messages, so
+a flood makes a bounded number of staff messages; when the queue is calm each item gets its own
+notice. A press calls the desk as the presser (``newsbot.desk.Desk``, which lets only newsbot
+admins act) and the staff message then says who did what.
+
+Nothing here does I/O and nothing escapes: adapters escape every field where it goes
+(Telegram HTML, Discord markdown).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from newsbot.errors import ConfigError
+from newsbot.models import CommentId, Platform
+from newsbot.review import Action, Reason, ReviewItem
+from newsbot.text import one_line
+
+TEXT_MAX = 700
+"""The most characters of a comment a notice quotes (the rest is cut with an ellipsis)."""
+DATA_PREFIX = "desk"
+"""What every button's data starts with, so other buttons' presses are not taken for ours."""
+DATA_MAX = 64
+"""The longest button data, in UTF-8 bytes (Telegram's ``callback_data`` limit; Discord's
+``custom_id`` allows 100 characters)."""
+REFUSAL = "Only newsbot admins can act on the moderation queue."
+GAP = 3.0
+"""The fewest seconds between two notices to one chat (Telegram allows a group 20 messages a
+minute); items arriving meanwhile fold into the notice that waits."""
+"""What a press by anybody else is answered with."""
+
+
+@dataclass(frozen=True, slots=True)
+class StaffChat:
+    """The chat or channel where staff notices go."""
+
+    platform: Platform
+    chat_id: str
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.chat_id}"
+
+
+def parse_staff_chat(value: str) -> StaffChat | None:
+    """``NEWSBOT_STAFF_CHAT``: ``telegram:CHAT_ID`` (a negative id for a group) or
+    ``discord:CHANNEL_ID``; empty means no staff chat.
+
+    Raises:
+        ConfigError: the value is not one of those.
+    """
+    value = value.strip()
+    if not value:
+        return None
+    platform, _, chat_id = value.partition(":")
+    digits = chat_id[1:] if platform == "telegram" and chat_id.startswith("-") else chat_id
+    if platform not in ("telegram", "discord") or not digits.isdigit() or not digits.isascii():
+        raise ConfigError(
+            f"NEWSBOT_STAFF_CHAT: {value!r} is not telegram:CHAT_ID or discord:CHANNEL_ID"
+        )
+    return StaffChat(Platform(platform), chat_id)
+
+
+class Kind(StrEnum):
+    """Why an item is announced: it was held, or readers reported it."""
+
+    HELD = "held"
+    REPORTED = "reported"
+
+
+def kind_of(reasons: tuple[str, ...]) -> Kind:
+    """An item is announced as reported when that is its only reason, as held otherwise."""
+    return Kind.REPORTED if set(reasons) == {Reason.REPORTED} else Kind.HELD
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A staff notice not sent yet: the item it leads with and the items folded into it.
+
+    Attributes:
+        lead: the comment the notice shows, with the buttons.
+        kind: why the lead is announced.
+        more: items folded in since, counted by kind.
+    """
+
+    lead: CommentId
+    kind: Kind
+    more: Mapping[Kind, int] = field(default_factory=dict)
+
+    @property
+    def folded(self) -> int:
+        """How many items were folded into this notice."""
+        return sum(self.more.values())
+
+
+def enter(pending: Notice | None, comment_id: CommentId, kind: Kind) -> tuple[Notice, bool]:
+    """An item entered the queue: the notice to keep pending, and whether it is a new one.
+
+    With no notice pending for the chat the item gets its own (calm: one notice per item).
+    With one pending (a flood: the outbox has not sent it yet) the item folds into it; the
+    lead announced again for the same reason changes nothing.
+    """
+    if pending is None:
+        return Notice(comment_id, kind), True
+    if comment_id == pending.lead and kind is pending.kind:
+        return pending, False
+    more = dict(pending.more)
+    more[kind] = more.get(kind, 0) + 1
+    return replace(pending, more=more), False
+
+
+@dataclass(frozen=True, slots=True)
+class StaffNotice:
+    """A notice as the outbox keeps it (``newsbot.ports.staffchat.StaffNoticeStore``).
+
+    Attributes:
+        id: its row.
+        chat: where it goes.
+        notice: the item it leads with and the items folded into it.
+        state: ``pending`` (folding), ``waiting`` (a retry is due), ``sending`` (claimed),
+            ``sent`` or ``dead``.
+        attempts: sends tried.
+        message_id: the staff message, once sent.
+        claimed_by: the worker holding the claim while ``sending``.
+        last_error: why the last send failed.
+        updated_at: when it last changed.
+    """
+
+    id: int
+    chat: StaffChat
+    notice: Notice
+    state: str
+    attempts: int
+    message_id: str | None
+    claimed_by: str | None
+    last_error: str | None
+    updated_at: datetime
+
+
+def notice_due(now: datetime, last_sent: datetime | None, gap: float) -> datetime:
+    """When a new notice may go: at once, or ``gap`` seconds after the chat's last one."""
+    if last_sent is None:
+        return now
+    return max(now, last_sent + timedelta(seconds=gap))
+
+
+def more_text(more: Mapping[Kind, int]) -> str:
+    """``"23 more held, 2 more reported"``, or ``""`` when nothing was folded."""
+    return ", ".join(f"{more[k]} more {k}" for k in Kind if more.get(k, 0) > 0)
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeText:
+    """What a staff message says, field by field, unescaped.
+
+    Attributes:
+        heading: ``"Held comment"`` or ``"Reported comment (3 reports)"``.
+        article: the article's title.
+        platform: where the comment was written.
+        author: its author's name.
+        reasons: why it is in the queue, comma-separated.
+        text: the comment, on one line, cut at ``TEXT_MAX`` characters.
+        more: the items folded into this notice (``more_text``), or ``""``.
+    """
+
+    heading: str
+    article: str
+    platform: str
+    author: str
+    reasons: str
+    text: str
+    more: str
+
+
+def notice_text(item: ReviewItem, article_title: str, more: Mapping[Kind, int]) -> NoticeText:
+    """The staff message for ``item`` of the article titled ``article_title``."""
+    kind = kind_of(item.reasons)
+    heading = "Held comment" if kind is Kind.HELD else "Reported comment"
+    if item.reports:
+        heading += f" ({item.reports} report{'s' if item.reports != 1 else ''})"
+    reasons = list(item.reasons)
+    if item.report_reasons:
+        reasons.extend(f"reported: {one_line(r)}" for r in item.report_reasons[-3:])
+    text = one_line(item.comment.text)
+    if len(text) > TEXT_MAX:
+        text = text[: TEXT_MAX - 1] + "…"
+    return NoticeText(
+        heading=heading,
+        article=one_line(article_title),
+        platform=str(item.comment.author.platform),
+        author=one_line(item.comment.author.name),
+        reasons=", ".join(reasons),
+        text=text,
+        more=more_text(more),
+    )
+
+
+BUTTONS: tuple[Action, ...] = (Action.APPROVE, Action.HIDE, Action.DELETE, Action.BAN)
+"""The buttons under a notice, in order."""
+LABELS: Mapping[Action, str] = {
+    Action.APPROVE: "Approve",
+    Action.HIDE: "Hide",
+    Action.DELETE: "Delete",
+    Action.BAN: "Ban",
+}
+_CODES: Mapping[Action, str] = {
+    Action.APPROVE: "a",
+    Action.HIDE: "h",
+    Action.DELETE: "d",
+    Action.BAN: "b",
+}
+_ACTIONS = {code: action for action, code in _CODES.items()}
+_DONE: Mapping[Action, str] = {
+    Action.APPROVE: "Approved",
+    Action.HIDE: "Hidden",
+    Action.DELETE: "Deleted everywhere",
+    Action.BAN: "Author banned",
+}
+
+
+def button_data(comment_id: CommentId, action: Action) -> str:
+    """The data a button carries: ``desk:a:123`` (within ``DATA_MAX`` bytes).
+
+    Raises:
+        ValueError: ``action`` has no button.
+    """
+    if action not in _CODES:
+        raise ValueError(f"no staff button for {action!r}")
+    data = f"{DATA_PREFIX}:{_CODES[action]}:{int(comment_id)}"
+    if len(data.encode()) > DATA_MAX:  # only an absurd id could
+        raise ValueError("button data too long")
+    return data
+
+
+def parse_button(data: str) -> tuple[CommentId, Action] | None:
+    """The comment and action a press names, or ``None`` for data that is not ours (or was
+    forged: anything but ``desk:CODE:DIGITS``)."""
+    if len(data.encode()) > DATA_MAX:
+        return None
+    prefix, _, rest = data.partition(":")
+    code, _, number = rest.partition(":")
+    if prefix != DATA_PREFIX or code not in _ACTIONS:
+        return None
+    if not (number.isascii() and number.isdigit()) or len(number) > 18:
+        return None
+    return CommentId(int(number)), _ACTIONS[code]
+
+
+def acted_text(action: Action, who: str, changed: bool = True) -> str:
+    """The line a staff message ends with once somebody acted: ``"Approved by Alice"``."""
+    done = _DONE.get(action, str(action).capitalize())
+    line = f"{done} by {one_line(who) or 'a moderator'}"
+    return line if changed else f"{line} (nothing changed)"
