@@ -37,6 +37,7 @@ GROUPS = [
     "web",
     "desk",
     "publishing",
+    "signin",
 ]
 
 
@@ -132,6 +133,7 @@ RUNNERS: dict[str, Callable[[bool], list[Result]]] = {
     "web": _optional("web"),
     "desk": _optional("desk"),
     "publishing": _optional("publishing"),
+    "signin": _optional("signin"),
 }
 
 

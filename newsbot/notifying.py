@@ -28,6 +28,7 @@ class Host(Protocol):
 
     store: Store
     clock: Clock
+    public_url: str  # the web site's address; a comment's permalink is ``/comments/ID`` on it
 
     def _enqueued(self) -> None: ...
 
@@ -88,7 +89,7 @@ class Notifications:
             article.title,
             comment.author.name,
             notifications.trimmed(comment.text),
-            f"{svc.article_url(comment.article_id)}#comment-{comment.id}",
+            f"{svc.public_url}/comments/{comment.id}",
         )
         now = svc.clock.now()
         item = notifications.encode(notice)

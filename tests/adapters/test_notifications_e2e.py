@@ -130,7 +130,7 @@ async def test_a_discord_reply_reaches_the_telegram_signed_in_reader_once(
     assert "Rates <b>up</b>" in message["text"]  # the title, as text: no markup
     assert "Dana Discord" in message["text"]
     links = [e["url"] for e in message.get("entities", []) if e["type"] == "text_link"]
-    assert links == [f"{PUBLIC_URL}/articles/{thread.article}#comment-{reply.id}"]
+    assert links == [f"{PUBLIC_URL}/comments/{reply.id}"]
 
 
 async def test_none_when_off_banned_held_or_oneself_and_held_replies_told_on_approval(

@@ -87,7 +87,7 @@ async def test_a_reply_to_a_signed_in_reader_is_queued_once_and_coalesced(
     assert job.account_id == "777" and job.count == 10
     first = job.notices[0]
     assert first.title == "Rates <up>" and first.text == "reply 0" and first.author == "Bob"
-    assert first.url == f"https://news.example/articles/{article_id}#comment-{first.comment_id}"
+    assert first.url == f"https://news.example/comments/{first.comment_id}"
 
 
 async def test_none_when_off_to_oneself_or_banned(service: NewsService) -> None:

@@ -49,7 +49,7 @@ async def test_a_reply_comes_as_a_dm_after_notifications_on(world: World) -> Non
     assert dm["_allowed_mentions"] == {"parse": []}
     reply = await w.service.comment_by_source(MessageRef(DC, str(thread), str(said["id"])))
     assert reply is not None
-    assert f"/articles/{article_id}#comment-{reply.id}>" in dm["content"]
+    assert f"/comments/{reply.id}>" in dm["content"]
     # DMs closed: refused with 50007, turned off, not retried.
     w.fake.close_dms(w.reader)
     await w.fake.user_message(thread, w.manager, "Closed", reply_to=int(mine["id"]))
