@@ -38,6 +38,7 @@ GROUPS = [
     "desk",
     "publishing",
     "signin",
+    "reactions",
 ]
 
 
@@ -134,6 +135,7 @@ RUNNERS: dict[str, Callable[[bool], list[Result]]] = {
     "desk": _optional("desk"),
     "publishing": _optional("publishing"),
     "signin": _optional("signin"),
+    "reactions": _optional("reactions"),
 }
 
 
