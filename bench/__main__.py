@@ -37,6 +37,7 @@ GROUPS = [
     "web",
     "desk",
     "publishing",
+    "routing",
     "signin",
     "reactions",
 ]
@@ -134,6 +135,7 @@ RUNNERS: dict[str, Callable[[bool], list[Result]]] = {
     "web": _optional("web"),
     "desk": _optional("desk"),
     "publishing": _optional("publishing"),
+    "routing": _optional("fanout_routed"),
     "signin": _optional("signin"),
     "reactions": _optional("reactions"),
 }
