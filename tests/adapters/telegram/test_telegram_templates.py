@@ -3,6 +3,8 @@ fake Bot API): the chat with a template gets its layout, the others the built-in
 
 from __future__ import annotations
 
+import re
+
 from adapters import templates
 from newsbot import Actor, ArticleDraft, DestinationId
 from tests.adapters.telegram.telegram_e2e_helpers import posts_in, subscribe_all
@@ -32,7 +34,8 @@ async def test_template_and_filter_per_chat(world: World) -> None:
         "Sport results",
     ]
     assert group_posts[0]["entities"][0]["type"] == "bold"
-    assert group_posts[0]["text"].endswith("/articles/1")
+    # The link names the chat it was posted in (``?via=``, counted as an arrival).
+    assert re.search(r"/articles/1\?via=d\d+$", group_posts[0]["text"])
     assert [p["text"].split("\n")[0] for p in posts_in(world, CHANNEL_B)] == ["Quake @admin"]
     # A test post: that chat alone, marked, in the chat's layout, and no page behind it.
     await world.service.routing.test_send(operator, group)

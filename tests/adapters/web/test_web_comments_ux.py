@@ -136,7 +136,7 @@ async def test_the_form_keeps_the_place_and_a_rate_limited_reader_keeps_the_text
         response = await post_comment(client, article.id, "Nina", typed, parent=str(root.id))
         html = await response.text()
     assert response.status == 429 and response.headers["Retry-After"] == "60"
-    assert "You have posted 1 comments in the last 60 seconds." in html
+    assert "You have posted 1 comment in the last 60 seconds." in html
     assert f">{typed.replace('<', '&lt;')}</textarea>" in html
     assert 'value="Nina"' in html and f'name="parent" value="{root.id}"' in html
     assert len((await service.thread(ArticleId(article.id))).comments) == 2
