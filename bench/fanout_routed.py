@@ -150,7 +150,7 @@ async def routed_fanout(channels: int) -> list[Result]:
             routed >= 0.97 and routed_429 == 0 and book.templated >= channels,
             f"{routed_notes}; {routed_429} answers of 429; ready template '{TEMPLATE}' found on "
             f"{book.templated:,} lookups (slowest lookup {book.slowest:.2f} s: the first "
-            f"compiles every chat's template); filter {FILTER} (RE2); {routed - plain:+.3f} "
+            f"compiles each distinct template); filter {FILTER} (RE2); {routed - plain:+.3f} "
             "against plain, measured just before; loaded machine",
         ),
     ]
