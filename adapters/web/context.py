@@ -231,3 +231,20 @@ def path_id(request: web.Request, key: str = "id") -> int:
         return int(request.match_info[key].split("-", 1)[0])
     except (KeyError, ValueError) as exc:  # pragma: no cover - the route pattern prevents it
         raise NotFound(speech(request).gettext("There is no such page.")) from exc
+
+
+def set_session_cookie(
+    request: web.Request, response: web.StreamResponse, session: str, fresh: bool
+) -> None:
+    """Give a reader their session cookie (``SESSION_COOKIE``) on ``response`` when it is
+    ``fresh`` (made for this request); a reader who has one keeps it."""
+    if fresh:
+        response.set_cookie(
+            SESSION_COOKIE,
+            session,
+            max_age=SESSION_MAX_AGE,
+            path="/",
+            httponly=True,
+            samesite="Lax",
+            secure=https(request),
+        )

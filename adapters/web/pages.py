@@ -13,16 +13,15 @@ from adapters.web.cache import Page
 from adapters.web.context import (
     PAGE_CACHE,
     SESSION_COOKIE,
-    SESSION_MAX_AGE,
     cached,
     client_address,
     cross_site_refusal,
     from_this_site,
-    https,
     log,
     path_id,
     render,
     render_text,
+    set_session_cookie,
     site,
     speech,
 )
@@ -399,7 +398,7 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
             "Your text is still below if you want to keep a copy."
         )
         response = await _article_response(request, article, form, status=202)
-        _session_cookie(request, response, session, fresh)
+        set_session_cookie(request, response, session, fresh)
         return response
     log.debug(  # the service logs the stored comment at INFO
         "web comment stored",
@@ -408,23 +407,8 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
     response = web.Response(
         status=303, headers={"Location": f"{article_path(article)}#comment-{comment.id}"}
     )
-    _session_cookie(request, response, session, fresh)
+    set_session_cookie(request, response, session, fresh)
     return response
-
-
-def _session_cookie(
-    request: web.Request, response: web.StreamResponse, session: str, fresh: bool
-) -> None:
-    if fresh:
-        response.set_cookie(
-            SESSION_COOKIE,
-            session,
-            max_age=SESSION_MAX_AGE,
-            path="/",
-            httponly=True,
-            samesite="Lax",
-            secure=https(request),
-        )
 
 
 async def _submission_key(

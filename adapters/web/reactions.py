@@ -17,15 +17,14 @@ from adapters.web.api import JSON, _dumps
 from adapters.web.cache import Page
 from adapters.web.context import (
     SESSION_COOKIE,
-    SESSION_MAX_AGE,
     cached,
     client_address,
     cross_site_refusal,
     from_this_site,
-    https,
     log,
     path_id,
     render,
+    set_session_cookie,
     site,
     speech,
 )
@@ -145,14 +144,5 @@ async def post_reaction(request: web.Request) -> web.StreamResponse:
             where = f"{article_path(article)}?react={comment_id}#comment-{comment_id}"
         response = web.Response(status=303, headers={"Location": where})
     response.headers["Cache-Control"] = "no-store"
-    if fresh:
-        response.set_cookie(
-            SESSION_COOKIE,
-            session,
-            max_age=SESSION_MAX_AGE,
-            path="/",
-            httponly=True,
-            samesite="Lax",
-            secure=https(request),
-        )
+    set_session_cookie(request, response, session, fresh)
     return response

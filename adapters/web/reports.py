@@ -12,14 +12,13 @@ from aiohttp import web
 
 from adapters.web.context import (
     SESSION_COOKIE,
-    SESSION_MAX_AGE,
     client_address,
     cross_site_refusal,
     from_this_site,
-    https,
     log,
     path_id,
     render,
+    set_session_cookie,
     site,
     speech,
 )
@@ -97,16 +96,7 @@ async def report(request: web.Request) -> web.StreamResponse:
         message=speech(request).gettext("Thank you: a moderator will look at this comment."),
         back=back,
     )
-    if fresh:
-        response.set_cookie(
-            SESSION_COOKIE,
-            session,
-            max_age=SESSION_MAX_AGE,
-            path="/",
-            httponly=True,
-            samesite="Lax",
-            secure=https(request),
-        )
+    set_session_cookie(request, response, session, fresh)
     return response
 
 
