@@ -62,6 +62,7 @@ class Page:
     content_type: str = "text/html"
     status: int = 200
     cache_control: str = "no-cache"
+    vary: str = "Accept-Encoding"  # add ", Cookie" where a cookie holder gets another page
 
 
 @dataclass(slots=True)
@@ -193,7 +194,7 @@ class PageCache:
         try:
             page = await load()
             fingerprint = hashlib.blake2b(
-                repr((page.status, page.content_type, page.cache_control, page.data)).encode(),
+                repr((page.status, page.content_type, page.cache_control, page.vary, page.data)).encode(),
                 digest_size=16,
             ).digest()
             entry = self._entries.get(key)
@@ -226,7 +227,7 @@ class PageCache:
         headers = {
             "Content-Type": f"{page.content_type}; charset=utf-8",
             "Cache-Control": page.cache_control,
-            "Vary": "Accept-Encoding",
+            "Vary": page.vary,
             "ETag": f'"{etag}"',
             "Last-Modified": formatdate(last_modified, usegmt=True),
         }

@@ -56,6 +56,9 @@ from newsbot.stats import VIA, source_of
 from newsbot.text import one_line
 
 TEXT_MAX = 4000
+# The article page differs for a signed-in reader (the ``newsbot_person`` cookie): a shared
+# cache that follows ``Vary`` (nginx, Varnish, Squid) keeps the cookie-less copy apart.
+PERSONAL_VARY = "Accept-Encoding, Cookie"
 HONEYPOT = "website"
 
 
@@ -164,6 +167,7 @@ async def article_page(request: web.Request) -> web.Response:
                 request, article, form, thread, cursor, counts, policy, newest, focus
             ),
             cache_control=s.public_cache,
+            vary=PERSONAL_VARY,
         )
 
     reply = parent.id if parent is not None else None
@@ -272,6 +276,7 @@ async def _article_response(
     text = _article_text(request, article, form, thread, cursor, counts, policy, _newest(request))
     response = web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
     response.headers["Cache-Control"] = PAGE_CACHE
+    response.headers["Vary"] = PERSONAL_VARY
     response.enable_compression()
     return response
 

@@ -82,6 +82,7 @@ async def test_a_telegram_login_with_a_correct_hash_signs_in(service: NewsServic
         page = await client.get(f"/articles/{article.id}")
         html = await page.text()
         assert page.headers["Cache-Control"] == "private, no-cache"
+        assert page.headers["Vary"] == "Accept-Encoding, Cookie"  # never the shared copy
         assert "Commenting as" in html and "<bdi>Nina Berg</bdi>" in html
         assert 'name="name"' not in html  # the name comes from Telegram
         person = await service.people.find(Platform.TELEGRAM, "777")
