@@ -63,6 +63,10 @@ class StaffSender(Protocol):
         """Give the worker's claims back."""
         ...
 
+    async def renew(self, worker: str, now: datetime, lease: float) -> int:
+        """Extend the worker's claims while their sends run."""
+        ...
+
 
 def new_worker_id() -> str:
     """A worker id unique to this process life: ``host-pid-random``."""
@@ -224,6 +228,12 @@ class Dispatcher:
                 await self.store.renew_claims(self.worker, self.clock.now(), self.lease)
             except StorageError:
                 log.warning("cannot renew delivery leases", exc_info=True)
+            if self.staff is not None and self._staff_busy:
+                # A slow staff notice keeps its claim too: no other worker posts it again.
+                try:
+                    await self.staff.renew(self.worker, self.clock.now(), self.lease)
+                except StorageError:
+                    log.warning("cannot renew staff notice leases", exc_info=True)
 
     async def __aenter__(self) -> Dispatcher:
         await self.start()

@@ -209,3 +209,99 @@ async def test_presses_act_as_the_presser_and_only_for_admins(
     assert line.startswith("Approved by ")
     log = await service.desk.audit(ADMIN)
     assert [(e.actor, e.action) for e in log] == [("telegram:42", Action.APPROVE)]
+
+
+async def _staff_run(store: Store, service: NewsService, publisher: RecordingPublisher) -> None:
+    """A dispatcher with the staff chat works everything due, then stops."""
+    d = Dispatcher(store, {TG: publisher}, poll_interval=0.05, staff=service.staffchat)
+    await d.start()
+    try:
+        await d.drain()
+    finally:
+        await d.stop()
+
+
+async def test_a_notice_for_a_comment_decided_before_it_went_out_is_dropped(
+    store: Store,
+    service: NewsService,
+    dispatcher: Dispatcher,
+    publisher: RecordingPublisher,
+    staff: StaffRecorder,
+) -> None:
+    service.staffchat.gap = 0
+    await _article(service, dispatcher)  # a dispatcher without the staff chat: nothing sent
+    (call,) = publisher.ops("post", "-1")
+    assert call.message_id is not None
+    await _reply(service, call.message_id, 1)
+    held = await _reply(service, call.message_id, 2)
+    await service.desk.approve(ADMIN, held.id)
+    await _staff_run(store, service, publisher)
+    assert staff.posted == []
+    [dropped] = await service.store.staff_notices(STAFF, 5)
+    assert dropped.state == "dead" and dropped.notice.lead == held.id
+    assert dropped.last_error == "decided: Approved by telegram:42"
+    # Items folded into a decided notice are still told, the notice marked, without buttons.
+    lead = await _reply(service, call.message_id, 3)
+    await _reply(service, call.message_id, 4)
+    await service.desk.hide(ADMIN, lead.id)
+    await _staff_run(store, service, publisher)
+    [(_, comment_id, text)] = staff.posted
+    assert comment_id == lead.id and text.more == "1 more held"
+    assert text.decided == "Hidden by telegram:42"
+
+
+async def test_a_slow_notice_keeps_its_claim_and_is_posted_once(
+    store: Store,
+    service: NewsService,
+    dispatcher: Dispatcher,
+    publisher: RecordingPublisher,
+    staff: StaffRecorder,
+) -> None:
+    await _article(service, dispatcher)
+    (call,) = publisher.ops("post", "-1")
+    assert call.message_id is not None
+    await dispatcher.stop()
+    entered: list[CommentId] = []
+    original = staff.post_notice
+
+    async def slow(chat_id: str, comment_id: CommentId, text: NoticeText) -> str:
+        entered.append(comment_id)
+        return await original(chat_id, comment_id, text)
+
+    staff.post_notice = slow  # type: ignore[method-assign]
+    staff.gate.clear()  # the send hangs until the claim's lease ran out several times
+    lease = 0.3
+    workers = [
+        Dispatcher(
+            store, {TG: publisher}, poll_interval=0.02, lease=lease, staff=service.staffchat
+        )
+        for _ in range(2)
+    ]
+    for worker in workers:
+        await worker.start()
+    try:
+        await _reply(service, call.message_id, 1)
+        held = await _reply(service, call.message_id, 2)
+        for worker in workers:
+            worker.wake()
+        async with asyncio.timeout(10):
+            while not entered:
+                await asyncio.sleep(0.01)
+            [notice] = await service.store.staff_notices(STAFF, 5)
+            first_due = await service.store.next_staff_notice_due(TG)
+            assert first_due is not None
+            # Renewed well past three leases, by the worker that claimed it.
+            while (due := await service.store.next_staff_notice_due(TG)) is None or (
+                due - first_due
+            ).total_seconds() < 3 * lease:
+                await asyncio.sleep(0.02)
+        [still] = await service.store.staff_notices(STAFF, 5)
+        assert still.claimed_by == notice.claimed_by and still.attempts == 1
+        staff.gate.set()
+        for worker in workers:
+            await worker.drain()
+    finally:
+        for worker in workers:
+            await worker.stop()
+    assert entered == [held.id]
+    assert [i for _, i, _ in staff.posted] == [held.id]
