@@ -224,16 +224,18 @@ class Dispatcher:
             await asyncio.sleep(self.lease / 3)
             if self.in_flight <= 0:
                 continue
-            try:
-                await self.store.renew_claims(self.worker, self.clock.now(), self.lease)
-            except StorageError:
-                log.warning("cannot renew delivery leases", exc_info=True)
+            # Deliveries, reply notices and staff notices alike: a slow send keeps its claim,
+            # so no other worker sends it again.
+            renewals = [self.store.renew_claims]
+            if self.notices is not None:
+                renewals.append(self.notices.renew_notice_claims)
             if self.staff is not None and self._staff_busy:
-                # A slow staff notice keeps its claim too: no other worker posts it again.
+                renewals.append(self.staff.renew)
+            for renew in renewals:
                 try:
-                    await self.staff.renew(self.worker, self.clock.now(), self.lease)
+                    await renew(self.worker, self.clock.now(), self.lease)
                 except StorageError:
-                    log.warning("cannot renew staff notice leases", exc_info=True)
+                    log.warning("cannot renew leases", exc_info=True)
 
     async def __aenter__(self) -> Dispatcher:
         await self.start()

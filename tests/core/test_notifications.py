@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -231,3 +232,48 @@ def test_rule_at_send_time_nothing_to_a_banned_recipient() -> None:
     assert to_send(job, {CommentId(1)}, banned=False) == job
     assert to_send(job, {CommentId(1)}, banned=True) is None
     assert to_send(job, set(), banned=False) is None
+
+
+async def test_a_slow_notice_keeps_its_claim_and_goes_once(service: NewsService) -> None:
+    article_id, parent = await _thread(service)
+    service.notifications.delay = timedelta(0)
+    await _reply(service, article_id, parent, 1)
+    gate = asyncio.Event()
+    publisher = Notifying(TG)
+    entered: list[int] = []
+    record = publisher.notify
+
+    async def slow(job: NoticeJob) -> None:
+        entered.append(job.id)
+        await gate.wait()
+        await record(job)
+
+    publisher.notify = slow  # type: ignore[method-assign]
+    lease = 0.3
+    workers = [
+        Dispatcher(
+            service.store,
+            {TG: publisher},
+            poll_interval=0.02,
+            lease=lease,
+            notices=service.store,
+        )
+        for _ in range(2)
+    ]
+    for worker in workers:
+        await worker.start()
+    try:
+        await wait_for(lambda: bool(entered), 30, "the send under way")
+        # Four leases long, a probe never finds the notice claimable: its claim is renewed.
+        until = asyncio.get_running_loop().time() + 4 * lease
+        while asyncio.get_running_loop().time() < until:
+            now = datetime.now(UTC)
+            assert await service.store.claim_notices(TG, now, 10, worker="probe", lease=1) == []
+            await asyncio.sleep(0.02)
+        gate.set()
+        for worker in workers:
+            await worker.drain()
+    finally:
+        for worker in workers:
+            await worker.stop()
+    assert len(entered) == 1 and len(publisher.notices) == 1
