@@ -1,6 +1,8 @@
 """The moderation queue page under a large queue: ``GET /admin/queue`` (the held tab, 50
-items with each author's other comments) with N held comments on SQLite, p50 and p99 over
-sequential requests from one signed-in admin, on the real application (``create_app``).
+items, each with a link to its author's other comments) with N held comments on SQLite, p50
+and p99 over sequential requests from one signed-in admin, on the real application
+(``create_app``): the first page, and a page half-way down the queue (keyset paging: it costs
+what the first does). And the flood of ``bench.desk_flood``.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import asyncio
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from aiohttp import test_utils
 
@@ -22,7 +25,7 @@ async def queue_page(held: int, requests: int) -> list[Result]:
     from adapters.web import create_app
     from newsbot import Actor, ArticleDraft, Author, MessageRef, NewsService, Platform
     from newsbot.models import IncomingComment
-    from newsbot.review import Reason
+    from newsbot.review import Reason, View, position_of
     from storage import SqliteStore
 
     with tempfile.TemporaryDirectory() as folder:
@@ -56,16 +59,14 @@ async def queue_page(held: int, requests: int) -> list[Result]:
             try:
                 login = await client.post("/admin/login", data={"token": TOKEN})
                 assert login.status == 200, login.status
-                times: list[float] = []
-                for _ in range(requests):
-                    started = time.perf_counter()
-                    response = await client.get("/admin/queue?view=held")
-                    await response.read()
-                    times.append((time.perf_counter() - started) * 1000)
-                    assert response.status == 200
+                middle = (await store.review_queue(View.HELD, held // 2))[-1]
+                deep = f"&after={position_of(View.HELD, middle).token()}"
+                times = await _timed(client, "/admin/queue?view=held", requests)
+                deep_times = await _timed(client, f"/admin/queue?view=held{deep}", requests)
             finally:
                 await client.close()
     p50, p99 = percentile(times, 50), percentile(times, 99)
+    deep_p99 = percentile(deep_times, 99)
     return [
         Result(
             f"queue page, {held:,} held comments: p50",
@@ -81,9 +82,31 @@ async def queue_page(held: int, requests: int) -> list[Result]:
             p99 < 100,
             "loaded shared machine",
         ),
+        Result(
+            f"queue page {held // 2 // 50 + 1} of {held // 50}, {held:,} held: p50 / p99",
+            f"{percentile(deep_times, 50):.1f} / {deep_p99:.1f} ms",
+            "< 100 ms",
+            deep_p99 < 100,
+            "keyset paging (after the last item shown)",
+        ),
     ]
+
+
+async def _timed(client: test_utils.TestClient[Any, Any], url: str, requests: int) -> list[float]:
+    """Milliseconds for each of ``requests`` sequential GETs of ``url``."""
+    times: list[float] = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        response = await client.get(url)
+        await response.read()
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status == 200
+    return times
 
 
 def run(quick: bool) -> list[Result]:
     """The desk's benchmarks."""
-    return asyncio.run(queue_page(1_000 if quick else 10_000, 50 if quick else 300))
+    from bench import desk_flood
+
+    rows = asyncio.run(queue_page(1_000 if quick else 10_000, 50 if quick else 300))
+    return rows + desk_flood.run(quick)

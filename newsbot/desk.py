@@ -22,6 +22,7 @@ from newsbot.review import (
     Action,
     AuditEntry,
     Decision,
+    QueuePosition,
     ReviewItem,
     View,
     actor_key,
@@ -61,14 +62,18 @@ class Desk:
     def __init__(self, svc: Host) -> None:
         self._svc = svc
 
-    async def queue(self, actor: Actor, view: View, limit: int = 50) -> list[ReviewItem]:
-        """One tab of the queue (see ``View``), at most ``limit`` items (``QUEUE_MAX``).
+    async def queue(
+        self, actor: Actor, view: View, limit: int = 50, after: QueuePosition | None = None
+    ) -> list[ReviewItem]:
+        """One tab of the queue (see ``View``), at most ``limit`` items (``QUEUE_MAX``),
+        from the start or ``after`` a position (``review.position_of`` the last item of the
+        page before).
 
         Raises:
             PermissionDenied: the actor is not an admin.
         """
         self._svc.require_admin(actor, "moderate comments")
-        return await self._svc.store.review_queue(view, max(1, min(limit, QUEUE_MAX)))
+        return await self._svc.store.review_queue(view, max(1, min(limit, QUEUE_MAX)), after)
 
     async def item(self, actor: Actor, comment_id: CommentId) -> ReviewItem | None:
         """A comment's queue item, whatever its decision, or ``None``."""

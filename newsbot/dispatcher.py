@@ -29,7 +29,7 @@ from typing import Protocol
 
 from newsbot.errors import DeliveryError, DestinationGone, RateLimited, StorageError
 from newsbot.models import ArticleId, DeliveryOp, Job, Platform
-from newsbot.notifications import NoticeJob, still_shown
+from newsbot.notifications import NoticeJob, to_send
 from newsbot.ports import Clock, Outbox, Publisher, SystemClock
 from newsbot.ports.notifications import NoticeStore, Notifier
 from newsbot.staffchat import StaffNotice
@@ -61,6 +61,10 @@ class StaffSender(Protocol):
 
     async def release(self, worker: str) -> int:
         """Give the worker's claims back."""
+        ...
+
+    async def renew(self, worker: str, now: datetime, lease: float) -> int:
+        """Extend the worker's claims while their sends run."""
         ...
 
 
@@ -220,10 +224,18 @@ class Dispatcher:
             await asyncio.sleep(self.lease / 3)
             if self.in_flight <= 0:
                 continue
-            try:
-                await self.store.renew_claims(self.worker, self.clock.now(), self.lease)
-            except StorageError:
-                log.warning("cannot renew delivery leases", exc_info=True)
+            # Deliveries, reply notices and staff notices alike: a slow send keeps its claim,
+            # so no other worker sends it again.
+            renewals = [self.store.renew_claims]
+            if self.notices is not None:
+                renewals.append(self.notices.renew_notice_claims)
+            if self.staff is not None and self._staff_busy:
+                renewals.append(self.staff.renew)
+            for renew in renewals:
+                try:
+                    await renew(self.worker, self.clock.now(), self.lease)
+                except StorageError:
+                    log.warning("cannot renew leases", exc_info=True)
 
     async def __aenter__(self) -> Dispatcher:
         await self.start()
@@ -376,14 +388,17 @@ class Dispatcher:
         fields = {"notice_id": job.id, "platform": str(job.platform), "attempt": job.attempts}
         platform = str(job.platform)
         try:
+            # As things stand now: a recipient banned, or replies hidden, since it was queued.
+            banned = await store.is_banned(job.platform, job.account_id)
             visible = await store.visible_comments(n.comment_id for n in job.notices)
-            shown = still_shown(job, visible)
-            if shown is not None:  # replies hidden since they were queued are not told
+            shown = to_send(job, visible, banned)
+            if shown is not None:
                 async with asyncio.timeout(self.send_timeout):
                     await publisher.notify(shown)
             await self._record(lambda: store.finish_notice(job.id))
-            self.outcomes[(platform, "notice_sent")] += 1
-            log.debug("notice sent", extra=fields)
+            outcome = "notice_sent" if shown is not None else "notice_dropped"
+            self.outcomes[(platform, outcome)] += 1
+            log.debug(outcome.replace("_", " "), extra={**fields, "banned": banned})
         except RateLimited as exc:
             due = self.clock.now() + timedelta(seconds=max(exc.retry_after, 0.0))
             limited = str(exc)

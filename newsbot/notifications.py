@@ -193,6 +193,14 @@ def keys_of(people: Iterable[Person | None]) -> set[Key]:
     return {k for p in people for k in chat_keys(p, None)}
 
 
+def to_send(job: NoticeJob, visible: set[CommentId], banned: bool) -> NoticeJob | None:
+    """What a claimed notice still says when it is sent, as things stand then: nothing to a
+    recipient banned since it was queued (``banned``), and none of the replies hidden or
+    deleted meanwhile (``still_shown``: a replier banned meanwhile has their comments
+    deleted). ``None``: nothing is sent."""
+    return None if banned else still_shown(job, visible)
+
+
 def still_shown(job: NoticeJob, visible: set[CommentId]) -> NoticeJob | None:
     """The notice without the replies hidden or deleted since it was queued; ``None`` when
     none is left (nothing is sent)."""

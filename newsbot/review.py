@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from newsbot.limits import Held
@@ -127,6 +127,49 @@ class AuditEntry:
     action: str
     comment_id: CommentId
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePosition:
+    """Where the next page of a queue tab starts (keyset paging): after the item with
+    ``reports`` reports, entered (held, reported) or decided (recent) at ``at``, on
+    ``comment_id``. A tab's order is its key: held ``(at, id)`` ascending, reported
+    ``(-reports, at, id)`` ascending, recent ``(at, id)`` descending."""
+
+    at: datetime
+    comment_id: CommentId
+    reports: int = 0
+
+    def token(self) -> str:
+        """The position as a page address carries it: ``MICROS.ID.REPORTS``."""
+        micros = (self.at - _EPOCH) // timedelta(microseconds=1)
+        return f"{micros}.{self.comment_id}.{self.reports}"
+
+    @classmethod
+    def parse(cls, token: str) -> QueuePosition | None:
+        """The position ``token`` carries, or ``None`` when it is not one (a page address
+        typed by hand starts the tab over)."""
+        match = _POSITION.fullmatch(token)
+        if match is None:
+            return None
+        micros, comment_id, reports = (int(g) for g in match.groups())
+        try:
+            at = _EPOCH + timedelta(microseconds=micros)
+        except OverflowError:
+            return None
+        return cls(at, CommentId(comment_id), reports)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# At most 18 digits each: within the stores' 64-bit integers and datetime's range.
+_POSITION = re.compile(r"(0|[1-9][0-9]{0,17})\.(0|[1-9][0-9]{0,17})\.(0|[1-9][0-9]{0,8})")
+
+
+def position_of(view: View, item: ReviewItem) -> QueuePosition:
+    """The position just after ``item`` in ``view``."""
+    if view is View.RECENT and item.decided_at is not None:
+        return QueuePosition(item.decided_at, item.comment.id, item.reports)
+    return QueuePosition(item.entered_at, item.comment.id, item.reports)
 
 
 def merge_reasons(old: Iterable[str], new: Iterable[str]) -> tuple[str, ...]:

@@ -21,8 +21,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from newsbot.errors import ConfigError
-from newsbot.models import CommentId, Platform
-from newsbot.review import Action, Reason, ReviewItem
+from newsbot.models import CommentId, CommentStatus, Platform
+from newsbot.review import Action, Decision, Reason, ReviewItem
 from newsbot.text import one_line
 
 TEXT_MAX = 700
@@ -169,6 +169,8 @@ class NoticeText:
         reasons: why it is in the queue, comma-separated.
         text: the comment, on one line, cut at ``TEXT_MAX`` characters.
         more: the items folded into this notice (``more_text``), or ``""``.
+        decided: what became of the comment before the notice went out
+            (``decided_line``), or ``""`` while it waits: a decided notice has no buttons.
     """
 
     heading: str
@@ -178,6 +180,7 @@ class NoticeText:
     reasons: str
     text: str
     more: str
+    decided: str = ""
 
 
 def notice_text(item: ReviewItem, article_title: str, more: Mapping[Kind, int]) -> NoticeText:
@@ -200,7 +203,26 @@ def notice_text(item: ReviewItem, article_title: str, more: Mapping[Kind, int]) 
         reasons=", ".join(reasons),
         text=text,
         more=more_text(more),
+        decided=decided_line(item),
     )
+
+
+def decided_line(item: ReviewItem) -> str:
+    """What became of a queue item before its notice went out (``"Approved by
+    cli:web-admin"``), or ``""`` while it still waits for a moderator."""
+    action = _DECISIONS.get(item.decision)
+    if action is not None:
+        return acted_text(action, item.decided_by or "")
+    if item.comment.status is CommentStatus.DELETED:
+        return "Deleted before this notice went out"
+    return ""
+
+
+def worth_posting(text: NoticeText) -> bool:
+    """Whether a notice still goes out when it is sent: one whose comment was decided
+    meanwhile is dropped, unless items were folded into it (it then goes marked decided,
+    without buttons, for the items it counts)."""
+    return not text.decided or bool(text.more)
 
 
 BUTTONS: tuple[Action, ...] = (Action.APPROVE, Action.HIDE, Action.DELETE, Action.BAN)
@@ -218,6 +240,11 @@ _CODES: Mapping[Action, str] = {
     Action.BAN: "b",
 }
 _ACTIONS = {code: action for action, code in _CODES.items()}
+_DECISIONS: Mapping[Decision, Action] = {
+    Decision.APPROVED: Action.APPROVE,
+    Decision.HIDDEN: Action.HIDE,
+    Decision.DELETED: Action.DELETE,
+}
 _DONE: Mapping[Action, str] = {
     Action.APPROVE: "Approved",
     Action.HIDE: "Hidden",

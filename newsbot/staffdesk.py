@@ -30,6 +30,7 @@ from newsbot.staffchat import (
     kind_of,
     notice_text,
     parse_button,
+    worth_posting,
 )
 
 
@@ -48,7 +49,8 @@ log = logging.getLogger("newsbot.staffchat")
 MAX_ATTEMPTS = 6
 """Failed sends after which a notice is given up."""
 SEND_TIMEOUT = 20.0
-"""Seconds after which a notice's send counts as failed (well within a claim's lease)."""
+"""Seconds after which a notice's send counts as failed (its claim is renewed meanwhile:
+``Dispatcher`` renews staff claims as it renews deliveries')."""
 
 
 class StaffDesk:
@@ -109,8 +111,13 @@ class StaffDesk:
         """Give ``worker``'s claims back."""
         return await self._svc.store.release_staff_claims(worker)
 
+    async def renew(self, worker: str, now: datetime, lease: float) -> int:
+        """Extend ``worker``'s claims while their sends run (as deliveries' are)."""
+        return await self._svc.store.renew_staff_claims(worker, now, lease)
+
     async def text(self, notice: StaffNotice) -> NoticeText | None:
-        """What the notice says, or ``None`` when its comment is gone from the queue."""
+        """What the notice says (read at send time: ``decided`` says what a moderator did
+        meanwhile), or ``None`` when its comment is gone from the queue."""
         svc = self._svc
         item = await svc.store.review_item(notice.notice.lead)
         if item is None:
@@ -126,8 +133,11 @@ class StaffDesk:
         try:
             poster = self.posters[notice.chat.platform]
             text = await self.text(notice)
-            if text is None:
-                await store.fail_staff_notice(notice.id, worker, "not in the queue", clock.now())
+            if text is None or not worth_posting(text):
+                # Its comment left the queue, or a moderator decided before it went out.
+                why = "not in the queue" if text is None else f"decided: {text.decided}"
+                await store.fail_staff_notice(notice.id, worker, why, clock.now())
+                log.info("staff notice dropped", extra={**fields, "error": why})
                 return
             async with asyncio.timeout(SEND_TIMEOUT):
                 message_id = await poster.post_notice(

@@ -22,6 +22,7 @@ from newsbot.policy import CommentPolicy
 from newsbot.review import (
     AuditEntry,
     Decision,
+    QueuePosition,
     Reason,
     ReviewItem,
     View,
@@ -31,20 +32,41 @@ from newsbot.review import (
 )
 from storage.units import CommonUnits, Tx, _topics
 
+_COLUMNS = ", ".join("c." + c.strip() for c in rows.COMMENT.split(","))
+_COUNT = "(SELECT count(*) FROM reports p WHERE p.comment_id = r.comment_id)"
 _ITEM = (
-    "SELECT r.comment_id, r.reasons, r.entered_at, r.decision, r.decided_by, r.decided_at, "
-    "(SELECT count(*) FROM reports p WHERE p.comment_id = r.comment_id), "
-    f"{', '.join('c.' + c.strip() for c in rows.COMMENT.split(','))} "
-    "FROM review r JOIN comments c ON c.id = r.comment_id"
+    f"SELECT r.comment_id, r.reasons, r.entered_at, r.decision, r.decided_by, r.decided_at, "
+    f"{_COUNT}, {_COLUMNS} FROM review r JOIN comments c ON c.id = r.comment_id"
 )
+# The reported tab starts from the reported comments (few), not from every open item.
+_REPORTED = (
+    "SELECT r.comment_id, r.reasons, r.entered_at, r.decision, r.decided_by, r.decided_at, "
+    f"k.n, {_COLUMNS} FROM (SELECT comment_id, count(*) AS n FROM reports "
+    "GROUP BY comment_id) k JOIN review r ON r.comment_id = k.comment_id "
+    "JOIN comments c ON c.id = r.comment_id"
+)
+# Each tab: its rows, its filter, the keyset condition after a position ($2 at, $3 comment,
+# $4 reports), its order. Held items are served by the index review_open, recent ones by
+# review_decided.
 _VIEWS = {
-    View.HELD: " WHERE r.decision = 'open' AND c.status = 'hidden' "
-    "ORDER BY r.entered_at, r.comment_id LIMIT $1",
-    View.REPORTED: " WHERE r.decision = 'open' AND c.status != 'deleted' AND EXISTS "
-    "(SELECT 1 FROM reports p WHERE p.comment_id = r.comment_id) "
-    "ORDER BY 7 DESC, r.entered_at, r.comment_id LIMIT $1",
-    View.RECENT: " WHERE r.decided_at IS NOT NULL "
-    "ORDER BY r.decided_at DESC, r.comment_id DESC LIMIT $1",
+    View.HELD: (
+        _ITEM,
+        " WHERE r.decision = 'open' AND c.status = 'hidden'",
+        " AND (r.entered_at, r.comment_id) > ($2, $3)",
+        " ORDER BY r.entered_at, r.comment_id LIMIT $1",
+    ),
+    View.REPORTED: (
+        _REPORTED,
+        " WHERE r.decision = 'open' AND c.status != 'deleted'",
+        " AND (k.n < $4 OR (k.n = $4 AND (r.entered_at, r.comment_id) > ($2, $3)))",
+        " ORDER BY k.n DESC, r.entered_at, r.comment_id LIMIT $1",
+    ),
+    View.RECENT: (
+        _ITEM,
+        " WHERE r.decided_at IS NOT NULL",
+        " AND (r.decided_at, r.comment_id) < ($2, $3)",
+        " ORDER BY r.decided_at DESC, r.comment_id DESC LIMIT $1",
+    ),
 }
 # The article's own posts that went out, as ``newsbot.mirroring.mirror_targets`` reads them.
 _POSTS = (
@@ -154,8 +176,14 @@ class SqlDesk(CommonUnits):
         items = await self._items(found)
         return items[0] if items else None
 
-    async def review_queue(self, view: View, limit: int) -> list[ReviewItem]:
-        return await self._items(await self._rows(_ITEM + _VIEWS[view], limit))
+    async def review_queue(
+        self, view: View, limit: int, after: QueuePosition | None = None
+    ) -> list[ReviewItem]:
+        select, where, keyset, order = _VIEWS[view]
+        if after is None:
+            return await self._items(await self._rows(select + where + order, limit))
+        args = (after.at, after.comment_id) + ((after.reports,) if view is View.REPORTED else ())
+        return await self._items(await self._rows(select + where + keyset + order, limit, *args))
 
     async def decide_review(
         self, comment_id: CommentId, decision: Decision, actor: str, now: datetime

@@ -114,6 +114,16 @@ class SqlNotices(CommonUnits):
 
         return await self._atomic(body)
 
+    async def renew_notice_claims(self, worker: str, now: datetime, lease: float) -> int:
+        async def body(tx: Tx) -> int:
+            return await tx.run(
+                "UPDATE notices SET due_at = $1 WHERE state = 'sending' AND worker = $2",
+                now + timedelta(seconds=lease),
+                worker,
+            )
+
+        return await self._atomic(body)
+
     async def visible_comments(self, comment_ids: Iterable[CommentId]) -> set[CommentId]:
         found: set[CommentId] = set()
         for comment_id in set(comment_ids):

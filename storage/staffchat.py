@@ -188,6 +188,15 @@ class SqlStaffNotices(CommonUnits):
         )
         return None if row is None else rows.maybe_at(row[0])
 
+    async def renew_staff_claims(self, worker: str, now: datetime, lease: float) -> int:
+        changed = await self._change(
+            (
+                "UPDATE staff_notices SET due_at = $1 WHERE state = 'sending' AND claimed_by = $2",
+                (now + timedelta(seconds=lease), worker),
+            )
+        )
+        return changed[0]
+
     async def release_staff_claims(self, worker: str) -> int:
         async def body(tx: Tx) -> int:
             return await tx.run(

@@ -13,7 +13,15 @@ from newsbot import Actor, ArticleId, CommentId, NewsService
 from newsbot.desk import Outcome
 from newsbot.errors import ConfigError
 from newsbot.policy import CommentPolicy, parse
-from newsbot.review import AuditEntry, DeskSettings, ReviewItem, View, WordList
+from newsbot.review import (
+    AuditEntry,
+    DeskSettings,
+    QueuePosition,
+    ReviewItem,
+    View,
+    WordList,
+    position_of,
+)
 from newsbot.text import one_line
 
 _TEXT_SHOWN = 60
@@ -27,7 +35,7 @@ def add_parsers(
         "queue", parents=[common], help="the moderation queue: comments waiting for a moderator"
     )
     actions = p.add_subparsers(dest="queue_command", metavar="ACTION")
-    p.set_defaults(handler=queue_list, view=str(View.HELD), limit=50)
+    p.set_defaults(handler=queue_list, view=str(View.HELD), limit=50, after=None)
     q = actions.add_parser("list", parents=[common], help="list one tab of the queue")
     q.add_argument(
         "--view",
@@ -36,6 +44,13 @@ def add_parsers(
         help="held, reported or recent (default: held)",
     )
     q.add_argument("--limit", type=int, default=50, help="how many (default: 50)")
+    q.add_argument(
+        "--after",
+        type=_position,
+        default=None,
+        metavar="POSITION",
+        help="the next page: the items after this position (a full page ends by naming it)",
+    )
     q.set_defaults(handler=queue_list)
     for name, text in (
         ("approve", "show a held comment everywhere (it is mirrored as if just written)"),
@@ -61,17 +76,27 @@ def add_parsers(
     p.set_defaults(handler=audit)
 
 
-def item_json(item: ReviewItem) -> dict[str, Any]:
-    """A queue item for scripts."""
+def _position(value: str) -> QueuePosition:
+    position = QueuePosition.parse(value)
+    if position is None:
+        raise argparse.ArgumentTypeError(f"not a queue position: {value!r}")
+    return position
+
+
+def item_json(item: ReviewItem, view: View = View.HELD) -> dict[str, Any]:
+    """A queue item for scripts, with its ``position`` in ``view`` (for ``--after``)."""
     data: dict[str, Any] = plain(item)
+    data["position"] = position_of(view, item).token()
     return data
 
 
 async def queue_list(service: NewsService, args: argparse.Namespace) -> object:
-    """``queue [list] [--view held|reported|recent]``: one tab of the queue."""
-    items = await service.desk.queue(Actor.operator(), View(args.view), args.limit)
+    """``queue [list] [--view held|reported|recent] [--after POSITION]``: one tab of the
+    queue, a page at a time."""
+    view = View(args.view)
+    items = await service.desk.queue(Actor.operator(), view, args.limit, args.after)
     if args.json:
-        return [item_json(i) for i in items]
+        return [item_json(i, view) for i in items]
     if not items:
         return f"Nothing {args.view} in the queue."
     lines = [f"{'ID':>7}  {'ARTICLE':>7}  {'WHEN':<16}  {'AUTHOR':<32}  WHY / TEXT"]
@@ -90,6 +115,8 @@ async def queue_list(service: NewsService, args: argparse.Namespace) -> object:
             f"{c.id:>7}  {c.article_id:>7}  {when(item.entered_at):<16}  {author:<32}  {why}\n"
             f"{'':>7}  {'':>7}  {c.status!s:<16}  {'':<32}  {text}"
         )
+    if len(items) == args.limit:
+        lines.append(f"Next page: --after {position_of(view, items[-1]).token()}")
     return "\n".join(lines)
 
 

@@ -52,7 +52,7 @@ EXAMPLES = {
     "people": "newsbot people --limit 20",
     "person": "newsbot person export 7 --json",
     "queue": "newsbot queue list --view reported",
-    "queue list": "newsbot queue list --view held --limit 50 --json",
+    "queue list": "newsbot queue list --view held --limit 50 --after 1796630462000345.5.0 --json",
     "queue approve": "newsbot queue approve 1234",
     "queue hide": "newsbot queue hide 1234",
     "queue delete": "newsbot queue delete 1234",

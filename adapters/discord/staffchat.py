@@ -46,6 +46,8 @@ def notice_content(text: NoticeText) -> str:
     ]
     if text.more:
         lines += ["", f"*…and {escape_name(text.more)}*"]
+    if text.decided:
+        lines += ["", f"**{escape_name(text.decided)}**"]
     return cut_chars("\n".join(lines), CONTENT_MAX)
 
 
@@ -80,14 +82,14 @@ class DiscordStaffPoster:
         return Platform.DISCORD
 
     async def post_notice(self, chat_id: str, comment_id: CommentId, text: NoticeText) -> str:
-        """Send the notice with its buttons; the message id."""
+        """Send the notice with its buttons (none once decided); the message id."""
         client = self._client()
         if client is None or not client.is_ready():
             raise RateLimited(5.0, scope="global", message="discord is not connected yet")
         wait = self.publisher.pacer.try_acquire("post", chat_id)
         if wait:
             raise RateLimited(wait, scope="chat")
-        view = buttons(comment_id)
+        view = discord.ui.View(timeout=None) if text.decided else buttons(comment_id)
         try:
             channel = client.get_channel(int(chat_id)) or await client.fetch_channel(int(chat_id))
             if not isinstance(channel, discord.abc.Messageable):

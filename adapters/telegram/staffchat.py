@@ -38,6 +38,8 @@ def notice_html(text: NoticeText) -> str:
     ]
     if text.more:
         lines += ["", f"<i>…and {html.escape(text.more)}</i>"]
+    if text.decided:
+        lines += ["", f"<b>{html.escape(text.decided)}</b>"]
     return "\n".join(lines)
 
 
@@ -68,7 +70,7 @@ class TelegramStaffPoster:
         return Platform.TELEGRAM
 
     async def post_notice(self, chat_id: str, comment_id: CommentId, text: NoticeText) -> str:
-        """Send the notice with its buttons; the message id."""
+        """Send the notice with its buttons (none once decided); the message id."""
         if not self.ready.is_set():
             raise RateLimited(5.0, scope="global", message="telegram is not connected yet")
         try:
@@ -77,7 +79,7 @@ class TelegramStaffPoster:
                 notice_html(text),
                 parse_mode=ParseMode.HTML,
                 link_preview_options=NO_PREVIEW,
-                reply_markup=keyboard(comment_id),
+                reply_markup=None if text.decided else keyboard(comment_id),
                 rate_limit_args=FANOUT_ARGS,
             )
         except TelegramError as error:

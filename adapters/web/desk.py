@@ -20,7 +20,7 @@ from adapters.web.guard import ascii_number
 from newsbot.desk import Outcome
 from newsbot.i18n import N_
 from newsbot.models import Actor, CommentId, Platform
-from newsbot.review import Action, View
+from newsbot.review import Action, QueuePosition, View, position_of
 
 QUEUE_PAGE = 50
 HISTORY_SHOWN = 50
@@ -52,13 +52,22 @@ def _queue_url(view: View, done: Action | None = None, comment: int | None = Non
     return f"/admin/queue?{urlencode(query)}"
 
 
+def _page_url(view: View, after: str) -> str:
+    return f"/admin/queue?{urlencode({'view': str(view), 'after': after})}"
+
+
 async def queue_page(request: web.Request) -> web.Response:
     """``GET /admin/queue[?view=...]``: one tab of the moderation queue."""
     if not _signed_in(request):
         return _login_page(request)
     service = site(request).service
     view = _view(request.query.get("view"))
-    items = await service.desk.queue(WEB_ADMIN, view, QUEUE_PAGE)
+    after = QueuePosition.parse(request.query.get("after", ""))
+    # One more than a page says whether a next page exists (keyset: from its last item).
+    items = await service.desk.queue(WEB_ADMIN, view, QUEUE_PAGE + 1, after)
+    more = len(items) > QUEUE_PAGE
+    items = items[:QUEUE_PAGE]
+    following = position_of(view, items[-1]).token() if more else None
     action = _CODES.get(request.query.get("done", ""))
     number = ascii_number(request.query.get("comment"))
     done = (
@@ -73,6 +82,8 @@ async def queue_page(request: web.Request) -> web.Response:
         "items": items,
         "done": done,
         "undo": undo,
+        "next_url": None if following is None else _page_url(view, following),
+        "first_url": None if after is None else _queue_url(view),
     }
     return _private(render(request, "admin_queue.html", cache=ADMIN_CACHE, **context))
 

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from newsbot.models import ArticleId, Comment, CommentId, CountRefresh
 from newsbot.policy import CommentPolicy
-from newsbot.review import AuditEntry, Decision, ReviewItem, View
+from newsbot.review import AuditEntry, Decision, QueuePosition, ReviewItem, View
 
 
 class DeskStore(Protocol):
@@ -42,9 +42,13 @@ class DeskStore(Protocol):
         """The comment's queue item, whatever its decision, or ``None``."""
         ...
 
-    async def review_queue(self, view: View, limit: int) -> list[ReviewItem]:
+    async def review_queue(
+        self, view: View, limit: int, after: QueuePosition | None = None
+    ) -> list[ReviewItem]:
         """One tab of the queue, at most ``limit`` items (see ``View``): held items oldest
-        first, reported ones most reported first, recent decisions newest first."""
+        first, reported ones most reported first, recent decisions newest first; with
+        ``after``, those that come after that position in the tab's order (keyset paging:
+        the cost of a page does not grow with the queue)."""
         ...
 
     async def decide_review(

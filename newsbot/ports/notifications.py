@@ -52,6 +52,16 @@ class NoticeStore(Protocol):
         """Those of ``comment_ids`` that are stored and visible now."""
         ...
 
+    async def renew_notice_claims(self, worker: str, now: datetime, lease: float) -> int:
+        """Extend ``worker``'s claims to ``lease`` seconds from ``now`` while their sends
+        run (no other worker sends the message again); how many."""
+        ...
+
+    async def is_banned(self, platform: Platform, user_id: str) -> bool:
+        """Whether this account is banned now (a person's ban bans each linked account):
+        a notice waiting for it is dropped (the same method as the moderation store's)."""
+        ...
+
     async def finish_notice(self, notice_id: int) -> None:
         """Remove a notice: sent, or given up."""
         ...

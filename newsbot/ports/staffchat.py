@@ -52,6 +52,10 @@ class StaffNoticeStore(Protocol):
     async def next_staff_notice_due(self, platform: Platform) -> datetime | None:
         """When the next notice for ``platform`` falls due, if any is waiting."""
 
+    async def renew_staff_claims(self, worker: str, now: datetime, lease: float) -> int:
+        """Extend ``worker``'s claims to ``lease`` seconds from ``now`` (a send still running
+        keeps its notice: no other worker posts it again); how many."""
+
     async def release_staff_claims(self, worker: str) -> int:
         """Give ``worker``'s claims back (due now); how many."""
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from newsbot import mirroring
 from newsbot.mirroring import ArticlePost
@@ -22,6 +24,7 @@ from newsbot.policy import CommentPolicy
 from newsbot.review import (
     AuditEntry,
     Decision,
+    QueuePosition,
     Reason,
     ReviewItem,
     View,
@@ -38,6 +41,28 @@ class DeskTables:
     reports: dict[CommentId, dict[str, tuple[str, datetime]]] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
     policies: dict[ArticleId, CommentPolicy] = field(default_factory=dict)
+
+
+def _held(item: ReviewItem, status: CommentStatus, reports: int) -> bool:
+    return item.decision is Decision.OPEN and status is CommentStatus.HIDDEN
+
+
+def _reported(item: ReviewItem, status: CommentStatus, reports: int) -> bool:
+    return item.decision is Decision.OPEN and reports > 0 and status is not CommentStatus.DELETED
+
+
+def _recent(item: ReviewItem, status: CommentStatus, reports: int) -> bool:
+    return item.decided_at is not None
+
+
+_IN_VIEW = {View.HELD: _held, View.REPORTED: _reported, View.RECENT: _recent}
+
+
+def _key(view: View, at: datetime, comment_id: int, reports: int) -> tuple[object, ...]:
+    """A position in ``view``, ordered as the tab is (recent decisions in reverse)."""
+    if view is View.REPORTED:
+        return (-reports, at, comment_id)
+    return (at, comment_id)
 
 
 class Desk(MemoryBase):
@@ -96,28 +121,25 @@ class Desk(MemoryBase):
         item = self._desk.items.get(comment_id)
         return None if item is None else self._full(item)
 
-    async def review_queue(self, view: View, limit: int) -> list[ReviewItem]:
-        items = [self._full(i) for i in self._desk.items.values()]
-        if view is View.HELD:
-            found = [
-                i
-                for i in items
-                if i.decision is Decision.OPEN and i.comment.status is CommentStatus.HIDDEN
-            ]
-            found.sort(key=lambda i: (i.entered_at, i.comment.id))
-        elif view is View.REPORTED:
-            found = [
-                i
-                for i in items
-                if i.decision is Decision.OPEN
-                and i.reports
-                and i.comment.status is not CommentStatus.DELETED
-            ]
-            found.sort(key=lambda i: (-i.reports, i.entered_at, i.comment.id))
-        else:
-            found = [i for i in items if i.decided_at is not None]
-            found.sort(key=lambda i: (i.decided_at, i.comment.id), reverse=True)
-        return found[:limit]
+    async def review_queue(
+        self, view: View, limit: int, after: QueuePosition | None = None
+    ) -> list[ReviewItem]:
+        comments = self.database.comments
+        reports = self._desk.reports
+        found: list[tuple[tuple[Any, ...], ReviewItem]] = []
+        for item in self._desk.items.values():
+            status = comments[item.comment.id].status
+            count = len(reports.get(item.comment.id, ()))
+            if _IN_VIEW[view](item, status, count):
+                at = item.decided_at if view is View.RECENT else item.entered_at
+                found.append((_key(view, at or item.entered_at, item.comment.id, count), item))
+        newest = view is View.RECENT
+        if after is not None:
+            mark = _key(view, after.at, after.comment_id, after.reports)
+            found = [f for f in found if (f[0] < mark if newest else f[0] > mark)]
+        pick = heapq.nlargest if newest else heapq.nsmallest
+        # Only the page is completed with its comment and reports.
+        return [self._full(item) for _, item in pick(limit, found, key=lambda f: f[0])]
 
     async def decide_review(
         self, comment_id: CommentId, decision: Decision, actor: str, now: datetime

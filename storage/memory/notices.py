@@ -70,6 +70,7 @@ class MemoryNotices(MemoryBase):
             row = rows[i] = replace(
                 rows[i],
                 sending=True,
+                worker=worker,
                 attempts=rows[i].attempts + 1,
                 due_at=now + timedelta(seconds=lease),
             )
@@ -77,6 +78,13 @@ class MemoryNotices(MemoryBase):
                 NoticeJob(i, platform, row.account_id, decode(row.items), row.count, row.attempts)
             )
         return sorted(jobs, key=lambda job: job.id)
+
+    async def renew_notice_claims(self, worker: str, now: datetime, lease: float) -> int:
+        rows = self._db.notices
+        mine = [i for i, r in rows.items() if r.sending and r.worker == worker]
+        for i in mine:
+            rows[i] = replace(rows[i], due_at=_utc(now) + timedelta(seconds=lease))
+        return len(mine)
 
     async def visible_comments(self, comment_ids: Iterable[CommentId]) -> set[CommentId]:
         comments = self._db.comments
@@ -96,7 +104,9 @@ class MemoryNotices(MemoryBase):
             return
         newer = self._pending(row.platform, row.account_id)
         if newer is None:
-            rows[notice_id] = replace(row, sending=False, due_at=_utc(due), error=error[:500])
+            rows[notice_id] = replace(
+                row, sending=False, worker=None, due_at=_utc(due), error=error[:500]
+            )
             return
         rows[newer] = replace(
             rows[newer], items=row.items + rows[newer].items, count=rows[newer].count + row.count

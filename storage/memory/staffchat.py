@@ -139,6 +139,13 @@ class StaffNotices(MemoryBase):
             default=None,
         )
 
+    async def renew_staff_claims(self, worker: str, now: datetime, lease: float) -> int:
+        table = self._notices
+        mine = [n for n, _ in table.values() if n.state == "sending" and n.claimed_by == worker]
+        for notice in mine:
+            table[notice.id] = (notice, _utc(now) + timedelta(seconds=lease))
+        return len(mine)
+
     async def release_staff_claims(self, worker: str) -> int:
         table = self._notices
         mine = [n for n, _ in table.values() if n.state == "sending" and n.claimed_by == worker]

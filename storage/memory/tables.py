@@ -72,6 +72,7 @@ class NoticeRow:
     attempts: int
     due_at: datetime
     error: str = ""
+    worker: str | None = None  # the claim's holder while sending
 
 
 @dataclass

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from newsbot import Dispatcher, Job, NewsService, Platform, Posted
 from newsbot.models import ArticleId, Comment, CommentId
-from newsbot.notifications import NoticeJob, Prefs, recipients
+from newsbot.notifications import Notice, NoticeJob, Prefs, recipients, to_send
 from newsbot.people import Account, Person, PersonId, Proof, Proven, web_author_id
 from newsbot.review import DeskSettings, WordList
 from tests.conftest import ADMIN, draft, subscribe
@@ -198,3 +199,81 @@ async def test_a_reply_hidden_before_the_notice_is_sent_is_left_out(service: New
     assert [n.comment_id for n in job.notices] == [shown.id] and job.count == 1
     visible = await service.store.visible_comments([hidden.id, shown.id, CommentId(999)])
     assert visible == {shown.id}
+
+
+async def test_a_person_banned_while_the_notice_waits_is_not_told(service: NewsService) -> None:
+    article_id, parent = await _thread(service)
+    omar = Proven(TG, "888", "Omar", Proof.TELEGRAM_LOGIN)
+    await service.people.sign_in(omar)
+    other = await service.add_web_comment(
+        article_id, "Omar", "second", client_key="omar", user_id=web_author_id(omar)
+    )
+    service.notifications.delay = timedelta(0)
+    await _reply(service, article_id, parent, 1)
+    await _reply(service, article_id, other, 2)
+    # Both notices are queued; Nina is banned before hers goes (within the minute it waits).
+    nina = await service.people.find(TG, "777")
+    assert nina is not None
+    await service.people.ban(ADMIN, nina.id)
+    publisher = Notifying(TG)
+    async with Dispatcher(
+        service.store, {TG: publisher}, poll_interval=0.05, notices=service.store
+    ) as dispatcher:
+        await wait_for(lambda: bool(publisher.notices), 30, "Omar's notice")
+        await dispatcher.drain()
+        assert dispatcher.outcomes[("telegram", "notice_dropped")] == 1
+    assert [job.account_id for job in publisher.notices] == ["888"]
+    assert await _claimed(service) == []  # Nina's is gone, not waiting
+
+
+def test_rule_at_send_time_nothing_to_a_banned_recipient() -> None:
+    notice = Notice(CommentId(1), ArticleId(1), "t", "Bob", "hi", "u")
+    job = NoticeJob(1, TG, "777", (notice,), 1, 1)
+    assert to_send(job, {CommentId(1)}, banned=False) == job
+    assert to_send(job, {CommentId(1)}, banned=True) is None
+    assert to_send(job, set(), banned=False) is None
+
+
+async def test_a_slow_notice_keeps_its_claim_and_goes_once(service: NewsService) -> None:
+    article_id, parent = await _thread(service)
+    service.notifications.delay = timedelta(0)
+    await _reply(service, article_id, parent, 1)
+    gate = asyncio.Event()
+    publisher = Notifying(TG)
+    entered: list[int] = []
+    record = publisher.notify
+
+    async def slow(job: NoticeJob) -> None:
+        entered.append(job.id)
+        await gate.wait()
+        await record(job)
+
+    publisher.notify = slow  # type: ignore[method-assign]
+    lease = 0.3
+    workers = [
+        Dispatcher(
+            service.store,
+            {TG: publisher},
+            poll_interval=0.02,
+            lease=lease,
+            notices=service.store,
+        )
+        for _ in range(2)
+    ]
+    for worker in workers:
+        await worker.start()
+    try:
+        await wait_for(lambda: bool(entered), 30, "the send under way")
+        # Four leases long, a probe never finds the notice claimable: its claim is renewed.
+        until = asyncio.get_running_loop().time() + 4 * lease
+        while asyncio.get_running_loop().time() < until:
+            now = datetime.now(UTC)
+            assert await service.store.claim_notices(TG, now, 10, worker="probe", lease=1) == []
+            await asyncio.sleep(0.02)
+        gate.set()
+        for worker in workers:
+            await worker.drain()
+    finally:
+        for worker in workers:
+            await worker.stop()
+    assert len(entered) == 1 and len(publisher.notices) == 1

@@ -62,3 +62,17 @@ async def test_a_lease_expires_and_a_retry_merges_with_newer_notices(backend: St
     assert merged.count == 2 and [n.comment_id for n in merged.notices] == [1, 2]
     await backend.finish_notice(merged.id)
     assert await backend.claim_notices(TG, at(1000), 10, worker="w", lease=30) == []
+
+
+async def test_a_renewed_claim_is_not_taken_over(backend: Store) -> None:
+    await backend.queue_notice(TG, "7", item(1), at(0), at(0))
+    [job] = await backend.claim_notices(TG, at(0), 10, worker="w", lease=30)
+    # A slow send: its worker renews the claim; another worker's renewal changes nothing.
+    assert await backend.renew_notice_claims("w", at(25), 30) == 1
+    assert await backend.renew_notice_claims("v", at(25), 30) == 0
+    assert await backend.claim_notices(TG, at(40), 10, worker="v", lease=30) == []
+    [taken] = await backend.claim_notices(TG, at(56), 10, worker="v", lease=30)
+    assert taken.id == job.id and taken.attempts == 2
+    # A retried notice is nobody's claim any more.
+    await backend.retry_notice(taken.id, at(60), "flaky")
+    assert await backend.renew_notice_claims("v", at(61), 30) == 0

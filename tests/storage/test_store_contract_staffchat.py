@@ -129,3 +129,28 @@ async def test_a_new_notice_waits_the_gap_after_the_last_one(backend: Store) -> 
     assert not await backend.enqueue_staff_notice(CHAT, CommentId(3), Kind.HELD, at(4), 3.0)
     [late] = await backend.claim_staff_notices(Platform.TELEGRAM, at(6), 5, worker="w", lease=30)
     assert late.notice.lead == CommentId(2) and late.notice.folded == 1
+
+
+async def test_a_renewed_claim_is_not_taken_over(backend: Store) -> None:
+    await backend.enqueue_staff_notice(CHAT, CommentId(1), Kind.HELD, at(1))
+    [claimed] = await backend.claim_staff_notices(
+        Platform.TELEGRAM, at(2), 5, worker="w", lease=30
+    )
+    # A slow send: its worker renews the claim before the lease runs out, another worker's
+    # does not count.
+    assert await backend.renew_staff_claims("w", at(25), 30) == 1
+    assert await backend.renew_staff_claims("x", at(25), 30) == 0
+    assert await backend.next_staff_notice_due(Platform.TELEGRAM) == at(55)
+    taken = await backend.claim_staff_notices(Platform.TELEGRAM, at(40), 5, worker="x", lease=30)
+    assert taken == []
+    await backend.complete_staff_notice(claimed.id, "w", "m1", at(41))
+    assert await backend.renew_staff_claims("w", at(42), 30) == 0
+    [sent] = await backend.staff_notices(CHAT, 10)
+    assert sent.state == "sent" and sent.attempts == 1
+    # Without renewal the lease runs out and the notice is due again.
+    await backend.enqueue_staff_notice(CHAT, CommentId(2), Kind.HELD, at(50))
+    [second] = await backend.claim_staff_notices(
+        Platform.TELEGRAM, at(50), 5, worker="w", lease=30
+    )
+    [again] = await backend.claim_staff_notices(Platform.TELEGRAM, at(81), 5, worker="x", lease=30)
+    assert again.id == second.id and again.claimed_by == "x"

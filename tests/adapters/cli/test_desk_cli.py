@@ -35,6 +35,12 @@ def test_queue_lists_approves_hides_and_audits(tmp_path: Path) -> None:
     ]
     human = cli(tmp_path, "queue", "list").stdout
     assert str(held) in human and "words" in human and "\x9b" not in human
+    # A full page names the position of the next one; after it, nothing more.
+    paged = cli(tmp_path, "queue", "list", "--limit", "1").stdout
+    assert f"Next page: --after {items[0]['position']}" in paged
+    rest = cli(tmp_path, "queue", "list", "--after", items[0]["position"], "--json").stdout
+    assert json.loads(rest) == []
+    assert cli(tmp_path, "queue", "list", "--after", "x", ok=False).returncode == 2
     assert "Nothing reported" in cli(tmp_path, "queue", "list", "--view", "reported").stdout
     done = json.loads(cli(tmp_path, "queue", "approve", str(held), "--json").stdout)
     assert done == {

@@ -5,16 +5,17 @@ against the fake."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from newsbot import ArticleId, MessageRef, Platform
+from newsbot import Actor, ArticleId, MessageRef, Platform
 from newsbot.people import Proof, Proven, web_author_id
 from tests.discord_helpers import World, fake, make_world, world
 from tests.fakes.wait import wait_for
 
 __all__ = ["fake", "make_world", "world"]
 DC = Platform.DISCORD
+LATER = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 async def _stored(w: World, said: dict[str, Any]) -> bool:
@@ -83,3 +84,40 @@ async def test_a_user_sharing_no_server_is_refused_and_turned_off(world: World) 
     await wait_for(off, 30, "notifications off after 50007")
     assert stray not in w.fake.dms
     assert stray in w.fake.dm_channels.values()  # the DM channel opened; the message refused
+
+
+async def test_a_person_banned_while_the_notice_waits_gets_no_dm(world: World) -> None:
+    w = world
+    w.service.notifications.delay = timedelta(hours=1)  # waiting: made due by hand below
+    await w.subscribe(w.text)
+    article_id = ArticleId(await w.publish())
+    parents = {}
+    for user, name in ((w.reader, "Rita"), (w.manager, "Max")):
+        proven = Proven(DC, str(user), name, Proof.DISCORD_OAUTH)
+        await w.service.people.sign_in(proven)
+        mine = await w.service.add_web_comment(
+            article_id, name, "Mine", client_key=name, user_id=web_author_id(proven)
+        )
+        parents[user] = await w.service.add_web_comment(
+            article_id,
+            "Bob",
+            f"To {name}",
+            parent_id=mine.id,
+            client_key=f"b{name}",
+            user_id="w:b",
+        )
+    rita = await w.service.people.find(DC, str(w.reader))
+    assert rita is not None
+    await w.service.people.ban(Actor.operator(), rita.id)
+    # Both notices fall due now: Rita's finds her banned when it goes.
+    store = w.service.store
+    waiting = await store.claim_notices(DC, LATER, 10, worker="test", lease=1)
+    assert sorted(job.account_id for job in waiting) == sorted([str(w.reader), str(w.manager)])
+    for job in waiting:
+        await store.retry_notice(job.id, w.service.clock.now(), "made due by the test")
+    w.dispatcher.wake()
+    await wait_for(lambda: bool(w.fake.dms.get(w.manager)), 30, "the DM to Max")
+    await w.dispatcher.drain(20)
+    assert "To Max" in w.fake.dms[w.manager][0]["content"]
+    assert w.reader not in w.fake.dms
+    assert await store.claim_notices(DC, LATER, 10, worker="test", lease=1) == []

@@ -121,3 +121,38 @@ async def test_a_flood_of_200_held_comments_makes_few_staff_messages(world: Worl
     elapsed = time.monotonic() - started
     assert len(world.bot_messages(staff)) <= 2 + elapsed / world.service.staffchat.gap
     assert len(world.bot_messages(staff)) < 200 // 4
+
+
+async def test_a_notice_decided_before_it_went_out_has_no_buttons(world: World) -> None:
+    staff = _staff(world)
+    await world.subscribe(world.text)
+    article_id = await world.publish()
+    _, thread_id = await world.post_of(article_id, world.text)
+    thread = int(thread_id or 0)
+    await world.fake.user_message(thread, world.reader, "first")
+    await world.fake.user_message(thread, world.reader, "held at once")
+    await wait_for(lambda: len(world.bot_messages(staff)) == 1, what="the first notice")
+    first_sent = time.monotonic()
+    # The next notice waits 2 s more than the gap after the first: a moderator hides its lead
+    # meanwhile.
+    world.service.staffchat.gap = time.monotonic() - first_sent + 2
+    said = [
+        await world.fake.user_message(thread, world.reader, text)
+        for text in ("hidden *early*", "still waiting")
+    ]
+    refs = [MessageRef(Platform.DISCORD, str(thread), str(s["id"])) for s in said]
+
+    async def both_held() -> bool:
+        found = [await world.store.get_comment_by_source(r) for r in refs]
+        return all(c is not None and c.status is CommentStatus.HIDDEN for c in found)
+
+    await wait_for(both_held, what="both held")
+    lead = await world.store.get_comment_by_source(refs[0])
+    assert lead is not None
+    await world.service.desk.hide(Actor(Platform.DISCORD, str(LISTED_ADMIN)), lead.id)
+    await wait_for(lambda: len(world.bot_messages(staff)) == 2, timeout=60, what="the second")
+    marked = world.bot_messages(staff)[1]
+    text = str(marked["content"])
+    assert "hidden \\*early\\*" in text and "1 more held" in text
+    assert f"**Hidden by discord:{LISTED_ADMIN}**" in text
+    assert _buttons(marked) == []

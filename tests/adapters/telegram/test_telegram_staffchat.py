@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
-from newsbot import Actor, Platform
+from newsbot import Actor, CommentId, Platform
 from newsbot.limits import IntakeLimits
 from newsbot.review import Action, View
 from newsbot.staffchat import StaffChat, button_data
@@ -121,3 +122,48 @@ async def test_a_flood_of_200_held_comments_makes_few_staff_messages(world: Worl
     elapsed = time.monotonic() - started
     assert len(_notices(world)) <= 2 + elapsed / world.service.staffchat.gap
     assert len(_notices(world)) < 200 // 4
+
+
+async def test_a_notice_decided_before_it_went_out_is_dropped_or_marked(world: World) -> None:
+    _staff_world(world)
+    await world.start()
+    world.service.staffchat.gap = 2  # the next notice waits: a moderator acts meanwhile
+    await subscribe_all(world)
+    await publish(world, "Title\nBody")
+    post = post_in(world, GROUP)["message_id"]
+    world.tg.user_sends(GROUP, OTHER, "accepted", reply_to=post)
+    world.tg.user_sends(GROUP, OTHER, "held first", reply_to=post)
+    await world.processed()
+    await wait_for(lambda: len(_notices(world)) == 1, timeout=30)
+    first_sent = time.monotonic()
+    moderator = Actor(Platform.TELEGRAM, str(ADMIN))
+
+    async def held(text: str) -> CommentId:
+        sent = world.tg.user_sends(GROUP, OTHER, text, reply_to=post)
+        await world.processed()
+        comment = await world.store.get_comment_by_source(world_ref(GROUP, sent["message_id"]))
+        assert comment is not None and comment.status == "hidden"
+        return comment.id
+
+    async def states() -> list[str]:
+        chat = world.service.staffchat.chat
+        assert chat is not None
+        return [n.state for n in await world.service.store.staff_notices(chat, 10)]
+
+    # Approved before its notice went out: the notice is dropped.
+    await world.service.desk.approve(moderator, await held("approved early"))
+    async with asyncio.timeout(30):
+        while (await states())[0] != "dead":
+            await asyncio.sleep(0.05)
+    assert len(_notices(world)) == 1
+    # Hidden before it went out, with another item folded in: it goes, marked, no buttons.
+    # (A dropped notice is no message: the next waits the gap after the first one.)
+    world.service.staffchat.gap = time.monotonic() - first_sent + 2
+    lead = await held("hidden early <b>")
+    await held("still waiting")
+    await world.service.desk.hide(moderator, lead)
+    await wait_for(lambda: len(_notices(world)) == 2, timeout=30)
+    marked = _notices(world)[1]
+    assert "hidden early <b>" in str(marked["text"]) and "1 more held" in str(marked["text"])
+    assert f"Hidden by telegram:{ADMIN}" in str(marked["text"])
+    assert not marked.get("reply_markup", {}).get("inline_keyboard")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from html import unescape
 
+from adapters.web.desk import QUEUE_PAGE
 from newsbot import CommentStatus, NewsService
 from newsbot.review import DeskSettings, View, WordList
 from tests.adapters.web.test_web_admin import EVIL, TOKEN, login
@@ -123,3 +125,27 @@ async def test_the_form_follows_the_story_policy(service: NewsService) -> None:
         page = await (await client.get(f"/articles/{article.id}")).text()
         assert "Post Comment" in page and "Comments are closed" not in page
     assert (await service.thread(article.id)).total == 0
+
+
+async def test_the_queue_pages_after_its_last_item(service: NewsService) -> None:
+    service.desk_settings = DeskSettings(words=WordList(["casino"]))
+    article = await publish(service)
+    held = [
+        await service.add_web_comment(
+            article.id, f"R{n}", f"casino {n}", client_key=f"k{n}", user_id=f"w:{n}"
+        )
+        for n in range(QUEUE_PAGE + 3)
+    ]
+    async with web_client(service, admin_token=TOKEN) as client:
+        await login(client)
+        first = await (await client.get("/admin/queue")).text()
+        assert first.count('<li class="comment"') == QUEUE_PAGE
+        links = re.findall(r'href="(/admin/queue\?view=held&amp;after=[^"]+)" rel="next"', first)
+        assert len(links) == 1
+        second = await (await client.get(unescape(links[0]))).text()
+        shown = re.findall(r'id="item-(\d+)"', first) + re.findall(r'id="item-(\d+)"', second)
+        assert shown == [str(c.id) for c in held]
+        assert 'rel="next"' not in second
+        # A position typed by hand starts the tab over.
+        again = await (await client.get("/admin/queue?view=held&after=1.x.2")).text()
+        assert re.findall(r'id="item-(\d+)"', again) == shown[:QUEUE_PAGE]
