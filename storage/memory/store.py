@@ -377,6 +377,7 @@ class MemoryStore(
             for destination_id in new.mirror_to:
                 self._enqueue(new.article_id, new.id, destination_id, _utc(new.mirror_due))
         for refresh in plan.refreshes:
+            self._resend_count_edits(refresh.article_id)
             for post in refresh.posts:
                 current = db.deliveries[post.delivery_id]
                 if current.state is _SENT and current.op is not DeliveryOp.DELETE:
