@@ -4,6 +4,8 @@ what Discord shows replaces what was stored for the message, removals included."
 
 from __future__ import annotations
 
+import time
+
 from newsbot import ArticleId, NewsService
 from tests.discord_helpers import World, fake, make_adapter, make_world, world
 from tests.fakes.discord import GUILD_TEXT
@@ -41,11 +43,17 @@ async def test_reactions_added_and_removed_while_down_on_an_older_post(
     await world.fake.user_reacts(world.text, post, world.owner, "❤️")  # added while down
     await world.fake.user_unreacts(world.text, post, world.manager, "🎉")  # removed while down
 
-    adapter = make_adapter(service, world.fake, guild_id=world.guild, reaction_reads=200)
+    world.fake.set_limits()  # Discord's limits from now on: the read-back stays within them
+    adapter = make_adapter(service, world.fake, guild_id=world.guild, reaction_reads=40)
+    started = time.monotonic()
     await adapter.start()
     try:
         read = await adapter.wait_read_back()
         assert read == NEWER_POSTS + 2, "every post in the window read back"
+        # At its own pace (40 a second here: the first 40 at once, then 40 a second; a
+        # slower machine only takes longer), and never answered 429.
+        assert time.monotonic() - started >= (read - 40) / 40
+        assert adapter.rate_limit_answers == 0
         await becomes(world, older, {"👍": 1, "❤️": 1}, "the older post read back")
         # Live again: the reader seen live takes theirs back, then the one only read back.
         await world.fake.user_unreacts(world.text, post, world.reader, "👍")
