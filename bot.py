@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     # members' commands are taken; discord_guild is the older single-server form (both count).
     discord_guilds: Annotated[frozenset[int], NoDecode] = frozenset()
     discord_guild: int | None = None
+    # Posts of articles this recent have their reaction counts read back at each ready
+    discord_reaction_days: float = Field(7.0, ge=0, le=366)
     # Web sign-in (adapters/web/signin.py), anonymous comments, staff (telegram:ID,discord:ID)
     telegram_login_bot: str = Field("", pattern=r"^@?[A-Za-z0-9_]{0,32}$")
     discord_client_id: str = Field("", pattern=r"^[0-9]{0,20}$")
@@ -442,6 +444,7 @@ def build_adapters(
                 # its 2 s default is most of a takeover. Discord streams the servers of a
                 # session back to back, so 0.5 s of silence means they are all in.
                 guild_ready_timeout=0.5,
+                reaction_days=settings.discord_reaction_days,
                 speech=speech,
             )
 

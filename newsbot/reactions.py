@@ -15,7 +15,9 @@ Two kinds of rows are kept per message:
   the web (a new one replaces the old one).
 - anonymous counts, ``emoji -> count``: what a platform gives without readers (Telegram's
   ``message_reaction_count`` on channel posts; a Discord message's counts read back after
-  downtime, minus the readers already known), stored as absolute counts per message.
+  downtime, minus the readers already known), stored as absolute counts per message. A
+  message read back is reconciled: where its count of an emoji fell below the readers known to
+  have it (removals unseen), those readers' rows give way to the bare count.
 
 Reactions of banned readers are kept but not counted (unbanning counts them again); a
 comment that is not visible shows no counts.
@@ -181,7 +183,7 @@ def decide(
         anonymous.pop(emojis[0], None)
         return ReactionPlan(event.message, target, event.at, gone, (), _pairs(anonymous))
     elif event.op is ReactionOp.COUNTS:
-        anonymous = _anonymous(event, current, allowed)
+        return _counted(event, target, current, allowed)
     if len(mine - remove | add) > READER_EMOJIS_MAX:
         add = set()
     plan = ReactionPlan(
@@ -207,19 +209,33 @@ def _clean(emojis: Iterable[str], allowed: Sequence[str] | None) -> list[str]:
     return found
 
 
-def _anonymous(
-    event: ReactionEvent, current: MessageReactions, allowed: Sequence[str] | None
-) -> dict[str, int]:
-    known = Counter(e for _, e in current.readers) if event.includes_readers else Counter[str]()
+def _counted(
+    event: ReactionEvent, target: Target, current: MessageReactions, allowed: Sequence[str] | None
+) -> ReactionPlan | None:
+    """A message's counts as the platform gives them, made the message's state.
+
+    Without ``includes_readers`` the counts are anonymous ones, replaced whole. With it (a
+    message read back) they are absolute: per emoji, the readers known to have it are kept
+    when the count still holds them all, the rest counted anonymously; when the count fell
+    below them (removals made while we could not see them, by readers we cannot tell apart)
+    that emoji's reader rows give way to the bare count, and so do an emoji's rows when the
+    message no longer has it.
+    """
     counts: dict[str, int] = {}
     for raw, count in event.counts:
         emoji = clean_emoji(raw)
-        if emoji is None or (allowed is not None and emoji not in allowed):
-            continue
-        extra = max(count, 0) - known[emoji]
-        if extra > 0:
-            counts[emoji] = counts.get(emoji, 0) + extra
-    return counts
+        if emoji is not None and (allowed is None or emoji in allowed) and count > 0:
+            counts[emoji] = counts.get(emoji, 0) + count
+    gone: tuple[tuple[str, str], ...] = ()
+    if event.includes_readers:
+        known = Counter(e for _, e in current.readers)
+        stale = {e for e, n in known.items() if counts.get(e, 0) < n}
+        gone = tuple(sorted((r, e) for r, e in current.readers if e in stale))
+        counts = {e: n - (0 if e in stale else known[e]) for e, n in counts.items()}
+    anonymous = _pairs(counts)
+    if not gone and anonymous == _pairs(current.anonymous):
+        return None
+    return ReactionPlan(event.message, target, event.at, gone, (), anonymous)
 
 
 def _pairs(counts: Mapping[str, int]) -> tuple[tuple[str, int], ...]:

@@ -94,6 +94,13 @@ _REFRESH = (
     "AND op != 'delete'"
 )
 
+# A count edit being sent carries the count read at its claim: its generation moves on, so
+# complete_delivery puts it back to pending and it is sent again with the new count.
+_RESEND = (
+    "UPDATE deliveries SET generation = generation + 1 WHERE article_id = $1 "
+    "AND comment_id IS NULL AND state = 'sending' AND op = 'edit'"
+)
+
 
 def _item(row: Any, report_reasons: Sequence[str]) -> ReviewItem:
     return ReviewItem(
@@ -245,6 +252,7 @@ class SqlDesk(CommonUnits):
                         _MIRROR, comment.article_id, comment.id, due, now, destination_id, platform
                     )
             if count_refresh is not None:
+                await tx.run(_RESEND, comment.article_id)
                 for delivery_id, at in mirroring.count_refreshes(posts, count_refresh, now):
                     queued += await tx.run(_REFRESH, delivery_id, at, now)
             await tx.notify(_topics(comment.article_id, queued))

@@ -1,4 +1,6 @@
 """``ScheduleStore`` for the SQL backends, written once on ``_atomic`` (``storage.units``).
+Storing a planned article is ``CommonUnits.add_planned_article``, which a plain publish
+(``add_article``) shares.
 
 A post is *waiting* while it was never claimed: pending, no message, no attempt, no error.
 Rescheduling and cancelling refuse an article with any post that is not waiting, and lock its
@@ -7,13 +9,13 @@ deliveries first on PostgreSQL, so a claim committing meanwhile is seen.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 
 import storage.rows as rows
-from newsbot.models import Article, ArticleDraft, ArticleId, Author, DestinationId, Platform
+from newsbot.models import Article, ArticleId, Platform
 from newsbot.scheduling import ScheduledArticle
-from storage.units import CommonUnits, Tx, _request, _topics
+from storage.units import CommonUnits, Tx, _topics
 
 _POSTS = "article_id = $1 AND comment_id IS NULL"
 _WAITING = (
@@ -24,57 +26,6 @@ _WAITING = (
 
 class ScheduleUnits(CommonUnits):
     """Scheduled articles and lanes on a SQL backend."""
-
-    async def add_planned_article(
-        self,
-        draft: ArticleDraft,
-        author: Author,
-        now: datetime,
-        live_at: datetime,
-        deliver_to: Sequence[tuple[DestinationId, datetime]],
-        lane: int,
-        *,
-        request: str | None = None,
-    ) -> tuple[Article, bool]:
-        async def body(tx: Tx) -> tuple[Article, bool]:
-            if request is not None:
-                done = await _request(tx, request)
-                if done is not None:
-                    row = await tx.row(f"SELECT {rows.ARTICLE} FROM articles WHERE id = $1", done)
-                    assert row is not None
-                    return rows.article(row), False
-            row = await tx.row(
-                "INSERT INTO articles (title, body, summary, url, image_url, author_name, "
-                "author_platform, author_user_id, tags, status, created_at, published_at, "
-                "updated_at, revision) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'published',$10,$11,"
-                f"$10,1) RETURNING {rows.ARTICLE}",
-                *rows.draft_values(draft),
-                *rows.author_values(author),
-                " ".join(draft.tags),
-                now,
-                live_at,
-            )
-            assert row is not None
-            article = rows.article(row)
-            await tx.many(
-                "INSERT INTO deliveries (article_id, destination_id, platform, op, state, "
-                "due_at, created_at, updated_at, lane) SELECT $1, id, platform, 'post', "
-                "'pending', $2, $3, $3, $4 FROM destinations WHERE id = $5 AND active "
-                "ON CONFLICT DO NOTHING",
-                [(article.id, due, now, lane, d) for d, due in deliver_to],
-            )
-            if request is not None:
-                await tx.run(
-                    "INSERT INTO requests (key, kind, article_id, created_at) "
-                    "VALUES ($1, 'publish', $2, $3)",
-                    request,
-                    article.id,
-                    now,
-                )
-            await tx.notify(_topics(article.id, len(deliver_to)))
-            return article, True
-
-        return await self._atomic(body)
 
     async def scheduled_articles(self, now: datetime) -> list[ScheduledArticle]:
         found = await self._rows(

@@ -94,6 +94,21 @@ class CommonUnits(CommonStatements):
         *,
         request: str | None = None,
     ) -> tuple[Article, bool]:
+        """A plain publish: a planned one live now, every post due now, in lane 0."""
+        due = [(d, now) for d in deliver_to]
+        return await self.add_planned_article(draft, author, now, now, due, 0, request=request)
+
+    async def add_planned_article(
+        self,
+        draft: ArticleDraft,
+        author: Author,
+        now: datetime,
+        live_at: datetime,
+        deliver_to: Sequence[tuple[DestinationId, datetime]],
+        lane: int,
+        *,
+        request: str | None = None,
+    ) -> tuple[Article, bool]:
         async def body(tx: Tx) -> tuple[Article, bool]:
             if request is not None:
                 done = await _request(tx, request)
@@ -104,20 +119,22 @@ class CommonUnits(CommonStatements):
             row = await tx.row(
                 "INSERT INTO articles (title, body, summary, url, image_url, author_name, "
                 "author_platform, author_user_id, tags, status, created_at, published_at, "
-                "updated_at, revision) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'published',$10,$10,"
+                "updated_at, revision) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'published',$10,$11,"
                 f"$10,1) RETURNING {rows.ARTICLE}",
                 *rows.draft_values(draft),
                 *rows.author_values(author),
                 " ".join(draft.tags),
                 now,
+                live_at,
             )
             assert row is not None
             article = rows.article(row)
             await tx.many(
                 "INSERT INTO deliveries (article_id, destination_id, platform, op, state, "
-                "due_at, created_at, updated_at) SELECT $1, id, platform, 'post', 'pending', "
-                "$2, $2, $2 FROM destinations WHERE id = $3 AND active ON CONFLICT DO NOTHING",
-                [(article.id, now, d) for d in deliver_to],
+                "due_at, created_at, updated_at, lane) SELECT $1, id, platform, 'post', "
+                "'pending', $2, $3, $3, $4 FROM destinations WHERE id = $5 AND active "
+                "ON CONFLICT DO NOTHING",
+                [(article.id, due, now, lane, d) for d, due in deliver_to],
             )
             if request is not None:
                 await tx.run(

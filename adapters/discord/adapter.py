@@ -12,6 +12,7 @@ import contextlib
 import logging
 import weakref
 from collections.abc import Iterable
+from datetime import timedelta
 
 import discord
 import discord.gateway
@@ -74,6 +75,11 @@ class DiscordAdapter(Backfill, ReactionIntake, CommandSync):
         backfill_reads: the most threads and channels one backfill reads, newest articles
             first: with thousands of destinations a full round would take the whole request
             budget for many minutes.
+        reaction_days: posts of articles published within this many days have their reaction
+            counts read back at each ready (reactions made or removed while the bot was away);
+            0 reads none back.
+        reaction_reads: posts read back per second (a tenth of Discord's global 50 by default,
+            so a read-back of thousands of posts never starves a fan-out).
         speech: the language of posts' count lines (English by default); a command's answer
             is in the language of the member's Discord client where newsbot speaks it.
     """
@@ -99,6 +105,8 @@ class DiscordAdapter(Backfill, ReactionIntake, CommandSync):
         backfill_articles: int = 50,
         backfill_interval: float = 0.0,
         backfill_reads: int = 1000,
+        reaction_days: float = 7.0,
+        reaction_reads: float = 5.0,
         speech: Speech | None = None,
     ) -> None:
         self.service = service
@@ -112,6 +120,9 @@ class DiscordAdapter(Backfill, ReactionIntake, CommandSync):
         self.backfill_articles = backfill_articles
         self.backfill_interval = backfill_interval
         self.backfill_reads = backfill_reads
+        self.reaction_window = timedelta(days=reaction_days)
+        self.reaction_reads = reaction_reads
+        self._read_back: asyncio.Task[int] | None = None
         self.pacer = RequestPacer(self.api_url, limit=global_rate, period=global_period)
         self._publisher = DiscordPublisher(
             lambda: self._client,
@@ -239,7 +250,9 @@ class DiscordAdapter(Backfill, ReactionIntake, CommandSync):
         log.error("discord gateway stopped for good", extra={"error": repr(task.exception())})
 
     async def stop(self) -> None:
-        """Stop the backfill, close the client and restore discord.py's URLs."""
+        """Stop the backfill and the read-back, close the client and restore discord.py's
+        URLs."""
+        await self._stop_read_back()
         if self._backfill is not None:
             self._backfill.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

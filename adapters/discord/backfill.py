@@ -14,17 +14,15 @@ from adapters.discord.client import NewsClient
 from adapters.discord.ids import snowflake
 from adapters.discord.intake import CommentIntake
 from adapters.discord.reactions import counts_event
+from adapters.discord.readback import ReactionReadBack, discord_posts
 from newsbot.errors import StorageError
 from newsbot.models import MessageRef, Platform
 from newsbot.reactions import ReactionEvent
 
 log = logging.getLogger("newsbot.discord")
 
-REACTION_READS = 100
-"""Posts whose reaction counts each backfill reads back, newest articles first."""
 
-
-class Backfill(CommentIntake):
+class Backfill(CommentIntake, ReactionReadBack):
     """The adapter's backfill at each ready and after a store failure (a part of
     ``DiscordAdapter``)."""
 
@@ -42,7 +40,9 @@ class Backfill(CommentIntake):
         if client is not self._client:
             return
         self._ready.set()
-        # A fresh session (not a resume) may have missed messages: catch up in the background.
+        # A fresh session (not a resume) may have missed messages and reactions: catch up in
+        # the background.
+        self._start_read_back(client)
         self._first_backfill = asyncio.get_running_loop().create_future()
         if self._backfill is None or self._backfill.done():
             self._backfill = asyncio.create_task(self._backfill_safely(), name="discord-backfill")
@@ -131,7 +131,6 @@ class Backfill(CommentIntake):
             return 0
         # channel -> the oldest post there among the latest articles: read from it on.
         places: dict[str, int] = {}
-        posts: list[tuple[str, int]] = []  # (channel, post), newest articles first
         seen = 0
         cursor: str | None = None
         while seen < self.backfill_articles:
@@ -139,18 +138,11 @@ class Backfill(CommentIntake):
                 limit=min(50, self.backfill_articles - seen), cursor=cursor
             )
             for article in page.articles:
-                for status in await self.service.deliveries(article.id):
-                    delivery, destination = status.delivery, status.destination
-                    if destination.platform is not Platform.DISCORD or not destination.active:
-                        continue
-                    thread = snowflake(delivery.thread_id)
+                for channel, post, thread in await discord_posts(self.service, article):
                     if thread is not None:
                         places[str(thread)] = thread
-                    post = snowflake(delivery.message_id)
-                    if post is not None:
-                        channel = destination.thread_id or destination.chat_id
+                    if post:
                         places[channel] = min(places.get(channel, post), post)
-                        posts.append((channel, post))
             seen += len(page.articles)
             if page.next_cursor is None:
                 break
@@ -169,7 +161,6 @@ class Backfill(CommentIntake):
                 continue
             reads += 1
             stored += await self._backfill_channel(client, channel_id, after)
-        await self._read_back_reactions(client, posts[:REACTION_READS])
         log.info(
             "discord backfill done",
             extra={"places": len(places), "read": reads, "quiet": quiet, "stored": stored},
@@ -228,25 +219,6 @@ class Backfill(CommentIntake):
                 with contextlib.suppress(StorageError):
                     await self.service.save_state(key, str(last))
         return stored
-
-    async def _read_back_reactions(self, client: NewsClient, posts: list[tuple[str, int]]) -> None:
-        """Read the posts' reaction counts, so that reactions made while the bot was away
-        count (the gateway only tells of those made while it listens)."""
-        counted: list[ReactionEvent] = []
-        for channel_id, post in posts:
-            where = snowflake(channel_id)
-            if where is None:
-                continue
-            try:
-                channel: Any = client.get_channel(where) or await client.fetch_channel(where)
-                if isinstance(channel, discord.abc.Messageable):
-                    counted.append(counts_event(await channel.fetch_message(post)))
-            except (TimeoutError, discord.HTTPException, OSError) as exc:
-                log.info(
-                    "reactions not read back",
-                    extra={"channel_id": channel_id, "message_id": post, "error": str(exc)},
-                )
-        await self.service.reactions.record(counted)
 
 
 def _nothing_after(client: NewsClient, channel_id: str, after: int) -> bool:

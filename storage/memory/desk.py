@@ -181,6 +181,7 @@ class Desk(MemoryBase):
             ):
                 self._mirror(comment, destination_id, _utc(now), _utc(due))
         if count_refresh is not None:
+            self._resend_count_edits(comment.article_id)
             for delivery_id, at in mirroring.count_refreshes(posts, count_refresh, _utc(now)):
                 current = db.deliveries[delivery_id]
                 if current.state is _SENT and current.op is not DeliveryOp.DELETE:

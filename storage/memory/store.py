@@ -84,32 +84,10 @@ class MemoryStore(
         *,
         request: str | None = None,
     ) -> tuple[Article, bool]:
-        db = self._db
-        if request is not None and request in db.requests:
-            return db.articles[db.requests[request]], False
-        now = _utc(now)
-        article = Article(
-            ArticleId(db.new_id("articles")),
-            draft.title,
-            draft.body,
-            draft.summary,
-            draft.url,
-            draft.image_url,
-            author,
-            draft.tags,
-            ArticleStatus.PUBLISHED,
-            now,
-            now,
-            now,
-            1,
-        )
-        db.articles[article.id] = article
-        for destination_id in deliver_to:
-            self._enqueue(article.id, None, destination_id, now)
-        if request is not None:
-            db.requests[request] = article.id
-        self._changed()
-        return article, True
+        """A plain publish: a planned one (``Schedules``) live now, every post due now, in
+        lane 0."""
+        due = [(d, now) for d in deliver_to]
+        return await self.add_planned_article(draft, author, now, now, due, 0, request=request)
 
     async def update_article(
         self,
@@ -399,6 +377,7 @@ class MemoryStore(
             for destination_id in new.mirror_to:
                 self._enqueue(new.article_id, new.id, destination_id, _utc(new.mirror_due))
         for refresh in plan.refreshes:
+            self._resend_count_edits(refresh.article_id)
             for post in refresh.posts:
                 current = db.deliveries[post.delivery_id]
                 if current.state is _SENT and current.op is not DeliveryOp.DELETE:

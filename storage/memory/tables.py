@@ -186,6 +186,18 @@ class MemoryBase:
         self.database.deliveries[delivery.id] = changed
         return changed
 
+    def _resend_count_edits(self, article_id: ArticleId) -> None:
+        """A count edit of the article's posts being sent carries the counts read at its
+        claim: its generation moves on, so it is sent again once done."""
+        for d in list(self.database.deliveries.values()):
+            if (
+                d.article_id == article_id
+                and d.comment_id is None
+                and d.state is _SENDING
+                and d.op is DeliveryOp.EDIT
+            ):
+                self._put(d, generation=d.generation + 1)
+
     def _enqueue(
         self,
         article_id: ArticleId,

@@ -80,15 +80,19 @@ _WRITE = (
     "due_at = u.due, generation = d.generation + 1, updated_at = u.at "
     "FROM unnest($5::bigint[], $6::timestamptz[], $7::timestamptz[]) AS u(id, due, at) "
     "WHERE d.id = u.id AND d.state = 'sent' AND d.op != 'delete' RETURNING 1), "
+    # A count edit being sent carries the count read at its claim: sent again once done.
+    "again AS (UPDATE deliveries SET generation = generation + 1 "
+    "WHERE article_id = ANY($10::bigint[]) AND comment_id IS NULL AND state = 'sending' "
+    "AND op = 'edit' RETURNING 1), "
     "queued AS (SELECT (SELECT count(*) FROM ins) + (SELECT count(*) FROM upd) AS n) "
     "SELECT n, ARRAY(SELECT pg_notify($8, topic)::text FROM unnest($9::text[] "
     "|| CASE WHEN n > 0 THEN ARRAY['outbox'] ELSE ARRAY[]::text[] END) AS topic) FROM queued"
 )
 _WRITE_ALL = (
     f"WITH new AS (INSERT INTO comments ({', '.join(rows.INGEST_COLUMNS)}) SELECT * FROM unnest("
-    "$10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::text[], "
-    "$16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], "
-    f"$22::timestamptz[]) RETURNING 1), {_WRITE}"
+    "$11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::text[], $16::text[], "
+    "$17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], "
+    f"$23::timestamptz[]) RETURNING 1), {_WRITE}"
 )
 _COPY_FROM = 200  # rows; below, one INSERT costs fewer round trips than COPY's two
 
@@ -169,6 +173,7 @@ async def _write_plan(conn: Conn, items: Sequence[IncomingComment], plan: Plan) 
         *_columns(refreshes, 3),
         CHANNEL,
         sorted({f"article:{new.article_id}" for new in plan.accepted}),
+        sorted({refresh.article_id for refresh in plan.refreshes}),
     ]
     if len(records) >= _COPY_FROM:
         await conn.copy_records_to_table("comments", records=records, columns=rows.INGEST_COLUMNS)

@@ -406,3 +406,9 @@ def _write_plan(conn: Conn, batch: Sequence[Arrival], plan: Plan) -> None:
             "generation = generation + 1, updated_at = ? WHERE id = ? AND state = 'sent'",
             [(_ts(refresh.due(post)), stamp, post.delivery_id) for post in refresh.posts],
         )
+    # A count edit being sent carries the count read at its claim: sent again once done.
+    conn.executemany(
+        "UPDATE deliveries SET generation = generation + 1 WHERE article_id = ? "
+        "AND comment_id IS NULL AND state = 'sending' AND op = 'edit'",
+        [(refresh.article_id,) for refresh in plan.refreshes],
+    )

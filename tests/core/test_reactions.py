@@ -75,6 +75,24 @@ def test_counts_read_back_keep_only_what_readers_do_not_explain() -> None:
     assert cleared is not None and cleared.remove == (("u", "👍"),) and cleared.anonymous == ()
 
 
+def test_counts_read_back_reconcile_removals_made_unseen() -> None:
+    """Read back, a message's counts are its state: an emoji whose count fell below the
+    readers known to have it (or that is gone) drops those readers for the bare count."""
+    link = MessageLink(POST, A)
+    current = MessageReactions(
+        frozenset({("u", "👍"), ("v", "👍"), ("v", "🎉"), ("w", "❤️")}), {"🔥": 2}
+    )
+    back = ReactionEvent(
+        POST, ReactionOp.COUNTS, T, counts=(("👍", 1), ("❤️", 3)), includes_readers=True
+    )
+    plan = decide(back, link, current)
+    assert plan is not None
+    assert set(plan.remove) == {("u", "👍"), ("v", "👍"), ("v", "🎉")}
+    assert plan.add == () and plan.anonymous == (("❤️", 2), ("👍", 1))
+    same = MessageReactions(frozenset({("w", "❤️")}), {"❤️": 2, "👍": 1})
+    assert decide(back, link, same) is None
+
+
 def test_a_reader_holds_a_bounded_number_of_reactions() -> None:
     link = MessageLink(POST, A)
     many = frozenset(("u", f"e{i}") for i in range(READER_EMOJIS_MAX))
