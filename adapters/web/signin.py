@@ -296,7 +296,8 @@ def _flow(request: web.Request) -> tuple[str, str]:
     return state, local_path(back)
 
 
-def _refused(request: web.Request, message: str, status: int = 403) -> web.Response:
+def refused(request: web.Request, message: str, status: int = 403) -> web.Response:
+    """A sign-in refused: the reason, translated, on a page of its own (never cached)."""
     log.info("sign-in refused", extra={"reason": message, "remote": client_address(request)})
     return render(
         request,
@@ -323,8 +324,8 @@ async def telegram_callback(request: web.Request) -> web.StreamResponse:
             fields, cfg.telegram_token, current.person.id if current else None
         )
     except DomainError as exc:
-        return _refused(request, str(exc))
-    return _back(request, person, proven)
+        return refused(request, str(exc))
+    return signed_in_back(request, person, proven)
 
 
 async def _finish(request: web.Request, proven: Proven) -> web.StreamResponse:
@@ -334,11 +335,12 @@ async def _finish(request: web.Request, proven: Proven) -> web.StreamResponse:
             proven, current.person.id if current else None
         )
     except DomainError as exc:
-        return _refused(request, str(exc))
-    return _back(request, person, proven)
+        return refused(request, str(exc))
+    return signed_in_back(request, person, proven)
 
 
-def _back(request: web.Request, person: Person, proven: Proven) -> web.StreamResponse:
+def signed_in_back(request: web.Request, person: Person, proven: Proven) -> web.StreamResponse:
+    """Signed in: the session cookie, and back to where the reader came from."""
     _, back = _flow(request)
     response = web.Response(status=303, headers={"Location": back})
     _signed_in(request, response, person, proven)
@@ -395,19 +397,17 @@ async def discord_callback(request: web.Request) -> web.StreamResponse:
     state, _ = _flow(request)
     given = request.query.get("state", "")
     if not state or not given or not hmac.compare_digest(state, given):
-        return _refused(
-            request, N_("The Discord sign-in could not be verified; please try again.")
-        )
+        return refused(request, N_("The Discord sign-in could not be verified; please try again."))
     verifier = await s.service.people.finish_flow(f"discord:{given}")
     if verifier is None:
-        return _refused(request, N_("The Discord sign-in has expired; please try again."))
+        return refused(request, N_("The Discord sign-in has expired; please try again."))
     if "code" not in request.query:  # the reader said no on Discord's page
-        return _refused(request, N_("Discord did not sign you in."))
+        return refused(request, N_("Discord did not sign you in."))
     try:
         user = await _discord_user(cfg, request.query["code"], verifier, _redirect_uri(request))
     except (OAuth2Error, aiohttp.ClientError, ValueError, KeyError) as exc:
         log.warning("discord sign-in failed", extra={"error": type(exc).__name__})
-        return _refused(request, N_("Discord did not confirm the sign-in; please try again."))
+        return refused(request, N_("Discord did not confirm the sign-in; please try again."))
     name = str(user.get("global_name") or user.get("username") or f"user {user['id']}")
     return await _finish(
         request, Proven(Platform.DISCORD, str(user["id"]), name, Proof.DISCORD_OAUTH)
@@ -463,7 +463,7 @@ async def _form(request: web.Request) -> tuple[Viewer, dict[str, str]] | web.Res
         return cross_site_refusal(request)
     who = await viewer(request)
     if who is None:
-        return _refused(request, N_("Please sign in first."), status=401)
+        return refused(request, N_("Please sign in first."), status=401)
     data = await request.post()
     return who, {k: v for k, v in data.items() if isinstance(v, str)}
 
