@@ -221,20 +221,32 @@ async def viewer(request: web.Request) -> Viewer | None:
     return Viewer(person, platform, parts[2])
 
 
+def signin_cookie(
+    request: web.Request,
+    response: web.StreamResponse,
+    name: str,
+    value: str,
+    max_age: int,
+    path: str = "/signin",
+) -> None:
+    """Set one of sign-in's cookies: ``HttpOnly``, ``SameSite=Lax``, ``Secure`` under https."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=path,
+        httponly=True,
+        samesite="Lax",
+        secure=https(request),
+    )
+
+
 def _signed_in(
     request: web.Request, response: web.StreamResponse, person: Person, proven: Proven
 ) -> None:
     now = int(site(request).service.clock.now().timestamp())
     value = session_value(_key(request), person.id, proven.platform, proven.account_id, now)
-    response.set_cookie(
-        PERSON_COOKIE,
-        value,
-        max_age=PERSON_MAX_AGE,
-        path="/",
-        httponly=True,
-        samesite="Lax",
-        secure=https(request),
-    )
+    signin_cookie(request, response, PERSON_COOKIE, value, PERSON_MAX_AGE, path="/")
     response.del_cookie(FLOW_COOKIE, path="/signin")
 
 
@@ -278,15 +290,7 @@ async def _page(
     )
     response.headers["Content-Security-Policy"] = SIGNIN_CSP
     if "next" in request.query:
-        response.set_cookie(
-            FLOW_COOKIE,
-            f"-.{back}",
-            max_age=FLOW_MAX_AGE,
-            path="/signin",
-            httponly=True,
-            samesite="Lax",
-            secure=https(request),
-        )
+        signin_cookie(request, response, FLOW_COOKIE, f"-.{back}", FLOW_MAX_AGE)
     return response
 
 
@@ -376,15 +380,8 @@ async def discord_start(request: web.Request) -> web.StreamResponse:
     )
     _, back = _flow(request)
     response = web.Response(status=302, headers={"Location": url})
-    response.set_cookie(
-        FLOW_COOKIE,
-        f"{state}.{local_path(request.query.get('next') or back)}",
-        max_age=FLOW_MAX_AGE,
-        path="/signin",
-        httponly=True,
-        samesite="Lax",
-        secure=https(request),
-    )
+    flow = f"{state}.{local_path(request.query.get('next') or back)}"
+    signin_cookie(request, response, FLOW_COOKIE, flow, FLOW_MAX_AGE)
     return response
 
 

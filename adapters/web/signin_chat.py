@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from adapters.web.context import cross_site_refusal, from_this_site, https, render, site, speech
-from adapters.web.signin import NO_STORE, config, refused, signed_in_back, viewer
+from adapters.web.context import cross_site_refusal, from_this_site, render, site, speech
+from adapters.web.signin import NO_STORE, config, refused, signed_in_back, signin_cookie, viewer
 from newsbot.errors import DomainError
 from newsbot.i18n import N_
 from newsbot.people import CHAT_SIGN_IN_TTL, sign_in_secret, sign_in_start, sign_in_token
@@ -48,15 +48,7 @@ async def begin(request: web.Request) -> web.StreamResponse:
     except DomainError as exc:
         return refused(request, str(exc), status=400)
     response = web.Response(status=303, headers={"Location": PATH})
-    response.set_cookie(
-        CHAT_COOKIE,
-        secret,
-        max_age=int(CHAT_SIGN_IN_TTL.total_seconds()),
-        path="/signin",
-        httponly=True,
-        samesite="Lax",
-        secure=https(request),
-    )
+    signin_cookie(request, response, CHAT_COOKIE, secret, int(CHAT_SIGN_IN_TTL.total_seconds()))
     return response
 
 
