@@ -136,6 +136,7 @@ def test_make_run_installs_the_runtime_and_make_test_the_development_set(
     assert "pip install --quiet -e ." in run and "[dev]" not in run
     lint = "\n".join(_make(tmp_path, "lint"))
     assert "pip install --quiet -e '.[dev]'" in lint and "hadolint Dockerfile" in lint
+    assert "check-jsonschema --builtin-schema vendor.compose-spec compose.yaml" in lint
     # Once the development set is in, `make run` installs nothing more.
     checksum = subprocess.run(
         ["cksum", "pyproject.toml"], cwd=ROOT, capture_output=True, text=True, check=True
