@@ -35,15 +35,18 @@ run: $(RUN_STAMP)
 	$(BIN)/python bot.py
 
 # The container files are checked statically: hadolint (from the dev set) on the Dockerfile,
-# and `docker compose config` on compose.yaml where the Compose client is installed (no
-# container daemon is needed for either).
+# check-jsonschema (from the dev set) on compose.yaml against the Compose Specification schema,
+# and `docker compose config` too where the Compose client is installed (no container daemon
+# is needed for any of them).
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
 	@if docker compose version >/dev/null 2>&1; then docker compose -f compose.yaml config --quiet \
-	  && echo "compose.yaml: valid"; else echo "compose.yaml: not checked (no docker compose client)"; fi
+	  && echo "compose.yaml: docker compose config: valid"; \
+	else echo "compose.yaml: schema only; no docker compose client for docker compose config"; fi
 
 test: lint browser
 	$(BIN)/python -m pytest

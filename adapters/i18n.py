@@ -23,10 +23,19 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from newsbot.ages import Age
 from newsbot.errors import StorageError
-from newsbot.i18n import DOMAIN, LOCALE_DIR, SOURCE_LANGUAGE, Translator, normalise_language
+from newsbot.i18n import (
+    DOMAIN,
+    LOCALE_DIR,
+    N_,
+    SOURCE_LANGUAGE,
+    Translator,
+    normalise_language,
+)
 
 UTC = ZoneInfo("UTC")
+JUST_NOW = N_("just now")  # an age under a minute
 
 
 @functools.cache
@@ -85,6 +94,14 @@ class Speech:
     def when(self, at: datetime) -> str:
         """A full date and time in the audience's zone, e.g. "2 Jan 2026, 05:04 EET"."""
         return format_datetime(at, "d MMM y, HH:mm zzz", tzinfo=self.zone, locale=self.locale)
+
+    def age(self, age: Age) -> str:
+        """An ``newsbot.ages.Age`` in words: "5 minutes ago" ("vor 5 Minuten"), or "just now"."""
+        if age.count == 0:
+            return self.gettext(JUST_NOW)
+        return format_timedelta(
+            -age.span, add_direction=True, threshold=1.0, locale=self.locale, format="long"
+        )
 
     def ago(self, at: datetime, now: datetime) -> str:
         """How long ago ``at`` was, e.g. "3 hours ago" ("vor 3 Stunden", "3 години тому")."""

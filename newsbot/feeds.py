@@ -94,6 +94,14 @@ MAX_INTERVAL = 7 * 86400.0
 EDIT_PACE = 600.0
 BACKFILL_MAX = 50
 PUBLISH_MAX = 20
+# Told of each item a poll publishes (done, total): the CLI's progress on a long backfill.
+Progress = Callable[[int, int], None]
+
+
+def _quiet(done: int, total: int) -> None:
+    """No progress to tell."""
+
+
 GONE_AFTER = 3
 STALE_AFTER = timedelta(days=2)
 
@@ -138,9 +146,12 @@ class FeedService:
 
     # -- management -----------------------------------------------------------------------
 
-    async def add(self, actor: Actor, new: NewFeed) -> tuple[Feed, PollResult | None]:
+    async def add(
+        self, actor: Actor, new: NewFeed, progress: Progress | None = None
+    ) -> tuple[Feed, PollResult | None]:
         """Follow a feed: read it once now (refusing an address that gives no feed), record
-        the items present and publish the newest ``new.backfill`` of them.
+        the items present and publish the newest ``new.backfill`` of them (``progress`` is
+        told of each published: done, total).
 
         Returns the feed and its first poll, or ``None`` for a feed already followed.
 
@@ -178,7 +189,7 @@ class FeedService:
             "feed added",
             extra={"feed_id": feed.id, "url": feed.url, "by": f"{actor.platform}:{actor.user_id}"},
         )
-        result = await self._handle(feed, fetched, self._now())
+        result = await self._handle(feed, fetched, self._now(), progress)
         counted = await self._find(result.feed.url)  # with the items it has now
         return (counted or result.feed), replace(result, feed=counted or result.feed)
 
@@ -199,16 +210,18 @@ class FeedService:
         log.info("feed removed", extra={"feed_id": feed.id, "url": feed.url})
         return feed
 
-    async def poll_now(self, actor: Actor, url: str) -> PollResult:
+    async def poll_now(
+        self, actor: Actor, url: str, progress: Progress | None = None
+    ) -> PollResult:
         """Poll one feed at once, active or not (a deactivated feed that answers again is
-        not reactivated: add it again).
+        not reactivated: add it again); ``progress`` as in ``add``.
 
         Raises:
             PermissionDenied: the actor is not a newsbot admin.
             NotFound: no feed has that address.
         """
         self.service.require_admin(actor, "poll feeds")
-        return await self.poll(await self.find(url))
+        return await self.poll(await self.find(url), progress)
 
     async def find(self, url: str) -> Feed:
         """The feed with this address.
@@ -229,8 +242,9 @@ class FeedService:
 
     # -- polling --------------------------------------------------------------------------
 
-    async def poll(self, feed: Feed) -> PollResult:
-        """Fetch a feed once and act on the answer: publish, edit, back off or deactivate.
+    async def poll(self, feed: Feed, progress: Progress | None = None) -> PollResult:
+        """Fetch a feed once and act on the answer: publish, edit, back off or deactivate
+        (``progress`` as in ``add``).
 
         Nothing a feed holds raises here; a storage failure does (the poll is then redone).
         """
@@ -247,13 +261,15 @@ class FeedService:
             reason = f"{type(exc).__name__}: {exc}"[:500]
             log.warning("feed source failed", extra={"feed_id": feed.id, "error": reason})
             return await self._failed(feed, None, reason, None, started)
-        return await self._handle(feed, fetched, started)
+        return await self._handle(feed, fetched, started, progress)
 
     def _check(self) -> None:
         if self.may_poll is not None and not self.may_poll():
             raise Stopped
 
-    async def _handle(self, feed: Feed, fetched: Fetched, started: datetime) -> PollResult:
+    async def _handle(
+        self, feed: Feed, fetched: Fetched, started: datetime, progress: Progress | None = None
+    ) -> PollResult:
         status = fetched.status
         if fetched.moved_to and fetched.moved_to != feed.url:
             if await self._find(fetched.moved_to) is None:
@@ -270,7 +286,7 @@ class FeedService:
         if status == 304:
             return await self._succeeded(feed, fetched, started, PollResult(feed, status))
         if status == 200:
-            counts = await self._items(feed, fetched)
+            counts = await self._items(feed, fetched, progress or _quiet)
             return await self._succeeded(feed, fetched, started, counts)
         if status == 410:
             return await self._deactivate(feed, status, "the feed is gone (HTTP 410)", started)
@@ -345,7 +361,7 @@ class FeedService:
 
     # -- items ----------------------------------------------------------------------------
 
-    async def _items(self, feed: Feed, fetched: Fetched) -> PollResult:
+    async def _items(self, feed: Feed, fetched: Fetched, progress: Progress) -> PollResult:
         keyed: dict[str, FeedEntry] = {}
         for entry in fetched.entries:
             keyed.setdefault(item_key(entry), entry)
@@ -382,12 +398,15 @@ class FeedService:
                 deferred = True
             publish = await self._not_known_byplain_text(feed, publish)
         await self.store.save_feed_items(seen)
-        for key, entry in publish:
+        if publish:
+            progress(0, len(publish))
+        for done, (key, entry) in enumerate(publish, 1):
             if await self._publish(feed, key, entry):
                 published += 1
             else:
                 seen.append(FeedItem(feed.id, key, None, fingerprint(entry), now))
                 await self.store.save_feed_items(seen[-1:])
+            progress(done, len(publish))
         for key, entry in keyed.items():
             item = known.get(key)
             if item is not None and item.article_id is not None:

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from newsbot import moderation
 from newsbot.comments import Host, delete
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
 from newsbot.models import Actor, Comment, Platform
 from newsbot.people import (
+    CHAT_SIGN_IN_TTL,
     LINK_CODE_TTL,
     SIGNED_IN,
     Account,
@@ -39,6 +40,7 @@ from newsbot.people import (
     login_expiry,
     login_nonce,
     new_link_code,
+    sign_in_token,
     telegram_login,
     valid_account_id,
     vouched_by,
@@ -54,6 +56,17 @@ _PERSON_CODE = "person\t"
 DELETED_USER = "deleted user"
 """The author name of a forgotten person's comments kept (``forget``)."""
 FORGOTTEN = "forgotten"
+
+
+CHAT_SIGN_IN_EXPIRED = "This sign-in link has expired or was used; please start again."
+
+
+def _waiting(token: str) -> str:
+    return f"chatsign:{token}"
+
+
+def _proven(token: str) -> str:
+    return f"chatsign-proven:{token}"
 
 
 def author_keys(person: Person) -> tuple[tuple[Platform, str], ...]:
@@ -231,6 +244,66 @@ class IdentityService:
         person_id = PersonId(int(value.removeprefix(_PERSON_CODE)))
         proven = Proven(proven.platform, proven.account_id, proven.name, Proof.LINK_CODE)
         return await self.sign_in(proven, person_id)
+
+    # -- signing in through a private chat with the bot (no JavaScript) -------------------
+
+    async def begin_chat_sign_in(self, secret: str) -> str:
+        """Start a sign-in for the browser holding ``secret`` (``people.sign_in_secret``);
+        returns the token its link to the bot carries (``/start signin-TOKEN``), valid for
+        ``CHAT_SIGN_IN_TTL``.
+
+        Raises:
+            InvalidInput: this secret has started a sign-in already.
+        """
+        now = self._svc.clock.now()
+        token, expires = sign_in_token(secret), now + CHAT_SIGN_IN_TTL
+        if not await self._svc.store.put_token(_waiting(token), expires.isoformat(), expires, now):
+            raise InvalidInput("This sign-in is under way already.")
+        return token
+
+    async def prove_chat_sign_in(self, token: str, proven: Proven) -> None:
+        """The holder of ``proven`` (a private chat with the bot) sent ``/start`` with
+        ``token``: the browser that started it may now finish, as them. Once per token.
+
+        Raises:
+            InvalidInput: the token is unknown, used or expired.
+            PermissionDenied: the account's person is banned.
+        """
+        valid_account_id(proven.platform, proven.account_id)
+        holder = await self.find(proven.platform, proven.account_id)
+        if holder is not None and holder.banned:
+            raise PermissionDenied(BANNED)
+        now = self._svc.clock.now()
+        value = await self._svc.store.take_token(_waiting(token), now)
+        if value is None:
+            raise InvalidInput(CHAT_SIGN_IN_EXPIRED)
+        proven = Proven(proven.platform, proven.account_id, proven.name, Proof.TELEGRAM_CHAT)
+        expires = datetime.fromisoformat(value)
+        await self._svc.store.put_token(_proven(token), encode_account(proven), expires, now)
+
+    async def finish_chat_sign_in(
+        self, secret: str, signed_in: PersonId | None = None
+    ) -> tuple[Person, Proven] | None:
+        """Sign in the browser holding ``secret`` once its token is proven (``None``: not
+        yet), linking the account to ``signed_in`` as ``sign_in`` does.
+
+        Raises:
+            InvalidInput: the sign-in is unknown, used or expired.
+            PermissionDenied: the person is banned.
+        """
+        store, token, now = self._svc.store, sign_in_token(secret), self._svc.clock.now()
+        value = await store.take_token(_proven(token), now)
+        if value is None:
+            # Still waiting for the bot? Keeping a token under its key fails if so; if it
+            # succeeds, the sign-in was gone (or proven just now): take the probe back.
+            if not await store.put_token(_waiting(token), now.isoformat(), now, now):
+                return None
+            await store.take_token(_waiting(token), now)
+            value = await store.take_token(_proven(token), now)
+            if value is None:
+                raise InvalidInput(CHAT_SIGN_IN_EXPIRED)
+        proven = decode_account(value)
+        return await self.sign_in(proven, signed_in), proven
 
     async def _try(self, who: str) -> None:
         wait = await self._svc.store.take_slot(

@@ -10,6 +10,7 @@ link codes, the web author id of a signed-in commenter); ``newsbot.identity`` th
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -44,6 +45,7 @@ class Proof(StrEnum):
     TELEGRAM_LOGIN = "telegram-login"
     DISCORD_OAUTH = "discord-oauth"
     LINK_CODE = "link-code"
+    TELEGRAM_CHAT = "telegram-chat"  # /start signin-TOKEN in a private chat (no JavaScript)
     OPERATOR = "operator"
 
 
@@ -184,6 +186,37 @@ def login_nonce(fields: Mapping[str, str]) -> str:
 def login_expiry(fields: Mapping[str, str], max_age: timedelta = LOGIN_MAX_AGE) -> datetime:
     """Until when a verified Telegram login must be remembered: it is stale after that."""
     return datetime.fromtimestamp(int(fields["auth_date"]), UTC) + max_age
+
+
+CHAT_SIGN_IN_TTL = timedelta(minutes=10)
+"""How long a sign-in through a private chat with the bot may take."""
+_SIGN_IN_PAYLOAD = "signin-"
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def sign_in_secret() -> str:
+    """A browser's secret for a sign-in through the bot (kept in its cookie only)."""
+    return secrets.token_urlsafe(32)
+
+
+def sign_in_token(secret: str) -> str:
+    """The public half of a browser's ``secret``: what the link to the bot carries. A hash,
+    so whoever sees the link (or the ``/start`` message) cannot finish the sign-in."""
+    digest = hashlib.sha256(b"newsbot chat sign-in\0" + secret.encode()).digest()[:24]
+    return base64.urlsafe_b64encode(digest).decode()  # 32 characters of [A-Za-z0-9_-]
+
+
+def sign_in_start(token: str) -> str:
+    """The ``/start`` parameter of the link to the bot (``t.me/BOT?start=...``, 64 at most)."""
+    return _SIGN_IN_PAYLOAD + token
+
+
+def sign_in_payload(parameter: str) -> str | None:
+    """The token a ``/start`` parameter carries, or ``None`` when it is not a sign-in."""
+    token = parameter.removeprefix(_SIGN_IN_PAYLOAD)
+    if token == parameter or len(token) != 32 or not set(token) <= _TOKEN_CHARS:
+        return None
+    return token
 
 
 def new_link_code() -> str:

@@ -5,10 +5,19 @@ from __future__ import annotations
 import argparse
 
 from adapters.cli.inputs import tags
-from adapters.cli.output import feed_json, poll_json, when
+from adapters.cli.output import Progress, feed_json, poll_json, when
 from newsbot import Actor, DomainError, NewsService
 from newsbot.feeds import DEFAULT_INTERVAL, FeedService, parse_interval, poll_summary
+from newsbot.feeds import Progress as Told
 from newsbot.models import NewFeed
+
+
+def _progress(args: argparse.Namespace, url: str) -> Told | None:
+    """Items published so far on stderr (a backfill can take a while), not with ``--json``."""
+    if args.json:
+        return None
+    shown = Progress()
+    return lambda done, total: shown(f"publishing from {url}", done, total, "items")
 
 
 def _feeds(service: NewsService) -> FeedService:
@@ -21,7 +30,7 @@ async def feed_add(service: NewsService, args: argparse.Namespace) -> object:
     """``feed add URL``: follow a feed (publishing nothing old unless ``--backfill N``)."""
     interval = parse_interval(args.every) if args.every else DEFAULT_INTERVAL
     new = NewFeed(args.url, tags(args.tags), interval, args.backfill)
-    feed, result = await _feeds(service).add(Actor.operator(), new)
+    feed, result = await _feeds(service).add(Actor.operator(), new, _progress(args, args.url))
     if args.json:
         return {
             **feed_json(feed),
@@ -70,5 +79,5 @@ async def feed_remove(service: NewsService, args: argparse.Namespace) -> object:
 
 async def feed_poll(service: NewsService, args: argparse.Namespace) -> object:
     """``feed poll URL``: poll a feed now."""
-    result = await _feeds(service).poll_now(Actor.operator(), args.url)
+    result = await _feeds(service).poll_now(Actor.operator(), args.url, _progress(args, args.url))
     return poll_json(result) if args.json else poll_summary(result)

@@ -20,6 +20,7 @@ from adapters.web import (
     reactions,
     reports,
     signin,
+    signin_chat,
 )
 from adapters.web.brand import Brand
 from adapters.web.cache import PageCache, public_cache_control
@@ -161,6 +162,7 @@ def create_app(
         brand=brand,
         static=tuple(static_dirs(brand)),
         speech=speech or Speech(),
+        page_lag=max(max_age, s_maxage) + stale,
     )
     article = f"/articles/{{id:{ID_PATTERN}}}"
     app.router.add_get("/", pages.index)
@@ -189,6 +191,7 @@ def create_app(
         app.router.add_get("/admin/stats", admin_stats.stats_page)
         app.router.add_get(f"/admin/stats/{{id:{ID_PATTERN}}}", admin_stats.article_stats_page)
     signin.register(app, sign_in or signin.SignInConfig())
+    signin_chat.add_routes(app)
     app.router.add_get("/favicon.ico", _no_icon)
     app.router.add_routes(discovery.routes())
     app.on_response_prepare.append(_headers)

@@ -23,6 +23,10 @@ keeps them from costing a render, and keeps the ``ETag`` (and so 304s) unchanged
 Concurrent requests for a stale or missing page wait for one load (a single flight), so a
 spike after a change costs one read and at most one render. The cache is bounded by entries
 and by bytes, least recently used first out. Pages that failed (404, 400) are not kept.
+
+A page that shows relative times ("5 minutes ago") says when its text goes out of date
+(``Page.until``, from ``newsbot.ages``): its entry is checked again on the first request from
+then, and its data (the ages shown) differ, so it is rendered anew.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ class Page:
     status: int = 200
     cache_control: str = "no-cache"
     vary: str = "Accept-Encoding"  # add ", Cookie" where a cookie holder gets another page
+    until: datetime | None = None  # the body goes out of date then ("5 minutes ago")
 
 
 @dataclass(slots=True)
@@ -79,6 +84,7 @@ class Entry:
     fingerprint: bytes
     stamp: tuple[int, int]
     tags: frozenset[str] = field(default_factory=frozenset)
+    until: datetime | None = None  # checked again on the first request from then (Page.until)
     not_modified: dict[str, str] = field(default_factory=dict)
     gzip_not_modified: dict[str, str] = field(default_factory=dict)
 
@@ -174,7 +180,7 @@ class PageCache:
         while True:
             stamp = self.stamp(scope)
             entry = self._entries.get(key)
-            if entry is not None and entry.stamp == stamp:
+            if entry is not None and entry.stamp == stamp and not self._expired(entry):
                 self._entries.move_to_end(key)
                 self.hits += 1
                 return entry
@@ -188,6 +194,9 @@ class PageCache:
                     raise  # this request was cancelled
                 # the loading request was cancelled: load again
 
+    def _expired(self, entry: Entry) -> bool:
+        return entry.until is not None and self.now is not None and self.now() >= entry.until
+
     async def _load(self, key: Hashable, stamp: tuple[int, int], load: Load) -> Entry:
         future: asyncio.Future[Entry] = asyncio.get_running_loop().create_future()
         self._pending[key] = future
@@ -200,7 +209,7 @@ class PageCache:
             entry = self._entries.get(key)
             if entry is not None and entry.fingerprint == fingerprint:
                 self.checks += 1
-                entry.stamp = stamp
+                entry.stamp, entry.until = stamp, page.until
                 self._entries.move_to_end(key)
             else:
                 entry = self._make(page, fingerprint, stamp)
@@ -242,6 +251,7 @@ class PageCache:
             gzip_headers=gzip_headers,
             fingerprint=fingerprint,
             stamp=stamp,
+            until=page.until,
             tags=frozenset({f'"{etag}"', f'"{etag}-gz"'}),
             not_modified={k: v for k, v in headers.items() if k != "Content-Type"},
             gzip_not_modified={k: v for k, v in gzip_headers.items() if k != "Content-Type"},

@@ -83,6 +83,9 @@ class Site:
     brand: Brand
     static: tuple[Path, ...]  # where /static/NAME is looked up, first match wins
     speech: Speech = field(default_factory=Speech)  # the site's language and time zone
+    # Seconds a public page may be shown after it was served (browsers' and shared caches'
+    # lifetime with stale-while-revalidate): relative times are kept true over it.
+    page_lag: float = 0.0
 
 
 SITE = web.AppKey("site", Site)

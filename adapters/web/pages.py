@@ -33,9 +33,11 @@ from adapters.web.render import (
     find,
     flatten,
     news_article,
+    thread_ages,
 )
 from adapters.web.signin import Viewer, config, viewer
 from adapters.web.views import VIEWS
+from newsbot.ages import Age, first_change
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
 from newsbot.i18n import N_
 from newsbot.models import (
@@ -161,13 +163,25 @@ async def article_page(request: web.Request) -> web.Response:
         thread = await _thread(request, article, cursor)
         counts = await s.service.reactions.counts(article.id)
         policy = await s.service.desk.policy(article.id)
+        ages = thread_ages(thread.comments, s.service.clock.now(), s.page_lag)
+        shown = [(a.count, a.unit) if a else None for a in ages.values()]
         return Page(
-            data=(article, thread, form.parent_id, form.parent_name, react_id, counts, policy),
+            data=(
+                article,
+                thread,
+                form.parent_id,
+                form.parent_name,
+                react_id,
+                counts,
+                policy,
+                shown,
+            ),
             make=lambda: _article_text(
-                request, article, form, thread, cursor, counts, policy, newest, focus
+                request, article, form, thread, cursor, counts, policy, newest, focus, ages
             ),
             cache_control=s.public_cache,
             vary=PERSONAL_VARY,
+            until=first_change(list(ages.values())),
         )
 
     reply = parent.id if parent is not None else None
@@ -226,6 +240,7 @@ def _article_text(
     policy: str = "open",
     newest: bool = False,
     focus: int | None = None,
+    ages: Mapping[int, Age | None] | None = None,
 ) -> str:
     s = site(request)
     path = article_path(article)
@@ -256,6 +271,7 @@ def _article_text(
         offered=s.service.reactions.web_reactions,
         react_id=form.react_id,
         policy=policy,
+        ages=ages if ages is not None else thread_ages(thread.comments, s.service.clock.now(), 0),
     )
 
 

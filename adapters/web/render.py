@@ -27,6 +27,7 @@ from markupsafe import Markup, escape
 
 from adapters.i18n import Speech
 from adapters.web.brand import Brand
+from newsbot.ages import Age, age
 from newsbot.i18n import N_, Translator
 from newsbot.models import Article, Comment, CommentNode, CommentStatus, Platform
 from newsbot.people import vouched_by
@@ -247,6 +248,12 @@ def flatten(nodes: Sequence[CommentNode], max_depth: int = MAX_DEPTH) -> list[Ro
     return rows
 
 
+def thread_ages(nodes: Sequence[CommentNode], now: datetime, lag: float) -> dict[int, Age | None]:
+    """Each comment's age by id, as a page readers may see ``lag`` seconds late shows it
+    (``newsbot.ages``; ``None``: the exact time)."""
+    return {node.comment.id: age(node.comment.created_at, now, lag) for node, _ in walk(nodes)}
+
+
 def file_version(path: Path) -> str:
     """A short content hash, appended to static URLs so they can be cached for a year."""
     return hashlib.sha256(path.read_bytes()).hexdigest()[:10]
@@ -332,6 +339,7 @@ def environment(
     env.globals["direction"] = "rtl" if speech.locale.character_order == "right-to-left" else "ltr"
     env.globals["script_words"] = script_words(speech)
     env.filters["human_time"] = lambda at: human_time(at, speech)
+    env.filters["age"] = speech.age  # a newsbot.ages.Age: "5 minutes ago"
     env.filters["iso"] = lambda at: at.isoformat(timespec="seconds")
     env.filters["utc"] = utc_stamp  # shorter, for the many times in a thread
     env.filters["comments_label"] = lambda count: comments_label(count, speech.tr)

@@ -221,20 +221,32 @@ async def viewer(request: web.Request) -> Viewer | None:
     return Viewer(person, platform, parts[2])
 
 
+def signin_cookie(
+    request: web.Request,
+    response: web.StreamResponse,
+    name: str,
+    value: str,
+    max_age: int,
+    path: str = "/signin",
+) -> None:
+    """Set one of sign-in's cookies: ``HttpOnly``, ``SameSite=Lax``, ``Secure`` under https."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=path,
+        httponly=True,
+        samesite="Lax",
+        secure=https(request),
+    )
+
+
 def _signed_in(
     request: web.Request, response: web.StreamResponse, person: Person, proven: Proven
 ) -> None:
     now = int(site(request).service.clock.now().timestamp())
     value = session_value(_key(request), person.id, proven.platform, proven.account_id, now)
-    response.set_cookie(
-        PERSON_COOKIE,
-        value,
-        max_age=PERSON_MAX_AGE,
-        path="/",
-        httponly=True,
-        samesite="Lax",
-        secure=https(request),
-    )
+    signin_cookie(request, response, PERSON_COOKIE, value, PERSON_MAX_AGE, path="/")
     response.del_cookie(FLOW_COOKIE, path="/signin")
 
 
@@ -278,15 +290,7 @@ async def _page(
     )
     response.headers["Content-Security-Policy"] = SIGNIN_CSP
     if "next" in request.query:
-        response.set_cookie(
-            FLOW_COOKIE,
-            f"-.{back}",
-            max_age=FLOW_MAX_AGE,
-            path="/signin",
-            httponly=True,
-            samesite="Lax",
-            secure=https(request),
-        )
+        signin_cookie(request, response, FLOW_COOKIE, f"-.{back}", FLOW_MAX_AGE)
     return response
 
 
@@ -296,7 +300,8 @@ def _flow(request: web.Request) -> tuple[str, str]:
     return state, local_path(back)
 
 
-def _refused(request: web.Request, message: str, status: int = 403) -> web.Response:
+def refused(request: web.Request, message: str, status: int = 403) -> web.Response:
+    """A sign-in refused: the reason, translated, on a page of its own (never cached)."""
     log.info("sign-in refused", extra={"reason": message, "remote": client_address(request)})
     return render(
         request,
@@ -323,8 +328,8 @@ async def telegram_callback(request: web.Request) -> web.StreamResponse:
             fields, cfg.telegram_token, current.person.id if current else None
         )
     except DomainError as exc:
-        return _refused(request, str(exc))
-    return _back(request, person, proven)
+        return refused(request, str(exc))
+    return signed_in_back(request, person, proven)
 
 
 async def _finish(request: web.Request, proven: Proven) -> web.StreamResponse:
@@ -334,11 +339,12 @@ async def _finish(request: web.Request, proven: Proven) -> web.StreamResponse:
             proven, current.person.id if current else None
         )
     except DomainError as exc:
-        return _refused(request, str(exc))
-    return _back(request, person, proven)
+        return refused(request, str(exc))
+    return signed_in_back(request, person, proven)
 
 
-def _back(request: web.Request, person: Person, proven: Proven) -> web.StreamResponse:
+def signed_in_back(request: web.Request, person: Person, proven: Proven) -> web.StreamResponse:
+    """Signed in: the session cookie, and back to where the reader came from."""
     _, back = _flow(request)
     response = web.Response(status=303, headers={"Location": back})
     _signed_in(request, response, person, proven)
@@ -374,15 +380,8 @@ async def discord_start(request: web.Request) -> web.StreamResponse:
     )
     _, back = _flow(request)
     response = web.Response(status=302, headers={"Location": url})
-    response.set_cookie(
-        FLOW_COOKIE,
-        f"{state}.{local_path(request.query.get('next') or back)}",
-        max_age=FLOW_MAX_AGE,
-        path="/signin",
-        httponly=True,
-        samesite="Lax",
-        secure=https(request),
-    )
+    flow = f"{state}.{local_path(request.query.get('next') or back)}"
+    signin_cookie(request, response, FLOW_COOKIE, flow, FLOW_MAX_AGE)
     return response
 
 
@@ -395,19 +394,17 @@ async def discord_callback(request: web.Request) -> web.StreamResponse:
     state, _ = _flow(request)
     given = request.query.get("state", "")
     if not state or not given or not hmac.compare_digest(state, given):
-        return _refused(
-            request, N_("The Discord sign-in could not be verified; please try again.")
-        )
+        return refused(request, N_("The Discord sign-in could not be verified; please try again."))
     verifier = await s.service.people.finish_flow(f"discord:{given}")
     if verifier is None:
-        return _refused(request, N_("The Discord sign-in has expired; please try again."))
+        return refused(request, N_("The Discord sign-in has expired; please try again."))
     if "code" not in request.query:  # the reader said no on Discord's page
-        return _refused(request, N_("Discord did not sign you in."))
+        return refused(request, N_("Discord did not sign you in."))
     try:
         user = await _discord_user(cfg, request.query["code"], verifier, _redirect_uri(request))
     except (OAuth2Error, aiohttp.ClientError, ValueError, KeyError) as exc:
         log.warning("discord sign-in failed", extra={"error": type(exc).__name__})
-        return _refused(request, N_("Discord did not confirm the sign-in; please try again."))
+        return refused(request, N_("Discord did not confirm the sign-in; please try again."))
     name = str(user.get("global_name") or user.get("username") or f"user {user['id']}")
     return await _finish(
         request, Proven(Platform.DISCORD, str(user["id"]), name, Proof.DISCORD_OAUTH)
@@ -463,7 +460,7 @@ async def _form(request: web.Request) -> tuple[Viewer, dict[str, str]] | web.Res
         return cross_site_refusal(request)
     who = await viewer(request)
     if who is None:
-        return _refused(request, N_("Please sign in first."), status=401)
+        return refused(request, N_("Please sign in first."), status=401)
     data = await request.post()
     return who, {k: v for k, v in data.items() if isinstance(v, str)}
 

@@ -57,6 +57,7 @@ from adapters.telegram.handlers.scheduling import Scheduling
 from adapters.telegram.handlers.subscriptions import NOTICES_PER_HOUR, Subscriptions
 from adapters.telegram.staffchat import staff_press
 from newsbot.i18n import N_, languages
+from newsbot.people import sign_in_payload
 from newsbot.service import NewsService
 from newsbot.staffchat import DATA_PREFIX as STAFF_DATA
 
@@ -148,8 +149,13 @@ class Handlers(HandlerGroup):
         self.bot_id = 0
 
     async def start(self, update: Update, context: Context) -> None:
-        """``/start``: the user started the bot (it may write to them), then the help."""
+        """``/start``: the user started the bot (it may write to them), then the help; with a
+        sign-in's parameter (``t.me/BOT?start=signin-TOKEN``), that sign-in proven instead."""
         await self.people.started(update)
+        token = sign_in_payload(context.args[0]) if context.args else None
+        if token is not None:
+            await self.people.sign_in(update, context)
+            return
         await self.reading.help(update, context)
 
     @property

@@ -4,13 +4,18 @@ replies to one's comments come here in private."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from telegram import Update
 from telegram.constants import ChatType
 
 from adapters.telegram.handlers.base import Context, HandlerGroup, guarded
 from newsbot.errors import PermissionDenied
+from newsbot.i18n import N_
 from newsbot.models import Platform
-from newsbot.people import Proof, Proven
+from newsbot.people import Proof, Proven, sign_in_payload
+
+SIGNED_IN_THERE = N_("You are signed in on %(site)s: go back to the page and press Continue.")
 
 
 class People(HandlerGroup):
@@ -42,6 +47,20 @@ class People(HandlerGroup):
             f"Your link code: {code}\nEnter it at {self.service.public_url}/signin while "
             "signed in, within 10 minutes. Nobody else needs it: do not share it.",
         )
+
+    @guarded("sign in")
+    async def sign_in(self, update: Update, context: Context) -> None:
+        """``/start signin-TOKEN`` in a private chat: the browser that showed the link may
+        now finish signing in as this account (``adapters.web.signin_chat``)."""
+        if not await self.private_only(update, "/start"):
+            return
+        token = sign_in_payload((context.args or [""])[0])
+        if token is None:  # pragma: no cover - /start routes only sign-in parameters here
+            return
+        await self.service.people.prove_chat_sign_in(token, self.proven(update))
+        speech = await self.speech(update)
+        site = urlsplit(self.service.public_url).netloc or self.service.public_url
+        await self.send(update, speech.gettext(SIGNED_IN_THERE) % {"site": site})
 
     async def started(self, update: Update) -> None:
         """A private message to the bot: the user started it, so it may write to them."""

@@ -117,3 +117,24 @@ async def test_a_gone_feed_says_so_in_the_list(site: FeedSite, tmp_path: Path) -
     assert polled["status"] == 410 and not polled["feed"]["active"]
     _, table, _ = await run(tmp_path, "feed", "list")
     assert "inactive" in table and "the feed is gone (HTTP 410)" in table and "never" in table
+
+
+async def test_a_backfill_and_a_poll_tell_their_progress_on_stderr_but_not_with_json(
+    site: FeedSite, tmp_path: Path
+) -> None:
+    site.feed("/feed", "Site News", items(12))
+    url = site.url("/feed")
+    told = f"publishing from {url}: "
+    await run(tmp_path, "subscribe", "telegram", "-1001")
+    _, out, err = await run(tmp_path, "feed", "add", url, "--backfill", "10")
+    # Not a terminal: a line at every tenth, from 0 to the last, and the summary on stdout.
+    lines = [line for line in err.splitlines() if line.startswith(told)]
+    assert lines == [f"{told}{n}/10 items" for n in range(11)]
+    assert "10 published" in out and told not in out
+    fresh = [Item(f"new-{n}", f"Fresh {n}", "<p>Now.</p>") for n in range(4)]
+    site.feed("/feed", "Site News", [*fresh[:3], *items(12)])
+    _, out, err = await run(tmp_path, "feed", "poll", url)
+    assert f"{told}3/3 items" in err.splitlines(), err
+    site.feed("/feed", "Site News", [*fresh, *items(12)])
+    _, out, err = await run(tmp_path, "feed", "poll", url, "--json")
+    assert json.loads(out)["published"] == 1 and told not in err

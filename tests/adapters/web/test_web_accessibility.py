@@ -5,7 +5,8 @@ axe-core comes from npm, pinned by ``tests/adapters/web/axe/package.json`` and i
 (version and integrity hash); the first run installs it with ``npm ci`` into a cache folder
 (``NEWSBOT_TEST_CACHE``, default ``~/.cache/newsbot-tests``). Without npm or a registry the
 tests skip with the reason. ``NEWSBOT_SCREENSHOT=DIR`` also writes each page at desktop
-(1280 px) and phone (390 px) widths into DIR.
+(1280 px) and phone (390 px) widths into DIR, and the front and article pages of a Ukrainian
+site too (``front-uk-*.png``, ``article-uk-*.png``).
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import os
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from adapters.i18n import Speech
 from adapters.web import WebAdapter
 from adapters.web.brand import Brand
 from newsbot import Actor, ArticleDraft, Author, MessageLink, MessageRef, NewsService, Platform
@@ -180,6 +183,44 @@ async def test_no_wcag_a_or_aa_violations(
     assert await page.locator("form[action$='/delete']").count() > 0  # comments to moderate
     await _check(page, axe_source, "admin-article", problems)
     await context.close()
+    assert problems == {}
+
+
+async def test_no_wcag_a_or_aa_violations_on_a_ukrainian_site(
+    service: NewsService, store: SqliteStore, browser: Any, axe_source: str
+) -> None:
+    # The front page and an article in a second language (longer words, Cyrillic, Kyiv's
+    # time), screenshotted at both widths as the English ones are.
+    brand = replace(BRAND, name="Вісник Гавані", description="Новини гавані та пагорбів")
+    ukrainian = WebAdapter(service, port=0, brand=brand, speech=Speech.of("uk", "Europe/Kyiv"))
+    await ukrainian.start()
+    try:
+        ada = Actor(Platform.TELEGRAM, "42", "Ада Лавлейс")
+        await service.publish(ada, ArticleDraft(title="Гавань знову відкрита", body="Кораблі."))
+        change = await service.publish(
+            ada,
+            ArticleDraft(
+                title="Страйк поромників завершився після трьох тижнів",
+                body="Пороми знову курсують з **понеділка**.\n\n> Нарешті.",
+                summary="Екіпажі й оператор погодили новий розклад.",
+            ),
+        )
+        article = change.article.id
+        root = await service.add_web_comment(article, "Олена", "Чудова новина!", client_key="1")
+        await service.add_web_comment(
+            article, "Богдан", "Розклад: https://example.org/ua", parent_id=root.id, client_key="2"
+        )
+        context = await browser.new_context(bypass_csp=True)
+        page = await context.new_page()
+        problems: dict[str, list[str]] = {}
+        await page.goto(f"{ukrainian.url}/")
+        await _check(page, axe_source, "front-uk", problems)
+        await page.goto(f"{ukrainian.url}/articles/{article}")
+        await playwright.expect(page.locator("#comment-count")).to_have_text("2 коментарі")
+        await _check(page, axe_source, "article-uk", problems)
+        await context.close()
+    finally:
+        await ukrainian.stop()
     assert problems == {}
 
 

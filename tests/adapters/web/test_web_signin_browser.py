@@ -1,7 +1,8 @@
 """Signing in with a real browser (Debian's chromium, driven by Playwright), with and without
 JavaScript: Discord's OAuth2 flow through the fake Discord (a plain link there and a redirect
 back), the Telegram Login Widget's callback with correctly signed data (Telegram's own script
-is not reachable from the tests, so the widget's redirect is made by hand), the signed-in
+is not reachable from the tests, so the widget's redirect is made by hand), Telegram through
+the bot without JavaScript (the bot's proof made by the core call it makes), the signed-in
 comment form (the name is the platform's, with its badge), and axe-core on the signed-in pages.
 """
 
@@ -14,6 +15,7 @@ import pytest
 
 from adapters.web import WebAdapter
 from newsbot import NewsService, Platform
+from newsbot.people import Proof, Proven, sign_in_payload
 from tests.adapters.web.test_web_accessibility import _violations, axe_source
 from tests.adapters.web.test_web_browser import ARGS, CHROMIUM
 from tests.adapters.web.test_web_helpers import publish
@@ -119,14 +121,11 @@ async def test_telegram_callback_signs_in_and_the_page_degrades_without_js(
     page = await context.new_page()
     expect = playwright.expect
     await page.goto(f"{site.url}/signin?next=/articles/{article.id}")
-    # innerText is the rendered text: the notice shows only when scripting is off.
-    shown = await page.locator("p.telegram").inner_text()
-    if javascript:
-        assert "needs JavaScript" not in shown
-        # The widget's script tag is there (its load is refused: Telegram is out of reach).
-        assert await page.locator("script[data-telegram-login=news_bot]").count() == 1
-    else:
-        assert shown.strip() == "Signing in with Telegram needs JavaScript (Telegram's widget)."
+    # The widget's script tag is there (its load is refused: Telegram is out of reach), and
+    # the sign-in through the Telegram app, which needs no script, either way.
+    assert await page.locator("script[data-telegram-login=news_bot]").count() == 1
+    chat = page.get_by_role("button", name="Sign in through the Telegram app")
+    await expect(chat).to_be_visible()
     # Discord stays available either way.
     await expect(page.get_by_role("link", name="Sign in with Discord")).to_be_visible()
     # What the widget does after the user agrees: go to the callback with the signed data.
@@ -143,6 +142,34 @@ async def test_telegram_callback_signs_in_and_the_page_degrades_without_js(
     await context.close()
 
 
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+async def test_telegram_sign_in_through_the_bot_in_a_real_browser(
+    service: NewsService, site: WebAdapter, browser: Any, javascript: bool
+) -> None:
+    article = await publish(service, title="Harbour news", body="Ships.")
+    context = await _context(browser, javascript)
+    page = await context.new_page()
+    expect = playwright.expect
+    await page.goto(f"{site.url}/signin?next=/articles/{article.id}")
+    await page.get_by_role("button", name="Sign in through the Telegram app").click()
+    await expect(page.get_by_role("heading", name="Sign in with Telegram")).to_be_visible()
+    link = page.get_by_role("link", name="this link to the bot")
+    href = await link.get_attribute("href") or ""
+    assert href.startswith("https://t.me/news_bot?start=signin-")
+    await page.get_by_role("button", name="Continue").click()
+    await expect(page.locator("p.message")).to_contain_text("Not yet")
+    # What the bot does on /start signin-TOKEN in Nina's private chat (end to end through the
+    # Telegram fake in tests/adapters/test_telegram_chat_signin_e2e.py).
+    token = sign_in_payload(href.rsplit("=", 1)[1])
+    assert token is not None
+    nina = Proven(Platform.TELEGRAM, "777", "Nina Berg", Proof.LINK_CODE)
+    await service.people.prove_chat_sign_in(token, nina)
+    await page.get_by_role("button", name="Continue").click()
+    await page.wait_for_url(f"{site.url}/articles/{article.id}*", timeout=30_000)
+    await _comment_signed_in(page, "Nina Berg", "telegram", f"Hello via the bot ({javascript})")
+    await context.close()
+
+
 async def test_signed_in_pages_have_no_wcag_a_or_aa_violations(
     service: NewsService, site: WebAdapter, browser: Any, axe_source: str
 ) -> None:
@@ -153,15 +180,18 @@ async def test_signed_in_pages_have_no_wcag_a_or_aa_violations(
     page = await context.new_page()
     problems: dict[str, list[str]] = {}
     await page.goto(f"{site.url}/signin?next=/articles/{article.id}")
+    await page.get_by_role("button", name="Sign in through the Telegram app").click()
     await page.goto(f"{site.url}/signin/telegram?{telegram_login(service)}")
     await page.wait_for_url(f"{site.url}/articles/{article.id}*", timeout=30_000)
     await _comment_signed_in(page, "Nina Berg", "telegram", "A signed-in comment")
     checks = [
+        ("signin-telegram-chat", "/signin/telegram/chat"),
         ("article-signed-in", f"/articles/{article.id}"),
         ("signin-account", "/signin"),
     ]
     for name, path in checks:
         await page.goto(f"{site.url}{path}")
+        assert page.url == f"{site.url}{path}"  # no redirect: the page itself
         for scheme in ("light", "dark"):
             await page.emulate_media(color_scheme=scheme)
             found = await _violations(page, axe_source)
