@@ -203,7 +203,9 @@ class PageCache:
         try:
             page = await load()
             fingerprint = hashlib.blake2b(
-                repr((page.status, page.content_type, page.cache_control, page.vary, page.data)).encode(),
+                repr(
+                    (page.status, page.content_type, page.cache_control, page.vary, page.data)
+                ).encode(),
                 digest_size=16,
             ).digest()
             entry = self._entries.get(key)
