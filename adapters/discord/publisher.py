@@ -136,7 +136,10 @@ class DiscordPublisher:
         _check_ids(job)
         if job.comment is None:
             await self.languages.refresh(job.destination.chat_id)
-            return await self._post_article(client, job)
+            posted = await self._post_article(client, job)
+            if job.comments_closed and posted.thread_id is not None:
+                await self._set_thread(client, job, posted.thread_id, closed=True)
+            return posted
         return await self._post_comment(client, job)
 
     async def edit(self, job: Job) -> None:
@@ -148,6 +151,9 @@ class DiscordPublisher:
             return
         where = self._message_channel(client, job)
         message = client.get_partial_messageable(int(where)).get_partial_message(int(message_id))
+        thread_id = job.thread_id or job.delivery.thread_id if job.comment is None else None
+        if thread_id is not None:  # reopened: unlocked first (a forum post's message is in it)
+            await self._set_thread(client, job, thread_id, closed=False, inside=where == thread_id)
         async with self._write("edit", where):
             try:
                 if job.comment is None:
@@ -165,6 +171,8 @@ class DiscordPublisher:
                 raise translate(exc, destination=where == job.destination.chat_id) from exc
             except _NETWORK_ERRORS as exc:
                 raise translate(exc, destination=False) from exc
+        if thread_id is not None and job.comments_closed:
+            await self._set_thread(client, job, thread_id, closed=True)
 
     async def delete(self, job: Job) -> None:
         client = self._ready_client()
@@ -184,7 +192,7 @@ class DiscordPublisher:
                 raise translate(exc, destination=False) from exc
         thread_id = job.thread_id or job.delivery.thread_id
         if job.comment is None and thread_id is not None:
-            await self._close_thread(client, job, thread_id)
+            await self._set_thread(client, job, thread_id, closed=True)
 
     # -- articles -------------------------------------------------------------------------
 
@@ -317,6 +325,7 @@ class DiscordPublisher:
                     comment_count=job.comment_count,
                     reaction_count=job.reaction_count,
                     tr=tr,
+                    comments_closed=job.comments_closed,
                 )
         return article_embed(
             job.article,
@@ -324,6 +333,7 @@ class DiscordPublisher:
             comment_count=job.comment_count,
             reaction_count=job.reaction_count,
             tr=tr,
+            comments_closed=job.comments_closed,
         )
 
     async def _mention(self, job: Job) -> tuple[str | None, discord.AllowedMentions]:
@@ -345,13 +355,32 @@ class DiscordPublisher:
             )
         return None, NO_MENTIONS
 
-    async def _close_thread(self, client: discord.Client, job: Job, thread_id: str) -> None:
+    async def _set_thread(
+        self,
+        client: discord.Client,
+        job: Job,
+        thread_id: str,
+        *,
+        closed: bool,
+        inside: bool = False,
+    ) -> None:
+        """Lock and archive the article's thread (``closed``), or before an edit take back a
+        lock newsbot set (locked and archived) and, when the message edited is ``inside`` the
+        thread (a forum post), unarchive it. Needs Manage Threads: a refusal, or a thread
+        gone, is logged and not retried. The thread's state comes from the client's cache,
+        else from Discord (archived threads are not cached)."""
         try:
             thread = client.get_channel(int(thread_id)) or await client.fetch_channel(
                 int(thread_id)
             )
-            if isinstance(thread, discord.Thread):
+            if not isinstance(thread, discord.Thread):
+                return
+            if closed and not (thread.locked and thread.archived):
                 await thread.edit(locked=True, archived=True)
+            elif not closed and thread.locked and thread.archived:
+                await thread.edit(locked=False, archived=False)
+            elif not closed and inside and thread.archived:
+                await thread.edit(archived=False)
         except discord.HTTPException as exc:
             if isinstance(exc, discord.NotFound | discord.Forbidden):
                 log.warning("cannot lock the article's thread", extra=_fields(job, error=str(exc)))
