@@ -364,9 +364,9 @@ class DiscordPublisher:
         closed: bool,
         inside: bool = False,
     ) -> None:
-        """Lock and archive the article's thread (``closed``), or before an edit take back a
-        lock newsbot set (locked and archived) and, when the message edited is ``inside`` the
-        thread (a forum post), unarchive it. Needs Manage Threads: a refusal, or a thread
+        """Lock and archive the article's thread (``closed``), or before an edit unlock and
+        unarchive a locked one and, when the message edited is ``inside`` the thread (a
+        forum post), unarchive it. Needs Manage Threads: a refusal, or a thread
         gone, is logged and not retried. The thread's state comes from the client's cache,
         else from Discord (archived threads are not cached)."""
         try:
@@ -377,7 +377,7 @@ class DiscordPublisher:
                 return
             if closed and not (thread.locked and thread.archived):
                 await thread.edit(locked=True, archived=True)
-            elif not closed and thread.locked and thread.archived:
+            elif not closed and thread.locked:
                 await thread.edit(locked=False, archived=False)
             elif not closed and inside and thread.archived:
                 await thread.edit(archived=False)

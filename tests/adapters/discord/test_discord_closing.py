@@ -1,0 +1,116 @@
+"""End to end on Discord: closing a story locks and archives the thread of each of its posts
+and puts a closed line in their footers; reopening takes both back; ``/publish`` and its
+form set a story's comment policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from newsbot import ArticleId, CountRefresh
+from newsbot.policy import CommentPolicy
+from tests.discord_helpers import World, content, ephemeral, fake, make_world, world
+from tests.fakes.wait import wait_for
+
+__all__ = ["fake", "make_world", "world"]
+CLOSED = "🔒 Comments are closed"
+
+
+def _footer(message: dict[str, Any]) -> str:
+    return str(message["embeds"][0]["footer"]["text"])
+
+
+async def _threads(world: World, article_id: int) -> list[int]:
+    """The thread on the article's post in the text channel, and its forum post."""
+    found = []
+    for channel in (world.text, world.forum):
+        _, thread_id = await world.post_of(article_id, channel)
+        assert thread_id is not None
+        found.append(int(thread_id))
+    return found
+
+
+def _posts(world: World, threads: list[int]) -> list[dict[str, Any]]:
+    """The post in the text channel and the forum post's starter message (the first in it;
+    comments mirrored there follow)."""
+    [post] = world.bot_messages(world.text)
+    starter = world.fake.messages(threads[1])[0]
+    assert starter.get("embeds"), starter
+    return [post, starter]
+
+
+async def _shown(world: World, threads: list[int], closed: bool, what: str) -> None:
+    def done() -> bool:
+        locks = [world.fake.threads[t]["thread_metadata"] for t in threads]
+        lines = [CLOSED in _footer(m) for m in _posts(world, threads)]
+        states = [(bool(m.get("locked")), bool(m["archived"])) for m in locks]
+        return lines == [closed, closed] and states == [(closed, closed)] * 2
+
+    await wait_for(done, 20, what)
+
+
+async def test_closing_locks_the_threads_and_reopening_unlocks_them(world: World) -> None:
+    world.service.count_refresh = CountRefresh(min_interval=0.0, per_second=100.0)
+    await world.subscribe(world.text)
+    await world.subscribe(world.forum)
+    article_id = await world.publish()
+    threads = await _threads(world, article_id)
+    await world.fake.user_message(threads[0], world.reader, "before closing")
+    answer = await world.slash(
+        "policy", world.owner, world.text, article=article_id, comments="closed"
+    )
+    assert content(answer) == f"Article {article_id}: comments are closed."
+    await _shown(world, threads, True, "locked threads and the closed line")
+    assert _footer(_posts(world, threads)[0]).endswith("\n" + CLOSED)
+    for thread in threads:  # readers cannot write in a locked thread; moderators still can
+        with pytest.raises(PermissionError):
+            await world.fake.user_message(thread, world.reader, "after closing")
+    await world.fake.user_message(threads[0], world.owner, "a moderator's word")
+
+    answer = await world.slash(
+        "policy", world.owner, world.text, article=article_id, comments="open"
+    )
+    assert content(answer).endswith("comments are open.")
+    await _shown(world, threads, False, "unlocked threads without the line")
+    await world.fake.user_message(threads[0], world.reader, "open again")
+
+    async def stored() -> bool:
+        page = await world.service.thread(ArticleId(article_id))
+        return "open again" in [n.comment.text for n in page.comments]
+
+    await wait_for(stored, 20, "a comment after reopening")
+
+
+async def test_publish_with_comments_and_the_form(world: World) -> None:
+    world.service.count_refresh = CountRefresh(min_interval=0.0, per_second=100.0)
+    await world.subscribe(world.text)
+    await world.subscribe(world.forum)
+    answer = await world.slash(
+        "publish", world.owner, world.text, title="Closed", body="B", comments="closed"
+    )
+    assert "Published article 1" in content(answer) and "Comments: closed." in content(answer)
+    assert await world.service.desk.policy(ArticleId(1)) is CommentPolicy.CLOSED
+    await world.dispatcher.drain()
+    await _shown(world, await _threads(world, 1), True, "the story published closed")
+
+    form = await world.slash("publish", world.owner, world.text, title="Held")
+    assert form["type"] == 9
+    custom_id = form["data"]["custom_id"]
+    values = {"title": "Held", "summary": "", "body": "Body", "when": ""}
+    bad = await world.fake.submit_modal(
+        world.guild, world.text, world.owner, custom_id, {**values, "comments": "maybe"}
+    )
+    refused = await world.fake.wait_for_answer(bad["id"])
+    assert ephemeral(refused)
+    assert "Comments must be open, premoderated or closed." in content(refused)
+    assert len((await world.service.latest()).articles) == 1
+    await world.fake.submit_modal(
+        world.guild, world.text, world.owner, custom_id, {**values, "comments": "premoderated"}
+    )
+
+    async def published() -> bool:
+        return len((await world.service.latest()).articles) == 2
+
+    await wait_for(published, 20, "the form's article")
+    assert await world.service.desk.policy(ArticleId(2)) is CommentPolicy.PREMODERATED
