@@ -3,19 +3,21 @@ close edit every post once through the outbox, and the jobs say whether it is cl
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import timedelta
 
 import pytest
 
 from newsbot import DestinationKind, Dispatcher, NewsService, Platform
-from newsbot.closing import WATERMARK
-from newsbot.models import CountRefresh
+from newsbot.closing import WATERMARK, Closing
+from newsbot.errors import StorageError
+from newsbot.models import Article, ArticleId, CountRefresh
 from newsbot.policy import CommentPolicy
 from newsbot.ports import Store
 from newsbot.review import DeskSettings
 from tests.conftest import ADMIN, FakeClock, draft, subscribe
 from tests.fakes.publisher import RecordingPublisher
+from tests.fakes.wait import wait_for
 from tests.pg import BOTH
 
 STORE_BACKENDS = ("memory", *BOTH)
@@ -145,3 +147,41 @@ async def test_without_an_automatic_close_nothing_is_looked_at(store: Store) -> 
     service = NewsService(store, admins={TG: {"42"}})
     assert await service.desk.closing.close_due() == 0
     assert await store.get_state(WATERMARK) is None
+
+
+class _FlakyPolicies:
+    """Comment policies whose store fails the first ``failures`` looks (a stand-in: a real
+    store cannot be made to fail on one query and not the claim before it)."""
+
+    def __init__(self, real: Closing, failures: int) -> None:
+        self.real, self.failures, self.looks = real, failures, 0
+
+    async def closed(self, articles: Iterable[Article]) -> set[ArticleId]:
+        self.looks += 1
+        if self.looks <= self.failures:
+            raise StorageError("database is locked")
+        return await self.real.closed(articles)
+
+
+async def test_a_post_whose_policy_cannot_be_read_is_sent_later_not_open(
+    store: Store, closing_service: NewsService, clock: FakeClock, publisher: RecordingPublisher
+) -> None:
+    service = closing_service
+    await subscribe(service, "-1", kind=DestinationKind.GROUP)
+    policies = _FlakyPolicies(service.desk.closing, failures=1)
+    dispatcher = Dispatcher(
+        store, {TG: publisher}, poll_interval=0.05, clock=clock, closing=policies
+    )
+    await service.publish(ADMIN, draft(), comments=CommentPolicy.CLOSED)
+    await dispatcher.start()
+    try:
+        await wait_for(lambda: policies.looks >= 1, what="the failed look")
+        assert publisher.calls == []  # given back, not sent as if open
+        clock.advance(2)  # it was put back for a second
+        await dispatcher.drain()
+    finally:
+        await dispatcher.stop()
+    (call,) = publisher.calls
+    assert call.op == "post" and call.job.comments_closed
+    (status,) = await service.deliveries(call.job.article.id)
+    assert status.delivery.attempts <= 1  # the look's failure is no attempt

@@ -4,13 +4,25 @@ form set a story's comment policy."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from newsbot import ArticleId, CountRefresh
+from newsbot import ArticleId, CountRefresh, NewsService, Platform
 from newsbot.policy import CommentPolicy
-from tests.discord_helpers import World, content, ephemeral, fake, make_world, world
+from newsbot.review import DeskSettings
+from storage import SqliteStore
+from tests.conftest import FakeClock
+from tests.discord_helpers import (
+    World,
+    WorldFactory,
+    content,
+    ephemeral,
+    fake,
+    make_world,
+    world,
+)
 from tests.fakes.wait import wait_for
 
 __all__ = ["fake", "make_world", "world"]
@@ -109,8 +121,34 @@ async def test_publish_with_comments_and_the_form(world: World) -> None:
         world.guild, world.text, world.owner, custom_id, {**values, "comments": "premoderated"}
     )
 
-    async def published() -> bool:
-        return len((await world.service.latest()).articles) == 2
+    async def published() -> bool:  # the policy is set just after the article is stored
+        if len((await world.service.latest()).articles) < 2:
+            return False
+        return await world.service.desk.policy(ArticleId(2)) is CommentPolicy.PREMODERATED
 
-    await wait_for(published, 20, "the form's article")
-    assert await world.service.desk.policy(ArticleId(2)) is CommentPolicy.PREMODERATED
+    await wait_for(published, 20, "the form's article, pre-moderated")
+
+
+async def test_a_story_closed_by_age_locks_its_thread(
+    make_world: WorldFactory, store: SqliteStore
+) -> None:
+    clock = FakeClock()
+    service = NewsService(
+        store,
+        admins={Platform.DISCORD: {"99"}},
+        clock=clock,
+        count_refresh=CountRefresh(min_interval=0.0, per_second=100.0),
+        desk=DeskSettings(close_after=timedelta(days=2)),
+    )
+    world = await make_world(with_service=service)
+    await world.subscribe(world.text)
+    await world.subscribe(world.forum)
+    article_id = await world.publish()
+    threads = await _threads(world, article_id)
+    assert await service.desk.closing.close_due() == 0
+    clock.advance(2 * 86400 + 60)
+    assert await service.desk.closing.close_due() == 1
+    world.dispatcher.wake()
+    await _shown(world, threads, True, "the thread of a story closed by age")
+    with pytest.raises(PermissionError):
+        await world.fake.user_message(threads[0], world.reader, "too old to comment")
