@@ -4,12 +4,25 @@ form set a story's comment policy."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from newsbot import ArticleId, CountRefresh, NewsService, Platform
+from adapters.discord.render import article_embed, templated_embed
+from adapters.i18n import translations
+from adapters.templates import Templated
+from newsbot import (
+    Actor,
+    Article,
+    ArticleId,
+    ArticleStatus,
+    Author,
+    CountRefresh,
+    DeliveryState,
+    NewsService,
+    Platform,
+)
 from newsbot.policy import CommentPolicy
 from newsbot.review import DeskSettings
 from storage import SqliteStore
@@ -23,6 +36,7 @@ from tests.discord_helpers import (
     make_world,
     world,
 )
+from tests.fakes.discord import MANAGE_THREADS
 from tests.fakes.wait import wait_for
 
 __all__ = ["fake", "make_world", "world"]
@@ -152,3 +166,58 @@ async def test_a_story_closed_by_age_locks_its_thread(
     await _shown(world, threads, True, "the thread of a story closed by age")
     with pytest.raises(PermissionError):
         await world.fake.user_message(threads[0], world.reader, "too old to comment")
+
+
+async def test_without_manage_threads_the_line_shows_and_the_thread_stays_open(
+    world: World,
+) -> None:
+    world.service.count_refresh = CountRefresh(min_interval=0.0, per_second=100.0)
+    guild = world.fake.guilds[world.guild]
+    role = guild.roles[guild.bot_role_id]
+    role["permissions"] = str(int(role["permissions"]) & ~MANAGE_THREADS)
+    await world.subscribe(world.text)
+    article_id = await world.publish()
+    _, thread_id = await world.post_of(article_id, world.text)
+    await world.service.desk.set_policy(
+        Actor.operator(), ArticleId(article_id), CommentPolicy.CLOSED
+    )
+    await world.dispatcher.drain()
+    [post] = world.bot_messages(world.text)
+    assert _footer(post).endswith("\n" + CLOSED)
+    meta = world.fake.threads[int(thread_id or 0)]["thread_metadata"]
+    assert not meta.get("locked") and not meta["archived"]
+    (status,) = await world.service.deliveries(ArticleId(article_id))
+    assert status.delivery.state is DeliveryState.SENT and status.delivery.attempts <= 1
+
+
+def test_the_footer_line_is_translated_and_follows_a_template() -> None:
+    now = datetime(2026, 1, 2, tzinfo=UTC)
+    article = Article(
+        ArticleId(1),
+        "T",
+        "B",
+        "",
+        None,
+        None,
+        Author("Ed", Platform.CLI, "cli"),
+        (),
+        ArticleStatus.PUBLISHED,
+        now,
+        now,
+        now,
+        1,
+    )
+    de = article_embed(
+        article, url="", comment_count=2, tr=translations("de"), comments_closed=True
+    )
+    assert str(de.footer.text).endswith("\n🔒 Kommentare geschlossen")
+    uk = templated_embed(
+        Templated("Head", "Text"),
+        article,
+        url="",
+        comment_count=0,
+        tr=translations("uk"),
+        comments_closed=True,
+    )
+    assert str(uk.footer.text).endswith("\n🔒 Коментування закрито")
+    assert "🔒" not in str(article_embed(article, url="", comment_count=2).footer.text)

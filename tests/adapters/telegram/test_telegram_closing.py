@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from adapters.i18n import translations
 from adapters.telegram.render import comment_count_line
+from adapters.telegram.render.templated import render_templated
+from adapters.templates import Templated
 from newsbot import ArticleId, CountRefresh
 from newsbot.policy import CommentPolicy
 from tests.adapters.telegram.telegram_e2e_helpers import post_in, publish, subscribe_all
@@ -99,3 +101,10 @@ def test_the_closed_line_is_translated() -> None:
         "\n🔒 Коментування закрито"
     )
     assert "🔒" not in comment_count_line(2, translations("de"))
+
+
+def test_a_templated_post_gets_the_line_below_its_text() -> None:
+    long = Templated("Headline", "x" * 5000)
+    out = render_templated(long, 4096, "🔒 Comments are closed")
+    assert out.text.endswith("\n\n🔒 Comments are closed") and len(out.text) <= 4096
+    assert render_templated(Templated("H", "Text")).text == "H\n\nText"
