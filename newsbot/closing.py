@@ -23,10 +23,10 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
-from newsbot.comments import Host
+from newsbot.comments import Host, meets
 from newsbot.errors import StorageError
 from newsbot.models import Article, ArticleCursor, ArticleId
-from newsbot.policy import CommentPolicy, Story, effective
+from newsbot.policy import CommentPolicy
 
 log = logging.getLogger("newsbot.service")
 
@@ -42,23 +42,14 @@ class Closing:
     def __init__(self, svc: Host) -> None:
         self._svc = svc
 
-    def _close_before(self, now: datetime) -> datetime | None:
-        after = self._svc.desk_settings.close_after
-        return now - after if after else None
-
     async def closed(self, articles: Iterable[Article]) -> set[ArticleId]:
         """The ids of ``articles`` whose new comments meet the closed policy now (one look-up
         per distinct article): the dispatcher marks their posts' jobs with it."""
-        svc = self._svc
-        close_before = self._close_before(svc.clock.now())
-        default = svc.desk_settings.policy
-        found: set[ArticleId] = set()
-        for article in {a.id: a for a in articles}.values():
-            own = await svc.store.get_policy(article.id)
-            story = Story(own, article.published_at)
-            if effective(story, default, close_before) is CommentPolicy.CLOSED:
-                found.add(article.id)
-        return found
+        return {
+            article.id
+            for article in {a.id: a for a in articles}.values()
+            if await meets(self._svc, article.id, article.published_at) is CommentPolicy.CLOSED
+        }
 
     async def changed(self, article_id: ArticleId, was: CommentPolicy, now: CommentPolicy) -> int:
         """After a story's policy changed from ``was`` to ``now``: when it closed or reopened,
@@ -80,12 +71,10 @@ class Closing:
         first look goes back one ``close_after`` (not through the whole archive). Returns
         how many stories closed. Looking twice at once edits twice, harmlessly."""
         svc = self._svc
-        now = svc.clock.now()
-        until = self._close_before(now)
-        if until is None:
-            return 0
         after = svc.desk_settings.close_after
-        assert after is not None
+        if not after:
+            return 0
+        until = svc.clock.now() - after
         seen = await svc.store.get_state(WATERMARK)
         since = datetime.fromisoformat(seen) if seen else until - after
         closed = 0

@@ -153,7 +153,14 @@ class DiscordPublisher:
         message = client.get_partial_messageable(int(where)).get_partial_message(int(message_id))
         thread_id = job.thread_id or job.delivery.thread_id if job.comment is None else None
         if thread_id is not None:  # reopened: unlocked first (a forum post's message is in it)
-            await self._set_thread(client, job, thread_id, closed=False, inside=where == thread_id)
+            await self._set_thread(
+                client,
+                job,
+                thread_id,
+                closed=job.comments_closed,
+                inside=where == thread_id,
+                before=True,
+            )
         async with self._write("edit", where):
             try:
                 if job.comment is None:
@@ -363,24 +370,22 @@ class DiscordPublisher:
         *,
         closed: bool,
         inside: bool = False,
+        before: bool = False,
     ) -> None:
-        """Lock and archive the article's thread (``closed``), or before an edit unlock and
-        unarchive a locked one and, when the message edited is ``inside`` the thread (a
-        forum post), unarchive it. Needs Manage Threads: a refusal, or a thread
-        gone, is logged and not retried. The thread's state comes from the client's cache,
-        else from Discord (archived threads are not cached)."""
+        """Bring the article's thread to what ``thread_change`` says. Needs Manage Threads: a
+        refusal, or a thread gone, is logged and not retried. The thread's state comes from
+        the client's cache, else from Discord (archived threads are not cached)."""
         try:
             thread = client.get_channel(int(thread_id)) or await client.fetch_channel(
                 int(thread_id)
             )
             if not isinstance(thread, discord.Thread):
                 return
-            if closed and not (thread.locked and thread.archived):
-                await thread.edit(locked=True, archived=True)
-            elif not closed and thread.locked:
-                await thread.edit(locked=False, archived=False)
-            elif not closed and inside and thread.archived:
-                await thread.edit(archived=False)
+            change = thread_change(
+                thread.locked, thread.archived, closed=closed, inside=inside, before=before
+            )
+            if change is not None:
+                await thread.edit(locked=change[0], archived=change[1])
         except discord.HTTPException as exc:
             if isinstance(exc, discord.NotFound | discord.Forbidden):
                 log.warning("cannot lock the article's thread", extra=_fields(job, error=str(exc)))
@@ -507,6 +512,21 @@ class DiscordPublisher:
             yield
         finally:
             self.pacer.release(op, channel_id)
+
+
+def thread_change(
+    locked: bool, archived: bool, *, closed: bool, inside: bool, before: bool
+) -> tuple[bool, bool] | None:
+    """The (locked, archived) an article's thread, now ``locked`` and ``archived``, is to be
+    given, or ``None`` when it is as it should be: before an edit (``before``), a reopened
+    story's lock comes off (and the archive with it), and a thread the edited message is
+    ``inside`` (a forum post's) is unarchived, as Discord edits nothing in an archived thread;
+    after a post or an edit, a ``closed`` story's thread is locked and archived."""
+    if before:
+        if not closed and locked:
+            return False, False
+        return (locked, False) if inside and archived else None
+    return (True, True) if closed and not (locked and archived) else None
 
 
 def _check_ids(job: Job) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from adapters.discord.publisher import thread_change
 from adapters.discord.render import article_embed, templated_embed
 from adapters.i18n import translations
 from adapters.templates import Templated
@@ -93,6 +94,18 @@ async def test_closing_locks_the_threads_and_reopening_unlocks_them(world: World
         with pytest.raises(PermissionError):
             await world.fake.user_message(thread, world.reader, "after closing")
     await world.fake.user_message(threads[0], world.owner, "a moderator's word")
+    # Edited again while closed (a new count): the threads are never unlocked meanwhile.
+    await world.dispatcher.drain()
+    seen = len(world.fake.requests)
+    assert await world.service.desk.closing.refresh(ArticleId(article_id)) == 2
+    await world.dispatcher.drain()
+    unlocks = [
+        r
+        for r in world.fake.requests[seen:]
+        if r[0] == "PATCH" and (r[2] or {}).get("locked") is False
+    ]
+    assert unlocks == []
+    await _shown(world, threads, True, "still locked after another edit")
 
     answer = await world.slash(
         "policy", world.owner, world.text, article=article_id, comments="open"
@@ -221,3 +234,17 @@ def test_the_footer_line_is_translated_and_follows_a_template() -> None:
     )
     assert str(uk.footer.text).endswith("\n🔒 Коментування закрито")
     assert "🔒" not in str(article_embed(article, url="", comment_count=2).footer.text)
+
+
+def test_thread_change() -> None:
+    def change(locked: bool, archived: bool, **kw: bool) -> tuple[bool, bool] | None:
+        return thread_change(locked, archived, **{"inside": False, "before": False, **kw})
+
+    assert change(False, False, closed=True) == (True, True)
+    assert change(True, False, closed=True) == (True, True)  # a moderator's word woke it
+    assert change(True, True, closed=True) is None
+    assert change(False, True, closed=False) is None  # archived by inactivity: left so
+    assert change(True, True, closed=False, before=True) == (False, False)  # reopened
+    assert change(True, True, closed=True, before=True) is None  # closed: kept locked
+    assert change(True, True, closed=True, before=True, inside=True) == (True, False)
+    assert change(False, False, closed=False, before=True, inside=True) is None
