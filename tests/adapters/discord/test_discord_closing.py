@@ -94,6 +94,9 @@ async def test_closing_locks_the_threads_and_reopening_unlocks_them(world: World
         with pytest.raises(PermissionError):
             await world.fake.user_message(thread, world.reader, "after closing")
     await world.fake.user_message(threads[0], world.owner, "a moderator's word")
+    assert not world.fake.threads[threads[0]]["thread_metadata"]["archived"]  # woken by it
+    with pytest.raises(PermissionError):  # and still locked to readers
+        await world.fake.user_message(threads[0], world.reader, "now?")
     # Edited again while closed (a new count): the threads are never unlocked meanwhile.
     await world.dispatcher.drain()
     seen = len(world.fake.requests)
