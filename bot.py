@@ -41,6 +41,7 @@ from newsbot import (
     Store,
     new_worker_id,
 )
+from newsbot.closing import AutoClose
 from newsbot.errors import ConfigError
 from newsbot.feeds import FeedService
 from newsbot.staff import parse_staff
@@ -581,6 +582,7 @@ def compose(
         may_send=lambda platform: roles is not None and roles.holds(role_of(platform)),
         staff=service.staffchat,
         notices=store,
+        closing=service.desk.closing,
     )
     service.on_enqueue(dispatcher.wake)
     store.watch(lambda _topic: dispatcher.wake())
@@ -609,6 +611,9 @@ def compose(
     )
     held = roles
     service.feeds.may_poll = lambda: held.holds(FEEDS_ROLE)
+    closing = AutoClose(service.desk.closing, lambda: held.holds(FEEDS_ROLE))  # by age
+    closing.start()
+    stack.push_async_callback(closing.stop)
     polling = FeedPolling(service.feeds, settings.feeds_concurrency)
     stack.push_async_callback(polling.stop)
     senders = Senders(factories, dispatcher, on_fatal, roles)

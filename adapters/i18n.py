@@ -53,6 +53,11 @@ def translations(language: str) -> Translator:
     return Translations(mo, domain=DOMAIN)
 
 
+def closed_line(tr: Translator) -> str:
+    """The line a story closed to comments shows on its posts (Telegram and Discord)."""
+    return "🔒 " + tr.gettext("Comments are closed")
+
+
 def time_zone(name: str) -> ZoneInfo:
     """The IANA time zone ``name`` ("Europe/Kyiv"), or ``ValueError`` naming the problem."""
     try:

@@ -267,10 +267,14 @@ async def _add_comment(
 async def policy_of(svc: Host, article_id: ArticleId) -> CommentPolicy:
     """The comment policy a new comment on the article meets now (``newsbot.policy``)."""
     article = await svc.store.get_article(article_id)
+    return await meets(svc, article_id, article.published_at if article is not None else None)
+
+
+async def meets(svc: Host, article_id: ArticleId, published: datetime | None) -> CommentPolicy:
+    """``policy_of`` for an article known to be ``published`` then."""
     own = await svc.store.get_policy(article_id)
     desk = svc.desk_settings
     close_before = svc.clock.now() - desk.close_after if desk.close_after else None
-    published = article.published_at if article is not None else None
     return effective(Story(own, published), desk.policy, close_before)
 
 

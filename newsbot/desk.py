@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from newsbot import moderation
+from newsbot.closing import Closing
 from newsbot.comments import Host, delete, policy_of
 from newsbot.errors import InvalidInput, NotFound
 from newsbot.models import Actor, ArticleId, Comment, CommentId, CommentStatus
@@ -61,6 +62,7 @@ class Desk:
 
     def __init__(self, svc: Host) -> None:
         self._svc = svc
+        self.closing = Closing(svc)  # what the posts show of a closed story
 
     async def queue(
         self, actor: Actor, view: View, limit: int = 50, after: QueuePosition | None = None
@@ -254,7 +256,8 @@ class Desk:
     ) -> CommentPolicy:
         """Set a story's comment policy (``None``: back to the default setting); returns the
         policy its new comments now meet. Reopening restores: what a closed or pre-moderated
-        story held stays in the queue for moderators.
+        story held stays in the queue for moderators. Closing or reopening edits the story's
+        posts (``newsbot.closing``).
 
         Raises:
             PermissionDenied: the actor is not an admin.
@@ -263,9 +266,11 @@ class Desk:
         svc = self._svc
         svc.require_admin(actor, "set comment policies")
         article = await svc.article(article_id)
+        was = await policy_of(svc, article.id)
         await svc.store.set_policy(article.id, policy, svc.clock.now())
         svc._enqueued()  # pages showing the form change
         now_meets = await policy_of(svc, article.id)
+        await self.closing.changed(article.id, was, now_meets)  # the posts' line, the thread
         log.info(
             "comment policy set",
             extra={

@@ -23,12 +23,12 @@ import random
 import secrets
 import socket
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from newsbot.errors import DeliveryError, DestinationGone, RateLimited, StorageError
-from newsbot.models import ArticleId, DeliveryOp, Job, Platform
+from newsbot.models import Article, ArticleId, DeliveryOp, Job, Platform
 from newsbot.notifications import NoticeJob, to_send
 from newsbot.ports import Clock, Outbox, Publisher, SystemClock
 from newsbot.ports.notifications import NoticeStore, Notifier
@@ -36,6 +36,7 @@ from newsbot.staffchat import StaffNotice
 from newsbot.stats import tagged_url
 
 log = logging.getLogger("newsbot.dispatcher")
+_DELETE = DeliveryOp.DELETE
 
 
 class StaffSender(Protocol):
@@ -65,6 +66,14 @@ class StaffSender(Protocol):
 
     async def renew(self, worker: str, now: datetime, lease: float) -> int:
         """Extend the worker's claims while their sends run."""
+        ...
+
+
+class ClosedStories(Protocol):
+    """Which stories are closed to comments (``newsbot.closing.Closing``)."""
+
+    async def closed(self, articles: Iterable[Article]) -> set[ArticleId]:
+        """The ids of ``articles`` closed now."""
         ...
 
 
@@ -99,6 +108,9 @@ class Dispatcher:
         notices: the store's reply notices (``newsbot.notifications``), sent through the
             publishers that are also a ``Notifier``, only with the slots the due deliveries
             leave free: never ahead of an article's fan-out.
+        closing: which stories are closed (``NewsService.desk.closing``): the jobs of their
+            own posts and edits carry ``comments_closed``, so the line and the Discord
+            thread's lock follow the policy read when the post was claimed.
     """
 
     def __init__(
@@ -119,6 +131,7 @@ class Dispatcher:
         may_send: Callable[[Platform], bool] | None = None,
         staff: StaffSender | None = None,
         notices: NoticeStore | None = None,
+        closing: ClosedStories | None = None,
     ) -> None:
         self.article_url = article_url or (lambda article_id: f"/articles/{article_id}")
         self.store = store
@@ -136,6 +149,7 @@ class Dispatcher:
         self.staff = staff
         self._staff_busy: set[Platform] = set()
         self.notices = notices
+        self.closing = closing
         self._wake: dict[Platform, asyncio.Event] = {}
         self._stopping = asyncio.Event()
         self._detaching: dict[Platform, asyncio.Event] = {}
@@ -293,10 +307,16 @@ class Dispatcher:
                         log.exception("cannot claim deliveries", extra={"platform": platform})
                     finally:
                         self.in_flight += len(jobs) - 1
+                closed = await self._closed(jobs)
                 for job in jobs:
                     url = tagged_url(self.article_url(job.article.id), job.destination.id)
-                    job = dataclasses.replace(job, article_url=url)
-                    task = asyncio.create_task(self._deliver(publisher, job))
+                    if closed is None:  # the policy is unknown: send it later
+                        task = asyncio.create_task(self._give_back(job, "policy unknown", 1.0))
+                    else:
+                        job = dataclasses.replace(
+                            job, article_url=url, comments_closed=job.article.id in closed
+                        )
+                        task = asyncio.create_task(self._deliver(publisher, job))
                     tasks.add(task)
                     task.add_done_callback(finished)
                 # Notices only when no delivery was due: never ahead of an article's fan-out.
@@ -329,6 +349,26 @@ class Dispatcher:
         finally:
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _closed(self, jobs: list[Job]) -> set[ArticleId] | None:
+        """The closed stories among those of the claimed article posts; ``None`` when the
+        store could not say."""
+        posts = [j.article for j in jobs if j.comment is None and j.delivery.op is not _DELETE]
+        if self.closing is None or not posts:
+            return set()
+        try:
+            return await self.closing.closed(posts)
+        except StorageError:
+            log.exception("cannot read comment policies")
+            return None
+
+    async def _give_back(self, job: Job, reason: str, delay: float = 0.0) -> None:
+        """Put a claimed delivery back, due in ``delay`` seconds, not counting an attempt."""
+        now = self.clock.now()
+        due = now + timedelta(seconds=delay)
+        await self._record(
+            lambda: self.store.retry_delivery(job.delivery, reason, due, now, count_attempt=False)
+        )
 
     async def _next_due(self, platform: Platform) -> datetime | None:
         due = await self.store.next_due(platform)
@@ -448,11 +488,7 @@ class Dispatcher:
         }
         if not self.may_send(delivery.platform):
             # The platform's role moved to another worker while this job waited: hand it over.
-            await self._record(
-                lambda: self.store.retry_delivery(
-                    delivery, "role lost", self.clock.now(), self.clock.now(), count_attempt=False
-                )
-            )
+            await self._give_back(job, "role lost")
             log.info("claim given back: not the sender any more", extra=fields)
             return
         if log.isEnabledFor(logging.DEBUG):

@@ -357,6 +357,9 @@ class Job:
         article_url: the article's web page.
         nonce: a deterministic idempotency key (at most 25 characters) for platforms that
             support one, so that a resend after a crash does not double the post.
+        comments_closed: the article's comment policy is closed (``newsbot.closing``): its
+            posts say so and a Discord thread on them is locked and archived (set by the
+            dispatcher on the article's own posts and edits).
     """
 
     delivery: Delivery
@@ -371,6 +374,7 @@ class Job:
     nonce: str
     discussion: MessageRef | None = None
     reaction_count: int = 0
+    comments_closed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

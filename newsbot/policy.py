@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from newsbot.errors import InvalidInput
+from newsbot.i18n import N_
+
 
 class CommentPolicy(StrEnum):
     """What becomes of a story's new comments."""
@@ -63,3 +66,18 @@ def effective(
     if close_before is not None and published is not None and published < close_before:
         return CommentPolicy.CLOSED
     return default
+
+
+def choose(value: str) -> CommentPolicy:
+    """The policy an admin asked for at publish time (``--comments``, ``comments=``, a form).
+
+    Raises:
+        InvalidInput: no such policy; the message names the three.
+    """
+    try:
+        return parse(value)
+    except ValueError:
+        raise InvalidInput(BAD_POLICY, field="comments") from None
+
+
+BAD_POLICY = N_("Comments must be open, premoderated or closed.")

@@ -50,6 +50,7 @@ from newsbot.models import (
     WorkerInfo,
 )
 from newsbot.notifying import Notifications
+from newsbot.policy import CommentPolicy
 from newsbot.ports import Clock, Store, StoreMetrics, SystemClock
 from newsbot.publishing import Change as Change  # re-exported: adapters import it here
 from newsbot.reacting import ReactionService
@@ -198,12 +199,17 @@ class NewsService:
         request: str | None = None,
         schedule: Schedule | None = None,
         priority: Priority = Priority.NORMAL,
+        comments: CommentPolicy | None = None,
     ) -> Change:
         """Validate, store and deliver an article, once per ``request``, now or on
-        ``schedule``, in the lane of its ``priority`` (``publishing.publish``)."""
-        return await publishing.publish(
+        ``schedule``, in the lane of its ``priority`` (``publishing.publish``), with its own
+        ``comments`` policy if one is given (``Desk.set_policy``)."""
+        change = await publishing.publish(
             self, actor, draft, request=request, schedule=schedule, priority=priority
         )
+        if comments is not None and not change.repeated:
+            await self.desk.set_policy(actor, change.article.id, comments)
+        return change
 
     async def next_live_at(self) -> datetime | None:
         """When the next scheduled article's web time comes (the lists of articles change

@@ -294,6 +294,23 @@ class SqlDesk(CommonUnits):
         row = await self._row("SELECT policy FROM story_policy WHERE article_id = $1", article_id)
         return None if row is None else CommentPolicy(row[0])
 
+    async def refresh_posts(self, article_id: ArticleId, pace: CountRefresh, now: datetime) -> int:
+        async def body(tx: Tx) -> int:
+            # A post or an edit being sent carries the policy read when it was claimed: send
+            # it again once done (its generation moves on: complete_delivery leaves it pending).
+            await tx.run(
+                "UPDATE deliveries SET generation = generation + 1 WHERE article_id = $1 "
+                "AND comment_id IS NULL AND state = 'sending' AND op != 'delete'",
+                article_id,
+            )
+            queued, posts = 0, await _posts(tx, article_id)
+            for delivery_id, at in mirroring.count_refreshes(posts, pace, now):
+                queued += await tx.run(_REFRESH, delivery_id, at, now)
+            await tx.notify(_topics(article_id, queued))
+            return queued
+
+        return await self._atomic(body)
+
     async def audit_log(self, limit: int) -> list[AuditEntry]:
         return [
             AuditEntry(int(r[0]), rows.at(r[1]), r[2], r[3], CommentId(r[4]), r[5])

@@ -158,6 +158,7 @@ async def dispatcher(
         backoff_base=0.01,
         backoff_cap=0.05,
         article_url=service.article_url,
+        closing=service.desk.closing,
     )
     service.on_enqueue(d.wake)
     await d.start()

@@ -170,6 +170,7 @@ async def make_world(
             staff=svc.staffchat,
             clock=svc.clock,
             notices=db,
+            closing=svc.desk.closing,
         )
         svc.on_enqueue(dispatcher.wake)
         await dispatcher.start()

@@ -82,6 +82,7 @@ class World:
             staff=self.service.staffchat,
             clock=self.service.clock,
             notices=self.store,
+            closing=self.service.desk.closing,
         )
         self.service.on_enqueue(dispatcher.wake)
         await dispatcher.start()

@@ -32,9 +32,10 @@ async def publish(service: NewsService, args: argparse.Namespace) -> object:
     )
     when = schedule.schedule_of(service, args)
     priority = parse_priority(args.priority)
-    change = await service.publish(Actor.operator(), draft, schedule=when, priority=priority)
-    if getattr(args, "comments", None):
-        await service.desk.set_policy(Actor.operator(), change.article.id, parse(args.comments))
+    comments = parse(args.comments) if getattr(args, "comments", None) else None
+    change = await service.publish(
+        Actor.operator(), draft, schedule=when, priority=priority, comments=comments
+    )
     if args.json:
         return {**article_json(service, change.article), "queued": change.queued}
     page = service.article_url(change.article.id)

@@ -31,6 +31,7 @@ from adapters.discord.scheduling import (
 from newsbot.errors import InvalidInput
 from newsbot.i18n import N_
 from newsbot.models import ArticleDraft, ArticleId
+from newsbot.policy import CommentPolicy, choose
 from newsbot.service import Change
 
 MODAL_TEXT_MAX = 4000
@@ -49,6 +50,8 @@ class ArticleModal(discord.ui.Modal):
         summary: the Summary field's starting value.
         body: the Body field's starting value.
         when: the When field's starting value; ``None`` shows no When field.
+        comments: the Comments field's starting value (the story's comment policy);
+            ``None`` shows no Comments field.
     """
 
     def __init__(
@@ -61,6 +64,7 @@ class ArticleModal(discord.ui.Modal):
         summary: str = "",
         body: str = "",
         when: str | None = None,
+        comments: str | None = None,
     ) -> None:
         super().__init__(title=heading, custom_id=custom_id, timeout=30 * 60)
         self._submit = submit
@@ -95,6 +99,17 @@ class ArticleModal(discord.ui.Modal):
                 default=when or None,
             )
             self.add_item(self.when)
+        self.comments: discord.ui.TextInput[ArticleModal] | None = None
+        if comments is not None:
+            self.comments = discord.ui.TextInput(
+                label="Comments (blank: the default)",
+                custom_id="comments",
+                required=False,
+                max_length=20,
+                placeholder="open, premoderated or closed",
+                default=comments or None,
+            )
+            self.add_item(self.comments)
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         return await admit(interaction)
@@ -115,7 +130,10 @@ def _optional(value: str | None, current: str | None) -> str | None:
 
 
 async def _published(
-    interaction: discord.Interaction, change: Change, done: str = "Published"
+    interaction: discord.Interaction,
+    change: Change,
+    done: str = "Published",
+    comments: CommentPolicy | None = None,
 ) -> None:
     article = change.article
     url = service_of(interaction).article_url(article.id)
@@ -123,9 +141,10 @@ async def _published(
     if change.repeated:
         text = f"Article {article.id} was already published by this command: {title}\nPage: {url}"
     else:
+        policy = "" if comments is None else f"Comments: {comments}. "
         text = (
             f"{done} article {article.id}: {title}\n"
-            f"Queued for {change.queued} channel(s). Page: {url}"
+            f"Queued for {change.queued} channel(s). {policy}Page: {url}"
         )
     await reply(interaction, text)
 
@@ -156,6 +175,7 @@ class ArticleCommands(CommandGroup, name="articles", description=N_("Articles (n
         telegram_at="A later time (or delay) for the Telegram posts",
         discord_at="A later time (or delay) for the Discord posts",
         priority="breaking overtakes the posts of articles already going out",
+        comments="Its comment policy: open, premoderated or closed (else the default)",
     )
     @app_commands.rename(delay="in")
     async def publish(
@@ -172,6 +192,7 @@ class ArticleCommands(CommandGroup, name="articles", description=N_("Articles (n
         telegram_at: str | None = None,
         discord_at: str | None = None,
         priority: Literal["normal", "breaking"] = "normal",
+        comments: Literal["open", "premoderated", "closed"] | None = None,
     ) -> None:
         """Publish an article to every subscribed channel, now or at a time."""
         service = service_of(interaction)
@@ -181,16 +202,25 @@ class ArticleCommands(CommandGroup, name="articles", description=N_("Articles (n
 
         async def submit(done: discord.Interaction, title: str, summary: str, body: str) -> None:
             when_at, when_in = at, delay
+            policy: str | None = comments
             if modal is not None and modal.when is not None:
                 when_at, when_in = when_field(modal.when.value)
+            if modal is not None and modal.comments is not None:
+                policy = modal.comments.value.strip() or None
             schedule = schedule_of(service, when_at, when_in, telegram_at, discord_at)
+            chosen = None if policy is None else choose(policy)
             if not await acknowledge(done):
                 return
             draft = ArticleDraft(title, body, summary, url, image, parse_tags(tags))
             change = await service.publish(
-                actor_of(done), draft, request=request, schedule=schedule, priority=lane
+                actor_of(done),
+                draft,
+                request=request,
+                schedule=schedule,
+                priority=lane,
+                comments=chosen,
             )
-            await _published(done, change, published_words(schedule, lane))
+            await _published(done, change, published_words(schedule, lane), chosen)
 
         modal: ArticleModal | None = None
         if body is None:
@@ -201,6 +231,7 @@ class ArticleCommands(CommandGroup, name="articles", description=N_("Articles (n
                 title=title or "",
                 summary=summary or "",
                 when=at or delay or "",
+                comments=comments or "",
             )
             await interaction.response.send_modal(modal)
             return

@@ -136,7 +136,10 @@ class DiscordPublisher:
         _check_ids(job)
         if job.comment is None:
             await self.languages.refresh(job.destination.chat_id)
-            return await self._post_article(client, job)
+            posted = await self._post_article(client, job)
+            if job.comments_closed and posted.thread_id is not None:
+                await self._set_thread(client, job, posted.thread_id, closed=True)
+            return posted
         return await self._post_comment(client, job)
 
     async def edit(self, job: Job) -> None:
@@ -148,6 +151,16 @@ class DiscordPublisher:
             return
         where = self._message_channel(client, job)
         message = client.get_partial_messageable(int(where)).get_partial_message(int(message_id))
+        thread_id = job.thread_id or job.delivery.thread_id if job.comment is None else None
+        if thread_id is not None:  # reopened: unlocked first (a forum post's message is in it)
+            await self._set_thread(
+                client,
+                job,
+                thread_id,
+                closed=job.comments_closed,
+                inside=where == thread_id,
+                before=True,
+            )
         async with self._write("edit", where):
             try:
                 if job.comment is None:
@@ -165,6 +178,8 @@ class DiscordPublisher:
                 raise translate(exc, destination=where == job.destination.chat_id) from exc
             except _NETWORK_ERRORS as exc:
                 raise translate(exc, destination=False) from exc
+        if thread_id is not None and job.comments_closed:
+            await self._set_thread(client, job, thread_id, closed=True)
 
     async def delete(self, job: Job) -> None:
         client = self._ready_client()
@@ -184,7 +199,7 @@ class DiscordPublisher:
                 raise translate(exc, destination=False) from exc
         thread_id = job.thread_id or job.delivery.thread_id
         if job.comment is None and thread_id is not None:
-            await self._close_thread(client, job, thread_id)
+            await self._set_thread(client, job, thread_id, closed=True)
 
     # -- articles -------------------------------------------------------------------------
 
@@ -317,6 +332,7 @@ class DiscordPublisher:
                     comment_count=job.comment_count,
                     reaction_count=job.reaction_count,
                     tr=tr,
+                    comments_closed=job.comments_closed,
                 )
         return article_embed(
             job.article,
@@ -324,6 +340,7 @@ class DiscordPublisher:
             comment_count=job.comment_count,
             reaction_count=job.reaction_count,
             tr=tr,
+            comments_closed=job.comments_closed,
         )
 
     async def _mention(self, job: Job) -> tuple[str | None, discord.AllowedMentions]:
@@ -345,13 +362,30 @@ class DiscordPublisher:
             )
         return None, NO_MENTIONS
 
-    async def _close_thread(self, client: discord.Client, job: Job, thread_id: str) -> None:
+    async def _set_thread(
+        self,
+        client: discord.Client,
+        job: Job,
+        thread_id: str,
+        *,
+        closed: bool,
+        inside: bool = False,
+        before: bool = False,
+    ) -> None:
+        """Bring the article's thread to what ``thread_change`` says. Needs Manage Threads: a
+        refusal, or a thread gone, is logged and not retried. The thread's state comes from
+        the client's cache, else from Discord (archived threads are not cached)."""
         try:
             thread = client.get_channel(int(thread_id)) or await client.fetch_channel(
                 int(thread_id)
             )
-            if isinstance(thread, discord.Thread):
-                await thread.edit(locked=True, archived=True)
+            if not isinstance(thread, discord.Thread):
+                return
+            change = thread_change(
+                thread.locked, thread.archived, closed=closed, inside=inside, before=before
+            )
+            if change is not None:
+                await thread.edit(locked=change[0], archived=change[1])
         except discord.HTTPException as exc:
             if isinstance(exc, discord.NotFound | discord.Forbidden):
                 log.warning("cannot lock the article's thread", extra=_fields(job, error=str(exc)))
@@ -478,6 +512,21 @@ class DiscordPublisher:
             yield
         finally:
             self.pacer.release(op, channel_id)
+
+
+def thread_change(
+    locked: bool, archived: bool, *, closed: bool, inside: bool, before: bool
+) -> tuple[bool, bool] | None:
+    """The (locked, archived) an article's thread, now ``locked`` and ``archived``, is to be
+    given, or ``None`` when it is as it should be: before an edit (``before``), a reopened
+    story's lock comes off (and the archive with it), and a thread the edited message is
+    ``inside`` (a forum post's) is unarchived, as Discord edits nothing in an archived thread;
+    after a post or an edit, a ``closed`` story's thread is locked and archived."""
+    if before:
+        if not closed and locked:
+            return False, False
+        return (locked, False) if inside and archived else None
+    return (True, True) if closed and not (locked and archived) else None
 
 
 def _check_ids(job: Job) -> None:

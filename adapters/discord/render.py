@@ -15,6 +15,7 @@ import re
 
 import discord
 
+from adapters.i18n import closed_line
 from adapters.templates import Templated
 from newsbot.i18n import ENGLISH, Translator
 from newsbot.models import Article, ArticlePage, Comment, CommentNode, Platform, ThreadPage
@@ -123,6 +124,7 @@ def article_embed(
     comment_count: int,
     reaction_count: int = 0,
     tr: Translator = ENGLISH,
+    comments_closed: bool = False,
 ) -> discord.Embed:
     """The one embed that carries an article.
 
@@ -131,6 +133,7 @@ def article_embed(
         url: the article's web page, linked from the title.
         comment_count: visible comments, shown in the footer.
         reaction_count: reactions on the article and its comments, shown beside them.
+        comments_closed: the story is closed to comments: the footer's last line says so.
     """
     title = _safe(one_line(article.title), TITLE_MAX) or f"Article {article.id}"
     if article.summary.strip():
@@ -152,6 +155,8 @@ def article_embed(
     footer = count_footer(comment_count, reaction_count, tr)
     if article.tags:
         footer += " · " + " ".join(f"#{tag}" for tag in article.tags)
+    if comments_closed:
+        footer += "\n" + closed_line(tr)
     embed.set_footer(text=_safe(footer, FOOTER_MAX))
     return fit_embed(embed)
 
@@ -174,10 +179,12 @@ def templated_embed(
     comment_count: int,
     reaction_count: int = 0,
     tr: Translator = ENGLISH,
+    comments_closed: bool = False,
 ) -> discord.Embed:
     """An article's embed made from a chat's own template (``adapters.templates``): its
     headline as the title and its text as literal text (Markdown escaped, mentions
-    neutralised), the image kept; the footer counts comments as the built-in one does."""
+    neutralised), the image kept; the footer counts comments as the built-in one does (and
+    says when the story is closed)."""
     title = _safe(one_line(escape_name(out.headline)), TITLE_MAX) or f"Article {article.id}"
     embed = discord.Embed(
         title=title,
@@ -188,7 +195,10 @@ def templated_embed(
     )
     if article.image_url:
         embed.set_image(url=article.image_url)
-    embed.set_footer(text=_safe(count_footer(comment_count, reaction_count, tr), FOOTER_MAX))
+    footer = count_footer(comment_count, reaction_count, tr)
+    if comments_closed:
+        footer += "\n" + closed_line(tr)
+    embed.set_footer(text=_safe(footer, FOOTER_MAX))
     return fit_embed(embed)
 
 

@@ -22,7 +22,7 @@ from telegram.error import (
 )
 from telegram.ext import ExtBot
 
-from adapters.i18n import ChatSpeech, Speech
+from adapters.i18n import ChatSpeech, Speech, closed_line
 from adapters.telegram.limiter import FANOUT, retry_seconds
 from adapters.telegram.render import (
     CAPTION_LIMIT,
@@ -277,6 +277,7 @@ class TelegramPublisher:
         return int(thread) if thread and _MESSAGE_ID.fullmatch(thread) else None
 
     def _article_text(self, job: Job, limit: int = 4096, template: object = None) -> Rendered:
+        tr = self.languages.of(job.destination.chat_id).tr
         if template is not None:  # the chat's own template (adapters/templates.py)
             try:
                 out = render_template(
@@ -285,14 +286,15 @@ class TelegramPublisher:
             except InvalidInput as error:  # checked when set; this article broke it anyway
                 log.warning("template failed, built-in layout used", extra={"error": str(error)})
             else:
-                return render_templated(out, limit)
+                return render_templated(out, limit, closed_line(tr) if job.comments_closed else "")
         return render_article(
             job.article,
             article_url=job.article_url,
             comment_count=job.comment_count,
             limit=limit,
             reaction_count=job.reaction_count,
-            tr=self.languages.of(job.destination.chat_id).tr,
+            tr=tr,
+            comments_closed=job.comments_closed,
         )
 
     async def _photo(self, image_url: str) -> str:

@@ -99,3 +99,10 @@ class DeskStore(Protocol):
     async def get_policy(self, article_id: ArticleId) -> CommentPolicy | None:
         """A story's own comment policy, if one was set."""
         ...
+
+    async def refresh_posts(self, article_id: ArticleId, pace: CountRefresh, now: datetime) -> int:
+        """Re-enqueue the article's sent posts as edits (their count line shows whether the
+        story is closed), paced as ``newsbot.mirroring.count_refreshes`` says, and have its
+        posts and edits being sent now sent again once done (their job was built before).
+        Returns the edits queued."""
+        ...

@@ -18,6 +18,7 @@ from newsbot.models import (
     CommentStatus,
     CountRefresh,
     DeliveryOp,
+    DeliveryState,
     DestinationId,
 )
 from newsbot.policy import CommentPolicy
@@ -182,28 +183,52 @@ class Desk(MemoryBase):
                 self._mirror(comment, destination_id, _utc(now), _utc(due))
         if count_refresh is not None:
             self._resend_count_edits(comment.article_id)
-            for delivery_id, at in mirroring.count_refreshes(posts, count_refresh, _utc(now)):
-                current = db.deliveries[delivery_id]
-                if current.state is _SENT and current.op is not DeliveryOp.DELETE:
-                    self._put(
-                        current,
-                        op=DeliveryOp.EDIT,
-                        state=_PENDING,
-                        next_attempt_at=_utc(at),
-                        attempts=0,
-                        generation=current.generation + 1,
-                        updated_at=_utc(now),
-                    )
+            self._refresh_posts(posts, count_refresh, now)
         self._changed()
         return comment
 
+    def _refresh_posts(self, posts: list[ArticlePost], pace: CountRefresh, now: datetime) -> int:
+        db = self._db
+        queued = 0
+        for delivery_id, at in mirroring.count_refreshes(posts, pace, _utc(now)):
+            current = db.deliveries[delivery_id]
+            if current.state is _SENT and current.op is not DeliveryOp.DELETE:
+                self._put(
+                    current,
+                    op=DeliveryOp.EDIT,
+                    state=_PENDING,
+                    next_attempt_at=_utc(at),
+                    attempts=0,
+                    generation=current.generation + 1,
+                    updated_at=_utc(now),
+                )
+                queued += 1
+        return queued
+
+    async def refresh_posts(self, article_id: ArticleId, pace: CountRefresh, now: datetime) -> int:
+        db = self._db
+        for d in list(db.deliveries.values()):  # being sent: again once done (storage.desk)
+            if (
+                d.article_id == article_id
+                and d.comment_id is None
+                and d.state is DeliveryState.SENDING
+                and d.op is not DeliveryOp.DELETE
+            ):
+                self._put(d, generation=d.generation + 1)
+        queued = self._refresh_posts(self._article_posts(article_id), pace, now)
+        self._changed()
+        return queued
+
     def _held_posts(self, comment: Comment) -> list[ArticlePost]:
+        return self._article_posts(comment.article_id)
+
+    def _article_posts(self, article_id: ArticleId) -> list[ArticlePost]:
         db = self.database
         own = sorted(
             (
                 d
                 for d in db.deliveries.values()
-                if d.article_id == comment.article_id and d.comment_id is None and d.message_id
+                if d.article_id == article_id and d.comment_id is None and d.message_id
             ),
             key=lambda d: d.id,
         )

@@ -71,6 +71,7 @@ async def both_platforms(
             backoff_cap=0.05,
             article_url=service.article_url,
             notices=store,
+            closing=service.desk.closing,
         )
         service.on_enqueue(dispatcher.wake)
         await dispatcher.start()

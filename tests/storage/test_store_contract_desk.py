@@ -17,7 +17,7 @@ from newsbot import (
 from newsbot.models import CountRefresh
 from newsbot.policy import CommentPolicy
 from newsbot.review import Decision, Reason, View
-from tests.storage.contract_helpers import at, incoming, posted_article
+from tests.storage.contract_helpers import at, dest, incoming, posted_article
 
 REFRESH = CountRefresh()
 
@@ -245,3 +245,26 @@ async def test_concurrent_reports_of_one_comment_all_count(
     item = await first.review_item(comment_id)
     assert item is not None and item.reports == 6
     assert sorted(item.reasons) == ["reported", "words"]
+
+
+async def test_refresh_posts_edits_the_sent_posts_and_resends_those_in_flight(
+    backend: Store,
+) -> None:
+    """Closing or reopening a story edits its posts (``newsbot.closing``): the sent ones are
+    queued as edits at the count's pace, and one being sent goes again once done."""
+    article_id, _refs = await posted_article(backend, "-100", "-200")
+    other = await dest(backend, "-300")
+    assert await backend.claim_deliveries(Platform.TELEGRAM, at(3), 100) == []
+    queued = await backend.refresh_posts(article_id, CountRefresh(60.0, 3.0), at(400))
+    assert queued == 2
+    # One edit is claimed (in flight) when the story changes again.
+    first, second = await backend.claim_deliveries(Platform.TELEGRAM, at(500), 100)
+    assert {first.delivery.op, second.delivery.op} == {DeliveryOp.EDIT}
+    await backend.complete_delivery(second.delivery, None, at(501))
+    assert await backend.refresh_posts(article_id, CountRefresh(0.0, 100.0), at(502)) == 1
+    await backend.complete_delivery(first.delivery, None, at(503))  # older generation
+    again = await backend.claim_deliveries(Platform.TELEGRAM, at(600), 100)
+    assert sorted(j.destination.chat_id for j in again) == ["-100", "-200"]
+    assert all(j.destination.id != other for j in again)
+    # A story without posts queues nothing.
+    assert await backend.refresh_posts(ArticleId(999), CountRefresh(), at(700)) == 0

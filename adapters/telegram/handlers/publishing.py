@@ -26,7 +26,12 @@ from adapters.telegram.handlers.parsing import (
     parse_id,
     request_key,
 )
-from adapters.telegram.handlers.scheduling import published_line, take_options, when_of
+from adapters.telegram.handlers.scheduling import (
+    comments_of,
+    published_line,
+    take_options,
+    when_of,
+)
 from adapters.telegram.publisher import photo_key
 from adapters.telegram.render import (
     entities_to_markdown,
@@ -81,6 +86,7 @@ class Publishing(HandlerGroup):
         rest, entities = split_command(message.text or "", message.entities)
         options, rest, entities = take_options(rest, entities)
         when_of(self.service, options)  # refuse a bad time before asking for more
+        comments_of(options)  # and a comment policy that is none
         title, body = split_article(rest, entities)
         if not title:
             self.dialogues[int(actor.user_id)] = Dialogue(
@@ -103,8 +109,14 @@ class Publishing(HandlerGroup):
         finds its article instead of publishing another."""
         actor = self.actor(update)
         schedule, priority = when_of(self.service, options or {})
+        comments = comments_of(options or {})
         change = await self.service.publish(
-            actor, draft, request=request_key(update), schedule=schedule, priority=priority
+            actor,
+            draft,
+            request=request_key(update),
+            schedule=schedule,
+            priority=priority,
+            comments=comments,
         )
         self.dialogues.pop(int(actor.user_id), None)
         article = change.article
@@ -116,10 +128,11 @@ class Publishing(HandlerGroup):
                 f"{article.title}\nPage: {self.service.article_url(article.id)}",
             )
             return
+        policy = "" if comments is None else f"Comments: {comments}. "
         await self.send(
             update,
             f"{published_line(schedule, priority)} article {article.id}: {article.title}\n"
-            f"Queued for {change.queued} destination(s). "
+            f"Queued for {change.queued} destination(s). {policy}"
             f"Page: {self.service.article_url(article.id)}",
         )
 
@@ -140,6 +153,7 @@ class Publishing(HandlerGroup):
             return
         options, rest, entities = take_options(rest, entities)
         when_of(self.service, options)
+        comments_of(options)
         title, body = split_article(rest, entities)
         if not title or not body:
             self.dialogues[int(actor.user_id)] = Dialogue(
@@ -210,8 +224,10 @@ class Publishing(HandlerGroup):
                     ]
                 ]
             )
-            await self.send(update, "Publish this article?", markup=buttons)
+            await self.send(update, _confirm_question(state), markup=buttons)
         else:
+            if await self._comments_answer(update, state, text):
+                return
             answer = text.strip().lower()
             if answer in ("yes", "y", "publish", "ok"):
                 await self.confirm(update, True)
@@ -219,6 +235,17 @@ class Publishing(HandlerGroup):
                 await self.confirm(update, False)
             else:
                 await self.send(update, "Answer yes to publish or no to cancel.")
+
+    async def _comments_answer(self, update: Update, state: Dialogue, text: str) -> bool:
+        """``comments=closed`` (or ``--comments closed``) answered at the confirmation: the
+        story's comment policy changes before it is published."""
+        options, rest, _ = take_options(text, [])
+        if "comments" not in options or rest.strip():
+            return False
+        comments_of(options)
+        state.options["comments"] = options["comments"]
+        await self.send(update, _confirm_question(state))
+        return True
 
     async def confirm(self, update: Update, publish: bool) -> None:
         user = update.effective_user
@@ -311,3 +338,12 @@ class Publishing(HandlerGroup):
             update,
             f"Retracted article {article_id}; {change.queued} message(s) will be deleted.",
         )
+
+
+def _confirm_question(state: Dialogue) -> str:
+    """The confirmation's question, with the comment policy chosen so far."""
+    policy = comments_of(state.options) or "the default"
+    return (
+        f"Publish this article? Comments: {policy} "
+        "(answer comments=open, premoderated or closed to change it)."
+    )

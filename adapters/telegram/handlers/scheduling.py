@@ -12,6 +12,7 @@ from adapters.telegram.handlers.base import Context, HandlerGroup, guarded
 from adapters.telegram.render import split_command, tail
 from newsbot.errors import InvalidInput
 from newsbot.models import ArticleId, Platform
+from newsbot.policy import CommentPolicy, choose
 from newsbot.scheduling import (
     Priority,
     Schedule,
@@ -22,10 +23,14 @@ from newsbot.scheduling import (
 )
 from newsbot.service import NewsService
 
-_OPTION = re.compile(r"(at|in|telegram_at|discord_at|priority)=(\S+)[ \t]*", re.ASCII)
+_OPTION = re.compile(
+    r"(?:(at|in|telegram_at|discord_at|priority|comments)=|--(comments)[ \t]+)(\S+)[ \t]*",
+    re.ASCII,
+)
 USAGE = (
     "Options go before the title: /publish at=2026-12-24T06:00+01:00 (or in=2h) "
-    "[telegram_at=...] [discord_at=...] [priority=breaking] Title, the body below."
+    "[telegram_at=...] [discord_at=...] [priority=breaking] "
+    "[comments=open|premoderated|closed] Title, the body below."
 )
 
 
@@ -36,9 +41,10 @@ def take_options(
     options: dict[str, str] = {}
     start = len(text) - len(text.lstrip(" \t"))
     while match := _OPTION.match(text, start):
-        if match.group(1) in options:
-            raise InvalidInput(f"{match.group(1)}= is given twice. {USAGE}")
-        options[match.group(1)] = match.group(2)
+        name = match.group(1) or match.group(2)  # comments=X or --comments X
+        if name in options:
+            raise InvalidInput(f"{name}= is given twice. {USAGE}")
+        options[name] = match.group(3)
         start = match.end()
     rest, moved = tail(text, entities, start)
     return options, rest, moved
@@ -56,6 +62,16 @@ def when_of(service: NewsService, options: Mapping[str, str]) -> tuple[Schedule 
         },
     )
     return schedule, parse_priority(options.get("priority"))
+
+
+def comments_of(options: Mapping[str, str]) -> CommentPolicy | None:
+    """The story's own comment policy the options ask for (``comments=``), if any.
+
+    Raises:
+        InvalidInput: not open, premoderated or closed.
+    """
+    value = options.get("comments")
+    return None if value is None else choose(value)
 
 
 def published_line(schedule: Schedule | None, priority: Priority) -> str:

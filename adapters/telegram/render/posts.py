@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from telegram import MessageEntity
 
+from adapters.i18n import closed_line
 from adapters.telegram.render.entities import (
     ENTITY_LIMIT,
     QUOTE_LIMIT,
@@ -38,9 +39,11 @@ _MENTION = re.compile(r"@(?=[A-Za-z0-9_])")
 WORD_JOINER = "\u2060"  # invisible; it ends the match without showing anything
 
 
-def comment_count_line(count: int, tr: Translator = ENGLISH, *, reactions: int = 0) -> str:
+def comment_count_line(
+    count: int, tr: Translator = ENGLISH, *, reactions: int = 0, closed: bool = False
+) -> str:
     """The footer line with an article's comment count (and its reactions, if any), in
-    ``tr``'s language."""
+    ``tr``'s language; a second line says when the story is ``closed`` to comments."""
     if count <= 0:
         line = "💬 " + tr.gettext("No comments yet")
     else:
@@ -50,6 +53,8 @@ def comment_count_line(count: int, tr: Translator = ENGLISH, *, reactions: int =
     if reactions > 0:
         reacted = tr.ngettext("%(count)s reaction", "%(count)s reactions", reactions)
         line += " · " + reacted % {"count": reactions}
+    if closed:
+        line += "\n" + closed_line(tr)
     return line
 
 
@@ -61,9 +66,11 @@ def render_article(
     limit: int = TEXT_LIMIT,
     reaction_count: int = 0,
     tr: Translator = ENGLISH,
+    comments_closed: bool = False,
 ) -> Rendered:
     """An article post: bold title, the summary or the opening of the body, a "Read more" link
-    to ``article_url`` when the body is not shown whole, and the comment count.
+    to ``article_url`` when the body is not shown whole, and the comment count (with a line
+    saying so when the story's ``comments_closed``).
 
     Use ``limit=CAPTION_LIMIT`` for a photo caption.
     """
@@ -76,6 +83,7 @@ def render_article(
         limit=limit,
         reaction_count=reaction_count,
         tr=tr,
+        comments_closed=comments_closed,
     )
 
 
@@ -89,6 +97,7 @@ def render_post(
     limit: int = TEXT_LIMIT,
     reaction_count: int = 0,
     tr: Translator = ENGLISH,
+    comments_closed: bool = False,
 ) -> Rendered:
     """The same as ``render_article`` from the parts (any strings at all)."""
     out = _Piece()
@@ -100,7 +109,9 @@ def render_post(
         # The title links to the page. Every post (and the copy Telegram makes of a channel
         # post in its discussion group) thus names its article, even one never recorded.
         out.spans.append(Span(MessageEntity.TEXT_LINK, 0, out.units, url=link_url))
-    count_line = comment_count_line(comment_count, tr, reactions=reaction_count)
+    count_line = comment_count_line(
+        comment_count, tr, reactions=reaction_count, closed=comments_closed
+    )
     read_more = tr.gettext("Read more")
     footer_plain = "\n\n" + count_line
     footer_link = "\n\n" + read_more + "\n" + count_line if link_url else footer_plain

@@ -87,8 +87,8 @@ pins, webhooks other than interaction webhooks, private-thread membership rules,
 heartbeat timeouts (the fake never drops a silent client), sharding (every session gets every
 guild), Cloudflare's invalid-request ban, per-resource sub-limits (crossposts 10/hour, thread
 creation), embed URL validation, attachment size limits, component validation beyond looking up
-a pressed ``custom_id``. Archived threads are unarchived by a send unless locked (locked ones
-need MANAGE_THREADS, answered 403 50013 here). Starting a thread without a message in a text
+a pressed ``custom_id``. Archived threads are unarchived by a send; only members with
+MANAGE_THREADS may send into a locked thread, archived or not (others get 403 50013). Starting a thread without a message in a text
 channel posts the type-18 "thread created" system message in the parent, like Discord.
 
 * Link previews: a message without SUPPRESS_EMBEDS gets the http(s) links of its content

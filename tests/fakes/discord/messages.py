@@ -88,9 +88,9 @@ class Messages(Gateway):
             if user_id == self.bot_id and cid in self._send_revoked_threads:
                 raise _missing_permissions()
             meta = channel["thread_metadata"]
+            if meta.get("locked") and not perms & MANAGE_THREADS:
+                raise _missing_permissions()  # a locked thread: moderators only, archived or not
             if meta["archived"]:
-                if meta.get("locked") and not perms & MANAGE_THREADS:
-                    raise _missing_permissions()
                 meta["archived"] = False
                 meta["archive_timestamp"] = _now_iso()
                 self._spawn(self._dispatch("THREAD_UPDATE", channel, INTENT_GUILDS))
