@@ -212,17 +212,20 @@ class CommonStatements:
     # -- bans and small state -------------------------------------------------------------
 
     async def set_ban(self, platform: Platform, user_id: str, banned: bool, now: datetime) -> bool:
+        # The reader's reactions leave the kept counts (or come back) in the same transaction.
+        counts = _ban_counts(platform, user_id, banned)
         if banned:
-            return await self._changed(
+            change: Statement = (
                 "INSERT INTO bans (platform, user_id, created_at) VALUES ($1, $2, $3) "
                 "ON CONFLICT DO NOTHING",
-                str(platform),
-                user_id,
-                now,
+                (str(platform), user_id, now),
             )
-        return await self._changed(
-            "DELETE FROM bans WHERE platform = $1 AND user_id = $2", str(platform), user_id
-        )
+        else:
+            change = (
+                "DELETE FROM bans WHERE platform = $1 AND user_id = $2",
+                (str(platform), user_id),
+            )
+        return (await self._change(counts, change))[-1] > 0
 
     async def is_banned(self, platform: Platform, user_id: str) -> bool:
         row = await self._row(
@@ -322,3 +325,19 @@ class CommonStatements:
             ("DELETE FROM feeds WHERE id = $1", (feed_id,)),
         )
         return removed > 0
+
+
+def _ban_counts(platform: Platform, user_id: str, banned: bool) -> Statement:
+    """What a ban or unban does to the per-target reaction counts (``reaction_tally``), run
+    before the ``bans`` row changes: the reader's reactions leave the counts (or come back),
+    once per target and emoji, only if the ban changes."""
+    step, exists = (-1, "NOT EXISTS") if banned else (1, "EXISTS")
+    sql = (
+        "INSERT INTO reaction_tally (article_id, comment_key, platform, emoji, readers, "
+        "anonymous) SELECT DISTINCT article_id, COALESCE(comment_id, 0), platform, emoji, "
+        f"{step}, 0 FROM reactions WHERE platform = $1 AND reader = $2 AND {exists} "
+        "(SELECT 1 FROM bans WHERE platform = $1 AND user_id = $2) "
+        "ON CONFLICT (article_id, comment_key, platform, emoji) "
+        "DO UPDATE SET readers = reaction_tally.readers + excluded.readers"
+    )
+    return sql, (str(platform), user_id)
