@@ -72,7 +72,7 @@ class Coalescer(Generic[K, I, R]):
         self.wait = wait
         self._waiting: list[Call[K, I, R]] = []
         self._count = 0
-        self._full = asyncio.Event()
+        self._wake: asyncio.Future[None] | None = None  # set when a waiting write is full
         self._task: asyncio.Task[None] | None = None
         self.writes = 0  # batch writes made, for monitoring and tests
 
@@ -84,13 +84,14 @@ class Coalescer(Generic[K, I, R]):
         """
         if not items:
             return []
-        future: asyncio.Future[list[R]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[R]] = loop.create_future()
         self._waiting.append(Call(key, items, future))
         self._count += len(items)
-        if self._count >= self.size:
-            self._full.set()
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="coalescer")
+        if self._count >= self.size and self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
+            self._task = loop.create_task(self._run(), name="coalescer")
         return await future
 
     async def _run(self) -> None:
@@ -98,12 +99,13 @@ class Coalescer(Generic[K, I, R]):
         try:
             while self._waiting:
                 if self.wait > 0 and self._count < self.size:
+                    self._wake = asyncio.get_running_loop().create_future()
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._full.wait(), self.wait)
+                        await asyncio.wait_for(self._wake, self.wait)
+                    self._wake = None
                 else:
                     await asyncio.sleep(0)
                 calls, self._waiting, self._count = self._waiting, [], 0
-                self._full.clear()
                 for key, positions in batches([(c.key, len(c.items)) for c in calls], self.size):
                     await self._flush(key, [calls[p] for p in positions])
         except asyncio.CancelledError:

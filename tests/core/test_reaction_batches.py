@@ -83,8 +83,11 @@ def test_the_deltas_count_a_reader_once_per_target_and_leave_banned_readers_out(
     assert reader_keys(plan.changes) == [(A, TG, "bad"), (A, TG, "new"), (A, TG, "u")]
     before: dict[ReaderKey, int] = {(A, None, TG, "u", "👍"): 1}
     deltas = tally_deltas(plan.changes, before, [(TG, "bad")])
-    assert deltas == {(A, None, TG, "👍"): (1, 0), (A, comment, TG, "❤️"): (1, 0),
-                      (A, comment, TG, "🔥"): (0, -3)}  # fmt: skip
+    assert deltas == {
+        (A, None, TG, "👍"): (1, 0),  # "new"; "u" had it on another copy, "bad" is banned
+        (A, comment, TG, "❤️"): (1, 0),
+        (A, comment, TG, "🔥"): (0, -3),  # the channel's count went from 5 to 2
+    }
 
 
 def test_calls_are_cut_into_writes_per_key_up_to_a_size() -> None:
@@ -153,3 +156,14 @@ async def test_callers_waiting_when_the_writer_stops_are_told() -> None:
     coalescer._task.cancel()
     with pytest.raises(StorageError):
         await asyncio.wait_for(waiting, 5)
+
+
+def test_a_coalescer_serves_one_event_loop_after_another() -> None:
+    """The command line runs each command in an event loop of its own, with one service."""
+
+    async def write(key: str, items: list[int]) -> list[int]:
+        return items
+
+    coalescer: Coalescer[str, int, int] = Coalescer(write, size=10, wait=0.01)
+    for n in range(2):
+        assert asyncio.run(coalescer.submit("k", [n, n])) == [n, n]
