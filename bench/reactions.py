@@ -175,6 +175,7 @@ async def reactions_during_fanout(channels: int, rate: int = 1_000) -> list[Resu
                         await until(finished, expected * 3 + 60, "the fan-out")
                     given_up = time.monotonic()
                     sent, landed, lag = await reacting
+                    writes = service.reactions.batches.writes
                     await dispatcher.drain(60)
                     stored = sum((await service.reactions.totals()).values())
                     counts = await service.reactions.counts(earlier.id)
@@ -220,7 +221,7 @@ async def reactions_during_fanout(channels: int, rate: int = 1_000) -> list[Resu
             f"all, at {rate:,}/s, backlog <= 5 s",
             stored == sent == landed and achieved >= 0.95 * rate and lag <= 5,
             f"{achieved:,.0f} reactions/s arrived for {expected:.0f} s; {handled}; "
-            f"{landed:,} landed; the article's count: "
+            f"{landed:,} landed in {writes:,} batch writes; the article's count: "
             f"{counts.article.total:,} ({by_platform}; a reader counts once per emoji on a "
             "target)",
         ),
