@@ -17,6 +17,7 @@ from newsbot import reaction_batch, reactions
 from newsbot.models import ArticleId, CommentId, CountRefresh, MessageLink, MessageRef, Platform
 from newsbot.reaction_batch import MessageChange, ReaderKey
 from newsbot.reactions import MessageReactions, ReactionEvent, Target
+from storage.statements import READER_LOCK_CLASS
 from storage.units import Tx
 
 _LOCK_CLASS = 0x6E62_03  # advisory locks of one message's reactions (PostgreSQL)
@@ -71,6 +72,14 @@ async def write_batch(
     current = await _current(tx, needs, links)
     plan = reaction_batch.decide_batch(events, links, current, allowed=allowed)
     if plan.changes:
+        # The readers' counts change one transaction at a time (with bans: ``set_ban``).
+        readers = {f"{c.message.platform}|{r}" for c in plan.changes for r, _ in c.remove}
+        readers |= {f"{c.message.platform}|{r}" for c in plan.changes for r, _, _ in c.add}
+        await tx.lock(
+            "SELECT pg_advisory_xact_lock($1, hashtext(k)) FROM unnest($2::text[]) AS k",
+            READER_LOCK_CLASS,
+            sorted(readers),
+        )
         deltas = await _tally_deltas(tx, plan.changes)  # from the rows before the batch
         await _write(tx, plan.changes)
         await tx.many(TALLY_UPSERT, deltas)

@@ -36,6 +36,7 @@ from newsbot.models import (
 )
 
 Statement = tuple[str, Sequence[Any]]
+READER_LOCK_CLASS = 0x6E62_04  # advisory locks of one reader's reaction counts (PostgreSQL)
 _BY_SOURCE = (
     f"SELECT {rows.COMMENT} FROM comments WHERE source_platform = $1 "
     "AND source_chat_id = $2 AND source_message_id = $3"
@@ -48,6 +49,12 @@ _DESTINATION_KEY = (
 
 class CommonStatements:
     """The plain statements, on a backend's ``_rows``, ``_row`` and ``_change``."""
+
+    # What serialises the changes of one reader's reaction counts between a ban and a batch
+    # of reactions (``storage.reaction_writes``), with ``READER_LOCK_CLASS`` and
+    # ``platform|reader``: PostgreSQL's advisory lock; nothing on SQLite, whose write
+    # transactions run one at a time.
+    _reader_lock: str | None = None
 
     async def _rows(self, sql: str, *args: Any) -> list[Any]:
         """The rows ``sql`` reads."""
@@ -225,7 +232,10 @@ class CommonStatements:
                 "DELETE FROM bans WHERE platform = $1 AND user_id = $2",
                 (str(platform), user_id),
             )
-        return (await self._change(counts, change))[-1] > 0
+        locks: list[Statement] = []
+        if self._reader_lock is not None:
+            locks.append((self._reader_lock, (READER_LOCK_CLASS, f"{platform}|{user_id}")))
+        return (await self._change(*locks, counts, change))[-1] > 0
 
     async def is_banned(self, platform: Platform, user_id: str) -> bool:
         row = await self._row(
