@@ -4,9 +4,11 @@
    ``TelegramAdapter`` and ``Dispatcher`` fan an article out to N channels of the fake (in its
    own process), as in ``bench/fanout.py``; meanwhile this process feeds reactions through the
    service's reaction use cases exactly as the adapters call them: Telegram's per-user
-   reactions in a group (``NewsService.reactions.set_reader``) and Discord's reaction-add
-   events (``NewsService.reactions.record``), half each, on posts of an earlier article (their
-   message links are written first, as the platforms' posts would have left them). Every
+   reactions in a group (``NewsService.reactions.set_reader``, the updates of one getUpdates
+   answer side by side, as the adapter handles reaction updates of one chat) and Discord's
+   reaction-add events (``NewsService.reactions.record``, each in a task), half each, on
+   posts of an earlier article (their message links are written first, as the platforms'
+   posts would have left them). Every
    reaction is a new (reader, message) pair, so each must be stored: they are counted in the
    store afterwards (``reaction_totals``).
 2. The article page with view counting on (the app's default) and off (the app has no switch:
@@ -34,6 +36,7 @@ from typing import Any
 
 import aiohttp
 
+from bench import reaction_counts
 from bench.fake_servers import TELEGRAM_CHANNEL_BASE
 from bench.fanout_shared import (
     ARTICLE,
@@ -59,8 +62,9 @@ async def _react(
     service: NewsService, rate: int, seconds: float, drain: float
 ) -> tuple[int, int, float]:
     """Reactions arriving at ``rate`` a second for ``seconds``, handled as the adapters handle
-    them: Telegram's updates one after another (python-telegram-bot's default), Discord's
-    events each in a task of its own (discord.py's dispatch). Returns (sent, landed, the
+    them: Telegram's updates fetched together side by side (the adapter's runs of reaction
+    updates), Discord's events each in a task of its own (discord.py's dispatch); the service
+    coalesces both into batches. Returns (sent, landed, the
     seconds from the last arrival until every one was handled; ``inf`` when they were not
     all handled within ``drain`` seconds, and the rest was given up)."""
     sent = landed = 0
@@ -69,9 +73,19 @@ async def _react(
 
     async def telegram() -> None:
         nonlocal landed
-        while (update := await queue.get()) is not None:
-            target = await service.reactions.set_reader(*update, ["👍"])
-            landed += target is not None
+        # The adapter's way (adapters/telegram/adapter.py): the updates one getUpdates answer
+        # brings (up to 100) are handled side by side when they are reactions in one chat.
+        done = False
+        while not done:
+            fetched = [await queue.get()]
+            while len(fetched) < 100 and not queue.empty():
+                fetched.append(queue.get_nowait())
+            done = None in fetched
+            updates = [u for u in fetched if u is not None]
+            targets = await asyncio.gather(
+                *(service.reactions.set_reader(*u, ["👍"]) for u in updates)
+            )
+            landed += sum(t is not None for t in targets)
 
     async def discord(ref: MessageRef, reader: str, emoji: str) -> None:
         nonlocal landed
@@ -161,6 +175,7 @@ async def reactions_during_fanout(channels: int, rate: int = 1_000) -> list[Resu
                         await until(finished, expected * 3 + 60, "the fan-out")
                     given_up = time.monotonic()
                     sent, landed, lag = await reacting
+                    writes = service.reactions.batches.writes
                     await dispatcher.drain(60)
                     stored = sum((await service.reactions.totals()).values())
                     counts = await service.reactions.counts(earlier.id)
@@ -206,7 +221,7 @@ async def reactions_during_fanout(channels: int, rate: int = 1_000) -> list[Resu
             f"all, at {rate:,}/s, backlog <= 5 s",
             stored == sent == landed and achieved >= 0.95 * rate and lag <= 5,
             f"{achieved:,.0f} reactions/s arrived for {expected:.0f} s; {handled}; "
-            f"{landed:,} landed; the article's count: "
+            f"{landed:,} landed in {writes:,} batch writes; the article's count: "
             f"{counts.article.total:,} ({by_platform}; a reader counts once per emoji on a "
             "target)",
         ),
@@ -356,12 +371,13 @@ async def view_counter(seconds: float, rate: int = 5_000) -> list[Result]:
 def run(quick: bool) -> list[Result]:
     """Quick: 300-channel fan-outs, 1 s page runs, 5 s of views; full: 10,000 channels."""
     results = asyncio.run(reactions_during_fanout(300 if quick else 10_000))
-    # The same at a rate the store sustains (one transaction a reaction), and with none, to
-    # tell the reactions' share of a loss from the machine's.
+    # The same at a lower rate, and with none, to tell the reactions' share of a loss from
+    # the machine's.
     results += asyncio.run(reactions_during_fanout(300 if quick else 3_000, rate=200))
     results += asyncio.run(reactions_during_fanout(300 if quick else 3_000, rate=0))
     results += asyncio.run(page_with_views(quick))
     results += asyncio.run(view_counter(5.0 if quick else 30.0))
+    results += reaction_counts.run(quick)
     return results
 
 

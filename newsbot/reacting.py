@@ -1,7 +1,9 @@
 """The reaction use cases: what chat adapters and the web page ask of reactions.
 
 ``NewsService.reactions`` is one of these. The rules (where a reaction lands, one per reader,
-what counts) are ``newsbot.reactions``'s; the store applies them (``ReactionStore``).
+what counts) are ``newsbot.reactions``'s; the store applies them (``ReactionStore``). Calls
+arriving together are written together (``newsbot.coalescing``): a thousand reactions a
+second from every platform are a few dozen transactions, each caller awaiting its own.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from newsbot.coalescing import Coalescer
 from newsbot.errors import InvalidInput
 from newsbot.models import ArticleId, CommentId, CountRefresh, MessageRef, Platform
 from newsbot.ports import Clock
@@ -34,6 +37,8 @@ class ReactionService:
         web_reactions: the reactions the web page offers (the only ones it accepts).
         pace: how often an article's posts may be edited to show new counts (the comment
             count's pace, ``NewsService.count_refresh``); ``None``: they are not edited.
+        batch_size: most events one write takes.
+        batch_wait: how long a write waits for more events once one arrives (seconds).
     """
 
     def __init__(
@@ -43,6 +48,8 @@ class ReactionService:
         *,
         web_reactions: Sequence[str] = WEB_REACTIONS,
         pace: Callable[[], CountRefresh | None] = lambda: None,
+        batch_size: int = 500,
+        batch_wait: float = 0.005,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -51,6 +58,15 @@ class ReactionService:
         self.offer(web_reactions)
         self.recorded = 0  # reaction changes stored by this process, for monitoring
         self._listeners: list[Callable[[str], None]] = []
+        # Key: the reactions accepted (the web's offered set; None: any, from a chat).
+        self.batches: Coalescer[tuple[str, ...] | None, ReactionEvent, Target | None] = Coalescer(
+            self._write, size=batch_size, wait=batch_wait
+        )
+
+    async def _write(
+        self, allowed: tuple[str, ...] | None, events: list[ReactionEvent]
+    ) -> list[Target | None]:
+        return await self.store.record_reactions(events, allowed=allowed, refresh=self.pace())
 
     def watch(self, listener: Callable[[str], None]) -> None:
         """Call ``listener`` with ``"article:ID"`` when this process changed reactions of an
@@ -78,13 +94,18 @@ class ReactionService:
         self.web_reactions = found
 
     async def record(self, events: Sequence[ReactionEvent]) -> list[Target | None]:
-        """Record what chat platforms reported, in order (``ReactionStore.record_reactions``).
+        """Record what chat platforms reported, in order, written with the events of the
+        calls made meanwhile (``ReactionStore.record_reactions``).
 
         Returns, per event, the target it counted for, or ``None`` (an unknown message, a
-        repeat)."""
+        repeat).
+
+        Raises:
+            StorageError: the batch holding these events could not be written.
+        """
         if not events:
             return []
-        return self._landed(await self.store.record_reactions(events, refresh=self.pace()))
+        return self._landed(await self.batches.submit(None, list(events)))
 
     async def set_reader(
         self,
@@ -134,10 +155,7 @@ class ReactionService:
             (emoji,) if emoji else (),
             target=target,
         )
-        landed = await self.store.record_reactions(
-            [event], allowed=self.web_reactions, refresh=self.pace()
-        )
-        return self._landed(landed)[0]
+        return self._landed(await self.batches.submit(self.web_reactions, [event]))[0]
 
     async def counts(self, article_id: ArticleId) -> ReactionCounts:
         """The article's counts, on it and per visible comment (banned readers left out)."""

@@ -345,6 +345,23 @@ def tally(
     )
 
 
+def from_tally(
+    article_id: ArticleId, found: Iterable[tuple[CommentId | None, Platform, str, int]]
+) -> ReactionCounts:
+    """An article's counts from per-target counts a store keeps (banned readers and hidden
+    comments already left out): (comment or ``None``, platform, emoji, count)."""
+    counts: dict[CommentId | None, dict[tuple[Platform, str], int]] = {}
+    for comment_id, platform, emoji, count in found:
+        if count > 0:
+            counts.setdefault(comment_id, {})[(platform, emoji)] = count
+    own = counts.pop(None, {})
+    return ReactionCounts(
+        article_id,
+        Tally(dict(sorted(own.items()))),
+        {c: Tally(dict(sorted(n.items()))) for c, n in sorted(counts.items()) if c is not None},
+    )
+
+
 def total(
     readers: Iterable[tuple[CommentId | None, str, str, str, bool]],
     anonymous: Iterable[tuple[CommentId | None, int]],

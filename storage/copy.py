@@ -52,6 +52,7 @@ TABLES = (
     "destination_settings",
     "reactions",
     "reaction_counts",
+    "reaction_tally",
     "article_views",
     "staff_notices",
 )

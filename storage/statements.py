@@ -36,6 +36,7 @@ from newsbot.models import (
 )
 
 Statement = tuple[str, Sequence[Any]]
+READER_LOCK_CLASS = 0x6E62_04  # advisory locks of one reader's reaction counts (PostgreSQL)
 _BY_SOURCE = (
     f"SELECT {rows.COMMENT} FROM comments WHERE source_platform = $1 "
     "AND source_chat_id = $2 AND source_message_id = $3"
@@ -48,6 +49,12 @@ _DESTINATION_KEY = (
 
 class CommonStatements:
     """The plain statements, on a backend's ``_rows``, ``_row`` and ``_change``."""
+
+    # What serialises the changes of one reader's reaction counts between a ban and a batch
+    # of reactions (``storage.reaction_writes``), with ``READER_LOCK_CLASS`` and
+    # ``platform|reader``: PostgreSQL's advisory lock; nothing on SQLite, whose write
+    # transactions run one at a time.
+    _reader_lock: str | None = None
 
     async def _rows(self, sql: str, *args: Any) -> list[Any]:
         """The rows ``sql`` reads."""
@@ -212,17 +219,23 @@ class CommonStatements:
     # -- bans and small state -------------------------------------------------------------
 
     async def set_ban(self, platform: Platform, user_id: str, banned: bool, now: datetime) -> bool:
+        # The reader's reactions leave the kept counts (or come back) in the same transaction.
+        counts = _ban_counts(platform, user_id, banned)
         if banned:
-            return await self._changed(
+            change: Statement = (
                 "INSERT INTO bans (platform, user_id, created_at) VALUES ($1, $2, $3) "
                 "ON CONFLICT DO NOTHING",
-                str(platform),
-                user_id,
-                now,
+                (str(platform), user_id, now),
             )
-        return await self._changed(
-            "DELETE FROM bans WHERE platform = $1 AND user_id = $2", str(platform), user_id
-        )
+        else:
+            change = (
+                "DELETE FROM bans WHERE platform = $1 AND user_id = $2",
+                (str(platform), user_id),
+            )
+        locks: list[Statement] = []
+        if self._reader_lock is not None:
+            locks.append((self._reader_lock, (READER_LOCK_CLASS, f"{platform}|{user_id}")))
+        return (await self._change(*locks, counts, change))[-1] > 0
 
     async def is_banned(self, platform: Platform, user_id: str) -> bool:
         row = await self._row(
@@ -322,3 +335,19 @@ class CommonStatements:
             ("DELETE FROM feeds WHERE id = $1", (feed_id,)),
         )
         return removed > 0
+
+
+def _ban_counts(platform: Platform, user_id: str, banned: bool) -> Statement:
+    """What a ban or unban does to the per-target reaction counts (``reaction_tally``), run
+    before the ``bans`` row changes: the reader's reactions leave the counts (or come back),
+    once per target and emoji, only if the ban changes."""
+    step, exists = (-1, "NOT EXISTS") if banned else (1, "EXISTS")
+    sql = (
+        "INSERT INTO reaction_tally (article_id, comment_key, platform, emoji, readers, "
+        "anonymous) SELECT DISTINCT article_id, COALESCE(comment_id, 0), platform, emoji, "
+        f"{step}, 0 FROM reactions WHERE platform = $1 AND reader = $2 AND {exists} "
+        "(SELECT 1 FROM bans WHERE platform = $1 AND user_id = $2) "
+        "ON CONFLICT (article_id, comment_key, platform, emoji) "
+        "DO UPDATE SET readers = reaction_tally.readers + excluded.readers"
+    )
+    return sql, (str(platform), user_id)

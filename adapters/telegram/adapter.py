@@ -438,7 +438,8 @@ class TelegramAdapter:
             todo = [u for u in run if u.update_id not in self._seen]
             # Plain replies in a row go side by side: started in order, they reach the store's
             # group commit in order and are written together, a reply to an earlier one of
-            # them included. Anything else goes alone (a run of one).
+            # them included; so do reaction updates in a row (the reactions' batches, in
+            # order: the latest wins). Anything else goes alone (a run of one).
             results = await asyncio.gather(*(self._process_one(u) for u in todo))
             failed = {u.update_id for u, ok in zip(todo, results, strict=True) if not ok}
             for update in run:
@@ -494,14 +495,25 @@ class TelegramAdapter:
 
 
 def _runs(chain: list[Update | PlainReply]) -> list[list[Update | PlainReply]]:
-    """The chain cut into runs: consecutive plain replies together, anything else alone."""
+    """The chain cut into runs: consecutive plain replies together, consecutive reaction
+    updates together, anything else alone."""
     runs: list[list[Update | PlainReply]] = []
     for update in chain:
-        if isinstance(update, PlainReply) and runs and isinstance(runs[-1][-1], PlainReply):
+        kind = _batched(update)
+        if kind and runs and _batched(runs[-1][-1]) == kind:
             runs[-1].append(update)
         else:
             runs.append([update])
     return runs
+
+
+def _batched(update: Update | PlainReply) -> str:
+    """The kind of update handled in batches beside its like ('' for any other)."""
+    if isinstance(update, PlainReply):
+        return "reply"
+    if update.message_reaction is not None or update.message_reaction_count is not None:
+        return "reaction"
+    return ""
 
 
 def _chain_key(update: Update | PlainReply) -> object:

@@ -33,7 +33,9 @@ class ReactionStore(Protocol):
         allowed: Sequence[str] | None = None,
         refresh: CountRefresh | None = None,
     ) -> list[Target | None]:
-        """Apply reaction events in one unit of work.
+        """Apply reaction events in one unit of work, as a batch: the events in order, the
+        latest winning (``reaction_batch.decide_batch``), written set-wise. A store that keeps
+        per-target counts (``reaction_tally``) updates them in the same unit of work.
 
         With ``refresh``, the sent posts of every article whose counts changed are
         re-enqueued as edits (their count line shows reactions), each due no sooner than

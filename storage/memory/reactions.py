@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from newsbot import reactions
+from newsbot import reaction_batch, reactions
 from newsbot.models import (
     ArticleId,
     ArticleStatus,
@@ -40,36 +40,29 @@ class Reactions(MemoryBase):
         refresh: CountRefresh | None = None,
     ) -> list[Target | None]:
         db = self._db
-        landed: list[Target | None] = []
-        changed: dict[ArticleId, datetime] = {}
-        for event in events:
-            link = self._reacted(event)
-            stored = db.reactions.get(event.message)
-            current = (
-                MessageReactions()
-                if stored is None
-                else MessageReactions(frozenset(stored.readers), dict(stored.anonymous))
-            )
-            plan = reactions.decide(event, link, current, allowed=allowed)
-            landed.append(None if plan is None else plan.target)
-            if plan is None:
-                continue
+        links = {e.message: self._reacted(e) for e in events}
+        current = {
+            ref: MessageReactions(frozenset(stored.readers), dict(stored.anonymous))
+            for ref in links
+            if (stored := db.reactions.get(ref)) is not None
+        }
+        plan = reaction_batch.decide_batch(events, links, current, allowed=allowed)
+        for change in plan.changes:
+            stored = db.reactions.get(change.message)
             if stored is None:
-                stored = db.reactions[event.message] = StoredReactions(plan.target)
-            at = _utc(plan.at)
-            for key in plan.remove:
+                stored = db.reactions[change.message] = StoredReactions(change.target)
+            for key in change.remove:
                 stored.readers.pop(key, None)
-            for key in plan.add:
-                stored.readers.setdefault(key, at)
-            if plan.anonymous is not None:
-                stored.anonymous = dict(plan.anonymous)
-                stored.counted_at = at
-            changed[plan.target.article_id] = max(changed.get(plan.target.article_id, at), at)
+            for reader, emoji, at in change.add:
+                stored.readers[(reader, emoji)] = _utc(at)
+            if change.anonymous is not None:
+                stored.anonymous = dict(change.anonymous)
+                stored.counted_at = _utc(change.at)
             self._changed()
         if refresh is not None:
-            for article_id, at in sorted(changed.items()):
-                self._refresh(article_id, refresh, at)
-        return landed
+            for article_id, at in plan.articles().items():
+                self._refresh(article_id, refresh, _utc(at))
+        return list(plan.landed)
 
     def _refresh(self, article_id: ArticleId, pace: CountRefresh, at: datetime) -> None:
         posts = [

@@ -118,6 +118,8 @@ class _PostgresTx:
 class PostgresConnections(SqlStoreBase, CommonUnits):
     """The pool and the LISTEN connection of a ``PostgresStore`` (see its arguments)."""
 
+    _reader_lock = "SELECT pg_advisory_xact_lock($1, hashtext($2))"
+
     _WATCH_TASK = "postgres-listen"
 
     def __init__(

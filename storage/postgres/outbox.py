@@ -12,7 +12,7 @@ from newsbot.models import (
 )
 from storage.postgres.connection import Conn, PostgresConnections
 from storage.postgres.ingest import _columns
-from storage.reactions import ANY_ROWS, COUNT_ROWS, total_rows
+from storage.reactions import TALLY_TOTAL
 
 
 class PostgresOutbox(PostgresConnections):
@@ -73,8 +73,9 @@ async def _jobs(conn: Conn, ids: list[int]) -> list[Job]:
     )
     parts.counts = {r[0]: r[1] for r in found}
     for article_id in parts.posted_articles:
-        if await conn.fetchval(ANY_ROWS, article_id) is not None:
-            parts.reactions[article_id] = total_rows(await conn.fetch(COUNT_ROWS, article_id))
+        reacted = await conn.fetchval(TALLY_TOTAL, article_id)
+        if reacted:
+            parts.reactions[article_id] = int(reacted)
     mirrored = parts.mirrored
     if not mirrored:
         return parts.jobs()

@@ -12,7 +12,7 @@ from newsbot.models import (
     Job,
     Platform,
 )
-from storage.reactions import ANY_ROWS, COUNT_ROWS, total_rows
+from storage.reactions import TALLY_TOTAL
 from storage.sqlite.connection import (
     Conn,
     SqliteConnections,
@@ -80,9 +80,9 @@ def _jobs(conn: Conn, ids: list[int]) -> list[Job]:
         )
     )
     for article_id in parts.posted_articles:
-        if conn.execute(_numbered(ANY_ROWS), (article_id,)).fetchone() is not None:
-            found = conn.execute(_numbered(COUNT_ROWS), (article_id,)).fetchall()
-            parts.reactions[article_id] = total_rows(found)
+        reacted = conn.execute(_numbered(TALLY_TOTAL), (article_id,)).fetchone()[0]
+        if reacted:
+            parts.reactions[article_id] = int(reacted)
     mirrored = parts.mirrored
     if not mirrored:
         return parts.jobs()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from newsbot import ArticleDraft, Author, Platform, SchemaTooNew, StorageError
+from newsbot import ArticleDraft, ArticleId, Author, Platform, SchemaTooNew, StorageError
 from storage import SqliteStore
 from storage.sqlite import migrations
 from tests.conftest import FakeClock
@@ -79,8 +79,40 @@ async def test_indexes_serve_every_hot_query(tmp_path: Path) -> None:
         "SELECT * FROM comments WHERE author_platform = 't' AND author_user_id = 'u'",
         "SELECT * FROM message_links WHERE comment_id IS NULL AND destination_id IS NOT NULL "
         "AND article_id IN (1, 2)",
+        # Reactions: an article's kept counts, a batch's lookups, a ban's reactions.
+        "SELECT * FROM reaction_tally t WHERE t.article_id = 1",
+        "WITH k(p, c, m, r) AS (VALUES ('t', 'c', 'm', 'r')) SELECT x.emoji FROM k "
+        "JOIN reactions x ON x.platform = k.p AND x.chat_id = k.c AND x.message_id = k.m "
+        "AND x.reader = k.r",
+        "WITH k(a, p, r) AS (VALUES (1, 't', 'r')) SELECT x.emoji FROM k JOIN reactions x "
+        "ON x.article_id = k.a AND x.platform = k.p AND x.reader = k.r",
+        "SELECT DISTINCT article_id, emoji FROM reactions WHERE platform = 't' AND reader = 'r'",
     ]
     with sqlite3.connect(path) as db:
         for sql in hot:
             plan = " ".join(str(row[-1]) for row in db.execute(f"EXPLAIN QUERY PLAN {sql}"))
             assert "USING" in plan and not plan.startswith("SCAN"), (sql, plan)
+
+
+async def test_the_reaction_counts_are_built_from_the_rows_on_upgrade(tmp_path: Path) -> None:
+    """Version 18 keeps per-target counts: an older database gets them from its rows (a reader
+    once per target and emoji, banned readers left out, anonymous counts added)."""
+    path = tmp_path / "old.db"
+    async with SqliteStore(path) as store:
+        await store.set_ban(Platform.TELEGRAM, "bad", True, FakeClock().now())
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "DROP TABLE reaction_tally; DROP INDEX reactions_by_reader; PRAGMA user_version = 17;"
+            "INSERT INTO articles (id, title, body, author_name, author_platform, author_user_id, "
+            "status, created_at, updated_at) VALUES (1, 't', 'b', 'a', 'cli', 'a', 'published', "
+            "'x', 'x');"
+            "INSERT INTO reactions VALUES ('telegram', '-1', '5', 'u', '👍', 1, NULL, 'x'),"
+            "('telegram', '-2', '6', 'u', '👍', 1, NULL, 'x'),"
+            "('telegram', '-1', '5', 'v', '👍', 1, NULL, 'x'),"
+            "('telegram', '-1', '5', 'bad', '👍', 1, NULL, 'x');"
+            "INSERT INTO reaction_counts VALUES ('telegram', '-3', '7', '👍', 4, 1, NULL, 'x');"
+        )
+    async with SqliteStore(path) as store:
+        counts = await store.reaction_counts(ArticleId(1))
+    assert user_version(path) == migrations()[-1][0]
+    assert counts.article.counts == {(Platform.TELEGRAM, "👍"): 6}

@@ -3,6 +3,8 @@ removed, cleared, on a comment, and made while the bot was down (read back by th
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from newsbot import ArticleId, CountRefresh, MessageRef, NewsService, Platform
@@ -127,3 +129,16 @@ async def test_stats_for_newsbot_admins(world: World) -> None:
     assert "Posts: 1 of 1 sent" in text
     refused = await world.slash("stats", world.reader, world.text, article=article)
     assert "Reactions" not in refused["data"]["content"]
+
+
+async def test_a_burst_of_reaction_events_is_written_in_a_few_batches(world: World) -> None:
+    """discord.py dispatches each event in a task of its own; the reactions arriving together
+    share the store's batches instead of a transaction each."""
+    await world.subscribe(world.text)
+    article = await world.publish()
+    post = int((await world.post_of(article, world.text))[0])
+    members = [world.fake.add_member(world.guild, world.fake.new_id(), f"M{n}") for n in range(30)]
+    before = world.service.reactions.batches.writes
+    await asyncio.gather(*(world.fake.user_reacts(world.text, post, m, "👍") for m in members))
+    await becomes(world, article, {"👍": 30}, "the burst stored")
+    assert world.service.reactions.batches.writes - before <= 10

@@ -169,3 +169,22 @@ async def test_stats_for_newsbot_admins_in_private(world: World) -> None:
     assert latest.splitlines()[0] == f"Article {article}: Figures"
     refused = (await world.say(READER, READER, f"/stats {article}"))["text"]
     assert "Reactions" not in refused
+
+
+async def test_a_burst_of_reactions_is_written_in_a_few_batches_the_latest_winning(
+    world: World,
+) -> None:
+    """Reaction updates of one chat fetched together are handled side by side, so their
+    events reach the store in a few batches (not one transaction each), in order."""
+    await world.start()
+    await subscribe_all(world)
+    await publish(world, "Title\nBody")
+    article = await article_id(world)
+    group_post = post_in(world, GROUP)["message_id"]
+    before = world.service.reactions.batches.writes
+    for n in range(40):  # no await between them: one getUpdates answer
+        world.tg.user_reacts(GROUP, group_post, 5_000 + n, "👍")
+    for emoji in ("🔥", "❤️", "😂"):
+        world.tg.user_reacts(GROUP, group_post, READER, emoji)
+    await counts_become(world, article, {"👍": 40, "😂": 1}, "the burst, the latest winning")
+    assert world.service.reactions.batches.writes - before <= 3
