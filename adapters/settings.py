@@ -18,7 +18,6 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from adapters.i18n import checked_speech_setting
-from storage import is_postgres
 
 __all__ = ["ADMIN_TOKEN_MIN", "Settings", "load_settings"]
 
@@ -285,10 +284,10 @@ class Settings(BaseSettings):
         ]
         if self.discord_client_secret is not None:
             found.append(self.discord_client_secret.get_secret_value())
-        if is_postgres(self.database):
-            password = urlsplit(self.database.strip()).password
-            if password:
-                found.append(password)
+        # Any database URL's password (only PostgreSQL's have one): no scheme check needed.
+        password = urlsplit(self.database.strip()).password
+        if password:
+            found.append(password)
         return found
 
 

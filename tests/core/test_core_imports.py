@@ -98,13 +98,12 @@ def test_adapters_never_reach_the_store() -> None:
     assert reached == []
 
 
-def test_no_adapter_imports_storage_but_the_settings() -> None:
-    """Adapters reach storage only through the service (the CLI through its ``Backend``);
-    ``adapters/settings.py`` alone asks ``storage.is_postgres`` what to redact."""
+def test_no_adapter_imports_storage() -> None:
+    """Adapters reach storage only through the service (the CLI through its ``Backend``)."""
     root = Path(__file__).resolve().parents[2]
     importers = sorted(
         str(source.relative_to(root))
         for source in (root / "adapters").rglob("*.py")
         if any(name.split(".")[0] == "storage" for name in _imports(source, root))
     )
-    assert importers == ["adapters/settings.py"]
+    assert importers == []
