@@ -61,7 +61,7 @@ class Brand:
 
     @classmethod
     def from_settings(cls, settings: Any) -> Brand:
-        """The brand from the ``site_*`` and ``web_theme_dir`` settings (``bot.Settings``).
+        """The brand from the ``site_*`` and ``web_theme_dir`` settings (``adapters.settings``).
 
         Raises:
             ConfigError: a value is malformed (an accent with too little contrast, a footer

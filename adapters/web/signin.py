@@ -109,7 +109,7 @@ class _Secret(Protocol):
 
 
 class SignInSettings(Protocol):
-    """The settings ``sign_in_config`` reads (``bot.Settings``)."""
+    """The settings ``sign_in_config`` reads (``adapters.settings.Settings``)."""
 
     @property
     def telegram_token(self) -> _Secret | None: ...

@@ -96,3 +96,14 @@ def test_adapters_never_reach_the_store() -> None:
         if isinstance(node, ast.Attribute) and node.attr == "store"
     ]
     assert reached == []
+
+
+def test_no_adapter_imports_storage() -> None:
+    """Adapters reach storage only through the service (the CLI through its ``Backend``)."""
+    root = Path(__file__).resolve().parents[2]
+    importers = sorted(
+        str(source.relative_to(root))
+        for source in (root / "adapters").rglob("*.py")
+        if any(name.split(".")[0] == "storage" for name in _imports(source, root))
+    )
+    assert importers == []
