@@ -1,0 +1,141 @@
+"""A story's slow mode on both SQL backends: its seconds beside the story's policy, and
+what the core's rule (``newsbot.slowmode``) needs looked up: the people behind some authors
+and their latest visible comments on the stories in slow mode.
+
+The lookup statements are built here once, with PostgreSQL's ``$1`` placeholders (SQLite's
+writer process numbers them its way), in chunks that stay under both servers' limits; the
+ingest of each backend runs them in the transaction that writes its batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import storage.rows as rows
+from newsbot import slowmode
+from newsbot.models import ArticleId, DeliveryOp
+from storage.units import CommonUnits, Tx, _reenqueue, _topics
+
+Query = tuple[str, list[Any]]
+# The story's own Discord posts: sent again as edits, which set their threads' slow mode.
+_DISCORD_POSTS = "article_id = $1 AND comment_id IS NULL AND platform = 'discord'"
+_CHUNK = 200  # accounts per statement: two placeholders each
+
+_PEOPLE = (
+    "SELECT platform, account_id, person_id FROM person_accounts WHERE person_id IN "
+    "(SELECT person_id FROM person_accounts WHERE {})"
+)
+_LATEST = (
+    "SELECT article_id, author_platform, author_user_id, max(created_at) FROM comments "
+    "WHERE status = 'visible' AND article_id IN ({}) AND ({}) "
+    "GROUP BY article_id, author_platform, author_user_id"
+)
+
+
+def _pairs(keys: Sequence[tuple[str, str]], first: int, a: str, b: str) -> str:
+    return " OR ".join(
+        f"({a} = ${first + 2 * n} AND {b} = ${first + 2 * n + 1})" for n in range(len(keys))
+    )
+
+
+def _chunks(keys: Collection[tuple[str, str]]) -> Iterable[list[tuple[str, str]]]:
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), _CHUNK):
+        yield ordered[start : start + _CHUNK]
+
+
+def people_queries(authors: Iterable[tuple[str, str]]) -> list[Query]:
+    """The statements that find every account of the people behind ``authors``."""
+    return [
+        (
+            _PEOPLE.format(_pairs(chunk, 1, "platform", "account_id")),
+            [v for pair in chunk for v in pair],
+        )
+        for chunk in _chunks(slowmode.accounts(authors))
+    ]
+
+
+def latest_queries(
+    article_ids: Sequence[ArticleId], authors: Iterable[tuple[str, str]], people: Any
+) -> list[Query]:
+    """The statements that find the latest visible comment, on each of ``article_ids``, of
+    every author id of the readers behind ``authors`` (``people``: what ``people_queries``
+    found, as ``lookups`` reads it)."""
+    marks = ", ".join(f"${n + 1}" for n in range(len(article_ids)))
+    first = len(article_ids) + 1
+    wanted = slowmode.author_ids(authors, people)
+    return [
+        (
+            _LATEST.format(marks, _pairs(chunk, first, "author_platform", "author_user_id")),
+            [*article_ids, *(v for pair in chunk for v in pair)],
+        )
+        for chunk in _chunks(wanted)
+    ]
+
+
+def people_of(found: Iterable[Sequence[Any]]) -> dict[tuple[str, str], int]:
+    """The rows of ``people_queries`` as ``slowmode.Lookups.people``."""
+    return {(str(r[0]), str(r[1])): int(r[2]) for r in found}
+
+
+def latest_of(found: Iterable[Sequence[Any]]) -> dict[tuple[int, str, str], datetime]:
+    """The rows of ``latest_queries`` as ``slowmode.Lookups.latest``."""
+    return {(int(r[0]), str(r[1]), str(r[2])): rows.at(r[3]) for r in found}
+
+
+async def lookups(
+    tx: Tx, article_ids: Sequence[ArticleId], authors: Collection[tuple[str, str]]
+) -> slowmode.Lookups:
+    """What slow mode needs for ``authors`` on ``article_ids``, in one transaction."""
+    if not article_ids or not authors:
+        return slowmode.Lookups()
+    people = people_of(
+        [r for sql, args in people_queries(authors) for r in await tx.rows(sql, *args)]
+    )
+    latest = latest_of(
+        [
+            r
+            for sql, args in latest_queries(article_ids, authors, people)
+            for r in await tx.rows(sql, *args)
+        ]
+    )
+    return slowmode.Lookups(people, latest)
+
+
+class SqlSlowMode(CommonUnits):
+    """A story's slow mode on a SQL backend (``DeskStore``'s slow-mode methods)."""
+
+    async def set_slow_mode(self, article_id: ArticleId, seconds: int, now: datetime) -> int:
+        async def body(tx: Tx) -> int:
+            if seconds <= 0:
+                await tx.run("DELETE FROM story_slow_mode WHERE article_id = $1", article_id)
+            else:
+                await tx.run(
+                    "INSERT INTO story_slow_mode (article_id, seconds, set_at) "
+                    "VALUES ($1, $2, $3) ON CONFLICT (article_id) DO UPDATE SET "
+                    "seconds = excluded.seconds, set_at = excluded.set_at",
+                    article_id,
+                    seconds,
+                    now,
+                )
+            queued = await _reenqueue(tx, _DISCORD_POSTS, article_id, DeliveryOp.EDIT, now)
+            await tx.notify(_topics(article_id, queued))
+            return queued
+
+        return await self._atomic(body)
+
+    async def get_slow_mode(self, article_id: ArticleId) -> int:
+        row = await self._row(
+            "SELECT seconds FROM story_slow_mode WHERE article_id = $1", article_id
+        )
+        return 0 if row is None else int(row[0])
+
+    async def slow_lookups(
+        self, article_id: ArticleId, authors: Collection[tuple[str, str]]
+    ) -> slowmode.Lookups:
+        async def body(tx: Tx) -> slowmode.Lookups:
+            return await lookups(tx, [article_id], authors)
+
+        return await self._atomic(body)
