@@ -121,6 +121,13 @@ class SqlSlowMode(CommonUnits):
                     now,
                 )
             queued = await _reenqueue(tx, _DISCORD_POSTS, article_id, DeliveryOp.EDIT, now)
+            # An edit waiting for its pace (a count refresh) goes now: it carries the change.
+            queued += await tx.run(
+                f"UPDATE deliveries SET due_at = $2 WHERE {_DISCORD_POSTS} AND op = 'edit' "
+                "AND state IN ('pending', 'failed') AND due_at > $2",
+                article_id,
+                now,
+            )
             await tx.notify(_topics(article_id, queued))
             return queued
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from newsbot import slowmode
 from newsbot.models import ArticleId, CommentStatus, DeliveryOp, Platform
-from storage.memory.tables import MemoryBase, _utc
+from storage.memory.tables import _FAILED, _PENDING, MemoryBase, _utc
 
 
 class MemorySlowMode(MemoryBase):
@@ -32,7 +32,14 @@ class MemorySlowMode(MemoryBase):
             for d in self._db.deliveries.values()
             if d.article_id == article_id and not d.comment_id and d.platform is Platform.DISCORD
         )
-        queued = self._reenqueue(posts, DeliveryOp.EDIT, _utc(now))
+        now = _utc(now)
+        posts = list(posts)
+        queued = self._reenqueue(posts, DeliveryOp.EDIT, now)
+        for d in posts:  # an edit waiting for its pace (a count refresh) goes now
+            due = d.next_attempt_at
+            if d.op is DeliveryOp.EDIT and d.state in (_PENDING, _FAILED) and due and due > now:
+                self._put(d, next_attempt_at=now)
+                queued += 1
         self._changed()
         return queued
 

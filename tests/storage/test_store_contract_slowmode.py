@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import replace
 
 from newsbot import ArticleId, CommentStatus, DeliveryOp, MessageRef, Platform, Posted, Store
-from newsbot.models import Author, IncomingComment
+from newsbot.models import Author, CountRefresh, IncomingComment
 from newsbot.people import Account
 from newsbot.policy import CommentPolicy
 from tests.storage.contract_helpers import article, at, dest, incoming, posted_article
@@ -50,6 +50,26 @@ async def test_setting_it_sends_the_discord_posts_again_as_edits(backend: Store)
     edits = await backend.claim_deliveries(Platform.DISCORD, at(4), 10)
     assert [(j.delivery.op, j.destination.chat_id) for j in edits] == [(DeliveryOp.EDIT, "555")]
     assert await backend.claim_deliveries(Platform.TELEGRAM, at(4), 10) == []
+
+
+async def test_setting_it_does_not_wait_for_a_paced_count_refresh(backend: Store) -> None:
+    article_id = await article(backend, await dest(backend, "555", Platform.DISCORD))
+    for job in await backend.claim_deliveries(Platform.DISCORD, at(1), 10):
+        await backend.complete_delivery(job.delivery, Posted("m1", thread_id="m1"), at(2))
+    web = IncomingComment(
+        source=MessageRef(Platform.WEB, str(article_id), "k1"),
+        author=Author("Ann", Platform.WEB, "w:ann"),
+        text="hello",
+        created_at=at(5),
+        article_id=ArticleId(article_id),
+        mirror=False,
+        count_refresh=CountRefresh(60.0, 3.0),
+    )
+    await backend.ingest_comment(web)
+    assert await backend.claim_deliveries(Platform.DISCORD, at(10), 10) == []  # paced
+    await backend.set_slow_mode(article_id, 60, at(10))
+    edits = await backend.claim_deliveries(Platform.DISCORD, at(10), 10)
+    assert [j.delivery.op for j in edits] == [DeliveryOp.EDIT]
 
 
 async def test_one_comment_per_reader_per_period(backend: Store) -> None:
