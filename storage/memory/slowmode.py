@@ -27,13 +27,12 @@ class MemorySlowMode(MemoryBase):
             self._slow_modes.pop(article_id, None)
         else:
             self._slow_modes[article_id] = seconds
-        posts = (
+        posts = [
             d
             for d in self._db.deliveries.values()
             if d.article_id == article_id and not d.comment_id and d.platform is Platform.DISCORD
-        )
+        ]
         now = _utc(now)
-        posts = list(posts)
         queued = self._reenqueue(posts, DeliveryOp.EDIT, now)
         for d in posts:  # an edit waiting for its pace (a count refresh) goes now
             due = d.next_attempt_at

@@ -25,7 +25,7 @@ def test_seconds_are_parsed_from_what_an_editor_types() -> None:
         45,
     ]
     for bad in ("-1", "soon", str(slowmode.SLOW_MAX + 1)):
-        with pytest.raises(ValueError, match="literal|seconds"):
+        with pytest.raises(ValueError, match=r"literal|seconds"):
             slowmode.parse(bad)
 
 
