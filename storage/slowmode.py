@@ -9,7 +9,7 @@ ingest of each backend runs them in the transaction that writes its batch.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -58,7 +58,9 @@ def people_queries(authors: Iterable[tuple[str, str]]) -> list[Query]:
 
 
 def latest_queries(
-    article_ids: Sequence[ArticleId], authors: Iterable[tuple[str, str]], people: Any
+    article_ids: Sequence[ArticleId],
+    authors: Iterable[tuple[str, str]],
+    people: Mapping[tuple[str, str], int],
 ) -> list[Query]:
     """The statements that find the latest visible comment, on each of ``article_ids``, of
     every author id of the readers behind ``authors`` (``people``: what ``people_queries``
@@ -86,19 +88,20 @@ def latest_of(found: Iterable[Sequence[Any]]) -> dict[tuple[int, str, str], date
 
 
 async def lookups(
-    tx: Tx, article_ids: Sequence[ArticleId], authors: Collection[tuple[str, str]]
+    run: Callable[..., Awaitable[list[Any]]],
+    article_ids: Sequence[ArticleId],
+    authors: Collection[tuple[str, str]],
 ) -> slowmode.Lookups:
-    """What slow mode needs for ``authors`` on ``article_ids``, in one transaction."""
+    """What slow mode needs for ``authors`` on ``article_ids``; ``run(sql, *args)`` gives
+    the rows of a statement (a transaction's, or the reading connection's)."""
     if not article_ids or not authors:
         return slowmode.Lookups()
-    people = people_of(
-        [r for sql, args in people_queries(authors) for r in await tx.rows(sql, *args)]
-    )
+    people = people_of([r for sql, args in people_queries(authors) for r in await run(sql, *args)])
     latest = latest_of(
         [
             r
             for sql, args in latest_queries(article_ids, authors, people)
-            for r in await tx.rows(sql, *args)
+            for r in await run(sql, *args)
         ]
     )
     return slowmode.Lookups(people, latest)
@@ -142,7 +145,4 @@ class SqlSlowMode(CommonUnits):
     async def slow_lookups(
         self, article_id: ArticleId, authors: Collection[tuple[str, str]]
     ) -> slowmode.Lookups:
-        async def body(tx: Tx) -> slowmode.Lookups:
-            return await lookups(tx, [article_id], authors)
-
-        return await self._atomic(body)
+        return await lookups(self._rows, [article_id], authors)

@@ -4,7 +4,7 @@ is the other process, so no child process is needed."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -144,28 +144,15 @@ async def _ingest(
             post_counts={r[0]: r[1] for r in row[5]},
             parents={r[0]: Lineage(r[1], r[2]) for r in row[7]},
             stories=stories,
-            slow=await _slow(conn, slowmode.slow_articles(stories), needs.authors),
+            # Two more round trips, only when the batch reaches a story in slow mode.
+            slow=await slow_sql.lookups(
+                conn.fetch, slowmode.slow_articles(stories), needs.authors
+            ),
         ),
     )
     if plan.accepted:
         await _write_plan(conn, items, plan)
     return intake.results(items, plan.outcomes)
-
-
-async def _slow(
-    conn: Conn, article_ids: Sequence[ArticleId], authors: Collection[tuple[str, str]]
-) -> slowmode.Lookups:
-    """What slow mode needs (``storage.slowmode``), for the articles in slow mode only: two
-    more round trips, only when the batch reaches such an article."""
-    if not article_ids or not authors:
-        return slowmode.Lookups()
-
-    async def run(queries: list[tuple[str, list[Any]]]) -> list[Any]:
-        return [r for sql, args in queries for r in await conn.fetch(sql, *args)]
-
-    people = slow_sql.people_of(await run(slow_sql.people_queries(authors)))
-    latest = slow_sql.latest_of(await run(slow_sql.latest_queries(article_ids, authors, people)))
-    return slowmode.Lookups(people, latest)
 
 
 def _keys(refs: Iterable[MessageRef]) -> Iterable[tuple[str, str, str]]:
