@@ -27,10 +27,13 @@ _PEOPLE = (
     "SELECT platform, account_id, person_id FROM person_accounts WHERE person_id IN "
     "(SELECT person_id FROM person_accounts WHERE {})"
 )
+# From each author to their comments (the author index), not from the story's comments,
+# which grow with it: CROSS JOIN keeps SQLite's loop in that order.
 _LATEST = (
-    "SELECT article_id, author_platform, author_user_id, max(created_at) FROM comments "
-    "WHERE status = 'visible' AND article_id IN ({}) AND ({}) "
-    "GROUP BY article_id, author_platform, author_user_id"
+    "WITH k(p, u) AS (VALUES {1}) SELECT c.article_id, c.author_platform, c.author_user_id, "
+    "max(c.created_at) FROM k CROSS JOIN comments c WHERE c.author_platform = k.p "
+    "AND c.author_user_id = k.u AND c.status = 'visible' AND c.article_id IN ({0}) "
+    "GROUP BY c.article_id, c.author_platform, c.author_user_id"
 )
 
 
@@ -38,6 +41,10 @@ def _pairs(keys: Sequence[tuple[str, str]], first: int, a: str, b: str) -> str:
     return " OR ".join(
         f"({a} = ${first + 2 * n} AND {b} = ${first + 2 * n + 1})" for n in range(len(keys))
     )
+
+
+def _values(keys: Sequence[tuple[str, str]], first: int) -> str:
+    return ", ".join(f"(${first + 2 * n}, ${first + 2 * n + 1})" for n in range(len(keys)))
 
 
 def _chunks(keys: Collection[tuple[str, str]]) -> Iterable[list[tuple[str, str]]]:
@@ -70,7 +77,7 @@ def latest_queries(
     wanted = slowmode.author_ids(authors, people)
     return [
         (
-            _LATEST.format(marks, _pairs(chunk, first, "author_platform", "author_user_id")),
+            _LATEST.format(marks, _values(chunk, first)),
             [*article_ids, *(v for pair in chunk for v in pair)],
         )
         for chunk in _chunks(wanted)

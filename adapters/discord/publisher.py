@@ -353,7 +353,7 @@ class DiscordPublisher:
         """The story's slow mode on the thread of its post (``adapters.discord.slowmode``)."""
         thread_id = job.thread_id or job.delivery.thread_id
         if thread_id is not None:
-            await slow.apply(client, job, thread_id, await slow.thread_seconds(self.service, job))
+            await slow.apply(client, self.service, job, thread_id)
 
     async def _close_thread(self, client: discord.Client, job: Job, thread_id: str) -> None:
         try:

@@ -27,25 +27,30 @@ async def thread_seconds(service: NewsService, job: Job) -> int:
     return min(await service.desk.slow_mode(job.article.id), slowmode.DISCORD_MAX)
 
 
-async def apply(client: discord.Client, job: Job, thread_id: str, seconds: int) -> None:
-    """Give the thread ``seconds`` of slow mode, unless it has them already (the gateway's
-    cached thread says so, without a request). A thread gone or out of the bot's reach is
-    logged and left: the core rule still applies.
+async def apply(client: discord.Client, service: NewsService, job: Job, thread_id: str) -> None:
+    """Give the article's thread its story's slow mode, unless it has it already.
+
+    Only a thread the gateway has in its cache (an active one) is changed: what it has is
+    read there, without a request, so an edit of a post costs one read of the store and no
+    request when nothing changes. An archived thread (or one not loaded) is left alone:
+    Discord refuses changes to it, and the core rule holds what comes too soon; the next
+    edit of the post after it wakes sets it. A thread gone, or out of the bot's reach
+    (Manage Threads), is logged and left.
 
     Raises:
         discord.HTTPException: any other refusal (a rate limit, a server error).
     """
     thread = client.get_channel(int(thread_id))
-    if isinstance(thread, discord.Thread) and thread.slowmode_delay == seconds:
+    if not isinstance(thread, discord.Thread) or thread.archived:
+        return
+    seconds = await thread_seconds(service, job)
+    if thread.slowmode_delay == seconds:
         return
     try:
-        if not isinstance(thread, discord.Thread):
-            fetched = await client.fetch_channel(int(thread_id))
-            if not isinstance(fetched, discord.Thread) or fetched.slowmode_delay == seconds:
-                return
-            thread = fetched
         await thread.edit(slowmode_delay=seconds)
-    except (discord.NotFound, discord.Forbidden) as exc:
+    except discord.HTTPException as exc:
+        if exc.status not in (400, 403, 404):
+            raise
         log.warning(
             "cannot set the thread's slow mode",
             extra={"article_id": job.article.id, "thread_id": thread_id, "error": str(exc)},
