@@ -6,11 +6,22 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from newsbot import intake, slowmode
+from newsbot import NewsService, intake, slowmode
 from newsbot.intake import Accepted, Lookups
-from newsbot.models import ArticleId, Author, IncomingComment, MessageRef, Platform
+from newsbot.models import (
+    Actor,
+    ArticleId,
+    Author,
+    CommentStatus,
+    IncomingComment,
+    MessageLink,
+    MessageRef,
+    Platform,
+)
 from newsbot.policy import CommentPolicy, Story
+from tests.pg import BOTH
 
+STORE_BACKENDS = ("memory", *BOTH)
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 A = ArticleId(1)
 
@@ -111,3 +122,49 @@ def test_the_intake_knows_a_person_on_every_platform() -> None:
     people = {("telegram", "7"): 3, ("discord", "99"): 3}
     assert _held(batch, _lookups(60, people=people)) == ["", "slow", "slow"]
     assert _held(batch, _lookups(60)) == ["", "", "slow"]  # unlinked: two readers
+
+
+async def test_a_person_who_replied_on_telegram_waits_on_the_web(service: NewsService) -> None:
+    from newsbot.errors import TooSoon
+    from newsbot.people import Account
+    from newsbot.review import View
+    from tests.conftest import ADMIN, FakeClock, draft
+
+    service.clock = clock = FakeClock()
+    article = (await service.publish(ADMIN, draft())).article
+    post = MessageRef(Platform.TELEGRAM, "-100", "post")
+    await service.store.add_link(MessageLink(post, article.id))
+    await service.desk.set_slow_mode(Actor.operator(), article.id, 60)
+    nina = await service.store.link_account(
+        Account(Platform.TELEGRAM, "7", "Nina", "telegram-login", clock.now()), None
+    )
+    await service.store.link_account(
+        Account(Platform.DISCORD, "99", "Nina", "discord-oauth", clock.now()), nina.id
+    )
+    shown = await service.record_reply(
+        reply_to=post,
+        source=MessageRef(Platform.TELEGRAM, "-100", "1"),
+        author=Author("Nina", Platform.TELEGRAM, "7"),
+        text="on Telegram",
+    )
+    assert shown is not None and shown.status is CommentStatus.VISIBLE
+    clock.advance(20)
+    with pytest.raises(TooSoon) as refused:  # signed in on the web with her Discord account
+        await service.add_web_comment(
+            article.id, "Nina", "on the web", client_key="k1", user_id="discord@99"
+        )
+    assert refused.value.retry_after == 40 and refused.value.every == 60
+    held = await service.record_reply(
+        reply_to=post,
+        source=MessageRef(Platform.TELEGRAM, "-100", "2"),
+        author=Author("Nina", Platform.TELEGRAM, "7"),
+        text="again on Telegram",
+    )
+    assert held is not None and held.status is CommentStatus.HIDDEN
+    (item,) = await service.desk.queue(Actor.operator(), View.HELD)
+    assert item.comment.id == held.id and item.reasons == ("slow",)
+    clock.advance(40)
+    later = await service.add_web_comment(
+        article.id, "Nina", "on the web", client_key="k2", user_id="discord@99"
+    )
+    assert later.status is CommentStatus.VISIBLE
