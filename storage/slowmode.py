@@ -84,6 +84,40 @@ def latest_queries(
     ]
 
 
+# PostgreSQL in one statement each, whatever the batch's size: the keys as arrays.
+_PEOPLE_ARRAYS = (
+    "SELECT platform, account_id, person_id FROM person_accounts WHERE person_id IN "
+    "(SELECT pa.person_id FROM unnest($1::text[], $2::text[]) AS k(p, u) "
+    "JOIN person_accounts pa ON pa.platform = k.p AND pa.account_id = k.u)"
+)
+_LATEST_ARRAYS = (
+    "SELECT c.article_id, c.author_platform, c.author_user_id, max(c.created_at) "
+    "FROM unnest($2::text[], $3::text[]) AS k(p, u) JOIN comments c "
+    "ON c.author_platform = k.p AND c.author_user_id = k.u "
+    "WHERE c.status = 'visible' AND c.article_id = ANY($1::bigint[]) "
+    "GROUP BY c.article_id, c.author_platform, c.author_user_id"
+)
+
+
+def _columns(keys: Iterable[tuple[str, str]]) -> list[list[str]]:
+    ordered = sorted(keys)
+    return [[k[0] for k in ordered], [k[1] for k in ordered]]
+
+
+async def lookups_arrays(
+    fetch: Callable[..., Awaitable[list[Any]]],
+    article_ids: Sequence[ArticleId],
+    authors: Collection[tuple[str, str]],
+) -> slowmode.Lookups:
+    """``lookups`` on PostgreSQL in two statements, the keys bound as arrays."""
+    if not article_ids or not authors:
+        return slowmode.Lookups()
+    people = people_of(await fetch(_PEOPLE_ARRAYS, *_columns(slowmode.accounts(authors))))
+    wanted = slowmode.author_ids(authors, people)
+    latest = latest_of(await fetch(_LATEST_ARRAYS, list(article_ids), *_columns(wanted)))
+    return slowmode.Lookups(people, latest)
+
+
 def people_of(found: Iterable[Sequence[Any]]) -> dict[tuple[str, str], int]:
     """The rows of ``people_queries`` as ``slowmode.Lookups.people``."""
     return {(str(r[0]), str(r[1])): int(r[2]) for r in found}

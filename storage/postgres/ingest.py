@@ -145,7 +145,7 @@ async def _ingest(
             parents={r[0]: Lineage(r[1], r[2]) for r in row[7]},
             stories=stories,
             # Two more round trips, only when the batch reaches a story in slow mode.
-            slow=await slow_sql.lookups(
+            slow=await slow_sql.lookups_arrays(
                 conn.fetch, slowmode.slow_articles(stories), needs.authors
             ),
         ),
