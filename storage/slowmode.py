@@ -90,12 +90,13 @@ _PEOPLE_ARRAYS = (
     "(SELECT pa.person_id FROM unnest($1::text[], $2::text[]) AS k(p, u) "
     "JOIN person_accounts pa ON pa.platform = k.p AND pa.account_id = k.u)"
 )
+# LATERAL: each author's comments through the author index (a join may instead read the
+# story's comments, which grow with it).
 _LATEST_ARRAYS = (
-    "SELECT c.article_id, c.author_platform, c.author_user_id, max(c.created_at) "
-    "FROM unnest($2::text[], $3::text[]) AS k(p, u) JOIN comments c "
-    "ON c.author_platform = k.p AND c.author_user_id = k.u "
-    "WHERE c.status = 'visible' AND c.article_id = ANY($1::bigint[]) "
-    "GROUP BY c.article_id, c.author_platform, c.author_user_id"
+    "SELECT l.article_id, k.p, k.u, l.at FROM unnest($2::text[], $3::text[]) AS k(p, u) "
+    "CROSS JOIN LATERAL (SELECT c.article_id, max(c.created_at) AS at FROM comments c "
+    "WHERE c.author_platform = k.p AND c.author_user_id = k.u AND c.status = 'visible' "
+    "AND c.article_id = ANY($1::bigint[]) GROUP BY c.article_id) AS l"
 )
 
 
