@@ -137,6 +137,11 @@ def wait(last: datetime | None, now: datetime, seconds: int) -> float:
     return max(0.0, seconds - (now - last).total_seconds())
 
 
+def described(seconds: int) -> str:
+    """A story's slow mode as a chat answer says it (empty when off)."""
+    return f"Slow mode: one comment per reader every {seconds} seconds." if seconds > 0 else ""
+
+
 def slow_articles(stories: Mapping[ArticleId, Story]) -> list[ArticleId]:
     """The articles in slow mode among the looked-up stories."""
     return sorted(a for a, s in stories.items() if s.slow > 0)

@@ -53,5 +53,5 @@ class PolicyCommands(CommandGroup, name="policies", description="Comment policie
             slow = await service.desk.slow_mode(article_id)
         else:
             slow = await service.desk.set_slow_mode(actor, article_id, slow)
-        pace = f" Slow mode: one comment per reader every {slow} seconds." if slow else ""
+        pace = f" {slowmode.described(slow)}" if slow else ""
         await reply(interaction, f"Article {article}: comments are {meets}.{pace}")

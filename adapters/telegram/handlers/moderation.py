@@ -136,7 +136,7 @@ class Moderation(HandlerGroup):
             slow = await desk.slow_mode(article_id)
         else:
             slow = await desk.set_slow_mode(actor, article_id, slow)
-        pace = f" Slow mode: one comment per reader every {slow} seconds." if slow else ""
+        pace = f" {slowmode.described(slow)}" if slow else ""
         await self.send(update, f"Article {article_id}: comments are {meets}.{pace}")
 
 
