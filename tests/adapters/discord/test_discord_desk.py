@@ -139,3 +139,36 @@ async def test_slow_mode_on_discord_threads_and_in_the_core(world: World) -> Non
     assert content(answer) == f"Article {article_id}: comments are open."
     await wait_for(lambda: slowed(0), what="the thread's slow mode lifted")
     await world.fake.user_message(thread, world.reader, "free again")
+
+
+async def test_slow_mode_without_manage_threads_is_the_core_rule_alone(world: World) -> None:
+    from tests.fakes.discord.wire import MANAGE_THREADS
+
+    await world.subscribe(world.text)
+    article_id = await world.publish()
+    _, thread_id = await world.post_of(article_id, world.text)
+    thread = int(thread_id or 0)
+    guild = world.fake.guilds[world.guild]
+    role = guild.roles[guild.bot_role_id]
+    role["permissions"] = str(int(role["permissions"]) & ~MANAGE_THREADS)
+    await world.slash("policy", world.owner, world.text, article=article_id, slow=60)
+
+    async def edited() -> bool:  # the edit went out and was not retried for the thread
+        posts = await world.service.store.deliveries_for_article(ArticleId(article_id))
+        return all(p.delivery.state == "sent" and p.delivery.op == "edit" for p in posts)
+
+    await wait_for(edited, what="the post edited")
+    assert not world.fake.channels[thread].get("rate_limit_per_user")
+    first = await world.fake.user_message(thread, world.reader, "first")
+    second = await world.fake.user_message(thread, world.reader, "second")  # Discord lets it
+    refs = [MessageRef(Platform.DISCORD, str(thread), str(m["id"])) for m in (first, second)]
+
+    async def stored() -> bool:
+        return all([await world.service.comment_by_source(r) is not None for r in refs])
+
+    await wait_for(stored, what="both stored")
+    found = [await world.service.comment_by_source(r) for r in refs]
+    assert [c.status for c in found if c is not None] == [
+        CommentStatus.VISIBLE,
+        CommentStatus.HIDDEN,
+    ]
