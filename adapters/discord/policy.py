@@ -8,6 +8,7 @@ from discord import app_commands
 from adapters.discord.groups import CommandGroup
 from adapters.discord.interactions import acknowledge, actor_of, reply, service_of
 from newsbot import slowmode
+from newsbot.i18n import N_
 from newsbot.models import ArticleId
 from newsbot.policy import CommentPolicy, parse
 
@@ -25,9 +26,9 @@ class PolicyCommands(CommandGroup, name="policies", description="Comment policie
 
     @app_commands.command()
     @app_commands.describe(
-        article="The article's number",
-        comments="open, premoderated, closed, or default (the setting); leave out to see it",
-        slow="Slow mode: one comment per reader per this many seconds (0: off)",
+        article=N_("The article's number"),
+        comments=N_("open, premoderated, closed, or default (the setting); leave out to see it"),
+        slow=N_("Slow mode: one comment per reader per this many seconds (0: off)"),
     )
     @app_commands.choices(comments=_CHOICES)
     async def policy(
