@@ -40,6 +40,7 @@ GROUPS = [
     "routing",
     "signin",
     "reactions",
+    "slowmode",
 ]
 
 
@@ -138,6 +139,7 @@ RUNNERS: dict[str, Callable[[bool], list[Result]]] = {
     "routing": _optional("fanout_routed"),
     "signin": _optional("signin"),
     "reactions": _optional("reactions"),
+    "slowmode": _optional("slowmode"),
 }
 
 

@@ -10,11 +10,13 @@ import base64
 import hashlib
 import hmac
 import logging
+import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from newsbot.errors import InvalidInput, NotFound, PermissionDenied
+from newsbot import slowmode
+from newsbot.errors import InvalidInput, NotFound, PermissionDenied, TooSoon
 from newsbot.i18n import N_
 from newsbot.limits import Held, IntakeGate, IntakeLimits
 from newsbot.models import (
@@ -153,6 +155,7 @@ async def add_web_comment(
         NotFound: no such article, or the parent comment is not in its thread.
         InvalidInput: the name or text is empty or too long, or the article is retracted.
         PermissionDenied: the author (their identity or their name) is banned.
+        TooSoon: the story is in slow mode and the reader commented on it too recently.
     """
     article = await svc.article(article_id)
     if article.status is not ArticleStatus.PUBLISHED:
@@ -180,6 +183,7 @@ async def add_web_comment(
     ):
         log.info("web comment refused: banned", extra={"user_id": author.user_id})
         raise PermissionDenied(N_("You can no longer comment here."))
+    await _check_slow(svc, article_id, author)
     comment = await _add_comment(
         svc,
         article_id,
@@ -245,6 +249,8 @@ async def _add_comment(
         policy = await policy_of(svc, comment.article_id)  # the intake held it for it?
         if policy is not CommentPolicy.OPEN:
             reasons = (*reasons, Reason(str(policy)))
+        elif not reasons:  # nothing else held it: the story's slow mode did (newsbot.intake)
+            reasons = (Reason.SLOW,)
         await svc.store.hold_comment(comment.id, reasons, now)
         await svc.staffchat.announce(comment.id, reasons)
     if created:
@@ -276,6 +282,20 @@ async def meets(svc: Host, article_id: ArticleId, published: datetime | None) ->
     desk = svc.desk_settings
     close_before = svc.clock.now() - desk.close_after if desk.close_after else None
     return effective(Story(own, published), desk.policy, close_before)
+
+
+async def _check_slow(svc: Host, article_id: ArticleId, author: Author) -> None:
+    """Refuse a web comment that comes too soon after its reader's last one on a story in
+    slow mode (a chat reply cannot be refused: the intake holds it instead)."""
+    seconds = await svc.store.get_slow_mode(article_id)
+    if seconds <= 0:
+        return
+    found = await svc.store.slow_lookups(article_id, [(str(author.platform), author.user_id)])
+    last = slowmode.Tracker(found).last(article_id, str(author.platform), author.user_id)
+    left = slowmode.wait(last, svc.clock.now(), seconds)
+    if left > 0:
+        log.info("web comment refused: slow mode", extra={"user_id": author.user_id})
+        raise TooSoon(max(1, math.ceil(left)), seconds)
 
 
 def _over_intake(svc: Host, author: Author, source: MessageRef, now: datetime) -> Held | None:

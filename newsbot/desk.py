@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from newsbot import moderation
+from newsbot import moderation, slowmode
 from newsbot.closing import Closing
 from newsbot.comments import Host, delete, policy_of
 from newsbot.errors import InvalidInput, NotFound
@@ -281,6 +281,39 @@ class Desk:
             },
         )
         return now_meets
+
+    async def set_slow_mode(self, actor: Actor, article_id: ArticleId, seconds: int) -> int:
+        """Set a story's slow mode: one comment per reader per ``seconds`` on every surface
+        (0: off; ``newsbot.slowmode``), beside its policy. Discord threads of the story get
+        the same slow mode (its posts are re-sent as edits, which carry it). Returns the
+        seconds now set.
+
+        Raises:
+            PermissionDenied: the actor is not an admin.
+            NotFound: no such article.
+            InvalidInput: not 0 to ``slowmode.SLOW_MAX`` seconds.
+        """
+        svc = self._svc
+        svc.require_admin(actor, "set comment policies")
+        if not 0 <= seconds <= slowmode.SLOW_MAX:
+            raise InvalidInput(f"Slow mode is 0 to {slowmode.SLOW_MAX} seconds.")
+        article = await svc.article(article_id)
+        now = svc.clock.now()
+        await svc.store.set_slow_mode(article.id, seconds, now)
+        svc._enqueued()  # pages showing the form change; the threads follow
+        log.info(
+            "slow mode set",
+            extra={
+                "article_id": article.id,
+                "seconds": seconds,
+                "by": actor_key(actor.platform, actor.user_id),
+            },
+        )
+        return seconds
+
+    async def slow_mode(self, article_id: ArticleId) -> int:
+        """A story's slow mode in seconds (0: off); anyone may ask (the web form says it)."""
+        return await self._svc.store.get_slow_mode(article_id)
 
     async def policy(self, article_id: ArticleId) -> CommentPolicy:
         """The comment policy a new comment on the story meets now (anyone may ask: the web

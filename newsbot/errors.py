@@ -57,6 +57,21 @@ class InvalidInput(DomainError):
         self.field = field
 
 
+class TooSoon(DomainError):
+    """The story is in slow mode and the reader commented on it too recently
+    (``newsbot.slowmode``).
+
+    Attributes:
+        retry_after: seconds until the reader may comment again (at least 1).
+        every: the story's slow mode, in seconds.
+    """
+
+    def __init__(self, retry_after: int, every: int) -> None:
+        super().__init__(f"Slow mode: you may comment again in {retry_after} seconds.")
+        self.retry_after = retry_after
+        self.every = every
+
+
 class StorageError(NewsBotError):
     """The store failed; what was acknowledged before stays stored."""
 

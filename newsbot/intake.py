@@ -20,7 +20,9 @@ In order, for each comment of the batch (see ``Store.ingest_comment``):
    parent's root;
 6. the comment is stored (``Accepted``), hidden when the service said so or when the
    article's comment policy is not open (``newsbot.policy.effective``: pre-moderated, or
-   closed); a visible one is mirrored (``newsbot.mirroring.mirror_targets``) when asked,
+   closed), or when the story is in slow mode and its reader's last visible comment on it
+   is more recent than that (``newsbot.slowmode``: held ``slow``); a visible one is
+   mirrored (``newsbot.mirroring.mirror_targets``) when asked,
    and asks for the article's posts to show the new count (``Refresh``) at the pace the
    service gave.
 
@@ -36,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple, TypeVar, cast
 
+from newsbot import slowmode
 from newsbot.mirroring import ArticlePost, mirror_targets, refresh_due, refresh_interval
 from newsbot.models import (
     ArticleId,
@@ -52,6 +55,9 @@ from newsbot.models import (
 from newsbot.policy import CommentPolicy, Story, effective
 
 _T = TypeVar("_T")
+
+SLOW = "slow"
+"""``Accepted.held`` of a comment held by its story's slow mode."""
 
 __all__ = [
     "Accepted",
@@ -220,6 +226,8 @@ class Lookups:
             count refresh is paced over all of them).
         parents: where each looked-up parent comment sits.
         stories: each published article's comment policy and publication time.
+        slow: for the articles in slow mode (``slowmode.slow_articles(stories)``), the
+            people behind the authors and their latest visible comments there.
     """
 
     next_id: int
@@ -232,6 +240,7 @@ class Lookups:
     post_counts: Mapping[ArticleId, int]
     parents: Mapping[CommentId, Lineage]
     stories: Mapping[ArticleId, Story] = field(default_factory=dict)
+    slow: slowmode.Lookups = field(default_factory=slowmode.Lookups)
 
 
 class Accepted(NamedTuple):
@@ -251,7 +260,7 @@ class Accepted(NamedTuple):
         mirror_to: the destinations a post of it is enqueued to.
         mirror_due: when those posts are due.
         held: the article's policy, when it is what holds the comment (``premoderated``,
-            ``closed``); empty otherwise.
+            ``closed``), or ``slow`` (its slow mode); empty otherwise.
     """
 
     position: int
@@ -356,6 +365,7 @@ def decide(batch: Sequence[IncomingComment] | Sequence[Arrival], lookups: Lookup
     targets: dict[tuple[ArticleId, str, str, DestinationId | None], tuple[DestinationId, ...]]
     targets = {}
     next_id = first_id = lookups.next_id
+    readers = slowmode.Tracker(lookups.slow)
     for index, item in enumerate(items):
         key = item.source
         known = stored.get(key)
@@ -394,8 +404,13 @@ def decide(batch: Sequence[IncomingComment] | Sequence[Arrival], lookups: Lookup
                 parent_id = None
         comment_id = CommentId(next_id)
         next_id += 1
-        policy = effective(lookups.stories.get(article_id), item.policy, item.close_before)
+        story = lookups.stories.get(article_id)
+        policy = effective(story, item.policy, item.close_before)
         held = "" if policy is CommentPolicy.OPEN else str(policy)
+        if not (held or item.hidden or story is None or story.slow <= 0):
+            author = item.author
+            if readers.too_soon(article_id, author[0], author[1], item.created_at, story.slow):
+                held = SLOW
         hidden = item.hidden or bool(held)
         mirror_to: tuple[DestinationId, ...] = ()
         if item.mirror and not hidden:

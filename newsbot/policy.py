@@ -35,10 +35,13 @@ class Story:
     Attributes:
         policy: the policy set on the article, if any (else the default applies).
         published_at: when it was published (the automatic close counts from it).
+        slow: its slow mode, in seconds (0: off): one comment per reader per ``slow``
+            seconds (``newsbot.slowmode``), kept beside the policy.
     """
 
     policy: CommentPolicy | None
     published_at: datetime | None
+    slow: int = 0
 
 
 def parse(value: str) -> CommentPolicy:

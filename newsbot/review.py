@@ -33,6 +33,9 @@ class Reason(StrEnum):
     """Held: the story's comments wait for a moderator."""
     CLOSED = "closed"
     """Held: the story is closed to comments (a Telegram reply cannot be refused)."""
+    SLOW = "slow"
+    """Held: the story is in slow mode and its reader commented on it too recently (a
+    Telegram reply cannot be refused; ``newsbot.slowmode``)."""
     WORDS = "words"
     """Held: it contains a word of the operator's list."""
     FIRST_TIME = "first time"

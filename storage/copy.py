@@ -49,6 +49,7 @@ TABLES = (
     "reports",
     "audit",
     "story_policy",
+    "story_slow_mode",
     "destination_settings",
     "reactions",
     "reaction_counts",

@@ -36,6 +36,8 @@ async def publish(service: NewsService, args: argparse.Namespace) -> object:
     change = await service.publish(
         Actor.operator(), draft, schedule=when, priority=priority, comments=comments
     )
+    if getattr(args, "slow", None):
+        await service.desk.set_slow_mode(Actor.operator(), change.article.id, args.slow)
     if args.json:
         return {**article_json(service, change.article), "queued": change.queued}
     page = service.article_url(change.article.id)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.cli.output import plain, when
-from newsbot import Actor, ArticleId, CommentId, NewsService
+from newsbot import Actor, ArticleId, CommentId, NewsService, slowmode
 from newsbot.desk import Outcome
 from newsbot.errors import ConfigError
 from newsbot.policy import CommentPolicy, parse
@@ -70,10 +70,30 @@ def add_parsers(
         choices=[*(str(c) for c in CommentPolicy), "default"],
         help="open, premoderated, closed, or default (the setting); none: show it",
     )
+    add_slow_option(p)
     p.set_defaults(handler=policy)
     p = sub.add_parser("audit", parents=[common], help="the moderators' actions, newest first")
     p.add_argument("--limit", type=int, default=50, help="how many (default: 50)")
     p.set_defaults(handler=audit)
+
+
+def _slow_seconds(value: str) -> int:
+    try:
+        return slowmode.parse(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"give 0 to {slowmode.SLOW_MAX} seconds, or none"
+        ) from None
+
+
+def add_slow_option(parser: argparse.ArgumentParser) -> None:
+    """``--slow SECONDS``: a story's slow mode (``policy``, ``publish``)."""
+    parser.add_argument(
+        "--slow",
+        type=_slow_seconds,
+        metavar="SECONDS",
+        help="slow mode: one comment per reader per SECONDS on every platform (0 or none: off)",
+    )
 
 
 def _position(value: str) -> QueuePosition:
@@ -148,7 +168,8 @@ async def queue_act(service: NewsService, args: argparse.Namespace) -> object:
 
 
 async def policy(service: NewsService, args: argparse.Namespace) -> object:
-    """``policy ID [open|premoderated|closed|default]``: show or set a story's policy."""
+    """``policy ID [open|premoderated|closed|default] [--slow SECONDS]``: show or set a
+    story's policy and slow mode."""
     article_id = ArticleId(args.id)
     if args.policy is None:
         await service.article(article_id)  # NotFound for no such article
@@ -156,9 +177,14 @@ async def policy(service: NewsService, args: argparse.Namespace) -> object:
     else:
         wanted = None if args.policy == "default" else parse(args.policy)
         meets = await service.desk.set_policy(Actor.operator(), article_id, wanted)
+    if args.slow is None:
+        slow = await service.desk.slow_mode(article_id)
+    else:
+        slow = await service.desk.set_slow_mode(Actor.operator(), article_id, args.slow)
     if args.json:
-        return {"id": article_id, "policy": str(meets)}
-    return f"Article {article_id}: comments are {_POLICY_TEXT[meets]}."
+        return {"id": article_id, "policy": str(meets), "slow": slow}
+    pace = f"; slow mode: one comment per reader every {slow} seconds" if slow else ""
+    return f"Article {article_id}: comments are {_POLICY_TEXT[meets]}{pace}."
 
 
 _POLICY_TEXT = {

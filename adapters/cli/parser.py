@@ -58,7 +58,7 @@ EXAMPLES = {
     "queue delete": "newsbot queue delete 1234",
     "queue ban": "newsbot queue ban 1234",
     "queue undo": "newsbot queue undo 1234",
-    "policy": "newsbot policy 42 premoderated",
+    "policy": "newsbot policy 42 premoderated --slow 60",
     "audit": "newsbot audit --limit 20",
     "stats": "newsbot stats 42 --json",
     "copy-database": "newsbot copy-database newsbot.db postgresql://newsbot@db:5432/newsbot",
@@ -172,6 +172,7 @@ def _add_articles(
     p = sub.add_parser("publish", parents=[common], help="publish an article")
     _content(p, True)
     p.add_argument("--comments", choices=[str(c) for c in CommentPolicy], help="its policy")
+    desk.add_slow_option(p)
     schedule.add_time_options(p)
     p.add_argument(
         "--priority",

@@ -7,6 +7,8 @@ from discord import app_commands
 
 from adapters.discord.groups import CommandGroup
 from adapters.discord.interactions import acknowledge, actor_of, reply, service_of
+from newsbot import slowmode
+from newsbot.i18n import N_
 from newsbot.models import ArticleId
 from newsbot.policy import CommentPolicy, parse
 
@@ -24,8 +26,9 @@ class PolicyCommands(CommandGroup, name="policies", description="Comment policie
 
     @app_commands.command()
     @app_commands.describe(
-        article="The article's number",
-        comments="open, premoderated, closed, or default (the setting); leave out to see it",
+        article=N_("The article's number"),
+        comments=N_("open, premoderated, closed, or default (the setting); leave out to see it"),
+        slow=N_("Slow mode: one comment per reader per this many seconds (0: off)"),
     )
     @app_commands.choices(comments=_CHOICES)
     async def policy(
@@ -33,16 +36,23 @@ class PolicyCommands(CommandGroup, name="policies", description="Comment policie
         interaction: discord.Interaction,
         article: app_commands.Range[int, 1],
         comments: str | None = None,
+        slow: app_commands.Range[int, 0, slowmode.SLOW_MAX] | None = None,
     ) -> None:
-        """Show or set a story's comment policy."""
+        """Show or set a story's comment policy and slow mode."""
         service = service_of(interaction)
         if not await acknowledge(interaction):
             return
         article_id = ArticleId(article)
+        actor = actor_of(interaction)
         if comments is None:
             await service.article(article_id)
             meets = await service.desk.policy(article_id)
         else:
             chosen = None if comments == "default" else parse(comments)
-            meets = await service.desk.set_policy(actor_of(interaction), article_id, chosen)
-        await reply(interaction, f"Article {article}: comments are {meets}.")
+            meets = await service.desk.set_policy(actor, article_id, chosen)
+        if slow is None:
+            slow = await service.desk.slow_mode(article_id)
+        else:
+            slow = await service.desk.set_slow_mode(actor, article_id, slow)
+        pace = f" {slowmode.described(slow)}" if slow else ""
+        await reply(interaction, f"Article {article}: comments are {meets}.{pace}")

@@ -19,6 +19,7 @@ from typing import Final, Literal
 import aiohttp
 import discord
 
+from adapters.discord import slowmode as slow
 from adapters.discord.ids import snowflake
 from adapters.discord.pacing import ChannelPacer
 from adapters.discord.render import (
@@ -166,6 +167,7 @@ class DiscordPublisher:
                 if job.comment is None:
                     embed = await self._embed(job)
                     await message.edit(embed=embed, allowed_mentions=NO_MENTIONS)
+                    await self._slow_thread(client, job)
                 else:
                     content, _reference = await self._comment_message(job, where)
                     await message.edit(content=content, allowed_mentions=NO_MENTIONS)
@@ -252,6 +254,7 @@ class DiscordPublisher:
                 name=thread_name(job.article),
                 message=discord.Object(id=int(message_id)),
                 auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+                slowmode_delay=await slow.thread_seconds(self.service, job) or None,
             )
         except discord.HTTPException as exc:
             if exc.code == THREAD_EXISTS:
@@ -302,6 +305,7 @@ class DiscordPublisher:
                     applied_tags=tags,
                     allowed_mentions=mentions,
                     auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+                    slowmode_delay=await slow.thread_seconds(self.service, job) or None,
                 )
             except (discord.HTTPException, *_NETWORK_ERRORS) as exc:
                 raise translate(exc, destination=True) from exc
@@ -361,6 +365,12 @@ class DiscordPublisher:
                 replied_user=False,
             )
         return None, NO_MENTIONS
+
+    async def _slow_thread(self, client: discord.Client, job: Job) -> None:
+        """The story's slow mode on the thread of its post (``adapters.discord.slowmode``)."""
+        thread_id = job.thread_id or job.delivery.thread_id
+        if thread_id is not None:
+            await slow.apply(client, self.service, job, thread_id)
 
     async def _set_thread(
         self,

@@ -38,7 +38,7 @@ from adapters.web.render import (
 from adapters.web.signin import Viewer, config, viewer
 from adapters.web.views import VIEWS
 from newsbot.ages import Age, first_change
-from newsbot.errors import InvalidInput, NotFound, PermissionDenied
+from newsbot.errors import InvalidInput, NotFound, PermissionDenied, TooSoon
 from newsbot.i18n import N_
 from newsbot.models import (
     Article,
@@ -76,6 +76,7 @@ class FormState:
     viewer: Viewer | None = None  # signed in: the name is theirs (adapters.web.signin)
     react_id: int | None = None  # the comment whose reaction buttons are shown
     notice: str = ""  # a comment received but held for moderators
+    slow: int = 0  # the story's slow mode, in seconds (newsbot.slowmode)
 
 
 async def index(request: web.Request) -> web.Response:
@@ -165,16 +166,12 @@ async def article_page(request: web.Request) -> web.Response:
         policy = await s.service.desk.policy(article.id)
         ages = thread_ages(thread.comments, s.service.clock.now(), s.page_lag)
         shown = [(a.count, a.unit) if a else None for a in ages.values()]
+        form.slow = await s.service.desk.slow_mode(article.id)
         return Page(
             data=(
-                article,
-                thread,
-                form.parent_id,
-                form.parent_name,
-                react_id,
-                counts,
-                policy,
+                *(article, thread, form.parent_id, form.parent_name, react_id, counts, policy),
                 shown,
+                form.slow,
             ),
             make=lambda: _article_text(
                 request, article, form, thread, cursor, counts, policy, newest, focus, ages
@@ -289,6 +286,7 @@ async def _article_response(
     thread = await _thread(request, article, cursor)
     counts = await site(request).service.reactions.counts(article.id)
     policy = await site(request).service.desk.policy(article.id)
+    form.slow = await site(request).service.desk.slow_mode(article.id)
     text = _article_text(request, article, form, thread, cursor, counts, policy, _newest(request))
     response = web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
     response.headers["Cache-Control"] = PAGE_CACHE
@@ -401,6 +399,8 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
             client_key=await _submission_key(request, article, form, text, remote),
             user_id=author,
         )
+    except TooSoon as exc:  # slow mode: the text stays in the form, with when to come back
+        return await _too_soon(request, article, form, exc)
     except InvalidInput as exc:  # a constant message is in the catalogs
         form.errors[exc.field or "form"] = s.speech.gettext(str(exc))
         return await _article_response(request, article, form, status=400)
@@ -429,6 +429,31 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
         status=303, headers={"Location": f"{article_path(article)}#comment-{comment.id}"}
     )
     set_session_cookie(request, response, session, fresh)
+    return response
+
+
+async def _too_soon(
+    request: web.Request, article: Article, form: FormState, exc: TooSoon
+) -> web.Response:
+    """The page again, the text kept, saying when the reader may comment again (429)."""
+    tr = site(request).speech
+    form.errors["form"] = (
+        tr.ngettext(
+            "This story is in slow mode: one comment per reader every %(num)s second.",
+            "This story is in slow mode: one comment per reader every %(num)s seconds.",
+            exc.every,
+        )
+        % {"num": exc.every}
+        + " "
+        + tr.ngettext(
+            "You may comment again in %(seconds)s second.",
+            "You may comment again in %(seconds)s seconds.",
+            exc.retry_after,
+        )
+        % {"seconds": exc.retry_after}
+    )
+    response = await _article_response(request, article, form, status=429)
+    response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
 

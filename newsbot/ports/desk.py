@@ -8,10 +8,11 @@ times, ``StorageError`` on failure). What enters the queue and why is decided by
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from newsbot import slowmode
 from newsbot.models import ArticleId, Comment, CommentId, CountRefresh
 from newsbot.policy import CommentPolicy
 from newsbot.review import AuditEntry, Decision, QueuePosition, ReviewItem, View
@@ -105,4 +106,24 @@ class DeskStore(Protocol):
         story is closed), paced as ``newsbot.mirroring.count_refreshes`` says, and have its
         posts and edits being sent now sent again once done (their job was built before).
         Returns the edits queued."""
+        ...
+
+    async def set_slow_mode(self, article_id: ArticleId, seconds: int, now: datetime) -> int:
+        """Set a story's slow mode, in seconds (0: off), kept beside its policy whatever that
+        is. Arriving comments meet it from the next batch on (``Store.ingest_comment`` looks
+        it up with the policy, and ``newsbot.slowmode`` what it needs). The story's sent
+        Discord posts are re-enqueued as edits (the edit sets their threads' slow mode), in
+        the same unit of work; returns how many."""
+        ...
+
+    async def get_slow_mode(self, article_id: ArticleId) -> int:
+        """A story's slow mode in seconds (0: off)."""
+        ...
+
+    async def slow_lookups(
+        self, article_id: ArticleId, authors: Collection[tuple[str, str]]
+    ) -> slowmode.Lookups:
+        """What ``newsbot.slowmode`` needs to know of ``authors`` (``(platform, user_id)``)
+        on the story: every account of the people behind them, and the latest visible
+        comment on the story of each of their author ids (``slowmode.author_ids``)."""
         ...

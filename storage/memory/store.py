@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from newsbot import intake
+from newsbot import intake, slowmode
 from newsbot.errors import StorageError
 from newsbot.intake import Lineage, Lookups, Plan
 from newsbot.mirroring import ArticlePost
@@ -42,6 +42,7 @@ from storage.memory.people import MemoryPeople
 from storage.memory.reactions import Reactions
 from storage.memory.routing import Routing
 from storage.memory.schedule import Schedules
+from storage.memory.slowmode import MemorySlowMode
 from storage.memory.staffchat import StaffNotices
 from storage.memory.state import Coordination, Feeds
 from storage.memory.stats import Stats
@@ -65,6 +66,7 @@ class MemoryStore(
     MemoryNotices,
     Reactions,
     Desk,
+    MemorySlowMode,
     Schedules,
     Routing,
     Stats,
@@ -341,6 +343,12 @@ class MemoryStore(
             if parent_id in db.comments:
                 article_id = db.comments[parent_id].article_id
                 parents[parent_id] = Lineage(article_id, db.roots[parent_id] or parent_id)
+        stories = {
+            a: Story(
+                self._desk.policies.get(a), db.articles[a].published_at, self._slow_modes.get(a, 0)
+            )
+            for a in published
+        }
         return Lookups(
             next_id=db.last_id["comments"] + 1,
             stored={s: db.comments[db.sources[s]] for s in needs.sources if s in db.sources},
@@ -351,10 +359,8 @@ class MemoryStore(
             post_links={a: self._post_links(a) for a in published},
             post_counts=Counter(d.article_id for d in own),
             parents=parents,
-            stories={
-                a: Story(self._desk.policies.get(a), db.articles[a].published_at)
-                for a in published
-            },
+            stories=stories,
+            slow=self._slow_lookups(slowmode.slow_articles(stories), needs.authors),
         )
 
     def _write(self, batch: Sequence[IncomingComment], plan: Plan) -> None:

@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Any
 
 import storage.rows as rows
-from newsbot import intake
+import storage.slowmode as slow_sql
+from newsbot import intake, slowmode
 from newsbot.intake import ArticlePost, Lineage, Lookups, Plan
 from newsbot.models import ArticleId, Comment, IncomingComment, MessageLink, MessageRef
 from newsbot.policy import CommentPolicy, Story
@@ -62,7 +63,8 @@ _LOOKUP = (
     "FROM link WHERE comment_id IS NOT NULL) AS k(id) CROSS JOIN LATERAL ("
     "SELECT id, article_id, COALESCE(root_id, id) FROM comments WHERE id = k.id LIMIT 1) AS c), "
     "ARRAY(SELECT ROW(a.id, (SELECT policy FROM story_policy WHERE article_id = a.id), "
-    "a.published_at) FROM art a), "
+    "a.published_at, (SELECT seconds FROM story_slow_mode WHERE article_id = a.id)) "
+    "FROM art a), "
     "CASE WHEN n > 0 THEN setval(pg_get_serial_sequence('comments', 'id'), "
     "nextval(pg_get_serial_sequence('comments', 'id')) + n - 1) - n + 1 END FROM fresh"
 )
@@ -130,6 +132,9 @@ async def _ingest(
     for r in row[6]:
         link = MessageLink(MessageRef(rows.PLATFORMS[r[0]], r[1], r[2]), r[3], None, r[4])
         post_links.setdefault(link.article_id, []).append(link)
+    stories = {
+        r[0]: Story(None if r[1] is None else CommentPolicy(r[1]), r[2], r[3] or 0) for r in row[8]
+    }
     plan = intake.decide(
         items,
         Lookups(
@@ -142,9 +147,11 @@ async def _ingest(
             post_links=post_links,
             post_counts={r[0]: r[1] for r in row[5]},
             parents={r[0]: Lineage(r[1], r[2]) for r in row[7]},
-            stories={
-                r[0]: Story(None if r[1] is None else CommentPolicy(r[1]), r[2]) for r in row[8]
-            },
+            stories=stories,
+            # Two more round trips, only when the batch reaches a story in slow mode.
+            slow=await slow_sql.lookups_arrays(
+                conn.fetch, slowmode.slow_articles(stories), needs.authors
+            ),
         ),
     )
     if plan.accepted:

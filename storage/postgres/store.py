@@ -42,6 +42,7 @@ from storage.postgres.state import PostgresCoordination
 from storage.reactions import SqlReactions
 from storage.routing import RoutingUnits
 from storage.schedule import ScheduleUnits
+from storage.slowmode import SqlSlowMode
 from storage.staffchat import SqlStaffNotices
 from storage.stats import SqlStats
 from storage.units import _topics
@@ -61,6 +62,7 @@ class PostgresStore(
     SqlNotices,
     SqlReactions,
     SqlDesk,
+    SqlSlowMode,
     ScheduleUnits,
     RoutingUnits,
     SqlStats,

@@ -41,7 +41,8 @@ from pathlib import Path
 from typing import Any
 
 import storage.rows as rows
-from newsbot import intake
+import storage.slowmode as slow_sql
+from newsbot import intake, slowmode
 from newsbot.errors import StorageError
 from newsbot.intake import (
     Accepted,
@@ -72,6 +73,7 @@ from storage.sqlite.connection import (
     _SQL_VARIABLES,
     Conn,
     _chunks,
+    _numbered,
     _post_links,
     _select_in,
     _ts,
@@ -280,7 +282,9 @@ def write_batch(conn: Conn, batch: Sequence[Arrival]) -> list[Outcome]:
     for link in _post_links(conn, sorted(published)):
         post_links.setdefault(link.article_id, []).append(link)
     stories = {
-        ArticleId(r[0]): Story(None if r[1] is None else CommentPolicy(r[1]), rows.maybe_at(r[2]))
+        ArticleId(r[0]): Story(
+            None if r[1] is None else CommentPolicy(r[1]), rows.maybe_at(r[2]), r[3] or 0
+        )
         for r in _select_in(conn, _STORIES, sorted(published))
     }
     lookups = Lookups(
@@ -301,6 +305,7 @@ def write_batch(conn: Conn, batch: Sequence[Arrival]) -> list[Outcome]:
             )
         },
         stories=stories,
+        slow=_slow(conn, slowmode.slow_articles(stories), needs.authors),
     )
     plan = intake.decide(batch, lookups)
     _write_plan(conn, batch, plan)
@@ -315,9 +320,27 @@ _POSTS = (
     "AND d.comment_id IS NULL AND d.message_id IS NOT NULL ORDER BY d.id"
 )
 _STORIES = (
-    "SELECT a.id, p.policy, a.published_at FROM articles a "
-    "LEFT JOIN story_policy p ON p.article_id = a.id WHERE a.id IN ({})"
+    "SELECT a.id, p.policy, a.published_at, s.seconds FROM articles a "
+    "LEFT JOIN story_policy p ON p.article_id = a.id "
+    "LEFT JOIN story_slow_mode s ON s.article_id = a.id WHERE a.id IN ({})"
 )
+
+
+def _slow(
+    conn: Conn, article_ids: Sequence[ArticleId], authors: Collection[tuple[str, str]]
+) -> slowmode.Lookups:
+    """What slow mode needs (``storage.slowmode``), for the articles in slow mode only."""
+    if not article_ids or not authors:
+        return slowmode.Lookups()
+
+    def run(queries: list[tuple[str, list[Any]]]) -> list[Any]:
+        return [r for sql, args in queries for r in conn.execute(_numbered(sql), args)]
+
+    people = slow_sql.people_of(run(slow_sql.people_queries(authors)))
+    latest = slow_sql.latest_of(run(slow_sql.latest_queries(article_ids, authors, people)))
+    return slowmode.Lookups(people, latest)
+
+
 _POST_COUNT = "SELECT COUNT(*) FROM deliveries WHERE article_id = ? AND comment_id IS NULL"
 _SOURCE_MATCH = "(source_platform = ? AND source_chat_id = ? AND source_message_id = ?)"
 _LINK_MATCH = "(platform = ? AND chat_id = ? AND message_id = ?)"

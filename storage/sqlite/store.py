@@ -37,6 +37,7 @@ from storage.people import SqlPeople
 from storage.reactions import SqlReactions
 from storage.routing import RoutingUnits
 from storage.schedule import ScheduleUnits
+from storage.slowmode import SqlSlowMode
 from storage.sqlite.connection import Conn, _select_in, _ts
 from storage.sqlite.ingest import IngestProcess
 from storage.sqlite.outbox import SqliteOutbox
@@ -52,6 +53,7 @@ class SqliteStore(
     SqlNotices,
     SqlReactions,
     SqlDesk,
+    SqlSlowMode,
     ScheduleUnits,
     RoutingUnits,
     SqlStats,

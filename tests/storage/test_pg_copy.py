@@ -108,6 +108,7 @@ async def fill(store: Store) -> None:
             FeedItem(feed.id, "k2", None, "fp2", at(18), None),
         ]
     )
+    await store.set_slow_mode(first.id, 45, at(19))
 
 
 async def snapshot(store: Store) -> dict[str, Any]:
@@ -132,6 +133,7 @@ async def snapshot(store: Store) -> dict[str, Any]:
         "slot": await store.take_slot("web:1.2.3.4", 1, 60, at(17)),  # the copied slot counts
         "feeds": await store.list_feeds(),
         "feed_items": await store.feed_items(FeedId(1), ["k1", "k2", "k3"]),
+        "slow": await store.get_slow_mode(ArticleId(1)),
         "requests": await store.update_article(
             ArticleId(1), ArticleDraft("x", "y"), at(18), request="e1"
         ),

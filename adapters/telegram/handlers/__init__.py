@@ -106,7 +106,10 @@ ADMIN_COMMANDS = (
     ("approve", N_("Subscriptions waiting for approval; /approve CHAT_ID approves one")),
     ("feed", N_("Follow a site's feed: /feed add URL [tags], list, remove URL, poll URL")),
     ("stats", N_("An article's figures: /stats [ID]")),
-    ("policy", N_("A story's comments: /policy ID [open|premoderated|closed|default]")),
+    (
+        "policy",
+        N_("A story's comments: /policy ID [open|premoderated|closed|default] [slow SECONDS|off]"),
+    ),
 )
 
 

@@ -20,6 +20,7 @@ from adapters.telegram.handlers.parsing import parse_id
 from adapters.telegram.render import (
     shown_name,
 )
+from newsbot import slowmode
 from newsbot.errors import (
     InvalidInput,
     NotFound,
@@ -35,7 +36,8 @@ from newsbot.policy import CommentPolicy, parse
 
 log = logging.getLogger("newsbot.telegram")
 
-POLICY_USAGE = "Usage: /policy ID [open|premoderated|closed|default]"
+POLICY_USAGE = "Usage: /policy ID [open|premoderated|closed|default] [slow SECONDS|off]"
+_POLICY_WORDS = (*(str(c) for c in CommentPolicy), "default")
 
 REPORTS_PER_WINDOW = 5
 REPORT_WINDOW = 600.0
@@ -116,21 +118,44 @@ class Moderation(HandlerGroup):
 
     @guarded("policy")
     async def policy(self, update: Update, context: Context) -> None:
-        """``/policy ID [open|premoderated|closed|default]``: show or set a story's comment
-        policy (newsbot admins)."""
+        """``/policy ID [open|premoderated|closed|default] [slow SECONDS|off]``: show or set a
+        story's comment policy and slow mode (newsbot admins)."""
         args = context.args or []
         article_id = ArticleId(parse_id(args, POLICY_USAGE))
         actor = self.actor(update)
         self.service.require_admin(actor, "set comment policies")
-        if len(args) > 2:
-            raise InvalidInput(POLICY_USAGE)
-        if len(args) == 1:
+        wanted, slow = policy_args(args[1:])
+        desk = self.service.desk
+        if wanted is None:
             await self.service.article(article_id)
-            meets = await self.service.desk.policy(article_id)
+            meets = await desk.policy(article_id)
         else:
-            wanted = args[1].strip().lower()
-            if wanted not in (*(str(c) for c in CommentPolicy), "default"):
-                raise InvalidInput(POLICY_USAGE)
             chosen = None if wanted == "default" else parse(wanted)
-            meets = await self.service.desk.set_policy(actor, article_id, chosen)
-        await self.send(update, f"Article {article_id}: comments are {meets}.")
+            meets = await desk.set_policy(actor, article_id, chosen)
+        if slow is None:
+            slow = await desk.slow_mode(article_id)
+        else:
+            slow = await desk.set_slow_mode(actor, article_id, slow)
+        pace = f" {slowmode.described(slow)}" if slow else ""
+        await self.send(update, f"Article {article_id}: comments are {meets}.{pace}")
+
+
+def policy_args(args: list[str]) -> tuple[str | None, int | None]:
+    """What ``/policy ID ...`` asks after the id: a policy (or ``default``) and slow-mode
+    seconds (``slow 60``, ``slow off``), each ``None`` when not given.
+
+    Raises:
+        InvalidInput: anything else (the usage).
+    """
+    words = [a.strip().lower() for a in args]
+    slow = None
+    if "slow" in words:
+        at = words.index("slow")
+        try:
+            slow = slowmode.parse(words[at + 1])
+        except (IndexError, ValueError):
+            raise InvalidInput(POLICY_USAGE) from None
+        del words[at : at + 2]
+    if len(words) > 1 or (words and words[0] not in _POLICY_WORDS):
+        raise InvalidInput(POLICY_USAGE)
+    return (words[0] if words else None), slow

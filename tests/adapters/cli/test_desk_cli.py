@@ -102,7 +102,7 @@ def test_policy_at_publish_time_and_later(tmp_path: Path) -> None:
     article = json.loads(out.stdout)["id"]
     assert "comments are closed" in cli(tmp_path, "policy", str(article)).stdout
     done = json.loads(cli(tmp_path, "policy", str(article), "premoderated", "--json").stdout)
-    assert done == {"id": article, "policy": "premoderated"}
+    assert done == {"id": article, "policy": "premoderated", "slow": 0}
     assert "are open" in cli(tmp_path, "policy", str(article), "default").stdout
     closed = cli(tmp_path, "policy", str(article), NEWSBOT_COMMENTS_POLICY="closed").stdout
     assert "comments are closed" in closed
@@ -110,3 +110,19 @@ def test_policy_at_publish_time_and_later(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "no article 999" in missing.stderr
     bad = cli(tmp_path, "policy", str(article), "maybe", ok=False)
     assert bad.returncode == 2
+
+
+def test_slow_mode_at_publish_time_and_later(tmp_path: Path) -> None:
+    out = cli(tmp_path, "publish", "--title", "T", "--body", "B", "--slow", "90", "--json")
+    article = json.loads(out.stdout)["id"]
+    shown = cli(tmp_path, "policy", str(article)).stdout
+    assert "comments are open; slow mode: one comment per reader every 90 seconds" in shown
+    both = cli(tmp_path, "policy", str(article), "premoderated", "--slow", "30", "--json")
+    assert json.loads(both.stdout) == {"id": article, "policy": "premoderated", "slow": 30}
+    off = cli(tmp_path, "policy", str(article), "--slow", "none").stdout
+    assert (
+        off.strip()
+        == f"Article {article}: comments are pre-moderated (each waits for a moderator)."
+    )
+    bad = cli(tmp_path, "policy", str(article), "--slow", "soon", ok=False)
+    assert bad.returncode == 2 and "seconds" in bad.stderr

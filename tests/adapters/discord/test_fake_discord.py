@@ -234,3 +234,27 @@ async def test_edit_delete_attachment_and_thread_lock(
     with pytest.raises(discord.Forbidden) as no_manage:
         await fetched.delete()
     assert no_manage.value.code == 50013
+
+
+async def test_slowmode_slows_members_not_moderators_nor_bots(
+    dc: FakeDiscord, world: DemoWorld, bot: commands.Bot
+) -> None:
+    from tests.fakes.discord.wire import SlowmodeLimited
+
+    post = await text_channel(bot, world).send("an article")
+    thread = await post.create_thread(name="Comments", slowmode_delay=30)
+    assert thread.slowmode_delay == 30
+    assert dc.channels[thread.id]["rate_limit_per_user"] == 30
+    await dc.user_message(thread.id, world.user_id, "first")
+    with pytest.raises(SlowmodeLimited) as refused:
+        await dc.user_message(thread.id, world.user_id, "second")
+    assert refused.value.status == 429 and refused.value.code == 20016
+    assert refused.value.body()["retry_after"] <= 30
+    for n in range(3):  # an administrator, and the bot, are not slowed
+        await dc.user_message(thread.id, world.admin_id, f"admin {n}")
+        await thread.send(f"bot {n}")
+    dc.slowmode_passes(30)
+    await dc.user_message(thread.id, world.user_id, "after the wait")
+    edited = await thread.edit(slowmode_delay=0)
+    assert edited.slowmode_delay == 0
+    await dc.user_message(thread.id, world.user_id, "free again")

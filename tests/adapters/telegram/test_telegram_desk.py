@@ -84,3 +84,38 @@ async def test_policy_command_and_each_policy_on_telegram(world: World) -> None:
     assert sum("please approve me" in t for t in _bot_texts(world)) >= 1
     assert (await world.say(ADMIN, ADMIN, "/policy 1 default"))["text"].endswith("are open.")
     assert (await world.say(ADMIN, ADMIN, "/policy 1"))["text"].endswith("are open.")
+
+
+async def test_slow_mode_on_telegram_holds_a_too_soon_reply_for_review(world: World) -> None:
+    await world.start()
+    await subscribe_all(world)
+    await publish(world, "Title\nBody")
+    post = post_in(world, GROUP)["message_id"]
+    usage = await world.say(ADMIN, ADMIN, "/policy 1 slow soon")
+    assert (
+        "Usage: /policy ID [open|premoderated|closed|default] [slow SECONDS|off]" in usage["text"]
+    )
+    answer = await world.say(ADMIN, ADMIN, "/policy 1 slow 3600")
+    assert answer["text"] == (
+        "Article 1: comments are open. Slow mode: one comment per reader every 3600 seconds."
+    )
+    assert await world.service.desk.slow_mode(ArticleId(1)) == 3600
+
+    async def reply(user: object, text: str) -> str:
+        sent = world.tg.user_sends(GROUP, user, text, reply_to=post)  # type: ignore[arg-type]
+        await world.processed()
+        found = await world.store.get_comment_by_source(world_ref(GROUP, sent["message_id"]))
+        assert found is not None
+        return str(found.status)
+
+    assert await reply(READER, "first word") == "visible"
+    assert await reply(READER, "second word, too soon") == "hidden"
+    assert await reply(OTHER, "another reader") == "visible"
+    await world.drain()
+    assert not any("too soon" in t for t in _bot_texts(world))  # never mirrored
+    (item,) = await world.service.desk.queue(Actor.operator(), View.HELD)
+    assert item.comment.text == "second word, too soon" and item.reasons == ("slow",)
+    # The policy and slow mode are set together, and "off" reopens it all.
+    both = await world.say(ADMIN, ADMIN, "/policy 1 open slow off")
+    assert both["text"] == "Article 1: comments are open."
+    assert await reply(READER, "free again") == "visible"

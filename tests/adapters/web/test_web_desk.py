@@ -149,3 +149,39 @@ async def test_the_queue_pages_after_its_last_item(service: NewsService) -> None
         # A position typed by hand starts the tab over.
         again = await (await client.get("/admin/queue?view=held&after=1.x.2")).text()
         assert re.findall(r'id="item-(\d+)"', again) == shown[:QUEUE_PAGE]
+
+
+async def test_slow_mode_refuses_a_too_soon_comment_and_keeps_its_text(
+    service: NewsService,
+) -> None:
+    from newsbot import Actor
+    from tests.conftest import FakeClock
+
+    service.clock = clock = FakeClock()
+    article = await publish(service)
+    await service.desk.set_slow_mode(Actor.operator(), article.id, 60)
+    path = f"/articles/{article.id}/comments"
+    async with web_client(service) as client:
+        page = await (await client.get(f"/articles/{article.id}")).text()
+        assert "slow mode: one comment per reader every 60 seconds" in page
+        first = await client.post(path, data={"name": "Ann", "text": "one"}, allow_redirects=False)
+        assert first.status == 303
+        clock.advance(15)
+        again = await client.post(path, data={"name": "Ann", "text": "two <b>"})
+        assert again.status == 429 and again.headers["Retry-After"] == "45"
+        html = await again.text()
+        assert "You may comment again in 45 seconds." in html
+        assert "two &lt;b&gt;</textarea>" in html  # kept, escaped
+        clock.advance(45)
+        later = await client.post(path, data={"name": "Ann", "text": "two"}, allow_redirects=False)
+        assert later.status == 303
+        # Reopening restores it: slow mode off, the next one goes through at once.
+        await service.desk.set_slow_mode(Actor.operator(), article.id, 0)
+        page = await (await client.get(f"/articles/{article.id}")).text()
+        assert "slow mode" not in page
+        free = await client.post(
+            path, data={"name": "Ann", "text": "three"}, allow_redirects=False
+        )
+        assert free.status == 303
+    shown = (await service.thread(article.id)).comments
+    assert sorted(c.comment.text for c in shown) == ["one", "three", "two"]

@@ -65,6 +65,11 @@ What the fake enforces (like Discord does):
   ``Retry-After``, ``X-RateLimit-Scope`` (and ``X-RateLimit-Global`` for global ones) and the JSON
   body discord.py expects. The bucket hash is per route (not per channel), as on Discord:
   discord.py appends the major parameter itself and would mis-handle a per-channel hash.
+* Slowmode: a channel's or thread's ``rate_limit_per_user`` (set on create or PATCH) lets a
+  member post one message per that many seconds (``user_message``); a second one sooner gets
+  ``SlowmodeLimited`` (429, code 20016, ``retry_after``). Bots and members with Manage
+  Messages, Manage Channels or (in threads) Manage Threads are not slowed.
+  ``slowmode_passes(seconds)`` lets the time pass without waiting.
 * Gateway: HELLO, HEARTBEAT -> HEARTBEAT_ACK, IDENTIFY -> READY (+ one GUILD_CREATE per guild),
   RESUME (replays missed dispatches, then RESUMED; unknown session -> INVALID_SESSION false),
   REQUEST_GUILD_MEMBERS -> GUILD_MEMBERS_CHUNK. Frames are plain JSON text (discord.py asks for

@@ -140,8 +140,8 @@ class Handlers(Users):
         if int(channel["type"]) in THREAD_TYPES:
             is_owner = channel["owner_id"] == str(self.bot_id)
             manage = bool(perms & MANAGE_THREADS)
-            if "locked" in body and not manage:
-                raise _missing_permissions()
+            if ("locked" in body or "rate_limit_per_user" in body) and not manage:
+                raise _missing_permissions()  # a thread's owner may not set these either
             if not (is_owner or manage):
                 raise _missing_permissions()
             meta = channel["thread_metadata"]

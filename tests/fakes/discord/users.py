@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .guilds import Guilds
 from .messages import ATTACHMENT_SIZE_LIMIT
-from .wire import ALL_PERMISSIONS, FLAG_EPHEMERAL, INTENT_GUILD_MESSAGES, JSON, ApiError, _as_int
+from .wire import (
+    ALL_PERMISSIONS,
+    FLAG_EPHEMERAL,
+    INTENT_GUILD_MESSAGES,
+    JSON,
+    MANAGE_CHANNELS,
+    MANAGE_MESSAGES,
+    MANAGE_THREADS,
+    THREAD_TYPES,
+    ApiError,
+    SlowmodeLimited,
+    _as_int,
+)
 from .world import _Guild, _Interaction
 
 
@@ -39,9 +52,10 @@ class Users(Guilds):
         if author_id not in guild.members:
             raise ValueError(f"user {author_id} is not a member of guild {guild.id}")
         try:
-            self._require_send(author_id, channel)
+            perms = self._require_send(author_id, channel)
         except ApiError as exc:
             raise PermissionError(f"user {author_id} cannot send here: {exc.message}") from exc
+        self._slowmode(author_id, channel, perms)
         body: JSON = {"content": content, "embeds": list(embeds)}
         if reply_to is not None:
             body["message_reference"] = {
@@ -53,6 +67,30 @@ class Users(Guilds):
         self._notify()
         await self._dispatch_message("MESSAGE_CREATE", msg)
         return msg
+
+    def _slowmode(self, user_id: int, channel: JSON, perms: int) -> None:
+        """Discord's slowmode (``rate_limit_per_user``): one message per member per that
+        many seconds in the channel or thread; bots and members with Manage Messages, Manage
+        Channels or (in a thread) Manage Threads are not slowed.
+
+        Raises:
+            SlowmodeLimited: the member wrote there too recently (429, code 20016).
+        """
+        seconds = int(channel.get("rate_limit_per_user") or 0)
+        exempt = MANAGE_MESSAGES | MANAGE_CHANNELS
+        if int(channel["type"]) in THREAD_TYPES:
+            exempt |= MANAGE_THREADS
+        key = (int(channel["id"]), user_id)
+        now = time.monotonic()
+        last = self.slowmode_sent.get(key)
+        if seconds > 0 and not perms & exempt and last is not None and now - last < seconds:
+            raise SlowmodeLimited(round(seconds - (now - last), 3))
+        self.slowmode_sent[key] = now
+
+    def slowmode_passes(self, seconds: float) -> None:
+        """Let ``seconds`` of slowmode pass for every member, without waiting for them."""
+        for key, at in self.slowmode_sent.items():
+            self.slowmode_sent[key] = at - seconds
 
     async def user_edit(self, channel_id: int, message_id: int, content: str) -> JSON:
         """The author edits a message (MESSAGE_UPDATE with the full message)."""

@@ -127,6 +127,18 @@ class ApiError(Exception):
         return body
 
 
+class SlowmodeLimited(ApiError):
+    """Discord's answer to a member writing again inside a channel's slowmode: 429 with the
+    JSON code 20016 and how long to wait."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(429, 20016, "This action cannot be performed due to slowmode rate limit.")
+        self.retry_after = retry_after
+
+    def body(self) -> JSON:
+        return {**super().body(), "retry_after": self.retry_after, "global": False}
+
+
 def _form_error(errors: JSON) -> ApiError:
     return ApiError(400, 50035, "Invalid Form Body", errors)
 

@@ -121,6 +121,8 @@ class World:
         self.users: dict[int, JSON] = {}
         self.guilds: dict[int, _Guild] = {}
         self.channels: dict[int, JSON] = {}
+        # When each member last wrote in each channel, for slowmode (users.Users._slowmode).
+        self.slowmode_sent: dict[tuple[int, int], float] = {}
         self.deleted_channels: set[int] = set()
         self.threads: dict[int, JSON] = {}
         self._send_revoked_threads: set[int] = set()
