@@ -20,6 +20,7 @@ difference a comment (loading the capture is in both runs, so it cancels out)::
 from __future__ import annotations
 
 import asyncio
+import importlib
 import pickle
 import re
 import shutil
@@ -31,27 +32,66 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# A tree from before issue 17's refactor (storage/sqlite.py, storage/ingest.py, wires): the
+# venv's editable install would find /work/main's modules for names it lacks, so ask the tree.
+OLD = not (ROOT / "storage" / "sqlite" / "ingest.py").exists()
 
 
 def capture(where: Path, count: int = 31_000) -> None:
     """Run the capacity bench on SQLite and keep its batches and the database before them."""
     from bench import core
-    from storage.sqlite.store import SqliteStore
 
     batches: list[list[Any]] = []
-    original = SqliteStore._write_batch
 
-    async def keeping(self: SqliteStore, items: list[Any]) -> Any:
+    def keep(path: Path, items: list[Any]) -> None:
         if not batches:
-            with sqlite3.connect(self.path) as source, sqlite3.connect(where / "db") as copy:
+            with sqlite3.connect(path) as source, sqlite3.connect(where / "db") as copy:
                 source.backup(copy)
         batches.append(list(items))
-        return await original(self, items)
 
-    SqliteStore._write_batch = keeping  # type: ignore[method-assign]
+    _keeping(keep)
     asyncio.run(core.ingestion_capacity(count))
     (where / "batches").write_bytes(pickle.dumps(batches, pickle.HIGHEST_PROTOCOL))
     print(f"{len(batches)} batches, sizes {sorted({len(b) for b in batches})}")
+
+
+def _keeping(keep: Any) -> None:
+    """Call ``keep(path, batch)`` before the store writes each batch."""
+    if OLD:
+        _keeping_wires(keep)
+        return
+    from storage.sqlite.store import SqliteStore
+
+    original = SqliteStore._write_batch
+
+    async def keeping(self: SqliteStore, items: list[Any]) -> Any:
+        keep(self.path, items)
+        return await original(self, items)
+
+    SqliteStore._write_batch = keeping  # type: ignore[method-assign]
+
+
+def _old(name: str) -> Any:
+    """A module of the tree before the refactor (``storage.ingest``, ``storage.sqlite``)."""
+    return importlib.import_module(name)
+
+
+def _keeping_wires(keep: Any) -> None:
+    ingest, old = _old("storage.ingest"), _old("storage.sqlite")
+
+    items: list[Any] = []
+    wire, write = old._wire, ingest.IngestProcess.write
+
+    def wiring(item: Any) -> Any:
+        items.append(item)
+        return wire(item)
+
+    async def writing(self: Any, rows: Any) -> Any:
+        keep(self.path, items[:])
+        items.clear()
+        return await write(self, rows)
+
+    old._wire, ingest.IngestProcess.write = wiring, writing
 
 
 def _batches(where: Path, n: int) -> list[list[Any]]:
@@ -61,17 +101,19 @@ def _batches(where: Path, n: int) -> list[list[Any]]:
 
 def encode(where: Path, n: int) -> None:
     """The parent's encoding of the first ``n`` batches, to ``where/frames``."""
-    from storage.sqlite.ingest import IngestProcess
+    if not OLD:
+        from storage.sqlite.ingest import IngestProcess
 
-    frames = [IngestProcess.encode(batch) for batch in _batches(where, n)]
+        frames = [IngestProcess.encode(batch) for batch in _batches(where, n)]
+    else:
+        _frame, _wire = _old("storage.ingest")._frame, _old("storage.sqlite")._wire
+        frames = [_frame([_wire(item) for item in batch]) for batch in _batches(where, n)]
     if n:
         (where / "frames").write_bytes(b"".join(frames))
 
 
 def results(where: Path, n: int) -> None:
     """The parent's reading of the writer's answers to the first ``n`` batches."""
-    from newsbot import intake
-
     batches = _batches(where, n)
     data = (where / "answers").read_bytes()
     offset = 0
@@ -80,7 +122,19 @@ def results(where: Path, n: int) -> None:
         kind, value = pickle.loads(data[offset + 4 : offset + 4 + size])
         offset += 4 + size
         assert kind == "ok", value
-        intake.results(batch, list(value))
+        _results(batch, value)
+
+
+def _results(batch: list[Any], value: Any) -> None:
+    if not OLD:
+        from newsbot import intake
+
+        intake.results(batch, value)
+    else:
+        _outcome = _old("storage.sqlite")._outcome
+        done: list[Any] = []
+        for item, outcome in zip(batch, value, strict=True):
+            done.append(_outcome(item, outcome, done))
 
 
 def _callgrind(args: list[str], stdin: Path | None = None, stdout: Path | None = None) -> int:
@@ -90,14 +144,16 @@ def _callgrind(args: list[str], stdin: Path | None = None, stdout: Path | None =
             open(stdin or "/dev/null", "rb") as source,
             open(stdout or "/dev/null", "wb") as sink,
         ):
-            subprocess.run(
+            done = subprocess.run(
                 ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *args],
                 stdin=source,
                 stdout=sink,
                 stderr=subprocess.PIPE,
-                check=True,
+                check=False,
                 cwd=ROOT,
             )
+        if done.returncode:
+            raise RuntimeError(f"{args} failed: {done.stderr.decode()[-2000:]}")
         summary = re.search(rb"^summary: (\d+)", out.read_bytes(), re.M)
         assert summary is not None
         return int(summary.group(1))
@@ -107,9 +163,9 @@ def _writer(where: Path, frames: Path | None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "db"
         shutil.copy(where / "db", db)
-        from storage.sqlite.ingest import _CHILD
+        child = _old("storage.ingest" if OLD else "storage.sqlite.ingest")._CHILD
 
-        args = [sys.executable, "-c", _CHILD, str(ROOT), str(db), "FULL", "5000"]
+        args = [sys.executable, "-c", child, str(ROOT), str(db), "FULL", "5000"]
         return _callgrind(args, frames, where / "answers" if frames else None)
 
 
