@@ -25,8 +25,9 @@ In order, for each comment of the batch (see ``Store.ingest_comment``):
    service gave.
 
 ``needs`` and ``decide`` take the batch as ``IncomingComment`` values or flattened to
-``Arrival`` tuples (what SQLite's writer process receives: cheap to carry between processes).
-Nothing here does I/O; every input is a value.
+``Arrival`` tuples (what SQLite's writer process receives: cheap to carry between processes);
+``results`` reads the plan's outcomes or the same as columns (``Answer``, what that process
+sends back). Nothing here does I/O; every input is a value.
 """
 
 from __future__ import annotations
