@@ -389,8 +389,25 @@ def _banned(conn: Conn, authors: Collection[tuple[str, str]]) -> set[tuple[str, 
 
 
 def _write_plan(conn: Conn, batch: Sequence[Arrival], plan: Plan) -> None:
+    """Write ``plan``'s rows, compiled without CHECK constraints.
+
+    A CHECK of a column against more than two constants (``comments.status``,
+    ``deliveries.op`` and ``state``) costs SQLite a temporary b-tree for every row written
+    (an IN list coded as an ephemeral table, in a CHECK once per row): about 28,000
+    instructions a comment, a fifth of the writer. Every checked value written here is one of
+    this module's constants ("visible" or "hidden" by ``rows.arrived``, "post", "edit",
+    "pending" in the SQL), so these statements alone are compiled without them.
+    """
     if not plan.accepted:
         return
+    conn.execute("PRAGMA ignore_check_constraints = ON")
+    try:
+        _write_rows(conn, batch, plan)
+    finally:
+        conn.execute("PRAGMA ignore_check_constraints = OFF")
+
+
+def _write_rows(conn: Conn, batch: Sequence[Arrival], plan: Plan) -> None:
     records = []
     deliveries = []
     for new in plan.accepted:
@@ -399,19 +416,11 @@ def _write_plan(conn: Conn, batch: Sequence[Arrival], plan: Plan) -> None:
         if new.mirror_to:
             due = _ts(new.mirror_due)
             deliveries += [(new.article_id, new.id, due, due, due, d) for d in new.mirror_to]
-    # The CHECK on comments.status (IN three values) costs a temporary b-tree for every row,
-    # about 28,000 instructions a comment (SQLite codes an IN list of more than two constants
-    # as an ephemeral table, in a CHECK once per row). The status written here is "hidden" or
-    # "visible" (rows.arrived), so this one statement is compiled without CHECK constraints.
-    conn.execute("PRAGMA ignore_check_constraints = ON")
-    try:
-        conn.executemany(
-            f"INSERT INTO comments ({', '.join(rows.INGEST_COLUMNS)}) "
-            "VALUES (?,?,NULLIF(?,0),NULLIF(?,0),?,?,?,?,?,?,?,?,?)",
-            records,
-        )
-    finally:
-        conn.execute("PRAGMA ignore_check_constraints = OFF")
+    conn.executemany(
+        f"INSERT INTO comments ({', '.join(rows.INGEST_COLUMNS)}) "
+        "VALUES (?,?,NULLIF(?,0),NULLIF(?,0),?,?,?,?,?,?,?,?,?)",
+        records,
+    )
     if deliveries:
         conn.executemany(
             "INSERT OR IGNORE INTO deliveries (article_id, comment_id, destination_id, platform, "
