@@ -453,7 +453,7 @@ class Answer(NamedTuple):
 
     One list per field of the accepted comments (in batch order) and the rarer outcomes by
     place: plain lists of numbers pickle and load in C, where an ``Accepted`` each (with its
-    due time and targets, which the callers are not answered) cost about 20,000 instructions
+    due time and targets, which the callers are not answered) cost about 15,000 instructions
     a comment to carry across SQLite's pipe. ``answer`` makes one, ``results`` reads it.
 
     Attributes:
