@@ -27,8 +27,9 @@ In order, for each comment of the batch (see ``Store.ingest_comment``):
    service gave.
 
 ``needs`` and ``decide`` take the batch as ``IncomingComment`` values or flattened to
-``Arrival`` tuples (what SQLite's writer process receives: cheap to carry between processes).
-Nothing here does I/O; every input is a value.
+``Arrival`` tuples (what SQLite's writer process receives: cheap to carry between processes);
+``results`` reads the plan's outcomes or the same as columns (``Answer``, what that process
+sends back). Nothing here does I/O; every input is a value.
 """
 
 from __future__ import annotations
@@ -55,12 +56,14 @@ from newsbot.models import (
 from newsbot.policy import CommentPolicy, Story, effective
 
 _T = TypeVar("_T")
+_OPEN = CommentPolicy.OPEN
 
 SLOW = "slow"
 """``Accepted.held`` of a comment held by its story's slow mode."""
 
 __all__ = [
     "Accepted",
+    "Answer",
     "Arrival",
     "ArticlePost",
     "Known",
@@ -71,7 +74,9 @@ __all__ = [
     "Plan",
     "Refresh",
     "Repeat",
+    "answer",
     "arrival",
+    "arrival_values",
     "arrivals",
     "decide",
     "needs",
@@ -128,8 +133,14 @@ class Arrival(NamedTuple):
 
 def arrival(item: IncomingComment) -> Arrival:
     """``item`` as an ``Arrival``."""
+    return tuple.__new__(Arrival, arrival_values(item))
+
+
+def arrival_values(item: IncomingComment) -> tuple[object, ...]:
+    """``item``'s ``Arrival`` as a plain tuple (what crosses a pipe: pickled without a
+    reducer call for each comment, made an ``Arrival`` again by ``tuple.__new__``)."""
     source, author, reply = item.source, item.author, item.reply_to
-    return Arrival(
+    return (
         (source.platform, source.chat_id, source.message_id),
         (author.platform, author.user_id),
         author.name,
@@ -402,11 +413,9 @@ def decide(batch: Sequence[IncomingComment] | Sequence[Arrival], lookups: Lookup
                 root_id = place.root_id
             else:
                 parent_id = None
-        comment_id = CommentId(next_id)
-        next_id += 1
         story = lookups.stories.get(article_id)
         policy = effective(story, item.policy, item.close_before)
-        held = "" if policy is CommentPolicy.OPEN else str(policy)
+        held = "" if policy is _OPEN else str(policy)
         if not (held or item.hidden or story is None or story.slow <= 0):
             author = item.author
             if readers.too_soon(article_id, author[0], author[1], item.created_at, story.slow):
@@ -424,17 +433,22 @@ def decide(batch: Sequence[IncomingComment] | Sequence[Arrival], lookups: Lookup
                     replied_in,
                 )
             mirror_to = found
-        new = Accepted(
-            index,
-            comment_id,
-            article_id,
-            parent_id,
-            root_id,
-            hidden,
-            mirror_to,
-            item.mirror_due,
-            held,
+        # Fields in order, built in C: Accepted(...) and CommentId(...) each run Python.
+        new = tuple.__new__(
+            Accepted,
+            (
+                index,
+                next_id,
+                article_id,
+                parent_id,
+                root_id,
+                hidden,
+                mirror_to,
+                item.mirror_due,
+                held,
+            ),
         )
+        next_id += 1
         outcomes[index] = new
         accepted.append(new)
         made[key] = new
@@ -449,33 +463,62 @@ def decide(batch: Sequence[IncomingComment] | Sequence[Arrival], lookups: Lookup
     return Plan(outcomes, accepted, list(refreshes.values()))
 
 
+class Answer(NamedTuple):
+    """``Plan.outcomes`` as columns: what a store that decides in another process sends back.
+
+    One list per field of the accepted comments (in batch order) and the rarer outcomes by
+    place: plain lists of numbers pickle and load in C, where an ``Accepted`` each (with its
+    due time and targets, which the callers are not answered) cost about 15,000 instructions
+    a comment to carry across SQLite's pipe. ``answer`` makes one, ``results`` reads it.
+
+    Attributes:
+        positions: each accepted comment's place in the batch.
+        ids: the id each got.
+        article_ids: the article of each.
+        parent_ids: the parent of each, if any.
+        hidden: whether each is stored hidden.
+        others: the comments stored before (``Known``) or twice in the batch (``Repeat``),
+            by place; a place in neither is dropped.
+    """
+
+    positions: Sequence[int]
+    ids: Sequence[CommentId]
+    article_ids: Sequence[ArticleId]
+    parent_ids: Sequence[CommentId | None]
+    hidden: Sequence[bool]
+    others: Mapping[int, Known | Repeat]
+
+
+def answer(outcomes: Sequence[Outcome]) -> Answer:
+    """``outcomes`` (``Plan.outcomes``) as an ``Answer``."""
+    accepted = [o for o in outcomes if type(o) is Accepted]
+    columns = list(zip(*accepted, strict=True)) or [()] * 6
+    others = {i: o for i, o in enumerate(outcomes) if isinstance(o, Known | Repeat)}
+    return Answer(columns[0], columns[1], columns[2], columns[3], columns[5], others)
+
+
 def results(
-    batch: Sequence[IncomingComment], outcomes: Sequence[Outcome]
+    batch: Sequence[IncomingComment], outcomes: Sequence[Outcome] | Answer
 ) -> list[tuple[Comment, bool] | None]:
     """What each caller of the batch is answered: the comment and whether it was created now
     (as ``Store.ingest_comment`` returns), or ``None`` when it was dropped."""
-    answers: list[tuple[Comment, bool] | None] = []
-    for item, outcome in zip(batch, outcomes, strict=True):
-        if outcome is None:
-            answers.append(None)
-        elif isinstance(outcome, Accepted):
-            created = item.created_at
-            if created.tzinfo is not UTC:
-                created = created.astimezone(UTC)
-            comment = Comment(
-                outcome.id,
-                outcome.article_id,
-                outcome.parent_id,
-                item.author,
-                item.text,
-                item.source,
-                CommentStatus.HIDDEN if outcome.hidden else CommentStatus.VISIBLE,
-                created,
-            )
-            answers.append((comment, True))
-        elif isinstance(outcome, Known):
-            answers.append((outcome.comment, False))
+    answered = outcomes if isinstance(outcomes, Answer) else answer(outcomes)
+    answers: list[tuple[Comment, bool] | None] = [None] * len(batch)
+    hidden, visible = CommentStatus.HIDDEN, CommentStatus.VISIBLE
+    for position, comment_id, article_id, parent_id, is_hidden in zip(*answered[:5], strict=True):
+        item = batch[position]
+        created = item.created_at
+        if created.tzinfo is not UTC:
+            created = created.astimezone(UTC)
+        status = hidden if is_hidden else visible
+        comment = Comment(
+            comment_id, article_id, parent_id, item.author, item.text, item.source, status, created
+        )
+        answers[position] = (comment, True)
+    for position, other in answered.others.items():
+        if isinstance(other, Known):
+            answers[position] = (other.comment, False)
         else:
-            first = answers[outcome.index]
-            answers.append(None if first is None else (first[0], False))
+            first = answers[other.index]
+            answers[position] = None if first is None else (first[0], False)
     return answers

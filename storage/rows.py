@@ -406,13 +406,15 @@ def ingested(item: IncomingComment, new: Accepted, created_at: Any) -> tuple[Any
 
 
 def arrived(item: Arrival, new: Accepted, created_at: Any) -> tuple[Any, ...]:
-    """``ingested`` for an ``Arrival``: its ``comments`` row (``INGEST_COLUMNS``)."""
+    """``ingested`` for an ``Arrival``: its ``comments`` row (``INGEST_COLUMNS``), with 0 for
+    no parent and no root (SQLite's writer binds them through ``NULLIF(?, 0)``: sqlite3 binds
+    ``None`` through its adapter lookup, which raises and clears an ``AttributeError``)."""
     platform, chat_id, message_id = item.source
     return (
         new.id,
         new.article_id,
-        new.parent_id,
-        new.root_id,
+        new.parent_id or 0,
+        new.root_id or 0,
         item.author_name,
         str(item.author[0]),
         item.author[1],

@@ -12,12 +12,14 @@ the core's intake needs (``newsbot.intake``), lets it decide, and writes the pla
 The child is started on the first batch, restarted after it dies, and exits when its stdin
 closes, so it never outlives the bot (even one killed with SIGKILL).
 
-Frames are a 4-byte big-endian length and a pickle. A batch crosses as ``Arrival`` tuples,
-rebuilt without running Python per comment (``tuple.__new__``), and so is each ``Accepted``
-answer: rebuilding ``IncomingComment`` values (four frozen dataclasses each, set field by
-field) cost the child a fifth of its time. The rarer answers (a comment stored before) are
-frozen dataclasses, each reduced to its fields in order (the dataclass default costs nearly
-three times as much). Both ends are this code, over pipes no one else holds.
+Frames are a 4-byte big-endian length and a pickle. A batch crosses as the plain tuples of
+``intake.arrival_values``, made ``Arrival`` values by ``tuple.__new__`` in C (rebuilding
+``IncomingComment`` values, four frozen dataclasses each set field by field, cost the child a
+fifth of its time), and the answer as columns (``intake.Answer``: lists of numbers, not an
+``Accepted`` per comment). The rarer answers (a comment stored before) are frozen
+dataclasses, each reduced to its fields in order (the dataclass default costs nearly three
+times as much). Both ends are this code, over pipes no one else holds. What each costs in
+instructions is measured by ``bench.replay_ingest``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import asyncio
 import contextlib
 import copyreg
 import dataclasses
+import gc
 import io
 import logging
 import pickle
@@ -45,7 +48,6 @@ import storage.slowmode as slow_sql
 from newsbot import intake, slowmode
 from newsbot.errors import StorageError
 from newsbot.intake import (
-    Accepted,
     Arrival,
     ArticlePost,
     Known,
@@ -107,9 +109,10 @@ def _named(value: tuple[Any, ...]) -> tuple[Any, ...]:
 _REDUCERS: dict[type[Any], Callable[[Any], Any]] = {
     **copyreg.dispatch_table,
     **{cls: _fields(cls) for cls in (MessageRef, Author, CountRefresh, Comment, Known, Repeat)},
-    Arrival: _named,
-    Accepted: _named,
+    intake.Answer: _named,
 }
+# A batch's plain tuples (``intake.arrival_values``) as ``Arrival`` values, in C.
+_ARRIVAL = partial(tuple.__new__, Arrival)
 
 
 def _frame(value: object) -> bytes:
@@ -150,9 +153,9 @@ class IngestProcess:
     def encode(batch: Sequence[IncomingComment]) -> bytes:
         """``batch`` as a frame for ``write`` (done before taking a lock, as it costs a few
         milliseconds for a big batch)."""
-        return _frame([intake.arrival(item) for item in batch])
+        return _frame([intake.arrival_values(item) for item in batch])
 
-    async def write(self, frame: bytes) -> list[Outcome]:
+    async def write(self, frame: bytes) -> intake.Answer:
         """Store the batch ``frame`` encodes in one transaction; what became of each comment,
         once committed.
 
@@ -180,7 +183,8 @@ class IngestProcess:
             raise
         if kind == "error":
             raise StorageError(value)
-        return list(value)
+        answer: intake.Answer = value
+        return answer
 
     async def stop(self, *, kill: bool = False) -> None:
         """Let the process finish its batch and exit (or kill it), and wait for it."""
@@ -215,15 +219,20 @@ def main() -> None:
     # thousand comments, and re-reading their pages at every batch cost a fifth of the rate.
     # 16 MB keeps most of the gain of 64 MB (the process stays near 48 MB resident, not 109).
     conn.execute(f"PRAGMA cache_size = {-_CACHE_KIB}")
+    # What a batch allocates is freed when it is answered, in cycles never: the cyclic
+    # collector only costs here (6,000 instructions a comment), so it is off during a batch,
+    # and what was imported is left out of its older generations.
+    gc.freeze()
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     while True:
         header = source.read(4)
         if len(header) < 4:
             break
-        batch = pickle.loads(source.read(int.from_bytes(header, "big")))
+        gc.disable()
+        batch = list(map(_ARRIVAL, pickle.loads(source.read(int.from_bytes(header, "big")))))
         answer: tuple[str, Any]
         try:
-            answer = ("ok", _write(conn, partial(write_batch, batch=batch)))
+            answer = ("ok", intake.answer(_write(conn, partial(write_batch, batch=batch))))
         except sqlite3.Error as exc:
             answer = ("error", f"database error on {path}: {exc}")
         except UnicodeEncodeError as exc:
@@ -235,6 +244,9 @@ def main() -> None:
             sink.flush()
         except BrokenPipeError:
             break
+        finally:
+            del batch, answer
+            gc.enable()
     conn.close()
 
 
@@ -400,8 +412,25 @@ def _banned(conn: Conn, authors: Collection[tuple[str, str]]) -> set[tuple[str, 
 
 
 def _write_plan(conn: Conn, batch: Sequence[Arrival], plan: Plan) -> None:
+    """Write ``plan``'s rows, compiled without CHECK constraints.
+
+    A CHECK of a column against more than two constants (``comments.status``,
+    ``deliveries.op`` and ``state``) costs SQLite a temporary b-tree for every row written
+    (an IN list coded as an ephemeral table, in a CHECK once per row): about 28,000
+    instructions a comment, a fifth of the writer. Every checked value written here is one of
+    this module's constants ("visible" or "hidden" by ``rows.arrived``, "post", "edit",
+    "pending" in the SQL), so these statements alone are compiled without them.
+    """
     if not plan.accepted:
         return
+    conn.execute("PRAGMA ignore_check_constraints = ON")
+    try:
+        _write_rows(conn, batch, plan)
+    finally:
+        conn.execute("PRAGMA ignore_check_constraints = OFF")
+
+
+def _write_rows(conn: Conn, batch: Sequence[Arrival], plan: Plan) -> None:
     records = []
     deliveries = []
     for new in plan.accepted:
@@ -412,7 +441,7 @@ def _write_plan(conn: Conn, batch: Sequence[Arrival], plan: Plan) -> None:
             deliveries += [(new.article_id, new.id, due, due, due, d) for d in new.mirror_to]
     conn.executemany(
         f"INSERT INTO comments ({', '.join(rows.INGEST_COLUMNS)}) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "VALUES (?,?,NULLIF(?,0),NULLIF(?,0),?,?,?,?,?,?,?,?,?)",
         records,
     )
     if deliveries:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -14,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from newsbot import Author, MessageRef, Platform
+from newsbot import Author, MessageRef, Platform, intake
 from newsbot.errors import StorageError
 from newsbot.models import IncomingComment
 from storage import SqliteStore
+from storage.sqlite.connection import _write
+from storage.sqlite.ingest import write_batch
 from tests.fakes.wait import wait_for
 from tests.storage.test_store_contract import posted_article
 
@@ -70,6 +73,27 @@ async def test_a_reply_to_a_message_in_the_same_batch_finds_its_parent(tmp_path:
         assert [c.id for c in roots] == [stored[0].id]
         assert [c.id for c in replies] == [stored[1].id, stored[2].id]
         assert count == 3
+
+
+async def test_a_batch_leaves_the_status_check_enforced_on_the_writers_connection(
+    tmp_path: Path,
+) -> None:
+    # The batch's insert is compiled without CHECK constraints (it writes only "visible" or
+    # "hidden"); nothing after it may be.
+    async with SqliteStore(tmp_path / "n.db") as store:
+        _, refs = await posted_article(store, "-100")
+    conn = sqlite3.connect(tmp_path / "n.db", isolation_level=None)
+    try:
+        outcomes = _write(
+            conn, lambda c: write_batch(c, [intake.arrival(reply("1", refs["-100"]))])
+        )
+        assert isinstance(outcomes[0], intake.Accepted), outcomes
+        assert conn.execute("SELECT status FROM comments").fetchall() == [("visible",)]
+        assert conn.execute("PRAGMA ignore_check_constraints").fetchone() == (0,)
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            conn.execute("UPDATE comments SET status = 'bogus'")
+    finally:
+        conn.close()
 
 
 async def test_a_writer_killed_mid_batch_fails_the_batch_and_is_restarted(
