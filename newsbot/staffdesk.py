@@ -56,6 +56,10 @@ SEND_TIMEOUT = 20.0
 class StaffDesk:
     """The staff chat: ``chat`` is ``NEWSBOT_STAFF_CHAT`` (``None``: no staff chat)."""
 
+    at_once = 1
+    """Notices in flight at once per platform (``newsbot.lane.LowKind``): one, so a flood
+    folds into the notice still waiting."""
+
     def __init__(self, svc: Host) -> None:
         self._svc = svc
         self.chat: StaffChat | None = None
