@@ -21,19 +21,25 @@ from newsbot import Author, MessageRef, NewsService, Platform
 from newsbot.people import Proof, Proven
 
 VARIANTS = (
-    (", replies to comments, nobody told", False, False),
-    (", replies to comments, writers told", True, False),
-    (", replies to comments, writers told, first comments held", True, True),
+    (", first comments held", False, False, True),
+    (", replies to comments, nobody told", True, False, False),
+    (", replies to comments, writers told", True, True, False),
+    (", replies to comments, writers told, first comments held", True, True, True),
 )
 BEFORE = 2_000
 """Replies in the comparison with the old check, which grows with the author's comments."""
 
 
-def parents(told: bool, first: bool) -> Prepare:
-    """One comment per article by ten writers (signed in when ``told``), answered by the
-    bench's replies; first-comment holding on when ``first``."""
+def parents(comments: bool, told: bool, first: bool) -> Prepare:
+    """With ``comments``, one comment per article by ten writers (signed in when ``told``),
+    answered by the bench's replies instead of the posts; first-comment holding on when
+    ``first``."""
 
     async def prepare(service: NewsService, refs: list[MessageRef]) -> list[MessageRef]:
+        if first:
+            service.desk_settings = dataclasses.replace(service.desk_settings, first_time=True)
+        if not comments:
+            return refs
         targets = []
         for i, ref in enumerate(refs):
             writer = Author(f"Writer {i}", TG, str(9000 + i))
@@ -44,8 +50,6 @@ def parents(told: bool, first: bool) -> Prepare:
             source = MessageRef(TG, "-100", f"parent{i}")
             await service.record_reply(reply_to=ref, source=source, author=writer, text="hi")
             targets.append(source)
-        if first:
-            service.desk_settings = dataclasses.replace(service.desk_settings, first_time=True)
         return targets
 
     return prepare
@@ -69,17 +73,17 @@ def reading_all(prepare: Prepare) -> Prepare:
 def run(quick: bool, seconds: float, postgres: str | None = None) -> list[Result]:
     """Capacity (closed loop) per variant, and the offered 5,000/s with everything on."""
     count = 5_000 if quick else 200_000
+    variants = [(label, parents(*flags)) for label, *flags in VARIANTS]
+    all_on, everything = variants[-1]
     if postgres is not None:
-        everything = parents(True, True)
-        return [asyncio.run(core.ingestion_capacity(count, postgres, everything, VARIANTS[-1][0]))]
+        return [asyncio.run(core.ingestion_capacity(count, postgres, everything, all_on))]
     results = [
-        asyncio.run(core.ingestion_capacity(count, None, parents(told, first), label))
-        for label, told, first in VARIANTS
+        asyncio.run(core.ingestion_capacity(count, None, prepare, label))
+        for label, prepare in variants
     ]
-    everything = parents(True, True)
-    all_on = VARIANTS[-1][0]
     results += asyncio.run(core.ingestion(seconds, 5_000, prepare=everything, variant=all_on))
-    for prepare, when in ((everything, "existence check"), (reading_all(everything), "before")):
+    first = parents(False, False, True)
+    for prepare, when in ((first, "existence check"), (reading_all(first), "before")):
         variant = f", first comments held ({when}: {BEFORE:,} replies)"
         results.append(asyncio.run(core.ingestion_capacity(BEFORE, None, prepare, variant)))
     return results

@@ -27,7 +27,7 @@ async def _one_reply(db: Path, prepare: Prepare) -> tuple[NewsService, CommentSt
 
 
 def test_writers_told_and_first_comments_checked(tmp_path: Path) -> None:
-    everything = ingest_notices.parents(True, True)
+    everything = ingest_notices.parents(True, True, True)
     service, status = asyncio.run(_one_reply(tmp_path / "n.db", everything))
     assert service.desk_settings.first_time and status is CommentStatus.VISIBLE
     assert service.notifications.queued == 1
@@ -35,14 +35,14 @@ def test_writers_told_and_first_comments_checked(tmp_path: Path) -> None:
 
 def test_nobody_told_and_the_old_check_agrees(tmp_path: Path) -> None:
     service, status = asyncio.run(
-        _one_reply(tmp_path / "n.db", ingest_notices.parents(False, False))
+        _one_reply(tmp_path / "n.db", ingest_notices.parents(True, False, False))
     )
     assert status is CommentStatus.VISIBLE and service.notifications.queued == 0
-    old = ingest_notices.reading_all(ingest_notices.parents(True, True))
+    old = ingest_notices.reading_all(ingest_notices.parents(True, True, True))
     service, status = asyncio.run(_one_reply(tmp_path / "old.db", old))
     assert status is CommentStatus.VISIBLE and service.notifications.queued == 1
 
 
 def test_rows_run_at_small_scale() -> None:
     rows = ingest_notices.run(True, 0.3)
-    assert len(rows) == 3 + 2 + 2 and all("replies to comments" in r.name for r in rows[:3])
+    assert len(rows) == 4 + 2 + 2 and all("replies to comments" in r.name for r in rows[1:4])
