@@ -36,23 +36,26 @@ def parents(comments: bool, told: bool, first: bool) -> Prepare:
     ``first``."""
 
     async def prepare(service: NewsService, refs: list[MessageRef]) -> list[MessageRef]:
-        if first:
+        targets = await _comments(service, refs, told) if comments else refs
+        if first:  # after the writers' comments: they stay visible
             service.desk_settings = dataclasses.replace(service.desk_settings, first_time=True)
-        if not comments:
-            return refs
-        targets = []
-        for i, ref in enumerate(refs):
-            writer = Author(f"Writer {i}", TG, str(9000 + i))
-            if told:
-                await service.people.sign_in(
-                    Proven(TG, writer.user_id, writer.name, Proof.TELEGRAM_LOGIN)
-                )
-            source = MessageRef(TG, "-100", f"parent{i}")
-            await service.record_reply(reply_to=ref, source=source, author=writer, text="hi")
-            targets.append(source)
         return targets
 
     return prepare
+
+
+async def _comments(service: NewsService, refs: list[MessageRef], told: bool) -> list[MessageRef]:
+    targets = []
+    for i, ref in enumerate(refs):
+        writer = Author(f"Writer {i}", TG, str(9000 + i))
+        if told:
+            await service.people.sign_in(
+                Proven(TG, writer.user_id, writer.name, Proof.TELEGRAM_LOGIN)
+            )
+        source = MessageRef(TG, "-100", f"parent{i}")
+        await service.record_reply(reply_to=ref, source=source, author=writer, text="hi")
+        targets.append(source)
+    return targets
 
 
 def reading_all(prepare: Prepare) -> Prepare:

@@ -23,6 +23,8 @@ async def _one_reply(db: Path, prepare: Prepare) -> tuple[NewsService, CommentSt
             reply_to=targets[1], source=MessageRef(TG, "-100", "r"), author=READER, text="yes"
         )
         assert reply is not None and reply.parent_id is not None
+        parent = await store.get_comment(reply.parent_id)  # the writer's, shown
+        assert parent is not None and parent.status is CommentStatus.VISIBLE
         return service, reply.status
 
 
