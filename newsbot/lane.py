@@ -189,8 +189,8 @@ class ReplyNotices:
         return [(publisher, job) for job in jobs]
 
     async def next_due(self, platform: Platform) -> datetime | None:
-        """``None``: the notice store keeps no due index."""
-        return None  # the notice store keeps no due index: found at the next poll or wake
+        """``NoticeStore.next_notice_due``."""
+        return await self.store.next_notice_due(platform)
 
     async def renew(self, worker: str, now: datetime, lease: float) -> int:
         """``NoticeStore.renew_notice_claims``."""
