@@ -108,7 +108,7 @@ class Dispatcher:
         self.lease = lease
         self.may_send = may_send or (lambda _platform: True)
         kinds: list[LowKind[Any]] = [] if notices is None else [ReplyNotices(self, notices)]
-        self.lane = Lane([*kinds, *([] if staff is None else [staff])])
+        self.lane = Lane([*kinds, *([] if staff is None else [staff])], self)
         self._wake: dict[Platform, asyncio.Event] = {}
         self._stopping = asyncio.Event()
         self._detaching: dict[Platform, asyncio.Event] = {}

@@ -4,8 +4,10 @@ due article deliveries left free, fairly between the kinds.
 A kind (``LowKind``) is one queue of the outbox: reply notices (``ReplyNotices`` below, the
 store's ``NoticeStore`` sent through the publishers that are a ``Notifier``) and staff notices
 (``newsbot.staffdesk.StaffDesk``). The ``Lane`` claims, counts in flight, renews and gives
-back for all of them alike; which kind goes first turns per platform (round-robin), so a
-flood of one kind never starves the other.
+back for all of them alike, and settles a failed send alike (a rate limit waits, a refusal
+gives up, any other failure is retried with the kind's backoff up to its attempts); which
+kind goes first turns per platform (round-robin), so a flood of one kind never starves the
+other.
 """
 
 from __future__ import annotations
@@ -32,11 +34,33 @@ T = TypeVar("T")
 
 
 class LowKind(Protocol[T]):
-    """One kind of low-priority item: claimed, sent and settled as a delivery is."""
+    """One kind of low-priority item: claimed, sent and settled as a delivery is.
+
+    The kind sends and records a success; the ``Lane`` turns a failure into a retry or a
+    give-up, the same way for every kind (``Lane.send``).
+    """
+
+    @property
+    def name(self) -> str:
+        """What the kind is called in the dispatcher's outcomes (``notice_sent``)."""
+        ...
 
     @property
     def at_once(self) -> int | None:
         """Items of this kind in flight at once per platform (``None``: as many as slots)."""
+        ...
+
+    @property
+    def max_attempts(self) -> int:
+        """Failed sends after which an item is given up."""
+        ...
+
+    def about(self, item: T) -> tuple[Platform, int, dict[str, object]]:
+        """An item's platform, its attempts so far (this one counted) and its log fields."""
+        ...
+
+    def retry_delay(self, attempts: int) -> float:
+        """Seconds before the retry after ``attempts`` failed sends."""
         ...
 
     def sends(self, platform: Platform) -> bool:
@@ -49,8 +73,25 @@ class LowKind(Protocol[T]):
         """Claim up to ``limit`` due items for ``platform``, oldest due first."""
         ...
 
-    async def send(self, item: T, worker: str) -> None:
-        """Send a claimed item and settle it; never raises but for cancellation."""
+    async def send(self, item: T, worker: str) -> bool:
+        """Send a claimed item and record it sent (``True``), or dropped when nothing is to
+        be sent any more (``False``).
+
+        Raises:
+            RateLimited: wait and try again, without counting an attempt.
+            DestinationGone: the platform will not take it: given up (``gone``).
+            Exception: any other failure, retried with backoff up to ``max_attempts``.
+        """
+        ...
+
+    async def retry(
+        self, item: T, worker: str, error: str, due: datetime, *, count_attempt: bool
+    ) -> None:
+        """Give a claimed item back, due again at ``due``."""
+        ...
+
+    async def give_up(self, item: T, worker: str, error: str, *, gone: bool) -> None:
+        """Settle a claimed item unsent: failed too often, or ``gone`` (refused for good)."""
         ...
 
     async def next_due(self, platform: Platform) -> datetime | None:
@@ -76,10 +117,12 @@ class Claimed(Generic[T]):
 
 
 class Lane:
-    """The low-priority lane over ``kinds``, in the order they take turns."""
+    """The low-priority lane over ``kinds``, in the order they take turns; ``host`` (the
+    ``Dispatcher``) records outcomes."""
 
-    def __init__(self, kinds: Sequence[LowKind[Any]]) -> None:
+    def __init__(self, kinds: Sequence[LowKind[Any]], host: Host) -> None:
         self.kinds = tuple(kinds)
+        self._host = host
         self._busy: Counter[tuple[int, Platform]] = Counter()
         self._turn: Counter[Platform] = Counter()
 
@@ -122,11 +165,55 @@ class Lane:
         return claimed
 
     async def send(self, claimed: Claimed[Any], worker: str) -> None:
-        """Send a claimed item; its slot is free again after."""
+        """Send a claimed item and settle it; its slot is free again after. Never raises but
+        for cancellation."""
         try:
-            await self.kinds[claimed.kind].send(claimed.item, worker)
+            await self._send(self.kinds[claimed.kind], claimed.item, worker)
         finally:
             self._busy[claimed.kind, claimed.platform] -= 1
+
+    async def _send(self, kind: LowKind[T], item: T, worker: str) -> None:
+        host = self._host
+        platform, attempts, fields = kind.about(item)
+        try:
+            sent = await kind.send(item, worker)
+            outcome = f"{kind.name}_sent" if sent else f"{kind.name}_dropped"
+            log.debug(outcome.replace("_", " "), extra=fields)
+        except RateLimited as exc:
+            due = host.clock.now() + timedelta(seconds=max(exc.retry_after, 0.0))
+            limited = str(exc)
+            await host._record(lambda: kind.retry(item, worker, limited, due, count_attempt=False))
+            outcome = "rate_limited"
+        except DestinationGone as exc:
+            # A user who blocked the bot, a staff chat deleted: never retried.
+            gone = str(exc)
+            await host._record(lambda: kind.give_up(item, worker, gone, gone=True))
+            outcome = f"{kind.name}_refused"
+            log.warning(f"{_said(kind)} refused", extra={**fields, "error": gone})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a sender's bug must not kill the loop
+            await self._failed(kind, item, worker, attempts, describe(exc), fields)
+            outcome = "failed"
+        host.outcomes[(str(platform), outcome)] += 1
+
+    async def _failed(
+        self,
+        kind: LowKind[T],
+        item: T,
+        worker: str,
+        attempts: int,
+        error: str,
+        fields: Mapping[str, object],
+    ) -> None:
+        host = self._host
+        if attempts >= kind.max_attempts:
+            await host._record(lambda: kind.give_up(item, worker, error, gone=False))
+            log.error(f"{_said(kind)} given up", extra={**fields, "error": error})
+            return
+        due = host.clock.now() + timedelta(seconds=kind.retry_delay(attempts))
+        await host._record(lambda: kind.retry(item, worker, error, due, count_attempt=True))
+        log.warning(f"{_said(kind)} failed, will retry", extra={**fields, "error": error})
 
     async def next_due(self, platform: Platform) -> datetime | None:
         """When the next item a kind with room on ``platform`` falls due."""
@@ -168,11 +255,27 @@ class ReplyNotices:
     """Reply notices (``NoticeStore``) as a lane kind: sent in private through the
     publisher of their platform when it is a ``Notifier``."""
 
+    name = "notice"
     at_once: int | None = None
 
     def __init__(self, host: Host, store: NoticeStore) -> None:
         self._host = host
         self.store = store
+
+    @property
+    def max_attempts(self) -> int:
+        """The dispatcher's, as for deliveries."""
+        return self._host.max_attempts
+
+    def retry_delay(self, attempts: int) -> float:
+        """The dispatcher's backoff, as for deliveries."""
+        return self._host.retry_delay(attempts)
+
+    def about(self, item: tuple[Notifier, NoticeJob]) -> tuple[Platform, int, dict[str, object]]:
+        """The notice's platform, attempts and log fields."""
+        job = item[1]
+        fields = {"notice_id": job.id, "platform": str(job.platform), "attempt": job.attempts}
+        return job.platform, job.attempts, fields
 
     def sends(self, platform: Platform) -> bool:
         """Whether the publisher of ``platform`` writes private messages."""
@@ -200,55 +303,47 @@ class ReplyNotices:
         """Nothing: the store has no release for notices."""
         return 0  # a stopped worker's notice claims fall due again when their lease ends
 
-    async def send(self, item: tuple[Notifier, NoticeJob], worker: str) -> None:
-        """Send a notice as things stand now, and settle it; never raises."""
+    async def send(self, item: tuple[Notifier, NoticeJob], worker: str) -> bool:
+        """Send a notice as things stand now: nothing to a recipient banned, or of replies
+        hidden, since it was queued."""
         publisher, job = item
-        host, store = self._host, self.store
-        fields = {"notice_id": job.id, "platform": str(job.platform), "attempt": job.attempts}
-        platform = str(job.platform)
-        try:
-            # As things stand now: a recipient banned, or replies hidden, since it was queued.
-            banned = await store.is_banned(job.platform, job.account_id)
-            visible = await store.visible_comments(n.comment_id for n in job.notices)
-            shown = to_send(job, visible, banned)
-            if shown is not None:
-                async with asyncio.timeout(host.send_timeout):
-                    await publisher.notify(shown)
-            await host._record(lambda: store.finish_notice(job.id))
-            outcome = "notice_sent" if shown is not None else "notice_dropped"
-            host.outcomes[(platform, outcome)] += 1
-            log.debug(outcome.replace("_", " "), extra={**fields, "banned": banned})
-        except RateLimited as exc:
-            due = host.clock.now() + timedelta(seconds=max(exc.retry_after, 0.0))
-            limited = str(exc)
-            await host._record(lambda: store.retry_notice(job.id, due, limited))
-            host.outcomes[(platform, "rate_limited")] += 1
-        except DestinationGone as exc:
-            # The user never started the bot, blocked it or closed their DMs: off for good
-            # (until they say /notifications on), never retried.
-            await host._record(lambda: store.finish_notice(job.id))
-            await host._record(
-                lambda: store.set_account_prefs(
-                    job.platform, job.account_id, started=False, notify=False
-                )
-            )
-            host.outcomes[(platform, "notice_refused")] += 1
-            log.info("notice refused, notifications off", extra={**fields, "error": str(exc)})
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a publisher bug must not kill the loop
-            await self._failed(job, describe(exc), fields)
+        store = self.store
+        banned = await store.is_banned(job.platform, job.account_id)
+        visible = await store.visible_comments(n.comment_id for n in job.notices)
+        shown = to_send(job, visible, banned)
+        if shown is not None:
+            async with asyncio.timeout(self._host.send_timeout):
+                await publisher.notify(shown)
+        await self._host._record(lambda: store.finish_notice(job.id))
+        return shown is not None
 
-    async def _failed(self, job: NoticeJob, error: str, fields: Mapping[str, object]) -> None:
-        host, store = self._host, self.store
-        host.outcomes[(str(job.platform), "failed")] += 1
-        if job.attempts >= host.max_attempts:
-            await host._record(lambda: store.finish_notice(job.id))
-            log.error("notice given up", extra={**fields, "error": error})
-            return
-        due = host.clock.now() + timedelta(seconds=host.retry_delay(job.attempts))
-        await host._record(lambda: store.retry_notice(job.id, due, error))
-        log.warning("notice failed, will retry", extra={**fields, "error": error})
+    async def retry(
+        self,
+        item: tuple[Notifier, NoticeJob],
+        worker: str,
+        error: str,
+        due: datetime,
+        *,
+        count_attempt: bool,
+    ) -> None:
+        """``NoticeStore.retry_notice`` (a claim always counts an attempt)."""
+        await self.store.retry_notice(item[1].id, due, error)
+
+    async def give_up(
+        self, item: tuple[Notifier, NoticeJob], worker: str, error: str, *, gone: bool
+    ) -> None:
+        """Remove the notice; refused (the user never started the bot, blocked it or closed
+        their DMs): the account's notices off until they say /notifications on."""
+        job = item[1]
+        await self.store.finish_notice(job.id)
+        if gone:
+            await self.store.set_account_prefs(
+                job.platform, job.account_id, started=False, notify=False
+            )
+
+
+def _said(kind: LowKind[Any]) -> str:
+    return kind.name.replace("_", " ")
 
 
 def describe(exc: BaseException) -> str:
