@@ -45,7 +45,7 @@ GROUPS = [
 
 
 def _ingest(quick: bool) -> list[Result]:
-    from bench import fanout
+    from bench import fanout, ingest_notices
 
     seconds = 2 if quick else 60
     replies = 1_000 if quick else 30_000
@@ -59,18 +59,23 @@ def _ingest(quick: bool) -> list[Result]:
         *asyncio.run(core.ingestion(seconds, 5_000)),
         asyncio.run(fanout.telegram_ingestion(100, replies)),
         asyncio.run(fanout.telegram_ingestion(1, replies)),
+        *ingest_notices.run(quick, seconds),
         *_postgres_ingest(quick, seconds),
     ]
 
 
 def _postgres_ingest(quick: bool, seconds: float) -> list[Result]:
     """The same through the service on PostgreSQL (the local server, or none: no rows)."""
+    from bench import ingest_notices
+
     server = core.postgres_server()
     if server is None:
         return []
     results: list[Result] = []
     with core.postgres_database(server) as url:
         results.append(asyncio.run(core.ingestion_capacity(5_000 if quick else 200_000, url)))
+    with core.postgres_database(server) as url:
+        results += ingest_notices.run(quick, seconds, url)
     for rate in (20_000, 5_000):
         with core.postgres_database(server) as url:
             results += asyncio.run(core.ingestion(seconds, rate, postgres=url))

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -109,6 +109,25 @@ def _label(postgres: str | None) -> str:
     return ", PostgreSQL" if postgres else ""
 
 
+Prepare = Callable[[NewsService, list[MessageRef]], Awaitable[list[MessageRef]]]
+"""Sets a service up for a variant of the ingestion bench (``bench.ingest_notices``) after
+the warm-up: given the articles' posts, returns what the replies answer instead."""
+
+
+async def _targets(
+    service: NewsService, refs: list[MessageRef], prepare: Prepare | None
+) -> list[MessageRef]:
+    """What the bench's replies answer: the articles' posts, or what ``prepare`` says."""
+    # Start the ingest process before the clock starts, as a running bot has.
+    await service.record_reply(
+        reply_to=refs[0], source=MessageRef(TG, "-100", "warm"), author=READER, text="w"
+    )
+    return refs if prepare is None else await prepare(service, refs)
+
+
+READER = Author("Reader", TG, "7")
+
+
 async def _posted_articles(store: Store, count: int) -> list[MessageRef]:
     service = NewsService(store, mirror=False)
     refs = []
@@ -126,23 +145,22 @@ async def ingestion(
     synchronous: str = "FULL",
     callers: int = 1000,
     postgres: str | None = None,
+    prepare: Prepare | None = None,
+    variant: str = "",
 ) -> list[Result]:
     """Offer ``rate`` replies per second through NewsService.record_reply for ``duration`` s.
 
     Open loop without a task per reply: reply ``n`` is due at ``n / rate`` seconds, and a pool
     of ``callers`` coroutines each takes the next reply, waits until it is due and stores it.
     Latency counts from when the reply was due, so a backlog (all callers busy) shows in it
-    instead of slowing the offer (no coordinated omission).
+    instead of slowing the offer (no coordinated omission). ``prepare`` and ``variant``
+    (the rows' label) make a variant: ``bench.ingest_notices``.
     """
     async with bench_store(postgres, "ingest.db", synchronous) as store:
         refs = await _posted_articles(store, 10)
         service = NewsService(store, mirror=False)
         latencies: list[float] = []
-        author = Author("Reader", TG, "7")
-        # Start the ingest process before the clock starts, as a running bot has.
-        await service.record_reply(
-            reply_to=refs[0], source=MessageRef(TG, "-100", "warm"), author=author, text="w"
-        )
+        targets = await _targets(service, refs, prepare)
         started = time.perf_counter()
         numbers = iter(range(int(duration * rate)))
 
@@ -152,22 +170,22 @@ async def ingestion(
                 if (wait := due - time.perf_counter()) > 0:
                     await asyncio.sleep(wait)
                 await service.record_reply(
-                    reply_to=refs[n % len(refs)],
+                    reply_to=targets[n % len(targets)],
                     source=MessageRef(TG, "-100", f"m{n}"),
-                    author=author,
+                    author=READER,
                     text=f"comment number {n}",
                 )
                 latencies.append(time.perf_counter() - due)
 
         await asyncio.gather(*(caller() for _ in range(callers)))
         elapsed = time.perf_counter() - started
-        stored = -1  # the warm-up reply
+        stored = -1 - (0 if targets is refs else len(targets))  # the warm-up, the parents
         for ref in refs:
             link = await store.resolve_message(ref)
             stored += await store.count_comments(link.article_id) if link else 0
     done = len(latencies)
     at = f" at {rate:,}/s offered" + ("" if synchronous == "FULL" else f", {synchronous}")
-    at += _label(postgres)
+    at += _label(postgres) + variant
     return [
         Result(
             "4. ingestion through the service" + at,
@@ -187,20 +205,23 @@ async def ingestion(
     ]
 
 
-async def ingestion_capacity(count: int, postgres: str | None = None) -> Result:
-    """Closed loop: how fast the service stores replies when callers never wait for a tick."""
+async def ingestion_capacity(
+    count: int, postgres: str | None = None, prepare: Prepare | None = None, variant: str = ""
+) -> Result:
+    """Closed loop: how fast the service stores replies when callers never wait for a tick.
+    ``prepare`` and ``variant`` as for ``ingestion``."""
     async with bench_store(postgres, "cap.db") as store:
         refs = await _posted_articles(store, 10)
         service = NewsService(store, mirror=False)
-        author = Author("Reader", TG, "7")
+        targets = await _targets(service, refs, prepare)
         queue = iter(range(count))
 
         async def worker() -> None:
             for n in queue:
                 await service.record_reply(
-                    reply_to=refs[n % 10],
+                    reply_to=targets[n % len(targets)],
                     source=MessageRef(TG, "-100", f"m{n}"),
-                    author=author,
+                    author=READER,
                     text=f"comment number {n}",
                 )
 
@@ -208,7 +229,7 @@ async def ingestion_capacity(count: int, postgres: str | None = None) -> Result:
         await asyncio.gather(*(worker() for _ in range(1000)))
         elapsed = time.perf_counter() - started
     return Result(
-        f"4. ingestion capacity (1,000 callers){_label(postgres)}",
+        f"4. ingestion capacity (1,000 callers){_label(postgres)}{variant}",
         f"{count / elapsed:,.0f}/s",
         "(ceiling of the service path)",
         None,

@@ -217,7 +217,7 @@ async def _add_comment(
         text = text[: COMMENT_MAX - 1] + "…"
     name = shown_name(clean_name(author.name)[:NAME_MAX] or "anonymous", svc.is_staff(author))
     now = svc.clock.now()
-    first_time = svc.desk_settings.first_time and not await svc.store.comments_by_author(
+    first_time = svc.desk_settings.first_time and not await svc.store.has_visible_comment(
         author.platform, author.user_id
     )
     reasons = hold_reasons(

@@ -23,50 +23,22 @@ import random
 import secrets
 import socket
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from newsbot.errors import DeliveryError, DestinationGone, RateLimited, StorageError
+from newsbot.lane import Lane, LowKind, ReplyNotices, describe
 from newsbot.models import Article, ArticleId, DeliveryOp, Job, Platform
-from newsbot.notifications import NoticeJob, to_send
 from newsbot.ports import Clock, Outbox, Publisher, SystemClock
-from newsbot.ports.notifications import NoticeStore, Notifier
-from newsbot.staffchat import StaffNotice
+from newsbot.ports.notifications import NoticeStore
 from newsbot.stats import tagged_url
 
 log = logging.getLogger("newsbot.dispatcher")
 _DELETE = DeliveryOp.DELETE
 
 
-class StaffSender(Protocol):
-    """The staff chat's notices, as the dispatcher works them (``newsbot.staffdesk``)."""
-
-    def sends(self, platform: Platform) -> bool:
-        """Whether notices for ``platform`` are sent here."""
-        ...
-
-    async def claim(
-        self, platform: Platform, now: datetime, limit: int, *, worker: str, lease: float
-    ) -> list[StaffNotice]:
-        """Claim due notices for ``platform``."""
-        ...
-
-    async def send(self, notice: StaffNotice, worker: str) -> None:
-        """Send a claimed notice and settle it (never raises)."""
-        ...
-
-    async def next_due(self, platform: Platform) -> datetime | None:
-        """When the next notice falls due."""
-        ...
-
-    async def release(self, worker: str) -> int:
-        """Give the worker's claims back."""
-        ...
-
-    async def renew(self, worker: str, now: datetime, lease: float) -> int:
-        """Extend the worker's claims while their sends run."""
-        ...
+T = TypeVar("T")
 
 
 class ClosedStories(Protocol):
@@ -102,15 +74,17 @@ class Dispatcher:
             sends run, so a dead worker's claims are taken over this long after its death.
         may_send: asked before each claim and each send; ``False`` (the platform's role was
             lost) gives the claim back untouched instead of sending.
-        staff: the staff chat's notices (``NewsService.staffchat``): claimed only when the
-            article deliveries due left a slot free, one at a time per platform, so they
-            never delay a fan-out and a flood folds into the notice still waiting.
+        staff: the staff chat's notices (``NewsService.staffchat``), one at a time per
+            platform, so a flood folds into the notice still waiting.
         notices: the store's reply notices (``newsbot.notifications``), sent through the
-            publishers that are also a ``Notifier``, only with the slots the due deliveries
-            leave free: never ahead of an article's fan-out.
+            publishers that are also a ``Notifier``.
         closing: which stories are closed (``NewsService.desk.closing``): the jobs of their
             own posts and edits carry ``comments_closed``, so the line and the Discord
             thread's lock follow the policy read when the post was claimed.
+
+    Staff and reply notices are the low-priority lane (``newsbot.lane``): claimed only with
+    the slots the due article deliveries left free (never ahead of a fan-out), the kinds
+    taking turns so a flood of one never starves the other.
     """
 
     def __init__(
@@ -129,7 +103,7 @@ class Dispatcher:
         worker: str | None = None,
         lease: float = 30.0,
         may_send: Callable[[Platform], bool] | None = None,
-        staff: StaffSender | None = None,
+        staff: LowKind[Any] | None = None,
         notices: NoticeStore | None = None,
         closing: ClosedStories | None = None,
     ) -> None:
@@ -146,9 +120,8 @@ class Dispatcher:
         self.worker = worker or new_worker_id()
         self.lease = lease
         self.may_send = may_send or (lambda _platform: True)
-        self.staff = staff
-        self._staff_busy: set[Platform] = set()
-        self.notices = notices
+        kinds: list[LowKind[Any]] = [] if notices is None else [ReplyNotices(self, notices)]
+        self.lane = Lane([*kinds, *([] if staff is None else [staff])], self)
         self.closing = closing
         self._wake: dict[Platform, asyncio.Event] = {}
         self._stopping = asyncio.Event()
@@ -229,8 +202,7 @@ class Dispatcher:
             self._renewer = None
         with contextlib.suppress(StorageError):
             await self.store.release_claims(self.worker)
-            if self.staff is not None:
-                await self.staff.release(self.worker)
+            await self.lane.release(self.worker)
 
     async def _renew(self) -> None:
         """Renew our claims' leases while sends run, every third of the lease."""
@@ -238,14 +210,9 @@ class Dispatcher:
             await asyncio.sleep(self.lease / 3)
             if self.in_flight <= 0:
                 continue
-            # Deliveries, reply notices and staff notices alike: a slow send keeps its claim,
-            # so no other worker sends it again.
-            renewals = [self.store.renew_claims]
-            if self.notices is not None:
-                renewals.append(self.notices.renew_notice_claims)
-            if self.staff is not None and self._staff_busy:
-                renewals.append(self.staff.renew)
-            for renew in renewals:
+            # Deliveries and the low lane's notices alike: a slow send keeps its claim, so no
+            # other worker sends it again.
+            for renew in [self.store.renew_claims, *self.lane.renewals()]:
                 try:
                     await renew(self.worker, self.clock.now(), self.lease)
                 except StorageError:
@@ -287,51 +254,50 @@ class Dispatcher:
             self.in_flight -= 1
             slot_free.set()
 
+        def spawn(send: Coroutine[Any, Any, None]) -> None:
+            task = asyncio.create_task(send)
+            tasks.add(task)
+            task.add_done_callback(finished)
+
         try:
             while not (self._stopping.is_set() or detaching.is_set()):
                 jobs: list[Job] = []
+                low: list[Any] = []
                 free = self.concurrency - len(tasks)
                 if free > 0 and self.may_send(platform):
-                    # A claim in progress counts as in flight: its deliveries are no longer due
-                    # in the store, and drain() must not take that for done.
-                    self.in_flight += 1
-                    try:
-                        jobs = await self.store.claim_deliveries(
-                            platform,
-                            self.clock.now(),
-                            free,
-                            worker=self.worker,
-                            lease=self.lease,
-                        )
-                    except StorageError:
-                        log.exception("cannot claim deliveries", extra={"platform": platform})
-                    finally:
-                        self.in_flight += len(jobs) - 1
+                    jobs = await self._claiming(
+                        "deliveries",
+                        platform,
+                        self.store.claim_deliveries(
+                            platform, self.clock.now(), free, worker=self.worker, lease=self.lease
+                        ),
+                    )
                 closed = await self._closed(jobs)
                 for job in jobs:
                     url = tagged_url(self.article_url(job.article.id), job.destination.id)
                     if closed is None:  # the policy is unknown: send it later
-                        task = asyncio.create_task(self._give_back(job, "policy unknown", 1.0))
-                    else:
-                        job = dataclasses.replace(
-                            job, article_url=url, comments_closed=job.article.id in closed
-                        )
-                        task = asyncio.create_task(self._deliver(publisher, job))
-                    tasks.add(task)
-                    task.add_done_callback(finished)
-                # Notices only when no delivery was due: never ahead of an article's fan-out.
-                notes = [] if jobs else await self._claim_notices(platform, publisher, free)
-                for note in notes:
-                    task = asyncio.create_task(self._notify(publisher, note))
-                    tasks.add(task)
-                    task.add_done_callback(finished)
+                        spawn(self._give_back(job, "policy unknown", 1.0))
+                        continue
+                    job = dataclasses.replace(
+                        job, article_url=url, comments_closed=job.article.id in closed
+                    )
+                    spawn(self._deliver(publisher, job))
                 if len(jobs) < free and self.may_send(platform):
-                    # The article deliveries due are all claimed: a staff notice may go.
-                    for notice in await self._claim_notice(platform):
-                        task = asyncio.create_task(self._notify_staff(platform, notice))
-                        tasks.add(task)
-                        task.add_done_callback(finished)
-                if (jobs or notes) and len(tasks) < self.concurrency:
+                    # Every article delivery due is claimed: the low lane gets the slots left.
+                    low = await self._claiming(
+                        "notices",
+                        platform,
+                        self.lane.claim(
+                            platform,
+                            self.clock.now(),
+                            free - len(jobs),
+                            worker=self.worker,
+                            lease=self.lease,
+                        ),
+                    )
+                for claimed in low:
+                    spawn(self.lane.send(claimed, self.worker))
+                if (jobs or low) and len(tasks) < self.concurrency:
                     continue
                 timeout = self.poll_interval
                 if len(tasks) < self.concurrency:
@@ -371,109 +337,27 @@ class Dispatcher:
         )
 
     async def _next_due(self, platform: Platform) -> datetime | None:
-        due = await self.store.next_due(platform)
-        staff = self.staff
-        if staff is None or not staff.sends(platform) or platform in self._staff_busy:
-            return due
-        notice = await staff.next_due(platform)
-        return notice if due is None or (notice is not None and notice < due) else due
+        due = [await self.store.next_due(platform), await self.lane.next_due(platform)]
+        return min((d for d in due if d is not None), default=None)
 
-    async def _claim_notice(self, platform: Platform) -> list[StaffNotice]:
-        staff = self.staff
-        if staff is None or platform in self._staff_busy or not staff.sends(platform):
-            return []
+    async def _claiming(self, what: str, platform: Platform, claim: Awaitable[list[T]]) -> list[T]:
+        """Run a claim, counting it in flight while it runs (what it claims is no longer due
+        in the store, and drain() must not take that for done), then each item claimed."""
         self.in_flight += 1
-        notices: list[StaffNotice] = []
+        claimed: list[T] = []
         try:
-            notices = await staff.claim(
-                platform, self.clock.now(), 1, worker=self.worker, lease=self.lease
-            )
+            claimed = await claim
         except StorageError:
-            log.exception("cannot claim staff notices", extra={"platform": platform})
+            log.exception(f"cannot claim {what}", extra={"platform": platform})
         finally:
-            self.in_flight += len(notices) - 1
-        if notices:
-            self._staff_busy.add(platform)
-        return notices
+            self.in_flight += len(claimed) - 1
+        return claimed
 
-    async def _notify_staff(self, platform: Platform, notice: StaffNotice) -> None:
-        assert self.staff is not None
-        try:
-            await self.staff.send(notice, self.worker)
-        finally:
-            self._staff_busy.discard(platform)
-
-    async def _claim_notices(
-        self, platform: Platform, publisher: Publisher, free: int
-    ) -> list[NoticeJob]:
-        """Claim due notices for the free slots, once a claim found no delivery due."""
-        if free <= 0 or self.notices is None or not isinstance(publisher, Notifier):
-            return []
-        if not self.may_send(platform):
-            return []
-        try:
-            notes = await self.notices.claim_notices(
-                platform, self.clock.now(), free, worker=self.worker, lease=self.lease
-            )
-        except StorageError:
-            log.exception("cannot claim notices", extra={"platform": platform})
-            return []
-        self.in_flight += len(notes)
-        return notes
-
-    async def _notify(self, publisher: Publisher, job: NoticeJob) -> None:
-        store = self.notices
-        assert store is not None
-        assert isinstance(publisher, Notifier)
-        fields = {"notice_id": job.id, "platform": str(job.platform), "attempt": job.attempts}
-        platform = str(job.platform)
-        try:
-            # As things stand now: a recipient banned, or replies hidden, since it was queued.
-            banned = await store.is_banned(job.platform, job.account_id)
-            visible = await store.visible_comments(n.comment_id for n in job.notices)
-            shown = to_send(job, visible, banned)
-            if shown is not None:
-                async with asyncio.timeout(self.send_timeout):
-                    await publisher.notify(shown)
-            await self._record(lambda: store.finish_notice(job.id))
-            outcome = "notice_sent" if shown is not None else "notice_dropped"
-            self.outcomes[(platform, outcome)] += 1
-            log.debug(outcome.replace("_", " "), extra={**fields, "banned": banned})
-        except RateLimited as exc:
-            due = self.clock.now() + timedelta(seconds=max(exc.retry_after, 0.0))
-            limited = str(exc)
-            await self._record(lambda: store.retry_notice(job.id, due, limited))
-            self.outcomes[(platform, "rate_limited")] += 1
-        except DestinationGone as exc:
-            # The user never started the bot, blocked it or closed their DMs: off for good
-            # (until they say /notifications on), never retried.
-            await self._record(lambda: store.finish_notice(job.id))
-            await self._record(
-                lambda: store.set_account_prefs(
-                    job.platform, job.account_id, started=False, notify=False
-                )
-            )
-            self.outcomes[(platform, "notice_refused")] += 1
-            log.info("notice refused, notifications off", extra={**fields, "error": str(exc)})
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a publisher bug must not kill the loop
-            await self._notice_failed(job, _describe(exc), fields)
-
-    async def _notice_failed(
-        self, job: NoticeJob, error: str, fields: Mapping[str, object]
-    ) -> None:
-        store = self.notices
-        assert store is not None
-        self.outcomes[(str(job.platform), "failed")] += 1
-        if job.attempts >= self.max_attempts:
-            await self._record(lambda: store.finish_notice(job.id))
-            log.error("notice given up", extra={**fields, "error": error})
-            return
-        delay = min(self.backoff_cap, self.backoff_base * 2 ** (job.attempts - 1))
-        due = self.clock.now() + timedelta(seconds=delay * random.uniform(0.5, 1.0))
-        await self._record(lambda: store.retry_notice(job.id, due, error))
-        log.warning("notice failed, will retry", extra={**fields, "error": error})
+    def retry_delay(self, attempts: int) -> float:
+        """Seconds before the retry after ``attempts`` failures: doubling from
+        ``backoff_base`` up to ``backoff_cap``, with jitter to spread a fan-out's retries."""
+        delay = min(self.backoff_cap, self.backoff_base * 2.0 ** (attempts - 1))
+        return delay * random.uniform(0.5, 1.0)
 
     async def _deliver(self, publisher: Publisher, job: Job) -> None:
         delivery = job.delivery
@@ -536,12 +420,12 @@ class Dispatcher:
             )
             log.warning("destination gone, deactivated", extra={**fields, "error": str(exc)})
         except (DeliveryError, TimeoutError, OSError) as exc:
-            await self._failed(job, _describe(exc), fields)
+            await self._failed(job, describe(exc), fields)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a publisher bug must not kill the loop
             log.exception("publisher raised an unexpected error", extra=fields)
-            await self._failed(job, _describe(exc), fields)
+            await self._failed(job, describe(exc), fields)
 
     async def _failed(self, job: Job, error: str, fields: Mapping[str, object]) -> None:
         delivery = job.delivery
@@ -553,8 +437,7 @@ class Dispatcher:
             )
             log.error("delivery given up", extra={**fields, "error": error})
             return
-        delay = min(self.backoff_cap, self.backoff_base * 2 ** (delivery.attempts - 1))
-        delay *= random.uniform(0.5, 1.0)  # jitter spreads retries of a fan-out
+        delay = self.retry_delay(delivery.attempts)
         due = now + timedelta(seconds=delay)
         await self._record(lambda: self.store.retry_delivery(delivery, error, due, now))
         log.warning(
@@ -580,8 +463,3 @@ class Dispatcher:
                 delay = min(delay * 2, 5.0)
             else:
                 return
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"[:500]

@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from newsbot.desk import Desk, Outcome
-from newsbot.errors import DeliveryError, DestinationGone, RateLimited, StorageError
+from newsbot.errors import StorageError
 from newsbot.models import Actor, CommentId, Platform
 from newsbot.ports import Clock, Store
 from newsbot.ports.staffchat import StaffPoster
@@ -50,11 +50,18 @@ MAX_ATTEMPTS = 6
 """Failed sends after which a notice is given up."""
 SEND_TIMEOUT = 20.0
 """Seconds after which a notice's send counts as failed (its claim is renewed meanwhile:
-``Dispatcher`` renews staff claims as it renews deliveries')."""
+``Dispatcher`` renews staff claims as it renews deliveries'; ``newsbot.lane`` settles a
+failure)."""
 
 
 class StaffDesk:
     """The staff chat: ``chat`` is ``NEWSBOT_STAFF_CHAT`` (``None``: no staff chat)."""
+
+    name = "staff_notice"
+    at_once = 1
+    """Notices in flight at once per platform (``newsbot.lane.LowKind``): one, so a flood
+    folds into the notice still waiting."""
+    max_attempts = MAX_ATTEMPTS
 
     def __init__(self, svc: Host) -> None:
         self._svc = svc
@@ -126,56 +133,43 @@ class StaffDesk:
         title = "" if article is None else article.title
         return notice_text(item, title, notice.notice.more)
 
-    async def send(self, notice: StaffNotice, worker: str) -> None:
-        """Send a claimed notice and settle it; never raises but for cancellation."""
-        store, clock = self._svc.store, self._svc.clock
+    def about(self, notice: StaffNotice) -> tuple[Platform, int, dict[str, object]]:
+        """The notice's platform, attempts and log fields (``newsbot.lane.LowKind``)."""
         fields = {"notice_id": notice.id, "chat": str(notice.chat), "attempt": notice.attempts}
-        try:
-            poster = self.posters[notice.chat.platform]
-            text = await self.text(notice)
-            if text is None or not worth_posting(text):
-                # Its comment left the queue, or a moderator decided before it went out.
-                why = "not in the queue" if text is None else f"decided: {text.decided}"
-                await store.fail_staff_notice(notice.id, worker, why, clock.now())
-                log.info("staff notice dropped", extra={**fields, "error": why})
-                return
-            async with asyncio.timeout(SEND_TIMEOUT):
-                message_id = await poster.post_notice(
-                    notice.chat.chat_id, notice.notice.lead, text
-                )
-            await store.complete_staff_notice(notice.id, worker, message_id, clock.now())
-            log.info("staff notice sent", extra=fields)
-        except RateLimited as exc:
-            now = clock.now()
-            due = now + timedelta(seconds=max(exc.retry_after, 0.0))
-            await self._settle(
-                store.retry_staff_notice(
-                    notice.id, worker, str(exc), due, now, count_attempt=False
-                )
-            )
-        except DestinationGone as exc:
-            log.warning("the staff chat is gone", extra={**fields, "error": str(exc)})
-            await self._settle(store.fail_staff_notice(notice.id, worker, str(exc), clock.now()))
-        except (DeliveryError, TimeoutError, OSError, KeyError, StorageError) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
-            now = clock.now()
-            if notice.attempts >= MAX_ATTEMPTS:
-                log.warning("staff notice given up", extra={**fields, "error": error})
-                await self._settle(store.fail_staff_notice(notice.id, worker, error, now))
-                return
-            delay = min(300.0, 2.0**notice.attempts) * random.uniform(0.5, 1.0)
-            log.warning("staff notice failed, will retry", extra={**fields, "error": error})
-            await self._settle(
-                store.retry_staff_notice(
-                    notice.id, worker, error, now + timedelta(seconds=delay), now
-                )
-            )
+        return notice.chat.platform, notice.attempts, fields
 
-    async def _settle(self, operation: Awaitable[None]) -> None:
-        try:
-            await operation
-        except StorageError:
-            log.exception("cannot settle a staff notice; its claim expires with its lease")
+    def retry_delay(self, attempts: int) -> float:
+        """Doubling from 2 s up to 5 minutes, with jitter."""
+        return min(300.0, 2.0**attempts) * random.uniform(0.5, 1.0)
+
+    async def send(self, notice: StaffNotice, worker: str) -> bool:
+        """Post a claimed notice and record it (``False``: dropped, its comment left the
+        queue or was decided before it went out). Failures raise for ``newsbot.lane``."""
+        store, clock = self._svc.store, self._svc.clock
+        poster = self.posters[notice.chat.platform]
+        text = await self.text(notice)
+        if text is None or not worth_posting(text):
+            why = "not in the queue" if text is None else f"decided: {text.decided}"
+            await store.fail_staff_notice(notice.id, worker, why, clock.now())
+            log.info("staff notice dropped", extra={"notice_id": notice.id, "error": why})
+            return False
+        async with asyncio.timeout(SEND_TIMEOUT):
+            message_id = await poster.post_notice(notice.chat.chat_id, notice.notice.lead, text)
+        await store.complete_staff_notice(notice.id, worker, message_id, clock.now())
+        log.info("staff notice sent", extra={"notice_id": notice.id, "chat": str(notice.chat)})
+        return True
+
+    async def retry(
+        self, notice: StaffNotice, worker: str, error: str, due: datetime, *, count_attempt: bool
+    ) -> None:
+        """Due again at ``due``, if ``worker`` still holds the claim."""
+        await self._svc.store.retry_staff_notice(
+            notice.id, worker, error, due, self._svc.clock.now(), count_attempt=count_attempt
+        )
+
+    async def give_up(self, notice: StaffNotice, worker: str, error: str, *, gone: bool) -> None:
+        """Dead: failed too often, or the staff chat is gone."""
+        await self._svc.store.fail_staff_notice(notice.id, worker, error, self._svc.clock.now())
 
     # -- presses --------------------------------------------------------------------------
 

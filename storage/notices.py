@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from newsbot.models import CommentId, Platform
 from newsbot.notifications import ITEMS_MAX, Key, NoticeJob, Prefs, decode
+from storage.rows import maybe_at
 from storage.units import CommonUnits, Tx
 
 _DUE = "((state = 'pending' AND due_at <= $1) OR (state = 'sending' AND due_at <= $1))"
@@ -123,6 +124,12 @@ class SqlNotices(CommonUnits):
             )
 
         return await self._atomic(body)
+
+    async def next_notice_due(self, platform: Platform) -> datetime | None:
+        found = await self._rows(
+            "SELECT min(due_at) FROM notices WHERE platform = $1", str(platform)
+        )
+        return maybe_at(found[0][0]) if found else None
 
     async def visible_comments(self, comment_ids: Iterable[CommentId]) -> set[CommentId]:
         found: set[CommentId] = set()

@@ -216,6 +216,15 @@ class CommonStatements:
         )
         return [rows.comment(r) for r in found]
 
+    async def has_visible_comment(self, platform: Platform, user_id: str) -> bool:
+        row = await self._row(
+            "SELECT 1 FROM comments WHERE author_platform = $1 AND author_user_id = $2 "
+            "AND status = 'visible' LIMIT 1",
+            str(platform),
+            user_id,
+        )
+        return row is not None
+
     # -- bans and small state -------------------------------------------------------------
 
     async def set_ban(self, platform: Platform, user_id: str, banned: bool, now: datetime) -> bool:

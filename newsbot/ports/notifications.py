@@ -48,6 +48,11 @@ class NoticeStore(Protocol):
         first, for ``lease`` seconds; each claim counts an attempt."""
         ...
 
+    async def next_notice_due(self, platform: Platform) -> datetime | None:
+        """When the next notice for ``platform`` falls due (a claimed one: when its lease
+        ends), if any is waiting."""
+        ...
+
     async def visible_comments(self, comment_ids: Iterable[CommentId]) -> set[CommentId]:
         """Those of ``comment_ids`` that are stored and visible now."""
         ...

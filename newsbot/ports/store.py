@@ -383,6 +383,11 @@ class ThreadStore(Protocol):
         """Return every visible comment of one author."""
         ...
 
+    async def has_visible_comment(self, platform: Platform, user_id: str) -> bool:
+        """Whether one author has a visible comment (an existence check that stops at the
+        first: ``NEWSBOT_HOLD_FIRST_COMMENTS`` asks it for each arriving comment)."""
+        ...
+
 
 class SharedState(Protocol):
     """Small values every worker shares: bans, named values, and rate-limit slots.

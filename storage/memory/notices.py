@@ -86,6 +86,10 @@ class MemoryNotices(MemoryBase):
             rows[i] = replace(rows[i], due_at=_utc(now) + timedelta(seconds=lease))
         return len(mine)
 
+    async def next_notice_due(self, platform: Platform) -> datetime | None:
+        rows = self._db.notices.values()
+        return min((r.due_at for r in rows if r.platform is platform), default=None)
+
     async def visible_comments(self, comment_ids: Iterable[CommentId]) -> set[CommentId]:
         comments = self._db.comments
         return {

@@ -500,6 +500,14 @@ class MemoryStore(
             and c.status is CommentStatus.VISIBLE
         ]
 
+    async def has_visible_comment(self, platform: Platform, user_id: str) -> bool:
+        return any(
+            c.author.platform is platform
+            and c.author.user_id == user_id
+            and c.status is CommentStatus.VISIBLE
+            for c in self._db.comments.values()
+        )
+
 
 def _conforms(store: MemoryStore) -> Store:
     return store  # mypy checks here that the memory store has every method of the port

@@ -182,12 +182,15 @@ async def test_none_when_off_banned_held_or_oneself_and_held_replies_told_on_app
 async def test_ten_quick_replies_make_one_message(thread: Thread) -> None:
     both = thread.both
     await both.dispatcher.detach(TG)  # the ten arrive while nothing is sent
+    queued = both.service.notifications.queued
     said = [await thread.reply(f"Quick {n}") for n in range(10)]
 
-    async def all_stored() -> bool:
-        return all([await thread.stored(one) for one in said])
+    async def all_queued() -> bool:
+        # Stored, and each one's notice queued (that follows the store by a few awaits).
+        stored = all([await thread.stored(one) for one in said])
+        return stored and both.service.notifications.queued - queued >= 10
 
-    await wait_for(all_stored, 30, "the ten replies stored")
+    await wait_for(all_queued, 30, "the ten replies stored and their notices queued")
     both.dispatcher.attach(both.telegram.publisher)
     await thread.told("Quick 9")
     await both.dispatcher.drain(20)

@@ -47,6 +47,22 @@ async def test_notices_to_one_account_coalesce_until_claimed(backend: Store) -> 
     assert [(j.count, [n.comment_id for n in j.notices]) for j in again] == [(1, [10])]
 
 
+async def test_the_next_notice_due_is_the_earliest_pending_or_lease_end(backend: Store) -> None:
+    assert await backend.next_notice_due(TG) is None
+    await backend.queue_notice(TG, "7", item(1), at(60), at(0))
+    await backend.queue_notice(TG, "8", item(2), at(30), at(0))
+    await backend.queue_notice(Platform.DISCORD, "9", item(3), at(10), at(0))
+    assert await backend.next_notice_due(TG) == at(30)
+    assert await backend.next_notice_due(Platform.DISCORD) == at(10)
+    [job] = await backend.claim_notices(TG, at(30), 1, worker="w", lease=100)
+    assert await backend.next_notice_due(TG) == at(60)  # the claim is due at its lease's end
+    await backend.finish_notice(job.id)
+    [other] = await backend.claim_notices(TG, at(60), 1, worker="w", lease=30)
+    assert await backend.next_notice_due(TG) == at(90)
+    await backend.finish_notice(other.id)
+    assert await backend.next_notice_due(TG) is None
+
+
 async def test_a_lease_expires_and_a_retry_merges_with_newer_notices(backend: Store) -> None:
     await backend.queue_notice(TG, "7", item(1), at(0), at(0))
     [job] = await backend.claim_notices(TG, at(0), 10, worker="dead", lease=30)

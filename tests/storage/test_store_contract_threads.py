@@ -97,6 +97,22 @@ async def test_comment_edit_and_status(backend: Store) -> None:
     assert await backend.comments_by_author(Platform.TELEGRAM, "7") == []
 
 
+async def test_has_visible_comment_is_true_while_one_is_visible(backend: Store) -> None:
+    article_id = await article(backend)
+    rita = (Platform.TELEGRAM, "7")
+    assert not await backend.has_visible_comment(*rita)
+    first, _ = await backend.add_comment(comment(article_id, "1"))
+    second, _ = await backend.add_comment(comment(article_id, "2"))
+    assert await backend.has_visible_comment(*rita)
+    assert not await backend.has_visible_comment(Platform.TELEGRAM, "8")
+    assert not await backend.has_visible_comment(Platform.DISCORD, "7")
+    await backend.set_comment_status(first.id, CommentStatus.HIDDEN, at(5))
+    assert await backend.has_visible_comment(*rita)  # the second is still shown
+    await backend.set_comment_status(second.id, CommentStatus.DELETED, at(6))
+    assert not await backend.has_visible_comment(*rita)
+    assert await backend.comments_by_author(*rita) == []  # the two agree
+
+
 async def test_ingest_resolves_parent_and_is_idempotent(backend: Store) -> None:
     article_id, refs = await posted_article(backend, "-100")
     result = await backend.ingest_comment(incoming("1", refs["-100"], mirror=False))
