@@ -11,8 +11,8 @@ and its words, are decided here once:
   one through the same channel would fail alike;
 - anything else is a bug: the user gets a short apology and the adapter logs it with context.
 
-The words are in the reader's language when a translator is given: the apology and the
-request to retry always, a refusal when its message is a constant the catalogs hold.
+The words are in the reader's language when a translator is given: the apology, the request to
+retry and every refusal (its ``Message``: the id the catalogs hold and the values filled in).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class Answer:
 def answer_to(error: BaseException, tr: Translator = ENGLISH) -> Answer:
     """The answer a user gets when their command failed with ``error``, in ``tr``'s language."""
     if isinstance(error, DomainError):
-        return Answer(AnswerKind.SHOW, tr.gettext(str(error)))
+        return Answer(AnswerKind.SHOW, error.translated(tr))
     if isinstance(error, StorageError):
         return Answer(AnswerKind.RETRY, tr.gettext(TRY_AGAIN))
     if isinstance(error, DeliveryError):

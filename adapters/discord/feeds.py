@@ -28,7 +28,7 @@ FEED_LIST_BUDGET = 1800  # of a message's 2000 characters, the rest for the head
 
 def _feeds(interaction: discord.Interaction) -> FeedService:
     service = service_of(interaction)
-    service.require_admin(actor_of(interaction), "manage feeds")
+    service.require_admin(actor_of(interaction), N_("manage feeds"))
     if service.feeds is None:
         raise InvalidInput("Feeds are not available in this newsbot.")
     return service.feeds

@@ -7,6 +7,7 @@ from discord import app_commands
 
 from adapters.discord.groups import CommandGroup
 from adapters.discord.interactions import acknowledge, actor_of, reply, service_of
+from newsbot.i18n import N_
 from newsbot.models import ArticleId
 from newsbot.stats import summary
 
@@ -15,7 +16,7 @@ class FigureCommands(CommandGroup, name="figures", description="Figures (newsbot
     """Articles' figures: newsbot admins only."""
 
     async def check(self, interaction: discord.Interaction) -> None:
-        service_of(interaction).require_admin(actor_of(interaction), "see articles' figures")
+        service_of(interaction).require_admin(actor_of(interaction), N_("see articles' figures"))
 
     @app_commands.command()
     @app_commands.describe(article="The article's number (the latest article's without it)")

@@ -7,6 +7,7 @@ from discord import app_commands
 
 from adapters.discord.groups import CommandGroup
 from adapters.discord.interactions import acknowledge, actor_of, reply, service_of
+from newsbot.i18n import N_
 from newsbot.models import ArticleId
 from newsbot.policy import CommentPolicy, parse
 
@@ -20,7 +21,7 @@ class PolicyCommands(CommandGroup, name="policies", description="Comment policie
     """Showing and setting a story's comment policy: newsbot admins only."""
 
     async def check(self, interaction: discord.Interaction) -> None:
-        service_of(interaction).require_admin(actor_of(interaction), "set comment policies")
+        service_of(interaction).require_admin(actor_of(interaction), N_("set comment policies"))
 
     @app_commands.command()
     @app_commands.describe(

@@ -13,6 +13,7 @@ from adapters.discord.groups import CommandGroup
 from adapters.discord.interactions import acknowledge, actor_of, reply, service_of
 from adapters.discord.render import escape_name
 from newsbot.errors import InvalidInput
+from newsbot.i18n import N_
 from newsbot.models import ArticleId, Platform
 from newsbot.scheduling import (
     Priority,
@@ -78,7 +79,7 @@ class ScheduleCommands(CommandGroup, name="schedule", description="Scheduled art
     """``/scheduled``: newsbot admins only, checked before anything is read."""
 
     async def check(self, interaction: discord.Interaction) -> None:
-        service_of(interaction).require_admin(actor_of(interaction), "see scheduled articles")
+        service_of(interaction).require_admin(actor_of(interaction), N_("see scheduled articles"))
 
     @app_commands.command()
     @app_commands.describe(

@@ -233,7 +233,7 @@ class ApprovalCommands(CommandGroup, name="approval", description=N_("Approvals"
     """Approving subscriptions: newsbot admins only."""
 
     async def check(self, interaction: discord.Interaction) -> None:
-        service_of(interaction).require_admin(actor_of(interaction), "approve subscriptions")
+        service_of(interaction).require_admin(actor_of(interaction), N_("approve subscriptions"))
 
     @app_commands.command(
         description=N_("Approve a channel manager's subscription (newsbot admins).")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import pickle
 import re
 import subprocess
 import sys
@@ -16,10 +17,10 @@ from adapters.discord.render import article_embed
 from adapters.i18n import Speech, checked_speech_setting, speech_for, translations
 from adapters.telegram.render.posts import comment_count_line, render_thread
 from adapters.web.render import comments_label, slugify
-from newsbot import Actor, DestinationKind, NewDestination, NewsService, Platform
+from newsbot import Actor, ArticleId, DestinationKind, NewDestination, NewsService, Platform
 from newsbot.answers import APOLOGY, TRY_AGAIN, answer_to
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied, StorageError
-from newsbot.i18n import LOCALE_DIR, languages, normalise_language
+from newsbot.i18n import LOCALE_DIR, N_, Message, languages, normalise_language
 from tests.adapters.discord.test_discord_render import make_article
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,7 +182,66 @@ def test_a_constant_refusal_from_the_core_is_answered_in_the_language() -> None:
     refusal = InvalidInput("This chat is not subscribed.")
     assert answer_to(refusal, translations("uk")).text == "Цей чат не підписаний."
     assert answer_to(refusal, translations("de")).text == "Dieser Chat ist nicht abonniert."
-    # A message with values has no catalog entry: it is shown as it is.
-    assert answer_to(NotFound("There is no article 9."), translations("de")).text == (
-        "There is no article 9."
+
+
+def test_a_refusal_with_values_is_answered_in_the_language() -> None:
+    refusal = NotFound(N_("There is no article %(id)s."), id=9)
+    assert str(refusal) == "There is no article 9."  # English for logs, the CLI and tests
+    assert answer_to(refusal).text == "There is no article 9."
+    assert answer_to(refusal, translations("de")).text == "Es gibt keinen Artikel 9."
+    assert answer_to(refusal, translations("uk")).text == "Статті 9 не існує."
+
+
+@pytest.mark.parametrize(
+    ("count", "text"),
+    [
+        (1, "Щонайбільше 1 тег."),
+        (3, "Щонайбільше 3 теги."),
+        (10, "Щонайбільше 10 тегів."),
+        (21, "Щонайбільше 21 тег."),
+    ],
+)
+def test_a_counting_refusal_has_each_plural_form(count: int, text: str) -> None:
+    refusal = InvalidInput(
+        Message.ngettext("At most %(count)s tag.", "At most %(count)s tags.", count), field="tags"
+    )
+    assert refusal.translated(translations("uk")) == text
+    assert str(refusal) == ("At most 1 tag." if count == 1 else f"At most {count} tags.")
+
+
+async def test_core_refusals_carry_their_message_and_values(service: NewsService) -> None:
+    """The refusals the core raises reach an adapter as a message id and values: a stranger
+    asking to retract hears why in German, the action named in German too."""
+    stranger = Actor(Platform.TELEGRAM, "77", "Stranger")
+    with pytest.raises(PermissionDenied) as refused:
+        await service.retract(stranger, ArticleId(1))
+    german = refused.value.translated(translations("de"))
+    assert german == (
+        "Nur newsbot-Admins dürfen Artikel zurückziehen. Ein Betreiber kann deine Benutzer-ID "
+        "77 zu NEWSBOT_TELEGRAM_ADMINS hinzufügen."
+    )
+    assert str(refused.value).startswith("Only newsbot admins can retract articles.")
+    with pytest.raises(NotFound) as missing:
+        await service.article(ArticleId(424242))
+    assert missing.value.message.values == {"id": 424242}
+    assert missing.value.translated(translations("uk")) == "Статті 424242 не існує."
+
+
+def test_a_refusal_crosses_a_process_boundary_with_its_message() -> None:
+    refusal = InvalidInput(N_("Comment %(id)s was deleted."), id=5, field="text")
+    again = pickle.loads(pickle.dumps(refusal))
+    assert (again.field, str(again)) == ("text", "Comment 5 was deleted.")
+    assert again.translated(translations("de")) == "Kommentar 5 wurde gelöscht."
+
+
+def test_a_broken_translation_falls_back_to_english() -> None:
+    class Broken:
+        def gettext(self, message: str) -> str:
+            return "Kein %(nope)s"
+
+        def ngettext(self, singular: str, plural: str, n: int) -> str:
+            return "Kein %(nope)s"
+
+    assert Message("Comment %(id)s was deleted.", values={"id": 3}).render(Broken()) == (
+        "Comment 3 was deleted."
     )

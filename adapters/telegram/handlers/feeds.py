@@ -30,6 +30,7 @@ from newsbot.errors import (
     InvalidInput,
 )
 from newsbot.feeds import FeedService, feed_page, poll_summary
+from newsbot.i18n import N_
 from newsbot.models import (
     NewFeed,
 )
@@ -48,7 +49,7 @@ class Feeds(HandlerGroup):
         if not await self.private_only(update, "/feed"):
             return
         actor = self.actor(update)
-        self.service.require_admin(actor, "manage feeds")
+        self.service.require_admin(actor, N_("manage feeds"))
         feeds = self.service.feeds
         if feeds is None:
             raise InvalidInput("Feeds are not available in this newsbot.")
@@ -100,7 +101,7 @@ class Feeds(HandlerGroup):
         if not isinstance(message, Message) or message.chat.type != ChatType.PRIVATE:
             await query.answer((await self.speech(update)).gettext(STALE_BUTTON))
             return
-        self.service.require_admin(self.actor(update), "manage feeds")
+        self.service.require_admin(self.actor(update), N_("manage feeds"))
         feeds = self.service.feeds
         if feeds is None:
             raise InvalidInput("Feeds are not available in this newsbot.")

@@ -24,6 +24,7 @@ from newsbot.errors import (
     InvalidInput,
     NotFound,
 )
+from newsbot.i18n import N_
 from newsbot.models import (
     ArticleId,
     CommentId,
@@ -66,7 +67,7 @@ class Moderation(HandlerGroup):
         """``/delete`` as a reply to a comment: remove it from the thread, everywhere."""
         comment_id = await self.replied_comment(update, "/delete")
         actor = self.actor(update)
-        self.service.require_admin(actor, "delete comments")
+        self.service.require_admin(actor, N_("delete comments"))
         if (await self.service.comment(comment_id)).status is CommentStatus.DELETED:
             # Done before (this very command, fetched again after a restart, say): the
             # reader's message is gone too, or could not be deleted then either.
@@ -121,7 +122,7 @@ class Moderation(HandlerGroup):
         args = context.args or []
         article_id = ArticleId(parse_id(args, POLICY_USAGE))
         actor = self.actor(update)
-        self.service.require_admin(actor, "set comment policies")
+        self.service.require_admin(actor, N_("set comment policies"))
         if len(args) > 2:
             raise InvalidInput(POLICY_USAGE)
         if len(args) == 1:

@@ -39,6 +39,7 @@ from newsbot.drafts import clean_draft
 from newsbot.errors import (
     InvalidInput,
 )
+from newsbot.i18n import N_
 from newsbot.models import (
     ArticleDraft,
     ArticleId,
@@ -75,7 +76,7 @@ class Publishing(HandlerGroup):
         if not await self.private_only(update, "/publish"):
             return
         actor = self.actor(update)
-        self.service.require_admin(actor, "publish")
+        self.service.require_admin(actor, N_("publish"))
         message = update.effective_message
         assert message is not None
         rest, entities = split_command(message.text or "", message.entities)
@@ -132,7 +133,7 @@ class Publishing(HandlerGroup):
         actor = self.actor(update)
         caption = message.caption or ""
         editing = caption.startswith("/edit")
-        self.service.require_admin(actor, "edit articles" if editing else "publish")
+        self.service.require_admin(actor, N_("edit articles") if editing else N_("publish"))
         image_url = await self.remember_photo(message)
         rest, entities = split_command(caption, message.caption_entities)
         if editing:
@@ -252,7 +253,7 @@ class Publishing(HandlerGroup):
         """``/edit ID Title`` with the new body below (without a body, the body stays)."""
         if not await self.private_only(update, "/edit"):
             return
-        self.service.require_admin(self.actor(update), "edit articles")
+        self.service.require_admin(self.actor(update), N_("edit articles"))
         message = update.effective_message
         assert message is not None
         rest, entities = split_command(message.text or "", message.entities)
@@ -301,7 +302,7 @@ class Publishing(HandlerGroup):
             return
         article_id = ArticleId(parse_id(context.args or [], "Usage: /retract ID"))
         actor = self.actor(update)
-        self.service.require_admin(actor, "retract articles")
+        self.service.require_admin(actor, N_("retract articles"))
         # Retracting again changes nothing; say so rather than "0 messages will be deleted".
         if (await self.service.article(article_id)).status is ArticleStatus.RETRACTED:
             await self.send(update, f"Article {article_id} was already retracted.")

@@ -38,6 +38,7 @@ from newsbot.errors import (
     InvalidInput,
     StorageError,
 )
+from newsbot.i18n import N_
 from newsbot.models import (
     Destination,
     DestinationKind,
@@ -286,7 +287,7 @@ class Subscriptions(HandlerGroup):
         if not await self.private_only(update, "/approve"):
             return
         actor = self.actor(update)
-        self.service.require_admin(actor, "approve subscriptions")
+        self.service.require_admin(actor, N_("approve subscriptions"))
         args = list(context.args or [])
         usage = "Usage: /approve CHAT_ID (and the topic id for a forum topic), or /approve alone."
         if not args:
