@@ -101,7 +101,7 @@ async def index(request: web.Request) -> web.Response:
 async def _published(request: web.Request) -> Article:
     article = await site(request).service.article(ArticleId(path_id(request)))
     if article.status in (ArticleStatus.DRAFT, ArticleStatus.SCHEDULED):
-        raise NotFound(speech(request).gettext("There is no article %(id)s.") % {"id": article.id})
+        raise NotFound(N_("There is no article %(id)s."), id=article.id)
     return article
 
 

@@ -14,7 +14,13 @@ import pytest
 from babel.messages.pofile import read_po
 
 from adapters.discord.render import article_embed
-from adapters.i18n import Speech, checked_speech_setting, speech_for, translations
+from adapters.i18n import (
+    Speech,
+    accepted_speech,
+    checked_speech_setting,
+    speech_for,
+    translations,
+)
 from adapters.telegram.render.posts import comment_count_line, render_thread
 from adapters.web.render import comments_label, slugify
 from newsbot import Actor, ArticleId, DestinationKind, NewDestination, NewsService, Platform
@@ -22,6 +28,7 @@ from newsbot.answers import APOLOGY, TRY_AGAIN, answer_to
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied, StorageError
 from newsbot.i18n import LOCALE_DIR, N_, Message, languages, normalise_language
 from tests.adapters.discord.test_discord_render import make_article
+from tests.adapters.web.test_web_helpers import web_client
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATED = ("de", "uk")
@@ -245,3 +252,39 @@ def test_a_broken_translation_falls_back_to_english() -> None:
     assert Message("Comment %(id)s was deleted.", values={"id": 3}).render(Broken()) == (
         "Comment 3 was deleted."
     )
+
+
+def test_accept_language_picks_the_shipped_language_preferred_most() -> None:
+    site_speech = Speech.of("de", "Europe/Berlin")
+    assert accepted_speech("fr-CH, uk;q=0.9, de;q=0.8", site_speech).language == "uk"
+    assert accepted_speech("de;q=0.2, uk;q=0.7", Speech()).language == "uk"
+    assert accepted_speech("en-GB,en;q=0.9", site_speech).language == "en"
+    assert accepted_speech("fr, *;q=0.5", site_speech) == site_speech
+    assert accepted_speech("uk;q=0, en;q=bad", site_speech) == site_speech
+    assert accepted_speech(None, site_speech) == site_speech
+    assert accepted_speech("uk", site_speech).zone == site_speech.zone
+
+
+async def test_api_errors_are_translated_beside_a_stable_code(service: NewsService) -> None:
+    async with web_client(service) as client:
+        response = await client.get("/api/articles/999", headers={"Accept-Language": "uk"})
+        assert response.status == 404
+        assert response.headers["Vary"] == "Accept-Language"
+        assert await response.json() == {"error": "Статті 999 не існує.", "code": "not_found"}
+        response = await client.get(
+            "/api/articles?limit=ten", headers={"Accept-Language": "de-DE,de;q=0.9"}
+        )
+        assert await response.json() == {
+            "error": "Das Limit muss eine ganze Zahl zwischen 1 und 100 sein.",
+            "code": "invalid_input",
+            "field": "limit",
+        }
+        english = await (await client.get("/api/articles/999")).json()
+        assert english == {"error": "There is no article 999.", "code": "not_found"}
+    # Without a language the client speaks, the site's own is used.
+    async with web_client(service, speech=Speech.of("de")) as client:
+        response = await client.get("/api/nothing", headers={"Accept-Language": "fr"})
+        assert await response.json() == {
+            "error": "Diese Seite gibt es nicht.",
+            "code": "not_found",
+        }
