@@ -21,7 +21,7 @@ import enum
 from dataclasses import dataclass
 
 from newsbot.errors import DeliveryError, DomainError, StorageError
-from newsbot.i18n import ENGLISH, N_, Translator
+from newsbot.i18n import ENGLISH, N_, Message, Translator
 
 APOLOGY = N_("Sorry, something went wrong on my side. The error was logged; please try again.")
 TRY_AGAIN = N_(
@@ -65,3 +65,43 @@ def answer_to(error: BaseException, tr: Translator = ENGLISH) -> Answer:
     if isinstance(error, DeliveryError):
         return Answer(AnswerKind.SILENT, None)
     return Answer(AnswerKind.APOLOGISE, tr.gettext(APOLOGY))
+
+
+# -- the words both chat platforms answer with (rendered in the reader's language) ---------
+
+ALREADY_DELETED = N_("Comment %(id)s was already deleted.")
+REPORTED = N_("Thank you: a moderator will look at this comment.")
+POLICY_IS = {
+    "open": N_("Article %(id)s: comments are open."),
+    "premoderated": N_("Article %(id)s: comments are premoderated."),
+    "closed": N_("Article %(id)s: comments are closed."),
+}
+"""What an admin is told of a story's comment policy (by ``CommentPolicy``'s value)."""
+
+
+def report_wait(seconds: float) -> Message:
+    """Asking a reader who reported too often to wait."""
+    wait = max(1, int(seconds))
+    return Message.ngettext(
+        "Please wait %(count)s seconds to report again.",
+        "Please wait %(count)s seconds to report again.",
+        wait,
+    )
+
+
+def banned(name: str, count: int, platform: str | None = None) -> Message:
+    """What an admin is told after banning an author (and deleting their comments)."""
+    if platform is None:
+        return Message.ngettext(
+            "Banned %(name)s; deleted %(count)s comment(s).",
+            "Banned %(name)s; deleted %(count)s comment(s).",
+            count,
+            name=name,
+        )
+    return Message.ngettext(
+        "Banned %(name)s (%(platform)s); %(count)s comment(s) deleted.",
+        "Banned %(name)s (%(platform)s); %(count)s comment(s) deleted.",
+        count,
+        name=name,
+        platform=platform,
+    )

@@ -216,6 +216,28 @@ def describe_times(schedule: Schedule) -> str:
     return f"{schedule.at:%Y-%m-%d %H:%M} UTC{staggered}"
 
 
+NOTHING_SCHEDULED = N_("Nothing is scheduled.")
+CANCELLED_SCHEDULED = N_("Cancelled article %(id)s: it will not go out.")
+RESCHEDULED = N_("Rescheduled: %(line)s")
+GOES_OUT_NOW = N_("Article %(id)s goes out now.")
+
+
+def published(article_id: int, schedule: Schedule | None, priority: Priority) -> Message:
+    """``Published article 5`` or ``Scheduled (time) article 5``, and the lane when it is
+    breaking news: what an admin is told after publishing (in their language)."""
+    breaking = priority is Priority.BREAKING
+    if schedule is None:
+        if breaking:
+            return Message(
+                N_("Published as breaking news article %(id)s"), values={"id": article_id}
+            )
+        return Message(N_("Published article %(id)s"), values={"id": article_id})
+    values = {"id": article_id, "when": describe_times(schedule)}
+    if breaking:
+        return Message(N_("Scheduled (%(when)s) as breaking news article %(id)s"), values=values)
+    return Message(N_("Scheduled (%(when)s) article %(id)s"), values=values)
+
+
 def describe(item: ScheduledArticle) -> str:
     """One line for a scheduled article: id, time, staggered platforms, title."""
     at = item.article.published_at

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from newsbot.desk import Desk, Outcome
 from newsbot.errors import DeliveryError, DestinationGone, RateLimited, StorageError
+from newsbot.i18n import ENGLISH, Translator
 from newsbot.models import Actor, CommentId, Platform
 from newsbot.ports import Clock, Store
 from newsbot.ports.staffchat import StaffPoster
@@ -59,6 +60,7 @@ class StaffDesk:
         self.chat: StaffChat | None = None
         self.posters: dict[Platform, StaffPoster] = {}
         self.gap = GAP  # seconds between two notices to the chat (folding meanwhile)
+        self.tr: Translator = ENGLISH  # the staff chat's language (NEWSBOT_LANGUAGE)
 
     # -- announcing -----------------------------------------------------------------------
 
@@ -117,7 +119,7 @@ class StaffDesk:
             return None
         article = await svc.store.get_article(item.comment.article_id)
         title = "" if article is None else article.title
-        return notice_text(item, title, notice.notice.more)
+        return notice_text(item, title, notice.notice.more, self.tr)
 
     async def send(self, notice: StaffNotice, worker: str) -> None:
         """Send a claimed notice and settle it; never raises but for cancellation."""
@@ -194,4 +196,4 @@ class StaffDesk:
             "staff button",
             extra={"comment_id": comment_id, "action": str(action), "actor": actor.user_id},
         )
-        return outcome, acted_text(action, actor.name or actor.user_id, outcome.changed)
+        return outcome, acted_text(action, actor.name or actor.user_id, outcome.changed, self.tr)

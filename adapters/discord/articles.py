@@ -18,19 +18,21 @@ from adapters.discord.interactions import (
     parse_tags,
     reply,
     request_key,
+    say,
     service_of,
+    speech_of,
 )
 from adapters.discord.render import escape_name
 from adapters.discord.scheduling import (
     WHEN_HINT,
     priority_of,
-    published_words,
     schedule_of,
     when_field,
 )
 from newsbot.errors import InvalidInput
-from newsbot.i18n import N_
+from newsbot.i18n import N_, Message
 from newsbot.models import ArticleDraft, ArticleId
+from newsbot.scheduling import Priority, Schedule, published
 from newsbot.service import Change
 
 MODAL_TEXT_MAX = 4000
@@ -115,18 +117,26 @@ def _optional(value: str | None, current: str | None) -> str | None:
 
 
 async def _published(
-    interaction: discord.Interaction, change: Change, done: str = "Published"
+    interaction: discord.Interaction,
+    change: Change,
+    schedule: Schedule | None = None,
+    lane: Priority = Priority.NORMAL,
 ) -> None:
     article = change.article
     url = service_of(interaction).article_url(article.id)
     title = escape_name(article.title)
+    tr = (await speech_of(interaction)).tr
+    page = Message(N_("Page: %(url)s"), values={"url": url}).render(tr)
     if change.repeated:
-        text = f"Article {article.id} was already published by this command: {title}\nPage: {url}"
+        again = N_("Article %(id)s was already published by this command: %(title)s")
+        said = Message(again, values={"id": article.id, "title": title}).render(tr)
+        text = f"{said}\n{page}"
     else:
-        text = (
-            f"{done} article {article.id}: {title}\n"
-            f"Queued for {change.queued} channel(s). Page: {url}"
-        )
+        queued = Message.ngettext(
+            "Queued for %(count)s channel(s).", "Queued for %(count)s channel(s).", change.queued
+        ).render(tr)
+        done = published(article.id, schedule, lane).render(tr)
+        text = f"{done}: {title}\n{queued} {page}"
     await reply(interaction, text)
 
 
@@ -134,13 +144,13 @@ class ArticleCommands(CommandGroup, name="articles", description=N_("Articles (n
     """Publishing, editing and retracting: newsbot admins only, checked before any form."""
 
     ACTIONS: ClassVar[dict[str, str]] = {
-        "publish": "publish",
-        "edit": "edit articles",
-        "retract": "retract articles",
+        "publish": N_("publish"),
+        "edit": N_("edit articles"),
+        "retract": N_("retract articles"),
     }
 
     async def check(self, interaction: discord.Interaction) -> None:
-        action = self.ACTIONS.get(command_name(interaction), "manage articles")
+        action = self.ACTIONS.get(command_name(interaction), N_("manage articles"))
         service_of(interaction).require_admin(actor_of(interaction), action)
 
     @app_commands.command(description=N_("Publish an article to every subscribed channel."))
@@ -190,7 +200,7 @@ class ArticleCommands(CommandGroup, name="articles", description=N_("Articles (n
             change = await service.publish(
                 actor_of(done), draft, request=request, schedule=schedule, priority=lane
             )
-            await _published(done, change, published_words(schedule, lane))
+            await _published(done, change, schedule, lane)
 
         modal: ArticleModal | None = None
         if body is None:
@@ -234,24 +244,40 @@ class ArticleCommands(CommandGroup, name="articles", description=N_("Articles (n
 
         async def apply(done: discord.Interaction, draft: ArticleDraft) -> None:
             change = await service.edit(actor_of(done), article_id, draft, request=request)
+            revision = change.article.revision
             if change.repeated:
-                text = (
-                    f"This command had already edited article {article_id} "
-                    f"(now revision {change.article.revision}); nothing more was changed."
+                await say(
+                    done,
+                    N_(
+                        "This command had already edited article %(id)s "
+                        "(now revision %(revision)s); nothing more was changed."
+                    ),
+                    id=article_id,
+                    revision=revision,
                 )
-            else:
-                text = (
-                    f"Edited article {article_id} (revision {change.article.revision}); "
-                    f"{change.queued} post(s) will be updated."
-                )
-            await reply(done, text)
+                return
+            edited = Message.ngettext(
+                "Edited article %(id)s (revision %(revision)s); "
+                "%(count)s post(s) will be updated.",
+                "Edited article %(id)s (revision %(revision)s); "
+                "%(count)s post(s) will be updated.",
+                change.queued,
+                id=article_id,
+                revision=revision,
+            )
+            await say(done, edited)
 
         if all(v is None for v in (title, body, summary, url, image, tags)):
             current = await service.article(article_id)
             if len(current.body) > MODAL_TEXT_MAX:
                 raise InvalidInput(
-                    f"The body is longer than a Discord form holds ({MODAL_TEXT_MAX} "
-                    "characters); give the new text with the body option instead."
+                    Message.ngettext(
+                        "The body is longer than a Discord form holds (%(count)s "
+                        "characters); give the new text with the body option instead.",
+                        "The body is longer than a Discord form holds (%(count)s "
+                        "characters); give the new text with the body option instead.",
+                        MODAL_TEXT_MAX,
+                    )
                 )
 
             async def submit(
@@ -302,6 +328,12 @@ class ArticleCommands(CommandGroup, name="articles", description=N_("Articles (n
         if not await acknowledge(interaction):
             return
         change = await service.retract(actor_of(interaction), ArticleId(article))
-        await reply(
-            interaction, f"Retracted article {article}; {change.queued} deletion(s) queued."
+        await say(
+            interaction,
+            Message.ngettext(
+                "Retracted article %(id)s; %(count)s deletion(s) queued.",
+                "Retracted article %(id)s; %(count)s deletion(s) queued.",
+                change.queued,
+                id=article,
+            ),
         )

@@ -6,7 +6,8 @@ import discord
 from discord import app_commands
 
 from adapters.discord.groups import CommandGroup
-from adapters.discord.interactions import acknowledge, actor_of, reply, service_of
+from adapters.discord.interactions import acknowledge, actor_of, say, service_of
+from newsbot.answers import POLICY_IS
 from newsbot.i18n import N_
 from newsbot.models import ArticleId
 from newsbot.policy import CommentPolicy, parse
@@ -46,4 +47,4 @@ class PolicyCommands(CommandGroup, name="policies", description="Comment policie
         else:
             chosen = None if comments == "default" else parse(comments)
             meets = await service.desk.set_policy(actor_of(interaction), article_id, chosen)
-        await reply(interaction, f"Article {article}: comments are {meets}.")
+        await say(interaction, POLICY_IS[str(meets)], id=article)

@@ -7,10 +7,11 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from adapters.discord.groups import CommandGroup, answer_failure, member_speech
+from adapters.discord.groups import CommandGroup, answer_failure
 from adapters.discord.interactions import (
     actor_of,
     admit,
+    member_speech,
     reply,
     service_of,
 )

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from babel.messages.pofile import read_po
@@ -28,7 +29,14 @@ from newsbot.answers import APOLOGY, TRY_AGAIN, answer_to
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied, StorageError
 from newsbot.i18n import LOCALE_DIR, N_, Message, languages, normalise_language
 from tests.adapters.discord.test_discord_render import make_article
+from tests.adapters.telegram.telegram_e2e_helpers import subscribe_all
 from tests.adapters.web.test_web_helpers import web_client
+from tests.discord_helpers import content, fake, make_world
+from tests.telegram_helpers import ADMIN, GROUP, IGNORE_RETRY_AFTER_WARNING, world
+from tests.telegram_helpers import World as TgWorld
+
+__all__ = ["fake", "make_world", "world"]
+pytestmark = IGNORE_RETRY_AFTER_WARNING
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATED = ("de", "uk")
@@ -288,3 +296,83 @@ async def test_api_errors_are_translated_beside_a_stable_code(service: NewsServi
             "error": "Diese Seite gibt es nicht.",
             "code": "not_found",
         }
+
+
+# -- each surface through the fakes ----------------------------------------------------------
+
+
+async def test_telegram_answers_in_the_senders_and_the_chats_language(world: TgWorld) -> None:
+    """A private chat follows the sender's Telegram language; a group its own language."""
+    await world.start()
+    await subscribe_all(world)
+    world.tg.add_user(ADMIN, "Ada", "ada", last_name="Admin", language_code="de")
+    said = await world.say(ADMIN, ADMIN, "/publish")
+    assert said["text"] == "Sende mir den Titel des Artikels (oder /cancel)."
+    said = await world.say(ADMIN, ADMIN, "Schlagzeile")
+    assert said["text"] == "Sende jetzt den Text in Markdown (oder /cancel)."
+    said = await world.say(ADMIN, ADMIN, "/cancel")
+    assert said["text"] == "Abgebrochen; nichts wurde veröffentlicht."
+    said = await world.say(ADMIN, ADMIN, "/retract 999")  # a core refusal with a value
+    assert said["text"] == "Es gibt keinen Artikel 999."
+    said = await world.say(ADMIN, ADMIN, "/scheduled")
+    assert said["text"] == "Nichts ist geplant."
+    said = await world.say(ADMIN, ADMIN, "/publish Headline\nBody")
+    assert said["text"] == (
+        "Artikel 1 veröffentlicht: Headline\n"
+        "Für 3 Ziele eingereiht. Seite: https://news.example/articles/1"
+    )
+    said = await world.say(ADMIN, ADMIN, "/retract 1")
+    assert said["text"].startswith("Artikel 1 zurückgezogen; ")
+    assert said["text"].endswith(" Nachrichten werden gelöscht.")
+    operator = Actor.operator()
+    await world.service.set_chat_language(operator, Platform.TELEGRAM, str(GROUP), "uk")
+    said = await world.say(GROUP, ADMIN, "/delete")  # the group's language, not the sender's
+    assert said["text"] == "Надішліть /delete як відповідь на коментар."
+
+
+async def test_discord_answers_follow_channel_member_then_server(make_world: Any) -> None:
+    dc = await make_world()
+    dc.fake.users[dc.owner]["locale"] = "uk"
+    answer = await dc.slash("scheduled", dc.owner, dc.text)
+    assert content(answer) == "Нічого не заплановано."
+    answer = await dc.slash("retract", dc.owner, dc.text, article=999)
+    assert content(answer) == "Статті 999 не існує."
+    refused = content(await dc.slash("scheduled", dc.reader, dc.text))
+    assert refused.startswith("Only newsbot admins can see scheduled articles.")  # en-US
+    # The channel's own language comes first: everyone there is answered in German.
+    await dc.slash("subscribe", dc.moderator, dc.text)
+    operator = Actor.operator()
+    assert await dc.service.set_chat_language(operator, Platform.DISCORD, str(dc.text), "de")
+    answer = await dc.slash("scheduled", dc.owner, dc.text)
+    assert content(answer) == "Nichts ist geplant."
+    refused = content(await dc.slash("scheduled", dc.reader, dc.text))
+    assert refused.startswith("Nur newsbot-Admins dürfen geplante Artikel sehen.")
+    assert refused.endswith("Mitglieder mit der Berechtigung „Server verwalten“ auf diesem Server "
+                            "dürfen das auch.")  # fmt: skip
+    # Elsewhere, a member whose language newsbot lacks gets the server's preferred one.
+    dc.fake.users[dc.owner]["locale"] = "fr"
+    dc.fake.guilds[dc.guild].preferred_locale = "uk"
+    answer = await dc.slash("scheduled", dc.owner, dc.news)
+    assert content(answer) == "Нічого не заплановано."
+
+
+async def test_discord_answers_fall_back_to_newsbot_language(make_world: Any) -> None:
+    dc = await make_world(speech=Speech.of("de"))
+    dc.fake.users[dc.owner]["locale"] = "fr"
+    answer = await dc.slash("retract", dc.owner, dc.text, article=7)
+    assert content(answer) == "Es gibt keinen Artikel 7."
+
+
+def test_the_staff_chat_speaks_newsbot_language() -> None:
+    from newsbot.review import Action
+    from newsbot.staffchat import Kind, acted_text, more_text
+
+    uk, de = translations("uk"), translations("de")
+    assert more_text({Kind.HELD: 23, Kind.REPORTED: 1}) == "23 more held, 1 more reported"
+    assert more_text({Kind.HELD: 3, Kind.REPORTED: 5}, uk) == (
+        "ще 3 затримані, ще 5, на які поскаржилися"
+    )
+    assert acted_text(Action.APPROVE, "Ada", tr=de) == "Freigegeben von Ada"
+    assert acted_text(Action.HIDE, "", changed=False, tr=uk) == (
+        "Приховано: модератор (нічого не змінено)"
+    )

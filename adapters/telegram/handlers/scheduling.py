@@ -11,19 +11,23 @@ from telegram import MessageEntity, Update
 from adapters.telegram.handlers.base import Context, HandlerGroup, guarded
 from adapters.telegram.render import split_command, tail
 from newsbot.errors import InvalidInput
+from newsbot.i18n import N_, Message
 from newsbot.models import ArticleId, Platform
 from newsbot.scheduling import (
+    CANCELLED_SCHEDULED,
+    GOES_OUT_NOW,
+    NOTHING_SCHEDULED,
+    RESCHEDULED,
     Priority,
     Schedule,
     describe,
-    describe_times,
     parse_priority,
     plan,
 )
 from newsbot.service import NewsService
 
 _OPTION = re.compile(r"(at|in|telegram_at|discord_at|priority)=(\S+)[ \t]*", re.ASCII)
-USAGE = (
+USAGE = N_(
     "Options go before the title: /publish at=2026-12-24T06:00+01:00 (or in=2h) "
     "[telegram_at=...] [discord_at=...] [priority=breaking] Title, the body below."
 )
@@ -37,7 +41,11 @@ def take_options(
     start = len(text) - len(text.lstrip(" \t"))
     while match := _OPTION.match(text, start):
         if match.group(1) in options:
-            raise InvalidInput(f"{match.group(1)}= is given twice. {USAGE}")
+            raise InvalidInput(
+                N_("%(option)s= is given twice. %(usage)s"),
+                option=match.group(1),
+                usage=Message(USAGE),
+            )
         options[match.group(1)] = match.group(2)
         start = match.end()
     rest, moved = tail(text, entities, start)
@@ -58,12 +66,6 @@ def when_of(service: NewsService, options: Mapping[str, str]) -> tuple[Schedule 
     return schedule, parse_priority(options.get("priority"))
 
 
-def published_line(schedule: Schedule | None, priority: Priority) -> str:
-    """``Published`` or ``Scheduled (time)``, and the lane when it is breaking news."""
-    done = "Published" if schedule is None else f"Scheduled ({describe_times(schedule)})"
-    return done + (" as breaking news" if priority is Priority.BREAKING else "")
-
-
 class Scheduling(HandlerGroup):
     """``/scheduled``: what waits, ``/scheduled move ID at=... | in=...``,
     ``/scheduled cancel ID``."""
@@ -80,21 +82,25 @@ class Scheduling(HandlerGroup):
         words = rest.split(maxsplit=2)
         if not words:
             items = await self.service.scheduled(actor)
-            lines = [describe(i) for i in items] or ["Nothing is scheduled."]
+            lines = [describe(i) for i in items] or [await self.words(update, NOTHING_SCHEDULED)]
             await self.send(update, "\n".join(lines))
             return
         if len(words) < 2 or words[0] not in ("move", "cancel") or not words[1].isdecimal():
             raise InvalidInput(
-                "Use /scheduled to list, /scheduled move ID at=... (or in=...), "
-                "or /scheduled cancel ID."
+                N_(
+                    "Use /scheduled to list, /scheduled move ID at=... (or in=...), "
+                    "or /scheduled cancel ID."
+                )
             )
         article_id = ArticleId(int(words[1]))
         if words[0] == "cancel":
             await self.service.cancel_scheduled(actor, article_id)
-            await self.send(update, f"Cancelled article {article_id}: it will not go out.")
+            await self.say(update, CANCELLED_SCHEDULED, id=article_id)
             return
         options, _rest, _ = take_options(words[2] if len(words) > 2 else "", [])
         schedule, _priority = when_of(self.service, options)
         item = await self.service.reschedule(actor, article_id, schedule)
-        moved = f"Rescheduled: {describe(item)}" if item else f"Article {article_id} goes out now."
-        await self.send(update, moved)
+        if item:
+            await self.say(update, RESCHEDULED, line=describe(item))
+        else:
+            await self.say(update, GOES_OUT_NOW, id=article_id)
