@@ -420,8 +420,9 @@ class DiscordPublisher:
             raise DestinationGone(f"not a Discord user id: {job.account_id[:40]!r}")
         try:
             channel = await client.create_dm(discord.Object(user))
+            tr = self.speech.tr  # a DM has no language of its own: NEWSBOT_LANGUAGE
             await channel.send(
-                notice_content(job), allowed_mentions=NO_MENTIONS, suppress_embeds=True
+                notice_content(job, tr=tr), allowed_mentions=NO_MENTIONS, suppress_embeds=True
             )
         except (discord.HTTPException, *_NETWORK_ERRORS) as exc:
             translated = translate(exc, destination=True)

@@ -18,7 +18,7 @@ import discord
 from adapters.templates import Templated
 from newsbot.i18n import ENGLISH, Translator
 from newsbot.models import Article, ArticlePage, Comment, CommentNode, Platform, ThreadPage
-from newsbot.notifications import NoticeJob, shown
+from newsbot.notifications import NoticeJob, notice_words, shown
 from newsbot.text import cut_chars, one_line
 from newsbot.threads import walk
 
@@ -299,21 +299,20 @@ def latest_embed(
     return fit_embed(embed)
 
 
-def notice_content(job: NoticeJob, limit: int = 2000) -> str:
+def notice_content(job: NoticeJob, limit: int = 2000, tr: Translator = ENGLISH) -> str:
     """A reply notification as a DM: the title and each reply escaped as literal text, and a
     link to the comment on the web (send it with mentions off and embeds suppressed)."""
     replies, more = shown(job)
-    lines = [
-        "**New replies to your comment**" if job.count > 1 else "**New reply to your comment**"
-    ]
+    words = notice_words(job, more, tr)
+    lines = [f"**{words.heading}**"]
     for notice in replies:
         lines.append("")
-        lines.append(f"**{escape_name(notice.title) or 'Untitled'}**")
+        lines.append(f"**{escape_name(notice.title) or words.untitled}**")
         lines.append(
-            f"{escape_name(notice.author) or 'someone'}: {escape_text(one_line(notice.text))}"
+            f"{escape_name(notice.author) or words.someone}: {escape_text(one_line(notice.text))}"
         )
         if notice.url.startswith(("https://", "http://")):
             lines.append(f"<{notice.url}>")
     if more:
-        lines.append(f"\nand {more} more")
+        lines.append(f"\n{words.more}")
     return _safe("\n".join(lines), limit)

@@ -215,7 +215,8 @@ class TelegramPublisher:
         """Send a reply notice to the user's private chat (the chat id is the user id);
         Telegram refuses a chat the user never started (``DestinationGone``)."""
         await self._wait_ready()
-        rendered = render_notice(job)
+        # The recipient's private chat: NEWSBOT_LANGUAGE (its own language, were one set).
+        rendered = render_notice(job, tr=(await self.languages.refresh(job.account_id)).tr)
         try:
             await self.bot.send_message(
                 int(job.account_id),

@@ -24,7 +24,15 @@ from adapters.i18n import (
 )
 from adapters.telegram.render.posts import comment_count_line, render_thread
 from adapters.web.render import comments_label, slugify
-from newsbot import Actor, ArticleId, DestinationKind, NewDestination, NewsService, Platform
+from newsbot import (
+    Actor,
+    ArticleId,
+    CommentId,
+    DestinationKind,
+    NewDestination,
+    NewsService,
+    Platform,
+)
 from newsbot.answers import APOLOGY, TRY_AGAIN, answer_to
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied, StorageError
 from newsbot.i18n import LOCALE_DIR, N_, Message, languages, normalise_language
@@ -376,3 +384,20 @@ def test_the_staff_chat_speaks_newsbot_language() -> None:
     assert acted_text(Action.HIDE, "", changed=False, tr=uk) == (
         "Приховано: модератор (нічого не змінено)"
     )
+
+
+def test_reply_notices_are_written_in_the_language() -> None:
+    from adapters.discord.render import notice_content
+    from adapters.telegram.render.notices import render_notice
+    from newsbot.notifications import Notice, NoticeJob
+
+    notice = Notice(
+        CommentId(2), ArticleId(1), "Заголовок", "Rita", "Дякую!", "https://n.example/c/2"
+    )
+    job = NoticeJob(1, Platform.TELEGRAM, "7", (notice,) * 3, count=9, attempts=1)
+    text = render_notice(job, tr=translations("uk")).text
+    assert text.startswith("Нові відповіді на ваш коментар\n\nЗаголовок\nRita: Дякую!")
+    assert "Відкрити коментар" in text and text.endswith("і ще 6")
+    assert render_notice(job).text.startswith("New replies to your comment")
+    one = NoticeJob(1, Platform.DISCORD, "7", (notice,), count=1, attempts=1)
+    assert notice_content(one, tr=translations("de")).startswith("**Neue Antwort auf deinen")
