@@ -49,6 +49,8 @@ from newsbot.people import (
 log = logging.getLogger("newsbot.service")
 
 BANNED = N_("You can no longer comment here.")
+LINKED = N_("Linked. Your accounts: %(accounts)s.")
+"""What a reader is told after linking an account in a chat."""
 LINK_TRIES = 5
 """Link codes one person (or chat account) may try per ``LINK_CODE_TTL``."""
 _PERSON_CODE = "person\t"

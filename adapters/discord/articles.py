@@ -21,6 +21,7 @@ from adapters.discord.interactions import (
     say,
     service_of,
     speech_of,
+    words,
 )
 from adapters.discord.render import escape_name
 from adapters.discord.scheduling import (
@@ -30,7 +31,7 @@ from adapters.discord.scheduling import (
     when_field,
 )
 from newsbot.errors import InvalidInput
-from newsbot.i18n import N_, Message
+from newsbot.i18n import ENGLISH, N_, Message, Translator
 from newsbot.models import ArticleDraft, ArticleId
 from newsbot.scheduling import Priority, Schedule, published
 from newsbot.service import Change
@@ -51,6 +52,7 @@ class ArticleModal(discord.ui.Modal):
         summary: the Summary field's starting value.
         body: the Body field's starting value.
         when: the When field's starting value; ``None`` shows no When field.
+        tr: the language of the fields' labels.
     """
 
     def __init__(
@@ -63,14 +65,15 @@ class ArticleModal(discord.ui.Modal):
         summary: str = "",
         body: str = "",
         when: str | None = None,
+        tr: Translator = ENGLISH,
     ) -> None:
         super().__init__(title=heading, custom_id=custom_id, timeout=30 * 60)
         self._submit = submit
         self.headline: discord.ui.TextInput[ArticleModal] = discord.ui.TextInput(
-            label="Title", custom_id="title", max_length=256, default=title or None
+            label=tr.gettext(N_("Title")), custom_id="title", max_length=256, default=title or None
         )
         self.summary: discord.ui.TextInput[ArticleModal] = discord.ui.TextInput(
-            label="Summary",
+            label=tr.gettext(N_("Summary")),
             custom_id="summary",
             style=discord.TextStyle.paragraph,
             required=False,
@@ -78,7 +81,7 @@ class ArticleModal(discord.ui.Modal):
             default=summary or None,
         )
         self.body: discord.ui.TextInput[ArticleModal] = discord.ui.TextInput(
-            label="Body (Markdown)",
+            label=tr.gettext(N_("Body (Markdown)")),
             custom_id="body",
             style=discord.TextStyle.paragraph,
             max_length=MODAL_TEXT_MAX,
@@ -89,7 +92,7 @@ class ArticleModal(discord.ui.Modal):
         self.when: discord.ui.TextInput[ArticleModal] | None = None
         if when is not None:
             self.when = discord.ui.TextInput(
-                label="When (blank: now)",
+                label=tr.gettext(N_("When (blank: now)")),
                 custom_id="when",
                 required=False,
                 max_length=40,
@@ -205,12 +208,13 @@ class ArticleCommands(CommandGroup, name="articles", description=N_("Articles (n
         modal: ArticleModal | None = None
         if body is None:
             modal = ArticleModal(
-                heading="Publish an article",
+                heading=(await speech_of(interaction)).gettext(N_("Publish an article")),
                 custom_id=f"newsbot:publish:{interaction.id}",
                 submit=submit,
                 title=title or "",
                 summary=summary or "",
                 when=at or delay or "",
+                tr=(await speech_of(interaction)).tr,
             )
             await interaction.response.send_modal(modal)
             return
@@ -293,12 +297,13 @@ class ArticleCommands(CommandGroup, name="articles", description=N_("Articles (n
                 )
 
             modal = ArticleModal(
-                heading=f"Edit article {article_id}",
+                heading=await words(interaction, N_("Edit article %(id)s"), id=article_id),
                 custom_id=f"newsbot:edit:{interaction.id}",
                 submit=submit,
                 title=current.title,
                 summary=current.summary,
                 body=current.body,
+                tr=(await speech_of(interaction)).tr,
             )
             await interaction.response.send_modal(modal)
             return

@@ -332,6 +332,7 @@ async def test_telegram_answers_in_the_senders_and_the_chats_language(world: TgW
     said = await world.say(ADMIN, ADMIN, "/retract 1")
     assert said["text"].startswith("Artikel 1 zurückgezogen; ")
     assert said["text"].endswith(" Nachrichten werden gelöscht.")
+    await world.drain()  # the group's post is deleted before the group's answer is counted
     operator = Actor.operator()
     await world.service.set_chat_language(operator, Platform.TELEGRAM, str(GROUP), "uk")
     said = await world.say(GROUP, ADMIN, "/delete")  # the group's language, not the sender's
