@@ -408,7 +408,8 @@ class DiscordPublisher:
                 )
                 replies_to_parent = job.parent is not None and link.comment_id == job.parent.id
         quote = job.parent if job.parent is not None and not replies_to_parent else None
-        return comment_content(job.comment, quote=quote), reference
+        tr = self.languages.of(job.destination.chat_id).tr
+        return comment_content(job.comment, quote=quote, tr=tr), reference
 
     async def notify(self, job: NoticeJob) -> None:
         """Send a reply notice as a DM (``POST /users/@me/channels``, then the message);

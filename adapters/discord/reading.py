@@ -11,9 +11,9 @@ from adapters.discord.groups import CommandGroup, answer_failure
 from adapters.discord.interactions import (
     actor_of,
     admit,
-    member_speech,
     reply,
     service_of,
+    speech_of,
 )
 from adapters.discord.publisher import NO_MENTIONS
 from adapters.discord.render import article_embed, latest_embed, thread_embed, thread_lines
@@ -73,7 +73,7 @@ class CommentsView(discord.ui.View):
             page = await service.thread(
                 article.id, cursor=cursors[-1], limit=COMMENTS_PAGE, viewer=viewer, size=size
             )
-            lines, cut = thread_lines(page)
+            lines, cut = thread_lines(page, tr)
             if not cut or size <= 1:
                 break
             # The embed holds fewer comments than the page: ask for a page of those only,
@@ -94,7 +94,7 @@ class CommentsView(discord.ui.View):
 
     async def _show(self, interaction: discord.Interaction, cursors: list[str | None]) -> None:
         viewer = actor_of(interaction)
-        tr = member_speech(interaction).tr
+        tr = (await speech_of(interaction)).tr
         embed, view = await self._page(self.service, self.article, cursors, viewer, tr)
         self.stop()
         await interaction.response.edit_message(
@@ -130,7 +130,7 @@ class ReadingCommands(CommandGroup, name="reading", description=N_("Reading")):
         service = service_of(interaction)
         page = await service.latest(limit=count)
         urls = {int(a.id): service.article_url(a.id) for a in page.articles}
-        await reply(interaction, embed=latest_embed(page, urls, member_speech(interaction).tr))
+        await reply(interaction, embed=latest_embed(page, urls, (await speech_of(interaction)).tr))
 
     @app_commands.command(description=N_("Show one article."))
     @app_commands.describe(article=N_("The article's number"))
@@ -146,7 +146,7 @@ class ReadingCommands(CommandGroup, name="reading", description=N_("Reading")):
             found,
             url=service.article_url(found.id),
             comment_count=count,
-            tr=member_speech(interaction).tr,
+            tr=(await speech_of(interaction)).tr,
         )
         note = None if found.status is ArticleStatus.PUBLISHED else f"(status: {found.status})"
         await reply(interaction, note, embed=embed)
@@ -162,6 +162,6 @@ class ReadingCommands(CommandGroup, name="reading", description=N_("Reading")):
         viewer = actor_of(interaction)
         found = await service.readable_article(ArticleId(article), viewer)
         embed, view = await CommentsView.first(
-            service, found, viewer, member_speech(interaction).tr
+            service, found, viewer, (await speech_of(interaction)).tr
         )
         await reply(interaction, embed=embed, view=view)
