@@ -380,15 +380,15 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
             client_key=await _submission_key(request, article, form, text, remote),
             user_id=author,
         )
-    except InvalidInput as exc:  # a constant message is in the catalogs
-        form.errors[exc.field or "form"] = s.speech.gettext(str(exc))
+    except InvalidInput as exc:
+        form.errors[exc.field or "form"] = exc.translated(s.speech.tr)
         return await _article_response(request, article, form, status=400)
     except NotFound as exc:  # the parent comment is not in this thread
         form.parent_id, form.parent_name = None, ""
-        form.errors["parent"] = str(exc)
+        form.errors["parent"] = exc.translated(s.speech.tr)
         return await _article_response(request, article, form, status=400)
     except PermissionDenied as exc:
-        form.errors["form"] = s.speech.gettext(str(exc))
+        form.errors["form"] = exc.translated(s.speech.tr)
         return await _article_response(request, article, form, status=403)
     if comment.status is not CommentStatus.VISIBLE:
         # Held (over the per-author or per-chat limit): stored for moderators, not shown. The
