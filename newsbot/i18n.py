@@ -123,7 +123,14 @@ def normalise_language(code: str) -> str:
     for candidate in candidates:
         if candidate and candidate in shipped:
             return candidate
-    raise ValueError(f"no catalog for language {code!r}; shipped: {', '.join(shipped)}")
+    raise ValueError(str(no_catalog(code)))
+
+
+def no_catalog(code: str) -> Message:
+    """The refusal of a language newsbot has no catalog for (``normalise_language``'s)."""
+    shipped = ", ".join(languages())
+    text = N_("no catalog for language %(code)s; shipped: %(shipped)s")
+    return Message(text, values={"code": repr(code), "shipped": shipped})
 
 
 CHAT_LANGUAGE_PREFIX: Final = "language:"

@@ -24,7 +24,7 @@ from newsbot.desk import Desk
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
 from newsbot.figures import FiguresService
 from newsbot.filters import RegexEngine
-from newsbot.i18n import N_, Message, chat_language_key, languages, normalise_language
+from newsbot.i18n import N_, Message, chat_language_key, no_catalog, normalise_language
 from newsbot.identity import IdentityService
 from newsbot.limits import IntakeGate, IntakeLimits
 from newsbot.models import (
@@ -518,19 +518,12 @@ class NewsService:
             d.platform == platform and d.chat_id == chat_id for d in await self.destinations()
         ):
             raise NotFound(
-                N_("%(platform)s chat %(chat_id)s is not subscribed."),
-                platform=platform,
-                chat_id=chat_id,
+                N_("%(platform)s chat %(id)s is not subscribed."), platform=platform, id=chat_id
             )
         try:
             code = normalise_language(language) if language else ""
         except ValueError as error:
-            raise InvalidInput(
-                N_("no catalog for language %(code)s; shipped: %(shipped)s"),
-                field="language",
-                code=repr(language),
-                shipped=", ".join(languages()),
-            ) from error
+            raise InvalidInput(no_catalog(language or ""), field="language") from error
         await self.store.set_state(chat_language_key(platform, chat_id), code)
         for listener in self._language_listeners:
             listener(platform, chat_id)
