@@ -18,7 +18,7 @@ from adapters.discord.interactions import (
     speech_of,
 )
 from adapters.discord.publisher import NO_MENTIONS
-from adapters.discord.render import neutralise_mentions
+from adapters.discord.render import NEXT, PREVIOUS, neutralise_mentions
 from newsbot.errors import InvalidInput
 from newsbot.feed_reports import ALREADY_FOLLOWED, NO_FEEDS, UNFOLLOWED
 from newsbot.feeds import DEFAULT_INTERVAL, FeedService, feed_page, parse_interval, poll_summary
@@ -26,8 +26,6 @@ from newsbot.i18n import ENGLISH, N_, Message, Translator
 from newsbot.models import NewFeed
 from newsbot.text import cut_chars
 
-PREVIOUS = N_("◀ Previous")
-NEXT = N_("Next ▶")
 FEED_LIST_BUDGET = 1800  # of a message's 2000 characters, the rest for the heading and mentions
 
 

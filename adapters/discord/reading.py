@@ -16,7 +16,14 @@ from adapters.discord.interactions import (
     speech_of,
 )
 from adapters.discord.publisher import NO_MENTIONS
-from adapters.discord.render import article_embed, latest_embed, thread_embed, thread_lines
+from adapters.discord.render import (
+    NEXT,
+    PREVIOUS,
+    article_embed,
+    latest_embed,
+    thread_embed,
+    thread_lines,
+)
 from newsbot.i18n import ENGLISH, N_, Translator
 from newsbot.models import Actor, Article, ArticleId, ArticleStatus
 from newsbot.service import NewsService
@@ -41,12 +48,15 @@ class CommentsView(discord.ui.View):
         article: Article,
         cursors: list[str | None],
         next_cursor: str | None,
+        tr: Translator = ENGLISH,
     ) -> None:
         super().__init__(timeout=15 * 60)
         self.service = service
         self.article = article
         self.cursors = cursors
         self.next_cursor = next_cursor
+        self.previous_page.label = tr.gettext(PREVIOUS)
+        self.next_page.label = tr.gettext(NEXT)
         self.previous_page.disabled = len(cursors) <= 1
         self.next_page.disabled = next_cursor is None
 
@@ -82,7 +92,7 @@ class CommentsView(discord.ui.View):
         embed = thread_embed(
             article, page, url=service.article_url(article.id), page_number=len(cursors), tr=tr
         )
-        return embed, cls(service, article, cursors, page.next_cursor)
+        return embed, cls(service, article, cursors, page.next_cursor, tr)
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         return await admit(interaction)
@@ -101,14 +111,14 @@ class CommentsView(discord.ui.View):
             embed=embed, view=view, allowed_mentions=NO_MENTIONS
         )
 
-    @discord.ui.button(label="◀ Previous", custom_id="newsbot:comments:previous")
+    @discord.ui.button(label=PREVIOUS, custom_id="newsbot:comments:previous")
     async def previous_page(
         self, interaction: discord.Interaction, _button: discord.ui.Button[CommentsView]
     ) -> None:
         """Show the page before."""
         await self._show(interaction, self.cursors[:-1] or [None])
 
-    @discord.ui.button(label="Next ▶", custom_id="newsbot:comments:next")
+    @discord.ui.button(label=NEXT, custom_id="newsbot:comments:next")
     async def next_page(
         self, interaction: discord.Interaction, _button: discord.ui.Button[CommentsView]
     ) -> None:

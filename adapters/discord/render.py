@@ -56,6 +56,9 @@ PLATFORM_LABELS = {
     Platform.WEB: "Web",
     Platform.CLI: "newsbot",
 }
+PREVIOUS = N_("◀ Previous")
+NEXT = N_("Next ▶")
+"""The labels of the buttons that page through a list (translated where shown)."""
 
 
 def neutralise_mentions(text: str) -> str:
