@@ -402,3 +402,29 @@ def test_reply_notices_are_written_in_the_language() -> None:
     assert render_notice(job).text.startswith("New replies to your comment")
     one = NoticeJob(1, Platform.DISCORD, "7", (notice,), count=1, attempts=1)
     assert notice_content(one, tr=translations("de")).startswith("**Neue Antwort auf deinen")
+
+
+def test_staff_notices_and_their_buttons_in_the_staff_chats_language() -> None:
+    from adapters.discord.staffchat import notice_content
+    from adapters.telegram.staffchat import keyboard, notice_html
+    from newsbot.staffchat import NoticeText
+
+    de = translations("de")
+    text = NoticeText(
+        heading="Zurückgehaltener Kommentar",
+        article="Titel <b>",
+        platform="web",
+        author="Rita",
+        reasons="first comment",
+        text="Hallo",
+        more="2 weitere zurückgehalten",
+        tr=de,
+    )
+    html = notice_html(text)
+    assert "Artikel: Titel &lt;b&gt;" in html and "Auf web von Rita" in html
+    assert "Grund: first comment" in html and "<i>…und 2 weitere zurückgehalten</i>" in html
+    labels = [b.text for b in keyboard(CommentId(5), de).inline_keyboard[0]]
+    assert labels == ["Freigeben", "Ausblenden", "Löschen", "Sperren"]
+    assert notice_content(text).startswith(
+        "**Zurückgehaltener Kommentar**\nArtikel: Titel \\<b\\>"
+    )
