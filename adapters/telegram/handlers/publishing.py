@@ -113,27 +113,22 @@ class Publishing(HandlerGroup):
         )
         self.dialogues.pop(int(actor.user_id), None)
         article = change.article
+        tr = (await self.speech(update)).tr
+        page = Message(N_("Page: %(url)s"), values={"url": self.service.article_url(article.id)})
         if change.repeated:
             if update.callback_query is not None:
                 again = N_("Article %(id)s was already published from this button: %(title)s")
             else:
                 again = N_("Article %(id)s was already published from this message: %(title)s")
-            await self.say(
-                update,
-                again + "\n" + N_("Page: %(url)s"),
-                id=article.id,
-                title=article.title,
-                url=self.service.article_url(article.id),
-            )
+            said = Message(again, values={"id": article.id, "title": article.title})
+            await self.send(update, f"{said.render(tr)}\n{page.render(tr)}")
             return
-        tr = (await self.speech(update)).tr
         done = published(article.id, schedule, priority).render(tr)
         queued = Message.ngettext(
             "Queued for %(count)s destination(s).",
             "Queued for %(count)s destination(s).",
             change.queued,
         )
-        page = Message(N_("Page: %(url)s"), values={"url": self.service.article_url(article.id)})
         await self.send(
             update,
             f"{done}: {article.title}\n{queued.render(tr)} {page.render(tr)}",
