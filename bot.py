@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from adapters import cli, logfmt
 from adapters.cli.desk import desk_settings
 from adapters.cli.envfile import render as render_env
-from adapters.i18n import Speech
+from adapters.i18n import Speech, translations
 from adapters.logfmt import LogfmtFormatter as LogfmtFormatter
 from adapters.regex import Re2Engine
 from adapters.settings import ADMIN_TOKEN_MIN as ADMIN_TOKEN_MIN
@@ -100,6 +100,7 @@ def build_service(settings: Settings, store: Store) -> NewsService:
     service.feeds = build_feeds(settings, service)
     service.staff = parse_staff(settings.staff)  # NEWSBOT_STAFF: telegram:ID,discord:ID
     service.staffchat.chat = parse_staff_chat(settings.staff_chat)
+    service.staffchat.tr = translations(settings.language)  # the staff chat's words
     service.reactions.offer(settings.web_reactions.split())
     return service
 

@@ -125,6 +125,30 @@ def speech_for(language_code: str | None, default: Speech | None = None) -> Spee
         return default
 
 
+def accepted_speech(header: str | None, default: Speech) -> Speech:
+    """The speech an HTTP client asks for in ``Accept-Language`` ("uk, de;q=0.8, *;q=0.1"): the
+    shipped language it prefers most (by ``q``, then order), in ``default``'s zone; ``default``
+    when it names none newsbot speaks (or sends no header)."""
+    wanted: list[tuple[float, int, str]] = []
+    for order, part in enumerate((header or "").split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        name, _, value = params.strip().partition("=")
+        if name.strip() == "q":
+            try:
+                quality = float(value)
+            except ValueError:
+                continue
+        if tag and tag != "*" and quality > 0:
+            wanted.append((-quality, order, tag))
+    for _, _, tag in sorted(wanted):
+        try:
+            return Speech(normalise_language(tag), default.zone)
+        except ValueError:
+            continue
+    return default
+
+
 def checked_speech_setting(name: str, value: str) -> str:
     """``NEWSBOT_LANGUAGE`` (a shipped language) or ``NEWSBOT_TIMEZONE`` (an IANA zone), checked;
     ``ValueError`` says what is wrong."""
@@ -155,7 +179,7 @@ class ChatSpeech:
         self.lookup = lookup
         self.default = default
         self.ttl = ttl
-        self._known: dict[str, tuple[float, Speech]] = {}
+        self._known: dict[str, tuple[float, Speech | None]] = {}
 
     def forget(self, chat_id: str) -> None:
         """Look the chat up again next time (its language was just changed)."""
@@ -163,24 +187,34 @@ class ChatSpeech:
 
     def of(self, chat_id: str) -> Speech:
         """The chat's speech as last looked up (the default before that)."""
+        return self.own_known(chat_id) or self.default
+
+    def own_known(self, chat_id: str) -> Speech | None:
+        """The chat's own language as last looked up; ``None`` when it has none (or it was
+        not looked up yet)."""
         known = self._known.get(chat_id)
-        return known[1] if known else self.default
+        return known[1] if known else None
 
     async def refresh(self, chat_id: str) -> Speech:
         """The chat's speech, looked up again when the last look-up is older than ``ttl``."""
+        return await self.own(chat_id) or self.default
+
+    async def own(self, chat_id: str) -> Speech | None:
+        """The chat's own language (``bot.py language``), looked up again when the last
+        look-up is older than ``ttl``; ``None`` when it has none."""
         known = self._known.get(chat_id)
         if known and time.monotonic() - known[0] < self.ttl:
             return known[1]
         try:
             code = await self.lookup(chat_id)
         except StorageError:
-            return self.of(chat_id)
-        speech = self.default
+            return self.own_known(chat_id)
+        speech = None
         if code:
             try:
                 speech = Speech(normalise_language(code), self.default.zone)
             except ValueError:  # a catalog removed since it was set
-                speech = self.default
+                speech = None
         if len(self._known) > 100_000:
             self._known.clear()
         self._known[chat_id] = (time.monotonic(), speech)

@@ -11,8 +11,8 @@ and its words, are decided here once:
   one through the same channel would fail alike;
 - anything else is a bug: the user gets a short apology and the adapter logs it with context.
 
-The words are in the reader's language when a translator is given: the apology and the
-request to retry always, a refusal when its message is a constant the catalogs hold.
+The words are in the reader's language when a translator is given: the apology, the request to
+retry and every refusal (its ``Message``: the id the catalogs hold and the values filled in).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import enum
 from dataclasses import dataclass
 
 from newsbot.errors import DeliveryError, DomainError, StorageError
-from newsbot.i18n import ENGLISH, N_, Translator
+from newsbot.i18n import ENGLISH, N_, Message, Translator
 
 APOLOGY = N_("Sorry, something went wrong on my side. The error was logged; please try again.")
 TRY_AGAIN = N_(
@@ -59,9 +59,49 @@ class Answer:
 def answer_to(error: BaseException, tr: Translator = ENGLISH) -> Answer:
     """The answer a user gets when their command failed with ``error``, in ``tr``'s language."""
     if isinstance(error, DomainError):
-        return Answer(AnswerKind.SHOW, tr.gettext(str(error)))
+        return Answer(AnswerKind.SHOW, error.translated(tr))
     if isinstance(error, StorageError):
         return Answer(AnswerKind.RETRY, tr.gettext(TRY_AGAIN))
     if isinstance(error, DeliveryError):
         return Answer(AnswerKind.SILENT, None)
     return Answer(AnswerKind.APOLOGISE, tr.gettext(APOLOGY))
+
+
+# -- the words both chat platforms answer with (rendered in the reader's language) ---------
+
+ALREADY_DELETED = N_("Comment %(id)s was already deleted.")
+REPORTED = N_("Thank you: a moderator will look at this comment.")
+POLICY_IS = {
+    "open": N_("Article %(id)s: comments are open."),
+    "premoderated": N_("Article %(id)s: comments are premoderated."),
+    "closed": N_("Article %(id)s: comments are closed."),
+}
+"""What an admin is told of a story's comment policy (by ``CommentPolicy``'s value)."""
+
+
+def report_wait(seconds: float) -> Message:
+    """Asking a reader who reported too often to wait."""
+    wait = max(1, int(seconds))
+    return Message.ngettext(
+        "Please wait %(count)s seconds to report again.",
+        "Please wait %(count)s seconds to report again.",
+        wait,
+    )
+
+
+def banned(name: str, count: int, platform: str | None = None) -> Message:
+    """What an admin is told after banning an author (and deleting their comments)."""
+    if platform is None:
+        return Message.ngettext(
+            "Banned %(name)s; deleted %(count)s comment(s).",
+            "Banned %(name)s; deleted %(count)s comment(s).",
+            count,
+            name=name,
+        )
+    return Message.ngettext(
+        "Banned %(name)s (%(platform)s); %(count)s comment(s) deleted.",
+        "Banned %(name)s (%(platform)s); %(count)s comment(s) deleted.",
+        count,
+        name=name,
+        platform=platform,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from newsbot.errors import InvalidInput
+from newsbot.i18n import N_
 from newsbot.models import Platform
 
 CHAT_ID_MAX = 128
@@ -25,15 +26,21 @@ def check_chat_id(platform: Platform, chat_id: str, thread_id: str | None = None
     shown = repr(chat_id[:40])
     if platform is Platform.DISCORD and not (_NUMBER.fullmatch(chat_id) and int(chat_id) < 2**64):
         raise InvalidInput(
-            f"A Discord channel id is a number (in Developer Mode, right click the channel, "
-            f"Copy Channel ID), not {shown}.",
+            N_(
+                "A Discord channel id is a number (in Developer Mode, right click the channel, "
+                "Copy Channel ID), not %(given)s."
+            ),
             field="chat_id",
+            given=shown,
         )
     if platform is Platform.TELEGRAM and not _TELEGRAM_CHAT.fullmatch(chat_id):
         raise InvalidInput(
-            f"A Telegram chat id is a number (-100… for a channel or supergroup) or an "
-            f"@username, not {shown}.",
+            N_(
+                "A Telegram chat id is a number (-100… for a channel or supergroup) or an "
+                "@username, not %(given)s."
+            ),
             field="chat_id",
+            given=shown,
         )
     if (
         thread_id is not None
@@ -41,5 +48,7 @@ def check_chat_id(platform: Platform, chat_id: str, thread_id: str | None = None
         and not (_NUMBER.fullmatch(thread_id) and int(thread_id) < 2**64)
     ):
         raise InvalidInput(
-            f"A thread or topic id is a number, not {thread_id[:40]!r}.", field="thread_id"
+            N_("A thread or topic id is a number, not %(given)s."),
+            field="thread_id",
+            given=repr(thread_id[:40]),
         )

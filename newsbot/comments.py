@@ -17,7 +17,7 @@ from typing import Protocol
 
 from newsbot import slowmode
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied, TooSoon
-from newsbot.i18n import N_
+from newsbot.i18n import N_, Message
 from newsbot.limits import Held, IntakeGate, IntakeLimits
 from newsbot.models import (
     Actor,
@@ -167,13 +167,20 @@ async def add_web_comment(
     if not name:
         raise InvalidInput(N_("Please enter a name."), field="name")
     if len(name) > NAME_MAX:
-        raise InvalidInput(f"The name is longer than {NAME_MAX} characters.", field="name")
+        raise InvalidInput(
+            Message.ngettext(
+                "The name is longer than %(count)s character.",
+                "The name is longer than %(count)s characters.",
+                NAME_MAX,
+            ),
+            field="name",
+        )
     if not text:
         raise InvalidInput(N_("Please write a comment."), field="text")
     if parent_id is not None:
         parent = await svc.store.get_comment(parent_id)
         if parent is None or parent.article_id != article_id:
-            raise NotFound(f"There is no comment {parent_id} in this thread.")
+            raise NotFound(N_("There is no comment %(id)s in this thread."), id=parent_id)
     author = Author(name, Platform.WEB, user_id or name)
     typed = vouched_by(author.user_id) is None  # a signed-in reader's name is the platform's
     if typed and imitates_staff(name) and not svc.is_staff(author):
@@ -387,10 +394,10 @@ async def delete_comment(svc: Host, actor: Actor, comment_id: CommentId) -> Comm
         PermissionDenied: the actor is not an admin.
         NotFound: no such comment.
     """
-    svc.require_admin(actor, "delete comments")
+    svc.require_admin(actor, N_("delete comments"))
     comment = await svc.store.get_comment(comment_id)
     if comment is None:
-        raise NotFound(f"There is no comment {comment_id}.")
+        raise NotFound(N_("There is no comment %(id)s."), id=comment_id)
     if comment.status is CommentStatus.DELETED:
         return comment
     return await delete(svc, comment)

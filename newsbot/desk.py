@@ -17,6 +17,7 @@ from newsbot import moderation, slowmode
 from newsbot.closing import Closing
 from newsbot.comments import Host, delete, policy_of
 from newsbot.errors import InvalidInput, NotFound
+from newsbot.i18n import N_
 from newsbot.models import Actor, ArticleId, Comment, CommentId, CommentStatus
 from newsbot.policy import CommentPolicy
 from newsbot.review import (
@@ -74,17 +75,17 @@ class Desk:
         Raises:
             PermissionDenied: the actor is not an admin.
         """
-        self._svc.require_admin(actor, "moderate comments")
+        self._svc.require_admin(actor, N_("moderate comments"))
         return await self._svc.store.review_queue(view, max(1, min(limit, QUEUE_MAX)), after)
 
     async def item(self, actor: Actor, comment_id: CommentId) -> ReviewItem | None:
         """A comment's queue item, whatever its decision, or ``None``."""
-        self._svc.require_admin(actor, "moderate comments")
+        self._svc.require_admin(actor, N_("moderate comments"))
         return await self._svc.store.review_item(comment_id)
 
     async def history(self, actor: Actor, comment: Comment, limit: int = 20) -> list[Comment]:
         """The author's other visible comments, newest first (at most ``limit``)."""
-        self._svc.require_admin(actor, "moderate comments")
+        self._svc.require_admin(actor, N_("moderate comments"))
         found = await self._svc.store.comments_by_author(
             comment.author.platform, comment.author.user_id
         )
@@ -96,13 +97,13 @@ class Desk:
         Raises:
             PermissionDenied: the actor is not an admin.
         """
-        self._svc.require_admin(actor, "read the audit log")
+        self._svc.require_admin(actor, N_("read the audit log"))
         return await self._svc.store.audit_log(max(1, min(limit, AUDIT_MAX)))
 
     async def _comment(self, comment_id: CommentId) -> Comment:
         comment = await self._svc.store.get_comment(comment_id)
         if comment is None:
-            raise NotFound(f"There is no comment {comment_id}.")
+            raise NotFound(N_("There is no comment %(id)s."), id=comment_id)
         return comment
 
     async def _record(
@@ -142,7 +143,7 @@ class Desk:
             NotFound: no such comment.
             InvalidInput: the comment was deleted, or its article is not published.
         """
-        self._svc.require_admin(actor, "approve comments")
+        self._svc.require_admin(actor, N_("approve comments"))
         return await self._show(actor, comment_id, Action.APPROVE, Decision.APPROVED)
 
     async def _show(
@@ -151,7 +152,7 @@ class Desk:
         svc = self._svc
         comment = await self._comment(comment_id)
         if comment.status is CommentStatus.DELETED:
-            raise InvalidInput(f"Comment {comment_id} was deleted.")
+            raise InvalidInput(N_("Comment %(id)s was deleted."), id=comment_id)
         now = svc.clock.now()
         shown = await svc.store.release_comment(
             comment_id, now, now, mirror=svc.mirror, count_refresh=svc.count_refresh
@@ -159,7 +160,7 @@ class Desk:
         if shown is None:
             comment = await self._comment(comment_id)
             if comment.status is not CommentStatus.VISIBLE:
-                raise InvalidInput("Its article is not published: the comment stays hidden.")
+                raise InvalidInput(N_("Its article is not published: the comment stays hidden."))
         await self._decide(actor, comment_id, decision)
         if shown is not None and shown.parent_id is not None:
             await svc.notifications.replied(shown)  # held until now: told now
@@ -174,10 +175,10 @@ class Desk:
             InvalidInput: the comment was deleted.
         """
         svc = self._svc
-        svc.require_admin(actor, "hide comments")
+        svc.require_admin(actor, N_("hide comments"))
         comment = await self._comment(comment_id)
         if comment.status is CommentStatus.DELETED:
-            raise InvalidInput(f"Comment {comment_id} was deleted.")
+            raise InvalidInput(N_("Comment %(id)s was deleted."), id=comment_id)
         was = str(comment.status)
         if comment.status is CommentStatus.VISIBLE:
             comment = await svc.store.set_comment_status(
@@ -193,7 +194,7 @@ class Desk:
             PermissionDenied: the actor is not an admin.
             NotFound: no such comment.
         """
-        self._svc.require_admin(actor, "delete comments")
+        self._svc.require_admin(actor, N_("delete comments"))
         comment = await self._comment(comment_id)
         changed = comment.status is not CommentStatus.DELETED
         if changed:
@@ -209,7 +210,7 @@ class Desk:
             PermissionDenied: the actor is not an admin.
             NotFound: no such comment.
         """
-        self._svc.require_admin(actor, "ban authors")
+        self._svc.require_admin(actor, N_("ban authors"))
         comment = await self._comment(comment_id)
         author = comment.author
         deleted = await moderation.ban(self._svc, actor, author.platform, author.user_id)
@@ -230,11 +231,13 @@ class Desk:
             InvalidInput: the comment was neither approved nor hidden lately, or deleted.
         """
         svc = self._svc
-        svc.require_admin(actor, "undo moderation")
+        svc.require_admin(actor, N_("undo moderation"))
         last = _last_decision(await svc.store.audit_log(AUDIT_MAX), comment_id)
         comment = await self._comment(comment_id)
         if last is None or comment.status is CommentStatus.DELETED:
-            raise InvalidInput(f"Comment {comment_id} has no approval or hiding to undo.")
+            raise InvalidInput(
+                N_("Comment %(id)s has no approval or hiding to undo."), id=comment_id
+            )
         if last.action == Action.APPROVE:
             if comment.status is CommentStatus.VISIBLE:
                 comment = await svc.store.set_comment_status(
@@ -264,7 +267,7 @@ class Desk:
             NotFound: no such article.
         """
         svc = self._svc
-        svc.require_admin(actor, "set comment policies")
+        svc.require_admin(actor, N_("set comment policies"))
         article = await svc.article(article_id)
         was = await policy_of(svc, article.id)
         await svc.store.set_policy(article.id, policy, svc.clock.now())
@@ -333,7 +336,7 @@ class Desk:
         svc = self._svc
         comment = await svc.store.get_comment(comment_id)
         if comment is None or comment.status is not CommentStatus.VISIBLE:
-            raise NotFound(f"There is no comment {comment_id} to report.")
+            raise NotFound(N_("There is no comment %(id)s to report."), id=comment_id)
         reason = one_line(strip_control_chars(reason)).strip()[:REASON_MAX] or "no reason given"
         now = svc.clock.now()
         who = actor_key(reporter.platform, reporter.user_id)

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from urllib.parse import urlsplit
 
 from newsbot.errors import InvalidInput
-from newsbot.i18n import N_
+from newsbot.i18n import N_, Message
 from newsbot.models import ArticleDraft
 from newsbot.text import has_control_chars, valid_unicode
 
@@ -38,13 +38,20 @@ def clean_tags(tags: Collection[str]) -> tuple[str, ...]:
             continue
         if len(tag) > TAG_MAX or not _TAG.match(tag):
             raise InvalidInput(
-                f"Tags are letters, digits, '-' and '_', at most {TAG_MAX} characters.",
+                Message.ngettext(
+                    "Tags are letters, digits, '-' and '_', at most %(count)s character.",
+                    "Tags are letters, digits, '-' and '_', at most %(count)s characters.",
+                    TAG_MAX,
+                ),
                 field="tags",
             )
         if tag not in seen:
             seen.append(tag)
     if len(seen) > TAGS_MAX:
-        raise InvalidInput(f"At most {TAGS_MAX} tags.", field="tags")
+        raise InvalidInput(
+            Message.ngettext("At most %(count)s tag.", "At most %(count)s tags.", TAGS_MAX),
+            field="tags",
+        )
     return tuple(seen)
 
 
@@ -66,7 +73,11 @@ def clean_url(value: str | None, field: str) -> str | None:
         or has_control_chars(url, allow_newlines=False)
         or any(ch.isspace() for ch in url)
     ):
-        raise InvalidInput(f"The {field} must be an http or https address.", field=field)
+        raise InvalidInput(
+            N_("The %(field_name)s must be an http or https address."),
+            field=field,
+            field_name=Message(field),
+        )
     return url
 
 
@@ -92,18 +103,37 @@ def clean_draft(draft: ArticleDraft) -> ArticleDraft:
             N_("The title must be one line without control characters."), field="title"
         )
     if len(title) > TITLE_MAX:
-        raise InvalidInput(f"The title is longer than {TITLE_MAX} characters.", field="title")
+        raise InvalidInput(
+            Message.ngettext(
+                "The title is longer than %(count)s character.",
+                "The title is longer than %(count)s characters.",
+                TITLE_MAX,
+            ),
+            field="title",
+        )
     body = draft.body.replace("\r\n", "\n").strip()
     if not body:
         raise InvalidInput(N_("The body is empty."), field="body")
     if len(body) > BODY_MAX:
-        raise InvalidInput(f"The body is longer than {BODY_MAX} characters.", field="body")
+        raise InvalidInput(
+            Message.ngettext(
+                "The body is longer than %(count)s character.",
+                "The body is longer than %(count)s characters.",
+                BODY_MAX,
+            ),
+            field="body",
+        )
     if has_control_chars(body, allow_newlines=True):
         raise InvalidInput(N_("The body contains NUL or other control characters."), field="body")
     summary = draft.summary.replace("\r\n", "\n").strip()
     if len(summary) > SUMMARY_MAX:
         raise InvalidInput(
-            f"The summary is longer than {SUMMARY_MAX} characters.", field="summary"
+            Message.ngettext(
+                "The summary is longer than %(count)s character.",
+                "The summary is longer than %(count)s characters.",
+                SUMMARY_MAX,
+            ),
+            field="summary",
         )
     if has_control_chars(summary, allow_newlines=True):
         raise InvalidInput(N_("The summary contains control characters."), field="summary")
@@ -111,7 +141,7 @@ def clean_draft(draft: ArticleDraft) -> ArticleDraft:
         title=title,
         body=body,
         summary=summary,
-        url=clean_url(draft.url, "url"),
-        image_url=clean_url(draft.image_url, "image url"),
+        url=clean_url(draft.url, N_("url")),
+        image_url=clean_url(draft.image_url, N_("image url")),
         tags=clean_tags(draft.tags),
     )

@@ -17,12 +17,21 @@ NewsBotError
                              refused address, too big, not a feed); the poller backs off
 ```
 
+A ``DomainError`` carries its sentence as a ``newsbot.i18n.Message`` (``error.message``): the
+English ``str(error)`` for logs, the command line and tests, and the message id and values an
+adapter renders in its reader's language (``error.translated(tr)``); ``code`` names the kind of
+refusal for machines (the JSON API's ``code`` field).
+
 Adapters translate SDK exceptions into these at their edge; the core never sees an SDK
 exception. A ``DeliveryError`` that is neither leaf is transient: the dispatcher retries it
 with exponential backoff.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
+
+from newsbot.i18n import ENGLISH, Message, Translator
 
 
 class NewsBotError(Exception):
@@ -34,15 +43,47 @@ class ConfigError(NewsBotError):
 
 
 class DomainError(NewsBotError):
-    """A request was refused. ``str(error)`` is meant for the person who made it."""
+    """A request was refused. ``str(error)`` is meant for the person who made it (in English;
+    ``translated`` in theirs).
+
+    Args:
+        message: the sentence, marked ``N_("...")`` (with ``%(name)s`` placeholders filled from
+            ``values``), or a ``Message`` (one that counts: ``Message.ngettext``).
+    """
+
+    code: ClassVar[str] = "refused"
+    """The kind of refusal for machines (stable; the JSON API's ``code``)."""
+
+    def __init__(self, message: str | Message, /, **values: object) -> None:
+        self.message = message if isinstance(message, Message) else Message(message, values=values)
+        super().__init__(self.message.render())
+
+    def translated(self, tr: Translator = ENGLISH) -> str:
+        """The refusal in ``tr``'s language."""
+        return self.message.render(tr)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Rebuilt from its Message (not its English) when it crosses a process boundary.
+        return (_rebuild, (type(self), self.message, self.__dict__))
+
+
+def _rebuild(cls: type[DomainError], message: Message, state: dict[str, object]) -> DomainError:
+    error = cls.__new__(cls)
+    DomainError.__init__(error, message)
+    error.__dict__.update(state)
+    return error
 
 
 class NotFound(DomainError):
     """The article, comment or destination does not exist."""
 
+    code = "not_found"
+
 
 class PermissionDenied(DomainError):
     """The actor lacks the right to do this."""
+
+    code = "forbidden"
 
 
 class InvalidInput(DomainError):
@@ -52,8 +93,12 @@ class InvalidInput(DomainError):
         field: the name of the offending field, when there is one.
     """
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
+    code = "invalid_input"
+
+    def __init__(
+        self, message: str | Message, /, *, field: str | None = None, **values: object
+    ) -> None:
+        super().__init__(message, **values)
         self.field = field
 
 
@@ -66,8 +111,16 @@ class TooSoon(DomainError):
         every: the story's slow mode, in seconds.
     """
 
+    code = "too_soon"
+
     def __init__(self, retry_after: int, every: int) -> None:
-        super().__init__(f"Slow mode: you may comment again in {retry_after} seconds.")
+        super().__init__(
+            Message.ngettext(
+                "Slow mode: you may comment again in %(count)s second.",
+                "Slow mode: you may comment again in %(count)s seconds.",
+                retry_after,
+            )
+        )
         self.retry_after = retry_after
         self.every = every
 

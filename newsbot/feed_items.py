@@ -39,7 +39,9 @@ def parse_interval(value: str) -> float:
     match = _DURATION.match(value)
     if match is None:
         raise InvalidInput(
-            f"{value!r} is not a duration: write 90s, 10m, 1h or 1d.", field="interval"
+            N_("%(given)s is not a duration: write 90s, 10m, 1h or 1d."),
+            field="interval",
+            given=repr(value),
         )
     return float(match.group(1)) * _UNITS[match.group(2).lower()]
 

@@ -53,6 +53,7 @@ from newsbot.feed_items import (
 )
 from newsbot.feed_items import text_key as _text_key
 from newsbot.feed_reports import FeedPage, PollResult, feed_page, poll_summary
+from newsbot.i18n import N_, Message
 from newsbot.models import (
     Actor,
     Article,
@@ -159,17 +160,23 @@ class FeedService:
             PermissionDenied: the actor is not a newsbot admin.
             InvalidInput: a bad address, interval, backfill or tag, or no feed there.
         """
-        self.service.require_admin(actor, "add feeds")
+        self.service.require_admin(actor, N_("add feeds"))
         url = clean_feed_url(new.url)
         if not self.min_interval <= new.interval <= MAX_INTERVAL:
-            low = f"{self.min_interval:g} s" if self.min_interval < 60 else "1 minute"
+            low = f"{self.min_interval:g} s" if self.min_interval < 60 else Message(N_("1 minute"))
             raise InvalidInput(
-                f"A feed is polled at most every {low} and at least once a week.",
+                N_("A feed is polled at most every %(low)s and at least once a week."),
                 field="interval",
+                low=low,
             )
         if not 0 <= new.backfill <= BACKFILL_MAX:
             raise InvalidInput(
-                f"Backfill is between 0 and {BACKFILL_MAX} items.", field="backfill"
+                Message.ngettext(
+                    "Backfill is between 0 and %(count)s item.",
+                    "Backfill is between 0 and %(count)s items.",
+                    BACKFILL_MAX,
+                ),
+                field="backfill",
             )
         new = replace(new, url=url, tags=clean_tags(new.tags))
         existing = await self._find(url)
@@ -179,9 +186,17 @@ class FeedService:
             async with asyncio.timeout(self.poll_timeout):
                 fetched = await self.source.fetch(url, etag=None, last_modified=None)
         except (FeedError, TimeoutError) as exc:
-            raise InvalidInput(f"Could not read a feed at {url}: {exc or 'timed out'}.") from exc
+            raise InvalidInput(
+                N_("Could not read a feed at %(url)s: %(reason)s."),
+                url=url,
+                reason=str(exc) or Message(N_("timed out")),
+            ) from exc
         if fetched.status != 200:
-            raise InvalidInput(f"{url} answered HTTP {fetched.status}; no feed was added.")
+            raise InvalidInput(
+                N_("%(url)s answered HTTP %(status)s; no feed was added."),
+                url=url,
+                status=fetched.status,
+            )
         if fetched.moved_to and await self._find(fetched.moved_to) is None:
             new = replace(new, url=fetched.moved_to)
         feed, _ = await self.store.add_feed(new, self._now())
@@ -204,7 +219,7 @@ class FeedService:
             PermissionDenied: the actor is not a newsbot admin.
             NotFound: no feed has that address.
         """
-        self.service.require_admin(actor, "remove feeds")
+        self.service.require_admin(actor, N_("remove feeds"))
         feed = await self.find(url)
         await self.store.remove_feed(feed.id)
         log.info("feed removed", extra={"feed_id": feed.id, "url": feed.url})
@@ -220,7 +235,7 @@ class FeedService:
             PermissionDenied: the actor is not a newsbot admin.
             NotFound: no feed has that address.
         """
-        self.service.require_admin(actor, "poll feeds")
+        self.service.require_admin(actor, N_("poll feeds"))
         return await self.poll(await self.find(url), progress)
 
     async def find(self, url: str) -> Feed:
@@ -231,7 +246,7 @@ class FeedService:
         """
         feed = await self._find(url.strip())
         if feed is None:
-            raise NotFound(f"No feed is followed at {url.strip()}.")
+            raise NotFound(N_("No feed is followed at %(url)s."), url=url.strip())
         return feed
 
     async def _find(self, url: str) -> Feed | None:

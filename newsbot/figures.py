@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from newsbot.errors import NotFound
+from newsbot.i18n import N_
 from newsbot.models import Actor, ArticleId, ArticleStatus, Platform
 from newsbot.ports import Clock, Store
 from newsbot.reacting import ReactionService
@@ -45,10 +46,10 @@ class FiguresService:
             PermissionDenied: the actor is not a newsbot admin.
             NotFound: there is no such article (or it is a draft).
         """
-        self.require_admin(actor, "see an article's figures")
+        self.require_admin(actor, N_("see an article's figures"))
         article = await self.store.get_article(article_id)
         if article is None or article.status is ArticleStatus.DRAFT:
-            raise NotFound(f"There is no article {article_id}.")
+            raise NotFound(N_("There is no article %(id)s."), id=article_id)
         return figures(
             article,
             await self.store.post_times(article.id),
@@ -61,7 +62,7 @@ class FiguresService:
 
     async def latest(self, actor: Actor, limit: int = 10) -> list[ArticleFigures]:
         """The figures of the latest published articles, newest first, for a newsbot admin."""
-        self.require_admin(actor, "see articles' figures")
+        self.require_admin(actor, N_("see articles' figures"))
         found = await self.store.latest_articles(max(1, min(limit, 100)), None)
         return [await self.article(actor, a.id) for a in found]
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from newsbot.errors import InvalidInput
+from newsbot.i18n import N_, Message
 from newsbot.models import ArticleDraft
 
 FIELDS = ("title", "summary", "body", "author", "tags")
@@ -100,16 +101,32 @@ def parse(text: str, engine: RegexEngine | None) -> Filter:
             pattern the engine refuses (or no engine to run it).
     """
     if len(text) > FILTER_MAX:
-        raise InvalidInput(f"A filter is {FILTER_MAX} characters at most.", field="filter")
+        raise InvalidInput(
+            Message.ngettext(
+                "A filter is %(count)s character at most.",
+                "A filter is %(count)s characters at most.",
+                FILTER_MAX,
+            ),
+            field="filter",
+        )
     # Quotes group words; a backslash is the pattern's own (no shell escapes).
     lexer = shlex.shlex(text, posix=True)
     lexer.whitespace_split, lexer.escape, lexer.commenters = True, "", ""
     try:
         words = list(lexer)
     except ValueError as exc:
-        raise InvalidInput(f"Cannot read the filter: {exc}.", field="filter") from None
+        raise InvalidInput(
+            N_("Cannot read the filter: %(reason)s."), field="filter", reason=exc
+        ) from None
     if len(words) > TERMS_MAX:
-        raise InvalidInput(f"A filter has {TERMS_MAX} terms at most.", field="filter")
+        raise InvalidInput(
+            Message.ngettext(
+                "A filter has %(count)s term at most.",
+                "A filter has %(count)s terms at most.",
+                TERMS_MAX,
+            ),
+            field="filter",
+        )
     groups: list[list[Term]] = [[]]
     exclusions: list[Term] = []
     for word in words:
@@ -121,7 +138,7 @@ def parse(text: str, engine: RegexEngine | None) -> Filter:
             _compile(term.text, engine)
         (exclusions if term.exclude else groups[-1]).append(term)
     if len(groups) > 1 and not all(groups):
-        raise InvalidInput("OR needs terms to include on both sides.", field="filter")
+        raise InvalidInput(N_("OR needs terms to include on both sides."), field="filter")
     return Filter(tuple(tuple(g) for g in groups if g), tuple(exclusions))
 
 
@@ -135,26 +152,34 @@ def _term(word: str) -> Term:
         name, separator, body = fielded.groups()
         if name and name.lower() not in FIELDS:
             raise InvalidInput(
-                f"Unknown field {name[:20]!r}: use {', '.join(FIELDS)}.", field="filter"
+                N_("Unknown field %(name)s: use %(fields)s."),
+                field="filter",
+                name=repr(name[:20]),
+                fields=", ".join(FIELDS),
             )
         field, regex = name.lower() or None, separator == "~"
     if not body:
-        raise InvalidInput(f"The term {word[:40]!r} is empty.", field="filter")
+        raise InvalidInput(N_("The term %(term)s is empty."), field="filter", term=repr(word[:40]))
     return Term(body if regex else body.casefold(), field, regex, exclude)
 
 
 def _compile(pattern: str, engine: RegexEngine | None) -> Matcher:
     if engine is None:
         raise InvalidInput(
-            "Regular expressions are off: this newsbot has no linear-time engine "
-            "(install google-re2).",
+            N_(
+                "Regular expressions are off: this newsbot has no linear-time engine "
+                "(install google-re2)."
+            ),
             field="filter",
         )
     try:
         return engine.compile(pattern)
     except ValueError as exc:
         raise InvalidInput(
-            f"The pattern {pattern[:60]!r} is refused: {str(exc)[:120]}", field="filter"
+            N_("The pattern %(pattern)s is refused: %(reason)s"),
+            field="filter",
+            pattern=repr(pattern[:60]),
+            reason=str(exc)[:120],
         ) from None
 
 

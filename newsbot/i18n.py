@@ -5,7 +5,10 @@ newsbot is written in English; every string a person sees is wrapped where it is
 - ``tr.gettext("...")`` (or ``_`` in a template) for a sentence, ``tr.ngettext(one, many, n)``
   for one that names a count (languages have one to six plural forms: Ukrainian has three);
 - ``N_("...")`` marks a constant that is translated later, where its reader's language is
-  known (a module-level answer, a command description).
+  known (a module-level answer, a command description);
+- a ``Message`` is such a sentence with its values (``%(name)s`` placeholders) and, for one
+  that counts, its plural (``Message.ngettext``): the core raises refusals carrying one
+  (``DomainError.message``) and each adapter renders it in its reader's language.
 
 A ``Translator`` is anything with the two methods of ``gettext.NullTranslations`` (the
 standard library's, which keeps the English as it is). The catalogs are GNU gettext ``.po``
@@ -18,6 +21,8 @@ pick the site's and the posts' language and time zone; a chat may have a languag
 from __future__ import annotations
 
 import gettext
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -52,6 +57,53 @@ def N_(message: str) -> str:
     return message
 
 
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A sentence shown later, in a language not known yet: its English, its values.
+
+    Attributes:
+        text: the English (the catalogs' message id), with ``%(name)s`` placeholders.
+        plural: the English plural for a sentence that counts (``None``: it does not).
+        count: the number that picks the plural form.
+        values: what fills the placeholders (none: the text is shown as it is, ``%`` and all);
+            a value that is a ``Message`` itself (a word such as "moved") is translated too.
+    """
+
+    text: str
+    plural: str | None = None
+    count: int = 0
+    values: Mapping[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def ngettext(cls, singular: str, plural: str, n: int, /, **values: object) -> Message:
+        """A sentence that counts ``n`` (``%(count)s``); the name lets ``pybabel`` extract both
+        forms, as it does for ``tr.ngettext``."""
+        return cls(singular, plural, n, {"count": n, **values})
+
+    def render(self, tr: Translator = ENGLISH) -> str:
+        """The sentence in ``tr``'s language with its values (English when a translation is
+        broken: a placeholder it names is not given)."""
+        for translator in (tr, ENGLISH):
+            if self.plural is None:
+                text = translator.gettext(self.text)
+            else:
+                text = translator.ngettext(self.text, self.plural, self.count)
+            if not self.values:
+                return text
+            values = {
+                name: value.render(translator) if isinstance(value, Message) else value
+                for name, value in self.values.items()
+            }
+            try:
+                return text % values
+            except (KeyError, ValueError, TypeError):
+                continue
+        return self.text
+
+    def __str__(self) -> str:
+        return self.render()
+
+
 def languages() -> tuple[str, ...]:
     """The languages newsbot speaks: English and each one with a catalog, sorted."""
     shipped = {path.parent.parent.name for path in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")}
@@ -71,7 +123,14 @@ def normalise_language(code: str) -> str:
     for candidate in candidates:
         if candidate and candidate in shipped:
             return candidate
-    raise ValueError(f"no catalog for language {code!r}; shipped: {', '.join(shipped)}")
+    raise ValueError(str(no_catalog(code)))
+
+
+def no_catalog(code: str) -> Message:
+    """The refusal of a language newsbot has no catalog for (``normalise_language``'s)."""
+    shipped = ", ".join(languages())
+    text = N_("no catalog for language %(code)s; shipped: %(shipped)s")
+    return Message(text, values={"code": repr(code), "shipped": shipped})
 
 
 CHAT_LANGUAGE_PREFIX: Final = "language:"

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from newsbot import moderation
 from newsbot.comments import Host, delete
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
+from newsbot.i18n import N_
 from newsbot.models import Actor, Comment, Platform
 from newsbot.people import (
     CHAT_SIGN_IN_TTL,
@@ -49,7 +50,9 @@ from newsbot.people import (
 
 log = logging.getLogger("newsbot.service")
 
-BANNED = "You can no longer comment here."
+BANNED = N_("You can no longer comment here.")
+LINKED = N_("Linked. Your accounts: %(accounts)s.")
+"""What a reader is told after linking an account in a chat."""
 LINK_TRIES = 5
 """Link codes one person (or chat account) may try per ``LINK_CODE_TTL``."""
 _PERSON_CODE = "person\t"
@@ -157,7 +160,7 @@ class IdentityService:
         proven = telegram_login(fields, bot_token, now)
         if not await self._svc.store.put_token(login_nonce(fields), "", login_expiry(fields), now):
             log.info("sign-in refused: replayed", extra={"account_id": proven.account_id})
-            raise PermissionDenied("This sign-in was used already; please sign in again.")
+            raise PermissionDenied(N_("This sign-in was used already; please sign in again."))
         return await self.sign_in(proven, signed_in), proven
 
     async def begin_flow(self, key: str, value: str, ttl: timedelta) -> None:
@@ -165,7 +168,7 @@ class IdentityService:
         ``ttl``, for whichever worker the reader comes back to."""
         now = self._svc.clock.now()
         if not await self._svc.store.put_token(f"flow:{key}", value, now + ttl, now):
-            raise InvalidInput("This sign-in is under way already.")
+            raise InvalidInput(N_("This sign-in is under way already."))
 
     async def finish_flow(self, key: str) -> str | None:
         """Take what ``begin_flow`` kept, once; ``None`` when unknown, used or expired."""
@@ -178,7 +181,7 @@ class IdentityService:
         if current is not None and person.id != current.id:
             merged = await store.merge_people(current.id, person.id)
             if merged is None:  # pragma: no cover - the current person was forgotten meanwhile
-                raise NotFound("Your sign-in has ended; please sign in again.")
+                raise NotFound(N_("Your sign-in has ended; please sign in again."))
             log.info("people merged", extra={"into": current.id, "from": person.id})
             person = merged
         return person
@@ -225,7 +228,7 @@ class IdentityService:
         value = await self._take(code)
         if value.startswith(_PERSON_CODE):
             raise InvalidInput(
-                "Send this code to the bot in a private chat instead.", field="code"
+                N_("Send this code to the bot in a private chat instead."), field="code"
             )
         return await self.sign_in(decode_account(value), person_id)
 
@@ -240,7 +243,7 @@ class IdentityService:
         await self._try(f"{proven.platform}:{proven.account_id}")
         value = await self._take(code)
         if not value.startswith(_PERSON_CODE):
-            raise InvalidInput("Enter this code on the web page instead.", field="code")
+            raise InvalidInput(N_("Enter this code on the web page instead."), field="code")
         person_id = PersonId(int(value.removeprefix(_PERSON_CODE)))
         proven = Proven(proven.platform, proven.account_id, proven.name, Proof.LINK_CODE)
         return await self.sign_in(proven, person_id)
@@ -310,12 +313,12 @@ class IdentityService:
             f"link-try:{who}", LINK_TRIES, LINK_CODE_TTL.total_seconds(), self._svc.clock.now()
         )
         if wait:
-            raise PermissionDenied("Too many link codes tried; please wait a few minutes.")
+            raise PermissionDenied(N_("Too many link codes tried; please wait a few minutes."))
 
     async def _take(self, code: str) -> str:
         value = await self._svc.store.take_token(link_code_key(code), self._svc.clock.now())
         if value is None:
-            raise InvalidInput("That code is unknown or has expired.", field="code")
+            raise InvalidInput(N_("That code is unknown or has expired."), field="code")
         return value
 
     async def unlink(
@@ -334,9 +337,9 @@ class IdentityService:
         """
         holder = await self.find(platform, account_id)
         if actor is not None:
-            self._svc.require_admin(actor, "unlink accounts")
+            self._svc.require_admin(actor, N_("unlink accounts"))
         elif holder is None or holder.id != person_id:
-            raise PermissionDenied("You can only unlink your own accounts.")
+            raise PermissionDenied(N_("You can only unlink your own accounts."))
         if holder is None:
             return False
         changed = await self._svc.store.unlink_account(platform, account_id)
@@ -359,7 +362,7 @@ class IdentityService:
             PermissionDenied: the actor is not an admin.
             NotFound: no such person.
         """
-        self._svc.require_admin(actor, "ban people")
+        self._svc.require_admin(actor, N_("ban people"))
         person = await self.person(person_id)
         await self._svc.store.set_person_flags(person.id, banned=True)
         deleted = 0
@@ -379,7 +382,7 @@ class IdentityService:
     async def ban_author(self, actor: Actor, platform: Platform, user_id: str) -> int:
         """Ban a comment's author (``NewsService.ban``): the whole person when the author is
         linked to one (``ban``), else the author alone (``moderation.ban``)."""
-        self._svc.require_admin(actor, "ban authors")
+        self._svc.require_admin(actor, N_("ban authors"))
         person = await self.author_person(platform, user_id.strip())
         if person is None:
             return await moderation.ban(self._svc, actor, platform, user_id)
@@ -387,7 +390,7 @@ class IdentityService:
 
     async def unban_author(self, actor: Actor, platform: Platform, user_id: str) -> bool:
         """Lift a ban set by ``ban_author``. Returns whether anything was banned."""
-        self._svc.require_admin(actor, "unban authors")
+        self._svc.require_admin(actor, N_("unban authors"))
         person = await self.author_person(platform, user_id.strip())
         if person is None:
             return await moderation.unban(self._svc, actor, platform, user_id)
@@ -396,7 +399,7 @@ class IdentityService:
     async def unban(self, actor: Actor, person_id: PersonId) -> bool:
         """Lift a person's ban and the bans of their accounts. Returns whether they were
         banned."""
-        self._svc.require_admin(actor, "unban people")
+        self._svc.require_admin(actor, N_("unban people"))
         person = await self.person(person_id)
         await self._svc.store.set_person_flags(person.id, banned=False)
         for platform, user_id in author_keys(person):
@@ -406,7 +409,7 @@ class IdentityService:
     async def hide_all(self, actor: Actor, person_id: PersonId) -> int:
         """Delete every comment of a person, with every copy on every platform. Returns how
         many."""
-        self._svc.require_admin(actor, "delete comments")
+        self._svc.require_admin(actor, N_("delete comments"))
         found = await self.comments(await self.person(person_id))
         for comment in found:
             await delete(self._svc, comment)
@@ -415,7 +418,7 @@ class IdentityService:
     async def export(self, actor: Actor, person_id: PersonId) -> dict[str, object]:
         """Everything stored about a person, as JSON-ready values: their flags, accounts
         and comments (what they asked for under the right of access)."""
-        self._svc.require_admin(actor, "export people")
+        self._svc.require_admin(actor, N_("export people"))
         person = await self.person(person_id)
         comments = await self.comments(person)
         return {
@@ -458,7 +461,7 @@ class IdentityService:
             PermissionDenied: the actor is not an admin.
             NotFound: no such person.
         """
-        self._svc.require_admin(actor, "forget people")
+        self._svc.require_admin(actor, N_("forget people"))
         person = await self.person(person_id)
         found = await self.comments(person)
         store, now = self._svc.store, self._svc.clock.now()

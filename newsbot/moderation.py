@@ -29,7 +29,7 @@ async def ban(svc: Host, actor: Actor, platform: Platform, user_id: str) -> int:
         PermissionDenied: the actor is not an admin.
         InvalidInput: the user id is empty.
     """
-    svc.require_admin(actor, "ban authors")
+    svc.require_admin(actor, N_("ban authors"))
     user_id = valid_unicode(user_id).strip()
     if not user_id or len(user_id) > CHAT_ID_MAX:
         raise InvalidInput(N_("The user id is empty or malformed."), field="user_id")
@@ -62,7 +62,7 @@ async def ban_name(svc: Host, actor: Actor, name: str) -> str:
         PermissionDenied: the actor is not an admin.
         InvalidInput: the name has no letters or digits.
     """
-    svc.require_admin(actor, "ban names")
+    svc.require_admin(actor, N_("ban names"))
     key = name_key(valid_unicode(name))
     if not key:
         raise InvalidInput(N_("The name has no letters or digits to ban."), field="name")
@@ -73,7 +73,7 @@ async def ban_name(svc: Host, actor: Actor, name: str) -> str:
 
 async def unban(svc: Host, actor: Actor, platform: Platform, user_id: str) -> bool:
     """Allow an author to comment again. Returns whether they were banned."""
-    svc.require_admin(actor, "unban authors")
+    svc.require_admin(actor, N_("unban authors"))
     user_id = user_id.strip()
     changed = await svc.store.set_ban(platform, user_id, False, svc.clock.now())
     if platform is Platform.WEB and not user_id.startswith((WEB_IDENTITY, NAME_BAN)):

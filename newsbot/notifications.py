@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
+from newsbot.i18n import ENGLISH, N_, Message, Translator
 from newsbot.models import ArticleId, Comment, CommentId, CommentStatus, Platform
 from newsbot.people import Person, Proof
 
@@ -83,6 +84,41 @@ class NoticeJob:
     notices: tuple[Notice, ...]
     count: int
     attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeWords:
+    """A notice's own words in the recipient's language (the platforms' renderers use them).
+
+    Attributes:
+        heading: "New reply to your comment" or "New replies to your comment".
+        untitled: shown for an article without a title.
+        someone: shown for an author without a name.
+        open_comment: the link's text.
+        more: "and 3 more", or "" when every reply is shown.
+    """
+
+    heading: str
+    untitled: str
+    someone: str
+    open_comment: str
+    more: str
+
+
+def notice_words(job: NoticeJob, more: int, tr: Translator = ENGLISH) -> NoticeWords:
+    """The words of ``job``'s message, in ``tr``'s language (``more``: replies not shown)."""
+    heading = (
+        N_("New replies to your comment") if job.count > 1 else N_("New reply to your comment")
+    )
+    return NoticeWords(
+        heading=tr.gettext(heading),
+        untitled=tr.gettext(N_("Untitled")),
+        someone=tr.gettext(N_("someone")),
+        open_comment=tr.gettext(N_("Open the comment")),
+        more=Message.ngettext("and %(count)s more", "and %(count)s more", more).render(tr)
+        if more
+        else "",
+    )
 
 
 def trimmed(text: str, limit: int = TEXT_MAX) -> str:

@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import NewType
 
 from newsbot.errors import InvalidInput, PermissionDenied
+from newsbot.i18n import N_
 from newsbot.models import Platform
 from newsbot.text import clean_name
 
@@ -133,13 +134,15 @@ def valid_account_id(platform: Platform, account_id: str) -> str:
     """
     account_id = account_id.strip()
     if platform not in ACCOUNT_PLATFORMS:
-        raise InvalidInput(f"{platform} accounts cannot be linked.", field="platform")
+        raise InvalidInput(
+            N_("%(platform)s accounts cannot be linked."), field="platform", platform=platform
+        )
     if platform is Platform.WEB:
         ok = 0 < len(account_id) <= 128
     else:
         ok = account_id.isascii() and account_id.isdigit() and len(account_id) <= 20
     if not ok:
-        raise InvalidInput("The account id is empty or malformed.", field="account_id")
+        raise InvalidInput(N_("The account id is empty or malformed."), field="account_id")
     return account_id
 
 
@@ -162,15 +165,15 @@ def telegram_login(
     secret = hashlib.sha256(bot_token.encode()).digest()
     expected = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
     if not given or not hmac.compare_digest(expected, given.lower()):
-        raise PermissionDenied("The Telegram login could not be verified.")
+        raise PermissionDenied(N_("The Telegram login could not be verified."))
     try:
         auth_date = int(fields["auth_date"])
         user_id = valid_account_id(Platform.TELEGRAM, fields["id"])
     except (KeyError, ValueError) as exc:
-        raise InvalidInput("The Telegram login is incomplete.") from exc
+        raise InvalidInput(N_("The Telegram login is incomplete.")) from exc
     age = now.timestamp() - auth_date
     if age > max_age.total_seconds() or age < -60:
-        raise PermissionDenied("The Telegram login has expired; please sign in again.")
+        raise PermissionDenied(N_("The Telegram login has expired; please sign in again."))
     name = " ".join(
         part for part in (fields.get("first_name", ""), fields.get("last_name", "")) if part
     )
@@ -228,7 +231,7 @@ def link_code_key(code: str) -> str:
     """The store key of a link code, as typed (case, spaces and dashes ignored)."""
     normal = "".join(ch for ch in code.upper() if ch.isalnum())
     if len(normal) != _CODE_LENGTH or any(ch not in _CODE_ALPHABET for ch in normal):
-        raise InvalidInput("That is not a link code.", field="code")
+        raise InvalidInput(N_("That is not a link code."), field="code")
     return "link:" + normal
 
 

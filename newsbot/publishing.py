@@ -15,6 +15,7 @@ from typing import Protocol
 from newsbot.comments import NAME_MAX
 from newsbot.drafts import clean_draft
 from newsbot.errors import InvalidInput
+from newsbot.i18n import N_
 from newsbot.models import (
     Actor,
     Article,
@@ -87,7 +88,7 @@ async def publish(
         PermissionDenied: the actor is not an admin.
         InvalidInput: a field is empty, too long or malformed.
     """
-    svc.require_admin(actor, "publish")
+    svc.require_admin(actor, N_("publish"))
     draft = clean_draft(draft)
     author = Author(
         clean_name(actor.name)[:NAME_MAX] or actor.user_id, actor.platform, actor.user_id
@@ -154,10 +155,12 @@ async def edit(
         NotFound: no such article.
         InvalidInput: a field is invalid, or the article was retracted.
     """
-    svc.require_admin(actor, "edit articles")
+    svc.require_admin(actor, N_("edit articles"))
     current = await svc.article(article_id)
     if current.status is ArticleStatus.RETRACTED:
-        raise InvalidInput(f"Article {article_id} was retracted and can no longer be edited.")
+        raise InvalidInput(
+            N_("Article %(id)s was retracted and can no longer be edited."), id=article_id
+        )
     draft = clean_draft(draft)
     queued = await svc.store.update_article(article_id, draft, svc.clock.now(), request=request)
     article = await svc.article(article_id)
@@ -184,7 +187,7 @@ async def retract(svc: Host, actor: Actor, article_id: ArticleId) -> Change:
         PermissionDenied: the actor is not an admin.
         NotFound: no such article.
     """
-    svc.require_admin(actor, "retract articles")
+    svc.require_admin(actor, N_("retract articles"))
     current = await svc.article(article_id)
     if current.status is ArticleStatus.RETRACTED:
         return Change(current, 0)

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from newsbot.coalescing import Coalescer
 from newsbot.errors import InvalidInput
+from newsbot.i18n import N_
 from newsbot.models import ArticleId, CommentId, CountRefresh, MessageRef, Platform
 from newsbot.ports import Clock
 from newsbot.ports.reactions import ReactionStore
@@ -90,7 +91,7 @@ class ReactionService:
         offered = [e for e in (clean_emoji(r) for r in web_reactions) if e is not None]
         found = tuple(dict.fromkeys(offered))[:WEB_OFFERED_MAX]
         if not found:
-            raise InvalidInput("The web page needs at least one reaction to offer.")
+            raise InvalidInput(N_("The web page needs at least one reaction to offer."))
         self.web_reactions = found
 
     async def record(self, events: Sequence[ReactionEvent]) -> list[Target | None]:
@@ -141,7 +142,7 @@ class ReactionService:
             InvalidInput: ``emoji`` is not one the page offers.
         """
         if emoji and emoji not in self.web_reactions:
-            raise InvalidInput("That reaction is not offered here.")
+            raise InvalidInput(N_("That reaction is not offered here."))
         if toggle and emoji:
             chosen = await self.web_choices(article_id, reader)
             if chosen.get(comment_id) == emoji:

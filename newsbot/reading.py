@@ -11,6 +11,7 @@ from typing import Protocol
 from newsbot import threads
 from newsbot.cursors import Cursors
 from newsbot.errors import InvalidInput
+from newsbot.i18n import N_
 from newsbot.models import Actor, Article, ArticleCursor, ArticleId, ArticlePage, ThreadPage
 from newsbot.ports import Clock, Store
 from newsbot.threads import PAGE_COMMENTS
@@ -103,5 +104,7 @@ async def thread(
 
 def _page_limit(limit: int) -> int:
     if not 1 <= limit <= PAGE_MAX:
-        raise InvalidInput(f"The page size must be between 1 and {PAGE_MAX}.", field="limit")
+        raise InvalidInput(
+            N_("The page size must be between 1 and %(max)s."), field="limit", max=PAGE_MAX
+        )
     return limit

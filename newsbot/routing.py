@@ -16,6 +16,7 @@ from typing import Protocol, TypeVar
 
 from newsbot.errors import InvalidInput, NotFound
 from newsbot.filters import Filter, Matcher, RegexEngine, Verdict, check, parse
+from newsbot.i18n import N_, Message
 from newsbot.models import Actor, Article, ArticleDraft, Author, Destination, DestinationId
 from newsbot.ports import Clock, Store
 
@@ -64,7 +65,7 @@ class Routing:
         """
         found = await self.svc.store.destination_by_id(destination_id)
         if found is None:
-            raise NotFound(f"There is no destination {destination_id}.")
+            raise NotFound(N_("There is no destination %(id)s."), id=destination_id)
         return found
 
     async def set_filter(
@@ -77,13 +78,13 @@ class Routing:
             NotFound: no such destination.
             InvalidInput: the filter cannot be read, or a pattern is refused.
         """
-        self.svc.require_admin(actor, "set filters")
+        self.svc.require_admin(actor, N_("set filters"))
         parsed = self.parse(text) if text and text.strip() else None
         kept = str(parsed) if parsed is not None else None
         if not await self.svc.store.set_destination_filter(
             destination_id, kept, self.svc.clock.now()
         ):
-            raise NotFound(f"There is no destination {destination_id}.")
+            raise NotFound(N_("There is no destination %(id)s."), id=destination_id)
         log.info("filter set", extra={"destination_id": destination_id, "filter": kept})
         return parsed
 
@@ -123,11 +124,11 @@ class Routing:
             PermissionDenied: the actor is not an admin.
             NotFound: no such destination.
         """
-        self.svc.require_admin(actor, "set templates")
+        self.svc.require_admin(actor, N_("set templates"))
         if not await self.svc.store.set_destination_template(
             destination_id, text, self.svc.clock.now()
         ):
-            raise NotFound(f"There is no destination {destination_id}.")
+            raise NotFound(N_("There is no destination %(id)s."), id=destination_id)
         log.info("template set", extra={"destination_id": destination_id, "cleared": not text})
 
     async def test_send(self, actor: Actor, destination_id: DestinationId) -> Article:
@@ -139,7 +140,7 @@ class Routing:
             NotFound: no such destination.
             InvalidInput: the destination is not active.
         """
-        self.svc.require_admin(actor, "send test posts")
+        self.svc.require_admin(actor, N_("send test posts"))
         destination = await self.destination(destination_id)
         author = Author(actor.name or actor.user_id, actor.platform, actor.user_id)
         article = await self.svc.store.add_test_article(
@@ -147,8 +148,9 @@ class Routing:
         )
         if article is None:
             raise InvalidInput(
-                f"Destination {destination_id} is not active "
-                f"({destination.deactivated_reason or 'waiting for approval'})."
+                N_("Destination %(id)s is not active (%(reason)s)."),
+                id=destination_id,
+                reason=destination.deactivated_reason or Message(N_("waiting for approval")),
             )
         log.info("test post queued", extra={"destination_id": destination_id})
         self.svc._enqueued()
@@ -165,12 +167,12 @@ class Routing:
             NotFound: no such destination.
             InvalidInput: the delay is negative, not a number, or longer than a week.
         """
-        self.svc.require_admin(actor, "set delays")
+        self.svc.require_admin(actor, N_("set delays"))
         kept = check_delay(seconds)
         if not await self.svc.store.set_destination_delay(
             destination_id, kept, self.svc.clock.now()
         ):
-            raise NotFound(f"There is no destination {destination_id}.")
+            raise NotFound(N_("There is no destination %(id)s."), id=destination_id)
         log.info("delay set", extra={"destination_id": destination_id, "delay": kept})
         return kept
 
@@ -195,7 +197,7 @@ def check_delay(seconds: float | None) -> float | None:
     if seconds is None or seconds == 0:
         return None
     if not math.isfinite(seconds) or seconds < 0 or seconds > DELAY_MAX:
-        raise InvalidInput("A delay is a number of seconds from 0 to 604800 (a week).")
+        raise InvalidInput(N_("A delay is a number of seconds from 0 to 604800 (a week)."))
     return float(seconds)
 
 

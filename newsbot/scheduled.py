@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from newsbot.errors import InvalidInput, NotFound
+from newsbot.i18n import N_, Message
 from newsbot.models import Actor, ArticleId, Destination, DestinationId, Platform
 from newsbot.publishing import Host
 from newsbot.scheduling import Schedule, ScheduledArticle, clean_mention, mention_key
@@ -22,7 +23,7 @@ async def scheduled(svc: Host, actor: Actor) -> list[ScheduledArticle]:
     Raises:
         PermissionDenied: the actor is not an admin.
     """
-    svc.require_admin(actor, "see scheduled articles")
+    svc.require_admin(actor, N_("see scheduled articles"))
     return await svc.store.scheduled_articles(svc.clock.now())
 
 
@@ -37,12 +38,12 @@ async def reschedule(
         NotFound: no such article.
         InvalidInput: the article is not scheduled any more (it went out, or was cancelled).
     """
-    svc.require_admin(actor, "reschedule articles")
+    svc.require_admin(actor, N_("reschedule articles"))
     now = svc.clock.now()
     at = schedule.at if schedule else now
     platforms = dict(schedule.platforms) if schedule else {}
     if not await svc.store.reschedule_article(article_id, at, platforms, now):
-        await _refuse(svc, article_id, "moved")
+        await _refuse(svc, article_id, N_("moved"))
     log.info(
         "article rescheduled",
         extra={"article_id": article_id, "at": at.isoformat()},
@@ -59,19 +60,23 @@ async def cancel(svc: Host, actor: Actor, article_id: ArticleId) -> None:
         NotFound: no such article.
         InvalidInput: it is not scheduled any more (retract it instead once it is out).
     """
-    svc.require_admin(actor, "cancel scheduled articles")
+    svc.require_admin(actor, N_("cancel scheduled articles"))
     if not await svc.store.cancel_scheduled_article(article_id, svc.clock.now()):
-        await _refuse(svc, article_id, "cancelled")
+        await _refuse(svc, article_id, N_("cancelled"))
     log.info("scheduled article cancelled", extra={"article_id": article_id})
     svc._enqueued()
 
 
 async def _refuse(svc: Host, article_id: ArticleId, verb: str) -> None:
     if await svc.store.get_article(article_id) is None:
-        raise NotFound(f"There is no article {article_id}.")
+        raise NotFound(N_("There is no article %(id)s."), id=article_id)
     raise InvalidInput(
-        f"Article {article_id} is not scheduled (it is out, or was cancelled), so it cannot "
-        f"be {verb}; edit or retract it instead."
+        N_(
+            "Article %(id)s is not scheduled (it is out, or was cancelled), so it cannot "
+            "be %(verb)s; edit or retract it instead."
+        ),
+        id=article_id,
+        verb=Message(verb),
     )
 
 
@@ -86,11 +91,11 @@ async def set_breaking_mention(
         NotFound: the channel is not subscribed.
         InvalidInput: the mention is malformed.
     """
-    svc.require_admin(actor, "choose breaking-news mentions")
+    svc.require_admin(actor, N_("choose breaking-news mentions"))
     mention = clean_mention(value, actor)
     destination = await svc.store.get_destination(Platform.DISCORD, chat_id, thread_id)
     if destination is None:
-        raise NotFound(f"Discord channel {chat_id[:30]} is not subscribed.")
+        raise NotFound(N_("Discord channel %(id)s is not subscribed."), id=chat_id[:30])
     await svc.store.set_state(mention_key(destination.id), mention)
     log.info(
         "breaking mention set",

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from newsbot.errors import InvalidInput, PermissionDenied
+from newsbot.i18n import N_, Message
 from newsbot.models import Actor, Article, Platform
 
 # A time further ahead than this is taken for a typo (a year written wrong).
@@ -58,8 +59,14 @@ def parse_priority(text: str | None) -> Priority:
         return Priority(text.strip().lower())
     except ValueError:
         raise InvalidInput(
-            f"Unknown priority {text.strip()[:20]!r}: use normal or breaking.", field="priority"
+            N_("Unknown priority %(given)s: use normal or breaking."),
+            field="priority",
+            given=repr(text.strip()[:20]),
         ) from None
+
+
+WHATS = (N_("time"), N_("telegram time"), N_("discord time"))
+"""What ``parse_when`` may be reading, as its refusals name it (marked for translation)."""
 
 
 def parse_when(text: str, now: datetime, *, what: str = "time") -> datetime:
@@ -75,15 +82,24 @@ def parse_when(text: str, now: datetime, *, what: str = "time") -> datetime:
             parsed = datetime.fromisoformat(raw)
         except ValueError:
             raise InvalidInput(
-                f"Cannot read the {what} {raw[:40]!r}: write it as 2026-12-24T06:00+01:00 "
-                "(with the offset) or as a delay like 2h, 90m or 1d12h.",
+                N_(
+                    "Cannot read the %(what)s %(given)s: write it as 2026-12-24T06:00+01:00 "
+                    "(with the offset) or as a delay like 2h, 90m or 1d12h."
+                ),
                 field=what,
+                what=Message(what),
+                given=repr(raw[:40]),
             ) from None
         if parsed.tzinfo is None or parsed.utcoffset() is None:
             raise InvalidInput(
-                f"The {what} {raw[:40]!r} has no offset: add one, as in "
-                f"{raw[:16]}+01:00 or {raw[:16]}Z, so it means one instant.",
+                N_(
+                    "The %(what)s %(given)s has no offset: add one, as in "
+                    "%(start)s+01:00 or %(start)sZ, so it means one instant."
+                ),
                 field=what,
+                what=Message(what),
+                given=repr(raw[:40]),
+                start=raw[:16],
             )
         when = parsed.astimezone(now.tzinfo)
     return check_when(when, now, what=what)
@@ -93,14 +109,18 @@ def check_when(when: datetime, now: datetime, *, what: str = "time") -> datetime
     """``when`` if it is neither past nor absurdly far; raises ``InvalidInput`` otherwise."""
     if when < now - GRACE:
         raise InvalidInput(
-            f"The {what} {when:%Y-%m-%d %H:%M} UTC is in the past (it is now "
-            f"{now:%Y-%m-%d %H:%M} UTC).",
+            N_("The %(what)s %(when)s UTC is in the past (it is now %(now)s UTC)."),
             field=what,
+            what=Message(what),
+            when=f"{when:%Y-%m-%d %H:%M}",
+            now=f"{now:%Y-%m-%d %H:%M}",
         )
     if when > now + MAX_AHEAD:
         raise InvalidInput(
-            f"The {what} {when:%Y-%m-%d %H:%M} UTC is more than a year ahead; check the year.",
+            N_("The %(what)s %(when)s UTC is more than a year ahead; check the year."),
             field=what,
+            what=Message(what),
+            when=f"{when:%Y-%m-%d %H:%M}",
         )
     return max(when, now)
 
@@ -144,7 +164,9 @@ def plan(
         InvalidInput: both ``at`` and ``after``, or a time that ``parse_when`` refuses.
     """
     if at and after:
-        raise InvalidInput("Give either a time (--at) or a delay (--in), not both.", field="at")
+        raise InvalidInput(
+            N_("Give either a time (--at) or a delay (--in), not both."), field="at"
+        )
     given = at or after
     start = parse_when(given, now) if given else now
     staggered: dict[Platform, datetime] = {}
@@ -154,9 +176,13 @@ def plan(
         when = parse_when(text, now, what=f"{platform} time")
         if when < start:
             raise InvalidInput(
-                f"The {platform} time {when:%Y-%m-%d %H:%M} UTC comes before the article's "
-                f"own time {start:%Y-%m-%d %H:%M} UTC: its posts would link to a page that "
-                "does not exist yet.",
+                N_(
+                    "The %(platform)s time %(when)s UTC comes before the article's own time "
+                    "%(start)s UTC: its posts would link to a page that does not exist yet."
+                ),
+                platform=platform,
+                when=f"{when:%Y-%m-%d %H:%M}",
+                start=f"{start:%Y-%m-%d %H:%M}",
                 field=f"{platform}_at",
             )
         if when > start:
@@ -188,6 +214,28 @@ def describe_times(schedule: Schedule) -> str:
     """``2026-12-24 05:00 UTC`` and the staggered platforms' times."""
     staggered = "".join(f", {p} {t:%Y-%m-%d %H:%M}" for p, t in sorted(schedule.platforms.items()))
     return f"{schedule.at:%Y-%m-%d %H:%M} UTC{staggered}"
+
+
+NOTHING_SCHEDULED = N_("Nothing is scheduled.")
+CANCELLED_SCHEDULED = N_("Cancelled article %(id)s: it will not go out.")
+RESCHEDULED = N_("Rescheduled: %(line)s")
+GOES_OUT_NOW = N_("Article %(id)s goes out now.")
+
+
+def published(article_id: int, schedule: Schedule | None, priority: Priority) -> Message:
+    """``Published article 5`` or ``Scheduled (time) article 5``, and the lane when it is
+    breaking news: what an admin is told after publishing (in their language)."""
+    breaking = priority is Priority.BREAKING
+    if schedule is None:
+        if breaking:
+            return Message(
+                N_("Published as breaking news article %(id)s"), values={"id": article_id}
+            )
+        return Message(N_("Published article %(id)s"), values={"id": article_id})
+    values = {"id": article_id, "when": describe_times(schedule)}
+    if breaking:
+        return Message(N_("Scheduled (%(when)s) as breaking news article %(id)s"), values=values)
+    return Message(N_("Scheduled (%(when)s) article %(id)s"), values=values)
 
 
 def describe(item: ScheduledArticle) -> str:
@@ -224,13 +272,18 @@ def clean_mention(value: str, actor: Actor) -> str:
         return ""
     if text in (EVERYONE, "here"):
         if actor.platform is not Platform.CLI:
-            raise PermissionDenied("Only the operator (on the command line) can mention everyone.")
+            raise PermissionDenied(
+                N_("Only the operator (on the command line) can mention everyone.")
+            )
         return EVERYONE
     match = _ROLE.fullmatch(text)
     if match is None:
         raise InvalidInput(
-            f"A mention is a role id (Server Settings > Roles > Copy Role ID), everyone or "
-            f"none, not {value.strip()[:30]!r}.",
+            N_(
+                "A mention is a role id (Server Settings > Roles > Copy Role ID), everyone or "
+                "none, not %(given)s."
+            ),
             field="mention",
+            given=repr(value.strip()[:30]),
         )
     return match.group(1)

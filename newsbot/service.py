@@ -24,7 +24,7 @@ from newsbot.desk import Desk
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
 from newsbot.figures import FiguresService
 from newsbot.filters import RegexEngine
-from newsbot.i18n import chat_language_key, normalise_language
+from newsbot.i18n import N_, Message, chat_language_key, no_catalog, normalise_language
 from newsbot.identity import IdentityService
 from newsbot.limits import IntakeGate, IntakeLimits
 from newsbot.models import (
@@ -185,8 +185,13 @@ class NewsService:
         )
         variable = f"NEWSBOT_{actor.platform.upper()}_ADMINS"
         raise PermissionDenied(
-            f"Only newsbot admins can {action}. An operator can add your user id "
-            f"{actor.user_id} to {variable}."
+            N_(
+                "Only newsbot admins can %(action)s. An operator can add your user id "
+                "%(user_id)s to %(variable)s."
+            ),
+            action=Message(action),
+            user_id=actor.user_id,
+            variable=variable,
         )
 
     # -- articles -------------------------------------------------------------------------
@@ -263,7 +268,7 @@ class NewsService:
         """
         article = await self.store.get_article(article_id)
         if article is None:
-            raise NotFound(f"There is no article {article_id}.")
+            raise NotFound(N_("There is no article %(id)s."), id=article_id)
         return self._as_now(article)
 
     def _as_now(self, article: Article) -> Article:
@@ -282,7 +287,7 @@ class NewsService:
         article = await self.store.get_article(article_id)
         article = None if article is None else self._as_now(article)
         if article is None or not self._readable(article, viewer):
-            raise NotFound(f"There is no article {article_id}.")
+            raise NotFound(N_("There is no article %(id)s."), id=article_id)
         return article
 
     def _readable(self, article: Article, viewer: Actor | None) -> bool:
@@ -448,7 +453,7 @@ class NewsService:
         """
         comment = await self.store.get_comment(comment_id)
         if comment is None:
-            raise NotFound(f"There is no comment {comment_id}.")
+            raise NotFound(N_("There is no comment %(id)s."), id=comment_id)
         return comment
 
     async def thread(
@@ -514,15 +519,17 @@ class NewsService:
             NotFound: no destination is that chat.
             InvalidInput: newsbot has no catalog for ``language``.
         """
-        self.require_admin(actor, "set a chat's language")
+        self.require_admin(actor, N_("set a chat's language"))
         if not any(
             d.platform == platform and d.chat_id == chat_id for d in await self.destinations()
         ):
-            raise NotFound(f"{platform} chat {chat_id} is not subscribed.")
+            raise NotFound(
+                N_("%(platform)s chat %(id)s is not subscribed."), platform=platform, id=chat_id
+            )
         try:
             code = normalise_language(language) if language else ""
         except ValueError as error:
-            raise InvalidInput(str(error), field="language") from error
+            raise InvalidInput(no_catalog(language or ""), field="language") from error
         await self.store.set_state(chat_language_key(platform, chat_id), code)
         for listener in self._language_listeners:
             listener(platform, chat_id)

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from newsbot.i18n import Message
 from newsbot.models import ArticleId
 from newsbot.people import SIGNED_IN, vouched_by
 from newsbot.policy import Story
@@ -137,9 +138,15 @@ def wait(last: datetime | None, now: datetime, seconds: int) -> float:
     return max(0.0, seconds - (now - last).total_seconds())
 
 
-def described(seconds: int) -> str:
-    """A story's slow mode as a chat answer says it (empty when off)."""
-    return f"Slow mode: one comment per reader every {seconds} seconds." if seconds > 0 else ""
+def described(seconds: int) -> Message | None:
+    """A story's slow mode as a chat answer says it (``None`` when off)."""
+    if seconds <= 0:
+        return None
+    return Message.ngettext(
+        "Slow mode: one comment per reader every %(count)s second.",
+        "Slow mode: one comment per reader every %(count)s seconds.",
+        seconds,
+    )
 
 
 def slow_articles(stories: Mapping[ArticleId, Story]) -> list[ArticleId]:

@@ -15,6 +15,7 @@ import re
 from collections.abc import Collection, Mapping
 
 from newsbot.errors import ConfigError
+from newsbot.i18n import N_
 from newsbot.models import Author, Platform
 from newsbot.people import SIGNED_IN, vouched_by
 from newsbot.text import name_key
@@ -24,7 +25,7 @@ IMITATION_MARK = " (reader)"
 BADGE_WORDS = ("editor", "staff", "admin", "administrator", "moderator", "mod team", "newsroom")
 # Check marks and their look-alikes: only staff names carry one.
 _CHECKS = re.compile("[\u2713\u2714\u2611\u2705\U0001f5f8\u221a\u2714\ufe0f]")
-IMITATION = "This name is kept for the newsroom's staff; please choose another."
+IMITATION = N_("This name is kept for the newsroom's staff; please choose another.")
 
 
 @functools.cache

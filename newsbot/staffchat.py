@@ -15,12 +15,13 @@ Nothing here does I/O and nothing escapes: adapters escape every field where it 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from newsbot.errors import ConfigError
+from newsbot.i18n import ENGLISH, N_, Message, Translator
 from newsbot.models import CommentId, CommentStatus, Platform
 from newsbot.review import Action, Decision, Reason, ReviewItem
 from newsbot.text import one_line
@@ -32,7 +33,7 @@ DATA_PREFIX = "desk"
 DATA_MAX = 64
 """The longest button data, in UTF-8 bytes (Telegram's ``callback_data`` limit; Discord's
 ``custom_id`` allows 100 characters)."""
-REFUSAL = "Only newsbot admins can act on the moderation queue."
+REFUSAL = N_("Only newsbot admins can act on the moderation queue.")
 GAP = 3.0
 """The fewest seconds between two notices to one chat (Telegram allows a group 20 messages a
 minute); items arriving meanwhile fold into the notice that waits."""
@@ -152,9 +153,15 @@ def notice_due(now: datetime, last_sent: datetime | None, gap: float) -> datetim
     return max(now, last_sent + timedelta(seconds=gap))
 
 
-def more_text(more: Mapping[Kind, int]) -> str:
+def _more(kind: Kind, count: int) -> Message:
+    if kind is Kind.HELD:
+        return Message.ngettext("%(count)s more held", "%(count)s more held", count)
+    return Message.ngettext("%(count)s more reported", "%(count)s more reported", count)
+
+
+def more_text(more: Mapping[Kind, int], tr: Translator = ENGLISH) -> str:
     """``"23 more held, 2 more reported"``, or ``""`` when nothing was folded."""
-    return ", ".join(f"{more[k]} more {k}" for k in Kind if more.get(k, 0) > 0)
+    return ", ".join(_more(k, more[k]).render(tr) for k in Kind if more.get(k, 0) > 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +178,7 @@ class NoticeText:
         more: the items folded into this notice (``more_text``), or ``""``.
         decided: what became of the comment before the notice went out
             (``decided_line``), or ``""`` while it waits: a decided notice has no buttons.
+        tr: the staff chat's language, which ``notice_lines`` speaks.
     """
 
     heading: str
@@ -181,17 +189,45 @@ class NoticeText:
     text: str
     more: str
     decided: str = ""
+    tr: Translator = field(default=ENGLISH, compare=False, repr=False)
 
 
-def notice_text(item: ReviewItem, article_title: str, more: Mapping[Kind, int]) -> NoticeText:
-    """The staff message for ``item`` of the article titled ``article_title``."""
+def notice_lines(text: NoticeText, escape: Callable[[str], str]) -> list[str]:
+    """A notice's heading, article, origin and reasons lines, in its language, each field
+    escaped by ``escape`` for the platform's markup (the heading is left to be emphasised)."""
+    tr = text.tr
+
+    def line(message: str, **values: str) -> str:
+        return tr.gettext(message) % {name: escape(value) for name, value in values.items()}
+
+    return [
+        escape(text.heading),
+        line(N_("Article: %(title)s"), title=text.article),
+        line(N_("On %(platform)s by %(author)s"), platform=text.platform, author=text.author),
+        line(N_("Why: %(reasons)s"), reasons=text.reasons),
+    ]
+
+
+def more_line(text: NoticeText, escape: Callable[[str], str]) -> str:
+    """``…and 23 more held`` (``more`` escaped), to be emphasised by the platform."""
+    return text.tr.gettext(N_("…and %(more)s")) % {"more": escape(text.more)}
+
+
+def notice_text(
+    item: ReviewItem, article_title: str, more: Mapping[Kind, int], tr: Translator = ENGLISH
+) -> NoticeText:
+    """The staff message for ``item`` of the article titled ``article_title``, in ``tr``'s
+    language."""
     kind = kind_of(item.reasons)
-    heading = "Held comment" if kind is Kind.HELD else "Reported comment"
+    heading = tr.gettext(N_("Held comment") if kind is Kind.HELD else N_("Reported comment"))
     if item.reports:
-        heading += f" ({item.reports} report{'s' if item.reports != 1 else ''})"
+        heading += Message.ngettext(
+            " (%(count)s report)", " (%(count)s reports)", item.reports
+        ).render(tr)
     reasons = list(item.reasons)
     if item.report_reasons:
-        reasons.extend(f"reported: {one_line(r)}" for r in item.report_reasons[-3:])
+        reported = tr.gettext(N_("reported: %(reason)s"))
+        reasons.extend(reported % {"reason": one_line(r)} for r in item.report_reasons[-3:])
     text = one_line(item.comment.text)
     if len(text) > TEXT_MAX:
         text = text[: TEXT_MAX - 1] + "…"
@@ -202,19 +238,20 @@ def notice_text(item: ReviewItem, article_title: str, more: Mapping[Kind, int]) 
         author=one_line(item.comment.author.name),
         reasons=", ".join(reasons),
         text=text,
-        more=more_text(more),
-        decided=decided_line(item),
+        more=more_text(more, tr),
+        decided=decided_line(item, tr),
+        tr=tr,
     )
 
 
-def decided_line(item: ReviewItem) -> str:
+def decided_line(item: ReviewItem, tr: Translator = ENGLISH) -> str:
     """What became of a queue item before its notice went out (``"Approved by
-    cli:web-admin"``), or ``""`` while it still waits for a moderator."""
+    cli:web-admin"``), in ``tr``'s language, or ``""`` while it still waits for a moderator."""
     action = _DECISIONS.get(item.decision)
     if action is not None:
-        return acted_text(action, item.decided_by or "")
+        return acted_text(action, item.decided_by or "", tr=tr)
     if item.comment.status is CommentStatus.DELETED:
-        return "Deleted before this notice went out"
+        return tr.gettext(N_("Deleted before this notice went out"))
     return ""
 
 
@@ -228,10 +265,10 @@ def worth_posting(text: NoticeText) -> bool:
 BUTTONS: tuple[Action, ...] = (Action.APPROVE, Action.HIDE, Action.DELETE, Action.BAN)
 """The buttons under a notice, in order."""
 LABELS: Mapping[Action, str] = {
-    Action.APPROVE: "Approve",
-    Action.HIDE: "Hide",
-    Action.DELETE: "Delete",
-    Action.BAN: "Ban",
+    Action.APPROVE: N_("Approve"),
+    Action.HIDE: N_("Hide"),
+    Action.DELETE: N_("Delete"),
+    Action.BAN: N_("Ban"),
 }
 _CODES: Mapping[Action, str] = {
     Action.APPROVE: "a",
@@ -246,10 +283,10 @@ _DECISIONS: Mapping[Decision, Action] = {
     Decision.DELETED: Action.DELETE,
 }
 _DONE: Mapping[Action, str] = {
-    Action.APPROVE: "Approved",
-    Action.HIDE: "Hidden",
-    Action.DELETE: "Deleted everywhere",
-    Action.BAN: "Author banned",
+    Action.APPROVE: N_("Approved by %(who)s"),
+    Action.HIDE: N_("Hidden by %(who)s"),
+    Action.DELETE: N_("Deleted everywhere by %(who)s"),
+    Action.BAN: N_("Author banned by %(who)s"),
 }
 
 
@@ -281,8 +318,8 @@ def parse_button(data: str) -> tuple[CommentId, Action] | None:
     return CommentId(int(number)), _ACTIONS[code]
 
 
-def acted_text(action: Action, who: str, changed: bool = True) -> str:
+def acted_text(action: Action, who: str, changed: bool = True, tr: Translator = ENGLISH) -> str:
     """The line a staff message ends with once somebody acted: ``"Approved by Alice"``."""
-    done = _DONE.get(action, str(action).capitalize())
-    line = f"{done} by {one_line(who) or 'a moderator'}"
-    return line if changed else f"{line} (nothing changed)"
+    done = tr.gettext(_DONE.get(action, f"{str(action).capitalize()} by %(who)s"))
+    line = done % {"who": one_line(who) or tr.gettext(N_("a moderator"))}
+    return line if changed else line + tr.gettext(N_(" (nothing changed)"))

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from newsbot.desk import Desk, Outcome
 from newsbot.errors import StorageError
+from newsbot.i18n import ENGLISH, Translator
 from newsbot.models import Actor, CommentId, Platform
 from newsbot.ports import Clock, Store
 from newsbot.ports.staffchat import StaffPoster
@@ -68,6 +69,7 @@ class StaffDesk:
         self.chat: StaffChat | None = None
         self.posters: dict[Platform, StaffPoster] = {}
         self.gap = GAP  # seconds between two notices to the chat (folding meanwhile)
+        self.tr: Translator = ENGLISH  # the staff chat's language (NEWSBOT_LANGUAGE)
 
     # -- announcing -----------------------------------------------------------------------
 
@@ -131,7 +133,7 @@ class StaffDesk:
             return None
         article = await svc.store.get_article(item.comment.article_id)
         title = "" if article is None else article.title
-        return notice_text(item, title, notice.notice.more)
+        return notice_text(item, title, notice.notice.more, self.tr)
 
     def about(self, notice: StaffNotice) -> tuple[Platform, int, dict[str, object]]:
         """The notice's platform, attempts and log fields (``newsbot.lane.LowKind``)."""
@@ -198,4 +200,4 @@ class StaffDesk:
             "staff button",
             extra={"comment_id": comment_id, "action": str(action), "actor": actor.user_id},
         )
-        return outcome, acted_text(action, actor.name or actor.user_id, outcome.changed)
+        return outcome, acted_text(action, actor.name or actor.user_id, outcome.changed, self.tr)

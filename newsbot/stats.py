@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from newsbot.i18n import ENGLISH, N_, Message, Translator
 from newsbot.models import Article, DeliveryState, Platform
 from newsbot.reactions import ReactionCounts
 
@@ -173,6 +174,9 @@ def figures(
     )
 
 
+NOTHING_PUBLISHED = N_("No article was published yet.")
+
+
 def duration(seconds: float | None) -> str:
     """``42 s``, ``3 min 5 s``, ``2 h 10 min``; ``not yet`` for ``None``."""
     if seconds is None:
@@ -185,24 +189,43 @@ def duration(seconds: float | None) -> str:
     return f"{whole // 3600} h {whole % 3600 // 60} min"
 
 
-def summary(f: ArticleFigures, names: Mapping[str, str] | None = None) -> list[str]:
-    """A short summary for a chat answer, one figure a line (plain text)."""
+def summary(
+    f: ArticleFigures, names: Mapping[str, str] | None = None, tr: Translator = ENGLISH
+) -> list[str]:
+    """A short summary for a chat answer, one figure a line (plain text), in ``tr``'s
+    language."""
     names = names or {}
-    per_platform = ", ".join(f"{p} {n}" for p, n in _platforms(f.comments)) or "none"
+    none = tr.gettext(N_("none"))
+    per_platform = ", ".join(f"{p} {n}" for p, n in _platforms(f.comments)) or none
     emoji = Counter[str]()
     for (_, e), n in f.reactions.items():
         emoji[e] += n
-    top = " ".join(f"{e} {n}" for e, n in emoji.most_common(5)) or "none"
+    top = " ".join(f"{e} {n}" for e, n in emoji.most_common(5)) or none
+    elsewhere = tr.gettext(N_("elsewhere"))
     arrivals = ", ".join(
-        f"{names.get(source, source) or 'elsewhere'} {n}" for source, n in f.arrivals.items()
+        f"{names.get(source, source) or elsewhere} {n}" for source, n in f.arrivals.items()
     )
-    return [
-        f"Article {f.article.id}: {f.article.title}",
-        f"Posts: {f.reached} of {f.posts} sent, all within {duration(f.reach_seconds)}",
-        f"Comments: {f.comment_total} ({per_platform})",
-        f"Reactions: {f.reaction_total} ({top})",
-        f"Web views: {f.views}" + (f" (from {arrivals})" if arrivals else ""),
+    within = tr.gettext(N_("not yet")) if f.reach_seconds is None else duration(f.reach_seconds)
+    views = Message(N_("Web views: %(views)s"), values={"views": f.views}).render(tr)
+    if arrivals:
+        views += Message(N_(" (from %(arrivals)s)"), values={"arrivals": arrivals}).render(tr)
+    lines = [
+        Message(
+            N_("Article %(id)s: %(title)s"), values={"id": f.article.id, "title": f.article.title}
+        ),
+        Message(
+            N_("Posts: %(reached)s of %(posts)s sent, all within %(within)s"),
+            values={"reached": f.reached, "posts": f.posts, "within": within},
+        ),
+        Message(
+            N_("Comments: %(total)s (%(platforms)s)"),
+            values={"total": f.comment_total, "platforms": per_platform},
+        ),
+        Message(
+            N_("Reactions: %(total)s (%(top)s)"), values={"total": f.reaction_total, "top": top}
+        ),
     ]
+    return [line.render(tr) for line in lines] + [views]
 
 
 def as_dict(f: ArticleFigures) -> dict[str, Any]:

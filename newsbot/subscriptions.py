@@ -13,7 +13,7 @@ from typing import Protocol
 from newsbot.chats import CHAT_ID_MAX, check_chat_id
 from newsbot.drafts import TITLE_MAX, clean_tags
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
-from newsbot.i18n import N_
+from newsbot.i18n import N_, Message
 from newsbot.models import Actor, Destination, NewDestination, Platform
 from newsbot.ports import Clock, Store
 from newsbot.text import clean_name, has_control_chars, valid_unicode
@@ -77,7 +77,7 @@ async def subscribe(
     """
     if not (actor.chat_admin or svc.is_admin(actor)):
         raise PermissionDenied(
-            "Only an administrator of this chat or a newsbot admin can subscribe it."
+            N_("Only an administrator of this chat or a newsbot admin can subscribe it.")
         )
     chat_id = valid_unicode(new.chat_id).strip()
     if (
@@ -124,15 +124,25 @@ async def _admit_request(svc: Host, actor: Actor, new: NewDestination) -> None:
     if len(await pending_destinations(svc)) >= PENDING_MAX:
         log.warning("subscription request refused: too many waiting", extra=fields)
         raise InvalidInput(
-            f"{PENDING_MAX} chats are already waiting for a newsbot admin's approval, the "
-            "most that can wait. Ask a newsbot admin to go through them, then try again."
+            Message.ngettext(
+                "%(count)s chat is already waiting for a newsbot admin's approval, the "
+                "most that can wait. Ask a newsbot admin to go through them, then try again.",
+                "%(count)s chats are already waiting for a newsbot admin's approval, the "
+                "most that can wait. Ask a newsbot admin to go through them, then try again.",
+                PENDING_MAX,
+            )
         )
     key = f"subscription-requests:{actor.platform}:{actor.user_id}"
     if await svc.rate_slot(key, REQUESTS_PER_DAY, 86400):
         log.warning("subscription request refused: too many from one person", extra=fields)
         raise InvalidInput(
-            f"You have asked for {REQUESTS_PER_DAY} subscriptions in the last 24 hours, "
-            "the most one person may; they wait for a newsbot admin. Try again tomorrow."
+            Message.ngettext(
+                "You have asked for %(count)s subscription in the last 24 hours, "
+                "the most one person may; they wait for a newsbot admin. Try again tomorrow.",
+                "You have asked for %(count)s subscriptions in the last 24 hours, "
+                "the most one person may; they wait for a newsbot admin. Try again tomorrow.",
+                REQUESTS_PER_DAY,
+            )
         )
 
 
@@ -145,7 +155,7 @@ async def approve(
         PermissionDenied: the actor is not a newsbot admin.
         NotFound: no subscription of that chat waits for approval.
     """
-    svc.require_admin(actor, "approve subscriptions")
+    svc.require_admin(actor, N_("approve subscriptions"))
     destination = await svc.store.get_destination(platform, chat_id.strip(), thread_id)
     if destination is None or not destination.pending:
         raise NotFound(N_("No subscription of that chat is waiting for approval."))
@@ -175,7 +185,7 @@ async def unsubscribe(
     """
     if not (actor.chat_admin or svc.is_admin(actor)):
         raise PermissionDenied(
-            "Only an administrator of this chat or a newsbot admin can unsubscribe it."
+            N_("Only an administrator of this chat or a newsbot admin can unsubscribe it.")
         )
     destination = await svc.store.get_destination(platform, chat_id.strip(), thread_id)
     if destination is None or not (destination.active or destination.pending):

@@ -18,20 +18,23 @@ from adapters.discord.interactions import (
     parse_tags,
     reply,
     request_key,
+    say,
     service_of,
+    speech_of,
+    words,
 )
 from adapters.discord.render import escape_name
 from adapters.discord.scheduling import (
     WHEN_HINT,
     priority_of,
-    published_words,
     schedule_of,
     when_field,
 )
 from newsbot.errors import InvalidInput
-from newsbot.i18n import N_
+from newsbot.i18n import ENGLISH, N_, Message, Translator
 from newsbot.models import ArticleDraft, ArticleId
 from newsbot.policy import CommentPolicy, choose
+from newsbot.scheduling import Priority, Schedule, published
 from newsbot.service import Change
 
 MODAL_TEXT_MAX = 4000
@@ -52,6 +55,7 @@ class ArticleModal(discord.ui.Modal):
         when: the When field's starting value; ``None`` shows no When field.
         comments: the Comments field's starting value (the story's comment policy);
             ``None`` shows no Comments field.
+        tr: the language of the fields' labels.
     """
 
     def __init__(
@@ -65,14 +69,15 @@ class ArticleModal(discord.ui.Modal):
         body: str = "",
         when: str | None = None,
         comments: str | None = None,
+        tr: Translator = ENGLISH,
     ) -> None:
         super().__init__(title=heading, custom_id=custom_id, timeout=30 * 60)
         self._submit = submit
         self.headline: discord.ui.TextInput[ArticleModal] = discord.ui.TextInput(
-            label="Title", custom_id="title", max_length=256, default=title or None
+            label=tr.gettext(N_("Title")), custom_id="title", max_length=256, default=title or None
         )
         self.summary: discord.ui.TextInput[ArticleModal] = discord.ui.TextInput(
-            label="Summary",
+            label=tr.gettext(N_("Summary")),
             custom_id="summary",
             style=discord.TextStyle.paragraph,
             required=False,
@@ -80,7 +85,7 @@ class ArticleModal(discord.ui.Modal):
             default=summary or None,
         )
         self.body: discord.ui.TextInput[ArticleModal] = discord.ui.TextInput(
-            label="Body (Markdown)",
+            label=tr.gettext(N_("Body (Markdown)")),
             custom_id="body",
             style=discord.TextStyle.paragraph,
             max_length=MODAL_TEXT_MAX,
@@ -91,7 +96,7 @@ class ArticleModal(discord.ui.Modal):
         self.when: discord.ui.TextInput[ArticleModal] | None = None
         if when is not None:
             self.when = discord.ui.TextInput(
-                label="When (blank: now)",
+                label=tr.gettext(N_("When (blank: now)")),
                 custom_id="when",
                 required=False,
                 max_length=40,
@@ -102,11 +107,11 @@ class ArticleModal(discord.ui.Modal):
         self.comments: discord.ui.TextInput[ArticleModal] | None = None
         if comments is not None:
             self.comments = discord.ui.TextInput(
-                label="Comments (blank: the default)",
+                label=tr.gettext(N_("Comments (blank: the default)")),
                 custom_id="comments",
                 required=False,
                 max_length=20,
-                placeholder="open, premoderated or closed",
+                placeholder=tr.gettext(N_("open, premoderated or closed")),
                 default=comments or None,
             )
             self.add_item(self.comments)
@@ -132,20 +137,29 @@ def _optional(value: str | None, current: str | None) -> str | None:
 async def _published(
     interaction: discord.Interaction,
     change: Change,
-    done: str = "Published",
+    schedule: Schedule | None = None,
+    lane: Priority = Priority.NORMAL,
     comments: CommentPolicy | None = None,
 ) -> None:
     article = change.article
     url = service_of(interaction).article_url(article.id)
     title = escape_name(article.title)
+    tr = (await speech_of(interaction)).tr
+    page = Message(N_("Page: %(url)s"), values={"url": url}).render(tr)
     if change.repeated:
-        text = f"Article {article.id} was already published by this command: {title}\nPage: {url}"
+        again = N_("Article %(id)s was already published by this command: %(title)s")
+        said = Message(again, values={"id": article.id, "title": title}).render(tr)
+        text = f"{said}\n{page}"
     else:
-        policy = "" if comments is None else f"Comments: {comments}. "
-        text = (
-            f"{done} article {article.id}: {title}\n"
-            f"Queued for {change.queued} channel(s). {policy}Page: {url}"
-        )
+        queued = Message.ngettext(
+            "Queued for %(count)s channel(s).", "Queued for %(count)s channel(s).", change.queued
+        ).render(tr)
+        done = published(article.id, schedule, lane).render(tr)
+        policy = ""
+        if comments is not None:
+            chosen = Message(N_("Comments: %(policy)s."), values={"policy": str(comments)})
+            policy = chosen.render(tr) + " "
+        text = f"{done}: {title}\n{queued} {policy}{page}"
     await reply(interaction, text)
 
 
@@ -153,13 +167,13 @@ class ArticleCommands(CommandGroup, name="articles", description=N_("Articles (n
     """Publishing, editing and retracting: newsbot admins only, checked before any form."""
 
     ACTIONS: ClassVar[dict[str, str]] = {
-        "publish": "publish",
-        "edit": "edit articles",
-        "retract": "retract articles",
+        "publish": N_("publish"),
+        "edit": N_("edit articles"),
+        "retract": N_("retract articles"),
     }
 
     async def check(self, interaction: discord.Interaction) -> None:
-        action = self.ACTIONS.get(command_name(interaction), "manage articles")
+        action = self.ACTIONS.get(command_name(interaction), N_("manage articles"))
         service_of(interaction).require_admin(actor_of(interaction), action)
 
     @app_commands.command(description=N_("Publish an article to every subscribed channel."))
@@ -220,18 +234,19 @@ class ArticleCommands(CommandGroup, name="articles", description=N_("Articles (n
                 priority=lane,
                 comments=chosen,
             )
-            await _published(done, change, published_words(schedule, lane), chosen)
+            await _published(done, change, schedule, lane, chosen)
 
         modal: ArticleModal | None = None
         if body is None:
             modal = ArticleModal(
-                heading="Publish an article",
+                heading=(await speech_of(interaction)).gettext(N_("Publish an article")),
                 custom_id=f"newsbot:publish:{interaction.id}",
                 submit=submit,
                 title=title or "",
                 summary=summary or "",
                 when=at or delay or "",
                 comments=comments or "",
+                tr=(await speech_of(interaction)).tr,
             )
             await interaction.response.send_modal(modal)
             return
@@ -265,24 +280,40 @@ class ArticleCommands(CommandGroup, name="articles", description=N_("Articles (n
 
         async def apply(done: discord.Interaction, draft: ArticleDraft) -> None:
             change = await service.edit(actor_of(done), article_id, draft, request=request)
+            revision = change.article.revision
             if change.repeated:
-                text = (
-                    f"This command had already edited article {article_id} "
-                    f"(now revision {change.article.revision}); nothing more was changed."
+                await say(
+                    done,
+                    N_(
+                        "This command had already edited article %(id)s "
+                        "(now revision %(revision)s); nothing more was changed."
+                    ),
+                    id=article_id,
+                    revision=revision,
                 )
-            else:
-                text = (
-                    f"Edited article {article_id} (revision {change.article.revision}); "
-                    f"{change.queued} post(s) will be updated."
-                )
-            await reply(done, text)
+                return
+            edited = Message.ngettext(
+                "Edited article %(id)s (revision %(revision)s); "
+                "%(count)s post(s) will be updated.",
+                "Edited article %(id)s (revision %(revision)s); "
+                "%(count)s post(s) will be updated.",
+                change.queued,
+                id=article_id,
+                revision=revision,
+            )
+            await say(done, edited)
 
         if all(v is None for v in (title, body, summary, url, image, tags)):
             current = await service.article(article_id)
             if len(current.body) > MODAL_TEXT_MAX:
                 raise InvalidInput(
-                    f"The body is longer than a Discord form holds ({MODAL_TEXT_MAX} "
-                    "characters); give the new text with the body option instead."
+                    Message.ngettext(
+                        "The body is longer than a Discord form holds (%(count)s "
+                        "characters); give the new text with the body option instead.",
+                        "The body is longer than a Discord form holds (%(count)s "
+                        "characters); give the new text with the body option instead.",
+                        MODAL_TEXT_MAX,
+                    )
                 )
 
             async def submit(
@@ -298,12 +329,13 @@ class ArticleCommands(CommandGroup, name="articles", description=N_("Articles (n
                 )
 
             modal = ArticleModal(
-                heading=f"Edit article {article_id}",
+                heading=await words(interaction, N_("Edit article %(id)s"), id=article_id),
                 custom_id=f"newsbot:edit:{interaction.id}",
                 submit=submit,
                 title=current.title,
                 summary=current.summary,
                 body=current.body,
+                tr=(await speech_of(interaction)).tr,
             )
             await interaction.response.send_modal(modal)
             return
@@ -333,6 +365,12 @@ class ArticleCommands(CommandGroup, name="articles", description=N_("Articles (n
         if not await acknowledge(interaction):
             return
         change = await service.retract(actor_of(interaction), ArticleId(article))
-        await reply(
-            interaction, f"Retracted article {article}; {change.queued} deletion(s) queued."
+        await say(
+            interaction,
+            Message.ngettext(
+                "Retracted article %(id)s; %(count)s deletion(s) queued.",
+                "Retracted article %(id)s; %(count)s deletion(s) queued.",
+                change.queued,
+                id=article,
+            ),
         )

@@ -13,13 +13,16 @@ from adapters.discord.interactions import (
     admit,
     parse_tags,
     reply,
+    say,
     service_of,
+    speech_of,
 )
 from adapters.discord.publisher import NO_MENTIONS
-from adapters.discord.render import neutralise_mentions
+from adapters.discord.render import NEXT, PREVIOUS, neutralise_mentions
 from newsbot.errors import InvalidInput
+from newsbot.feed_reports import ALREADY_FOLLOWED, NO_FEEDS, UNFOLLOWED
 from newsbot.feeds import DEFAULT_INTERVAL, FeedService, feed_page, parse_interval, poll_summary
-from newsbot.i18n import N_
+from newsbot.i18n import ENGLISH, N_, Message, Translator
 from newsbot.models import NewFeed
 from newsbot.text import cut_chars
 
@@ -28,9 +31,9 @@ FEED_LIST_BUDGET = 1800  # of a message's 2000 characters, the rest for the head
 
 def _feeds(interaction: discord.Interaction) -> FeedService:
     service = service_of(interaction)
-    service.require_admin(actor_of(interaction), "manage feeds")
+    service.require_admin(actor_of(interaction), N_("manage feeds"))
     if service.feeds is None:
-        raise InvalidInput("Feeds are not available in this newsbot.")
+        raise InvalidInput(NO_FEEDS)
     return service.feeds
 
 
@@ -46,10 +49,14 @@ class FeedsView(discord.ui.View):
         next_after: the id the page after the current one starts after, if any.
     """
 
-    def __init__(self, starts: list[int], next_after: int | None) -> None:
+    def __init__(
+        self, starts: list[int], next_after: int | None, tr: Translator = ENGLISH
+    ) -> None:
         super().__init__(timeout=15 * 60)
         self.starts = starts
         self.next_after = next_after
+        self.previous_page.label = tr.gettext(PREVIOUS)
+        self.next_page.label = tr.gettext(NEXT)
         self.previous_page.disabled = len(starts) <= 1
         self.next_page.disabled = next_after is None
 
@@ -59,19 +66,21 @@ class FeedsView(discord.ui.View):
     ) -> tuple[str, FeedsView | None]:
         """The page after ``starts[-1]`` as its text, and a view to page on (``None`` when
         every feed fits one page). Each page asks again: the asker must still be an admin."""
+        tr = (await speech_of(interaction)).tr
         page = feed_page(
             await _feeds(interaction).feeds(),
             starts[-1],
             budget=FEED_LIST_BUDGET,
             quote=_quote,
             separator=3,
+            tr=tr,
         )
         if not page.total:
-            return "No feeds yet: /feed add", None
-        text = "\n".join((f"{page.heading}:", *(f"- {line}" for line in page.lines)))
+            return tr.gettext(N_("No feeds yet: /feed add")), None
+        text = "\n".join((f"{page.heading_in(tr)}:", *(f"- {line}" for line in page.lines)))
         if len(starts) == 1 and page.next_after is None:
             return text, None
-        return text, cls(starts, page.next_after)
+        return text, cls(starts, page.next_after, tr)
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         return await admit(interaction)
@@ -90,14 +99,14 @@ class FeedsView(discord.ui.View):
             allowed_mentions=NO_MENTIONS,
         )
 
-    @discord.ui.button(label="◀ Previous", custom_id="newsbot:feeds:previous")
+    @discord.ui.button(label=PREVIOUS, custom_id="newsbot:feeds:previous")
     async def previous_page(
         self, interaction: discord.Interaction, _button: discord.ui.Button[FeedsView]
     ) -> None:
         """Show the page before."""
         await self._show(interaction, self.starts[:-1] or [0])
 
-    @discord.ui.button(label="Next ▶", custom_id="newsbot:feeds:next")
+    @discord.ui.button(label=NEXT, custom_id="newsbot:feeds:next")
     async def next_page(
         self, interaction: discord.Interaction, _button: discord.ui.Button[FeedsView]
     ) -> None:
@@ -137,12 +146,18 @@ class FeedCommands(CommandGroup, name="feed", description=N_("Publish a site's R
             actor_of(interaction), NewFeed(url, parse_tags(tags), interval, backfill)
         )
         if result is None:
-            await reply(interaction, f"<{feed.url}> is already followed.")
+            await say(interaction, ALREADY_FOLLOWED, url=f"<{feed.url}>")
             return
-        await reply(
+        await say(
             interaction,
-            f"Following <{feed.url}> ({_quote(feed.title or 'untitled')}): "
-            f"{result.published} published now, {result.recorded} recorded as seen.",
+            N_(
+                "Following %(url)s (%(title)s): %(published)s published now, "
+                "%(recorded)s recorded as seen."
+            ),
+            url=f"<{feed.url}>",
+            title=_quote(feed.title) if feed.title else Message(N_("untitled")),
+            published=result.published,
+            recorded=result.recorded,
         )
 
     @app_commands.command(
@@ -163,7 +178,7 @@ class FeedCommands(CommandGroup, name="feed", description=N_("Publish a site's R
         """``/feed remove``."""
 
         feed = await _feeds(interaction).remove(actor_of(interaction), url)
-        await reply(interaction, f"No longer following <{feed.url}>; its articles stay.")
+        await say(interaction, UNFOLLOWED, url=f"<{feed.url}>")
 
     @app_commands.command(name="poll", description=N_("Poll a feed now"))
     @app_commands.describe(url=N_("The feed's address, as /feed list shows it"))
@@ -173,4 +188,4 @@ class FeedCommands(CommandGroup, name="feed", description=N_("Publish a site's R
         feeds = _feeds(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await feeds.poll_now(actor_of(interaction), url)
-        await reply(interaction, poll_summary(result, _quote))
+        await reply(interaction, poll_summary(result, _quote, (await speech_of(interaction)).tr))

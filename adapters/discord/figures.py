@@ -6,16 +6,17 @@ import discord
 from discord import app_commands
 
 from adapters.discord.groups import CommandGroup
-from adapters.discord.interactions import acknowledge, actor_of, reply, service_of
+from adapters.discord.interactions import acknowledge, actor_of, reply, say, service_of, speech_of
+from newsbot.i18n import N_
 from newsbot.models import ArticleId
-from newsbot.stats import summary
+from newsbot.stats import NOTHING_PUBLISHED, summary
 
 
 class FigureCommands(CommandGroup, name="figures", description="Figures (newsbot admins)"):
     """Articles' figures: newsbot admins only."""
 
     async def check(self, interaction: discord.Interaction) -> None:
-        service_of(interaction).require_admin(actor_of(interaction), "see articles' figures")
+        service_of(interaction).require_admin(actor_of(interaction), N_("see articles' figures"))
 
     @app_commands.command()
     @app_commands.describe(article="The article's number (the latest article's without it)")
@@ -32,8 +33,9 @@ class FigureCommands(CommandGroup, name="figures", description="Figures (newsbot
         else:
             latest = await figures.latest(actor, 1)
             if not latest:
-                await reply(interaction, "No article was published yet.")
+                await say(interaction, NOTHING_PUBLISHED)
                 return
             found = latest[0]
-        lines = summary(found, await figures.chat_names(found))
+        tr = (await speech_of(interaction)).tr
+        lines = summary(found, await figures.chat_names(found), tr)
         await reply(interaction, "\n".join(lines))

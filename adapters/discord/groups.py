@@ -15,8 +15,13 @@ from typing import Any, ClassVar
 import discord
 from discord import app_commands
 
-from adapters.discord.interactions import ADMIN_HINT, command_name, hint, reply
-from adapters.i18n import Speech, speech_for
+from adapters.discord.interactions import (
+    ADMIN_HINT,
+    command_name,
+    hint,
+    reply,
+    speech_of,
+)
 from newsbot.answers import APOLOGY, AnswerKind, answer_to
 from newsbot.errors import DomainError, PermissionDenied
 
@@ -34,12 +39,6 @@ class Refused(app_commands.CheckFailure):
 _FAILURE_ANSWERED = "newsbot.failure_answered"
 
 
-def member_speech(interaction: discord.Interaction) -> Speech:
-    """The language a member's answer is given in: their Discord client's (``interaction.locale``)
-    where newsbot speaks it, else English."""
-    return speech_for(str(interaction.locale))
-
-
 async def answer_failure(
     interaction: discord.Interaction,
     command: str,
@@ -54,10 +53,11 @@ async def answer_failure(
     if isinstance(error, (app_commands.CommandInvokeError, Refused)):
         error = error.original
     interaction.extras[_FAILURE_ANSWERED] = True
-    answer = answer_to(error, member_speech(interaction).tr)
+    tr = (await speech_of(interaction)).tr
+    answer = answer_to(error, tr)
     text = answer.text
     if isinstance(error, PermissionDenied):
-        text = f"{error} {hint(interaction, permission_hint)}"
+        text = f"{answer.text} {tr.gettext(hint(interaction, permission_hint))}"
     elif answer.kind is AnswerKind.RETRY:
         # The database is away (a restart, a network cut): say so, and to try again.
         log.warning(
@@ -144,4 +144,4 @@ async def tree_error(
             "command": getattr(interaction.command, "name", ""),
         },
     )
-    await reply(interaction, member_speech(interaction).gettext(APOLOGY))
+    await reply(interaction, (await speech_of(interaction)).gettext(APOLOGY))

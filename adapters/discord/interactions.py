@@ -22,20 +22,22 @@ import discord
 from adapters.discord.client import NewsClient
 from adapters.discord.publisher import NO_MENTIONS
 from adapters.discord.render import neutralise_mentions
+from adapters.i18n import ChatSpeech, Speech
+from newsbot.i18n import N_, Message, normalise_language
 from newsbot.models import Actor, Platform
 from newsbot.service import NewsService
 from newsbot.text import cut_chars
 
 log = logging.getLogger("newsbot.discord")
 
-ADMIN_HINT = "Members with the Manage Server permission in this server may do this too."
-CHANNEL_HINT = "On Discord that is the Manage Channels permission in that channel."
-UNNAMED_HINT = (
+ADMIN_HINT = N_("Members with the Manage Server permission in this server may do this too.")
+CHANNEL_HINT = N_("On Discord that is the Manage Channels permission in that channel.")
+UNNAMED_HINT = N_(
     "Discord permissions count only in the servers the operator names in NEWSBOT_DISCORD_GUILDS."
 )
-STRANGER = (
+STRANGER = N_(
     "newsbot does not take commands in this server: its operator has not named it (server id "
-    "{guild_id}, for NEWSBOT_DISCORD_GUILDS)."
+    "%(guild_id)s, for NEWSBOT_DISCORD_GUILDS)."
 )
 ALREADY_ACKNOWLEDGED = 40060
 CLEAR = ("-", "none")
@@ -130,7 +132,7 @@ async def admit(interaction: discord.Interaction) -> bool:
         except discord.HTTPException as exc:
             log.info("cannot answer an autocomplete", extra={"error": str(exc)})
     else:
-        await reply(interaction, STRANGER.format(guild_id=guild_id))
+        await say(interaction, STRANGER, guild_id=guild_id)
     return False
 
 
@@ -198,6 +200,76 @@ async def reply(
 def hint(interaction: discord.Interaction, text: str) -> str:
     """What to add to a refusal: ``text`` where Discord permissions count, else why not."""
     return text if rights_count(interaction) else UNNAMED_HINT
+
+
+# -- the language of an answer ----------------------------------------------------------------
+
+
+UNCHOSEN_LOCALE = "en-US"
+"""The preferred locale of a server that never chose one (Discord's default)."""
+
+
+def _languages(interaction: discord.Interaction) -> ChatSpeech | None:
+    publisher = getattr(interaction.client, "publisher", None)
+    languages = getattr(publisher, "languages", None)
+    return languages if isinstance(languages, ChatSpeech) else None
+
+
+def _shipped(code: object, zone: Speech) -> Speech | None:
+    try:
+        return Speech(normalise_language(str(code or "")), zone.zone)
+    except ValueError:
+        return None
+
+
+def member_speech(interaction: discord.Interaction) -> Speech:
+    """The language of an answer to a member (answers are ephemeral: only they read it), the
+    first newsbot speaks of:
+
+    1. the channel's own language, set by a newsbot admin (``bot.py language discord ID``):
+       a deliberate choice for everyone there (as last looked up: ``speech_of`` looks again);
+    2. the member's Discord client (``interaction.locale``): what they read;
+    3. the server's preferred locale (``interaction.guild_locale``), unless it is ``en-US``:
+       Discord gives every server that never chose one that, so it says nothing;
+    4. ``NEWSBOT_LANGUAGE``.
+    """
+    languages = _languages(interaction)
+    default = languages.default if languages is not None else Speech()
+    if languages is not None and interaction.channel_id is not None:
+        own = languages.own_known(str(interaction.channel_id))
+        if own is not None:
+            return own
+    member = _shipped(getattr(interaction.locale, "value", interaction.locale), default)
+    if member is not None:
+        return member
+    server = getattr(interaction.guild_locale, "value", interaction.guild_locale)
+    if server and server != UNCHOSEN_LOCALE:
+        return _shipped(server, default) or default
+    return default
+
+
+async def speech_of(interaction: discord.Interaction) -> Speech:
+    """``member_speech`` with the channel's own language looked up (again after its ttl)."""
+    languages = _languages(interaction)
+    if languages is not None and interaction.channel_id is not None:
+        await languages.own(str(interaction.channel_id))
+    return member_speech(interaction)
+
+
+async def words(
+    interaction: discord.Interaction, message: str | Message, /, **values: object
+) -> str:
+    """``message`` (marked ``N_``, its ``%(name)s`` filled from ``values``, or a ``Message``)
+    in the language of the answer (``speech_of``)."""
+    said = message if isinstance(message, Message) else Message(message, values=values)
+    return said.render((await speech_of(interaction)).tr)
+
+
+async def say(
+    interaction: discord.Interaction, message: str | Message, /, **values: object
+) -> None:
+    """``reply`` with ``words``."""
+    await reply(interaction, await words(interaction, message, **values))
 
 
 def request_key(interaction: discord.Interaction) -> str:

@@ -16,13 +16,18 @@ from adapters.discord.interactions import (
     actor_of,
     command_name,
     reply,
+    say,
     service_of,
+    words,
 )
 from adapters.discord.render import escape_name
+from newsbot.answers import ALREADY_DELETED, REPORTED, banned, report_wait
 from newsbot.errors import DomainError, NotFound
+from newsbot.i18n import N_
 from newsbot.models import CommentStatus, MessageRef, Platform
 
-ACTIONS = {"Delete comment": "delete comments", "Ban author": "ban authors"}
+NOT_STORED = N_("That message is not a stored comment.")
+ACTIONS = {"Delete comment": N_("delete comments"), "Ban author": N_("ban authors")}
 
 
 def _ref(message: discord.Message) -> MessageRef:
@@ -39,19 +44,23 @@ async def delete_comment(interaction: discord.Interaction, message: discord.Mess
     ref = _ref(message)
     link = await service.resolve(ref)
     if link is None or link.comment_id is None:
-        raise NotFound("That message is not a stored comment.")
+        raise NotFound(NOT_STORED)
     if (await service.comment(link.comment_id)).status is CommentStatus.DELETED:
         # Deleted before (by its author, or by this very command delivered again).
-        await reply(interaction, f"Comment {link.comment_id} was already deleted.")
+        await say(interaction, ALREADY_DELETED, id=link.comment_id)
         return
     comment = await service.delete_comment(actor, link.comment_id)
-    text = f"Comment {comment.id} deleted everywhere."
+    text = await words(interaction, N_("Comment %(id)s deleted everywhere."), id=comment.id)
     if comment.source == ref:
         # A comment written here: its own message goes too (its mirrors are queued).
         try:
             await message.delete()
         except discord.HTTPException as exc:
-            text += f" I could not remove this message itself ({exc.text or exc.status})."
+            text += " " + await words(
+                interaction,
+                N_("I could not remove this message itself (%(reason)s)."),
+                reason=exc.text or exc.status,
+            )
     await reply(interaction, text)
 
 
@@ -70,12 +79,9 @@ async def ban_author(interaction: discord.Interaction, message: discord.Message)
         platform, user_id = Platform.DISCORD, str(message.author.id)
         name = message.author.display_name
     else:
-        raise NotFound("That message is not a comment.")
+        raise NotFound(N_("That message is not a comment."))
     count = await service.ban(actor, platform, user_id)
-    await reply(
-        interaction,
-        f"Banned {escape_name(name)} ({platform}); {count} comment(s) deleted.",
-    )
+    await say(interaction, banned(escape_name(name), count, platform))
 
 
 REPORTS_PER_WINDOW = 5
@@ -92,19 +98,19 @@ async def report_comment(interaction: discord.Interaction, message: discord.Mess
         return
     link = await service.resolve(_ref(message))
     if link is None or link.comment_id is None:
-        raise NotFound("That message is not a stored comment.")
+        raise NotFound(NOT_STORED)
     wait = await service.rate_slot(
         f"discord-report:{reader.user_id}", REPORTS_PER_WINDOW, REPORT_WINDOW
     )
     if wait:
-        await reply(interaction, f"Please wait {max(1, int(wait))} seconds to report again.")
+        await say(interaction, report_wait(wait))
         return
     await service.desk.report(link.comment_id, reader, "")
-    await reply(interaction, "Thank you: a moderator will look at this comment.")
+    await say(interaction, REPORTED)
 
 
 async def _admins_only(interaction: discord.Interaction) -> bool:
-    action = ACTIONS.get(command_name(interaction), "moderate comments")
+    action = ACTIONS.get(command_name(interaction), N_("moderate comments"))
     try:
         service_of(interaction).require_admin(actor_of(interaction), action)
     except DomainError as exc:

@@ -11,7 +11,9 @@ import discord
 from discord import app_commands
 
 from adapters.discord.groups import CommandGroup
-from adapters.discord.interactions import reply, service_of
+from adapters.discord.interactions import reply, say, service_of, words
+from newsbot.i18n import N_
+from newsbot.identity import LINKED
 from newsbot.models import Platform
 from newsbot.people import Proof, Proven
 
@@ -36,13 +38,17 @@ class PeopleCommands(CommandGroup, name="people", description="Your account"):
         if code:
             person = await service.people.redeem_in_chat(proven(interaction), code)
             accounts = ", ".join(f"{a.platform} ({a.name})" for a in person.accounts)
-            await reply(interaction, f"Linked. Your accounts: {accounts}.")
+            await say(interaction, LINKED, accounts=accounts)
             return
         made = await service.people.chat_link_code(proven(interaction))
-        await reply(
+        await say(
             interaction,
-            f"Your link code: `{made}`. Enter it at {service.public_url}/signin while signed "
-            "in, within 10 minutes. Only you can see this message; do not share the code.",
+            N_(
+                "Your link code: %(code)s. Enter it at %(url)s/signin while signed "
+                "in, within 10 minutes. Only you can see this message; do not share the code."
+            ),
+            code=f"`{made}`",
+            url=service.public_url,
         )
 
     @app_commands.command()
@@ -59,13 +65,15 @@ class PeopleCommands(CommandGroup, name="people", description="Your account"):
         else:
             await notes.started(Platform.DISCORD, account)
         on = await notes.enabled(Platform.DISCORD, account)
+        said = (
+            N_("Replies to your comments come to you as direct messages.")
+            if on
+            else N_("Replies are not sent to you.")
+        )
+        change = N_(
+            "Change it with /notifications on or off. Discord delivers them only while "
+            "you share a server with the bot and allow its DMs."
+        )
         await reply(
-            interaction,
-            (
-                "Replies to your comments come to you as direct messages."
-                if on
-                else "Replies are not sent to you."
-            )
-            + " Change it with /notifications on or off. Discord delivers them only while "
-            "you share a server with the bot and allow its DMs.",
+            interaction, f"{await words(interaction, said)} {await words(interaction, change)}"
         )

@@ -6,8 +6,9 @@ import discord
 from discord import app_commands
 
 from adapters.discord.groups import CommandGroup
-from adapters.discord.interactions import acknowledge, actor_of, reply, service_of
+from adapters.discord.interactions import acknowledge, actor_of, reply, service_of, words
 from newsbot import slowmode
+from newsbot.answers import POLICY_IS
 from newsbot.i18n import N_
 from newsbot.models import ArticleId
 from newsbot.policy import CommentPolicy, parse
@@ -22,7 +23,7 @@ class PolicyCommands(CommandGroup, name="policies", description="Comment policie
     """Showing and setting a story's comment policy: newsbot admins only."""
 
     async def check(self, interaction: discord.Interaction) -> None:
-        service_of(interaction).require_admin(actor_of(interaction), "set comment policies")
+        service_of(interaction).require_admin(actor_of(interaction), N_("set comment policies"))
 
     @app_commands.command()
     @app_commands.describe(
@@ -54,5 +55,6 @@ class PolicyCommands(CommandGroup, name="policies", description="Comment policie
             slow = await service.desk.slow_mode(article_id)
         else:
             slow = await service.desk.set_slow_mode(actor, article_id, slow)
-        pace = f" {slowmode.described(slow)}" if slow else ""
-        await reply(interaction, f"Article {article}: comments are {meets}.{pace}")
+        said = await words(interaction, POLICY_IS[str(meets)], id=article)
+        pace = slowmode.described(slow)
+        await reply(interaction, f"{said} {await words(interaction, pace)}" if pace else said)

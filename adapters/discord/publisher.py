@@ -452,7 +452,8 @@ class DiscordPublisher:
                 )
                 replies_to_parent = job.parent is not None and link.comment_id == job.parent.id
         quote = job.parent if job.parent is not None and not replies_to_parent else None
-        return comment_content(job.comment, quote=quote), reference
+        tr = self.languages.of(job.destination.chat_id).tr
+        return comment_content(job.comment, quote=quote, tr=tr), reference
 
     async def notify(self, job: NoticeJob) -> None:
         """Send a reply notice as a DM (``POST /users/@me/channels``, then the message);
@@ -464,8 +465,9 @@ class DiscordPublisher:
             raise DestinationGone(f"not a Discord user id: {job.account_id[:40]!r}")
         try:
             channel = await client.create_dm(discord.Object(user))
+            tr = self.speech.tr  # a DM has no language of its own: NEWSBOT_LANGUAGE
             await channel.send(
-                notice_content(job), allowed_mentions=NO_MENTIONS, suppress_embeds=True
+                notice_content(job, tr=tr), allowed_mentions=NO_MENTIONS, suppress_embeds=True
             )
         except (discord.HTTPException, *_NETWORK_ERRORS) as exc:
             translated = translate(exc, destination=True)

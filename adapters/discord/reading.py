@@ -7,15 +7,23 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from adapters.discord.groups import CommandGroup, answer_failure, member_speech
+from adapters.discord.groups import CommandGroup, answer_failure
 from adapters.discord.interactions import (
     actor_of,
     admit,
     reply,
     service_of,
+    speech_of,
 )
 from adapters.discord.publisher import NO_MENTIONS
-from adapters.discord.render import article_embed, latest_embed, thread_embed, thread_lines
+from adapters.discord.render import (
+    NEXT,
+    PREVIOUS,
+    article_embed,
+    latest_embed,
+    thread_embed,
+    thread_lines,
+)
 from newsbot.i18n import ENGLISH, N_, Translator
 from newsbot.models import Actor, Article, ArticleId, ArticleStatus
 from newsbot.service import NewsService
@@ -40,12 +48,15 @@ class CommentsView(discord.ui.View):
         article: Article,
         cursors: list[str | None],
         next_cursor: str | None,
+        tr: Translator = ENGLISH,
     ) -> None:
         super().__init__(timeout=15 * 60)
         self.service = service
         self.article = article
         self.cursors = cursors
         self.next_cursor = next_cursor
+        self.previous_page.label = tr.gettext(PREVIOUS)
+        self.next_page.label = tr.gettext(NEXT)
         self.previous_page.disabled = len(cursors) <= 1
         self.next_page.disabled = next_cursor is None
 
@@ -72,7 +83,7 @@ class CommentsView(discord.ui.View):
             page = await service.thread(
                 article.id, cursor=cursors[-1], limit=COMMENTS_PAGE, viewer=viewer, size=size
             )
-            lines, cut = thread_lines(page)
+            lines, cut = thread_lines(page, tr)
             if not cut or size <= 1:
                 break
             # The embed holds fewer comments than the page: ask for a page of those only,
@@ -81,7 +92,7 @@ class CommentsView(discord.ui.View):
         embed = thread_embed(
             article, page, url=service.article_url(article.id), page_number=len(cursors), tr=tr
         )
-        return embed, cls(service, article, cursors, page.next_cursor)
+        return embed, cls(service, article, cursors, page.next_cursor, tr)
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         return await admit(interaction)
@@ -93,21 +104,21 @@ class CommentsView(discord.ui.View):
 
     async def _show(self, interaction: discord.Interaction, cursors: list[str | None]) -> None:
         viewer = actor_of(interaction)
-        tr = member_speech(interaction).tr
+        tr = (await speech_of(interaction)).tr
         embed, view = await self._page(self.service, self.article, cursors, viewer, tr)
         self.stop()
         await interaction.response.edit_message(
             embed=embed, view=view, allowed_mentions=NO_MENTIONS
         )
 
-    @discord.ui.button(label="◀ Previous", custom_id="newsbot:comments:previous")
+    @discord.ui.button(label=PREVIOUS, custom_id="newsbot:comments:previous")
     async def previous_page(
         self, interaction: discord.Interaction, _button: discord.ui.Button[CommentsView]
     ) -> None:
         """Show the page before."""
         await self._show(interaction, self.cursors[:-1] or [None])
 
-    @discord.ui.button(label="Next ▶", custom_id="newsbot:comments:next")
+    @discord.ui.button(label=NEXT, custom_id="newsbot:comments:next")
     async def next_page(
         self, interaction: discord.Interaction, _button: discord.ui.Button[CommentsView]
     ) -> None:
@@ -129,7 +140,7 @@ class ReadingCommands(CommandGroup, name="reading", description=N_("Reading")):
         service = service_of(interaction)
         page = await service.latest(limit=count)
         urls = {int(a.id): service.article_url(a.id) for a in page.articles}
-        await reply(interaction, embed=latest_embed(page, urls, member_speech(interaction).tr))
+        await reply(interaction, embed=latest_embed(page, urls, (await speech_of(interaction)).tr))
 
     @app_commands.command(description=N_("Show one article."))
     @app_commands.describe(article=N_("The article's number"))
@@ -145,7 +156,7 @@ class ReadingCommands(CommandGroup, name="reading", description=N_("Reading")):
             found,
             url=service.article_url(found.id),
             comment_count=count,
-            tr=member_speech(interaction).tr,
+            tr=(await speech_of(interaction)).tr,
         )
         note = None if found.status is ArticleStatus.PUBLISHED else f"(status: {found.status})"
         await reply(interaction, note, embed=embed)
@@ -161,6 +172,6 @@ class ReadingCommands(CommandGroup, name="reading", description=N_("Reading")):
         viewer = actor_of(interaction)
         found = await service.readable_article(ArticleId(article), viewer)
         embed, view = await CommentsView.first(
-            service, found, viewer, member_speech(interaction).tr
+            service, found, viewer, (await speech_of(interaction)).tr
         )
         await reply(interaction, embed=embed, view=view)

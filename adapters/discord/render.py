@@ -17,9 +17,9 @@ import discord
 
 from adapters.i18n import closed_line
 from adapters.templates import Templated
-from newsbot.i18n import ENGLISH, Translator
+from newsbot.i18n import ENGLISH, N_, Translator
 from newsbot.models import Article, ArticlePage, Comment, CommentNode, Platform, ThreadPage
-from newsbot.notifications import NoticeJob, shown
+from newsbot.notifications import NoticeJob, notice_words, shown
 from newsbot.text import cut_chars, one_line
 from newsbot.threads import walk
 
@@ -57,6 +57,9 @@ PLATFORM_LABELS = {
     Platform.WEB: "Web",
     Platform.CLI: "newsbot",
 }
+PREVIOUS = N_("◀ Previous")
+NEXT = N_("Next ▶")
+"""The labels of the buttons that page through a list (translated where shown)."""
 
 
 def neutralise_mentions(text: str) -> str:
@@ -222,41 +225,46 @@ def platform_label(platform: Platform) -> str:
     return PLATFORM_LABELS.get(platform, str(platform).capitalize())
 
 
-def comment_content(comment: Comment, *, quote: Comment | None = None) -> str:
+def comment_content(
+    comment: Comment, *, quote: Comment | None = None, tr: Translator = ENGLISH
+) -> str:
     """The content of a mirrored comment: ``**Name** (Telegram): text``, at most 2000 chars.
 
     Args:
         comment: the comment to mirror.
         quote: the parent comment, quoted on a first line when a native reply is impossible.
     """
-    head = f"**{escape_name(comment.author.name) or 'anonymous'}** "
+    anonymous = tr.gettext(N_("anonymous"))
+    head = f"**{escape_name(comment.author.name) or anonymous}** "
     head += f"({platform_label(comment.author.platform)}): "
     prefix = ""
     if quote is not None and quote.text:
         snippet = escape_text(cut_chars(one_line(quote.text), QUOTE_MAX))
-        prefix = f"> ↪ **{escape_name(quote.author.name) or 'anonymous'}**: {snippet}\n"
+        prefix = f"> ↪ **{escape_name(quote.author.name) or anonymous}**: {snippet}\n"
     # Escaping may lengthen the text, so the whole is cut after it: a cut drops a tail only,
     # so at worst an escape loses the character after it, never the other way round.
     text = escape_text(cut_chars(comment.text.strip(), CONTENT_MAX))
     return _safe(prefix + head + text, CONTENT_MAX)
 
 
-def _comment_line(node: CommentNode, depth: int) -> str:
+def _comment_line(node: CommentNode, depth: int, tr: Translator = ENGLISH) -> str:
     comment = node.comment
     indent = "\u2003" * depth + ("↳ " if depth else "")
     if not comment.text:
-        return f"{indent}*[deleted]*"
+        deleted = tr.gettext(N_("[deleted]"))
+        return f"{indent}*{deleted}*"
     text = escape_text(cut_chars(one_line(comment.text), LIST_COMMENT_MAX))
-    name = escape_name(cut_chars(one_line(comment.author.name), NAME_MAX)) or "anonymous"
+    name = escape_name(cut_chars(one_line(comment.author.name), NAME_MAX))
+    name = name or tr.gettext(N_("anonymous"))
     return f"{indent}**{name}** ({platform_label(comment.author.platform)}): {text}"
 
 
-def thread_lines(page: ThreadPage) -> tuple[list[str], bool]:
+def thread_lines(page: ThreadPage, tr: Translator = ENGLISH) -> tuple[list[str], bool]:
     """The lines of a ``/comments`` page that fit one embed, and whether any was left out."""
     lines: list[str] = []
     length = 0
     for node, depth in walk(page.comments):  # no recursion over a deep chain
-        line = _comment_line(node, min(depth, 4))
+        line = _comment_line(node, min(depth, 4), tr)
         if length + len(line) > DESCRIPTION_MAX:
             return lines, True
         lines.append(line)
@@ -273,7 +281,7 @@ def thread_embed(
     tr: Translator = ENGLISH,
 ) -> discord.Embed:
     """One page of an article's comment thread, for ``/comments``."""
-    lines, _ = thread_lines(page)
+    lines, _ = thread_lines(page, tr)
     body = "\n".join(lines) if lines else "*" + tr.gettext("No comments yet.") + "*"
     title = tr.gettext("Comments: %(title)s") % {"title": one_line(article.title)}
     embed = discord.Embed(
@@ -309,21 +317,20 @@ def latest_embed(
     return fit_embed(embed)
 
 
-def notice_content(job: NoticeJob, limit: int = 2000) -> str:
+def notice_content(job: NoticeJob, limit: int = 2000, tr: Translator = ENGLISH) -> str:
     """A reply notification as a DM: the title and each reply escaped as literal text, and a
     link to the comment on the web (send it with mentions off and embeds suppressed)."""
     replies, more = shown(job)
-    lines = [
-        "**New replies to your comment**" if job.count > 1 else "**New reply to your comment**"
-    ]
+    words = notice_words(job, more, tr)
+    lines = [f"**{words.heading}**"]
     for notice in replies:
         lines.append("")
-        lines.append(f"**{escape_name(notice.title) or 'Untitled'}**")
+        lines.append(f"**{escape_name(notice.title) or words.untitled}**")
         lines.append(
-            f"{escape_name(notice.author) or 'someone'}: {escape_text(one_line(notice.text))}"
+            f"{escape_name(notice.author) or words.someone}: {escape_text(one_line(notice.text))}"
         )
         if notice.url.startswith(("https://", "http://")):
             lines.append(f"<{notice.url}>")
     if more:
-        lines.append(f"\nand {more} more")
+        lines.append(f"\n{words.more}")
     return _safe("\n".join(lines), limit)

@@ -10,16 +10,20 @@ import discord
 from discord import app_commands
 
 from adapters.discord.groups import CommandGroup
-from adapters.discord.interactions import acknowledge, actor_of, reply, service_of
+from adapters.discord.interactions import acknowledge, actor_of, reply, say, service_of, words
 from adapters.discord.render import escape_name
 from newsbot.errors import InvalidInput
+from newsbot.i18n import N_
 from newsbot.models import ArticleId, Platform
 from newsbot.scheduling import (
+    CANCELLED_SCHEDULED,
+    GOES_OUT_NOW,
+    NOTHING_SCHEDULED,
+    RESCHEDULED,
     Priority,
     Schedule,
     ScheduledArticle,
     describe,
-    describe_times,
     parse_priority,
     plan,
 )
@@ -56,10 +60,10 @@ def when_field(value: str) -> tuple[str | None, str | None]:
     return (None, value) if value[-1:].lower() in "dhms" and value[:1].isdigit() else (value, None)
 
 
-def published_words(schedule: Schedule | None, priority: Priority) -> str:
-    """``Published`` or ``Scheduled (time)``, and the lane when it is breaking news."""
-    done = "Published" if schedule is None else f"Scheduled ({describe_times(schedule)})"
-    return done + (" as breaking news" if priority is Priority.BREAKING else "")
+NAME_THE_ARTICLE = {
+    "move": N_("Name the article to move with the article option."),
+    "cancel": N_("Name the article to cancel with the article option."),
+}
 
 
 def priority_of(value: str | None) -> Priority:
@@ -78,7 +82,7 @@ class ScheduleCommands(CommandGroup, name="schedule", description="Scheduled art
     """``/scheduled``: newsbot admins only, checked before anything is read."""
 
     async def check(self, interaction: discord.Interaction) -> None:
-        service_of(interaction).require_admin(actor_of(interaction), "see scheduled articles")
+        service_of(interaction).require_admin(actor_of(interaction), N_("see scheduled articles"))
 
     @app_commands.command()
     @app_commands.describe(
@@ -103,15 +107,18 @@ class ScheduleCommands(CommandGroup, name="schedule", description="Scheduled art
         actor = actor_of(interaction)
         if action == "list":
             items = await service.scheduled(actor)
-            await reply(interaction, "\n".join(map(_line, items)) or "Nothing is scheduled.")
+            lines = "\n".join(map(_line, items))
+            await reply(interaction, lines or await words(interaction, NOTHING_SCHEDULED))
             return
         if article is None:
-            raise InvalidInput(f"Name the article to {action} with the article option.")
+            raise InvalidInput(NAME_THE_ARTICLE[action])
         article_id = ArticleId(article)
         if action == "cancel":
             await service.cancel_scheduled(actor, article_id)
-            await reply(interaction, f"Cancelled article {article_id}: it will not go out.")
+            await say(interaction, CANCELLED_SCHEDULED, id=article_id)
             return
         item = await service.reschedule(actor, article_id, schedule_of(service, at, delay))
-        text = f"Rescheduled: {_line(item)}" if item else f"Article {article_id} goes out now."
-        await reply(interaction, text)
+        if item:
+            await say(interaction, RESCHEDULED, line=_line(item))
+        else:
+            await say(interaction, GOES_OUT_NOW, id=article_id)

@@ -7,16 +7,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import discord
 
-from adapters.discord.interactions import actor_of, admit, reply, service_of
+from adapters.discord.interactions import actor_of, admit, reply, service_of, speech_of
 from adapters.discord.publisher import NO_MENTIONS, DiscordPublisher, translate
 from adapters.discord.render import escape_name, escape_text
 from newsbot.errors import NotFound, PermissionDenied, RateLimited
+from newsbot.i18n import ENGLISH, Translator
 from newsbot.models import CommentId, Platform
-from newsbot.staffchat import BUTTONS, DATA_PREFIX, LABELS, REFUSAL, NoticeText, button_data
+from newsbot.staffchat import (
+    BUTTONS,
+    DATA_PREFIX,
+    LABELS,
+    REFUSAL,
+    NoticeText,
+    button_data,
+    more_line,
+    notice_lines,
+)
 from newsbot.text import cut_chars
 
 log = logging.getLogger("newsbot.discord")
@@ -36,29 +47,23 @@ _STYLES = {
 def notice_content(text: NoticeText) -> str:
     """A notice as Discord markdown, every field escaped and mentions made inert."""
     title = text.article if len(text.article) <= TITLE_MAX else text.article[:TITLE_MAX] + "…"
-    lines = [
-        f"**{escape_name(text.heading)}**",
-        f"Article: {escape_name(title)}",
-        f"On {escape_name(text.platform)} by {escape_name(text.author)}",
-        f"Why: {escape_name(text.reasons)}",
-        "",
-        escape_text(text.text),
-    ]
+    heading, *fields = notice_lines(replace(text, article=title), escape_name)
+    lines = [f"**{heading}**", *fields, "", escape_text(text.text)]
     if text.more:
-        lines += ["", f"*…and {escape_name(text.more)}*"]
+        lines += ["", f"*{more_line(text, escape_name)}*"]
     if text.decided:
         lines += ["", f"**{escape_name(text.decided)}**"]
     return cut_chars("\n".join(lines), CONTENT_MAX)
 
 
-def buttons(comment_id: CommentId) -> discord.ui.View:
+def buttons(comment_id: CommentId, tr: Translator = ENGLISH) -> discord.ui.View:
     """The four buttons under a notice (a view that is never stored: presses are handled by
     ``staff_press`` from the raw interaction)."""
     view = discord.ui.View(timeout=None)
     for action in BUTTONS:
         view.add_item(
             discord.ui.Button(
-                label=LABELS[action],
+                label=tr.gettext(LABELS[action]),
                 custom_id=button_data(comment_id, action),
                 style=_STYLES.get(str(action), discord.ButtonStyle.secondary),
             )
@@ -89,7 +94,7 @@ class DiscordStaffPoster:
         wait = self.publisher.pacer.try_acquire("post", chat_id)
         if wait:
             raise RateLimited(wait, scope="chat")
-        view = discord.ui.View(timeout=None) if text.decided else buttons(comment_id)
+        view = discord.ui.View(timeout=None) if text.decided else buttons(comment_id, text.tr)
         try:
             channel = client.get_channel(int(chat_id)) or await client.fetch_channel(int(chat_id))
             if not isinstance(channel, discord.abc.Messageable):
@@ -129,10 +134,10 @@ async def staff_press(interaction: discord.Interaction) -> None:
             actor_of(interaction), str(data.get("custom_id", ""))
         )
     except PermissionDenied:
-        await reply(interaction, REFUSAL)
+        await reply(interaction, (await speech_of(interaction)).gettext(REFUSAL))
         return
     except NotFound as exc:
-        await reply(interaction, str(exc))
+        await reply(interaction, exc.translated((await speech_of(interaction)).tr))
         return
     if done is None:
         return

@@ -18,11 +18,13 @@ from adapters.discord.interactions import (
     parse_tags,
     reply,
     rights_count,
+    say,
     service_of,
+    words,
 )
 from adapters.discord.render import escape_name, platform_label
 from newsbot.errors import InvalidInput, NotFound
-from newsbot.i18n import N_
+from newsbot.i18n import N_, Message
 from newsbot.models import Actor, Destination, DestinationKind, NewDestination, Platform
 from newsbot.text import cut_chars
 
@@ -32,6 +34,14 @@ _KINDS = {
     discord.ChannelType.news: DestinationKind.ANNOUNCEMENT,
     discord.ChannelType.forum: DestinationKind.FORUM,
 }
+
+IN_A_SERVER = N_("Run this in a server channel.")
+KIND_NAMES = {
+    DestinationKind.CHANNEL: N_("channel"),
+    DestinationKind.ANNOUNCEMENT: N_("announcement"),
+    DestinationKind.FORUM: N_("forum"),
+}
+"""A subscribed channel's kind as an answer names it."""
 
 _NEEDED = {
     DestinationKind.CHANNEL: (
@@ -60,25 +70,30 @@ def _target_channel(
     permissions there."""
     guild = interaction.guild
     if guild is None or interaction.channel is None:
-        raise InvalidInput("Run this in a server channel.")
+        raise InvalidInput(IN_A_SERVER)
     if option is None:
         channel: Any = interaction.channel
         user_perms, bot_perms = interaction.permissions, interaction.app_permissions
     else:
         channel = guild.get_channel(option.id)
         if channel is None:
-            raise NotFound("I cannot see that channel.")
+            raise NotFound(N_("I cannot see that channel."))
         member = interaction.user
         if not isinstance(member, discord.Member):
-            raise InvalidInput("Run this in a server channel.")
+            raise InvalidInput(IN_A_SERVER)
         user_perms = channel.permissions_for(member)
         bot_perms = channel.permissions_for(guild.me)
     kind = _KINDS.get(channel.type)
     if kind is None:
-        where = "a thread" if isinstance(channel, discord.Thread) else "this kind of channel"
+        where = (
+            N_("a thread") if isinstance(channel, discord.Thread) else N_("this kind of channel")
+        )
         raise InvalidInput(
-            f"newsbot cannot post in {where}. Run this in a text or announcement channel, or "
-            "name a text, announcement or forum channel with the channel option."
+            N_(
+                "newsbot cannot post in %(where)s. Run this in a text or announcement channel, "
+                "or name a text, announcement or forum channel with the channel option."
+            ),
+            where=Message(where),
         )
     return channel, kind, user_perms, bot_perms
 
@@ -102,17 +117,22 @@ def _subscriber(interaction: discord.Interaction, user_perms: discord.Permission
 
 def _subscribed_text(
     name: str, kind: DestinationKind, destination: Destination, created: bool
-) -> str:
+) -> Message:
+    values = {"name": f"#{name}"}
     if destination.pending:
         if created:
-            return (
-                f"Asked to subscribe #{name}: a newsbot admin must approve it (/approve) "
+            asked = N_(
+                "Asked to subscribe %(name)s: a newsbot admin must approve it (/approve) "
                 "before articles are posted there."
             )
-        return f"#{name} is already waiting for a newsbot admin's approval."
+            return Message(asked, values=values)
+        return Message(
+            N_("%(name)s is already waiting for a newsbot admin's approval."), values=values
+        )
     if created:
-        return f"Subscribed #{name}: new articles will be posted there as {kind}."
-    return f"#{name} is already subscribed."
+        subscribed = N_("Subscribed %(name)s: new articles will be posted there as %(kind)s.")
+        return Message(subscribed, values={**values, "kind": Message(KIND_NAMES.get(kind, kind))})
+    return Message(N_("%(name)s is already subscribed."), values=values)
 
 
 _CHOICE = re.compile(r"(telegram|discord):([^:\s]{1,64})(?::([^:\s]{1,64}))?")
@@ -132,13 +152,13 @@ def _pending_chat(value: str) -> tuple[Platform, str, str | None]:
     if choice is not None:
         platform = Platform(choice.group(1))
         if platform is Platform.DISCORD and snowflake(choice.group(2)) is None:
-            raise InvalidInput("That is not a Discord channel id.")
+            raise InvalidInput(N_("That is not a Discord channel id."))
         return platform, choice.group(2), choice.group(3)
     mention = _CHANNEL_MENTION.fullmatch(value)
     channel_id = snowflake(mention.group(1) if mention else value)
     if channel_id is None:
         raise InvalidInput(
-            "Pick a chat from the list, or give a Discord channel id (digits) or #channel."
+            N_("Pick a chat from the list, or give a Discord channel id (digits) or #channel.")
         )
     return Platform.DISCORD, str(channel_id), None
 
@@ -199,10 +219,12 @@ class ChannelCommands(CommandGroup, name="channel", description=N_("Subscription
                 tags=parse_tags(tags),
             ),
         )
-        text = _subscribed_text(target.name, kind, result.destination, result.created)
+        said = _subscribed_text(target.name, kind, result.destination, result.created)
+        text = await words(interaction, said)
         missing = _missing(kind, bot_perms)
         if missing:
-            text += f"\nI am missing these permissions there: {', '.join(missing)}."
+            lacking = N_("I am missing these permissions there: %(missing)s.")
+            text += "\n" + await words(interaction, lacking, missing=", ".join(missing))
         await reply(interaction, text)
 
     @app_commands.command(
@@ -223,17 +245,17 @@ class ChannelCommands(CommandGroup, name="channel", description=N_("Subscription
             _subscriber(interaction, user_perms), Platform.DISCORD, str(target.id)
         )
         if gone.pending:
-            text = f"Withdrew the request to subscribe #{target.name}."
+            text = N_("Withdrew the request to subscribe %(name)s.")
         else:
-            text = f"Unsubscribed #{target.name}: no more articles there."
-        await reply(interaction, text)
+            text = N_("Unsubscribed %(name)s: no more articles there.")
+        await say(interaction, text, name=f"#{target.name}")
 
 
 class ApprovalCommands(CommandGroup, name="approval", description=N_("Approvals")):
     """Approving subscriptions: newsbot admins only."""
 
     async def check(self, interaction: discord.Interaction) -> None:
-        service_of(interaction).require_admin(actor_of(interaction), "approve subscriptions")
+        service_of(interaction).require_admin(actor_of(interaction), N_("approve subscriptions"))
 
     @app_commands.command(
         description=N_("Approve a channel manager's subscription (newsbot admins).")
@@ -250,7 +272,9 @@ class ApprovalCommands(CommandGroup, name="approval", description=N_("Approvals"
             return
         approved = await service.approve(actor, platform, chat_id, thread_id)
         where = escape_name(approved.title or approved.chat_id)
-        await reply(
+        await say(
             interaction,
-            f"Approved {where} ({platform_label(platform)}): articles are posted there now.",
+            N_("Approved %(name)s (%(platform)s): articles are posted there now."),
+            name=where,
+            platform=platform_label(platform),
         )

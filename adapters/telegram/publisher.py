@@ -36,6 +36,7 @@ from adapters.telegram.render.templated import render_templated
 from adapters.templates import TemplateBook
 from adapters.templates import render as render_template
 from newsbot.errors import DeliveryError, DestinationGone, InvalidInput, RateLimited
+from newsbot.i18n import N_
 from newsbot.models import DestinationKind, Job, MessageRef, Platform, Posted
 from newsbot.notifications import NoticeJob
 from newsbot.service import NewsService
@@ -51,7 +52,8 @@ NOTICE_ARGS = {"lane": FANOUT}  # paced with the fan-out; claimed only after it
 # delivery completes with this id, and edits and deletes of it do nothing.
 NOT_POSTED = "-"
 MEDIA_PATH = "/media/telegram/"
-RETRACTED_TEXT = "This article was retracted."
+RETRACTED_TEXT = N_("This article was retracted.")
+COMMENT_DELETED = N_("(comment deleted)")
 
 _GONE = (
     "chat not found",
@@ -215,7 +217,8 @@ class TelegramPublisher:
         """Send a reply notice to the user's private chat (the chat id is the user id);
         Telegram refuses a chat the user never started (``DestinationGone``)."""
         await self._wait_ready()
-        rendered = render_notice(job)
+        # The recipient's private chat: NEWSBOT_LANGUAGE (its own language, were one set).
+        rendered = render_notice(job, tr=(await self.languages.refresh(job.account_id)).tr)
         try:
             await self.bot.send_message(
                 int(job.account_id),
@@ -359,7 +362,8 @@ class TelegramPublisher:
             return Posted(NOT_POSTED)
         if reply_to and ":" in reply_to:
             reply_to = reply_to.rpartition(":")[2]  # a mirror recorded as "chat:message"
-        rendered = render_comment(job.comment, None if reply_to else job.parent)
+        tr = self.languages.of(job.destination.chat_id).tr
+        rendered = render_comment(job.comment, None if reply_to else job.parent, tr=tr)
         reply = (
             ReplyParameters(int(reply_to), allow_sending_without_reply=True)
             if reply_to and _MESSAGE_ID.fullmatch(reply_to)
@@ -403,7 +407,9 @@ class TelegramPublisher:
     async def _edit(self, job: Job, message_id: str) -> None:
         chat, message = split_message_id(job.destination.chat_id, message_id)
         if job.comment is not None:
-            rendered = render_comment(job.comment, None)
+            rendered = render_comment(
+                job.comment, None, tr=self.languages.of(job.destination.chat_id).tr
+            )
             await self._edit_text(job, chat, message, rendered)
             return
         template = await self.templates.get(job.destination.id)
@@ -491,7 +497,8 @@ class TelegramPublisher:
                 "message can't be deleted, replacing its text",
                 extra={"delivery_id": job.delivery.id, "chat_id": chat, "message_id": message},
             )
-            notice = plain(RETRACTED_TEXT if job.comment is None else "(comment deleted)")
+            tr = self.languages.of(job.destination.chat_id).tr  # the chat's, as its posts
+            notice = plain(tr.gettext(RETRACTED_TEXT if job.comment is None else COMMENT_DELETED))
             try:
                 await self._edit_text(job, chat, message, notice)
             except BadRequest as again:

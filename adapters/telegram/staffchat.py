@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+from dataclasses import replace
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -15,9 +16,18 @@ from telegram.ext import ExtBot
 
 from adapters.telegram.publisher import FANOUT_ARGS, NO_PREVIEW, chat_key, translate
 from newsbot.errors import PermissionDenied, RateLimited
+from newsbot.i18n import ENGLISH, Translator
 from newsbot.models import Actor, CommentId, Platform
 from newsbot.service import NewsService
-from newsbot.staffchat import BUTTONS, LABELS, REFUSAL, NoticeText, button_data
+from newsbot.staffchat import (
+    BUTTONS,
+    LABELS,
+    REFUSAL,
+    NoticeText,
+    button_data,
+    more_line,
+    notice_lines,
+)
 
 log = logging.getLogger("newsbot.telegram")
 
@@ -28,27 +38,23 @@ TITLE_MAX = 300
 def notice_html(text: NoticeText) -> str:
     """A notice as Telegram HTML, every field escaped."""
     title = text.article if len(text.article) <= TITLE_MAX else text.article[:TITLE_MAX] + "…"
-    lines = [
-        f"<b>{html.escape(text.heading)}</b>",
-        f"Article: {html.escape(title)}",
-        f"On {html.escape(text.platform)} by {html.escape(text.author)}",
-        f"Why: {html.escape(text.reasons)}",
-        "",
-        html.escape(text.text),
-    ]
+    heading, *fields = notice_lines(replace(text, article=title), html.escape)
+    lines = [f"<b>{heading}</b>", *fields, "", html.escape(text.text)]
     if text.more:
-        lines += ["", f"<i>…and {html.escape(text.more)}</i>"]
+        lines += ["", f"<i>{more_line(text, html.escape)}</i>"]
     if text.decided:
         lines += ["", f"<b>{html.escape(text.decided)}</b>"]
     return "\n".join(lines)
 
 
-def keyboard(comment_id: CommentId) -> InlineKeyboardMarkup:
+def keyboard(comment_id: CommentId, tr: Translator = ENGLISH) -> InlineKeyboardMarkup:
     """The four buttons under a notice."""
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(LABELS[a], callback_data=button_data(comment_id, a))
+                InlineKeyboardButton(
+                    tr.gettext(LABELS[a]), callback_data=button_data(comment_id, a)
+                )
                 for a in BUTTONS
             ]
         ]
@@ -79,7 +85,7 @@ class TelegramStaffPoster:
                 notice_html(text),
                 parse_mode=ParseMode.HTML,
                 link_preview_options=NO_PREVIEW,
-                reply_markup=None if text.decided else keyboard(comment_id),
+                reply_markup=None if text.decided else keyboard(comment_id, text.tr),
                 rate_limit_args=FANOUT_ARGS,
             )
         except TelegramError as error:
@@ -95,7 +101,7 @@ async def staff_press(service: NewsService, update: Update, actor: Actor) -> Non
     try:
         done = await service.staffchat.press(actor, query.data or "")
     except PermissionDenied:
-        await query.answer(REFUSAL, show_alert=True)
+        await query.answer(service.staffchat.tr.gettext(REFUSAL), show_alert=True)
         return
     if done is None:
         await query.answer()

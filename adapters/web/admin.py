@@ -35,6 +35,7 @@ from adapters.web.context import (
 from adapters.web.guard import address_bucket, ascii_number, token_matches
 from adapters.web.render import flatten
 from newsbot.errors import InvalidInput, NotFound
+from newsbot.i18n import N_
 from newsbot.models import Actor, ArticleId, CommentId, Platform
 
 ADMIN_CACHE = "no-store"
@@ -276,7 +277,7 @@ async def ban_comment_name(request: web.Request) -> web.StreamResponse:
     service = site(request).service
     comment = await service.comment(CommentId(path_id(request)))
     if comment.author.platform is not Platform.WEB:
-        raise InvalidInput(speech(request).gettext("Only web comments are banned by name."))
+        raise InvalidInput(N_("Only web comments are banned by name."))
     await service.ban_name(Actor.operator(), comment.author.name)
     log.info("web name banned from the admin page", extra={"comment_id": comment.id})
     raise web.HTTPSeeOther(_admin_url(article_id, "name-banned", comment.id))

@@ -6,9 +6,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters.web.admin import ADMIN_CACHE, _login_page, _private, _signed_in, moderation
-from adapters.web.context import ID_PATTERN, log, path_id, render, site, speech
+from adapters.web.context import ID_PATTERN, log, path_id, render, site
 from adapters.web.guard import ascii_number
 from newsbot.errors import InvalidInput
+from newsbot.i18n import N_
 from newsbot.models import Actor, Platform
 from newsbot.people import PersonId
 
@@ -85,10 +86,10 @@ async def unlink(request: web.Request) -> web.StreamResponse:
     platform, account = data.get("platform"), data.get("account")
     people = site(request).service.people
     if not isinstance(platform, str) or not isinstance(account, str):
-        raise InvalidInput(speech(request).gettext("Name the account to unlink."))
+        raise InvalidInput(N_("Name the account to unlink."))
     held = await people.find(Platform(platform), account) if platform in _PLATFORMS else None
     if held is None or held.id != person_id:
-        raise InvalidInput(speech(request).gettext("That account is not linked to this person."))
+        raise InvalidInput(N_("That account is not linked to this person."))
     await people.unlink(Platform(platform), account, actor=Actor.operator())
     return _back(person_id, "unlinked")
 

@@ -10,7 +10,8 @@ from aiohttp import web
 
 from adapters.web.admin import ADMIN_CACHE, _login_page, _private, _signed_in
 from adapters.web.charts import stacked_bars
-from adapters.web.context import path_id, render, site
+from adapters.web.context import path_id, render, site, speech
+from newsbot.i18n import N_
 from newsbot.models import Actor, ArticleId, Platform
 from newsbot.stats import duration
 
@@ -49,24 +50,28 @@ async def article_stats_page(request: web.Request) -> web.Response:
         return _login_page(request)
     service = site(request).service
     found = await service.figures.article(Actor.operator(), ArticleId(path_id(request)))
+    tr = speech(request).tr
     charts = [
         stacked_bars(
-            "Comments over time by platform",
+            tr.gettext(N_("Comments over time by platform")),
             _by_platform(found.comments_over_time),
             found.bucket,
             "comments",
+            empty=tr.gettext(N_("Nothing yet")),
         ),
         stacked_bars(
-            "Reactions over time by platform",
+            tr.gettext(N_("Reactions over time by platform")),
             _by_platform(found.reactions_over_time),
             found.bucket,
             "reactions",
+            empty=tr.gettext(N_("Nothing yet")),
         ),
         stacked_bars(
-            "Posts delivered over time by platform",
+            tr.gettext(N_("Posts delivered over time by platform")),
             _by_platform(found.posts_over_time),
             found.bucket,
             "deliveries",
+            empty=tr.gettext(N_("Nothing yet")),
         ),
     ]
     return _private(

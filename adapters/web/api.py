@@ -1,8 +1,11 @@
 """The JSON API: articles and threads, one keyset page at a time.
 
-Errors are ``{"error": "..."}`` with the matching status; the error middleware in ``app``
-produces them for every path under ``/api/``. Field names follow the command line's
-``--json`` output (``url`` is the article's page here, ``canonical_url`` its original).
+Errors are ``{"error": "...", "code": "..."}`` with the matching status: ``error`` in the
+reader's language (``Accept-Language``, else the site's), ``code`` a stable name for programs
+(``not_found``, ``gone``, ``invalid_input`` with ``field``, ``forbidden``, ...); the error
+middleware in ``app`` produces them for every path under ``/api/``. Field names follow the
+command line's ``--json`` output (``url`` is the article's page here, ``canonical_url`` its
+original).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from adapters.web.guard import ascii_number
 from adapters.web.render import article_path, markdown_html
 from newsbot import NewsService
 from newsbot.errors import InvalidInput, NotFound
+from newsbot.i18n import N_
 from newsbot.models import (
     Article,
     ArticleId,
@@ -104,16 +108,18 @@ def _limit(request: web.Request, default: int) -> int:
         return default
     limit = ascii_number(raw, digits=6)
     if limit is None:
-        raise InvalidInput("The limit must be a whole number between 1 and 100.", field="limit")
+        raise InvalidInput(
+            N_("The limit must be a whole number between 1 and 100."), field="limit"
+        )
     return limit
 
 
 async def _article(request: web.Request) -> Article:
     article = await site(request).service.article(ArticleId(path_id(request)))
     if article.status in (ArticleStatus.DRAFT, ArticleStatus.SCHEDULED):
-        raise NotFound(f"There is no article {article.id}.")
+        raise NotFound(N_("There is no article %(id)s."), id=article.id)
     if article.status is ArticleStatus.RETRACTED:
-        raise Gone(f"Article {article.id} was retracted.")
+        raise Gone(N_("Article %(id)s was retracted."), id=article.id)
     return article
 
 
@@ -182,7 +188,7 @@ async def comments(request: web.Request) -> web.Response:
     article_id = path_id(request)
     order = request.query.get("order", "oldest")
     if order not in _ORDERS:
-        raise InvalidInput("The order must be 'oldest' or 'newest'.", field="order")
+        raise InvalidInput(N_("The order must be 'oldest' or 'newest'."), field="order")
     cursor = request.query.get("cursor") or None
     limit = _limit(request, s.comments_per_page)
 

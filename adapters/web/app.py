@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from adapters.i18n import Speech
+from adapters.i18n import Speech, accepted_speech
 from adapters.web import (
     admin,
     admin_people,
@@ -235,8 +235,11 @@ def _status(exc: Exception) -> int:
 
 @web.middleware
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn refusals and failures into JSON under /api/ and into small pages elsewhere."""
+    """Turn refusals and failures into JSON under /api/ and into small pages elsewhere, in the
+    reader's language: the site's on pages; under /api/ the one ``Accept-Language`` prefers,
+    beside a ``code`` that does not change with it."""
     headers: dict[str, str] = {}
+    refusal: DomainError | None = None
     try:
         return await handler(request)
     except web.HTTPException as exc:
@@ -245,28 +248,54 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         status, message = exc.status, exc.reason
         if "Allow" in exc.headers:
             headers["Allow"] = exc.headers["Allow"]
-    except (DomainError, Gone) as exc:
-        status, message = _status(exc), str(exc)
+    except DomainError as exc:
+        status, message, refusal = _status(exc), str(exc), exc
     except Exception:
         log.exception("request failed", extra={"path": request.path, "method": request.method})
         status, message = 500, N_("Something went wrong on our side. Please try again later.")
     if status == 404 and message == "Not Found":
         message = N_("There is no such page.")
-    if request.path.startswith("/api/"):
-        response = web.json_response({"error": message}, status=status)
+    api = request.path.startswith("/api/")
+    speech = site(request).speech
+    if api:
+        speech = accepted_speech(request.headers.get("Accept-Language"), speech)
+    # A refusal is rendered from its message and values; a constant (a status text, the
+    # middleware's own) has a translation; an already translated one is shown as it is.
+    tr = speech.tr
+    text = refusal.translated(tr) if refusal is not None else tr.gettext(message)
+    if api:
+        body = {"error": text, "code": error_code(status, refusal)}
+        if isinstance(refusal, InvalidInput) and refusal.field:
+            body["field"] = refusal.field
+        response = web.json_response(body, status=status)
         response.headers["Cache-Control"] = ERROR_CACHE
+        response.headers["Vary"] = "Accept-Language"
     else:
-        # A constant message (a core refusal, a status text) has a translation; an already
-        # translated one or a message with values is shown as it is.
-        tr = site(request).speech.tr
-        title, message = tr.gettext(_TITLES.get(status, N_("Error"))), tr.gettext(message)
+        title = tr.gettext(_TITLES.get(status, N_("Error")))
         response = render(
-            request, "message.html", status=status, cache=ERROR_CACHE, title=title, message=message
+            request, "message.html", status=status, cache=ERROR_CACHE, title=title, message=text
         )
     response.headers.update(headers)
     return response
 
 
+def error_code(status: int, refusal: DomainError | None = None) -> str:
+    """The JSON API's ``code``: the refusal's kind, or a name for the HTTP status."""
+    if refusal is not None:
+        return refusal.code
+    return _CODES.get(status, "server_error" if status >= 500 else "bad_request")
+
+
+_CODES = {
+    400: "bad_request",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    410: "gone",
+    413: "too_large",
+    429: "rate_limited",
+    500: "server_error",
+}
 _TITLES = {
     400: N_("Bad request"),
     403: N_("Forbidden"),

@@ -30,10 +30,16 @@ def _label(at: datetime, bucket: float) -> str:
 
 
 def stacked_bars(
-    title: str, counts: Mapping[tuple[datetime, str], int], bucket: float, ident: str
+    title: str,
+    counts: Mapping[tuple[datetime, str], int],
+    bucket: float,
+    ident: str,
+    *,
+    empty: str = "Nothing yet",
 ) -> Chart:
     """Stacked bars: one per time bucket, a segment per series, with axis labels and a
-    legend; ``ident`` makes the ids inside the SVG unique on the page."""
+    legend; ``ident`` makes the ids inside the SVG unique on the page; ``empty`` is shown
+    (in the page's language) when there is nothing to draw."""
     buckets: Sequence[datetime] = sorted({at for at, _ in counts})
     series = tuple(sorted({s for _, s in counts}))
     totals = [sum(counts.get((at, s), 0) for s in series) for at in buckets]
@@ -76,7 +82,7 @@ def stacked_bars(
     if not buckets:
         parts.append(
             f'<text class="legend" x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">'
-            "Nothing yet</text>"
+            f"{escape(empty)}</text>"
         )
     parts.append("</svg>")
     rows = tuple(

@@ -26,7 +26,8 @@ from adapters.web.guard import (
     trusted,
 )
 from newsbot import NewsService
-from newsbot.errors import NotFound
+from newsbot.errors import DomainError, NotFound
+from newsbot.i18n import N_
 
 log = logging.getLogger("newsbot.web")
 
@@ -44,8 +45,10 @@ ERROR_CACHE = "no-cache"
 ID_PATTERN = r"[0-9]{1,18}"  # fits SQLite's 64-bit integers
 
 
-class Gone(Exception):
+class Gone(DomainError):
     """The article was retracted: answered with HTTP 410."""
+
+    code = "gone"
 
 
 @dataclass(slots=True)
@@ -233,7 +236,7 @@ def path_id(request: web.Request, key: str = "id") -> int:
     try:
         return int(request.match_info[key].split("-", 1)[0])
     except (KeyError, ValueError) as exc:  # pragma: no cover - the route pattern prevents it
-        raise NotFound(speech(request).gettext("There is no such page.")) from exc
+        raise NotFound(N_("There is no such page.")) from exc
 
 
 def set_session_cookie(

@@ -8,6 +8,7 @@ from adapters.web.cache import Page
 from adapters.web.context import Gone, cached, path_id, render_text, site
 from adapters.web.render import article_path
 from newsbot.errors import NotFound
+from newsbot.i18n import N_
 from newsbot.models import ArticleId, ArticleStatus, Comment, CommentNode, CommentStatus
 
 ATOM = "application/atom+xml"
@@ -64,9 +65,9 @@ async def comments_feed(request: web.Request) -> web.Response:
     async def load() -> Page:
         article = await service.article(ArticleId(article_id))
         if article.status in (ArticleStatus.DRAFT, ArticleStatus.SCHEDULED):
-            raise NotFound(f"There is no article {article.id}.")
+            raise NotFound(N_("There is no article %(id)s."), id=article.id)
         if article.status is ArticleStatus.RETRACTED:
-            raise Gone(f"Article {article.id} was retracted.")
+            raise Gone(N_("Article %(id)s was retracted."), id=article.id)
         thread = await service.thread(article.id, limit=100, newest_first=True)
         latest = sorted(_all(thread.comments), key=lambda c: (c.created_at, c.id), reverse=True)
         latest = latest[:COMMENT_FEED_SIZE]

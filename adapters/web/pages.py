@@ -107,7 +107,7 @@ async def index(request: web.Request) -> web.Response:
 async def _published(request: web.Request) -> Article:
     article = await site(request).service.article(ArticleId(path_id(request)))
     if article.status in (ArticleStatus.DRAFT, ArticleStatus.SCHEDULED):
-        raise NotFound(speech(request).gettext("There is no article %(id)s.") % {"id": article.id})
+        raise NotFound(N_("There is no article %(id)s."), id=article.id)
     return article
 
 
@@ -401,15 +401,15 @@ async def post_comment(request: web.Request) -> web.StreamResponse:
         )
     except TooSoon as exc:  # slow mode: the text stays in the form, with when to come back
         return await _too_soon(request, article, form, exc)
-    except InvalidInput as exc:  # a constant message is in the catalogs
-        form.errors[exc.field or "form"] = s.speech.gettext(str(exc))
+    except InvalidInput as exc:
+        form.errors[exc.field or "form"] = exc.translated(s.speech.tr)
         return await _article_response(request, article, form, status=400)
     except NotFound as exc:  # the parent comment is not in this thread
         form.parent_id, form.parent_name = None, ""
-        form.errors["parent"] = str(exc)
+        form.errors["parent"] = exc.translated(s.speech.tr)
         return await _article_response(request, article, form, status=400)
     except PermissionDenied as exc:
-        form.errors["form"] = s.speech.gettext(str(exc))
+        form.errors["form"] = exc.translated(s.speech.tr)
         return await _article_response(request, article, form, status=403)
     if comment.status is not CommentStatus.VISIBLE:
         # Held (over the per-author or per-chat limit): stored for moderators, not shown. The

@@ -7,9 +7,10 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from adapters.web.context import path_id, site, speech
+from adapters.web.context import path_id, site
 from adapters.web.render import article_path
 from newsbot.errors import NotFound
+from newsbot.i18n import N_
 from newsbot.models import ArticleStatus, CommentId, CommentStatus
 from newsbot.threads import walk
 
@@ -29,7 +30,7 @@ async def comment_permalink(request: web.Request) -> web.Response:
     if comment.status is not CommentStatus.VISIBLE or article.status is not (
         ArticleStatus.PUBLISHED
     ):
-        raise NotFound(speech(request).gettext("There is no such comment."))
+        raise NotFound(N_("There is no such comment."))
     cursor: str | None = None
     where = ""
     for _ in range(SEARCH_PAGES):

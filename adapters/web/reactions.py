@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.i18n import accepted_speech
 from adapters.web.api import JSON, _dumps
 from adapters.web.cache import Page
 from adapters.web.context import (
@@ -31,6 +32,7 @@ from adapters.web.context import (
 from adapters.web.guard import ascii_number, new_session
 from adapters.web.render import article_path
 from newsbot.errors import InvalidInput, NotFound
+from newsbot.i18n import N_
 from newsbot.models import ArticleId, ArticleStatus, CommentId
 from newsbot.reactions import ReactionCounts, Tally
 from newsbot.service import web_identity
@@ -65,7 +67,7 @@ async def reactions_api(request: web.Request) -> web.Response:
     async def load() -> Page:
         article = await s.service.article(ArticleId(article_id))
         if article.status is not ArticleStatus.PUBLISHED:
-            raise NotFound(s.speech.gettext("There is no article %(id)s.") % {"id": article_id})
+            raise NotFound(N_("There is no article %(id)s."), id=article_id)
         counts = await s.service.reactions.counts(article.id)
         offered = s.service.reactions.web_reactions
         return Page(
@@ -92,15 +94,21 @@ async def post_reaction(request: web.Request) -> web.StreamResponse:
     )
     article = await s.service.article(ArticleId(path_id(request)))
     if article.status is not ArticleStatus.PUBLISHED:
-        raise NotFound(speech(request).gettext("There is no article %(id)s.") % {"id": article.id})
+        raise NotFound(N_("There is no article %(id)s."), id=article.id)
     if wait:
         seconds = max(1, math.ceil(wait))
         log.info("reaction refused: rate limit", extra={"remote": remote, "retry_after": seconds})
-        text = speech(request).gettext(
-            "Too many reactions. Please wait %(seconds)s seconds and try again."
+        said = speech(request)
+        if wants_json:
+            said = accepted_speech(request.headers.get("Accept-Language"), said)
+        text = said.ngettext(
+            "Too many reactions. Please wait %(seconds)s second and try again.",
+            "Too many reactions. Please wait %(seconds)s seconds and try again.",
+            seconds,
         ) % {"seconds": seconds}
         if wants_json:
-            response = web.json_response({"error": text}, status=429)
+            response = web.json_response({"error": text, "code": "rate_limited"}, status=429)
+            response.headers["Vary"] = "Accept-Language"
         else:
             response = render(
                 request,
@@ -119,7 +127,7 @@ async def post_reaction(request: web.Request) -> web.StreamResponse:
     if isinstance(raw_comment, str) and raw_comment:
         number = ascii_number(raw_comment)
         if number is None:
-            raise NotFound(speech(request).gettext("There is no such comment."))
+            raise NotFound(N_("There is no such comment."))
         comment_id = CommentId(number)
     session = request.cookies.get(SESSION_COOKIE, "")
     fresh = not (0 < len(session) <= 64)
@@ -128,7 +136,7 @@ async def post_reaction(request: web.Request) -> web.StreamResponse:
     reader = web_identity(s.keys.identity, session)
     reactions = s.service.reactions
     if not isinstance(emoji, str):
-        raise InvalidInput(speech(request).gettext("Please choose a reaction."), field="emoji")
+        raise InvalidInput(N_("Please choose a reaction."), field="emoji")
     await reactions.react_on_web(article.id, comment_id, reader, emoji, toggle=True)
     if wants_json:
         counts = await reactions.counts(article.id)

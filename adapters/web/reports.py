@@ -25,6 +25,7 @@ from adapters.web.context import (
 from adapters.web.guard import new_session
 from newsbot.desk import REASON_MAX
 from newsbot.errors import NotFound
+from newsbot.i18n import N_
 from newsbot.models import Actor, CommentId, CommentStatus, Platform
 from newsbot.service import web_identity
 
@@ -38,9 +39,7 @@ async def _comment_path(request: web.Request) -> tuple[CommentId, str]:
     comment_id = CommentId(path_id(request))
     comment = await site(request).service.comment(comment_id)
     if comment.status is not CommentStatus.VISIBLE:
-        raise NotFound(
-            speech(request).gettext("There is no comment %(id)s to report.") % {"id": comment_id}
-        )
+        raise NotFound(N_("There is no comment %(id)s to report."), id=comment_id)
     return comment_id, f"/articles/{comment.article_id}#comment-{comment_id}"
 
 

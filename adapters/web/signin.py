@@ -300,16 +300,19 @@ def _flow(request: web.Request) -> tuple[str, str]:
     return state, local_path(back)
 
 
-def refused(request: web.Request, message: str, status: int = 403) -> web.Response:
-    """A sign-in refused: the reason, translated, on a page of its own (never cached)."""
-    log.info("sign-in refused", extra={"reason": message, "remote": client_address(request)})
+def refused(request: web.Request, message: str | DomainError, status: int = 403) -> web.Response:
+    """A refusal's page: ``message`` a constant (``N_``) or the core's refusal."""
+    reason = str(message)
+    log.info("sign-in refused", extra={"reason": reason, "remote": client_address(request)})
+    tr = speech(request).tr
+    text = message.translated(tr) if isinstance(message, DomainError) else tr.gettext(reason)
     return render(
         request,
         "message.html",
         status=status,
         cache=NO_STORE,
-        title=speech(request).gettext("Sign-in refused"),
-        message=speech(request).gettext(message),
+        title=tr.gettext("Sign-in refused"),
+        message=text,
     )
 
 
@@ -328,7 +331,7 @@ async def telegram_callback(request: web.Request) -> web.StreamResponse:
             fields, cfg.telegram_token, current.person.id if current else None
         )
     except DomainError as exc:
-        return refused(request, str(exc))
+        return refused(request, exc)
     return signed_in_back(request, person, proven)
 
 
@@ -339,7 +342,7 @@ async def _finish(request: web.Request, proven: Proven) -> web.StreamResponse:
             proven, current.person.id if current else None
         )
     except DomainError as exc:
-        return refused(request, str(exc))
+        return refused(request, exc)
     return signed_in_back(request, person, proven)
 
 
@@ -484,7 +487,7 @@ async def link(request: web.Request) -> web.Response:
             )
         code = await people.web_link_code(who.person.id)
     except DomainError as exc:
-        return await _page(request, status=400, message=str(exc))
+        return await _page(request, status=400, message=exc.translated(speech(request).tr))
     return await _page(request, code=code)
 
 
@@ -500,7 +503,9 @@ async def unlink(request: web.Request) -> web.StreamResponse:
         await site(request).service.people.unlink(
             platform, form.get("account", ""), person_id=who.person.id
         )
-    except (DomainError, ValueError) as exc:
+    except DomainError as exc:
+        return await _page(request, status=400, message=exc.translated(speech(request).tr))
+    except ValueError as exc:  # not a platform's name
         return await _page(request, status=400, message=str(exc))
     response = web.Response(status=303, headers={"Location": "/signin"})
     if (platform, form.get("account")) == (who.platform, who.account_id):

@@ -46,7 +46,7 @@ async def begin(request: web.Request) -> web.StreamResponse:
     try:
         await site(request).service.people.begin_chat_sign_in(secret)
     except DomainError as exc:
-        return refused(request, str(exc), status=400)
+        return refused(request, exc, status=400)
     response = web.Response(status=303, headers={"Location": PATH})
     signin_cookie(request, response, CHAT_COOKIE, secret, int(CHAT_SIGN_IN_TTL.total_seconds()))
     return response
@@ -86,7 +86,7 @@ async def finish(request: web.Request) -> web.StreamResponse:
             secret, current.person.id if current else None
         )
     except DomainError as exc:
-        response = refused(request, str(exc))
+        response = refused(request, exc)
         response.del_cookie(CHAT_COOKIE, path="/signin")
         return response
     if done is None:

@@ -12,21 +12,23 @@ from typing import Any, Protocol
 from telegram import (
     Chat,
     InlineKeyboardMarkup,
-    Message,
     ReplyParameters,
     Update,
+)
+from telegram import (
+    Message as TgMessage,
 )
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
-from adapters.i18n import ChatSpeech, Speech
+from adapters.i18n import ChatSpeech, Speech, speech_for
 from adapters.telegram.fastpath import names_of
 from adapters.telegram.publisher import NO_PREVIEW, chat_key, redact
 from adapters.telegram.render import Rendered, plain
 from newsbot.answers import APOLOGY, TRY_AGAIN, AnswerKind, answer_to
 from newsbot.errors import NewsBotError, PermissionDenied, StorageError
-from newsbot.i18n import N_
+from newsbot.i18n import N_, Message
 from newsbot.models import Actor, DestinationKind, Platform
 from newsbot.service import NewsService
 
@@ -92,16 +94,22 @@ async def run_guarded(
     fields: dict[str, Any],
     call: Callable[[], Awaitable[None]],
     answer: Callable[[str], Awaitable[None]] | None,
+    speak: Callable[[], Awaitable[Speech]] | None = None,
 ) -> None:
     """Run one update's handling so that it cannot crash the bot (see ``guarded``); with no
-    ``answer``, refusals and failures are only logged."""
+    ``answer``, refusals and failures are only logged. ``speak`` gives the language of the
+    answer (``HandlerGroup.speech``); without it, the chat's own or the default."""
     try:
         await call()
     except Exception as error:  # the bot must outlive any single update
         chat = fields.get("chat_id")
         languages = handlers.shared.languages
         speech = handlers.shared.speech
-        if languages is not None and chat is not None and not isinstance(error, StorageError):
+        if isinstance(error, StorageError):
+            pass  # the store is not answering: no chat's language is looked up
+        elif speak is not None:
+            speech = await speak()
+        elif languages is not None and chat is not None:
             speech = await languages.refresh(str(chat))  # a chat with a language of its own
         reply = answer_to(error, speech.tr)
         if reply.kind is AnswerKind.SHOW:
@@ -161,6 +169,7 @@ def guarded(
                 describe(update),
                 lambda: handler(self, update, context),
                 answer if answer_errors else None,
+                lambda: self.speech(update),
             )
 
         wrapper.__name__ = getattr(handler, "__name__", action)
@@ -230,7 +239,7 @@ class HandlerGroup:
         reply: Rendered | str,
         *,
         markup: InlineKeyboardMarkup | None = None,
-    ) -> Message | None:
+    ) -> TgMessage | None:
         """Answer in the chat of the update (replying to its message in groups)."""
         message = update.effective_message
         chat = update.effective_chat
@@ -268,18 +277,43 @@ class HandlerGroup:
     # -- who is asking --------------------------------------------------------------------
 
     async def speech(self, update: Update) -> Speech:
-        """The language to answer in: the chat's own where one is set, else the default."""
+        """The language to answer in: in a private chat the sender's Telegram language when
+        newsbot speaks it; elsewhere (and failing that) the chat's own where one is set
+        (``bot.py language``), else the default (``NEWSBOT_LANGUAGE``)."""
         chat = update.effective_chat
         languages = self.shared.languages
-        if chat is None or languages is None:
-            return self.shared.speech
-        return await languages.refresh(str(chat.id))
+        speech = self.shared.speech
+        if chat is not None and languages is not None:
+            speech = await languages.refresh(str(chat.id))
+        user = update.effective_user
+        if chat is not None and chat.type == ChatType.PRIVATE and user is not None:
+            return speech_for(user.language_code, speech)
+        return speech
+
+    async def say(
+        self,
+        update: Update,
+        message: str | Message,
+        /,
+        *,
+        markup: InlineKeyboardMarkup | None = None,
+        **values: object,
+    ) -> TgMessage | None:
+        """Answer with ``message`` (marked ``N_``, its ``%(name)s`` filled from ``values``, or
+        a ``Message``) in the language of the chat (``speech``)."""
+        text = await self.words(update, message, **values)
+        return await self.send(update, text, markup=markup)
+
+    async def words(self, update: Update, message: str | Message, /, **values: object) -> str:
+        """``message`` with its values, in the language of the update's chat."""
+        said = message if isinstance(message, Message) else Message(message, values=values)
+        return said.render((await self.speech(update)).tr)
 
     def actor(self, update: Update, *, chat_admin: bool = False) -> Actor:
         """The sender as the service sees them."""
         user = update.effective_user
         if user is None:
-            raise PermissionDenied("I cannot tell who sent this.")
+            raise PermissionDenied(N_("I cannot tell who sent this."))
         return Actor(Platform.TELEGRAM, str(user.id), user.full_name, chat_admin=chat_admin)
 
     async def is_chat_admin(self, update: Update, chat_id: int | str) -> bool:
@@ -300,5 +334,5 @@ class HandlerGroup:
         chat = update.effective_chat
         if chat is not None and chat.type == ChatType.PRIVATE:
             return True
-        await self.send(update, f"Send {command} to me in a private chat.")
+        await self.say(update, N_("Send %(command)s to me in a private chat."), command=command)
         return False

@@ -29,7 +29,9 @@ from adapters.telegram.render import (
 from newsbot.errors import (
     InvalidInput,
 )
+from newsbot.feed_reports import ALREADY_FOLLOWED, NO_FEEDS, UNFOLLOWED, following
 from newsbot.feeds import FeedService, feed_page, poll_summary
+from newsbot.i18n import N_, Translator
 from newsbot.models import (
     NewFeed,
 )
@@ -48,48 +50,46 @@ class Feeds(HandlerGroup):
         if not await self.private_only(update, "/feed"):
             return
         actor = self.actor(update)
-        self.service.require_admin(actor, "manage feeds")
+        self.service.require_admin(actor, N_("manage feeds"))
         feeds = self.service.feeds
         if feeds is None:
-            raise InvalidInput("Feeds are not available in this newsbot.")
+            raise InvalidInput(NO_FEEDS)
         args = list(context.args or [])
         action = args.pop(0).lower() if args else ""
         if action == "list":
-            text, markup = await self.feed_list_page(feeds, 0)
+            text, markup = await self.feed_list_page(feeds, 0, (await self.speech(update)).tr)
             await self.send(update, text, markup=markup)
         elif action == "add" and args:
             feed, result = await feeds.add(actor, NewFeed(args[0], parse_tags(args[1:])))
             if result is None:
-                await self.send(update, f"{feed.url} is already followed.")
+                await self.say(update, ALREADY_FOLLOWED, url=feed.url)
             else:
-                await self.send(
-                    update,
-                    f"Following {feed.url} ({feed.title or 'untitled'}): new items will be "
-                    f"published; {result.recorded} already there were recorded as seen.",
-                )
+                await self.say(update, following(feed, result))
         elif action == "remove" and args:
             feed = await feeds.remove(actor, args[0])
-            await self.send(update, f"No longer following {feed.url}; its articles stay.")
+            await self.say(update, UNFOLLOWED, url=feed.url)
         elif action == "poll" and args:
-            await self.send(update, poll_summary(await feeds.poll_now(actor, args[0])))
+            result = await feeds.poll_now(actor, args[0])
+            await self.send(update, poll_summary(result, tr=(await self.speech(update)).tr))
         else:
             raise InvalidInput(
-                "Usage: /feed add URL [tags], /feed list, /feed remove URL, /feed poll URL"
+                N_("Usage: /feed add URL [tags], /feed list, /feed remove URL, /feed poll URL")
             )
 
     async def feed_list_page(
-        self, feeds: FeedService, after: int
+        self, feeds: FeedService, after: int, tr: Translator
     ) -> tuple[str, InlineKeyboardMarkup | None]:
         """A page of ``/feed list``, saying how many feeds there are, and its buttons."""
-        page = feed_page(await feeds.feeds(), after, budget=FEED_LIST_BUDGET)
+        page = feed_page(await feeds.feeds(), after, budget=FEED_LIST_BUDGET, tr=tr)
         if not page.total:
-            return "No feeds yet: /feed add URL", None
-        text = "\n\n".join((f"{page.heading}:", *page.lines))
+            return tr.gettext(N_("No feeds yet: /feed add URL")), None
+        text = "\n\n".join((f"{page.heading_in(tr)}:", *page.lines))
         buttons = []
         if after:
-            buttons.append(InlineKeyboardButton("« First", callback_data="fl:0"))
+            buttons.append(InlineKeyboardButton(tr.gettext(N_("« First")), callback_data="fl:0"))
         if page.next_after is not None:
-            buttons.append(InlineKeyboardButton("Next ›", callback_data=f"fl:{page.next_after}"))
+            following = f"fl:{page.next_after}"
+            buttons.append(InlineKeyboardButton(tr.gettext(N_("Next ›")), callback_data=following))
         return text, InlineKeyboardMarkup([buttons]) if buttons else None
 
     async def feed_list_button(self, update: Update, after: int) -> None:
@@ -100,11 +100,11 @@ class Feeds(HandlerGroup):
         if not isinstance(message, Message) or message.chat.type != ChatType.PRIVATE:
             await query.answer((await self.speech(update)).gettext(STALE_BUTTON))
             return
-        self.service.require_admin(self.actor(update), "manage feeds")
+        self.service.require_admin(self.actor(update), N_("manage feeds"))
         feeds = self.service.feeds
         if feeds is None:
-            raise InvalidInput("Feeds are not available in this newsbot.")
-        text, markup = await self.feed_list_page(feeds, after)
+            raise InvalidInput(NO_FEEDS)
+        text, markup = await self.feed_list_page(feeds, after, (await self.speech(update)).tr)
         await query.answer()
         rendered = plain(text)
         try:

@@ -6,8 +6,9 @@ from telegram import Update
 
 from adapters.telegram.handlers.base import Context, HandlerGroup, guarded
 from adapters.telegram.handlers.parsing import parse_id
+from newsbot.i18n import N_
 from newsbot.models import ArticleId
-from newsbot.stats import summary
+from newsbot.stats import NOTHING_PUBLISHED, summary
 
 
 class Figures(HandlerGroup):
@@ -22,13 +23,14 @@ class Figures(HandlerGroup):
         figures = self.service.figures
         if context.args:
             found = await figures.article(
-                actor, ArticleId(parse_id(context.args, "Usage: /stats [ID]"))
+                actor, ArticleId(parse_id(context.args, N_("Usage: /stats [ID]")))
             )
         else:
             latest = await figures.latest(actor, 1)
             if not latest:
-                await self.send(update, "No article was published yet.")
+                await self.say(update, NOTHING_PUBLISHED)
                 return
             found = latest[0]
         names = await figures.chat_names(found)
-        await self.send(update, "\n".join(summary(found, names)))
+        tr = (await self.speech(update)).tr
+        await self.send(update, "\n".join(summary(found, names, tr)))

@@ -21,10 +21,12 @@ from adapters.telegram.render import (
     shown_name,
 )
 from newsbot import slowmode
+from newsbot.answers import ALREADY_DELETED, POLICY_IS, REPORTED, banned, report_wait
 from newsbot.errors import (
     InvalidInput,
     NotFound,
 )
+from newsbot.i18n import N_, Message
 from newsbot.models import (
     ArticleId,
     CommentId,
@@ -36,7 +38,7 @@ from newsbot.policy import CommentPolicy, parse
 
 log = logging.getLogger("newsbot.telegram")
 
-POLICY_USAGE = "Usage: /policy ID [open|premoderated|closed|default] [slow SECONDS|off]"
+POLICY_USAGE = N_("Usage: /policy ID [open|premoderated|closed|default] [slow SECONDS|off]")
 _POLICY_WORDS = (*(str(c) for c in CommentPolicy), "default")
 
 REPORTS_PER_WINDOW = 5
@@ -50,7 +52,7 @@ class Moderation(HandlerGroup):
         message = update.effective_message
         chat = update.effective_chat
         if message is None or chat is None or message.reply_to_message is None:
-            raise InvalidInput(f"Send {command} as a reply to the comment.")
+            raise InvalidInput(N_("Send %(command)s as a reply to the comment."), command=command)
         link = None
         for name in chat_names(chat):
             ref = MessageRef(Platform.TELEGRAM, name, str(message.reply_to_message.message_id))
@@ -58,9 +60,9 @@ class Moderation(HandlerGroup):
             if link is not None:
                 break
         if link is None:
-            raise NotFound("That message is not a comment I know.")
+            raise NotFound(N_("That message is not a comment I know."))
         if link.comment_id is None:
-            raise InvalidInput("That is an article; retract it with /retract ID in private.")
+            raise InvalidInput(N_("That is an article; retract it with /retract ID in private."))
         return link.comment_id
 
     @guarded("delete comment")
@@ -68,11 +70,11 @@ class Moderation(HandlerGroup):
         """``/delete`` as a reply to a comment: remove it from the thread, everywhere."""
         comment_id = await self.replied_comment(update, "/delete")
         actor = self.actor(update)
-        self.service.require_admin(actor, "delete comments")
+        self.service.require_admin(actor, N_("delete comments"))
         if (await self.service.comment(comment_id)).status is CommentStatus.DELETED:
             # Done before (this very command, fetched again after a restart, say): the
             # reader's message is gone too, or could not be deleted then either.
-            await self.send(update, f"Comment {comment_id} was already deleted.")
+            await self.say(update, ALREADY_DELETED, id=comment_id)
             return
         comment = await self.service.delete_comment(actor, comment_id)
         message = update.effective_message
@@ -86,7 +88,7 @@ class Moderation(HandlerGroup):
                 await replied.delete()  # needs the right to delete messages; best effort
             except TelegramError as error:
                 log.info("could not delete the comment's message", extra={"error": str(error)})
-        await self.send(update, f"Deleted comment {comment.id}.")
+        await self.say(update, N_("Deleted comment %(id)s."), id=comment.id)
 
     @guarded("ban")
     async def ban(self, update: Update, context: Context) -> None:
@@ -96,7 +98,7 @@ class Moderation(HandlerGroup):
         author = comment.author
         count = await self.service.ban(self.actor(update), author.platform, author.user_id)
         name = shown_name(author.name) or author.user_id
-        await self.send(update, f"Banned {name}; deleted {count} comment(s).")
+        await self.say(update, banned(name, count))
 
     @guarded("report")
     async def report(self, update: Update, context: Context) -> None:
@@ -108,13 +110,13 @@ class Moderation(HandlerGroup):
             f"telegram-report:{reader.user_id}", REPORTS_PER_WINDOW, REPORT_WINDOW
         )
         if wait:
-            await self.send(update, f"Please wait {max(1, int(wait))} seconds to report again.")
+            await self.say(update, report_wait(wait))
             return
         message = update.effective_message
         assert message is not None
         reason = (message.text or "").partition(" ")[2]
         await self.service.desk.report(comment_id, reader, reason)
-        await self.send(update, "Thank you: a moderator will look at this comment.")
+        await self.say(update, REPORTED)
 
     @guarded("policy")
     async def policy(self, update: Update, context: Context) -> None:
@@ -123,7 +125,7 @@ class Moderation(HandlerGroup):
         args = context.args or []
         article_id = ArticleId(parse_id(args, POLICY_USAGE))
         actor = self.actor(update)
-        self.service.require_admin(actor, "set comment policies")
+        self.service.require_admin(actor, N_("set comment policies"))
         wanted, slow = policy_args(args[1:])
         desk = self.service.desk
         if wanted is None:
@@ -136,8 +138,10 @@ class Moderation(HandlerGroup):
             slow = await desk.slow_mode(article_id)
         else:
             slow = await desk.set_slow_mode(actor, article_id, slow)
-        pace = f" {slowmode.described(slow)}" if slow else ""
-        await self.send(update, f"Article {article_id}: comments are {meets}.{pace}")
+        tr = (await self.speech(update)).tr
+        said = Message(POLICY_IS[str(meets)], values={"id": article_id}).render(tr)
+        pace = slowmode.described(slow)
+        await self.send(update, f"{said} {pace.render(tr)}" if pace else said)
 
 
 def policy_args(args: list[str]) -> tuple[str | None, int | None]:

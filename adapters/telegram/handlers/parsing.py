@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from telegram import Message, Update
 
 from newsbot.errors import InvalidInput
+from newsbot.i18n import N_
 from newsbot.models import ArticleId, Author, Platform
 
 
@@ -125,7 +126,7 @@ def request_key(update: Update) -> str:
     chat = update.effective_chat
     message = update.effective_message
     if chat is None or message is None:
-        raise InvalidInput("I cannot tell which message this is.")
+        raise InvalidInput(N_("I cannot tell which message this is."))
     return f"telegram:{chat.id}:{message.message_id}"
 
 

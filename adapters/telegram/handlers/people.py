@@ -12,6 +12,7 @@ from telegram.constants import ChatType
 from adapters.telegram.handlers.base import Context, HandlerGroup, guarded
 from newsbot.errors import PermissionDenied
 from newsbot.i18n import N_
+from newsbot.identity import LINKED
 from newsbot.models import Platform
 from newsbot.people import Proof, Proven, sign_in_payload
 
@@ -25,7 +26,7 @@ class People(HandlerGroup):
         """The sender's account: the private chat with the bot proves they hold it."""
         user = update.effective_user
         if user is None:
-            raise PermissionDenied("I cannot tell who sent this.")
+            raise PermissionDenied(N_("I cannot tell who sent this."))
         name = user.full_name or user.username or f"user {user.id}"
         return Proven(Platform.TELEGRAM, str(user.id), name, Proof.LINK_CODE)
 
@@ -39,13 +40,17 @@ class People(HandlerGroup):
         if context.args:
             person = await people.redeem_in_chat(self.proven(update), "".join(context.args))
             accounts = ", ".join(f"{a.platform} ({a.name})" for a in person.accounts)
-            await self.send(update, f"Linked. Your accounts: {accounts}.")
+            await self.say(update, LINKED, accounts=accounts)
             return
         code = await people.chat_link_code(self.proven(update))
-        await self.send(
+        await self.say(
             update,
-            f"Your link code: {code}\nEnter it at {self.service.public_url}/signin while "
-            "signed in, within 10 minutes. Nobody else needs it: do not share it.",
+            N_(
+                "Your link code: %(code)s\nEnter it at %(url)s/signin while "
+                "signed in, within 10 minutes. Nobody else needs it: do not share it."
+            ),
+            code=code,
+            url=self.service.public_url,
         )
 
     @guarded("sign in")
@@ -82,8 +87,10 @@ class People(HandlerGroup):
         else:
             await notes.started(Platform.TELEGRAM, account)
         on = await notes.enabled(Platform.TELEGRAM, account)
+        said = (
+            N_("Replies to your comments come here.") if on else N_("Replies are not sent here.")
+        )
+        change = N_("Change it with /notifications on or /notifications off.")
         await self.send(
-            update,
-            ("Replies to your comments come here." if on else "Replies are not sent here.")
-            + " Change it with /notifications on or /notifications off.",
+            update, f"{await self.words(update, said)} {await self.words(update, change)}"
         )

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    Message,
     MessageEntity,
     Update,
 )
+from telegram import Message as TgMessage
 
 from adapters.telegram.handlers.base import (
     Context,
@@ -26,12 +26,7 @@ from adapters.telegram.handlers.parsing import (
     parse_id,
     request_key,
 )
-from adapters.telegram.handlers.scheduling import (
-    comments_of,
-    published_line,
-    take_options,
-    when_of,
-)
+from adapters.telegram.handlers.scheduling import comments_of, take_options, when_of
 from adapters.telegram.publisher import photo_key
 from adapters.telegram.render import (
     entities_to_markdown,
@@ -44,15 +39,20 @@ from newsbot.drafts import clean_draft
 from newsbot.errors import (
     InvalidInput,
 )
+from newsbot.i18n import N_, Message
 from newsbot.models import (
     ArticleDraft,
     ArticleId,
     ArticleStatus,
 )
+from newsbot.scheduling import published
 
 log = logging.getLogger("newsbot.telegram")
 
 DIALOGUE_TTL = 3600.0
+BODY_PLEASE = N_("Now send the body, in Markdown (or /cancel).")
+PHOTO_TITLE_PLEASE = N_("Got the photo. Now send the title (or /cancel).")
+CANCELLED = N_("Cancelled; nothing was published.")
 
 
 @dataclass(slots=True)
@@ -80,7 +80,7 @@ class Publishing(HandlerGroup):
         if not await self.private_only(update, "/publish"):
             return
         actor = self.actor(update)
-        self.service.require_admin(actor, "publish")
+        self.service.require_admin(actor, N_("publish"))
         message = update.effective_message
         assert message is not None
         rest, entities = split_command(message.text or "", message.entities)
@@ -92,13 +92,13 @@ class Publishing(HandlerGroup):
             self.dialogues[int(actor.user_id)] = Dialogue(
                 "title", time.monotonic(), options=options
             )
-            await self.send(update, "Send me the title of the article (or /cancel).")
+            await self.say(update, N_("Send me the title of the article (or /cancel)."))
             return
         if not body:
             self.dialogues[int(actor.user_id)] = Dialogue(
                 "body", time.monotonic(), title, options=options
             )
-            await self.send(update, "Now send the body, in Markdown (or /cancel).")
+            await self.say(update, BODY_PLEASE)
             return
         await self.do_publish(update, ArticleDraft(title=title, body=body), options)
 
@@ -120,20 +120,29 @@ class Publishing(HandlerGroup):
         )
         self.dialogues.pop(int(actor.user_id), None)
         article = change.article
+        tr = (await self.speech(update)).tr
+        page = Message(N_("Page: %(url)s"), values={"url": self.service.article_url(article.id)})
         if change.repeated:
-            where = "button" if update.callback_query is not None else "message"
-            await self.send(
-                update,
-                f"Article {article.id} was already published from this {where}: "
-                f"{article.title}\nPage: {self.service.article_url(article.id)}",
-            )
+            if update.callback_query is not None:
+                again = N_("Article %(id)s was already published from this button: %(title)s")
+            else:
+                again = N_("Article %(id)s was already published from this message: %(title)s")
+            said = Message(again, values={"id": article.id, "title": article.title})
+            await self.send(update, f"{said.render(tr)}\n{page.render(tr)}")
             return
-        policy = "" if comments is None else f"Comments: {comments}. "
+        done = published(article.id, schedule, priority).render(tr)
+        queued = Message.ngettext(
+            "Queued for %(count)s destination(s).",
+            "Queued for %(count)s destination(s).",
+            change.queued,
+        )
+        policy = ""
+        if comments is not None:
+            said = Message(N_("Comments: %(policy)s."), values={"policy": str(comments)})
+            policy = said.render(tr) + " "
         await self.send(
             update,
-            f"{published_line(schedule, priority)} article {article.id}: {article.title}\n"
-            f"Queued for {change.queued} destination(s). {policy}"
-            f"Page: {self.service.article_url(article.id)}",
+            f"{done}: {article.title}\n{queued.render(tr)} {policy}{page.render(tr)}",
         )
 
     @guarded("publish photo")
@@ -145,7 +154,7 @@ class Publishing(HandlerGroup):
         actor = self.actor(update)
         caption = message.caption or ""
         editing = caption.startswith("/edit")
-        self.service.require_admin(actor, "edit articles" if editing else "publish")
+        self.service.require_admin(actor, N_("edit articles") if editing else N_("publish"))
         image_url = await self.remember_photo(message)
         rest, entities = split_command(caption, message.caption_entities)
         if editing:
@@ -163,14 +172,18 @@ class Publishing(HandlerGroup):
                 image_url=image_url,
                 options=options,
             )
-            ask = "the body, in Markdown" if title else "the title"
-            await self.send(update, f"Got the photo. Now send {ask} (or /cancel).")
+            if title:
+                await self.say(
+                    update, N_("Got the photo. Now send the body, in Markdown (or /cancel).")
+                )
+            else:
+                await self.say(update, PHOTO_TITLE_PLEASE)
             return
         await self.do_publish(
             update, ArticleDraft(title=title, body=body, image_url=image_url), options
         )
 
-    async def remember_photo(self, message: Message) -> str:
+    async def remember_photo(self, message: TgMessage) -> str:
         """Keep an uploaded photo's file id; the article refers to it by a stable address."""
         largest = message.photo[-1]
         await self.service.save_state(photo_key(largest.file_unique_id), largest.file_id)
@@ -188,7 +201,7 @@ class Publishing(HandlerGroup):
             del self.dialogues[user.id]
             state = None
         if state is None:
-            await self.send(update, "Send /help to see what I can do.")
+            await self.say(update, N_("Send /help to see what I can do."))
             return
         if message.photo:
             state.image_url = await self.remember_photo(message)
@@ -197,34 +210,36 @@ class Publishing(HandlerGroup):
         if state.step == "title":
             title = " ".join(text.split())
             if not title:
-                await self.send(update, "Got the photo. Now send the title (or /cancel).")
+                await self.say(update, PHOTO_TITLE_PLEASE)
                 return
             clean_draft(ArticleDraft(title=title, body="-"))  # refuse a bad title right away
             state.title, state.step = title, "body"
-            await self.send(update, "Now send the body, in Markdown (or /cancel).")
+            await self.say(update, BODY_PLEASE)
         elif state.step == "body":
             body = entities_to_markdown(text, entities).strip()
             if not body:
-                await self.send(update, "Send the body as text (or /cancel).")
+                await self.say(update, N_("Send the body as text (or /cancel)."))
                 return
             clean_draft(ArticleDraft(title=state.title, body=body))
             state.body, state.step = body, "confirm"
+            tr = (await self.speech(update)).tr
             preview = render_post(
                 state.title,
                 state.body,
                 article_url=self.service.public_url,
                 comment_count=0,
+                tr=tr,
             )
             await self.send(update, preview)
             buttons = InlineKeyboardMarkup(
                 [
                     [
-                        InlineKeyboardButton("Publish", callback_data="pub:yes"),
-                        InlineKeyboardButton("Cancel", callback_data="pub:no"),
+                        InlineKeyboardButton(tr.gettext(N_("Publish")), callback_data="pub:yes"),
+                        InlineKeyboardButton(tr.gettext(N_("Cancel")), callback_data="pub:no"),
                     ]
                 ]
             )
-            await self.send(update, _confirm_question(state), markup=buttons)
+            await self.send(update, await self._confirm_question(update, state), markup=buttons)
         else:
             if await self._comments_answer(update, state, text):
                 return
@@ -234,7 +249,7 @@ class Publishing(HandlerGroup):
             elif answer in ("no", "n", "cancel"):
                 await self.confirm(update, False)
             else:
-                await self.send(update, "Answer yes to publish or no to cancel.")
+                await self.say(update, N_("Answer yes to publish or no to cancel."))
 
     async def _comments_answer(self, update: Update, state: Dialogue, text: str) -> bool:
         """``comments=closed`` (or ``--comments closed``) answered at the confirmation: the
@@ -244,18 +259,29 @@ class Publishing(HandlerGroup):
             return False
         comments_of(options)
         state.options["comments"] = options["comments"]
-        await self.send(update, _confirm_question(state))
+        await self.send(update, await self._confirm_question(update, state))
         return True
+
+    async def _confirm_question(self, update: Update, state: Dialogue) -> str:
+        """The confirmation's question, with the comment policy chosen so far."""
+        tr = (await self.speech(update)).tr
+        chosen = comments_of(state.options)
+        question = N_(
+            "Publish this article? Comments: %(policy)s "
+            "(answer comments=open, premoderated or closed to change it)."
+        )
+        policy = str(chosen) if chosen else tr.gettext(N_("the default"))
+        return Message(question, values={"policy": policy}).render(tr)
 
     async def confirm(self, update: Update, publish: bool) -> None:
         user = update.effective_user
         state = self.dialogues.get(user.id) if user else None
         if user is None or state is None or state.step != "confirm":
-            await self.send(update, "There is no article waiting to be published.")
+            await self.say(update, N_("There is no article waiting to be published."))
             return
         if not publish:
             del self.dialogues[user.id]
-            await self.send(update, "Cancelled; nothing was published.")
+            await self.say(update, CANCELLED)
             return
         # The dialogue ends once the article is stored (do_publish): after a storage failure
         # the admin can confirm again.
@@ -270,16 +296,16 @@ class Publishing(HandlerGroup):
         """``/cancel``: end the publishing dialogue."""
         user = update.effective_user
         if user is not None and self.dialogues.pop(user.id, None) is not None:
-            await self.send(update, "Cancelled; nothing was published.")
+            await self.say(update, CANCELLED)
         else:
-            await self.send(update, "There is nothing to cancel.")
+            await self.say(update, N_("There is nothing to cancel."))
 
     @guarded("edit")
     async def edit(self, update: Update, context: Context) -> None:
         """``/edit ID Title`` with the new body below (without a body, the body stays)."""
         if not await self.private_only(update, "/edit"):
             return
-        self.service.require_admin(self.actor(update), "edit articles")
+        self.service.require_admin(self.actor(update), N_("edit articles"))
         message = update.effective_message
         assert message is not None
         rest, entities = split_command(message.text or "", message.entities)
@@ -292,7 +318,7 @@ class Publishing(HandlerGroup):
         entities: Sequence[MessageEntity],
         image_url: str | None,
     ) -> None:
-        usage = "Usage: /edit ID New title, then the new body on the next lines."
+        usage = N_("Usage: /edit ID New title, then the new body on the next lines.")
         words = rest.split(maxsplit=1)
         article_id = ArticleId(parse_id(words[:1], usage))
         after_id = rest.find(words[0]) + len(words[0])
@@ -313,12 +339,21 @@ class Publishing(HandlerGroup):
             self.actor(update), article_id, draft, request=request_key(update)
         )
         if change.repeated:
-            await self.send(update, f"This edit of article {article_id} was already made.")
+            await self.say(
+                update, N_("This edit of article %(id)s was already made."), id=article_id
+            )
             return
-        await self.send(
+        await self.say(
             update,
-            f"Edited article {article_id} (revision {change.article.revision}); "
-            f"{change.queued} message(s) will be updated.",
+            Message.ngettext(
+                "Edited article %(id)s (revision %(revision)s); "
+                "%(count)s message(s) will be updated.",
+                "Edited article %(id)s (revision %(revision)s); "
+                "%(count)s message(s) will be updated.",
+                change.queued,
+                id=article_id,
+                revision=change.article.revision,
+            ),
         )
 
     @guarded("retract")
@@ -326,24 +361,20 @@ class Publishing(HandlerGroup):
         """``/retract ID``: delete every message posted for the article."""
         if not await self.private_only(update, "/retract"):
             return
-        article_id = ArticleId(parse_id(context.args or [], "Usage: /retract ID"))
+        article_id = ArticleId(parse_id(context.args or [], N_("Usage: /retract ID")))
         actor = self.actor(update)
-        self.service.require_admin(actor, "retract articles")
+        self.service.require_admin(actor, N_("retract articles"))
         # Retracting again changes nothing; say so rather than "0 messages will be deleted".
         if (await self.service.article(article_id)).status is ArticleStatus.RETRACTED:
-            await self.send(update, f"Article {article_id} was already retracted.")
+            await self.say(update, N_("Article %(id)s was already retracted."), id=article_id)
             return
         change = await self.service.retract(actor, article_id)
-        await self.send(
+        await self.say(
             update,
-            f"Retracted article {article_id}; {change.queued} message(s) will be deleted.",
+            Message.ngettext(
+                "Retracted article %(id)s; %(count)s message(s) will be deleted.",
+                "Retracted article %(id)s; %(count)s message(s) will be deleted.",
+                change.queued,
+                id=article_id,
+            ),
         )
-
-
-def _confirm_question(state: Dialogue) -> str:
-    """The confirmation's question, with the comment policy chosen so far."""
-    policy = comments_of(state.options) or "the default"
-    return (
-        f"Publish this article? Comments: {policy} "
-        "(answer comments=open, premoderated or closed to change it)."
-    )

@@ -110,7 +110,7 @@ class Reading(HandlerGroup):
         article_id = ArticleId(parse_id(context.args or [], tr.gettext("Usage: /article ID")))
         article = await self.service.article(article_id)
         if article.status != "published":
-            raise NotFound(tr.gettext("There is no article %(id)s.") % {"id": article_id})
+            raise NotFound(N_("There is no article %(id)s."), id=article_id)
         count = await self.service.comment_count(article_id)
         rendered = render_article(
             article,

@@ -11,13 +11,17 @@ from telegram import MessageEntity, Update
 from adapters.telegram.handlers.base import Context, HandlerGroup, guarded
 from adapters.telegram.render import split_command, tail
 from newsbot.errors import InvalidInput
+from newsbot.i18n import N_, Message
 from newsbot.models import ArticleId, Platform
 from newsbot.policy import CommentPolicy, choose
 from newsbot.scheduling import (
+    CANCELLED_SCHEDULED,
+    GOES_OUT_NOW,
+    NOTHING_SCHEDULED,
+    RESCHEDULED,
     Priority,
     Schedule,
     describe,
-    describe_times,
     parse_priority,
     plan,
 )
@@ -27,7 +31,7 @@ _OPTION = re.compile(
     r"(?:(at|in|telegram_at|discord_at|priority|comments)=|--(comments)[ \t]+)(\S+)[ \t]*",
     re.ASCII,
 )
-USAGE = (
+USAGE = N_(
     "Options go before the title: /publish at=2026-12-24T06:00+01:00 (or in=2h) "
     "[telegram_at=...] [discord_at=...] [priority=breaking] "
     "[comments=open|premoderated|closed] Title, the body below."
@@ -43,7 +47,11 @@ def take_options(
     while match := _OPTION.match(text, start):
         name = match.group(1) or match.group(2)  # comments=X or --comments X
         if name in options:
-            raise InvalidInput(f"{name}= is given twice. {USAGE}")
+            raise InvalidInput(
+                N_("%(option)s= is given twice. %(usage)s"),
+                option=name,
+                usage=Message(USAGE),
+            )
         options[name] = match.group(3)
         start = match.end()
     rest, moved = tail(text, entities, start)
@@ -74,12 +82,6 @@ def comments_of(options: Mapping[str, str]) -> CommentPolicy | None:
     return None if value is None else choose(value)
 
 
-def published_line(schedule: Schedule | None, priority: Priority) -> str:
-    """``Published`` or ``Scheduled (time)``, and the lane when it is breaking news."""
-    done = "Published" if schedule is None else f"Scheduled ({describe_times(schedule)})"
-    return done + (" as breaking news" if priority is Priority.BREAKING else "")
-
-
 class Scheduling(HandlerGroup):
     """``/scheduled``: what waits, ``/scheduled move ID at=... | in=...``,
     ``/scheduled cancel ID``."""
@@ -96,21 +98,25 @@ class Scheduling(HandlerGroup):
         words = rest.split(maxsplit=2)
         if not words:
             items = await self.service.scheduled(actor)
-            lines = [describe(i) for i in items] or ["Nothing is scheduled."]
+            lines = [describe(i) for i in items] or [await self.words(update, NOTHING_SCHEDULED)]
             await self.send(update, "\n".join(lines))
             return
         if len(words) < 2 or words[0] not in ("move", "cancel") or not words[1].isdecimal():
             raise InvalidInput(
-                "Use /scheduled to list, /scheduled move ID at=... (or in=...), "
-                "or /scheduled cancel ID."
+                N_(
+                    "Use /scheduled to list, /scheduled move ID at=... (or in=...), "
+                    "or /scheduled cancel ID."
+                )
             )
         article_id = ArticleId(int(words[1]))
         if words[0] == "cancel":
             await self.service.cancel_scheduled(actor, article_id)
-            await self.send(update, f"Cancelled article {article_id}: it will not go out.")
+            await self.say(update, CANCELLED_SCHEDULED, id=article_id)
             return
         options, _rest, _ = take_options(words[2] if len(words) > 2 else "", [])
         schedule, _priority = when_of(self.service, options)
         item = await self.service.reschedule(actor, article_id, schedule)
-        moved = f"Rescheduled: {describe(item)}" if item else f"Article {article_id} goes out now."
-        await self.send(update, moved)
+        if item:
+            await self.say(update, RESCHEDULED, line=describe(item))
+        else:
+            await self.say(update, GOES_OUT_NOW, id=article_id)

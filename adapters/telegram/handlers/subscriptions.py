@@ -38,6 +38,7 @@ from newsbot.errors import (
     InvalidInput,
     StorageError,
 )
+from newsbot.i18n import ENGLISH, N_, Message, Translator
 from newsbot.models import (
     Destination,
     DestinationKind,
@@ -146,20 +147,27 @@ class Subscriptions(HandlerGroup):
         name = shown_name(destination.title) or destination.chat_id
         topic = destination.thread_id
         target = f"{destination.chat_id} {topic}" if topic else destination.chat_id
-        where = f", topic {topic}" if topic else ""
-        who: list[tuple[str, bool]] = [("someone", False)]
+        tr = self.shared.speech.tr  # the admins' private chats: NEWSBOT_LANGUAGE
+        where = ""
+        if topic:
+            where = tr.gettext(N_(", topic %(topic)s")) % {"topic": topic}
+        someone = tr.gettext(N_("someone"))
+        who: list[tuple[str, bool]] = [(someone, False)]
         if user is not None:
-            who = [(shown_name(user.full_name) or "someone", True), (f" ({user.id})", False)]
+            who = [(shown_name(user.full_name) or someone, True), (f" ({user.id})", False)]
+        asks = tr.gettext(N_(" (%(chat_id)s%(where)s) asks to receive articles: "))
+        sent = tr.gettext(
+            N_(
+                " sent /subscribe. Approve it with /approve %(target)s, or see every chat "
+                "waiting with /approve."
+            )
+        )
         notice = with_inert(
             [
                 (name, True),
-                (f" ({destination.chat_id}{where}) asks to receive articles: ", False),
+                (asks % {"chat_id": destination.chat_id, "where": where}, False),
                 *who,
-                (
-                    f" sent /subscribe. Approve it with /approve {target}, or see every chat "
-                    "waiting with /approve.",
-                    False,
-                ),
+                (sent % {"target": target}, False),
             ]
         )
         bot = update.get_bot()
@@ -177,15 +185,17 @@ class Subscriptions(HandlerGroup):
 
     async def resolve_chat(self, update: Update, raw: str) -> Chat:
         """The chat named by ``@username`` or a numeric id, as the bot can see it."""
-        name = parse_chat(raw, "Name the chat as @username or by its numeric id (-100…).")
+        name = parse_chat(raw, N_("Name the chat as @username or by its numeric id (-100…)."))
         try:
             found = await update.get_bot().get_chat(chat_key(name))
         except (BadRequest, Forbidden) as error:
             raise InvalidInput(
-                f"I cannot see {name}. Add me there as an administrator first. ({error})"
+                N_("I cannot see %(name)s. Add me there as an administrator first. (%(error)s)"),
+                name=name,
+                error=error,
             ) from None
         if found.type == ChatType.PRIVATE:
-            raise InvalidInput("That is a private chat; name a channel or a group.")
+            raise InvalidInput(N_("That is a private chat; name a channel or a group."))
         return Chat(found.id, found.type, title=found.title, username=found.username)
 
     async def check_can_post(self, update: Update, target: Chat) -> None:
@@ -200,28 +210,34 @@ class Subscriptions(HandlerGroup):
                 isinstance(member, ChatMemberAdministrator) and member.can_post_messages
             ) and not (member is not None and member.status == ChatMemberStatus.OWNER):
                 raise InvalidInput(
-                    f"Make me an administrator of {target.title or target.id} with the right "
-                    "to post messages, then send /subscribe again."
+                    N_(
+                        "Make me an administrator of %(chat)s with the right "
+                        "to post messages, then send /subscribe again."
+                    ),
+                    chat=target.title or target.id,
                 )
         elif member is None or member.status in GONE_STATUSES:
-            raise InvalidInput(f"Add me to {target.title or target.id} first.")
+            raise InvalidInput(N_("Add me to %(chat)s first."), chat=target.title or target.id)
 
     async def visibility_warning(self, update: Update, target: Chat) -> str:
         """Why comments in a chat (or its discussion group) may stay invisible to the bot."""
         bot = update.get_bot()
+        tr = (await self.speech(update)).tr
         group_id: int | None = target.id
-        where = "this group"
+        where = tr.gettext(N_("this group"))
         if target.type == ChatType.CHANNEL:
             try:
                 info = await bot.get_chat(target.id)
             except TelegramError:
                 return ""
             group_id = info.linked_chat_id
-            where = "the channel's discussion group"
+            where = tr.gettext(N_("the channel's discussion group"))
             if group_id is None:
-                return (
-                    "The channel has no discussion group, so readers cannot comment there. "
-                    "Link one in the channel settings and make me an administrator of it."
+                return tr.gettext(
+                    N_(
+                        "The channel has no discussion group, so readers cannot comment there. "
+                        "Link one in the channel settings and make me an administrator of it."
+                    )
                 )
         assert group_id is not None
         try:
@@ -229,27 +245,28 @@ class Subscriptions(HandlerGroup):
         except (BadRequest, Forbidden):
             member = None
         if member is None or member.status in GONE_STATUSES:
-            problem = f"I am not a member of {where}, so I cannot see readers' comments there"
+            problem = N_("I am not a member of %(where)s, so I cannot see readers' comments there")
         elif member.status in ADMIN_STATUSES or self.sees_all:
             return ""
         elif target.type == ChatType.CHANNEL:
-            problem = (
-                f"I am not an administrator of {where} and my privacy mode is on, so I "
+            problem = N_(
+                "I am not an administrator of %(where)s and my privacy mode is on, so I "
                 "cannot see readers' comments there"
             )
         else:
-            problem = (
-                f"I am not an administrator of {where} and my privacy mode is on, so I see "
+            problem = N_(
+                "I am not an administrator of %(where)s and my privacy mode is on, so I see "
                 "only direct replies to my posts, not replies to other comments"
             )
         log.warning(
             "cannot see comments",
             extra={"chat_id": target.id, "group_id": group_id, "problem": problem},
         )
-        return (
-            f"Note: {problem}. Make me an administrator of it (or turn privacy mode off "
+        note = N_(
+            "Note: %(problem)s. Make me an administrator of it (or turn privacy mode off "
             "with @BotFather's /setprivacy)."
         )
+        return tr.gettext(note) % {"problem": tr.gettext(problem) % {"where": where}}
 
     @guarded("unsubscribe")
     async def unsubscribe(self, update: Update, context: Context) -> None:
@@ -286,27 +303,31 @@ class Subscriptions(HandlerGroup):
         if not await self.private_only(update, "/approve"):
             return
         actor = self.actor(update)
-        self.service.require_admin(actor, "approve subscriptions")
+        self.service.require_admin(actor, N_("approve subscriptions"))
         args = list(context.args or [])
-        usage = "Usage: /approve CHAT_ID (and the topic id for a forum topic), or /approve alone."
+        usage = N_(
+            "Usage: /approve CHAT_ID (and the topic id for a forum topic), or /approve alone."
+        )
         if not args:
-            await self.send(update, await self.pending_list())
+            await self.send(update, await self.pending_list((await self.speech(update)).tr))
             return
         chat_id = parse_chat(args[0], usage)
         thread = parse_topic(args[1:], usage)
         destination = await self.service.approve(actor, Platform.TELEGRAM, chat_id, thread)
         name = shown_name(destination.title) or destination.chat_id
-        await self.send(update, f"Approved {name}: new articles will be posted there.")
+        await self.say(
+            update, N_("Approved %(name)s: new articles will be posted there."), name=name
+        )
 
-    async def pending_list(self) -> Rendered:
+    async def pending_list(self, tr: Translator = ENGLISH) -> Rendered:
         """The Telegram subscriptions waiting for approval, as the answer to ``/approve``
         (titles shown as code, inert)."""
         pending = [
             d for d in await self.service.pending_destinations() if d.platform is Platform.TELEGRAM
         ]
         if not pending:
-            return plain("No subscription is waiting for approval.")
-        parts = [("Waiting for approval:", False)]
+            return plain(tr.gettext(N_("No subscription is waiting for approval.")))
+        parts = [(tr.gettext(N_("Waiting for approval:")), False)]
         for destination in pending[:PENDING_SHOWN]:
             topic = f" {destination.thread_id}" if destination.thread_id else ""
             name = shown_name(destination.title) or destination.chat_id
@@ -314,5 +335,10 @@ class Subscriptions(HandlerGroup):
             parts.append((f": /approve {destination.chat_id}{topic}", False))
         if len(pending) > PENDING_SHOWN:
             more = len(pending) - PENDING_SHOWN
-            parts.append((f"\n… and {more} more (python bot.py destinations)", False))
+            and_more = Message.ngettext(
+                "\n… and %(count)s more (python bot.py destinations)",
+                "\n… and %(count)s more (python bot.py destinations)",
+                more,
+            )
+            parts.append((and_more.render(tr), False))
         return with_inert(parts)

@@ -7,27 +7,29 @@ from __future__ import annotations
 from telegram import MessageEntity
 
 from adapters.telegram.render.entities import TEXT_LIMIT, Rendered, _Piece, _safe_url, fit
-from newsbot.notifications import NoticeJob, shown
+from newsbot.i18n import ENGLISH, Translator
+from newsbot.notifications import NoticeJob, notice_words, shown
 from newsbot.text import strip_control_chars
 
 
-def render_notice(job: NoticeJob, limit: int = TEXT_LIMIT) -> Rendered:
+def render_notice(job: NoticeJob, limit: int = TEXT_LIMIT, tr: Translator = ENGLISH) -> Rendered:
     """One message for a coalesced notice: the latest replies, and how many more."""
     replies, more = shown(job)
+    words = notice_words(job, more, tr)
     out = _Piece()
-    out.write("New replies to your comment" if job.count > 1 else "New reply to your comment")
+    out.write(words.heading)
     for notice in replies:
         out.write("\n\n")
-        out.write(_clean(notice.title) or "Untitled", MessageEntity.BOLD)
+        out.write(_clean(notice.title) or words.untitled, MessageEntity.BOLD)
         out.write("\n")
-        out.write(_clean(notice.author) or "someone", MessageEntity.CODE)
+        out.write(_clean(notice.author) or words.someone, MessageEntity.CODE)
         out.write(": " + _clean(notice.text))
         url = _safe_url(notice.url)
         if url is not None:
             out.write("\n")
-            out.write("Open the comment", MessageEntity.TEXT_LINK, url=url)
+            out.write(words.open_comment, MessageEntity.TEXT_LINK, url=url)
     if more:
-        out.write(f"\n\nand {more} more")
+        out.write(f"\n\n{words.more}")
     body, spans, cut = fit(out.text, out.spans, limit)
     return Rendered(body, tuple(span.entity() for span in spans), cut)
 

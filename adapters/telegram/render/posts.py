@@ -21,7 +21,7 @@ from adapters.telegram.render.entities import (
     fit,
 )
 from adapters.telegram.render.markdown import _source_prefix, markdown
-from newsbot.i18n import ENGLISH, Translator
+from newsbot.i18n import ENGLISH, N_, Translator
 from newsbot.models import Article, Comment, CommentNode, Platform
 from newsbot.text import clean_name, strip_control_chars, utf16_len
 from newsbot.threads import walk
@@ -168,7 +168,11 @@ def shown_name(name: str) -> str:
 
 
 def render_comment(
-    comment: Comment, parent: Comment | None = None, *, limit: int = TEXT_LIMIT
+    comment: Comment,
+    parent: Comment | None = None,
+    *,
+    limit: int = TEXT_LIMIT,
+    tr: Translator = ENGLISH,
 ) -> Rendered:
     """A mirrored comment, "Name (Discord): text" with the name in bold.
 
@@ -177,12 +181,14 @@ def render_comment(
     """
     out = _Piece()
     if parent is not None:
-        quoted = " ".join(parent.text.split()) if parent.text else "(deleted comment)"
-        who = shown_name(parent.author.name) or "someone"
+        quoted = (
+            " ".join(parent.text.split()) if parent.text else tr.gettext(N_("(deleted comment)"))
+        )
+        who = shown_name(parent.author.name) or tr.gettext(N_("someone"))
         line, _, _ = fit(f"↩ {who}: {unmention(strip_control_chars(quoted))}", [], QUOTE_LIMIT)
         out.write(line, MessageEntity.BLOCKQUOTE)
         out.write("\n")
-    name = shown_name(comment.author.name) or "anonymous"
+    name = shown_name(comment.author.name) or tr.gettext(N_("anonymous"))
     name, _, _ = fit(name, [], 64)
     out.write(name, MessageEntity.BOLD)
     out.write(f" ({platform_name(comment.author.platform)}): ")

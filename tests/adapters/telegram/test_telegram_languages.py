@@ -43,7 +43,9 @@ async def test_commands_are_described_in_each_language_and_posts_count_in_ukrain
 
     answer = (await world.say(ADMIN, ADMIN, f"/subscribe {CHANNEL_B}"))["text"]
     assert answer.startswith("Підписано "), answer
-    await publish(world, "Новини\nТекст")
+    answer = (await world.say(ADMIN, ADMIN, "/publish Новини\nТекст"))["text"]
+    assert answer.startswith("Опубліковано статтю 1: Новини\nУ черзі для 1 призначення."), answer
+    await world.drain()
     post = post_in(world, CHANNEL_B)
     assert post["text"].endswith("💬 Коментарів ще немає")
 

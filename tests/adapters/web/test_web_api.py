@@ -144,7 +144,10 @@ async def test_bad_cursor_limit_or_order_is_400_with_a_json_error(service: NewsS
     }
     async with web_client(service) as client:
         for path, message in cases.items():
-            assert await get_json(client, path, 400) == {"error": message}, path
+            body = await get_json(client, path, 400)
+            assert body["error"] == message, path
+            assert body["code"] == "invalid_input", path
+            assert body["field"] in ("cursor", "limit", "order"), path
 
 
 async def test_missing_retracted_and_unknown_resources_are_json_errors(
@@ -153,18 +156,21 @@ async def test_missing_retracted_and_unknown_resources_are_json_errors(
     article = await publish(service)
     await service.retract(Actor.operator(), article.id)
     async with web_client(service) as client:
-        assert await get_json(client, "/api/articles/999", 404) == {
-            "error": "There is no article 999."
-        }
-        assert await get_json(client, "/api/articles/999/comments", 404) == {
-            "error": "There is no article 999."
-        }
-        gone = {"error": f"Article {article.id} was retracted."}
+        missing = {"error": "There is no article 999.", "code": "not_found"}
+        assert await get_json(client, "/api/articles/999", 404) == missing
+        assert await get_json(client, "/api/articles/999/comments", 404) == missing
+        gone = {"error": f"Article {article.id} was retracted.", "code": "gone"}
         assert await get_json(client, f"/api/articles/{article.id}", 410) == gone
         assert await get_json(client, f"/api/articles/{article.id}/comments", 410) == gone
-        assert await get_json(client, "/api/nothing", 404) == {"error": "There is no such page."}
+        assert await get_json(client, "/api/nothing", 404) == {
+            "error": "There is no such page.",
+            "code": "not_found",
+        }
         ok = await client.get("/api/articles")
         assert ok.headers["Access-Control-Allow-Origin"] == "*"  # other sites may read it
         response = await client.post("/api/articles")
         assert response.status == 405
-        assert (await response.json())["error"] == "Method Not Allowed"
+        assert await response.json() == {
+            "error": "Method Not Allowed",
+            "code": "method_not_allowed",
+        }

@@ -40,6 +40,7 @@ class _Guild:
     joined_at: str
     roles: dict[int, JSON] = field(default_factory=dict)
     members: dict[int, JSON] = field(default_factory=dict)
+    preferred_locale: str = "en-US"  # a community server's language (guild_locale)
 
 
 @dataclass
