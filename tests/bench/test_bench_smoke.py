@@ -68,6 +68,7 @@ def test_page_with_views_interleaves_rounds() -> None:
     assert "all 3 rounds of 0.2 s pooled" in results[0].note  # the ceiling opens and closes
     views = int(results[1].note.rsplit("; ", 1)[1].split()[0].replace(",", ""))
     assert views > 0
+    assert "server CPU a request (off / on): median" in results[3].note
     assert "errors" not in " ".join(r.note for r in results)
 
 
