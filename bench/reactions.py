@@ -14,7 +14,8 @@
 2. The article page with view counting on (the app's default) and off (the app has no switch:
    the counter is replaced by one that counts nothing, before the app starts), each against
    a bare handler returning the same bytes (``bench/web.py``'s ceiling), measured in the same
-   run.
+   run in alternating short rounds (``bench/interleave.py``): the median of per-round ratios,
+   with their spread, and on against off round by round.
 3. The view counter (``adapters/web/views.py``'s ``ViewCounter``, with the app's defaults)
    fed 5,000 views a second over 100 articles and 20 sources, flushing into an SQLite store
    through ``FiguresService.add_views``: memory (tracemalloc, peak over the run) and store
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import statistics
 import sys
 import tempfile
 import time
@@ -231,18 +233,31 @@ async def reactions_during_fanout(channels: int, rate: int = 1_000) -> list[Resu
 # -- 2. the article page with view counting on and off ------------------------------------
 
 
-async def page_with_views(quick: bool) -> list[Result]:
+# Rounds of the interleaved page measurement (quick, full) and their seconds. A round is
+# short enough that the ceiling rounds on either side of it see the machine it saw (the
+# load of other sessions moves within seconds: single rounds of the ceiling ranged 2,700 to
+# 7,900 req/s in one run), long enough for 1,000+ requests. 30 rounds put the median's 95 %
+# interval between the 10th and the 21st of the sorted ratios, so a few rounds a burst of
+# load hit cannot move it, in about a minute; 5 quick rounds check it runs (about 10 s).
+PAGE_ROUNDS = {True: (5, 0.5), False: (30, 0.5)}
+
+
+async def page_with_views(
+    quick: bool, rounds: int | None = None, seconds: float | None = None
+) -> list[Result]:
     from adapters.web import create_app
     from adapters.web.views import VIEWS, ViewCounter
-    from bench.web import GZIP, _ceiling_app, _database, _measure, _row, _serve
+    from bench.interleave import interleaved
+    from bench.web import GZIP, _ceiling_app, _database, _serve
     from storage import open_store
 
     class NotCounting(ViewCounter):
         def add(self, article_id: ArticleId, source: str) -> None:
             pass
 
-    seconds = 1.0 if quick else 5.0
-    results: list[Result] = []
+    default_rounds, default_seconds = PAGE_ROUNDS[quick]
+    rounds = rounds or default_rounds
+    seconds = seconds or default_seconds
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "web.db"
         print("  building the articles ...", file=sys.stderr)
@@ -265,40 +280,82 @@ async def page_with_views(quick: bool) -> list[Result]:
                         if k not in ("Content-Length", "Date", "Server")
                     }
                 async with _serve(_ceiling_app(body, headers)) as bare:
-                    before = await _measure(bare + "/", 32, seconds)
-                    # On and off alternate, twice; the better of each counts (a shared machine).
-                    runs: dict[str, list[dict[str, Any]]] = {"on": [], "off": []}
-                    for _ in range(2):
-                        for key, base in (("on", base_on), ("off", base_off)):
-                            got = await _measure(f"{base}/articles/{small}", 32, seconds)
-                            runs[key].append(got)
-                    got_on, got_off = (
-                        max(runs[k], key=lambda c: float(c["rps"])) for k in ("on", "off")
+                    print(f"  {rounds} rounds of {seconds} s, interleaved ...", file=sys.stderr)
+                    # A B C A B C ... A: the ceiling opens and closes the sequence.
+                    got = await interleaved(
+                        {
+                            "ceiling": bare + "/",
+                            "off": f"{base_off}/articles/{small}",
+                            "on": f"{base_on}/articles/{small}",
+                        },
+                        rounds,
+                        seconds,
                     )
-                    after = await _measure(bare + "/", 32, seconds)
             await on[VIEWS].flush()
             counted = on[VIEWS].flushed
-    ceiling = max(before, after, key=lambda c: float(c["rps"]))
+    return _page_rows(got, counted, seconds)
+
+
+def _page_rows(got: dict[str, list[dict[str, Any]]], counted: int, seconds: float) -> list[Result]:
+    from bench.interleave import pooled, ratios
+    from bench.web import _row
+
+    rounds = len(got["on"])
+    ceiling = pooled(got["ceiling"])
+    ceiling_rps = sorted(float(c["rps"]) for c in got["ceiling"])
     row = _row("19. Web ceiling: bare handler, same bytes (32 conns)", ceiling, None)
-    row.note += f" (best of {before['rps']:,.0f} before, {after['rps']:,.0f} after)"
-    results.append(row)
-    results.append(
-        _row(
+    row.note += (
+        f" (all {len(ceiling_rps)} rounds of {seconds} s pooled; rounds ranged "
+        f"{ceiling_rps[0]:,.0f}-{ceiling_rps[-1]:,.0f}); {_cpu(got['ceiling'])}"
+    )
+    on_ratio, off_ratio = ratios(got, "on", "ceiling"), ratios(got, "off", "ceiling")
+    cost, cost_cpu = ratios(got, "on", "off"), ratios(got, "on", "off", "cpu_us")
+    method = (
+        f"{rounds} rounds of {seconds} s interleaved (ceiling, off, on, ..., ceiling), each "
+        "round against the mean of the ceiling rounds around it"
+    )
+    return [
+        row,
+        Result(
             "19. Web (a) article page, view counting on (32 conns)",
-            got_on,
-            ceiling,
+            f"{on_ratio.median:.2f} of the ceiling",
             ">= 0.8",
-            got_on["rps"] >= 0.8 * ceiling["rps"],
-        )
+            on_ratio.median >= 0.8,
+            f"{on_ratio.describe()}; {method}; {_variant(got, 'on')}; {counted:,} views counted",
+        ),
+        Result(
+            "19. Web (a) article page, view counting off (32 conns)",
+            f"{off_ratio.median:.2f} of the ceiling",
+            "",
+            None,
+            f"{off_ratio.describe()}; {_variant(got, 'off')}",
+        ),
+        Result(
+            "19. Web (a) article page, counting on / off (same rounds)",
+            f"{cost.median:.2f}",
+            "",
+            None,
+            f"requests a second: {cost.describe()}; server CPU a request (off / on): "
+            f"{cost_cpu.describe()}",
+        ),
+    ]
+
+
+def _cpu(runs: list[dict[str, Any]]) -> str:
+    """The server's CPU time a request over the rounds: median and range."""
+    cpu = sorted(float(r["cpu_us"]) for r in runs)
+    return f"server CPU {statistics.median(cpu):.0f} µs a request ({cpu[0]:.0f}-{cpu[-1]:.0f})"
+
+
+def _variant(got: dict[str, list[dict[str, Any]]], key: str) -> str:
+    from bench.interleave import pooled, ratios
+    from bench.web import _row
+
+    by_cpu = ratios(got, key, "ceiling", "cpu_us")
+    return (
+        f"{_row('', pooled(got[key]), None).note}; {_cpu(got[key])}, "
+        f"{by_cpu.median:.2f} of the ceiling's by CPU (quartiles {by_cpu.quartiles()})"
     )
-    results[-1].note += f"; {counted:,} views counted; best of " + ", ".join(
-        f"{g['rps']:,.0f}" for g in runs["on"]
-    )
-    results.append(
-        _row("19. Web (a) article page, view counting off (32 conns)", got_off, ceiling)
-    )
-    results[-1].note += "; best of " + ", ".join(f"{g['rps']:,.0f}" for g in runs["off"])
-    return results
 
 
 # -- 3. the view counter at 5,000 views a second ---------------------------------------------
@@ -369,7 +426,8 @@ async def view_counter(seconds: float, rate: int = 5_000) -> list[Result]:
 
 
 def run(quick: bool) -> list[Result]:
-    """Quick: 300-channel fan-outs, 1 s page runs, 5 s of views; full: 10,000 channels."""
+    """Quick: 300-channel fan-outs, 5 page rounds of 0.5 s, 5 s of views; full: 10,000
+    channels, 15 page rounds of 1 s, 30 s of views."""
     results = asyncio.run(reactions_during_fanout(300 if quick else 10_000))
     # The same at a lower rate, and with none, to tell the reactions' share of a loss from
     # the machine's.

@@ -53,3 +53,32 @@ def test_web_benchmark_runs_at_small_scale() -> None:
     assert names[0].startswith("12. Web ceiling") and len(results) == 7
     assert all(r.value.endswith(("of the ceiling", "req/s")) for r in results[:-1])
     assert "errors" not in " ".join(r.note for r in results)
+
+
+def test_page_with_views_interleaves_rounds() -> None:
+    from bench import reactions
+
+    results = asyncio.run(reactions.page_with_views(True, rounds=2, seconds=0.2))
+    assert [r.name.split("(a) ")[-1][:28] for r in results[1:]] == [
+        "article page, view counting ",
+        "article page, view counting ",
+        "article page, counting on / ",
+    ]
+    assert results[1].value.endswith("of the ceiling") and "of 2 rounds" in results[1].note
+    assert "all 3 rounds of 0.2 s pooled" in results[0].note  # the ceiling opens and closes
+    views = int(results[1].note.rsplit("; ", 1)[1].split()[0].replace(",", ""))
+    assert views > 0
+    assert "server CPU a request (off / on): median" in results[3].note
+    assert "errors" not in " ".join(r.note for r in results)
+
+
+def test_interleaved_ratios_take_adjacent_ceiling_rounds() -> None:
+    from bench.interleave import ratios
+
+    rounds = {
+        "ceiling": [{"rps": 100}, {"rps": 300}, {"rps": 200}],
+        "x": [{"rps": 100}, {"rps": 250}],
+    }
+    spread = ratios(rounds, "x", "ceiling")
+    assert spread.values == (0.5, 1.0)
+    assert spread.median == 0.75
