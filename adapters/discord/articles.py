@@ -31,6 +31,7 @@ from adapters.discord.scheduling import (
     when_field,
 )
 from newsbot import slowmode
+from newsbot.answers import publish_terms
 from newsbot.errors import InvalidInput
 from newsbot.i18n import ENGLISH, N_, Message, Translator
 from newsbot.models import ArticleDraft, ArticleId
@@ -157,12 +158,7 @@ async def _published(
             "Queued for %(count)s channel(s).", "Queued for %(count)s channel(s).", change.queued
         ).render(tr)
         done = published(article.id, schedule, lane).render(tr)
-        policy = ""
-        if comments is not None:
-            chosen = Message(N_("Comments: %(policy)s."), values={"policy": str(comments)})
-            policy = chosen.render(tr) + " "
-        if pace := slowmode.described(slow or 0):
-            policy += pace.render(tr) + " "
+        policy = "".join(m.render(tr) + " " for m in publish_terms(comments, slow))
         text = f"{done}: {title}\n{queued} {policy}{page}"
     await reply(interaction, text)
 

@@ -35,7 +35,7 @@ from adapters.telegram.render import (
     split_command,
     tail,
 )
-from newsbot import slowmode
+from newsbot.answers import publish_terms
 from newsbot.drafts import clean_draft
 from newsbot.errors import (
     InvalidInput,
@@ -149,12 +149,7 @@ class Publishing(HandlerGroup):
             "Queued for %(count)s destination(s).",
             change.queued,
         )
-        policy = ""
-        if comments is not None:
-            said = Message(N_("Comments: %(policy)s."), values={"policy": str(comments)})
-            policy = said.render(tr) + " "
-        if pace := slowmode.described(slow or 0):
-            policy += pace.render(tr) + " "
+        policy = "".join(m.render(tr) + " " for m in publish_terms(comments, slow))
         await self.send(
             update,
             f"{done}: {article.title}\n{queued.render(tr)} {policy}{page.render(tr)}",
