@@ -20,8 +20,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from newsbot import slowmode
 from newsbot.errors import DeliveryError, DomainError, StorageError
 from newsbot.i18n import ENGLISH, N_, Message, Translator
+from newsbot.policy import CommentPolicy
 
 APOLOGY = N_("Sorry, something went wrong on my side. The error was logged; please try again.")
 TRY_AGAIN = N_(
@@ -105,3 +107,14 @@ def banned(name: str, count: int, platform: str | None = None) -> Message:
         name=name,
         platform=platform,
     )
+
+
+def publish_terms(comments: CommentPolicy | None, slow: int | None) -> list[Message]:
+    """What a publish answer adds about the story's own comment policy and slow mode, when
+    either was asked for (``Comments: closed.``, ``Slow mode: ...``)."""
+    terms = []
+    if comments is not None:
+        terms.append(Message(N_("Comments: %(policy)s."), values={"policy": str(comments)}))
+    if pace := slowmode.described(slow or 0):
+        terms.append(pace)
+    return terms

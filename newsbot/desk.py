@@ -297,9 +297,8 @@ class Desk:
             InvalidInput: not 0 to ``slowmode.SLOW_MAX`` seconds.
         """
         svc = self._svc
-        svc.require_admin(actor, "set comment policies")
-        if not 0 <= seconds <= slowmode.SLOW_MAX:
-            raise InvalidInput(f"Slow mode is 0 to {slowmode.SLOW_MAX} seconds.")
+        svc.require_admin(actor, N_("set comment policies"))
+        slowmode.check(seconds)
         article = await svc.article(article_id)
         now = svc.clock.now()
         await svc.store.set_slow_mode(article.id, seconds, now)

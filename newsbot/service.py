@@ -57,6 +57,7 @@ from newsbot.reacting import ReactionService
 from newsbot.review import DeskSettings
 from newsbot.routing import Routing
 from newsbot.scheduling import Priority, Schedule, ScheduledArticle, embargoed
+from newsbot.slowmode import check as check_slow
 from newsbot.staffdesk import StaffDesk
 from newsbot.subscriptions import PENDING_MAX as PENDING_MAX  # re-exported
 from newsbot.subscriptions import REQUESTS_PER_DAY as REQUESTS_PER_DAY
@@ -205,15 +206,23 @@ class NewsService:
         schedule: Schedule | None = None,
         priority: Priority = Priority.NORMAL,
         comments: CommentPolicy | None = None,
+        slow: int | None = None,
     ) -> Change:
         """Validate, store and deliver an article, once per ``request``, now or on
         ``schedule``, in the lane of its ``priority`` (``publishing.publish``), with its own
-        ``comments`` policy if one is given (``Desk.set_policy``)."""
+        ``comments`` policy and ``slow`` mode (seconds) if given, set just after it is stored
+        (``Desk.set_policy``, ``Desk.set_slow_mode``); a bad ``slow`` publishes nothing."""
+        if slow is not None:
+            check_slow(slow)
         change = await publishing.publish(
             self, actor, draft, request=request, schedule=schedule, priority=priority
         )
-        if comments is not None and not change.repeated:
+        if change.repeated:
+            return change
+        if comments is not None:
             await self.desk.set_policy(actor, change.article.id, comments)
+        if slow:
+            await self.desk.set_slow_mode(actor, change.article.id, slow)
         return change
 
     async def next_live_at(self) -> datetime | None:

@@ -24,7 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from newsbot.i18n import Message
+from newsbot.errors import InvalidInput
+from newsbot.i18n import N_, Message
 from newsbot.models import ArticleId
 from newsbot.people import SIGNED_IN, vouched_by
 from newsbot.policy import Story
@@ -35,6 +36,7 @@ DISCORD_MAX = 21_600
 """The longest slow mode Discord keeps on a thread (six hours): a longer one is set to this
 on the thread, and the core rule holds the rest."""
 OFF_WORDS = ("0", "none", "off")
+BAD_SLOW = N_("Slow mode must be a whole number of seconds from 0 to %(max)s (0 or off: none).")
 
 Account = tuple[str, str]
 """``(platform, id)``: an author's ``(platform, user_id)`` or a linked account."""
@@ -66,6 +68,29 @@ def parse(value: str | int) -> int:
     seconds = int(text.removesuffix("s"))
     if not 0 <= seconds <= SLOW_MAX:
         raise ValueError(f"slow mode is 0 to {SLOW_MAX} seconds")
+    return seconds
+
+
+def choose(value: str | int) -> int:
+    """The slow mode an admin asked for (``--slow``, ``slow=``, a command's option).
+
+    Raises:
+        InvalidInput: not 0 to ``SLOW_MAX`` seconds (nor off); the message says the range.
+    """
+    try:
+        return parse(value)
+    except ValueError:
+        raise InvalidInput(BAD_SLOW, field="slow", max=SLOW_MAX) from None
+
+
+def check(seconds: int) -> int:
+    """``seconds`` when it is a slow mode (0 to ``SLOW_MAX``).
+
+    Raises:
+        InvalidInput: out of range.
+    """
+    if not 0 <= seconds <= SLOW_MAX:
+        raise InvalidInput(BAD_SLOW, field="slow", max=SLOW_MAX)
     return seconds
 
 

@@ -34,10 +34,13 @@ async def publish(service: NewsService, args: argparse.Namespace) -> object:
     priority = parse_priority(args.priority)
     comments = parse(args.comments) if getattr(args, "comments", None) else None
     change = await service.publish(
-        Actor.operator(), draft, schedule=when, priority=priority, comments=comments
+        Actor.operator(),
+        draft,
+        schedule=when,
+        priority=priority,
+        comments=comments,
+        slow=getattr(args, "slow", None),
     )
-    if getattr(args, "slow", None):
-        await service.desk.set_slow_mode(Actor.operator(), change.article.id, args.slow)
     if args.json:
         return {**article_json(service, change.article), "queued": change.queued}
     page = service.article_url(change.article.id)

@@ -30,6 +30,8 @@ from adapters.discord.scheduling import (
     schedule_of,
     when_field,
 )
+from newsbot import slowmode
+from newsbot.answers import publish_terms
 from newsbot.errors import InvalidInput
 from newsbot.i18n import ENGLISH, N_, Message, Translator
 from newsbot.models import ArticleDraft, ArticleId
@@ -140,6 +142,7 @@ async def _published(
     schedule: Schedule | None = None,
     lane: Priority = Priority.NORMAL,
     comments: CommentPolicy | None = None,
+    slow: int | None = None,
 ) -> None:
     article = change.article
     url = service_of(interaction).article_url(article.id)
@@ -155,10 +158,7 @@ async def _published(
             "Queued for %(count)s channel(s).", "Queued for %(count)s channel(s).", change.queued
         ).render(tr)
         done = published(article.id, schedule, lane).render(tr)
-        policy = ""
-        if comments is not None:
-            chosen = Message(N_("Comments: %(policy)s."), values={"policy": str(comments)})
-            policy = chosen.render(tr) + " "
+        policy = "".join(m.render(tr) + " " for m in publish_terms(comments, slow))
         text = f"{done}: {title}\n{queued} {policy}{page}"
     await reply(interaction, text)
 
@@ -190,6 +190,7 @@ class ArticleCommands(CommandGroup, name="articles", description=N_("Articles (n
         discord_at="A later time (or delay) for the Discord posts",
         priority="breaking overtakes the posts of articles already going out",
         comments="Its comment policy: open, premoderated or closed (else the default)",
+        slow=N_("Slow mode: one comment per reader per this many seconds (0: off)"),
     )
     @app_commands.rename(delay="in")
     async def publish(
@@ -207,12 +208,15 @@ class ArticleCommands(CommandGroup, name="articles", description=N_("Articles (n
         discord_at: str | None = None,
         priority: Literal["normal", "breaking"] = "normal",
         comments: Literal["open", "premoderated", "closed"] | None = None,
+        slow: app_commands.Range[int, 0, slowmode.SLOW_MAX] | None = None,
     ) -> None:
         """Publish an article to every subscribed channel, now or at a time."""
         service = service_of(interaction)
         request = request_key(interaction)
         lane = priority_of(priority)
         schedule_of(service, at, delay, telegram_at, discord_at)  # a bad time: before the form
+        if slow is not None:
+            slowmode.check(slow)  # and slow mode out of range
 
         async def submit(done: discord.Interaction, title: str, summary: str, body: str) -> None:
             when_at, when_in = at, delay
@@ -233,8 +237,9 @@ class ArticleCommands(CommandGroup, name="articles", description=N_("Articles (n
                 schedule=schedule,
                 priority=lane,
                 comments=chosen,
+                slow=slow,
             )
-            await _published(done, change, schedule, lane, chosen)
+            await _published(done, change, schedule, lane, chosen, slow)
 
         modal: ArticleModal | None = None
         if body is None:

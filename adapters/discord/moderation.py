@@ -27,7 +27,10 @@ from newsbot.i18n import N_
 from newsbot.models import CommentStatus, MessageRef, Platform
 
 NOT_STORED = N_("That message is not a stored comment.")
-ACTIONS = {"Delete comment": N_("delete comments"), "Ban author": N_("ban authors")}
+DELETE_COMMENT = N_("Delete comment")
+BAN_AUTHOR = N_("Ban author")
+REPORT = N_("Report")
+ACTIONS = {DELETE_COMMENT: N_("delete comments"), BAN_AUTHOR: N_("ban authors")}
 
 
 def _ref(message: discord.Message) -> MessageRef:
@@ -123,14 +126,16 @@ async def _failed(interaction: discord.Interaction, error: app_commands.AppComma
 
 
 def moderation_menus() -> list[app_commands.ContextMenu]:
-    """The message menus, each behind the admin check and the error policy."""
+    """The message menus, each behind the admin check and the error policy. Their names are
+    English (interactions carry them so) and localized in the "Apps" menu
+    (``adapters.discord.locales``)."""
     menus = []
-    for name, callback in (("Delete comment", delete_comment), ("Ban author", ban_author)):
+    for name, callback in ((DELETE_COMMENT, delete_comment), (BAN_AUTHOR, ban_author)):
         menu = app_commands.ContextMenu(name=name, callback=callback)
         menu.add_check(_admins_only)
         menu.error(_failed)
         menus.append(menu)
-    report = app_commands.ContextMenu(name="Report", callback=report_comment)
+    report = app_commands.ContextMenu(name=REPORT, callback=report_comment)
     report.error(_failed)
     menus.append(report)
     return menus

@@ -168,3 +168,29 @@ async def test_a_person_who_replied_on_telegram_waits_on_the_web(service: NewsSe
         article.id, "Nina", "on the web", client_key="k2", user_id="discord@99"
     )
     assert later.status is CommentStatus.VISIBLE
+
+
+def test_an_admins_slow_mode_is_chosen_or_refused_with_the_range() -> None:
+    from newsbot.errors import InvalidInput
+
+    assert [slowmode.choose(v) for v in ("off", "60", 5)] == [0, 60, 5]
+    for bad in ("soon", "-1", slowmode.SLOW_MAX + 1):
+        with pytest.raises(InvalidInput, match=f"from 0 to {slowmode.SLOW_MAX}") as refused:
+            slowmode.choose(bad)
+        assert refused.value.field == "slow"
+    with pytest.raises(InvalidInput):
+        slowmode.check(-1)
+
+
+async def test_publish_sets_slow_mode_once_per_request(service: NewsService) -> None:
+    from newsbot.errors import InvalidInput
+    from tests.conftest import ADMIN, draft
+
+    with pytest.raises(InvalidInput, match="Slow mode must be"):
+        await service.publish(ADMIN, draft(), slow=slowmode.SLOW_MAX + 1)
+    assert (await service.latest()).articles == []  # nothing published
+    change = await service.publish(ADMIN, draft(), request="r1", slow=75)
+    assert await service.desk.slow_mode(change.article.id) == 75
+    await service.desk.set_slow_mode(ADMIN, change.article.id, 0)
+    again = await service.publish(ADMIN, draft(), request="r1", slow=75)
+    assert again.repeated and await service.desk.slow_mode(change.article.id) == 0

@@ -26,7 +26,7 @@ from adapters.telegram.handlers.parsing import (
     parse_id,
     request_key,
 )
-from adapters.telegram.handlers.scheduling import comments_of, take_options, when_of
+from adapters.telegram.handlers.scheduling import comments_of, slow_of, take_options, when_of
 from adapters.telegram.publisher import photo_key
 from adapters.telegram.render import (
     entities_to_markdown,
@@ -35,6 +35,7 @@ from adapters.telegram.render import (
     split_command,
     tail,
 )
+from newsbot.answers import publish_terms
 from newsbot.drafts import clean_draft
 from newsbot.errors import (
     InvalidInput,
@@ -46,6 +47,7 @@ from newsbot.models import (
     ArticleStatus,
 )
 from newsbot.scheduling import published
+from newsbot.service import NewsService
 
 log = logging.getLogger("newsbot.telegram")
 
@@ -67,6 +69,16 @@ class Dialogue:
     options: dict[str, str] = field(default_factory=dict)  # at=, in=, priority=...
 
 
+_AT_CONFIRMATION = frozenset({"comments", "slow"})
+
+
+def _check(service: NewsService, options: dict[str, str]) -> None:
+    """Refuse a bad time, comment policy or slow mode before anything is asked or stored."""
+    when_of(service, options)
+    comments_of(options)
+    slow_of(options)
+
+
 class Publishing(HandlerGroup):
     """Articles written, edited and retracted from a private chat."""
 
@@ -85,8 +97,7 @@ class Publishing(HandlerGroup):
         assert message is not None
         rest, entities = split_command(message.text or "", message.entities)
         options, rest, entities = take_options(rest, entities)
-        when_of(self.service, options)  # refuse a bad time before asking for more
-        comments_of(options)  # and a comment policy that is none
+        _check(self.service, options)  # refuse a bad option before asking for more
         title, body = split_article(rest, entities)
         if not title:
             self.dialogues[int(actor.user_id)] = Dialogue(
@@ -110,6 +121,7 @@ class Publishing(HandlerGroup):
         actor = self.actor(update)
         schedule, priority = when_of(self.service, options or {})
         comments = comments_of(options or {})
+        slow = slow_of(options or {})
         change = await self.service.publish(
             actor,
             draft,
@@ -117,6 +129,7 @@ class Publishing(HandlerGroup):
             schedule=schedule,
             priority=priority,
             comments=comments,
+            slow=slow,
         )
         self.dialogues.pop(int(actor.user_id), None)
         article = change.article
@@ -136,10 +149,7 @@ class Publishing(HandlerGroup):
             "Queued for %(count)s destination(s).",
             change.queued,
         )
-        policy = ""
-        if comments is not None:
-            said = Message(N_("Comments: %(policy)s."), values={"policy": str(comments)})
-            policy = said.render(tr) + " "
+        policy = "".join(m.render(tr) + " " for m in publish_terms(comments, slow))
         await self.send(
             update,
             f"{done}: {article.title}\n{queued.render(tr)} {policy}{page.render(tr)}",
@@ -161,8 +171,7 @@ class Publishing(HandlerGroup):
             await self.do_edit(update, rest, entities, image_url)
             return
         options, rest, entities = take_options(rest, entities)
-        when_of(self.service, options)
-        comments_of(options)
+        _check(self.service, options)
         title, body = split_article(rest, entities)
         if not title or not body:
             self.dialogues[int(actor.user_id)] = Dialogue(
@@ -241,7 +250,7 @@ class Publishing(HandlerGroup):
             )
             await self.send(update, await self._confirm_question(update, state), markup=buttons)
         else:
-            if await self._comments_answer(update, state, text):
+            if await self._options_answer(update, state, text):
                 return
             answer = text.strip().lower()
             if answer in ("yes", "y", "publish", "ok"):
@@ -251,27 +260,32 @@ class Publishing(HandlerGroup):
             else:
                 await self.say(update, N_("Answer yes to publish or no to cancel."))
 
-    async def _comments_answer(self, update: Update, state: Dialogue, text: str) -> bool:
-        """``comments=closed`` (or ``--comments closed``) answered at the confirmation: the
-        story's comment policy changes before it is published."""
+    async def _options_answer(self, update: Update, state: Dialogue, text: str) -> bool:
+        """``comments=closed`` (or ``--comments closed``) and ``slow=60`` answered at the
+        confirmation: the story's comment policy or slow mode changes before it is
+        published."""
         options, rest, _ = take_options(text, [])
-        if "comments" not in options or rest.strip():
+        if not options or not options.keys() <= _AT_CONFIRMATION or rest.strip():
             return False
         comments_of(options)
-        state.options["comments"] = options["comments"]
+        slow_of(options)
+        state.options.update(options)
         await self.send(update, await self._confirm_question(update, state))
         return True
 
     async def _confirm_question(self, update: Update, state: Dialogue) -> str:
-        """The confirmation's question, with the comment policy chosen so far."""
+        """The confirmation's question, with the comment policy and slow mode chosen so far."""
         tr = (await self.speech(update)).tr
         chosen = comments_of(state.options)
         question = N_(
-            "Publish this article? Comments: %(policy)s "
-            "(answer comments=open, premoderated or closed to change it)."
+            "Publish this article? Comments: %(policy)s; slow mode: %(slow)s "
+            "(answer comments=open, premoderated or closed, or slow=SECONDS, to change them)."
         )
         policy = str(chosen) if chosen else tr.gettext(N_("the default"))
-        return Message(question, values={"policy": policy}).render(tr)
+        seconds = slow_of(state.options) or 0
+        slow = Message.ngettext("%(count)s second", "%(count)s seconds", seconds).render(tr)
+        pace = slow if seconds else tr.gettext(N_("off"))
+        return Message(question, values={"policy": policy, "slow": pace}).render(tr)
 
     async def confirm(self, update: Update, publish: bool) -> None:
         user = update.effective_user

@@ -10,6 +10,7 @@ from telegram import MessageEntity, Update
 
 from adapters.telegram.handlers.base import Context, HandlerGroup, guarded
 from adapters.telegram.render import split_command, tail
+from newsbot import slowmode
 from newsbot.errors import InvalidInput
 from newsbot.i18n import N_, Message
 from newsbot.models import ArticleId, Platform
@@ -28,13 +29,14 @@ from newsbot.scheduling import (
 from newsbot.service import NewsService
 
 _OPTION = re.compile(
-    r"(?:(at|in|telegram_at|discord_at|priority|comments)=|--(comments)[ \t]+)(\S+)[ \t]*",
+    r"(?:(at|in|telegram_at|discord_at|priority|comments|slow)=|--(comments|slow)[ \t]+)"
+    r"(\S+)[ \t]*",
     re.ASCII,
 )
 USAGE = N_(
     "Options go before the title: /publish at=2026-12-24T06:00+01:00 (or in=2h) "
     "[telegram_at=...] [discord_at=...] [priority=breaking] "
-    "[comments=open|premoderated|closed] Title, the body below."
+    "[comments=open|premoderated|closed] [slow=SECONDS] Title, the body below."
 )
 
 
@@ -45,7 +47,7 @@ def take_options(
     options: dict[str, str] = {}
     start = len(text) - len(text.lstrip(" \t"))
     while match := _OPTION.match(text, start):
-        name = match.group(1) or match.group(2)  # comments=X or --comments X
+        name = match.group(1) or match.group(2)  # comments=X or --comments X (slow too)
         if name in options:
             raise InvalidInput(
                 N_("%(option)s= is given twice. %(usage)s"),
@@ -80,6 +82,16 @@ def comments_of(options: Mapping[str, str]) -> CommentPolicy | None:
     """
     value = options.get("comments")
     return None if value is None else choose(value)
+
+
+def slow_of(options: Mapping[str, str]) -> int | None:
+    """The story's slow mode the options ask for (``slow=SECONDS``, ``slow=off``), if any.
+
+    Raises:
+        InvalidInput: not 0 to ``slowmode.SLOW_MAX`` seconds.
+    """
+    value = options.get("slow")
+    return None if value is None else slowmode.choose(value)
 
 
 class Scheduling(HandlerGroup):

@@ -1,4 +1,5 @@
-"""Discord in other languages: slash command descriptions synced with their localizations."""
+"""Discord in other languages: slash command descriptions and message-menu names synced with
+their localizations."""
 
 from __future__ import annotations
 
@@ -36,6 +37,22 @@ async def test_descriptions_arrive_in_german_and_ukrainian(world: World) -> None
     assert add["description_localizations"]["uk"] == (
         "Стежити за стрічкою: її нові записи стають статтями"
     )
+
+
+async def test_message_menu_names_arrive_in_german_and_ukrainian(world: World) -> None:
+    menus = {c["name"]: c for c in world.fake.commands if c.get("type") == 3}
+    assert {name: command.get("name_localizations") for name, command in menus.items()} == {
+        "Report": {"de": "Melden", "uk": "Поскаржитися"},
+        "Delete comment": {"de": "Kommentar löschen", "uk": "Видалити коментар"},
+        "Ban author": {"de": "Autor sperren", "uk": "Заблокувати автора"},
+    }
+    await world.subscribe(world.text)
+    await world.publish("Title", "Body")
+    await world.dispatcher.drain()
+    [post] = world.bot_messages(world.text)
+    world.fake.users[world.owner]["locale"] = "de"  # the menu shows German; its name is English
+    answer = await world.menu("Delete comment", world.owner, world.text, int(post["id"]))
+    assert content(answer) == "Diese Nachricht ist kein gespeicherter Kommentar."
 
 
 async def test_a_channel_with_its_own_language_gets_its_count_line_in_it(world: World) -> None:

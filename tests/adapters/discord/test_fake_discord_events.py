@@ -246,3 +246,21 @@ async def test_component_update_defer_and_context_menu(
     assert answer["type"] == 4 and answer["data"]["content"] == "> quotable"
     with pytest.raises(ValueError):
         await dc.press_button(world.guild_id, world.text_channel_id, world.user_id, card.id, "x")
+
+
+async def test_localized_names_are_checked_like_names(
+    dc: FakeDiscord, world: DemoWorld, bot: commands.Bot
+) -> None:
+    assert bot.application_id is not None
+    menu = {"name": "Report", "type": 3, "name_localizations": {"de": "Melden"}}
+    synced = await bot.http.bulk_upsert_guild_commands(bot.application_id, world.guild_id, [menu])
+    assert synced[0]["name_localizations"] == {"de": "Melden"}
+    slash = {"name": "latest", "description": "Latest", "type": 1}
+    for bad in (
+        {**menu, "name_localizations": {"de": "M" * 33}},
+        {**menu, "name_localizations": {"xx": "Melden"}},
+        {**slash, "name_localizations": {"de": "Neueste Artikel"}},  # a slash name: lowercase
+    ):
+        with pytest.raises(discord.HTTPException) as refused:
+            await bot.http.bulk_upsert_guild_commands(bot.application_id, world.guild_id, [bad])
+        assert refused.value.status == 400 and refused.value.code == 50035

@@ -96,21 +96,28 @@ class Interactions(Handlers):
             errors["description"] = _err(
                 "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
             )
-        # Localized descriptions: only Discord's locales, each 1 to 100 characters (as the
-        # command's own), on the command and on each option.
+        # Localized descriptions and names: only Discord's locales, each 1 to 100 (names: 32)
+        # characters, as the command's own, on the command and on each option; a slash
+        # command's localized name follows the same pattern as its name.
         for where, item in [("", data), *((f"options.{i}.", o) for i, o in enumerate(
             data.get("options") or []
         ))]:  # fmt: skip
-            localized = item.get("description_localizations") or {}
-            for locale, text in localized.items():
-                if locale not in DISCORD_LOCALES:
-                    errors[f"{where}description_localizations.{locale}"] = _err(
-                        "INVALID_LOCALE", "Invalid locale"
-                    )
-                elif not isinstance(text, str) or not 1 <= len(text) <= 100:
-                    errors[f"{where}description_localizations.{locale}"] = _err(
-                        "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
-                    )
+            for key, longest in (("description_localizations", 100), ("name_localizations", 32)):
+                for locale, text in (item.get(key) or {}).items():
+                    if locale not in DISCORD_LOCALES:
+                        errors[f"{where}{key}.{locale}"] = _err("INVALID_LOCALE", "Invalid locale")
+                    elif not isinstance(text, str) or not 1 <= len(text) <= longest:
+                        errors[f"{where}{key}.{locale}"] = _err(
+                            "BASE_TYPE_BAD_LENGTH", f"Must be between 1 and {longest} in length."
+                        )
+                    elif (
+                        key == "name_localizations"
+                        and ctype == 1
+                        and (not _COMMAND_NAME_RE.match(text) or text != text.lower())
+                    ):
+                        errors[f"{where}{key}.{locale}"] = _err(
+                            "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid"
+                        )
         options = data.get("options") or []
         if len(options) > 25:
             errors["options"] = _err("BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
