@@ -24,7 +24,7 @@ from newsbot.desk import Desk
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
 from newsbot.figures import FiguresService
 from newsbot.filters import RegexEngine
-from newsbot.i18n import N_, Message, chat_language_key, no_catalog, normalise_language
+from newsbot.i18n import N_, Message, chat_language_key
 from newsbot.identity import IdentityService
 from newsbot.limits import IntakeGate, IntakeLimits
 from newsbot.models import (
@@ -521,25 +521,9 @@ class NewsService:
     async def set_chat_language(
         self, actor: Actor, platform: Platform, chat_id: str, language: str | None
     ) -> str | None:
-        """Set (or with ``None`` clear) a subscribed chat's own language; newsbot admins only.
-
-        Raises:
-            PermissionDenied: the actor is not a newsbot admin.
-            NotFound: no destination is that chat.
-            InvalidInput: newsbot has no catalog for ``language``.
-        """
-        self.require_admin(actor, N_("set a chat's language"))
-        if not any(
-            d.platform == platform and d.chat_id == chat_id for d in await self.destinations()
-        ):
-            raise NotFound(
-                N_("%(platform)s chat %(id)s is not subscribed."), platform=platform, id=chat_id
-            )
-        try:
-            code = normalise_language(language) if language else ""
-        except ValueError as error:
-            raise InvalidInput(no_catalog(language or ""), field="language") from error
-        await self.store.set_state(chat_language_key(platform, chat_id), code)
+        """Set (or with ``None`` clear) a subscribed chat's own language; newsbot admins only
+        (``newsbot.subscriptions.set_language`` says what it refuses)."""
+        code = await subscriptions.set_language(self, actor, platform, chat_id, language)
         for listener in self._language_listeners:
             listener(platform, chat_id)
         return code or None

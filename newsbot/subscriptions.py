@@ -13,7 +13,7 @@ from typing import Protocol
 from newsbot.chats import CHAT_ID_MAX, check_chat_id
 from newsbot.drafts import TITLE_MAX, clean_tags
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
-from newsbot.i18n import N_, Message
+from newsbot.i18n import N_, Message, chat_language_key, no_catalog, normalise_language
 from newsbot.models import Actor, Destination, NewDestination, Platform
 from newsbot.ports import Clock, Store
 from newsbot.text import clean_name, has_control_chars, valid_unicode
@@ -241,3 +241,27 @@ async def chat_migrated(svc: Host, platform: Platform, old_id: str, new_id: str)
             extra={"from": old.id, "to": destination.id, "chat_id": new_id},
         )
     return moved
+
+
+async def set_language(
+    svc: Host, actor: Actor, platform: Platform, chat_id: str, language: str | None
+) -> str:
+    """Set (or with ``None`` clear, giving ``""``) a subscribed chat's own language.
+
+    Raises:
+        PermissionDenied: the actor is not a newsbot admin.
+        NotFound: no destination is that chat.
+        InvalidInput: newsbot has no catalog for ``language``.
+    """
+    svc.require_admin(actor, N_("set a chat's language"))
+    known = await svc.store.list_destinations(platform, active_only=False)
+    if not any(d.chat_id == chat_id for d in known):
+        raise NotFound(
+            N_("%(platform)s chat %(id)s is not subscribed."), platform=platform, id=chat_id
+        )
+    try:
+        code = normalise_language(language) if language else ""
+    except ValueError as error:
+        raise InvalidInput(no_catalog(language or ""), field="language") from error
+    await svc.store.set_state(chat_language_key(platform, chat_id), code)
+    return code
