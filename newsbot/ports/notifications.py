@@ -47,7 +47,8 @@ class NoticeStore(Protocol):
         """``queue_notice`` for many accounts in one transaction: each ``Queued``'s items
         appended to its account's pending row (its count added), or a row opened due at
         ``due``. All or nothing; two writers queuing to one account concurrently still leave
-        one pending row holding both."""
+        one pending row holding both. A row under ``ITEMS_MAX`` takes a batch's items whole
+        (``notifications.folded`` keeps them under it), so a row ends under twice that."""
         ...
 
     async def comments_by_ids(self, ids: Iterable[CommentId]) -> dict[CommentId, Comment]:
