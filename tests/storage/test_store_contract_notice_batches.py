@@ -50,17 +50,20 @@ async def test_concurrent_batches_keep_one_pending_row_per_account(
     first, second = two_handles
     accounts = [(TG, str(n)) for n in range(5)] + [(DC, "5")]
 
-    async def queue(store: Store, start: int) -> None:
+    async def queue(store: Store, start: int, order: list[tuple[Platform, str]]) -> None:
         for n in range(start, start + 20):
-            # Every account in each batch, by both writers at once: one pending row each.
-            batch = folded([(key, item(n)) for key in reversed(accounts)])
+            # Every account in each batch, by both writers at once, found in opposite orders
+            # (``folded`` sorts them: no deadlock): one pending row each.
+            batch = folded([(key, item(n)) for key in order])
             await store.queue_notices(batch, at(60), at(0))
 
     async def single(store: Store, start: int) -> None:
         for n in range(start, start + 10):
             await store.queue_notice(TG, "0", item(n), at(60), at(0))
 
-    await asyncio.gather(queue(first, 100), queue(second, 200), single(first, 300))
+    await asyncio.gather(
+        queue(first, 100, accounts), queue(second, 200, accounts[::-1]), single(first, 300)
+    )
     found = await pending(first)
     assert sorted(found) == [str(n) for n in range(5)]
     assert found["0"][0] == 50 and sorted(found["0"][1]) == [
