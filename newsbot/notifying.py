@@ -39,9 +39,6 @@ class Host(Protocol):
     def article_url(self, article_id: ArticleId) -> str:
         """``NewsService.article_url``."""
 
-    async def article(self, article_id: ArticleId) -> Article:
-        """``NewsService.article``."""
-
 
 class Notifications:
     """Reply notifications: who is told, and each account's switch.
