@@ -228,12 +228,13 @@ async def ingestion_capacity(
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(1000)))
         elapsed = time.perf_counter() - started
+        queued = service.notifications.queued
     return Result(
         f"4. ingestion capacity (1,000 callers){_label(postgres)}{variant}",
         f"{count / elapsed:,.0f}/s",
         "(ceiling of the service path)",
         None,
-        f"{count:,} replies",
+        f"{count:,} replies" + (f", {queued:,} notices queued" if queued else ""),
     )
 
 

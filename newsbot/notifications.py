@@ -10,7 +10,9 @@ no person's decides alone and is off until ``/notifications on``. An account the
 refuses to write to (the user blocked the bot, closed DMs) is turned off.
 
 Notices to one account are coalesced: the first opens an outbox row due ``COALESCE`` later,
-the next ones are appended to it, and one message carries them all.
+the next ones are appended to it, and one message carries them all. Replies stored together
+are told together (``newsbot.notifying``): ``told`` decides each from facts looked up for the
+whole batch, and ``folded`` makes one outbox write per account of them.
 """
 
 from __future__ import annotations
@@ -63,6 +65,37 @@ class Notice:
     author: str
     text: str
     url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """The notices of a batch to one account: appended to its pending outbox row together.
+
+    Attributes:
+        key: the account.
+        items: the encoded notices kept, oldest first (``encode``; at most about ``ITEMS_MAX``
+            characters, the rest only counted).
+        count: every notice, kept or not.
+    """
+
+    key: Key
+    items: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What a batch of replies was looked up against (each missing entry: not known).
+
+    Attributes:
+        parents: the comments answered, by id.
+        people: the person behind each account that is one's.
+        prefs: what is known of each chat account.
+    """
+
+    parents: Mapping[CommentId, Comment]
+    people: Mapping[Key, Person]
+    prefs: Mapping[Key, Prefs]
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +218,35 @@ def recipients(
         if reachable and on:
             chosen.append(key)
     return chosen
+
+
+def told(reply: Comment, author: Key, replier: Key, facts: Facts) -> list[Key]:
+    """The accounts told of ``reply`` (``recipients``), its parent's author being ``author``
+    and its own ``replier`` (chat keys: a signed-in web author as the account that vouched)."""
+    parent = None if reply.parent_id is None else facts.parents.get(reply.parent_id)
+    if not wanted(reply, parent):
+        return []
+    person = facts.people.get(author)
+    return recipients(person, author, facts.people.get(replier), replier, facts.prefs)
+
+
+def folded(told: Iterable[tuple[Key, str]], limit: int = ITEMS_MAX) -> list[Queued]:
+    """Encoded notices, each to an account, as one ``Queued`` per account (in the order of
+    the keys, so that concurrent writers take the accounts' rows in one order): an account's
+    items in arrival order, appended while the text is under ``limit`` (the rest counted),
+    as ``queue_notice`` appends them one by one."""
+    items: dict[Key, list[str]] = {}
+    counts: dict[Key, int] = {}
+    sizes: dict[Key, int] = {}
+    for key, item in told:
+        counts[key] = counts.get(key, 0) + 1
+        if sizes.get(key, 0) < limit:
+            items.setdefault(key, []).append(item)
+            sizes[key] = sizes.get(key, 0) + len(item)
+    return [
+        Queued(key, "".join(items[key]), counts[key])
+        for key in sorted(counts, key=lambda k: (str(k[0]), k[1]))
+    ]
 
 
 def encode(notice: Notice) -> str:

@@ -3,15 +3,34 @@ once like ``storage.people``: plain statements over ``_rows`` and ``_atomic``.""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from newsbot.models import CommentId, Platform
-from newsbot.notifications import ITEMS_MAX, Key, NoticeJob, Prefs, decode
-from storage.rows import maybe_at
+import storage.rows as rows
+from newsbot.models import Article, ArticleId, Comment, CommentId, Platform
+from newsbot.notifications import ITEMS_MAX, Key, NoticeJob, Prefs, Queued, decode
+from storage.rows import in_lists, maybe_at
 from storage.units import CommonUnits, Tx
 
 _DUE = "((state = 'pending' AND due_at <= $1) OR (state = 'sending' AND due_at <= $1))"
+# One account's notices appended to its pending row, or a row opened (a row per account
+# while pending: the partial unique index makes concurrent writers meet on it).
+_QUEUE = (
+    "INSERT INTO notices (platform, account_id, items, count, state, due_at, created_at) "
+    "VALUES ($1, $2, $3, $4, 'pending', $5, $6) "
+    "ON CONFLICT (platform, account_id) WHERE state = 'pending' DO UPDATE SET "
+    "count = notices.count + excluded.count, items = CASE WHEN length(notices.items) < $7 "
+    "THEN notices.items || excluded.items ELSE notices.items END"
+)
+
+
+def per_platform(keys: Iterable[Key]) -> dict[Platform, list[str]]:
+    """Accounts grouped by platform (a look-up per platform uses the key's index)."""
+    found: dict[Platform, list[str]] = {}
+    for platform, account_id in keys:
+        found.setdefault(platform, []).append(account_id)
+    return found
 
 
 class SqlNotices(CommonUnits):
@@ -19,18 +38,30 @@ class SqlNotices(CommonUnits):
 
     async def account_prefs(self, keys: Iterable[Key]) -> dict[Key, Prefs]:
         found: dict[Key, Prefs] = {}
-        for platform, account_id in set(keys):
-            row = await self._rows(
-                "SELECT started, notify FROM notify_accounts "
-                "WHERE platform = $1 AND account_id = $2",
-                str(platform),
-                account_id,
-            )
-            if row:
-                notify = row[0][1]
-                found[(platform, account_id)] = Prefs(
-                    bool(row[0][0]), None if notify is None else bool(notify)
-                )
+        for platform, accounts in per_platform(keys).items():
+            for marks, chunk in in_lists(accounts, 2):
+                for r in await self._rows(
+                    "SELECT account_id, started, notify FROM notify_accounts "
+                    f"WHERE platform = $1 AND account_id IN ({marks})",
+                    str(platform),
+                    *chunk,
+                ):
+                    notify = None if r[2] is None else bool(r[2])
+                    found[(platform, str(r[0]))] = Prefs(bool(r[1]), notify)
+        return found
+
+    async def comments_by_ids(self, ids: Iterable[CommentId]) -> dict[CommentId, Comment]:
+        found = await self._by_ids(f"SELECT {rows.COMMENT} FROM comments", ids)
+        return {c.id: c for c in map(rows.comment, found)}
+
+    async def articles_by_ids(self, ids: Iterable[ArticleId]) -> dict[ArticleId, Article]:
+        found = await self._by_ids(f"SELECT {rows.ARTICLE} FROM articles", ids)
+        return {a.id: a for a in map(rows.article, found)}
+
+    async def _by_ids(self, select: str, ids: Iterable[int]) -> list[Any]:
+        found: list[Any] = []
+        for marks, chunk in in_lists(ids):
+            found += await self._rows(f"{select} WHERE id IN ({marks})", *chunk)
         return found
 
     async def set_account_prefs(
@@ -70,20 +101,17 @@ class SqlNotices(CommonUnits):
     async def queue_notice(
         self, platform: Platform, account_id: str, item: str, due: datetime, now: datetime
     ) -> None:
+        await self.queue_notices([Queued((platform, account_id), item, 1)], due, now)
+
+    async def queue_notices(self, queued: Sequence[Queued], due: datetime, now: datetime) -> None:
+        if not queued:
+            return
+        # In the order given (``notifications.folded`` sorts by account): two transactions
+        # taking the same accounts' rows take them in one order and cannot deadlock.
+        args = [(str(q.key[0]), q.key[1], q.items, q.count, due, now, ITEMS_MAX) for q in queued]
+
         async def body(tx: Tx) -> None:
-            await tx.run(
-                "INSERT INTO notices (platform, account_id, items, count, state, due_at, "
-                "created_at) VALUES ($1, $2, $3, 1, 'pending', $4, $5) "
-                "ON CONFLICT (platform, account_id) WHERE state = 'pending' DO UPDATE SET "
-                "count = notices.count + 1, items = CASE WHEN length(notices.items) < $6 "
-                "THEN notices.items || excluded.items ELSE notices.items END",
-                str(platform),
-                account_id,
-                item,
-                due,
-                now,
-                ITEMS_MAX,
-            )
+            await tx.many(_QUEUE, args)
             await tx.notify(["outbox"])
 
         await self._atomic(body)

@@ -10,6 +10,7 @@ from typing import Any
 import storage.rows as rows
 from newsbot.models import CommentId, Platform
 from newsbot.people import Account, Person, PersonId
+from storage.notices import per_platform
 from storage.units import CommonUnits, Tx
 
 _JOINED = (
@@ -65,6 +66,27 @@ class SqlPeople(CommonUnits):
             )
         )
         return people[0] if people else None
+
+    async def people_by_accounts(
+        self, keys: Iterable[tuple[Platform, str]]
+    ) -> dict[tuple[Platform, str], Person]:
+        wanted = set(keys)
+        found: dict[tuple[Platform, str], Person] = {}
+        for platform, accounts in per_platform(wanted).items():
+            for marks, chunk in rows.in_lists(accounts, 2):
+                people = _people(
+                    await self._rows(
+                        f"{_JOINED} WHERE p.id IN (SELECT person_id FROM person_accounts "
+                        f"WHERE platform = $1 AND account_id IN ({marks}))",
+                        str(platform),
+                        *chunk,
+                    )
+                )
+                for person in people:
+                    for a in person.accounts:
+                        if (a.platform, a.account_id) in wanted:
+                            found[(a.platform, a.account_id)] = person
+        return found
 
     async def link_account(self, account: Account, person_id: PersonId | None) -> Person:
         async def body(tx: Tx) -> Person:

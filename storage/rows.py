@@ -7,7 +7,7 @@ The mappers take either. The column lists fix the order the mappers read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
@@ -442,3 +442,19 @@ INGEST_COLUMNS = (
     "status",
     "created_at",
 )
+
+
+IN_CHUNK = 256
+"""Most values one ``IN (…)`` list of ``in_lists`` holds."""
+
+
+def in_lists(values: Iterable[Any], start: int = 1) -> Iterator[tuple[str, list[Any]]]:
+    """``values`` (repeats dropped) in chunks of at most ``IN_CHUNK``, each as its
+    placeholders (``$start, …``) and its values, padded to a power of two with the last
+    value: a few statement texts serve every batch size (PostgreSQL prepares each once)."""
+    unique = list(dict.fromkeys(values))
+    for first in range(0, len(unique), IN_CHUNK):
+        chunk = unique[first : first + IN_CHUNK]
+        size = 1 << (len(chunk) - 1).bit_length()
+        chunk += [chunk[-1]] * (size - len(chunk))
+        yield ", ".join(f"${start + n}" for n in range(size)), chunk

@@ -2,17 +2,19 @@
 
 ``newsbot.notifications`` decides who is told; a backend keeps the facts. A notice row is
 keyed per account while pending, so notices queued before it is claimed are appended to it
-(coalesced); a claimed row is a lease like a delivery's, and a row sent is removed.
+(coalesced); a claimed row is a lease like a delivery's, and a row sent is removed. The
+replies of a batch are looked up and queued set-wise (``comments_by_ids``,
+``articles_by_ids``, ``queue_notices``): a few statements for the batch, not a few per reply.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from newsbot.models import CommentId, Platform
-from newsbot.notifications import Key, NoticeJob, Prefs
+from newsbot.models import Article, ArticleId, Comment, CommentId, Platform
+from newsbot.notifications import Key, NoticeJob, Prefs, Queued
 
 
 class NoticeStore(Protocol):
@@ -39,6 +41,22 @@ class NoticeStore(Protocol):
     ) -> None:
         """Append ``item`` to the pending notice of an account, or open one due at ``due``
         (a pending row keeps its due time; a full row only counts the item)."""
+        ...
+
+    async def queue_notices(self, queued: Sequence[Queued], due: datetime, now: datetime) -> None:
+        """``queue_notice`` for many accounts in one transaction: each ``Queued``'s items
+        appended to its account's pending row (its count added), or a row opened due at
+        ``due``. All or nothing; two writers queuing to one account concurrently still leave
+        one pending row holding both. A row under ``ITEMS_MAX`` takes a batch's items whole
+        (``notifications.folded`` keeps them under it), so a row ends under twice that."""
+        ...
+
+    async def comments_by_ids(self, ids: Iterable[CommentId]) -> dict[CommentId, Comment]:
+        """The stored comments of ``ids`` (whatever their status), in one look-up."""
+        ...
+
+    async def articles_by_ids(self, ids: Iterable[ArticleId]) -> dict[ArticleId, Article]:
+        """The stored articles of ``ids`` (whatever their status), in one look-up."""
         ...
 
     async def claim_notices(

@@ -7,6 +7,7 @@ one person at a time.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
 
@@ -23,6 +24,13 @@ class PeopleStore(Protocol):
 
     async def person_by_account(self, platform: Platform, account_id: str) -> Person | None:
         """The person an account is linked to, if any."""
+        ...
+
+    async def people_by_accounts(
+        self, keys: Iterable[tuple[Platform, str]]
+    ) -> dict[tuple[Platform, str], Person]:
+        """The person each of ``keys`` is linked to (accounts of nobody left out), in one
+        look-up for many."""
         ...
 
     async def link_account(self, account: Account, person_id: PersonId | None) -> Person:

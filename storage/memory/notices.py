@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from newsbot.models import CommentId, CommentStatus, Platform
-from newsbot.notifications import ITEMS_MAX, Key, NoticeJob, Prefs, decode
+from newsbot.models import Article, ArticleId, Comment, CommentId, CommentStatus, Platform
+from newsbot.notifications import ITEMS_MAX, Key, NoticeJob, Prefs, Queued, decode
 from storage.memory.tables import MemoryBase, NoticeRow, _utc
 
 
@@ -45,17 +45,30 @@ class MemoryNotices(MemoryBase):
     async def queue_notice(
         self, platform: Platform, account_id: str, item: str, due: datetime, now: datetime
     ) -> None:
+        await self.queue_notices([Queued((platform, account_id), item, 1)], due, now)
+
+    async def queue_notices(self, queued: Sequence[Queued], due: datetime, now: datetime) -> None:
         rows = self._db.notices
-        pending = self._pending(platform, account_id)
-        if pending is None:
-            rows[self._db.new_id("notices")] = NoticeRow(
-                platform, account_id, item, 1, False, 0, _utc(due)
-            )
-        else:
-            row = rows[pending]
-            items = row.items + item if len(row.items) < ITEMS_MAX else row.items
-            rows[pending] = replace(row, items=items, count=row.count + 1)
-        self._changed()
+        for q in queued:
+            pending = self._pending(*q.key)
+            if pending is None:
+                rows[self._db.new_id("notices")] = NoticeRow(
+                    q.key[0], q.key[1], q.items, q.count, False, 0, _utc(due)
+                )
+            else:
+                row = rows[pending]
+                items = row.items + q.items if len(row.items) < ITEMS_MAX else row.items
+                rows[pending] = replace(row, items=items, count=row.count + q.count)
+        if queued:
+            self._changed()
+
+    async def comments_by_ids(self, ids: Iterable[CommentId]) -> dict[CommentId, Comment]:
+        comments = self._db.comments
+        return {i: comments[i] for i in set(ids) if i in comments}
+
+    async def articles_by_ids(self, ids: Iterable[ArticleId]) -> dict[ArticleId, Article]:
+        articles = self._db.articles
+        return {i: articles[i] for i in set(ids) if i in articles}
 
     async def claim_notices(
         self, platform: Platform, now: datetime, limit: int, *, worker: str, lease: float

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 
@@ -27,6 +28,17 @@ class MemoryPeople(MemoryBase):
             ),
             None,
         )
+
+    async def people_by_accounts(
+        self, keys: Iterable[tuple[Platform, str]]
+    ) -> dict[tuple[Platform, str], Person]:
+        wanted = set(keys)
+        return {
+            (a.platform, a.account_id): p
+            for p in self._db.people.values()
+            for a in p.accounts
+            if (a.platform, a.account_id) in wanted
+        }
 
     async def link_account(self, account: Account, person_id: PersonId | None) -> Person:
         db = self._db
