@@ -261,7 +261,7 @@ class SlowStore(SqliteStore):
     """A store that takes 4 s to write an article: longer than Discord's 3 s for an answer."""
 
     async def add_article(self, *args: Any, **kwargs: Any) -> Any:
-        await asyncio.sleep(4.0)
+        await asyncio.sleep(4.0)  # the slow write itself (simulated), not a wait
         return await super().add_article(*args, **kwargs)
 
 
