@@ -6,8 +6,9 @@ notice, and what a button press asks the desk to do.
 announced there with four buttons: Approve, Hide, Delete, Ban. While a notice for the chat has
 not been sent yet, further items fold into it ("23 more held") instead of adding messages, so
 a flood makes a bounded number of staff messages; when the queue is calm each item gets its own
-notice. Items entering together fold in one step (``enter_all``: one write a batch). A press calls the desk as the presser (``newsbot.desk.Desk``, which lets only newsbot
-admins act) and the staff message then says who did what.
+notice. Items entering together fold in one step (``enter_all``: one write a batch). A press
+calls the desk as the presser (``newsbot.desk.Desk``, which lets only newsbot admins act) and
+the staff message then says who did what.
 
 Nothing here does I/O and nothing escapes: adapters escape every field where it goes
 (Telegram HTML, Discord markdown).
