@@ -18,6 +18,7 @@ from typing import Protocol
 from newsbot import slowmode
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied, TooSoon
 from newsbot.i18n import N_, Message
+from newsbot.intake import held_by
 from newsbot.limits import Held, IntakeGate, IntakeLimits
 from newsbot.models import (
     Actor,
@@ -65,11 +66,15 @@ def web_identity(key: bytes, session: str) -> str:
 class Announcer(Protocol):
     """Tells the staff chat what entered the queue (``newsbot.staffdesk.StaffDesk``)."""
 
-    async def announce(self, comment_id: CommentId, reasons: Sequence[str]) -> None:
-        """An item entered the queue for ``reasons``."""
-
     async def reported(self, comment_id: CommentId, reports: int) -> None:
         """A reader reported a comment (``reports`` readers so far)."""
+
+
+class Holder(Protocol):
+    """Puts held comments in the queue and announces them (``newsbot.holding.Holding``)."""
+
+    async def hold(self, comment_id: CommentId, reasons: Sequence[str]) -> None:
+        """A comment stored hidden enters the queue for ``reasons``."""
 
 
 class Notifier(Protocol):
@@ -101,6 +106,10 @@ class Host(Protocol):
     @property
     def staffchat(self) -> Announcer:
         """``NewsService.staffchat``."""
+
+    @property
+    def holding(self) -> Holder:
+        """``NewsService.holding``."""
 
     def require_admin(self, actor: Actor, action: str) -> None:
         """``NewsService.require_admin``."""
@@ -253,13 +262,8 @@ async def _add_comment(
         return None
     comment, created = result
     if created and comment.status is CommentStatus.HIDDEN:
-        policy = await policy_of(svc, comment.article_id)  # the intake held it for it?
-        if policy is not CommentPolicy.OPEN:
-            reasons = (*reasons, Reason(str(policy)))
-        elif not reasons:  # nothing else held it: the story's slow mode did (newsbot.intake)
-            reasons = (Reason.SLOW,)
-        await svc.store.hold_comment(comment.id, reasons, now)
-        await svc.staffchat.announce(comment.id, reasons)
+        held = held_by(result)  # the story's policy or slow mode (newsbot.intake)
+        await svc.holding.hold(comment.id, (*reasons, Reason(held)) if held else reasons)
     if created:
         svc.comments_stored += 1
         if log.isEnabledFor(logging.INFO):  # skip building the record at full ingest rates

@@ -74,13 +74,16 @@ __all__ = [
     "Plan",
     "Refresh",
     "Repeat",
+    "Stored",
     "answer",
     "arrival",
     "arrival_values",
     "arrivals",
     "decide",
+    "held_by",
     "needs",
     "results",
+    "stored",
 ]
 
 
@@ -463,6 +466,29 @@ def decide(batch: Sequence[IncomingComment] | Sequence[Arrival], lookups: Lookup
     return Plan(outcomes, accepted, list(refreshes.values()))
 
 
+class Stored(tuple[Comment, bool]):
+    """What a caller of ``Store.ingest_comment`` is answered for a comment taken: the pair
+    ``(comment, created)`` like any, which also says ``held``: why the intake held it
+    (``Accepted.held``: the story's policy, or ``slow``), empty when it did not (a comment
+    the service asked to hide, or a visible one), so the desk need not ask again."""
+
+    held: str = ""
+
+
+def stored(comment: Comment, held: str = "") -> Stored:
+    """``(comment, True)`` as a ``Stored`` held for ``held``."""
+    answer = Stored((comment, True))
+    if held:
+        answer.held = held
+    return answer
+
+
+def held_by(result: tuple[Comment, bool]) -> str:
+    """Why the intake held a comment ``Store.ingest_comment`` answered with ``result``
+    (``Stored.held``): its story's policy, ``slow``, or empty."""
+    return result.held if isinstance(result, Stored) else ""
+
+
 class Answer(NamedTuple):
     """``Plan.outcomes`` as columns: what a store that decides in another process sends back.
 
@@ -479,6 +505,7 @@ class Answer(NamedTuple):
         hidden: whether each is stored hidden.
         others: the comments stored before (``Known``) or twice in the batch (``Repeat``),
             by place; a place in neither is dropped.
+        held: why the intake held each (``Accepted.held``).
     """
 
     positions: Sequence[int]
@@ -487,25 +514,28 @@ class Answer(NamedTuple):
     parent_ids: Sequence[CommentId | None]
     hidden: Sequence[bool]
     others: Mapping[int, Known | Repeat]
+    held: Sequence[str]
 
 
 def answer(outcomes: Sequence[Outcome]) -> Answer:
     """``outcomes`` (``Plan.outcomes``) as an ``Answer``."""
     accepted = [o for o in outcomes if type(o) is Accepted]
-    columns = list(zip(*accepted, strict=True)) or [()] * 6
+    columns = list(zip(*accepted, strict=True)) or [()] * 9
     others = {i: o for i, o in enumerate(outcomes) if isinstance(o, Known | Repeat)}
-    return Answer(columns[0], columns[1], columns[2], columns[3], columns[5], others)
+    return Answer(columns[0], columns[1], columns[2], columns[3], columns[5], others, columns[8])
 
 
 def results(
     batch: Sequence[IncomingComment], outcomes: Sequence[Outcome] | Answer
 ) -> list[tuple[Comment, bool] | None]:
     """What each caller of the batch is answered: the comment and whether it was created now
-    (as ``Store.ingest_comment`` returns), or ``None`` when it was dropped."""
+    (as ``Store.ingest_comment`` returns; a comment created is a ``Stored``, which says why
+    the intake held it), or ``None`` when it was dropped."""
     answered = outcomes if isinstance(outcomes, Answer) else answer(outcomes)
     answers: list[tuple[Comment, bool] | None] = [None] * len(batch)
     hidden, visible = CommentStatus.HIDDEN, CommentStatus.VISIBLE
-    for position, comment_id, article_id, parent_id, is_hidden in zip(*answered[:5], strict=True):
+    columns = zip(*answered[:5], answered.held, strict=True)
+    for position, comment_id, article_id, parent_id, is_hidden, held in columns:
         item = batch[position]
         created = item.created_at
         if created.tzinfo is not UTC:
@@ -514,7 +544,7 @@ def results(
         comment = Comment(
             comment_id, article_id, parent_id, item.author, item.text, item.source, status, created
         )
-        answers[position] = (comment, True)
+        answers[position] = stored(comment, held)
     for position, other in answered.others.items():
         if isinstance(other, Known):
             answers[position] = (other.comment, False)

@@ -180,6 +180,17 @@ def merge_reasons(old: Iterable[str], new: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*old, *new]))
 
 
+def merge_items(
+    items: Iterable[tuple[CommentId, Sequence[str]]],
+) -> dict[CommentId, tuple[str, ...]]:
+    """Comments entering the queue together (``DeskStore.hold_comments``): each once, with
+    every reason it was named for (``merge_reasons``), in the order first named."""
+    merged: dict[CommentId, tuple[str, ...]] = {}
+    for comment_id, reasons in items:
+        merged[comment_id] = merge_reasons(merged.get(comment_id, ()), reasons)
+    return merged
+
+
 def parse_reasons(value: str) -> tuple[str, ...]:
     """Reasons as stored: comma-separated (no reason holds a comma)."""
     return tuple(r for r in value.split(",") if r)

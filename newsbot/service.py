@@ -24,6 +24,7 @@ from newsbot.desk import Desk
 from newsbot.errors import InvalidInput, NotFound, PermissionDenied
 from newsbot.figures import FiguresService
 from newsbot.filters import RegexEngine
+from newsbot.holding import Holding
 from newsbot.i18n import N_, Message, chat_language_key
 from newsbot.identity import IdentityService
 from newsbot.limits import IntakeGate, IntakeLimits
@@ -125,6 +126,7 @@ class NewsService:
         self.desk_settings = desk or DeskSettings()
         self.desk = Desk(self)
         self.staffchat = StaffDesk(self)  # NEWSBOT_STAFF_CHAT: notices with buttons
+        self.holding = Holding(self)  # held comments queued and announced in batches
         self._listeners: list[Callable[[], None]] = []
         self._language_listeners: list[Callable[[Platform, str], None]] = []
         self.comments_stored = 0  # comments created by this process, for monitoring

@@ -6,8 +6,9 @@ notice, and what a button press asks the desk to do.
 announced there with four buttons: Approve, Hide, Delete, Ban. While a notice for the chat has
 not been sent yet, further items fold into it ("23 more held") instead of adding messages, so
 a flood makes a bounded number of staff messages; when the queue is calm each item gets its own
-notice. A press calls the desk as the presser (``newsbot.desk.Desk``, which lets only newsbot
-admins act) and the staff message then says who did what.
+notice. Items entering together fold in one step (``enter_all``: one write a batch). A press
+calls the desk as the presser (``newsbot.desk.Desk``, which lets only newsbot admins act) and
+the staff message then says who did what.
 
 Nothing here does I/O and nothing escapes: adapters escape every field where it goes
 (Telegram HTML, Discord markdown).
@@ -15,7 +16,7 @@ Nothing here does I/O and nothing escapes: adapters escape every field where it 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -109,13 +110,33 @@ def enter(pending: Notice | None, comment_id: CommentId, kind: Kind) -> tuple[No
     With one pending (a flood: the outbox has not sent it yet) the item folds into it; the
     lead announced again for the same reason changes nothing.
     """
+    return enter_all(pending, ((comment_id, kind),))
+
+
+def enter_all(
+    pending: Notice | None, items: Sequence[tuple[CommentId, Kind]]
+) -> tuple[Notice, bool]:
+    """Items entered the queue together (in this order): ``enter`` for each in one step, the
+    notice to keep pending and whether it is a new one (the first item leads it when none
+    was pending).
+
+    Raises:
+        ValueError: no item and no notice pending.
+    """
+    new = pending is None
     if pending is None:
-        return Notice(comment_id, kind), True
-    if comment_id == pending.lead and kind is pending.kind:
-        return pending, False
+        if not items:
+            raise ValueError("no item entered the queue")
+        pending = Notice(items[0][0], items[0][1])
+        items = items[1:]
+    lead, lead_kind = pending.lead, pending.kind
     more = dict(pending.more)
-    more[kind] = more.get(kind, 0) + 1
-    return replace(pending, more=more), False
+    for comment_id, kind in items:
+        if comment_id != lead or kind is not lead_kind:
+            more[kind] = more.get(kind, 0) + 1
+    if more == pending.more:
+        return pending, new
+    return replace(pending, more=more), new
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,16 +78,26 @@ class StaffDesk:
 
         Best effort: the item is in the queue whatever happens here.
         """
+        await self.announce_all([(comment_id, reasons)])
+
+    async def announce_all(self, items: Sequence[tuple[CommentId, Sequence[str]]]) -> None:
+        """Items entered the queue together, in this order: one write enqueues a notice led
+        by the first (or folds them all into the pending one; ``staffchat.enter_all``).
+
+        Best effort: the items are in the queue whatever happens here.
+        """
         chat = self.chat
-        if chat is None:
+        if chat is None or not items:
             return
         svc = self._svc
+        entered = [(comment_id, kind_of(tuple(reasons))) for comment_id, reasons in items]
         try:
-            new = await svc.store.enqueue_staff_notice(
-                chat, comment_id, kind_of(tuple(reasons)), svc.clock.now(), self.gap
-            )
+            new = await svc.store.enqueue_staff_notices(chat, entered, svc.clock.now(), self.gap)
         except StorageError:
-            log.exception("cannot enqueue a staff notice", extra={"comment_id": comment_id})
+            log.exception(
+                "cannot enqueue a staff notice",
+                extra={"comment_id": items[0][0], "items": len(items)},
+            )
             return
         if new:
             svc._enqueued()

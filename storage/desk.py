@@ -26,11 +26,15 @@ from newsbot.review import (
     Reason,
     ReviewItem,
     View,
+    merge_items,
     merge_reasons,
     parse_reasons,
     reasons_text,
 )
 from storage.units import CommonUnits, Tx, _topics
+
+HOLD_CHUNK = 256
+"""Queue items one statement enters at most (two values each)."""
 
 _COLUMNS = ", ".join("c." + c.strip() for c in rows.COMMENT.split(","))
 _COUNT = "(SELECT count(*) FROM reports p WHERE p.comment_id = r.comment_id)"
@@ -135,14 +139,45 @@ async def _hold(tx: Tx, comment_id: CommentId, reasons: Sequence[str], now: date
         )
 
 
+async def _hold_new(tx: Tx, items: dict[CommentId, str], now: datetime) -> set[CommentId]:
+    """The items not in the queue yet entered, a few hundred a statement (padded to a power
+    of two with the last: a few statement texts serve every batch); those entered."""
+    entered: set[CommentId] = set()
+    ids = sorted(items)  # one order for every writer: PostgreSQL's inserts never deadlock
+    for first in range(0, len(ids), HOLD_CHUNK):
+        chunk = ids[first : first + HOLD_CHUNK]
+        chunk += [chunk[-1]] * ((1 << (len(chunk) - 1).bit_length()) - len(chunk))
+        values = ", ".join(f"(${2 * n + 2}, ${2 * n + 3}, $1)" for n in range(len(chunk)))
+        found = await tx.rows(
+            f"INSERT INTO review (comment_id, reasons, entered_at) VALUES {values} "
+            "ON CONFLICT DO NOTHING RETURNING comment_id",
+            now,
+            *(value for comment_id in chunk for value in (comment_id, items[comment_id])),
+        )
+        entered.update(CommentId(int(r[0])) for r in found)
+    return entered
+
+
 class SqlDesk(CommonUnits):
     """The desk's methods, on a SQL backend's ``_atomic``, ``_rows`` and ``_row``."""
 
     async def hold_comment(
         self, comment_id: CommentId, reasons: Sequence[str], now: datetime
     ) -> None:
+        await self.hold_comments([(comment_id, reasons)], now)
+
+    async def hold_comments(
+        self, items: Sequence[tuple[CommentId, Sequence[str]]], now: datetime
+    ) -> None:
+        merged = merge_items(items)
+        if not merged:
+            return
+        texts = {comment_id: reasons_text(reasons) for comment_id, reasons in merged.items()}
+
         async def body(tx: Tx) -> None:
-            await _hold(tx, comment_id, reasons, now)
+            entered = await _hold_new(tx, texts, now)
+            for comment_id in sorted(set(merged) - entered):  # in the queue already: merged
+                await _hold(tx, comment_id, merged[comment_id], now)
 
         await self._atomic(body)
 

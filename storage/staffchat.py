@@ -3,6 +3,7 @@ once on ``storage.units.Tx`` and the plain-statement primitives."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from newsbot.staffchat import (
     Notice,
     StaffChat,
     StaffNotice,
-    enter,
+    enter_all,
     notice_due,
     parse_staff_chat,
 )
@@ -42,12 +43,48 @@ def _notice(row: Any) -> StaffNotice:
     )
 
 
+async def _insert(tx: Tx, chat: StaffChat, notice: Notice, now: datetime, gap: float) -> int:
+    """A new pending notice for ``chat``, due ``gap`` after its last one went; 0 when another
+    worker's pending notice is there already."""
+    last = await tx.row(
+        "SELECT max(updated_at) FROM staff_notices WHERE chat = $1 "
+        "AND state IN ('sending', 'sent')",
+        str(chat),
+    )
+    due = notice_due(now, None if last is None else rows.maybe_at(last[0]), gap)
+    return await tx.run(
+        "INSERT INTO staff_notices (chat, platform, lead, kind, more_held, more_reported, "
+        "state, due_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $7, $8, 'pending', "
+        "$6, $5, $5) ON CONFLICT (chat) WHERE state = 'pending' DO NOTHING",
+        str(chat),
+        str(chat.platform),
+        int(notice.lead),
+        str(notice.kind),
+        now,
+        due,
+        notice.more.get(Kind.HELD, 0),
+        notice.more.get(Kind.REPORTED, 0),
+    )
+
+
 class SqlStaffNotices(CommonUnits):
     """The staff notices' methods, on a SQL backend's ``_atomic`` and ``_rows``."""
 
     async def enqueue_staff_notice(
         self, chat: StaffChat, comment_id: CommentId, kind: Kind, now: datetime, gap: float = 0.0
     ) -> bool:
+        return await self.enqueue_staff_notices(chat, [(comment_id, kind)], now, gap)
+
+    async def enqueue_staff_notices(
+        self,
+        chat: StaffChat,
+        items: Sequence[tuple[CommentId, Kind]],
+        now: datetime,
+        gap: float = 0.0,
+    ) -> bool:
+        if not items:
+            return False
+
         async def body(tx: Tx) -> bool:
             # Twice at most: a notice inserted or claimed by another worker between our read
             # and our write is read again.
@@ -62,25 +99,9 @@ class SqlStaffNotices(CommonUnits):
                     str(chat),
                 )
                 pending = None if row is None else _notice(row)
-                notice, new = enter(None if pending is None else pending.notice, comment_id, kind)
+                notice, new = enter_all(None if pending is None else pending.notice, items)
                 if new:
-                    last = await tx.row(
-                        "SELECT max(updated_at) FROM staff_notices WHERE chat = $1 "
-                        "AND state IN ('sending', 'sent')",
-                        str(chat),
-                    )
-                    due = notice_due(now, None if last is None else rows.maybe_at(last[0]), gap)
-                    if await tx.run(
-                        "INSERT INTO staff_notices (chat, platform, lead, kind, state, due_at, "
-                        "created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', $6, $5, $5) "
-                        "ON CONFLICT (chat) WHERE state = 'pending' DO NOTHING",
-                        str(chat),
-                        str(chat.platform),
-                        int(comment_id),
-                        str(kind),
-                        now,
-                        due,
-                    ):
+                    if await _insert(tx, chat, notice, now, gap):
                         await tx.notify(["outbox"])
                         return True
                     continue

@@ -31,6 +31,14 @@ class DeskStore(Protocol):
         """
         ...
 
+    async def hold_comments(
+        self, items: Sequence[tuple[CommentId, Sequence[str]]], now: datetime
+    ) -> None:
+        """``hold_comment`` for each ``(comment, reasons)`` of ``items``, in one unit of work
+        (the held comments of a moment entering the queue together; a comment named twice
+        gets both lists of reasons)."""
+        ...
+
     async def report_comment(
         self, comment_id: CommentId, reporter: str, reason: str, now: datetime
     ) -> int:

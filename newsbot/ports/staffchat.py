@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -20,6 +21,18 @@ class StaffNoticeStore(Protocol):
         ``True``), due ``gap`` seconds after the chat's last notice was claimed
         (``newsbot.staffchat.notice_due``); else the item folds into the pending one
         (``newsbot.staffchat.enter``)."""
+
+    async def enqueue_staff_notices(
+        self,
+        chat: StaffChat,
+        items: Sequence[tuple[CommentId, Kind]],
+        now: datetime,
+        gap: float = 0.0,
+    ) -> bool:
+        """Announce items that entered the queue together, in this order, as one unit of work
+        under the same lock as ``enqueue_staff_notice``: a new pending notice led by the first
+        (the rest folded into it) if none is pending (returns ``True``), else all of them
+        folded into the pending one (``newsbot.staffchat.enter_all``). No item: nothing."""
 
     async def claim_staff_notices(
         self, platform: Platform, now: datetime, limit: int, *, worker: str, lease: float

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from newsbot import mirroring
+from newsbot.errors import StorageError
 from newsbot.mirroring import ArticlePost
 from newsbot.models import (
     ArticleId,
@@ -29,6 +30,7 @@ from newsbot.review import (
     Reason,
     ReviewItem,
     View,
+    merge_items,
     merge_reasons,
 )
 from storage.memory.tables import _DEAD, _PENDING, _SENT, MemoryBase, _utc
@@ -97,6 +99,16 @@ class Desk(MemoryBase):
         self, comment_id: CommentId, reasons: Sequence[str], now: datetime
     ) -> None:
         self._hold(comment_id, reasons, now)
+
+    async def hold_comments(
+        self, items: Sequence[tuple[CommentId, Sequence[str]]], now: datetime
+    ) -> None:
+        merged = merge_items(items)
+        missing = [c for c in merged if c not in self.database.comments]
+        if missing:  # as a SQL store's foreign key: nothing of the batch is entered
+            raise StorageError(f"no comment {missing[0]}")
+        for comment_id, reasons in merged.items():
+            self._hold(comment_id, reasons, now)
 
     async def report_comment(
         self, comment_id: CommentId, reporter: str, reason: str, now: datetime

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from newsbot.models import CommentId, Platform
-from newsbot.staffchat import Kind, StaffChat, StaffNotice, enter, notice_due
+from newsbot.staffchat import Kind, StaffChat, StaffNotice, enter_all, notice_due
 from storage.memory.tables import MemoryBase, _utc
 
 
@@ -28,12 +29,23 @@ class StaffNotices(MemoryBase):
     async def enqueue_staff_notice(
         self, chat: StaffChat, comment_id: CommentId, kind: Kind, now: datetime, gap: float = 0.0
     ) -> bool:
+        return await self.enqueue_staff_notices(chat, [(comment_id, kind)], now, gap)
+
+    async def enqueue_staff_notices(
+        self,
+        chat: StaffChat,
+        items: Sequence[tuple[CommentId, Kind]],
+        now: datetime,
+        gap: float = 0.0,
+    ) -> bool:
+        if not items:
+            return False
         now = _utc(now)
         table = self._notices
         pending = next(
             (n for n, _ in table.values() if n.chat == chat and n.state == "pending"), None
         )
-        notice, new = enter(None if pending is None else pending.notice, comment_id, kind)
+        notice, new = enter_all(None if pending is None else pending.notice, items)
         if new:
             last = max(
                 (

@@ -27,6 +27,7 @@ from newsbot.staffchat import (
     acted_text,
     button_data,
     enter,
+    enter_all,
     kind_of,
     more_text,
     notice_due,
@@ -96,6 +97,26 @@ def test_a_flood_folds_into_the_pending_notice() -> None:
     assert notice.folded == 24
     assert more_text(notice.more) == "23 more held, 1 more reported"
     assert more_text({}) == ""
+
+
+def test_a_batch_folds_as_its_items_would_one_by_one() -> None:
+    batches: list[list[tuple[CommentId, Kind]]] = [
+        [(CommentId(1), Kind.HELD)],
+        [(CommentId(n), Kind.HELD) for n in range(1, 30)],
+        [(CommentId(1), Kind.HELD), (CommentId(1), Kind.REPORTED), (CommentId(1), Kind.HELD)],
+        [(CommentId(5), Kind.REPORTED), (CommentId(6), Kind.HELD), (CommentId(5), Kind.REPORTED)],
+    ]
+    for pending in (None, Notice(CommentId(1), Kind.HELD, {Kind.REPORTED: 2})):
+        for batch in batches:
+            one_by_one, first_new = pending, pending is None
+            for comment_id, kind in batch:
+                one_by_one, _ = enter(one_by_one, comment_id, kind)
+            assert enter_all(pending, batch) == (one_by_one, first_new)
+    same = Notice(CommentId(1), Kind.HELD)
+    assert enter_all(same, [(CommentId(1), Kind.HELD)])[0] is same  # nothing to write
+    assert enter_all(same, []) == (same, False)
+    with pytest.raises(ValueError):
+        enter_all(None, [])
 
 
 def test_a_flood_of_200_makes_a_bounded_number_of_notices() -> None:

@@ -14,6 +14,7 @@ from newsbot import (
     Posted,
     Store,
 )
+from newsbot.intake import held_by
 from newsbot.models import CountRefresh
 from newsbot.policy import CommentPolicy
 from newsbot.review import Decision, Reason, View
@@ -27,6 +28,7 @@ async def _held(store: Store, msg: str = "h1", **kw: object) -> tuple[ArticleId,
     article_id, refs = await posted_article(store, "-100", "-200", "-300")
     result = await store.ingest_comment(incoming(msg, refs["-100"], hidden=True, **kw))
     assert result is not None and result[0].status is CommentStatus.HIDDEN
+    assert held_by(result) == ""  # hidden by the service: the intake held it for nothing
     return article_id, result[0].id
 
 
@@ -190,17 +192,22 @@ async def test_ingest_meets_the_story_policy(backend: Store) -> None:
     await backend.set_policy(article_id, CommentPolicy.CLOSED, at(1))
     closed = await backend.ingest_comment(incoming("c1", refs["-100"], count_refresh=REFRESH))
     assert closed is not None and closed[0].status is CommentStatus.HIDDEN
+    assert held_by(closed) == "closed"  # the answer says why: the desk asks nothing again
     assert await backend.deliveries_for_comment(closed[0].id) == []
     await backend.set_policy(article_id, CommentPolicy.PREMODERATED, at(2))
     held = await backend.ingest_comment(incoming("c2", refs["-100"]))
     assert held is not None and held[0].status is CommentStatus.HIDDEN
+    assert held_by(held) == "premoderated"
     assert await backend.deliveries_for_comment(held[0].id) == []
+    again = await backend.ingest_comment(incoming("c2", refs["-100"]))
+    assert again == (held[0], False) and held_by(again) == ""  # stored before: not held now
     await backend.set_policy(article_id, CommentPolicy.OPEN, at(3))
     # Its own open policy wins over a closed default and the automatic close.
     shown = await backend.ingest_comment(
         incoming("c3", refs["-100"], policy=CommentPolicy.CLOSED, close_before=at(100))
     )
     assert shown is not None and shown[0].status is CommentStatus.VISIBLE
+    assert held_by(shown) == ""
     assert len(await backend.deliveries_for_comment(shown[0].id)) == 1
     assert await backend.count_comments(article_id) == 1
     # Without one: the default, and the automatic close for articles published before.
@@ -209,8 +216,10 @@ async def test_ingest_meets_the_story_policy(backend: Store) -> None:
         incoming("c4", refs["-100"], policy=CommentPolicy.PREMODERATED)
     )
     assert defaulted is not None and defaulted[0].status is CommentStatus.HIDDEN
+    assert held_by(defaulted) == "premoderated"
     old = await backend.ingest_comment(incoming("c5", refs["-100"], close_before=at(100)))
     assert old is not None and old[0].status is CommentStatus.HIDDEN
+    assert held_by(old) == "closed"
     young = await backend.ingest_comment(incoming("c6", refs["-100"], close_before=at(-100)))
     assert young is not None and young[0].status is CommentStatus.VISIBLE
 

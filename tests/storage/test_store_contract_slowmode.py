@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import replace
 
 from newsbot import ArticleId, CommentStatus, DeliveryOp, MessageRef, Platform, Posted, Store
+from newsbot.intake import held_by
 from newsbot.models import Author, CountRefresh, IncomingComment
 from newsbot.people import Account
 from newsbot.policy import CommentPolicy
@@ -79,6 +80,7 @@ async def test_one_comment_per_reader_per_period(backend: Store) -> None:
     assert await _status(backend, _at(first, 10)) is CommentStatus.VISIBLE
     too_soon = await backend.ingest_comment(_at(incoming("s2", refs["-100"], mirror=True), 69))
     assert too_soon is not None and too_soon[0].status is CommentStatus.HIDDEN
+    assert held_by(too_soon) == "slow"
     assert await backend.deliveries_for_comment(too_soon[0].id) == []  # never mirrored
     # Another reader is not slowed; the held comment takes nobody's place.
     assert await _status(backend, _at(incoming("s3", refs["-200"]), 69, "8")) is (

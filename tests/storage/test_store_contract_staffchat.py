@@ -115,6 +115,51 @@ async def test_concurrent_enqueues_keep_one_pending_notice(
     assert 1 + notice.notice.folded == 40
 
 
+async def test_a_batch_of_items_folds_in_one_step(backend: Store) -> None:
+    assert not await backend.enqueue_staff_notices(CHAT, [], at(1))
+    assert await backend.staff_notices(CHAT, 5) == []
+    batch = [(CommentId(1), Kind.HELD), (CommentId(2), Kind.HELD), (CommentId(3), Kind.REPORTED)]
+    assert await backend.enqueue_staff_notices(CHAT, batch, at(1))
+    [notice] = await backend.staff_notices(CHAT, 5)
+    assert notice.state == "pending"
+    assert notice.notice == Notice(CommentId(1), Kind.HELD, {Kind.HELD: 1, Kind.REPORTED: 1})
+    assert await backend.next_staff_notice_due(Platform.TELEGRAM) == at(1)
+    # Into the pending notice; its lead named again for its reason counts nothing.
+    again = [(CommentId(1), Kind.HELD), (CommentId(4), Kind.HELD), (CommentId(1), Kind.REPORTED)]
+    assert not await backend.enqueue_staff_notices(CHAT, again, at(2))
+    [notice] = await backend.staff_notices(CHAT, 5)
+    assert notice.notice == Notice(CommentId(1), Kind.HELD, {Kind.HELD: 2, Kind.REPORTED: 2})
+    # A batch after the notice was claimed starts the next one, the gap after it.
+    await backend.claim_staff_notices(Platform.TELEGRAM, at(3), 5, worker="w", lease=30)
+    assert await backend.enqueue_staff_notices(CHAT, batch[1:], at(4), 3.0)
+    newest, _ = await backend.staff_notices(CHAT, 5)
+    assert newest.notice == Notice(CommentId(2), Kind.HELD, {Kind.REPORTED: 1})
+    [due] = [n for n in await backend.staff_notices(CHAT, 5) if n.state == "pending"]
+    assert due.id == newest.id
+    assert (
+        await backend.claim_staff_notices(Platform.TELEGRAM, at(5.9), 5, worker="w", lease=30)
+        == []
+    )
+
+
+async def test_concurrent_batch_enqueues_keep_one_pending_notice(
+    two_handles: tuple[Store, Store],
+) -> None:
+    first, second = two_handles
+
+    async def enqueue(store: Store, start: int) -> int:
+        made = 0
+        for batch in range(start, start + 40, 10):
+            items = [(CommentId(n), Kind.HELD) for n in range(batch, batch + 10)]
+            made += await store.enqueue_staff_notices(CHAT, items, at(1))
+        return made
+
+    made = await asyncio.gather(enqueue(first, 1), enqueue(second, 100))
+    assert sum(made) == 1
+    [notice] = await first.staff_notices(CHAT, 5)
+    assert notice.state == "pending" and 1 + notice.notice.folded == 80
+
+
 async def test_a_new_notice_waits_the_gap_after_the_last_one(backend: Store) -> None:
     assert await backend.enqueue_staff_notice(CHAT, CommentId(1), Kind.HELD, at(1), 3.0)
     assert await backend.next_staff_notice_due(Platform.TELEGRAM) == at(1)  # the first: at once
