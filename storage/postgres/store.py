@@ -32,19 +32,11 @@ from newsbot.models import (
     ThreadCursor,
 )
 from storage.base import Result, Waiting
-from storage.desk import SqlDesk
-from storage.notices import SqlNotices
-from storage.people import SqlPeople
+from storage.features import SqlFeatures
 from storage.postgres.connection import Conn, PostgresConnections, _count, _notify, _utc
 from storage.postgres.ingest import _ingest
 from storage.postgres.outbox import PostgresOutbox
 from storage.postgres.state import PostgresCoordination
-from storage.reactions import SqlReactions
-from storage.routing import RoutingUnits
-from storage.schedule import ScheduleUnits
-from storage.slowmode import SqlSlowMode
-from storage.staffchat import SqlStaffNotices
-from storage.stats import SqlStats
 from storage.units import _topics
 
 _COMMENT_LOCK = 0x6E62_7302
@@ -58,15 +50,7 @@ migrations = PostgresConnections.migrations
 class PostgresStore(
     PostgresOutbox,
     PostgresCoordination,
-    SqlPeople,
-    SqlNotices,
-    SqlReactions,
-    SqlDesk,
-    SqlSlowMode,
-    ScheduleUnits,
-    RoutingUnits,
-    SqlStats,
-    SqlStaffNotices,
+    SqlFeatures,
 ):
     """A ``Store`` in one PostgreSQL database (``postgresql://user@host:port/db``).
 

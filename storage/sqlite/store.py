@@ -31,33 +31,17 @@ from newsbot.models import (
     ThreadCursor,
 )
 from storage.base import Result
-from storage.desk import SqlDesk
-from storage.notices import SqlNotices
-from storage.people import SqlPeople
-from storage.reactions import SqlReactions
-from storage.routing import RoutingUnits
-from storage.schedule import ScheduleUnits
-from storage.slowmode import SqlSlowMode
+from storage.features import SqlFeatures
 from storage.sqlite.connection import Conn, _select_in, _ts
 from storage.sqlite.ingest import IngestProcess
 from storage.sqlite.outbox import SqliteOutbox
 from storage.sqlite.state import SqliteCoordination
-from storage.staffchat import SqlStaffNotices
-from storage.stats import SqlStats
 
 
 class SqliteStore(
     SqliteOutbox,
     SqliteCoordination,
-    SqlPeople,
-    SqlNotices,
-    SqlReactions,
-    SqlDesk,
-    SqlSlowMode,
-    ScheduleUnits,
-    RoutingUnits,
-    SqlStats,
-    SqlStaffNotices,
+    SqlFeatures,
 ):
     """A ``Store`` in one SQLite file.
 
