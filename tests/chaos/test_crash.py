@@ -53,7 +53,9 @@ CHILD = textwrap.dedent(
 def sends(log: Path) -> collections.Counter[str]:
     if not log.exists():
         return collections.Counter()
-    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    # The sender process may be half-way through a line: only whole lines (ended) count.
+    whole = log.read_text().split("\n")[:-1]
+    lines = [json.loads(line) for line in whole if line.strip()]
     return collections.Counter(entry["chat"] for entry in lines)
 
 
@@ -105,19 +107,27 @@ async def test_sigkill_mid_fanout_loses_nothing(
     kills = 0
     for kill_after in (60, 200, 330):  # sends seen before each kill
         child = await spawn(db, log, delay=0.002)
-        await wait_for(
-            # python/mypy#15459: a lambda default binding a loop variable
-            lambda n=kill_after: sum(sends(log).values()) >= n,  # type: ignore[misc]
-            timeout=60,
-            what="sends",
-        )
-        child.send_signal(signal.SIGKILL)
-        await child.wait()
+        try:
+            await wait_for(
+                # python/mypy#15459: a lambda default binding a loop variable
+                lambda n=kill_after: sum(sends(log).values()) >= n,  # type: ignore[misc]
+                timeout=60,
+                what="sends",
+            )
+        finally:  # killed here, or left behind by a failure: never outlives the test
+            if child.returncode is None:
+                child.send_signal(signal.SIGKILL)
+            await child.wait()
         kills += 1
         in_flight_at_kills += (await states(db, article.id))["sending"]
 
     child = await spawn(db, log, delay=0.0)
-    out, _ = await asyncio.wait_for(child.communicate(), timeout=120)
+    try:
+        out, _ = await asyncio.wait_for(child.communicate(), timeout=120)
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
     assert child.returncode == 0, out
     assert b"drained" in out
 
